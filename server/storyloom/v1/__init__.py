@@ -1,0 +1,1 @@
+"""Generated from proto/storyloom/v1 by `make generate`."""
