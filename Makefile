@@ -13,6 +13,8 @@ PIP         := $(PY) -m pip
 BUF         := $(VENV)/bin/buf
 PYTEST      := $(VENV)/bin/pytest
 STAMP       := $(VENV)/.installed
+# tools/protoc and tools/protoc-gen-grpc_python run with this interpreter.
+export STORYLOOM_PYTHON := $(abspath $(PY))
 
 PROTO_DIR   := proto
 GEN_DIR     := server/storyloom/v1
