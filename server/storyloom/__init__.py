@@ -1,0 +1,1 @@
+"""Storyloom: a gRPC backend for AI story apps."""

@@ -1,0 +1,99 @@
+"""Command line: `python -m storyloom serve`, plus user and key administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from storyloom import logs
+from storyloom.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        address=getattr(args, "address", None),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        database_url=args.database_url,
+        port_file=Path(args.port_file) if getattr(args, "port_file", None) else None,
+        log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
+    )
+
+
+async def _create_user(settings: Settings, name: str) -> None:
+    from storyloom.app import build_app
+
+    app = await build_app(settings)
+    try:
+        user = await app.accounts.create_user(name)
+        key = await app.accounts.create_key(user.id)
+    finally:
+        await app.db.close()
+    print(f"user: users/{user.id}\napi key: {key}")
+
+
+async def _create_key(settings: Settings, user_id: str) -> None:
+    from storyloom.app import build_app
+
+    app = await build_app(settings)
+    try:
+        key = await app.accounts.create_key(user_id.removeprefix("users/"))
+    finally:
+        await app.db.close()
+    print(f"api key: {key}")
+
+
+async def _migrate(settings: Settings) -> None:
+    from storyloom.store.db import Database
+
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+    print("database is at the newest schema")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storyloom", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory (env STORYLOOM_DATA_DIR, default ./data)")
+    common.add_argument("--database-url", help="SQLAlchemy URL (env STORYLOOM_DATABASE_URL; default SQLite in data dir)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="serve gRPC")
+    serve.add_argument("--address", help="host:port to listen on (env STORYLOOM_ADDRESS, default 127.0.0.1:50051)")
+    serve.add_argument("--port-file", help="write the bound port here once serving (useful with port 0)")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env STORYLOOM_LOG_LEVEL)")
+    serve.add_argument("--log-format", choices=["json", "text"], help="env STORYLOOM_LOG_FORMAT, default json")
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
+    create_user = users.add_parser("create", parents=[common], help="create a user and an API key for it")
+    create_user.add_argument("name", help="display name")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    create_key = keys.add_parser("create", parents=[common], help="create another API key for a user")
+    create_key.add_argument("user", help="user id or users/{id}")
+
+    commands.add_parser("migrate", parents=[common], help="apply database migrations and exit")
+
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+    logs.configure(settings.log_level, settings.log_format if args.command == "serve" else "text")
+    if args.command == "serve":
+        from storyloom.server import serve as run_server
+
+        asyncio.run(run_server(settings))
+    elif args.command == "users":
+        asyncio.run(_create_user(settings, args.name))
+    elif args.command == "keys":
+        asyncio.run(_create_key(settings, args.user))
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

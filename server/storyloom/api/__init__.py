@@ -1,0 +1,1 @@
+"""The gRPC surface: servicers that translate protobuf to domain calls, and the interceptor."""

@@ -1,0 +1,57 @@
+"""The one place that turns domain errors into google.rpc.Status (AIP-193).
+
+Every status carries exactly one ErrorInfo (domain `storyloom.v1`), plus BadRequest field
+violations for invalid input and RetryInfo when waiting helps.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from storyloom.domain.errors import DomainError, InvalidArgument, ResourceExhausted
+from storyloom.domain.tasks import TaskError
+
+ERROR_DOMAIN = "storyloom.v1"
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def status_proto(code: str, reason: str, message: str, metadata: dict[str, str]) -> status_pb2.Status:
+    status = status_pb2.Status(code=code_pb2.Code.Value(code), message=message)
+    status.details.append(_pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)))
+    return status
+
+
+def status_for_error(error: DomainError) -> status_pb2.Status:
+    status = status_proto(error.code, error.reason, error.message, error.metadata)
+    if isinstance(error, InvalidArgument):
+        status.details.append(_pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ])))
+    if isinstance(error, ResourceExhausted):
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(max(1, round(error.retry_after_seconds * 1000)))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return status
+
+
+def status_for_task_error(error: TaskError) -> status_pb2.Status:
+    return status_proto(error.code, error.reason, error.message, error.metadata)
+
+
+def internal_status() -> status_pb2.Status:
+    return status_proto("INTERNAL", "INTERNAL", "Internal error; it has been logged.", {})
+
+
+async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+    """Ends the call with `status`, its details in the `grpc-status-details-bin` trailer."""
+    rich = rpc_status.to_status(status)
+    await context.abort(rich.code, rich.details, rich.trailing_metadata)

@@ -1,0 +1,73 @@
+"""MediaService: proto <-> MediaLibrary."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import duration_pb2
+
+from storyloom.api.auth import caller
+from storyloom.api.requests import resource_id, timestamp
+from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.v1 import media_pb2, media_pb2_grpc
+
+
+def media_proto(item: MediaItem) -> media_pb2.Media:
+    message = media_pb2.Media(
+        name=item.name, content_type=item.content_type, size_bytes=item.size_bytes, sha256=item.sha256,
+        download_path=f"/v1/{item.name}:download", create_time=timestamp(item.create_time),
+    )
+    if item.width is not None:
+        message.image.CopyFrom(media_pb2.ImageDetails(width=item.width, height=item.height or 0))
+    elif item.duration_ms is not None or item.sample_rate_hertz is not None:
+        duration = duration_pb2.Duration()
+        duration.FromMilliseconds(item.duration_ms or 0)
+        message.audio.CopyFrom(media_pb2.AudioDetails(duration=duration, sample_rate_hertz=item.sample_rate_hertz or 0,
+                                                      channel_count=item.channel_count or 0))
+    for rendition in item.renditions:
+        entry = message.renditions.add(purpose=rendition.purpose, media=rendition.name,
+                                       content_type=rendition.content_type, size_bytes=rendition.size_bytes,
+                                       sha256=rendition.sha256)
+        if rendition.width is not None:
+            entry.image.CopyFrom(media_pb2.ImageDetails(width=rendition.width, height=rendition.height or 0))
+    return message
+
+
+class MediaServicer(media_pb2_grpc.MediaServiceServicer):
+    def __init__(self, library: MediaLibrary):
+        self._library = library
+
+    async def GetMedia(
+        self, request: media_pb2.GetMediaRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        media_id = resource_id(request.name, "media", "name")
+        for field in ("read_offset", "read_limit"):
+            if getattr(request, field) < 0:
+                raise InvalidArgument(FieldViolation(field, "must not be negative"))
+        item, chunks = await self._library.read(caller(), media_id, request.read_offset, request.read_limit)
+        first = True
+        async for chunk in chunks:
+            # The content type rides on the first chunk; Envoy takes the HTTP Content-Type from it.
+            yield httpbody_pb2.HttpBody(content_type=item.content_type if first else "", data=chunk)
+            first = False
+        if first:  # empty range: still tell the client what it is
+            yield httpbody_pb2.HttpBody(content_type=item.content_type)
+
+    async def GetMediaInfo(
+        self, request: media_pb2.GetMediaInfoRequest, context: grpc.aio.ServicerContext
+    ) -> media_pb2.Media:
+        return media_proto(await self._library.get(caller(), resource_id(request.name, "media", "name")))
+
+    async def CreateMedia(
+        self, request: media_pb2.CreateMediaRequest, context: grpc.aio.ServicerContext
+    ) -> media_pb2.Media:
+        if len(request.request_id) > 100:
+            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        if not request.content.content_type:
+            raise InvalidArgument(FieldViolation("content.content_type", "is required"))
+        item = await self._library.store(caller(), request.content.data, request.content.content_type,
+                                         request_id=request.request_id)
+        return media_proto(item)

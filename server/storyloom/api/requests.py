@@ -1,0 +1,91 @@
+"""Request checks shared by the servicers: resource names, page sizes, page tokens, timestamps."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from storyloom.api.auth import caller
+from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+
+_ID = r"[a-z0-9][a-z0-9-]{0,62}"
+
+
+def resource_id(value: str, collection: str, field: str) -> str:
+    """Checks `{collection}/{id}` and returns the id."""
+    match = re.fullmatch(rf"{collection}/({_ID})", value)
+    if not match:
+        if not value:
+            raise InvalidArgument(FieldViolation(field, "is required"))
+        raise InvalidArgument(FieldViolation(field, f"must look like {collection}/{{id}}, got {value!r}"),
+                              reason="RESOURCE_NAME_INVALID")
+    return match.group(1)
+
+
+def user_parent(value: str, field: str = "parent") -> str:
+    """Checks `users/{user}` (where `users/me` is the caller) and returns the caller's id.
+
+    Naming another user answers NOT_FOUND: callers only ever see their own resources.
+    """
+    user = resource_id(value, "users", field)
+    me = caller()
+    if user not in ("me", me):
+        raise NotFound(value)
+    return me
+
+
+def page_size(value: int, *, default: int, maximum: int, field: str = "page_size") -> int:
+    if value < 0:
+        raise InvalidArgument(FieldViolation(field, "must not be negative"))
+    return default if value == 0 else min(value, maximum)
+
+
+def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+class PageTokens:
+    """Opaque, tamper-proof page tokens (AIP-158).
+
+    A token holds the position after the last item and a fingerprint of the request it
+    continues, signed with a server secret: a changed filter or an edited token is refused.
+    """
+
+    def __init__(self, secret: bytes):
+        self._secret = secret
+
+    def encode(self, position: dict[str, Any], request: dict[str, Any]) -> str:
+        body = json.dumps({"p": position, "r": self._fingerprint(request)}, separators=(",", ":")).encode()
+        mac = hmac.new(self._secret, body, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(mac + body).decode().rstrip("=")
+
+    def decode(self, token: str, request: dict[str, Any], field: str = "page_token") -> dict[str, Any] | None:
+        if not token:
+            return None
+        invalid = InvalidArgument(FieldViolation(field, "is not a token from a previous call with the same request"),
+                                  reason="PAGE_TOKEN_INVALID")
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except ValueError:
+            raise invalid from None
+        mac, body = raw[:16], raw[16:]
+        if not hmac.compare_digest(mac, hmac.new(self._secret, body, hashlib.sha256).digest()[:16]):
+            raise invalid
+        data = json.loads(body)
+        if data.get("r") != self._fingerprint(request):
+            raise invalid
+        return dict(data["p"])
+
+    def _fingerprint(self, request: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,109 @@
+"""TaskService: proto <-> TaskRunner."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2, empty_pb2
+
+from storyloom.api.auth import caller
+from storyloom.api.errors import status_for_task_error
+from storyloom.api.requests import PageTokens, page_size, resource_id, timestamp
+from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.tasks import Task, TaskEvent, TaskRunner, TaskState
+from storyloom.v1 import task_pb2, task_pb2_grpc
+
+_STATE_TO_PROTO = {s: task_pb2.TaskState.Value(f"TASK_STATE_{s.value}") for s in TaskState}
+_STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
+
+
+def task_proto(task: Task, retention: dt.timedelta) -> task_pb2.Task:
+    message = task_pb2.Task(
+        name=f"tasks/{task.id}", kind=task.kind, state=_STATE_TO_PROTO[task.state], stage=task.stage,
+        percent=task.percent, message=task.message, target=task.target, last_sequence=task.last_sequence,
+        attempt=task.attempt, create_time=timestamp(task.create_time), update_time=timestamp(task.update_time),
+        start_time=timestamp(task.start_time), end_time=timestamp(task.end_time),
+        estimated_completion_time=timestamp(task.eta),
+        expire_time=timestamp(task.end_time + retention if task.end_time else None),
+    )
+    if task.result is not None:
+        message.result.CopyFrom(_any(task))
+    if task.error is not None:
+        message.error.CopyFrom(status_for_task_error(task.error))
+    return message
+
+
+def event_proto(event: TaskEvent, task: Task | None = None) -> task_pb2.TaskEvent:
+    message = task_pb2.TaskEvent(
+        task=f"tasks/{event.task_id}", sequence=event.sequence, create_time=timestamp(event.create_time),
+        state=_STATE_TO_PROTO[event.state], stage=event.stage, percent=event.percent, message=event.message,
+        estimated_completion_time=timestamp(event.eta),
+    )
+    if event.eta is not None:
+        remaining = duration_pb2.Duration()
+        remaining.FromTimedelta(max(event.eta - event.create_time, dt.timedelta(0)))
+        message.estimated_remaining.CopyFrom(remaining)
+    if event.error is not None:
+        message.error.CopyFrom(status_for_task_error(event.error))
+    if event.state is TaskState.SUCCEEDED and task is not None and task.result is not None:
+        message.result.CopyFrom(_any(task))
+    return message
+
+
+def _any(task: Task) -> any_pb2.Any:
+    assert task.result is not None
+    return any_pb2.Any(type_url=f"type.googleapis.com/{task.result.type_name}", value=task.result.payload)
+
+
+class TaskServicer(task_pb2_grpc.TaskServiceServicer):
+    def __init__(self, runner: TaskRunner, tokens: PageTokens):
+        self._runner = runner
+        self._tokens = tokens
+
+    async def GetTask(self, request: task_pb2.GetTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
+        task = await self._runner.get(caller(), resource_id(request.name, "tasks", "name"))
+        return task_proto(task, self._runner.retention)
+
+    async def ListTasks(
+        self, request: task_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> task_pb2.ListTasksResponse:
+        size = page_size(request.page_size, default=50, maximum=200)
+        states = []
+        for i, value in enumerate(request.states):
+            if value not in _STATE_FROM_PROTO:
+                raise InvalidArgument(FieldViolation(f"states[{i}]", "must be a known TaskState other than UNSPECIFIED"))
+            states.append(_STATE_FROM_PROTO[value])
+        if len(request.kind) > 100:
+            raise InvalidArgument(FieldViolation("kind", "must be at most 100 characters"))
+        fingerprint = {"states": sorted(s.value for s in states), "kind": request.kind, "user": caller()}
+        position = self._tokens.decode(request.page_token, fingerprint)
+        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
+        page = await self._runner.list(caller(), states=tuple(states), kind=request.kind, page_size=size, after=after)
+        token = ""
+        if page.next_cursor is not None:
+            token = self._tokens.encode({"t": page.next_cursor[0].isoformat(), "id": page.next_cursor[1]}, fingerprint)
+        return task_pb2.ListTasksResponse(
+            tasks=[task_proto(t, self._runner.retention) for t in page.tasks], next_page_token=token)
+
+    async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
+        task = await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name"))
+        return task_proto(task, self._runner.retention)
+
+    async def DeleteTask(
+        self, request: task_pb2.DeleteTaskRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        await self._runner.delete(caller(), resource_id(request.name, "tasks", "name"), force=request.force)
+        return empty_pb2.Empty()
+
+    async def WatchTask(
+        self, request: task_pb2.WatchTaskRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[task_pb2.TaskEvent]:
+        task_id = resource_id(request.name, "tasks", "name")
+        if request.after_sequence < 0:
+            raise InvalidArgument(FieldViolation("after_sequence", "must not be negative"))
+        user = caller()
+        async for event in self._runner.watch(user, task_id, request.after_sequence):
+            task = await self._runner.get(user, task_id) if event.state is TaskState.SUCCEEDED else None
+            yield event_proto(event, task)

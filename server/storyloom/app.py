@@ -1,0 +1,92 @@
+"""The composition root: builds the store, the domain services and their wiring from Settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from storyloom.config import Settings
+from storyloom.domain.accounts import Accounts
+from storyloom.domain.media import MediaLibrary
+from storyloom.domain.tasks import TaskRunner
+from storyloom.store.accounts import SqlAccountRepository
+from storyloom.store.blobs import FileBlobStore
+from storyloom.store.db import Database
+from storyloom.store.media import SqlMediaRepository
+from storyloom.store.tasks import SqlTaskRepository
+
+log = logging.getLogger(__name__)
+
+DEV_KEY_FILE = "dev-api-key"
+
+
+@dataclasses.dataclass
+class App:
+    settings: Settings
+    db: Database
+    accounts: Accounts
+    tasks: TaskRunner
+    media: MediaLibrary
+    secret: bytes
+
+    async def close(self) -> None:
+        await self.tasks.stop()
+        await self.db.close()
+
+
+async def build_app(settings: Settings) -> App:
+    """Opens and migrates the database and builds the services. Task kinds are registered on
+    `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    await db.migrate()
+    app = App(
+        settings=settings,
+        db=db,
+        accounts=Accounts(SqlAccountRepository(db)),
+        tasks=TaskRunner(
+            SqlTaskRepository(db),
+            concurrency=settings.task_concurrency,
+            retention=dt.timedelta(seconds=settings.task_retention_seconds),
+            max_attempts=settings.task_max_attempts,
+        ),
+        media=MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs")),
+        secret=_secret(settings.data_dir),
+    )
+    for module in settings.plugins:
+        importlib.import_module(module).register(app)
+    return app
+
+
+async def start(app: App) -> None:
+    await app.tasks.start()
+
+
+async def bootstrap_dev_user(app: App) -> str | None:
+    """On a first start with no users, creates a development user and returns its key."""
+    if not app.settings.dev_bootstrap or await app.accounts.has_users():
+        return None
+    user = await app.accounts.create_user("dev")
+    key = await app.accounts.create_key(user.id)
+    path = app.settings.data_dir / DEV_KEY_FILE
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    log.info("created development user", extra={"user": user.id, "key_file": str(path)})
+    return key
+
+
+def _secret(data_dir: Path) -> bytes:
+    """The server secret that signs page tokens, from STORYLOOM_SECRET or created once on disk."""
+    if env := os.environ.get("STORYLOOM_SECRET"):
+        return env.encode()
+    path = data_dir / "secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+    return path.read_bytes()

@@ -1,0 +1,64 @@
+"""Settings, read from the environment (STORYLOOM_*) and overridden by command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"STORYLOOM_{name}", default)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # Where to listen for gRPC; port 0 picks a free port (see port_file).
+    address: str = "127.0.0.1:50051"
+    # Everything the server keeps on disk: the SQLite database, media blobs, secrets.
+    data_dir: Path = Path("data")
+    # SQLAlchemy URL; empty means SQLite in data_dir.
+    database_url: str = ""
+    # Written with the bound port once the server is serving (for port 0).
+    port_file: Path | None = None
+    # Seconds in-flight calls may take to finish after SIGTERM/SIGINT.
+    shutdown_grace_seconds: float = 10.0
+    # How many tasks run at once; the rest wait in PENDING.
+    task_concurrency: int = 4
+    # Finished tasks and their event logs are deleted this long after they end.
+    task_retention_seconds: float = 7 * 24 * 3600.0
+    # A task resumed this many times after restarts is failed instead.
+    task_max_attempts: int = 3
+    # On first start with no users, create a development user and print its key.
+    dev_bootstrap: bool = True
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+    # Modules with a `register(app)` function, imported at start (task kinds, engines).
+    plugins: tuple[str, ...] = ()
+    # Largest request message accepted (CreateMedia carries up to 16 MiB).
+    max_receive_message_bytes: int = 17 * 1024 * 1024
+    max_send_message_bytes: int = 8 * 1024 * 1024
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'storyloom.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "address": _env("ADDRESS", cls.address),
+            "data_dir": Path(_env("DATA_DIR", str(cls.data_dir))),
+            "database_url": _env("DATABASE_URL", ""),
+            "shutdown_grace_seconds": float(_env("SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_seconds))),
+            "task_concurrency": int(_env("TASK_CONCURRENCY", str(cls.task_concurrency))),
+            "task_retention_seconds": float(_env("TASK_RETENTION_SECONDS", str(cls.task_retention_seconds))),
+            "task_max_attempts": int(_env("TASK_MAX_ATTEMPTS", str(cls.task_max_attempts))),
+            "dev_bootstrap": _env("DEV_BOOTSTRAP", "1") not in ("0", "false", "no"),
+            "log_level": _env("LOG_LEVEL", cls.log_level),
+            "log_format": _env("LOG_FORMAT", cls.log_format),
+            "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

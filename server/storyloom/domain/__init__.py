@@ -1,0 +1,1 @@
+"""Domain logic: plain async Python that knows nothing of gRPC or SQL."""

@@ -1,0 +1,159 @@
+"""Pictures and audio: content-addressed blobs plus what is known about them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import uuid
+import wave
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
+AUDIO_TYPES = {"audio/wav", "audio/ogg", "audio/webm", "audio/mpeg", "audio/l16"}
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaItem:
+    id: str
+    user_id: str
+    sha256: str
+    content_type: str
+    size_bytes: int
+    create_time: dt.datetime
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    sample_rate_hertz: int | None = None
+    channel_count: int | None = None
+    parent_id: str | None = None
+    purpose: str = ""
+    renditions: tuple[MediaItem, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"media/{self.id}"
+
+
+class MediaRepository(Protocol):
+    async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
+        """Stores the item; on a (user, request_id) clash returns the existing one and False."""
+
+    async def get(self, media_id: str) -> MediaItem | None:
+        """The item with its renditions."""
+
+
+class BlobStore(Protocol):
+    async def put(self, data: bytes) -> str:
+        """Stores the bytes durably under their SHA-256 (hex) and returns it."""
+
+    def read(self, sha256: str, offset: int, limit: int, chunk_size: int) -> AsyncIterator[bytes]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Inspection:
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    sample_rate_hertz: int | None = None
+    channel_count: int | None = None
+
+
+def inspect(data: bytes, content_type: str, field: str = "content") -> Inspection:
+    """Checks that the bytes are what the content type says and reads their dimensions or duration."""
+    base, _, params = content_type.partition(";")
+    base = base.strip().lower()
+    bad = InvalidArgument(FieldViolation(f"{field}.data", f"the bytes are not valid {base}"),
+                          reason="MEDIA_CONTENT_INVALID")
+    if base in IMAGE_TYPES:
+        from PIL import Image, UnidentifiedImageError  # imported here: only uploads and pictures need it
+
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                fmt = (image.format or "").lower()
+                width, height = image.size
+        except (UnidentifiedImageError, OSError):
+            raise bad from None
+        if f"image/{fmt}" != base and not (fmt == "jpeg" and base == "image/jpeg"):
+            raise bad
+        return Inspection(base, width=width, height=height)
+    if base == "audio/wav":
+        try:
+            with wave.open(io.BytesIO(data)) as wav:
+                rate, frames, channels = wav.getframerate(), wav.getnframes(), wav.getnchannels()
+        except (wave.Error, EOFError):
+            raise bad from None
+        return Inspection(base, duration_ms=round(frames * 1000 / rate), sample_rate_hertz=rate,
+                          channel_count=channels)
+    if base == "audio/l16":
+        rate = _param(params, "rate")
+        if rate is None or not 8000 <= rate <= 48000:
+            raise InvalidArgument(FieldViolation(f"{field}.content_type",
+                                                 "audio/L16 needs a rate parameter from 8000 to 48000, "
+                                                 "e.g. audio/L16;rate=16000"))
+        return Inspection(f"audio/L16;rate={rate}", duration_ms=round(len(data) / 2 * 1000 / rate),
+                          sample_rate_hertz=rate, channel_count=1)
+    if base in AUDIO_TYPES:
+        return Inspection(base)
+    raise InvalidArgument(FieldViolation(f"{field}.content_type",
+                                         f"unsupported content type {base!r}; accepted: "
+                                         + ", ".join(sorted(IMAGE_TYPES | AUDIO_TYPES))),
+                          reason="MEDIA_TYPE_UNSUPPORTED")
+
+
+def _param(params: str, key: str) -> int | None:
+    for part in params.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == key and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+class MediaLibrary:
+    def __init__(self, repository: MediaRepository, blobs: BlobStore):
+        self._repo = repository
+        self._blobs = blobs
+
+    async def store(
+        self, user_id: str, data: bytes, content_type: str, *, request_id: str = "",
+        parent_id: str | None = None, purpose: str = "",
+    ) -> MediaItem:
+        """Validates and stores bytes; the blob is durable before the metadata row refers to it."""
+        if not data:
+            raise InvalidArgument(FieldViolation("content.data", "must not be empty"))
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise InvalidArgument(FieldViolation("content.data", f"must be at most {MAX_UPLOAD_BYTES} bytes"),
+                                  reason="MEDIA_TOO_LARGE")
+        found = inspect(data, content_type)
+        sha256 = hashlib.sha256(data).hexdigest()
+        await self._blobs.put(data)
+        item = MediaItem(
+            id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,
+            size_bytes=len(data), create_time=dt.datetime.now(dt.UTC), width=found.width, height=found.height,
+            duration_ms=found.duration_ms, sample_rate_hertz=found.sample_rate_hertz,
+            channel_count=found.channel_count, parent_id=parent_id, purpose=purpose,
+        )
+        stored, _ = await self._repo.add(item, request_id)
+        return stored
+
+    async def get(self, user_id: str, media_id: str) -> MediaItem:
+        item = await self._repo.get(media_id)
+        if item is None or item.user_id != user_id:
+            raise NotFound(f"media/{media_id}")
+        return item
+
+    async def read(self, user_id: str, media_id: str, offset: int = 0, limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
+        """The item and an iterator over its bytes from `offset`, at most `limit` (0: all) bytes."""
+        item = await self.get(user_id, media_id)
+        if offset > item.size_bytes:
+            raise InvalidArgument(FieldViolation("read_offset", f"must not be past the end ({item.size_bytes} bytes)"))
+        remaining = item.size_bytes - offset if limit == 0 else min(limit, item.size_bytes - offset)
+        return item, self._blobs.read(item.sha256, offset, remaining, CHUNK_BYTES)

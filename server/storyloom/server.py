@@ -1,0 +1,127 @@
+"""The grpc.aio server: services, reflection, health, limits, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from storyloom.api.auth import ApiInterceptor
+from storyloom.api.media import MediaServicer
+from storyloom.api.requests import PageTokens
+from storyloom.api.tasks import TaskServicer
+from storyloom.api.unimplemented import unimplemented_servicer
+from storyloom.app import App, bootstrap_dev_user, build_app, start
+from storyloom.config import Settings
+from storyloom.v1 import (
+    conversation_pb2,
+    conversation_pb2_grpc,
+    media_pb2,
+    media_pb2_grpc,
+    story_pb2,
+    story_pb2_grpc,
+    task_pb2,
+    task_pb2_grpc,
+    voice_pb2,
+    voice_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"].full_name,
+    story_pb2.DESCRIPTOR.services_by_name["StoryService"].full_name,
+    voice_pb2.DESCRIPTOR.services_by_name["VoiceService"].full_name,
+    task_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name,
+    media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
+)
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        ("grpc.max_send_message_length", settings.max_send_message_bytes),
+        # Ping idle connections so dead mobile clients are noticed within ~40 s, and let
+        # clients ping us every 10 s (streams behind NATs) without being told off.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.max_connection_idle_ms", 30 * 60_000),
+    ]
+
+
+class RunningServer:
+    """A started server, its bound port and its health service."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer):
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+
+    async def stop(self, grace: float) -> None:
+        # NOT_SERVING first, so balancers (Envoy's health checks) stop sending new calls;
+        # then refuse new RPCs and give in-flight ones `grace` seconds to finish.
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_server(app: App) -> RunningServer:
+    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts)], options=server_options(app.settings))
+    tokens = PageTokens(app.secret)
+    task_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(app.tasks, tokens), server)
+    media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
+    conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
+        unimplemented_servicer(conversation_pb2_grpc.ConversationServiceServicer,
+                               conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"]), server)
+    story_pb2_grpc.add_StoryServiceServicer_to_server(
+        unimplemented_servicer(story_pb2_grpc.StoryServiceServicer,
+                               story_pb2.DESCRIPTOR.services_by_name["StoryService"]), server)
+    voice_pb2_grpc.add_VoiceServiceServicer_to_server(
+        unimplemented_servicer(voice_pb2_grpc.VoiceServiceServicer,
+                               voice_pb2.DESCRIPTOR.services_by_name["VoiceService"]), server)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(app.settings.address)
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, health_servicer)
+
+
+async def serve(settings: Settings) -> None:
+    app = await build_app(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    running: RunningServer | None = None
+    try:
+        key = await bootstrap_dev_user(app)
+        await start(app)
+        running = await start_server(app)
+        host = settings.address.rsplit(":", 1)[0]
+        log.info("serving", extra={"address": f"{host}:{running.port}", "database": app.db.url.get_backend_name()})
+        if key:
+            print(f"\nDevelopment API key (also in {settings.data_dir / 'dev-api-key'}):\n  {key}\n", flush=True)
+        if settings.port_file:
+            settings.port_file.write_text(str(running.port))
+        await stop.wait()
+        log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    finally:
+        if running is not None:
+            await running.stop(settings.shutdown_grace_seconds)
+        with contextlib.suppress(Exception):
+            await app.close()
+        log.info("stopped")

@@ -1,0 +1,39 @@
+"""Users and API keys in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from storyloom.domain.accounts import User
+from storyloom.store.db import Database
+from storyloom.store.models import ApiKeyRow, UserRow
+
+
+class SqlAccountRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def add_user(self, user: User) -> None:
+        async with self._db.begin() as session, session.begin():
+            session.add(UserRow(id=user.id, display_name=user.display_name, create_time=user.create_time))
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self._db.begin() as session:
+            row = await session.get(UserRow, user_id)
+            return User(row.id, row.display_name, row.create_time) if row else None
+
+    async def count_users(self) -> int:
+        async with self._db.begin() as session:
+            return int(await session.scalar(select(func.count()).select_from(UserRow)) or 0)
+
+    async def add_key(self, key_id: str, user_id: str, key_hash: str, now: dt.datetime) -> None:
+        async with self._db.begin() as session, session.begin():
+            session.add(ApiKeyRow(id=key_id, user_id=user_id, key_hash=key_hash, create_time=now))
+
+    async def user_for_key(self, key_hash: str) -> str | None:
+        async with self._db.begin() as session:
+            return await session.scalar(
+                select(ApiKeyRow.user_id).where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
+            )

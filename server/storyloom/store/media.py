@@ -1,0 +1,48 @@
+"""Media metadata in SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from storyloom.domain.media import MediaItem
+from storyloom.store.db import Database
+from storyloom.store.models import MediaRow
+
+_FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
+           "duration_ms", "sample_rate_hertz", "channel_count", "parent_id", "purpose")
+
+
+class SqlMediaRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
+        try:
+            async with self._db.begin() as session, session.begin():
+                session.add(MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None))
+        except IntegrityError:
+            if not request_id:
+                raise
+            async with self._db.begin() as session:
+                media_id = await session.scalar(
+                    select(MediaRow.id).where(MediaRow.user_id == item.user_id, MediaRow.request_id == request_id))
+            existing = await self.get(media_id) if media_id else None
+            if existing is None:
+                raise
+            return existing, False
+        return item, True
+
+    async def get(self, media_id: str) -> MediaItem | None:
+        async with self._db.begin() as session:
+            row = await session.get(MediaRow, media_id)
+            if row is None:
+                return None
+            children = await session.scalars(
+                select(MediaRow).where(MediaRow.parent_id == media_id).order_by(MediaRow.purpose))
+            renditions = tuple(_item(c) for c in children)
+            return _item(row, renditions)
+
+
+def _item(row: MediaRow, renditions: tuple[MediaItem, ...] = ()) -> MediaItem:
+    return MediaItem(**{f: getattr(row, f) for f in _FIELDS}, renditions=renditions)

@@ -1,0 +1,128 @@
+"""Table definitions. Alembic migrations in store/migrations create and evolve them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so migrations can refer to them on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the key: keys are 256-bit random secrets, so a fast hash is enough and the
+    # plain key is never stored.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoke_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", name="uq_tasks_user_id_request_id"),
+        Index("ix_tasks_user_id_create_time", "user_id", "create_time", "id"),
+        Index("ix_tasks_state", "state"),
+        Index("ix_tasks_end_time", "end_time"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    eta: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result_type: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    result_payload: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # NULL when the caller sent none: NULLs never clash in the unique constraint.
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TaskEventRow(Base):
+    __tablename__ = "task_events"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(100), default="")
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    eta: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class MediaRow(Base):
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("user_id", "request_id", name="uq_media_user_id_request_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40), index=True)
+    # The blob's SHA-256 (hex): the file name in the blob store, shared by identical media.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    sample_rate_hertz: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    channel_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Renditions (a thumbnail...) point at the media they render.
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), nullable=True, index=True)
+    purpose: Mapped[str] = mapped_column(String(50), default="")
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,173 @@
+"""Tasks and their event logs in SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
+from storyloom.store.db import Database
+from storyloom.store.models import TaskEventRow, TaskRow
+
+
+class SqlTaskRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
+        try:
+            async with self._db.begin() as session, session.begin():
+                session.add(_task_row(task))
+                await session.flush()
+                session.add(_event_row(first_event))
+        except IntegrityError:
+            if not task.request_id:
+                raise
+            async with self._db.begin() as session:
+                row = await session.scalar(
+                    select(TaskRow).where(TaskRow.user_id == task.user_id, TaskRow.request_id == task.request_id)
+                )
+            if row is None:
+                raise
+            return _task(row), False
+        return task, True
+
+    async def get(self, task_id: str) -> Task | None:
+        async with self._db.begin() as session:
+            row = await session.get(TaskRow, task_id)
+            return _task(row) if row else None
+
+    async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime) -> tuple[Task, TaskEvent]:
+        async with self._db.begin() as session, session.begin():
+            # FOR UPDATE serializes writers on PostgreSQL; SQLite serializes every writer anyway.
+            row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id).with_for_update())
+            if row is None:
+                raise LookupError(f"task {task_id} does not exist")
+            _apply(row, update, now)
+            row.last_sequence += 1
+            event = TaskEvent(
+                task_id=task_id, sequence=row.last_sequence, create_time=now, state=TaskState(row.state),
+                stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,
+                error=update.error,
+            )
+            session.add(_event_row(event))
+            task = _task(row)
+        return task, event
+
+    async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
+        async with self._db.begin() as session:
+            rows = await session.scalars(
+                select(TaskEventRow)
+                .where(TaskEventRow.task_id == task_id, TaskEventRow.sequence > after_sequence)
+                .order_by(TaskEventRow.sequence)
+                .limit(limit)
+            )
+            return [_event(r) for r in rows]
+
+    async def list(
+        self,
+        user_id: str,
+        *,
+        states: tuple[TaskState, ...],
+        kind: str,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+    ) -> list[Task]:
+        query = select(TaskRow).where(TaskRow.user_id == user_id)
+        if states:
+            query = query.where(TaskRow.state.in_([s.value for s in states]))
+        if kind:
+            query = query.where(TaskRow.kind == kind)
+        if after is not None:
+            time, task_id = after
+            query = query.where(or_(TaskRow.create_time < time, and_(TaskRow.create_time == time, TaskRow.id < task_id)))
+        query = query.order_by(TaskRow.create_time.desc(), TaskRow.id.desc()).limit(limit)
+        async with self._db.begin() as session:
+            return [_task(r) for r in await session.scalars(query)]
+
+    async def live(self) -> list[Task]:
+        async with self._db.begin() as session:
+            rows = await session.scalars(
+                select(TaskRow).where(TaskRow.state.in_([s.value for s in LIVE_STATES])).order_by(TaskRow.create_time)
+            )
+            return [_task(r) for r in rows]
+
+    async def delete(self, task_id: str) -> None:
+        async with self._db.begin() as session, session.begin():
+            await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id == task_id))
+            await session.execute(delete(TaskRow).where(TaskRow.id == task_id))
+
+    async def delete_finished_before(self, cutoff: dt.datetime) -> int:
+        async with self._db.begin() as session, session.begin():
+            ids = list(await session.scalars(select(TaskRow.id).where(TaskRow.end_time < cutoff).limit(1000)))
+            if ids:
+                await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id.in_(ids)))
+                await session.execute(delete(TaskRow).where(TaskRow.id.in_(ids)))
+            return len(ids)
+
+
+def _apply(row: TaskRow, update: TaskUpdate, now: dt.datetime) -> None:
+    for name in ("stage", "percent", "message", "attempt", "start_time", "end_time", "checkpoint"):
+        value = getattr(update, name)
+        if value is not None:
+            setattr(row, name, value)
+    if update.state is not None:
+        row.state = update.state.value
+    if update.eta is not None:
+        row.eta = update.eta
+    if update.clear_eta:
+        row.eta = None
+    if update.result is not None:
+        row.result_type, row.result_payload = update.result.type_name, update.result.payload
+    if update.error is not None:
+        row.error = _error_json(update.error)
+    row.update_time = now
+
+
+def _error_json(error: TaskError) -> dict[str, Any]:
+    return dataclasses.asdict(error)
+
+
+def _error(data: dict[str, Any] | None) -> TaskError | None:
+    return TaskError(**data) if data else None
+
+
+def _task_row(task: Task) -> TaskRow:
+    return TaskRow(
+        id=task.id, user_id=task.user_id, kind=task.kind, state=task.state.value, stage=task.stage,
+        percent=task.percent, message=task.message, eta=task.eta, target=task.target, params=task.params,
+        checkpoint=task.checkpoint, result_type=None, result_payload=None, error=None,
+        last_sequence=task.last_sequence, attempt=task.attempt, request_id=task.request_id or None,
+        create_time=task.create_time, update_time=task.update_time, start_time=task.start_time,
+        end_time=task.end_time,
+    )
+
+
+def _task(row: TaskRow) -> Task:
+    return Task(
+        id=row.id, user_id=row.user_id, kind=row.kind, state=TaskState(row.state), create_time=row.create_time,
+        update_time=row.update_time, stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,
+        target=row.target, params=dict(row.params or {}), checkpoint=dict(row.checkpoint or {}),
+        result=TaskResult(row.result_type, row.result_payload or b"") if row.result_type else None,
+        error=_error(row.error), last_sequence=row.last_sequence, attempt=row.attempt,
+        request_id=row.request_id or "", start_time=row.start_time, end_time=row.end_time,
+    )
+
+
+def _event_row(event: TaskEvent) -> TaskEventRow:
+    return TaskEventRow(
+        task_id=event.task_id, sequence=event.sequence, create_time=event.create_time, state=event.state.value,
+        stage=event.stage, percent=event.percent, message=event.message, eta=event.eta,
+        error=_error_json(event.error) if event.error else None,
+    )
+
+
+def _event(row: TaskEventRow) -> TaskEvent:
+    return TaskEvent(
+        task_id=row.task_id, sequence=row.sequence, create_time=row.create_time, state=TaskState(row.state),
+        stage=row.stage, percent=row.percent, message=row.message, eta=row.eta, error=_error(row.error),
+    )
