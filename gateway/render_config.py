@@ -54,6 +54,13 @@ ERROR_DOMAIN = "storyloom.v1"
 
 DEFAULT_UNARY_TIMEOUT_S = 300
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 3600
+# Streaming methods of the standard services the server also offers (not in
+# our descriptor set): they must not be cut by the unary timeout either.
+EXTRA_STREAMING_PATHS = (
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+)
 MAX_REQUEST_BODY = 17 * 1024 * 1024  # CreateMedia accepts 16 MiB of content
 MAX_RESPONSE_BODY = 32 * 1024 * 1024
 
@@ -253,10 +260,11 @@ def _local_reply_mappers() -> list[dict]:
 
 def _routes(methods: list[Method], unary_timeout_s: int, stream_idle_timeout_s: int) -> list[dict]:
     retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1}
+    streaming = [m.grpc_path for m in methods if m.streaming] + list(EXTRA_STREAMING_PATHS)
     routes = [
         {
-            "name": m.grpc_path,
-            "match": {"path": m.grpc_path},
+            "name": path,
+            "match": {"path": path},
             "route": {
                 "cluster": CLUSTER,
                 "timeout": "0s",  # a stream may live as long as it is active...
@@ -264,8 +272,7 @@ def _routes(methods: list[Method], unary_timeout_s: int, stream_idle_timeout_s: 
                 "retry_policy": retry,
             },
         }
-        for m in methods
-        if m.streaming
+        for path in streaming
     ]
     routes.append(
         {

