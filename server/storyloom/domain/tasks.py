@@ -367,8 +367,11 @@ class TaskRunner:
                     return
             if events:
                 continue
-            if await self._repo.get(task_id) is None:  # deleted while watched
+            task = await self._repo.get(task_id)
+            if task is None:  # deleted while watched
                 raise NotFound(f"tasks/{task_id}")
+            if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
+                return
             # The timeout covers writers in another process, which cannot signal us.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout=1.0)

@@ -1,0 +1,111 @@
+"""Shared fixtures: a real Storyloom gRPC server on 127.0.0.1:0, users with API keys, databases.
+
+`storyloom_server` runs the full composition root (SQLite in a temp dir, Alembic migrations,
+the auth interceptor, every servicer) in this process, with the test task kinds registered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from storyloom.app import App, build_app, start
+from storyloom.config import Settings
+from storyloom.server import RunningServer, start_server
+from tests.support import task_kinds
+
+# The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
+POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@dataclasses.dataclass
+class Caller:
+    user_id: str
+    key: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("x-api-key", self.key),)
+
+    @property
+    def parent(self) -> str:
+        return f"users/{self.user_id}"
+
+
+@dataclasses.dataclass
+class StoryloomServer:
+    app: App
+    running: RunningServer
+    channel: grpc.aio.Channel
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def new_caller(self, name: str = "tester") -> Caller:
+        user = await self.app.accounts.create_user(name)
+        return Caller(user.id, await self.app.accounts.create_key(user.id))
+
+
+def test_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
+                                     shutdown_grace_seconds=1.0, log_format="text")
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
+    app = await build_app(test_settings(tmp_path / "data"))
+    task_kinds.register(app)
+    await start(app)
+    running = await start_server(app)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        yield StoryloomServer(app, running, channel)
+    finally:
+        await channel.close()
+        await running.stop(0.5)
+        await app.close()
+
+
+@pytest_asyncio.fixture
+async def caller(storyloom_server: StoryloomServer) -> Caller:
+    return await storyloom_server.new_caller()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
+    import asyncio
+
+    import asyncpg
+
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"storyloom_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    request.addfinalizer(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
