@@ -58,7 +58,7 @@ class StoryloomServer:
         return Caller(user.id, await self.app.accounts.create_key(user.id))
 
 
-def test_settings(data_dir: Path, **overrides: object) -> Settings:
+def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
                                      shutdown_grace_seconds=1.0, log_format="text")
     values.update(overrides)
@@ -67,7 +67,7 @@ def test_settings(data_dir: Path, **overrides: object) -> Settings:
 
 @pytest_asyncio.fixture
 async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
-    app = await build_app(test_settings(tmp_path / "data"))
+    app = await build_app(settings_for_tests(tmp_path / "data"))
     task_kinds.register(app)
     await start(app)
     running = await start_server(app)
