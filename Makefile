@@ -35,7 +35,7 @@ GEN_GLOBS   := *_pb2.py *_pb2.pyi *_pb2_grpc.py
 generate_into = $(BUF) generate --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check-generated breaking test clean
+.PHONY: help venv install generate lint format check-generated breaking test run clean
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -44,6 +44,7 @@ help:
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
+	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make clean            remove the venv and caches"
 
@@ -106,6 +107,11 @@ breaking: $(STAMP)
 
 test: $(STAMP) lint check-generated
 	$(PYTEST) -q
+
+# Sets itself up on a fresh machine, then runs the server and the Envoy gateway
+# together until Ctrl-C (tools/run_local.py stops both).
+run: $(STAMP)
+	$(PY) tools/run_local.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Lists the services through server reflection (no key needed), then checks health.
+#   clients/grpcurl/list-services.sh
+source "$(dirname "$0")/common.sh"
+"$GRPCURL" -plaintext "$ADDR" list
+"$GRPCURL" -plaintext "$ADDR" grpc.health.v1.Health/Check
