@@ -69,7 +69,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
         def finish(start: float, user: str, context: grpc.aio.ServicerContext) -> None:
             code = context.code() if hasattr(context, "code") else None
-            log.info("rpc", extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
+            # Health checks arrive every few seconds from the gateway: not worth an INFO line each.
+            log.log(logging.DEBUG if public else logging.INFO, "rpc", extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
                                    "ms": round((time.perf_counter() - start) * 1000, 1)})
 
         def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,7 +79,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     user = await enter(context)
                     return await behavior(request, context)
-                except (DomainError, Exception) as exc:
+                except Exception as exc:
                     if _is_abort(exc):
                         raise
                     await fail(context, exc)
@@ -97,7 +98,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                             yield item
                     else:
                         await behavior(request, context)
-                except (DomainError, Exception) as exc:
+                except Exception as exc:
                     if _is_abort(exc):
                         raise
                     await fail(context, exc)
