@@ -1,0 +1,89 @@
+"""What a story should be: gathered by a conversation, or filled in by a caller.
+
+Enum-like fields hold the proto enum's value name without its prefix ("WHIMSICAL", "PG_13");
+an empty string or list means "unknown", which the story pipeline fills with safe defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+TONES = ("WHIMSICAL", "FUNNY", "ADVENTUROUS", "CALM", "HEARTWARMING", "MYSTERIOUS", "SUSPENSEFUL", "EDUCATIONAL",
+         "SERIOUS")
+LENGTHS = ("SHORT", "MEDIUM", "LONG")
+PERSONAS = ("CHILDRENS_BOOK_AUTHOR", "FAIRY_TALE_TELLER", "BEDTIME_STORYTELLER", "FANTASY_AUTHOR",
+            "SCIENCE_FICTION_AUTHOR", "MYSTERY_WRITER", "ADVENTURE_WRITER", "HUMORIST", "POET",
+            "HISTORICAL_FICTION_AUTHOR", "EDUCATOR")
+WRITING_STYLES = ("SIMPLE", "CASUAL", "FORMAL", "DESCRIPTIVE", "POETIC", "HUMOROUS")
+POINTS_OF_VIEW = ("FIRST_PERSON", "SECOND_PERSON", "THIRD_PERSON_LIMITED", "THIRD_PERSON_OMNISCIENT")
+AGE_GROUPS = ("PRESCHOOL", "EARLY_READERS", "MIDDLE_GRADE", "TEENS", "ADULTS")
+CONTENT_RATINGS = ("G", "PG", "PG_13")
+ENDINGS = ("HAPPY", "BITTERSWEET", "OPEN", "TWIST", "MORAL")
+
+# The highest rating each audience allows (ratings are ordered as in CONTENT_RATINGS).
+MAX_RATING = {"PRESCHOOL": "G", "EARLY_READERS": "PG", "MIDDLE_GRADE": "PG", "TEENS": "PG_13", "ADULTS": "PG_13"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Character:
+    name: str
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryRequirements:
+    title: str = ""
+    genre: str = ""
+    characters: tuple[Character, ...] = ()
+    setting: str = ""
+    tone: str = ""
+    length: str = ""
+    special_requests: str = ""
+    plot_elements: str = ""
+    persona: str = ""
+    persona_description: str = ""
+    writing_style: str = ""
+    narrative_point_of_view: str = ""
+    audience_age_group: str = ""
+    content_rating: str = ""
+    ending_preference: str = ""
+    language_code: str = ""
+    illustration_style: str = ""
+    extracted_prompt: str = ""
+
+    # What the assistant asks about, in the order it asks; a story can be written once the
+    # first three are known (the rest have safe defaults).
+    ESSENTIAL = ("characters", "setting", "tone")
+    ASKED = ("characters", "setting", "tone", "audience_age_group", "length", "ending_preference")
+
+    def missing(self) -> list[str]:
+        return [name for name in self.ASKED if not getattr(self, name)]
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, name) for name in self.ESSENTIAL)
+
+    def merged(self, newer: StoryRequirements) -> StoryRequirements:
+        """These requirements with every field `newer` knows taken from `newer`."""
+        changes = {f.name: getattr(newer, f.name) for f in dataclasses.fields(self) if getattr(newer, f.name)}
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """A plain-text restatement, for prompts and for the extracted prompt."""
+        parts = []
+        if self.title:
+            parts.append(f"Title: {self.title}")
+        if self.characters:
+            parts.append("Characters: " + "; ".join(
+                f"{c.name} ({c.description})" if c.description else c.name for c in self.characters))
+        for label, value in (("Genre", self.genre), ("Setting", self.setting), ("Tone", self.tone),
+                             ("Length", self.length), ("Audience", self.audience_age_group),
+                             ("Content rating", self.content_rating), ("Ending", self.ending_preference),
+                             ("Plot elements", self.plot_elements), ("Writing style", self.writing_style),
+                             ("Point of view", self.narrative_point_of_view), ("Persona", self.persona),
+                             ("Persona description", self.persona_description),
+                             ("Illustration style", self.illustration_style), ("Language", self.language_code),
+                             ("Special requests", self.special_requests)):
+            if value:
+                parts.append(f"{label}: {value.replace('_', ' ').lower() if value.isupper() else value}")
+        return "\n".join(parts)
