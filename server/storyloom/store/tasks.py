@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
@@ -43,12 +44,22 @@ class SqlTaskRepository:
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime) -> tuple[Task, TaskEvent]:
         async with self._db.begin() as session, session.begin():
-            # FOR UPDATE serializes writers on PostgreSQL; SQLite serializes every writer anyway.
-            row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id).with_for_update())
-            if row is None:
+            # Claim the next sequence number before reading anything: the UPDATE takes the row lock
+            # on PostgreSQL and the database write lock on SQLite, so concurrent writers queue here
+            # and each then reads the row as the one before it committed it. (Reading first is not
+            # enough on SQLite: the driver only opens the transaction at the first write, so two
+            # writers would read the same last_sequence and clash on the event's primary key.)
+            claimed = await session.execute(
+                sql_update(TaskRow)
+                .where(TaskRow.id == task_id)
+                .values(last_sequence=TaskRow.last_sequence + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
                 raise LookupError(f"task {task_id} does not exist")
+            row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
+            assert row is not None
             _apply(row, update, now)
-            row.last_sequence += 1
             event = TaskEvent(
                 task_id=task_id, sequence=row.last_sequence, create_time=now, state=TaskState(row.state),
                 stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,
