@@ -34,6 +34,9 @@ class AccountRepository(Protocol):
     async def user_for_key(self, key_hash: str) -> str | None:
         """The user owning a live (not revoked) key, or None."""
 
+    async def revoke_key(self, key_hash: str, now: dt.datetime) -> bool:
+        """Revokes the live key with this hash; False when there is none."""
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
@@ -60,6 +63,12 @@ class Accounts:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         await self._repo.add_key(uuid.uuid4().hex, user_id, hash_key(key), dt.datetime.now(dt.UTC))
         return key
+
+    async def revoke_key(self, key: str) -> bool:
+        """Revokes a key; it stops working here at once (other processes' caches: CACHE_SECONDS)."""
+        digest = hash_key(key)
+        self._cache.pop(digest, None)
+        return await self._repo.revoke_key(digest, dt.datetime.now(dt.UTC))
 
     async def has_users(self) -> bool:
         return await self._repo.count_users() > 0

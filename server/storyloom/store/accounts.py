@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storyloom.domain.accounts import User
 from storyloom.store.db import Database
@@ -37,3 +37,13 @@ class SqlAccountRepository:
             return await session.scalar(
                 select(ApiKeyRow.user_id).where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
             )
+
+    async def revoke_key(self, key_hash: str, now: dt.datetime) -> bool:
+        """Marks the live key with this hash revoked; False when there is none."""
+        async with self._db.begin() as session, session.begin():
+            result = await session.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
+                .values(revoke_time=now)
+            )
+            return result.rowcount == 1
