@@ -251,9 +251,9 @@ class TaskRunner:
     async def stop(self) -> None:
         """Stops running work without marking it: the next start resumes it from its checkpoint."""
         self._stopping = True
-        if self._cleanup:
-            self._cleanup.cancel()
         running = list(self._running.values())
+        if self._cleanup:
+            running.append(self._cleanup)
         for job in running:
             job.cancel()
         await asyncio.gather(*running, return_exceptions=True)
