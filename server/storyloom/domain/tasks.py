@@ -279,7 +279,8 @@ class TaskRunner:
                                                    end_time=utcnow(), clear_eta=True))
             return
         if task.state is TaskState.RUNNING:
-            await self._record(task.id, TaskUpdate(state=TaskState.PENDING,
+            # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
+            await self._record(task.id, TaskUpdate(state=TaskState.PENDING, clear_eta=True,
                                                    message="Resuming after a server restart."))
         log.info("resuming task", extra={"task": task.id, "kind": task.kind})
         self._schedule(task.id)
