@@ -166,7 +166,10 @@ class TaskContext:
         self.attempt = task.attempt
         self.target = task.target
         self._percent = task.percent
-        self._started = task.start_time or utcnow()
+        # The ETA is estimated from this attempt's pace: time before a restart (downtime included)
+        # says nothing about how fast the rest will go.
+        self._base_percent = task.percent
+        self._base_time = utcnow()
 
     async def progress(
         self,
@@ -180,15 +183,15 @@ class TaskContext:
         """Records progress (and optionally a checkpoint to resume from) as the next event.
 
         Percent never goes backwards: a smaller value than the last one is kept at the last one.
-        Without an `eta`, one is estimated from the rate of progress so far.
+        Without an `eta`, one is estimated from the rate of progress since this attempt started.
         """
         if percent is not None:
             percent = max(self._percent, min(100, max(0, int(percent))))
             self._percent = percent
-            if eta is None and 0 < percent < 100:
+            if eta is None and self._base_percent < percent < 100:
                 # Linear estimate from the progress so far; handlers that know better pass their own.
                 now = utcnow()
-                eta = now + (now - self._started) * ((100 - percent) / percent)
+                eta = now + (now - self._base_time) * ((100 - percent) / (percent - self._base_percent))
         if checkpoint is not None:
             self.checkpoint = dict(checkpoint)
         await self._runner._record(
