@@ -1,0 +1,451 @@
+"""TaskRunner on the real SqlTaskRepository (a SQLite file), without gRPC.
+
+A "crash" is `await runner.stop()`: it cancels running handlers without recording anything, so
+their tasks stay RUNNING in the database, as after a kill. A new runner on the same repository
+then plays the restarted server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from google.protobuf import struct_pb2
+
+from storyloom.domain.tasks import Task, TaskContext, TaskEvent, TaskResult, TaskRunner, TaskState
+from storyloom.store.db import Database
+from storyloom.store.tasks import SqlTaskRepository
+from tests.support import task_kinds
+
+USER = "u1"
+GATED = "test.gated"
+
+
+@pytest_asyncio.fixture
+async def repo(tmp_path: Path) -> AsyncIterator[SqlTaskRepository]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
+    await db.migrate()
+    try:
+        yield SqlTaskRepository(db)
+    finally:
+        await db.close()
+
+
+class Gated:
+    """A resumable kind whose tasks report the percents in params["report"], then run until the
+    test opens their gate. It logs each start and end, and what the other tasks' states were
+    when it started."""
+
+    def __init__(self, repo: SqlTaskRepository):
+        self._repo = repo
+        self.gates: dict[str, asyncio.Event] = collections.defaultdict(asyncio.Event)
+        self.log: list[tuple[str, str, int]] = []  # (start|end, task id, attempt)
+        self.seen_at_start: dict[str, dict[str, TaskState]] = {}
+
+    async def __call__(self, ctx: TaskContext) -> TaskResult | None:
+        self.seen_at_start[ctx.task_id] = {
+            t.id: t.state for t in await self._repo.list(USER, states=(), kind="", limit=100, after=None)
+            if t.id != ctx.task_id
+        }
+        self.log.append(("start", ctx.task_id, ctx.attempt))
+        for percent in ctx.params.get("report", []):
+            await ctx.progress(percent=percent, message=f"At {percent}%.")
+        await self.gates[ctx.task_id].wait()
+        self.log.append(("end", ctx.task_id, ctx.attempt))
+        if ctx.params.get("fail"):
+            raise RuntimeError("asked to fail")
+        return None
+
+    def starts(self, task_id: str) -> list[int]:
+        return [attempt for what, tid, attempt in self.log if what == "start" and tid == task_id]
+
+
+@pytest.fixture
+def gated(repo: SqlTaskRepository) -> Gated:
+    return Gated(repo)
+
+
+RunnerFactory = Callable[..., Awaitable[TaskRunner]]
+
+
+@pytest_asyncio.fixture
+async def new_runner(repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
+    """Builds and starts runners on the shared repository; each is stopped at the end."""
+    made: list[TaskRunner] = []
+
+    async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
+                   **options: Any) -> TaskRunner:
+        runner = TaskRunner(repo, **options)
+        handlers = {task_kinds.STEPS: (task_kinds.run_steps, True), task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False),
+                    GATED: (gated, True)}
+        for kind in kinds:
+            handler, resumable = handlers[kind]
+            runner.register(kind, handler, resumable=resumable)
+        made.append(runner)
+        await runner.start()
+        return runner
+
+    try:
+        yield make
+    finally:
+        for runner in made:
+            await runner.stop()
+
+
+async def eventually(repo: SqlTaskRepository, task_id: str, check: Callable[[Task], bool], what: str,
+                     timeout: float = 5.0) -> Task:
+    """Polls the stored task until `check` holds; fails after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        task = await repo.get(task_id)
+        if task is not None and check(task):
+            return task
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}; last seen: {task}")
+        await asyncio.sleep(0.005)
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Polls an in-memory condition (e.g. a handler's log) until it holds; fails after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await asyncio.sleep(0.005)
+
+
+async def until_state(repo: SqlTaskRepository, task_id: str, state: TaskState) -> Task:
+    return await eventually(repo, task_id, lambda t: t.state is state, f"{task_id} is {state.value}")
+
+
+async def until_finished(repo: SqlTaskRepository, task_id: str) -> Task:
+    return await eventually(repo, task_id, lambda t: t.state.terminal, f"{task_id} has finished")
+
+
+async def log_of(repo: SqlTaskRepository, task_id: str) -> list[TaskEvent]:
+    return await repo.events_after(task_id, 0, 10_000)
+
+
+def assert_gap_free(events: list[TaskEvent], task: Task) -> None:
+    assert [e.sequence for e in events] == list(range(1, task.last_sequence + 1))
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+async def test_with_one_slot_a_second_task_stays_pending_until_the_first_finishes(repo, gated, new_runner):
+    runner = await new_runner(concurrency=1)
+    first = await runner.submit(USER, GATED)
+    second = await runner.submit(USER, GATED)
+
+    await until_state(repo, first.id, TaskState.RUNNING)
+    waiting = await repo.get(second.id)
+    assert (waiting.state, waiting.attempt, waiting.start_time) == (TaskState.PENDING, 0, None)
+
+    gated.gates[first.id].set()
+    await until(lambda: second.id in gated.seen_at_start, "the second task's handler started")
+    # When the second task's handler started, the first had already finished.
+    assert gated.seen_at_start[second.id][first.id] is TaskState.SUCCEEDED
+    gated.gates[second.id].set()
+    await until_state(repo, second.id, TaskState.SUCCEEDED)
+    assert [(what, tid) for what, tid, _ in gated.log] == [
+        ("start", first.id), ("end", first.id), ("start", second.id), ("end", second.id)]
+    assert [e.state for e in await log_of(repo, second.id)] == [TaskState.PENDING, TaskState.RUNNING,
+                                                                 TaskState.SUCCEEDED]
+
+
+async def test_with_two_slots_two_tasks_run_side_by_side(repo, gated, new_runner):
+    runner = await new_runner(concurrency=2)
+    tasks = [await runner.submit(USER, GATED) for _ in range(3)]
+
+    for task in tasks[:2]:
+        await until_state(repo, task.id, TaskState.RUNNING)
+    assert (await repo.get(tasks[2].id)).state is TaskState.PENDING
+    gated.gates[tasks[1].id].set()
+    await until(lambda: tasks[2].id in gated.seen_at_start, "the third task's handler started")
+    assert gated.seen_at_start[tasks[2].id][tasks[0].id] is TaskState.RUNNING
+    assert gated.seen_at_start[tasks[2].id][tasks[1].id] is TaskState.SUCCEEDED
+    for task in tasks:
+        gated.gates[task.id].set()
+        await until_state(repo, task.id, TaskState.SUCCEEDED)
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+async def test_percent_never_goes_backwards_even_when_the_handler_reports_less(repo, gated, new_runner):
+    runner = await new_runner()
+    task = await runner.submit(USER, GATED, {"report": [40, 20, 70, 10, 250, -5]})
+    gated.gates[task.id].set()
+    done = await until_finished(repo, task.id)
+
+    assert done.state is TaskState.SUCCEEDED and done.percent == 100
+    events = await log_of(repo, task.id)
+    assert [e.percent for e in events] == [0, 0, 40, 40, 70, 70, 100, 100, 100]
+    assert [e.message for e in events[2:-1]] == ["At 40%.", "At 20%.", "At 70%.", "At 10%.", "At 250%.", "At -5%."]
+
+
+async def test_the_eta_is_set_while_running_and_cleared_when_the_task_ends(repo, gated, new_runner):
+    runner = await new_runner()
+    succeeding = await runner.submit(USER, GATED, {"report": [25]})
+    failing = await runner.submit(USER, GATED, {"report": [50], "fail": True})
+    cancelled = await runner.submit(USER, GATED, {"report": [75]})
+
+    for task, percent in ((succeeding, 25), (failing, 50), (cancelled, 75)):
+        running = await eventually(repo, task.id, lambda t, p=percent: t.percent == p, f"{task.id} reported {percent}%")
+        assert running.state is TaskState.RUNNING and running.eta is not None
+        # A linear estimate made between the start and this report: start + elapsed * 100 / percent.
+        latest = running.start_time + (running.update_time - running.start_time) * (100 / percent)
+        assert running.start_time <= running.eta <= latest + dt.timedelta(milliseconds=1)
+        assert (await log_of(repo, task.id))[-1].eta == running.eta
+
+    gated.gates[succeeding.id].set()
+    gated.gates[failing.id].set()
+    await runner.cancel(USER, cancelled.id)
+    expected = {succeeding.id: TaskState.SUCCEEDED, failing.id: TaskState.FAILED, cancelled.id: TaskState.CANCELLED}
+    for task_id, state in expected.items():
+        ended = await until_finished(repo, task_id)
+        assert ended.state is state
+        assert ended.eta is None and (await log_of(repo, task_id))[-1].eta is None
+
+
+async def test_a_handlers_own_eta_is_kept_as_given(repo, new_runner):
+    eta = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    reported = asyncio.Event()
+
+    async def knows_better(ctx: TaskContext) -> None:
+        await ctx.progress(percent=10, eta=eta)
+        reported.set()
+        await asyncio.Event().wait()
+
+    runner = await new_runner(kinds=())
+    runner.register("test.knows_better", knows_better)
+    task = await runner.submit(USER, "test.knows_better")
+    await asyncio.wait_for(reported.wait(), 5)
+    assert (await repo.get(task.id)).eta == eta
+
+
+# --- cancelling --------------------------------------------------------------------------------
+
+
+async def test_cancelling_a_task_waiting_for_a_slot_ends_it_cancelled_without_running_it(repo, gated, new_runner):
+    runner = await new_runner(concurrency=1)
+    busy = await runner.submit(USER, GATED)
+    waiting = await runner.submit(USER, GATED)
+    await until_state(repo, busy.id, TaskState.RUNNING)
+
+    cancelled = await runner.cancel(USER, waiting.id)
+    assert cancelled.state is TaskState.CANCELLED
+    assert cancelled.error is not None and cancelled.error.reason == "TASK_CANCELLED"
+    assert (cancelled.attempt, cancelled.start_time) == (0, None) and cancelled.end_time is not None
+    assert [e.state for e in await log_of(repo, waiting.id)] == [TaskState.PENDING, TaskState.CANCELLED]
+
+    # The slot was not lost: the busy task finishes and a later one still gets to run.
+    gated.gates[busy.id].set()
+    assert (await until_finished(repo, busy.id)).state is TaskState.SUCCEEDED
+    later = await runner.submit(USER, GATED)
+    gated.gates[later.id].set()
+    assert (await until_finished(repo, later.id)).state is TaskState.SUCCEEDED
+    assert gated.starts(waiting.id) == []
+
+
+# --- recovery after a crash --------------------------------------------------------------------
+
+
+async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(repo, new_runner):
+    before = await new_runner()
+    task = await before.submit(USER, task_kinds.STEPS, {"steps": 12, "delay": 0.01})
+    await eventually(repo, task.id, lambda t: t.checkpoint.get("done", 0) >= 3, "three steps are done")
+    await before.stop()  # the crash
+    crashed = await repo.get(task.id)
+    assert crashed.state is TaskState.RUNNING and crashed.attempt == 1
+    done_before = crashed.checkpoint["done"]
+    assert 3 <= done_before < 12
+
+    await new_runner()  # the restarted server
+    finished = await until_finished(repo, task.id)
+
+    assert finished.state is TaskState.SUCCEEDED and finished.attempt == 2
+    result = struct_pb2.Struct()
+    result.ParseFromString(finished.result.payload)
+    ran = [(int(attempt), int(step)) for attempt, step in result["ran"]]
+    assert [step for _, step in ran] == list(range(1, 13))  # every step once, none twice
+    assert ran == [(1, s) for s in range(1, done_before + 1)] + [(2, s) for s in range(done_before + 1, 13)]
+    events = await log_of(repo, task.id)
+    assert_gap_free(events, finished)
+    percents = [e.percent for e in events]
+    assert percents == sorted(percents)
+    resumed_at = next(i for i, e in enumerate(events) if e.message == "Resuming after a server restart.")
+    assert [e.state for e in events[resumed_at:resumed_at + 2]] == [TaskState.PENDING, TaskState.RUNNING]
+
+
+async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(repo, new_runner):
+    before = await new_runner()
+    task = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 60})
+    await eventually(repo, task.id, lambda t: t.percent == 10, "the one-shot task is working")
+    await before.stop()
+    assert (await repo.get(task.id)).state is TaskState.RUNNING
+
+    await new_runner()
+    failed = await repo.get(task.id)  # start() fails it before returning
+    assert failed.state is TaskState.FAILED
+    assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_INTERRUPTED")
+    assert failed.end_time is not None and failed.eta is None and failed.attempt == 1
+    events = await log_of(repo, task.id)
+    assert_gap_free(events, failed)
+    assert events[-1].state is TaskState.FAILED and events[-1].error == failed.error
+
+
+async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(repo, new_runner):
+    before = await new_runner(concurrency=1, kinds=(GATED, task_kinds.ONE_SHOT))
+    await before.submit(USER, GATED)  # holds the only slot
+    queued = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 0})
+    await before.stop()
+    assert (await repo.get(queued.id)).state is TaskState.PENDING
+
+    await new_runner(concurrency=2)
+    finished = await until_finished(repo, queued.id)
+    assert finished.state is TaskState.SUCCEEDED and finished.attempt == 1
+
+
+async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(repo, new_runner):
+    before = await new_runner(concurrency=1)
+    running = await before.submit(USER, GATED)
+    pending = await before.submit(USER, GATED)
+    await until_state(repo, running.id, TaskState.RUNNING)
+    await before.stop()
+
+    await new_runner(kinds=(task_kinds.STEPS,))  # the gated kind is gone after the restart
+    for task_id in (running.id, pending.id):
+        failed = await repo.get(task_id)
+        assert failed.state is TaskState.FAILED
+        assert (failed.error.code, failed.error.reason) == ("FAILED_PRECONDITION", "TASK_KIND_UNKNOWN")
+        assert failed.error.metadata == {"kind": GATED}
+        assert_gap_free(await log_of(repo, task_id), failed)
+
+
+async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(repo, gated, new_runner):
+    first = await new_runner(max_attempts=2)
+    task = await first.submit(USER, GATED, {"report": [10]})
+    await eventually(repo, task.id, lambda t: t.percent == 10, "the first attempt made progress")
+    await first.stop()
+
+    second = await new_runner(max_attempts=2)
+    await until(lambda: gated.starts(task.id) == [1, 2], "the handler ran a second time")
+    await second.stop()
+
+    await new_runner(max_attempts=2)
+    failed = await repo.get(task.id)
+    assert failed.state is TaskState.FAILED and failed.attempt == 2
+    assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_ATTEMPTS_EXHAUSTED")
+    assert failed.error.metadata == {"attempts": "2"}
+    assert gated.starts(task.id) == [1, 2]
+    assert_gap_free(await log_of(repo, task.id), failed)
+
+
+async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(repo, gated, new_runner):
+    before = await new_runner()
+    task = await before.submit(USER, GATED, {"report": [30]})
+    crashed = await eventually(repo, task.id, lambda t: t.percent == 30, "the task reported 30%")
+    assert crashed.eta is not None
+    await before.stop()
+
+    await new_runner()
+    await eventually(repo, task.id, lambda t: t.state is TaskState.RUNNING and t.attempt == 2, "attempt 2 runs")
+    events = await log_of(repo, task.id)
+    resumed_at = next(i for i, e in enumerate(events) if e.message == "Resuming after a server restart.")
+    # The estimate made before the crash knows nothing of the downtime: it is not carried over.
+    assert [e.eta for e in events[resumed_at:resumed_at + 2]] == [None, None]
+
+
+async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(repo, new_runner):
+    # A task that was half done when its server went down an hour ago.
+    hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    task = Task(id="half-done", user_id=USER, kind=GATED, state=TaskState.RUNNING, create_time=hour_ago,
+                update_time=hour_ago, percent=50, params={"report": [60]}, last_sequence=1, attempt=1,
+                start_time=hour_ago)
+    await repo.create(task, TaskEvent(task.id, 1, hour_ago, TaskState.RUNNING, "", 50, ""))
+
+    await new_runner()
+    resumed = await eventually(repo, task.id, lambda t: t.percent == 60, "the resumed task reported 60%")
+    # Ten points took this attempt milliseconds; the remaining forty will not take forty minutes.
+    assert resumed.eta is not None and resumed.eta - resumed.update_time < dt.timedelta(seconds=30)
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+async def test_finished_tasks_are_deleted_after_the_retention_and_live_ones_stay(repo, gated, new_runner):
+    runner = await new_runner(concurrency=2, retention=dt.timedelta(milliseconds=1), cleanup_interval=0.01)
+    forever = await runner.submit(USER, GATED)  # RUNNING to the end
+    holder = await runner.submit(USER, GATED)  # holds the second slot until its gate opens
+    await until_state(repo, forever.id, TaskState.RUNNING)
+    await until_state(repo, holder.id, TaskState.RUNNING)
+    succeeded = await runner.submit(USER, task_kinds.ONE_SHOT, {"delay": 0})
+    failed = await runner.submit(USER, task_kinds.STEPS, {"steps": 1, "fail_at": 1})
+    cancelled = await runner.submit(USER, GATED)
+    pending = await runner.submit(USER, GATED)  # PENDING, then RUNNING to the end
+
+    await runner.cancel(USER, cancelled.id)
+    await eventually_gone(repo, cancelled.id)
+    # That clean-up pass left every live task alone.
+    for task_id, state in ((forever.id, TaskState.RUNNING), (holder.id, TaskState.RUNNING),
+                           (pending.id, TaskState.PENDING)):
+        assert (await repo.get(task_id)).state is state
+
+    gated.gates[holder.id].set()  # lets the queued tasks through, one by one
+    await until_state(repo, pending.id, TaskState.RUNNING)
+    for task_id in (cancelled.id, holder.id, succeeded.id, failed.id):
+        await eventually_gone(repo, task_id)
+        assert await log_of(repo, task_id) == []
+    for task_id in (forever.id, pending.id):
+        live = await repo.get(task_id)
+        assert live is not None and live.state is TaskState.RUNNING
+        assert_gap_free(await log_of(repo, task_id), live)
+
+
+async def eventually_gone(repo: SqlTaskRepository, task_id: str, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await repo.get(task_id) is not None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{task_id} was not deleted: {await repo.get(task_id)}")
+        await asyncio.sleep(0.005)
+
+
+class CleanupSpy:
+    """The real repository, except that a retention clean-up blocks until cancelled."""
+
+    def __init__(self, repo: SqlTaskRepository):
+        self._repo = repo
+        self.entered = asyncio.Event()
+        self.in_flight = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repo, name)
+
+    async def delete_finished_before(self, cutoff: dt.datetime) -> int:
+        self.in_flight += 1
+        try:
+            self.entered.set()
+            await asyncio.Event().wait()
+            return 0
+        finally:
+            self.in_flight -= 1
+
+
+async def test_stopping_a_runner_waits_for_its_clean_up_to_stop(repo):
+    spy = CleanupSpy(repo)
+    runner = TaskRunner(spy)  # type: ignore[arg-type]
+    await runner.start()
+    await asyncio.wait_for(spy.entered.wait(), 5)
+
+    await runner.stop()
+    # Nothing of the runner still uses the database once stop() returns (the app closes it next).
+    assert spy.in_flight == 0
+
