@@ -60,7 +60,8 @@ class StoryloomServer:
 
 def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
-                                     shutdown_grace_seconds=1.0, log_format="text")
+                                     shutdown_grace_seconds=1.0, log_format="text",
+                                     offline_word_delay_seconds=0.01)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -12,10 +12,13 @@ from pathlib import Path
 
 from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
+from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
 from storyloom.domain.tasks import TaskRunner
 from storyloom.store.accounts import SqlAccountRepository
+from storyloom.engines.text.base import TextEngine
 from storyloom.store.blobs import FileBlobStore
+from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.tasks import SqlTaskRepository
@@ -32,10 +35,13 @@ class App:
     accounts: Accounts
     tasks: TaskRunner
     media: MediaLibrary
+    text_engine: TextEngine
+    conversations: Conversations
     secret: bytes
 
     async def close(self) -> None:
         await self.tasks.stop()
+        await self.text_engine.aclose()
         await self.db.close()
 
 
@@ -45,17 +51,22 @@ async def build_app(settings: Settings) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     await db.migrate()
+    tasks = TaskRunner(
+        SqlTaskRepository(db),
+        concurrency=settings.task_concurrency,
+        retention=dt.timedelta(seconds=settings.task_retention_seconds),
+        max_attempts=settings.task_max_attempts,
+    )
+    text_engine = build_text_engine(settings)
     app = App(
         settings=settings,
         db=db,
         accounts=Accounts(SqlAccountRepository(db)),
-        tasks=TaskRunner(
-            SqlTaskRepository(db),
-            concurrency=settings.task_concurrency,
-            retention=dt.timedelta(seconds=settings.task_retention_seconds),
-            max_attempts=settings.task_max_attempts,
-        ),
+        tasks=tasks,
         media=MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs")),
+        text_engine=text_engine,
+        conversations=Conversations(SqlConversationRepository(db), tasks, text_engine,
+                                    ConversationLimits(messages_per_minute=settings.messages_per_minute)),
         secret=_secret(settings.data_dir),
     )
     for module in settings.plugins:
@@ -65,6 +76,23 @@ async def build_app(settings: Settings) -> App:
 
 async def start(app: App) -> None:
     await app.tasks.start()
+    await app.conversations.recover()
+
+
+def build_text_engine(settings: Settings) -> TextEngine:
+    """Gemini when asked for, or on "auto" when GEMINI_API_KEY is set; else the offline storyteller."""
+    choice = settings.text_engine
+    if choice == "gemini" or (choice == "auto" and os.environ.get("GEMINI_API_KEY")):
+        from storyloom.engines.text.gemini import GeminiTextEngine
+
+        log.info("text engine: gemini")
+        return GeminiTextEngine.from_env()
+    if choice not in ("auto", "offline"):
+        raise ValueError(f"unknown text engine {choice!r}: use auto, gemini or offline")
+    from storyloom.engines.text.offline import OfflineStoryteller
+
+    log.info("text engine: offline storyteller")
+    return OfflineStoryteller(word_delay=settings.offline_word_delay_seconds)
 
 
 async def bootstrap_dev_user(app: App) -> str | None:

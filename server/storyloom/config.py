@@ -33,6 +33,13 @@ class Settings:
     dev_bootstrap: bool = True
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+    # Which text engine writes replies: "auto" (Gemini when GEMINI_API_KEY is set, else the
+    # offline storyteller), "gemini" or "offline".
+    text_engine: str = "auto"
+    # Pause between the offline storyteller's words, so its replies stream visibly like a model's.
+    offline_word_delay_seconds: float = 0.015
+    # Per-user limit on chat messages.
+    messages_per_minute: int = 10
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
     plugins: tuple[str, ...] = ()
     # Largest request message accepted (CreateMedia carries up to 16 MiB).
@@ -58,6 +65,9 @@ class Settings:
             "dev_bootstrap": _env("DEV_BOOTSTRAP", "1") not in ("0", "false", "no"),
             "log_level": _env("LOG_LEVEL", cls.log_level),
             "log_format": _env("LOG_FORMAT", cls.log_format),
+            "text_engine": _env("TEXT_ENGINE", cls.text_engine),
+            "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS", str(cls.offline_word_delay_seconds))),
+            "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

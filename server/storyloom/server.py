@@ -12,11 +12,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from storyloom.api.auth import ApiInterceptor
+from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.unimplemented import unimplemented_servicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
+from storyloom.domain.conversations import REPLY_KIND
+from storyloom.domain.tasks import Task
 from storyloom.config import Settings
 from storyloom.v1 import (
     conversation_pb2,
@@ -75,11 +78,15 @@ class RunningServer:
 async def start_server(app: App) -> RunningServer:
     server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts)], options=server_options(app.settings))
     tokens = PageTokens(app.secret)
-    task_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(app.tasks, tokens), server)
+    async def reply_result(task: Task) -> conversation_pb2.Message | None:
+        message = await app.conversations.message(str(task.params["message_id"]))
+        return message_proto(message) if message else None
+
+    task_pb2_grpc.add_TaskServiceServicer_to_server(
+        TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result}), server)
     media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
-        unimplemented_servicer(conversation_pb2_grpc.ConversationServiceServicer,
-                               conversation_pb2.DESCRIPTOR.services_by_name["ConversationService"]), server)
+        ConversationServicer(app.conversations, tokens), server)
     story_pb2_grpc.add_StoryServiceServicer_to_server(
         unimplemented_servicer(story_pb2_grpc.StoryServiceServicer,
                                story_pb2.DESCRIPTOR.services_by_name["StoryService"]), server)

@@ -20,13 +20,7 @@ _ID = r"[a-z0-9][a-z0-9-]{0,62}"
 
 def resource_id(value: str, collection: str, field: str) -> str:
     """Checks `{collection}/{id}` and returns the id."""
-    match = re.fullmatch(rf"{collection}/({_ID})", value)
-    if not match:
-        if not value:
-            raise InvalidArgument(FieldViolation(field, "is required"))
-        raise InvalidArgument(FieldViolation(field, f"must look like {collection}/{{id}}, got {value!r}"),
-                              reason="RESOURCE_NAME_INVALID")
-    return match.group(1)
+    return resource_path(value, (collection,), field)[0]
 
 
 def user_parent(value: str, field: str = "parent") -> str:
@@ -34,11 +28,30 @@ def user_parent(value: str, field: str = "parent") -> str:
 
     Naming another user answers NOT_FOUND: callers only ever see their own resources.
     """
-    user = resource_id(value, "users", field)
-    me = caller()
-    if user not in ("me", me):
-        raise NotFound(value)
-    return me
+    return resource_path(value, ("users",), field)[0]
+
+
+def resource_path(value: str, collections: tuple[str, ...], field: str) -> list[str]:
+    """Checks a name like `users/{user}/conversations/{conversation}` (collections
+    ("users", "conversations")) and returns its ids, with `users/me` resolved to the caller.
+
+    A name under another user answers NOT_FOUND: callers only ever see their own resources.
+    """
+    pattern = "/".join(f"{c}/({_ID})" for c in collections)
+    match = re.fullmatch(pattern, value)
+    if not match:
+        if not value:
+            raise InvalidArgument(FieldViolation(field, "is required"))
+        example = "/".join(f"{c}/{{{c[:-1] if c.endswith('s') else c}}}" for c in collections)
+        raise InvalidArgument(FieldViolation(field, f"must look like {example}, got {value!r}"),
+                              reason="RESOURCE_NAME_INVALID")
+    ids = list(match.groups())
+    if collections[0] == "users":
+        me = caller()
+        if ids[0] not in ("me", me):
+            raise NotFound(value)
+        ids[0] = me
+    return ids
 
 
 def page_size(value: int, *, default: int, maximum: int, field: str = "page_size") -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+from google.protobuf.message import Message as ProtoMessage
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2, empty_pb2
@@ -19,7 +21,11 @@ _STATE_TO_PROTO = {s: task_pb2.TaskState.Value(f"TASK_STATE_{s.value}") for s in
 _STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
 
 
-def task_proto(task: Task, retention: dt.timedelta) -> task_pb2.Task:
+# Builds the result of a succeeded task whose kind stores none, from the resource it produced.
+ResultResolver = Callable[[Task], Awaitable[ProtoMessage | None]]
+
+
+def task_proto(task: Task, retention: dt.timedelta, result: any_pb2.Any | None = None) -> task_pb2.Task:
     message = task_pb2.Task(
         name=f"tasks/{task.id}", kind=task.kind, state=_STATE_TO_PROTO[task.state], stage=task.stage,
         percent=task.percent, message=task.message, target=task.target, last_sequence=task.last_sequence,
@@ -28,14 +34,14 @@ def task_proto(task: Task, retention: dt.timedelta) -> task_pb2.Task:
         estimated_completion_time=timestamp(task.eta),
         expire_time=timestamp(task.end_time + retention if task.end_time else None),
     )
-    if task.result is not None:
-        message.result.CopyFrom(_any(task))
+    if result is not None:
+        message.result.CopyFrom(result)
     if task.error is not None:
         message.error.CopyFrom(status_for_task_error(task.error))
     return message
 
 
-def event_proto(event: TaskEvent, task: Task | None = None) -> task_pb2.TaskEvent:
+def event_proto(event: TaskEvent, result: any_pb2.Any | None = None) -> task_pb2.TaskEvent:
     message = task_pb2.TaskEvent(
         task=f"tasks/{event.task_id}", sequence=event.sequence, create_time=timestamp(event.create_time),
         state=_STATE_TO_PROTO[event.state], stage=event.stage, percent=event.percent, message=event.message,
@@ -47,24 +53,35 @@ def event_proto(event: TaskEvent, task: Task | None = None) -> task_pb2.TaskEven
         message.estimated_remaining.CopyFrom(remaining)
     if event.error is not None:
         message.error.CopyFrom(status_for_task_error(event.error))
-    if event.state is TaskState.SUCCEEDED and task is not None and task.result is not None:
-        message.result.CopyFrom(_any(task))
+    if result is not None:
+        message.result.CopyFrom(result)
     return message
 
 
-def _any(task: Task) -> any_pb2.Any:
-    assert task.result is not None
-    return any_pb2.Any(type_url=f"type.googleapis.com/{task.result.type_name}", value=task.result.payload)
-
-
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):
-    def __init__(self, runner: TaskRunner, tokens: PageTokens):
+    def __init__(self, runner: TaskRunner, tokens: PageTokens, resolvers: Mapping[str, ResultResolver] = {}):
         self._runner = runner
         self._tokens = tokens
+        self._resolvers = dict(resolvers)
+
+    async def _result(self, task: Task) -> any_pb2.Any | None:
+        if task.result is not None:
+            return any_pb2.Any(type_url=f"type.googleapis.com/{task.result.type_name}", value=task.result.payload)
+        resolver = self._resolvers.get(task.kind)
+        if task.state is not TaskState.SUCCEEDED or resolver is None:
+            return None
+        built = await resolver(task)
+        if built is None:
+            return None
+        packed = any_pb2.Any()
+        packed.Pack(built)
+        return packed
+
+    async def _proto(self, task: Task) -> task_pb2.Task:
+        return task_proto(task, self._runner.retention, await self._result(task))
 
     async def GetTask(self, request: task_pb2.GetTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
-        task = await self._runner.get(caller(), resource_id(request.name, "tasks", "name"))
-        return task_proto(task, self._runner.retention)
+        return await self._proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
 
     async def ListTasks(
         self, request: task_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
@@ -85,11 +102,10 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         if page.next_cursor is not None:
             token = self._tokens.encode({"t": page.next_cursor[0].isoformat(), "id": page.next_cursor[1]}, fingerprint)
         return task_pb2.ListTasksResponse(
-            tasks=[task_proto(t, self._runner.retention) for t in page.tasks], next_page_token=token)
+            tasks=[await self._proto(t) for t in page.tasks], next_page_token=token)
 
     async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
-        task = await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name"))
-        return task_proto(task, self._runner.retention)
+        return await self._proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))
 
     async def DeleteTask(
         self, request: task_pb2.DeleteTaskRequest, context: grpc.aio.ServicerContext
@@ -105,5 +121,5 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
             raise InvalidArgument(FieldViolation("after_sequence", "must not be negative"))
         user = caller()
         async for event in self._runner.watch(user, task_id, request.after_sequence):
-            task = await self._runner.get(user, task_id) if event.state is TaskState.SUCCEEDED else None
-            yield event_proto(event, task)
+            result = await self._result(await self._runner.get(user, task_id)) if event.state is TaskState.SUCCEEDED else None
+            yield event_proto(event, result)

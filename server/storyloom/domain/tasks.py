@@ -171,6 +171,12 @@ class TaskContext:
         self._base_percent = task.percent
         self._base_time = utcnow()
 
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether CancelTask asked this task to stop (as opposed to a server shutdown, after
+        which the task resumes on the next start). Handlers read it when cancelled."""
+        return self.task_id in self._runner._cancel_requested
+
     async def progress(
         self,
         *,

@@ -126,3 +126,60 @@ class MediaRow(Base):
     purpose: Mapped[str] = mapped_column(String(50), default="")
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ConversationRow(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", name="uq_conversations_user_id_request_id"),
+        Index("ix_conversations_user_id_update_time", "user_id", "update_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    requirements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_covers: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_id_position"),
+        UniqueConstraint("user_id", "request_id", name="uq_messages_user_id_request_id"),
+        # The per-user rate limit counts a user's recent messages.
+        Index("ix_messages_user_id_role_create_time", "user_id", "role", "create_time"),
+        Index("ix_messages_state", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    finish_reason: Mapped[str] = mapped_column(String(16), default="")
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    task_id: Mapped[str] = mapped_column(String(40), default="")
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ReplyChunkRow(Base):
+    """Reply text in the pieces it was streamed in, so any reconnect replays exactly those pieces."""
+
+    __tablename__ = "reply_chunks"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,433 @@
+"""Conversations: the chat that gathers story requirements, with replies written as tasks.
+
+A reply is written by a `conversation.reply` task, so it goes on when the client disconnects.
+Its text is persisted chunk by chunk before each chunk is announced; any connection can
+re-attach to a reply and replay exactly what it missed. Reply event sequence numbers are
+derived from the stored chunks: 1 is `accepted`, 2..n+1 are the n chunks, n+2 is the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal, Protocol
+
+from storyloom.domain.errors import (
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from storyloom.domain.requirements import StoryRequirements
+from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner, utcnow
+from storyloom.engines.text.base import ChatRequest, ChatTurn, ReplyEnd, TextDelta, TextEngine
+
+log = logging.getLogger(__name__)
+
+REPLY_KIND = "conversation.reply"
+MAX_MESSAGE_CHARS = 4000
+MAX_TITLE_CHARS = 200
+
+SYSTEM_INSTRUCTION = """\
+You are Storyloom, a warm and playful story helper talking with a child or a parent.
+Your job is to find out what story to write: the characters, where it happens, the mood,
+who it is for, how long it should be and how it should end. Ask one short question at a
+time, offer two or three concrete ideas a child can pick from, and build on what they say.
+When you know the characters, the setting and the mood, say so, sum up the story idea in
+one or two sentences, and invite them to create the story.
+Always be kind and child-safe: no violence, fear, cruelty or grown-up topics; gently steer
+anything unsuitable back to a friendly story. Write plain text only: no markdown, no lists,
+no HTML. Keep replies under 80 words."""
+
+Role = Literal["user", "assistant", "system"]
+MessageState = Literal["GENERATING", "COMPLETE", "CUT", "FAILED"]
+Status = Literal["ACTIVE", "COMPLETED", "ARCHIVED"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Conversation:
+    id: str
+    user_id: str
+    title: str
+    status: Status
+    message_count: int
+    create_time: dt.datetime
+    update_time: dt.datetime
+    requirements: StoryRequirements | None = None
+    # Older turns condensed for the context window, and how many messages it covers.
+    summary: str = ""
+    summary_covers: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"users/{self.user_id}/conversations/{self.id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    id: str
+    conversation_id: str
+    user_id: str
+    position: int  # 1, 2, 3... within the conversation
+    role: Role
+    text: str
+    state: MessageState
+    create_time: dt.datetime
+    finish_reason: str = ""  # STOP, MAX_TOKENS, CANCELLED, SAFETY, ERROR
+    input_tokens: int = 0
+    output_tokens: int = 0
+    task_id: str = ""
+    chunk_count: int = 0
+    error: TaskError | None = None
+
+    @property
+    def name(self) -> str:
+        return f"users/{self.user_id}/conversations/{self.conversation_id}/messages/{self.id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "GENERATING"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplyEvent:
+    """One event of a reply stream. Exactly one of the payload fields is set."""
+
+    sequence: int
+    reply: Message  # the assistant message as of this event
+    user_message: Message | None = None  # accepted
+    delta: str | None = None
+    finished: bool = False  # the reply ended; `reply` is final (COMPLETE or CUT)
+    error: TaskError | None = None  # the reply failed; `reply` is final (FAILED)
+
+
+class ConversationRepository(Protocol):
+    async def create(self, conversation: Conversation, request_id: str) -> Conversation: ...
+
+    async def get(self, conversation_id: str) -> Conversation | None: ...
+
+    async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]: ...
+
+    async def update(self, conversation_id: str, **fields: Any) -> Conversation: ...
+
+    async def delete(self, conversation_id: str) -> None: ...
+
+    async def add_exchange(
+        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime
+    ) -> tuple[Message, Message]:
+        """Stores the user's message and an empty GENERATING assistant message after it, atomically."""
+
+    async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
+
+    async def get_message(self, message_id: str) -> Message | None: ...
+
+    async def messages(self, conversation_id: str, *, limit: int, before_position: int | None) -> list[Message]:
+        """Newest first."""
+
+    async def append_chunk(self, message_id: str, text: str) -> int:
+        """Appends reply text as the next chunk (and to the message's text); returns its index."""
+
+    async def chunks(self, message_id: str, after_index: int) -> list[str]:
+        """The chunks with index > after_index, in order (indexes start at 1)."""
+
+    async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
+                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message: ...
+
+    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """How many messages the user sent since `since`, and when the oldest of them was sent."""
+
+    async def generating(self) -> list[Message]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationLimits:
+    messages_per_minute: int = 10
+    # History beyond this many tokens is summarized (older turns first).
+    context_token_budget: int = 6000
+    # The latest turns always sent verbatim, whatever the budget.
+    recent_turns: int = 6
+    # Requirements are re-extracted and restated to the model every this many user messages.
+    restate_every: int = 4
+
+
+def check_text(text: str, field: str = "text") -> str:
+    """Plain text only: 1 to 4000 characters, no control characters but newline and tab."""
+    if not text.strip():
+        raise InvalidArgument(FieldViolation(field, "must not be empty"))
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidArgument(FieldViolation(field, f"must be at most {MAX_MESSAGE_CHARS} characters"),
+                              reason="MESSAGE_TOO_LONG")
+    for char in text:
+        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
+            raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"),
+                                  reason="MESSAGE_CHARACTERS_INVALID")
+    return text
+
+
+class Conversations:
+    def __init__(self, repository: ConversationRepository, tasks: TaskRunner, engine: TextEngine,
+                 limits: ConversationLimits = ConversationLimits()):
+        self._repo = repository
+        self._tasks = tasks
+        self._engine = engine
+        self._limits = limits
+        self._signals: dict[str, asyncio.Event] = {}
+        tasks.register(REPLY_KIND, self._write_reply)
+
+    # --- conversations ---------------------------------------------------------------------
+
+    async def create(self, user_id: str, title: str = "", request_id: str = "") -> Conversation:
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
+        now = utcnow()
+        return await self._repo.create(Conversation(uuid.uuid4().hex, user_id, title.strip(), "ACTIVE", 0, now, now),
+                                       request_id)
+
+    async def get(self, user_id: str, conversation_id: str) -> Conversation:
+        conversation = await self._repo.get(conversation_id)
+        if conversation is None or conversation.user_id != user_id:
+            raise NotFound(f"users/{user_id}/conversations/{conversation_id}")
+        return conversation
+
+    async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
+        return await self._repo.list(user_id, limit, after)
+
+    async def update(self, user_id: str, conversation_id: str, *, title: str | None, status: Status | None) -> Conversation:
+        await self.get(user_id, conversation_id)
+        fields: dict[str, Any] = {}
+        if title is not None:
+            if len(title) > MAX_TITLE_CHARS:
+                raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
+            fields["title"] = title.strip()
+        if status is not None:
+            fields["status"] = status
+        return await self._repo.update(conversation_id, update_time=utcnow(), **fields)
+
+    async def delete(self, user_id: str, conversation_id: str) -> None:
+        await self.get(user_id, conversation_id)
+        for message in await self._repo.messages(conversation_id, limit=5, before_position=None):
+            if message.state == "GENERATING" and message.task_id:
+                with contextlib.suppress(NotFound):
+                    await self._tasks.cancel(user_id, message.task_id)
+        await self._repo.delete(conversation_id)
+
+    async def messages(self, user_id: str, conversation_id: str, limit: int, before_position: int | None) -> list[Message]:
+        await self.get(user_id, conversation_id)
+        return await self._repo.messages(conversation_id, limit=limit, before_position=before_position)
+
+    async def extract_requirements(self, user_id: str, conversation_id: str) -> StoryRequirements:
+        conversation = await self.get(user_id, conversation_id)
+        requirements = await self._extract(conversation)
+        status = conversation.status
+        if requirements.complete and status == "ACTIVE":
+            status = "COMPLETED"
+        await self._repo.update(conversation_id, requirements=requirements, status=status, update_time=utcnow())
+        return requirements
+
+    # --- replies ---------------------------------------------------------------------------
+
+    async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "") -> AsyncIterator[ReplyEvent]:
+        """Stores the user's message, starts the reply task and streams the reply's events.
+
+        A repeated request_id stores nothing new and streams the first request's reply.
+        """
+        check_text(text)
+        conversation = await self.get(user_id, conversation_id)
+        if request_id:
+            earlier = await self._repo.find_by_request(user_id, request_id)
+            if earlier is not None:
+                return self.stream(user_id, earlier[1].id, 0)
+        if conversation.status == "ARCHIVED":
+            raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
+                                     reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
+        await self._check_rate(user_id)
+        now = utcnow()
+        task_id = uuid.uuid4().hex
+        user_message, reply = await self._repo.add_exchange(conversation_id, text, task_id, request_id, now)
+        if not conversation.title:
+            await self._repo.update(conversation_id, title=_title_from(text))
+        await self._tasks.submit(user_id, REPLY_KIND, {"message_id": reply.id}, target=reply.name,
+                                 task_id=task_id, message="Writing the reply.")
+        return self.stream(user_id, reply.id, 0)
+
+    async def message(self, message_id: str) -> Message | None:
+        return await self._repo.get_message(message_id)
+
+    async def reply_for(self, user_id: str, conversation_id: str, message_id: str) -> Message:
+        message = await self._repo.get_message(message_id)
+        if (message is None or message.user_id != user_id or message.conversation_id != conversation_id
+                or message.role != "assistant"):
+            raise NotFound(f"users/{user_id}/conversations/{conversation_id}/messages/{message_id}")
+        return message
+
+    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncIterator[ReplyEvent]:
+        """Replays the reply's events after `after_sequence`, then streams live ones to the end."""
+        reply = await self._repo.get_message(message_id)
+        if reply is None or reply.user_id != user_id:
+            raise NotFound(f"messages/{message_id}")
+        name = reply.name
+        user_message = await self._user_message_before(reply)
+        if after_sequence < 1:
+            yield ReplyEvent(1, reply, user_message=user_message)
+        seen_chunks = max(0, after_sequence - 1)
+        while True:
+            signal = self._signal(message_id)  # taken before reading, so no wake-up is lost
+            reply = await self._repo.get_message(message_id)
+            if reply is None:  # the conversation was deleted meanwhile
+                raise NotFound(name)
+            for text in await self._repo.chunks(message_id, seen_chunks):
+                seen_chunks += 1
+                yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+            if reply.finished and seen_chunks >= reply.chunk_count:
+                end = reply.chunk_count + 2
+                if after_sequence < end:
+                    if reply.state == "FAILED":
+                        yield ReplyEvent(end, reply, error=reply.error or _interrupted())
+                    else:
+                        yield ReplyEvent(end, reply, finished=True)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout=1.0)
+
+    async def recover(self) -> None:
+        """Fails replies a crash left GENERATING whose task no longer exists (the task runner
+        resumes or fails the others, and the reply handler finalizes them)."""
+        for message in await self._repo.generating():
+            task = None
+            with contextlib.suppress(NotFound):
+                task = await self._tasks.get(message.user_id, message.task_id)
+            if task is None or task.state.terminal:
+                await self._finish(message.id, "FAILED", "ERROR", 0, 0, _interrupted())
+
+    # --- the reply task --------------------------------------------------------------------
+
+    async def _write_reply(self, ctx: TaskContext) -> None:
+        message_id = str(ctx.params["message_id"])
+        reply = await self._repo.get_message(message_id)
+        if reply is None:
+            raise NotFound(f"messages/{message_id}")
+        if reply.finished:
+            return
+        if ctx.attempt > 1:
+            # Clients may have seen chunks past the last one stored; regenerating would
+            # contradict them. Keep what was written and say what happened.
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
+            raise FailedPrecondition(_interrupted().message, reason="REPLY_INTERRUPTED")
+        conversation = await self._repo.get(reply.conversation_id)
+        if conversation is None:
+            raise NotFound(f"conversations/{reply.conversation_id}")
+        request = await self._context(conversation, reply)
+        await ctx.progress(stage="writing", message="Writing the reply.")
+        end = ReplyEnd("STOP", 0, 0)
+        events = self._engine.chat(request)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        await self._repo.append_chunk(message_id, event.text)
+                        self._wake(message_id)
+                else:
+                    end = event
+        except asyncio.CancelledError:
+            if ctx.cancel_requested:
+                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", request_tokens(self._engine, request), 0, None))
+            raise
+        except DomainError as exc:
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0, TaskError(exc.code, exc.reason, exc.message, exc.metadata))
+            raise
+        except Exception:
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0,
+                               TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
+            raise
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
+
+    async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
+        """The history up to the reply, within the token budget: older turns are summarized
+        (the summary is stored and reused), and the requirements are restated periodically."""
+        history = list(reversed(await self._repo.messages(conversation.id, limit=10_000,
+                                                           before_position=reply.position)))
+        turns = [m for m in history if m.role in ("user", "assistant") and m.text]
+        summary, covered = conversation.summary, conversation.summary_covers
+        recent = [m for m in turns if m.position > covered]
+        budget = self._limits.context_token_budget
+        cost = sum(self._engine.count_tokens(m.text) for m in recent)
+        if cost > budget and len(recent) > self._limits.recent_turns:
+            keep = recent[-self._limits.recent_turns:]
+            older = recent[:-self._limits.recent_turns]
+            summary = await self._engine.summarize([_turn(m) for m in older], summary)
+            covered = older[-1].position
+            await self._repo.update(conversation.id, summary=summary, summary_covers=covered)
+            recent = keep
+        requirements = conversation.requirements or StoryRequirements()
+        user_turns = sum(1 for m in turns if m.role == "user")
+        if user_turns % self._limits.restate_every == 0:
+            requirements = await self._extract(conversation, turns)
+            await self._repo.update(conversation.id, requirements=requirements)
+        return ChatRequest(system_instruction=SYSTEM_INSTRUCTION, turns=[_turn(m) for m in recent],
+                           summary=summary, requirements=requirements)
+
+    async def _extract(self, conversation: Conversation, turns: Sequence[Message] | None = None) -> StoryRequirements:
+        if turns is None:
+            turns = [m for m in reversed(await self._repo.messages(conversation.id, limit=10_000, before_position=None))
+                     if m.role in ("user", "assistant") and m.text]
+        return await self._engine.extract_requirements([_turn(m) for m in turns], StoryRequirements())
+
+    async def _finish(self, message_id: str, state: MessageState, finish_reason: str, input_tokens: int,
+                      output_tokens: int, error: TaskError | None) -> None:
+        await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
+                                        input_tokens=input_tokens, output_tokens=output_tokens, error=error)
+        self._wake(message_id)
+
+    async def _check_rate(self, user_id: str) -> None:
+        # Counted from the stored messages, so the limit holds across restarts and replicas.
+        now = utcnow()
+        count, oldest = await self._repo.count_user_messages_since(user_id, now - dt.timedelta(minutes=1))
+        limit = self._limits.messages_per_minute
+        if count >= limit:
+            retry = ((oldest + dt.timedelta(minutes=1)) - now).total_seconds() if oldest else 60.0
+            raise ResourceExhausted(
+                f"At most {limit} messages a minute; try again in {max(1, round(retry))} s.",
+                retry_after_seconds=max(0.001, retry),
+                metadata={"limit": str(limit), "window": "60s"},
+            )
+
+    async def _user_message_before(self, reply: Message) -> Message | None:
+        before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)
+        return before[0] if before and before[0].role == "user" else None
+
+    def _signal(self, message_id: str) -> asyncio.Event:
+        return self._signals.setdefault(message_id, asyncio.Event())
+
+    def _wake(self, message_id: str) -> None:
+        signal = self._signals.pop(message_id, None)
+        if signal is not None:
+            signal.set()
+
+
+def request_tokens(engine: TextEngine, request: ChatRequest) -> int:
+    return sum(engine.count_tokens(t.text) for t in request.turns) + engine.count_tokens(request.summary)
+
+
+def _turn(message: Message) -> ChatTurn:
+    return ChatTurn("assistant" if message.role == "assistant" else "user", message.text)
+
+
+def _title_from(text: str) -> str:
+    words = " ".join(text.split()).split(" ")
+    title = " ".join(words[:8])
+    return (title + "...") if len(words) > 8 else title
+
+
+def _interrupted() -> TaskError:
+    return TaskError("ABORTED", "REPLY_INTERRUPTED",
+                     "The server restarted while the reply was written; the text so far is kept.", {})

@@ -1,0 +1,194 @@
+"""Conversations, messages and reply chunks in SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storyloom.domain.conversations import Conversation, Message, MessageState
+from storyloom.domain.requirements import Character, StoryRequirements
+from storyloom.domain.tasks import TaskError
+from storyloom.store.db import Database
+from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
+
+
+class SqlConversationRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def create(self, conversation: Conversation, request_id: str) -> Conversation:
+        try:
+            async with self._db.begin() as session, session.begin():
+                session.add(ConversationRow(
+                    id=conversation.id, user_id=conversation.user_id, title=conversation.title,
+                    status=conversation.status, message_count=0, requirements=None, summary="", summary_covers=0,
+                    request_id=request_id or None, create_time=conversation.create_time,
+                    update_time=conversation.update_time))
+        except IntegrityError:
+            if not request_id:
+                raise
+            async with self._db.begin() as session:
+                row = await session.scalar(select(ConversationRow).where(
+                    ConversationRow.user_id == conversation.user_id, ConversationRow.request_id == request_id))
+            if row is None:
+                raise
+            return _conversation(row)
+        return conversation
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        async with self._db.begin() as session:
+            row = await session.get(ConversationRow, conversation_id)
+            return _conversation(row) if row else None
+
+    async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
+        query = select(ConversationRow).where(ConversationRow.user_id == user_id)
+        if after is not None:
+            time, last_id = after
+            query = query.where(or_(ConversationRow.update_time < time,
+                                    and_(ConversationRow.update_time == time, ConversationRow.id < last_id)))
+        query = query.order_by(ConversationRow.update_time.desc(), ConversationRow.id.desc()).limit(limit)
+        async with self._db.begin() as session:
+            return [_conversation(r) for r in await session.scalars(query)]
+
+    async def update(self, conversation_id: str, **fields: Any) -> Conversation:
+        if "requirements" in fields:
+            fields["requirements"] = _requirements_json(fields["requirements"])
+        async with self._db.begin() as session, session.begin():
+            row = await session.get(ConversationRow, conversation_id)
+            if row is None:
+                raise LookupError(conversation_id)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            return _conversation(row)
+
+    async def delete(self, conversation_id: str) -> None:
+        async with self._db.begin() as session, session.begin():
+            ids = select(MessageRow.id).where(MessageRow.conversation_id == conversation_id)
+            await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id.in_(ids)))
+            await session.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
+            await session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+
+    async def add_exchange(
+        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime
+    ) -> tuple[Message, Message]:
+        async with self._db.begin() as session, session.begin():
+            # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
+            # the write lock on SQLite, so concurrent sends to one conversation queue here.
+            claimed = await session.execute(
+                update(ConversationRow).where(ConversationRow.id == conversation_id)
+                .values(message_count=ConversationRow.message_count + 2, update_time=now)
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount != 1:
+                raise LookupError(conversation_id)
+            conversation = await session.scalar(select(ConversationRow).where(ConversationRow.id == conversation_id))
+            assert conversation is not None
+            position = conversation.message_count - 2
+            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+                              position=position + 1, role="user", text=user_text, state="COMPLETE",
+                              finish_reason="", input_tokens=0, output_tokens=0, task_id="", chunk_count=0,
+                              request_id=request_id or None, create_time=now)
+            reply = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+                               position=position + 2, role="assistant", text="", state="GENERATING",
+                               finish_reason="", input_tokens=0, output_tokens=0, task_id=task_id, chunk_count=0,
+                               request_id=None, create_time=now)
+            session.add_all([user, reply])
+            await session.flush()
+            return _message(user), _message(reply)
+
+    async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
+        async with self._db.begin() as session:
+            user = await session.scalar(
+                select(MessageRow).where(MessageRow.user_id == user_id, MessageRow.request_id == request_id))
+            if user is None:
+                return None
+            reply = await session.scalar(select(MessageRow).where(
+                MessageRow.conversation_id == user.conversation_id, MessageRow.position == user.position + 1))
+            return (_message(user), _message(reply)) if reply else None
+
+    async def get_message(self, message_id: str) -> Message | None:
+        async with self._db.begin() as session:
+            row = await session.get(MessageRow, message_id)
+            return _message(row) if row else None
+
+    async def messages(self, conversation_id: str, *, limit: int, before_position: int | None) -> list[Message]:
+        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        if before_position is not None:
+            query = query.where(MessageRow.position < before_position)
+        query = query.order_by(MessageRow.position.desc()).limit(limit)
+        async with self._db.begin() as session:
+            return [_message(r) for r in await session.scalars(query)]
+
+    async def append_chunk(self, message_id: str, text: str) -> int:
+        async with self._db.begin() as session, session.begin():
+            # Claim the chunk's number first, as in add_exchange.
+            claimed = await session.execute(
+                update(MessageRow).where(MessageRow.id == message_id)
+                .values(chunk_count=MessageRow.chunk_count + 1, text=MessageRow.text + text)
+                .execution_options(synchronize_session=False))
+            if claimed.rowcount != 1:
+                raise LookupError(message_id)
+            seq = await session.scalar(select(MessageRow.chunk_count).where(MessageRow.id == message_id))
+            session.add(ReplyChunkRow(message_id=message_id, seq=seq, text=text))
+            return int(seq or 0)
+
+    async def chunks(self, message_id: str, after_index: int) -> list[str]:
+        async with self._db.begin() as session:
+            rows = await session.scalars(select(ReplyChunkRow.text).where(
+                ReplyChunkRow.message_id == message_id, ReplyChunkRow.seq > after_index).order_by(ReplyChunkRow.seq))
+            return list(rows)
+
+    async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
+                             output_tokens: int, error: TaskError | None) -> Message:
+        async with self._db.begin() as session, session.begin():
+            await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(
+                state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
+                error=dataclasses.asdict(error) if error else None))
+            row = await session.get(MessageRow, message_id)
+            assert row is not None
+            return _message(row)
+
+    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        async with self._db.begin() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(MessageRow.create_time)).where(
+                    MessageRow.user_id == user_id, MessageRow.role == "user", MessageRow.create_time > since))).one()
+        if oldest is not None and oldest.tzinfo is None:  # aggregates bypass the column type on SQLite
+            oldest = dt.datetime.fromisoformat(str(oldest)).replace(tzinfo=dt.UTC)
+        return int(count), oldest
+
+    async def generating(self) -> list[Message]:
+        async with self._db.begin() as session:
+            return [_message(r) for r in await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))]
+
+
+def _requirements_json(requirements: StoryRequirements | None) -> dict[str, Any] | None:
+    return dataclasses.asdict(requirements) if requirements is not None else None
+
+
+def requirements_from_json(data: dict[str, Any] | None) -> StoryRequirements | None:
+    if data is None:
+        return None
+    values = dict(data)
+    values["characters"] = tuple(Character(**c) for c in values.get("characters", ()))
+    known = {f.name for f in dataclasses.fields(StoryRequirements)}
+    return StoryRequirements(**{k: v for k, v in values.items() if k in known})
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return Conversation(
+        id=row.id, user_id=row.user_id, title=row.title, status=row.status,  # type: ignore[arg-type]
+        message_count=row.message_count, create_time=row.create_time, update_time=row.update_time,
+        requirements=requirements_from_json(row.requirements), summary=row.summary, summary_covers=row.summary_covers)
+
+
+def _message(row: MessageRow) -> Message:
+    return Message(
+        id=row.id, conversation_id=row.conversation_id, user_id=row.user_id, position=row.position,
+        role=row.role, text=row.text, state=row.state, create_time=row.create_time,  # type: ignore[arg-type]
+        finish_reason=row.finish_reason, input_tokens=row.input_tokens, output_tokens=row.output_tokens,
+        task_id=row.task_id, chunk_count=row.chunk_count, error=TaskError(**row.error) if row.error else None)
