@@ -148,6 +148,10 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" ,;:-")
 
 
+def _first(name: str) -> str:
+    return name.split()[0] if name.split() else ""
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -175,7 +179,7 @@ def _second_person(text: str) -> str:
 
 
 def _digest(*parts: str) -> int:
-    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
+    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()[:8], "big")
 
 
 def _pick(seed: int, salt: str, items: Sequence[str]) -> str:
@@ -503,13 +507,15 @@ def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "")
         _read_user(summary, state, None, 0, summary_only=True)
     analysis = _Analysis(state=state)
     question: _Question | None = None
-    for i, turn in enumerate(turns):
+    running = hashlib.sha256()
+    for turn in turns:
+        running.update(f"{turn.role}:{turn.text}\x1f".encode("utf-8", "surrogatepass"))
         if turn.role == "assistant":
             question = _read_question(turn.text)
             analysis.assistant_turns += 1
             analysis.foreign_noted = analysis.foreign_noted or D.FOREIGN in turn.text
             continue
-        seed = _digest(*(f"{t.role}:{t.text}" for t in turns[:i + 1]))
+        seed = int.from_bytes(running.copy().digest()[:8], "big")
         analysis.before = state.copy()
         analysis.question = question
         analysis.facts = _read_user(turn.text, state, question, seed)
@@ -517,7 +523,7 @@ def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "")
         question = None
     if not turns or turns[-1].role != "user":
         analysis.facts = None
-        analysis.seed = _digest(*(f"{t.role}:{t.text}" for t in turns))
+        analysis.seed = int.from_bytes(running.digest()[:8], "big")
     return analysis
 
 
@@ -621,7 +627,8 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
 
     scan = _Scan(state, question)
     for sentence in safe:
-        scan.read(sentence)
+        if not _ABOUT_YOU.search(sentence.lower()):  # "are you a robot?" is not a robot character
+            scan.read(sentence)
     _apply(scan, state, facts)
 
     slot = question.slot if question else ""
@@ -669,9 +676,7 @@ def _read_cues(facts: _Facts, plain: str, words: list[str], body: str, question:
     facts.story_intent = bool(re.search(r"\b(?:story|stories|tale)\b", plain))
     facts.question = body.rstrip().endswith("?") or bool(
         re.match(r"(?:what|why|how|who|where|when|can|could|do|does|are|is|will|would)\b", plain))
-    facts.about_me = bool(re.search(r"\bwho are you\b|\bwhat are you\b|\bare you (?:a |an )?(?:robot|real|human|"
-                                    r"person|ai|computer|machine|alive)\b|\bwhat'?s your name\b|"
-                                    r"\bwhat is your name\b", plain))
+    facts.about_me = bool(_ABOUT_YOU.search(plain))
     facts.help = bool(re.search(r"\bhelp\b|\bwhat can you do\b|\bhow does this work\b", plain))
     facts.how_are_you = bool(re.search(r"\bhow are you\b|\bhow r u\b|\bhow's it going\b", plain))
     facts.joke = bool(re.search(r"\bjokes?\b", plain))
@@ -685,6 +690,10 @@ def _read_cues(facts: _Facts, plain: str, words: list[str], body: str, question:
             for char in state.chars:
                 if char.listener and not char.name:
                     char.name = state.user_name
+
+
+_ABOUT_YOU = re.compile(r"\bwho are you\b|\bwhat are you\b|\bare you (?:a |an )?(?:robot|real|human|person|ai|"
+                        r"computer|machine|alive)\b|\bwhat'?s your name\b|\bwhat is your name\b")
 
 
 def _choose_targets(plain: str) -> list[str]:
@@ -946,10 +955,12 @@ class _Scan:
                 name, start = self._name_before(s, start, det)
             generic = kind in D.GENERIC_KINDS
             audience = kind in D.FAMILY or kind in _AUDIENCE_KINDS
-            if (not name and generic and det not in ("my", "our")) or (
-                    audience and k >= 0 and low[k] == "for" and (det or aged)) or (
+            lead = low[k] if k >= 0 else ""
+            if (not name and generic and det not in ("my", "our") and lead not in _INTRODUCING
+                    and not (self.question and self.question.slot == "characters")) or (
+                    audience and lead == "for") or (
                     audience and not name and det in ("my", "our") and j + 1 < len(low)
-                    and low[j] in ("is", "turned", "turns", "just") and _number(low[j + 1])):
+                    and low[j] in ("is", "are", "turned", "turns", "just") and _number(low[j + 1])):
                 if name:
                     self.audience_names.append(name)
                 i = max(end, j)  # "make friends"; "a story for my son Leo", "my daughter is 6": the audience
@@ -1086,7 +1097,7 @@ class _Scan:
             words = m.group(1).split()
             if any(w.lower() in D.NOT_NAMES or w.lower() in _VOCAB or w.lower() in D.LANGUAGES for w in words):
                 continue
-            if any(c.name and c.name.split()[0] == words[0] for c in [*self.chars, *self.state.chars]):
+            if any(c.name and _first(c.name) == words[0] for c in [*self.chars, *self.state.chars]):
                 continue
             if words[0] in self.pronoun_names or words[0] == self.renamed or words[0] in self.audience_names:
                 continue
@@ -1188,8 +1199,10 @@ class _Scan:
         for m in re.finditer(r"\b(?:for\s+(?:my|our|a|an|his|her|their|the)\s+(?:little\s+|big\s+)?)?" + _NUM
                              + r"\s*-?\s*(?:years?|yrs?|yr)\s*-?\s*olds?\b", text):
             found.append((3 if m.group().startswith("for") else 2, _number(m.group(1)) or 0, False))
-        for m in re.finditer(r"\b(i'm|i am|im|i'm turning|she's|he's|she is|he is|they're|they are|who is|"
-                             r"who's|turned|turning)\s+(?:just\s+|only\s+|almost\s+|nearly\s+|now\s+)?" + _NUM
+        for m in re.finditer(r"\b(i'm|i am|im|i'm turning|turned|turning|(?:she|he|they|who|son|daughter|kids?|child|"
+                             r"children|boy|girl|grandson|granddaughter|brother|sister|twins|baby|toddler)"
+                             r"(?:'s|'re| is| are| turned| just turned| turns))\s+"
+                             r"(?:just\s+|only\s+|almost\s+|nearly\s+|now\s+)?" + _NUM
                              + r"(?=\s*(?:$|[.,!?;)]|and\b|years?\b|yrs?\b|now\b|today\b|so\b|but\b))", text):
             found.append((2, _number(m.group(2)) or 0, m.group(1) in ("i'm", "i am", "im", "i'm turning")))
         for m in re.finditer(r"\b(?:ages?|aged)\s+" + _NUM + r"\b", text):
@@ -1262,13 +1275,13 @@ class _Scan:
             r"\b(who|that|and then|where|and|but)\s+((?:[A-Z][^\W\d_]+|they|he|she|it)\s+)?", text)]
         m = re.match(r"\s*((?:[A-Z][^\W\d_]+|He|She|They|It)\s+)", text)
         if m and (m.group(1).strip().lower() in ("he", "she", "they", "it")
-                  or any(c.name.split()[0] == m.group(1).strip() for c in [*known, *found] if c.name)):
+                  or any(_first(c.name) == m.group(1).strip() for c in [*known, *found] if c.name)):
             starts.insert(0, (m.end(), "^", m.group(1)))
         for position, link, subject in starts:
             subject = (subject or "").strip()
             rest = text[position:]
             if subject and link not in ("^",) and subject[0].isupper() and subject.lower() not in (
-                    "he", "she", "they", "it") and not any(c.name.split()[0] == subject for c in known + found):
+                    "he", "she", "they", "it") and not any(_first(c.name) == subject for c in known + found):
                 continue
             if link in ("and", "where", "and then", "but") and not subject:
                 continue
@@ -1336,7 +1349,8 @@ _PLOT_VERB = re.compile(
     r"has to|had to|have to|is looking|are looking|is searching|is trying|are trying|is scared|is afraid|"
     r"was scared|was afraid|are scared|decides?|decided|hopes?|hoped|plans?|planned|sets? off|set off|"
     r"escapes?|escaped|follows?|followed|teaches|taught|shares?|shared|sings?|sang|dances?|danced|"
-    r"wakes? up|woke up|falls? asleep|fell asleep|wins?|won|solves?|solved|befriends?|befriended)\b", re.IGNORECASE)
+    r"wakes? up|woke up|falls? asleep|fell asleep|wins?|won|solves?|solved|befriends?|befriended|"
+    r"lives?|lived|live)\b", re.IGNORECASE)
 _SPECIAL_MARKERS = (r"\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|\bcan you\b|\bcould you\b|"
                     r"\bshould\b|\bmust\b|\bdon't\b|\bdo not\b|\bno\b|\binclude\b|\bhas to\b|\bhave to\b|"
                     r"\bneeds? to\b|\bremember\b|\bwithout\b|\bnot\b")
@@ -1345,6 +1359,8 @@ _SPECIAL_MARKERS = (r"\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would
 _DETERMINERS = frozenset({"a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "some", "this",
                           "that", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                           "lots", "many"})
+# Words before "a girl", "a friend" that make it a character rather than part of the plot ("find a friend").
+_INTRODUCING = frozenset({"", "about", "and", "with", "starring", "of", "meet", "meets", "was", "is", "like"})
 _PROPER_PLACES = frozenset({"mars", "venus", "jupiter", "saturn", "antarctica"})
 _AUDIENCE_KINDS = frozenset({"kid", "child", "boy", "girl", "baby", "toddler", "twin", "grandson", "granddaughter"})
 _COUNTS = frozenset({"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "some", "many", "lots"})
@@ -1560,7 +1576,7 @@ def _idea(state: _State) -> str:
     setting = state.values.get("setting", "")
     where = _second_person(_where(setting)) if setting and not _unsafe(setting) else ""
     text = f"{_cap(subject)} {action} {where}".strip() + "."
-    for plot in state.plots[-1:]:
+    for plot in state.plots[:1]:
         if not _unsafe(plot):
             text += f" In the story, {plot[:1].lower() + plot[1:] if plot.startswith('The ') else plot}"
     details = []

@@ -415,7 +415,7 @@ ENDING_PHRASES = {"HAPPY": "a happy ending", "BITTERSWEET": "a gentle, bitterswe
 ENOUGH_FIRST = ("That's everything I need to make your story!", "Wonderful, I have enough to make your story now!",
                 "Yay, now we have a story!")
 ENOUGH_AGAIN = ("I've added that to our story.", "Got it, our story just got even better.",
-                "Lovely, I've put that in.")
+                "Perfect, I've put that in.")
 RESTATE = ("Here's our story idea: {idea}", "So, here's the plan: {idea}", "Here's what I have: {idea}")
 INVITE = ("If you like it, go ahead and create the story.", "You can create the story now if you like.",
           "When you're ready, go ahead and create it.")
