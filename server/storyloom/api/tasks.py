@@ -77,11 +77,12 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         packed.Pack(built)
         return packed
 
-    async def _proto(self, task: Task) -> task_pb2.Task:
+    async def to_proto(self, task: Task) -> task_pb2.Task:
+        """The task as the API shows it, with its result."""
         return task_proto(task, self._runner.retention, await self._result(task))
 
     async def GetTask(self, request: task_pb2.GetTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
-        return await self._proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
+        return await self.to_proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
 
     async def ListTasks(
         self, request: task_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
@@ -102,10 +103,10 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         if page.next_cursor is not None:
             token = self._tokens.encode({"t": page.next_cursor[0].isoformat(), "id": page.next_cursor[1]}, fingerprint)
         return task_pb2.ListTasksResponse(
-            tasks=[await self._proto(t) for t in page.tasks], next_page_token=token)
+            tasks=[await self.to_proto(t) for t in page.tasks], next_page_token=token)
 
     async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
-        return await self._proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))
+        return await self.to_proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))
 
     async def DeleteTask(
         self, request: task_pb2.DeleteTaskRequest, context: grpc.aio.ServicerContext

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
@@ -42,6 +43,17 @@ class MediaItem:
         return f"media/{self.id}"
 
 
+def thumbnail(data: bytes, max_side: int) -> bytes:
+    """A PNG of the picture scaled to at most `max_side` pixels on its longer side."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.thumbnail((max_side, max_side))
+        out = io.BytesIO()
+        image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
 class MediaRepository(Protocol):
     async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
         """Stores the item; on a (user, request_id) clash returns the existing one and False."""
@@ -49,12 +61,17 @@ class MediaRepository(Protocol):
     async def get(self, media_id: str) -> MediaItem | None:
         """The item with its renditions."""
 
+    async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
+        """Deletes the user's items and their renditions; returns the blobs (sha256) no item uses any more."""
+
 
 class BlobStore(Protocol):
     async def put(self, data: bytes) -> str:
         """Stores the bytes durably under their SHA-256 (hex) and returns it."""
 
     def read(self, sha256: str, offset: int, limit: int, chunk_size: int) -> AsyncIterator[bytes]: ...
+
+    async def delete(self, sha256: str) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,9 +141,13 @@ class MediaLibrary:
 
     async def store(
         self, user_id: str, data: bytes, content_type: str, *, request_id: str = "",
-        parent_id: str | None = None, purpose: str = "",
+        parent_id: str | None = None, purpose: str = "", thumbnail_side: int = 0,
     ) -> MediaItem:
-        """Validates and stores bytes; the blob is durable before the metadata row refers to it."""
+        """Validates and stores bytes; the blob is durable before the metadata row refers to it.
+
+        With `thumbnail_side`, a picture also gets a `thumbnail` rendition at most that many
+        pixels on its longer side.
+        """
         if not data:
             raise InvalidArgument(FieldViolation("content.data", "must not be empty"))
         if len(data) > MAX_UPLOAD_BYTES:
@@ -141,8 +162,17 @@ class MediaLibrary:
             duration_ms=found.duration_ms, sample_rate_hertz=found.sample_rate_hertz,
             channel_count=found.channel_count, parent_id=parent_id, purpose=purpose,
         )
-        stored, _ = await self._repo.add(item, request_id)
+        stored, created = await self._repo.add(item, request_id)
+        if created and thumbnail_side and found.width:
+            small = await asyncio.to_thread(thumbnail, data, thumbnail_side)
+            rendition = await self.store(user_id, small, "image/png", parent_id=stored.id, purpose="thumbnail")
+            stored = dataclasses.replace(stored, renditions=(rendition,))
         return stored
+
+    async def delete(self, user_id: str, media_ids: list[str]) -> None:
+        """Deletes the user's media (and their renditions), and the blobs nothing refers to any more."""
+        for sha256 in await self._repo.delete(user_id, media_ids):
+            await self._blobs.delete(sha256)
 
     async def get(self, user_id: str, media_id: str) -> MediaItem:
         item = await self._repo.get(media_id)

@@ -55,3 +55,6 @@ class FileBlobStore:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.path(sha256).unlink, True)

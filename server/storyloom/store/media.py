@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.media import MediaItem
@@ -42,6 +42,16 @@ class SqlMediaRepository:
                 select(MediaRow).where(MediaRow.parent_id == media_id).order_by(MediaRow.purpose))
             renditions = tuple(_item(c) for c in children)
             return _item(row, renditions)
+
+    async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
+        if not media_ids:
+            return []
+        async with self._db.begin() as session, session.begin():
+            doomed = (MediaRow.user_id == user_id) & or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))
+            hashes = set(await session.scalars(select(MediaRow.sha256).where(doomed)))
+            await session.execute(delete(MediaRow).where(doomed))
+            still_used = set(await session.scalars(select(MediaRow.sha256).where(MediaRow.sha256.in_(hashes))))
+        return sorted(hashes - still_used)
 
 
 def _item(row: MediaRow, renditions: tuple[MediaItem, ...] = ()) -> MediaItem:

@@ -183,3 +183,45 @@ class ReplyChunkRow(Base):
     message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class StoryRow(Base):
+    __tablename__ = "stories"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", name="uq_stories_user_id_request_id"),
+        Index("ix_stories_user_id_create_time", "user_id", "create_time", "id"),
+        Index("ix_stories_user_id_fingerprint", "user_id", "fingerprint"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    premise: Mapped[str] = mapped_column(Text, default="")
+    outline: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    planned_scene_count: Mapped[int] = mapped_column(Integer, default=0)
+    task_id: Mapped[str] = mapped_column(String(40))
+    conversation_id: Mapped[str] = mapped_column(String(40), default="")
+    source_text: Mapped[str] = mapped_column(Text, default="")
+    # SHA-256 of the request (source and options): an identical request soon after reuses the story.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SceneRow(Base):
+    __tablename__ = "scenes"
+
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column("scene_index", Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text)
+    mood: Mapped[str] = mapped_column(String(50), default="")
+    illustration_prompt: Mapped[str] = mapped_column(Text, default="")
+    picture_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    picture_state: Mapped[str] = mapped_column(String(16))
+    narration_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    narration_state: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,179 @@
+"""StoryService: proto <-> Stories."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import empty_pb2
+
+from storyloom.api import requirements as requirements_api
+from storyloom.api.auth import caller
+from storyloom.api.media import media_proto
+from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
+from storyloom.api.tasks import TaskServicer
+from storyloom.domain import stories as domain
+from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.media import MediaItem
+from storyloom.engines.story import OutlineScene
+from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2
+
+STORY = ("users", "stories")
+_STATE = {"GENERATING": story_pb2.STORY_STATE_GENERATING, "READY": story_pb2.STORY_STATE_READY,
+          "FAILED": story_pb2.STORY_STATE_FAILED, "CANCELLED": story_pb2.STORY_STATE_CANCELLED}
+_STATE_FROM_PROTO = {v: k for k, v in _STATE.items()}
+_ASSET = {"PENDING": story_pb2.ASSET_STATE_PENDING, "READY": story_pb2.ASSET_STATE_READY,
+          "FAILED": story_pb2.ASSET_STATE_FAILED, "SKIPPED": story_pb2.ASSET_STATE_SKIPPED}
+MAX_PREMISE = 4000
+MAX_OUTLINE = 20
+MAX_STORY_SO_FAR = 100_000
+
+
+def story_proto(story: domain.Story, media: dict[str, MediaItem] | None = None) -> story_pb2.Story:
+    message = story_pb2.Story(
+        name=story.name, title=story.title, state=_STATE[story.state],
+        requirements=requirements_api.to_proto(story.requirements), premise=story.premise,
+        outline=[story_pb2.OutlineScene(title=o.title, summary=o.summary) for o in story.outline],
+        planned_scene_count=story.planned_scene_count, task=f"tasks/{story.task_id}",
+        conversation=f"users/{story.user_id}/conversations/{story.conversation_id}" if story.conversation_id else "",
+        create_time=timestamp(story.create_time), update_time=timestamp(story.update_time))
+    for scene in story.scenes:
+        entry = message.scenes.add(index=scene.index, title=scene.title, text=scene.text, mood=scene.mood,
+                                   picture_state=_ASSET[scene.picture_state],
+                                   narration_state=_ASSET[scene.narration_state])
+        if media is not None and scene.picture_id in media:
+            entry.picture.CopyFrom(media_proto(media[scene.picture_id]))
+        if media is not None and scene.narration_id in media:
+            entry.narration.CopyFrom(media_proto(media[scene.narration_id]))
+    return message
+
+
+class StoryServicer(story_pb2_grpc.StoryServiceServicer):
+    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens):
+        self._stories = stories
+        self._tasks = tasks
+        self._tokens = tokens
+
+    async def GeneratePremise(self, request: story_pb2.GeneratePremiseRequest,
+                              context: grpc.aio.ServicerContext) -> story_pb2.GeneratePremiseResponse:
+        user_parent(request.parent)
+        requirements = _requirements(request.requirements)
+        premise = await self._stories.writer.premise(requirements)
+        return story_pb2.GeneratePremiseResponse(premise=premise.premise, title=premise.title)
+
+    async def GenerateOutline(self, request: story_pb2.GenerateOutlineRequest,
+                              context: grpc.aio.ServicerContext) -> story_pb2.GenerateOutlineResponse:
+        user_parent(request.parent)
+        requirements = _requirements(request.requirements)
+        _check_premise(request.premise)
+        count = domain.SCENES_FOR_LENGTH[requirements.length]
+        outline = await self._stories.writer.outline(requirements, request.premise, count)
+        return story_pb2.GenerateOutlineResponse(
+            scenes=[story_pb2.OutlineScene(title=o.title, summary=o.summary) for o in outline])
+
+    async def GenerateOpening(self, request: story_pb2.GenerateOpeningRequest,
+                              context: grpc.aio.ServicerContext) -> story_pb2.GenerateOpeningResponse:
+        user_parent(request.parent)
+        requirements = _requirements(request.requirements)
+        _check_premise(request.premise)
+        text = await self._stories.writer.opening(requirements, request.premise, _outline(request.outline))
+        return story_pb2.GenerateOpeningResponse(text=text)
+
+    async def ContinueStory(self, request: story_pb2.ContinueStoryRequest,
+                            context: grpc.aio.ServicerContext) -> story_pb2.ContinueStoryResponse:
+        user_parent(request.parent)
+        requirements = _requirements(request.requirements)
+        _check_premise(request.premise)
+        outline = _outline(request.outline)
+        if not request.story_so_far.strip():
+            raise InvalidArgument(FieldViolation("story_so_far", "is required"))
+        if len(request.story_so_far) > MAX_STORY_SO_FAR:
+            raise InvalidArgument(FieldViolation("story_so_far", f"must be at most {MAX_STORY_SO_FAR} characters"))
+        text, finished = await self._stories.writer.continue_story(requirements, request.premise, outline,
+                                                                   request.story_so_far)
+        return story_pb2.ContinueStoryResponse(text=text, finished=finished)
+
+    async def CreateStory(self, request: story_pb2.CreateStoryRequest,
+                          context: grpc.aio.ServicerContext) -> task_pb2.Task:
+        user = user_parent(request.parent)
+        if len(request.request_id) > 100:
+            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        options = domain.StoryOptions(scene_count=request.scene_count, skip_illustrations=request.skip_illustrations,
+                                      skip_narration=request.skip_narration)
+        source = request.WhichOneof("source")
+        if source == "requirements":
+            task = await self._stories.create(user, requirements=requirements_api.from_proto(request.requirements),
+                                              options=options, regenerate=request.regenerate,
+                                              request_id=request.request_id)
+        elif source == "conversation":
+            owner, conversation_id = resource_path(request.conversation, ("users", "conversations"), "conversation")
+            task = await self._stories.create(owner, conversation_id=conversation_id, options=options,
+                                              regenerate=request.regenerate, request_id=request.request_id)
+        elif source == "text":
+            task = await self._stories.create(user, text=request.text, options=options, regenerate=request.regenerate,
+                                              request_id=request.request_id)
+        else:
+            raise InvalidArgument(FieldViolation("requirements", "give requirements, a conversation or a text"),
+                                  reason="STORY_SOURCE_MISSING")
+        return await self._tasks.to_proto(task)
+
+    async def GetStory(self, request: story_pb2.GetStoryRequest, context: grpc.aio.ServicerContext) -> story_pb2.Story:
+        user, story_id = resource_path(request.name, STORY, "name")
+        story = await self._stories.get(user, story_id)
+        return story_proto(story, await self._stories.media(user, story))
+
+    async def ListStories(self, request: story_pb2.ListStoriesRequest,
+                          context: grpc.aio.ServicerContext) -> story_pb2.ListStoriesResponse:
+        user = user_parent(request.parent)
+        size = page_size(request.page_size, default=20, maximum=100)
+        states = []
+        for i, value in enumerate(request.states):
+            if value not in _STATE_FROM_PROTO:
+                raise InvalidArgument(FieldViolation(f"states[{i}]", "must be a known StoryState other than UNSPECIFIED"))
+            states.append(_STATE_FROM_PROTO[value])
+        fingerprint = {"user": user, "states": sorted(states), "list": "stories"}
+        position = self._tokens.decode(request.page_token, fingerprint)
+        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
+        found = await self._stories.list(user, states=tuple(states), limit=size + 1, after=after)  # type: ignore[arg-type]
+        token = ""
+        if len(found) > size:
+            found = found[:size]
+            token = self._tokens.encode({"t": found[-1].create_time.isoformat(), "id": found[-1].id}, fingerprint)
+        return story_pb2.ListStoriesResponse(stories=[story_proto(s) for s in found], next_page_token=token)
+
+    async def DeleteStory(self, request: story_pb2.DeleteStoryRequest,
+                          context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        user, story_id = resource_path(request.name, STORY, "name")
+        await self._stories.delete(user, story_id)
+        return empty_pb2.Empty()
+
+    async def ExportStory(self, request: story_pb2.ExportStoryRequest,
+                          context: grpc.aio.ServicerContext) -> httpbody_pb2.HttpBody:
+        user, story_id = resource_path(request.name, STORY, "name")
+        formats = {story_pb2.EXPORT_FORMAT_UNSPECIFIED: "MARKDOWN", story_pb2.EXPORT_FORMAT_MARKDOWN: "MARKDOWN",
+                   story_pb2.EXPORT_FORMAT_PLAIN_TEXT: "PLAIN_TEXT"}
+        if request.format not in formats:
+            raise InvalidArgument(FieldViolation("format", f"{request.format} is not a known ExportFormat"))
+        content_type, data = await self._stories.export(user, story_id, formats[request.format])  # type: ignore[arg-type]
+        return httpbody_pb2.HttpBody(content_type=content_type, data=data)
+
+
+def _requirements(message: object) -> domain.StoryRequirements:
+    requirements = requirements_api.from_proto(message)  # type: ignore[arg-type]
+    domain.require_something(requirements)
+    return domain.resolved(requirements)
+
+
+def _check_premise(premise: str) -> None:
+    if not premise.strip():
+        raise InvalidArgument(FieldViolation("premise", "is required"))
+    if len(premise) > MAX_PREMISE:
+        raise InvalidArgument(FieldViolation("premise", f"must be at most {MAX_PREMISE} characters"))
+
+
+def _outline(scenes: object) -> list[OutlineScene]:
+    items = list(scenes)  # type: ignore[call-overload]
+    if not 1 <= len(items) <= MAX_OUTLINE:
+        raise InvalidArgument(FieldViolation("outline", f"must have 1 to {MAX_OUTLINE} scenes"))
+    return [OutlineScene(s.title, s.summary) for s in items]

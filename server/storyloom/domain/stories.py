@@ -1,0 +1,421 @@
+"""Stories: illustrated, narrated scenes written in the background as a resumable task.
+
+The story row is the checkpoint. Each stage (requirements, premise, outline, scene texts,
+illustrations, narration) stores what it made before moving on, so a task resumed after a
+crash skips everything already stored and never writes a scene twice. GetStory shows the story
+growing while it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol
+
+from storyloom.domain.conversations import Conversations
+from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.requirements import StoryRequirements
+from storyloom.domain.tasks import Task, TaskContext, TaskRunner, utcnow
+from storyloom.engines.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
+
+log = logging.getLogger(__name__)
+
+CREATE_KIND = "story.create"
+MAX_SCENES = 12
+MAX_SOURCE_TEXT = 100_000
+PICTURE_SIZE = (768, 512)
+THUMBNAIL_SIDE = 256
+
+StoryState = Literal["GENERATING", "READY", "FAILED", "CANCELLED"]
+AssetState = Literal["PENDING", "READY", "FAILED", "SKIPPED"]
+SCENES_FOR_LENGTH = {"SHORT": 3, "MEDIUM": 5, "LONG": 8, "": 5}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    index: int
+    title: str
+    text: str
+    mood: str
+    illustration_prompt: str
+    picture_id: str | None = None
+    picture_state: AssetState = "PENDING"
+    narration_id: str | None = None
+    narration_state: AssetState = "PENDING"
+
+    def as_text(self) -> SceneText:
+        return SceneText(self.title, self.text, self.mood, self.illustration_prompt)
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryOptions:
+    scene_count: int = 0  # 0: from the requirements' length
+    skip_illustrations: bool = False
+    skip_narration: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Story:
+    id: str
+    user_id: str
+    state: StoryState
+    requirements: StoryRequirements
+    options: StoryOptions
+    create_time: dt.datetime
+    update_time: dt.datetime
+    title: str = ""
+    premise: str = ""
+    outline: tuple[OutlineScene, ...] = ()
+    scenes: tuple[Scene, ...] = ()
+    planned_scene_count: int = 0
+    task_id: str = ""
+    conversation_id: str = ""
+    source_text: str = ""
+    fingerprint: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"users/{self.user_id}/stories/{self.id}"
+
+
+class StoryRepository(Protocol):
+    async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
+        """Stores a new story; on a (user, request_id) clash returns the existing one and False."""
+
+    async def get(self, story_id: str) -> Story | None: ...
+
+    async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
+                   after: tuple[dt.datetime, str] | None) -> list[Story]:
+        """Newest first, without scenes."""
+
+    async def find_recent(self, user_id: str, fingerprint: str, since: dt.datetime) -> Story | None:
+        """The newest story from an identical request since `since` that did not fail or get cancelled."""
+
+    async def update(self, story_id: str, **fields: Any) -> None: ...
+
+    async def put_scene(self, story_id: str, scene: Scene) -> None:
+        """Inserts or replaces scene `scene.index`."""
+
+    async def delete(self, story_id: str) -> list[str]:
+        """Deletes the story and its scenes; returns the media ids its scenes used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryEngines:
+    writer: StoryWriter
+    illustrator: Illustrator
+    narrator: Narrator
+
+
+class StageClock:
+    """Measured seconds per unit of each stage (a moving average), for ETAs."""
+
+    DEFAULTS = {"requirements": 1.0, "premise": 0.5, "outline": 0.5, "scenes": 0.3, "illustrations": 0.3,
+                "narration": 1.5}
+
+    def __init__(self) -> None:
+        self._seconds = dict(self.DEFAULTS)
+
+    def record(self, stage: str, seconds: float) -> None:
+        self._seconds[stage] = 0.7 * self._seconds[stage] + 0.3 * seconds
+
+    def remaining(self, work: Sequence[tuple[str, int]]) -> float:
+        return sum(self._seconds[stage] * units for stage, units in work)
+
+
+def resolved(requirements: StoryRequirements) -> StoryRequirements:
+    """The requirements with every unknown that has a safe default filled in."""
+    age = requirements.audience_age_group or "EARLY_READERS"
+    young = age in ("PRESCHOOL", "EARLY_READERS", "MIDDLE_GRADE")
+    return dataclasses.replace(
+        requirements,
+        audience_age_group=age,
+        content_rating=requirements.content_rating or ("G" if young else "PG"),
+        tone=requirements.tone or "WHIMSICAL",
+        length=requirements.length or "MEDIUM",
+        ending_preference=requirements.ending_preference or "HAPPY",
+        narrative_point_of_view=requirements.narrative_point_of_view or "THIRD_PERSON_LIMITED",
+        writing_style=requirements.writing_style or ("SIMPLE" if young else "DESCRIPTIVE"),
+        persona=requirements.persona or "CHILDRENS_BOOK_AUTHOR",
+        language_code=requirements.language_code or "en",
+    )
+
+
+def require_something(requirements: StoryRequirements, field: str = "requirements") -> None:
+    if requirements == StoryRequirements():
+        raise InvalidArgument(FieldViolation(field, "must say something about the story: at least one field"),
+                              reason="REQUIREMENTS_EMPTY")
+
+
+class Stories:
+    # An identical request within this window reuses the earlier story unless asked to regenerate.
+    REUSE_WINDOW = dt.timedelta(minutes=10)
+    ASSET_ATTEMPTS = 3
+
+    def __init__(self, repository: StoryRepository, tasks: TaskRunner, media: MediaLibrary,
+                 conversations: Conversations, engines: StoryEngines, *,
+                 reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5):
+        self._repo = repository
+        self._tasks = tasks
+        self._media = media
+        self._conversations = conversations
+        self._engines = engines
+        self._reuse_window = reuse_window
+        self._asset_retry_delay = asset_retry_delay
+        self.clock = StageClock()
+        tasks.register(CREATE_KIND, self._write)
+
+    # --- step by step (unary) ----------------------------------------------------------------
+
+    @property
+    def writer(self) -> StoryWriter:
+        return self._engines.writer
+
+    # --- whole stories -----------------------------------------------------------------------
+
+    async def create(
+        self, user_id: str, *, requirements: StoryRequirements | None = None, conversation_id: str = "",
+        text: str = "", options: StoryOptions = StoryOptions(), regenerate: bool = False, request_id: str = "",
+    ) -> Task:
+        """Stores the story and starts its task, or returns the task of an equal earlier request."""
+        if options.scene_count < 0 or options.scene_count > MAX_SCENES:
+            raise InvalidArgument(FieldViolation("scene_count", f"must be from 1 to {MAX_SCENES}, or 0 for the default"))
+        source_version = ""
+        if requirements is not None:
+            require_something(requirements)
+        elif conversation_id:
+            # A failure to start is an ordinary error; a conversation that moved on is a new request.
+            conversation = await self._conversations.get(user_id, conversation_id)
+            source_version = str(conversation.message_count)
+        elif not text.strip():
+            raise InvalidArgument(FieldViolation("requirements", "give requirements, a conversation or a text"),
+                                  reason="STORY_SOURCE_MISSING")
+        elif len(text) > MAX_SOURCE_TEXT:
+            raise InvalidArgument(FieldViolation("text", f"must be at most {MAX_SOURCE_TEXT} characters"))
+        fingerprint = _fingerprint(requirements, f"{conversation_id}@{source_version}", text, options)
+        if not regenerate:
+            earlier = await self._repo.find_recent(user_id, fingerprint, utcnow() - self._reuse_window)
+            if earlier is not None:
+                return await self._tasks.get(user_id, earlier.task_id)
+        now = utcnow()
+        story = Story(
+            id=uuid.uuid4().hex, user_id=user_id, state="GENERATING", requirements=requirements or StoryRequirements(),
+            options=options, create_time=now, update_time=now, task_id=uuid.uuid4().hex,
+            conversation_id=conversation_id, source_text=text, fingerprint=fingerprint,
+        )
+        stored, created = await self._repo.create(story, request_id)
+        if not created:
+            return await self._tasks.get(user_id, stored.task_id)
+        return await self._tasks.submit(user_id, CREATE_KIND, {"story_id": story.id}, target=story.name,
+                                        task_id=story.task_id, message="Waiting to start writing.")
+
+    async def get(self, user_id: str, story_id: str) -> Story:
+        story = await self._repo.get(story_id)
+        if story is None or story.user_id != user_id:
+            raise NotFound(f"users/{user_id}/stories/{story_id}")
+        return story
+
+    async def find(self, story_id: str) -> Story | None:
+        return await self._repo.get(story_id)
+
+    async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
+                   after: tuple[dt.datetime, str] | None) -> list[Story]:
+        return await self._repo.list(user_id, states=states, limit=limit, after=after)
+
+    async def media(self, user_id: str, story: Story) -> dict[str, MediaItem]:
+        """The media items of the story's scenes, by id."""
+        ids = [i for s in story.scenes for i in (s.picture_id, s.narration_id) if i]
+        return {item.id: item for item in await asyncio.gather(*(self._media.get(user_id, i) for i in ids))}
+
+    async def delete(self, user_id: str, story_id: str) -> None:
+        story = await self.get(user_id, story_id)
+        if story.state == "GENERATING":
+            with contextlib.suppress(NotFound):
+                await self._tasks.cancel(user_id, story.task_id)
+        media_ids = await self._repo.delete(story_id)
+        await self._media.delete(user_id, media_ids)
+
+    async def export(self, user_id: str, story_id: str, fmt: Literal["MARKDOWN", "PLAIN_TEXT"]) -> tuple[str, bytes]:
+        story = await self.get(user_id, story_id)
+        title = story.title or "Untitled story"
+        if fmt == "PLAIN_TEXT":
+            parts = [title, "=" * len(title), ""]
+            for scene in story.scenes:
+                parts += [scene.title, "", scene.text.strip(), ""]
+            return "text/plain; charset=utf-8", "\n".join(parts).encode()
+        parts = [f"# {title}", ""]
+        if story.premise:
+            parts += [f"*{story.premise.strip()}*", ""]
+        for scene in story.scenes:
+            parts += [f"## {scene.title}", ""]
+            if scene.picture_id:
+                parts += [f"![{scene.title}](/v1/media/{scene.picture_id}:download)", ""]
+            parts += [scene.text.strip(), ""]
+        return "text/markdown; charset=utf-8", "\n".join(parts).encode()
+
+    # --- the task ----------------------------------------------------------------------------
+
+    async def _write(self, ctx: TaskContext) -> None:
+        story_id = str(ctx.params["story_id"])
+        try:
+            await self._run_stages(ctx, story_id)
+        except asyncio.CancelledError:
+            if ctx.cancel_requested:
+                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=utcnow()))
+            raise
+        except Exception:
+            await self._repo.update(story_id, state="FAILED", update_time=utcnow())
+            raise
+
+    async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
+        story = await self._load(story_id)
+        writer = self._engines.writer
+
+        if story.conversation_id and story.requirements == StoryRequirements():
+            await self._stage(ctx, story, "requirements", "Reading the conversation.")
+            extracted = await self._timed("requirements", self._conversations.extract_requirements(
+                story.user_id, story.conversation_id))
+            require_something(extracted, "conversation")
+            await self._repo.update(story_id, requirements=extracted)
+            story = await self._load(story_id)
+
+        requirements = resolved(story.requirements)
+        if story.requirements != requirements:
+            await self._repo.update(story_id, requirements=requirements)
+        count = story.options.scene_count or SCENES_FOR_LENGTH[requirements.length]
+
+        if story.source_text and not story.scenes:
+            await self._stage(ctx, story, "scenes", "Splitting the text into scenes.")
+            parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
+            for i, part in enumerate(parts):
+                await self._repo.put_scene(story_id, _scene(i, part))
+            await self._repo.update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
+                                    outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
+            story = await self._load(story_id)
+
+        if not story.premise and not story.source_text:
+            await self._stage(ctx, story, "premise", "Thinking of the idea.")
+            premise = await self._timed("premise", writer.premise(requirements))
+            await self._repo.update(story_id, premise=premise.premise, title=story.title or requirements.title or premise.title)
+            story = await self._load(story_id)
+
+        if not story.outline:
+            await self._stage(ctx, story, "outline", "Planning the scenes.")
+            outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
+            await self._repo.update(story_id, outline=list(outline), planned_scene_count=len(outline))
+            story = await self._load(story_id)
+
+        for index in range(len(story.scenes), len(story.outline)):
+            await self._stage(ctx, story, "scenes", f"Writing scene {index + 1} of {len(story.outline)}.")
+            written = [s.as_text() for s in story.scenes]
+            part = await self._timed("scenes", writer.scene(requirements, story.premise, story.outline, index, written))
+            await self._repo.put_scene(story_id, _scene(index, part))
+            story = await self._load(story_id)
+
+        for scene in story.scenes:
+            if scene.picture_state != "PENDING":
+                continue
+            if story.options.skip_illustrations:
+                await self._repo.put_scene(story_id, dataclasses.replace(scene, picture_state="SKIPPED"))
+                continue
+            await self._stage(ctx, story, "illustrations", f"Painting scene {scene.index + 1}.")
+            media_id = await self._asset("illustrations", lambda s=scene: self._picture(story.user_id, s, requirements))
+            await self._repo.put_scene(story_id, dataclasses.replace(
+                scene, picture_id=media_id, picture_state="READY" if media_id else "FAILED"))
+            story = await self._load(story_id)
+
+        for scene in story.scenes:
+            if scene.narration_state != "PENDING":
+                continue
+            if story.options.skip_narration:
+                await self._repo.put_scene(story_id, dataclasses.replace(scene, narration_state="SKIPPED"))
+                continue
+            await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
+            media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s))
+            await self._repo.put_scene(story_id, dataclasses.replace(
+                scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
+            story = await self._load(story_id)
+
+        await self._repo.update(story_id, state="READY", update_time=utcnow())
+        await ctx.progress(stage="done", percent=100, message="The story is ready.")
+
+    async def _stage(self, ctx: TaskContext, story: Story, stage: str, message: str) -> None:
+        """Reports progress: the share of work done so far and an ETA from measured stage times."""
+        work = _remaining_work(story)
+        total = max(1, _total_work(story))
+        done_units = total - sum(units for _, units in work)
+        percent = min(99, round(100 * done_units / total))
+        eta = utcnow() + dt.timedelta(seconds=self.clock.remaining(work))
+        await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
+
+    async def _timed(self, stage: str, work: Awaitable[Any]) -> Any:
+        started = time.perf_counter()
+        result = await work
+        self.clock.record(stage, time.perf_counter() - started)
+        return result
+
+    async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:
+        """Makes a picture or narration, retrying; a persistent failure is reported, not fatal."""
+        for attempt in range(1, self.ASSET_ATTEMPTS + 1):
+            try:
+                return await self._timed(stage, make())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the scene's text is fine without this asset
+                log.warning("asset failed", extra={"stage": stage, "attempt": attempt}, exc_info=True)
+                if attempt < self.ASSET_ATTEMPTS:
+                    await asyncio.sleep(self._asset_retry_delay * 2 ** (attempt - 1))
+        return None
+
+    async def _picture(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
+        width, height = PICTURE_SIZE
+        picture = await self._engines.illustrator.illustrate(scene.as_text(), requirements, width=width, height=height)
+        item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
+        return item.id
+
+    async def _narration(self, user_id: str, scene: Scene) -> str:
+        narration = await self._engines.narrator.narrate(f"{scene.title}. {scene.text}")
+        return (await self._media.store(user_id, narration.wav, "audio/wav")).id
+
+    async def _load(self, story_id: str) -> Story:
+        story = await self._repo.get(story_id)
+        if story is None:
+            raise NotFound(f"stories/{story_id}")
+        return story
+
+
+def _scene(index: int, part: SceneText) -> Scene:
+    return Scene(index=index, title=part.title, text=part.text, mood=part.mood,
+                 illustration_prompt=part.illustration_prompt)
+
+
+def _total_work(story: Story) -> int:
+    scenes = story.planned_scene_count or story.options.scene_count or 5
+    return 2 + scenes * (1 + (not story.options.skip_illustrations) + (not story.options.skip_narration))
+
+
+def _remaining_work(story: Story) -> list[tuple[str, int]]:
+    scenes = story.planned_scene_count or story.options.scene_count or 5
+    planned = bool(story.source_text)
+    work = [("premise", 0 if story.premise or planned else 1), ("outline", 0 if story.outline or planned else 1),
+            ("scenes", scenes - len(story.scenes))]
+    if not story.options.skip_illustrations:
+        work.append(("illustrations", scenes - sum(s.picture_state != "PENDING" for s in story.scenes)))
+    if not story.options.skip_narration:
+        work.append(("narration", scenes - sum(s.narration_state != "PENDING" for s in story.scenes)))
+    return [(stage, max(0, units)) for stage, units in work]
+
+
+def _fingerprint(requirements: StoryRequirements | None, conversation_id: str, text: str, options: StoryOptions) -> str:
+    source = {"requirements": dataclasses.asdict(requirements) if requirements else None,
+              "conversation": conversation_id, "text": text, "options": dataclasses.asdict(options)}
+    return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()

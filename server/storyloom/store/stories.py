@@ -1,0 +1,112 @@
+"""Stories and their scenes in SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
+from storyloom.engines.story import OutlineScene
+from storyloom.store.conversations import requirements_from_json
+from storyloom.store.db import Database
+from storyloom.store.models import SceneRow, StoryRow
+
+_SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene))
+
+
+class SqlStoryRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
+        try:
+            async with self._db.begin() as session, session.begin():
+                session.add(StoryRow(
+                    id=story.id, user_id=story.user_id, state=story.state, title=story.title,
+                    requirements=dataclasses.asdict(story.requirements), options=dataclasses.asdict(story.options),
+                    premise="", outline=[], planned_scene_count=0, task_id=story.task_id,
+                    conversation_id=story.conversation_id, source_text=story.source_text,
+                    fingerprint=story.fingerprint, request_id=request_id or None, create_time=story.create_time,
+                    update_time=story.update_time))
+        except IntegrityError:
+            if not request_id:
+                raise
+            async with self._db.begin() as session:
+                story_id = await session.scalar(select(StoryRow.id).where(
+                    StoryRow.user_id == story.user_id, StoryRow.request_id == request_id))
+            existing = await self.get(story_id) if story_id else None
+            if existing is None:
+                raise
+            return existing, False
+        return story, True
+
+    async def get(self, story_id: str) -> Story | None:
+        async with self._db.begin() as session:
+            row = await session.get(StoryRow, story_id)
+            if row is None:
+                return None
+            scenes = await session.scalars(select(SceneRow).where(SceneRow.story_id == story_id).order_by(SceneRow.index))
+            return _story(row, tuple(_scene(s) for s in scenes))
+
+    async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
+                   after: tuple[dt.datetime, str] | None) -> list[Story]:
+        query = select(StoryRow).where(StoryRow.user_id == user_id)
+        if states:
+            query = query.where(StoryRow.state.in_(states))
+        if after is not None:
+            time, last_id = after
+            query = query.where(or_(StoryRow.create_time < time, and_(StoryRow.create_time == time, StoryRow.id < last_id)))
+        query = query.order_by(StoryRow.create_time.desc(), StoryRow.id.desc()).limit(limit)
+        async with self._db.begin() as session:
+            return [_story(r, ()) for r in await session.scalars(query)]
+
+    async def find_recent(self, user_id: str, fingerprint: str, since: dt.datetime) -> Story | None:
+        async with self._db.begin() as session:
+            story_id = await session.scalar(
+                select(StoryRow.id).where(StoryRow.user_id == user_id, StoryRow.fingerprint == fingerprint,
+                                          StoryRow.create_time >= since,
+                                          StoryRow.state.in_(("GENERATING", "READY")))
+                .order_by(StoryRow.create_time.desc()).limit(1))
+        return await self.get(story_id) if story_id else None
+
+    async def update(self, story_id: str, **fields: Any) -> None:
+        if "requirements" in fields:
+            fields["requirements"] = dataclasses.asdict(fields["requirements"])
+        if "outline" in fields:
+            fields["outline"] = [dataclasses.asdict(o) for o in fields["outline"]]
+        async with self._db.begin() as session, session.begin():
+            row = await session.get(StoryRow, story_id)
+            if row is None:
+                raise LookupError(story_id)
+            for key, value in fields.items():
+                setattr(row, key, value)
+
+    async def put_scene(self, story_id: str, scene: Scene) -> None:
+        async with self._db.begin() as session, session.begin():
+            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS}))
+
+    async def delete(self, story_id: str) -> list[str]:
+        async with self._db.begin() as session, session.begin():
+            scenes = list(await session.scalars(select(SceneRow).where(SceneRow.story_id == story_id)))
+            media = [i for s in scenes for i in (s.picture_id, s.narration_id) if i]
+            await session.execute(delete(SceneRow).where(SceneRow.story_id == story_id))
+            await session.execute(delete(StoryRow).where(StoryRow.id == story_id))
+        return media
+
+
+def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
+    return Story(
+        id=row.id, user_id=row.user_id, state=row.state, title=row.title,  # type: ignore[arg-type]
+        requirements=requirements_from_json(row.requirements),  # type: ignore[arg-type]
+        options=StoryOptions(**row.options), create_time=row.create_time, update_time=row.update_time,
+        premise=row.premise, outline=tuple(OutlineScene(**o) for o in row.outline), scenes=scenes,
+        planned_scene_count=row.planned_scene_count, task_id=row.task_id, conversation_id=row.conversation_id,
+        source_text=row.source_text, fingerprint=row.fingerprint)
+
+
+def _scene(row: SceneRow) -> Scene:
+    return Scene(**{f: getattr(row, f) for f in _SCENE_FIELDS})  # type: ignore[arg-type]
