@@ -410,6 +410,18 @@ EXTRACTIONS = [
     ("a story titled The Lost Balloon", {"title": "The Lost Balloon"}),
     ("in rhymes please", {"writing_style": "POETIC"}),
     ("no dragons please", {"characters": (), "special_requests": "No dragons please."}),
+    ("a cat named mr whiskers", {"characters": (Character("Mr Whiskers", "a cat"),)}),
+    ("a story about Princess Lily and Captain Hook", {"characters": (Character("Princess Lily", "a princess"),
+                                                                     Character("Captain Hook", "a captain"))}),
+    ("a story about a girl who wants to fly", {"characters": (Character("the girl", "a girl"),),
+                                               "plot_elements": "The girl wants to fly."}),
+    ("a bunny who wanted to find a friend", {"characters": (Character("the bunny", "a bunny"),)}),
+    ("make it about a horse instead of a cat", {"characters": (Character("the horse", "a horse"),)}),
+    ("my kids are 5 and 8", {"characters": (), "audience_age_group": "PRESCHOOL"}),
+    ("for toddlers", {"characters": (), "audience_age_group": "PRESCHOOL"}),
+    ("a story for my son Leo, he is 9", {"characters": (), "audience_age_group": "MIDDLE_GRADE"}),
+    ("at my grandma's house", {"setting": "my grandma's house"}),
+    ("a funny adventure", {"tone": "FUNNY", "genre": "adventure"}),
 ]
 
 
@@ -443,6 +455,14 @@ async def test_a_character_can_be_swapped_renamed_and_removed(engine: OfflineSto
     req = await engine.extract_requirements(turns, StoryRequirements())
     assert req.characters == (Character("Daisy", "a bunny"),)
     assert "Clover" in replies[2] and "Daisy" in replies[3]
+
+
+async def test_unnamed_characters_can_be_named_later(engine: OfflineStoryteller) -> None:
+    turns, replies = await converse(engine, ["a cat and a dog", "the cat is Tom and the dog is Rex"])
+
+    req = await engine.extract_requirements(turns, StoryRequirements())
+    assert req.characters == (Character("Tom", "a cat"), Character("Rex", "a dog"))
+    assert "Tom the cat and Rex the dog" in replies[1]
 
 
 async def test_chat_uses_the_known_requirements(engine: OfflineStoryteller) -> None:

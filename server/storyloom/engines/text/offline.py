@@ -337,6 +337,8 @@ class _Char:
         if self.listener:
             return self.name or "you"
         if self.name and self.kind:
+            if self.name.lower().startswith(self.kind + " "):
+                return self.name  # "Princess Lily"
             if self.owned:
                 return f"your {self.kind_words} {self.name}"
             return f"{self.name} the {self.kind_words}"
@@ -394,6 +396,7 @@ class _State:
     age: int | None = None
     age_self: bool = False
     user_name: str = ""
+    named_now: list[_Char] = dataclasses.field(default_factory=list)  # unnamed characters just given a name
 
     @classmethod
     def known(cls, requirements: StoryRequirements) -> _State:
@@ -433,6 +436,8 @@ class _State:
         for char in self.chars:
             if char.same(new) or (new.name and not char.name and not char.listener and new.kind == char.kind
                                   and char.kind and not char.plural):
+                if new.name and not char.name:
+                    self.named_now.append(char)
                 char.update(new)
                 return char
         if len(self.chars) >= MAX_CHARACTERS:
@@ -459,6 +464,7 @@ class _Facts:
     accepted: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     removed: list[str] = dataclasses.field(default_factory=list)
     excluded: list[str] = dataclasses.field(default_factory=list)   # "no dragons": kinds kept out
+    named: list[_Char] = dataclasses.field(default_factory=list)      # characters that just got their name
     renamed: str = ""
     special: bool = False
     plot: str = ""
@@ -470,6 +476,7 @@ class _Facts:
     thanks: bool = False
     bye: bool = False
     affirm: bool = False
+    accept: bool = False     # "yes", "sure": takes the first suggestion
     declined: bool = False
     confirm: bool = False
     create: bool = False
@@ -663,6 +670,7 @@ def _read_cues(facts: _Facts, plain: str, words: list[str], body: str, question:
     bare = plain.strip(" !.-")
     affirm = bare in D.YES_WORDS or (n <= 4 and bool(words) and words[0] in D.YES_WORDS
                                       and not any(w in ("no", "not") for w in words))
+    facts.accept = affirm and (bare in D.ACCEPT_WORDS or (bool(words) and words[0] in D.ACCEPT_WORDS))
     facts.declined = bare in D.NO_WORDS or bool(re.fullmatch(
         r"(?:no|nope|nah)(?: (?:thanks|thank you|that's all|that's it|that is all|i'm good|im good|not really|"
         r"i'm done|im done|it's fine|its fine|it's good|its good))?", bare))
@@ -726,7 +734,7 @@ def _answer(facts: _Facts, state: _State, question: _Question, plain: str, words
             option = options[_digest(str(seed), "choose") % len(options)] if options else None
         _choose(facts, state, slot, option, seed)
         return
-    if facts.affirm and options and not before_complete:
+    if facts.accept and options and not before_complete:
         _choose(facts, state, slot, options[0], seed, accepted=True)
         return
     if facts.declined or facts.create or (facts.greeting and len(words) <= 3) or facts.told_something:
@@ -884,6 +892,8 @@ class _Scan:
             start = None
             if w in ("no", "not", "without", "never", "remove", "except") and (i + 1 < len(low)) and s.plain_gap(i + 1):
                 start = i + 1
+            elif w == "instead" and i + 1 < len(low) and low[i + 1] == "of":
+                start = i + 2
             elif w in ("don't", "dont") and i + 1 < len(low) and low[i + 1] in ("want", "like", "need", "put", "add"):
                 start = i + 2
             elif w == "take" and i + 1 < len(low) and low[i + 1] in ("out", "away"):
@@ -950,7 +960,10 @@ class _Scan:
                 det = low[k]
                 k -= 1
             start = k + 1
-            name, end = self._name_after(s, j, det)
+            titled = toks[i].capitalised and not adjectives and not det and size == 1
+            name, end = self._name_after(s, j, det, titled=titled)
+            if titled and name:
+                name = f"{toks[i].text} {name}"  # "Princess Lily", "Captain Hook"
             if not name and start > 0:
                 name, start = self._name_before(s, start, det)
             generic = kind in D.GENERIC_KINDS
@@ -978,15 +991,21 @@ class _Scan:
             found.insert(0, _Char(listener=True))
         return found
 
-    def _name_after(self, s: _Sentence, j: int, det: str) -> tuple[str, int]:
+    def _name_after(self, s: _Sentence, j: int, det: str, titled: bool = False) -> tuple[str, int]:
         low, toks = s.low, s.toks
         for seq in _NAMING:
             if tuple(low[j:j + len(seq)]) == seq and j + len(seq) < len(low):
                 p = j + len(seq)
+                if low[p] in _TITLES and p + 1 < len(low) and _is_name_word(toks[p + 1], loose=True):
+                    name, end = self._full_name(s, p + 1)
+                    return f"{_cap(low[p])} {name}", end
                 if _is_name_word(toks[p], loose=True):
                     return self._full_name(s, p)
+        if j + 1 < len(low) and low[j] in ("is", "was") and _is_name_word(toks[j + 1], loose=False) and (
+                j + 2 >= len(low) or low[j + 2] in ("and", "but") or not s.plain_gap(j + 2)):
+            return self._full_name(s, j + 1)  # "the cat is Tom"
         if j < len(low) and (s.plain_gap(j) or s.gap(j).strip() == ",") and _is_name_word(toks[j], loose=False):
-            if det in ("my", "our", "his", "her", "their", "your", "a", "an", "the"):
+            if titled or det in ("my", "our", "his", "her", "their", "your", "a", "an", "the"):
                 return self._full_name(s, j)
         return "", j
 
@@ -1084,6 +1103,8 @@ class _Scan:
                 i = j
                 continue
             kept = prep if prep in D.KEPT_PREPOSITIONS and not str(place).startswith(("under ", "bottom ")) else ""
+            if not det and not prep and size == 1 and not words and place not in _MASS_PLACES:
+                det = "the" if place in _THE_PLACES else _article(str(place))  # "volcano" -> "a volcano"
             place_words = " ".join(w.capitalize() if w in _PROPER_PLACES else w for w in low[i:j])
             text = " ".join(w for w in (kept, det, *words, place_words, extra) if w)
             priority = 3 if re.search(r"\b(?:set|takes? place|happens?|lives?|live)\s+(?:in|on|at|under)\s*$",
@@ -1361,6 +1382,13 @@ _DETERMINERS = frozenset({"a", "an", "the", "my", "our", "your", "his", "her", "
                           "lots", "many"})
 # Words before "a girl", "a friend" that make it a character rather than part of the plot ("find a friend").
 _INTRODUCING = frozenset({"", "about", "and", "with", "starring", "of", "meet", "meets", "was", "is", "like"})
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "sir", "captain", "princess", "prince", "king", "queen", "doctor",
+                     "dr", "professor", "lady", "lord", "uncle", "aunt", "auntie", "grandma", "grandpa", "little",
+                     "big", "baby", "mister", "señor", "madame"})
+_MASS_PLACES = frozenset({"space", "underwater", "home", "school", "mars", "venus", "jupiter", "saturn", "antarctica",
+                          "wonderland", "fairyland", "dreamland", "stars", "clouds"})
+_THE_PLACES = frozenset({"sky", "moon", "sea", "ocean", "arctic", "beach", "seaside", "jungle", "desert", "rainforest",
+                         "world", "woods", "city", "countryside"})
 _PROPER_PLACES = frozenset({"mars", "venus", "jupiter", "saturn", "antarctica"})
 _AUDIENCE_KINDS = frozenset({"kid", "child", "boy", "girl", "baby", "toddler", "twin", "grandson", "granddaughter"})
 _COUNTS = frozenset({"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "some", "many", "lots"})
@@ -1388,10 +1416,12 @@ def _apply(scan: _Scan, state: _State, facts: _Facts) -> None:
             facts.excluded.append(removed)
     if scan.chars and scan.replace and not facts.removed:
         state.chars = [c for c in state.chars if c.listener and any(n.listener for n in scan.chars)]
+    state.named_now = []
     for char in scan.chars:
         added = state.add_char(char)
         if added is not None and added not in facts.chars:
             facts.chars.append(added)
+    facts.named = list(state.named_now)
     for name in scan.pronoun_names:
         target = next((c for c in reversed(state.chars) if not c.name and not c.listener), None)
         if target is None and scan.replace and state.chars:
@@ -1606,14 +1636,18 @@ def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
     if facts.accepted:
         out.append(_cap(_pick(seed, "accepted", D.ACCEPTED).format(x=_join([s for _, s in facts.accepted]))))
     if facts.removed:
-        out.append("Okay, I've taken that out of our story.")
+        gone = _join([r if r[:1].isupper() else f"the {r}" for r in facts.removed])
+        out.append(f"Okay, I've taken {gone} out of our story.")
     if facts.excluded:
         out.append(f"No {_join([_plural(k) for k in facts.excluded])}, got it.")
     if facts.renamed and not facts.chars:
         out.append(f"{facts.renamed} it is!")
     chosen = {slot for slot, _ in facts.picked + facts.accepted}
     items: list[str] = []
-    chars = [c for c in facts.chars if "characters" not in chosen and not _unsafe(c.spoken())]
+    if facts.named:
+        lovely = "what lovely names" if len(facts.named) > 1 else "what a lovely name"
+        items.append(_cap(f"{_spoken_chars(facts.named)}, {lovely}!"))
+    chars = [c for c in facts.chars if "characters" not in chosen and not _unsafe(c.spoken()) and c not in facts.named]
     setting = facts.new.get("setting") if "setting" not in chosen else None
     if chars and setting:
         items.append(_cap(_pick(seed, "charset", ("{c} {p}, how lovely!", "Ooh, {c} {p}! I can already picture it."))

@@ -231,6 +231,9 @@ CHOOSE_TARGETS = {"name": "characters", "names": "characters", "character": "cha
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "alright", "all right", "fine", "good",
                        "great", "perfect", "sounds good", "that one", "yes please", "ok sure", "okay sure",
                        "cool", "awesome", "why not", "of course", "definitely", "si", "oui", "ja", "yas"})
+# Words that take the assistant's first suggestion ("ok" and "cool" only agree).
+ACCEPT_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "yes please", "definitely", "of course",
+                          "sounds good", "that one", "why not", "yas", "si", "oui", "ja"})
 NO_WORDS = frozenset({"no", "nope", "nah", "no thanks", "no thank you", "not really", "none", "neither",
                       "none of them", "no way"})
 # The user wants the story now.
