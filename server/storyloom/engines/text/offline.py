@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import math
 import re
@@ -24,7 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text import offline_data as D
-from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, ReplyEnd, TextDelta
+from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
@@ -55,11 +56,12 @@ class OfflineStoryteller:
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         """Streams the reply word by word, then a ReplyEnd with token estimates."""
-        reply = self.reply_text(request)
+        # Reading a long conversation takes a few milliseconds per message: off the event loop.
+        reply = await asyncio.to_thread(self.reply_text, request)
         input_tokens = self.count_tokens(" ".join(
             [request.system_instruction, request.summary, *request.memories, *(t.text for t in request.turns)]))
         written = ""
-        finish = "STOP"
+        finish: FinishReason = "STOP"
         for word in re.findall(r"\S+\s*", reply):
             if self.count_tokens(written + word) > request.max_output_tokens:
                 finish = "MAX_TOKENS"
@@ -68,7 +70,7 @@ class OfflineStoryteller:
             yield TextDelta(word)
             if self.word_delay:
                 await asyncio.sleep(self.word_delay)
-        yield ReplyEnd(finish, input_tokens, self.count_tokens(written))  # type: ignore[arg-type]
+        yield ReplyEnd(finish, input_tokens, self.count_tokens(written))
 
     def reply_text(self, request: ChatRequest) -> str:
         """The whole reply `chat` streams for this request."""
@@ -78,12 +80,11 @@ class OfflineStoryteller:
 
     async def extract_requirements(self, turns: Sequence[ChatTurn], known: StoryRequirements) -> StoryRequirements:
         """The requirements the conversation states, merged onto `known` (later statements win)."""
-        return _analyse(list(turns), known).state.requirements(with_prompt=True)
+        return await asyncio.to_thread(lambda: _analyse(list(turns), known).state.requirements(with_prompt=True))
 
     async def summarize(self, turns: Sequence[ChatTurn], previous_summary: str) -> str:
         """What the user asked for in these turns, after the previous summary."""
-        analysis = _analyse(list(turns), StoryRequirements())
-        text = _summary(analysis)
+        text = await asyncio.to_thread(lambda: _summary(_analyse(list(turns), StoryRequirements())))
         previous = previous_summary.strip()
         return f"{previous} {text}" if previous else text
 
@@ -173,8 +174,7 @@ def _join_or(items: Sequence[str]) -> str:
 
 def _second_person(text: str) -> str:
     """The user's words as the assistant says them back ("my backyard" -> "your backyard")."""
-    swaps = {"my": "your", "mine": "yours", "me": "you", "i": "you", "i'm": "you're", "myself": "yourself",
-             "our": "our", "we": "we"}
+    swaps = {"my": "your", "mine": "yours", "me": "you", "i": "you", "i'm": "you're", "myself": "yourself"}
     return re.sub(r"\b(my|mine|me|i'm|i|myself)\b", lambda m: swaps[m.group().lower()], text, flags=re.IGNORECASE)
 
 
@@ -236,7 +236,7 @@ def _kind_forms() -> dict[str, tuple[str, bool]]:
     for plural, kind in D.IRREGULAR_PLURALS.items():
         forms[plural] = (kind, True)
     for kind in D.KINDS:
-        forms[kind] = (kind, kind in ("sheep", "fish", "deer", "reindeer", "moose") and False)
+        forms[kind] = (kind, False)  # "sheep", "fish": read as one
     return forms
 
 
@@ -582,8 +582,13 @@ def _offered(slot: str, text: str) -> list[tuple[str, object]]:
     return [(phrase, value) for _, phrase, value in sorted(found)]
 
 
-def _contains(plain: str, phrases: Sequence[str]) -> bool:
-    return any(re.search(r"(?<![\w'])" + re.escape(p) + r"(?![\w'])", plain) for p in phrases)
+def _contains(plain: str, phrases: tuple[str, ...]) -> bool:
+    return bool(_phrases_pattern(phrases).search(plain))
+
+
+@functools.lru_cache(maxsize=64)
+def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])")
 
 
 def _is_foreign(text: str) -> bool:
@@ -1706,7 +1711,6 @@ def _prompt(req: StoryRequirements, state: _State | None = None) -> str:
     if not (req.characters or req.setting or req.tone or req.genre or req.plot_elements or req.title):
         if not any(getattr(req, f) for f in _SCALARS) and not req.special_requests:
             return ""
-    head = ["Write a"]
     length = D.LENGTH_PHRASES.get(req.length, "")
     tone = D.TONE_ADJECTIVES.get(req.tone, "")
     adjectives = ", ".join(w for w in (length, tone) if w)

@@ -453,7 +453,6 @@ JOKES = ("Here's a joke: why did the teddy bear say no to dessert? Because it wa
          "Here's a joke: what do you call a sleeping dinosaur? A dino-snore!",
          "Here's a joke: why do fish live in salt water? Because pepper makes them sneeze!")
 DECLINED = ("No problem!", "That's okay!")
-DECLINED_OWN_IDEA = "Tell me your own idea, or say 'you choose' and I'll pick."
 DECLINED_READY = ("Okay! Then everything is ready. Go ahead and create the story whenever you like.",)
 THANKS_REPLY = "You're welcome!"
 BYE_REPLY = "Bye for now! Come back any time to finish our story."
