@@ -422,6 +422,17 @@ EXTRACTIONS = [
     ("a story for my son Leo, he is 9", {"characters": (), "audience_age_group": "MIDDLE_GRADE"}),
     ("at my grandma's house", {"setting": "my grandma's house"}),
     ("a funny adventure", {"tone": "FUNNY", "genre": "adventure"}),
+    ("My daughter Emma is 4 and she loves butterflies. Could you make a story about a purple butterfly?",
+     {"characters": (Character("the butterfly", "a purple butterfly"),), "audience_age_group": "PRESCHOOL",
+      "special_requests": "Emma loves butterflies."}),
+    ("a story about a lonely cloud who wants a friend", {"characters": (Character("the cloud", "a lonely cloud"),),
+                                                         "plot_elements": "The cloud wants a friend."}),
+    ("my son loves trains, can you make a story about a train?", {"characters": (Character("the train", "a train"),),
+                                                                  "setting": ""}),
+    ("a story about grandpa", {"characters": (Character("Grandpa", "the user's grandpa"),)}),
+    ("can we do a space one", {"setting": "space"}),
+    ("with watercolor pictures please", {"illustration_style": "watercolor", "special_requests": ""}),
+    ("can it be in Spanish?", {"language_code": "es"}),
 ]
 
 

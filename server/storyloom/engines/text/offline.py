@@ -251,7 +251,9 @@ _GENRES = _phrase_index(dict(D.GENRES))
 _ENDINGS = _phrase_index(dict(D.ENDING_WORDS))
 _AGE_WORDS = _phrase_index(dict(D.AGE_WORDS))
 _GREETINGS = _phrase_index({g: True for g in D.GREETINGS})
-_VOCAB = _KIND_WORDS | _PLACE_WORDS | _TONE_WORDS | set(D.LENGTH_WORDS) | set(D.ENDING_ANSWERS)
+_VOCAB = (_KIND_WORDS | _PLACE_WORDS | _TONE_WORDS | set(D.LENGTH_WORDS) | set(D.ENDING_ANSWERS) | set(D.LANGUAGES)
+          | {w for style in D.ILLUSTRATION_STYLES for w in style.split()}
+          | {"rhyme", "rhymes", "rhyming", "poem", "poetic", "person", "rated", "rating"})
 
 _BLOCKED = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in sorted(D.BLOCKED_STEMS, key=len, reverse=True))
                       + r")(?:s|es|ed|d|ing|er|ers|y)?\b", re.IGNORECASE)
@@ -337,8 +339,8 @@ class _Char:
         if self.listener:
             return self.name or "you"
         if self.name and self.kind:
-            if self.name.lower().startswith(self.kind + " "):
-                return self.name  # "Princess Lily"
+            if self.name.lower() == self.kind or self.name.lower().startswith(self.kind + " "):
+                return self.name  # "Princess Lily", "Grandpa"
             if self.owned:
                 return f"your {self.kind_words} {self.name}"
             return f"{self.name} the {self.kind_words}"
@@ -936,6 +938,8 @@ class _Scan:
         i = 0
         while i < len(low):
             size, value = _match(_KINDS, low, i)
+            if not size:
+                size, value = self._unknown_being(s, i, used)
             if not size or i in negated or i in used:
                 i += 1
                 continue
@@ -965,23 +969,22 @@ class _Scan:
                 det = low[k]
                 k -= 1
             start = k + 1
+            lead = low[k] if k >= 0 else ""
+            if kind in _PLACE_WORDS and lead in _PREPOSITIONS:
+                i = j  # "on a train": a place here, not a character
+                continue
             titled = toks[i].capitalised and not adjectives and not det and size == 1
             name, end = self._name_after(s, j, det, titled=titled)
             if titled and name:
                 name = f"{toks[i].text} {name}"  # "Princess Lily", "Captain Hook"
             if not name and start > 0:
                 name, start = self._name_before(s, start, det)
-            generic = kind in D.GENERIC_KINDS
-            audience = kind in D.FAMILY or kind in _AUDIENCE_KINDS
-            lead = low[k] if k >= 0 else ""
-            if (not name and generic and det not in ("my", "our") and lead not in _INTRODUCING
-                    and not (self.question and self.question.slot == "characters")) or (
-                    audience and lead == "for") or (
-                    audience and not name and det in ("my", "our") and j + 1 < len(low)
-                    and low[j] in ("is", "are", "turned", "turns", "just") and _number(low[j + 1])):
+            if not name and not det and not adjectives and kind in D.FAMILY and not plural and " " not in kind:
+                name, det = kind.capitalize(), "my"  # "a story about grandpa"
+            if self._not_a_character(s, kind, plural, name, det, aged, lead, j):
                 if name:
                     self.audience_names.append(name)
-                i = max(end, j)  # "make friends"; "a story for my son Leo", "my daughter is 6": the audience
+                i = max(end, j)
                 continue
             if _unsafe(name):
                 name = ""
@@ -995,6 +998,45 @@ class _Scan:
                      r"\bi\s+want\s+to\s+be\s+(?:in\s+(?:the|it)|the\s+hero)", s.text.lower()):
             found.insert(0, _Char(listener=True))
         return found
+
+    def _unknown_being(self, s: _Sentence, i: int, used: set[int]) -> tuple[int, object]:
+        """A word the lists do not know, used as a character: "a lonely cloud who...", "a teapot named Tim"."""
+        low = s.low
+        if i + 1 >= len(low) or i in used or not s.plain_gap(i + 1) or low[i + 1] not in ("who", "named", "called"):
+            return 0, None
+        if low[i] in D.COMMON_WORDS or low[i] in _VOCAB or low[i] in _PLACE_WORDS or not low[i].isalpha():
+            return 0, None
+        k = i - 1
+        while k >= 0 and low[k] in D.ADJECTIVES:
+            k -= 1
+        if k < 0 or low[k] not in ("a", "an", "the", "my", "our", "his", "her", "some", "two", "three"):
+            return 0, None
+        plural = low[i].endswith("s") and low[k] in _COUNTS
+        return 1, (low[i][:-1] if plural else low[i], plural)
+
+    def _not_a_character(self, s: _Sentence, kind: str, plural: bool, name: str, det: str, aged: bool, lead: str,
+                         j: int) -> bool:
+        """People the story is for ("for my son Leo", "my daughter is 6", "my son loves trains"), things someone
+        likes ("she loves butterflies"), and general words ("make friends", "find a friend")."""
+        low = s.low
+        nxt = low[j] if j < len(low) else ""
+        after = low[j + 1] if j + 1 < len(low) else ""
+        if name and j < len(low) and low[j].lower() == name.lower():
+            nxt, after = (low[j + 1] if j + 1 < len(low) else ""), (low[j + 2] if j + 2 < len(low) else "")
+        audience = kind in D.FAMILY or kind in _AUDIENCE_KINDS
+        asked = self.question is not None and self.question.slot == "characters"
+        if audience and (lead == "for" or (det in ("my", "our") and (
+                (nxt in ("is", "are", "turned", "turns", "just") and _number(after))
+                or (lead == "" and nxt in _FONDNESS)))):
+            return True
+        if plural and not det and lead in _FONDNESS:
+            return True
+        if kind in D.GENERIC_KINDS and not name:
+            if det not in ("my", "our") and lead not in _INTRODUCING and not asked:
+                return True
+            if plural and j < len(low) and s.gap(j).strip() == "," and nxt in ("a", "an"):
+                return True  # "two friends, a bear and a rabbit"
+        return False
 
     def _name_after(self, s: _Sentence, j: int, det: str, titled: bool = False) -> tuple[str, int]:
         low, toks = s.low, s.toks
@@ -1100,6 +1142,8 @@ class _Scan:
             if k >= 0 and s.plain_gap(k + 1) and low[k] in _DETERMINERS and low[k] not in _COUNTS:
                 det = low[k]
                 k -= 1
+            if det in ("a", "an") and not words and j < len(low) and low[j] in ("one", "story", "adventure", "tale"):
+                det = ""  # "a space one", "a jungle adventure": the place is "space", "the jungle"
             prep = ""
             if k >= 0 and low[k] in _PREPOSITIONS:
                 prep = low[k]
@@ -1227,7 +1271,7 @@ class _Scan:
             found.append((3 if m.group().startswith("for") else 2, _number(m.group(1)) or 0, False))
         for m in re.finditer(r"\b(i'm|i am|im|i'm turning|turned|turning|(?:she|he|they|who|son|daughter|kids?|child|"
                              r"children|boy|girl|grandson|granddaughter|brother|sister|twins|baby|toddler)"
-                             r"(?:'s|'re| is| are| turned| just turned| turns))\s+"
+                             r"(?: [a-z]+)?(?:'s|'re| is| are| turned| just turned| turns))\s+"
                              r"(?:just\s+|only\s+|almost\s+|nearly\s+|now\s+)?" + _NUM
                              + r"(?=\s*(?:$|[.,!?;)]|and\b|years?\b|yrs?\b|now\b|today\b|so\b|but\b))", text):
             found.append((2, _number(m.group(2)) or 0, m.group(1) in ("i'm", "i am", "im", "i'm turning")))
@@ -1331,6 +1375,12 @@ class _Scan:
                 elif before:
                     last = before[-1]
                     subject = "you" if last.listener and not last.name else last.name or f"the {last.kind}"
+                elif subject and self.audience_names:
+                    # "My daughter Emma is 4 and she loves butterflies": about the listener, worth passing on.
+                    wish = _cap(f"{self.audience_names[-1]} {clause}") + "."
+                    if not _unsafe(wish) and wish not in self.specials:
+                        self.specials.append(wish)
+                    continue
                 else:
                     subject = subject or "they"
             plot = _cap(_second_person(f"{subject} {clause}".strip())) + "."
@@ -1394,6 +1444,14 @@ _MASS_PLACES = frozenset({"space", "underwater", "home", "school", "mars", "venu
                           "wonderland", "fairyland", "dreamland", "stars", "clouds"})
 _THE_PLACES = frozenset({"sky", "moon", "sea", "ocean", "arctic", "beach", "seaside", "jungle", "desert", "rainforest",
                          "world", "woods", "city", "countryside"})
+_FONDNESS = frozenset({"loves", "love", "likes", "like", "adores", "enjoys", "wants", "asked", "asks", "is"})
+_EXTRA_ACKS = (("writing_style", "{v}"), ("narrative_point_of_view", "told in the {v}"),
+               ("language_code", "written in {v}"), ("illustration_style", "{v} pictures"),
+               ("content_rating", "rated {v}"))
+_EXTRA_VALUES = {"POETIC": "a rhyming story", "SIMPLE": "simple words", "DESCRIPTIVE": "lots of description",
+                 "FIRST_PERSON": "first person", "SECOND_PERSON": "second person",
+                 "THIRD_PERSON_LIMITED": "third person", "PG_13": "PG-13",
+                 **{code: name.capitalize() for name, code in D.LANGUAGES.items()}}
 _PROPER_PLACES = frozenset({"mars", "venus", "jupiter", "saturn", "antarctica"})
 _AUDIENCE_KINDS = frozenset({"kid", "child", "boy", "girl", "baby", "toddler", "twin", "grandson", "granddaughter"})
 _COUNTS = frozenset({"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "some", "many", "lots"})
@@ -1680,6 +1738,10 @@ def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
         items.append(f"I love the idea: {facts.plot}")
     if facts.new.get("genre") and not items:
         items.append(f"{_cap(_article(facts.new['genre']))} {facts.new['genre']}, lovely.")
+    extras = [phrase.format(v=_EXTRA_VALUES.get(facts.new[field], facts.new[field]))
+              for field, phrase in _EXTRA_ACKS if facts.new.get(field)]
+    if extras:
+        items.append(_cap(_join(extras)) + ", got it.")
     if len(items) >= 4:
         # The restatement that follows (or this partial one) says it all.
         items = [_pick(seed, "many", D.MANY_DETAILS)] + ([] if state.complete else [f"So far: {_idea(state)}"])

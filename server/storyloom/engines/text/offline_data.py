@@ -25,9 +25,12 @@ inventor doctor nurse teacher farmer chef baker firefighter builder artist music
 cowboy cowgirl ninja captain sailor mom mum mommy mummy mama dad daddy papa grandma grandpa granny grandad
 grandmother grandfather nana brother sister son daughter aunt auntie uncle cousin friend twin neighbor
 neighbour toddler lady man woman grandson granddaughter pet toy doll snowman scarecrow
+train car truck tractor bus plane airplane helicopter digger excavator bulldozer firetruck rocket boat ship
+submarine
 """.split()) | frozenset({
     "teddy bear", "polar bear", "guinea pig", "t-rex", "best friend", "gingerbread man", "sea turtle",
     "baby brother", "baby sister", "little brother", "little sister", "big brother", "big sister",
+    "fire truck", "race car", "fire engine",
 })
 
 # Plural forms that adding "s"/"es" or "y" -> "ies" does not give.
@@ -88,7 +91,8 @@ try tries learn learns live lives have having be being feel feels felt bored tir
 ready done finished sorry right wrong true false same different other yes yeah well fine alright
 i'd i'll i've it's that's let's don't can't won't isn't aren't didn't doesn't we're you're they're he's she's
 there's what's who's i'm im dont cant wont id ill ive its thats lets something really kind sort bit part parts
-wait hmm umm oops instead change changed name named called call story thing stuff
+wait hmm umm oops instead change changed name named called call story thing stuff picture pictures
+drawing drawings illustration illustrations style art images
 """.split())
 
 # --- places -------------------------------------------------------------------------------------
