@@ -35,7 +35,7 @@ GEN_GLOBS   := *_pb2.py *_pb2.pyi *_pb2_grpc.py
 generate_into = $(BUF) generate --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check-generated breaking test run clean
+.PHONY: help venv install generate lint format check-generated breaking test run bench clean
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -46,6 +46,7 @@ help:
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
 	@echo "make test             lint, check-generated, pytest"
+	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make clean            remove the venv and caches"
 
 # --- environment -------------------------------------------------------------
@@ -112,6 +113,10 @@ test: $(STAMP) lint check-generated
 # together until Ctrl-C (tools/run_local.py stops both).
 run: $(STAMP)
 	$(PY) tools/run_local.py
+
+# Benchmarks print figures; they are not tests and have no pass/fail.
+bench: $(STAMP)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache
