@@ -388,3 +388,34 @@ class GeminiFake:
                      f"Content-Type: application/json; charset=UTF-8\r\nContent-Length: {len(data)}\r\n\r\n"
                      .encode() + data)
         await writer.drain()
+
+
+# --- image generation replies (inlineData parts) -----------------------------------------------------------------
+
+
+def image_part(data: bytes, mime_type: str = "image/png") -> dict[str, Any]:
+    """A content part carrying an image inline, as the image models return it (base64 in JSON)."""
+    import base64
+
+    return {"inlineData": {"mimeType": mime_type, "data": base64.b64encode(data).decode("ascii")}}
+
+
+def image_reply(data: bytes, *, mime_type: str = "image/png", text: str | None = None,
+                finish_reason: str = "STOP", model: str = "gemini-2.5-flash-image") -> Reply:
+    """A unary generateContent reply with one inline image (after an optional text part, as the models may send)."""
+    parts: list[dict[str, Any]] = [{"text": text}] if text else []
+    parts.append(image_part(data, mime_type))
+    return Reply({
+        "candidates": [{"index": 0, "content": {"role": "model", "parts": parts}, "finishReason": finish_reason}],
+        "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 1290, "totalTokenCount": 1330},
+        "modelVersion": model, "responseId": "fake-image-response",
+    })
+
+
+def no_image_reply(text: str | None = "I can't draw that picture.", *, finish_reason: str = "STOP",
+                   model: str = "gemini-2.5-flash-image") -> Reply:
+    """An image model's reply without any image: only text (or, with text None, an empty candidate)."""
+    candidate: dict[str, Any] = {"index": 0, "finishReason": finish_reason}
+    if text is not None:
+        candidate["content"] = {"role": "model", "parts": [{"text": text}]}
+    return Reply({"candidates": [candidate], "modelVersion": model, "responseId": "fake-image-response"})
