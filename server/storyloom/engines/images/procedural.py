@@ -27,7 +27,7 @@ from contextlib import contextmanager
 
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
-from storyloom.domain.requirements import StoryRequirements
+from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images.figures import Figure, draw_figure, figure_for, figure_words, singular
 from storyloom.engines.images.pictures import MAX_SIDE, check_size, encode_png
 from storyloom.engines.story import Picture, SceneText
@@ -165,14 +165,17 @@ def plan_scene(scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
                      mountains=bool(_matches(seen, ("mountain", "peak", "cliff", "volcano"))))
 
 
+def characters_in(scene: SceneText, requirements: StoryRequirements) -> tuple[Character, ...]:
+    """The story's characters whose name (its first word) the scene's title, text or illustration prompt uses."""
+    text = f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}".lower()
+    return tuple(c for c in requirements.characters if c.name.strip() and re.search(
+        r"(?<!\w)" + re.escape(c.name.strip().split()[0].lower()) + r"(?!\w)", text))
+
+
 def _figures(scene: SceneText, requirements: StoryRequirements, limit: int = 4) -> tuple[Figure, ...]:
     """The story's characters the scene names (all of them up to `limit` if it names none), else creatures the
     illustration prompt mentions ("a fox and a frog"), else nobody."""
-    text = f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}".lower()
-    named = [c for c in requirements.characters
-             if c.name.strip() and re.search(r"(?<!\w)" + re.escape(c.name.strip().split()[0].lower()) + r"(?!\w)",
-                                             text)]
-    chosen = named or list(requirements.characters)
+    chosen = characters_in(scene, requirements) or requirements.characters
     if chosen:
         return tuple(figure_for(c.name, c.description) for c in chosen[:limit])
     words = re.findall(r"[a-z]+", scene.illustration_prompt.lower())
@@ -910,5 +913,5 @@ class ProceduralIllustrator:
         return None
 
 
-__all__ = ["MAX_SIDE", "PALETTES", "ProceduralIllustrator", "ScenePlan", "plan_scene", "render_scene",
-           "scene_palette"]
+__all__ = ["MAX_SIDE", "PALETTES", "ProceduralIllustrator", "ScenePlan", "characters_in", "plan_scene",
+           "render_scene", "scene_palette"]
