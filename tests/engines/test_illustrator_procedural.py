@@ -167,6 +167,8 @@ def test_figures_follow_the_descriptions_and_stay_the_same_across_scenes() -> No
     assert [figure.kind for figure in plan.figures] == ["fox", "dragon"]
     assert plan.figures[1].color == (150, 96, 200)  # "a purple dragon"
     assert figure_for("Lily", "a girl who loves frogs").kind == "child"
+    assert figure_for("Bear", "a little girl").kind == "child"  # what it is wins over what it is called
+    assert figure_for("Mr Whiskers").kind == "child" and figure_for("Kitty").kind == "cat"
     assert figure_for("Ada", "a brave princess").accessory == "crown"
     assert figure_for("Lily", "a girl") == figure_for("Lily", "a girl")
     # Nobody named: the creatures the prompt mentions.

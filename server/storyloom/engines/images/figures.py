@@ -81,7 +81,7 @@ def _pick(options: tuple[RGB, ...], digest: bytes, index: int) -> RGB:
 
 def figure_for(name: str, description: str = "") -> Figure:
     """The figure that draws a character, chosen from its name and description."""
-    sequence = re.findall(r"[a-z]+", f"{name} {description}".lower())
+    sequence = re.findall(r"[a-z]+", f"{description} {name}".lower())  # what it is, before what it is called
     words = set(sequence)
     kind = _first_kind(sequence)
     accessory = next((acc for acc, keys in ACCESSORIES if words & set(keys)), "")
