@@ -3,10 +3,10 @@
 The voice is an ONNX model run by onnxruntime on the CPU; espeak-ng (bundled in piper-tts) turns text into phonemes.
 Nothing is downloaded: the model and its config are read from the installed package's files.
 
-Loading takes about 1.5-2 s and ~100 MB of memory, so it happens once, lazily: the first call loads the voice (in a
-worker thread, under a lock, so concurrent first calls load it once). A server that wants its first narration to be
-fast calls `warm_up()` at start, in the background; a process that never narrates (most tests, a text-only
-deployment) never pays for it.
+Loading takes about 1.5 s, and the process holds ~200 MiB more once it has spoken, so it happens once, lazily: the
+first call loads the voice (in a worker thread, under a lock, so concurrent first calls load it once). A server that
+wants its first narration to be fast calls `warm_up()` at start, in the background; a process that never narrates
+(most tests, a text-only deployment) never pays for it.
 
 Synthesis runs sentence by sentence in worker threads (`asyncio.to_thread`), at most `max_concurrency` sentences at
 once across all callers (a semaphore). Working per sentence keeps the first audio early, lets concurrent narrations
