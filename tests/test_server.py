@@ -53,12 +53,13 @@ async def test_health_turns_not_serving_as_soon_as_shutdown_begins(storyloom_ser
 
 
 async def test_unimplemented_services_answer_with_a_rich_status(storyloom_server, caller):
-    from storyloom.v1 import story_pb2, story_pb2_grpc
+    from storyloom.v1 import voice_pb2, voice_pb2_grpc
     from tests.test_tasks import error_info
 
-    stub = story_pb2_grpc.StoryServiceStub(storyloom_server.channel)
+    stub = voice_pb2_grpc.VoiceServiceStub(storyloom_server.channel)
     with pytest.raises(grpc.aio.AioRpcError) as pending:
-        await stub.GetStory(story_pb2.GetStoryRequest(name="users/me/stories/x"), metadata=caller.metadata)
+        await stub.GetVoiceSession(voice_pb2.GetVoiceSessionRequest(name="users/me/voiceSessions/x"),
+                                   metadata=caller.metadata)
     assert pending.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert error_info(pending.value).reason == "NOT_IMPLEMENTED"
 

@@ -14,13 +14,16 @@ from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
+from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.store.accounts import SqlAccountRepository
+from storyloom.engines.story import Illustrator, Narrator, StoryWriter
 from storyloom.engines.text.base import TextEngine
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
+from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,15 @@ class App:
     media: MediaLibrary
     text_engine: TextEngine
     conversations: Conversations
+    stories: Stories
+    engines: StoryEngines
     secret: bytes
 
     async def close(self) -> None:
         await self.tasks.stop()
         await self.text_engine.aclose()
+        await self.engines.illustrator.aclose()
+        await self.engines.narrator.aclose()
         await self.db.close()
 
 
@@ -58,15 +65,21 @@ async def build_app(settings: Settings) -> App:
         max_attempts=settings.task_max_attempts,
     )
     text_engine = build_text_engine(settings)
+    media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"))
+    conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
+                                  ConversationLimits(messages_per_minute=settings.messages_per_minute))
+    engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),  # type: ignore[arg-type]
+                           narrator=build_narrator(settings))
     app = App(
         settings=settings,
         db=db,
         accounts=Accounts(SqlAccountRepository(db)),
         tasks=tasks,
-        media=MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs")),
+        media=media,
         text_engine=text_engine,
-        conversations=Conversations(SqlConversationRepository(db), tasks, text_engine,
-                                    ConversationLimits(messages_per_minute=settings.messages_per_minute)),
+        conversations=conversations,
+        stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
+        engines=engines,
         secret=_secret(settings.data_dir),
     )
     for module in settings.plugins:
@@ -106,6 +119,23 @@ async def bootstrap_dev_user(app: App) -> str | None:
     path.chmod(0o600)
     log.info("created development user", extra={"user": user.id, "key_file": str(path)})
     return key
+
+
+def build_illustrator(settings: Settings) -> Illustrator:
+    """Gemini image generation on the same terms as the text engine; else procedural pictures."""
+    if settings.text_engine == "gemini" or (settings.text_engine == "auto" and os.environ.get("GEMINI_API_KEY")):
+        from storyloom.engines.images.gemini import GeminiIllustrator
+
+        return GeminiIllustrator.from_env()
+    from storyloom.engines.images.procedural import ProceduralIllustrator
+
+    return ProceduralIllustrator()
+
+
+def build_narrator(settings: Settings) -> Narrator:
+    from storyloom.engines.speech.piper_tts import PiperNarrator
+
+    return PiperNarrator()
 
 
 def _secret(data_dir: Path) -> bytes:

@@ -15,10 +15,12 @@ from storyloom.api.auth import ApiInterceptor
 from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
+from storyloom.api.stories import StoryServicer, story_proto
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.unimplemented import unimplemented_servicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
 from storyloom.domain.conversations import REPLY_KIND
+from storyloom.domain.stories import CREATE_KIND
 from storyloom.domain.tasks import Task
 from storyloom.config import Settings
 from storyloom.v1 import (
@@ -82,14 +84,16 @@ async def start_server(app: App) -> RunningServer:
         message = await app.conversations.message(str(task.params["message_id"]))
         return message_proto(message) if message else None
 
-    task_pb2_grpc.add_TaskServiceServicer_to_server(
-        TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result}), server)
+    async def story_result(task: Task) -> story_pb2.Story | None:
+        story = await app.stories.find(str(task.params["story_id"]))
+        return story_proto(story, await app.stories.media(story.user_id, story)) if story else None
+
+    task_servicer = TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result, CREATE_KIND: story_result})
+    task_pb2_grpc.add_TaskServiceServicer_to_server(task_servicer, server)
     media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(app.conversations, tokens), server)
-    story_pb2_grpc.add_StoryServiceServicer_to_server(
-        unimplemented_servicer(story_pb2_grpc.StoryServiceServicer,
-                               story_pb2.DESCRIPTOR.services_by_name["StoryService"]), server)
+    story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(app.stories, task_servicer, tokens), server)
     voice_pb2_grpc.add_VoiceServiceServicer_to_server(
         unimplemented_servicer(voice_pb2_grpc.VoiceServiceServicer,
                                voice_pb2.DESCRIPTOR.services_by_name["VoiceService"]), server)
