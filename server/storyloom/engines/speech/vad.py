@@ -1,0 +1,218 @@
+"""End-of-speech detection with the Silero VAD ONNX model that ships inside faster-whisper, run with onnxruntime.
+
+The model (faster_whisper/assets/silero_vad_v6.onnx) takes frames of 512 samples at 16 kHz (32 ms), each preceded
+by the last 64 samples of the frame before ("context"), as a [frames, 576] batch, with the LSTM state `h`, `c`
+([1, 1, 128] each) carried from one call to the next; it returns one speech probability per frame. Feeding a batch
+of frames gives the same probabilities as feeding them one by one, so a stream runs every complete frame it has in
+one call. The file is found without importing faster-whisper (which would import CTranslate2 and PyAV).
+
+One `InferenceSession` (one intra-op thread: a frame takes ~100 us, and threads would only add latency) is created
+once, lazily, and shared; every `stream()` has its own state, so streams are independent (one per conversation).
+`VadStream.feed` is cheap enough to run on the event loop.
+
+Events, with hysteresis on the frame probabilities:
+- `speech_started` once speech has lasted `min_speech_seconds` (frames at or above `threshold`, and frames above
+  `neg_threshold` between them); its offset is where that speech began, so the event itself comes
+  `min_speech_seconds` (+ up to a frame) after the offset;
+- `speech_stopped` once `min_silence_seconds` of non-speech (from the first frame below `neg_threshold`, until a
+  frame reaches `threshold` again) follow; its offset is where that silence began.
+Offsets are seconds from the start of the stream's audio. Audio at another rate than 16 kHz is resampled on the way
+in (`audio.PcmResampler`); offsets stay in the stream's own time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from storyloom.engines.speech.audio import TARGET_RATE, PcmResampler, check_sample_rate, pcm16_to_float
+from storyloom.engines.speech.base import VadEvent
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import onnxruntime
+
+FRAME_SAMPLES = 512  # at 16 kHz: 32 ms
+CONTEXT_SAMPLES = 64
+FRAME_SECONDS = FRAME_SAMPLES / TARGET_RATE
+_STATE_SHAPE = (1, 1, 128)
+
+
+def packaged_model_path() -> Path:
+    """The Silero VAD model inside the installed faster-whisper package (the newest, if there are several)."""
+    spec = importlib.util.find_spec("faster_whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the faster-whisper package is not installed")
+    assets = Path(next(iter(spec.submodule_search_locations))) / "assets"
+    models = sorted(assets.glob("silero*vad*.onnx"))
+    if not models:
+        raise FileNotFoundError(f"no Silero VAD model (silero*vad*.onnx) in {assets}")
+    return models[-1]
+
+
+class SileroVad:
+    """A VoiceActivityDetector on Silero VAD. The thresholds and durations are those of every stream it makes."""
+
+    name = "silero-vad"
+
+    def __init__(self, model_path: str | Path | None = None, *, threshold: float = 0.5,
+                 neg_threshold: float | None = None, min_speech_seconds: float = 0.15,
+                 min_silence_seconds: float = 0.4):
+        """`threshold`: a frame at or above it is speech. `neg_threshold` (default `threshold - 0.15`): below it,
+        a frame is silence; frames in between continue what was going on. `min_speech_seconds`: speech shorter
+        than this (a cough, a click) starts nothing. `min_silence_seconds`: the pause that ends speech.
+        """
+        if not 0 < threshold < 1:
+            raise ValueError("threshold must be between 0 and 1")
+        self.threshold = threshold
+        self.neg_threshold = neg_threshold if neg_threshold is not None else max(threshold - 0.15, 0.01)
+        if self.neg_threshold > threshold:
+            raise ValueError("neg_threshold must not exceed threshold")
+        if min_speech_seconds < 0 or min_silence_seconds <= 0:
+            raise ValueError("min_speech_seconds must be >= 0 and min_silence_seconds > 0")
+        self.min_speech_seconds = min_speech_seconds
+        self.min_silence_seconds = min_silence_seconds
+        self._model_path = Path(model_path) if model_path is not None else None
+        self._session: onnxruntime.InferenceSession | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    @property
+    def model_path(self) -> Path:
+        return self._model_path if self._model_path is not None else packaged_model_path()
+
+    def load(self) -> onnxruntime.InferenceSession:
+        """Creates the shared session once (about 20 ms); `stream()` calls it."""
+        session = self._session
+        if session is not None:
+            return session
+        with self._load_lock:
+            if self._session is None:
+                import onnxruntime
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                session = onnxruntime.InferenceSession(str(self.model_path), sess_options=options,
+                                                       providers=["CPUExecutionProvider"])
+                names = {model_input.name for model_input in session.get_inputs()}
+                if names != {"input", "h", "c"}:
+                    raise RuntimeError(f"{self.model_path} is not the Silero VAD layout faster-whisper ships "
+                                       f"(inputs input, h, c); its inputs are {sorted(names)}")
+                self._session = session
+            return self._session
+
+    def stream(self, sample_rate_hertz: int = TARGET_RATE) -> SileroVadStream:
+        """A new, independent stream over mono PCM16 at `sample_rate_hertz` (8000..48000)."""
+        check_sample_rate(sample_rate_hertz, "sample_rate_hertz")
+        return SileroVadStream(self, self.load(), sample_rate_hertz)
+
+    def speech_probabilities(self, pcm16: bytes, sample_rate_hertz: int = TARGET_RATE) -> npt.NDArray[np.float32]:
+        """One probability per 32 ms frame of a whole clip (for inspection and benchmarks)."""
+        stream = self.stream(sample_rate_hertz)
+        stream.keep_probabilities = True
+        stream.feed(pcm16)
+        return np.asarray(stream.probabilities, dtype=np.float32)
+
+
+class SileroVadStream:
+    """The VAD state of one audio stream. Not thread-safe: feed it from one task."""
+
+    def __init__(self, vad: SileroVad, session: onnxruntime.InferenceSession, sample_rate_hertz: int):
+        self._vad = vad
+        self._session = session
+        self.sample_rate_hertz = sample_rate_hertz
+        self._resampler = PcmResampler(sample_rate_hertz, TARGET_RATE) if sample_rate_hertz != TARGET_RATE else None
+        self._h = np.zeros(_STATE_SHAPE, dtype=np.float32)
+        self._c = np.zeros(_STATE_SHAPE, dtype=np.float32)
+        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a whole frame
+        self._odd_byte = b""
+        self._frames = 0  # frames processed
+        self.in_speech = False
+        self._candidate_start: float | None = None  # where possible speech began (not yet long enough)
+        self._silence_start: float | None = None  # where the current pause began, while in speech
+        self.last_probability = 0.0
+        self.keep_probabilities = False
+        self.probabilities: list[float] = []
+
+    @property
+    def processed_seconds(self) -> float:
+        """Audio judged so far (whole frames), in seconds."""
+        return self._frames * FRAME_SECONDS
+
+    def feed(self, pcm16: bytes) -> list[VadEvent]:
+        data = self._odd_byte + pcm16
+        whole = len(data) - len(data) % 2
+        self._odd_byte = data[whole:]
+        samples = pcm16_to_float(data[:whole])
+        if self._resampler is not None:
+            samples = self._resampler.process(samples)
+        if len(self._pending):
+            samples = np.concatenate([self._pending, samples])
+        count = len(samples) // FRAME_SAMPLES
+        self._pending = samples[count * FRAME_SAMPLES:]
+        if not count:
+            return []
+        frames = samples[:count * FRAME_SAMPLES].reshape(count, FRAME_SAMPLES)
+        contexts = np.empty((count, CONTEXT_SAMPLES), dtype=np.float32)
+        contexts[0] = self._context
+        contexts[1:] = frames[:-1, -CONTEXT_SAMPLES:]
+        batch = np.concatenate([contexts, frames], axis=1)
+        probabilities, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
+        self._context = frames[-1, -CONTEXT_SAMPLES:].copy()
+        events: list[VadEvent] = []
+        for probability in np.asarray(probabilities, dtype=np.float32).reshape(-1):
+            event = self._step(float(probability))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def finish(self) -> list[VadEvent]:
+        """The end of the audio: closes speech still going on (speech_stopped where the audio ends, or where its
+        final pause began)."""
+        if not self.in_speech:
+            self._candidate_start = None
+            return []
+        end = self._silence_start if self._silence_start is not None else self.processed_seconds
+        self.in_speech = False
+        self._silence_start = self._candidate_start = None
+        return [VadEvent("speech_stopped", round(end, 3))]
+
+    def _step(self, probability: float) -> VadEvent | None:
+        vad = self._vad
+        start = self._frames * FRAME_SECONDS
+        self._frames += 1
+        self.last_probability = probability
+        if self.keep_probabilities:
+            self.probabilities.append(probability)
+        end = self._frames * FRAME_SECONDS
+        if not self.in_speech:
+            if probability >= vad.threshold:
+                if self._candidate_start is None:
+                    self._candidate_start = start
+            elif probability < vad.neg_threshold:
+                self._candidate_start = None
+            if self._candidate_start is not None and end - self._candidate_start >= vad.min_speech_seconds - 1e-9:
+                self.in_speech = True
+                self._silence_start = None
+                return VadEvent("speech_started", round(self._candidate_start, 3))
+            return None
+        if probability >= vad.threshold:
+            self._silence_start = None
+        elif probability < vad.neg_threshold and self._silence_start is None:
+            self._silence_start = start
+        if self._silence_start is not None and end - self._silence_start >= vad.min_silence_seconds - 1e-9:
+            stopped_at = self._silence_start
+            self.in_speech = False
+            self._silence_start = self._candidate_start = None
+            return VadEvent("speech_stopped", round(stopped_at, 3))
+        return None
