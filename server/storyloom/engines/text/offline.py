@@ -1686,7 +1686,7 @@ def _idea(state: _State) -> str:
                        + (f" for {audience}" if audience else "") + (f", with {ending}" if ending else "") + ".")
     elif ending:
         details.append(f"It will have {ending}.")
-    if state.values.get("title"):
+    if state.values.get("title") and not _unsafe(state.values["title"]):
         details.append(f"It's called {state.values['title']}.")
     return " ".join([text, *details])
 
