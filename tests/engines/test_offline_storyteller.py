@@ -433,6 +433,11 @@ EXTRACTIONS = [
     ("can we do a space one", {"setting": "space"}),
     ("with watercolor pictures please", {"illustration_style": "watercolor", "special_requests": ""}),
     ("can it be in Spanish?", {"language_code": "es"}),
+    ("a brave knight who saves a princess from a grumpy troll",
+     {"plot_elements": "The knight saves a princess from a grumpy troll."}),
+    ("a cat who is a detective", {"characters": (Character("the cat", "a detective cat"),)}),
+    ("can the dragon be called Spike", {"characters": (Character("Spike", "a dragon"),)}),
+    ("a story about the ocean for a baby", {"setting": "the ocean", "audience_age_group": "PRESCHOOL"}),
 ]
 
 

@@ -194,6 +194,8 @@ def _article(word: str) -> str:
 
 
 def _aged(age: int) -> str:
+    if age <= 1:
+        return "a baby"
     article = "an" if age in (8, 11, 18) or 80 <= age <= 89 else "a"
     return f"{article} {age} year old"
 
@@ -696,7 +698,8 @@ def _read_cues(facts: _Facts, plain: str, words: list[str], body: str, question:
     facts.how_are_you = bool(re.search(r"\bhow are you\b|\bhow r u\b|\bhow's it going\b", plain))
     facts.joke = bool(re.search(r"\bjokes?\b", plain))
     name = re.search(r"\bmy name is ([^\W\d_][\w'-]*)|\bcall me ([^\W\d_][\w'-]*)", body, re.IGNORECASE) \
-        or re.search(r"\b(?:I'm|I am|Im)\s+([A-Z][^\W\d_]+)\b", body)
+        or re.search(r"\b(?:I'm|I am|Im)\s+([A-Z][^\W\d_]+)\b", body) \
+        or (n <= 5 and re.search(r"\b(?:i'm|i am|im)\s+([^\W\d_]+)\s*[.!]*$", body, re.IGNORECASE))
     if name:
         word = next(g for g in name.groups() if g)
         tok = _Tok(word, word.lower(), 0, 0)
@@ -867,6 +870,7 @@ class _Scan:
         self.order = 0
         self.neg_hits = 0
         self.audience_names: list[str] = []
+        self.ends: dict[int, int] = {}  # where each character found in the current sentence ends
 
     def read(self, text: str) -> None:
         sentence = _Sentence(text)
@@ -988,8 +992,13 @@ class _Scan:
                 continue
             if _unsafe(name):
                 name = ""
+            if det in ("a", "an") and lead in ("is", "was", "be") and found and not name:
+                found[-1].adjectives += (kind,)  # "a cat who is a detective": a detective cat
+                i = j
+                continue
             char = _Char(name=name, kind=kind, adjectives=tuple(adjectives), owned=det in ("my", "our"),
                          plural=plural and not name, count=det if det in _COUNTS else "")
+            self.ends[id(char)] = toks[max(end, j) - 1].end
             found.append(char)
             used.update(range(start, max(end, j)))
             i = max(end, j)
@@ -1275,6 +1284,8 @@ class _Scan:
                              r"(?:just\s+|only\s+|almost\s+|nearly\s+|now\s+)?" + _NUM
                              + r"(?=\s*(?:$|[.,!?;)]|and\b|years?\b|yrs?\b|now\b|today\b|so\b|but\b))", text):
             found.append((2, _number(m.group(2)) or 0, m.group(1) in ("i'm", "i am", "im", "i'm turning")))
+        if re.search(r"\bfor (?:a |my |our |the )?(?:baby|babies|newborn|infant)\b", text):
+            found.append((2, 1, False))
         for m in re.finditer(r"\b(?:ages?|aged)\s+" + _NUM + r"\b", text):
             found.append((2, _number(m.group(1)) or 0, False))
         for m in re.finditer(_NUM + r"\s*(?:-|to)\s*" + _NUM + r"\s*(?:years?|yrs?)", text):
@@ -1364,7 +1375,9 @@ class _Scan:
             if len(clause.split()) < 2 or re.search(r"\b(?:ending|end|story)\b", clause.lower()) or _unsafe(clause):
                 continue
             if not subject or subject.lower() in ("he", "she", "it"):
-                pool = [c for c in self.chars if c not in found] if link == "^" else found
+                where = position - len(link) - 1
+                pool = [c for c in self.chars if c not in found] if link == "^" else [
+                    c for c in found if self.ends.get(id(c), 0) <= where]
                 before = [c for c in pool if c.name or c.kind or c.listener] or [
                     c for c in self.state.chars if c.name or c.kind]
                 first = clause.split()[0].lower()
@@ -1459,6 +1472,7 @@ _PREPOSITIONS = frozenset({"in", "on", "at", "to", "into", "onto", "inside", "un
                            "above", "behind", "beyond", "near", "over", "from", "around", "across", "through",
                            "visit", "visits", "visiting", "within"})
 _NAMING = (("named",), ("called",), ("is", "called"), ("is", "named"), ("was", "called"), ("was", "named"),
+           ("be", "called"), ("be", "named"),
            ("whose", "name", "is"), ("who", "is", "called"), ("who", "is", "named"),
            ("who's", "called"), ("with", "the", "name"), ("by", "the", "name", "of"), ("name", "is"),
            ("that", "is", "called"), ("nicknamed",))
