@@ -234,25 +234,27 @@ class WhisperSpeechToText:
 
     async def _run(self, audio: npt.NDArray[np.float32], language: str | None, language_code: str,
                    options: _Options) -> Transcription:
-        """Runs an admitted transcription (the caller has counted it in `admitted`)."""
+        """Runs an admitted transcription (the caller has counted it in `admitted`). The count is given back when
+        the work's thread ends (`_work_done`), or here if no thread is started."""
+        started = False
         try:
             model = await self._ensure_loaded()
             language = self._check_language(language, language_code)
-            duration = len(audio) / TARGET_RATE
             if not len(audio) or float(np.max(np.abs(audio))) < _SILENCE_PEAK:
                 return Transcription(text="", language_code=language or "en",
                                      language_confidence=1.0 if language or not self._multilingual else 0.0,
-                                     duration_seconds=duration)
+                                     duration_seconds=len(audio) / TARGET_RATE)
             await self._slots.acquire()
-        except BaseException:
-            self.admitted -= 1
-            raise
-        try:
-            work = asyncio.ensure_future(asyncio.to_thread(self._transcribe_blocking, model, audio, language, options))
-        except BaseException:
-            self._slots.release()
-            self.admitted -= 1
-            raise
+            try:
+                work = asyncio.ensure_future(
+                    asyncio.to_thread(self._transcribe_blocking, model, audio, language, options))
+            except BaseException:
+                self._slots.release()
+                raise
+            started = True
+        finally:
+            if not started:
+                self.admitted -= 1
         work.add_done_callback(self._work_done)
         return await asyncio.shield(work)
 
