@@ -481,6 +481,16 @@ async def test_unnamed_characters_can_be_named_later(engine: OfflineStoryteller)
     assert "Tom the cat and Rex the dog" in replies[1]
 
 
+async def test_you_choose_the_names_names_the_unnamed_characters(engine: OfflineStoryteller) -> None:
+    turns, replies = await converse(engine, ["a hedgehog and a fox", "you choose the names"])
+
+    req = await engine.extract_requirements(turns, StoryRequirements())
+    names = [c.name for c in req.characters]
+    assert all(name and not name.startswith("the ") for name in names) and len(set(names)) == 2
+    assert all(name in replies[1] for name in names)
+    assert asks_about(replies[1]) == "setting"
+
+
 async def test_chat_uses_the_known_requirements(engine: OfflineStoryteller) -> None:
     known = StoryRequirements(characters=(Character("Luna", "a fox"),), setting="a castle", tone="CALM")
 

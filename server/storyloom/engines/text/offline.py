@@ -407,8 +407,8 @@ class _State:
         state = cls()
         state.chars = [_char_from(c) for c in requirements.characters]
         state.values = {f: getattr(requirements, f) for f in _SCALARS if getattr(requirements, f)}
-        state.specials = [requirements.special_requests] if requirements.special_requests else []
-        state.plots = [requirements.plot_elements] if requirements.plot_elements else []
+        state.specials = _sentences(requirements.special_requests)
+        state.plots = _sentences(requirements.plot_elements)
         return state
 
     def copy(self) -> _State:
@@ -495,8 +495,7 @@ class _Facts:
     @property
     def told_something(self) -> bool:
         return bool(self.new or self.chars or self.picked or self.accepted or self.removed or self.renamed
-                    or self.excluded
-                    or self.special or self.plot)
+                    or self.excluded or self.special or self.plot)
 
 
 @dataclasses.dataclass
@@ -652,6 +651,9 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         answered = slot and slot in facts.new or (slot == "characters" and facts.chars)
         if slot and not answered:
             _answer(facts, state, question, plain, words, body, seed, before_complete)  # type: ignore[arg-type]
+        if re.search(r"\b(?:you|u)\s+(?:can\s+)?(?:choose|pick|decide|give|think of|name)\b.*\bnames?\b|"
+                     r"\byou name (?:it|him|her|them)\b|\bname (?:it|him|her|them) for me\b", plain):
+            _name_unnamed(facts, state, seed)
         if facts.choose:
             targets = _choose_targets(plain)
             if "*" in targets:
@@ -666,6 +668,20 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
     return facts
+
+
+def _name_unnamed(facts: _Facts, state: _State, seed: int) -> None:
+    """"You choose the name": names the characters that have none yet."""
+    taken = {c.name for c in state.chars}
+    for char in state.chars:
+        if char.name or char.listener or char.plural or not char.kind:
+            continue
+        by_kind = [name for _, kind, name in D.CHARACTER_OPTIONS if kind == char.kind]
+        pool = [n for n in by_kind + list(D.NAMES) if n not in taken]
+        fitting = by_kind and by_kind[0] not in taken
+        char.name = by_kind[0] if fitting else pool[_digest(str(seed), char.kind) % len(pool)]
+        taken.add(char.name)
+        facts.picked.append(("names", f"the {char.kind} {char.name}"))
 
 
 def _read_cues(facts: _Facts, plain: str, words: list[str], body: str, question: _Question | None,
@@ -1708,8 +1724,12 @@ def _idea(state: _State) -> str:
 def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
     """Warm, specific sentences about what the user just said (or what was picked for them)."""
     out: list[str] = []
-    if facts.picked:
-        out.append(_pick(seed, "picked", D.PICKED).format(x=_join([s for _, s in facts.picked])))
+    names = [spoken for slot, spoken in facts.picked if slot == "names"]
+    if names:
+        out.append(f"Then I'll call {_join(names)}!")
+    picked = [spoken for slot, spoken in facts.picked if slot != "names"]
+    if picked:
+        out.append(_pick(seed, "picked", D.PICKED).format(x=_join(picked)))
     if facts.accepted:
         out.append(_cap(_pick(seed, "accepted", D.ACCEPTED).format(x=_join([s for _, s in facts.accepted]))))
     if facts.removed:
@@ -1719,7 +1739,7 @@ def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
         out.append(f"No {_join([_plural(k) for k in facts.excluded])}, got it.")
     if facts.renamed and not facts.chars:
         out.append(f"{facts.renamed} it is!")
-    chosen = {slot for slot, _ in facts.picked + facts.accepted}
+    chosen = {slot for slot, _ in facts.picked + facts.accepted} - {"names"}
     items: list[str] = []
     if facts.named:
         lovely = "what lovely names" if len(facts.named) > 1 else "what a lovely name"

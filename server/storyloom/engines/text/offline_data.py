@@ -341,6 +341,8 @@ CHARACTER_OPTIONS = (
     ("a wise old owl", "owl", "Olive"), ("a young astronaut", "astronaut", "Nova"),
     ("a gentle giant", "giant", "Bramble"), ("a little mermaid", "mermaid", "Coral"),
 )
+# Names the assistant gives when asked to choose one.
+NAMES = ("Pip", "Luna", "Milo", "Daisy", "Ziggy", "Pepper", "Sunny", "Juniper", "Coco", "Bean", "Maple", "Otto")
 SETTING_OPTIONS = ("an enchanted forest", "the moon", "under the sea", "a castle in the clouds", "a busy city",
                    "a tropical island", "a snowy mountain", "a candy kingdom", "a cosy farm", "a hidden jungle")
 TONE_OPTIONS = (("funny and silly", "FUNNY"), ("calm and cosy", "CALM"), ("full of adventure", "ADVENTUROUS"),
