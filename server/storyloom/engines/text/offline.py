@@ -1568,8 +1568,9 @@ def _compose(analysis: _Analysis, turns: list[ChatTurn], memory_name: str) -> st
     state, facts, seed = analysis.state, analysis.facts, analysis.seed
     name = state.user_name or memory_name
     out: list[str] = []
-    if facts is None:
-        out.append(_pick(seed, "greet", D.GREETING_FIRST).format(name=f" {name}" if name else ""))
+    if facts is None:  # nothing from the user yet: open the conversation
+        if not analysis.assistant_turns:
+            out.append(_pick(seed, "greet", D.GREETING_FIRST).format(name=f" {name}" if name else ""))
         out.extend(_next_step(analysis, first_complete=True))
         return _finish(out)
     if facts.empty:
