@@ -96,6 +96,9 @@ def decode_audio(data: bytes, encoding: str | None, sample_rate_hertz: int = 0, 
     `encoding` is one of the accepted encodings, or None to detect it. `sample_rate_hertz` is the rate of LINEAR16
     audio (0 = 16000); containers carry their own rate, and a given one is ignored. `field` names the request field
     holding the bytes in errors.
+
+    This is CPU work (about 1 ms per second of resampled audio, 3 ms for Opus): for whole uploads, call it in a
+    worker thread (`asyncio.to_thread`) rather than on the event loop.
     """
     if not data:
         raise InvalidArgument(FieldViolation(field, "the audio is empty"), reason="AUDIO_EMPTY")

@@ -7,7 +7,7 @@ faster-whisper (and so huggingface_hub) is imported. Loading takes about 1 s and
 once, lazily (in a worker thread, under a lock, so concurrent first calls load it once); `warm_up()` loads it and
 runs one short transcription, for servers that want their first turn fast.
 
-Transcription runs in worker threads (`asyncio.to_thread`): at most `max_concurrency` at once (a semaphore; one
+Transcription (with any resampling to 16 kHz) runs in worker threads (`asyncio.to_thread`): at most `max_concurrency` at once (a semaphore; one
 transcription already uses every core it is given), and at most `max_queue` more waiting for a slot. A call beyond
 that raises ResourceExhausted at once, with a retry delay estimated from recent transcriptions, instead of queueing
 without end. A cancelled caller leaves its transcription running to the end in its thread (CTranslate2 cannot be
@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "whisper-tiny.en"
 # Audio whose loudest sample is below this (about -60 dBFS) is silence: it is not sent to Whisper, which would
 # make words up ("Thank you.") out of nothing.
-_SILENCE_PEAK = 32 / 32768
+_SILENCE_PEAK = 32
 _WHISPER_WINDOW_SECONDS = 30.0
 
 
@@ -160,9 +160,9 @@ class WhisperSpeechToText:
         Raises InvalidArgument for empty, odd-length or too long audio, a bad rate or an unsupported language hint,
         and ResourceExhausted when `max_concurrency + max_queue` calls are already admitted.
         """
-        audio, language = self._prepare(pcm16, sample_rate_hertz, language_code)
+        samples, language = self._prepare(pcm16, sample_rate_hertz, language_code)
         self._admit(queue=True)
-        return await self._run(audio, language, language_code, _FINAL)
+        return await self._run(samples, sample_rate_hertz, language, language_code, _FINAL)
 
     async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int = TARGET_RATE, *,
                                  language_code: str = "", max_seconds: float = _WHISPER_WINDOW_SECONDS,
@@ -172,17 +172,19 @@ class WhisperSpeechToText:
         Never waits: raises ResourceExhausted at once when no slot is free right now (skip this partial). The
         transcript has no segments; its duration is that of all the audio given.
         """
-        audio, language = self._prepare(pcm16, sample_rate_hertz, language_code, limit=False)
-        duration = len(audio) / TARGET_RATE
-        audio = audio[-int(max_seconds * TARGET_RATE):]
+        samples, language = self._prepare(pcm16, sample_rate_hertz, language_code, limit=False)
+        duration = len(samples) / sample_rate_hertz
+        samples = samples[-int(max_seconds * sample_rate_hertz):]
         self._admit(queue=False)
-        result = await self._run(audio, language, language_code, _PARTIAL)
+        result = await self._run(samples, sample_rate_hertz, language, language_code, _PARTIAL)
         return dataclasses.replace(result, duration_seconds=duration, segments=())
 
     # --- internals -----------------------------------------------------------------------------------------------
 
     def _prepare(self, pcm16: bytes, sample_rate_hertz: int, language_code: str, *,
-                 limit: bool = True) -> tuple[npt.NDArray[np.float32], str | None]:
+                 limit: bool = True) -> tuple[npt.NDArray[np.int16], str | None]:
+        """Checks the call (cheaply, on the event loop) and returns the samples (a view of the bytes) and the
+        language hint's primary subtag."""
         if self._closed:
             raise RuntimeError("the speech recognizer is closed")
         check_sample_rate(sample_rate_hertz, "sample_rate_hertz")
@@ -198,10 +200,7 @@ class WhisperSpeechToText:
         language = self._primary_subtag(language_code)
         if self._model is not None:
             self._check_language(language, language_code)  # refused before being admitted, when we can tell
-        audio = pcm16_to_float(pcm16)
-        if sample_rate_hertz != TARGET_RATE:
-            audio = resample(audio, sample_rate_hertz, TARGET_RATE)
-        return audio, language
+        return np.frombuffer(pcm16, dtype="<i2"), language
 
     @staticmethod
     def _primary_subtag(language_code: str) -> str | None:
@@ -232,7 +231,7 @@ class WhisperSpeechToText:
                 metadata={"capacity": str(limit), "retryAfterSeconds": f"{retry:g}"})
         self.admitted += 1
 
-    async def _run(self, audio: npt.NDArray[np.float32], language: str | None, language_code: str,
+    async def _run(self, samples: npt.NDArray[np.int16], rate: int, language: str | None, language_code: str,
                    options: _Options) -> Transcription:
         """Runs an admitted transcription (the caller has counted it in `admitted`). The count is given back when
         the work's thread ends (`_work_done`), or here if no thread is started."""
@@ -240,14 +239,14 @@ class WhisperSpeechToText:
         try:
             model = await self._ensure_loaded()
             language = self._check_language(language, language_code)
-            if not len(audio) or float(np.max(np.abs(audio))) < _SILENCE_PEAK:
+            if not len(samples) or max(int(samples.max()), -int(samples.min())) < _SILENCE_PEAK:
                 return Transcription(text="", language_code=language or "en",
                                      language_confidence=1.0 if language or not self._multilingual else 0.0,
-                                     duration_seconds=len(audio) / TARGET_RATE)
+                                     duration_seconds=len(samples) / rate)
             await self._slots.acquire()
             try:
                 work = asyncio.ensure_future(
-                    asyncio.to_thread(self._transcribe_blocking, model, audio, language, options))
+                    asyncio.to_thread(self._transcribe_blocking, model, samples, rate, language, options))
             except BaseException:
                 self._slots.release()
                 raise
@@ -294,13 +293,16 @@ class WhisperSpeechToText:
                             cpu_threads=self.threads_per_transcription, num_workers=self.max_concurrency,
                             local_files_only=True)
 
-    def _transcribe_blocking(self, model: WhisperModel, audio: npt.NDArray[np.float32], language: str | None,
-                             options: _Options) -> Transcription:
+    def _transcribe_blocking(self, model: WhisperModel, samples: npt.NDArray[np.int16], rate: int,
+                             language: str | None, options: _Options) -> Transcription:
         with self._count_lock:
             self._running += 1
             self.peak_concurrency = max(self.peak_concurrency, self._running)
         started = time.perf_counter()
         try:
+            audio = pcm16_to_float(samples)
+            if rate != TARGET_RATE:
+                audio = resample(audio, rate, TARGET_RATE)
             segments, info = model.transcribe(
                 audio, language=language if self._multilingual else "en", beam_size=self.beam_size,
                 vad_filter=False, condition_on_previous_text=False, without_timestamps=options.without_timestamps,
@@ -319,6 +321,6 @@ class WhisperSpeechToText:
         else:
             code, confidence = "en", 1.0
         return Transcription(text=" ".join(segment.text for segment in pieces), language_code=code,
-                             language_confidence=confidence, duration_seconds=len(audio) / TARGET_RATE,
+                             language_confidence=confidence, duration_seconds=len(samples) / rate,
                              segments=pieces)
 
