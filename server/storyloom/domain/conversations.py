@@ -289,6 +289,7 @@ class Conversations:
             if reply.finished and seen_chunks >= reply.chunk_count:
                 end = reply.chunk_count + 2
                 if after_sequence < end:
+                    await self._task_settled(user_id, reply.task_id)
                     if reply.state == "FAILED":
                         yield ReplyEvent(end, reply, error=reply.error or _interrupted())
                     else:
@@ -400,6 +401,17 @@ class Conversations:
                 retry_after_seconds=max(0.001, retry),
                 metadata={"limit": str(limit), "window": "60s"},
             )
+
+    async def _task_settled(self, user_id: str, task_id: str) -> None:
+        """Waits for the reply's task to record its end as well (it does so right after the reply's), so a
+        client that reads the task after the last reply event finds it finished, with its result."""
+        if not task_id:
+            return
+        with contextlib.suppress(NotFound):
+            task = await self._tasks.get(user_id, task_id)
+            if not task.state.terminal:
+                async for _event in self._tasks.watch(user_id, task_id, task.last_sequence):
+                    pass
 
     async def _user_message_before(self, reply: Message) -> Message | None:
         before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)
