@@ -44,7 +44,16 @@ def status_for_error(error: DomainError) -> status_pb2.Status:
 
 
 def status_for_task_error(error: TaskError) -> status_pb2.Status:
-    return status_proto(error.code, error.reason, error.message, error.metadata)
+    """A stored error as a status; `retryDelaySeconds` in its metadata also becomes a RetryInfo."""
+    status = status_proto(error.code, error.reason, error.message, error.metadata)
+    try:
+        retry_after = float(error.metadata.get("retryDelaySeconds", ""))
+    except ValueError:
+        return status
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(max(1, round(retry_after * 1000)))
+    status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return status
 
 
 def internal_status() -> status_pb2.Status:

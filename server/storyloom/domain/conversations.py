@@ -342,7 +342,8 @@ class Conversations:
                 await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", request_tokens(self._engine, request), 0, None))
             raise
         except DomainError as exc:
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0, TaskError(exc.code, exc.reason, exc.message, exc.metadata))
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0,
+                               _reply_error(exc))
             raise
         except Exception:
             await self._finish(message_id, "FAILED", "ERROR", 0, 0,
@@ -438,6 +439,14 @@ def _title_from(text: str) -> str:
     words = " ".join(text.split()).split(" ")
     title = " ".join(words[:8])
     return (title + "...") if len(words) > 8 else title
+
+
+def _reply_error(exc: DomainError) -> TaskError:
+    """How a failed reply reports `exc` in its last event; a rate limit says when to retry (RetryInfo)."""
+    metadata = dict(exc.metadata)
+    if isinstance(exc, ResourceExhausted):
+        metadata["retryDelaySeconds"] = f"{exc.retry_after_seconds:g}"
+    return TaskError(exc.code, exc.reason, exc.message, metadata)
 
 
 def _interrupted() -> TaskError:
