@@ -28,7 +28,7 @@ from storyloom.domain.errors import (
 )
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner, utcnow
-from storyloom.engines.text.base import ChatRequest, ChatTurn, ReplyEnd, TextDelta, TextEngine
+from storyloom.engines.text.base import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 
 log = logging.getLogger(__name__)
 
@@ -342,7 +342,7 @@ class Conversations:
                 await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", request_tokens(self._engine, request), 0, None))
             raise
         except DomainError as exc:
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0,
+            await self._finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused) else "ERROR", 0, 0,
                                _reply_error(exc))
             raise
         except Exception:
