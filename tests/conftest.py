@@ -6,6 +6,7 @@ the auth interceptor, every servicer) in this process, with the test task kinds 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -18,6 +19,7 @@ import pytest_asyncio
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings
+from storyloom.engines.text.base import TextEngine
 from storyloom.server import RunningServer, start_server
 from tests.support import task_kinds
 
@@ -66,9 +68,10 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest_asyncio.fixture
-async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
-    app = await build_app(settings_for_tests(tmp_path / "data"))
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, text_engine: TextEngine | None = None) -> AsyncIterator[StoryloomServer]:
+    """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one."""
+    app = await build_app(settings, text_engine=text_engine)
     task_kinds.register(app)
     await start(app)
     running = await start_server(app)
@@ -79,6 +82,12 @@ async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
         await channel.close()
         await running.stop(0.5)
         await app.close()
+
+
+@pytest_asyncio.fixture
+async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
+    async with serving(settings_for_tests(tmp_path / "data")) as server:
+        yield server
 
 
 @pytest_asyncio.fixture

@@ -52,9 +52,12 @@ class App:
         await self.db.close()
 
 
-async def build_app(settings: Settings) -> App:
+async def build_app(settings: Settings, *, text_engine: TextEngine | None = None) -> App:
     """Opens and migrates the database and builds the services. Task kinds are registered on
-    `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler."""
+    `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler.
+
+    `text_engine` replaces the one the settings choose (tests pass an engine pointed at a fake);
+    the app owns it and closes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     await db.migrate()
@@ -64,7 +67,7 @@ async def build_app(settings: Settings) -> App:
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
     )
-    text_engine = build_text_engine(settings)
+    text_engine = text_engine or build_text_engine(settings)
     media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"))
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
