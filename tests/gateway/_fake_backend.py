@@ -3,7 +3,6 @@
 Everything else in tests/gateway runs against the real server (tests/conftest.py). This fake
 exists only for:
 
-* RESOURCE_EXHAUSTED with RetryInfo (HTTP 429): nothing in the server rate-limits yet;
 * a gRPC error in the middle of a server stream (HTTP/1.1 trailers): the real streams end with
   an in-band terminal event instead, by design;
 * a unary `google.api.HttpBody` response: StoryService.ExportStory is not implemented yet;
@@ -18,7 +17,7 @@ import asyncio
 
 import grpc
 from google.api import httpbody_pb2
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -42,15 +41,6 @@ def rich_status(code: int, message: str, *details) -> grpc.Status:
 
 class Tasks(task_pb2_grpc.TaskServiceServicer):
     async def GetTask(self, request, context):
-        if request.name == "tasks/exhausted":
-            await context.abort_with_status(
-                rich_status(
-                    code_pb2.RESOURCE_EXHAUSTED,
-                    "Too many requests.",
-                    error_details_pb2.ErrorInfo(reason="RATE_LIMIT_EXCEEDED", domain=DOMAIN),
-                    error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=2)),
-                )
-            )
         if request.name == "tasks/sleep":  # slower than a short unary route timeout
             await asyncio.sleep(2)
         return task_pb2.Task(name=request.name, kind="fake", state=task_pb2.TASK_STATE_RUNNING)

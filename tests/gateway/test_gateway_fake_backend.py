@@ -57,16 +57,6 @@ async def http1_exchange(port: int, path: str) -> tuple[str, bytes, dict[str, st
     return head, body, trailers
 
 
-async def test_resource_exhausted_is_a_429_with_retry_info(http):
-    response = await http.get("/v1/tasks/exhausted")
-    assert response.status_code == 429
-    status = response.json()
-    assert status["code"] == 8
-    types = {d["@type"]: d for d in status["details"]}
-    assert types["type.googleapis.com/google.rpc.ErrorInfo"]["reason"] == "RATE_LIMIT_EXCEEDED"
-    assert types["type.googleapis.com/google.rpc.RetryInfo"]["retryDelay"] == "2s"
-
-
 async def test_a_grpc_error_in_the_middle_of_a_stream_reaches_http1_clients_only_as_trailers(gateway):
     head, body, trailers = await http1_exchange(gateway.port, "/v1/tasks/fail-midstream:watch")
     # The status line was sent with the first event, so it stays 200 ...
