@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Sequence
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text import offline_data as D
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
+from storyloom.engines.text.offline_story import OfflineStoryWriter
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
@@ -41,7 +42,7 @@ _SCALARS = tuple(f.name for f in dataclasses.fields(StoryRequirements)
 
 # --- the engine ---------------------------------------------------------------------------------
 
-class OfflineStoryteller:
+class OfflineStoryteller(OfflineStoryWriter):
     """The `TextEngine` that needs nothing: rule-based requirement gathering, deterministic replies.
 
     `word_delay` is the pause in seconds after each streamed word (0 in tests).
