@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import (
+    Aborted,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -321,7 +322,7 @@ class Conversations:
             # Clients may have seen chunks past the last one stored; regenerating would
             # contradict them. Keep what was written and say what happened.
             await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
-            raise FailedPrecondition(_interrupted().message, reason="REPLY_INTERRUPTED")
+            raise Aborted(_interrupted().message, reason="REPLY_INTERRUPTED")
         conversation = await self._repo.get(reply.conversation_id)
         if conversation is None:
             raise NotFound(f"conversations/{reply.conversation_id}")
