@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +18,7 @@ from storyloom.server import SERVICE_NAMES
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller, settings_for_tests
 from tests.support import task_kinds
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.server_process import ServerProcess
 
 
 async def test_reflection_lists_the_five_services_without_a_key(storyloom_server):
@@ -65,41 +61,6 @@ async def test_unimplemented_services_answer_with_a_rich_status(storyloom_server
 
 
 # --- a real server process ---------------------------------------------------------------
-
-
-class ServerProcess:
-    """`python -m storyloom serve` on a data dir, with the test task kinds as a plugin."""
-
-    def __init__(self, data_dir: Path, log: Path):
-        self.data_dir, self.log = data_dir, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> None:
-        port_file = self.data_dir / "port"
-        port_file.unlink(missing_ok=True)
-        env = {**os.environ, "STORYLOOM_PLUGINS": "tests.support.task_kinds", "STORYLOOM_DEV_BOOTSTRAP": "0",
-               "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2"}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "storyloom", "serve", "--address", "127.0.0.1:0", "--data-dir",
-                 str(self.data_dir), "--port-file", str(port_file)], env=env, stdout=log, stderr=log, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text():
-            assert self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-
-    def signal(self, signum: int) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signum)
-        return self.proc.wait(timeout=20)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture

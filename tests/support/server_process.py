@@ -1,0 +1,55 @@
+"""`python -m storyloom serve` as a separate process, for tests that kill it (SIGKILL) or stop it (SIGTERM)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServerProcess:
+    """The server on a data dir and a free port, with the test task kinds as a plugin. `env` adds or overrides
+    environment variables (STORYLOOM_*) for every start."""
+
+    def __init__(self, data_dir: Path, log: Path, env: Mapping[str, str] | None = None):
+        self.data_dir, self.log = data_dir, log
+        self.env = dict(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        port_file = self.data_dir / "port"
+        port_file.unlink(missing_ok=True)
+        env = {**os.environ, "STORYLOOM_PLUGINS": "tests.support.task_kinds", "STORYLOOM_DEV_BOOTSTRAP": "0",
+               "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", **self.env}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "storyloom", "serve", "--address", "127.0.0.1:0", "--data-dir",
+                 str(self.data_dir), "--port-file", str(port_file)], env=env, stdout=log, stderr=log, cwd=ROOT)
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text():
+            assert self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+
+    def signal(self, signum: int) -> int:
+        """Sends `signum` and waits for the process to exit; returns its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=20)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
