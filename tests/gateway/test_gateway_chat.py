@@ -1,6 +1,7 @@
 """Chat over REST and Server-Sent Events, through the real Envoy gateway in front of the real server (offline
 storyteller): create a conversation, send messages and read their replies as SSE, re-attach to a reply, list the
-messages, extract the requirements, and the errors a web client meets (429 with RetryInfo, 404, 400).
+messages, extract the requirements, and the errors a web client meets (429 with RetryInfo, 404, 400). Then replies
+over SSE with Gemini (the wire fake, tests/support/gemini_fake.py) as the engine.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from storyloom.engines.text.gemini import GeminiTextEngine
 from storyloom.engines.text.offline import OfflineStoryteller
-from tests.conftest import Caller, StoryloomServer
+from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
 from tests.gateway.conftest import Gateway, StartGateway
 from tests.gateway.test_gateway_e2e import BAD_REQUEST, sse_events, the_error_info
+from tests.support.gemini_fake import GeminiFake, Stream, chunk, error_body
+from tests.test_conversations_gemini import RETRIES, TIMEOUTS
 
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 
@@ -236,3 +240,50 @@ async def test_bad_message_text_is_a_json_400_with_field_violations(http, key, t
     assert status["code"] == 3 and the_error_info(status)["reason"] == reason
     [bad_request] = [d for d in status["details"] if d["@type"] == BAD_REQUEST]
     assert [v["field"] for v in bad_request["fieldViolations"]] == ["text"]
+
+
+# --- the same over SSE with Gemini (the wire fake) as the engine ---------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def gemini_chat(tmp_path, start_gateway: StartGateway) -> AsyncIterator[tuple[GeminiFake, httpx.AsyncClient,
+                                                                                    dict[str, str]]]:
+    """A Gemini fake, a server whose engine talks to it, Envoy in front, an HTTP client and a key."""
+    async with GeminiFake() as fake:
+        engine = GeminiTextEngine("test-key", base_url=fake.base_url, timeouts=TIMEOUTS, retry=RETRIES)
+        async with serving(settings_for_tests(tmp_path / "gemini-data"), text_engine=engine) as server:
+            caller = await server.new_caller()
+            gateway = await start_gateway(server.port)
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
+                yield fake, client, {"x-api-key": caller.key}
+
+
+async def test_a_gemini_reply_reaches_a_rest_client_chunk_by_chunk_as_server_sent_events(gemini_chat):
+    fake, http, key = gemini_chat
+    fake.script(Stream([chunk("Once "), chunk("upon a "), chunk("time, "), chunk("a fox.", finish_reason="STOP")],
+                       delay=0.2))
+    conversation = (await create_conversation(http, key))["name"]
+
+    async with http.stream("POST", f"/v1/{conversation}:sendMessage", json={"text": "A fox story"},
+                           headers=key) as response:
+        timed = await read_events(response)
+
+    events = [event for _, event in timed]
+    assert [e["delta"]["text"] for e in events if "delta" in e] == ["Once ", "upon a ", "time, ", "a fox."]
+    first_delta_at = next(at for at, e in timed if "delta" in e)
+    assert first_delta_at < fake.requests[0].chunk_sent_at[-1] - 0.3  # passed on while Gemini was still writing
+    assert events[-1]["finished"]["message"]["text"] == "Once upon a time, a fox."
+
+
+async def test_a_gemini_failure_mid_reply_ends_the_event_stream_with_an_in_band_error(gemini_chat):
+    fake, http, key = gemini_chat
+    fake.script(Stream([chunk("Once upon ")], error=error_body(503, "The model is overloaded.")))
+    conversation = (await create_conversation(http, key))["name"]
+
+    events = await send(http, key, conversation, "A fox story")
+
+    assert kinds(events) == ["accepted", "delta", "error"]
+    assert events[-1]["error"]["code"] == 14 and the_error_info(events[-1]["error"])["reason"] == "ENGINE_UNAVAILABLE"
+    stored = (await http.get(f"/v1/{conversation}/messages", params={"pageSize": 1}, headers=key)).json()
+    assert stored["messages"][0]["state"] == "MESSAGE_STATE_FAILED"
+    assert stored["messages"][0]["text"] == "Once upon "
