@@ -1483,21 +1483,26 @@ def _picture_from_text(text: str, requirements: StoryRequirements, plan: _Plan, 
     return _clean_user_text(prompt, 400).rstrip(".") + "."
 
 
+def derive_scene(requirements: StoryRequirements, piece: str, whole: str, index: int, count: int,
+                 used: set[str]) -> SceneText:
+    """A scene for `piece` of a story written elsewhere (`whole`): a title from its heading, names and nouns (not
+    one of `used`), a mood from its words, and a picture of who is in it, where, at its key moment."""
+    return SceneText(title=_derived_title(piece, whole, used, index), text=piece, mood=guess_mood(piece, index, count),
+                     illustration_prompt=_picture_from_text(piece, requirements, _plan(requirements), whole=whole))
+
+
 def split(requirements: StoryRequirements, text: str, scene_count: int) -> list[SceneText]:
     """Cuts a story written elsewhere into at most `scene_count` scenes; every scene is an exact slice."""
     check_scene_count(scene_count)
     if not text.strip():
         raise ValueError("there is no story text to split")
-    plan = _plan(requirements)
     spans = split_spans(text, scene_count)
     used: set[str] = set()
     scenes = []
     for index, (start, end) in enumerate(spans):
-        piece = text[start:end]
-        title = _derived_title(piece, text, used, index)
-        used.add(title)
-        scenes.append(SceneText(title=title, text=piece, mood=guess_mood(piece, index, len(spans)),
-                                illustration_prompt=_picture_from_text(piece, requirements, plan, whole=text)))
+        scene = derive_scene(requirements, text[start:end], text, index, len(spans), used)
+        used.add(scene.title)
+        scenes.append(scene)
     return scenes
 
 
