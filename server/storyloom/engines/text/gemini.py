@@ -2,6 +2,9 @@
 
 Chat replies stream (`generate_content_stream`, thinking off, child-safe safety settings); requirement extraction
 uses JSON-schema structured output; summaries are a short plain-text call. Token counts are estimated locally.
+As a StoryWriter, every step (premise, outline, scene, opening, continuation, split) is one structured-output call
+whose system instruction states the audience, the content rating and the style (prompts and parsing live in
+`gemini_story`).
 
 Failures are retried here, not in the SDK (its own retries are switched off): with exponential backoff and jitter,
 honouring a RetryInfo `retryDelay` the server sends with a 429, and only while nothing has been shown to the caller.
@@ -29,8 +32,12 @@ from google.genai import errors, types
 from storyloom.domain.errors import DomainError
 from storyloom.domain.requirements import (AGE_GROUPS, CONTENT_RATINGS, ENDINGS, LENGTHS, PERSONAS, POINTS_OF_VIEW,
                                            TONES, WRITING_STYLES, Character, StoryRequirements)
+from storyloom.engines.story import OutlineScene, Premise, SceneText
+from storyloom.engines.text import gemini_story as story
+from storyloom.engines.text import offline_story
 from storyloom.engines.text.base import (ChatEvent, ChatRequest, ChatTurn, EngineRateLimited, EngineRefused,
                                          EngineUnavailable, FinishReason, ReplyEnd, TextDelta)
+from storyloom.engines.text.story_common import check_scene_count, split_target, split_units
 
 try:  # google-genai 3.x talks through httpx2 when it is installed (it is one of its dependencies), else httpx.
     import httpx2 as _httpx
@@ -295,6 +302,89 @@ class GeminiTextEngine:
     def count_tokens(self, text: str) -> int:
         """A local estimate (about four characters a token for English); no network call."""
         return math.ceil(len(text) / 4)
+
+    # --- StoryWriter ---------------------------------------------------------------------------------------------
+    # Each step is one structured-output call with the unary retry rules. A reply that is not valid JSON, or that
+    # lacks the text a caller relies on, raises EngineUnavailable; a G or PG reply with a word no children's story
+    # should carry raises EngineRefused.
+
+    async def premise(self, requirements: StoryRequirements) -> Premise:
+        document = await self._story_call(requirements, story.PREMISE_TASK, "Write the premise.",
+                                          story.premise_schema(), purpose="premise", max_output_tokens=1024)
+        return story.parse_premise(document, requirements, self.model)
+
+    async def outline(self, requirements: StoryRequirements, premise: str, scene_count: int) -> list[OutlineScene]:
+        """Exactly `scene_count` scenes. An outline with another count is asked for once more, saying what was
+        wrong; if it is still wrong, surplus middle scenes are merged into their neighbours (nothing is lost), and
+        too few scenes are EngineUnavailable (scenes are never invented here)."""
+        check_scene_count(scene_count)
+        task, schema = story.outline_task(scene_count), story.outline_schema(scene_count)
+        document = await self._story_call(requirements, task, story.outline_prompt(premise, scene_count), schema,
+                                          purpose="outline", max_output_tokens=2048)
+        scenes = story.parse_outline(document, requirements, self.model)
+        if len(scenes) != scene_count:
+            logger.info("Gemini %s wrote an outline of %d scenes instead of %d; asking again", self.model,
+                        len(scenes), scene_count)
+            document = await self._story_call(
+                requirements, task, story.outline_prompt(premise, scene_count, wrong_count=len(scenes)), schema,
+                purpose="outline", max_output_tokens=2048)
+            scenes = story.parse_outline(document, requirements, self.model)
+        if len(scenes) > scene_count:
+            scenes = story.merge_outline(scenes, scene_count)
+        if len(scenes) < scene_count:
+            raise EngineUnavailable(f"Gemini wrote an outline of {len(scenes)} scenes instead of {scene_count}",
+                                    metadata={"model": self.model, "sceneCount": str(len(scenes))})
+        return scenes
+
+    async def scene(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], index: int,
+                    story_so_far: Sequence[SceneText]) -> SceneText:
+        if not 0 <= index < len(outline):
+            raise ValueError(f"scene index {index} is outside the outline of {len(outline)} scenes")
+        document = await self._story_call(requirements, story.scene_task(index, len(outline)),
+                                          story.scene_prompt(premise, outline, index, story_so_far),
+                                          story.scene_schema(), purpose="scene", max_output_tokens=2048)
+        return story.parse_scene(document, requirements, outline, index, self.model)
+
+    async def opening(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene]) -> str:
+        document = await self._story_call(requirements, story.OPENING_TASK, story.opening_prompt(premise, outline),
+                                          story.opening_schema(), purpose="opening", max_output_tokens=2048)
+        return story.parse_opening(document, requirements, self.model)
+
+    async def continue_story(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene],
+                             story_so_far: str) -> tuple[str, bool]:
+        document = await self._story_call(requirements, story.CONTINUE_TASK,
+                                          story.continue_prompt(premise, outline, story_so_far),
+                                          story.continue_schema(), purpose="continuation", max_output_tokens=2048)
+        return story.parse_continuation(document, requirements, self.model)
+
+    async def split_story(self, requirements: StoryRequirements, text: str, scene_count: int) -> list[SceneText]:
+        """The text cut where Gemini says scenes begin, at paragraph (or sentence) boundaries, so every scene is an
+        exact slice of it; Gemini gives the titles, moods and pictures. A text too short for more than one scene
+        is not sent; boundaries that make no sense are dropped, and with none left the cut is the offline one."""
+        check_scene_count(scene_count)
+        if not text.strip():
+            raise ValueError("there is no story text to split")
+        target = split_target(text, scene_count)
+        units = split_units(text, target)
+        if len(units) == 1:
+            return offline_story.split(requirements, text, 1)
+        document = await self._story_call(requirements, story.split_task(target), story.split_prompt(text, units),
+                                          story.split_schema(target, len(units)), purpose="split",
+                                          max_output_tokens=4096, temperature=0.2)
+        parsed = story.parse_split(document, len(units))
+        if not parsed:
+            logger.warning("Gemini %s returned no usable scene boundaries; splitting offline", self.model)
+            return offline_story.split(requirements, text, scene_count)
+        return story.split_scenes(requirements, text, units, parsed)
+
+    async def _story_call(self, requirements: StoryRequirements, task: str, prompt: str, schema: dict[str, Any], *,
+                          purpose: str, max_output_tokens: int, temperature: float | None = None) -> Mapping[str, Any]:
+        config = self._config(system_instruction=story.system_instruction(requirements, task),
+                              max_output_tokens=max_output_tokens,
+                              temperature=self.temperature if temperature is None else temperature,
+                              response_mime_type="application/json", response_json_schema=schema)
+        text = await self._generate(_contents([ChatTurn("user", prompt)]), config, purpose=purpose)
+        return story.document(text, purpose, self.model)
 
     # --- internals -----------------------------------------------------------------------------------------------
 
