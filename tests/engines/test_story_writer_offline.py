@@ -140,7 +140,7 @@ async def test_the_problem_comes_after_the_introduction_and_friends_help(writer:
 
 
 @pytest.mark.parametrize(("ending", "mood", "signature"), [
-    ("HAPPY", "joyful", r"\bcheered\b"),
+    ("HAPPY", "joyful", r"\bcheer(?:ed)?\b"),
     ("BITTERSWEET", "calm", r"\ba little sad\b"),
     ("OPEN", "curious", r"\bfor now\b|\banother day\b"),
     ("TWIST", "bright", r"\bWhat a surprise!"),
@@ -156,11 +156,29 @@ async def test_the_last_scene_resolves_the_way_the_ending_preference_asks(
     assert re.search(signature, last.text)
     others = [e for e in ENDINGS if e != ending]
     for other in others:  # the other endings' signatures are absent
-        other_signature = {"HAPPY": r"\bcheered\b", "BITTERSWEET": r"\ba little sad\b",
+        other_signature = {"HAPPY": r"\bcheer(?:ed)?\b", "BITTERSWEET": r"\ba little sad\b",
                            "OPEN": r"\bfor now\b|\banother day\b", "TWIST": r"\bWhat a surprise!",
                            "MORAL": r"\blearned that\b"}[other]
         assert not re.search(other_signature, last.text)
     assert not any(re.search(signature, s.text) for s in scenes[:-1])
+
+
+async def test_a_calm_bedtime_story_ends_quietly_without_dancing(writer: OfflineStoryteller) -> None:
+    requirements = dataclasses.replace(FOX_AND_DRAGON, tone="CALM", persona="BEDTIME_STORYTELLER")
+    last = (await story(writer, requirements))[-1]
+
+    assert last.mood == "cozy" and "Goodnight" in last.text
+    assert not re.search(r"\bdanced\b|\blaughed until\b", last.text)
+
+
+async def test_the_hero_never_meets_a_helper_of_its_own_kind(writer: OfflineStoryteller) -> None:
+    for setting in ("an enchanted forest", "a snowy mountain", "a farm"):
+        requirements = dataclasses.replace(FOX_AND_DRAGON, setting=setting, characters=(
+            Character("Luna", "a curious little owl"), Character("Percy", "a cheerful penguin"),
+            Character("Daisy", "a cheerful cow")))
+        middle = " ".join(s.text for s in (await story(writer, requirements, 9))[2:-2])
+        meetings = r"\b(?:met|came|was|but|It was) (?:a|an) (?:[a-z]+ )*(?:owl|penguin|cow)\b"
+        assert not re.search(meetings, middle), setting
 
 
 async def test_an_open_ending_does_not_say_the_end_for_good(writer: OfflineStoryteller) -> None:

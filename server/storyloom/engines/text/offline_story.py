@@ -464,7 +464,9 @@ def _plan(requirements: StoryRequirements) -> _Plan:
     stations = list(family["stations"])
     shift = _digest(seed, "stations") % len(stations)
     stations = stations[shift:] + stations[:shift]
-    helpers = list(family["helpers"])
+    kinds = {p.kind for p in (hero, *friends) if p.kind}
+    helpers = [h for h in family["helpers"] if not any(re.search(rf"\b{re.escape(k)}s?\b", h[0]) for k in kinds)]
+    helpers = helpers or list(family["helpers"])
     shift = _digest(seed, "helpers") % len(helpers)
     helpers = helpers[shift:] + helpers[:shift]
     return _Plan(req=req, seed=seed, hero=hero, friends=friends, companion=companion, guest=guest, place=place,
@@ -765,7 +767,9 @@ class _Writer:
                 be = ("are" if friend.plural else "is") if pov == "FIRST_PERSON" else (
                     "were" if friend.plural else "was")
                 second.append(self.fill(template, f"intro.friend.{i}", friend=friend.intro(), be=be))
-        second.append(self.fill(str(self.p("routine")), "intro.routine"))
+        routine = self.fill(str(self.p("routine")), "intro.routine")
+        if pov != "FIRST_PERSON" or not second:
+            second.append(routine)
         optional = []
         scenery = self.scenery("intro", {0: 0, 1: 1, 2: 2, 3: 2}[plan.detail])
         if plan.req.persona == "EDUCATOR" or plan.req.tone == "EDUCATIONAL":
@@ -773,6 +777,8 @@ class _Writer:
         if scenery:
             optional.append(scenery)
         core = [[s for s in first if s], self.couplet("intro", 0), [s for s in second if s]]
+        if routine not in second:
+            core.append([routine])
         voice.set_group(joined=True)
         cast = _join(["you, the hero" if hero.listener else hero.label(), *[p.label() for p in friends]])
         summary = f"Meet {cast}, {plan.place.in_a_place}."
@@ -942,9 +948,10 @@ class _Writer:
         ending = plan.req.ending_preference
         first: list[str] = []
         second: list[str] = []
+        calm = plan.req.tone == "CALM" or plan.req.persona == "BEDTIME_STORYTELLER"
         if ending == "HAPPY":
             first = self.fill_all(self.p("happy"), "end.happy")
-            second.append(voice.choose(S.HAPPY, "end.generic", fresh=False))
+            second.append(voice.choose(S.HAPPY_CALM if calm else S.HAPPY, "end.generic", fresh=False))
         elif ending == "BITTERSWEET":
             first = self.fill_all(self.p("bitter"), "end.bitter")
             second.append(voice.choose(S.BITTERSWEET, "end.generic", fresh=False))
@@ -968,7 +975,7 @@ class _Writer:
         title = {"OPEN": "What Happens Next?", "TWIST": "A Surprise at the End"}.get(
             ending, self.fill(self.p("titles")[2], "end.title"))
         mood = S.ENDING_MOOD[ending]
-        if ending == "HAPPY" and (plan.req.tone == "CALM" or plan.req.persona == "BEDTIME_STORYTELLER"):
+        if ending == "HAPPY" and calm:
             mood = "cozy"
         people = [plan.hero, *plan.friends] + ([plan.guest] if plan.guest and plan.guest not in plan.friends else [])
         core = [first, second + [closing]] if not couplet else [first, second, couplet, [closing]]
@@ -1135,7 +1142,7 @@ def _illustration(parts: Sequence[_Part], plan: _Plan, mood: str) -> str:
     where = f", {main.where}" if "," in main.picture else f" {main.where}"
     text = f"{_cap(who)} {main.picture}{where}"
     if not re.search(r"\b(?:night|evening|sunset|moon|moonlight|morning|sunshine|rain|sky)\b", main.picture):
-        text += f", {_LIGHT.get(mood, 'in bright light')}"
+        text += f", {plan.problem.get('light') or _LIGHT.get(mood, 'in bright light')}"
     if plan.req.illustration_style:
         style = _clean_user_text(plan.req.illustration_style, 60)
         if style and not unsafe(style):

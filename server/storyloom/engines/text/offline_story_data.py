@@ -739,6 +739,8 @@ HAPPY = (
     "Everyone cheered and hugged and danced, and {H} laughed until {his} sides ached.",
     "{W} laughed and cheered, and it was the happiest day {we} could remember.",
 )
+# A happy ending for calm and bedtime stories: no dancing before sleep.
+HAPPY_CALM = ("Everything was peaceful and right again, and everyone gave a soft, sleepy cheer.",)
 BITTERSWEET = (
     "It was a little sad, and it was also good. {H} found that a heart can feel both at once.",
 )
@@ -1217,6 +1219,7 @@ PROBLEMS: dict[str, dict[str, object]] = {
         "hook": ("But just before {H} fell asleep, {he} heard another yawn, far, far away.", "It sounded like a star."),
         "hook_summary": "far away, a star yawns too.",
         "titles": ("The Sleepless Moon", "A Song for the Moon", "Sweet Dreams"),
+        "light": "in soft evening light",
         "pictures": ("watching the moon rise in a pink and gold sky", "looking up at a big yawning moon",
                      "singing softly to the moon", "curled up asleep under silver moonlight"),
     },
@@ -1457,6 +1460,7 @@ PROBLEMS: dict[str, dict[str, object]] = {
                  "This one was purple, and it was blinking four times."),
         "hook_summary": "a new purple light blinks four times, far away.",
         "titles": ("Lights in the Night", "Three Blinks", "The Secret Is Out"),
+        "light": "at dusk, as the first stars come out",
         "pictures": ("looking out into the evening", "spotting little blue and gold lights dancing in the night",
                      "holding up a lantern as hundreds of fireflies float closer",
                      "surrounded by glowing fireflies on a warm night"),
