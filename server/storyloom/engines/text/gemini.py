@@ -367,15 +367,16 @@ class GeminiTextEngine:
         target = split_target(text, scene_count)
         units = split_units(text, target)
         if len(units) == 1:
-            return offline_story.split(requirements, text, 1)
+            return await asyncio.to_thread(offline_story.split, requirements, text, 1)
         document = await self._story_call(requirements, story.split_task(target), story.split_prompt(text, units),
                                           story.split_schema(target, len(units)), purpose="split",
                                           max_output_tokens=4096, temperature=0.2)
         parsed = story.parse_split(document, len(units))
         if not parsed:
             logger.warning("Gemini %s returned no usable scene boundaries; splitting offline", self.model)
-            return offline_story.split(requirements, text, scene_count)
-        return story.split_scenes(requirements, text, units, parsed)
+            return await asyncio.to_thread(offline_story.split, requirements, text, scene_count)
+        # Titles and pictures Gemini left out are derived from the words: CPU work, off the event loop.
+        return await asyncio.to_thread(story.split_scenes, requirements, text, units, parsed)
 
     async def _story_call(self, requirements: StoryRequirements, task: str, prompt: str, schema: dict[str, Any], *,
                           purpose: str, max_output_tokens: int, temperature: float | None = None) -> Mapping[str, Any]:

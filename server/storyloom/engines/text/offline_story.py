@@ -19,6 +19,7 @@ storyteller inherits; the module functions do the work and are pure.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -1516,28 +1517,35 @@ def split(requirements: StoryRequirements, text: str, scene_count: int) -> list[
 # --- the StoryWriter mixin --------------------------------------------------------------------------------
 
 class OfflineStoryWriter:
-    """StoryWriter on the story grammar; the offline storyteller inherits it."""
+    """StoryWriter on the story grammar; the offline storyteller inherits it.
+
+    The work (tens of milliseconds for a story, more to split a long text) runs in a worker thread, off the event
+    loop. The premise and the story so far are not read when the outline is the grammar's own: the plan comes from
+    the requirements, so every step of the same story agrees with the others.
+    """
 
     async def premise(self, requirements: StoryRequirements) -> Premise:
-        return Premise(title=story_title(requirements), premise=premise_text(requirements))
+        return await asyncio.to_thread(
+            lambda: Premise(title=story_title(requirements), premise=premise_text(requirements)))
 
     async def outline(self, requirements: StoryRequirements, premise: str, scene_count: int) -> list[OutlineScene]:
-        """Exactly `scene_count` scenes. The premise is not read: the plan comes from the requirements."""
-        return list(write(requirements, scene_count).outline)
+        """Exactly `scene_count` scenes (1 to 12)."""
+        check_scene_count(scene_count)
+        return list((await asyncio.to_thread(write, requirements, scene_count)).outline)
 
     async def scene(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene],
                     index: int, story_so_far: Sequence[SceneText]) -> SceneText:
         if not 0 <= index < len(outline):
             raise ValueError(f"scene index {index} is outside the outline of {len(outline)} scenes")
-        return scenes_for(requirements, outline)[index]
+        return (await asyncio.to_thread(scenes_for, requirements, outline))[index]
 
     async def opening(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene]) -> str:
-        return opening_text(requirements, outline)
+        return await asyncio.to_thread(opening_text, requirements, outline)
 
     async def continue_story(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene],
                              story_so_far: str) -> tuple[str, bool]:
-        return continuation(requirements, outline, story_so_far)
+        return await asyncio.to_thread(continuation, requirements, outline, story_so_far)
 
     async def split_story(self, requirements: StoryRequirements, text: str, scene_count: int) -> list[SceneText]:
-        return split(requirements, text, scene_count)
+        return await asyncio.to_thread(split, requirements, text, scene_count)
 
