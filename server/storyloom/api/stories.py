@@ -16,6 +16,7 @@ from storyloom.api.tasks import TaskServicer
 from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem
+from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.engines.story import OutlineScene
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2
 
@@ -159,10 +160,10 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         return httpbody_pb2.HttpBody(content_type=content_type, data=data)
 
 
-def _requirements(message: object) -> domain.StoryRequirements:
+def _requirements(message: object) -> StoryRequirements:
     requirements = requirements_api.from_proto(message)  # type: ignore[arg-type]
     domain.require_something(requirements)
-    return domain.resolved(requirements)
+    return with_defaults(requirements)
 
 
 def _check_premise(premise: str) -> None:

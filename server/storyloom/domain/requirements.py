@@ -23,6 +23,17 @@ ENDINGS = ("HAPPY", "BITTERSWEET", "OPEN", "TWIST", "MORAL")
 # The highest rating each audience allows (ratings are ordered as in CONTENT_RATINGS).
 MAX_RATING = {"PRESCHOOL": "G", "EARLY_READERS": "PG", "MIDDLE_GRADE": "PG", "TEENS": "PG_13", "ADULTS": "PG_13"}
 
+# What an unknown enum-like requirement becomes when a story is written: the gentle choice.
+DEFAULTS = {
+    "tone": "WHIMSICAL",
+    "audience_age_group": "EARLY_READERS",
+    "content_rating": "G",
+    "ending_preference": "HAPPY",
+    "narrative_point_of_view": "THIRD_PERSON_LIMITED",
+    "persona": "CHILDRENS_BOOK_AUTHOR",
+    "length": "MEDIUM",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Character:
@@ -87,3 +98,18 @@ class StoryRequirements:
             if value:
                 parts.append(f"{label}: {value.replace('_', ' ').lower() if value.isupper() else value}")
         return "\n".join(parts)
+
+
+def capped_rating(requirements: StoryRequirements) -> str:
+    """The content rating to write at: the one asked for (G when unknown), never above the audience's maximum."""
+    audience = requirements.audience_age_group or DEFAULTS["audience_age_group"]
+    asked = requirements.content_rating if requirements.content_rating in CONTENT_RATINGS else "G"
+    ceiling = MAX_RATING.get(audience, "G")
+    return min(asked, ceiling, key=CONTENT_RATINGS.index)
+
+
+def with_defaults(requirements: StoryRequirements) -> StoryRequirements:
+    """The requirements with every unknown enum-like field set to its safe default and the rating capped."""
+    filled = {name: getattr(requirements, name) or default for name, default in DEFAULTS.items()}
+    filled["content_rating"] = capped_rating(requirements)
+    return dataclasses.replace(requirements, **filled)

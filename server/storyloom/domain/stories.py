@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
-from storyloom.domain.requirements import StoryRequirements
+from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.domain.tasks import Task, TaskContext, TaskRunner, utcnow
 from storyloom.engines.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 
@@ -130,24 +130,6 @@ class StageClock:
 
     def remaining(self, work: Sequence[tuple[str, int]]) -> float:
         return sum(self._seconds[stage] * units for stage, units in work)
-
-
-def resolved(requirements: StoryRequirements) -> StoryRequirements:
-    """The requirements with every unknown that has a safe default filled in."""
-    age = requirements.audience_age_group or "EARLY_READERS"
-    young = age in ("PRESCHOOL", "EARLY_READERS", "MIDDLE_GRADE")
-    return dataclasses.replace(
-        requirements,
-        audience_age_group=age,
-        content_rating=requirements.content_rating or ("G" if young else "PG"),
-        tone=requirements.tone or "WHIMSICAL",
-        length=requirements.length or "MEDIUM",
-        ending_preference=requirements.ending_preference or "HAPPY",
-        narrative_point_of_view=requirements.narrative_point_of_view or "THIRD_PERSON_LIMITED",
-        writing_style=requirements.writing_style or ("SIMPLE" if young else "DESCRIPTIVE"),
-        persona=requirements.persona or "CHILDRENS_BOOK_AUTHOR",
-        language_code=requirements.language_code or "en",
-    )
 
 
 def require_something(requirements: StoryRequirements, field: str = "requirements") -> None:
@@ -288,7 +270,7 @@ class Stories:
             await self._repo.update(story_id, requirements=extracted)
             story = await self._load(story_id)
 
-        requirements = resolved(story.requirements)
+        requirements = with_defaults(story.requirements)
         if story.requirements != requirements:
             await self._repo.update(story_id, requirements=requirements)
         count = story.options.scene_count or SCENES_FOR_LENGTH[requirements.length]

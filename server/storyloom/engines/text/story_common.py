@@ -1,18 +1,17 @@
 """What both story writers share: the defaults for unknown requirements, and text splitting.
 
-`effective` fills every unknown enum-like requirement with its safe default and caps the content
-rating at what the audience allows. `split_units` and `group_units` cut a story written elsewhere
+`effective` (domain.requirements.with_defaults) fills every unknown enum-like requirement with its
+safe default and caps the content rating at what the audience allows. `split_units` and `group_units` cut a story written elsewhere
 into scenes by paragraphs (and sentences, when there are too few paragraphs) without changing a
 word: a scene is always an exact slice of the original text.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 
-from storyloom.domain.requirements import CONTENT_RATINGS, MAX_RATING, StoryRequirements
+from storyloom.domain.requirements import StoryRequirements, with_defaults
 
 # The moods a scene can have (the illustrator picks palettes by these).
 MOODS = ("cozy", "bright", "curious", "tense", "hopeful", "joyful", "calm", "mysterious")
@@ -22,30 +21,8 @@ MAX_SCENES = 12
 # A scene cut out of a story written elsewhere has at least about this many words.
 MIN_SPLIT_WORDS = 10
 
-DEFAULTS = {
-    "tone": "WHIMSICAL",
-    "audience_age_group": "EARLY_READERS",
-    "content_rating": "G",
-    "ending_preference": "HAPPY",
-    "narrative_point_of_view": "THIRD_PERSON_LIMITED",
-    "persona": "CHILDRENS_BOOK_AUTHOR",
-    "length": "MEDIUM",
-}
-
-
-def capped_rating(requirements: StoryRequirements) -> str:
-    """The content rating to write at: the one asked for (G when unknown), never above the audience's maximum."""
-    audience = requirements.audience_age_group or DEFAULTS["audience_age_group"]
-    asked = requirements.content_rating if requirements.content_rating in CONTENT_RATINGS else "G"
-    ceiling = MAX_RATING.get(audience, "G")
-    return min(asked, ceiling, key=CONTENT_RATINGS.index)
-
-
-def effective(requirements: StoryRequirements) -> StoryRequirements:
-    """The requirements with every unknown enum-like field set to its safe default and the rating capped."""
-    filled = {name: getattr(requirements, name) or default for name, default in DEFAULTS.items()}
-    filled["content_rating"] = capped_rating(requirements)
-    return dataclasses.replace(requirements, **filled)
+# The defaults live with the requirements; `effective` is their name in the writers.
+effective = with_defaults
 
 
 def check_scene_count(scene_count: int) -> None:
