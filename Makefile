@@ -19,6 +19,9 @@ export STORYLOOM_PYTHON := $(abspath $(PY))
 PROTO_DIR   := proto
 GEN_DIR     := server/storyloom/v1
 DESCRIPTOR  := gateway/storyloom.pb
+# The Python client's betterproto2 code: its own buf template (it also needs google/rpc/error_details.proto).
+PY_CLIENT   := clients/python
+PY_CLIENT_GEN := $(PY_CLIENT)/storyloom_client/generated
 # `make breaking` compares the protos against this git ref.
 BREAKING_REF ?= HEAD~1
 
@@ -32,14 +35,15 @@ GEN_GLOBS   := *_pb2.py *_pb2.pyi *_pb2_grpc.py
 # third_party/ -- google/rpc/status.proto and error_details.proto must be in it
 # for Envoy to transcode rich error details even though no proto imports
 # error_details. Source info is left out: smaller and stable.
-generate_into = $(BUF) generate --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
+generate_into = $(BUF) generate --output $(1) && \
+	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
 .PHONY: help venv install generate lint format check-generated breaking test run bench clean
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
-	@echo "make generate         regenerate $(GEN_DIR) stubs and $(DESCRIPTOR) from $(PROTO_DIR)/"
+	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR) and $(PY_CLIENT_GEN) from $(PROTO_DIR)/"
 	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
@@ -53,16 +57,18 @@ help:
 
 venv install: $(STAMP)
 
-# Reinstalls only when pyproject.toml changes (the stamp is older than it).
-$(STAMP): pyproject.toml
+# Reinstalls only when a pyproject.toml changes (the stamp is older than it).
+# clients/python is the Python client and storyloom-cli; [codegen] is what `make generate` runs for it.
+$(STAMP): pyproject.toml $(PY_CLIENT)/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --progress-bar off -e '.[dev]'
+	$(PIP) install -q --progress-bar off -e '.[dev]' -e './$(PY_CLIENT)[codegen]'
 	touch $@
 
 # --- code generation ---------------------------------------------------------
 
 generate: $(STAMP)
 	rm -f $(addprefix $(GEN_DIR)/,$(GEN_GLOBS))
+	rm -rf $(PY_CLIENT_GEN)
 	$(call generate_into,.)
 	test -f $(GEN_DIR)/__init__.py || printf '"""Generated from proto/storyloom/v1 by `make generate`."""\n' > $(GEN_DIR)/__init__.py
 
@@ -75,8 +81,9 @@ check-generated: $(STAMP)
 	test -f $(GEN_DIR)/__init__.py || { echo "missing $(GEN_DIR)/__init__.py"; rc=1; }; \
 	diff -ru -x __init__.py -x __pycache__ $(GEN_DIR) "$$tmp/$(GEN_DIR)" || rc=1; \
 	cmp $(DESCRIPTOR) "$$tmp/$(DESCRIPTOR)" || rc=1; \
+	diff -ru -x __pycache__ $(PY_CLIENT_GEN) "$$tmp/$(PY_CLIENT_GEN)" || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "check-generated: generated code is stale; run 'make generate' and commit"; exit 1; fi; \
-	echo "check-generated: $(GEN_DIR) and $(DESCRIPTOR) are up to date"
+	echo "check-generated: $(GEN_DIR), $(DESCRIPTOR) and $(PY_CLIENT_GEN) are up to date"
 
 # --- proto quality -----------------------------------------------------------
 
