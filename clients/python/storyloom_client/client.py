@@ -1,0 +1,454 @@
+"""`StoryloomClient`: the generated betterproto2 stubs with the API key, default deadlines, AIP-194 retries, and
+helpers that follow long work across dropped connections.
+
+    async with StoryloomClient("127.0.0.1:50051", api_key) as client:
+        task = await client.create_story(v1.StoryRequirements(setting="the moon"), scene_count=2)
+        async for event in client.watch_task(task.name):   # re-attaches after a dropped connection
+            print(event.stage, event.percent)
+
+Call policy:
+
+- **Deadlines.** Unary calls get `timeout` seconds (10 by default) for the whole call, retries included; streams
+  get none (a story takes as long as it takes). Every stub method still takes `timeout=` or `deadline=`.
+- **Retries (AIP-194).** Only UNAVAILABLE is retried, with exponential backoff and jitter, and only for calls that
+  are safe to repeat: the methods the contract marks `idempotency_level = NO_SIDE_EFFECTS` (`IDEMPOTENT_METHODS`),
+  and creating calls whose request carries a `request_id` (AIP-155: the server returns the first result). A
+  stream is retried only before its first message; after that, resuming is the job of `watch_task`, `chat` and
+  `download_media`, which know where they were (`after_sequence`, `read_offset`).
+- **Errors.** Every failure is a `StoryloomError` (see `storyloom_client.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Self, TypeVar
+
+from betterproto2.grpclib.grpclib_client import ServiceStub
+from grpclib.client import Channel
+from grpclib.config import Configuration
+from grpclib.metadata import Deadline
+
+from .errors import ChecksumMismatch, Status, StatusDetailsCodec, StoryloomError, translate
+from .generated.google.api import HttpBody
+from .generated.storyloom import v1
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_TIMEOUT",
+    "IDEMPOTENT_METHODS",
+    "TERMINAL_TASK_STATES",
+    "RetryPolicy",
+    "StoryloomClient",
+]
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 10.0
+
+# The methods whose contract says `idempotency_level = NO_SIDE_EFFECTS` (tests/clients check this list against
+# the protos). Retrying them on UNAVAILABLE cannot change anything on the server.
+IDEMPOTENT_METHODS: frozenset[str] = frozenset({
+    "/storyloom.v1.TaskService/GetTask",
+    "/storyloom.v1.TaskService/ListTasks",
+    "/storyloom.v1.TaskService/WatchTask",
+    "/storyloom.v1.StoryService/GetStory",
+    "/storyloom.v1.StoryService/ListStories",
+    "/storyloom.v1.StoryService/ExportStory",
+    "/storyloom.v1.ConversationService/GetConversation",
+    "/storyloom.v1.ConversationService/ListConversations",
+    "/storyloom.v1.ConversationService/ListMessages",
+    "/storyloom.v1.ConversationService/StreamReply",
+    "/storyloom.v1.MediaService/GetMedia",
+    "/storyloom.v1.MediaService/GetMediaInfo",
+    "/storyloom.v1.VoiceService/DetectLanguage",
+    "/storyloom.v1.VoiceService/GetVoiceSession",
+    "/storyloom.v1.VoiceService/QueryMemory",
+    "/storyloom.v1.VoiceService/GetMemorySummary",
+})
+
+WATCH_TASK = "/storyloom.v1.TaskService/WatchTask"
+SEND_MESSAGE = "/storyloom.v1.ConversationService/SendMessage"
+STREAM_REPLY = "/storyloom.v1.ConversationService/StreamReply"
+GET_MEDIA = "/storyloom.v1.MediaService/GetMedia"
+
+TERMINAL_TASK_STATES = frozenset({v1.TaskState.SUCCEEDED, v1.TaskState.FAILED, v1.TaskState.CANCELLED})
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: `initial_backoff * multiplier**n`, capped at `max_backoff`, each delay
+    randomly shortened by up to `jitter` of itself; at most `max_attempts` attempts in all. The resuming helpers
+    count attempts since the last message they received, so a long watch survives any number of separate drops."""
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+
+    def delays(self) -> Iterator[float]:
+        """The waits before the 2nd, 3rd... attempt (max_attempts - 1 of them)."""
+        backoff = self.initial_backoff
+        for _ in range(self.max_attempts - 1):
+            yield backoff * (1 - self.jitter * random.random())
+            backoff = min(backoff * self.multiplier, self.max_backoff)
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """`host:port`, `[v6]:port` or `host` (port 50051)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        return host, int(rest.lstrip(":") or 50051)
+    host, sep, port = address.rpartition(":")
+    if not sep:
+        return address, 50051
+    return host, int(port)
+
+
+class _CallPolicy:
+    """Mixed in front of a generated stub: routes its calls through the client's deadline and retry policy."""
+
+    _client: StoryloomClient
+
+    async def _unary_unary(self, route: str, request: Any, response_type: type[T], *, timeout: float | None = None,
+                           deadline: Deadline | None = None, metadata: Any = None) -> T:
+        call = super()._unary_unary  # type: ignore[misc]
+        return await self._client._unary(route, request, timeout, deadline, metadata, lambda **kw: call(
+            route, request, response_type, **kw))
+
+    def _unary_stream(self, route: str, request: Any, response_type: type[T], *, timeout: float | None = None,
+                      deadline: Deadline | None = None, metadata: Any = None) -> AsyncIterator[T]:
+        call = super()._unary_stream  # type: ignore[misc]
+        return self._client._stream(route, request, timeout, deadline, metadata, lambda **kw: call(
+            route, request, response_type, **kw))
+
+    async def _stream_unary(self, route: str, request_iterator: Any, request_type: Any, response_type: type[T], *,
+                            timeout: float | None = None, deadline: Deadline | None = None, metadata: Any = None) -> T:
+        call = super()._stream_unary  # type: ignore[misc]
+        return await self._client._unary(route, None, timeout, deadline, metadata, lambda **kw: call(
+            route, request_iterator, request_type, response_type, **kw))
+
+    def _stream_stream(self, route: str, request_iterator: Any, request_type: Any, response_type: type[T], *,
+                       timeout: float | None = None, deadline: Deadline | None = None,
+                       metadata: Any = None) -> AsyncIterator[T]:
+        call = super()._stream_stream  # type: ignore[misc]
+        return self._client._stream(route, None, timeout, deadline, metadata, lambda **kw: call(
+            route, request_iterator, request_type, response_type, **kw))
+
+
+class TaskService(_CallPolicy, v1.TaskServiceStub):
+    """`v1.TaskServiceStub` with the client's policy."""
+
+
+class StoryService(_CallPolicy, v1.StoryServiceStub):
+    """`v1.StoryServiceStub` with the client's policy."""
+
+
+class ConversationService(_CallPolicy, v1.ConversationServiceStub):
+    """`v1.ConversationServiceStub` with the client's policy."""
+
+
+class MediaService(_CallPolicy, v1.MediaServiceStub):
+    """`v1.MediaServiceStub` with the client's policy."""
+
+
+class VoiceService(_CallPolicy, v1.VoiceServiceStub):
+    """`v1.VoiceServiceStub` with the client's policy."""
+
+
+class StoryloomClient:
+    """A connection to a Storyloom server, authenticated with an API key.
+
+    The raw services are `client.tasks`, `client.stories`, `client.conversations`, `client.media` and
+    `client.voice` (the generated stubs, typed, with the policy above). The helpers below cover what the
+    stubs alone make tedious. Use it as an async context manager, or call `close()`.
+    """
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, api_key: str | None = None, *,
+                 timeout: float | None = DEFAULT_TIMEOUT, retry: RetryPolicy = RetryPolicy(),
+                 keepalive_seconds: float | None = 30.0) -> None:
+        """`timeout` is the default deadline of unary calls in seconds (None: no deadline); `keepalive_seconds`
+        sets how often an idle connection is pinged, so a connection that died silently is noticed and long
+        streams re-attach (the server accepts pings every 10 s or less often)."""
+        self.address = address
+        self.host, self.port = parse_address(address)
+        self.api_key = api_key
+        self.timeout = timeout
+        self.retry = retry
+        self.keepalive_seconds = keepalive_seconds
+        self._channel: Channel | None = None
+        self._stubs: dict[type, Any] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> Channel:
+        """The grpclib channel, created on first use (inside the running event loop)."""
+        if self._channel is None:
+            config = Configuration(_keepalive_time=self.keepalive_seconds, _keepalive_timeout=10.0) \
+                if self.keepalive_seconds else None
+            self._channel = Channel(self.host, self.port, status_details_codec=StatusDetailsCodec(), config=config)
+        return self._channel
+
+    def _stub(self, kind: type[T]) -> T:
+        if kind not in self._stubs:
+            stub = kind(self.channel)  # type: ignore[call-arg]
+            stub._client = self  # type: ignore[attr-defined]
+            self._stubs[kind] = stub
+        return self._stubs[kind]
+
+    @property
+    def tasks(self) -> TaskService:
+        return self._stub(TaskService)
+
+    @property
+    def stories(self) -> StoryService:
+        return self._stub(StoryService)
+
+    @property
+    def conversations(self) -> ConversationService:
+        return self._stub(ConversationService)
+
+    @property
+    def media(self) -> MediaService:
+        return self._stub(MediaService)
+
+    @property
+    def voice(self) -> VoiceService:
+        return self._stub(VoiceService)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+            self._stubs.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _metadata(self, extra: Any) -> list[tuple[str, str | bytes]]:
+        metadata: list[tuple[str, str | bytes]] = []
+        if self.api_key:
+            metadata.append(("x-api-key", self.api_key))
+        if extra:
+            metadata += list(extra.items() if hasattr(extra, "items") else extra)
+        return metadata
+
+    def retryable(self, route: str, request: Any) -> bool:
+        """Whether a call may be repeated after UNAVAILABLE (AIP-194): a NO_SIDE_EFFECTS method, or a request
+        with a `request_id` (AIP-155)."""
+        return route in IDEMPOTENT_METHODS or bool(getattr(request, "request_id", ""))
+
+    async def _unary(self, route: str, request: Any, timeout: float | None, deadline: Deadline | None,
+                     metadata: Any, call: Callable[..., Awaitable[T]]) -> T:
+        if deadline is None:
+            timeout = self.timeout if timeout is None else timeout
+            deadline = Deadline.from_timeout(timeout) if timeout else None
+        delays = self.retry.delays() if self.retryable(route, request) else iter(())
+        while True:
+            try:
+                return await call(deadline=deadline, metadata=self._metadata(metadata))
+            except Exception as exc:
+                error = translate(exc, self.address)
+                if error is None:
+                    raise
+                delay = next(delays, None) if error.code is Status.UNAVAILABLE else None
+                if delay is None or (deadline is not None and deadline.time_remaining() <= delay):
+                    raise error from exc
+                await asyncio.sleep(delay)
+
+    async def _stream(self, route: str, request: Any, timeout: float | None, deadline: Deadline | None,
+                      metadata: Any, call: Callable[..., AsyncIterator[T]], *, retry: bool = True) -> AsyncIterator[T]:
+        if deadline is None and timeout:
+            deadline = Deadline.from_timeout(timeout)
+        delays = self.retry.delays() if retry and self.retryable(route, request) else iter(())
+        while True:
+            received = False
+            try:
+                async with contextlib.aclosing(call(deadline=deadline, metadata=self._metadata(metadata))) as stream:
+                    async for message in stream:
+                        received = True
+                        yield message
+                return
+            except Exception as exc:
+                error = translate(exc, self.address)
+                if error is None:
+                    raise
+                delay = next(delays, None) if error.code is Status.UNAVAILABLE and not received else None
+                if delay is None or (deadline is not None and deadline.time_remaining() <= delay):
+                    raise error from exc
+                await asyncio.sleep(delay)
+
+    def _attach(self, route: str, request: Any, response_type: type[T]) -> AsyncIterator[T]:
+        """One attempt at a server stream, without a deadline: the resuming helpers retry by themselves, from
+        where they were."""
+        stub = self.tasks  # any stub will do: they share the channel
+
+        def call(**kwargs: Any) -> AsyncIterator[T]:
+            return ServiceStub._unary_stream(stub, route, request, response_type, **kwargs)
+        return self._stream(route, request, None, None, None, call, retry=False)
+
+    async def _resume_wait(self, delays: Iterator[float], error: StoryloomError) -> None:
+        """Waits before re-attaching a stream, or raises `error` once the attempts are used up."""
+        if error.code is not Status.UNAVAILABLE:
+            raise error
+        delay = next(delays, None)
+        if delay is None:
+            raise error
+        await asyncio.sleep(delay)
+
+    # --- tasks -------------------------------------------------------------------------------------------------
+
+    async def watch_task(self, name: str, *, after_sequence: int = 0,
+                         on_reconnect: Callable[[StoryloomError, int], None] | None = None,
+                         ) -> AsyncIterator[v1.TaskEvent]:
+        """A task's events from `after_sequence` on, ending with its terminal event (SUCCEEDED, FAILED or
+        CANCELLED), exactly once each and in order, however often the connection drops: on UNAVAILABLE it
+        re-attaches with WatchTask from the last sequence it yielded. `on_reconnect(error, last_sequence)` is
+        called before each re-attach (to tell a person). Other errors, and UNAVAILABLE that outlasts the retry
+        policy without a single new event, are raised."""
+        last, delays = after_sequence, self.retry.delays()
+        while True:
+            try:
+                request = v1.WatchTaskRequest(name=name, after_sequence=last)
+                async with contextlib.aclosing(self._attach(WATCH_TASK, request, v1.TaskEvent)) as events:
+                    async for event in events:
+                        if event.sequence <= last:
+                            continue  # never twice, whatever the server replays
+                        last, delays = event.sequence, self.retry.delays()  # progress: a fresh retry budget
+                        yield event
+                        if event.state in TERMINAL_TASK_STATES:
+                            return
+                # The stream ended without a terminal event: the server went away politely. Go on like a drop.
+                error = StoryloomError(Status.UNAVAILABLE, "the watch ended before the task did")
+            except StoryloomError as exc:
+                error = exc
+            await self._resume_wait(delays, error)
+            if on_reconnect is not None:
+                on_reconnect(error, last)
+
+    async def wait_task(self, name: str, **kwargs: Any) -> v1.TaskEvent:
+        """Watches a task to its end and returns the terminal event (see `watch_task`)."""
+        final: v1.TaskEvent | None = None
+        async for event in self.watch_task(name, **kwargs):
+            final = event
+        assert final is not None
+        return final
+
+    # --- stories -----------------------------------------------------------------------------------------------
+
+    async def create_story(self, requirements: v1.StoryRequirements | None = None, *, conversation: str = "",
+                           text: str = "", scene_count: int = 0, skip_illustrations: bool = False,
+                           skip_narration: bool = False, regenerate: bool = False, request_id: str = "",
+                           parent: str = "users/me") -> v1.Task:
+        """Starts writing a story from requirements, a conversation or a given text; returns its task at once.
+        A `request_id` is made up when none is given, so the call is retried safely on UNAVAILABLE."""
+        request = v1.CreateStoryRequest(parent=parent, scene_count=scene_count, skip_illustrations=skip_illustrations,
+                                        skip_narration=skip_narration, regenerate=regenerate,
+                                        request_id=request_id or str(uuid.uuid4()))
+        if conversation:
+            request.conversation = conversation
+        elif text:
+            request.text = text
+        else:
+            request.requirements = requirements or v1.StoryRequirements()
+        return await self.stories.create_story(request)
+
+    @staticmethod
+    def story_of(event: v1.TaskEvent | v1.Task) -> v1.Story | None:
+        """The finished story a story.create task's terminal event (or task) carries, if it succeeded."""
+        result = event.result.unpack() if event.result else None
+        return result if isinstance(result, v1.Story) else None
+
+    async def export_story(self, name: str, format: v1.ExportFormat = v1.ExportFormat.MARKDOWN) -> HttpBody:
+        """The story as one document: `.data` holds its bytes, `.content_type` its type."""
+        return await self.stories.export_story(v1.ExportStoryRequest(name=name, format=format))
+
+    # --- conversations -----------------------------------------------------------------------------------------
+
+    async def create_conversation(self, title: str = "", *, parent: str = "users/me") -> v1.Conversation:
+        return await self.conversations.create_conversation(v1.CreateConversationRequest(
+            parent=parent, conversation=v1.Conversation(title=title), request_id=str(uuid.uuid4())))
+
+    async def chat(self, conversation: str, text: str, *, request_id: str = "",
+                   on_reconnect: Callable[[StoryloomError, int], None] | None = None,
+                   ) -> AsyncIterator[v1.ReplyEvent]:
+        """Sends `text` and yields the reply's events (`accepted`, `delta`s, then `finished` or an in-band
+        `error`) exactly once each, however often the connection drops: before `accepted` it repeats
+        SendMessage with the same `request_id` (made up when not given), which stores the message once; after
+        it, it re-attaches with StreamReply from the last sequence it yielded. An in-band `error` event is
+        yielded, not raised: `StoryloomError.from_rpc_status(event.error)` makes it an exception."""
+        request_id = request_id or str(uuid.uuid4())
+        last, reply, delays = 0, "", self.retry.delays()
+        while True:
+            try:
+                if reply:
+                    events = self._attach(STREAM_REPLY, v1.StreamReplyRequest(name=reply, after_sequence=last),
+                                          v1.ReplyEvent)
+                else:
+                    events = self._attach(SEND_MESSAGE, v1.SendMessageRequest(
+                        conversation=conversation, text=text, request_id=request_id), v1.ReplyEvent)
+                async with contextlib.aclosing(events) as stream:
+                    async for event in stream:
+                        if event.sequence <= last:
+                            continue
+                        last, reply, delays = event.sequence, event.reply or reply, self.retry.delays()
+                        yield event
+                        if event.finished is not None or event.error is not None:
+                            return
+                error = StoryloomError(Status.UNAVAILABLE, "the reply stream ended before the reply did")
+            except StoryloomError as exc:
+                error = exc
+            await self._resume_wait(delays, error)
+            if on_reconnect is not None:
+                on_reconnect(error, last)
+
+    # --- media -------------------------------------------------------------------------------------------------
+
+    async def download_media(self, name: str, out: IO[bytes]) -> v1.Media:
+        """Writes a media item's bytes to `out` and returns its info, after checking that their SHA-256 and size
+        are what the server announced (`ChecksumMismatch` otherwise). A dropped connection resumes the download
+        from the bytes already written (`read_offset`)."""
+        info = await self.media.get_media_info(v1.GetMediaInfoRequest(name=name))
+        digest, written, delays = hashlib.sha256(), 0, self.retry.delays()
+        while True:
+            try:
+                request = v1.GetMediaRequest(name=name, read_offset=written)
+                async with contextlib.aclosing(self._attach(GET_MEDIA, request, HttpBody)) as stream:
+                    async for chunk in stream:
+                        out.write(chunk.data)
+                        digest.update(chunk.data)
+                        written, delays = written + len(chunk.data), self.retry.delays()
+                break
+            except StoryloomError as exc:
+                await self._resume_wait(delays, exc)
+        if digest.hexdigest() != info.sha256 or written != info.size_bytes:
+            raise ChecksumMismatch(name, info.sha256, f"{digest.hexdigest()} ({written} bytes)")
+        return info
+
+    async def download_media_to(self, name: str, path: str | os.PathLike[str]) -> v1.Media:
+        """`download_media` into a file; the file is written next to `path` and renamed into place only once
+        verified, so a failed download leaves no partial file."""
+        partial = f"{os.fspath(path)}.part"
+        try:
+            with open(partial, "wb") as out:
+                info = await self.download_media(name, out)
+            os.replace(partial, path)
+            return info
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)
