@@ -17,6 +17,7 @@ from .client import (
     StoryloomClient,
 )
 from .errors import ChecksumMismatch, Status, StoryloomError
+from .generated.google.api import HttpBody
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -24,6 +25,7 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "TERMINAL_TASK_STATES",
     "ChecksumMismatch",
+    "HttpBody",
     "RetryPolicy",
     "Status",
     "StoryloomClient",

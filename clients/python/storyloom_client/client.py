@@ -419,6 +419,12 @@ class StoryloomClient:
 
     # --- media -------------------------------------------------------------------------------------------------
 
+    async def upload_media(self, data: bytes, content_type: str, *, request_id: str = "") -> v1.Media:
+        """Stores a picture or a recording (at most 16 MiB) and returns its info. A `request_id` is made up when
+        none is given, so the call is retried safely on UNAVAILABLE."""
+        return await self.media.create_media(v1.CreateMediaRequest(
+            content=HttpBody(content_type=content_type, data=data), request_id=request_id or str(uuid.uuid4())))
+
     async def download_media(self, name: str, out: IO[bytes]) -> v1.Media:
         """Writes a media item's bytes to `out` and returns its info, after checking that their SHA-256 and size
         are what the server announced (`ChecksumMismatch` otherwise). A dropped connection resumes the download
