@@ -233,6 +233,7 @@ class TaskRunner:
         self._repo = repository
         self._kinds: dict[str, TaskKind] = {}
         self._slots = asyncio.Semaphore(concurrency)
+        self._kind_slots: dict[str, asyncio.Semaphore] = {}
         self.retention = retention
         self._max_attempts = max_attempts
         self._cleanup_interval = cleanup_interval
@@ -246,10 +247,16 @@ class TaskRunner:
 
     # --- registration and life cycle ---------------------------------------------------------
 
-    def register(self, kind: str, handler: TaskHandler, *, resumable: bool = True) -> None:
+    def register(self, kind: str, handler: TaskHandler, *, resumable: bool = True,
+                 concurrency: int | None = None) -> None:
+        """Adds a kind of task. With `concurrency`, the kind gets a pool of its own of that many
+        slots (chat replies wait on a model, not on the CPU, and must not queue behind stories);
+        without, it shares the runner's pool."""
         if kind in self._kinds:
             raise ValueError(f"task kind {kind!r} is already registered")
         self._kinds[kind] = TaskKind(kind, handler, resumable)
+        if concurrency is not None:
+            self._kind_slots[kind] = asyncio.Semaphore(concurrency)
 
     async def start(self) -> None:
         """Recovers tasks a previous process left live, then starts the retention clean-up."""
@@ -292,7 +299,7 @@ class TaskRunner:
             await self._record(task.id, TaskUpdate(state=TaskState.PENDING, clear_eta=True,
                                                    message="Resuming after a server restart."))
         log.info("resuming task", extra={"task": task.id, "kind": task.kind})
-        self._schedule(task.id)
+        self._schedule(task.id, task.kind)
 
     # --- the public operations ---------------------------------------------------------------
 
@@ -317,7 +324,7 @@ class TaskRunner:
         first = TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message)
         stored, created = await self._repo.create(task, first)
         if created:
-            self._schedule(stored.id)
+            self._schedule(stored.id, stored.kind)
         return stored
 
     async def get(self, user_id: str, task_id: str) -> Task:
@@ -388,14 +395,15 @@ class TaskRunner:
 
     # --- running ---------------------------------------------------------------------------
 
-    def _schedule(self, task_id: str) -> None:
+    def _schedule(self, task_id: str, kind: str) -> None:
         if self._stopping:
             return
-        self._running[task_id] = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
+        self._running[task_id] = asyncio.create_task(self._run(task_id, kind), name=f"task-{task_id}")
 
-    async def _run(self, task_id: str) -> None:
+    async def _run(self, task_id: str, kind: str) -> None:
         try:
-            async with self._slots:
+            # Waiting for a slot comes first, so tasks of a kind start in the order they came.
+            async with self._kind_slots.get(kind, self._slots):
                 task = await self._repo.get(task_id)
                 if task is None or task.state.terminal:
                     return
