@@ -5,10 +5,12 @@
 
 Starts `python -m storyloom serve` (gRPC on 127.0.0.1:50051), waits until it serves, renders the
 gateway config for it (gateway/render_config.py) and starts Envoy on 127.0.0.1:8080, waits until
-the gateway sees the server healthy, then prints the URLs and a few commands to try.
+the gateway sees the server healthy, serves the web page (clients/web/dist, built by `make web`)
+on 127.0.0.1:8081, then prints the URLs and a few commands to try.
 
 Ports also come from the environment: STORYLOOM_GRPC_PORT, STORYLOOM_HTTP_PORT (0 = any free
-port for gRPC), STORYLOOM_ENVOY_ADMIN_PORT (Envoy's admin API; off unless set).
+port for gRPC), STORYLOOM_WEB_PORT (the web page; 0 = any free port), STORYLOOM_ENVOY_ADMIN_PORT
+(Envoy's admin API; off unless set).
 
 Ctrl-C or SIGTERM stops both: the server first gets SIGTERM and drains in-flight calls while
 the gateway still carries them, then Envoy stops. A second Ctrl-C kills both at once. Exits
@@ -20,6 +22,8 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import importlib.util
 import os
 import shutil
@@ -36,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_DIR = ROOT / "gateway"
 DESCRIPTOR = GATEWAY_DIR / "storyloom.pb"
+WEB_DIST = ROOT / "clients" / "web" / "dist"
 
 SERVER_START_TIMEOUT = 120.0  # first start migrates the database
 GATEWAY_START_TIMEOUT = 30.0
@@ -75,6 +80,27 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+class _StaticHandler(http.server.SimpleHTTPRequestHandler):
+    """The web page's files, never cached (a rebuilt page shows at the next reload), without a log line each."""
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve_static(directory: Path, port: int, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """Serves `directory` over HTTP from a daemon thread (port 0: any free port); `.shutdown()` stops it.
+
+    The page calls the gateway on its own port; the gateway allows any origin (CORS)."""
+    server = http.server.ThreadingHTTPServer((host, port), functools.partial(_StaticHandler, directory=str(directory)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="storyloom-web", daemon=True).start()
+    return server
+
+
 def _spawn(argv: list[str], **kwargs) -> subprocess.Popen:
     # Own process group: the terminal's Ctrl-C reaches only this launcher, which then stops the
     # children in order (an Envoy killed by the same Ctrl-C would cut the server's drain short).
@@ -90,6 +116,8 @@ class Launcher:
         self.signals = 0
         self.server: subprocess.Popen | None = None
         self.envoy: subprocess.Popen | None = None
+        self.web: http.server.ThreadingHTTPServer | None = None
+        self.web_note = ""
         self.grpc_port: int | None = None
         self.port_file: Path | None = None
         self.envoy_log = self.work / "envoy.log"
@@ -168,6 +196,18 @@ class Launcher:
                                    f"{self.envoy_tail()}")
             self.stop_requested.wait(0.1)
 
+    def start_web(self) -> None:
+        """Serves the web page; a page not built or a port taken is a note in the banner, not a failure."""
+        if self.args.web_port < 0:
+            return
+        if not (WEB_DIST / "index.html").exists():
+            self.web_note = "not built; run `make web`"
+            return
+        try:
+            self.web = serve_static(WEB_DIST, self.args.web_port)
+        except OSError as exc:
+            self.web_note = f"not served: 127.0.0.1:{self.args.web_port}: {exc.strerror}"
+
     def envoy_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.envoy_log.read_text(errors="replace").splitlines()[-lines:])
@@ -181,12 +221,18 @@ class Launcher:
         grpcurl = Path(sys.executable).parent / "grpcurl"
         grpcurl_cmd = str(grpcurl) if grpcurl.exists() else "grpcurl"
         admin = f"\n  Envoy admin   http://127.0.0.1:{self.args.admin_port}" if self.args.admin_port else ""
+        if self.web is not None:
+            page = f"http://127.0.0.1:{self.web.server_address[1]}/"
+            page += "" if self.args.http_port == 8080 else f"?gateway={http}"
+            web = f"\n  web page      {page}   (or {page}#key=$KEY to fill in the key)"
+        else:
+            web = f"\n  web page      {self.web_note}" if self.web_note else ""
         print(
             f"""
 Storyloom is running (server pid {self.server.pid}, Envoy pid {self.envoy.pid}).
   gRPC          127.0.0.1:{self.grpc_port}   (direct, no gateway)
   gateway       {http}   (REST/JSON + SSE, gRPC-Web, gRPC on one port)
-  health        {http}/healthz{admin}
+  health        {http}/healthz{web}{admin}
   data          {self.data_dir}
 
 Try:
@@ -216,6 +262,9 @@ Ctrl-C stops both.
     def shutdown(self) -> int:
         """Stops the server (graceful drain), then Envoy. 1 if the server's exit was not clean."""
         rc = 0
+        if self.web is not None:
+            self.web.shutdown()
+            self.web.server_close()
         grace = float(os.environ.get("STORYLOOM_SHUTDOWN_GRACE_SECONDS", "10"))
         if self.server is not None:
             if self.server.poll() is None:
@@ -247,6 +296,7 @@ Ctrl-C stops both.
             if not self.stop_requested.is_set():
                 self.start_gateway()
             if not self.stop_requested.is_set():
+                self.start_web()
                 self.banner()
                 rc = self.watch()
         except StartupError as exc:
@@ -270,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="server port (env STORYLOOM_GRPC_PORT, default 50051; 0 = any free port)")
     parser.add_argument("--http-port", type=int, default=_env_int("STORYLOOM_HTTP_PORT", 8080),
                         help="gateway port (env STORYLOOM_HTTP_PORT, default 8080)")
+    parser.add_argument("--web-port", type=int, default=_env_int("STORYLOOM_WEB_PORT", 8081),
+                        help="web page port (env STORYLOOM_WEB_PORT, default 8081; 0 = any free port; -1 = off)")
     parser.add_argument("--admin-port", type=int, default=_env_int("STORYLOOM_ENVOY_ADMIN_PORT", None),
                         help="Envoy admin API port (env STORYLOOM_ENVOY_ADMIN_PORT; default: no admin API)")
     parser.add_argument("--data-dir", default=os.environ.get("STORYLOOM_DATA_DIR", "data"),
