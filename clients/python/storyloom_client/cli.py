@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import enum
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -159,8 +160,8 @@ def state_name(value: enum.Enum) -> str:
 def print_rows(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     """A table on a terminal (names never cut: they are meant to be copied); tab-separated lines otherwise."""
     if not out.is_terminal:
-        for row in (headers, *rows):
-            out.print("\t".join(row), markup=False)
+        sys.stdout.write("".join("\t".join(row) + "\n" for row in (headers, *rows)))
+        sys.stdout.flush()
         return
     table = Table(*headers)
     table.columns[0].no_wrap = True
@@ -580,12 +581,34 @@ def say(
                         parent="users/me", text=text, voice=voice, speaking_rate=rate)):
                     audio.write(chunk.data)
                     size, content_type = size + len(chunk.data), content_type or chunk.content_type
+            fix_wav_sizes(partial)
             partial.replace(output)
         finally:
             partial.unlink(missing_ok=True)
         err.print(f"wrote {size} bytes ({content_type or 'audio'}) to {output}", markup=False)
 
     run(ctx, synthesize)
+
+
+def fix_wav_sizes(path: Path) -> None:
+    """A streamed WAV says "length unknown" in its header (the server cannot know it before the last sentence);
+    once the whole file is on disk, write the real RIFF and data sizes so every reader gets the true length."""
+    with path.open("r+b") as wav:
+        header = wav.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        size = wav.seek(0, os.SEEK_END)
+        offset = 12
+        while offset + 8 <= size:
+            wav.seek(offset)
+            chunk_id, chunk_size = wav.read(4), int.from_bytes(wav.read(4), "little")
+            if chunk_id == b"data":
+                wav.seek(offset + 4)
+                wav.write((size - offset - 8).to_bytes(4, "little"))
+                wav.seek(4)
+                wav.write((size - 8).to_bytes(4, "little"))
+                return
+            offset += 8 + chunk_size + (chunk_size & 1)
 
 
 @app.command()
