@@ -14,8 +14,10 @@ from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
+from storyloom.domain.memory import Memories
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
+from storyloom.domain.voice import LazyLanguageIdentifier, OggOpusEncoder, SpeechEngines, Voice, VoiceLimits
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.engines.story import Illustrator, Narrator, StoryWriter
 from storyloom.engines.text.base import TextEngine
@@ -25,6 +27,7 @@ from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
+from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,12 @@ class App:
     stories: Stories
     engines: StoryEngines
     secret: bytes
+    memories: Memories
+    voice: Voice
 
     async def close(self) -> None:
         await self.tasks.stop()
+        await self.voice.aclose()
         await self.text_engine.aclose()
         await self.engines.illustrator.aclose()
         await self.engines.narrator.aclose()
@@ -84,6 +90,9 @@ async def build_app(settings: Settings, *, text_engine: TextEngine | None = None
         stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
         engines=engines,
         secret=_secret(settings.data_dir),
+        memories=(memories := Memories(SqlMemoryRepository(db))),
+        voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
+                    build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)
@@ -93,6 +102,9 @@ async def build_app(settings: Settings, *, text_engine: TextEngine | None = None
 async def start(app: App) -> None:
     await app.tasks.start()
     await app.conversations.recover()
+    await app.voice.start()
+    if app.settings.voice_warm_up:
+        app.voice.warm_up_in_background()
 
 
 def build_text_engine(settings: Settings) -> TextEngine:
@@ -139,6 +151,26 @@ def build_narrator(settings: Settings) -> Narrator:
     from storyloom.engines.speech.piper_tts import PiperNarrator
 
     return PiperNarrator()
+
+
+def build_speech(narrator: Narrator) -> SpeechEngines:
+    """The offline speech engines (each loads its model on first use); TTS is the story narrator's piper voice."""
+    from storyloom.engines.speech.audio import decode_audio
+    from storyloom.engines.speech.piper_tts import VOICE_ALIASES, VOICE_NAME, PiperNarrator
+    from storyloom.engines.speech.stt import WhisperSpeechToText
+    from storyloom.engines.speech.vad import SileroVad
+
+    def identifier() -> FastTextLanguageIdentifier:
+        from storyloom.engines.speech.langid import FastTextLanguageIdentifier
+
+        return FastTextLanguageIdentifier()
+
+    tts = narrator if isinstance(narrator, PiperNarrator) else PiperNarrator()
+    return SpeechEngines(
+        stt=WhisperSpeechToText(), vad=SileroVad(), langid=LazyLanguageIdentifier(identifier), tts=tts,
+        decode=decode_audio,
+        voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
+        tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate), opus_encoder=OggOpusEncoder)
 
 
 def _secret(data_dir: Path) -> bytes:

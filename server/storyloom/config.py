@@ -40,6 +40,10 @@ class Settings:
     offline_word_delay_seconds: float = 0.015
     # Per-user limit on chat messages.
     messages_per_minute: int = 10
+    # A voice session's in-memory state (speech detector, audio) is dropped this long after its last stream ends.
+    voice_idle_seconds: float = 300.0
+    # Load the speech engines in the background at start, so the first voice turn is as fast as the next.
+    voice_warm_up: bool = False
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
     plugins: tuple[str, ...] = ()
     # Largest request message accepted (CreateMedia carries up to 16 MiB).
@@ -68,6 +72,8 @@ class Settings:
             "text_engine": _env("TEXT_ENGINE", cls.text_engine),
             "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS", str(cls.offline_word_delay_seconds))),
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
+            "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
+            "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

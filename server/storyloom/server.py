@@ -17,7 +17,7 @@ from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
 from storyloom.api.stories import StoryServicer, story_proto
 from storyloom.api.tasks import TaskServicer
-from storyloom.api.unimplemented import unimplemented_servicer
+from storyloom.api.voice import VoiceServicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
 from storyloom.domain.conversations import REPLY_KIND
 from storyloom.domain.stories import CREATE_KIND
@@ -94,9 +94,7 @@ async def start_server(app: App) -> RunningServer:
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(app.conversations, tokens), server)
     story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(app.stories, task_servicer, tokens), server)
-    voice_pb2_grpc.add_VoiceServiceServicer_to_server(
-        unimplemented_servicer(voice_pb2_grpc.VoiceServiceServicer,
-                               voice_pb2.DESCRIPTOR.services_by_name["VoiceService"]), server)
+    voice_pb2_grpc.add_VoiceServiceServicer_to_server(VoiceServicer(app.voice, app.memories), server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -142,6 +142,9 @@ class ConversationRepository(Protocol):
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
                              input_tokens: int, output_tokens: int, error: TaskError | None) -> Message: ...
 
+    async def cut_message(self, message_id: str, text: str) -> Message:
+        """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
+
     async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
         """How many messages the user sent since `since`, and when the oldest of them was sent."""
 
@@ -235,10 +238,12 @@ class Conversations:
 
     # --- replies ---------------------------------------------------------------------------
 
-    async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "") -> AsyncIterator[ReplyEvent]:
+    async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "",
+                   memories: Sequence[str] = ()) -> AsyncIterator[ReplyEvent]:
         """Stores the user's message, starts the reply task and streams the reply's events.
 
-        A repeated request_id stores nothing new and streams the first request's reply.
+        A repeated request_id stores nothing new and streams the first request's reply. `memories` (what is
+        remembered about the user that bears on this message) are given to the engine with the history.
         """
         check_text(text)
         conversation = await self.get(user_id, conversation_id)
@@ -255,7 +260,10 @@ class Conversations:
         user_message, reply = await self._repo.add_exchange(conversation_id, text, task_id, request_id, now)
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
-        await self._tasks.submit(user_id, REPLY_KIND, {"message_id": reply.id}, target=reply.name,
+        params: dict[str, Any] = {"message_id": reply.id}
+        if memories:
+            params["memories"] = [str(memory) for memory in memories]
+        await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
                                  task_id=task_id, message="Writing the reply.")
         return self.stream(user_id, reply.id, 0)
 
@@ -299,6 +307,20 @@ class Conversations:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout=1.0)
 
+    async def cut_reply(self, user_id: str, message_id: str, text: str) -> Message:
+        """Stops a reply (cancelling its task if it is still being written) and keeps only `text` of it, what the
+        user heard before speaking over it. The reply ends CUT, finish reason CANCELLED; its stored chunks are
+        replaced by the kept text, so a replay streams exactly what is stored."""
+        reply = await self._repo.get_message(message_id)
+        if reply is None or reply.user_id != user_id or reply.role != "assistant":
+            raise NotFound(f"messages/{message_id}")
+        if reply.task_id and not reply.finished:
+            with contextlib.suppress(NotFound):
+                await self._tasks.cancel(user_id, reply.task_id)
+        cut = await self._repo.cut_message(message_id, text)
+        self._wake(message_id)
+        return cut
+
     async def recover(self) -> None:
         """Fails replies a crash left GENERATING whose task no longer exists (the task runner
         resumes or fails the others, and the reply handler finalizes them)."""
@@ -327,6 +349,8 @@ class Conversations:
         if conversation is None:
             raise NotFound(f"conversations/{reply.conversation_id}")
         request = await self._context(conversation, reply)
+        if ctx.params.get("memories"):
+            request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)

@@ -152,6 +152,18 @@ class SqlConversationRepository:
             assert row is not None
             return _message(row)
 
+    async def cut_message(self, message_id: str, text: str) -> Message:
+        async with self._db.begin() as session, session.begin():
+            await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id == message_id))
+            if text:
+                session.add(ReplyChunkRow(message_id=message_id, seq=1, text=text))
+            await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(
+                text=text, chunk_count=1 if text else 0, state="CUT", finish_reason="CANCELLED", error=None))
+            row = await session.get(MessageRow, message_id, populate_existing=True)
+            if row is None:
+                raise LookupError(message_id)
+            return _message(row)
+
     async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
         async with self._db.begin() as session:
             count, oldest = (await session.execute(

@@ -225,3 +225,37 @@ class SceneRow(Base):
     picture_state: Mapped[str] = mapped_column(String(16))
     narration_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     narration_state: Mapped[str] = mapped_column(String(16))
+
+
+class VoiceSessionRow(Base):
+    __tablename__ = "voice_sessions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", name="uq_voice_sessions_user_id_request_id"),
+        Index("ix_voice_sessions_user_id_create_time", "user_id", "create_time"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    # The session's turns live in this conversation; it outlives the session.
+    conversation_id: Mapped[str] = mapped_column(String(40))
+    language_code: Mapped[str] = mapped_column(String(35), default="")
+    voice: Mapped[str] = mapped_column(String(100), default="")
+    turn_count: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_use_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class MemoryRow(Base):
+    """One remembered exchange. Searched through `memories_fts` (an FTS5 table the migration creates on SQLite)
+    or an expression GIN index on the text (PostgreSQL)."""
+
+    __tablename__ = "memories"
+    __table_args__ = (Index("ix_memories_user_id_create_time", "user_id", "create_time"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    session_id: Mapped[str] = mapped_column(String(40), default="")
+    user_text: Mapped[str] = mapped_column(Text)
+    assistant_text: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)

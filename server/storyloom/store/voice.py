@@ -1,0 +1,148 @@
+"""Voice sessions and memories in SQL, with full-text memory search on SQLite (FTS5) and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from storyloom.domain.memory import Memory
+from storyloom.domain.voice import VoiceSession
+from storyloom.store.db import Database
+from storyloom.store.models import MemoryRow, VoiceSessionRow
+
+# bm25() weights of the FTS5 columns (user_text, assistant_text): what the user said counts double.
+_BM25 = "bm25(memories_fts, 0.0, 0.0, 2.0, 1.0)"
+_SQLITE_SEARCH = text(f"""
+    SELECT memory_id, -{_BM25} AS score FROM memories_fts
+    WHERE memories_fts MATCH :match AND user_id = :user_id
+    ORDER BY {_BM25} LIMIT :limit
+""")
+# The same expression as the migration's GIN index, so PostgreSQL uses it. setweight() mirrors the bm25 weights.
+_PG_VECTOR = "to_tsvector('english', user_text || ' ' || assistant_text)"
+_PG_SEARCH = text(f"""
+    SELECT id AS memory_id,
+           ts_rank(setweight(to_tsvector('english', user_text), 'A') ||
+                   setweight(to_tsvector('english', assistant_text), 'B'), query) AS score
+    FROM memories, to_tsquery('english', :match) AS query
+    WHERE user_id = :user_id AND {_PG_VECTOR} @@ query
+    ORDER BY score DESC, create_time DESC LIMIT :limit
+""")
+
+
+class SqlVoiceSessionRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def create(self, voice_session: VoiceSession, request_id: str) -> tuple[VoiceSession, bool]:
+        """Stores the session; on a (user, request_id) clash returns the existing one and False."""
+        try:
+            async with self._db.begin() as session, session.begin():
+                session.add(VoiceSessionRow(
+                    id=voice_session.id, user_id=voice_session.user_id,
+                    conversation_id=voice_session.conversation_id, language_code=voice_session.language_code,
+                    voice=voice_session.voice, turn_count=voice_session.turn_count, request_id=request_id or None,
+                    create_time=voice_session.create_time, last_use_time=voice_session.last_use_time))
+        except IntegrityError:
+            if not request_id:
+                raise
+            async with self._db.begin() as session:
+                row = await session.scalar(select(VoiceSessionRow).where(
+                    VoiceSessionRow.user_id == voice_session.user_id, VoiceSessionRow.request_id == request_id))
+            if row is None:
+                raise
+            return _voice_session(row), False
+        return voice_session, True
+
+    async def find_by_request(self, user_id: str, request_id: str) -> VoiceSession | None:
+        async with self._db.begin() as session:
+            row = await session.scalar(select(VoiceSessionRow).where(
+                VoiceSessionRow.user_id == user_id, VoiceSessionRow.request_id == request_id))
+            return _voice_session(row) if row else None
+
+    async def get(self, session_id: str) -> VoiceSession | None:
+        async with self._db.begin() as session:
+            row = await session.get(VoiceSessionRow, session_id)
+            return _voice_session(row) if row else None
+
+    async def delete(self, session_id: str) -> bool:
+        async with self._db.begin() as session, session.begin():
+            deleted = await session.execute(delete(VoiceSessionRow).where(VoiceSessionRow.id == session_id))
+            return bool(deleted.rowcount)
+
+    async def update(self, session_id: str, *, turns_added: int = 0, **fields: Any) -> VoiceSession | None:
+        """Sets fields (last_use_time, conversation_id...) and adds to the turn count, atomically."""
+        values: dict[str, Any] = dict(fields)
+        if turns_added:
+            values["turn_count"] = VoiceSessionRow.turn_count + turns_added
+        async with self._db.begin() as session, session.begin():
+            if values:
+                await session.execute(update(VoiceSessionRow).where(VoiceSessionRow.id == session_id)
+                                      .values(**values).execution_options(synchronize_session=False))
+            row = await session.get(VoiceSessionRow, session_id, populate_existing=True)
+            return _voice_session(row) if row else None
+
+
+class SqlMemoryRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def add(self, memory: Memory) -> Memory:
+        async with self._db.begin() as session, session.begin():
+            session.add(MemoryRow(id=memory.id, user_id=memory.user_id, session_id=memory.session_id,
+                                  user_text=memory.user_text, assistant_text=memory.assistant_text,
+                                  create_time=memory.create_time))
+        return memory
+
+    async def search(self, user_id: str, terms: list[str], limit: int, *,
+                     exclude_session: str = "") -> list[tuple[Memory, float]]:
+        if not terms:
+            return []
+        # Terms are words of letters and digits only (domain.memory.search_terms): safe in both query syntaxes.
+        if self._db.is_sqlite:
+            query, match = _SQLITE_SEARCH, " OR ".join(f'"{term}"' for term in terms)
+        else:
+            query, match = _PG_SEARCH, " | ".join(terms)
+        # Excluded memories are dropped after ranking, so ask for enough to fill the page.
+        fetch = limit * 4 + 20 if exclude_session else limit
+        async with self._db.begin() as session:
+            ranked = (await session.execute(query, {"match": match, "user_id": user_id, "limit": fetch})).all()
+            if not ranked:
+                return []
+            rows = {row.id: row for row in await session.scalars(
+                select(MemoryRow).where(MemoryRow.id.in_([r.memory_id for r in ranked])))}
+        found = []
+        for memory_id, score in ranked:
+            row = rows.get(memory_id)
+            if row is None or (exclude_session and row.session_id == exclude_session):
+                continue
+            found.append((_memory(row), float(score)))
+        return found[:limit]
+
+    async def stats(self, user_id: str) -> tuple[int, dt.datetime | None]:
+        async with self._db.begin() as session:
+            count = await session.scalar(select(func.count()).select_from(MemoryRow)
+                                         .where(MemoryRow.user_id == user_id))
+            # Ordered read rather than max(): aggregates bypass the column type (naive datetimes on SQLite).
+            last = await session.scalar(select(MemoryRow.create_time).where(MemoryRow.user_id == user_id)
+                                        .order_by(MemoryRow.create_time.desc()).limit(1))
+        return int(count or 0), last
+
+    async def recent(self, user_id: str, limit: int) -> list[Memory]:
+        async with self._db.begin() as session:
+            rows = await session.scalars(select(MemoryRow).where(MemoryRow.user_id == user_id)
+                                         .order_by(MemoryRow.create_time.desc(), MemoryRow.id.desc()).limit(limit))
+            return [_memory(row) for row in rows]
+
+
+def _voice_session(row: VoiceSessionRow) -> VoiceSession:
+    return VoiceSession(id=row.id, user_id=row.user_id, conversation_id=row.conversation_id,
+                        language_code=row.language_code, voice=row.voice, turn_count=row.turn_count,
+                        create_time=row.create_time, last_use_time=row.last_use_time)
+
+
+def _memory(row: MemoryRow) -> Memory:
+    return Memory(id=row.id, user_id=row.user_id, user_text=row.user_text, assistant_text=row.assistant_text,
+                  session_id=row.session_id, create_time=row.create_time)
