@@ -14,7 +14,7 @@ from google.protobuf import descriptor_pb2
 
 from storyloom.v1 import conversation_pb2, media_pb2, story_pb2, task_pb2, voice_pb2
 from storyloom_client import IDEMPOTENT_METHODS, ChecksumMismatch, Status, StoryloomClient, StoryloomError, v1
-from tests.clients.conftest import FAST_RETRY, Proxy
+from tests.clients.conftest import FAST_RETRY
 from tests.support import task_kinds
 from tests.test_media import png_bytes
 
