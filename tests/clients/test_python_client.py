@@ -7,7 +7,10 @@ import asyncio
 import datetime
 import hashlib
 import io
+import re
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from google.protobuf import descriptor_pb2
@@ -214,3 +217,24 @@ async def test_an_unreachable_server_is_unavailable_after_the_retries(caller, pr
         with pytest.raises(StoryloomError) as down:
             await client.tasks.list_tasks(v1.ListTasksRequest())
     assert down.value.code is Status.UNAVAILABLE and proxy.address in down.value.message
+
+
+async def test_the_readme_example_runs_as_written(storyloom_server, caller, tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "clients" / "python" / "README.md").read_text()
+    example = re.search(r"```python\n(.*?)```", readme, re.S)[1]
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "dev-api-key").write_text(caller.key + "\n")
+    code = example.replace('"127.0.0.1:50051"', repr(storyloom_server.address))
+    assert code != example  # it still names the address `make run` serves
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert "Luna" in lines[0] and re.match(r"100% done", lines[-2].strip())
+    assert (tmp_path / "story.md").read_text().startswith("# ")
+    pictures = sorted(p.name for p in tmp_path.glob("scene-*.png"))
+    assert pictures == ["scene-0.png", "scene-1.png", "scene-2.png"]
+    assert all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in pictures)
