@@ -22,6 +22,12 @@ DESCRIPTOR  := gateway/storyloom.pb
 # The Python client's betterproto2 code: its own buf template (it also needs google/rpc/error_details.proto).
 PY_CLIENT   := clients/python
 PY_CLIENT_GEN := $(PY_CLIENT)/storyloom_client/generated
+# The web page (TypeScript, npm) and the Dart/Flutter package.
+WEB_DIR     := clients/web
+WEB_DEPS    := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_DIST    := $(WEB_DIR)/dist/index.html
+WEB_SRC     := $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(wildcard $(WEB_DIR)/src/*)
+DART_DIR    := clients/dart
 # `make breaking` compares the protos against this git ref.
 BREAKING_REF ?= HEAD~1
 
@@ -39,7 +45,7 @@ generate_into = $(BUF) generate --output $(1) && \
 	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check-generated breaking test run bench clean
+.PHONY: help venv install generate lint format check-generated breaking test run bench clean web web-optional browser-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -51,11 +57,15 @@ help:
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
+	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
+	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
+	@echo "make dart             generate and analyze $(DART_DIR) (needs dart and protoc-gen-dart on PATH)"
 	@echo "make clean            remove the venv and caches"
 
 # --- environment -------------------------------------------------------------
 
 venv install: $(STAMP)
+install: web-optional
 
 # Reinstalls only when a pyproject.toml changes (the stamp is older than it).
 # clients/python is the Python client and storyloom-cli; [codegen] is what `make generate` runs for it.
@@ -113,13 +123,61 @@ breaking: $(STAMP)
 
 # --- tests -------------------------------------------------------------------
 
-test: $(STAMP) lint check-generated
+test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
 
 # Sets itself up on a fresh machine, then runs the server and the Envoy gateway
 # together until Ctrl-C (tools/run_local.py stops both).
 run: $(STAMP)
 	$(PY) tools/run_local.py
+
+# --- web page and Dart package -----------------------------------------------
+
+# npm ci again only when package.json or package-lock.json changes; tsc + esbuild when a source changes.
+web: $(WEB_DIST)
+
+$(WEB_DEPS): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SRC)
+	cd $(WEB_DIR) && npm run --silent build
+
+# The page when npm is there; no npm, or npm ci failing (offline), is a note: the page is optional, and
+# tests/web skips without it. A page that does not type-check or build is an error.
+web-optional:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "web: no npm; the web page is not built (tests/web will skip)"; \
+	elif ! $(MAKE) --no-print-directory $(WEB_DEPS); then \
+	  echo "web: npm ci failed; the web page is not built (tests/web will skip)"; \
+	else \
+	  $(MAKE) --no-print-directory web; \
+	fi
+
+# What tests/web needs, installed only when missing: Debian's chromium (apt-get, as root) and the page with
+# playwright-core. An install that cannot happen (not root, no apt, offline) is a note: the browser test skips
+# and says why.
+browser-deps: web-optional
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser-deps: no chromium, and apt-get as root is not available to install it; tests/web will skip"; \
+	else \
+	  echo "browser-deps: installing Debian's chromium (apt-get update && apt-get install chromium)"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	    || echo "browser-deps: installing chromium failed; tests/web will skip"; \
+	fi
+
+# Generates the Dart stubs (clients/dart/buf.gen.yaml, protoc-gen-dart) and analyzes the package. Without the
+# Dart SDK and protoc-gen-dart on PATH it says so and succeeds: nothing Dart is checked then.
+dart:
+	@if ! command -v dart >/dev/null 2>&1 || ! command -v protoc-gen-dart >/dev/null 2>&1; then \
+	  echo "dart: skipped: needs \`dart\` and \`protoc-gen-dart\` on PATH (dart pub global activate protoc_plugin 25.0.0); see $(DART_DIR)/README.md"; \
+	  exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory $(STAMP); \
+	rm -rf $(DART_DIR)/lib/src/generated; \
+	$(BUF) generate --template $(DART_DIR)/buf.gen.yaml; \
+	cd $(DART_DIR) && dart pub get && dart analyze --fatal-infos
 
 # Benchmarks print figures; they are not tests and have no pass/fail.
 bench: $(STAMP)
