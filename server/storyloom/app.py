@@ -18,9 +18,10 @@ from storyloom.domain.memory import Memories
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.voice import LazyLanguageIdentifier, OggOpusEncoder, SpeechEngines, Voice, VoiceLimits
-from storyloom.store.accounts import SqlAccountRepository
-from storyloom.engines.story import Illustrator, Narrator, StoryWriter
+from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.story import Illustrator, Narrator
 from storyloom.engines.text.base import TextEngine
+from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
@@ -74,7 +75,8 @@ async def build_app(settings: Settings, *, text_engine: TextEngine | None = None
         max_attempts=settings.task_max_attempts,
     )
     text_engine = text_engine or build_text_engine(settings)
-    media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"))
+    media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"),
+                         thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
     engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),  # type: ignore[arg-type]

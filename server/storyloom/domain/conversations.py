@@ -160,6 +160,8 @@ class ConversationLimits:
     recent_turns: int = 6
     # Requirements are re-extracted and restated to the model every this many user messages.
     restate_every: int = 4
+    # Replies written at once, in a task pool of their own: they mostly wait on the model.
+    concurrent_replies: int = 64
 
 
 def check_text(text: str, field: str = "text") -> str:
@@ -184,7 +186,7 @@ class Conversations:
         self._engine = engine
         self._limits = limits
         self._signals: dict[str, asyncio.Event] = {}
-        tasks.register(REPLY_KIND, self._write_reply)
+        tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies)
 
     # --- conversations ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import hashlib
 import io
 import uuid
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
@@ -41,17 +41,6 @@ class MediaItem:
     @property
     def name(self) -> str:
         return f"media/{self.id}"
-
-
-def thumbnail(data: bytes, max_side: int) -> bytes:
-    """A PNG of the picture scaled to at most `max_side` pixels on its longer side."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        image.thumbnail((max_side, max_side))
-        out = io.BytesIO()
-        image.save(out, "PNG", optimize=True)
-    return out.getvalue()
 
 
 class MediaRepository(Protocol):
@@ -134,10 +123,15 @@ def _param(params: str, key: str) -> int | None:
     return None
 
 
+# Scales a picture to at most `max_side` pixels on its longer side, as PNG.
+Thumbnailer = Callable[[bytes, int], bytes]
+
+
 class MediaLibrary:
-    def __init__(self, repository: MediaRepository, blobs: BlobStore):
+    def __init__(self, repository: MediaRepository, blobs: BlobStore, thumbnailer: Thumbnailer | None = None):
         self._repo = repository
         self._blobs = blobs
+        self._thumbnailer = thumbnailer
 
     async def store(
         self, user_id: str, data: bytes, content_type: str, *, request_id: str = "",
@@ -163,8 +157,8 @@ class MediaLibrary:
             channel_count=found.channel_count, parent_id=parent_id, purpose=purpose,
         )
         stored, created = await self._repo.add(item, request_id)
-        if created and thumbnail_side and found.width:
-            small = await asyncio.to_thread(thumbnail, data, thumbnail_side)
+        if created and thumbnail_side and found.width and self._thumbnailer is not None:
+            small = await asyncio.to_thread(self._thumbnailer, data, thumbnail_side)
             rendition = await self.store(user_id, small, "image/png", parent_id=stored.id, purpose="thumbnail")
             stored = dataclasses.replace(stored, renditions=(rendition,))
         return stored
