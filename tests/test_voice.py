@@ -654,14 +654,14 @@ async def test_end_of_turn_answers_at_once_and_other_input_rates_are_resampled(s
                      output_format=pb.AudioFormat(encoding=pb.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=16000))
     started = await client.wait_for(lambda e: kind(e) == "session_started")
     assert started.session_started.output_format.sample_rate_hertz == 16000
-    pcm = resample_pcm16(await server.speech("Tell me about the sea."), 16000, 48000)
+    pause = bytes(round(0.3 * 48000) * 2)  # the button is pressed a moment before speaking, released after
+    pcm = pause + resample_pcm16(await server.speech("Tell me a story about the ocean."), 16000, 48000) + pause
     size = 4800 * 2  # 100 ms at 48 kHz
-    pcm += bytes(round(0.3 * 48000) * 2)  # the button is released a moment after the last word
     for at in range(0, len(pcm), size):
         client.send(pb.ConverseRequest(audio=pcm[at:at + size]))
     client.end_of_turn()  # push-to-talk released: no trailing silence needed
     final = await client.wait_for(lambda e: kind(e) == "transcript" and e.transcript.final)
-    assert words(final.transcript.text) == ["tell", "me", "about", "the", "sea"]
+    assert words(final.transcript.text) == ["tell", "me", "a", "story", "about", "the", "ocean"]
     await client.wait_for(lambda e: kind(e) == "turn_complete")
     await client.close()
     audio = [e.reply_audio for e in client.events if kind(e) == "reply_audio"]
