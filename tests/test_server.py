@@ -48,30 +48,6 @@ async def test_health_turns_not_serving_as_soon_as_shutdown_begins(storyloom_ser
     await stopping
 
 
-async def test_unimplemented_services_answer_with_a_rich_status(storyloom_server, caller):
-    # Every service is implemented now; a contract that lands before its feature is served like this.
-    from storyloom.api.auth import ApiInterceptor
-    from storyloom.api.unimplemented import unimplemented_servicer
-    from storyloom.v1 import voice_pb2, voice_pb2_grpc
-    from tests.test_tasks import error_info
-
-    server = grpc.aio.server(interceptors=[ApiInterceptor(storyloom_server.app.accounts)])
-    voice_pb2_grpc.add_VoiceServiceServicer_to_server(unimplemented_servicer(
-        voice_pb2_grpc.VoiceServiceServicer, voice_pb2.DESCRIPTOR.services_by_name["VoiceService"]), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = voice_pb2_grpc.VoiceServiceStub(channel)
-            with pytest.raises(grpc.aio.AioRpcError) as pending:
-                await stub.GetVoiceSession(voice_pb2.GetVoiceSessionRequest(name="users/me/voiceSessions/x"),
-                                           metadata=caller.metadata)
-    finally:
-        await server.stop(0)
-    assert pending.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert error_info(pending.value).reason == "NOT_IMPLEMENTED"
-
-
 # --- a real server process ---------------------------------------------------------------
 
 

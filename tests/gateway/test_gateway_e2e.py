@@ -162,12 +162,6 @@ async def test_invalid_input_is_a_400_with_bad_request_field_violations(http, ke
     assert bad_request["fieldViolations"][0]["field"] == "after_sequence"
 
 
-async def test_an_unimplemented_rpc_is_a_501_with_the_status_as_json(http, caller, key):
-    response = await http.get(f"/v1/{caller.parent}/stories/s1:export", headers=key)
-    assert response.status_code == 501
-    assert response.json()["code"] == 12
-
-
 # --- server streams as Server-Sent Events ------------------------------------------------------
 
 
