@@ -770,6 +770,9 @@ class _Turn:
 
 
 _SPEAKABLE = re.compile(r"\w")
+# The opening clause of a reply's first sentence (words up to its first comma, semicolon, colon or dash, with at
+# least four words after it), spoken on its own.
+_OPENING_CLAUSE = re.compile(r"(\S+(?:\s+\S+)*?[,;:—–])\s+(?=(?:\S+\s+){3,}\S)")
 # Text that ends with a finished sentence (its closing punctuation and the space after it have arrived).
 _ENDS_SENTENCE = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*\s+$")
 
@@ -798,7 +801,8 @@ class LiveConversation:
         self._turns: list[_Turn] = []
         self._run: _SttRun | None = None
         self._partial_text = ""
-        self._run_ended = 0.0
+        self._run_ended = self._run_started = 0.0
+        self._run_seconds = 0.6  # how long a partial transcription takes, on average
         self._partials: asyncio.Task[None] | None = None
         self._closed = False
         self.session_name = ""
@@ -1049,7 +1053,9 @@ class LiveConversation:
                     if text:
                         self._partial_text = text
             now = time.monotonic()
-            if now - self._run_ended >= self._limits.partial_gap_seconds:
+            # Idle between runs at least as long as half a run takes, so the end of speech finds the recognizer free
+            # about as often as busy (on a loaded machine, a run takes longer).
+            if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds / 2):
                 self._start_run(min_new_audio=0.3)
             text = self._partial_text
             if text and (text != sent_text or now - last_sent >= interval):
@@ -1066,11 +1072,14 @@ class LiveConversation:
                                                          and state.heard - run.end < min_new_audio)):
             return
         pcm = state.prefix + state.span(state.utterance_start, state.heard)
+        self._run_started = time.monotonic()
         self._run = _SttRun(state.utterance_start, state.heard, asyncio.create_task(self._transcribe_partial(pcm)))
         self._run.task.add_done_callback(self._run_done)
 
     def _run_done(self, task: asyncio.Task[Transcription]) -> None:
         self._run_ended = time.monotonic()
+        if not task.cancelled() and task.exception() is None:
+            self._run_seconds = 0.7 * self._run_seconds + 0.3 * (self._run_ended - self._run_started)
         _retrieve(task)
 
     def _pause_heard(self, state: LiveState) -> bool:
@@ -1092,6 +1101,15 @@ class LiveConversation:
             with contextlib.suppress(Exception):
                 return await asyncio.shield(run.task)
         assert turn.audio is not None
+        quick = getattr(self._engines.stt, "transcribe_partial", None)
+        if quick is not None:
+            # The quick settings (no timestamps, no temperature fallback) do for a short turn; they need a free
+            # recognizer, which this stream's partial still running will free in a moment.
+            busy = self._run
+            if busy is not None and not busy.task.done():
+                await asyncio.wait([busy.task])
+            with contextlib.suppress(ResourceExhausted):
+                return await quick(turn.audio, STREAM_RATE, language_code=self._language)  # type: ignore[no-any-return]
         deadline = time.monotonic() + 10.0
         while True:
             try:
@@ -1228,7 +1246,8 @@ class LiveConversation:
                 continue
             if rate != source:
                 pcm = await asyncio.to_thread(resample_pcm16, pcm, source, rate)
-            gap = pause if turn.spoken else b""
+            # A pause between sentences; none after the opening clause cut off a first sentence.
+            gap = pause if turn.spoken and _ENDS_SENTENCE.search(turn.spoken[-1].text + " ") else b""
             pcm = gap + pcm
             start = turn.audio_seconds
             turn.spoken.append(_Spoken(sentence, text_end, start, pcm_seconds(pcm, rate), pcm_seconds(gap, rate)))
@@ -1275,6 +1294,10 @@ def _queue_sentences(text: str, queued: int, sentences: asyncio.Queue[tuple[str,
     for sentence in found:
         at = text.find(sentence, position)
         end = (at + len(sentence)) if at >= 0 else position
+        if position == 0 and at >= 0 and (clause := _OPENING_CLAUSE.match(sentence)):
+            # The reply's first words are spoken on their own, so the first audio comes sooner.
+            sentences.put_nowait((clause.group(1), at + clause.end(1)))
+            sentence = sentence[clause.end():]
         sentences.put_nowait((sentence, end))
         position = end
     return position
