@@ -12,9 +12,12 @@ import wave
 import grpc
 import pytest
 
-from storyloom_client import v1
-from tests.clients.conftest import CLI, run_cli
+from storyloom.app import build_app
+from storyloom_client import StoryloomClient, v1
+from tests.clients.conftest import CLI, Proxy, run_cli
+from tests.conftest import settings_for_tests
 from tests.support import task_kinds
+from tests.support.server_process import ServerProcess
 from tests.test_media import png_bytes
 
 PROGRESS_LINE = re.compile(r"^\[\s*(\d+)%\] (\S+)\s+ETA (\S+)  (.*)$")
@@ -242,3 +245,47 @@ async def test_say_writes_speech_that_transcribe_hears_back(storyloom_server, ca
 def test_the_cli_is_installed_as_storyloom_cli_next_to_the_servers_storyloom_command():
     assert CLI.is_file() and (CLI.parent / "storyloom").is_file()
     assert "storyloom_client.cli" in CLI.read_text()
+
+
+async def test_tasks_watch_follows_a_task_across_a_server_killed_and_restarted(tmp_path):
+    data_dir = tmp_path / "data"
+    app = await build_app(settings_for_tests(data_dir))
+    task_kinds.register(app)
+    try:
+        user = await app.accounts.create_user("restart")
+        key = await app.accounts.create_key(user.id)
+        task = await app.tasks.submit(user.id, task_kinds.STEPS, {"steps": 12, "delay": 0.25})
+    finally:
+        await app.close()
+    server = ServerProcess(data_dir, tmp_path / "server.log")
+    await asyncio.to_thread(server.start)
+    front = Proxy(server.port)  # the address the CLI knows stays the same across the restart
+    await front.start()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("STORYLOOM_")}
+    environment.update(STORYLOOM_ADDR=front.address, STORYLOOM_API_KEY=key, PYTHONUNBUFFERED="1")
+    try:
+        proc = await asyncio.create_subprocess_exec(str(CLI), "tasks", "watch", f"tasks/{task.id}", env=environment,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        output = asyncio.create_task(proc.stdout.read())
+        lines = []
+        while line := (await asyncio.wait_for(proc.stderr.readline(), 60)).decode():
+            lines.append(line.rstrip("\n"))
+            if " step-3 " in line and server.proc is not None and front.cuts == 0:
+                server.kill()  # SIGKILL, mid-task
+                front.cut()
+                await asyncio.to_thread(server.start)
+                front.target_port = server.port
+        code, stdout = await proc.wait(), (await output).decode()
+        async with StoryloomClient(front.address, key) as client:
+            log = [e async for e in client.watch_task(f"tasks/{task.id}")]
+    finally:
+        server.kill()
+        await front.close()
+
+    assert code == 0, "\n".join(lines)
+    assert stdout == f"tasks/{task.id} succeeded\n"
+    assert len([x for x in lines if "re-attaching after event" in x]) >= 1
+    shown = [m for m in map(PROGRESS_LINE.match, lines) if m]
+    assert [(int(m[1]), m[4]) for m in shown] == [(e.percent, e.message) for e in log]  # each event once, in order
+    assert "Resuming after a server restart." in [e.message for e in log]  # it really was restarted mid-task

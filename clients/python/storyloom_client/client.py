@@ -102,7 +102,9 @@ class RetryPolicy:
             backoff = min(backoff * self.multiplier, self.max_backoff)
 
 
-NO_RETRY = RetryPolicy(max_attempts=1)
+# How long the resuming helpers keep trying to re-attach without receiving anything: long enough for a server to
+# restart (about 40 s in all), since what they follow is worth the wait.
+REATTACH = RetryPolicy(max_attempts=12, initial_backoff=0.5, max_backoff=5.0)
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -177,8 +179,9 @@ class StoryloomClient:
 
     def __init__(self, address: str = DEFAULT_ADDRESS, api_key: str | None = None, *,
                  timeout: float | None = DEFAULT_TIMEOUT, retry: RetryPolicy = RetryPolicy(),
-                 keepalive_seconds: float | None = 30.0) -> None:
-        """`timeout` is the default deadline of unary calls in seconds (None: no deadline); `keepalive_seconds`
+                 reattach: RetryPolicy = REATTACH, keepalive_seconds: float | None = 30.0) -> None:
+        """`timeout` is the default deadline of unary calls in seconds (None: no deadline); `retry` is the
+        backoff of retried calls, `reattach` that of the helpers re-attaching streams; `keepalive_seconds`
         sets how often an idle connection is pinged, so a connection that died silently is noticed and long
         streams re-attach (the server accepts pings every 10 s or less often)."""
         self.address = address
@@ -186,6 +189,7 @@ class StoryloomClient:
         self.api_key = api_key
         self.timeout = timeout
         self.retry = retry
+        self.reattach = reattach
         self.keepalive_seconds = keepalive_seconds
         self._channel: Channel | None = None
         self._stubs: dict[type, Any] = {}
@@ -321,7 +325,7 @@ class StoryloomClient:
         re-attaches with WatchTask from the last sequence it yielded. `on_reconnect(error, last_sequence)` is
         called before each re-attach (to tell a person). Other errors, and UNAVAILABLE that outlasts the retry
         policy without a single new event, are raised."""
-        last, delays = after_sequence, self.retry.delays()
+        last, delays = after_sequence, self.reattach.delays()
         while True:
             try:
                 request = v1.WatchTaskRequest(name=name, after_sequence=last)
@@ -329,7 +333,7 @@ class StoryloomClient:
                     async for event in events:
                         if event.sequence <= last:
                             continue  # never twice, whatever the server replays
-                        last, delays = event.sequence, self.retry.delays()  # progress: a fresh retry budget
+                        last, delays = event.sequence, self.reattach.delays()  # progress: a fresh retry budget
                         yield event
                         if event.state in TERMINAL_TASK_STATES:
                             return
@@ -393,7 +397,7 @@ class StoryloomClient:
         it, it re-attaches with StreamReply from the last sequence it yielded. An in-band `error` event is
         yielded, not raised: `StoryloomError.from_rpc_status(event.error)` makes it an exception."""
         request_id = request_id or str(uuid.uuid4())
-        last, reply, delays = 0, "", self.retry.delays()
+        last, reply, delays = 0, "", self.reattach.delays()
         while True:
             try:
                 if reply:
@@ -406,7 +410,7 @@ class StoryloomClient:
                     async for event in stream:
                         if event.sequence <= last:
                             continue
-                        last, reply, delays = event.sequence, event.reply or reply, self.retry.delays()
+                        last, reply, delays = event.sequence, event.reply or reply, self.reattach.delays()
                         yield event
                         if event.finished is not None or event.error is not None:
                             return
@@ -430,7 +434,7 @@ class StoryloomClient:
         are what the server announced (`ChecksumMismatch` otherwise). A dropped connection resumes the download
         from the bytes already written (`read_offset`)."""
         info = await self.media.get_media_info(v1.GetMediaInfoRequest(name=name))
-        digest, written, delays = hashlib.sha256(), 0, self.retry.delays()
+        digest, written, delays = hashlib.sha256(), 0, self.reattach.delays()
         while True:
             try:
                 request = v1.GetMediaRequest(name=name, read_offset=written)
@@ -438,7 +442,7 @@ class StoryloomClient:
                     async for chunk in stream:
                         out.write(chunk.data)
                         digest.update(chunk.data)
-                        written, delays = written + len(chunk.data), self.retry.delays()
+                        written, delays = written + len(chunk.data), self.reattach.delays()
                 break
             except StoryloomError as exc:
                 await self._resume_wait(delays, exc)
