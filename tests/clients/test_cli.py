@@ -289,3 +289,19 @@ async def test_tasks_watch_follows_a_task_across_a_server_killed_and_restarted(t
     shown = [m for m in map(PROGRESS_LINE.match, lines) if m]
     assert [(int(m[1]), m[4]) for m in shown] == [(e.percent, e.message) for e in log]  # each event once, in order
     assert "Resuming after a server restart." in [e.message for e in log]  # it really was restarted mid-task
+
+
+async def test_story_create_from_a_conversation_uses_what_the_chat_gathered(storyloom_server, caller, client):
+    chat = await run_cli(storyloom_server.address, caller.key, "chat", "-m", "A story about a kind dragon named Pip",
+                         "-m", "It happens on a snowy mountain")
+    conversation = re.search(r"^conversation: (\S+)$", chat.stderr, re.M)[1]
+
+    result = await run_cli(storyloom_server.address, caller.key, "story", "create", "--conversation",
+                           conversation.rsplit("/", 1)[1], "--scenes", "1", "--no-pictures", "--no-narration",
+                           "--json")
+
+    assert result.code == 0, result.stderr
+    story = v1.Story.from_json(result.stdout)
+    assert story.conversation == conversation and [c.name for c in story.requirements.characters] == ["Pip"]
+    assert "snowy mountain" in story.requirements.setting and "Pip" in story.scenes[0].text
+    assert story == await client.stories.get_story(v1.GetStoryRequest(name=story.name))
