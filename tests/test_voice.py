@@ -666,3 +666,15 @@ async def test_end_of_turn_answers_at_once_and_other_input_rates_are_resampled(s
     await client.close()
     audio = [e.reply_audio for e in client.events if kind(e) == "reply_audio"]
     assert all(len(a.audio) <= 1600 * 2 for a in audio) and audio[-1].last
+
+
+async def test_a_synthesized_stream_saved_as_it_came_transcribes_back(server: VoiceServer, caller) -> None:
+    text = "The happy whale sang a song to the moon."
+    chunks = [c async for c in server.stub.Synthesize(pb.SynthesizeRequest(parent="users/me", text=text),
+                                                      metadata=caller.metadata)]
+    saved = b"".join(c.data for c in chunks)  # its header says "as long as it goes"
+    assert struct.unpack_from("<I", saved, 40)[0] > len(saved)
+    heard = await server.stub.Transcribe(pb.TranscribeRequest(parent="users/me", audio_content=saved),
+                                         metadata=caller.metadata)
+    assert {"whale", "song", "moon"} <= set(words(heard.text))
+    assert seconds(heard.audio_duration) == pytest.approx((len(saved) - 44) / 2 / 22050, abs=0.01)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from google.api import httpbody_pb2
-from google.protobuf import any_pb2, duration_pb2, empty_pb2
+from google.protobuf import duration_pb2, empty_pb2
 
 from storyloom.api.auth import caller
 from storyloom.api.conversations import message_proto
@@ -133,13 +133,20 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         chunks = await self._voice.synthesize(request.text, voice=request.voice,
                                               output=audio_format(request.output_format, "output_format"),
                                               speaking_rate=request.speaking_rate)
+        # Envoy's JSON transcoder resets a streamed HttpBody that carries extensions (Envoy 1.40); a REST caller
+        # gets the audio file alone, which is what it wants anyway. gRPC and gRPC-Web callers get the chunk infos.
+        rest = any(key == "x-envoy-original-path" for key, _ in context.invocation_metadata() or ())
+        if rest:
+            # A REST caller saves a file: give its WAV header the true sizes (so the whole audio comes first).
+            chunks = domain.sized_wav(chunks)
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
-                info = any_pb2.Any()
-                info.Pack(voice_pb2.SynthesisChunkInfo(sequence=chunk.sequence, sentence=chunk.sentence,
-                                                       start_offset=duration(chunk.start_seconds),
-                                                       duration=duration(chunk.duration_seconds)))
-                yield httpbody_pb2.HttpBody(content_type=chunk.content_type, data=chunk.data, extensions=[info])
+                body = httpbody_pb2.HttpBody(content_type=chunk.content_type, data=chunk.data)
+                if not rest:
+                    body.extensions.add().Pack(voice_pb2.SynthesisChunkInfo(
+                        sequence=chunk.sequence, sentence=chunk.sentence, start_offset=duration(chunk.start_seconds),
+                        duration=duration(chunk.duration_seconds)))
+                yield body
 
     async def DetectLanguage(self, request: voice_pb2.DetectLanguageRequest,
                              context: grpc.aio.ServicerContext) -> voice_pb2.DetectLanguageResponse:

@@ -294,6 +294,35 @@ def wav_header(sample_rate_hertz: int, data_bytes: int | None = None) -> bytes:
             + b"data" + struct.pack("<I", data_size))
 
 
+async def sized_wav(chunks: AsyncIterator[SynthesisChunk]) -> AsyncIterator[SynthesisChunk]:
+    """A synthesis stream whose WAV header (if it has one) states the true sizes: the audio is gathered first."""
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+        gathered = [chunk async for chunk in chunks]
+    if gathered and gathered[0].data[:4] == b"RIFF":
+        rate = struct.unpack_from("<I", gathered[0].data, 24)[0]
+        size = sum(len(chunk.data) for chunk in gathered[1:])
+        gathered[0] = dataclasses.replace(gathered[0], data=wav_header(rate, size))
+    for chunk in gathered:
+        yield chunk
+
+
+def true_wav_sizes(data: bytes) -> bytes:
+    """A WAV file whose header says "as long as it goes" (a saved stream) with its true RIFF and data sizes."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return data
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk_id, size = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        if chunk_id == b"data":
+            actual = len(data) - offset - 8
+            if size <= actual:
+                return data
+            return (data[:4] + struct.pack("<I", len(data) - 8) + data[8:offset + 4] + struct.pack("<I", actual)
+                    + data[offset + 8:])
+        offset += 8 + size + (size & 1)
+    return data
+
+
 def pcm_seconds(pcm: bytes, rate: int) -> float:
     return len(pcm) / 2 / rate
 
@@ -413,6 +442,8 @@ class Voice:
                                                                       " upload longer recordings as media"),
                                       reason="AUDIO_TOO_LARGE")
             data = content
+        if encoding in ("", "WAV"):
+            data = true_wav_sizes(data)  # a streamed WAV saved as it came
         pcm, pcm_rate = await asyncio.to_thread(self.engines.decode, data, encoding, rate)
         return await self.engines.stt.transcribe(pcm, pcm_rate, language_code=language_code)
 
