@@ -678,3 +678,24 @@ async def test_a_synthesized_stream_saved_as_it_came_transcribes_back(server: Vo
                                          metadata=caller.metadata)
     assert {"whale", "song", "moon"} <= set(words(heard.text))
     assert seconds(heard.audio_duration) == pytest.approx((len(saved) - 44) / 2 / 22050, abs=0.01)
+
+
+async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(server: VoiceServer, caller) -> None:
+    voice = server.app.voice
+    limits = voice.limits
+    voice.limits = dataclasses.replace(limits, max_utterance_seconds=1.5)
+    try:
+        client = server.converse(caller)
+        client.configure()
+        await client.wait_for(lambda e: kind(e) == "session_started")
+        await client.speak(silence(0.3) + await server.speech(QUESTION), speed=2)
+        await client.speak(silence(1.0), speed=2)
+        error = await client.wait_for(lambda e: kind(e) == "error")
+        done = await client.wait_for(lambda e: kind(e) == "turn_complete")
+        await client.close()
+    finally:
+        voice.limits = limits
+    assert status_reason(error.error) == "UTTERANCE_TOO_LONG" and error.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
+    assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
+    assert client.error is None

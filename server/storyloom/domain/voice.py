@@ -751,6 +751,7 @@ class _Turn:
     text: str = ""
     stt: _SttRun | None = None  # a partial transcription that already heard the whole utterance
     utterance_start: float = 0.0
+    mergeable: bool = False
     stage: str = _TRANSCRIBING
     task: asyncio.Task[None] | None = None
     reply_task: asyncio.Task[None] | None = None
@@ -1027,7 +1028,7 @@ class LiveConversation:
         if state.utterance_start is not None:
             return
         latest = self._turns[-1] if self._turns else None
-        if latest is not None and latest.stage == _TRANSCRIBING and latest.audio is not None and latest.task:
+        if latest is not None and latest.stage == _TRANSCRIBING and latest.mergeable and latest.task:
             # The user goes on after a short pause: one utterance, not two turns.
             latest.task.cancel()
             latest.stage = _DROPPED
@@ -1047,14 +1048,16 @@ class LiveConversation:
         if state.utterance_start is None:
             return
         self._emit(SpeechStoppedEvent(self._next_turn, offset - self._stream_base))
-        self._finalize(min(state.heard, offset + self._limits.post_roll_seconds), offset)
+        self._finalize(min(state.heard, offset + self._limits.post_roll_seconds), offset, mergeable=True)
 
-    def _finalize(self, end: float, speech_end: float) -> None:
-        """Closes the utterance and starts its turn."""
+    def _finalize(self, end: float, speech_end: float, *, mergeable: bool = False) -> None:
+        """Closes the utterance and starts its turn. A `mergeable` one (ended by a pause, not by the client or the
+        length limit) is taken back if the user goes on speaking before it is transcribed."""
         state = self._live()
         start = state.utterance_start
         assert start is not None
-        turn = _Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start)
+        turn = _Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
+                     mergeable=mergeable)
         run = self._run
         if run is not None and run.start == start and run.end >= speech_end - 0.01 and not run.task.cancelled():
             turn.stt = run
@@ -1352,5 +1355,7 @@ def _in_background(work: Any) -> asyncio.Task[Any]:
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+    if not task.cancelled() and isinstance(task.exception(), ResourceExhausted):
+        log.debug("voice background work skipped: %s", task.exception())
+    elif not task.cancelled() and task.exception() is not None:
         log.warning("voice background work failed: %r", task.exception())
