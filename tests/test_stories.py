@@ -91,6 +91,10 @@ async def test_the_same_request_id_twice_gives_one_task_and_an_identical_request
     assert again.name == first.name
     reused = await create(stub, caller, scene_count=1, skip_narration=True, skip_illustrations=True)
     assert reused.name == first.name  # identical request within the window
+    await watch(tasks, caller, first.name)
+    story = await stub.GetStory(pb.GetStoryRequest(name=first.target), metadata=caller.metadata)
+    assert [(s.picture_state, s.narration_state) for s in story.scenes] == [
+        (pb.ASSET_STATE_SKIPPED, pb.ASSET_STATE_SKIPPED)]
     fresh = await create(stub, caller, scene_count=1, skip_narration=True, skip_illustrations=True, regenerate=True)
     assert fresh.name != first.name and fresh.target != first.target
     listed = await stub.ListStories(pb.ListStoriesRequest(parent="users/me"), metadata=caller.metadata)

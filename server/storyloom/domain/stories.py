@@ -279,7 +279,7 @@ class Stories:
             await self._stage(ctx, story, "scenes", "Splitting the text into scenes.")
             parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
             for i, part in enumerate(parts):
-                await self._repo.put_scene(story_id, _scene(i, part))
+                await self._repo.put_scene(story_id, _scene(i, part, story.options))
             await self._repo.update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
                                     outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
             story = await self._load(story_id)
@@ -300,14 +300,11 @@ class Stories:
             await self._stage(ctx, story, "scenes", f"Writing scene {index + 1} of {len(story.outline)}.")
             written = [s.as_text() for s in story.scenes]
             part = await self._timed("scenes", writer.scene(requirements, story.premise, story.outline, index, written))
-            await self._repo.put_scene(story_id, _scene(index, part))
+            await self._repo.put_scene(story_id, _scene(index, part, story.options))
             story = await self._load(story_id)
 
         for scene in story.scenes:
             if scene.picture_state != "PENDING":
-                continue
-            if story.options.skip_illustrations:
-                await self._repo.put_scene(story_id, dataclasses.replace(scene, picture_state="SKIPPED"))
                 continue
             await self._stage(ctx, story, "illustrations", f"Painting scene {scene.index + 1}.")
             media_id = await self._asset("illustrations", lambda s=scene: self._picture(story.user_id, s, requirements))
@@ -317,9 +314,6 @@ class Stories:
 
         for scene in story.scenes:
             if scene.narration_state != "PENDING":
-                continue
-            if story.options.skip_narration:
-                await self._repo.put_scene(story_id, dataclasses.replace(scene, narration_state="SKIPPED"))
                 continue
             await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
             media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s))
@@ -375,9 +369,12 @@ class Stories:
         return story
 
 
-def _scene(index: int, part: SceneText) -> Scene:
+def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
+    """A newly written scene; assets the caller did not ask for are SKIPPED from the start."""
     return Scene(index=index, title=part.title, text=part.text, mood=part.mood,
-                 illustration_prompt=part.illustration_prompt)
+                 illustration_prompt=part.illustration_prompt,
+                 picture_state="SKIPPED" if options.skip_illustrations else "PENDING",
+                 narration_state="SKIPPED" if options.skip_narration else "PENDING")
 
 
 def _total_work(story: Story) -> int:
