@@ -1087,9 +1087,9 @@ class LiveConversation:
                     if text:
                         self._partial_text = text
             now = time.monotonic()
-            # Idle between runs at least as long as half a run takes, so the end of speech finds the recognizer free
+            # Idle between runs at least as long as a run takes, so the end of speech finds the recognizer free
             # about as often as busy (on a loaded machine, a run takes longer).
-            if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds / 2):
+            if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds):
                 self._start_run(min_new_audio=0.3)
             text = self._partial_text
             if text and (text != sent_text or now - last_sent >= interval):
