@@ -151,7 +151,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
     async def DetectLanguage(self, request: voice_pb2.DetectLanguageRequest,
                              context: grpc.aio.ServicerContext) -> voice_pb2.DetectLanguageResponse:
         user_parent(request.parent)
-        guesses = self._voice.detect_language(request.text)
+        guesses = await self._voice.detect_language(request.text)
         if not guesses:
             return voice_pb2.DetectLanguageResponse(language_code="und", confidence=0.0)
         best, *others = guesses

@@ -23,6 +23,7 @@ import logging
 import math
 import re
 import struct
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -136,11 +137,16 @@ class LazyLanguageIdentifier:
     def __init__(self, build: Callable[[], LanguageIdentifier]):
         self._build = build
         self._engine: LanguageIdentifier | None = None
+        self._lock = threading.Lock()
 
     def detect(self, text: str) -> list[LanguageGuess]:
-        if self._engine is None:
-            self._engine = self._build()
-        return self._engine.detect(text)
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._build()
+                engine = self._engine
+        return engine.detect(text)
 
 
 def resample_pcm16(pcm: bytes, source_rate: int, target_rate: int) -> bytes:
@@ -447,12 +453,13 @@ class Voice:
         pcm, pcm_rate = await asyncio.to_thread(self.engines.decode, data, encoding, rate)
         return await self.engines.stt.transcribe(pcm, pcm_rate, language_code=language_code)
 
-    def detect_language(self, text: str) -> list[LanguageGuess]:
+    async def detect_language(self, text: str) -> list[LanguageGuess]:
         if not text.strip():
             raise InvalidArgument(FieldViolation("text", "must not be empty"))
         if len(text) > MAX_SYNTHESIS_CHARS:
             raise InvalidArgument(FieldViolation("text", f"must be at most {MAX_SYNTHESIS_CHARS} characters"))
-        return self.engines.langid.detect(text)
+        # In a worker thread: detection itself is quick, but the first call loads the model.
+        return await asyncio.to_thread(self.engines.langid.detect, text)
 
     async def synthesize(self, text: str, *, voice: str = "", output: AudioFormat = AudioFormat("", 0),
                          speaking_rate: float = 0.0) -> AsyncIterator[SynthesisChunk]:
@@ -512,8 +519,9 @@ class Voice:
             yield SynthesisChunk(encoder.finish(), content_type, sequence, "", offset, 0.0)
 
     async def _tts_at(self, speaking_rate: float) -> SentenceSynthesizer:
-        """The TTS engine at a speaking rate, rounded to a tenth; each rate's engine is built once."""
-        rate = round(speaking_rate or 1.0, 1)
+        """The TTS engine at a speaking rate, rounded to a quarter (each one is a loaded voice of its own, ~100 MB:
+        at most six besides the normal one); each rate's engine is built once."""
+        rate = round((speaking_rate or 1.0) * 4) / 4
         if rate == 1.0:
             return self.engines.tts
         if self.engines.tts_at_rate is None:
