@@ -845,6 +845,7 @@ class LiveConversation:
         self._run_seconds = 0.6  # how long a partial transcription takes, on average
         self._partials: asyncio.Task[None] | None = None
         self._closed = False
+        self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
 
     # --- output ------------------------------------------------------------------------------------------------------
@@ -857,6 +858,9 @@ class LiveConversation:
             yield event
 
     def _emit(self, event: VoiceEvent) -> None:
+        # Nothing of an interrupted reply goes out after `interrupted`, whatever was already in flight.
+        if isinstance(event, (ReplyTextEvent, ReplyAudioEvent)) and event.turn in self._silenced:
+            return
         if not self._closed:
             self._out.put_nowait(event)
 
@@ -1313,6 +1317,7 @@ class LiveConversation:
     def _interrupt(self, turn: _Turn) -> None:
         """Barge-in: tells the client at once, stops the reply's text and audio, and stores what was played."""
         turn.interrupted = True
+        self._silenced.add(turn.number)
         played = turn.played()
         turn.stored_text = turn.text_played(played)
         self._emit(InterruptedEvent(turn.number, played, turn.stored_text))
