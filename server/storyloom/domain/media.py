@@ -50,6 +50,9 @@ class MediaRepository(Protocol):
     async def get(self, media_id: str) -> MediaItem | None:
         """The item with its renditions."""
 
+    async def get_many(self, media_ids: list[str]) -> dict[str, MediaItem]:
+        """The items that exist, with their renditions, by id."""
+
     async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
         """Deletes the user's items and their renditions; returns the blobs (sha256) no item uses any more."""
 
@@ -173,6 +176,11 @@ class MediaLibrary:
         if item is None or item.user_id != user_id:
             raise NotFound(f"media/{media_id}")
         return item
+
+    async def get_many(self, user_id: str, media_ids: list[str]) -> dict[str, MediaItem]:
+        """The user's items among `media_ids`, by id; others' and missing ones are left out."""
+        found = await self._repo.get_many(media_ids)
+        return {i: item for i, item in found.items() if item.user_id == user_id}
 
     async def read(self, user_id: str, media_id: str, offset: int = 0, limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
         """The item and an iterator over its bytes from `offset`, at most `limit` (0: all) bytes."""

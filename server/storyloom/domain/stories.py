@@ -216,7 +216,7 @@ class Stories:
     async def media(self, user_id: str, story: Story) -> dict[str, MediaItem]:
         """The media items of the story's scenes, by id."""
         ids = [i for s in story.scenes for i in (s.picture_id, s.narration_id) if i]
-        return {item.id: item for item in await asyncio.gather(*(self._media.get(user_id, i) for i in ids))}
+        return await self._media.get_many(user_id, ids)
 
     async def delete(self, user_id: str, story_id: str) -> None:
         story = await self.get(user_id, story_id)

@@ -34,14 +34,20 @@ class SqlMediaRepository:
         return item, True
 
     async def get(self, media_id: str) -> MediaItem | None:
+        return (await self.get_many([media_id])).get(media_id)
+
+    async def get_many(self, media_ids: list[str]) -> dict[str, MediaItem]:
+        """The items with their renditions, by id, in two queries however many there are."""
+        if not media_ids:
+            return {}
         async with self._db.begin() as session:
-            row = await session.get(MediaRow, media_id)
-            if row is None:
-                return None
+            rows = list(await session.scalars(select(MediaRow).where(MediaRow.id.in_(media_ids))))
             children = await session.scalars(
-                select(MediaRow).where(MediaRow.parent_id == media_id).order_by(MediaRow.purpose))
-            renditions = tuple(_item(c) for c in children)
-            return _item(row, renditions)
+                select(MediaRow).where(MediaRow.parent_id.in_(media_ids)).order_by(MediaRow.purpose))
+        renditions: dict[str, list[MediaItem]] = {}
+        for child in children:
+            renditions.setdefault(child.parent_id or "", []).append(_item(child))
+        return {row.id: _item(row, tuple(renditions.get(row.id, ()))) for row in rows}
 
     async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
         if not media_ids:
