@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.conversations import Conversation, Message, MessageState
 from storyloom.domain.requirements import Character, StoryRequirements
@@ -22,23 +21,16 @@ class SqlConversationRepository:
         self._db = db
 
     async def create(self, conversation: Conversation, request_id: str) -> Conversation:
-        try:
-            async with self._db.begin() as session, session.begin():
-                session.add(ConversationRow(
-                    id=conversation.id, user_id=conversation.user_id, title=conversation.title,
-                    status=conversation.status, message_count=0, requirements=None, summary="", summary_covers=0,
-                    request_id=request_id or None, create_time=conversation.create_time,
-                    update_time=conversation.update_time))
-        except IntegrityError:
-            if not request_id:
-                raise
-            async with self._db.begin() as session:
-                row = await session.scalar(select(ConversationRow).where(
-                    ConversationRow.user_id == conversation.user_id, ConversationRow.request_id == request_id))
-            if row is None:
-                raise
-            return _conversation(row)
-        return conversation
+        existing = await self._db.insert_once([ConversationRow(
+            id=conversation.id, user_id=conversation.user_id, title=conversation.title,
+            status=conversation.status, message_count=0, requirements=None, summary="", summary_covers=0,
+            request_id=request_id or None, create_time=conversation.create_time,
+            update_time=conversation.update_time)], request_id)
+        if existing is None:
+            return conversation
+        found = await self.get(existing)
+        assert found is not None
+        return found
 
     async def get(self, conversation_id: str) -> Conversation | None:
         async with self._db.begin() as session:

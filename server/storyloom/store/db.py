@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,31 @@ class Database:
 
     def begin(self) -> AsyncSession:
         return self.session()
+
+    async def insert_once(self, rows: Sequence[Any], request_id: str | None) -> str | None:
+        """Inserts `rows` in one transaction (in order, so foreign keys resolve), the first of
+        which carries `user_id` and `request_id` columns unique together (AIP-155).
+
+        Returns None when inserted. When that request id was used before, inserts nothing and
+        returns the id of the row that holds it, so a retried create returns the first result.
+        """
+        first = rows[0]
+        try:
+            async with self.session() as session, session.begin():
+                for row in rows:
+                    session.add(row)
+                    await session.flush()
+        except IntegrityError:
+            if not request_id:
+                raise
+            model = type(first)
+            async with self.session() as session:
+                existing = await session.scalar(select(model.id).where(
+                    model.user_id == first.user_id, model.request_id == request_id))
+            if existing is None:
+                raise
+            return str(existing)
+        return None
 
 
 def _upgrade(connection: Connection) -> None:

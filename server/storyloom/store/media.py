@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.media import MediaItem
 from storyloom.store.db import Database
@@ -18,20 +17,13 @@ class SqlMediaRepository:
         self._db = db
 
     async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
-        try:
-            async with self._db.begin() as session, session.begin():
-                session.add(MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None))
-        except IntegrityError:
-            if not request_id:
-                raise
-            async with self._db.begin() as session:
-                media_id = await session.scalar(
-                    select(MediaRow.id).where(MediaRow.user_id == item.user_id, MediaRow.request_id == request_id))
-            existing = await self.get(media_id) if media_id else None
-            if existing is None:
-                raise
-            return existing, False
-        return item, True
+        existing = await self._db.insert_once(
+            [MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None)], request_id)
+        if existing is None:
+            return item, True
+        found = await self.get(existing)
+        assert found is not None
+        return found, False
 
     async def get(self, media_id: str) -> MediaItem | None:
         return (await self.get_many([media_id])).get(media_id)

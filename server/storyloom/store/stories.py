@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.engines.story import OutlineScene
@@ -23,26 +22,18 @@ class SqlStoryRepository:
         self._db = db
 
     async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
-        try:
-            async with self._db.begin() as session, session.begin():
-                session.add(StoryRow(
-                    id=story.id, user_id=story.user_id, state=story.state, title=story.title,
-                    requirements=dataclasses.asdict(story.requirements), options=dataclasses.asdict(story.options),
-                    premise="", outline=[], planned_scene_count=0, task_id=story.task_id,
-                    conversation_id=story.conversation_id, source_text=story.source_text,
-                    fingerprint=story.fingerprint, request_id=request_id or None, create_time=story.create_time,
-                    update_time=story.update_time))
-        except IntegrityError:
-            if not request_id:
-                raise
-            async with self._db.begin() as session:
-                story_id = await session.scalar(select(StoryRow.id).where(
-                    StoryRow.user_id == story.user_id, StoryRow.request_id == request_id))
-            existing = await self.get(story_id) if story_id else None
-            if existing is None:
-                raise
-            return existing, False
-        return story, True
+        existing = await self._db.insert_once([StoryRow(
+            id=story.id, user_id=story.user_id, state=story.state, title=story.title,
+            requirements=dataclasses.asdict(story.requirements), options=dataclasses.asdict(story.options),
+            premise="", outline=[], planned_scene_count=0, task_id=story.task_id,
+            conversation_id=story.conversation_id, source_text=story.source_text,
+            fingerprint=story.fingerprint, request_id=request_id or None, create_time=story.create_time,
+            update_time=story.update_time)], request_id)
+        if existing is None:
+            return story, True
+        found = await self.get(existing)
+        assert found is not None
+        return found, False
 
     async def get(self, story_id: str) -> Story | None:
         async with self._db.begin() as session:

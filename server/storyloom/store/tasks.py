@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
 from storyloom.store.db import Database
@@ -20,22 +19,12 @@ class SqlTaskRepository:
         self._db = db
 
     async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
-        try:
-            async with self._db.begin() as session, session.begin():
-                session.add(_task_row(task))
-                await session.flush()
-                session.add(_event_row(first_event))
-        except IntegrityError:
-            if not task.request_id:
-                raise
-            async with self._db.begin() as session:
-                row = await session.scalar(
-                    select(TaskRow).where(TaskRow.user_id == task.user_id, TaskRow.request_id == task.request_id)
-                )
-            if row is None:
-                raise
-            return _task(row), False
-        return task, True
+        existing = await self._db.insert_once([_task_row(task), _event_row(first_event)], task.request_id)
+        if existing is None:
+            return task, True
+        found = await self.get(existing)
+        assert found is not None
+        return found, False
 
     async def get(self, task_id: str) -> Task | None:
         async with self._db.begin() as session:

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from storyloom.domain.memory import Memory
 from storyloom.domain.voice import VoiceSession
@@ -38,23 +37,16 @@ class SqlVoiceSessionRepository:
 
     async def create(self, voice_session: VoiceSession, request_id: str) -> tuple[VoiceSession, bool]:
         """Stores the session; on a (user, request_id) clash returns the existing one and False."""
-        try:
-            async with self._db.begin() as session, session.begin():
-                session.add(VoiceSessionRow(
-                    id=voice_session.id, user_id=voice_session.user_id,
-                    conversation_id=voice_session.conversation_id, language_code=voice_session.language_code,
-                    voice=voice_session.voice, turn_count=voice_session.turn_count, request_id=request_id or None,
-                    create_time=voice_session.create_time, last_use_time=voice_session.last_use_time))
-        except IntegrityError:
-            if not request_id:
-                raise
-            async with self._db.begin() as session:
-                row = await session.scalar(select(VoiceSessionRow).where(
-                    VoiceSessionRow.user_id == voice_session.user_id, VoiceSessionRow.request_id == request_id))
-            if row is None:
-                raise
-            return _voice_session(row), False
-        return voice_session, True
+        existing = await self._db.insert_once([VoiceSessionRow(
+            id=voice_session.id, user_id=voice_session.user_id,
+            conversation_id=voice_session.conversation_id, language_code=voice_session.language_code,
+            voice=voice_session.voice, turn_count=voice_session.turn_count, request_id=request_id or None,
+            create_time=voice_session.create_time, last_use_time=voice_session.last_use_time)], request_id)
+        if existing is None:
+            return voice_session, True
+        found = await self.get(existing)
+        assert found is not None
+        return found, False
 
     async def find_by_request(self, user_id: str, request_id: str) -> VoiceSession | None:
         async with self._db.begin() as session:
