@@ -158,11 +158,12 @@ def build_narrator(settings: Settings) -> Narrator:
 def build_speech(narrator: Narrator) -> SpeechEngines:
     """The offline speech engines (each loads its model on first use); TTS is the story narrator's piper voice."""
     from storyloom.engines.speech.audio import decode_audio
+    from storyloom.engines.speech.base import LanguageIdentifier
     from storyloom.engines.speech.piper_tts import VOICE_ALIASES, VOICE_NAME, PiperNarrator
     from storyloom.engines.speech.stt import WhisperSpeechToText
     from storyloom.engines.speech.vad import SileroVad
 
-    def identifier() -> FastTextLanguageIdentifier:
+    def identifier() -> LanguageIdentifier:
         from storyloom.engines.speech.langid import FastTextLanguageIdentifier
 
         return FastTextLanguageIdentifier()

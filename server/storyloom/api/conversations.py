@@ -9,7 +9,6 @@ import grpc
 from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
-from storyloom.api.auth import caller
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
 from storyloom.domain import conversations as domain

@@ -9,7 +9,6 @@ from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
-from storyloom.api.auth import caller
 from storyloom.api.media import media_proto
 from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
 from storyloom.api.tasks import TaskServicer

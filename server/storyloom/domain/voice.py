@@ -26,7 +26,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol
 
 import numpy as np

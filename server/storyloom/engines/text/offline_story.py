@@ -881,7 +881,7 @@ class _Writer:
             else "Along the way, a wild moment gives everyone a fright, but they come through it together."
 
     def interlude(self, beat: _Beat) -> _Part:
-        plan, voice = self.plan, self.voice
+        plan = self.plan
         j = beat.index
         start = _digest(plan.seed, "interludes") % len(S.INTERLUDES)
         title, action, picture, templates = S.INTERLUDES[(start + j) % len(S.INTERLUDES)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from storyloom.domain.requirements import StoryRequirements, with_defaults
+from storyloom.domain.requirements import with_defaults
 
 # The moods a scene can have (the illustrator picks palettes by these).
 MOODS = ("cozy", "bright", "curious", "tense", "hopeful", "joyful", "calm", "mysterious")
