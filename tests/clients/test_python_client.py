@@ -16,7 +16,15 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from storyloom.v1 import conversation_pb2, media_pb2, story_pb2, task_pb2, voice_pb2
-from storyloom_client import IDEMPOTENT_METHODS, ChecksumMismatch, Status, StoryloomClient, StoryloomError, v1
+from storyloom_client import (
+    IDEMPOTENT_METHODS,
+    ChecksumMismatch,
+    RetryPolicy,
+    Status,
+    StoryloomClient,
+    StoryloomError,
+    v1,
+)
 from tests.clients.conftest import FAST_RETRY
 from tests.support import task_kinds
 from tests.test_media import png_bytes
@@ -238,3 +246,51 @@ async def test_the_readme_example_runs_as_written(storyloom_server, caller, tmp_
     pictures = sorted(p.name for p in tmp_path.glob("scene-*.png"))
     assert pictures == ["scene-0.png", "scene-1.png", "scene-2.png"]
     assert all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in pictures)
+
+
+# A policy whose first wait would outlast the tests' deadline: a helper that re-attaches fails the test.
+NO_PATIENCE = RetryPolicy(max_attempts=2, initial_backoff=30.0, max_backoff=30.0)
+
+
+async def collected(events, within: float = 10.0) -> list:
+    async def drain() -> list:
+        return [event async for event in events]
+    return await asyncio.wait_for(drain(), within)
+
+
+async def test_watching_a_finished_task_from_its_end_returns_at_once_without_re_attaching(
+        storyloom_server, caller):
+    task = await storyloom_server.app.tasks.submit(caller.user_id, task_kinds.STEPS, {"steps": 3})
+    name = f"tasks/{task.id}"
+    reconnects: list[int] = []
+    async with StoryloomClient(storyloom_server.address, caller.key, reattach=NO_PATIENCE) as client:
+        final = await client.wait_task(name)
+        last = final.sequence
+
+        # The server ends these streams cleanly with nothing to send: that is the end, not a drop.
+        assert await collected(client.watch_task(name, after_sequence=last,
+                                                 on_reconnect=lambda _, seen: reconnects.append(seen))) == []
+        assert await collected(client.watch_task(name, after_sequence=last + 10)) == []
+        # One short of the end yields exactly the terminal event.
+        tail = await collected(client.watch_task(name, after_sequence=last - 1))
+        assert [(e.sequence, e.state) for e in tail] == [(last, v1.TaskState.SUCCEEDED)]
+    assert reconnects == []
+
+
+async def test_re_attaching_to_a_finished_reply_from_its_end_returns_at_once_without_re_attaching(
+        storyloom_server, caller):
+    reconnects: list[int] = []
+    async with StoryloomClient(storyloom_server.address, caller.key, reattach=NO_PATIENCE) as client:
+        conversation = await client.create_conversation()
+        events = await collected(client.chat(conversation.name, "A story about an owl named Hoot"))
+        reply, last = events[-1].reply, events[-1].sequence
+        assert events[-1].finished is not None
+
+        assert await collected(client.stream_reply(reply, after_sequence=last,
+                                                   on_reconnect=lambda _, seen: reconnects.append(seen))) == []
+        assert await collected(client.stream_reply(reply, after_sequence=last + 10)) == []
+        tail = await collected(client.stream_reply(reply, after_sequence=last - 1))
+        assert [e.sequence for e in tail] == [last] and tail[0].finished == events[-1].finished
+        everything = await collected(client.stream_reply(reply))
+        assert [e.sequence for e in everything] == [e.sequence for e in events]
+    assert reconnects == []

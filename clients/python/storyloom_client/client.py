@@ -26,9 +26,9 @@ import hashlib
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Protocol, Self, TypeVar
 
 from betterproto2.grpclib.grpclib_client import ServiceStub
 from grpclib.client import Channel
@@ -82,6 +82,13 @@ TERMINAL_TASK_STATES = frozenset({v1.TaskState.SUCCEEDED, v1.TaskState.FAILED, v
 T = TypeVar("T")
 
 
+class _Sequenced(Protocol):
+    sequence: int
+
+
+E = TypeVar("E", bound=_Sequenced)  # an event of a stream that can be re-attached: TaskEvent, ReplyEvent
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter: `initial_backoff * multiplier**n`, capped at `max_backoff`, each delay
@@ -116,6 +123,10 @@ def parse_address(address: str) -> tuple[str, int]:
     if not sep:
         return address, 50051
     return host, int(port)
+
+
+def _reply_ended(event: v1.ReplyEvent) -> bool:
+    return event.finished is not None or event.error is not None
 
 
 class _CallPolicy:
@@ -276,7 +287,8 @@ class StoryloomClient:
                 await asyncio.sleep(delay)
 
     async def _stream(self, route: str, request: Any, timeout: float | None, deadline: Deadline | None,
-                      metadata: Any, call: Callable[..., AsyncIterator[T]], *, retry: bool = True) -> AsyncIterator[T]:
+                      metadata: Any, call: Callable[..., AsyncIterator[T]], *, retry: bool = True,
+                      ) -> AsyncGenerator[T, None]:
         if deadline is None and timeout:
             deadline = Deadline.from_timeout(timeout)
         delays = self.retry.delays() if retry and self.retryable(route, request) else iter(())
@@ -297,7 +309,7 @@ class StoryloomClient:
                     raise error from exc
                 await asyncio.sleep(delay)
 
-    def _attach(self, route: str, request: Any, response_type: type[T]) -> AsyncIterator[T]:
+    def _attach(self, route: str, request: Any, response_type: type[T]) -> AsyncGenerator[T, None]:
         """One attempt at a server stream, without a deadline: the resuming helpers retry by themselves, from
         where they were."""
         stub = self.tasks  # any stub will do: they share the channel
@@ -317,33 +329,18 @@ class StoryloomClient:
 
     # --- tasks -------------------------------------------------------------------------------------------------
 
-    async def watch_task(self, name: str, *, after_sequence: int = 0,
-                         on_reconnect: Callable[[StoryloomError, int], None] | None = None,
-                         ) -> AsyncIterator[v1.TaskEvent]:
+    def watch_task(self, name: str, *, after_sequence: int = 0,
+                   on_reconnect: Callable[[StoryloomError, int], None] | None = None,
+                   ) -> AsyncIterator[v1.TaskEvent]:
         """A task's events from `after_sequence` on, ending with its terminal event (SUCCEEDED, FAILED or
         CANCELLED), exactly once each and in order, however often the connection drops: on UNAVAILABLE it
         re-attaches with WatchTask from the last sequence it yielded. `on_reconnect(error, last_sequence)` is
         called before each re-attach (to tell a person). Other errors, and UNAVAILABLE that outlasts the retry
-        policy without a single new event, are raised."""
-        last, delays = after_sequence, self.reattach.delays()
-        while True:
-            try:
-                request = v1.WatchTaskRequest(name=name, after_sequence=last)
-                async with contextlib.aclosing(self._attach(WATCH_TASK, request, v1.TaskEvent)) as events:
-                    async for event in events:
-                        if event.sequence <= last:
-                            continue  # never twice, whatever the server replays
-                        last, delays = event.sequence, self.reattach.delays()  # progress: a fresh retry budget
-                        yield event
-                        if event.state in TERMINAL_TASK_STATES:
-                            return
-                # The stream ended without a terminal event: the server went away politely. Go on like a drop.
-                error = StoryloomError(Status.UNAVAILABLE, "the watch ended before the task did")
-            except StoryloomError as exc:
-                error = exc
-            await self._resume_wait(delays, error)
-            if on_reconnect is not None:
-                on_reconnect(error, last)
+        policy without a single new event, are raised. Watching from the terminal event's sequence or later
+        yields nothing and ends at once (see `_resume`)."""
+        def watch(after: int) -> AsyncGenerator[v1.TaskEvent, None]:
+            return self._attach(WATCH_TASK, v1.WatchTaskRequest(name=name, after_sequence=after), v1.TaskEvent)
+        return self._resume(watch, lambda event: event.state in TERMINAL_TASK_STATES, after_sequence, on_reconnect)
 
     async def wait_task(self, name: str, **kwargs: Any) -> v1.TaskEvent:
         """Watches a task to its end and returns the terminal event (see `watch_task`)."""
@@ -388,33 +385,68 @@ class StoryloomClient:
         return await self.conversations.create_conversation(v1.CreateConversationRequest(
             parent=parent, conversation=v1.Conversation(title=title), request_id=str(uuid.uuid4())))
 
-    async def chat(self, conversation: str, text: str, *, request_id: str = "",
-                   on_reconnect: Callable[[StoryloomError, int], None] | None = None,
-                   ) -> AsyncIterator[v1.ReplyEvent]:
+    def chat(self, conversation: str, text: str, *, request_id: str = "",
+             on_reconnect: Callable[[StoryloomError, int], None] | None = None,
+             ) -> AsyncIterator[v1.ReplyEvent]:
         """Sends `text` and yields the reply's events (`accepted`, `delta`s, then `finished` or an in-band
         `error`) exactly once each, however often the connection drops: before `accepted` it repeats
         SendMessage with the same `request_id` (made up when not given), which stores the message once; after
         it, it re-attaches with StreamReply from the last sequence it yielded. An in-band `error` event is
         yielded, not raised: `StoryloomError.from_rpc_status(event.error)` makes it an exception."""
-        request_id = request_id or str(uuid.uuid4())
-        last, reply, delays = 0, "", self.reattach.delays()
+        request = v1.SendMessageRequest(conversation=conversation, text=text, request_id=request_id or str(uuid.uuid4()))
+        reply = ""
+
+        def send_or_re_attach(after: int) -> AsyncGenerator[v1.ReplyEvent, None]:
+            if reply:
+                return self._attach(STREAM_REPLY, v1.StreamReplyRequest(name=reply, after_sequence=after),
+                                    v1.ReplyEvent)
+            return self._attach(SEND_MESSAGE, request, v1.ReplyEvent)  # the same request_id: stored once
+
+        def is_last(event: v1.ReplyEvent) -> bool:
+            nonlocal reply
+            reply = event.reply or reply
+            return _reply_ended(event)
+        return self._resume(send_or_re_attach, is_last, 0, on_reconnect)
+
+    def stream_reply(self, reply: str, *, after_sequence: int = 0,
+                     on_reconnect: Callable[[StoryloomError, int], None] | None = None,
+                     ) -> AsyncIterator[v1.ReplyEvent]:
+        """A reply's events (`users/.../messages/ID`, in progress or finished) after `after_sequence`, re-attached
+        like `chat`'s; from the last event's sequence or later it yields nothing and ends at once."""
+        def re_attach(after: int) -> AsyncGenerator[v1.ReplyEvent, None]:
+            return self._attach(STREAM_REPLY, v1.StreamReplyRequest(name=reply, after_sequence=after), v1.ReplyEvent)
+        return self._resume(re_attach, _reply_ended, after_sequence, on_reconnect)
+
+    # --- re-attaching streams ------------------------------------------------------------------------------------
+
+    async def _resume(self, open_stream: Callable[[int], AsyncGenerator[E, None]], is_last: Callable[[E], bool],
+                      after_sequence: int, on_reconnect: Callable[[StoryloomError, int], None] | None,
+                      ) -> AsyncIterator[E]:
+        """The events of a stream opened by `open_stream(after)`, each once and in order, up to its last event.
+
+        A drop (UNAVAILABLE) re-opens it after the last sequence yielded, with backoff; any other error is raised.
+        A clean end before the last event is not a drop by itself: the server ends a stream cleanly with nothing
+        to send when asked for events after its end (a finished task or reply). So the stream is opened once more
+        from the start, at once: if its last event is at or before where we are, the stream is over and this ends
+        quietly; otherwise the new events follow, and a second clean end without them counts as a drop."""
+        last, delays, replay = after_sequence, self.reattach.delays(), False
         while True:
+            start, replay = (0 if replay else last), False
             try:
-                if reply:
-                    events = self._attach(STREAM_REPLY, v1.StreamReplyRequest(name=reply, after_sequence=last),
-                                          v1.ReplyEvent)
-                else:
-                    events = self._attach(SEND_MESSAGE, v1.SendMessageRequest(
-                        conversation=conversation, text=text, request_id=request_id), v1.ReplyEvent)
-                async with contextlib.aclosing(events) as stream:
-                    async for event in stream:
+                async with contextlib.aclosing(open_stream(start)) as events:
+                    async for event in events:
                         if event.sequence <= last:
-                            continue
-                        last, reply, delays = event.sequence, event.reply or reply, self.reattach.delays()
+                            if is_last(event):
+                                return  # the stream ended at or before where the caller already is
+                            continue  # never twice, whatever the server replays
+                        last, delays = event.sequence, self.reattach.delays()
                         yield event
-                        if event.finished is not None or event.error is not None:
+                        if is_last(event):
                             return
-                error = StoryloomError(Status.UNAVAILABLE, "the reply stream ended before the reply did")
+                if start > 0:
+                    replay = True
+                    continue
+                error = StoryloomError(Status.UNAVAILABLE, "the stream ended before its last event")
             except StoryloomError as exc:
                 error = exc
             await self._resume_wait(delays, error)
