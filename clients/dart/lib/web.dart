@@ -5,7 +5,7 @@
 /// server streams (chat replies, task progress, media downloads) are.
 library;
 
-import 'package:grpc/grpc_web.dart';
+import 'package:grpc/grpc_web.dart' show GrpcWebClientChannel;
 
 import 'storyloom.dart';
 
