@@ -90,7 +90,7 @@ Stream<E> resumable<E>({
     failures += 1;
     if (failures > policy.maxAttempts) {
       throw StoryloomException(StatusCode.unavailable,
-          'the stream dropped ${failures - 1} times in a row without a new event; giving up');
+          're-attached ${failures - 1} times in a row without a new event; giving up');
     }
     await Future<void>.delayed(policy.backoff(failures));
   }
