@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings
-from storyloom.engines.text.base import TextEngine
+from storyloom.domain.ports.text import TextEngine
 from storyloom.server import RunningServer, start_server
 from tests.support import task_kinds
 

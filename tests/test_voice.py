@@ -25,7 +25,7 @@ from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
 
 from storyloom.app import App, build_app, start
-from storyloom.engines.text.base import ChatRequest
+from storyloom.domain.ports.text import ChatRequest
 from storyloom.server import RunningServer, start_server
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc
 from storyloom.v1 import voice_pb2 as pb
@@ -647,7 +647,7 @@ async def test_silence_alone_makes_no_turn(server: VoiceServer, caller) -> None:
 
 
 async def test_end_of_turn_answers_at_once_and_other_input_rates_are_resampled(server: VoiceServer, caller) -> None:
-    from storyloom.domain.voice import resample_pcm16
+    from storyloom.engines.speech.audio import resample_pcm16
 
     client = server.converse(caller)
     client.configure(input_format=pb.AudioFormat(encoding=pb.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=48000),

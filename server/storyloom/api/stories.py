@@ -16,7 +16,7 @@ from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.engines.story import OutlineScene
+from storyloom.domain.ports.story import OutlineScene
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2
 
 STORY = ("users", "stories")

@@ -138,7 +138,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         rest = any(key == "x-envoy-original-path" for key, _ in context.invocation_metadata() or ())
         if rest:
             # A REST caller saves a file: give its WAV header the true sizes (so the whole audio comes first).
-            chunks = domain.sized_wav(chunks)
+            chunks = self._voice.sized_wav(chunks)
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
                 body = httpbody_pb2.HttpBody(content_type=chunk.content_type, data=chunk.data)

@@ -27,9 +27,10 @@ from storyloom.domain.errors import (
     NotFound,
     ResourceExhausted,
 )
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner, utcnow
-from storyloom.engines.text.base import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
+from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,9 @@ def check_text(text: str, field: str = "text") -> str:
 
 class Conversations:
     def __init__(self, repository: ConversationRepository, tasks: TaskRunner, engine: TextEngine,
-                 limits: ConversationLimits = ConversationLimits()):
+                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
@@ -193,7 +195,7 @@ class Conversations:
     async def create(self, user_id: str, title: str = "", request_id: str = "") -> Conversation:
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
-        now = utcnow()
+        now = self._clock.now()
         return await self._repo.create(Conversation(uuid.uuid4().hex, user_id, title.strip(), "ACTIVE", 0, now, now),
                                        request_id)
 
@@ -215,7 +217,7 @@ class Conversations:
             fields["title"] = title.strip()
         if status is not None:
             fields["status"] = status
-        return await self._repo.update(conversation_id, update_time=utcnow(), **fields)
+        return await self._repo.update(conversation_id, update_time=self._clock.now(), **fields)
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
         await self.get(user_id, conversation_id)
@@ -235,7 +237,7 @@ class Conversations:
         status = conversation.status
         if requirements.complete and status == "ACTIVE":
             status = "COMPLETED"
-        await self._repo.update(conversation_id, requirements=requirements, status=status, update_time=utcnow())
+        await self._repo.update(conversation_id, requirements=requirements, status=status, update_time=self._clock.now())
         return requirements
 
     # --- replies ---------------------------------------------------------------------------
@@ -257,7 +259,7 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         await self._check_rate(user_id)
-        now = utcnow()
+        now = self._clock.now()
         task_id = uuid.uuid4().hex
         user_message, reply = await self._repo.add_exchange(conversation_id, text, task_id, request_id, now)
         if not conversation.title:
@@ -419,7 +421,7 @@ class Conversations:
 
     async def _check_rate(self, user_id: str) -> None:
         # Counted from the stored messages, so the limit holds across restarts and replicas.
-        now = utcnow()
+        now = self._clock.now()
         count, oldest = await self._repo.count_user_messages_since(user_id, now - dt.timedelta(minutes=1))
         limit = self._limits.messages_per_minute
         if count >= limit:

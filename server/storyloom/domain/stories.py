@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol
@@ -23,9 +22,10 @@ from typing import Any, Literal, Protocol
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.domain.tasks import Task, TaskContext, TaskRunner, utcnow
-from storyloom.engines.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
+from storyloom.domain.tasks import Task, TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,10 @@ class Stories:
 
     def __init__(self, repository: StoryRepository, tasks: TaskRunner, media: MediaLibrary,
                  conversations: Conversations, engines: StoryEngines, *,
-                 reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5):
+                 reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5,
+                 clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._tasks = tasks
         self._media = media
         self._conversations = conversations
@@ -185,10 +187,10 @@ class Stories:
             raise InvalidArgument(FieldViolation("text", f"must be at most {MAX_SOURCE_TEXT} characters"))
         fingerprint = _fingerprint(requirements, f"{conversation_id}@{source_version}", text, options)
         if not regenerate:
-            earlier = await self._repo.find_recent(user_id, fingerprint, utcnow() - self._reuse_window)
+            earlier = await self._repo.find_recent(user_id, fingerprint, self._clock.now() - self._reuse_window)
             if earlier is not None:
                 return await self._tasks.get(user_id, earlier.task_id)
-        now = utcnow()
+        now = self._clock.now()
         story = Story(
             id=uuid.uuid4().hex, user_id=user_id, state="GENERATING", requirements=requirements or StoryRequirements(),
             options=options, create_time=now, update_time=now, task_id=uuid.uuid4().hex,
@@ -252,10 +254,10 @@ class Stories:
             await self._run_stages(ctx, story_id)
         except asyncio.CancelledError:
             if ctx.cancel_requested:
-                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=utcnow()))
+                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=self._clock.now()))
             raise
         except Exception:
-            await self._repo.update(story_id, state="FAILED", update_time=utcnow())
+            await self._repo.update(story_id, state="FAILED", update_time=self._clock.now())
             raise
 
     async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
@@ -321,7 +323,7 @@ class Stories:
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
 
-        await self._repo.update(story_id, state="READY", update_time=utcnow())
+        await self._repo.update(story_id, state="READY", update_time=self._clock.now())
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
 
     async def _stage(self, ctx: TaskContext, story: Story, stage: str, message: str) -> None:
@@ -330,13 +332,13 @@ class Stories:
         total = max(1, _total_work(story))
         done_units = total - sum(units for _, units in work)
         percent = min(99, round(100 * done_units / total))
-        eta = utcnow() + dt.timedelta(seconds=self.clock.remaining(work))
+        eta = self._clock.now() + dt.timedelta(seconds=self.clock.remaining(work))
         await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
 
     async def _timed(self, stage: str, work: Awaitable[Any]) -> Any:
-        started = time.perf_counter()
+        started = self._clock.monotonic()
         result = await work
-        self.clock.record(stage, time.perf_counter() - started)
+        self.clock.record(stage, self._clock.monotonic() - started)
         return result
 
     async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:

@@ -18,18 +18,13 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import logging
 import math
 import re
-import struct
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, Protocol
-
-import numpy as np
 
 from storyloom.domain.conversations import Conversations, Message, check_text
 from storyloom.domain.errors import (
@@ -43,17 +38,19 @@ from storyloom.domain.errors import (
 )
 from storyloom.domain.media import MediaLibrary
 from storyloom.domain.memory import Memories
-from storyloom.domain.tasks import utcnow
-from storyloom.engines.speech.audio import PcmResampler, pcm16_to_float, resample, to_pcm16
-from storyloom.engines.speech.base import (
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.speech import (
+    AudioCodecs,
+    AudioEncoder,
     LanguageGuess,
     LanguageIdentifier,
+    PcmStreamResampler,
+    SentenceSynthesizer,
     SpeechToText,
     Transcription,
     VadStream,
     VoiceActivityDetector,
 )
-from storyloom.engines.speech.piper_tts import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -74,45 +71,18 @@ _MEDIA_ENCODINGS: dict[str, Encoding] = {"audio/wav": "WAV", "audio/ogg": "OGG_O
 # --- engines ---------------------------------------------------------------------------------------------------------
 
 
-class SentenceSynthesizer(Protocol):
-    """What voice needs from a text-to-speech engine (PiperNarrator)."""
-
-    @property
-    def sample_rate_hertz(self) -> int: ...
-
-    def synthesize_sentences(self, text: str) -> AsyncIterator[tuple[str, bytes]]:
-        """(sentence, mono PCM16 at sample_rate_hertz) per sentence, as each is ready."""
-
-    async def aclose(self) -> None: ...
-
-
-class AudioDecoder(Protocol):
-    def __call__(self, data: bytes, encoding: str, sample_rate_hertz: int) -> tuple[bytes, int]:
-        """Decodes a recording (encoding "" = detect) to mono PCM16 at 16 kHz: (pcm, rate)."""
-
-
-class AudioEncoder(Protocol):
-    """Streams PCM16 into a compressed container (Ogg/Opus): bytes out as pages fill up."""
-
-    def encode(self, pcm16: bytes) -> bytes: ...
-
-    def finish(self) -> bytes: ...
-
-
 @dataclasses.dataclass
 class SpeechEngines:
     stt: SpeechToText
     vad: VoiceActivityDetector
     langid: LanguageIdentifier
     tts: SentenceSynthesizer
-    decode: AudioDecoder
+    codecs: AudioCodecs
     # Voice names the TTS engine answers to ("" is the default voice) and the default's full name.
     voices: frozenset[str] = frozenset({""})
     default_voice: str = ""
     # A TTS engine speaking at another rate (length scale = 1 / rate); None: only rate 1.0 is offered.
     tts_at_rate: Callable[[float], SentenceSynthesizer] | None = None
-    # An Ogg/Opus encoder at a sample rate; None: OGG_OPUS output answers UNIMPLEMENTED.
-    opus_encoder: Callable[[int], AudioEncoder] | None = None
 
     async def aclose(self) -> None:
         for engine in (self.stt, self.tts):
@@ -122,85 +92,11 @@ class SpeechEngines:
     async def warm_up(self) -> None:
         """Loads every model and runs each once, so the first turn is as fast as the next."""
         started = time.perf_counter()
-        for engine in (self.stt, self.tts):
-            warm = getattr(engine, "warm_up", None)
-            if warm is not None:
-                await warm()
+        await self.stt.warm_up()
+        await self.tts.warm_up()
         self.vad.stream(STREAM_RATE).feed(b"\x00\x00" * 1600)
         await asyncio.to_thread(self.langid.detect, "Hello, how are you?")
         log.info("speech engines warmed up in %.1f s", time.perf_counter() - started)
-
-
-class LazyLanguageIdentifier:
-    """A language identifier built on first use (loading a model at every start is not worth it)."""
-
-    def __init__(self, build: Callable[[], LanguageIdentifier]):
-        self._build = build
-        self._engine: LanguageIdentifier | None = None
-        self._lock = threading.Lock()
-
-    def detect(self, text: str) -> list[LanguageGuess]:
-        engine = self._engine
-        if engine is None:
-            with self._lock:
-                if self._engine is None:
-                    self._engine = self._build()
-                engine = self._engine
-        return engine.detect(text)
-
-
-def resample_pcm16(pcm: bytes, source_rate: int, target_rate: int) -> bytes:
-    """Mono PCM16 at another rate (one-shot, windowed-sinc)."""
-    if source_rate == target_rate:
-        return pcm
-    return to_pcm16(resample(pcm16_to_float(pcm), source_rate, target_rate))
-
-
-class OggOpusEncoder:
-    """Encodes a stream of mono PCM16 to Ogg/Opus (libopus through PyAV), handing out the bytes of each page as
-    soon as the muxer writes it. Rates: 8, 12, 16, 24 or 48 kHz."""
-
-    def __init__(self, sample_rate_hertz: int, bit_rate: int = 32000):
-        import av
-
-        self._av = av
-        self._out = io.BytesIO()
-        self._container = av.open(self._out, "w", format="ogg")
-        self._stream = self._container.add_stream("libopus", rate=sample_rate_hertz, layout="mono")
-        self._stream.bit_rate = bit_rate
-        self._rate = sample_rate_hertz
-        self._pts = 0
-        self._taken = 0
-
-    def encode(self, pcm16: bytes) -> bytes:
-        samples = np.frombuffer(pcm16, dtype="<i2").reshape(1, -1)
-        frame = self._av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-        frame.sample_rate, frame.pts = self._rate, self._pts
-        self._pts += samples.shape[1]
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        return self._take()
-
-    def finish(self) -> bytes:
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
-        return self._take()
-
-    def _take(self) -> bytes:
-        data = self._out.getvalue()[self._taken:]
-        self._taken += len(data)
-        return data
-
-
-class StreamResampler:
-    """Resamples a stream of PCM16 chunks without edge effects between them."""
-
-    def __init__(self, source_rate: int, target_rate: int):
-        self._resampler = PcmResampler(source_rate, target_rate)
-
-    def __call__(self, pcm: bytes) -> bytes:
-        return to_pcm16(self._resampler.process(pcm16_to_float(pcm)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,44 +187,6 @@ def check_rate(rate: int, field: str) -> int:
     return rate
 
 
-def wav_header(sample_rate_hertz: int, data_bytes: int | None = None) -> bytes:
-    """A 44-byte header of a mono 16-bit WAV file. Without a length (a stream), the sizes say "as long as it goes"
-    (0xFFFFFFFF), which players and decoders (ffmpeg, browsers, Python's wave) read to the end of the data."""
-    data_size = 0xFFFFFFFF - 36 if data_bytes is None else data_bytes
-    return (b"RIFF" + struct.pack("<I", min(0xFFFFFFFF, data_size + 36)) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate_hertz, sample_rate_hertz * 2, 2, 16)
-            + b"data" + struct.pack("<I", data_size))
-
-
-async def sized_wav(chunks: AsyncIterator[SynthesisChunk]) -> AsyncIterator[SynthesisChunk]:
-    """A synthesis stream whose WAV header (if it has one) states the true sizes: the audio is gathered first."""
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
-        gathered = [chunk async for chunk in chunks]
-    if gathered and gathered[0].data[:4] == b"RIFF":
-        rate = struct.unpack_from("<I", gathered[0].data, 24)[0]
-        size = sum(len(chunk.data) for chunk in gathered[1:])
-        gathered[0] = dataclasses.replace(gathered[0], data=wav_header(rate, size))
-    for chunk in gathered:
-        yield chunk
-
-
-def true_wav_sizes(data: bytes) -> bytes:
-    """A WAV file whose header says "as long as it goes" (a saved stream) with its true RIFF and data sizes."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return data
-    offset = 12
-    while offset + 8 <= len(data):
-        chunk_id, size = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
-        if chunk_id == b"data":
-            actual = len(data) - offset - 8
-            if size <= actual:
-                return data
-            return (data[:4] + struct.pack("<I", len(data) - 8) + data[8:offset + 4] + struct.pack("<I", actual)
-                    + data[offset + 8:])
-        offset += 8 + size + (size & 1)
-    return data
-
-
 def pcm_seconds(pcm: bytes, rate: int) -> float:
     return len(pcm) / 2 / rate
 
@@ -337,14 +195,16 @@ class Voice:
     """Voice sessions, the discrete speech calls, and the factory of live conversations."""
 
     def __init__(self, sessions: VoiceSessionRepository, conversations: Conversations, memories: Memories,
-                 media: MediaLibrary, engines: SpeechEngines, limits: VoiceLimits = VoiceLimits()):
+                 media: MediaLibrary, engines: SpeechEngines, limits: VoiceLimits = VoiceLimits(),
+                 clock: Clock = SYSTEM_CLOCK):
         self._sessions = sessions
+        self.clock = clock
         self.conversations = conversations
         self.memories = memories
         self._media = media
         self.engines = engines
         self.limits = limits
-        self.live = LiveSessions(limits.idle_seconds)
+        self.live = LiveSessions(limits.idle_seconds, clock)
         self._rated: dict[float, SentenceSynthesizer] = {}
         self._rated_lock = asyncio.Lock()
         self._warming: asyncio.Task[None] | None = None
@@ -388,7 +248,7 @@ class Voice:
             if earlier is not None:
                 return earlier
         conversation = await self.conversations.create(user_id, "Voice conversation")
-        now = utcnow()
+        now = self.clock.now()
         created, _ = await self._sessions.create(VoiceSession(
             id=uuid.uuid4().hex, user_id=user_id, conversation_id=conversation.id, language_code=language_code,
             voice=voice, turn_count=0, create_time=now, last_use_time=now), request_id)
@@ -410,11 +270,13 @@ class Voice:
         self.live.evict(session_id, FailedPrecondition(f"{found.name} was deleted", reason="SESSION_DELETED",
                                                        metadata={"resourceName": found.name}))
 
-    async def _session_turn(self, session_id: str) -> VoiceSession | None:
-        return await self._sessions.update(session_id, turns_added=1, last_use_time=utcnow())
+    async def record_turn(self, session_id: str) -> VoiceSession | None:
+        """Counts a turn of the session (and its use); None if the session is gone."""
+        return await self._sessions.update(session_id, turns_added=1, last_use_time=self.clock.now())
 
-    async def _session_used(self, session_id: str) -> VoiceSession | None:
-        return await self._sessions.update(session_id, last_use_time=utcnow())
+    async def record_use(self, session_id: str) -> VoiceSession | None:
+        """Notes that the session was used now; None if the session is gone."""
+        return await self._sessions.update(session_id, last_use_time=self.clock.now())
 
     # --- speech ------------------------------------------------------------------------------------------------------
 
@@ -449,8 +311,8 @@ class Voice:
                                       reason="AUDIO_TOO_LARGE")
             data = content
         if encoding in ("", "WAV"):
-            data = true_wav_sizes(data)  # a streamed WAV saved as it came
-        pcm, pcm_rate = await asyncio.to_thread(self.engines.decode, data, encoding, rate)
+            data = self.engines.codecs.true_wav_sizes(data)  # a streamed WAV saved as it came
+        pcm, pcm_rate = await asyncio.to_thread(self.engines.codecs.decode, data, encoding, rate)
         return await self.engines.stt.transcribe(pcm, pcm_rate, language_code=language_code)
 
     async def detect_language(self, text: str) -> list[LanguageGuess]:
@@ -462,7 +324,7 @@ class Voice:
         return await asyncio.to_thread(self.engines.langid.detect, text)
 
     async def synthesize(self, text: str, *, voice: str = "", output: AudioFormat = AudioFormat("", 0),
-                         speaking_rate: float = 0.0) -> AsyncIterator[SynthesisChunk]:
+                         speaking_rate: float = 0.0) -> AsyncGenerator[SynthesisChunk]:
         """Checks the request, then streams the audio: for WAV a header first, then one chunk per sentence (PCM16
         at the requested rate, the first sentence as soon as it is synthesized); Ogg/Opus pages as they fill."""
         if not text.strip():
@@ -481,20 +343,20 @@ class Voice:
                                   reason="AUDIO_ENCODING_UNSUPPORTED")
         encoder: AudioEncoder | None = None
         if encoding == "OGG_OPUS":
-            if self.engines.opus_encoder is None:
-                raise Unimplemented("OGG_OPUS output is not available on this server; use WAV or LINEAR16.",
-                                          reason="AUDIO_ENCODING_UNAVAILABLE")
             rate = output.sample_rate_hertz or 48000
             if rate not in OPUS_RATES:
                 raise InvalidArgument(FieldViolation("output_format.sample_rate_hertz",
                                                      f"Opus runs at {', '.join(map(str, OPUS_RATES))} Hz"),
                                       reason="SAMPLE_RATE_UNSUPPORTED")
-            encoder = self.engines.opus_encoder(rate)
+            encoder = self.engines.codecs.opus_encoder(rate)
+            if encoder is None:
+                raise Unimplemented("OGG_OPUS output is not available on this server; use WAV or LINEAR16.",
+                                    reason="AUDIO_ENCODING_UNAVAILABLE")
         tts = await self._tts_at(speaking_rate)
         return self._synthesis_stream(tts, text, encoding, output.sample_rate_hertz, encoder)
 
     async def _synthesis_stream(self, tts: SentenceSynthesizer, text: str, encoding: str, rate: int,
-                                encoder: AudioEncoder | None) -> AsyncIterator[SynthesisChunk]:
+                                encoder: AudioEncoder | None) -> AsyncGenerator[SynthesisChunk]:
         source_rate = tts.sample_rate_hertz
         rate = rate or (48000 if encoder else source_rate)
         content_type = {"WAV": "audio/wav", "LINEAR16": f"audio/L16;rate={rate}", "OGG_OPUS": "audio/ogg"}[encoding]
@@ -502,11 +364,11 @@ class Voice:
         sequence, offset = 0, 0.0
         if encoding == "WAV":
             sequence += 1
-            yield SynthesisChunk(wav_header(rate), content_type, sequence, "", 0.0, 0.0)
+            yield SynthesisChunk(self.engines.codecs.wav_header(rate), content_type, sequence, "", 0.0, 0.0)
         async with contextlib.aclosing(tts.synthesize_sentences(text)) as sentences:
             async for sentence, pcm in sentences:
                 if rate != source_rate:
-                    pcm = await asyncio.to_thread(resample_pcm16, pcm, source_rate, rate)
+                    pcm = await asyncio.to_thread(self.engines.codecs.resample, pcm, source_rate, rate)
                 if sequence > (1 if encoding == "WAV" else 0):
                     pcm = pause + pcm
                 seconds = pcm_seconds(pcm, rate)
@@ -530,6 +392,18 @@ class Voice:
             if rate not in self._rated:
                 self._rated[rate] = self.engines.tts_at_rate(rate)
             return self._rated[rate]
+
+    async def sized_wav(self, chunks: AsyncGenerator[SynthesisChunk]) -> AsyncGenerator[SynthesisChunk]:
+        """A synthesis stream whose WAV header (if it has one) states the true sizes: the audio is gathered first."""
+        async with contextlib.aclosing(chunks):
+            gathered = [chunk async for chunk in chunks]
+        if gathered and gathered[0].data[:4] == b"RIFF":
+            codecs = self.engines.codecs
+            size = sum(len(chunk.data) for chunk in gathered[1:])
+            header = codecs.wav_header(codecs.wav_sample_rate(gathered[0].data), size)
+            gathered[0] = dataclasses.replace(gathered[0], data=header)
+        for chunk in gathered:
+            yield chunk
 
     # --- live conversations ------------------------------------------------------------------------------------------
 
@@ -556,7 +430,7 @@ class LiveState:
     utterance_start: float | None = None  # where the utterance being spoken starts; None: nobody speaks
     prefix: bytes = b""  # audio of an utterance it continues (the user went on after a short pause)
     owner: LiveConversation | None = None
-    last_active: float = dataclasses.field(default_factory=time.monotonic)
+    last_active: float = 0.0  # when a stream last used it (monotonic seconds)
 
     def append(self, pcm: bytes) -> None:
         self.audio += pcm
@@ -585,8 +459,9 @@ class LiveState:
 class LiveSessions:
     """The live state of sessions in use, dropped `idle_seconds` after their last stream detached."""
 
-    def __init__(self, idle_seconds: float):
+    def __init__(self, idle_seconds: float, clock: Clock = SYSTEM_CLOCK):
         self.idle_seconds = idle_seconds
+        self._clock = clock
         self._states: dict[str, LiveState] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -602,7 +477,7 @@ class LiveSessions:
         if state is None:
             state = self._states[session_id] = LiveState(session_id)
         previous, state.owner = state.owner, owner
-        state.last_active = time.monotonic()
+        state.last_active = self._clock.monotonic()
         if previous is not None and previous is not owner:
             previous.terminate(FailedPrecondition("The session was resumed by another stream.",
                                                   reason="SESSION_RESUMED_ELSEWHERE",
@@ -612,7 +487,7 @@ class LiveSessions:
     def detach(self, state: LiveState, owner: LiveConversation) -> None:
         if state.owner is owner:
             state.owner = None
-            state.last_active = time.monotonic()
+            state.last_active = self._clock.monotonic()
 
     def evict(self, session_id: str, error: DomainError | None = None) -> None:
         state = self._states.pop(session_id, None)
@@ -621,7 +496,7 @@ class LiveSessions:
 
     def sweep(self, now: float | None = None) -> int:
         """Drops the states no stream uses that have been idle too long; returns how many."""
-        now = time.monotonic() if now is None else now
+        now = self._clock.monotonic() if now is None else now
         idle = [sid for sid, state in self._states.items()
                 if state.owner is None and now - state.last_active >= self.idle_seconds]
         for session_id in idle:
@@ -774,22 +649,23 @@ class _Turn:
     interrupted: bool = False
     stored_text: str = ""
 
-    def played(self) -> float:
-        """What the client played of the reply: what it reported, else what the clock allows."""
+    def played(self, now: float) -> float:
+        """What the client played of the reply by `now` (monotonic): what it reported, else what the clock
+        allows."""
         if self.played_reported is not None:
             return min(self.played_reported, self.audio_seconds)
         if self.first_audio_at is None:
             return 0.0
-        return min(self.audio_seconds, time.monotonic() - self.first_audio_at)
+        return min(self.audio_seconds, now - self.first_audio_at)
 
-    def playing(self, grace: float) -> bool:
+    def playing(self, grace: float, now: float) -> bool:
         """Whether the client is still playing the reply: more than a moment of it is left unheard (as reported,
         else by the clock), and the clock allows it (reports may stop coming)."""
         if self.first_audio_at is None or self.interrupted:
             return False
-        if self.audio_seconds - self.played() <= 0.25:
+        if self.audio_seconds - self.played(now) <= 0.25:
             return False
-        return time.monotonic() - self.first_audio_at < self.audio_seconds + grace
+        return now - self.first_audio_at < self.audio_seconds + grace
 
     def text_played(self, played: float) -> str:
         """The reply's text as far as `played` seconds of its audio: whole sentences, then the share of the words
@@ -829,12 +705,13 @@ class LiveConversation:
         self._user = user_id
         self._limits = voice.limits
         self._engines = voice.engines
+        self._clock = voice.clock
         self._out: asyncio.Queue[VoiceEvent | None] = asyncio.Queue()
         self._session: VoiceSession | None = None
         self._state: LiveState | None = None
         self._stream_base = 0.0
         self._input_rate = STREAM_RATE
-        self._resampler: StreamResampler | None = None
+        self._resampler: PcmStreamResampler | None = None
         self._output_rate = 0
         self._language = ""
         self._next_turn = 1
@@ -904,7 +781,7 @@ class LiveConversation:
         self._input_rate = check_rate(settings.input_format.sample_rate_hertz,
                                       "config.input_format.sample_rate_hertz") or STREAM_RATE
         if self._input_rate != STREAM_RATE:
-            self._resampler = StreamResampler(self._input_rate, STREAM_RATE)
+            self._resampler = self._engines.codecs.stream_resampler(self._input_rate, STREAM_RATE)
         if settings.output_format.encoding not in ("", "LINEAR16"):
             raise InvalidArgument(FieldViolation("config.output_format.encoding",
                                                  "a stream sends LINEAR16 audio only"),
@@ -926,7 +803,7 @@ class LiveConversation:
                                      reason="SESSION_CONVERSATION_DELETED",
                                      metadata={"resourceName": session.name}) from None
         self._language = settings.language_code or session.language_code
-        self._session = await voice._session_used(session.id) or session
+        self._session = await voice.record_use(session.id) or session
         self.session_name = session.name
         self._next_turn = self._session.turn_count + 1
         self._state = voice.live.attach(session.id, self)
@@ -951,7 +828,7 @@ class LiveConversation:
             return
         pcm = data if self._resampler is None else self._resampler(data)
         state.append(pcm)
-        state.last_active = time.monotonic()
+        state.last_active = self._clock.monotonic()
         assert state.vad is not None
         for event in state.vad.feed(pcm):
             offset = state.vad_base + event.offset_seconds
@@ -1048,9 +925,10 @@ class LiveConversation:
             state.utterance_start = state.audio_start
         else:
             state.utterance_start = max(state.audio_start, offset - self._limits.pre_roll_seconds)
+        now, grace = self._clock.monotonic(), self._limits.playback_grace_seconds
         for turn in self._turns:
             if not turn.interrupted and (turn.stage in (_STORING, _REPLYING)
-                                         or (turn.stage == _DONE and turn.playing(self._limits.playback_grace_seconds))):
+                                         or (turn.stage == _DONE and turn.playing(grace, now))):
                 self._interrupt(turn)
         self._partial_text = ""
         self._emit(SpeechStartedEvent(self._next_turn, offset - self._stream_base))
@@ -1098,7 +976,7 @@ class LiveConversation:
                     text = run.task.result().text.strip()
                     if text:
                         self._partial_text = text
-            now = time.monotonic()
+            now = self._clock.monotonic()
             # Idle between runs at least as long as a run takes, so the end of speech finds the recognizer free
             # about as often as busy (on a loaded machine, a run takes longer).
             if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds):
@@ -1118,28 +996,23 @@ class LiveConversation:
                                                          and state.heard - run.end < min_new_audio)):
             return
         pcm = state.prefix + state.span(state.utterance_start, state.heard)
-        self._run_started = time.monotonic()
+        self._run_started = self._clock.monotonic()
         self._run = _SttRun(state.utterance_start, state.heard, asyncio.create_task(self._transcribe_partial(pcm)))
         self._run.task.add_done_callback(self._run_done)
 
     def _run_done(self, task: asyncio.Task[Transcription]) -> None:
-        self._run_ended = time.monotonic()
+        self._run_ended = self._clock.monotonic()
         if not task.cancelled() and task.exception() is None:
             self._run_seconds = 0.7 * self._run_seconds + 0.3 * (self._run_ended - self._run_started)
         _retrieve(task)
 
     def _pause_heard(self, state: LiveState) -> bool:
         """Whether the detector hears a pause in speech right now (it may be the end of the utterance)."""
-        probability = getattr(state.vad, "last_probability", None)
-        quiet = getattr(self._engines.vad, "neg_threshold", 0.35)
-        return probability is not None and probability < quiet
+        return state.vad is not None and state.vad.pause_heard()
 
     async def _transcribe_partial(self, pcm: bytes) -> Transcription:
-        """The quick transcription for partials when the engine has one (it never waits for a busy recognizer)."""
-        quick = getattr(self._engines.stt, "transcribe_partial", None)
-        if quick is not None:
-            return await quick(pcm, STREAM_RATE, language_code=self._language)  # type: ignore[no-any-return]
-        return await self._engines.stt.transcribe(pcm, STREAM_RATE, language_code=self._language)
+        """The quick transcription for partials (it never waits for a busy recognizer)."""
+        return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language)
 
     async def _transcribe(self, turn: _Turn) -> Transcription:
         run = turn.stt
@@ -1147,28 +1020,28 @@ class LiveConversation:
             with contextlib.suppress(Exception):
                 return await asyncio.shield(run.task)
         assert turn.audio is not None
-        quick = getattr(self._engines.stt, "transcribe_partial", None)
-        if quick is not None:
-            # The quick settings (no timestamps, no temperature fallback) do for a short turn; they need a free
-            # recognizer, which this stream's partial still running will free in a moment.
-            busy = self._run
-            if busy is not None and not busy.task.done():
-                await asyncio.wait([busy.task])
-            with contextlib.suppress(ResourceExhausted):
-                return await quick(turn.audio, STREAM_RATE, language_code=self._language)  # type: ignore[no-any-return]
-        deadline = time.monotonic() + 10.0
+        stt = self._engines.stt
+        # The quick settings (no timestamps, no temperature fallback) do for a short turn; they need a free
+        # recognizer, which this stream's partial still running will free in a moment.
+        busy = self._run
+        if busy is not None and not busy.task.done():
+            await asyncio.wait([busy.task])
+        with contextlib.suppress(ResourceExhausted):
+            return await stt.transcribe_partial(turn.audio, STREAM_RATE, language_code=self._language)
+        deadline = self._clock.monotonic() + 10.0
         while True:
             try:
-                return await self._engines.stt.transcribe(turn.audio, STREAM_RATE, language_code=self._language)
+                return await stt.transcribe(turn.audio, STREAM_RATE, language_code=self._language)
             except ResourceExhausted:
-                if time.monotonic() > deadline:
+                if self._clock.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.05)
 
     # --- turns -------------------------------------------------------------------------------------------------------
 
     def _start_turn(self, turn: _Turn) -> None:
-        self._turns = [t for t in self._turns if t.stage != _DROPPED and not _finished(t)][-8:]
+        now = self._clock.monotonic()
+        self._turns = [t for t in self._turns if t.stage != _DROPPED and not _finished(t, now)][-8:]
         earlier = list(self._turns)
         self._turns.append(turn)
         turn.task = asyncio.create_task(self._run_turn(turn, earlier), name=f"voice-turn-{turn.number}")
@@ -1247,12 +1120,13 @@ class LiveConversation:
                                                       memories=[match.memory.text for match in matches])
         accepted = await anext(events)  # type: ignore[call-overload]
         turn.user_message, turn.reply_id = accepted.user_message, accepted.reply.id
-        self._session = await self._voice._session_turn(session.id) or session
+        self._session = await self._voice.record_turn(session.id) or session
         return events
 
     async def _reply(self, turn: _Turn, events: AsyncIterator[Any]) -> None:
         """Forwards the reply's text and speaks it sentence by sentence as it is written."""
         sentences: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        split = self._engines.tts.split_sentences
         speaker = asyncio.create_task(self._speak(turn, sentences))
         queued = 0  # how much of the reply text is queued for speech
         failed: DomainError | None = None
@@ -1261,11 +1135,11 @@ class LiveConversation:
                 if event.delta is not None:
                     turn.reply_text += event.delta
                     self._emit(ReplyTextEvent(turn.number, event.delta))
-                    queued = _queue_sentences(turn.reply_text, queued, sentences, final=False)
+                    queued = _queue_sentences(split, turn.reply_text, queued, sentences, final=False)
                 elif event.error is not None:
                     error = event.error
                     failed = TurnFailed(error.code, error.reason, error.message, error.metadata)
-            _queue_sentences(turn.reply_text, queued, sentences, final=True)
+            _queue_sentences(split, turn.reply_text, queued, sentences, final=True)
             sentences.put_nowait(None)
             await speaker
         finally:
@@ -1291,7 +1165,7 @@ class LiveConversation:
             if not pcm:
                 continue
             if rate != source:
-                pcm = await asyncio.to_thread(resample_pcm16, pcm, source, rate)
+                pcm = await asyncio.to_thread(self._engines.codecs.resample, pcm, source, rate)
             # A pause between sentences; none after the opening clause cut off a first sentence.
             gap = pause if turn.spoken and _ENDS_SENTENCE.search(turn.spoken[-1].text + " ") else b""
             pcm = gap + pcm
@@ -1304,7 +1178,7 @@ class LiveConversation:
                 if pending is not None:
                     self._emit(pending)
                     if turn.first_audio_at is None:
-                        turn.first_audio_at = time.monotonic()
+                        turn.first_audio_at = self._clock.monotonic()
                 pending = ReplyAudioEvent(turn.number, pcm[at:at + size], sentence if at == 0 else "",
                                           start + at / 2 / rate, False)
             turn.audio_seconds = start + pcm_seconds(pcm, rate)
@@ -1312,13 +1186,13 @@ class LiveConversation:
             pending = ReplyAudioEvent(turn.number, b"", "", turn.audio_seconds, True)
         self._emit(dataclasses.replace(pending, last=True))
         if turn.first_audio_at is None and pending.audio:
-            turn.first_audio_at = time.monotonic()
+            turn.first_audio_at = self._clock.monotonic()
 
     def _interrupt(self, turn: _Turn) -> None:
         """Barge-in: tells the client at once, stops the reply's text and audio, and stores what was played."""
         turn.interrupted = True
         self._silenced.add(turn.number)
-        played = turn.played()
+        played = turn.played(self._clock.monotonic())
         turn.stored_text = turn.text_played(played)
         self._emit(InterruptedEvent(turn.number, played, turn.stored_text))
         if turn.stage == _REPLYING and turn.reply_task is not None:
@@ -1328,8 +1202,8 @@ class LiveConversation:
                 self._user, turn.reply_id, turn.stored_text))
 
 
-def _queue_sentences(text: str, queued: int, sentences: asyncio.Queue[tuple[str, int] | None], *,
-                     final: bool) -> int:
+def _queue_sentences(split_sentences: Callable[[str], list[str]], text: str, queued: int,
+                     sentences: asyncio.Queue[tuple[str, int] | None], *, final: bool) -> int:
     """Queues the sentences of `text` after `queued` that are complete (all of them when `final`); returns how much
     of the text is queued now."""
     pending = text[queued:]
@@ -1350,9 +1224,9 @@ def _queue_sentences(text: str, queued: int, sentences: asyncio.Queue[tuple[str,
     return position
 
 
-def _finished(turn: _Turn) -> bool:
+def _finished(turn: _Turn, now: float) -> bool:
     return (turn.stage == _DONE and turn.task is not None and turn.task.done()
-            and (turn.cut_task is None or turn.cut_task.done()) and not turn.playing(1.0))
+            and (turn.cut_task is None or turn.cut_task.done()) and not turn.playing(1.0, now))
 
 
 _BACKGROUND: set[asyncio.Task[Any]] = set()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
-from storyloom.engines.story import OutlineScene
+from storyloom.domain.ports.story import OutlineScene
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database
 from storyloom.store.models import SceneRow, StoryRow

@@ -324,3 +324,23 @@ class PcmResampler:
             self._buffer = self._buffer[drop:]
             self._start += drop
         return out
+
+
+# --- PCM16 in, PCM16 out ------------------------------------------------------------------------------------------
+
+
+def resample_pcm16(pcm: bytes, source_rate: int, target_rate: int) -> bytes:
+    """Mono PCM16 at another rate (one-shot, windowed-sinc)."""
+    if source_rate == target_rate:
+        return pcm
+    return to_pcm16(resample(pcm16_to_float(pcm), source_rate, target_rate))
+
+
+class StreamResampler:
+    """Resamples a stream of PCM16 chunks without edge effects between them."""
+
+    def __init__(self, source_rate: int, target_rate: int):
+        self._resampler = PcmResampler(source_rate, target_rate)
+
+    def __call__(self, pcm: bytes) -> bytes:
+        return to_pcm16(self._resampler.process(pcm16_to_float(pcm)))

@@ -49,7 +49,7 @@ from storyloom.engines.speech.audio import (
     pcm16_to_float,
     resample,
 )
-from storyloom.engines.speech.base import Segment, Transcription
+from storyloom.domain.ports.speech import Segment, Transcription
 
 if TYPE_CHECKING:
     import numpy.typing as npt
