@@ -186,7 +186,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
 
     async def Converse(self, request_iterator: AsyncIterator[voice_pb2.ConverseRequest],
                        context: grpc.aio.ServicerContext) -> AsyncIterator[voice_pb2.ConverseResponse]:
-        live = self._voice.converse(caller())
+        live = domain.LiveConversation(self._voice, caller())
         reader = asyncio.create_task(self._read(request_iterator, live))
         sequence = 0
         try:
