@@ -503,12 +503,13 @@ async def test_detect_language_on_sentences_in_several_languages(server: VoiceSe
 async def test_voice_sessions_are_created_read_and_deleted_keeping_their_conversation(server: VoiceServer,
                                                                                         caller) -> None:
     stub, md = server.stub, caller.metadata
+    request_id = "c1b2e3f4-0000-4000-8000-00000000c1b2"
     created = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(
         parent="users/me", voice_session=pb.VoiceSession(language_code="en", voice="en_US-joe-medium"),
-        request_id="c1b2"), metadata=md)
+        request_id=request_id), metadata=md)
     assert created.turn_count == 0 and created.create_time == created.last_use_time
     assert created.conversation.startswith(f"users/{caller.user_id}/conversations/")
-    again = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(parent="users/me", request_id="c1b2"),
+    again = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(parent="users/me", request_id=request_id),
                                           metadata=md)
     assert again == created
     assert await stub.GetVoiceSession(pb.GetVoiceSessionRequest(name=created.name), metadata=md) == created

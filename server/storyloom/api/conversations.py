@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 
 import grpc
@@ -10,7 +9,16 @@ from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
 from storyloom.api.errors import status_for_task_error
-from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
+from storyloom.api.requests import (
+    PageTokens,
+    after_time,
+    check_request_id,
+    paginate,
+    resource_path,
+    time_position,
+    timestamp,
+    user_parent,
+)
 from storyloom.domain import conversations as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
@@ -71,7 +79,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
     async def CreateConversation(self, request: conversation_pb2.CreateConversationRequest,
                                  context: grpc.aio.ServicerContext) -> conversation_pb2.Conversation:
         user = user_parent(request.parent)
-        _check_request_id(request.request_id)
+        check_request_id(request.request_id)
         created = await self._conversations.create(user, request.conversation.title, request.request_id)
         return conversation_proto(created)
 
@@ -83,15 +91,10 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
     async def ListConversations(self, request: conversation_pb2.ListConversationsRequest,
                                 context: grpc.aio.ServicerContext) -> conversation_pb2.ListConversationsResponse:
         user = user_parent(request.parent)
-        size = page_size(request.page_size, default=20, maximum=100)
-        fingerprint = {"user": user, "list": "conversations"}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        found = await self._conversations.list(user, size + 1, after)
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"t": found[-1].update_time.isoformat(), "id": found[-1].id}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=20, maximum=100, fingerprint={"user": user, "list": "conversations"},
+            fetch=lambda limit, after: self._conversations.list(user, limit, after_time(after)),
+            position=lambda conversation: time_position(conversation.update_time, conversation.id))
         return conversation_pb2.ListConversationsResponse(
             conversations=[conversation_proto(c) for c in found], next_page_token=token)
 
@@ -121,21 +124,17 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
     async def ListMessages(self, request: conversation_pb2.ListMessagesRequest,
                            context: grpc.aio.ServicerContext) -> conversation_pb2.ListMessagesResponse:
         user, conversation_id = resource_path(request.parent, CONVERSATION, "parent")
-        size = page_size(request.page_size, default=50, maximum=200)
-        fingerprint = {"conversation": conversation_id}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        found = await self._conversations.messages(user, conversation_id, size + 1,
-                                                   int(position["before"]) if position else None)
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"before": found[-1].position}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=50, maximum=200, fingerprint={"conversation": conversation_id},
+            fetch=lambda limit, after: self._conversations.messages(
+                user, conversation_id, limit, int(after["before"]) if after else None),
+            position=lambda message: {"before": message.position})
         return conversation_pb2.ListMessagesResponse(messages=[message_proto(m) for m in found], next_page_token=token)
 
     async def SendMessage(self, request: conversation_pb2.SendMessageRequest,
                           context: grpc.aio.ServicerContext) -> AsyncIterator[conversation_pb2.ReplyEvent]:
         user, conversation_id = resource_path(request.conversation, CONVERSATION, "conversation")
-        _check_request_id(request.request_id)
+        check_request_id(request.request_id)
         events = await self._conversations.send(user, conversation_id, request.text, request.request_id)
         async for event in events:
             yield event_proto(event)
@@ -155,8 +154,3 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
         found = await self._conversations.extract_requirements(user, conversation_id)
         return conversation_pb2.ExtractRequirementsResponse(
             requirements=requirements_api.to_proto(found), complete=found.complete, missing_fields=found.missing())
-
-
-def _check_request_id(request_id: str) -> None:
-    if len(request_id) > 100:
-        raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))

@@ -9,7 +9,7 @@ from google.api import httpbody_pb2
 from google.protobuf import duration_pb2
 
 from storyloom.api.auth import caller
-from storyloom.api.requests import resource_id, timestamp
+from storyloom.api.requests import check_request_id, resource_id, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.v1 import media_pb2, media_pb2_grpc
@@ -64,8 +64,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     async def CreateMedia(
         self, request: media_pb2.CreateMediaRequest, context: grpc.aio.ServicerContext
     ) -> media_pb2.Media:
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         if not request.content.content_type:
             raise InvalidArgument(FieldViolation("content.content_type", "is required"))
         item = await self._library.store(caller(), request.content.data, request.content.content_type,

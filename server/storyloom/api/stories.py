@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
 from storyloom.api.media import media_proto
-from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
+from storyloom.api.requests import (
+    PageTokens,
+    after_time,
+    check_request_id,
+    paginate,
+    resource_path,
+    time_position,
+    timestamp,
+    user_parent,
+)
 from storyloom.api.tasks import TaskServicer
 from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
@@ -97,8 +104,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
     async def CreateStory(self, request: story_pb2.CreateStoryRequest,
                           context: grpc.aio.ServicerContext) -> task_pb2.Task:
         user = user_parent(request.parent)
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         options = domain.StoryOptions(scene_count=request.scene_count, skip_illustrations=request.skip_illustrations,
                                       skip_narration=request.skip_narration)
         source = request.WhichOneof("source")
@@ -126,20 +132,17 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
     async def ListStories(self, request: story_pb2.ListStoriesRequest,
                           context: grpc.aio.ServicerContext) -> story_pb2.ListStoriesResponse:
         user = user_parent(request.parent)
-        size = page_size(request.page_size, default=20, maximum=100)
-        states = []
+        states: list[domain.StoryState] = []
         for i, value in enumerate(request.states):
             if value not in _STATE_FROM_PROTO:
                 raise InvalidArgument(FieldViolation(f"states[{i}]", "must be a known StoryState other than UNSPECIFIED"))
             states.append(_STATE_FROM_PROTO[value])
-        fingerprint = {"user": user, "states": sorted(states), "list": "stories"}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        found = await self._stories.list(user, states=tuple(states), limit=size + 1, after=after)  # type: ignore[arg-type]
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"t": found[-1].create_time.isoformat(), "id": found[-1].id}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=20, maximum=100,
+            fingerprint={"user": user, "states": sorted(states), "list": "stories"},
+            fetch=lambda limit, after: self._stories.list(user, states=tuple(states), limit=limit,
+                                                          after=after_time(after)),
+            position=lambda story: time_position(story.create_time, story.id))
         return story_pb2.ListStoriesResponse(stories=[story_proto(s) for s in found], next_page_token=token)
 
     async def DeleteStory(self, request: story_pb2.DeleteStoryRequest,

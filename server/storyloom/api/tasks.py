@@ -12,7 +12,7 @@ from google.protobuf import any_pb2, duration_pb2, empty_pb2
 
 from storyloom.api.auth import caller
 from storyloom.api.errors import status_for_task_error
-from storyloom.api.requests import PageTokens, page_size, resource_id, timestamp
+from storyloom.api.requests import PageTokens, after_time, paginate, resource_id, time_position, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.tasks import Task, TaskEvent, TaskRunner, TaskState
 from storyloom.v1 import task_pb2, task_pb2_grpc
@@ -87,7 +87,6 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     async def ListTasks(
         self, request: task_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> task_pb2.ListTasksResponse:
-        size = page_size(request.page_size, default=50, maximum=200)
         states = []
         for i, value in enumerate(request.states):
             if value not in _STATE_FROM_PROTO:
@@ -95,15 +94,14 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
             states.append(_STATE_FROM_PROTO[value])
         if len(request.kind) > 100:
             raise InvalidArgument(FieldViolation("kind", "must be at most 100 characters"))
-        fingerprint = {"states": sorted(s.value for s in states), "kind": request.kind, "user": caller()}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        page = await self._runner.list(caller(), states=tuple(states), kind=request.kind, page_size=size, after=after)
-        token = ""
-        if page.next_cursor is not None:
-            token = self._tokens.encode({"t": page.next_cursor[0].isoformat(), "id": page.next_cursor[1]}, fingerprint)
-        return task_pb2.ListTasksResponse(
-            tasks=[await self.to_proto(t) for t in page.tasks], next_page_token=token)
+        user = caller()
+        found, token = await paginate(
+            request, self._tokens, default=50, maximum=200,
+            fingerprint={"states": sorted(s.value for s in states), "kind": request.kind, "user": user},
+            fetch=lambda limit, after: self._runner.list(user, states=tuple(states), kind=request.kind, limit=limit,
+                                                         after=after_time(after)),
+            position=lambda task: time_position(task.create_time, task.id))
+        return task_pb2.ListTasksResponse(tasks=[await self.to_proto(t) for t in found], next_page_token=token)
 
     async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
         return await self.to_proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))

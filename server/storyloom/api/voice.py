@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, empty_pb2
 from storyloom.api.auth import caller
 from storyloom.api.conversations import message_proto
 from storyloom.api.errors import status_for_error
-from storyloom.api.requests import resource_id, resource_path, timestamp, user_parent
+from storyloom.api.requests import check_request_id, resource_id, resource_path, timestamp, user_parent
 from storyloom.domain import voice as domain
 from storyloom.domain.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from storyloom.domain.memory import Memories, Memory
@@ -165,8 +165,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
     async def CreateVoiceSession(self, request: voice_pb2.CreateVoiceSessionRequest,
                                  context: grpc.aio.ServicerContext) -> voice_pb2.VoiceSession:
         user = user_parent(request.parent)
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         created = await self._voice.create_session(user, language_code=request.voice_session.language_code,
                                                    voice=request.voice_session.voice, request_id=request.request_id)
         return session_proto(created)

@@ -113,13 +113,6 @@ class TaskUpdate:
     end_time: dt.datetime | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TaskPage:
-    tasks: list[Task]
-    # Position after the last task of this page, or None when there are no more.
-    next_cursor: tuple[dt.datetime, str] | None
-
-
 class TaskRepository(Protocol):
     """What the runner needs from storage. Implemented in storyloom.store."""
 
@@ -336,13 +329,11 @@ class TaskRunner:
         return task
 
     async def list(
-        self, user_id: str, *, states: tuple[TaskState, ...] = (), kind: str = "", page_size: int,
+        self, user_id: str, *, states: tuple[TaskState, ...] = (), kind: str = "", limit: int,
         after: tuple[dt.datetime, str] | None = None,
-    ) -> TaskPage:
-        tasks = await self._repo.list(user_id, states=states, kind=kind, limit=page_size + 1, after=after)
-        more = len(tasks) > page_size
-        tasks = tasks[:page_size]
-        return TaskPage(tasks, (tasks[-1].create_time, tasks[-1].id) if more else None)
+    ) -> list[Task]:
+        """The user's tasks, newest first, after the (create time, id) cursor `after`."""
+        return await self._repo.list(user_id, states=states, kind=kind, limit=limit, after=after)
 
     async def cancel(self, user_id: str, task_id: str) -> Task:
         task = await self.get(user_id, task_id)
