@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, Protocol
@@ -31,6 +30,7 @@ from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
+from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -166,17 +166,9 @@ class ConversationLimits:
 
 
 def check_text(text: str, field: str = "text") -> str:
-    """Plain text only: 1 to 4000 characters, no control characters but newline and tab."""
-    if not text.strip():
-        raise InvalidArgument(FieldViolation(field, "must not be empty"))
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidArgument(FieldViolation(field, f"must be at most {MAX_MESSAGE_CHARS} characters"),
-                              reason="MESSAGE_TOO_LONG")
-    for char in text:
-        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
-            raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"),
-                                  reason="MESSAGE_CHARACTERS_INVALID")
-    return text
+    """A message: plain text of 1 to 4000 characters."""
+    return check_plain_text(text, field, max_chars=MAX_MESSAGE_CHARS, too_long_reason="MESSAGE_TOO_LONG",
+                            characters_reason="MESSAGE_CHARACTERS_INVALID")
 
 
 class Conversations:
