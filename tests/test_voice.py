@@ -27,9 +27,8 @@ from google.rpc import error_details_pb2
 from storyloom.app import App, build_app, start
 from storyloom.domain.ports.text import ChatRequest
 from storyloom.server import RunningServer, start_server
-from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc
+from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc, voice_pb2_grpc
 from storyloom.v1 import voice_pb2 as pb
-from storyloom.v1 import voice_pb2_grpc
 from tests.conftest import Caller, settings_for_tests
 from tests.support.voice import ConverseClient, kind, seconds, silence, speech
 from tests.test_tasks import error_info
@@ -697,7 +696,8 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
         await client.close()
     finally:
         voice.limits = limits
-    assert status_reason(error.error) == "UTTERANCE_TOO_LONG" and error.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert status_reason(error.error) == "UTTERANCE_TOO_LONG"
+    assert error.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None

@@ -102,7 +102,8 @@ class Gateway:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"envoy did not listen on {self.port} in {timeout}s:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"envoy did not listen on {self.port} in {timeout}s:\n{self.log_tail()}") from None
                 await asyncio.sleep(0.05)
                 continue
             writer.close()

@@ -8,8 +8,6 @@ import struct
 import wave
 
 
-
-
 async def test_synthesize_over_rest_is_a_playable_wav_that_transcribe_hears_back(http, key) -> None:
     text = "The little fox found a shiny red apple. It was delicious!"
     response = await http.post("/v1/users/me/voice:synthesize", json={"text": text}, headers=key)

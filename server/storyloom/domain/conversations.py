@@ -9,12 +9,13 @@ derived from the stored chunks: 1 is `accepted`, 2..n+1 are the n chunks, n+2 is
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import (
@@ -131,13 +132,14 @@ class ConversationRepository(Protocol):
 
     async def get_message(self, message_id: str) -> Message | None: ...
 
-    async def messages(self, conversation_id: str, *, limit: int, before_position: int | None) -> list[Message]:
+    async def messages(self, conversation_id: str, *, limit: int,
+                       before_position: int | None) -> builtins.list[Message]:
         """Newest first."""
 
     async def append_chunk(self, message_id: str, text: str) -> int:
         """Appends reply text as the next chunk (and to the message's text); returns its index."""
 
-    async def chunks(self, message_id: str, after_index: int) -> list[str]:
+    async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         """The chunks with index > after_index, in order (indexes start at 1)."""
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
@@ -149,7 +151,7 @@ class ConversationRepository(Protocol):
     async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
         """How many messages the user sent since `since`, and when the oldest of them was sent."""
 
-    async def generating(self) -> list[Message]: ...
+    async def generating(self) -> builtins.list[Message]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,12 +202,14 @@ class Conversations:
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         return await self._repo.list(user_id, limit, after)
 
-    async def update(self, user_id: str, conversation_id: str, *, title: str | None, status: Status | None) -> Conversation:
+    async def update(self, user_id: str, conversation_id: str, *, title: str | None,
+                     status: Status | None) -> Conversation:
         await self.get(user_id, conversation_id)
         fields: dict[str, Any] = {}
         if title is not None:
             if len(title) > MAX_TITLE_CHARS:
-                raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
+                raise InvalidArgument(FieldViolation("conversation.title",
+                                                     f"must be at most {MAX_TITLE_CHARS} characters"))
             fields["title"] = title.strip()
         if status is not None:
             fields["status"] = status
@@ -219,7 +223,8 @@ class Conversations:
                     await self._tasks.cancel(user_id, message.task_id)
         await self._repo.delete(conversation_id)
 
-    async def messages(self, user_id: str, conversation_id: str, limit: int, before_position: int | None) -> list[Message]:
+    async def messages(self, user_id: str, conversation_id: str, limit: int,
+                       before_position: int | None) -> builtins.list[Message]:
         await self.get(user_id, conversation_id)
         return await self._repo.messages(conversation_id, limit=limit, before_position=before_position)
 
@@ -229,13 +234,14 @@ class Conversations:
         status = conversation.status
         if requirements.complete and status == "ACTIVE":
             status = "COMPLETED"
-        await self._repo.update(conversation_id, requirements=requirements, status=status, update_time=self._clock.now())
+        await self._repo.update(conversation_id, requirements=requirements, status=status,
+                                update_time=self._clock.now())
         return requirements
 
     # --- replies ---------------------------------------------------------------------------
 
     async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "",
-                   memories: Sequence[str] = ()) -> AsyncIterator[ReplyEvent]:
+                   memories: Sequence[str] = ()) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's message, starts the reply task and streams the reply's events.
 
         A repeated request_id stores nothing new and streams the first request's reply. `memories` (what is
@@ -273,7 +279,7 @@ class Conversations:
             raise NotFound(f"users/{user_id}/conversations/{conversation_id}/messages/{message_id}")
         return message
 
-    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncIterator[ReplyEvent]:
+    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncGenerator[ReplyEvent]:
         """Replays the reply's events after `after_sequence`, then streams live ones to the end."""
         reply = await self._repo.get_message(message_id)
         if reply is None or reply.user_id != user_id:
@@ -360,7 +366,8 @@ class Conversations:
                     end = event
         except asyncio.CancelledError:
             if ctx.cancel_requested:
-                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", request_tokens(self._engine, request), 0, None))
+                used = request_tokens(self._engine, request)
+                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", used, 0, None))
             raise
         except DomainError as exc:
             await self._finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused) else "ERROR", 0, 0,
@@ -371,7 +378,7 @@ class Conversations:
                                TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
             raise
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
         await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:

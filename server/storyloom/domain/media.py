@@ -185,7 +185,8 @@ class MediaLibrary:
         found = await self._repo.get_many(media_ids)
         return {i: item for i, item in found.items() if item.user_id == user_id}
 
-    async def read(self, user_id: str, media_id: str, offset: int = 0, limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
+    async def read(self, user_id: str, media_id: str, offset: int = 0,
+                   limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
         """The item and an iterator over its bytes from `offset`, at most `limit` (0: all) bytes."""
         item = await self.get(user_id, media_id)
         if offset > item.size_bytes:

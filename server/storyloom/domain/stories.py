@@ -9,15 +9,17 @@ growing while it is written.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
@@ -28,6 +30,8 @@ from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.domain.tasks import Task, TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CREATE_KIND = "story.create"
 MAX_SCENES = 12
@@ -105,7 +109,7 @@ class StoryRepository(Protocol):
     async def put_scene(self, story_id: str, scene: Scene) -> None:
         """Inserts or replaces scene `scene.index`."""
 
-    async def delete(self, story_id: str) -> list[str]:
+    async def delete(self, story_id: str) -> builtins.list[str]:
         """Deletes the story and its scenes; returns the media ids its scenes used."""
 
 
@@ -172,7 +176,8 @@ class Stories:
     ) -> Task:
         """Stores the story and starts its task, or returns the task of an equal earlier request."""
         if options.scene_count < 0 or options.scene_count > MAX_SCENES:
-            raise InvalidArgument(FieldViolation("scene_count", f"must be from 1 to {MAX_SCENES}, or 0 for the default"))
+            raise InvalidArgument(FieldViolation("scene_count",
+                                                 f"must be from 1 to {MAX_SCENES}, or 0 for the default"))
         source_version = ""
         if requirements is not None:
             require_something(requirements)
@@ -289,7 +294,8 @@ class Stories:
         if not story.premise and not story.source_text:
             await self._stage(ctx, story, "premise", "Thinking of the idea.")
             premise = await self._timed("premise", writer.premise(requirements))
-            await self._repo.update(story_id, premise=premise.premise, title=story.title or requirements.title or premise.title)
+            await self._repo.update(story_id, premise=premise.premise,
+                                    title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
@@ -309,7 +315,8 @@ class Stories:
             if scene.picture_state != "PENDING":
                 continue
             await self._stage(ctx, story, "illustrations", f"Painting scene {scene.index + 1}.")
-            media_id = await self._asset("illustrations", lambda s=scene: self._picture(story.user_id, s, requirements))
+            media_id = await self._asset("illustrations",
+                                         functools.partial(self._picture, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, picture_id=media_id, picture_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
@@ -318,7 +325,7 @@ class Stories:
             if scene.narration_state != "PENDING":
                 continue
             await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
-            media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s))
+            media_id = await self._asset("narration", functools.partial(self._narration, story.user_id, scene))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
@@ -335,7 +342,7 @@ class Stories:
         eta = self._clock.now() + dt.timedelta(seconds=self.clock.remaining(work))
         await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
 
-    async def _timed(self, stage: str, work: Awaitable[Any]) -> Any:
+    async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         started = self._clock.monotonic()
         result = await work
         self.clock.record(stage, self._clock.monotonic() - started)
@@ -348,7 +355,7 @@ class Stories:
                 return await self._timed(stage, make())
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the scene's text is fine without this asset
+            except Exception:  # the scene's text is fine without this asset
                 log.warning("asset failed", extra={"stage": stage, "attempt": attempt}, exc_info=True)
                 if attempt < self.ASSET_ATTEMPTS:
                     await asyncio.sleep(self._asset_retry_delay * 2 ** (attempt - 1))

@@ -9,6 +9,7 @@ reports progress through its TaskContext and returns a result.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
@@ -136,7 +137,7 @@ class TaskRepository(Protocol):
         after: tuple[dt.datetime, str] | None,
     ) -> list[Task]: ...
 
-    async def live(self) -> list[Task]: ...
+    async def live(self) -> builtins.list[Task]: ...
 
     async def delete(self, task_id: str) -> None: ...
 
@@ -357,7 +358,8 @@ class TaskRunner:
             if not force:
                 raise FailedPrecondition(
                     f"tasks/{task_id} is still {task.state.value.lower()}; cancel it first or delete with force",
-                    reason="TASK_NOT_FINISHED", metadata={"resourceName": f"tasks/{task_id}", "state": task.state.value},
+                    reason="TASK_NOT_FINISHED",
+                    metadata={"resourceName": f"tasks/{task_id}", "state": task.state.value},
                 )
             await self.cancel(user_id, task_id)
         await self._repo.delete(task_id)
@@ -488,6 +490,6 @@ class TaskRunner:
                 removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
                 if removed:
                     log.info("deleted expired tasks", extra={"count": removed})
-            except Exception:  # noqa: BLE001 - keep cleaning on the next pass
+            except Exception:  # keep cleaning on the next pass
                 log.exception("task retention clean-up failed")
             await asyncio.sleep(self._cleanup_interval)

@@ -8,7 +8,7 @@ Audio inside the server is 16-bit little-endian mono PCM ("PCM16"); `AudioCodecs
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Literal, Protocol
 
 # --- speech to text ---------------------------------------------------------------------------------------------------
@@ -95,8 +95,9 @@ class SentenceSynthesizer(Protocol):
     def split_sentences(self, text: str) -> list[str]:
         """The sentences the engine would speak one by one, in order: a caller streaming text queues them so."""
 
-    def synthesize_sentences(self, text: str) -> AsyncIterator[tuple[str, bytes]]:
-        """(sentence, mono PCM16 at sample_rate_hertz) per sentence, as each is ready."""
+    def synthesize_sentences(self, text: str) -> AsyncGenerator[tuple[str, bytes]]:
+        """(sentence, mono PCM16 at sample_rate_hertz) per sentence, as each is ready; closing it early stops the
+        synthesis."""
 
     async def warm_up(self) -> None:
         """Loads the voice and speaks once, so the first real call is as fast as the next."""

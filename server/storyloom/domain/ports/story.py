@@ -72,7 +72,8 @@ class Picture:
 class Illustrator(Protocol):
     name: str
 
-    async def illustrate(self, scene: SceneText, requirements: StoryRequirements, *, width: int, height: int) -> Picture:
+    async def illustrate(self, scene: SceneText, requirements: StoryRequirements, *, width: int,
+                         height: int) -> Picture:
         """A picture for the scene in the requirements' illustration style, as PNG."""
 
     async def aclose(self) -> None: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Literal, Protocol
 
 from storyloom.domain.errors import DomainError, ResourceExhausted, Unavailable
@@ -54,7 +54,7 @@ ChatEvent = TextDelta | ReplyEnd
 class TextEngine(Protocol):
     name: str
 
-    def chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
         """Streams the reply: TextDelta events as soon as they are written, then one ReplyEnd.
 
         Closing the iterator early (the caller was cancelled) must stop the generation.

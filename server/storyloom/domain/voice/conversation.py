@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from storyloom.domain.conversations import Message, ReplyEvent, check_text
 from storyloom.domain.errors import (
@@ -291,7 +291,7 @@ class LiveConversation:
             # The user goes on after a short pause: one utterance, not two turns.
             latest.task.cancel()
             latest.stage = DROPPED
-            state.prefix = latest.audio
+            state.prefix = latest.audio or b""
             state.utterance_start = state.audio_start
         else:
             state.utterance_start = max(state.audio_start, offset - self._limits.pre_roll_seconds)
@@ -341,11 +341,11 @@ class LiveConversation:
                 sent_text, last_sent = "", 0.0
                 continue
             run = self._run
-            if run is not None and run.start == state.utterance_start and run.task.done():
-                if not run.task.cancelled() and run.task.exception() is None:
-                    text = run.task.result().text.strip()
-                    if text:
-                        self._partial_text = text
+            if (run is not None and run.start == state.utterance_start and run.task.done()
+                    and not run.task.cancelled() and run.task.exception() is None):
+                text = run.task.result().text.strip()
+                if text:
+                    self._partial_text = text
             now = self._clock.monotonic()
             # Idle between runs at least as long as a run takes, so the end of speech finds the recognizer free
             # about as often as busy (on a loaded machine, a run takes longer).
@@ -456,7 +456,7 @@ class LiveConversation:
                     with contextlib.suppress(BaseException):
                         await turn.reply_task
                 with contextlib.suppress(Exception):
-                    await events.aclose()  # type: ignore[attr-defined]
+                    await events.aclose()
             reply: Message | None
             if turn.interrupted:
                 reply = await asyncio.shield(self._voice.conversations.cut_reply(
@@ -478,7 +478,7 @@ class LiveConversation:
             turn.stage = DONE if turn.reply_id else DROPPED
             self.report(DomainError("The turn could not be completed.", reason="TURN_FAILED"))
 
-    async def _send(self, turn: Turn) -> AsyncIterator[ReplyEvent]:
+    async def _send(self, turn: Turn) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's turn and starts the reply; returns the reply's event stream, its first event read."""
         session = self._session
         assert session is not None
@@ -488,12 +488,12 @@ class LiveConversation:
                                                           exclude_session=session.id)
         events = await self._voice.conversations.send(self._user, session.conversation_id, turn.text,
                                                       memories=[match.memory.text for match in matches])
-        accepted = await anext(events)  # type: ignore[call-overload]
+        accepted = await anext(events)
         turn.user_message, turn.reply_id = accepted.user_message, accepted.reply.id
         self._session = await self._voice.record_turn(session.id) or session
         return events
 
-    async def _reply(self, turn: Turn, events: AsyncIterator[ReplyEvent]) -> None:
+    async def _reply(self, turn: Turn, events: AsyncGenerator[ReplyEvent]) -> None:
         """Forwards the reply's text and speaks it sentence by sentence as it is written."""
         sentences: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
         split = self._engines.tts.split_sentences

@@ -6,15 +6,15 @@ import dataclasses
 
 from storyloom.domain.conversations import Message
 from storyloom.domain.errors import DomainError
-from storyloom.domain.voice.formats import AudioFormat
+from storyloom.domain.voice.formats import DEFAULT_FORMAT, AudioFormat
 from storyloom.domain.voice.sessions import VoiceSession
 
 
 @dataclasses.dataclass(frozen=True)
 class ConverseSettings:
     session_id: str = ""  # "" starts a new session
-    input_format: AudioFormat = AudioFormat("", 0)
-    output_format: AudioFormat = AudioFormat("", 0)
+    input_format: AudioFormat = DEFAULT_FORMAT
+    output_format: AudioFormat = DEFAULT_FORMAT
     language_code: str = ""
     voice: str = ""
 

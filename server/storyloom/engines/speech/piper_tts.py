@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -148,7 +148,7 @@ class PiperNarrator:
         """The sentences `synthesize_sentences` speaks one by one."""
         return split_sentences(text, max_chars=self.max_sentence_chars)
 
-    async def synthesize_sentences(self, text: str) -> AsyncIterator[tuple[str, bytes]]:
+    async def synthesize_sentences(self, text: str) -> AsyncGenerator[tuple[str, bytes]]:
         """Yields (sentence, raw PCM) for each sentence, in order, as soon as it is synthesized.
 
         PCM is mono little-endian int16 at `sample_rate_hertz`, with no pause added between sentences. The next
@@ -196,11 +196,13 @@ class PiperNarrator:
                 raise RuntimeError("the narrator is closed")
             if self._voice is None:
                 started = time.perf_counter()
-                self._voice, self._syn_config = await asyncio.to_thread(self._load)
+                loaded, self._syn_config = await asyncio.to_thread(self._load)
+                self._voice = loaded
                 self.load_seconds = time.perf_counter() - started
                 logger.info("piper voice %s loaded in %.2f s (%d Hz, %d thread(s) per synthesis, %d at once)",
-                            VOICE_NAME, self.load_seconds, self._voice.config.sample_rate,
+                            VOICE_NAME, self.load_seconds, loaded.config.sample_rate,
                             self.threads_per_synthesis, self.max_concurrency)
+                return loaded
             return self._voice
 
     def _load(self) -> tuple[PiperVoice, SynthesisConfig]:

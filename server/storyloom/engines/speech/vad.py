@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from storyloom.engines.speech.audio import TARGET_RATE, PcmResampler, check_sample_rate, pcm16_to_float
 from storyloom.domain.ports.speech import VadEvent
+from storyloom.engines.speech.audio import TARGET_RATE, PcmResampler, check_sample_rate, pcm16_to_float
 
 if TYPE_CHECKING:
     import numpy.typing as npt
