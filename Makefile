@@ -52,7 +52,7 @@ help:
 	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR) and $(PY_CLIENT_GEN) from $(PROTO_DIR)/"
 	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
-	@echo "make check            static checks of the Python code: the import rule between the layers"
+	@echo "make check            ruff, mypy and the import rule between the layers (import-linter)"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
@@ -98,8 +98,12 @@ check-generated: $(STAMP)
 
 # --- code quality ------------------------------------------------------------
 
-# The import rule between the layers ([tool.importlinter] in pyproject.toml).
+# Lint (ruff), types (mypy, strict on server/storyloom) and the import rule between the layers (import-linter);
+# their settings are in pyproject.toml. .pre-commit-config.yaml runs the same on each commit.
+CHECKED_PATHS := server tests bench tools gateway
 check: $(STAMP)
+	$(VENV)/bin/ruff check $(CHECKED_PATHS)
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 # --- proto quality -----------------------------------------------------------
