@@ -45,13 +45,14 @@ generate_into = $(BUF) generate --output $(1) && \
 	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check-generated breaking test run bench clean web web-optional browser-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run bench clean web web-optional browser-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
 	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR) and $(PY_CLIENT_GEN) from $(PROTO_DIR)/"
 	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
+	@echo "make check            ruff, mypy and the import rule between the layers (import-linter)"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
@@ -94,6 +95,16 @@ check-generated: $(STAMP)
 	diff -ru -x __pycache__ $(PY_CLIENT_GEN) "$$tmp/$(PY_CLIENT_GEN)" || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "check-generated: generated code is stale; run 'make generate' and commit"; exit 1; fi; \
 	echo "check-generated: $(GEN_DIR), $(DESCRIPTOR) and $(PY_CLIENT_GEN) are up to date"
+
+# --- code quality ------------------------------------------------------------
+
+# Lint (ruff), types (mypy, strict on server/storyloom) and the import rule between the layers (import-linter);
+# their settings are in pyproject.toml. .pre-commit-config.yaml runs the same on each commit.
+CHECKED_PATHS := server tests bench tools gateway
+check: $(STAMP)
+	$(VENV)/bin/ruff check $(CHECKED_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # --- proto quality -----------------------------------------------------------
 

@@ -21,17 +21,18 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start  # noqa: E402
-from storyloom.config import Settings  # noqa: E402
-from storyloom.server import start_server  # noqa: E402
-from storyloom.v1 import conversation_pb2 as pb  # noqa: E402
-from storyloom.v1 import conversation_pb2_grpc  # noqa: E402
+from storyloom.app import build_app, start
+from storyloom.config import Settings
+from storyloom.server import start_server
+from storyloom.v1 import conversation_pb2 as pb
+from storyloom.v1 import conversation_pb2_grpc
 
 MESSAGES = ("Hi! I want a story about a brave fox named Luna", "In an enchanted forest", "Make it funny",
             "It's for my 5 year old", "A short one please")
 
 
-async def one_user(stub: conversation_pb2_grpc.ConversationServiceStub, metadata, turns: int) -> list[tuple[float, float, float]]:
+async def one_user(stub: conversation_pb2_grpc.ConversationServiceStub, metadata,
+                   turns: int) -> list[tuple[float, float, float]]:
     conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"), metadata=metadata)
     timings = []
     for text in MESSAGES[:turns]:
@@ -73,7 +74,8 @@ async def main(users: int, turns: int) -> None:
                     results = await asyncio.gather(*(one_user(stub, k, turns) for k in keys))
                     elapsed = time.perf_counter() - started
                     rows = [r for user_rows in results for r in user_rows]
-                    print(f"{concurrency} concurrent user(s), {turns} turns each, {len(rows)} replies in {elapsed:.1f} s")
+                    print(f"{concurrency} concurrent user(s), {turns} turns each, {len(rows)} replies "
+                          f"in {elapsed:.1f} s")
                     print("  " + summary("accepted   ", [r[0] for r in rows]))
                     print("  " + summary("first text ", [r[1] for r in rows]))
                     print("  " + summary("whole reply", [r[2] for r in rows]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -20,11 +21,11 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start  # noqa: E402
-from storyloom.config import Settings  # noqa: E402
-from storyloom.server import start_server  # noqa: E402
-from storyloom.v1 import requirements_pb2 as req  # noqa: E402
-from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc  # noqa: E402
+from storyloom.app import build_app, start
+from storyloom.config import Settings
+from storyloom.server import start_server
+from storyloom.v1 import requirements_pb2 as req
+from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 
 
 async def main(scenes: int, reads: int) -> None:
@@ -56,7 +57,7 @@ async def main(scenes: int, reads: int) -> None:
                 order = list(stage_start) + ["end"]
                 stage_start["end"] = started + total
                 print(f"story: {scenes} scenes, illustrated and narrated, offline engines")
-                for stage, following in zip(order, order[1:]):
+                for stage, following in itertools.pairwise(order):
                     print(f"  {stage:<14} {stage_start[following] - stage_start[stage]:7.2f} s")
                 print(f"  {'total':<14} {total:7.2f} s   (target < 15 s)")
 

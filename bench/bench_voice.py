@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start  # noqa: E402
-from storyloom.config import Settings  # noqa: E402
-from storyloom.server import start_server  # noqa: E402
-from tests.support.voice import RATE, ConverseClient, kind, silence, speech  # noqa: E402
+from storyloom.app import build_app, start
+from storyloom.config import Settings
+from storyloom.server import start_server
+from tests.support.voice import RATE, ConverseClient, kind, silence, speech
 
 QUESTIONS = (
     "Can you tell me a story about a brave little dragon?",
@@ -91,11 +91,11 @@ async def main(turns: int) -> None:
                         await client.speak(silence(0.1))
                     complete = waiting.result()
 
-                    def first(name: str, after: int = mark, n: int = number) -> float:
+                    def first(name: str, after: int = mark, n: int = number, since: float = ended) -> float:
                         index = next(i for i in range(after, len(client.events))
                                      if kind(client.events[i]) == name and client.events[i].turn == n
                                      and (name != "transcript" or client.events[i].transcript.final))
-                        return client.arrivals[index] - ended
+                        return client.arrivals[index] - since
 
                     to_final.append(first("transcript"))
                     to_text.append(first("reply_text"))

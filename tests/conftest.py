@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings
-from storyloom.engines.text.base import TextEngine
+from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.server import RunningServer, start_server
 from tests.support import task_kinds
 
@@ -69,7 +69,8 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings, text_engine: TextEngine | None = None) -> AsyncIterator[StoryloomServer]:
+async def serving(settings: Settings,
+                  text_engine: StoryTextEngine | None = None) -> AsyncIterator[StoryloomServer]:
     """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one."""
     app = await build_app(settings, text_engine=text_engine)
     task_kinds.register(app)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest_asyncio
 
 from storyloom.domain.conversations import ConversationLimits, Conversations, Message
+from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import TaskRunner
-from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn
 from storyloom.engines.text.offline import OfflineStoryteller
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database

@@ -17,7 +17,7 @@ from google.rpc import code_pb2, error_details_pb2
 
 from storyloom.app import build_app
 from storyloom.domain.conversations import SYSTEM_INSTRUCTION, Message
-from storyloom.engines.text.base import ChatRequest, ChatTurn
+from storyloom.domain.ports.text import ChatRequest, ChatTurn
 from storyloom.engines.text.offline import OfflineStoryteller
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database

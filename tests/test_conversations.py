@@ -60,7 +60,8 @@ async def test_a_reply_streams_accepted_deltas_and_finished_with_the_stored_mess
     assert got.message_count == 2 and got.title.startswith("I want a story")
 
 
-async def test_a_client_that_drops_mid_reply_reattaches_and_assembles_exactly_the_stored_text(storyloom_server, stub, caller):
+async def test_a_client_that_drops_mid_reply_reattaches_and_assembles_exactly_the_stored_text(storyloom_server, stub,
+                                                                                               caller):
     conversation = await new_conversation(stub, caller)
     call = stub.SendMessage(pb.SendMessageRequest(conversation=conversation, text="Hello! Let's make a story."),
                             metadata=caller.metadata)
@@ -134,7 +135,8 @@ async def test_the_eleventh_message_in_a_minute_is_refused_with_retry_info(stub,
     retry = error_details_pb2.RetryInfo()
     assert any(d.Unpack(retry) for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR))
     assert 0 < retry.retry_delay.ToTimedelta().total_seconds() <= 60
-    listed = await stub.ListMessages(pb.ListMessagesRequest(parent=conversation, page_size=100), metadata=caller.metadata)
+    listed = await stub.ListMessages(pb.ListMessagesRequest(parent=conversation, page_size=100),
+                                     metadata=caller.metadata)
     assert len(listed.messages) == 20  # the refused message was not stored
 
 

@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from storyloom.engines.text.base import EngineUnavailable, TextDelta
+from storyloom.domain.ports.text import EngineUnavailable, TextDelta
 from storyloom.engines.text.offline import OfflineStoryteller
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
 from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests

@@ -23,7 +23,8 @@ from tests.support.server_process import ServerProcess
 
 async def test_reflection_lists_the_five_services_without_a_key(storyloom_server):
     stub = reflection_pb2_grpc.ServerReflectionStub(storyloom_server.channel)
-    responses = [r async for r in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))]
+    requests = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    responses = [r async for r in stub.ServerReflectionInfo(requests)]
     names = {s.name for s in responses[0].list_services_response.service}
     assert {f"storyloom.v1.{s}Service" for s in ("Conversation", "Story", "Voice", "Task", "Media")} <= names
     assert "grpc.health.v1.Health" in names

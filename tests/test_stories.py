@@ -4,18 +4,18 @@ idempotency, cancellation, reading and exporting."""
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 import wave
-import io
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from storyloom.v1 import media_pb2, media_pb2_grpc, requirements_pb2 as req
+from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, task_pb2_grpc
+from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
-from storyloom.v1 import story_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.test_tasks import error_info
 
 LUNA = req.StoryRequirements(
@@ -50,7 +50,8 @@ async def download(storyloom_server, caller, name: str) -> tuple[str, bytes]:
     return chunks[0].content_type, b"".join(c.data for c in chunks)
 
 
-async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progress(storyloom_server, stub, tasks, caller):
+async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progress(storyloom_server, stub, tasks,
+                                                                                   caller):
     task = await create(stub, caller, scene_count=2)
     assert task.kind == "story.create" and task.target.startswith("users/")
     events = await watch(tasks, caller, task.name)
@@ -86,8 +87,9 @@ async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progre
 
 async def test_the_same_request_id_twice_gives_one_task_and_an_identical_request_reuses_the_story(stub, caller, tasks):
     request_id = str(uuid.uuid4())
-    first = await create(stub, caller, scene_count=1, skip_narration=True, skip_illustrations=True, request_id=request_id)
-    again = await create(stub, caller, scene_count=1, skip_narration=True, skip_illustrations=True, request_id=request_id)
+    text_only = dict(scene_count=1, skip_narration=True, skip_illustrations=True)
+    first = await create(stub, caller, **text_only, request_id=request_id)
+    again = await create(stub, caller, **text_only, request_id=request_id)
     assert again.name == first.name
     reused = await create(stub, caller, scene_count=1, skip_narration=True, skip_illustrations=True)
     assert reused.name == first.name  # identical request within the window
@@ -153,7 +155,8 @@ async def test_step_by_step_premise_outline_opening_and_continuation(stub, calle
                                                                    premise=premise.premise), metadata=caller.metadata)
     assert len(outline.scenes) == 5  # MEDIUM by default
     opening = await stub.GenerateOpening(pb.GenerateOpeningRequest(
-        parent="users/me", requirements=LUNA, premise=premise.premise, outline=outline.scenes), metadata=caller.metadata)
+        parent="users/me", requirements=LUNA, premise=premise.premise, outline=outline.scenes),
+        metadata=caller.metadata)
     assert "Luna" in opening.text
     story, finished, steps = opening.text, False, 0
     while not finished and steps < 10:

@@ -38,8 +38,9 @@ async def test_a_story_killed_mid_narration_finishes_after_restart_without_redoi
     process.start()
     async with grpc.aio.insecure_channel(process.address) as channel:
         stories, tasks = story_pb2_grpc.StoryServiceStub(channel), task_pb2_grpc.TaskServiceStub(channel)
-        task = await stories.CreateStory(pb.CreateStoryRequest(parent="users/me", scene_count=4, requirements=req.StoryRequirements(
-            characters=[req.Character(name="Milo", description="a curious robot")], setting="the moon")),
+        task = await stories.CreateStory(pb.CreateStoryRequest(
+            parent="users/me", scene_count=4, requirements=req.StoryRequirements(
+                characters=[req.Character(name="Milo", description="a curious robot")], setting="the moon")),
             metadata=caller.metadata)
         seen: list[task_pb2.TaskEvent] = []
         async for event in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata):

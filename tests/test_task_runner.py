@@ -82,8 +82,8 @@ async def new_runner(repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[Run
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
                    **options: Any) -> TaskRunner:
         runner = TaskRunner(repo, **options)
-        handlers = {task_kinds.STEPS: (task_kinds.run_steps, True), task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False),
-                    GATED: (gated, True)}
+        handlers = {task_kinds.STEPS: (task_kinds.run_steps, True),
+                    task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False), GATED: (gated, True)}
         for kind in kinds:
             handler, resumable = handlers[kind]
             runner.register(kind, handler, resumable=resumable)

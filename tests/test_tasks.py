@@ -37,7 +37,8 @@ async def submit(server: StoryloomServer, caller: Caller, **params: object) -> s
     return f"tasks/{task.id}"
 
 
-async def watch_all(stub: task_pb2_grpc.TaskServiceStub, caller: Caller, name: str, after: int = 0) -> list[task_pb2.TaskEvent]:
+async def watch_all(stub: task_pb2_grpc.TaskServiceStub, caller: Caller, name: str,
+                    after: int = 0) -> list[task_pb2.TaskEvent]:
     call = stub.WatchTask(task_pb2.WatchTaskRequest(name=name, after_sequence=after), metadata=caller.metadata)
     return [event async for event in call]
 
@@ -189,12 +190,14 @@ async def test_another_users_task_is_not_found_and_a_missing_key_is_unauthentica
     with pytest.raises(grpc.aio.AioRpcError) as wrong:
         await stub.GetTask(task_pb2.GetTaskRequest(name=name), metadata=(("authorization", "Bearer sl_nope"),))
     assert error_info(wrong.value).reason == "API_KEY_INVALID"
-    bearer = await stub.GetTask(task_pb2.GetTaskRequest(name=name), metadata=(("authorization", f"Bearer {caller.key}"),))
+    bearer = await stub.GetTask(task_pb2.GetTaskRequest(name=name),
+                                metadata=(("authorization", f"Bearer {caller.key}"),))
     assert bearer.name == name
 
 
 @pytest.mark.parametrize("bad_name", ["", "tasks/", "tasks/UPPER", "task/abc", "tasks/a/b", "users/x/tasks/y"])
-async def test_malformed_task_names_are_invalid_arguments_with_a_field_violation(storyloom_server, caller, stub, bad_name):
+async def test_malformed_task_names_are_invalid_arguments_with_a_field_violation(storyloom_server, caller, stub,
+                                                                                  bad_name):
     with pytest.raises(grpc.aio.AioRpcError) as bad:
         await stub.GetTask(task_pb2.GetTaskRequest(name=bad_name), metadata=caller.metadata)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT

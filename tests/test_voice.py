@@ -25,11 +25,10 @@ from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
 
 from storyloom.app import App, build_app, start
-from storyloom.engines.text.base import ChatRequest
+from storyloom.domain.ports.text import ChatRequest
 from storyloom.server import RunningServer, start_server
-from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc
+from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc, voice_pb2_grpc
 from storyloom.v1 import voice_pb2 as pb
-from storyloom.v1 import voice_pb2_grpc
 from tests.conftest import Caller, settings_for_tests
 from tests.support.voice import ConverseClient, kind, seconds, silence, speech
 from tests.test_tasks import error_info
@@ -503,12 +502,13 @@ async def test_detect_language_on_sentences_in_several_languages(server: VoiceSe
 async def test_voice_sessions_are_created_read_and_deleted_keeping_their_conversation(server: VoiceServer,
                                                                                         caller) -> None:
     stub, md = server.stub, caller.metadata
+    request_id = "c1b2e3f4-0000-4000-8000-00000000c1b2"
     created = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(
         parent="users/me", voice_session=pb.VoiceSession(language_code="en", voice="en_US-joe-medium"),
-        request_id="c1b2"), metadata=md)
+        request_id=request_id), metadata=md)
     assert created.turn_count == 0 and created.create_time == created.last_use_time
     assert created.conversation.startswith(f"users/{caller.user_id}/conversations/")
-    again = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(parent="users/me", request_id="c1b2"),
+    again = await stub.CreateVoiceSession(pb.CreateVoiceSessionRequest(parent="users/me", request_id=request_id),
                                           metadata=md)
     assert again == created
     assert await stub.GetVoiceSession(pb.GetVoiceSessionRequest(name=created.name), metadata=md) == created
@@ -647,7 +647,7 @@ async def test_silence_alone_makes_no_turn(server: VoiceServer, caller) -> None:
 
 
 async def test_end_of_turn_answers_at_once_and_other_input_rates_are_resampled(server: VoiceServer, caller) -> None:
-    from storyloom.domain.voice import resample_pcm16
+    from storyloom.engines.speech.audio import resample_pcm16
 
     client = server.converse(caller)
     client.configure(input_format=pb.AudioFormat(encoding=pb.AUDIO_ENCODING_LINEAR16, sample_rate_hertz=48000),
@@ -696,7 +696,8 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
         await client.close()
     finally:
         voice.limits = limits
-    assert status_reason(error.error) == "UTTERANCE_TOO_LONG" and error.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert status_reason(error.error) == "UTTERANCE_TOO_LONG"
+    assert error.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None

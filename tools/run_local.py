@@ -182,7 +182,8 @@ class Launcher:
         deadline = time.monotonic() + GATEWAY_START_TIMEOUT
         while not self.stop_requested.is_set():
             if self.envoy.poll() is not None:
-                raise StartupError(f"Envoy exited with code {self.envoy.returncode} while starting:\n{self.envoy_tail()}")
+                raise StartupError(f"Envoy exited with code {self.envoy.returncode} while starting:\n"
+                                   f"{self.envoy_tail()}")
             if self.server is not None and self.server.poll() is not None:
                 raise StartupError(f"the server exited with code {self.server.returncode}")
             try:
@@ -217,7 +218,8 @@ class Launcher:
     def banner(self) -> None:
         http = f"http://127.0.0.1:{self.args.http_port}"
         key_file = self.data_dir / "dev-api-key"
-        key = f"KEY=$(cat {key_file})" if key_file.exists() else "KEY=<your API key>   # python -m storyloom users create NAME"
+        key = (f"KEY=$(cat {key_file})" if key_file.exists()
+               else "KEY=<your API key>   # python -m storyloom users create NAME")
         grpcurl = Path(sys.executable).parent / "grpcurl"
         grpcurl_cmd = str(grpcurl) if grpcurl.exists() else "grpcurl"
         admin = f"\n  Envoy admin   http://127.0.0.1:{self.args.admin_port}" if self.args.admin_port else ""
@@ -241,7 +243,8 @@ Try:
   curl -s -H "x-api-key: $KEY" -H 'content-type: audio/wav' --data-binary @hello.wav {http}/v1/media
   curl -N -H "x-api-key: $KEY" {http}/v1/tasks/TASK_ID:watch        # Server-Sent Events
   {grpcurl_cmd} -plaintext -H "x-api-key: $KEY" 127.0.0.1:{self.grpc_port} list
-  {grpcurl_cmd} -plaintext -H "x-api-key: $KEY" -d '{{}}' 127.0.0.1:{self.args.http_port} storyloom.v1.TaskService/ListTasks
+  {grpcurl_cmd} -plaintext -H "x-api-key: $KEY" -d '{{}}' \\
+      127.0.0.1:{self.args.http_port} storyloom.v1.TaskService/ListTasks
 
 Ctrl-C stops both.
 """,

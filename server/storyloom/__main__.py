@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storyloom", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (env STORYLOOM_DATA_DIR, default ./data)")
-    common.add_argument("--database-url", help="SQLAlchemy URL (env STORYLOOM_DATABASE_URL; default SQLite in data dir)")
+    common.add_argument("--database-url",
+                        help="SQLAlchemy URL (env STORYLOOM_DATABASE_URL; default SQLite in data dir)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", parents=[common], help="serve gRPC")

@@ -15,12 +15,12 @@ from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
 from storyloom.domain.memory import Memories
+from storyloom.domain.ports.story import Illustrator, Narrator
+from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
-from storyloom.domain.voice import LazyLanguageIdentifier, OggOpusEncoder, SpeechEngines, Voice, VoiceLimits
+from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
-from storyloom.engines.story import Illustrator, Narrator
-from storyloom.engines.text.base import TextEngine
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -42,7 +42,7 @@ class App:
     accounts: Accounts
     tasks: TaskRunner
     media: MediaLibrary
-    text_engine: TextEngine
+    text_engine: StoryTextEngine
     conversations: Conversations
     stories: Stories
     engines: StoryEngines
@@ -59,7 +59,7 @@ class App:
         await self.db.close()
 
 
-async def build_app(settings: Settings, *, text_engine: TextEngine | None = None) -> App:
+async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None = None) -> App:
     """Opens and migrates the database and builds the services. Task kinds are registered on
     `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler.
 
@@ -79,7 +79,7 @@ async def build_app(settings: Settings, *, text_engine: TextEngine | None = None
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
-    engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),  # type: ignore[arg-type]
+    engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),
                            narrator=build_narrator(settings))
     app = App(
         settings=settings,
@@ -109,7 +109,7 @@ async def start(app: App) -> None:
         app.voice.warm_up_in_background()
 
 
-def build_text_engine(settings: Settings) -> TextEngine:
+def build_text_engine(settings: Settings) -> StoryTextEngine:
     """Gemini when asked for, or on "auto" when GEMINI_API_KEY is set; else the offline storyteller."""
     choice = settings.text_engine
     if choice == "gemini" or (choice == "auto" and os.environ.get("GEMINI_API_KEY")):
@@ -157,23 +157,17 @@ def build_narrator(settings: Settings) -> Narrator:
 
 def build_speech(narrator: Narrator) -> SpeechEngines:
     """The offline speech engines (each loads its model on first use); TTS is the story narrator's piper voice."""
-    from storyloom.engines.speech.audio import decode_audio
-    from storyloom.engines.speech.base import LanguageIdentifier
+    from storyloom.engines.speech.audio_codecs import AvAudioCodecs
+    from storyloom.engines.speech.langid import FastTextLanguageIdentifier, LazyLanguageIdentifier
     from storyloom.engines.speech.piper_tts import VOICE_ALIASES, VOICE_NAME, PiperNarrator
     from storyloom.engines.speech.stt import WhisperSpeechToText
     from storyloom.engines.speech.vad import SileroVad
 
-    def identifier() -> LanguageIdentifier:
-        from storyloom.engines.speech.langid import FastTextLanguageIdentifier
-
-        return FastTextLanguageIdentifier()
-
     tts = narrator if isinstance(narrator, PiperNarrator) else PiperNarrator()
     return SpeechEngines(
-        stt=WhisperSpeechToText(), vad=SileroVad(), langid=LazyLanguageIdentifier(identifier), tts=tts,
-        decode=decode_audio,
-        voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
-        tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate), opus_encoder=OggOpusEncoder)
+        stt=WhisperSpeechToText(), vad=SileroVad(), langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
+        tts=tts, codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
+        tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))
 
 
 def _secret(data_dir: Path) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 
 def _env(name: str, default: str) -> str:
@@ -58,7 +59,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "address": _env("ADDRESS", cls.address),
             "data_dir": Path(_env("DATA_DIR", str(cls.data_dir))),
             "database_url": _env("DATABASE_URL", ""),
@@ -70,11 +71,12 @@ class Settings:
             "log_level": _env("LOG_LEVEL", cls.log_level),
             "log_format": _env("LOG_FORMAT", cls.log_format),
             "text_engine": _env("TEXT_ENGINE", cls.text_engine),
-            "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS", str(cls.offline_word_delay_seconds))),
+            "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS",
+                                                     str(cls.offline_word_delay_seconds))),
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

@@ -19,10 +19,10 @@ from storyloom.api.stories import StoryServicer, story_proto
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.voice import VoiceServicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
+from storyloom.config import Settings
 from storyloom.domain.conversations import REPLY_KIND
 from storyloom.domain.stories import CREATE_KIND
 from storyloom.domain.tasks import Task
-from storyloom.config import Settings
 from storyloom.v1 import (
     conversation_pb2,
     conversation_pb2_grpc,

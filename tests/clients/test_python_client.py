@@ -42,7 +42,7 @@ def test_the_retried_methods_are_exactly_those_the_contract_marks_free_of_side_e
                 level = method.GetOptions().idempotency_level
                 if level in (descriptor_pb2.MethodOptions.NO_SIDE_EFFECTS, descriptor_pb2.MethodOptions.IDEMPOTENT):
                     marked.add(f"/{service.full_name}/{method.name}")
-    assert marked and IDEMPOTENT_METHODS == marked
+    assert marked and marked == IDEMPOTENT_METHODS
 
 
 async def test_unary_calls_and_a_task_stream_work_from_grpclib_to_the_grpcio_server(client):

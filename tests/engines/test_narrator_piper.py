@@ -14,6 +14,7 @@ from storyloom.domain.errors import InvalidArgument
 from storyloom.engines.speech import PiperNarrator, split_sentences
 from storyloom.engines.story import Narration
 
+
 @pytest.fixture(scope="module")
 async def narrator() -> AsyncIterator[PiperNarrator]:
     narrator = PiperNarrator(max_concurrency=2)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from storyloom.domain.errors import InvalidArgument
+from storyloom.domain.ports.speech import VadEvent
 from storyloom.engines.speech.audio import decode_audio, pcm16_to_float, resample, to_pcm16
-from storyloom.engines.speech.base import VadEvent
 from storyloom.engines.speech.piper_tts import PiperNarrator
 from storyloom.engines.speech.vad import SileroVad, packaged_model_path
 

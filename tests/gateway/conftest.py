@@ -29,6 +29,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from tests.conftest import Caller, StoryloomServer
+
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_DIR = ROOT / "gateway"
 DESCRIPTOR = GATEWAY_DIR / "storyloom.pb"
@@ -100,7 +102,8 @@ class Gateway:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"envoy did not listen on {self.port} in {timeout}s:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"envoy did not listen on {self.port} in {timeout}s:\n{self.log_tail()}") from None
                 await asyncio.sleep(0.05)
                 continue
             writer.close()
@@ -174,3 +177,23 @@ async def start_gateway(envoy: str, tmp_path: Path) -> AsyncIterator[StartGatewa
     finally:
         for gateway in started:
             await gateway.stop()
+
+
+# --- the gateway in front of the test server, an HTTP client through it, and the caller's key ----------------------
+# (A module that needs another backend overrides `gateway`.)
+
+
+@pytest_asyncio.fixture
+async def gateway(storyloom_server: StoryloomServer, start_gateway: StartGateway) -> Gateway:
+    return await start_gateway(storyloom_server.port)
+
+
+@pytest_asyncio.fixture
+async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def key(caller: Caller) -> dict[str, str]:
+    return {"x-api-key": caller.key}

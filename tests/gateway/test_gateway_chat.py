@@ -17,29 +17,13 @@ import pytest_asyncio
 
 from storyloom.engines.text.gemini import GeminiTextEngine
 from storyloom.engines.text.offline import OfflineStoryteller
-from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
-from tests.gateway.conftest import Gateway, StartGateway
-from tests.gateway.test_gateway_e2e import BAD_REQUEST, sse_events, the_error_info
+from tests.conftest import StoryloomServer, serving, settings_for_tests
+from tests.gateway.conftest import StartGateway
+from tests.support.gateway import BAD_REQUEST, sse_events, the_error_info
 from tests.support.gemini_fake import GeminiFake, Stream, chunk, error_body
 from tests.test_conversations_gemini import RETRIES, TIMEOUTS
 
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
-
-
-@pytest_asyncio.fixture
-async def gateway(storyloom_server: StoryloomServer, start_gateway: StartGateway) -> Gateway:
-    return await start_gateway(storyloom_server.port)
-
-
-@pytest_asyncio.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture
-def key(caller: Caller) -> dict[str, str]:
-    return {"x-api-key": caller.key}
 
 
 @pytest.fixture

@@ -8,38 +8,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import time
 import wave
-from collections.abc import AsyncIterator
 
 import grpc
 import httpx
 import pytest
-import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller, StoryloomServer
-from tests.gateway.conftest import Gateway, StartGateway, free_port
+from tests.gateway.conftest import StartGateway, free_port
 from tests.support import task_kinds
-
-ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
-
+from tests.support.gateway import BAD_REQUEST, sse_events, the_error_info
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def sse_events(body: str) -> list[dict]:
-    """The JSON payloads of a text/event-stream body ("data: {...}" blocks)."""
-    events = []
-    for block in body.split("\n\n"):
-        data = [line[len("data:") :].strip() for line in block.splitlines() if line.startswith("data:")]
-        if data:
-            events.append(json.loads("\n".join(data)))
-    return events
 
 
 def grpc_web_request(message: bytes) -> bytes:
@@ -63,13 +47,6 @@ def grpc_web_frames(body: bytes) -> tuple[list[bytes], dict[str, str]]:
     return messages, trailers
 
 
-def the_error_info(status: dict) -> dict:
-    infos = [d for d in status["details"] if d["@type"] == ERROR_INFO]
-    assert len(infos) == 1, status
-    assert infos[0]["domain"] == "storyloom.v1"
-    return infos[0]
-
-
 def wav_bytes(seconds: float = 3.0, rate: int = 16000) -> bytes:
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -89,22 +66,6 @@ STILL_RUNNING = dict(steps=1, delay=60)
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest_asyncio.fixture
-async def gateway(storyloom_server: StoryloomServer, start_gateway: StartGateway) -> Gateway:
-    return await start_gateway(storyloom_server.port)
-
-
-@pytest_asyncio.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture
-def key(caller: Caller) -> dict[str, str]:
-    return {"x-api-key": caller.key}
 
 
 # --- REST / JSON -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from tests.gateway import _fake_backend
 from tests.gateway.conftest import Gateway, StartGateway
-from tests.gateway.test_gateway_e2e import sse_events
+from tests.support.gateway import sse_events
 
 
 @pytest_asyncio.fixture
@@ -26,12 +26,6 @@ async def fake_backend_port() -> AsyncIterator[int]:
 @pytest_asyncio.fixture
 async def gateway(fake_backend_port: int, start_gateway: StartGateway) -> Gateway:
     return await start_gateway(fake_backend_port)
-
-
-@pytest_asyncio.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
-        yield client
 
 
 async def http1_exchange(port: int, path: str) -> tuple[str, bytes, dict[str, str]]:

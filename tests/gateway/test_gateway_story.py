@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 
-import httpx
-import pytest_asyncio
-
-from tests.gateway.conftest import Gateway, StartGateway
-from tests.gateway.test_gateway_e2e import sse_events
-
-
-@pytest_asyncio.fixture
-async def http(storyloom_server, start_gateway: StartGateway) -> AsyncIterator[httpx.AsyncClient]:
-    gateway: Gateway = await start_gateway(storyloom_server.port)
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
-        yield client
+from tests.support.gateway import sse_events
 
 
 async def test_a_story_made_over_rest_has_every_picture_and_narration_downloadable(http, caller):

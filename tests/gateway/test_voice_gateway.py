@@ -6,30 +6,6 @@ from __future__ import annotations
 import io
 import struct
 import wave
-from collections.abc import AsyncIterator
-
-import httpx
-import pytest
-import pytest_asyncio
-
-from tests.conftest import Caller, StoryloomServer
-from tests.gateway.conftest import Gateway, StartGateway
-
-
-@pytest_asyncio.fixture
-async def gateway(storyloom_server: StoryloomServer, start_gateway: StartGateway) -> Gateway:
-    return await start_gateway(storyloom_server.port)
-
-
-@pytest_asyncio.fixture
-async def http(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture
-def key(caller: Caller) -> dict[str, str]:
-    return {"x-api-key": caller.key}
 
 
 async def test_synthesize_over_rest_is_a_playable_wav_that_transcribe_hears_back(http, key) -> None:

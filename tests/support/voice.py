@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 from google.protobuf import duration_pb2
 
-from storyloom.domain.voice import SentenceSynthesizer, resample_pcm16
+from storyloom.domain.ports.speech import SentenceSynthesizer
+from storyloom.engines.speech.audio import resample_pcm16
 from storyloom.v1 import voice_pb2 as pb
 from storyloom.v1 import voice_pb2_grpc
 

@@ -7,10 +7,11 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
+from storyloom.api.context import Context
 from storyloom.api.errors import abort, internal_status, status_for_error
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.errors import DomainError
@@ -18,6 +19,9 @@ from storyloom.domain.errors import DomainError
 log = logging.getLogger("storyloom.access")
 
 _caller: contextvars.ContextVar[str] = contextvars.ContextVar("storyloom_caller")
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
 
 # Health and reflection must work without a key (load balancers, grpcurl list).
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -43,38 +47,40 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails],
+                               Awaitable[grpc.RpcMethodHandler[Request, Response] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Request, Response] | None:
         handler = await continuation(details)
         if handler is None:
             return None
-        method: str = details.method  # type: ignore[attr-defined]
+        method = details.method
         public = method.startswith(PUBLIC_PREFIXES)
-        key = api_key(details.invocation_metadata)  # type: ignore[attr-defined]
+        key = api_key(details.invocation_metadata)
         accounts = self._accounts
 
-        async def enter(context: grpc.aio.ServicerContext) -> str:
+        async def enter(context: Context) -> str:
             if public:
                 return ""
             user = await accounts.authenticate(key)
             _caller.set(user)
             return user
 
-        async def fail(context: grpc.aio.ServicerContext, exc: Exception) -> None:
+        async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
                 await abort(context, status_for_error(exc))
             log.exception("unhandled error", extra={"rpc": method})
             await abort(context, internal_status())
 
-        def finish(start: float, user: str, context: grpc.aio.ServicerContext) -> None:
+        def finish(start: float, user: str, context: Context) -> None:
             code = context.code() if hasattr(context, "code") else None
             # Health checks arrive every few seconds from the gateway: not worth an INFO line each.
-            log.log(logging.DEBUG if public else logging.INFO, "rpc", extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
-                                   "ms": round((time.perf_counter() - start) * 1000, 1)})
+            log.log(logging.DEBUG if public else logging.INFO, "rpc",
+                    extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
+                           "ms": round((time.perf_counter() - start) * 1000, 1)})
 
         def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def call(request: Any, context: Context) -> Any:
                 start, user = time.perf_counter(), ""
                 try:
                     user = await enter(context)
@@ -88,7 +94,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             return call
 
         def streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
-            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async def call(request: Any, context: Context) -> Any:
                 start, user = time.perf_counter(), ""
                 try:
                     user = await enter(context)
@@ -115,6 +121,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
                                                         handler.request_deserializer, handler.response_serializer)
+        assert handler.stream_stream is not None  # a handler serves one of the four shapes
         return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
                                                      handler.response_serializer)
 

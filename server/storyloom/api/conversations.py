@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator
 
-import grpc
 from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
+from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
-from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
+from storyloom.api.requests import (
+    PageTokens,
+    after_time,
+    check_request_id,
+    paginate,
+    resource_path,
+    time_position,
+    timestamp,
+    user_parent,
+)
 from storyloom.domain import conversations as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
 
-_STATUS = {"ACTIVE": conversation_pb2.CONVERSATION_STATUS_ACTIVE,
+_STATUS: dict[domain.Status, conversation_pb2.ConversationStatus] = {
+    "ACTIVE": conversation_pb2.CONVERSATION_STATUS_ACTIVE,
            "COMPLETED": conversation_pb2.CONVERSATION_STATUS_COMPLETED,
            "ARCHIVED": conversation_pb2.CONVERSATION_STATUS_ARCHIVED}
 _STATUS_FROM_PROTO = {v: k for k, v in _STATUS.items()}
@@ -69,34 +78,29 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
         self._tokens = tokens
 
     async def CreateConversation(self, request: conversation_pb2.CreateConversationRequest,
-                                 context: grpc.aio.ServicerContext) -> conversation_pb2.Conversation:
+                                 context: Context) -> conversation_pb2.Conversation:
         user = user_parent(request.parent)
-        _check_request_id(request.request_id)
+        check_request_id(request.request_id)
         created = await self._conversations.create(user, request.conversation.title, request.request_id)
         return conversation_proto(created)
 
     async def GetConversation(self, request: conversation_pb2.GetConversationRequest,
-                              context: grpc.aio.ServicerContext) -> conversation_pb2.Conversation:
+                              context: Context) -> conversation_pb2.Conversation:
         user, conversation_id = resource_path(request.name, CONVERSATION, "name")
         return conversation_proto(await self._conversations.get(user, conversation_id))
 
     async def ListConversations(self, request: conversation_pb2.ListConversationsRequest,
-                                context: grpc.aio.ServicerContext) -> conversation_pb2.ListConversationsResponse:
+                                context: Context) -> conversation_pb2.ListConversationsResponse:
         user = user_parent(request.parent)
-        size = page_size(request.page_size, default=20, maximum=100)
-        fingerprint = {"user": user, "list": "conversations"}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        found = await self._conversations.list(user, size + 1, after)
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"t": found[-1].update_time.isoformat(), "id": found[-1].id}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=20, maximum=100, fingerprint={"user": user, "list": "conversations"},
+            fetch=lambda limit, after: self._conversations.list(user, limit, after_time(after)),
+            position=lambda conversation: time_position(conversation.update_time, conversation.id))
         return conversation_pb2.ListConversationsResponse(
             conversations=[conversation_proto(c) for c in found], next_page_token=token)
 
     async def UpdateConversation(self, request: conversation_pb2.UpdateConversationRequest,
-                                 context: grpc.aio.ServicerContext) -> conversation_pb2.Conversation:
+                                 context: Context) -> conversation_pb2.Conversation:
         user, conversation_id = resource_path(request.conversation.name, CONVERSATION, "conversation.name")
         paths = set(request.update_mask.paths) or {"title", "status"}
         unknown = paths - {"title", "status"}
@@ -109,39 +113,35 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             if status is None:
                 raise InvalidArgument(FieldViolation("conversation.status", "must be ACTIVE, COMPLETED or ARCHIVED"))
         title = request.conversation.title if "title" in paths else None
-        updated = await self._conversations.update(user, conversation_id, title=title, status=status)  # type: ignore[arg-type]
+        updated = await self._conversations.update(user, conversation_id, title=title, status=status)
         return conversation_proto(updated)
 
     async def DeleteConversation(self, request: conversation_pb2.DeleteConversationRequest,
-                                 context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+                                 context: Context) -> empty_pb2.Empty:
         user, conversation_id = resource_path(request.name, CONVERSATION, "name")
         await self._conversations.delete(user, conversation_id)
         return empty_pb2.Empty()
 
     async def ListMessages(self, request: conversation_pb2.ListMessagesRequest,
-                           context: grpc.aio.ServicerContext) -> conversation_pb2.ListMessagesResponse:
+                           context: Context) -> conversation_pb2.ListMessagesResponse:
         user, conversation_id = resource_path(request.parent, CONVERSATION, "parent")
-        size = page_size(request.page_size, default=50, maximum=200)
-        fingerprint = {"conversation": conversation_id}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        found = await self._conversations.messages(user, conversation_id, size + 1,
-                                                   int(position["before"]) if position else None)
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"before": found[-1].position}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=50, maximum=200, fingerprint={"conversation": conversation_id},
+            fetch=lambda limit, after: self._conversations.messages(
+                user, conversation_id, limit, int(after["before"]) if after else None),
+            position=lambda message: {"before": message.position})
         return conversation_pb2.ListMessagesResponse(messages=[message_proto(m) for m in found], next_page_token=token)
 
     async def SendMessage(self, request: conversation_pb2.SendMessageRequest,
-                          context: grpc.aio.ServicerContext) -> AsyncIterator[conversation_pb2.ReplyEvent]:
+                          context: Context) -> AsyncIterator[conversation_pb2.ReplyEvent]:
         user, conversation_id = resource_path(request.conversation, CONVERSATION, "conversation")
-        _check_request_id(request.request_id)
+        check_request_id(request.request_id)
         events = await self._conversations.send(user, conversation_id, request.text, request.request_id)
         async for event in events:
             yield event_proto(event)
 
     async def StreamReply(self, request: conversation_pb2.StreamReplyRequest,
-                          context: grpc.aio.ServicerContext) -> AsyncIterator[conversation_pb2.ReplyEvent]:
+                          context: Context) -> AsyncIterator[conversation_pb2.ReplyEvent]:
         user, conversation_id, message_id = resource_path(request.name, MESSAGE, "name")
         if request.after_sequence < 0:
             raise InvalidArgument(FieldViolation("after_sequence", "must not be negative"))
@@ -150,13 +150,8 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
             yield event_proto(event)
 
     async def ExtractRequirements(self, request: conversation_pb2.ExtractRequirementsRequest,
-                                  context: grpc.aio.ServicerContext) -> conversation_pb2.ExtractRequirementsResponse:
+                                  context: Context) -> conversation_pb2.ExtractRequirementsResponse:
         user, conversation_id = resource_path(request.conversation, CONVERSATION, "conversation")
         found = await self._conversations.extract_requirements(user, conversation_id)
         return conversation_pb2.ExtractRequirementsResponse(
             requirements=requirements_api.to_proto(found), complete=found.complete, missing_fields=found.missing())
-
-
-def _check_request_id(request_id: str) -> None:
-    if len(request_id) > 100:
-        raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))

@@ -6,20 +6,21 @@ violations for invalid input and RetryInfo when waiting helps.
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from storyloom.api.context import Context
 from storyloom.domain.errors import DomainError, InvalidArgument, ResourceExhausted
 from storyloom.domain.tasks import TaskError
 
 ERROR_DOMAIN = "storyloom.v1"
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed
 
 
@@ -60,7 +61,7 @@ def internal_status() -> status_pb2.Status:
     return status_proto("INTERNAL", "INTERNAL", "Internal error; it has been logged.", {})
 
 
-async def abort(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+async def abort(context: Context, status: status_pb2.Status) -> None:
     """Ends the call with `status`, its details in the `grpc-status-details-bin` trailer."""
     rich = rpc_status.to_status(status)
     await context.abort(rich.code, rich.details, rich.trailing_metadata)

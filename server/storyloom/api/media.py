@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 from google.api import httpbody_pb2
 from google.protobuf import duration_pb2
 
 from storyloom.api.auth import caller
-from storyloom.api.requests import resource_id, timestamp
+from storyloom.api.context import Context
+from storyloom.api.requests import check_request_id, resource_id, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.v1 import media_pb2, media_pb2_grpc
@@ -41,7 +41,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self._library = library
 
     async def GetMedia(
-        self, request: media_pb2.GetMediaRequest, context: grpc.aio.ServicerContext
+        self, request: media_pb2.GetMediaRequest, context: Context
     ) -> AsyncIterator[httpbody_pb2.HttpBody]:
         media_id = resource_id(request.name, "media", "name")
         for field in ("read_offset", "read_limit"):
@@ -57,15 +57,14 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             yield httpbody_pb2.HttpBody(content_type=item.content_type)
 
     async def GetMediaInfo(
-        self, request: media_pb2.GetMediaInfoRequest, context: grpc.aio.ServicerContext
+        self, request: media_pb2.GetMediaInfoRequest, context: Context
     ) -> media_pb2.Media:
         return media_proto(await self._library.get(caller(), resource_id(request.name, "media", "name")))
 
     async def CreateMedia(
-        self, request: media_pb2.CreateMediaRequest, context: grpc.aio.ServicerContext
+        self, request: media_pb2.CreateMediaRequest, context: Context
     ) -> media_pb2.Media:
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         if not request.content.content_type:
             raise InvalidArgument(FieldViolation("content.content_type", "is required"))
         item = await self._library.store(caller(), request.content.data, request.content.content_type,

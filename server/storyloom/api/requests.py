@@ -1,4 +1,4 @@
-"""Request checks shared by the servicers: resource names, page sizes, page tokens, timestamps."""
+"""Request checks shared by the servicers: resource names, request ids, pagination, timestamps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -54,10 +56,69 @@ def resource_path(value: str, collections: tuple[str, ...], field: str) -> list[
     return ids
 
 
+def check_request_id(request_id: str, field: str = "request_id") -> str:
+    """Checks the request id of a creating call (AIP-155): empty (a call that is not retried) or a UUID in its usual
+    form, 8-4-4-4 hexadecimal digits with dashes (any case). Returns it."""
+    if request_id:
+        try:
+            canonical = str(uuid.UUID(request_id)) == request_id.lower()
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise InvalidArgument(FieldViolation(field, "must be a UUID, such as 7d3e3f6a-5c1b-4b8e-9f0a-2c4d6e8f0a1b"),
+                                  reason="REQUEST_ID_INVALID")
+    return request_id
+
+
 def page_size(value: int, *, default: int, maximum: int, field: str = "page_size") -> int:
     if value < 0:
         raise InvalidArgument(FieldViolation(field, "must not be negative"))
     return default if value == 0 else min(value, maximum)
+
+
+class PagedRequest(Protocol):
+    """A List request (AIP-158)."""
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def page_token(self) -> str: ...
+
+
+T = TypeVar("T")
+# Where a page ends, as a page token holds it: JSON values only.
+Position = dict[str, Any]
+
+
+async def paginate(
+    request: PagedRequest, tokens: PageTokens, *, default: int, maximum: int, fingerprint: dict[str, Any],
+    fetch: Callable[[int, Position | None], Awaitable[list[T]]], position: Callable[[T], Position],
+) -> tuple[list[T], str]:
+    """One page of a list and the token of the next one ("" at the end).
+
+    Checks `page_size` (0: `default`, capped at `maximum`, negative: INVALID_ARGUMENT) and `page_token` (it must
+    come from a call with the same `fingerprint`: what the request asks for besides the page), then asks `fetch`
+    for up to a given number of items after a position (None: from the start). One item more than the page holds
+    tells whether another page follows; the next token holds `position` of the page's last item.
+    """
+    size = page_size(request.page_size, default=default, maximum=maximum)
+    after = tokens.decode(request.page_token, fingerprint)
+    found = await fetch(size + 1, after)
+    if len(found) <= size:
+        return found, ""
+    found = found[:size]
+    return found, tokens.encode(position(found[-1]), fingerprint)
+
+
+def time_position(time: dt.datetime, item_id: str) -> Position:
+    """The position after an item of a list ordered by a time, then by id."""
+    return {"t": time.isoformat(), "id": item_id}
+
+
+def after_time(position: Position | None) -> tuple[dt.datetime, str] | None:
+    """The (time, id) cursor a `time_position` stands for."""
+    return (dt.datetime.fromisoformat(position["t"]), str(position["id"])) if position else None
 
 
 def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from storyloom.domain import requirements as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.v1 import requirements_pb2
@@ -37,7 +39,7 @@ def to_proto(value: domain.StoryRequirements) -> requirements_pb2.StoryRequireme
 def from_proto(message: requirements_pb2.StoryRequirements, field: str = "requirements") -> domain.StoryRequirements:
     """Checks and converts caller-supplied requirements; every problem becomes a field violation."""
     violations: list[FieldViolation] = []
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # field name -> value, as StoryRequirements takes it
     for name, limit in TEXT_LIMITS.items():
         text = getattr(message, name)
         if len(text) > limit:
@@ -64,9 +66,11 @@ def from_proto(message: requirements_pb2.StoryRequirements, field: str = "requir
         characters.append(domain.Character(character.name.strip(), character.description.strip()))
     values["characters"] = tuple(characters)
     age, rating = values.get("audience_age_group") or "", values.get("content_rating") or ""
-    if rating and age and domain.CONTENT_RATINGS.index(str(rating)) > domain.CONTENT_RATINGS.index(domain.MAX_RATING[str(age)]):
-        violations.append(FieldViolation(f"{field}.content_rating",
-                                         f"{rating} is above what {str(age).lower()} allows ({domain.MAX_RATING[str(age)]})"))
+    if rating and age:
+        ceiling = domain.MAX_RATING[str(age)]
+        if domain.CONTENT_RATINGS.index(str(rating)) > domain.CONTENT_RATINGS.index(ceiling):
+            violations.append(FieldViolation(f"{field}.content_rating",
+                                             f"{rating} is above what {str(age).lower()} allows ({ceiling})"))
     if violations:
         raise InvalidArgument(violations)
-    return domain.StoryRequirements(**values)  # type: ignore[arg-type]
+    return domain.StoryRequirements(**values)

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterable
+from typing import Literal
 
-import grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
+from storyloom.api.context import Context
 from storyloom.api.media import media_proto
-from storyloom.api.requests import PageTokens, page_size, resource_path, timestamp, user_parent
+from storyloom.api.requests import (
+    PageTokens,
+    after_time,
+    check_request_id,
+    paginate,
+    resource_path,
+    time_position,
+    timestamp,
+    user_parent,
+)
 from storyloom.api.tasks import TaskServicer
 from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem
+from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.engines.story import OutlineScene
-from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2
+from storyloom.v1 import requirements_pb2, story_pb2, story_pb2_grpc, task_pb2
 
 STORY = ("users", "stories")
-_STATE = {"GENERATING": story_pb2.STORY_STATE_GENERATING, "READY": story_pb2.STORY_STATE_READY,
-          "FAILED": story_pb2.STORY_STATE_FAILED, "CANCELLED": story_pb2.STORY_STATE_CANCELLED}
+_STATE: dict[domain.StoryState, story_pb2.StoryState] = {
+    "GENERATING": story_pb2.STORY_STATE_GENERATING, "READY": story_pb2.STORY_STATE_READY,
+    "FAILED": story_pb2.STORY_STATE_FAILED, "CANCELLED": story_pb2.STORY_STATE_CANCELLED}
 _STATE_FROM_PROTO = {v: k for k, v in _STATE.items()}
 _ASSET = {"PENDING": story_pb2.ASSET_STATE_PENDING, "READY": story_pb2.ASSET_STATE_READY,
           "FAILED": story_pb2.ASSET_STATE_FAILED, "SKIPPED": story_pb2.ASSET_STATE_SKIPPED}
@@ -56,14 +67,14 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         self._tokens = tokens
 
     async def GeneratePremise(self, request: story_pb2.GeneratePremiseRequest,
-                              context: grpc.aio.ServicerContext) -> story_pb2.GeneratePremiseResponse:
+                              context: Context) -> story_pb2.GeneratePremiseResponse:
         user_parent(request.parent)
         requirements = _requirements(request.requirements)
         premise = await self._stories.writer.premise(requirements)
         return story_pb2.GeneratePremiseResponse(premise=premise.premise, title=premise.title)
 
     async def GenerateOutline(self, request: story_pb2.GenerateOutlineRequest,
-                              context: grpc.aio.ServicerContext) -> story_pb2.GenerateOutlineResponse:
+                              context: Context) -> story_pb2.GenerateOutlineResponse:
         user_parent(request.parent)
         requirements = _requirements(request.requirements)
         _check_premise(request.premise)
@@ -73,7 +84,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
             scenes=[story_pb2.OutlineScene(title=o.title, summary=o.summary) for o in outline])
 
     async def GenerateOpening(self, request: story_pb2.GenerateOpeningRequest,
-                              context: grpc.aio.ServicerContext) -> story_pb2.GenerateOpeningResponse:
+                              context: Context) -> story_pb2.GenerateOpeningResponse:
         user_parent(request.parent)
         requirements = _requirements(request.requirements)
         _check_premise(request.premise)
@@ -81,7 +92,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         return story_pb2.GenerateOpeningResponse(text=text)
 
     async def ContinueStory(self, request: story_pb2.ContinueStoryRequest,
-                            context: grpc.aio.ServicerContext) -> story_pb2.ContinueStoryResponse:
+                            context: Context) -> story_pb2.ContinueStoryResponse:
         user_parent(request.parent)
         requirements = _requirements(request.requirements)
         _check_premise(request.premise)
@@ -95,10 +106,9 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
         return story_pb2.ContinueStoryResponse(text=text, finished=finished)
 
     async def CreateStory(self, request: story_pb2.CreateStoryRequest,
-                          context: grpc.aio.ServicerContext) -> task_pb2.Task:
+                          context: Context) -> task_pb2.Task:
         user = user_parent(request.parent)
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         options = domain.StoryOptions(scene_count=request.scene_count, skip_illustrations=request.skip_illustrations,
                                       skip_narration=request.skip_narration)
         source = request.WhichOneof("source")
@@ -118,49 +128,48 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
                                   reason="STORY_SOURCE_MISSING")
         return await self._tasks.to_proto(task)
 
-    async def GetStory(self, request: story_pb2.GetStoryRequest, context: grpc.aio.ServicerContext) -> story_pb2.Story:
+    async def GetStory(self, request: story_pb2.GetStoryRequest, context: Context) -> story_pb2.Story:
         user, story_id = resource_path(request.name, STORY, "name")
         story = await self._stories.get(user, story_id)
         return story_proto(story, await self._stories.media(user, story))
 
     async def ListStories(self, request: story_pb2.ListStoriesRequest,
-                          context: grpc.aio.ServicerContext) -> story_pb2.ListStoriesResponse:
+                          context: Context) -> story_pb2.ListStoriesResponse:
         user = user_parent(request.parent)
-        size = page_size(request.page_size, default=20, maximum=100)
-        states = []
+        states: list[domain.StoryState] = []
         for i, value in enumerate(request.states):
             if value not in _STATE_FROM_PROTO:
-                raise InvalidArgument(FieldViolation(f"states[{i}]", "must be a known StoryState other than UNSPECIFIED"))
+                raise InvalidArgument(FieldViolation(f"states[{i}]",
+                                                     "must be a known StoryState other than UNSPECIFIED"))
             states.append(_STATE_FROM_PROTO[value])
-        fingerprint = {"user": user, "states": sorted(states), "list": "stories"}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        found = await self._stories.list(user, states=tuple(states), limit=size + 1, after=after)  # type: ignore[arg-type]
-        token = ""
-        if len(found) > size:
-            found = found[:size]
-            token = self._tokens.encode({"t": found[-1].create_time.isoformat(), "id": found[-1].id}, fingerprint)
+        found, token = await paginate(
+            request, self._tokens, default=20, maximum=100,
+            fingerprint={"user": user, "states": sorted(states), "list": "stories"},
+            fetch=lambda limit, after: self._stories.list(user, states=tuple(states), limit=limit,
+                                                          after=after_time(after)),
+            position=lambda story: time_position(story.create_time, story.id))
         return story_pb2.ListStoriesResponse(stories=[story_proto(s) for s in found], next_page_token=token)
 
     async def DeleteStory(self, request: story_pb2.DeleteStoryRequest,
-                          context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+                          context: Context) -> empty_pb2.Empty:
         user, story_id = resource_path(request.name, STORY, "name")
         await self._stories.delete(user, story_id)
         return empty_pb2.Empty()
 
     async def ExportStory(self, request: story_pb2.ExportStoryRequest,
-                          context: grpc.aio.ServicerContext) -> httpbody_pb2.HttpBody:
+                          context: Context) -> httpbody_pb2.HttpBody:
         user, story_id = resource_path(request.name, STORY, "name")
-        formats = {story_pb2.EXPORT_FORMAT_UNSPECIFIED: "MARKDOWN", story_pb2.EXPORT_FORMAT_MARKDOWN: "MARKDOWN",
-                   story_pb2.EXPORT_FORMAT_PLAIN_TEXT: "PLAIN_TEXT"}
+        formats: dict[int, Literal["MARKDOWN", "PLAIN_TEXT"]] = {
+            story_pb2.EXPORT_FORMAT_UNSPECIFIED: "MARKDOWN", story_pb2.EXPORT_FORMAT_MARKDOWN: "MARKDOWN",
+            story_pb2.EXPORT_FORMAT_PLAIN_TEXT: "PLAIN_TEXT"}
         if request.format not in formats:
             raise InvalidArgument(FieldViolation("format", f"{request.format} is not a known ExportFormat"))
-        content_type, data = await self._stories.export(user, story_id, formats[request.format])  # type: ignore[arg-type]
+        content_type, data = await self._stories.export(user, story_id, formats[request.format])
         return httpbody_pb2.HttpBody(content_type=content_type, data=data)
 
 
-def _requirements(message: object) -> StoryRequirements:
-    requirements = requirements_api.from_proto(message)  # type: ignore[arg-type]
+def _requirements(message: requirements_pb2.StoryRequirements) -> StoryRequirements:
+    requirements = requirements_api.from_proto(message)
     domain.require_something(requirements)
     return with_defaults(requirements)
 
@@ -172,8 +181,8 @@ def _check_premise(premise: str) -> None:
         raise InvalidArgument(FieldViolation("premise", f"must be at most {MAX_PREMISE} characters"))
 
 
-def _outline(scenes: object) -> list[OutlineScene]:
-    items = list(scenes)  # type: ignore[call-overload]
+def _outline(scenes: Iterable[story_pb2.OutlineScene]) -> list[OutlineScene]:
+    items = list(scenes)
     if not 1 <= len(items) <= MAX_OUTLINE:
         raise InvalidArgument(FieldViolation("outline", f"must have 1 to {MAX_OUTLINE} scenes"))
     return [OutlineScene(s.title, s.summary) for s in items]

@@ -5,19 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
+from google.protobuf import any_pb2, duration_pb2, empty_pb2
 from google.protobuf.message import Message as ProtoMessage
 
-import grpc
-from google.protobuf import any_pb2, duration_pb2, empty_pb2
-
 from storyloom.api.auth import caller
+from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
-from storyloom.api.requests import PageTokens, page_size, resource_id, timestamp
+from storyloom.api.requests import PageTokens, after_time, paginate, resource_id, time_position, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.tasks import Task, TaskEvent, TaskRunner, TaskState
 from storyloom.v1 import task_pb2, task_pb2_grpc
 
-_STATE_TO_PROTO = {s: task_pb2.TaskState.Value(f"TASK_STATE_{s.value}") for s in TaskState}
+_STATE_TO_PROTO: dict[TaskState, task_pb2.TaskState] = {
+    TaskState.PENDING: task_pb2.TASK_STATE_PENDING, TaskState.RUNNING: task_pb2.TASK_STATE_RUNNING,
+    TaskState.SUCCEEDED: task_pb2.TASK_STATE_SUCCEEDED, TaskState.FAILED: task_pb2.TASK_STATE_FAILED,
+    TaskState.CANCELLED: task_pb2.TASK_STATE_CANCELLED}
 _STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
 
 
@@ -81,46 +83,47 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         """The task as the API shows it, with its result."""
         return task_proto(task, self._runner.retention, await self._result(task))
 
-    async def GetTask(self, request: task_pb2.GetTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
+    async def GetTask(self, request: task_pb2.GetTaskRequest, context: Context) -> task_pb2.Task:
         return await self.to_proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
 
     async def ListTasks(
-        self, request: task_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
+        self, request: task_pb2.ListTasksRequest, context: Context
     ) -> task_pb2.ListTasksResponse:
-        size = page_size(request.page_size, default=50, maximum=200)
         states = []
         for i, value in enumerate(request.states):
             if value not in _STATE_FROM_PROTO:
-                raise InvalidArgument(FieldViolation(f"states[{i}]", "must be a known TaskState other than UNSPECIFIED"))
+                raise InvalidArgument(FieldViolation(f"states[{i}]",
+                                                     "must be a known TaskState other than UNSPECIFIED"))
             states.append(_STATE_FROM_PROTO[value])
         if len(request.kind) > 100:
             raise InvalidArgument(FieldViolation("kind", "must be at most 100 characters"))
-        fingerprint = {"states": sorted(s.value for s in states), "kind": request.kind, "user": caller()}
-        position = self._tokens.decode(request.page_token, fingerprint)
-        after = (dt.datetime.fromisoformat(position["t"]), position["id"]) if position else None
-        page = await self._runner.list(caller(), states=tuple(states), kind=request.kind, page_size=size, after=after)
-        token = ""
-        if page.next_cursor is not None:
-            token = self._tokens.encode({"t": page.next_cursor[0].isoformat(), "id": page.next_cursor[1]}, fingerprint)
-        return task_pb2.ListTasksResponse(
-            tasks=[await self.to_proto(t) for t in page.tasks], next_page_token=token)
+        user = caller()
+        found, token = await paginate(
+            request, self._tokens, default=50, maximum=200,
+            fingerprint={"states": sorted(s.value for s in states), "kind": request.kind, "user": user},
+            fetch=lambda limit, after: self._runner.list(user, states=tuple(states), kind=request.kind, limit=limit,
+                                                         after=after_time(after)),
+            position=lambda task: time_position(task.create_time, task.id))
+        return task_pb2.ListTasksResponse(tasks=[await self.to_proto(t) for t in found], next_page_token=token)
 
-    async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: grpc.aio.ServicerContext) -> task_pb2.Task:
+    async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: Context) -> task_pb2.Task:
         return await self.to_proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))
 
     async def DeleteTask(
-        self, request: task_pb2.DeleteTaskRequest, context: grpc.aio.ServicerContext
+        self, request: task_pb2.DeleteTaskRequest, context: Context
     ) -> empty_pb2.Empty:
         await self._runner.delete(caller(), resource_id(request.name, "tasks", "name"), force=request.force)
         return empty_pb2.Empty()
 
     async def WatchTask(
-        self, request: task_pb2.WatchTaskRequest, context: grpc.aio.ServicerContext
+        self, request: task_pb2.WatchTaskRequest, context: Context
     ) -> AsyncIterator[task_pb2.TaskEvent]:
         task_id = resource_id(request.name, "tasks", "name")
         if request.after_sequence < 0:
             raise InvalidArgument(FieldViolation("after_sequence", "must not be negative"))
         user = caller()
         async for event in self._runner.watch(user, task_id, request.after_sequence):
-            result = await self._result(await self._runner.get(user, task_id)) if event.state is TaskState.SUCCEEDED else None
+            result = None
+            if event.state is TaskState.SUCCEEDED:
+                result = await self._result(await self._runner.get(user, task_id))
             yield event_proto(event, result)

@@ -12,9 +12,10 @@ from google.api import httpbody_pb2
 from google.protobuf import duration_pb2, empty_pb2
 
 from storyloom.api.auth import caller
+from storyloom.api.context import Context
 from storyloom.api.conversations import message_proto
 from storyloom.api.errors import status_for_error
-from storyloom.api.requests import resource_id, resource_path, timestamp, user_parent
+from storyloom.api.requests import check_request_id, resource_id, resource_path, timestamp, user_parent
 from storyloom.domain import voice as domain
 from storyloom.domain.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from storyloom.domain.memory import Memories, Memory
@@ -23,7 +24,7 @@ from storyloom.v1 import voice_pb2, voice_pb2_grpc
 log = logging.getLogger(__name__)
 
 SESSION = ("users", "voiceSessions")
-_ENCODINGS: dict[int, domain.Encoding] = {
+_ENCODINGS: dict[voice_pb2.AudioEncoding, domain.Encoding] = {
     voice_pb2.AUDIO_ENCODING_UNSPECIFIED: "", voice_pb2.AUDIO_ENCODING_LINEAR16: "LINEAR16",
     voice_pb2.AUDIO_ENCODING_WAV: "WAV", voice_pb2.AUDIO_ENCODING_OGG_OPUS: "OGG_OPUS",
     voice_pb2.AUDIO_ENCODING_WEBM_OPUS: "WEBM_OPUS"}
@@ -47,7 +48,8 @@ def audio_format(value: voice_pb2.AudioFormat, field: str) -> domain.AudioFormat
 
 
 def audio_format_proto(value: domain.AudioFormat) -> voice_pb2.AudioFormat:
-    return voice_pb2.AudioFormat(encoding=_ENCODINGS_TO_PROTO[value.encoding], sample_rate_hertz=value.sample_rate_hertz)
+    return voice_pb2.AudioFormat(encoding=_ENCODINGS_TO_PROTO[value.encoding],
+                                 sample_rate_hertz=value.sample_rate_hertz)
 
 
 def session_proto(value: domain.VoiceSession) -> voice_pb2.VoiceSession:
@@ -109,10 +111,10 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         self._voice = voice
         self._memories = memories
 
-    # --- speech --------------------------------------------------------------------------------------------------------
+    # --- speech -------------------------------------------------------------------------------------------------------
 
     async def Transcribe(self, request: voice_pb2.TranscribeRequest,
-                         context: grpc.aio.ServicerContext) -> voice_pb2.TranscribeResponse:
+                         context: Context) -> voice_pb2.TranscribeResponse:
         user = user_parent(request.parent)
         source = request.WhichOneof("audio_source")
         if source is None:
@@ -128,7 +130,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
                                                   end_offset=duration(s.end_seconds)) for s in found.segments])
 
     async def Synthesize(self, request: voice_pb2.SynthesizeRequest,
-                         context: grpc.aio.ServicerContext) -> AsyncIterator[httpbody_pb2.HttpBody]:
+                         context: Context) -> AsyncIterator[httpbody_pb2.HttpBody]:
         user_parent(request.parent)
         chunks = await self._voice.synthesize(request.text, voice=request.voice,
                                               output=audio_format(request.output_format, "output_format"),
@@ -138,8 +140,8 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         rest = any(key == "x-envoy-original-path" for key, _ in context.invocation_metadata() or ())
         if rest:
             # A REST caller saves a file: give its WAV header the true sizes (so the whole audio comes first).
-            chunks = domain.sized_wav(chunks)
-        async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+            chunks = self._voice.sized_wav(chunks)
+        async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 body = httpbody_pb2.HttpBody(content_type=chunk.content_type, data=chunk.data)
                 if not rest:
@@ -149,7 +151,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
                 yield body
 
     async def DetectLanguage(self, request: voice_pb2.DetectLanguageRequest,
-                             context: grpc.aio.ServicerContext) -> voice_pb2.DetectLanguageResponse:
+                             context: Context) -> voice_pb2.DetectLanguageResponse:
         user_parent(request.parent)
         guesses = await self._voice.detect_language(request.text)
         if not guesses:
@@ -160,33 +162,32 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             alternatives=[voice_pb2.LanguageCandidate(language_code=g.language_code, confidence=g.confidence)
                           for g in others])
 
-    # --- sessions ------------------------------------------------------------------------------------------------------
+    # --- sessions -----------------------------------------------------------------------------------------------------
 
     async def CreateVoiceSession(self, request: voice_pb2.CreateVoiceSessionRequest,
-                                 context: grpc.aio.ServicerContext) -> voice_pb2.VoiceSession:
+                                 context: Context) -> voice_pb2.VoiceSession:
         user = user_parent(request.parent)
-        if len(request.request_id) > 100:
-            raise InvalidArgument(FieldViolation("request_id", "must be at most 100 characters"))
+        check_request_id(request.request_id)
         created = await self._voice.create_session(user, language_code=request.voice_session.language_code,
                                                    voice=request.voice_session.voice, request_id=request.request_id)
         return session_proto(created)
 
     async def GetVoiceSession(self, request: voice_pb2.GetVoiceSessionRequest,
-                              context: grpc.aio.ServicerContext) -> voice_pb2.VoiceSession:
+                              context: Context) -> voice_pb2.VoiceSession:
         user, session_id = resource_path(request.name, SESSION, "name")
         return session_proto(await self._voice.get_session(user, session_id))
 
     async def DeleteVoiceSession(self, request: voice_pb2.DeleteVoiceSessionRequest,
-                                 context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+                                 context: Context) -> empty_pb2.Empty:
         user, session_id = resource_path(request.name, SESSION, "name")
         await self._voice.delete_session(user, session_id)
         return empty_pb2.Empty()
 
-    # --- the live conversation -----------------------------------------------------------------------------------------
+    # --- the live conversation ----------------------------------------------------------------------------------------
 
     async def Converse(self, request_iterator: AsyncIterator[voice_pb2.ConverseRequest],
-                       context: grpc.aio.ServicerContext) -> AsyncIterator[voice_pb2.ConverseResponse]:
-        live = self._voice.converse(caller())
+                       context: Context) -> AsyncIterator[voice_pb2.ConverseResponse]:
+        live = domain.LiveConversation(self._voice, caller())
         reader = asyncio.create_task(self._read(request_iterator, live))
         sequence = 0
         try:
@@ -229,7 +230,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             await live.finish()
         except asyncio.CancelledError:
             raise
-        except Exception as error:  # noqa: BLE001 - the client went away (cancelled read) or a bug: end the stream
+        except Exception as error:  # the client went away (cancelled read) or a bug: end the stream
             if not isinstance(error, grpc.aio.AioRpcError | grpc.RpcError):
                 log.exception("converse stream failed")
             live.fail(DomainError("The stream failed; it has been logged.", reason="INTERNAL"))
@@ -251,10 +252,10 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         else:
             raise InvalidArgument(FieldViolation("event", "is required"))
 
-    # --- memory --------------------------------------------------------------------------------------------------------
+    # --- memory -------------------------------------------------------------------------------------------------------
 
     async def AddMemory(self, request: voice_pb2.AddMemoryRequest,
-                        context: grpc.aio.ServicerContext) -> voice_pb2.Memory:
+                        context: Context) -> voice_pb2.Memory:
         user = user_parent(request.parent)
         session_id = ""
         if request.memory.session:
@@ -264,14 +265,14 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
         return memory_proto(added)
 
     async def QueryMemory(self, request: voice_pb2.QueryMemoryRequest,
-                          context: grpc.aio.ServicerContext) -> voice_pb2.QueryMemoryResponse:
+                          context: Context) -> voice_pb2.QueryMemoryResponse:
         user = user_parent(request.parent)
         found = await self._memories.query(user, request.query, request.page_size)
-        return voice_pb2.QueryMemoryResponse(matches=[voice_pb2.MemoryMatch(memory=memory_proto(m.memory), score=m.score)
-                                                      for m in found])
+        return voice_pb2.QueryMemoryResponse(
+            matches=[voice_pb2.MemoryMatch(memory=memory_proto(m.memory), score=m.score) for m in found])
 
     async def GetMemorySummary(self, request: voice_pb2.GetMemorySummaryRequest,
-                               context: grpc.aio.ServicerContext) -> voice_pb2.MemorySummary:
+                               context: Context) -> voice_pb2.MemorySummary:
         if not request.name.endswith(SUMMARY_SUFFIX):
             if not request.name:
                 raise InvalidArgument(FieldViolation("name", "is required"))

@@ -6,11 +6,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import secrets
-import time
 import uuid
 from typing import Protocol
 
 from storyloom.domain.errors import NotFound, Unauthenticated
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 KEY_PREFIX = "sl_"
 
@@ -47,12 +47,13 @@ class Accounts:
     # stops working within this many seconds.
     CACHE_SECONDS = 30.0
 
-    def __init__(self, repository: AccountRepository):
+    def __init__(self, repository: AccountRepository, clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def create_user(self, display_name: str) -> User:
-        user = User(id=uuid.uuid4().hex[:16], display_name=display_name, create_time=dt.datetime.now(dt.UTC))
+        user = User(id=uuid.uuid4().hex[:16], display_name=display_name, create_time=self._clock.now())
         await self._repo.add_user(user)
         return user
 
@@ -61,14 +62,14 @@ class Accounts:
         if await self._repo.get_user(user_id) is None:
             raise NotFound(f"users/{user_id}")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        await self._repo.add_key(uuid.uuid4().hex, user_id, hash_key(key), dt.datetime.now(dt.UTC))
+        await self._repo.add_key(uuid.uuid4().hex, user_id, hash_key(key), self._clock.now())
         return key
 
     async def revoke_key(self, key: str) -> bool:
         """Revokes a key; it stops working here at once (other processes' caches: CACHE_SECONDS)."""
         digest = hash_key(key)
         self._cache.pop(digest, None)
-        return await self._repo.revoke_key(digest, dt.datetime.now(dt.UTC))
+        return await self._repo.revoke_key(digest, self._clock.now())
 
     async def has_users(self) -> bool:
         return await self._repo.count_users() > 0
@@ -82,7 +83,7 @@ class Accounts:
             )
         digest = hash_key(key)
         cached = self._cache.get(digest)
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if cached and cached[1] > now:
             return cached[0]
         user_id = await self._repo.user_for_key(digest)

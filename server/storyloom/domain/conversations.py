@@ -9,13 +9,13 @@ derived from the stored chunks: 1 is `accepted`, 2..n+1 are the n chunks, n+2 is
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import (
@@ -27,9 +27,11 @@ from storyloom.domain.errors import (
     NotFound,
     ResourceExhausted,
 )
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner, utcnow
-from storyloom.engines.text.base import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
+from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
+from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +132,14 @@ class ConversationRepository(Protocol):
 
     async def get_message(self, message_id: str) -> Message | None: ...
 
-    async def messages(self, conversation_id: str, *, limit: int, before_position: int | None) -> list[Message]:
+    async def messages(self, conversation_id: str, *, limit: int,
+                       before_position: int | None) -> builtins.list[Message]:
         """Newest first."""
 
     async def append_chunk(self, message_id: str, text: str) -> int:
         """Appends reply text as the next chunk (and to the message's text); returns its index."""
 
-    async def chunks(self, message_id: str, after_index: int) -> list[str]:
+    async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         """The chunks with index > after_index, in order (indexes start at 1)."""
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
@@ -148,7 +151,7 @@ class ConversationRepository(Protocol):
     async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
         """How many messages the user sent since `since`, and when the oldest of them was sent."""
 
-    async def generating(self) -> list[Message]: ...
+    async def generating(self) -> builtins.list[Message]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,23 +168,16 @@ class ConversationLimits:
 
 
 def check_text(text: str, field: str = "text") -> str:
-    """Plain text only: 1 to 4000 characters, no control characters but newline and tab."""
-    if not text.strip():
-        raise InvalidArgument(FieldViolation(field, "must not be empty"))
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InvalidArgument(FieldViolation(field, f"must be at most {MAX_MESSAGE_CHARS} characters"),
-                              reason="MESSAGE_TOO_LONG")
-    for char in text:
-        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
-            raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"),
-                                  reason="MESSAGE_CHARACTERS_INVALID")
-    return text
+    """A message: plain text of 1 to 4000 characters."""
+    return check_plain_text(text, field, max_chars=MAX_MESSAGE_CHARS, too_long_reason="MESSAGE_TOO_LONG",
+                            characters_reason="MESSAGE_CHARACTERS_INVALID")
 
 
 class Conversations:
     def __init__(self, repository: ConversationRepository, tasks: TaskRunner, engine: TextEngine,
-                 limits: ConversationLimits = ConversationLimits()):
+                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
@@ -193,7 +189,7 @@ class Conversations:
     async def create(self, user_id: str, title: str = "", request_id: str = "") -> Conversation:
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
-        now = utcnow()
+        now = self._clock.now()
         return await self._repo.create(Conversation(uuid.uuid4().hex, user_id, title.strip(), "ACTIVE", 0, now, now),
                                        request_id)
 
@@ -206,16 +202,18 @@ class Conversations:
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         return await self._repo.list(user_id, limit, after)
 
-    async def update(self, user_id: str, conversation_id: str, *, title: str | None, status: Status | None) -> Conversation:
+    async def update(self, user_id: str, conversation_id: str, *, title: str | None,
+                     status: Status | None) -> Conversation:
         await self.get(user_id, conversation_id)
         fields: dict[str, Any] = {}
         if title is not None:
             if len(title) > MAX_TITLE_CHARS:
-                raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
+                raise InvalidArgument(FieldViolation("conversation.title",
+                                                     f"must be at most {MAX_TITLE_CHARS} characters"))
             fields["title"] = title.strip()
         if status is not None:
             fields["status"] = status
-        return await self._repo.update(conversation_id, update_time=utcnow(), **fields)
+        return await self._repo.update(conversation_id, update_time=self._clock.now(), **fields)
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
         await self.get(user_id, conversation_id)
@@ -225,7 +223,8 @@ class Conversations:
                     await self._tasks.cancel(user_id, message.task_id)
         await self._repo.delete(conversation_id)
 
-    async def messages(self, user_id: str, conversation_id: str, limit: int, before_position: int | None) -> list[Message]:
+    async def messages(self, user_id: str, conversation_id: str, limit: int,
+                       before_position: int | None) -> builtins.list[Message]:
         await self.get(user_id, conversation_id)
         return await self._repo.messages(conversation_id, limit=limit, before_position=before_position)
 
@@ -235,13 +234,14 @@ class Conversations:
         status = conversation.status
         if requirements.complete and status == "ACTIVE":
             status = "COMPLETED"
-        await self._repo.update(conversation_id, requirements=requirements, status=status, update_time=utcnow())
+        await self._repo.update(conversation_id, requirements=requirements, status=status,
+                                update_time=self._clock.now())
         return requirements
 
     # --- replies ---------------------------------------------------------------------------
 
     async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "",
-                   memories: Sequence[str] = ()) -> AsyncIterator[ReplyEvent]:
+                   memories: Sequence[str] = ()) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's message, starts the reply task and streams the reply's events.
 
         A repeated request_id stores nothing new and streams the first request's reply. `memories` (what is
@@ -257,7 +257,7 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         await self._check_rate(user_id)
-        now = utcnow()
+        now = self._clock.now()
         task_id = uuid.uuid4().hex
         user_message, reply = await self._repo.add_exchange(conversation_id, text, task_id, request_id, now)
         if not conversation.title:
@@ -279,7 +279,7 @@ class Conversations:
             raise NotFound(f"users/{user_id}/conversations/{conversation_id}/messages/{message_id}")
         return message
 
-    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncIterator[ReplyEvent]:
+    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncGenerator[ReplyEvent]:
         """Replays the reply's events after `after_sequence`, then streams live ones to the end."""
         reply = await self._repo.get_message(message_id)
         if reply is None or reply.user_id != user_id:
@@ -366,7 +366,8 @@ class Conversations:
                     end = event
         except asyncio.CancelledError:
             if ctx.cancel_requested:
-                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", request_tokens(self._engine, request), 0, None))
+                used = request_tokens(self._engine, request)
+                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", used, 0, None))
             raise
         except DomainError as exc:
             await self._finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused) else "ERROR", 0, 0,
@@ -377,7 +378,7 @@ class Conversations:
                                TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
             raise
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
         await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
@@ -419,7 +420,7 @@ class Conversations:
 
     async def _check_rate(self, user_id: str) -> None:
         # Counted from the stored messages, so the limit holds across restarts and replicas.
-        now = utcnow()
+        now = self._clock.now()
         count, oldest = await self._repo.count_user_messages_since(user_id, now - dt.timedelta(minutes=1))
         limit = self._limits.messages_per_minute
         if count >= limit:

@@ -32,7 +32,8 @@ class InvalidArgument(DomainError):
     code = "INVALID_ARGUMENT"
     default_reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: list[FieldViolation] | FieldViolation, *, reason: str | None = None, message: str | None = None):
+    def __init__(self, violations: list[FieldViolation] | FieldViolation, *, reason: str | None = None,
+                 message: str | None = None):
         self.violations = [violations] if isinstance(violations, FieldViolation) else list(violations)
         text = message or "; ".join(f"{v.field}: {v.description}" for v in self.violations)
         super().__init__(text, reason=reason, metadata={"fields": ",".join(v.field for v in self.violations)})
@@ -70,7 +71,8 @@ class ResourceExhausted(DomainError):
     code = "RESOURCE_EXHAUSTED"
     default_reason = "RATE_LIMIT_EXCEEDED"
 
-    def __init__(self, message: str, *, retry_after_seconds: float, reason: str | None = None, metadata: dict[str, str] | None = None):
+    def __init__(self, message: str, *, retry_after_seconds: float, reason: str | None = None,
+                 metadata: dict[str, str] | None = None):
         super().__init__(message, reason=reason, metadata=metadata)
         self.retry_after_seconds = retry_after_seconds
 

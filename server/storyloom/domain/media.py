@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
@@ -131,8 +132,10 @@ Thumbnailer = Callable[[bytes, int], bytes]
 
 
 class MediaLibrary:
-    def __init__(self, repository: MediaRepository, blobs: BlobStore, thumbnailer: Thumbnailer | None = None):
+    def __init__(self, repository: MediaRepository, blobs: BlobStore, thumbnailer: Thumbnailer | None = None,
+                 clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._blobs = blobs
         self._thumbnailer = thumbnailer
 
@@ -155,7 +158,7 @@ class MediaLibrary:
         await self._blobs.put(data)
         item = MediaItem(
             id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,
-            size_bytes=len(data), create_time=dt.datetime.now(dt.UTC), width=found.width, height=found.height,
+            size_bytes=len(data), create_time=self._clock.now(), width=found.width, height=found.height,
             duration_ms=found.duration_ms, sample_rate_hertz=found.sample_rate_hertz,
             channel_count=found.channel_count, parent_id=parent_id, purpose=purpose,
         )
@@ -182,7 +185,8 @@ class MediaLibrary:
         found = await self._repo.get_many(media_ids)
         return {i: item for i, item in found.items() if item.user_id == user_id}
 
-    async def read(self, user_id: str, media_id: str, offset: int = 0, limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
+    async def read(self, user_id: str, media_id: str, offset: int = 0,
+                   limit: int = 0) -> tuple[MediaItem, AsyncIterator[bytes]]:
         """The item and an iterator over its bytes from `offset`, at most `limit` (0: all) bytes."""
         item = await self.get(user_id, media_id)
         if offset > item.size_bytes:

@@ -17,7 +17,8 @@ import uuid
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument
-from storyloom.domain.tasks import utcnow
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.text import check_plain_text
 
 MAX_MEMORY_CHARS = 4000
 MAX_QUERY_CHARS = 1000
@@ -101,28 +102,22 @@ def search_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def _check_text(text: str, field: str, *, required: bool, limit: int = MAX_MEMORY_CHARS) -> str:
-    if required and not text.strip():
-        raise InvalidArgument(FieldViolation(field, "must not be empty"))
-    if len(text) > limit:
-        raise InvalidArgument(FieldViolation(field, f"must be at most {limit} characters"),
-                              reason="MEMORY_TOO_LONG")
-    for char in text:
-        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
-            raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"))
-    return text.strip()
+def _check_text(text: str, field: str, *, required: bool) -> str:
+    return check_plain_text(text, field, max_chars=MAX_MEMORY_CHARS, required=required,
+                            too_long_reason="MEMORY_TOO_LONG").strip()
 
 
 class Memories:
-    def __init__(self, repository: MemoryRepository):
+    def __init__(self, repository: MemoryRepository, clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
 
     async def add(self, user_id: str, user_text: str, assistant_text: str = "", session_id: str = "") -> Memory:
         memory = Memory(
             id=uuid.uuid4().hex, user_id=user_id,
             user_text=_check_text(user_text, "memory.user_text", required=True),
             assistant_text=_check_text(assistant_text, "memory.assistant_text", required=False),
-            session_id=session_id, create_time=utcnow())
+            session_id=session_id, create_time=self._clock.now())
         return await self._repo.add(memory)
 
     async def query(self, user_id: str, query: str, limit: int = 0) -> list[MemoryMatch]:

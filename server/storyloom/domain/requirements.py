@@ -7,6 +7,7 @@ an empty string or list means "unknown", which the story pipeline fills with saf
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 TONES = ("WHIMSICAL", "FUNNY", "ADVENTUROUS", "CALM", "HEARTWARMING", "MYSTERIOUS", "SUSPENSEFUL", "EDUCATIONAL",
          "SERIOUS")
@@ -110,6 +111,6 @@ def capped_rating(requirements: StoryRequirements) -> str:
 
 def with_defaults(requirements: StoryRequirements) -> StoryRequirements:
     """The requirements with every unknown enum-like field set to its safe default and the rating capped."""
-    filled = {name: getattr(requirements, name) or default for name, default in DEFAULTS.items()}
+    filled: dict[str, Any] = {name: getattr(requirements, name) or default for name, default in DEFAULTS.items()}
     filled["content_rating"] = capped_rating(requirements)
     return dataclasses.replace(requirements, **filled)

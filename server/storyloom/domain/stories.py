@@ -9,25 +9,29 @@ growing while it is written.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.domain.tasks import Task, TaskContext, TaskRunner, utcnow
-from storyloom.engines.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
+from storyloom.domain.tasks import Task, TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CREATE_KIND = "story.create"
 MAX_SCENES = 12
@@ -105,7 +109,7 @@ class StoryRepository(Protocol):
     async def put_scene(self, story_id: str, scene: Scene) -> None:
         """Inserts or replaces scene `scene.index`."""
 
-    async def delete(self, story_id: str) -> list[str]:
+    async def delete(self, story_id: str) -> builtins.list[str]:
         """Deletes the story and its scenes; returns the media ids its scenes used."""
 
 
@@ -145,8 +149,10 @@ class Stories:
 
     def __init__(self, repository: StoryRepository, tasks: TaskRunner, media: MediaLibrary,
                  conversations: Conversations, engines: StoryEngines, *,
-                 reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5):
+                 reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5,
+                 clock: Clock = SYSTEM_CLOCK):
         self._repo = repository
+        self._clock = clock
         self._tasks = tasks
         self._media = media
         self._conversations = conversations
@@ -170,7 +176,8 @@ class Stories:
     ) -> Task:
         """Stores the story and starts its task, or returns the task of an equal earlier request."""
         if options.scene_count < 0 or options.scene_count > MAX_SCENES:
-            raise InvalidArgument(FieldViolation("scene_count", f"must be from 1 to {MAX_SCENES}, or 0 for the default"))
+            raise InvalidArgument(FieldViolation("scene_count",
+                                                 f"must be from 1 to {MAX_SCENES}, or 0 for the default"))
         source_version = ""
         if requirements is not None:
             require_something(requirements)
@@ -185,10 +192,10 @@ class Stories:
             raise InvalidArgument(FieldViolation("text", f"must be at most {MAX_SOURCE_TEXT} characters"))
         fingerprint = _fingerprint(requirements, f"{conversation_id}@{source_version}", text, options)
         if not regenerate:
-            earlier = await self._repo.find_recent(user_id, fingerprint, utcnow() - self._reuse_window)
+            earlier = await self._repo.find_recent(user_id, fingerprint, self._clock.now() - self._reuse_window)
             if earlier is not None:
                 return await self._tasks.get(user_id, earlier.task_id)
-        now = utcnow()
+        now = self._clock.now()
         story = Story(
             id=uuid.uuid4().hex, user_id=user_id, state="GENERATING", requirements=requirements or StoryRequirements(),
             options=options, create_time=now, update_time=now, task_id=uuid.uuid4().hex,
@@ -252,10 +259,10 @@ class Stories:
             await self._run_stages(ctx, story_id)
         except asyncio.CancelledError:
             if ctx.cancel_requested:
-                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=utcnow()))
+                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=self._clock.now()))
             raise
         except Exception:
-            await self._repo.update(story_id, state="FAILED", update_time=utcnow())
+            await self._repo.update(story_id, state="FAILED", update_time=self._clock.now())
             raise
 
     async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
@@ -287,7 +294,8 @@ class Stories:
         if not story.premise and not story.source_text:
             await self._stage(ctx, story, "premise", "Thinking of the idea.")
             premise = await self._timed("premise", writer.premise(requirements))
-            await self._repo.update(story_id, premise=premise.premise, title=story.title or requirements.title or premise.title)
+            await self._repo.update(story_id, premise=premise.premise,
+                                    title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
@@ -307,7 +315,8 @@ class Stories:
             if scene.picture_state != "PENDING":
                 continue
             await self._stage(ctx, story, "illustrations", f"Painting scene {scene.index + 1}.")
-            media_id = await self._asset("illustrations", lambda s=scene: self._picture(story.user_id, s, requirements))
+            media_id = await self._asset("illustrations",
+                                         functools.partial(self._picture, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, picture_id=media_id, picture_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
@@ -316,12 +325,12 @@ class Stories:
             if scene.narration_state != "PENDING":
                 continue
             await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
-            media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s))
+            media_id = await self._asset("narration", functools.partial(self._narration, story.user_id, scene))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
 
-        await self._repo.update(story_id, state="READY", update_time=utcnow())
+        await self._repo.update(story_id, state="READY", update_time=self._clock.now())
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
 
     async def _stage(self, ctx: TaskContext, story: Story, stage: str, message: str) -> None:
@@ -330,13 +339,13 @@ class Stories:
         total = max(1, _total_work(story))
         done_units = total - sum(units for _, units in work)
         percent = min(99, round(100 * done_units / total))
-        eta = utcnow() + dt.timedelta(seconds=self.clock.remaining(work))
+        eta = self._clock.now() + dt.timedelta(seconds=self.clock.remaining(work))
         await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
 
-    async def _timed(self, stage: str, work: Awaitable[Any]) -> Any:
-        started = time.perf_counter()
+    async def _timed(self, stage: str, work: Awaitable[T]) -> T:
+        started = self._clock.monotonic()
         result = await work
-        self.clock.record(stage, time.perf_counter() - started)
+        self.clock.record(stage, self._clock.monotonic() - started)
         return result
 
     async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:
@@ -346,7 +355,7 @@ class Stories:
                 return await self._timed(stage, make())
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the scene's text is fine without this asset
+            except Exception:  # the scene's text is fine without this asset
                 log.warning("asset failed", extra={"stage": stage, "attempt": attempt}, exc_info=True)
                 if attempt < self.ASSET_ATTEMPTS:
                     await asyncio.sleep(self._asset_retry_delay * 2 ** (attempt - 1))

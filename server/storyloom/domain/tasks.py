@@ -9,6 +9,7 @@ reports progress through its TaskContext and returns a result.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import dataclasses
 import datetime as dt
@@ -19,13 +20,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 class TaskState(enum.Enum):
     PENDING = "PENDING"
@@ -117,13 +114,6 @@ class TaskUpdate:
     end_time: dt.datetime | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TaskPage:
-    tasks: list[Task]
-    # Position after the last task of this page, or None when there are no more.
-    next_cursor: tuple[dt.datetime, str] | None
-
-
 class TaskRepository(Protocol):
     """What the runner needs from storage. Implemented in storyloom.store."""
 
@@ -147,7 +137,7 @@ class TaskRepository(Protocol):
         after: tuple[dt.datetime, str] | None,
     ) -> list[Task]: ...
 
-    async def live(self) -> list[Task]: ...
+    async def live(self) -> builtins.list[Task]: ...
 
     async def delete(self, task_id: str) -> None: ...
 
@@ -155,10 +145,17 @@ class TaskRepository(Protocol):
 
 
 class TaskContext:
-    """What a running task handler sees: its inputs and the way to report progress."""
+    """What a running task handler sees: its inputs and the way to report progress.
 
-    def __init__(self, runner: TaskRunner, task: Task):
-        self._runner = runner
+    `record` persists an update as the task's next event; `cancel_requested` says whether CancelTask asked the task
+    to stop. The runner passes both.
+    """
+
+    def __init__(self, task: Task, *, record: Callable[[TaskUpdate], Awaitable[object]],
+                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK):
+        self._record = record
+        self._cancel_requested = cancel_requested
+        self._clock = clock
         self.task_id = task.id
         self.user_id = task.user_id
         self.params = task.params
@@ -169,13 +166,13 @@ class TaskContext:
         # The ETA is estimated from this attempt's pace: time before a restart (downtime included)
         # says nothing about how fast the rest will go.
         self._base_percent = task.percent
-        self._base_time = utcnow()
+        self._base_time = clock.now()
 
     @property
     def cancel_requested(self) -> bool:
         """Whether CancelTask asked this task to stop (as opposed to a server shutdown, after
         which the task resumes on the next start). Handlers read it when cancelled."""
-        return self.task_id in self._runner._cancel_requested
+        return self._cancel_requested()
 
     async def progress(
         self,
@@ -196,14 +193,11 @@ class TaskContext:
             self._percent = percent
             if eta is None and self._base_percent < percent < 100:
                 # Linear estimate from the progress so far; handlers that know better pass their own.
-                now = utcnow()
+                now = self._clock.now()
                 eta = now + (now - self._base_time) * ((100 - percent) / (percent - self._base_percent))
         if checkpoint is not None:
             self.checkpoint = dict(checkpoint)
-        await self._runner._record(
-            self.task_id,
-            TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint),
-        )
+        await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint))
 
 
 TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]
@@ -229,8 +223,10 @@ class TaskRunner:
         retention: dt.timedelta = dt.timedelta(days=7),
         max_attempts: int = 3,
         cleanup_interval: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self._repo = repository
+        self._clock = clock
         self._kinds: dict[str, TaskKind] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._kind_slots: dict[str, asyncio.Semaphore] = {}
@@ -292,7 +288,7 @@ class TaskRunner:
         if failure is not None:
             log.warning("failing interrupted task", extra={"task": task.id, "reason": failure.reason})
             await self._record(task.id, TaskUpdate(state=TaskState.FAILED, error=failure, message=failure.message,
-                                                   end_time=utcnow(), clear_eta=True))
+                                                   end_time=self._clock.now(), clear_eta=True))
             return
         if task.state is TaskState.RUNNING:
             # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
@@ -317,7 +313,7 @@ class TaskRunner:
         """Persists a new PENDING task and schedules it. A repeated request_id returns the first task."""
         if kind not in self._kinds:
             raise ValueError(f"unknown task kind {kind!r}")
-        now = utcnow()
+        now = self._clock.now()
         task = Task(id=task_id or uuid.uuid4().hex, user_id=user_id, kind=kind, state=TaskState.PENDING,
                     create_time=now, update_time=now, message=message, target=target, params=dict(params or {}),
                     last_sequence=1, request_id=request_id)
@@ -334,13 +330,11 @@ class TaskRunner:
         return task
 
     async def list(
-        self, user_id: str, *, states: tuple[TaskState, ...] = (), kind: str = "", page_size: int,
+        self, user_id: str, *, states: tuple[TaskState, ...] = (), kind: str = "", limit: int,
         after: tuple[dt.datetime, str] | None = None,
-    ) -> TaskPage:
-        tasks = await self._repo.list(user_id, states=states, kind=kind, limit=page_size + 1, after=after)
-        more = len(tasks) > page_size
-        tasks = tasks[:page_size]
-        return TaskPage(tasks, (tasks[-1].create_time, tasks[-1].id) if more else None)
+    ) -> list[Task]:
+        """The user's tasks, newest first, after the (create time, id) cursor `after`."""
+        return await self._repo.list(user_id, states=states, kind=kind, limit=limit, after=after)
 
     async def cancel(self, user_id: str, task_id: str) -> Task:
         task = await self.get(user_id, task_id)
@@ -364,7 +358,8 @@ class TaskRunner:
             if not force:
                 raise FailedPrecondition(
                     f"tasks/{task_id} is still {task.state.value.lower()}; cancel it first or delete with force",
-                    reason="TASK_NOT_FINISHED", metadata={"resourceName": f"tasks/{task_id}", "state": task.state.value},
+                    reason="TASK_NOT_FINISHED",
+                    metadata={"resourceName": f"tasks/{task_id}", "state": task.state.value},
                 )
             await self.cancel(user_id, task_id)
         await self._repo.delete(task_id)
@@ -407,13 +402,13 @@ class TaskRunner:
                 task = await self._repo.get(task_id)
                 if task is None or task.state.terminal:
                     return
-                now = utcnow()
+                now = self._clock.now()
                 task, _ = await self._record(task_id, TaskUpdate(
                     state=TaskState.RUNNING, attempt=task.attempt + 1, start_time=task.start_time or now,
                     message="Started." if task.attempt == 0 else "Resumed.",
                 ))
                 try:
-                    result = await self._kinds[task.kind].handler(TaskContext(self, task))
+                    result = await self._kinds[task.kind].handler(self._context(task))
                 except asyncio.CancelledError:
                     if task_id not in self._cancel_requested:
                         raise  # shutdown: leave the task live so the next start resumes it
@@ -424,7 +419,7 @@ class TaskRunner:
                     return
                 self._finishing.add(task_id)
                 await self._record(task_id, TaskUpdate(
-                    state=TaskState.SUCCEEDED, percent=100, result=result, end_time=utcnow(), clear_eta=True,
+                    state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(), clear_eta=True,
                     message="Done.",
                 ))
         except asyncio.CancelledError:
@@ -439,21 +434,26 @@ class TaskRunner:
             self._cancel_requested.discard(task_id)
             self._finishing.discard(task_id)
 
-    @staticmethod
-    def _cancelled_update(task: Task) -> TaskUpdate:
-        return TaskUpdate(state=TaskState.CANCELLED, end_time=utcnow(), clear_eta=True, message="Cancelled.",
+    def _context(self, task: Task) -> TaskContext:
+        async def record(update: TaskUpdate) -> None:
+            await self._record(task.id, update)
+
+        return TaskContext(task, record=record, cancel_requested=lambda: task.id in self._cancel_requested,
+                           clock=self._clock)
+
+    def _cancelled_update(self, task: Task) -> TaskUpdate:
+        return TaskUpdate(state=TaskState.CANCELLED, end_time=self._clock.now(), clear_eta=True, message="Cancelled.",
                           error=TaskError("CANCELLED", "TASK_CANCELLED", "The task was cancelled.",
                                           {"resourceName": f"tasks/{task.id}"}))
 
-    @staticmethod
-    def _failed_update(task: Task, exc: Exception) -> TaskUpdate:
+    def _failed_update(self, task: Task, exc: Exception) -> TaskUpdate:
         if isinstance(exc, DomainError):
             error = TaskError(exc.code, exc.reason, exc.message, exc.metadata)
         else:
             log.exception("task failed", extra={"task": task.id, "kind": task.kind})
             error = TaskError("INTERNAL", "TASK_FAILED", f"The task failed: {type(exc).__name__}.",
                               {"kind": task.kind})
-        return TaskUpdate(state=TaskState.FAILED, error=error, message=error.message, end_time=utcnow(),
+        return TaskUpdate(state=TaskState.FAILED, error=error, message=error.message, end_time=self._clock.now(),
                           clear_eta=True)
 
     # --- recording -------------------------------------------------------------------------
@@ -464,7 +464,7 @@ class TaskRunner:
 
     async def _record_locked(self, task_id: str, update: TaskUpdate) -> tuple[Task, TaskEvent]:
         """Persists the update as the next event, then wakes the watchers."""
-        task, event = await self._repo.append_event(task_id, update, utcnow())
+        task, event = await self._repo.append_event(task_id, update, self._clock.now())
         signal = self._signals.pop(task_id, None)
         if signal is not None:
             signal.set()
@@ -487,9 +487,9 @@ class TaskRunner:
     async def _cleanup_loop(self) -> None:
         while True:
             try:
-                removed = await self._repo.delete_finished_before(utcnow() - self.retention)
+                removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
                 if removed:
                     log.info("deleted expired tasks", extra={"count": removed})
-            except Exception:  # noqa: BLE001 - keep cleaning on the next pass
+            except Exception:  # keep cleaning on the next pass
                 log.exception("task retention clean-up failed")
             await asyncio.sleep(self._cleanup_interval)

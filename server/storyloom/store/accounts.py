@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from storyloom.domain.accounts import User
-from storyloom.store.db import Database
+from storyloom.store.db import Database, changed_rows
 from storyloom.store.models import ApiKeyRow, UserRow
 
 
@@ -41,9 +41,7 @@ class SqlAccountRepository:
     async def revoke_key(self, key_hash: str, now: dt.datetime) -> bool:
         """Marks the live key with this hash revoked; False when there is none."""
         async with self._db.begin() as session, session.begin():
-            result = await session.execute(
-                update(ApiKeyRow)
-                .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
-                .values(revoke_time=now)
-            )
-            return result.rowcount == 1
+            revoked = await changed_rows(session, update(ApiKeyRow)
+                                         .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
+                                         .values(revoke_time=now))
+            return revoked == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import uuid
@@ -12,7 +13,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from storyloom.domain.conversations import Conversation, Message, MessageState
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import TaskError
-from storyloom.store.db import Database
+from storyloom.store.db import Database, changed_rows
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 
 
@@ -71,11 +72,10 @@ class SqlConversationRepository:
         async with self._db.begin() as session, session.begin():
             # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
             # the write lock on SQLite, so concurrent sends to one conversation queue here.
-            claimed = await session.execute(
-                update(ConversationRow).where(ConversationRow.id == conversation_id)
-                .values(message_count=ConversationRow.message_count + 2, update_time=now)
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount != 1:
+            claimed = await changed_rows(session, update(ConversationRow).where(ConversationRow.id == conversation_id)
+                                         .values(message_count=ConversationRow.message_count + 2, update_time=now)
+                                         .execution_options(synchronize_session=False))
+            if claimed != 1:
                 raise LookupError(conversation_id)
             conversation = await session.scalar(select(ConversationRow).where(ConversationRow.id == conversation_id))
             assert conversation is not None
@@ -107,7 +107,8 @@ class SqlConversationRepository:
             row = await session.get(MessageRow, message_id)
             return _message(row) if row else None
 
-    async def messages(self, conversation_id: str, *, limit: int, before_position: int | None) -> list[Message]:
+    async def messages(self, conversation_id: str, *, limit: int,
+                       before_position: int | None) -> builtins.list[Message]:
         query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
         if before_position is not None:
             query = query.where(MessageRow.position < before_position)
@@ -118,17 +119,16 @@ class SqlConversationRepository:
     async def append_chunk(self, message_id: str, text: str) -> int:
         async with self._db.begin() as session, session.begin():
             # Claim the chunk's number first, as in add_exchange.
-            claimed = await session.execute(
-                update(MessageRow).where(MessageRow.id == message_id)
-                .values(chunk_count=MessageRow.chunk_count + 1, text=MessageRow.text + text)
-                .execution_options(synchronize_session=False))
-            if claimed.rowcount != 1:
+            claimed = await changed_rows(session, update(MessageRow).where(MessageRow.id == message_id)
+                                         .values(chunk_count=MessageRow.chunk_count + 1, text=MessageRow.text + text)
+                                         .execution_options(synchronize_session=False))
+            if claimed != 1:
                 raise LookupError(message_id)
             seq = await session.scalar(select(MessageRow.chunk_count).where(MessageRow.id == message_id))
             session.add(ReplyChunkRow(message_id=message_id, seq=seq, text=text))
             return int(seq or 0)
 
-    async def chunks(self, message_id: str, after_index: int) -> list[str]:
+    async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
             rows = await session.scalars(select(ReplyChunkRow.text).where(
                 ReplyChunkRow.message_id == message_id, ReplyChunkRow.seq > after_index).order_by(ReplyChunkRow.seq))
@@ -165,18 +165,17 @@ class SqlConversationRepository:
             oldest = dt.datetime.fromisoformat(str(oldest)).replace(tzinfo=dt.UTC)
         return int(count), oldest
 
-    async def generating(self) -> list[Message]:
+    async def generating(self) -> builtins.list[Message]:
         async with self._db.begin() as session:
-            return [_message(r) for r in await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))]
+            rows = await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))
+            return [_message(r) for r in rows]
 
 
 def _requirements_json(requirements: StoryRequirements | None) -> dict[str, Any] | None:
     return dataclasses.asdict(requirements) if requirements is not None else None
 
 
-def requirements_from_json(data: dict[str, Any] | None) -> StoryRequirements | None:
-    if data is None:
-        return None
+def requirements_from_json(data: dict[str, Any]) -> StoryRequirements:
     values = dict(data)
     values["characters"] = tuple(Character(**c) for c in values.get("characters", ()))
     known = {f.name for f in dataclasses.fields(StoryRequirements)}
@@ -185,14 +184,15 @@ def requirements_from_json(data: dict[str, Any] | None) -> StoryRequirements | N
 
 def _conversation(row: ConversationRow) -> Conversation:
     return Conversation(
-        id=row.id, user_id=row.user_id, title=row.title, status=row.status,  # type: ignore[arg-type]
+        id=row.id, user_id=row.user_id, title=row.title, status=row.status,
         message_count=row.message_count, create_time=row.create_time, update_time=row.update_time,
-        requirements=requirements_from_json(row.requirements), summary=row.summary, summary_covers=row.summary_covers)
+        requirements=requirements_from_json(row.requirements) if row.requirements is not None else None,
+        summary=row.summary, summary_covers=row.summary_covers)
 
 
 def _message(row: MessageRow) -> Message:
     return Message(
         id=row.id, conversation_id=row.conversation_id, user_id=row.user_id, position=row.position,
-        role=row.role, text=row.text, state=row.state, create_time=row.create_time,  # type: ignore[arg-type]
+        role=row.role, text=row.text, state=row.state, create_time=row.create_time,
         finish_reason=row.finish_reason, input_tokens=row.input_tokens, output_tokens=row.output_tokens,
         task_id=row.task_id, chunk_count=row.chunk_count, error=TaskError(**row.error) if row.error else None)

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, select
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def changed_rows(session: AsyncSession, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE changed. (The session returns a CursorResult for those, but its type says
+    only Result, which has no rowcount.)"""
+    result = await session.execute(statement)
+    return cast("CursorResult[Any]", result).rowcount
 
 
 class Database:

@@ -5,9 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+# The domain's names for what state columns hold (SQLAlchemy reads the annotations at class creation).
+from storyloom.domain.conversations import MessageState, Role, Status
+from storyloom.domain.stories import AssetState, StoryState
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING = {
@@ -138,7 +154,7 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[Status] = mapped_column(String(16))
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     requirements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -162,9 +178,9 @@ class MessageRow(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[MessageState] = mapped_column(String(16))
     finish_reason: Mapped[str] = mapped_column(String(16), default="")
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -195,7 +211,7 @@ class StoryRow(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[StoryState] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(300), default="")
     requirements: Mapped[dict[str, Any]] = mapped_column(JSON)
     options: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -222,9 +238,9 @@ class SceneRow(Base):
     mood: Mapped[str] = mapped_column(String(50), default="")
     illustration_prompt: Mapped[str] = mapped_column(Text, default="")
     picture_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    picture_state: Mapped[str] = mapped_column(String(16))
+    picture_state: Mapped[AssetState] = mapped_column(String(16))
     narration_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    narration_state: Mapped[str] = mapped_column(String(16))
+    narration_state: Mapped[AssetState] = mapped_column(String(16))
 
 
 class VoiceSessionRow(Base):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 
+from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
-from storyloom.engines.story import OutlineScene
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database
 from storyloom.store.models import SceneRow, StoryRow
@@ -40,7 +41,8 @@ class SqlStoryRepository:
             row = await session.get(StoryRow, story_id)
             if row is None:
                 return None
-            scenes = await session.scalars(select(SceneRow).where(SceneRow.story_id == story_id).order_by(SceneRow.index))
+            scenes = await session.scalars(
+                select(SceneRow).where(SceneRow.story_id == story_id).order_by(SceneRow.index))
             return _story(row, tuple(_scene(s) for s in scenes))
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
@@ -50,7 +52,8 @@ class SqlStoryRepository:
             query = query.where(StoryRow.state.in_(states))
         if after is not None:
             time, last_id = after
-            query = query.where(or_(StoryRow.create_time < time, and_(StoryRow.create_time == time, StoryRow.id < last_id)))
+            query = query.where(or_(StoryRow.create_time < time,
+                                    and_(StoryRow.create_time == time, StoryRow.id < last_id)))
         query = query.order_by(StoryRow.create_time.desc(), StoryRow.id.desc()).limit(limit)
         async with self._db.begin() as session:
             return [_story(r, ()) for r in await session.scalars(query)]
@@ -80,7 +83,7 @@ class SqlStoryRepository:
         async with self._db.begin() as session, session.begin():
             await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS}))
 
-    async def delete(self, story_id: str) -> list[str]:
+    async def delete(self, story_id: str) -> builtins.list[str]:
         async with self._db.begin() as session, session.begin():
             scenes = list(await session.scalars(select(SceneRow).where(SceneRow.story_id == story_id)))
             media = [i for s in scenes for i in (s.picture_id, s.narration_id) if i]
@@ -91,8 +94,8 @@ class SqlStoryRepository:
 
 def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
     return Story(
-        id=row.id, user_id=row.user_id, state=row.state, title=row.title,  # type: ignore[arg-type]
-        requirements=requirements_from_json(row.requirements),  # type: ignore[arg-type]
+        id=row.id, user_id=row.user_id, state=row.state, title=row.title,
+        requirements=requirements_from_json(row.requirements),
         options=StoryOptions(**row.options), create_time=row.create_time, update_time=row.update_time,
         premise=row.premise, outline=tuple(OutlineScene(**o) for o in row.outline), scenes=scenes,
         planned_scene_count=row.planned_scene_count, task_id=row.task_id, conversation_id=row.conversation_id,
@@ -100,4 +103,6 @@ def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
 
 
 def _scene(row: SceneRow) -> Scene:
-    return Scene(**{f: getattr(row, f) for f in _SCENE_FIELDS})  # type: ignore[arg-type]
+    return Scene(index=row.index, title=row.title, text=row.text, mood=row.mood,
+                 illustration_prompt=row.illustration_prompt, picture_id=row.picture_id,
+                 picture_state=row.picture_state, narration_id=row.narration_id, narration_state=row.narration_state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
-from storyloom.store.db import Database
+from storyloom.store.db import Database, changed_rows
 from storyloom.store.models import TaskEventRow, TaskRow
 
 
@@ -38,13 +39,14 @@ class SqlTaskRepository:
             # and each then reads the row as the one before it committed it. (Reading first is not
             # enough on SQLite: the driver only opens the transaction at the first write, so two
             # writers would read the same last_sequence and clash on the event's primary key.)
-            claimed = await session.execute(
+            claimed = await changed_rows(
+                session,
                 sql_update(TaskRow)
                 .where(TaskRow.id == task_id)
                 .values(last_sequence=TaskRow.last_sequence + 1)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if claimed.rowcount != 1:
+            if claimed != 1:
                 raise LookupError(f"task {task_id} does not exist")
             row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
             assert row is not None
@@ -84,12 +86,13 @@ class SqlTaskRepository:
             query = query.where(TaskRow.kind == kind)
         if after is not None:
             time, task_id = after
-            query = query.where(or_(TaskRow.create_time < time, and_(TaskRow.create_time == time, TaskRow.id < task_id)))
+            query = query.where(or_(TaskRow.create_time < time,
+                                    and_(TaskRow.create_time == time, TaskRow.id < task_id)))
         query = query.order_by(TaskRow.create_time.desc(), TaskRow.id.desc()).limit(limit)
         async with self._db.begin() as session:
             return [_task(r) for r in await session.scalars(query)]
 
-    async def live(self) -> list[Task]:
+    async def live(self) -> builtins.list[Task]:
         async with self._db.begin() as session:
             rows = await session.scalars(
                 select(TaskRow).where(TaskRow.state.in_([s.value for s in LIVE_STATES])).order_by(TaskRow.create_time)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from storyloom.domain.memory import Memory
 from storyloom.domain.voice import VoiceSession
-from storyloom.store.db import Database
+from storyloom.store.db import Database, changed_rows
 from storyloom.store.models import MemoryRow, VoiceSessionRow
 
 # bm25() weights of the FTS5 columns (user_text, assistant_text): what the user said counts double.
@@ -61,8 +61,7 @@ class SqlVoiceSessionRepository:
 
     async def delete(self, session_id: str) -> bool:
         async with self._db.begin() as session, session.begin():
-            deleted = await session.execute(delete(VoiceSessionRow).where(VoiceSessionRow.id == session_id))
-            return bool(deleted.rowcount)
+            return bool(await changed_rows(session, delete(VoiceSessionRow).where(VoiceSessionRow.id == session_id)))
 
     async def update(self, session_id: str, *, turns_added: int = 0, **fields: Any) -> VoiceSession | None:
         """Sets fields (last_use_time, conversation_id...) and adds to the turn count, atomically."""

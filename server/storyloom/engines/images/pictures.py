@@ -6,7 +6,7 @@ import io
 
 from PIL import Image, ImageOps
 
-from storyloom.engines.story import Picture
+from storyloom.domain.ports.story import Picture
 
 MAX_SIDE = 4096  # the largest width or height an illustrator paints or returns
 MAX_INPUT_PIXELS = 64 * 1024 * 1024  # decoding refuses images larger than this (decompression bombs)

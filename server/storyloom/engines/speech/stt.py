@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from storyloom.domain.ports.speech import Segment, Transcription
 from storyloom.engines.speech.audio import (
     MAX_AUDIO_SECONDS,
     TARGET_RATE,
@@ -49,7 +50,6 @@ from storyloom.engines.speech.audio import (
     pcm16_to_float,
     resample,
 )
-from storyloom.engines.speech.base import Segment, Transcription
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -275,8 +275,9 @@ class WhisperSpeechToText:
                 raise RuntimeError("the speech recognizer is closed")
             if self._model is None:
                 started = time.perf_counter()
-                self._model = await asyncio.to_thread(self._load)
-                self._multilingual = bool(self._model.model.is_multilingual)
+                loaded = await asyncio.to_thread(self._load)
+                self._model = loaded
+                self._multilingual = bool(loaded.model.is_multilingual)
                 self.load_seconds = time.perf_counter() - started
                 logger.info("whisper model %s loaded in %.2f s (%s, %d thread(s) per transcription, %d at once)",
                             self.model_path, self.load_seconds, self.compute_type, self.threads_per_transcription,

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from storyloom.domain.ports.speech import VadEvent
 from storyloom.engines.speech.audio import TARGET_RATE, PcmResampler, check_sample_rate, pcm16_to_float
-from storyloom.engines.speech.base import VadEvent
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -175,6 +175,10 @@ class SileroVadStream:
             if event is not None:
                 events.append(event)
         return events
+
+    def pause_heard(self) -> bool:
+        """Whether the last frame was below `neg_threshold`: a pause, perhaps the end of speech."""
+        return self.last_probability < self._vad.neg_threshold
 
     def finish(self) -> list[VadEvent]:
         """The end of the audio: closes speech still going on (speech_stopped where the audio ends, or where its

@@ -22,7 +22,7 @@ import math
 import os
 import random
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 
 import pydantic
@@ -207,7 +207,7 @@ class GeminiTextEngine:
 
     # --- TextEngine ----------------------------------------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
         """Streams one reply: TextDelta for each chunk's text as it arrives, then ReplyEnd.
 
         Raises EngineRefused if the prompt is blocked, EngineRateLimited when the quota is exhausted after the

@@ -21,7 +21,7 @@ import hashlib
 import math
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text import offline_data as D
@@ -55,7 +55,7 @@ class OfflineStoryteller(OfflineStoryWriter):
             raise ValueError("word_delay must be >= 0")
         self.word_delay = word_delay
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
         """Streams the reply word by word, then a ReplyEnd with token estimates."""
         # Reading a long conversation takes a few milliseconds per message: off the event loop.
         reply = await asyncio.to_thread(self.reply_text, request)

@@ -1,0 +1,95 @@
+"""The story pipeline's engine ports: a writer, an illustrator and a narrator.
+
+The writer is implemented by the text engines (Gemini, the offline storyteller); pictures by
+Gemini image generation or a procedural Pillow illustrator; narration by piper-tts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+from storyloom.domain.requirements import StoryRequirements
+
+
+@dataclasses.dataclass(frozen=True)
+class OutlineScene:
+    title: str
+    summary: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Premise:
+    title: str
+    premise: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneText:
+    title: str
+    text: str  # plain text, a few short paragraphs
+    mood: str  # one word the picture follows: cozy, bright, mysterious, tense, joyful, calm...
+    # What the picture should show, in one sentence (characters, place, action).
+    illustration_prompt: str
+
+
+class StoryWriter(Protocol):
+    """Writes stories for the audience and content rating in the requirements, never above them.
+
+    Unknown requirements are filled with safe defaults (see StoryRequirements' field docs).
+    """
+
+    async def premise(self, requirements: StoryRequirements) -> Premise: ...
+
+    async def outline(self, requirements: StoryRequirements, premise: str, scene_count: int) -> list[OutlineScene]:
+        """Exactly `scene_count` scenes: a beginning, a middle and an end that follows the ending preference."""
+
+    async def scene(
+        self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], index: int,
+        story_so_far: Sequence[SceneText],
+    ) -> SceneText:
+        """Writes scene `index` (0-based) of the outline, continuing from the scenes before it."""
+
+    async def opening(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene]) -> str: ...
+
+    async def continue_story(
+        self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], story_so_far: str,
+    ) -> tuple[str, bool]:
+        """The next part of the story and whether the story has now reached its ending."""
+
+    async def split_story(self, requirements: StoryRequirements, text: str, scene_count: int) -> list[SceneText]:
+        """Splits a story written elsewhere into at most `scene_count` scenes, keeping its words."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Picture:
+    png: bytes
+    width: int
+    height: int
+
+
+class Illustrator(Protocol):
+    name: str
+
+    async def illustrate(self, scene: SceneText, requirements: StoryRequirements, *, width: int,
+                         height: int) -> Picture:
+        """A picture for the scene in the requirements' illustration style, as PNG."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Narration:
+    wav: bytes  # 16-bit mono PCM WAV
+    sample_rate_hertz: int
+    duration_seconds: float
+
+
+class Narrator(Protocol):
+    name: str
+
+    async def narrate(self, text: str, *, voice: str = "") -> Narration:
+        """Reads the text aloud; CPU work runs off the event loop."""
+
+    async def aclose(self) -> None: ...
