@@ -7,6 +7,7 @@ stored, and what crossed the wire to the model.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -243,3 +244,20 @@ async def test_extract_requirements_goes_through_geminis_json_output(gemini, stu
     assert "Assistant: What a lovely idea! Where does Pip live?" in prompt
     got = await stub.GetConversation(pb.GetConversationRequest(name=conversation), metadata=caller.metadata)
     assert got.requirements == found.requirements
+
+
+# --- start-up ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_server_whose_gemini_model_does_not_exist_says_so_at_start_and_names_the_ones_that_do(
+        tmp_path: Path, gemini: GeminiFake, caplog: pytest.LogCaptureFixture):
+    engine = text_engine(gemini, model="gemini-2.5-flash", timeouts=SERVER_TIMEOUTS)
+
+    with caplog.at_level(logging.WARNING, logger="storyloom"):
+        async with serving(settings_for_tests(tmp_path / "data"), text_engine=engine):
+            pass
+
+    [warning] = [r.getMessage() for r in caplog.records if "does not exist" in r.getMessage()]
+    assert "gemini-2.5-flash" in warning and "STORYLOOM_GEMINI_MODEL" in warning
+    assert "gemini-3.5-flash-lite" in warning
+    assert [r.path for r in gemini.model_requests][0] == "/v1beta/models/gemini-2.5-flash"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import importlib
@@ -9,6 +10,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
@@ -107,6 +109,22 @@ async def start(app: App) -> None:
     await app.voice.start()
     if app.settings.voice_warm_up:
         app.voice.warm_up_in_background()
+    await check_models(app)
+
+
+@runtime_checkable
+class _ChecksItsModel(Protocol):
+    """An engine on a hosted model (Gemini) that can say whether its configured model exists."""
+
+    async def check_model(self) -> bool: ...
+
+
+async def check_models(app: App) -> None:
+    """Asks each hosted engine whether its model exists; those that do not log a warning naming the ones that do.
+
+    Advice only: the server starts either way (each check gives up after a few seconds)."""
+    engines = [engine for engine in (app.text_engine, app.engines.illustrator) if isinstance(engine, _ChecksItsModel)]
+    await asyncio.gather(*(engine.check_model() for engine in engines))
 
 
 def build_text_engine(settings: Settings) -> TextEngine:
