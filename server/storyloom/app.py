@@ -116,7 +116,7 @@ async def start(app: App) -> None:
 class _ChecksItsModel(Protocol):
     """An engine on a hosted model (Gemini) that can say whether its configured model exists."""
 
-    async def check_model(self) -> bool: ...
+    async def check_model(self) -> bool | None: ...
 
 
 async def check_models(app: App) -> None:

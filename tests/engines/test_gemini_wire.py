@@ -224,7 +224,7 @@ async def test_a_check_that_cannot_be_made_is_a_warning_and_does_not_stop_the_se
     gemini.models_failure = Reply(error_body(400, "API key not valid. Please pass a valid API key."), status=400)
 
     with caplog.at_level(logging.WARNING):
-        assert await gemini_engine.check_model() is True
+        assert await gemini_engine.check_model() is None
 
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "Could not check that Gemini model gemini-3.5-flash-lite exists" in warning

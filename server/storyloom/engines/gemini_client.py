@@ -267,12 +267,11 @@ class GeminiConnection:
             await asyncio.sleep(delay)
 
     async def check_model(self, model: str, *, method: str = "generateContent", setting: str = "the model setting",
-                          timeout: float = MODEL_CHECK_SECONDS) -> bool:
-        """Whether `model` exists on this API version and serves `method`.
+                          timeout: float = MODEL_CHECK_SECONDS) -> bool | None:
+        """Whether `model` exists on this API version and serves `method`; None when that could not be asked.
 
         When it does not, logs a warning that names the models that do and the setting to change. A check that
-        cannot be made (no answer, a refused key) is logged too and counts as passed: the first real call will fail
-        with the reason.
+        cannot be made (no answer, a refused key) is logged too; the first real call will fail with the reason.
         """
         try:
             async with asyncio.timeout(timeout):
@@ -288,7 +287,7 @@ class GeminiConnection:
         except Exception as exc:  # the check is advice: it never stops the server
             logger.warning("Could not check that Gemini model %s exists on API %s: %s", model, self.api_version,
                            _describe(exc))
-            return True
+            return None
         what = "does not exist" if found is None else f"does not serve {method}"
         logger.warning("Gemini model %s %s on API %s; set %s to one that does. Models serving %s: %s", model, what,
                        self.api_version, setting, method, ", ".join(available) or "(none listed)")

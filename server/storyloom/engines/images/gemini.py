@@ -118,8 +118,9 @@ class GeminiIllustrator:
         return cls(GeminiConnection.from_env(environ),
                    model=environ.get(MODEL_SETTING, "").strip() or DEFAULT_IMAGE_MODEL, **options)
 
-    async def check_model(self) -> bool:
-        """Whether the image model exists; a warning names the models that do when it does not."""
+    async def check_model(self) -> bool | None:
+        """Whether the image model exists (None: it could not be asked); a warning names the models that do when it
+        does not."""
         return await self._connection.check_model(self.model, setting=MODEL_SETTING)
 
     async def aclose(self) -> None:

@@ -153,8 +153,9 @@ class GeminiTextEngine:
         return cls(GeminiConnection.from_env(environ), model=environ.get(MODEL_SETTING, "").strip() or DEFAULT_MODEL,
                    **options)
 
-    async def check_model(self) -> bool:
-        """Whether the model exists and writes text; a warning names the models that do when it does not."""
+    async def check_model(self) -> bool | None:
+        """Whether the model exists and writes text (None: it could not be asked); a warning names the models that do
+        when it does not."""
         return await self._connection.check_model(self.model, setting=MODEL_SETTING)
 
     async def aclose(self) -> None:
