@@ -1,12 +1,13 @@
-"""Smoke test against the real Gemini API: one streamed chat reply, one extraction, one story step, one picture.
+"""Smoke test against the real Gemini API: a streamed chat reply, an extraction, a story step, a picture, embeddings.
 
     make gemini-smoke        (or: GEMINI_API_KEY=... .venv/bin/python bench/gemini_smoke.py [--out DIR])
 
 Uses the engines exactly as the server builds them (GEMINI_API_KEY, STORYLOOM_GEMINI_MODEL,
-STORYLOOM_GEMINI_IMAGE_MODEL, STORYLOOM_GEMINI_API_VERSION, STORYLOOM_GEMINI_BASE_URL), checks that both models
-exist, and prints each step's timings, or its error as the engine reports it (reason, message, metadata). Exits 1
-if any step failed. Without GEMINI_API_KEY it sends nothing, says so and exits 0. A handful of small requests: a
-few cents at most.
+STORYLOOM_GEMINI_IMAGE_MODEL, STORYLOOM_GEMINI_EMBEDDING_MODEL, STORYLOOM_GEMINI_API_VERSION,
+STORYLOOM_GEMINI_BASE_URL), checks that the models exist, and prints each step's timings, or its error as the
+engine reports it (reason, message, metadata). The embedding step also prints how similar a related and two
+unrelated memories are to a query, to check the memory search's threshold. Exits 1 if any step failed. Without
+GEMINI_API_KEY it sends nothing, says so and exits 0. A handful of small requests: a few cents at most.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from storyloom.domain.errors import DomainError
+from storyloom.domain.memory import cosine
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.gemini_client import api_version_from_env
+from storyloom.engines.gemini_embedder import GeminiEmbedder
 from storyloom.engines.images.gemini import GeminiIllustrator
 from storyloom.engines.story import SceneText
 from storyloom.engines.text.base import ChatRequest, ChatTurn, ReplyEnd, TextDelta
@@ -35,6 +38,10 @@ CONVERSATION = [ChatTurn("user", "I want a story about a brave little fox called
                 ChatTurn("user", "In an enchanted forest. Make it cozy, for my five-year-old, at bedtime.")]
 REQUIREMENTS = StoryRequirements(characters=(Character("Pip", "a brave little fox afraid of the dark"),),
                                  setting="an enchanted forest", tone="COZY", audience_age_group="PRESCHOOL")
+MEMORIES = ["The user said: My dog is called Biscuit and he loves running on the beach",
+            "The user said: I want to fly a rocket to the moon one day",
+            "The user said: My favourite food is pizza with mushrooms"]
+MEMORY_QUERY = "Where does Biscuit like to go?"
 SCENE = SceneText(title="Pip and the fireflies", text="Pip met the fireflies at the edge of the forest.",
                   mood="cozy", illustration_prompt="A little orange fox smiling at glowing fireflies among ferns")
 
@@ -83,6 +90,17 @@ async def picture(illustrator: GeminiIllustrator, out: Path) -> str:
     return f"{elapsed(started)}; {drawn.width}x{drawn.height} PNG, {len(drawn.png)} bytes, saved to {path}"
 
 
+async def embeddings(embedder: GeminiEmbedder) -> str:
+    started = time.perf_counter()
+    documents = await embedder.embed(MEMORIES, query=False)
+    [query] = await embedder.embed([MEMORY_QUERY], query=True)
+    related, *unrelated = (cosine(query, document) for document in documents)
+    separates = related >= embedder.min_similarity > max(unrelated)
+    return (f"{elapsed(started)}; {len(query)} dimensions; similarity to a related memory {related:.2f}, to "
+            f"unrelated ones {', '.join(f'{u:.2f}' for u in unrelated)}; the threshold {embedder.min_similarity} "
+            f"{'separates them' if separates else 'does NOT separate them: please report these figures'}")
+
+
 async def step(name: str, run: Callable[[], Awaitable[str]]) -> bool:
     """Runs one step and prints one line for it (after any warning it logged)."""
     try:
@@ -104,24 +122,27 @@ async def main(out: Path) -> int:
     try:
         engine = GeminiTextEngine.from_env()
         illustrator = GeminiIllustrator.from_env()
+        embedder = GeminiEmbedder.from_env()
     except ValueError as error:
         print(f"gemini-smoke: the engines refused the configuration: {error}")
         return 1
     base = os.environ.get("STORYLOOM_GEMINI_BASE_URL", "").strip() or "Google's endpoint"
     print(f"gemini-smoke: API {api_version_from_env()} at {base}; text model {engine.model}, "
-          f"image model {illustrator.model}", flush=True)
+          f"image model {illustrator.model}, embedding model {embedder.model}", flush=True)
     try:
         started = time.perf_counter()
-        models = await asyncio.gather(engine.check_model(), illustrator.check_model())
-        said = "both exist" if all(models) else "see the warning above"
+        models = await asyncio.gather(engine.check_model(), illustrator.check_model(), embedder.check_model())
+        said = "all exist" if all(models) else "see the warning above"
         print(f"  models: {said} ({elapsed(started)})", flush=True)
         results = [await step("streamed chat reply", lambda: chat(engine)),
                    await step("requirement extraction", lambda: extraction(engine)),
                    await step("story step (premise)", lambda: story_step(engine)),
-                   await step("picture", lambda: picture(illustrator, out))]
+                   await step("picture", lambda: picture(illustrator, out)),
+                   await step("memory embeddings", lambda: embeddings(embedder))]
     finally:
         await engine.aclose()
         await illustrator.aclose()
+        await embedder.aclose()
     failed = results.count(False)
     missing = False in models
     print(f"gemini-smoke: {len(results) - failed} of {len(results)} steps worked"

@@ -1,4 +1,4 @@
-"""`make gemini-smoke` (bench/gemini_smoke.py): without a key it sends nothing and exits 0; with one it runs its four
+"""`make gemini-smoke` (bench/gemini_smoke.py): without a key it sends nothing and exits 0; with one it runs its five
 steps, here against the strict wire fake in place of the real service, and exits 1 when a step fails."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ async def test_without_a_key_it_says_so_sends_nothing_and_exits_0(tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_with_a_key_it_runs_chat_extraction_a_story_step_and_a_picture_printing_timings(
+async def test_with_a_key_it_runs_chat_extraction_a_story_step_a_picture_and_embeddings_printing_timings(
         tmp_path: Path, gemini: GeminiFake) -> None:
     gemini.script(Stream([chunk("Pip sounds wonderful! "),
                           chunk("Where does Pip live?", finish_reason="STOP", usage_metadata=usage(30, 9))]),
@@ -56,13 +56,17 @@ async def test_with_a_key_it_runs_chat_extraction_a_story_step_and_a_picture_pri
                                    tmp_path)
 
     assert code == 0, output
-    assert "text model gemini-3.5-flash-lite, image model gemini-3.1-flash-image" in output
-    assert "models: both exist" in output
+    assert ("text model gemini-3.5-flash-lite, image model gemini-3.1-flash-image, embedding model "
+            "gemini-embedding-001") in output
+    assert "models: all exist" in output
     assert "streamed chat reply: first text after" in output and "in 2 chunks, finish STOP" in output
     assert "requirement extraction:" in output and "characters, setting" in output
     assert "story step (premise):" in output and "'Pip and the Fireflies'" in output
     assert "picture:" in output and "768x512 PNG" in output
-    assert "4 of 4 steps worked." in output
+    assert "memory embeddings:" in output and "768 dimensions; similarity to a related memory" in output
+    assert "5 of 5 steps worked." in output
+    assert [r.body["requests"][0]["taskType"] for r in gemini.embedding_requests] == [
+        "RETRIEVAL_DOCUMENT", "RETRIEVAL_QUERY"]
     assert Image.open(tmp_path / "gemini-smoke.png").size == (768, 512)
     assert [(r.version, r.model, r.rpc) for r in gemini.requests] == [
         ("v1beta", "gemini-3.5-flash-lite", "streamGenerateContent"),
@@ -83,4 +87,4 @@ async def test_a_failing_step_is_printed_plainly_and_the_exit_code_is_1(tmp_path
     assert "Gemini model gemini-3.1-flash-image does not exist on API v1beta" in output
     assert "story step (premise): FAILED: ENGINE_UNAVAILABLE: Gemini failed: 503 UNAVAILABLE" in output
     assert "picture: FAILED: ENGINE_UNAVAILABLE: Gemini rejected the request: 404 NOT_FOUND" in output
-    assert "2 of 4 steps worked; a configured model was not found." in output
+    assert "3 of 5 steps worked; a configured model was not found." in output

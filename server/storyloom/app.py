@@ -16,7 +16,7 @@ from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
-from storyloom.domain.memory import Memories
+from storyloom.domain.memory import Embedder, Memories
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.voice import LazyLanguageIdentifier, OggOpusEncoder, SpeechEngines, Voice, VoiceLimits
@@ -55,6 +55,7 @@ class App:
     async def close(self) -> None:
         await self.tasks.stop()
         await self.voice.aclose()
+        await self.memories.aclose()
         await self.text_engine.aclose()
         await self.engines.illustrator.aclose()
         await self.engines.narrator.aclose()
@@ -94,7 +95,7 @@ async def build_app(settings: Settings, *, text_engine: TextEngine | None = None
         stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
         engines=engines,
         secret=_secret(settings.data_dir),
-        memories=(memories := Memories(SqlMemoryRepository(db))),
+        memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
     )
@@ -123,8 +124,8 @@ async def check_models(app: App) -> None:
     """Asks each hosted engine whether its model exists; those that do not log a warning naming the ones that do.
 
     Advice only: the server starts either way (each check gives up after a few seconds)."""
-    engines = [engine for engine in (app.text_engine, app.engines.illustrator) if isinstance(engine, _ChecksItsModel)]
-    await asyncio.gather(*(engine.check_model() for engine in engines))
+    engines: tuple[object, ...] = (app.text_engine, app.engines.illustrator, app.memories.embedder)
+    await asyncio.gather(*(engine.check_model() for engine in engines if isinstance(engine, _ChecksItsModel)))
 
 
 def build_text_engine(settings: Settings) -> TextEngine:
@@ -165,6 +166,15 @@ def build_illustrator(settings: Settings) -> Illustrator:
     from storyloom.engines.images.procedural import ProceduralIllustrator
 
     return ProceduralIllustrator()
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """Gemini embeddings for memory search on the same terms as the text engine; else None (full-text search)."""
+    if settings.text_engine == "gemini" or (settings.text_engine == "auto" and os.environ.get("GEMINI_API_KEY")):
+        from storyloom.engines.gemini_embedder import GeminiEmbedder
+
+        return GeminiEmbedder.from_env()
+    return None
 
 
 def build_narrator(settings: Settings) -> Narrator:

@@ -5,6 +5,7 @@ classification, and the API version check.
 (v1beta unless configured; see gemini_versions). Its calls:
 - `generate`: one unary generateContent, retried by the policy within the call's deadlines;
 - `stream`: streamGenerateContent, retried only while nothing has reached the caller;
+- `embed`: embedContent for a batch of texts (batchEmbedContents on the wire), retried like `generate`;
 - `check_model`: whether a model exists and serves a method, with a warning that names the models that do.
 
 The retry policy (`GeminiRetryPolicy`): exponential backoff with equal jitter, a 429's RetryInfo delay honoured,
@@ -59,6 +60,8 @@ _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 # How long the start-up model check may take before it gives up (and says so).
 MODEL_CHECK_SECONDS = 10.0
+# Texts embedded in one request at most (batchEmbedContents takes up to 100).
+EMBED_BATCH = 100
 
 # The responses opened by the current model call, so that closing a reply closes its HTTP stream at once.
 _open_responses: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("gemini_open_responses",
@@ -265,6 +268,27 @@ class GeminiConnection:
             delay = self._retry_or_raise(failed, attempt, model=model, purpose=purpose, forwarded=forwarded,
                                          time_left=deadline - loop.time())
             await asyncio.sleep(delay)
+
+    async def embed(self, model: str, texts: Sequence[str], *, task_type: str, dimensions: int,
+                    timeouts: GeminiTimeouts) -> list[list[float]]:
+        """One vector per text (at most EMBED_BATCH texts a request), retried by the policy."""
+        config = types.EmbedContentConfig(task_type=task_type, output_dimensionality=dimensions)
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            # One Content per text: the SDK would join a list of plain strings into one content (one vector).
+            batch: list[types.ContentUnion] = [types.Content(role="user", parts=[types.Part(text=text)])
+                                               for text in texts[start:start + EMBED_BATCH]]
+
+            def call(batch: list[types.ContentUnion] = batch) -> Awaitable[types.EmbedContentResponse]:
+                return self._client.aio.models.embed_content(model=model, contents=batch, config=config)
+
+            response = await self._call(call, model=model, timeouts=timeouts, purpose="embedding")
+            found = [list(embedding.values or ()) for embedding in response.embeddings or ()]
+            if len(found) != len(batch) or not all(found):
+                raise EngineUnavailable(f"Gemini returned {len(found)} embeddings for {len(batch)} texts",
+                                        metadata={"model": model})
+            vectors += found
+        return vectors
 
     async def check_model(self, model: str, *, method: str = "generateContent", setting: str = "the model setting",
                           timeout: float = MODEL_CHECK_SECONDS) -> bool | None:
