@@ -203,7 +203,7 @@ async def test_an_unknown_model_is_a_warning_naming_the_models_that_exist_and_th
     assert "STORYLOOM_GEMINI_MODEL" in warning
     assert "gemini-3.5-flash-lite" in warning and "gemini-test-59" in warning
     assert "gemini-embedding-001" not in warning  # it does not serve generateContent
-    assert [r.rpc for r in gemini.model_requests][:2] == ["get", "list"]
+    assert [r.rpc for r in gemini.model_requests] == ["get", "list", "list"]  # two pages of 50
 
 
 async def test_a_model_that_does_not_serve_the_method_is_a_warning(

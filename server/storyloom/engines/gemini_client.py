@@ -319,7 +319,7 @@ class GeminiConnection:
 
     async def _models_serving(self, method: str) -> list[str]:
         names = []
-        async for listed in await self._client.aio.models.list(config=types.ListModelsConfig(page_size=1000)):
+        async for listed in await self._client.aio.models.list(config=types.ListModelsConfig(page_size=50)):
             if method in (listed.supported_actions or ()) and listed.name:
                 names.append(listed.name.removeprefix("models/"))
         return sorted(names)
