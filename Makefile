@@ -45,7 +45,7 @@ generate_into = $(BUF) generate --output $(1) && \
 	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench clean web web-optional browser-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke clean web web-optional browser-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -58,6 +58,7 @@ help:
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
+	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
@@ -193,6 +194,12 @@ dart:
 # Benchmarks print figures; they are not tests and have no pass/fail.
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# Against the real Gemini API (GEMINI_API_KEY and the STORYLOOM_GEMINI_* settings): one streamed chat reply, one
+# extraction, one story step, one picture and a few embeddings, with timings; exit 1 if one fails. Without a key it
+# says so, exit 0.
+gemini-smoke: $(STAMP)
+	$(PY) bench/gemini_smoke.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,5 +1,5 @@
 """ConversationService on a real server whose text engine is Gemini, through the real google-genai SDK, against the
-wire-level fake of the Gemini REST API (tests/support/gemini_fake.py).
+strict wire-level fake of the Gemini REST API (tests/support/gemini_fake.py).
 
 Each test scripts what "Gemini" does, talks to the server over gRPC, and checks what the client received, what was
 stored, and what crossed the wire to the model.
@@ -7,6 +7,7 @@ stored, and what crossed the wire to the model.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,27 +17,29 @@ import pytest_asyncio
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from storyloom.domain.conversations import SYSTEM_INSTRUCTION
-from storyloom.engines.text.gemini import GeminiRetryPolicy, GeminiTextEngine, GeminiTimeouts
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc, requirements_pb2, task_pb2, task_pb2_grpc
 from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
-from tests.support.gemini_fake import (GeminiFake, Stream, blocked_prompt, chunk, error_body, json_reply,
-                                       rate_limited, usage)
+from tests.support.gemini_engines import QUICK_RETRIES, SERVER_TIMEOUTS, text_engine
+from tests.support.gemini_fake import (
+    GeminiFake,
+    Stream,
+    blocked_prompt,
+    chunk,
+    error_body,
+    json_reply,
+    rate_limited,
+    usage,
+)
 
-# Generous deadlines (the fake answers at once unless told otherwise), short backoffs so retries are quick.
-TIMEOUTS = GeminiTimeouts(first_chunk=5.0, idle=5.0, total=20.0)
-RETRIES = GeminiRetryPolicy(attempts=3, initial_backoff=0.05, max_backoff=0.5)
+pytest_plugins = ("tests.support.gemini_fixtures",)
+RETRIES = QUICK_RETRIES
 
 
 @pytest_asyncio.fixture
-async def fake() -> AsyncIterator[GeminiFake]:
-    async with GeminiFake() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def gemini_server(tmp_path: Path, fake: GeminiFake) -> AsyncIterator[StoryloomServer]:
-    engine = GeminiTextEngine("test-key", base_url=fake.base_url, timeouts=TIMEOUTS, retry=RETRIES)
+async def gemini_server(tmp_path: Path, gemini: GeminiFake) -> AsyncIterator[StoryloomServer]:
+    # Generous deadlines (the fake answers at once unless told otherwise), short backoffs so retries are quick.
+    engine = text_engine(gemini, timeouts=SERVER_TIMEOUTS, retry=RETRIES)
     async with serving(settings_for_tests(tmp_path / "data"), text_engine=engine) as server:
         yield server
 
@@ -90,9 +93,9 @@ async def stored_messages(stub, caller, conversation: str) -> list[pb.Message]:
 # --- streaming -----------------------------------------------------------------------------------------------------
 
 
-async def test_a_gemini_reply_reaches_the_client_chunk_by_chunk_and_equals_the_stored_message(fake, stub, caller):
-    fake.script(Stream([chunk("Once "), chunk("upon a "), chunk("time, "),
-                        chunk("a fox.", finish_reason="STOP", usage_metadata=usage(120, 9))], delay=0.15))
+async def test_a_gemini_reply_reaches_the_client_chunk_by_chunk_and_equals_the_stored_message(gemini, stub, caller):
+    gemini.script(Stream([chunk("Once "), chunk("upon a "), chunk("time, "),
+                          chunk("a fox.", finish_reason="STOP", usage_metadata=usage(120, 9))], delay=0.15))
     conversation = await new_conversation(stub, caller)
 
     timed = await send(stub, caller, conversation, "A story about a fox, please")
@@ -101,7 +104,7 @@ async def test_a_gemini_reply_reaches_the_client_chunk_by_chunk_and_equals_the_s
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     assert deltas(events) == ["Once ", "upon a ", "time, ", "a fox."]  # one delta per Gemini chunk
     first_delta_at = next(at for at, e in timed if e.WhichOneof("event") == "delta")
-    assert first_delta_at < fake.requests[0].chunk_sent_at[-1] - 0.2  # shown while more was still to come
+    assert first_delta_at < gemini.requests[0].chunk_sent_at[-1] - 0.2  # shown while more was still to come
     final = events[-1]
     assert final.WhichOneof("event") == "finished"
     message = final.finished.message
@@ -109,48 +112,48 @@ async def test_a_gemini_reply_reaches_the_client_chunk_by_chunk_and_equals_the_s
     assert message.state == pb.MESSAGE_STATE_COMPLETE and message.finish_reason == pb.FINISH_REASON_STOP
     assert (message.usage.input_tokens, message.usage.output_tokens) == (120, 9)
     assert (await stored_messages(stub, caller, conversation))[0] == message
-    [sent] = fake.requests
+    [sent] = gemini.requests
     assert sent.rpc == "streamGenerateContent"
     assert sent.system_text.startswith(SYSTEM_INSTRUCTION.splitlines()[0])
     assert [(c["role"], c["parts"][0]["text"]) for c in sent.body["contents"]] == [
         ("user", "A story about a fox, please")]
 
 
-async def test_the_next_message_sends_the_conversation_so_far_to_gemini(fake, stub, caller):
-    fake.script(Stream([chunk("Hello! Who is in your story?", finish_reason="STOP")]),
-                Stream([chunk("A dragon! Where does it live?", finish_reason="STOP")]))
+async def test_the_next_message_sends_the_conversation_so_far_to_gemini(gemini, stub, caller):
+    gemini.script(Stream([chunk("Hello! Who is in your story?", finish_reason="STOP")]),
+                  Stream([chunk("A dragon! Where does it live?", finish_reason="STOP")]))
     conversation = await new_conversation(stub, caller)
 
     await send(stub, caller, conversation, "Hi there")
     await send(stub, caller, conversation, "A dragon")
 
-    assert [(c["role"], c["parts"][0]["text"]) for c in fake.requests[1].body["contents"]] == [
+    assert [(c["role"], c["parts"][0]["text"]) for c in gemini.requests[1].body["contents"]] == [
         ("user", "Hi there"), ("model", "Hello! Who is in your story?"), ("user", "A dragon")]
 
 
 # --- retries and failures ------------------------------------------------------------------------------------------
 
 
-async def test_a_rate_limited_gemini_call_is_retried_and_the_client_gets_one_reply(fake, stub, caller):
-    fake.script(rate_limited(retry_delay="0.05s"), Stream([chunk("Hello "), chunk("again!", finish_reason="STOP")]))
+async def test_a_rate_limited_gemini_call_is_retried_and_the_client_gets_one_reply(gemini, stub, caller):
+    gemini.script(rate_limited(retry_delay="0.05s"), Stream([chunk("Hello "), chunk("again!", finish_reason="STOP")]))
     conversation = await new_conversation(stub, caller)
 
     events = events_of(await send(stub, caller, conversation, "Hello"))
 
-    assert len(fake.requests) == 2
+    assert len(gemini.requests) == 2
     assert [e.WhichOneof("event") for e in events] == ["accepted", "delta", "delta", "finished"]
     assert events[-1].finished.message.text == "Hello again!"
     assert [m.text for m in await stored_messages(stub, caller, conversation)] == ["Hello again!", "Hello"]
 
 
 async def test_a_quota_that_stays_exhausted_ends_the_reply_with_resource_exhausted_and_retry_info(
-        fake, stub, caller):
-    fake.script(*[rate_limited(retry_delay="0.05s")] * RETRIES.attempts)
+        gemini, stub, caller):
+    gemini.script(*[rate_limited(retry_delay="0.05s")] * RETRIES.attempts)
     conversation = await new_conversation(stub, caller)
 
     events = events_of(await send(stub, caller, conversation, "Hello"))
 
-    assert len(fake.requests) == RETRIES.attempts
+    assert len(gemini.requests) == RETRIES.attempts
     error = events[-1].error
     assert events[-1].WhichOneof("event") == "error" and error.code == code_pb2.RESOURCE_EXHAUSTED
     assert detail(error, error_details_pb2.ErrorInfo).reason == "ENGINE_RATE_LIMITED"
@@ -159,9 +162,9 @@ async def test_a_quota_that_stays_exhausted_ends_the_reply_with_resource_exhaust
 
 
 async def test_a_gemini_failure_mid_reply_ends_the_stream_with_an_in_band_unavailable_error(
-        gemini_server, fake, stub, caller):
-    fake.script(Stream([chunk("Once "), chunk("upon ")], error=error_body(503, "The model is overloaded.")),
-                Stream([chunk("never sent", finish_reason="STOP")]))
+        gemini_server, gemini, stub, caller):
+    gemini.script(Stream([chunk("Once "), chunk("upon ")], error=error_body(503, "The model is overloaded.")),
+                  Stream([chunk("never sent", finish_reason="STOP")]))
     conversation = await new_conversation(stub, caller)
 
     events = events_of(await send(stub, caller, conversation, "Tell me a story"))  # the call itself ends OK
@@ -171,7 +174,7 @@ async def test_a_gemini_failure_mid_reply_ends_the_stream_with_an_in_band_unavai
     error = events[-1].error
     assert error.code == code_pb2.UNAVAILABLE
     assert detail(error, error_details_pb2.ErrorInfo).reason == "ENGINE_UNAVAILABLE"
-    assert fake.unused_behaviors == 1  # text had been shown: no retry
+    assert gemini.unused_behaviors == 1  # text had been shown: no retry
     reply = (await stored_messages(stub, caller, conversation))[0]
     assert reply.name == events[-1].reply
     assert reply.state == pb.MESSAGE_STATE_FAILED and reply.finish_reason == pb.FINISH_REASON_ERROR
@@ -183,8 +186,8 @@ async def test_a_gemini_failure_mid_reply_ends_the_stream_with_an_in_band_unavai
     assert task.state == task_pb2.TASK_STATE_FAILED
 
 
-async def test_a_blocked_prompt_ends_the_reply_with_an_in_band_content_blocked_error(fake, stub, caller):
-    fake.script(blocked_prompt("SAFETY"), Stream([chunk("never sent", finish_reason="STOP")]))
+async def test_a_blocked_prompt_ends_the_reply_with_an_in_band_content_blocked_error(gemini, stub, caller):
+    gemini.script(blocked_prompt("SAFETY"), Stream([chunk("never sent", finish_reason="STOP")]))
     conversation = await new_conversation(stub, caller)
 
     events = events_of(await send(stub, caller, conversation, "Something Gemini refuses"))
@@ -194,14 +197,14 @@ async def test_a_blocked_prompt_ends_the_reply_with_an_in_band_content_blocked_e
     assert error.code == code_pb2.FAILED_PRECONDITION
     info = detail(error, error_details_pb2.ErrorInfo)
     assert info.reason == "CONTENT_BLOCKED" and info.metadata["blockReason"] == "SAFETY"
-    assert fake.unused_behaviors == 1  # a refusal is not retried
+    assert gemini.unused_behaviors == 1  # a refusal is not retried
     reply = (await stored_messages(stub, caller, conversation))[0]
     assert reply.state == pb.MESSAGE_STATE_FAILED and reply.text == ""
     assert reply.finish_reason == pb.FINISH_REASON_SAFETY
 
 
-async def test_a_reply_gemini_stops_for_safety_keeps_its_text_with_finish_reason_safety(fake, stub, caller):
-    fake.script(Stream([chunk("Once upon a time "), chunk(None, finish_reason="SAFETY", usage_metadata=usage(9, 5))]))
+async def test_a_reply_gemini_stops_for_safety_keeps_its_text_with_finish_reason_safety(gemini, stub, caller):
+    gemini.script(Stream([chunk("Once upon a time "), chunk(None, finish_reason="SAFETY", usage_metadata=usage(9, 5))]))
     conversation = await new_conversation(stub, caller)
 
     events = events_of(await send(stub, caller, conversation, "Tell me a story"))
@@ -216,11 +219,11 @@ async def test_a_reply_gemini_stops_for_safety_keeps_its_text_with_finish_reason
 # --- extraction ----------------------------------------------------------------------------------------------------
 
 
-async def test_extract_requirements_goes_through_geminis_json_output(fake, stub, caller):
-    fake.script(Stream([chunk("What a lovely idea! Where does Pip live?", finish_reason="STOP")]),
-                json_reply({"characters": [{"name": "Pip", "description": "a brave little mouse"}],
-                            "setting": "the moon", "tone": "FUNNY", "audience_age_group": "PRESCHOOL",
-                            "extracted_prompt": "A funny story about Pip, a brave little mouse on the moon."}))
+async def test_extract_requirements_goes_through_geminis_json_output(gemini, stub, caller):
+    gemini.script(Stream([chunk("What a lovely idea! Where does Pip live?", finish_reason="STOP")]),
+                  json_reply({"characters": [{"name": "Pip", "description": "a brave little mouse"}],
+                              "setting": "the moon", "tone": "FUNNY", "audience_age_group": "PRESCHOOL",
+                              "extracted_prompt": "A funny story about Pip, a brave little mouse on the moon."}))
     conversation = await new_conversation(stub, caller)
     await send(stub, caller, conversation, "A funny story about a brave little mouse called Pip on the moon")
 
@@ -233,7 +236,7 @@ async def test_extract_requirements_goes_through_geminis_json_output(fake, stub,
     assert found.requirements.audience_age_group == requirements_pb2.AUDIENCE_AGE_GROUP_PRESCHOOL
     assert found.requirements.extracted_prompt == "A funny story about Pip, a brave little mouse on the moon."
     assert "setting" not in found.missing_fields and "characters" not in found.missing_fields
-    extraction = fake.requests[-1]
+    extraction = gemini.requests[-1]
     assert extraction.rpc == "generateContent"
     assert extraction.generation_config["responseMimeType"] == "application/json"
     prompt = extraction.body["contents"][0]["parts"][0]["text"]
@@ -241,3 +244,20 @@ async def test_extract_requirements_goes_through_geminis_json_output(fake, stub,
     assert "Assistant: What a lovely idea! Where does Pip live?" in prompt
     got = await stub.GetConversation(pb.GetConversationRequest(name=conversation), metadata=caller.metadata)
     assert got.requirements == found.requirements
+
+
+# --- start-up ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_server_whose_gemini_model_does_not_exist_says_so_at_start_and_names_the_ones_that_do(
+        tmp_path: Path, gemini: GeminiFake, caplog: pytest.LogCaptureFixture):
+    engine = text_engine(gemini, model="gemini-2.5-flash", timeouts=SERVER_TIMEOUTS)
+
+    with caplog.at_level(logging.WARNING, logger="storyloom"):
+        async with serving(settings_for_tests(tmp_path / "data"), text_engine=engine):
+            pass
+
+    [warning] = [r.getMessage() for r in caplog.records if "does not exist" in r.getMessage()]
+    assert "gemini-2.5-flash" in warning and "STORYLOOM_GEMINI_MODEL" in warning
+    assert "gemini-3.5-flash-lite" in warning
+    assert [r.path for r in gemini.model_requests][0] == "/v1beta/models/gemini-2.5-flash"

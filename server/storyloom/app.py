@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import importlib
@@ -9,12 +10,14 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.media import MediaLibrary
 from storyloom.domain.memory import Memories
+from storyloom.domain.ports.embedding import Embedder
 from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
@@ -53,6 +56,7 @@ class App:
     async def close(self) -> None:
         await self.tasks.stop()
         await self.voice.aclose()
+        await self.memories.aclose()
         await self.text_engine.aclose()
         await self.engines.illustrator.aclose()
         await self.engines.narrator.aclose()
@@ -92,7 +96,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
         engines=engines,
         secret=_secret(settings.data_dir),
-        memories=(memories := Memories(SqlMemoryRepository(db))),
+        memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
     )
@@ -107,6 +111,22 @@ async def start(app: App) -> None:
     await app.voice.start()
     if app.settings.voice_warm_up:
         app.voice.warm_up_in_background()
+    await check_models(app)
+
+
+@runtime_checkable
+class _ChecksItsModel(Protocol):
+    """An engine on a hosted model (Gemini) that can say whether its configured model exists."""
+
+    async def check_model(self) -> bool | None: ...
+
+
+async def check_models(app: App) -> None:
+    """Asks each hosted engine whether its model exists; those that do not log a warning naming the ones that do.
+
+    Advice only: the server starts either way (each check gives up after a few seconds)."""
+    engines: tuple[object, ...] = (app.text_engine, app.engines.illustrator, app.memories.embedder)
+    await asyncio.gather(*(engine.check_model() for engine in engines if isinstance(engine, _ChecksItsModel)))
 
 
 def build_text_engine(settings: Settings) -> StoryTextEngine:
@@ -147,6 +167,15 @@ def build_illustrator(settings: Settings) -> Illustrator:
     from storyloom.engines.images.procedural import ProceduralIllustrator
 
     return ProceduralIllustrator()
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """Gemini embeddings for memory search on the same terms as the text engine; else None (full-text search)."""
+    if settings.text_engine == "gemini" or (settings.text_engine == "auto" and os.environ.get("GEMINI_API_KEY")):
+        from storyloom.engines.gemini_embedder import GeminiEmbedder
+
+        return GeminiEmbedder.from_env()
+    return None
 
 
 def build_narrator(settings: Settings) -> Narrator:

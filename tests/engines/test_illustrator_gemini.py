@@ -1,23 +1,30 @@
-"""GeminiIllustrator through the real google-genai SDK, against the wire-level fake of the Gemini REST API."""
+"""GeminiIllustrator through the real google-genai SDK, against the strict wire-level fake of the Gemini REST API."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from PIL import Image
 
+from storyloom.domain.ports.story import SceneText
+from storyloom.domain.ports.text import EngineRateLimited, EngineRefused, EngineUnavailable
 from storyloom.domain.requirements import Character, StoryRequirements
+from storyloom.engines.gemini_client import GeminiRetryPolicy, GeminiTimeouts
 from storyloom.engines.images.gemini import GeminiIllustrator, closest_aspect_ratio, image_prompt
-from storyloom.engines.story import SceneText
-from storyloom.engines.text.base import EngineRateLimited, EngineRefused, EngineUnavailable
-from storyloom.engines.text.gemini import GeminiRetryPolicy, GeminiTimeouts
-from tests.support.gemini_fake import (GeminiFake, Hang, Reply, blocked_prompt, image_reply, no_image_reply,
-                                       rate_limited, unavailable)
+from tests.support.gemini_fake import (
+    GeminiFake,
+    Hang,
+    Reply,
+    blocked_prompt,
+    image_reply,
+    no_image_reply,
+    rate_limited,
+    unavailable,
+)
 
-FAST = GeminiTimeouts(first_chunk=1.0, idle=1.0, total=5.0)
-QUICK_RETRIES = GeminiRetryPolicy(attempts=3, initial_backoff=0.05, max_backoff=0.5)
+pytest_plugins = ("tests.support.gemini_fixtures",)
 
 SCENE = SceneText(title="The river is gone", text="Pip and Lily found only stones where the river had been.",
                   mood="mysterious", illustration_prompt="Pip the fox and Lily look at a dry riverbed of grey stones")
@@ -33,41 +40,14 @@ def encoded(size: tuple[int, int], color: tuple[int, int, int], fmt: str = "PNG"
     return buffer.getvalue()
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[GeminiFake]:
-    async with GeminiFake() as server:
-        yield server
+async def test_the_request_asks_an_image_model_for_one_picture_of_the_scene(
+        gemini: GeminiFake, gemini_illustrator: GeminiIllustrator) -> None:
+    gemini.script(image_reply(encoded((1248, 832), (200, 120, 60))))
 
+    await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
 
-@pytest.fixture
-async def make_illustrator(fake: GeminiFake) -> AsyncIterator[Callable[..., GeminiIllustrator]]:
-    made: list[GeminiIllustrator] = []
-
-    def make(**options: object) -> GeminiIllustrator:
-        settings: dict[str, object] = {"base_url": fake.base_url, "timeouts": FAST, "retry": QUICK_RETRIES}
-        settings.update(options)
-        illustrator = GeminiIllustrator("test-key", **settings)  # type: ignore[arg-type]
-        made.append(illustrator)
-        return illustrator
-
-    yield make
-    for illustrator in made:
-        await illustrator.aclose()
-
-
-@pytest.fixture
-def illustrator(make_illustrator: Callable[..., GeminiIllustrator]) -> GeminiIllustrator:
-    return make_illustrator()
-
-
-async def test_the_request_asks_an_image_model_for_one_picture_of_the_scene(fake: GeminiFake,
-                                                                            illustrator: GeminiIllustrator) -> None:
-    fake.script(image_reply(encoded((1248, 832), (200, 120, 60))))
-
-    await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
-
-    [request] = fake.requests
-    assert request.rpc == "generateContent" and request.model == "gemini-2.5-flash-image"
+    [request] = gemini.requests
+    assert request.rpc == "generateContent" and request.model == "gemini-3.1-flash-image"
     assert request.version == "v1beta"
     assert request.headers["x-goog-api-key"] == "test-key"
     config = request.generation_config
@@ -87,13 +67,13 @@ async def test_the_request_asks_an_image_model_for_one_picture_of_the_scene(fake
     assert "Do not put any text" in prompt
 
 
-async def test_the_picture_comes_back_as_png_at_the_requested_size(fake: GeminiFake,
-                                                                   illustrator: GeminiIllustrator) -> None:
+async def test_the_picture_comes_back_as_png_at_the_requested_size(gemini: GeminiFake,
+                                                                   gemini_illustrator: GeminiIllustrator) -> None:
     # The model answers a 3:2 request with a JPEG of its own size, after a text part.
-    fake.script(image_reply(encoded((1248, 832), (40, 160, 90), "JPEG"), mime_type="image/jpeg",
-                            text="Here is your picture."))
+    gemini.script(image_reply(encoded((1248, 832), (40, 160, 90), "JPEG"), mime_type="image/jpeg",
+                              text="Here is your picture."))
 
-    picture = await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+    picture = await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
 
     assert picture.png.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(picture.png))
@@ -103,84 +83,88 @@ async def test_the_picture_comes_back_as_png_at_the_requested_size(fake: GeminiF
     assert abs(r - 40) < 8 and abs(g - 160) < 8 and abs(b - 90) < 8
 
 
-async def test_a_picture_of_another_shape_is_cropped_not_stretched(fake: GeminiFake,
-                                                                   illustrator: GeminiIllustrator) -> None:
+async def test_a_picture_of_another_shape_is_cropped_not_stretched(gemini: GeminiFake,
+                                                                   gemini_illustrator: GeminiIllustrator) -> None:
     square = Image.new("RGB", (1024, 1024), (250, 250, 250))
     square.paste((220, 30, 30), (0, 0, 1024, 200))  # a red band at the top, cropped away for a wide picture
     buffer = io.BytesIO()
     square.save(buffer, "PNG")
-    fake.script(image_reply(buffer.getvalue()))
+    gemini.script(image_reply(buffer.getvalue()))
 
-    picture = await illustrator.illustrate(SCENE, REQUIREMENTS, width=640, height=360)
+    picture = await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=640, height=360)
 
     image = Image.open(io.BytesIO(picture.png)).convert("RGB")
     assert image.size == (640, 360)
     assert image.getpixel((320, 5))[1] > 200  # the top edge is white: the red band was cropped off
-    assert fake.requests[0].generation_config["imageConfig"] == {"aspectRatio": "16:9"}
+    assert gemini.requests[0].generation_config["imageConfig"] == {"aspectRatio": "16:9"}
 
 
-async def test_a_rate_limit_is_retried_after_the_delay_the_server_asks(fake: GeminiFake,
-                                                                       illustrator: GeminiIllustrator) -> None:
-    fake.script(rate_limited(retry_delay="0.2s"), image_reply(encoded((1024, 1024), (10, 20, 200))))
+async def test_a_rate_limit_is_retried_after_the_delay_the_server_asks(gemini: GeminiFake,
+                                                                       gemini_illustrator: GeminiIllustrator) -> None:
+    gemini.script(rate_limited(retry_delay="0.2s"), image_reply(encoded((1024, 1024), (10, 20, 200))))
 
-    picture = await illustrator.illustrate(SCENE, REQUIREMENTS, width=512, height=512)
+    picture = await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=512, height=512)
 
     assert (picture.width, picture.height) == (512, 512)
-    assert len(fake.requests) == 2
-    assert fake.requests[1].received_at - fake.requests[0].received_at >= 0.2
-    assert fake.requests[1].body == fake.requests[0].body
+    assert len(gemini.requests) == 2
+    assert gemini.requests[1].received_at - gemini.requests[0].received_at >= 0.2
+    assert gemini.requests[1].body == gemini.requests[0].body
 
 
-async def test_a_reply_without_a_picture_is_image_missing(fake: GeminiFake, illustrator: GeminiIllustrator) -> None:
-    fake.script(no_image_reply("I can only describe this scene in words."))
+async def test_a_reply_without_a_picture_is_image_missing(gemini: GeminiFake,
+                                                          gemini_illustrator: GeminiIllustrator) -> None:
+    gemini.script(no_image_reply("I can only describe this scene in words."))
 
     with pytest.raises(EngineUnavailable) as raised:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
 
     assert raised.value.reason == "IMAGE_MISSING"
-    assert raised.value.metadata == {"model": "gemini-2.5-flash-image", "finishReason": "STOP"}
-    assert len(fake.requests) == 1  # not retried
+    assert raised.value.metadata == {"model": "gemini-3.1-flash-image", "finishReason": "STOP"}
+    assert len(gemini.requests) == 1  # not retried
 
 
-async def test_an_unreadable_picture_is_image_invalid(fake: GeminiFake, illustrator: GeminiIllustrator) -> None:
-    fake.script(image_reply(b"\x89PNG but not really", mime_type="image/png"))
+async def test_an_unreadable_picture_is_image_invalid(gemini: GeminiFake,
+                                                      gemini_illustrator: GeminiIllustrator) -> None:
+    gemini.script(image_reply(b"\x89PNG but not really", mime_type="image/png"))
 
     with pytest.raises(EngineUnavailable) as raised:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
 
     assert raised.value.reason == "IMAGE_INVALID"
 
 
-async def test_a_picture_stopped_for_safety_is_refused(fake: GeminiFake, illustrator: GeminiIllustrator) -> None:
+async def test_a_picture_stopped_for_safety_is_refused(gemini: GeminiFake,
+                                                       gemini_illustrator: GeminiIllustrator) -> None:
     # A picture stopped for safety, then a prompt blocked outright (the blocked event, as a unary reply).
-    fake.script(no_image_reply(None, finish_reason="IMAGE_SAFETY"), Reply(blocked_prompt().chunks[0]))
+    gemini.script(no_image_reply(None, finish_reason="IMAGE_SAFETY"), Reply(blocked_prompt().chunks[0]))
 
     with pytest.raises(EngineRefused) as stopped:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
     assert stopped.value.metadata["finishReason"] == "IMAGE_SAFETY"
 
     with pytest.raises(EngineRefused) as blocked:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
     assert blocked.value.reason == "CONTENT_BLOCKED"
 
 
-async def test_lasting_failures_end_with_the_right_error(fake: GeminiFake,
-                                                         illustrator: GeminiIllustrator) -> None:
-    fake.script(unavailable(), unavailable(), unavailable())
+async def test_lasting_failures_end_with_the_right_error(gemini: GeminiFake,
+                                                         gemini_illustrator: GeminiIllustrator) -> None:
+    gemini.script(unavailable(), unavailable(), unavailable())
     with pytest.raises(EngineUnavailable) as down:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
-    assert down.value.reason == "ENGINE_UNAVAILABLE" and len(fake.requests) == 3
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+    assert down.value.reason == "ENGINE_UNAVAILABLE" and len(gemini.requests) == 3
 
-    fake.script(rate_limited(retry_delay="30s"))  # longer than the policy's max backoff: given up at once
+    gemini.script(rate_limited(retry_delay="30s"))  # longer than the policy's max backoff: given up at once
     with pytest.raises(EngineRateLimited) as limited:
-        await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
-    assert limited.value.retry_after_seconds == 30 and len(fake.requests) == 4
+        await gemini_illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)
+    assert limited.value.retry_after_seconds == 30 and len(gemini.requests) == 4
 
 
-async def test_a_hung_request_times_out(fake: GeminiFake, make_illustrator: Callable[..., GeminiIllustrator]) -> None:
-    illustrator = make_illustrator(timeouts=GeminiTimeouts(first_chunk=0.3, idle=0.3, total=0.5),
-                                   retry=GeminiRetryPolicy(attempts=1))
-    fake.script(Hang())
+async def test_a_hung_request_times_out(gemini: GeminiFake,
+                                        make_gemini_illustrator: Callable[..., GeminiIllustrator]) -> None:
+    illustrator = make_gemini_illustrator(timeouts=GeminiTimeouts(first_chunk=0.3, idle=0.3, total=0.5),
+                                          retry=GeminiRetryPolicy(attempts=1))
+    gemini.script(Hang())
 
     with pytest.raises(EngineUnavailable) as raised:
         await illustrator.illustrate(SCENE, REQUIREMENTS, width=768, height=512)

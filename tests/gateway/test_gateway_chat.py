@@ -1,7 +1,7 @@
 """Chat over REST and Server-Sent Events, through the real Envoy gateway in front of the real server (offline
 storyteller): create a conversation, send messages and read their replies as SSE, re-attach to a reply, list the
 messages, extract the requirements, and the errors a web client meets (429 with RetryInfo, 404, 400). Then replies
-over SSE with Gemini (the wire fake, tests/support/gemini_fake.py) as the engine.
+over SSE with Gemini (the strict wire fake, tests/support/gemini_fake.py) as the engine.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from storyloom.engines.text.gemini import GeminiTextEngine
 from storyloom.engines.text.offline import OfflineStoryteller
 from tests.conftest import StoryloomServer, serving, settings_for_tests
 from tests.gateway.conftest import StartGateway
 from tests.support.gateway import BAD_REQUEST, sse_events, the_error_info
+from tests.support.gemini_engines import QUICK_RETRIES, SERVER_TIMEOUTS, text_engine
 from tests.support.gemini_fake import GeminiFake, Stream, chunk, error_body
-from tests.test_conversations_gemini import RETRIES, TIMEOUTS
 
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 
@@ -234,12 +233,13 @@ async def gemini_chat(tmp_path, start_gateway: StartGateway) -> AsyncIterator[tu
                                                                                     dict[str, str]]]:
     """A Gemini fake, a server whose engine talks to it, Envoy in front, an HTTP client and a key."""
     async with GeminiFake() as fake:
-        engine = GeminiTextEngine("test-key", base_url=fake.base_url, timeouts=TIMEOUTS, retry=RETRIES)
+        engine = text_engine(fake, timeouts=SERVER_TIMEOUTS, retry=QUICK_RETRIES)
         async with serving(settings_for_tests(tmp_path / "gemini-data"), text_engine=engine) as server:
             caller = await server.new_caller()
             gateway = await start_gateway(server.port)
             async with httpx.AsyncClient(base_url=gateway.url, timeout=15) as client:
                 yield fake, client, {"x-api-key": caller.key}
+        assert fake.script_errors == []
 
 
 async def test_a_gemini_reply_reaches_a_rest_client_chunk_by_chunk_as_server_sent_events(gemini_chat):

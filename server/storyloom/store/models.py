@@ -275,3 +275,16 @@ class MemoryRow(Base):
     user_text: Mapped[str] = mapped_column(Text)
     assistant_text: Mapped[str] = mapped_column(Text, default="")
     create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class MemoryEmbeddingRow(Base):
+    """A memory's vector from one embedding model, as little-endian float32s. `user_id` is copied from the memory
+    so that a user's vectors are read without a join."""
+
+    __tablename__ = "memory_embeddings"
+    __table_args__ = (Index("ix_memory_embeddings_user_id_model", "user_id", "model"),)
+
+    memory_id: Mapped[str] = mapped_column(ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

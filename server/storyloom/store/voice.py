@@ -1,8 +1,11 @@
-"""Voice sessions and memories in SQL, with full-text memory search on SQLite (FTS5) and PostgreSQL."""
+"""Voice sessions and memories in SQL, with full-text memory search on SQLite (FTS5) and PostgreSQL, and the
+memories' vectors for search by meaning (ranked by the domain)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import struct
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -10,7 +13,7 @@ from sqlalchemy import delete, func, select, text, update
 from storyloom.domain.memory import Memory
 from storyloom.domain.voice import VoiceSession
 from storyloom.store.db import Database, changed_rows
-from storyloom.store.models import MemoryRow, VoiceSessionRow
+from storyloom.store.models import MemoryEmbeddingRow, MemoryRow, VoiceSessionRow
 
 # bm25() weights of the FTS5 columns (user_text, assistant_text): what the user said counts double.
 _BM25 = "bm25(memories_fts, 0.0, 0.0, 2.0, 1.0)"
@@ -126,6 +129,45 @@ class SqlMemoryRepository:
             rows = await session.scalars(select(MemoryRow).where(MemoryRow.user_id == user_id)
                                          .order_by(MemoryRow.create_time.desc(), MemoryRow.id.desc()).limit(limit))
             return [_memory(row) for row in rows]
+
+    async def store_embeddings(self, model: str, vectors: Sequence[tuple[Memory, Sequence[float]]]) -> None:
+        if not vectors:
+            return
+        async with self._db.begin() as session, session.begin():
+            # A vector made twice (two queries backfilling at once) is the same vector: the first one stays.
+            stored = set(await session.scalars(select(MemoryEmbeddingRow.memory_id).where(
+                MemoryEmbeddingRow.model == model,
+                MemoryEmbeddingRow.memory_id.in_([memory.id for memory, _ in vectors]))))
+            session.add_all(MemoryEmbeddingRow(memory_id=memory.id, model=model, user_id=memory.user_id,
+                                               vector=_pack(vector))
+                            for memory, vector in vectors if memory.id not in stored)
+
+    async def embeddings(self, user_id: str, model: str, *,
+                         exclude_session: str = "") -> list[tuple[Memory, list[float]]]:
+        query = (select(MemoryRow, MemoryEmbeddingRow.vector)
+                 .join(MemoryEmbeddingRow, MemoryEmbeddingRow.memory_id == MemoryRow.id)
+                 .where(MemoryEmbeddingRow.user_id == user_id, MemoryEmbeddingRow.model == model))
+        if exclude_session:
+            query = query.where(MemoryRow.session_id != exclude_session)
+        async with self._db.begin() as session:
+            return [(_memory(row), _unpack(vector)) for row, vector in (await session.execute(query)).all()]
+
+    async def without_embedding(self, user_id: str, model: str, limit: int) -> list[Memory]:
+        embedded = select(MemoryEmbeddingRow.memory_id).where(MemoryEmbeddingRow.model == model,
+                                                              MemoryEmbeddingRow.user_id == user_id)
+        async with self._db.begin() as session:
+            rows = await session.scalars(
+                select(MemoryRow).where(MemoryRow.user_id == user_id, MemoryRow.id.not_in(embedded))
+                .order_by(MemoryRow.create_time.desc(), MemoryRow.id.desc()).limit(limit))
+            return [_memory(row) for row in rows]
+
+
+def _pack(vector: Sequence[float]) -> bytes:
+    return struct.pack(f"<{len(vector)}f", *vector)
+
+
+def _unpack(data: bytes) -> list[float]:
+    return list(struct.unpack(f"<{len(data) // 4}f", data))
 
 
 def _voice_session(row: VoiceSessionRow) -> VoiceSession:

@@ -1,14 +1,15 @@
 """The production illustrator: Gemini image generation through google-genai.
 
-One `generate_content` call per picture on an image model (`gemini-2.5-flash-image` by default) with
+One `generate_content` call per picture on an image model (`gemini-3.1-flash-image` by default) with
 `response_modalities=["IMAGE"]`, the aspect ratio closest to the requested size, child-safe safety settings and a
 prompt built from the scene's illustration prompt and mood, the characters it shows and the requirements'
 illustration style and audience. The first inline image of the reply is decoded, scaled and centre-cropped to exactly
 the requested size and returned as PNG.
 
-Failures follow the text engine's retry discipline (engines/gemini_client.py): backoff with jitter, a 429's
-RetryInfo delay honoured, deadlines. A reply without an image is EngineUnavailable with reason IMAGE_MISSING (not
-retried: the model chose to answer in words, usually a refusal); an image Pillow cannot read is IMAGE_INVALID.
+Calls go through a `GeminiConnection` (engines/gemini_client.py), like the text engine's: the same API version
+check, retry policy (backoff with jitter, a 429's RetryInfo delay honoured) and error classification, with longer
+deadlines. A reply without an image is EngineUnavailable with reason IMAGE_MISSING (not retried: the model chose to
+answer in words, usually a refusal); an image Pillow cannot read is IMAGE_INVALID.
 """
 
 from __future__ import annotations
@@ -21,18 +22,23 @@ from typing import Any
 
 from google.genai import types
 
+from storyloom.domain.ports.story import Picture, SceneText
+from storyloom.domain.ports.text import EngineUnavailable
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.gemini_client import finish_reason, generate_content
+from storyloom.engines.gemini_client import (
+    SAFETY_SETTINGS,
+    GeminiConnection,
+    GeminiTimeouts,
+    api_version_from_env,
+    finish_reason,
+)
+from storyloom.engines.gemini_versions import check_request
 from storyloom.engines.images.pictures import check_size, fit_png
 from storyloom.engines.images.procedural import characters_in
-from storyloom.engines.story import Picture, SceneText
-from storyloom.engines.text.base import EngineUnavailable
-from storyloom.engines.text.gemini import SAFETY_SETTINGS, GeminiRetryPolicy, GeminiTextEngine, GeminiTimeouts
 
-DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
-# Google documents image generation (responseModalities, imageConfig) on the v1beta REST surface; the SDK's own
-# default (v1 in google-genai 3.x) is kept for text.
-DEFAULT_API_VERSION = "v1beta"
+# Google's current image model (generally available since May 2026; gemini-2.5-flash-image is being retired).
+DEFAULT_IMAGE_MODEL = "gemini-3.1-flash-image"
+MODEL_SETTING = "STORYLOOM_GEMINI_IMAGE_MODEL"
 # Generating a picture takes seconds to tens of seconds; an attempt may take a minute, the whole call 2.5 minutes.
 IMAGE_TIMEOUTS = GeminiTimeouts(first_chunk=60.0, idle=60.0, total=150.0)
 # The aspect ratios the image models accept.
@@ -73,32 +79,49 @@ def image_prompt(scene: SceneText, requirements: StoryRequirements) -> str:
     return "\n".join(lines)
 
 
+def request_config(aspect_ratio: str) -> types.GenerateContentConfig:
+    """One picture, in the aspect ratio asked for, under the child-safe safety settings."""
+    return types.GenerateContentConfig(
+        response_modalities=["IMAGE"],
+        image_config=types.ImageConfig(aspect_ratio=aspect_ratio),
+        safety_settings=list(SAFETY_SETTINGS),
+        candidate_count=1,
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        automatic_continuation=False,
+    )
+
+
+def check_api_version(api_version: str) -> None:
+    """Raises UnsupportedByApiVersion if `api_version` lacks a field of the picture request (responseModalities and
+    imageConfig are v1beta's)."""
+    check_request(api_version, [types.Content(role="user", parts=[types.Part(text="-")])], request_config("1:1"),
+                  purpose="illustrator's picture")
+
+
 class GeminiIllustrator:
-    """An Illustrator on Gemini image generation. One client (one connection pool) serves every call."""
+    """An Illustrator on Gemini image generation. It owns its connection and closes it."""
 
     name = "gemini"
 
-    def __init__(self, api_key: str, *, model: str = DEFAULT_IMAGE_MODEL, base_url: str | None = None,
-                 api_version: str | None = DEFAULT_API_VERSION, timeouts: GeminiTimeouts = IMAGE_TIMEOUTS,
-                 retry: GeminiRetryPolicy = GeminiRetryPolicy()):
-        """`base_url` replaces https://generativelanguage.googleapis.com (tests point it at a local fake);
-        `api_version` None keeps the SDK's default (v1 in google-genai 3.x)."""
-        # The text engine is the connection: its client, deadlines, retry policy and error classification.
-        self._connection = GeminiTextEngine(api_key, model=model, base_url=base_url, api_version=api_version,
-                                            timeouts=timeouts, retry=retry)
+    def __init__(self, connection: GeminiConnection, *, model: str = DEFAULT_IMAGE_MODEL,
+                 timeouts: GeminiTimeouts = IMAGE_TIMEOUTS):
+        check_api_version(connection.api_version)
+        self._connection = connection
         self.model = model
+        self.timeouts = timeouts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **options: Any) -> GeminiIllustrator:
-        """Builds the illustrator from GEMINI_API_KEY, STORYLOOM_GEMINI_IMAGE_MODEL, STORYLOOM_GEMINI_BASE_URL and
-        STORYLOOM_GEMINI_IMAGE_API_VERSION."""
-        api_key = environ.get("GEMINI_API_KEY", "").strip()
-        if not api_key:
-            raise ValueError("GEMINI_API_KEY is not set")
-        return cls(api_key, model=environ.get("STORYLOOM_GEMINI_IMAGE_MODEL", "").strip() or DEFAULT_IMAGE_MODEL,
-                   base_url=environ.get("STORYLOOM_GEMINI_BASE_URL", "").strip() or None,
-                   api_version=environ.get("STORYLOOM_GEMINI_IMAGE_API_VERSION", "").strip() or DEFAULT_API_VERSION,
-                   **options)
+        """From GEMINI_API_KEY, STORYLOOM_GEMINI_IMAGE_MODEL, STORYLOOM_GEMINI_BASE_URL and
+        STORYLOOM_GEMINI_API_VERSION."""
+        check_api_version(api_version_from_env(environ))  # before the connection exists, so nothing is left open
+        return cls(GeminiConnection.from_env(environ),
+                   model=environ.get(MODEL_SETTING, "").strip() or DEFAULT_IMAGE_MODEL, **options)
+
+    async def check_model(self) -> bool | None:
+        """Whether the image model exists (None: it could not be asked); a warning names the models that do when it
+        does not."""
+        return await self._connection.check_model(self.model, setting=MODEL_SETTING)
 
     async def aclose(self) -> None:
         await self._connection.aclose()
@@ -112,16 +135,10 @@ class GeminiIllustrator:
         for a picture that cannot be read, ENGINE_TIMEOUT for deadlines).
         """
         check_size(width, height)
-        config = types.GenerateContentConfig(
-            response_modalities=["IMAGE"],
-            image_config=types.ImageConfig(aspect_ratio=closest_aspect_ratio(width, height)),
-            safety_settings=list(SAFETY_SETTINGS),
-            candidate_count=1,
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-            automatic_continuation=False,
-        )
+        config = request_config(closest_aspect_ratio(width, height))
         contents = [types.Content(role="user", parts=[types.Part(text=image_prompt(scene, requirements))])]
-        response = await generate_content(self._connection, contents, config, purpose="illustration")
+        response = await self._connection.generate(self.model, contents, config, timeouts=self.timeouts,
+                                                   purpose="illustration")
         image = _first_image(response)
         if image is None:
             finish = finish_reason(response) or "UNSPECIFIED"

@@ -1,66 +1,75 @@
 """The production text engine: Google Gemini through the google-genai SDK.
 
-Chat replies stream (`generate_content_stream`, thinking off, child-safe safety settings); requirement extraction
-uses JSON-schema structured output; summaries are a short plain-text call. Token counts are estimated locally.
-As a StoryWriter, every step (premise, outline, scene, opening, continuation, split) is one structured-output call
-whose system instruction states the audience, the content rating and the style (prompts and parsing live in
-`gemini_story`).
+Chat replies stream (child-safe safety settings, the model's own thinking level: the default model thinks
+minimally unless asked); requirement extraction uses JSON-schema structured output; summaries are a short plain-text
+call. Token counts are estimated locally. As a StoryWriter, every step (premise, outline, scene, opening,
+continuation, split) is one structured-output call whose system instruction states the audience, the content rating
+and the style (prompts and parsing live in `gemini_story`).
 
-Failures are retried here, not in the SDK (its own retries are switched off): with exponential backoff and jitter,
-honouring a RetryInfo `retryDelay` the server sends with a 429, and only while nothing has been shown to the caller.
-Once a reply's first text has been forwarded, any failure ends the reply with `EngineUnavailable` at once.
+Every call goes through a `GeminiConnection` (engines/gemini_client.py): its API version (v1beta by default, which
+has system instructions and structured output; the engine refuses at construction a version that lacks what it
+sends), its retry policy and its error classification. Once a reply's first text has been forwarded, any failure
+ends the reply with `EngineUnavailable` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import os
-import random
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any
 
-import pydantic
-from google import genai
-from google.genai import errors, types
+from google.genai import types
 
-from storyloom.domain.errors import DomainError
-from storyloom.domain.requirements import (AGE_GROUPS, CONTENT_RATINGS, ENDINGS, LENGTHS, PERSONAS, POINTS_OF_VIEW,
-                                           TONES, WRITING_STYLES, Character, StoryRequirements)
-from storyloom.engines.story import OutlineScene, Premise, SceneText
+from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
+from storyloom.domain.ports.text import (
+    ChatEvent,
+    ChatRequest,
+    ChatTurn,
+    EngineUnavailable,
+    FinishReason,
+    ReplyEnd,
+    TextDelta,
+)
+from storyloom.domain.requirements import (
+    AGE_GROUPS,
+    CONTENT_RATINGS,
+    ENDINGS,
+    LENGTHS,
+    PERSONAS,
+    POINTS_OF_VIEW,
+    TONES,
+    WRITING_STYLES,
+    Character,
+    StoryRequirements,
+)
+from storyloom.engines.gemini_client import (
+    SAFETY_FINISH_REASONS,
+    SAFETY_SETTINGS,
+    GeminiConnection,
+    GeminiTimeouts,
+    api_version_from_env,
+    candidate_text,
+    finish_reason,
+)
+from storyloom.engines.gemini_versions import check_request
 from storyloom.engines.text import gemini_story as story
 from storyloom.engines.text import offline_story
-from storyloom.engines.text.base import (ChatEvent, ChatRequest, ChatTurn, EngineRateLimited, EngineRefused,
-                                         EngineUnavailable, FinishReason, ReplyEnd, TextDelta)
 from storyloom.engines.text.story_common import check_scene_count, split_target, split_units
-
-try:  # google-genai 3.x talks through httpx2 when it is installed (it is one of its dependencies), else httpx.
-    import httpx2 as _httpx
-except ImportError:  # pragma: no cover
-    import httpx as _httpx  # type: ignore[no-redef]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "gemini-2.5-flash"
-
-# Block anything rated low risk or above in the four adjustable categories: the audience is children.
-SAFETY_SETTINGS = tuple(
-    types.SafetySetting(category=category, threshold=types.HarmBlockThreshold.BLOCK_LOW_AND_ABOVE)
-    for category in (types.HarmCategory.HARM_CATEGORY_HARASSMENT, types.HarmCategory.HARM_CATEGORY_HATE_SPEECH,
-                     types.HarmCategory.HARM_CATEGORY_SEXUALLY_EXPLICIT,
-                     types.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT))
-
-# Gemini finish reasons that mean the reply was cut for content policy; ReplyEnd reports them as SAFETY.
-_SAFETY_FINISH_REASONS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII",
-                                    "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
-_RETRYABLE_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+# A current model that is fast and cheap for chat and extraction and thinks minimally by default (Google names it
+# the replacement for gemini-2.5-flash, which was retired in October 2026). STORYLOOM_GEMINI_MODEL changes it.
+DEFAULT_MODEL = "gemini-3.5-flash-lite"
+MODEL_SETTING = "STORYLOOM_GEMINI_MODEL"
+TEXT_TIMEOUTS = GeminiTimeouts()
 
 # The enum-like StoryRequirements fields and the values each allows.
 REQUIREMENT_ENUMS: Mapping[str, tuple[str, ...]] = {
@@ -86,124 +95,71 @@ without rereading it. Write a short plain-text summary (at most about 120 words,
 what matters for the story and the child: names, ideas, choices made, questions still open. Fold the earlier \
 summary, if there is one, into the new one."""
 
-# The responses opened by the current model call, so that closing a reply closes its HTTP stream at once.
-_open_responses: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("gemini_open_responses",
-                                                                                    default=None)
 
+def request_config(*, system_instruction: str, max_output_tokens: int, temperature: float,
+                   json_schema: dict[str, Any] | None = None) -> types.GenerateContentConfig:
+    """The config of every text request: plain text, or JSON matching `json_schema` (structured output).
 
-async def _remember_response(response: Any) -> None:
-    """httpx response hook: records each response in the list of the call that is waiting for it."""
-    opened = _open_responses.get()
-    if opened is not None:
-        opened.append(response)
-
-
-@dataclasses.dataclass(frozen=True)
-class GeminiTimeouts:
-    """Deadlines, in seconds.
-
-    `first_chunk` runs from sending a request to receiving the first streamed chunk (for a unary call, the whole
-    response); `idle` is the longest wait between two chunks; `total` bounds a whole call, retries included.
+    No thinking config: thinking_budget=0 is refused by models that cannot turn thinking off, and the default
+    model's own level is already the lowest.
     """
-
-    first_chunk: float = 20.0
-    idle: float = 15.0
-    total: float = 90.0
-
-
-@dataclasses.dataclass(frozen=True)
-class GeminiRetryPolicy:
-    """How failures before any text was forwarded are retried (`attempts` counts the first try)."""
-
-    attempts: int = 3
-    initial_backoff: float = 1.0
-    max_backoff: float = 10.0
-
-    def backoff(self, retry: int) -> float:
-        """The wait before retry number `retry` (1, 2...): doubling from initial_backoff, capped, with jitter.
-
-        Half the delay is fixed and half random ("equal jitter"), so clients that failed together spread out
-        without any of them retrying at once.
-        """
-        delay = min(self.max_backoff, self.initial_backoff * 2 ** (retry - 1))
-        return delay / 2 + random.uniform(0, delay / 2)
+    structured: dict[str, Any] = {}
+    if json_schema is not None:
+        structured = {"response_mime_type": "application/json", "response_json_schema": json_schema}
+    return types.GenerateContentConfig(
+        system_instruction=system_instruction,
+        temperature=temperature,
+        max_output_tokens=max_output_tokens,
+        safety_settings=list(SAFETY_SETTINGS),
+        # No tools, so no function calling; and no continuation hops the retry rules could not see.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        automatic_continuation=False,
+        **structured,
+    )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Failure:
-    """One failed attempt, classified."""
-
-    kind: Literal["rate_limited", "unavailable", "timeout"]
-    message: str
-    retryable: bool
-    retry_delay: float | None = None  # what the server asked for (RetryInfo), if anything
-    metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    def error(self, retry_after_seconds: float) -> DomainError:
-        metadata = dict(self.metadata)
-        if self.kind == "rate_limited":
-            return EngineRateLimited(self.message, retry_after_seconds=retry_after_seconds, metadata=metadata)
-        if self.kind == "timeout":
-            return EngineUnavailable(self.message, reason="ENGINE_TIMEOUT", metadata=metadata)
-        return EngineUnavailable(self.message, metadata=metadata)
+# Every shape of request the engine sends, for the API version check at construction.
+REQUEST_SHAPES: Mapping[str, types.GenerateContentConfig] = {
+    "chat": request_config(system_instruction="-", max_output_tokens=1, temperature=0.8),
+    "structured output": request_config(system_instruction="-", max_output_tokens=1, temperature=0.8,
+                                        json_schema={"type": "object"}),
+}
+_SAMPLE_CONTENTS = [types.Content(role="user", parts=[types.Part(text="-")])]
 
 
-class _AttemptFailed(Exception):
-    def __init__(self, failure: _Failure):
-        super().__init__(failure.message)
-        self.failure = failure
+def check_api_version(api_version: str) -> None:
+    """Raises UnsupportedByApiVersion if `api_version` lacks a field that some request of the engine sends."""
+    for purpose, config in REQUEST_SHAPES.items():
+        check_request(api_version, _SAMPLE_CONTENTS, config, purpose=f"text engine's {purpose}")
 
 
 class GeminiTextEngine:
-    """A TextEngine on Gemini. One google-genai client (and one connection pool) serves every call."""
+    """A TextEngine and StoryWriter on Gemini. It owns its connection and closes it."""
 
     name = "gemini"
 
-    def __init__(self, api_key: str, *, model: str = DEFAULT_MODEL, base_url: str | None = None,
-                 api_version: str | None = None, timeouts: GeminiTimeouts = GeminiTimeouts(),
-                 retry: GeminiRetryPolicy = GeminiRetryPolicy(), temperature: float = 0.8):
-        """`base_url` replaces https://generativelanguage.googleapis.com (tests point it at a local fake);
-        `api_version` None keeps the SDK's default (v1 in google-genai 3.x)."""
-        if not api_key:
-            raise ValueError("a Gemini API key is required")
-        if retry.attempts < 1:
-            raise ValueError("retry.attempts must be at least 1")
+    def __init__(self, connection: GeminiConnection, *, model: str = DEFAULT_MODEL,
+                 timeouts: GeminiTimeouts = TEXT_TIMEOUTS, temperature: float = 0.8):
+        check_api_version(connection.api_version)
+        self._connection = connection
         self.model = model
         self.timeouts = timeouts
-        self.retry = retry
         self.temperature = temperature
-        # Our own httpx client, so every response can be closed deterministically (see _close_stream); the SDK
-        # uses it as is and leaves closing it to us.
-        self._http = _httpx.AsyncClient(event_hooks={"response": [_remember_response]}, follow_redirects=True)
-        self._client = genai.Client(
-            api_key=api_key,
-            vertexai=False,  # never switch to Vertex AI because of GOOGLE_GENAI_USE_VERTEXAI in the environment
-            http_options=types.HttpOptions(
-                base_url=base_url,
-                api_version=api_version,
-                # A backstop only (the deadlines above are enforced here): milliseconds, applied by httpx to each
-                # connect/read/write and sent to the server as X-Server-Timeout.
-                timeout=math.ceil(timeouts.total * 1000),
-                # One attempt: retries are ours. Setting this (rather than leaving it unset) also stops the
-                # SDK's implicit retry of connection errors on its aiohttp transport.
-                retry_options=types.HttpRetryOptions(attempts=1),
-                httpx_async_client=self._http,
-            ),
-        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **options: Any) -> GeminiTextEngine:
-        """Builds the engine from GEMINI_API_KEY, STORYLOOM_GEMINI_MODEL and STORYLOOM_GEMINI_BASE_URL."""
-        api_key = environ.get("GEMINI_API_KEY", "").strip()
-        if not api_key:
-            raise ValueError("GEMINI_API_KEY is not set")
-        return cls(api_key, model=environ.get("STORYLOOM_GEMINI_MODEL", "").strip() or DEFAULT_MODEL,
-                   base_url=environ.get("STORYLOOM_GEMINI_BASE_URL", "").strip() or None, **options)
+        """From GEMINI_API_KEY, STORYLOOM_GEMINI_MODEL, STORYLOOM_GEMINI_BASE_URL and STORYLOOM_GEMINI_API_VERSION."""
+        check_api_version(api_version_from_env(environ))  # before the connection exists, so nothing is left open
+        return cls(GeminiConnection.from_env(environ), model=environ.get(MODEL_SETTING, "").strip() or DEFAULT_MODEL,
+                   **options)
+
+    async def check_model(self) -> bool | None:
+        """Whether the model exists and writes text (None: it could not be asked); a warning names the models that do
+        when it does not."""
+        return await self._connection.check_model(self.model, setting=MODEL_SETTING)
 
     async def aclose(self) -> None:
-        await self._client.aio.aclose()
-        self._client.close()
-        await self._http.aclose()
+        await self._connection.aclose()
 
     # --- TextEngine ----------------------------------------------------------------------------------------------
 
@@ -218,53 +174,22 @@ class GeminiTextEngine:
             raise ValueError("a chat request needs at least one turn")
         system_instruction = compose_system_instruction(request)
         contents = _contents(request.turns)
-        config = self._config(system_instruction=system_instruction, max_output_tokens=request.max_output_tokens,
-                              temperature=self.temperature)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.total
-        forwarded = False
-        attempt = 0
-        while True:
-            attempt += 1
-            opened: list[Any] = []
-            stream: AsyncIterator[types.GenerateContentResponse] | None = None
-            finish: str | None = None
-            usage: types.GenerateContentResponseUsageMetadata | None = None
-            written: list[str] = []
-            received = 0
-            try:
-                stream = await self._client.aio.models.generate_content_stream(
-                    model=self.model, contents=contents, config=config)
-                while True:
-                    try:
-                        chunk = await self._next_chunk(stream, opened, first=received == 0, deadline=deadline)
-                    except StopAsyncIteration:
-                        break
-                    received += 1
-                    _raise_if_prompt_blocked(chunk)
-                    usage = chunk.usage_metadata or usage
-                    candidate = chunk.candidates[0] if chunk.candidates else None
-                    if candidate is not None and candidate.finish_reason is not None:
-                        finish = _enum_name(candidate.finish_reason)
-                    text = _candidate_text(candidate)
-                    if text:
-                        written.append(text)
-                        forwarded = True
-                        yield TextDelta(text)
-                input_tokens, output_tokens = self._token_counts(usage, system_instruction, contents, written)
-                yield ReplyEnd(_finish_reason(finish), input_tokens, output_tokens)
-                return
-            except _AttemptFailed as failed:
-                attempt_failed = failed
-            finally:
-                await _close_stream(stream, opened)
-            failure = attempt_failed.failure
-            delay = self._retry_delay(failure, attempt, forwarded, deadline)
-            if delay is None:
-                raise failure.error(self._retry_after(failure, attempt)) from attempt_failed.__cause__
-            logger.info("Gemini %s failed (%s), attempt %d of %d; retrying in %.2f s", self.model, failure.message,
-                        attempt, self.retry.attempts, delay)
-            await asyncio.sleep(delay)
+        config = request_config(system_instruction=system_instruction, max_output_tokens=request.max_output_tokens,
+                                temperature=self.temperature)
+        finish: str | None = None
+        usage: types.GenerateContentResponseUsageMetadata | None = None
+        written: list[str] = []
+        chunks = self._connection.stream(self.model, contents, config, timeouts=self.timeouts, purpose="chat")
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                usage = chunk.usage_metadata or usage
+                finish = finish_reason(chunk) or finish
+                text = candidate_text(chunk)
+                if text:
+                    written.append(text)
+                    yield TextDelta(text)
+        input_tokens, output_tokens = self._token_counts(usage, system_instruction, contents, written)
+        yield ReplyEnd(_finish_reason(finish), input_tokens, output_tokens)
 
     async def extract_requirements(self, turns: Sequence[ChatTurn], known: StoryRequirements) -> StoryRequirements:
         """Reads the conversation with JSON-schema structured output; returns `known` updated with what it states.
@@ -273,9 +198,8 @@ class GeminiTextEngine:
         """
         prompt = ("Already known about the story:\n" + (known.describe() or "(nothing yet)")
                   + "\n\nConversation:\n" + _transcript(turns))
-        config = self._config(system_instruction=_EXTRACTION_INSTRUCTION, max_output_tokens=2048, temperature=0.0,
-                              response_mime_type="application/json",
-                              response_json_schema=requirements_json_schema())
+        config = request_config(system_instruction=_EXTRACTION_INSTRUCTION, max_output_tokens=2048, temperature=0.0,
+                                json_schema=requirements_json_schema())
         text = await self._generate(_contents([ChatTurn("user", prompt)]), config, purpose="extraction")
         try:
             document = json.loads(text)
@@ -293,7 +217,7 @@ class GeminiTextEngine:
         if previous_summary.strip():
             prompt += "Earlier summary:\n" + previous_summary.strip() + "\n\n"
         prompt += "Conversation to add:\n" + _transcript(turns)
-        config = self._config(system_instruction=_SUMMARY_INSTRUCTION, max_output_tokens=512, temperature=0.3)
+        config = request_config(system_instruction=_SUMMARY_INSTRUCTION, max_output_tokens=512, temperature=0.3)
         summary = (await self._generate(_contents([ChatTurn("user", prompt)]), config, purpose="summary")).strip()
         if not summary:
             raise EngineUnavailable("Gemini returned an empty summary", metadata={"model": self.model})
@@ -380,133 +304,21 @@ class GeminiTextEngine:
 
     async def _story_call(self, requirements: StoryRequirements, task: str, prompt: str, schema: dict[str, Any], *,
                           purpose: str, max_output_tokens: int, temperature: float | None = None) -> Mapping[str, Any]:
-        config = self._config(system_instruction=story.system_instruction(requirements, task),
-                              max_output_tokens=max_output_tokens,
-                              temperature=self.temperature if temperature is None else temperature,
-                              response_mime_type="application/json", response_json_schema=schema)
+        config = request_config(system_instruction=story.system_instruction(requirements, task),
+                                max_output_tokens=max_output_tokens,
+                                temperature=self.temperature if temperature is None else temperature,
+                                json_schema=schema)
         text = await self._generate(_contents([ChatTurn("user", prompt)]), config, purpose=purpose)
         return story.document(text, purpose, self.model)
 
     # --- internals -----------------------------------------------------------------------------------------------
 
-    def _config(self, *, system_instruction: str, max_output_tokens: int, temperature: float,
-                **extra: Any) -> types.GenerateContentConfig:
-        return types.GenerateContentConfig(
-            system_instruction=system_instruction,
-            temperature=temperature,
-            max_output_tokens=max_output_tokens,
-            thinking_config=types.ThinkingConfig(thinking_budget=0),
-            safety_settings=list(SAFETY_SETTINGS),
-            # No tools, so no function calling; and no continuation hops the retry rules here would not see.
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-            automatic_continuation=False,
-            **extra,
-        )
-
-    async def _next_chunk(self, stream: AsyncIterator[types.GenerateContentResponse], opened: list[Any], *,
-                          first: bool, deadline: float) -> types.GenerateContentResponse:
-        """The stream's next chunk within the first-chunk or idle deadline; failures raise _AttemptFailed."""
-        loop = asyncio.get_running_loop()
-        limit = self.timeouts.first_chunk if first else self.timeouts.idle
-        at = min(loop.time() + limit, deadline)
-        token = _open_responses.set(opened)
-        try:
-            async with asyncio.timeout_at(at):
-                return await anext(stream)
-        except TimeoutError as exc:
-            if at >= deadline:
-                message = f"Gemini did not finish within {self.timeouts.total:g} s"
-            elif first:
-                message = f"Gemini sent nothing within {limit:g} s"
-            else:
-                message = f"Gemini stalled for more than {limit:g} s"
-            raise _AttemptFailed(_Failure("timeout", message, retryable=True, metadata={
-                "model": self.model, "timeoutSeconds": f"{limit:g}"})) from exc
-        except StopAsyncIteration:
-            raise
-        except Exception as exc:
-            raise _AttemptFailed(self._classify(exc)) from exc
-        finally:
-            _open_responses.reset(token)
-
     async def _generate(self, contents: list[types.Content], config: types.GenerateContentConfig, *,
                         purpose: str) -> str:
-        """One unary generate_content call with the retry rules; returns the reply's text."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeouts.total
-        attempt = 0
-        while True:
-            attempt += 1
-            limit = min(self.timeouts.first_chunk, deadline - loop.time())
-            try:
-                try:
-                    async with asyncio.timeout(limit):
-                        response = await self._client.aio.models.generate_content(
-                            model=self.model, contents=contents, config=config)
-                except TimeoutError as exc:
-                    raise _AttemptFailed(_Failure(
-                        "timeout", f"Gemini did not answer the {purpose} request within {limit:.3g} s",
-                        retryable=True, metadata={"model": self.model, "timeoutSeconds": f"{limit:.3g}"})) from exc
-                except Exception as exc:
-                    raise _AttemptFailed(self._classify(exc)) from exc
-            except _AttemptFailed as failed:
-                delay = self._retry_delay(failed.failure, attempt, False, deadline)
-                if delay is None:
-                    raise failed.failure.error(self._retry_after(failed.failure, attempt)) from failed.__cause__
-                logger.info("Gemini %s %s request failed (%s), attempt %d of %d; retrying in %.2f s", self.model,
-                            purpose, failed.failure.message, attempt, self.retry.attempts, delay)
-                await asyncio.sleep(delay)
-                continue
-            _raise_if_prompt_blocked(response)
-            candidate = response.candidates[0] if response.candidates else None
-            finish = _enum_name(candidate.finish_reason) if candidate and candidate.finish_reason else None
-            if finish in _SAFETY_FINISH_REASONS:
-                raise EngineRefused(f"Gemini blocked the {purpose} reply ({finish})",
-                                    metadata={"model": self.model, "finishReason": finish})
-            return _candidate_text(candidate)
-
-    def _classify(self, exc: Exception) -> _Failure:
-        metadata = {"model": self.model}
-        if isinstance(exc, errors.APIError):
-            metadata |= {"httpStatus": str(exc.code), "status": str(exc.status or "")}
-            if exc.code == 429:
-                return _Failure("rate_limited", f"Gemini quota exhausted: {exc.message}", retryable=True,
-                                retry_delay=_retry_info_delay(exc.details), metadata=metadata)
-            if exc.code in _RETRYABLE_HTTP_STATUSES:
-                return _Failure("unavailable", f"Gemini failed: {exc.code} {exc.status}", retryable=True,
-                                metadata=metadata)
-            # Other 4xx: a bad key, an unknown model, a request Gemini rejects. Retrying cannot help.
-            logger.error("Gemini %s rejected a request: %s %s: %s", self.model, exc.code, exc.status, exc.message)
-            return _Failure("unavailable", f"Gemini rejected the request: {exc.code} {exc.status}", retryable=False,
-                            metadata=metadata)
-        if isinstance(exc, _httpx.TimeoutException):
-            return _Failure("timeout", f"Gemini timed out ({type(exc).__name__})", retryable=True, metadata=metadata)
-        if isinstance(exc, (_httpx.TransportError, OSError)):
-            return _Failure("unavailable", f"Gemini connection failed ({type(exc).__name__}: {exc})", retryable=True,
-                            metadata=metadata)
-        if isinstance(exc, (errors.UnknownApiResponseError, pydantic.ValidationError, json.JSONDecodeError)):
-            return _Failure("unavailable", f"Gemini sent an unreadable response ({type(exc).__name__})",
-                            retryable=True, metadata=metadata)
-        raise exc  # a bug, not an outage: let it surface as itself
-
-    def _retry_delay(self, failure: _Failure, attempt: int, forwarded: bool, deadline: float) -> float | None:
-        """How long to wait before retrying, or None to give up."""
-        if forwarded or not failure.retryable or attempt >= self.retry.attempts:
-            return None
-        if failure.retry_delay is not None:
-            if failure.retry_delay > self.retry.max_backoff:
-                return None  # the server asks for a longer wait than a reply can afford
-            delay = failure.retry_delay
-        else:
-            delay = self.retry.backoff(attempt)
-        if asyncio.get_running_loop().time() + delay >= deadline:
-            return None
-        return delay
-
-    def _retry_after(self, failure: _Failure, attempt: int) -> float:
-        if failure.retry_delay is not None:
-            return failure.retry_delay
-        return self.retry.backoff(attempt)
+        """One unary call on the connection; returns the reply's text."""
+        response = await self._connection.generate(self.model, contents, config, timeouts=self.timeouts,
+                                                   purpose=purpose)
+        return candidate_text(response)
 
     def _token_counts(self, usage: types.GenerateContentResponseUsageMetadata | None, system_instruction: str,
                       contents: list[types.Content], written: list[str]) -> tuple[int, int]:
@@ -637,59 +449,11 @@ def _transcript(turns: Sequence[ChatTurn]) -> str:
     return "\n".join(f"{'Assistant' if turn.role == 'assistant' else 'User'}: {turn.text}" for turn in turns)
 
 
-def _candidate_text(candidate: types.Candidate | None) -> str:
-    if candidate is None or candidate.content is None or not candidate.content.parts:
-        return ""
-    return "".join(part.text for part in candidate.content.parts if part.text and not part.thought)
-
-
-def _enum_name(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
 def _finish_reason(gemini_reason: str | None) -> FinishReason:
     if gemini_reason == "MAX_TOKENS":
         return "MAX_TOKENS"
-    if gemini_reason in _SAFETY_FINISH_REASONS:
+    if gemini_reason in SAFETY_FINISH_REASONS:
         return "SAFETY"
     if gemini_reason not in (None, "STOP"):
         logger.warning("Gemini ended a reply with finish reason %s; reporting STOP", gemini_reason)
     return "STOP"
-
-
-def _raise_if_prompt_blocked(response: types.GenerateContentResponse) -> None:
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason is not None:
-        reason = _enum_name(feedback.block_reason)
-        raise EngineRefused(f"Gemini blocked the prompt ({reason})", metadata={"blockReason": reason})
-
-
-def _retry_info_delay(details: Any) -> float | None:
-    """The RetryInfo retryDelay (a proto Duration, "7s" or "1.5s") of an error body, in seconds."""
-    error = details.get("error", details) if isinstance(details, dict) else {}
-    for detail in error.get("details", ()) if isinstance(error, dict) else ():
-        if isinstance(detail, dict) and detail.get("@type") == _RETRY_INFO_TYPE:
-            match = _DURATION.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match[1])
-    return None
-
-
-async def _close_stream(stream: AsyncIterator[Any] | None, opened: list[Any]) -> None:
-    """Closes a reply's HTTP response now, then the SDK's stream iterator.
-
-    Closing the SDK's iterator alone is not enough: its inner generators form a reference cycle that keeps the
-    response open until the garbage collector runs, and after an error event in the stream the SDK does not close
-    the response at all. So the responses this call opened are closed directly.
-    """
-    for response in opened:
-        try:
-            await response.aclose()
-        except Exception:  # closing must not hide the reply's own outcome
-            logger.debug("closing a Gemini response failed", exc_info=True)
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:
-            logger.debug("closing a Gemini stream failed", exc_info=True)

@@ -13,10 +13,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
+from storyloom.domain.ports.text import EngineRefused, EngineUnavailable
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.story import OutlineScene, Premise, SceneText
 from storyloom.engines.text import offline_data
-from storyloom.engines.text.base import EngineRefused, EngineUnavailable
 from storyloom.engines.text.offline_story import derive_scene, guess_mood, unsafe
 from storyloom.engines.text.story_common import MOODS, effective, plain_text, sentences
 
