@@ -67,7 +67,7 @@ help:
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
-	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
+	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
@@ -148,9 +148,9 @@ breaking: $(STAMP)
 test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
 
-# Sets itself up on a fresh machine, then runs the server and the Envoy gateway
-# together until Ctrl-C (tools/run_local.py stops both).
-run: $(STAMP)
+# Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
+# gateway and the page together until Ctrl-C (tools/run_local.py stops them).
+run: $(STAMP) web-optional
 	$(PY) tools/run_local.py
 
 # --- web page and Dart package -----------------------------------------------
