@@ -20,7 +20,7 @@ import pytest
 
 from storyloom.engines.text.offline import OfflineStoryteller
 from tests.conftest import Caller, StoryloomServer
-from tests.gateway.conftest import StartGateway
+from tests.gateway.conftest import Gateway, StartGateway
 from tests.web.conftest import ARTIFACTS, ROOT, BrowserTools, ServePage
 
 DRIVER = Path(__file__).with_name("drive_page.mjs")
@@ -55,6 +55,15 @@ async def drive(tools: BrowserTools, url: str, **config: object) -> dict:
                     f"--- page text ---\n{result.get('pageText')}\n--- problems ---\n{result.get('problems')}\n"
                     f"screenshot: {result.get('screenshot')}\nstderr: {stderr.decode(errors='replace')[-2000:]}")
     return result
+
+
+async def slow_replies_behind_a_gateway(server: StoryloomServer, start_gateway: StartGateway) -> Gateway:
+    """A real Envoy in front of the server, whose offline storyteller writes a reply in about a second: long
+    enough to see it grow."""
+    engine = server.app.text_engine
+    assert isinstance(engine, OfflineStoryteller)
+    engine.word_delay = 0.02
+    return await start_gateway(server.port)
 
 
 async def check_what_was_shown(seen: dict, gateway: str, caller: Caller, scene_count: int) -> None:
@@ -125,10 +134,7 @@ async def test_a_person_chats_and_gets_an_illustrated_narrated_story_over_rest_a
     storyloom_server: StoryloomServer, caller: Caller, start_gateway: StartGateway, serve_page: ServePage,
     browser_tools: BrowserTools,
 ) -> None:
-    engine = storyloom_server.app.text_engine
-    assert isinstance(engine, OfflineStoryteller)
-    engine.word_delay = 0.02  # a reply takes about a second to write: long enough to see it grow
-    gateway = await start_gateway(storyloom_server.port)
+    gateway = await slow_replies_behind_a_gateway(storyloom_server, start_gateway)
     # The settings in the query, as a link would carry them; the page's server names no gateway here.
     url = f"{serve_page()}/?{urlencode({'gateway': gateway.url, 'key': caller.key})}"
 
@@ -153,10 +159,7 @@ async def test_a_person_gets_the_same_over_grpc_web_with_the_gateway_from_the_pa
     storyloom_server: StoryloomServer, caller: Caller, start_gateway: StartGateway, serve_page: ServePage,
     browser_tools: BrowserTools,
 ) -> None:
-    engine = storyloom_server.app.text_engine
-    assert isinstance(engine, OfflineStoryteller)
-    engine.word_delay = 0.02
-    gateway = await start_gateway(storyloom_server.port)
+    gateway = await slow_replies_behind_a_gateway(storyloom_server, start_gateway)
     # What `make run` prints: the page's own address and the key in the fragment; the gateway (not on 8080 here)
     # comes from the page's server (/config.json), the protocol from the fragment too.
     url = f"{serve_page(gateway=gateway.url)}/#{urlencode({'key': caller.key, 'protocol': 'grpc-web'})}"

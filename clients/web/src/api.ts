@@ -4,8 +4,12 @@
 // sequence seen when the connection drops, so no event is missed or shown twice.
 
 import { create } from "@bufbuild/protobuf";
-import type { Conversation, ReplyEvent } from "./gen/storyloom/v1/conversation_pb";
-import { SendMessageRequestSchema, type SendMessageRequest } from "./gen/storyloom/v1/conversation_pb";
+import {
+  type Conversation,
+  type ReplyEvent,
+  type SendMessageRequest,
+  SendMessageRequestSchema,
+} from "./gen/storyloom/v1/conversation_pb";
 import type { Media } from "./gen/storyloom/v1/media_pb";
 import type { CreateStoryRequest, Story } from "./gen/storyloom/v1/story_pb";
 import { type Task, type TaskEvent, TaskState } from "./gen/storyloom/v1/task_pb";

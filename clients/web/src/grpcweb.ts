@@ -7,11 +7,15 @@ import { create } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { fromConnectError } from "./errors";
-import { type Conversation, ConversationService, type ReplyEvent, type SendMessageRequest } from "./gen/storyloom/v1/conversation_pb";
+import {
+  type Conversation,
+  ConversationService,
+  type ReplyEvent,
+  type SendMessageRequest,
+} from "./gen/storyloom/v1/conversation_pb";
 import { type Media, MediaService } from "./gen/storyloom/v1/media_pb";
 import { type CreateStoryRequest, type Story, StoryService } from "./gen/storyloom/v1/story_pb";
-import { type Task, type TaskEvent, TaskService } from "./gen/storyloom/v1/task_pb";
-import { ListTasksRequestSchema } from "./gen/storyloom/v1/task_pb";
+import { ListTasksRequestSchema, type Task, type TaskEvent, TaskService } from "./gen/storyloom/v1/task_pb";
 import { type Protocol, StoryloomClient } from "./api";
 
 /** Unary calls: a ConnectError becomes what the REST path throws (ApiError, or the network's TypeError). */

@@ -2,10 +2,8 @@
 // the same contracts, and its JSON is the proto3 JSON mapping, so requests are the generated messages through
 // toJson and answers come back through fromJson: field names, enums, int64 and Any need no hand-written types.
 
-import { type DescMessage, fromJson, type JsonValue, type MessageShape, toJson } from "@bufbuild/protobuf";
-import { createRegistry } from "@bufbuild/protobuf";
+import { createRegistry, type DescMessage, fromJson, type JsonValue, type MessageShape, toJson } from "@bufbuild/protobuf";
 import { ApiError, errorDetailTypes } from "./errors";
-import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb";
 import {
   type Conversation,
   ConversationSchema,
@@ -23,7 +21,14 @@ import {
   type Story,
   StorySchema,
 } from "./gen/storyloom/v1/story_pb";
-import { file_storyloom_v1_task, ListTasksResponseSchema, type Task, type TaskEvent, TaskEventSchema, TaskSchema } from "./gen/storyloom/v1/task_pb";
+import {
+  file_storyloom_v1_task,
+  ListTasksResponseSchema,
+  type Task,
+  type TaskEvent,
+  TaskEventSchema,
+  TaskSchema,
+} from "./gen/storyloom/v1/task_pb";
 import { type Protocol, StoryloomClient } from "./api";
 import { readSse } from "./sse";
 
@@ -33,7 +38,7 @@ import { readSse } from "./sse";
  */
 const readOptions = {
   registry: createRegistry(file_storyloom_v1_story, file_storyloom_v1_task, file_storyloom_v1_conversation,
-    file_google_rpc_error_details, errorDetailTypes),
+    errorDetailTypes),
   ignoreUnknownFields: true,
 };
 
