@@ -26,7 +26,9 @@ PY_CLIENT_GEN := $(PY_CLIENT)/storyloom_client/generated
 WEB_DIR     := clients/web
 WEB_DEPS    := $(WEB_DIR)/node_modules/.package-lock.json
 WEB_DIST    := $(WEB_DIR)/dist/index.html
-WEB_SRC     := $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(wildcard $(WEB_DIR)/src/*)
+WEB_SRC     := $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(shell find $(WEB_DIR)/src -type f 2>/dev/null)
+# The page's TypeScript messages and service descriptors (protoc-gen-es from $(WEB_DIR)/node_modules), committed.
+WEB_GEN     := $(WEB_DIR)/src/gen
 DART_DIR    := clients/dart
 # `make breaking` compares the protos against this git ref.
 BREAKING_REF ?= HEAD~1
@@ -45,17 +47,28 @@ generate_into = $(BUF) generate --output $(1) && \
 	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
+# $(call generate_web_into,ROOT): the web page's TypeScript under ROOT (needs $(WEB_DIR)/node_modules: web-plugin).
+generate_web_into = $(BUF) generate --template $(WEB_DIR)/buf.gen.yaml --output $(1)
+
+# Whether the protoc-gen-es plugin can be had: npm ci in $(WEB_DIR) when npm is there (as web-optional does).
+# Without npm, or with npm ci failing (offline), it says so and the web code is neither generated nor checked.
+web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
+	  echo "$(1): no npm; $(WEB_GEN) is not $(2) (the web page's generated code needs protoc-gen-es from npm)"; false; \
+	elif ! $(MAKE) -s --no-print-directory $(WEB_DEPS); then \
+	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
+	fi
+
 .PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke clean web web-optional browser-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
-	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR) and $(PY_CLIENT_GEN) from $(PROTO_DIR)/"
+	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR), $(PY_CLIENT_GEN) and $(WEB_GEN) from $(PROTO_DIR)/"
 	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
 	@echo "make check            ruff, mypy and the import rule between the layers (import-linter)"
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
-	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
+	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
@@ -83,19 +96,28 @@ generate: $(STAMP)
 	rm -rf $(PY_CLIENT_GEN)
 	$(call generate_into,.)
 	test -f $(GEN_DIR)/__init__.py || printf '"""Generated from proto/storyloom/v1 by `make generate`."""\n' > $(GEN_DIR)/__init__.py
+	@if $(call web_plugin_ready,generate,regenerated); then \
+	  rm -rf $(WEB_GEN) && $(call generate_web_into,.); \
+	fi
 
 # Regenerates into a temp dir and compares with the committed files, so the
 # working tree is never touched. The descriptor set is compared byte for byte.
+# The web page's code is checked when protoc-gen-es can be installed (npm); otherwise it says it was skipped.
 check-generated: $(STAMP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(call generate_into,$$tmp) || exit 1; \
-	rc=0; \
+	rc=0; checked="$(GEN_DIR), $(DESCRIPTOR) and $(PY_CLIENT_GEN)"; \
 	test -f $(GEN_DIR)/__init__.py || { echo "missing $(GEN_DIR)/__init__.py"; rc=1; }; \
 	diff -ru -x __init__.py -x __pycache__ $(GEN_DIR) "$$tmp/$(GEN_DIR)" || rc=1; \
 	cmp $(DESCRIPTOR) "$$tmp/$(DESCRIPTOR)" || rc=1; \
 	diff -ru -x __pycache__ $(PY_CLIENT_GEN) "$$tmp/$(PY_CLIENT_GEN)" || rc=1; \
+	if $(call web_plugin_ready,check-generated,checked); then \
+	  $(call generate_web_into,$$tmp) || exit 1; \
+	  diff -ru $(WEB_GEN) "$$tmp/$(WEB_GEN)" || rc=1; \
+	  checked="$(GEN_DIR), $(DESCRIPTOR), $(PY_CLIENT_GEN) and $(WEB_GEN)"; \
+	fi; \
 	if [ $$rc -ne 0 ]; then echo "check-generated: generated code is stale; run 'make generate' and commit"; exit 1; fi; \
-	echo "check-generated: $(GEN_DIR), $(DESCRIPTOR) and $(PY_CLIENT_GEN) are up to date"
+	echo "check-generated: $$checked are up to date"
 
 # --- code quality ------------------------------------------------------------
 
@@ -138,9 +160,9 @@ breaking: $(STAMP)
 test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
 
-# Sets itself up on a fresh machine, then runs the server and the Envoy gateway
-# together until Ctrl-C (tools/run_local.py stops both).
-run: $(STAMP)
+# Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
+# gateway and the page together until Ctrl-C (tools/run_local.py stops them).
+run: $(STAMP) web-optional
 	$(PY) tools/run_local.py
 
 # --- web page and Dart package -----------------------------------------------
@@ -160,7 +182,7 @@ $(WEB_DIST): $(WEB_DEPS) $(WEB_SRC)
 web-optional:
 	@if ! command -v npm >/dev/null 2>&1; then \
 	  echo "web: no npm; the web page is not built (tests/web will skip)"; \
-	elif ! $(MAKE) --no-print-directory $(WEB_DEPS); then \
+	elif ! $(MAKE) -s --no-print-directory $(WEB_DEPS); then \
 	  echo "web: npm ci failed; the web page is not built (tests/web will skip)"; \
 	else \
 	  $(MAKE) --no-print-directory web; \

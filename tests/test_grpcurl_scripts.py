@@ -126,7 +126,8 @@ async def test_chat_with_an_unknown_conversation_fails_with_not_found(storyloom_
     code, output, errors = await chat(storyloom_server, caller, "hello", "users/me/conversations/nosuchthing")
 
     assert code != 0 and output == []
-    assert "NotFound" in errors
+    assert errors.splitlines()[-1] == ("chat.sh: NOT_FOUND (RESOURCE_NOT_FOUND): "
+                                       f"users/{caller.user_id}/conversations/nosuchthing was not found")
 
 
 class FailingMidReply(OfflineStoryteller):

@@ -6,7 +6,7 @@
 Starts `python -m storyloom serve` (gRPC on 127.0.0.1:50051), waits until it serves, renders the
 gateway config for it (gateway/render_config.py) and starts Envoy on 127.0.0.1:8080, waits until
 the gateway sees the server healthy, serves the web page (clients/web/dist, built by `make web`)
-on 127.0.0.1:8081, then prints the URLs and a few commands to try.
+on 127.0.0.1:8081 (its /config.json names the gateway), then prints the URLs and a few commands to try.
 
 Ports also come from the environment: STORYLOOM_GRPC_PORT, STORYLOOM_HTTP_PORT (0 = any free
 port for gRPC), STORYLOOM_WEB_PORT (the web page; 0 = any free port), STORYLOOM_ENVOY_ADMIN_PORT
@@ -25,6 +25,7 @@ import argparse
 import functools
 import http.server
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -81,7 +82,23 @@ def _die_with_parent() -> None:
 
 
 class _StaticHandler(http.server.SimpleHTTPRequestHandler):
-    """The web page's files, never cached (a rebuilt page shows at the next reload), without a log line each."""
+    """The web page's files, never cached (a rebuilt page shows at the next reload), without a log line each.
+    `config.json` names the gateway, when there is one to name."""
+
+    def __init__(self, *args, gateway: str | None, **kwargs) -> None:
+        self.gateway = gateway
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        if self.gateway is not None and self.path.split("?", 1)[0] == "/config.json":
+            body = json.dumps({"gateway": self.gateway}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
@@ -91,11 +108,14 @@ class _StaticHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def serve_static(directory: Path, port: int, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+def serve_static(directory: Path, port: int, host: str = "127.0.0.1",
+                 gateway: str | None = None) -> http.server.ThreadingHTTPServer:
     """Serves `directory` over HTTP from a daemon thread (port 0: any free port); `.shutdown()` stops it.
 
-    The page calls the gateway on its own port; the gateway allows any origin (CORS)."""
-    server = http.server.ThreadingHTTPServer((host, port), functools.partial(_StaticHandler, directory=str(directory)))
+    The page calls the gateway on its own port; the gateway allows any origin (CORS). With `gateway` (its URL),
+    `/config.json` names it, so the page finds the gateway whatever port it got."""
+    handler = functools.partial(_StaticHandler, directory=str(directory), gateway=gateway)
+    server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="storyloom-web", daemon=True).start()
     return server
@@ -202,10 +222,10 @@ class Launcher:
         if self.args.web_port < 0:
             return
         if not (WEB_DIST / "index.html").exists():
-            self.web_note = "not built; run `make web`"
+            self.web_note = "not built: `make web` builds it (it needs npm)"
             return
         try:
-            self.web = serve_static(WEB_DIST, self.args.web_port)
+            self.web = serve_static(WEB_DIST, self.args.web_port, gateway=f"http://127.0.0.1:{self.args.http_port}")
         except OSError as exc:
             self.web_note = f"not served: 127.0.0.1:{self.args.web_port}: {exc.strerror}"
 
@@ -223,16 +243,18 @@ class Launcher:
         grpcurl = Path(sys.executable).parent / "grpcurl"
         grpcurl_cmd = str(grpcurl) if grpcurl.exists() else "grpcurl"
         admin = f"\n  Envoy admin   http://127.0.0.1:{self.args.admin_port}" if self.args.admin_port else ""
+        # The grpcurl scripts and storyloom-cli dial 127.0.0.1:50051 unless told otherwise.
+        scripts = "" if self.grpc_port == 50051 else (
+            f"\n                export STORYLOOM_ADDR=127.0.0.1:{self.grpc_port}   (for the scripts and storyloom-cli)")
         if self.web is not None:
             page = f"http://127.0.0.1:{self.web.server_address[1]}/"
-            page += "" if self.args.http_port == 8080 else f"?gateway={http}"
             web = f"\n  web page      {page}   (or {page}#key=$KEY to fill in the key)"
         else:
             web = f"\n  web page      {self.web_note}" if self.web_note else ""
         print(
             f"""
 Storyloom is running (server pid {self.server.pid}, Envoy pid {self.envoy.pid}).
-  gRPC          127.0.0.1:{self.grpc_port}   (direct, no gateway)
+  gRPC          127.0.0.1:{self.grpc_port}   (direct, no gateway){scripts}
   gateway       {http}   (REST/JSON + SSE, gRPC-Web, gRPC on one port)
   health        {http}/healthz{web}{admin}
   data          {self.data_dir}

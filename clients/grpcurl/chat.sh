@@ -2,19 +2,20 @@
 # Sends a message to the story assistant and prints its reply as it is written. Without a conversation it starts a
 # new one; its name goes to stderr, so pass it next time to go on with the same chat.
 #   clients/grpcurl/chat.sh "A story about a brave fox named Luna" [users/me/conversations/ID]
+#   clients/grpcurl/chat.sh -- "--help"        (a message that starts with "-")
 source "$(dirname "$0")/common.sh"
-text="${1:?message text}"; conversation="${2:-}"
+text="${1:-}"; conversation="${2:-}"
+need "$text" "the message text"
 if [ -z "$conversation" ]; then
-  conversation="$(call storyloom.v1.ConversationService/CreateConversation -d '{"parent": "users/me"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')"
+  created="$(call storyloom.v1.ConversationService/CreateConversation -d '{"parent": "users/me"}')"
+  conversation="$(json_field name <<< "$created")"
 fi
 echo "conversation: $conversation" >&2
-# The request as JSON (python3 quotes the text, whatever it holds).
-request="$(python3 -c 'import json, sys; print(json.dumps({"conversation": sys.argv[1], "text": sys.argv[2]}))' \
-  "$conversation" "$text")"
 # grpcurl prints each ReplyEvent as JSON as soon as it arrives; print the deltas' text the same way. An in-band
 # error event (the reply failed after it started) goes to stderr and fails the script.
-call storyloom.v1.ConversationService/SendMessage -d "$request" | python3 -u -c 'import json, sys
+call storyloom.v1.ConversationService/SendMessage \
+    -d "{\"conversation\": $(json_string "$conversation"), \"text\": $(json_string "$text")}" |
+  python3 -u -c 'import json, sys
 decoder, buffer = json.JSONDecoder(), ""
 for line in sys.stdin:
     buffer += line

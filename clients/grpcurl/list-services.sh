@@ -2,5 +2,5 @@
 # Lists the services through server reflection (no key needed), then checks health.
 #   clients/grpcurl/list-services.sh
 source "$(dirname "$0")/common.sh"
-"$GRPCURL" -plaintext "$ADDR" list
-"$GRPCURL" -plaintext "$ADDR" grpc.health.v1.Health/Check
+grpc list
+grpc grpc.health.v1.Health/Check

@@ -11,9 +11,12 @@ source "$(dirname "$0")/common.sh"
 request="$(python3 - "$@" <<'PY'
 import json, sys, uuid
 args, req, story = sys.argv[1:], {}, {"parent": "users/me", "request_id": str(uuid.uuid4())}
+def usage_error(message):
+    print(f"story-create.sh: {message} (see story-create.sh --help)", file=sys.stderr)
+    sys.exit(2)
 def value(i):
     if i + 1 >= len(args):
-        sys.exit(f"story-create.sh: {args[i]} needs a value")
+        usage_error(f"{args[i]} needs a value")
     return args[i + 1]
 i = 0
 while i < len(args):
@@ -26,6 +29,8 @@ while i < len(args):
     elif flag == "--tone":
         req["tone"] = "STORY_TONE_" + value(i).upper().replace("-", "_")
     elif flag == "--scenes":
+        if not value(i).isdigit():
+            usage_error(f"--scenes needs a number, not {value(i)!r}")
         story["scene_count"] = int(value(i))
     elif flag == "--conversation":
         story["conversation"] = value(i)
@@ -34,7 +39,7 @@ while i < len(args):
                "--regenerate": "regenerate"}[flag]] = True
         i -= 1
     else:
-        sys.exit(f"story-create.sh: unknown flag {flag}")
+        usage_error(f"unknown flag {flag}")
     i += 2
 if "conversation" not in story:
     story["requirements"] = req

@@ -13,7 +13,8 @@ from storyloom_client import v1
 from tests.conftest import Caller
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "clients" / "grpcurl"
-LINE = re.compile(r"^\[\s*(\d+)%\] (\S+)\s+(.*)$")
+# "[ 33%] scenes        Writing scene 1 of 3.  (about 12 s left)": percent, stage, message, the estimate if any.
+LINE = re.compile(r"^\[\s*(\d+)%\] (\S+)\s+(.*?)(?:  \((about \d+ (?:s|min) left|almost done)\))?$")
 
 
 async def script(address: str, caller: Caller, name: str, *args: str) -> tuple[int, str, str]:
@@ -43,6 +44,11 @@ async def test_create_watch_and_get_a_story_from_flags(storyloom_server, caller,
     shown = [LINE.match(x) for x in lines[:-1]]
     assert [(int(m[1]), m[3]) for m in shown] == [(e.percent, e.message) for e in log]
     assert "premise" in [m[2] for m in shown] and shown[-1][1] == "100"
+    # Each event the server estimated shows the time left; terminal events show none.
+    for match, event in zip(shown, log, strict=True):
+        estimated = event.estimated_remaining is not None or event.estimated_completion_time is not None
+        assert (match[4] is not None) == (estimated and event.state in (v1.TaskState.PENDING, v1.TaskState.RUNNING))
+    assert any(m[4] and m[4].endswith(" s left") for m in shown), lines
 
     code, out, err = await script(storyloom_server.address, caller, "story-get.sh", task["target"].rsplit("/", 1)[1])
     assert code == 0, err
@@ -92,4 +98,5 @@ async def test_story_create_refuses_an_unknown_flag_and_reports_server_errors(st
 
     code, out, err = await script(storyloom_server.address, caller, "story-create.sh", "--scenes", "50",
                                   "--setting", "space")
-    assert code != 0 and "InvalidArgument" in err and "scene_count" in err
+    assert code != 0 and err == ("story-create.sh: INVALID_ARGUMENT: scene_count: must be from 1 to 12, "
+                                 "or 0 for the default\n")

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,12 +68,21 @@ def browser_tools() -> BrowserTools:
     return BrowserTools(node, chromium)
 
 
+ServePage = Callable[..., str]
+
+
 @pytest.fixture
-def web_page() -> Iterator[str]:
-    """The built page on a free port, served by run_local's static server (what `make run` uses)."""
-    server = run_local.serve_static(WEB_DIST, 0)
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
+def serve_page() -> Iterator[ServePage]:
+    """`serve_page(gateway=None)`: the built page on a free port, served by run_local's static server (what
+    `make run` uses), whose /config.json names `gateway` when given; returns the page's URL."""
+    servers = []
+
+    def serve(gateway: str | None = None) -> str:
+        server = run_local.serve_static(WEB_DIST, 0, gateway=gateway)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
         server.shutdown()
         server.server_close()

@@ -1,10 +1,11 @@
 // Drives the Storyloom web page (clients/web) in headless Chromium with playwright-core, as a person would use
 // it, and prints what was seen as one JSON object on stdout; tests/web/test_web_page.py checks it.
 //
-//   node tests/web/drive_page.mjs '{"url": "...", "chromium": "/usr/bin/chromium", "artifacts": "test-artifacts/web"}'
+//   node tests/web/drive_page.mjs '{"url": "...", "chromium": "/usr/bin/chromium", "artifacts": "test-artifacts/web",
+//                                   "screenshot": "storyloom-page.png"}'
 //
 // playwright-core comes from clients/web/node_modules (`make web`); it never downloads a browser: Debian's
-// Chromium is launched through executablePath. On any failure a screenshot is still written (failure.png) and the
+// Chromium is launched through executablePath. On any failure a screenshot is still written (failure-*.png) and the
 // JSON says what went wrong; the exit code is then 1.
 
 import { createRequire } from "node:module";
@@ -54,8 +55,21 @@ try {
   page.on("response", (response) => {
     if (response.status() >= 400) result.problems.push(`HTTP ${response.status()}: ${response.url()}`);
   });
+  // Every call to the gateway (anything not from the page's own origin), to tell which protocol the page spoke.
+  result.gatewayRequests = [];
+  page.on("request", (request) => {
+    const target = new URL(request.url());
+    if (target.origin === new URL(url).origin || request.method() === "OPTIONS") return;
+    result.gatewayRequests.push({
+      origin: target.origin,
+      method: request.method(),
+      path: target.pathname,
+      contentType: request.headers()["content-type"] ?? null,
+      accept: request.headers()["accept"] ?? null,
+    });
+  });
 
-  // --- the page loads, takes the key from ?key= and checks it --------------------------------------------------
+  // --- the page loads, takes its settings from the address (and the gateway maybe from its server) and checks the key
   await page.goto(url);
   await page.waitForFunction(() => document.getElementById("connection")?.textContent === "Connected.", null, {
     timeout: 15_000,
@@ -64,6 +78,8 @@ try {
     keyFieldFilled: document.getElementById("api-key").value.length > 0,
     keyStored: localStorage.getItem("storyloom.apiKey") === document.getElementById("api-key").value,
     addressBar: location.href,
+    gateway: document.getElementById("gateway").value,
+    protocol: document.getElementById("protocol").value,
   }));
   step("loaded");
 
@@ -178,15 +194,27 @@ try {
     step("played");
   }
 
-  result.screenshot = path.resolve(artifacts, "storyloom-page.png");
+  result.screenshot = path.resolve(artifacts, config.screenshot ?? "storyloom-page.png");
   await page.screenshot({ path: result.screenshot, fullPage: true });
   step("screenshot");
+
+  // --- a wrong key is refused, and the page says why (the error's code and ErrorInfo reason) ---------------------
+  // Its 401 and console message are expected: they are kept apart from the problems above.
+  const problemsBefore = result.problems.length;
+  await page.fill("#api-key", "not-a-key");
+  await page.dispatchEvent("#api-key", "change");
+  await page.waitForFunction(() => document.getElementById("connection").className === "error", null, {
+    timeout: 15_000,
+  });
+  result.badKey = { connection: await page.textContent("#connection") };
+  result.badKey.problems = result.problems.splice(problemsBefore);
+  step("bad key");
   result.ok = true;
 } catch (error) {
   result.ok = false;
   result.error = String(error?.stack ?? error);
   if (page) {
-    result.screenshot = path.resolve(artifacts, "failure.png");
+    result.screenshot = path.resolve(artifacts, `failure-${config.screenshot ?? "storyloom-page.png"}`);
     await page.screenshot({ path: result.screenshot, fullPage: true }).catch(() => undefined);
     result.pageText = await page.evaluate(() => document.body.innerText).catch(() => null);
   }

@@ -1,7 +1,9 @@
-"""`make run` (tools/run_local.py) serves the web page, prints its URL, and stops serving it on Ctrl-C."""
+"""`make run` (tools/run_local.py) serves the web page and tells it where the gateway is, prints its URL, and stops
+serving it on Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -24,11 +26,18 @@ def test_the_launcher_serves_the_web_page_and_prints_its_url(built_page, tmp_pat
     launch = Launch(tmp_path)
     try:
         launch.wait_running()
-        match = re.search(r"web page +(http://127\.0\.0\.1:(\d+))/\?gateway=(\S+)", launch.text())
+        match = re.search(r"web page +(http://127\.0\.0\.1:(\d+))/ ", launch.text())
         assert match, launch.text()
-        page, web_port, gateway = match[1], int(match[2]), match[3]
-        assert gateway == f"http://127.0.0.1:{launch.http_port}"
-        assert f"{page}/?gateway={gateway}#key=$KEY" in launch.text()
+        page, web_port = match[1], int(match[2])
+        assert f"{page}/#key=$KEY" in launch.text()
+        # The page asks the server it came from where the gateway is, so that URL works whatever port the
+        # gateway got (here not 8080); the scripts are told the gRPC address the same way.
+        with urllib.request.urlopen(f"{page}/config.json", timeout=10) as response:
+            assert response.headers["content-type"] == "application/json"
+            gateway = json.load(response)["gateway"]
+        assert gateway == f"http://127.0.0.1:{launch.http_port}" and launch.http_port != 8080
+        grpc_port = re.search(r"gRPC +127\.0\.0\.1:(\d+) ", launch.text())[1]
+        assert f"export STORYLOOM_ADDR=127.0.0.1:{grpc_port} " in launch.text()
 
         with urllib.request.urlopen(f"{page}/", timeout=10) as response:
             assert response.headers["content-type"] == "text/html"

@@ -1,12 +1,30 @@
 // The Storyloom web page: an API key field, a chat whose replies stream in as they are written, and a story
 // form whose progress (stage, percent, ETA) comes from WatchTask, followed by the scenes with their pictures and
-// narration. Everything goes through the Envoy gateway as REST/JSON and Server-Sent Events.
+// narration. Everything goes through the Envoy gateway, as REST/JSON + Server-Sent Events or as gRPC-Web (the
+// "Protocol" setting); the messages are the types generated from proto/ (src/gen).
 
-import { ApiError, describeStatus, StoryloomClient } from "./api";
-import type { CreateStoryRequest, Scene, Story, TaskEvent } from "./types";
+import { create } from "@bufbuild/protobuf";
+import { anyIs, anyUnpack, durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
+import { PROTOCOLS, type Protocol, StoryloomClient, uuid4 } from "./api";
+import { ApiError } from "./errors";
+import { StoryToneSchema } from "./gen/storyloom/v1/requirements_pb";
+import {
+  AssetState,
+  type CreateStoryRequest,
+  CreateStoryRequestSchema,
+  type Scene,
+  type Story,
+  StorySchema,
+} from "./gen/storyloom/v1/story_pb";
+import type { Media } from "./gen/storyloom/v1/media_pb";
+import { type Task, type TaskEvent, TaskEventSchema, TaskState, TaskStateSchema } from "./gen/storyloom/v1/task_pb";
+import { GrpcWebClient } from "./grpcweb";
+import { RestClient } from "./rest";
 
 const KEY_STORAGE = "storyloom.apiKey";
 const GATEWAY_STORAGE = "storyloom.gateway";
+const PROTOCOL_STORAGE = "storyloom.protocol";
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -31,24 +49,44 @@ function show(node: HTMLElement, text: string | null): void {
 
 function errorText(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.httpStatus === 401) return `${error.message}. Check the API key.`;
+    if (error.code === Code.Unauthenticated) return `${error.message} Check the API key.`;
     return error.message;
   }
   if (error instanceof TypeError) return `Cannot reach the gateway (${error.message}). Is it running?`;
   return error instanceof Error ? error.message : String(error);
 }
 
-// --- settings: API key and gateway ----------------------------------------------------------------------------
+// --- settings: API key, gateway and protocol -----------------------------------------------------------------
 
 const keyInput = $<HTMLInputElement>("api-key");
 const gatewayInput = $<HTMLInputElement>("gateway");
+const protocolInput = $<HTMLSelectElement>("protocol");
 const connection = $("connection");
 
-function loadSettings(): void {
+/**
+ * The gateway the server of this page names in its config.json (`make run` answers with the gateway it
+ * started; a plain static copy of dist/ has an empty one), or "".
+ */
+async function gatewayFromOrigin(): Promise<string> {
+  try {
+    const response = await fetch(new URL("config.json", location.href), { cache: "no-store" });
+    const config = response.ok ? ((await response.json()) as { gateway?: unknown }) : {};
+    return typeof config.gateway === "string" ? config.gateway : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Settings come from the address first: `key`, `gateway` and `protocol` in the query or the fragment
+ * (`#key=...&gateway=http://127.0.0.1:8090`; a fragment never reaches a server log). Then the gateway the page's
+ * own server names, then what was stored on the last visit, then the gateway on port 8080 of the page's host.
+ */
+async function loadSettings(): Promise<void> {
   const query = new URLSearchParams(location.search);
-  // `#key=` works too: a fragment never reaches a server log.
   const fragment = new URLSearchParams(location.hash.slice(1));
-  const keyFromUrl = query.get("key") ?? fragment.get("key");
+  const fromUrl = (name: string) => query.get(name) ?? fragment.get(name);
+  const keyFromUrl = fromUrl("key");
   if (keyFromUrl !== null) {
     localStorage.setItem(KEY_STORAGE, keyFromUrl);
     // Keep the key out of the address bar and the history once it is stored.
@@ -59,14 +97,22 @@ function loadSettings(): void {
     history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}${hash ? `#${hash}` : ""}`);
   }
   keyInput.value = keyFromUrl ?? localStorage.getItem(KEY_STORAGE) ?? "";
-  const gatewayFromUrl = query.get("gateway");
+  const gatewayFromUrl = fromUrl("gateway");
   if (gatewayFromUrl !== null) localStorage.setItem(GATEWAY_STORAGE, gatewayFromUrl);
   gatewayInput.value =
-    gatewayFromUrl ?? localStorage.getItem(GATEWAY_STORAGE) ?? `${location.protocol}//${location.hostname}:8080`;
+    gatewayFromUrl ||
+    (await gatewayFromOrigin()) ||
+    localStorage.getItem(GATEWAY_STORAGE) ||
+    `${location.protocol}//${location.hostname}:8080`;
+  const protocol = fromUrl("protocol") ?? localStorage.getItem(PROTOCOL_STORAGE) ?? "rest";
+  protocolInput.value = PROTOCOLS.includes(protocol as Protocol) ? protocol : "rest";
+  document.body.dataset.protocol = protocolInput.value;
 }
 
 function client(): StoryloomClient {
-  return new StoryloomClient(gatewayInput.value.trim(), keyInput.value.trim());
+  const gateway = gatewayInput.value.trim();
+  const key = keyInput.value.trim();
+  return protocolInput.value === "grpc-web" ? new GrpcWebClient(gateway, key) : new RestClient(gateway, key);
 }
 
 let checkId = 0;
@@ -82,7 +128,7 @@ async function checkConnection(): Promise<void> {
   connection.textContent = "Checking…";
   connection.className = "muted";
   try {
-    await client().call("GET", "/v1/tasks?pageSize=1");
+    await client().checkKey();
     if (id === checkId) {
       connection.textContent = "Connected.";
       connection.className = "muted";
@@ -98,9 +144,11 @@ async function checkConnection(): Promise<void> {
 for (const [input, storage] of [
   [keyInput, KEY_STORAGE],
   [gatewayInput, GATEWAY_STORAGE],
+  [protocolInput, PROTOCOL_STORAGE],
 ] as const) {
   input.addEventListener("change", () => {
     localStorage.setItem(storage, input.value.trim());
+    document.body.dataset.protocol = protocolInput.value;
     void checkConnection();
   });
 }
@@ -134,17 +182,17 @@ async function sendChat(text: string): Promise<void> {
     const events = api.sendMessage(conversation, text, {
       onReconnect: (attempt) => (connection.textContent = `Connection lost; re-attaching (attempt ${attempt})…`),
     });
-    for await (const event of events) {
-      if (event.delta) {
-        reply.append(event.delta.text);
+    for await (const { event } of events) {
+      if (event.case === "delta") {
+        reply.append(event.value.text);
         reply.dataset.deltas = String(++deltas);
         chatLog.scrollTop = chatLog.scrollHeight;
-      } else if (event.finished) {
-        reply.textContent = event.finished.message.text; // the stored text: all the deltas together
+      } else if (event.case === "finished") {
+        reply.textContent = event.value.message?.text ?? ""; // the stored text: all the deltas together
         reply.dataset.state = "done";
-      } else if (event.error) {
+      } else if (event.case === "error") {
         reply.dataset.state = "failed";
-        show(chatError, describeStatus(event.error));
+        show(chatError, ApiError.fromStatus(event.value).message);
       }
     }
   } catch (error) {
@@ -187,23 +235,19 @@ const scenes = $("scenes");
 let blobUrls: string[] = [];
 let runningTask: string | null = null;
 
-/** Seconds in a proto3 JSON Duration ("12.500s"), or null. */
-function durationSeconds(duration: string | undefined): number | null {
-  if (!duration?.endsWith("s")) return null;
-  const seconds = Number(duration.slice(0, -1));
-  return Number.isFinite(seconds) ? seconds : null;
-}
-
 let watchStarted = 0;
 
+function stateName(state: TaskState): string {
+  return TaskStateSchema.value[state]?.name ?? String(state);
+}
+
 function etaText(event: TaskEvent): string {
-  if (event.state === "TASK_STATE_SUCCEEDED") return `finished in ${Math.round((Date.now() - watchStarted) / 1000)} s`;
-  if (event.state === "TASK_STATE_FAILED") return "failed";
-  if (event.state === "TASK_STATE_CANCELLED") return "cancelled";
-  let seconds = durationSeconds(event.estimatedRemaining);
-  if (seconds === null && event.estimatedCompletionTime) {
-    seconds = (Date.parse(event.estimatedCompletionTime) - Date.now()) / 1000;
-  }
+  if (event.state === TaskState.SUCCEEDED) return `finished in ${Math.round((Date.now() - watchStarted) / 1000)} s`;
+  if (event.state === TaskState.FAILED) return "failed";
+  if (event.state === TaskState.CANCELLED) return "cancelled";
+  let seconds: number | null = null;
+  if (event.estimatedRemaining) seconds = durationMs(event.estimatedRemaining) / 1000;
+  else if (event.estimatedCompletionTime) seconds = (timestampMs(event.estimatedCompletionTime) - Date.now()) / 1000;
   if (seconds === null || !Number.isFinite(seconds)) return "estimating…";
   if (seconds < 1) return "almost done";
   if (seconds < 90) return `about ${Math.ceil(seconds)} s left`;
@@ -212,33 +256,49 @@ function etaText(event: TaskEvent): string {
 
 function showProgress(event: TaskEvent): void {
   storyProgress.value = event.percent;
-  storyProgress.dataset.state = event.state;
-  $("story-stage").textContent = event.stage || event.state.replace("TASK_STATE_", "").toLowerCase();
+  storyProgress.dataset.state = stateName(event.state);
+  $("story-stage").textContent = event.stage || stateName(event.state).replace("TASK_STATE_", "").toLowerCase();
   $("story-percent").textContent = `${event.percent} %`;
   $("story-eta").textContent = etaText(event);
   $("story-message").textContent = event.message;
+}
+
+/** The task as it was when it was created, as a progress event. */
+function taskProgress(task: Task): TaskEvent {
+  const { state, stage, percent, message, estimatedCompletionTime } = task;
+  return create(TaskEventSchema, { task: task.name, sequence: task.lastSequence, state, stage, percent, message,
+    estimatedCompletionTime });
 }
 
 function storyRequest(): CreateStoryRequest {
   const value = (id: string) => $<HTMLInputElement>(id).value.trim();
   const checked = (id: string) => $<HTMLInputElement>(id).checked;
   const character = { name: value("story-character"), description: value("story-description") };
-  return {
-    requirements: {
-      characters: character.name ? [character] : [],
-      setting: value("story-setting"),
-      tone: $<HTMLSelectElement>("story-tone").value,
+  const tone = $<HTMLSelectElement>("story-tone").value; // the enum value's name, e.g. STORY_TONE_CALM
+  return create(CreateStoryRequestSchema, {
+    parent: "users/me",
+    requestId: uuid4(), // a retry of this request returns the same task (AIP-155)
+    source: {
+      case: "requirements",
+      value: {
+        characters: character.name ? [character] : [],
+        setting: value("story-setting"),
+        tone: StoryToneSchema.values.find((v) => v.name === tone)?.number ?? 0,
+      },
     },
     sceneCount: Number(value("story-scenes")) || 0,
     skipIllustrations: !checked("story-pictures"),
     skipNarration: !checked("story-narration"),
-  };
+  });
 }
 
-function assetNote(state: string): string {
-  return { ASSET_STATE_SKIPPED: "not asked for", ASSET_STATE_FAILED: "failed", ASSET_STATE_PENDING: "not ready" }[
-    state
-  ] ?? state;
+function assetNote(state: AssetState): string {
+  const notes: Partial<Record<AssetState, string>> = {
+    [AssetState.SKIPPED]: "not asked for",
+    [AssetState.FAILED]: "failed",
+    [AssetState.PENDING]: "not ready",
+  };
+  return notes[state] ?? "missing";
 }
 
 /** One scene card. Its picture and narration are fetched with the API key and shown through blob: URLs. */
@@ -254,9 +314,8 @@ function sceneCard(api: StoryloomClient, scene: Scene): HTMLElement {
   );
   card.dataset.index = String(scene.index);
 
-  const load = async (media: Scene["picture"], target: HTMLImageElement | HTMLAudioElement): Promise<void> => {
-    if (!media) return;
-    const url = URL.createObjectURL(await api.downloadMedia(media.downloadPath));
+  const load = async (media: Media, target: HTMLImageElement | HTMLAudioElement): Promise<void> => {
+    const url = URL.createObjectURL(await api.downloadMedia(media));
     blobUrls.push(url);
     target.src = url;
   };
@@ -301,11 +360,11 @@ async function createStory(request: CreateStoryRequest): Promise<void> {
   storyCancel.hidden = false;
   storyStatus.hidden = false;
   watchStarted = Date.now();
-  showProgress({ ...task, task: task.name, sequence: task.lastSequence });
+  showProgress(taskProgress(task));
   let last: TaskEvent | null = null;
   // From the task's latest event on: a task that already ran (the same request made recently returns its task)
   // shows where it is now instead of replaying its whole history.
-  const afterSequence = Math.max(0, Number(task.lastSequence) - 1);
+  const afterSequence = task.lastSequence > 0n ? task.lastSequence - 1n : 0n;
   for await (const event of api.watchTask(task.name, {
     afterSequence,
     onReconnect: (attempt) => ($("story-message").textContent = `Connection lost; re-attaching (attempt ${attempt})…`),
@@ -313,15 +372,15 @@ async function createStory(request: CreateStoryRequest): Promise<void> {
     showProgress(event);
     last = event;
   }
-  if (last?.state === "TASK_STATE_SUCCEEDED") {
-    const result = last.result;
-    const story = result?.["@type"]?.endsWith("storyloom.v1.Story")
-      ? (result as unknown as Story)
-      : await api.getStory(task.target);
+  if (last?.state === TaskState.SUCCEEDED) {
+    // The terminal event carries the Story; a task made by an older server may not, then it is fetched.
+    const story: Story =
+      (last.result && anyIs(last.result, StorySchema) && anyUnpack(last.result, StorySchema)) ||
+      (await api.getStory(task.target));
     showStory(api, story);
-  } else if (last?.state === "TASK_STATE_FAILED" && last.error) {
-    show(storyError, `The story failed: ${describeStatus(last.error)}`);
-  } else if (last?.state === "TASK_STATE_CANCELLED") {
+  } else if (last?.state === TaskState.FAILED && last.error) {
+    show(storyError, `The story failed: ${ApiError.fromStatus(last.error).message}`);
+  } else if (last?.state === TaskState.CANCELLED) {
     show(storyError, "The story was cancelled.");
   }
 }
@@ -349,5 +408,4 @@ storyCancel.addEventListener("click", () => {
     .catch((error: unknown) => show(storyError, errorText(error)));
 });
 
-loadSettings();
-void checkConnection();
+void loadSettings().then(checkConnection);
