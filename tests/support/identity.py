@@ -80,7 +80,7 @@ class JwksServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def stop(self) -> None:
         """Down: connections to the port are refused until start()."""
@@ -215,3 +215,25 @@ PRESETS: dict[str, Callable[[], IdentityProvider]] = {
 PRESET_PROFILES = {"firebase": ("Ada Lovelace", "ada@example.com"), "clerk": ("Grace Hopper", "grace@example.com"),
                    "auth0": ("Katherine Johnson", "katherine@example.com"),
                    "supabase": ("Mary Jackson", "mary@example.com")}
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata that signs in with a token."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def grpc_error_info(error: Any) -> Any:
+    """The one ErrorInfo (domain storyloom.v1) of a failed gRPC call."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    assert status is not None, "the error carries no google.rpc.Status"
+    infos = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            infos.append(info)
+    assert len(infos) == 1 and infos[0].domain == "storyloom.v1", infos
+    return infos[0]
