@@ -273,9 +273,10 @@ def _local_reply_mappers() -> list[dict]:
 # A request whose `authorization` is `Bearer <JWT>` must carry a valid token of a configured issuer; anything
 # else (an `x-api-key`, a bearer API key, which has no dots, or no credential) passes untouched to the server,
 # which checks keys. So does an unsecured token (`alg: none`, an empty signature): jwt_authn would call it
-# malformed, the server refuses it for its algorithm. The token is forwarded, and the server verifies it again (direct gRPC callers are held to
-# the same rule). Refusals are the server's errors: 401 UNAUTHENTICATED (503 UNAVAILABLE when the keys cannot be
-# fetched) with one ErrorInfo whose reason says why, JSON for REST and a grpc-status-details-bin for gRPC.
+# malformed, the server refuses it for its algorithm. A verified token is forwarded, and the server verifies it
+# again (direct gRPC callers are held to the same rule). Refusals are the server's errors: 401 UNAUTHENTICATED
+# (503 UNAVAILABLE when the keys cannot be fetched) with one ErrorInfo whose reason says why, JSON for REST and a
+# grpc-status-details-bin for gRPC.
 
 TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 JWT_BEARER_REGEX = r"^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
