@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
@@ -83,8 +82,3 @@ async def test_the_markdown_export_escapes_html_and_the_story_keeps_it_as_given(
     plain = (await stories.ExportStory(pb.ExportStoryRequest(name=task.target, format=pb.EXPORT_FORMAT_PLAIN_TEXT),
                                        metadata=metadata)).data.decode()
     assert plain.startswith(TITLE)  # plain text is not rendered: it stays as written
-
-
-@pytest.fixture
-def _unused() -> None:  # keeps the imported fixtures visibly used by this module
-    return None
