@@ -56,6 +56,7 @@ async def test_a_token_of_each_preset_names_its_issuer_subject_name_and_email(pr
     assert (verified.display_name, verified.email) == PRESET_PROFILES[preset]
 
 
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")  # the name providers and Envoy use (RFC 8037)
 async def test_several_issuers_each_with_its_own_keys_and_algorithm() -> None:
     a, b = PRESETS["auth0"](), IdentityProvider("eddsa", "https://ed.example", "storyloom", "EdDSA")
     for idp in (a, b):
