@@ -17,10 +17,13 @@ generated parts are JSON (flow style), which Envoy reads as YAML.
 from __future__ import annotations
 
 import argparse
+import base64
 import ipaddress
 import json
 import os
 import sys
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -174,6 +177,23 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _header_filter(name: str, **match) -> dict:
+    return {"header_filter": {"header": {"name": name, **match}}}
+
+
+def _is_rest() -> dict:
+    """Matches local replies to REST callers (see _local_reply_mappers)."""
+    return {
+        "or_filter": {
+            "filters": [
+                _header_filter("content-type", present_match=False),
+                _header_filter("content-type", string_match={"prefix": "application/grpc"}, invert_match=True),
+                _header_filter("x-envoy-original-path", present_match=True),
+            ]
+        }
+    }
+
+
 def _local_reply_mappers() -> list[dict]:
     # Which local replies get a JSON body: those to REST callers only. gRPC
     # and gRPC-Web callers keep Envoy's gRPC local replies (grpc-status and a
@@ -186,18 +206,8 @@ def _local_reply_mappers() -> list[dict]:
     # application/grpc*, or it has x-envoy-original-path (Envoy strips that
     # header from requests coming from outside). (An inverted header matcher
     # never matches an absent header, hence the explicit absent case.)
-    def header(name: str, **match) -> dict:
-        return {"header_filter": {"header": {"name": name, **match}}}
-
-    is_rest = {
-        "or_filter": {
-            "filters": [
-                header("content-type", present_match=False),
-                header("content-type", string_match={"prefix": "application/grpc"}, invert_match=True),
-                header("x-envoy-original-path", present_match=True),
-            ]
-        }
-    }
+    header = _header_filter
+    is_rest = _is_rest()
 
     def status_filter(op: str, value: int) -> dict:
         return {
@@ -258,6 +268,238 @@ def _local_reply_mappers() -> list[dict]:
     return mappers
 
 
+# --- sign-in tokens (jwt_authn) and TLS ------------------------------------------------------------------------
+#
+# A request whose `authorization` is `Bearer <JWT>` must carry a valid token of a configured issuer; anything
+# else (an `x-api-key`, a bearer API key, which has no dots, or no credential) passes untouched to the server,
+# which checks keys. So does an unsecured token (`alg: none`, an empty signature): jwt_authn would call it
+# malformed, the server refuses it for its algorithm. A verified token is forwarded, and the server verifies it
+# again (direct gRPC callers are held to the same rule). Refusals are the server's errors: 401 UNAUTHENTICATED
+# (503 UNAVAILABLE when the keys cannot be fetched) with one ErrorInfo whose reason says why, JSON for REST and a
+# grpc-status-details-bin for gRPC.
+
+TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+JWT_BEARER_REGEX = r"^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+# jwt_authn's failures (Envoy's response code details: jwt_verify_lib's status, spaces as underscores), by reason.
+JWT_FAILURES: list[tuple[str, int, str, tuple[str, ...]]] = [
+    # (reason, HTTP status, message, the statuses)
+    ("TOKEN_EXPIRED", 401, "The token has expired; sign in again for a new one.", ("Jwt is expired",)),
+    ("TOKEN_NOT_YET_VALID", 401, "The token is not valid yet (its nbf or iat is in the future); check the clocks.",
+     ("Jwt not yet valid",)),
+    # jwt_authn answers 403 for an audience it does not accept; it is a token like the others to us.
+    ("TOKEN_AUDIENCE", 401, "The token is meant for another audience.", ("Audiences in Jwt are not allowed",)),
+    ("TOKEN_ISSUER", 401, "Tokens from this issuer are not accepted here.", ("Jwt issuer is not configured",)),
+    # A key of the issuer has no algorithm but its own, so a token whose alg the issuer's keys do not have
+    # (HS256 made with a public key) has no key to match: the gateway cannot tell that from an unknown kid.
+    ("TOKEN_SIGNATURE", 401, "The token's signature cannot be verified.",
+     ("Jwt verification fails", "Jwks doesn't have key to match kid or alg from Jwt")),
+    ("TOKEN_ALGORITHM", 401, "The token's algorithm is not accepted.",
+     ("Jwt header [alg] field value is invalid", "Jwt header [alg] field is not a string")),
+]
+JWKS_UNAVAILABLE = ("TOKEN_KEYS_UNAVAILABLE", 503,
+                    "The issuer's public keys cannot be fetched right now, so the token cannot be checked; "
+                    "try again later.")
+# The rest of jwt_verify_lib's token statuses say the token cannot be parsed (bad base64 or JSON, a claim of the
+# wrong type...); their texts vary between versions, so they are matched by prefix.
+JWT_OTHER = ("TOKEN_MALFORMED", 401, "The token is not a well-formed JWT.")
+_RC_PREFIX = "jwt_authn_access_denied{"
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """One identity provider, as the server's STORYLOOM_JWT_ISSUERS lists it (the same JSON)."""
+
+    issuer: str
+    audiences: tuple[str, ...] = ()
+    jwks_url: str = ""
+    jwks_file: str = ""
+    algorithms: tuple[str, ...] = TOKEN_ALGORITHMS
+
+    @classmethod
+    def from_json(cls, entry: dict) -> TokenIssuer:
+        audiences, algorithms = entry.get("audiences", ()), entry.get("algorithms", TOKEN_ALGORITHMS)
+        issuer = cls(str(entry.get("issuer") or ""),
+                     (audiences,) if isinstance(audiences, str) else tuple(audiences),
+                     str(entry.get("jwks_url") or ""), str(entry.get("jwks_file") or ""),
+                     (algorithms,) if isinstance(algorithms, str) else tuple(algorithms))
+        if not issuer.issuer or not (issuer.jwks_url or issuer.jwks_file):
+            raise ValueError(f"a token issuer needs `issuer` and a `jwks_url` or `jwks_file`: {entry!r}")
+        if not set(issuer.algorithms) <= set(TOKEN_ALGORITHMS):
+            raise ValueError(f"token issuer {issuer.issuer!r}: algorithms must be among {TOKEN_ALGORITHMS}")
+        return issuer
+
+
+def read_token_issuers(text: str) -> list[TokenIssuer]:
+    entries = json.loads(text) if text.strip() else []
+    return [TokenIssuer.from_json(e) for e in (entries if isinstance(entries, list) else [entries])]
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pb_field(number: int, value: bytes | int) -> bytes:
+    if isinstance(value, int):
+        return _pb_varint(number << 3) + _pb_varint(value)
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(value)) + value
+
+
+def status_details_bin(code: int, message: str, reason: str, metadata: dict[str, str]) -> str:
+    """A google.rpc.Status with one ErrorInfo, serialized and base64-encoded: the grpc-status-details-bin header
+    of a gateway refusal (gRPC and gRPC-Web callers read their rich error from it)."""
+    info = _pb_field(1, reason.encode()) + _pb_field(2, ERROR_DOMAIN.encode())
+    for key, value in sorted(metadata.items()):
+        info += _pb_field(3, _pb_field(1, key.encode()) + _pb_field(2, value.encode()))
+    detail = _pb_field(1, b"type.googleapis.com/google.rpc.ErrorInfo") + _pb_field(2, info)
+    status = _pb_field(1, code) + _pb_field(2, message.encode()) + _pb_field(3, detail)
+    return base64.b64encode(status).decode()
+
+
+def _jwt_reply_mappers() -> list[dict]:
+    """Local reply mappers for jwt_authn's refusals: the reason from Envoy's response code details (a CEL filter),
+    the status the server would give, a JSON body (REST) or grpc-status-details-bin (gRPC), and RFC 6750's
+    WWW-Authenticate."""
+
+    def details_are(statuses: list[str]) -> dict:
+        codes = [_RC_PREFIX + "_".join(s.split(" ")) + "}" for s in statuses]
+        return _cel(f"response.code_details in {json.dumps(codes)}")
+
+    def mappers(match: dict, reason: str, http: int, message: str) -> list[dict]:
+        code, name = (14, "UNAVAILABLE") if http == 503 else (16, "UNAUTHENTICATED")
+        headers = [] if http == 503 else [_set_header(
+            "www-authenticate", f'Bearer error="invalid_token", error_description="{message}"')]
+        rest = {"json_format": {"code": code, "message": message, "status": name, "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": ERROR_DOMAIN,
+            "metadata": {"source": "gateway", "detail": "%RESPONSE_CODE_DETAILS%"}}]}}
+        grpc_details = status_details_bin(code, message, reason, {"source": "gateway"})
+        return [
+            {"filter": {"and_filter": {"filters": [match, _is_rest()]}}, "status_code": http,
+             "headers_to_add": headers, "body_format_override": rest},
+            {"filter": match, "status_code": http,
+             "headers_to_add": [*headers, _set_header("grpc-status-details-bin", grpc_details)],
+             "body_format_override": {"text_format_source": {"inline_string": message}}},
+        ]
+
+    result: list[dict] = []
+    for reason, http, message, statuses in JWT_FAILURES:
+        result += mappers(details_are(list(statuses)), reason, http, message)
+    result += mappers(_cel(f"response.code_details.startsWith({json.dumps(_RC_PREFIX + 'Jwks')})"),
+                      *JWKS_UNAVAILABLE)
+    result += mappers(_cel(f"response.code_details.startsWith({json.dumps(_RC_PREFIX)})"), *JWT_OTHER)
+    return result
+
+
+def _cel(expression: str) -> dict:
+    return {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+        "expression": expression}}}
+
+
+def _set_header(name: str, value: str) -> dict:
+    return {"header": {"key": name, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+
+
+def _jwks_cluster_name(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return "jwks_" + "".join(c if c.isalnum() else "_" for c in f"{parts.scheme}_{parts.netloc}")
+
+
+def _jwks_clusters(issuers: list[TokenIssuer], ca_file: str) -> list[dict]:
+    clusters: dict[str, dict] = {}
+    for issuer in issuers:
+        if not issuer.jwks_url:
+            continue
+        parts = urllib.parse.urlsplit(issuer.jwks_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"jwks_url must be an http(s) URL: {issuer.jwks_url!r}")
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        cluster = {
+            "name": _jwks_cluster_name(issuer.jwks_url),
+            "type": "STATIC" if _is_ip(host) else "LOGICAL_DNS",
+            "dns_lookup_family": "V4_PREFERRED",
+            "connect_timeout": "2s",
+            "load_assignment": {"cluster_name": _jwks_cluster_name(issuer.jwks_url), "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+        }
+        if parts.scheme == "https":
+            cluster["transport_socket"] = _upstream_tls(host, ca_file)
+        clusters[cluster["name"]] = cluster
+    return list(clusters.values())
+
+
+def _upstream_tls(server_name: str, ca_file: str, cert: str | None = None, key: str | None = None,
+                  alpn: tuple[str, ...] = ()) -> dict:
+    san_type = "IP_ADDRESS" if _is_ip(server_name) else "DNS"
+    context: dict = {"validation_context": {"trusted_ca": {"filename": ca_file}, "match_typed_subject_alt_names": [
+        {"san_type": san_type, "matcher": {"exact": server_name}}]}}
+    if cert and key:
+        context["tls_certificates"] = [{"certificate_chain": {"filename": cert}, "private_key": {"filename": key}}]
+    if alpn:
+        context["alpn_protocols"] = list(alpn)
+    tls = {"common_tls_context": context}
+    if not _is_ip(server_name):
+        tls["sni"] = server_name
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", **tls}}
+
+
+def _jwt_authn_filter(issuers: list[TokenIssuer], clock_skew_s: int, jwks_cache_s: int) -> dict:
+    providers: dict[str, dict] = {}
+    requirements: list[dict] = []
+    for n, issuer in enumerate(issuers):
+        common = {"issuer": issuer.issuer, "audiences": list(issuer.audiences), "forward": True,
+                  "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+                  "clock_skew_seconds": clock_skew_s, "require_expiration": True}
+        names = []
+        # The file first: when both fail, jwt_authn reports the last one, and the URL's failure (keys
+        # unavailable) says more than the file's.
+        if issuer.jwks_file:
+            providers[f"issuer_{n}_file"] = {**common, "local_jwks": {"filename": issuer.jwks_file}}
+            names.append(f"issuer_{n}_file")
+        if issuer.jwks_url:
+            providers[f"issuer_{n}"] = {**common, "remote_jwks": {
+                "http_uri": {"uri": issuer.jwks_url, "cluster": _jwks_cluster_name(issuer.jwks_url), "timeout": "5s"},
+                "cache_duration": f"{int(jwks_cache_s)}s",
+                # Fetched at start and when the cache expires, in the background; the listener does not wait.
+                "async_fetch": {"fast_listener": True, "failed_refetch_duration": "1s"}}}
+            names.append(f"issuer_{n}")
+        requirements.append(_any_of([{"provider_name": name} for name in names]))
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": providers,
+            "rules": [
+                {"match": {"prefix": "/", "headers": [
+                    {"name": "authorization", "string_match": {"safe_regex": {"regex": JWT_BEARER_REGEX}}}]},
+                 "requires": _any_of(requirements)},
+                {"match": {"prefix": "/"}},  # no bearer JWT: the server checks the API key
+            ],
+            "bypass_cors_preflight": True,
+        },
+    }
+
+
+def _any_of(requirements: list[dict]) -> dict:
+    return requirements[0] if len(requirements) == 1 else {"requires_any": {"requirements": requirements}}
+
+
+def _downstream_tls(cert: str, key: str) -> dict:
+    """HTTPS and gRPC over TLS on the listener: HTTP/2 by ALPN (gRPC, and browsers that can), HTTP/1.1 for REST."""
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+        "common_tls_context": {
+            "tls_certificates": [{"certificate_chain": {"filename": cert}, "private_key": {"filename": key}}],
+            "alpn_protocols": ["h2", "http/1.1"]}}}
+
+
 def _routes(methods: list[Method], unary_timeout_s: int, stream_idle_timeout_s: int) -> list[dict]:
     retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1}
     streaming = [m.grpc_path for m in methods if m.streaming] + list(EXTRA_STREAMING_PATHS)
@@ -314,6 +556,16 @@ def render(
     stream_idle_timeout_s: int = DEFAULT_STREAM_IDLE_TIMEOUT_S,
     cors_origin_regex: str = ".*",
     access_log: bool = False,
+    jwt_issuers: Sequence[TokenIssuer | dict] = (),
+    jwt_clock_skew_s: int = 60,
+    jwks_cache_s: int = 300,
+    jwks_ca_file: str = SYSTEM_CA_FILE,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    backend_tls_ca: str | None = None,
+    backend_tls_cert: str | None = None,
+    backend_tls_key: str | None = None,
+    backend_server_name: str | None = None,
 ) -> str:
     """Returns the Envoy config (YAML) for one gateway.
 
@@ -324,10 +576,22 @@ def render(
         it is read here too, and written into the config as given, so pass an
         absolute path unless Envoy runs from the same directory.
     admin_port: Envoy's admin API on admin_host, or None for no admin API.
+    jwt_issuers: the identity providers whose bearer JWTs are verified here (TokenIssuer, or the server's JSON
+        objects); their JWKS URLs become clusters (https ones verified with jwks_ca_file).
+    tls_cert, tls_key: serve HTTPS and gRPC over TLS (PEM files); plaintext without them.
+    backend_tls_ca: reach the server over TLS, verifying its certificate with this CA (for the name
+        backend_server_name, default the backend's host); backend_tls_cert/key: our client certificate (mTLS).
     """
     methods = read_methods(descriptor_path)
     services = sorted({m.service for m in methods})
     backend_host, backend_port = _split_address(backend_address)
+    issuers = [i if isinstance(i, TokenIssuer) else TokenIssuer.from_json(i) for i in jwt_issuers]
+    if bool(tls_cert) != bool(tls_key) or bool(backend_tls_cert) != bool(backend_tls_key):
+        raise ValueError("a TLS certificate needs its key, and a key its certificate")
+    if backend_tls_cert and not backend_tls_ca:
+        raise ValueError("a client certificate for the backend (mTLS) needs backend_tls_ca to verify the server")
+    backend_tls = _upstream_tls(backend_server_name or backend_host, backend_tls_ca, backend_tls_cert,
+                                backend_tls_key, alpn=("h2",)) if backend_tls_ca else None
     if admin_port is None:
         admin_block = "# (no admin API)"
     else:
@@ -341,7 +605,15 @@ def render(
         "LISTEN_PORT": int(listen_port),
         "UNARY_TIMEOUT": f"{int(unary_timeout_s)}s",
         "ACCESS_LOG_BLOCK": _access_log() if access_log else "          # (no access log)",
-        "LOCAL_REPLY_MAPPERS": json.dumps(_local_reply_mappers()),
+        "LOCAL_REPLY_MAPPERS": json.dumps((_jwt_reply_mappers() if issuers else []) + _local_reply_mappers()),
+        "DOWNSTREAM_TLS": ("transport_socket: " + json.dumps(_downstream_tls(tls_cert, tls_key))
+                           if tls_cert and tls_key else "# plaintext (no certificate given)"),
+        "JWT_AUTHN_FILTER": ("- " + json.dumps(_jwt_authn_filter(issuers, jwt_clock_skew_s, jwks_cache_s))
+                             if issuers else "# (no token issuers: bearer JWTs are not verified here)"),
+        "BACKEND_TLS": ("transport_socket: " + json.dumps(backend_tls) if backend_tls
+                        else "# plaintext to the backend"),
+        "JWKS_CLUSTERS": "\n".join("  - " + json.dumps(c) for c in _jwks_clusters(issuers, jwks_ca_file))
+                         or "  # (no JWKS URLs)",
         "CORS_ORIGIN_REGEX": json.dumps(cors_origin_regex),
         "ROUTES": json.dumps(_routes(methods, int(unary_timeout_s), int(stream_idle_timeout_s))),
         "DESCRIPTOR_PATH": json.dumps(os.fspath(descriptor_path)),
@@ -370,8 +642,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-idle-timeout", type=int, default=DEFAULT_STREAM_IDLE_TIMEOUT_S, metavar="SECONDS")
     parser.add_argument("--cors-origin-regex", default=".*")
     parser.add_argument("--access-log", action="store_true", help="log every request to stdout")
+    parser.add_argument("--jwt-issuers-file", metavar="JSON",
+                        help="identity providers whose bearer JWTs are verified (as STORYLOOM_JWT_ISSUERS_FILE)")
+    parser.add_argument("--jwt-clock-skew", type=int, default=60, metavar="SECONDS")
+    parser.add_argument("--jwks-cache", type=int, default=300, metavar="SECONDS", help="how long fetched keys are kept")
+    parser.add_argument("--jwks-ca-file", default=SYSTEM_CA_FILE, help="CAs for https JWKS URLs")
+    parser.add_argument("--tls-cert", help="serve HTTPS and gRPC over TLS with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", help="... and this private key (PEM)")
+    parser.add_argument("--backend-tls-ca", help="reach the server over TLS, verifying it with this CA (PEM)")
+    parser.add_argument("--backend-tls-cert", help="client certificate for the server (mTLS)")
+    parser.add_argument("--backend-tls-key", help="its private key")
+    parser.add_argument("--backend-server-name", help="the name in the server's certificate (default: its host)")
     parser.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
+    issuers = read_token_issuers(Path(args.jwt_issuers_file).read_text()) if args.jwt_issuers_file else []
     config = render(
         args.listen_port,
         args.backend,
@@ -382,6 +666,16 @@ def main(argv: list[str] | None = None) -> int:
         stream_idle_timeout_s=args.stream_idle_timeout,
         cors_origin_regex=args.cors_origin_regex,
         access_log=args.access_log,
+        jwt_issuers=issuers,
+        jwt_clock_skew_s=args.jwt_clock_skew,
+        jwks_cache_s=args.jwks_cache,
+        jwks_ca_file=args.jwks_ca_file,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        backend_tls_ca=args.backend_tls_ca,
+        backend_tls_cert=args.backend_tls_cert,
+        backend_tls_key=args.backend_tls_key,
+        backend_server_name=args.backend_server_name,
     )
     if args.output == "-":
         sys.stdout.write(config)

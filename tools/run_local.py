@@ -185,10 +185,15 @@ class Launcher:
         render_config = _load_render_config()
         self.work.mkdir(parents=True, exist_ok=True)
         config_path = self.work / "envoy.yaml"
+        # The server's token issuers, so the gateway verifies the same bearer JWTs (plaintext all the same: TLS
+        # is for deployments, see gateway/README.md).
+        issuers_file = os.environ.get("STORYLOOM_JWT_ISSUERS_FILE", "")
+        issuers = render_config.read_token_issuers(
+            Path(issuers_file).read_text() if issuers_file else os.environ.get("STORYLOOM_JWT_ISSUERS", ""))
         config_path.write_text(
             render_config.render(
                 self.args.http_port, f"127.0.0.1:{self.grpc_port}", DESCRIPTOR.resolve(), self.args.admin_port,
-                access_log=not self.args.no_access_log,
+                access_log=not self.args.no_access_log, jwt_issuers=issuers,
             )
         )
         argv = [

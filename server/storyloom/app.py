@@ -15,9 +15,11 @@ from typing import Protocol, runtime_checkable
 from storyloom.config import Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
+from storyloom.domain.identities import Identities
 from storyloom.domain.media import MediaLibrary
 from storyloom.domain.memory import Memories
 from storyloom.domain.ports.embedding import Embedder
+from storyloom.domain.ports.identity import TokenVerifier
 from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
@@ -28,6 +30,7 @@ from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
+from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
@@ -52,9 +55,11 @@ class App:
     secret: bytes
     memories: Memories
     voice: Voice
+    identities: Identities
 
     async def close(self) -> None:
         await self.tasks.stop()
+        await self.identities.aclose()
         await self.voice.aclose()
         await self.memories.aclose()
         await self.text_engine.aclose()
@@ -99,6 +104,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
+        identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)
@@ -156,6 +162,18 @@ async def bootstrap_dev_user(app: App) -> str | None:
     path.chmod(0o600)
     log.info("created development user", extra={"user": user.id, "key_file": str(path)})
     return key
+
+
+def build_token_verifier(settings: Settings) -> TokenVerifier | None:
+    """The JWT verifier for the configured token issuers; None when there are none (API keys only)."""
+    if not settings.jwt_issuers:
+        return None
+    from storyloom.engines.identity.jwt import IssuerConfig, JwtVerifier
+
+    log.info("sign-in tokens accepted", extra={"issuers": ",".join(i.issuer for i in settings.jwt_issuers)})
+    return JwtVerifier([IssuerConfig(**dataclasses.asdict(i)) for i in settings.jwt_issuers],
+                       clock_skew_seconds=settings.jwt_clock_skew_seconds, cache_seconds=settings.jwks_cache_seconds,
+                       refresh_cooldown_seconds=settings.jwks_refresh_cooldown_seconds)
 
 
 def build_illustrator(settings: Settings) -> Illustrator:

@@ -3,13 +3,71 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+# The signature algorithms a token issuer may use: asymmetric only, so a JWKS (public keys) is all we need and
+# no shared secret can be confused with a public key (RFC 8725, 3.1).
+TOKEN_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"STORYLOOM_{name}", default)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenIssuerSettings:
+    """One identity provider whose ID tokens (JWTs) sign users in (see the README's "Sign-in with JWT")."""
+
+    # The exact `iss` of its tokens, e.g. https://securetoken.google.com/PROJECT (Firebase).
+    issuer: str
+    # Accepted `aud` values; a token must name one of them. Empty: `aud` is not checked (Clerk's session tokens).
+    audiences: tuple[str, ...] = ()
+    # Where its public keys are published; fetched, cached and fetched again for a key id not seen before.
+    jwks_url: str = ""
+    # A JWKS file: the keys when there is no URL, and a fallback when the URL cannot be reached.
+    jwks_file: str = ""
+    algorithms: tuple[str, ...] = TOKEN_ALGORITHMS
+
+    @classmethod
+    def from_json(cls, entry: object) -> TokenIssuerSettings:
+        if not isinstance(entry, dict):
+            raise ValueError(f"a token issuer must be a JSON object, got {entry!r}")
+        unknown = set(entry) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"token issuer {entry.get('issuer')!r}: unknown keys {sorted(unknown)}")
+        audiences = entry.get("audiences", ())
+        algorithms = entry.get("algorithms", TOKEN_ALGORITHMS)
+        issuer = cls(issuer=str(entry.get("issuer") or ""),
+                     audiences=(audiences,) if isinstance(audiences, str) else tuple(map(str, audiences)),
+                     jwks_url=str(entry.get("jwks_url") or ""), jwks_file=str(entry.get("jwks_file") or ""),
+                     algorithms=(algorithms,) if isinstance(algorithms, str) else tuple(map(str, algorithms)))
+        if not issuer.issuer:
+            raise ValueError(f"a token issuer needs its `issuer`: {entry!r}")
+        if not (issuer.jwks_url or issuer.jwks_file):
+            raise ValueError(f"token issuer {issuer.issuer!r} needs a `jwks_url` or a `jwks_file`")
+        if not issuer.algorithms or not set(issuer.algorithms) <= set(TOKEN_ALGORITHMS):
+            raise ValueError(f"token issuer {issuer.issuer!r}: algorithms must be among {TOKEN_ALGORITHMS}, "
+                             f"got {list(issuer.algorithms)}")
+        return issuer
+
+
+def token_issuers_from_json(text: str) -> tuple[TokenIssuerSettings, ...]:
+    """Issuers from JSON: a list of objects (or one object) with the fields of TokenIssuerSettings."""
+    entries = json.loads(text) if text.strip() else []
+    issuers = tuple(TokenIssuerSettings.from_json(e) for e in (entries if isinstance(entries, list) else [entries]))
+    if len({i.issuer for i in issuers}) != len(issuers):
+        raise ValueError("each token issuer may be listed once")
+    return issuers
+
+
+def _token_issuers() -> tuple[TokenIssuerSettings, ...]:
+    inline, file = _env("JWT_ISSUERS", ""), _env("JWT_ISSUERS_FILE", "")
+    if inline and file:
+        raise ValueError("set STORYLOOM_JWT_ISSUERS or STORYLOOM_JWT_ISSUERS_FILE, not both")
+    return token_issuers_from_json(Path(file).read_text() if file else inline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +108,25 @@ class Settings:
     # Largest request message accepted (CreateMedia carries up to 16 MiB).
     max_receive_message_bytes: int = 17 * 1024 * 1024
     max_send_message_bytes: int = 8 * 1024 * 1024
+    # Identity providers whose ID tokens are accepted as `authorization: Bearer <JWT>` (besides API keys).
+    jwt_issuers: tuple[TokenIssuerSettings, ...] = ()
+    # Clock skew allowed on `exp`, `nbf` and `iat`, seconds (the gateway allows the same).
+    jwt_clock_skew_seconds: int = 60
+    # Fetched public keys are trusted this long, then fetched again.
+    jwks_cache_seconds: float = 300.0
+    # A token naming a key id not in the cache fetches the keys again, at most this often per issuer.
+    jwks_refresh_cooldown_seconds: float = 10.0
+    # TLS for the gRPC port: certificate chain and private key (PEM). Without them the port is plaintext.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # With a CA (PEM), clients must present a certificate it signed (mTLS, e.g. between the gateway and us).
+    tls_client_ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("TLS needs a certificate and its key: STORYLOOM_TLS_CERT_FILE and STORYLOOM_TLS_KEY_FILE")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError("STORYLOOM_TLS_CLIENT_CA_FILE (mTLS) needs TLS: set a certificate and key too")
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,6 +154,12 @@ class Settings:
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
+            "jwt_issuers": _token_issuers(),
+            "jwt_clock_skew_seconds": int(_env("JWT_CLOCK_SKEW_SECONDS", str(cls.jwt_clock_skew_seconds))),
+            "jwks_cache_seconds": float(_env("JWKS_CACHE_SECONDS", str(cls.jwks_cache_seconds))),
+            "tls_cert_file": _env("TLS_CERT_FILE", ""),
+            "tls_key_file": _env("TLS_KEY_FILE", ""),
+            "tls_client_ca_file": _env("TLS_CLIENT_CA_FILE", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

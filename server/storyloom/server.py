@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -62,6 +63,18 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS for the port when a certificate and key are set; with a client CA, callers must show a certificate it
+    signed (mTLS: the gateway in front of us, say). None: plaintext."""
+    if not settings.tls_cert_file:
+        return None
+    chain = Path(settings.tls_cert_file).read_bytes()
+    key = Path(settings.tls_key_file).read_bytes()
+    client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials([(key, chain)], root_certificates=client_ca,
+                                       require_client_auth=client_ca is not None)
+
+
 class RunningServer:
     """A started server, its bound port and its health service."""
 
@@ -78,7 +91,8 @@ class RunningServer:
 
 
 async def start_server(app: App) -> RunningServer:
-    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts)], options=server_options(app.settings))
+    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts, app.identities)],
+                             options=server_options(app.settings))
     tokens = PageTokens(app.secret)
     async def reply_result(task: Task) -> conversation_pb2.Message | None:
         message = await app.conversations.message(str(task.params["message_id"]))
@@ -102,7 +116,11 @@ async def start_server(app: App) -> RunningServer:
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(app.settings.address)
+    credentials = server_credentials(app.settings)
+    if credentials is None:
+        port = server.add_insecure_port(app.settings.address)
+    else:
+        port = server.add_secure_port(app.settings.address, credentials)
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -121,7 +139,8 @@ async def serve(settings: Settings) -> None:
         await start(app)
         running = await start_server(app)
         host = settings.address.rsplit(":", 1)[0]
-        log.info("serving", extra={"address": f"{host}:{running.port}", "database": app.db.url.get_backend_name()})
+        log.info("serving", extra={"address": f"{host}:{running.port}", "database": app.db.url.get_backend_name(),
+                                   "tls": "mtls" if settings.tls_client_ca_file else bool(settings.tls_cert_file)})
         if key:
             print(f"\nDevelopment API key (also in {settings.data_dir / 'dev-api-key'}):\n  {key}\n", flush=True)
         if settings.port_file:

@@ -1,25 +1,29 @@
 // A chat message with its reply printed as it is written, then a story with live progress, its scenes, and the
 // first picture saved to a file. Against `make run`:
 //
-//   export STORYLOOM_API_KEY=$(cat data/dev-api-key)
+//   export STORYLOOM_API_KEY=$(cat data/dev-api-key)   # or STORYLOOM_TOKEN=<an ID token>, with token issuers set
 //   dart run example/main.dart                      # native gRPC to 127.0.0.1:50051
 //   dart run example/main.dart 127.0.0.1 8080       # native gRPC through the Envoy gateway
 //
 // In a Flutter web app, use `connectWeb(Uri.parse('http://127.0.0.1:8080'), apiKey: key)` from
-// `package:storyloom/web.dart` instead; the rest is the same.
+// `package:storyloom/web.dart` instead; the rest is the same. A Flutter app with signed-in users passes
+// `token: () => FirebaseAuth.instance.currentUser?.getIdToken()` (or its provider's equivalent) instead of a key.
 import 'dart:io';
 
 import 'package:storyloom/native.dart';
 
 Future<void> main(List<String> args) async {
   final key = Platform.environment['STORYLOOM_API_KEY'] ?? '';
-  if (key.isEmpty) {
-    stderr.writeln('Set STORYLOOM_API_KEY (make run prints it; it is also in data/dev-api-key).');
+  final token = Platform.environment['STORYLOOM_TOKEN'] ?? '';
+  if (key.isEmpty && token.isEmpty) {
+    stderr.writeln('Set STORYLOOM_API_KEY (make run prints it; it is also in data/dev-api-key) or STORYLOOM_TOKEN.');
     exit(2);
   }
   final host = args.isNotEmpty ? args[0] : '127.0.0.1';
   final port = args.length > 1 ? int.parse(args[1]) : 50051;
-  final client = connectNative(host, port: port, apiKey: key);
+  final client = token.isNotEmpty
+      ? connectNative(host, port: port, token: () => token)
+      : connectNative(host, port: port, apiKey: key);
   try {
     await chat(client);
     await story(client);

@@ -8,6 +8,7 @@ import 'storyloom.dart';
 export 'src/channels_native.dart' show nativeChannel;
 export 'storyloom.dart';
 
-/// A [StoryloomClient] over native gRPC (with keepalive; see [nativeChannel]).
-StoryloomClient connectNative(String host, {required String apiKey, int port = 50051, bool secure = false}) =>
-    StoryloomClient(nativeChannel(host, port: port, secure: secure), apiKey: apiKey);
+/// A [StoryloomClient] over native gRPC (with keepalive; see [nativeChannel]), with an API key or a sign-in token.
+StoryloomClient connectNative(String host,
+        {String? apiKey, TokenSource? token, int port = 50051, bool secure = false}) =>
+    StoryloomClient(nativeChannel(host, port: port, secure: secure), apiKey: apiKey, token: token);

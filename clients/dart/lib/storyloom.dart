@@ -1,5 +1,5 @@
 /// Storyloom for Dart and Flutter: the generated messages and gRPC stubs (`tool/generate.sh`), and
-/// [StoryloomClient], which adds the API key, default deadlines, [StoryloomException] with the server's rich
+/// [StoryloomClient], which adds the API key or sign-in token, default deadlines, [StoryloomException] with the server's rich
 /// error details, and streams that re-attach with `after_sequence`.
 ///
 /// Platform-neutral: pick the channel with [StoryloomClient.auto], or import `package:storyloom/native.dart`
@@ -27,3 +27,4 @@ export 'src/generated/storyloom/v1/story.pbgrpc.dart';
 export 'src/generated/storyloom/v1/task.pbgrpc.dart';
 export 'src/generated/storyloom/v1/voice.pbgrpc.dart';
 export 'src/resume.dart' show ReattachPolicy;
+export 'src/token.dart';

@@ -5,9 +5,10 @@
     storyloom-cli story export users/me/stories/ID -o luna.md
     storyloom-cli media download media/ID -o picture.png  # verifies the sha256
 
-Settings come from flags or the environment: STORYLOOM_ADDR (default 127.0.0.1:50051), STORYLOOM_API_KEY, or a
-key file (STORYLOOM_API_KEY_FILE, default data/dev-api-key, which `make run` writes). Results go to stdout;
-progress, notices and errors to stderr.
+Settings come from flags or the environment: STORYLOOM_ADDR (default 127.0.0.1:50051; https://HOST:PORT for TLS,
+with STORYLOOM_CA_FILE to trust a private CA), and STORYLOOM_TOKEN (an identity provider's ID token) or
+STORYLOOM_API_KEY, or a key file (STORYLOOM_API_KEY_FILE, default data/dev-api-key, which `make run` writes).
+Results go to stdout; progress, notices and errors to stderr.
 
 Exit codes: 0 done; 1 the server refused the call or the work failed (the message says why, with the
 google.rpc.Status reason and field violations); 2 bad usage or no API key; 3 the server cannot be reached;
@@ -61,6 +62,8 @@ class Settings:
     api_key: str | None
     key_file: str
     timeout: float
+    token: str | None = None
+    ca_file: str | None = None
 
     def key(self) -> str:
         if self.api_key:
@@ -68,15 +71,17 @@ class Settings:
         path = Path(self.key_file)
         if path.is_file() and (key := path.read_text().strip()):
             return key
-        err.print(f"error: no API key. Set STORYLOOM_API_KEY, pass --api-key, or point --key-file at a file holding "
-                  f"one ({self.key_file} does not exist; `make run` writes it).", markup=False)
+        err.print(f"error: no API key or token. Set STORYLOOM_API_KEY or STORYLOOM_TOKEN, pass --api-key or --token, "
+                  f"or point --key-file at a file holding a key ({self.key_file} does not exist; `make run` writes "
+                  "it).", markup=False)
         raise typer.Exit(EXIT_USAGE)
 
 
 @app.callback()
 def settings(
     ctx: typer.Context,
-    addr: Annotated[str, typer.Option("--addr", envvar="STORYLOOM_ADDR", help="Server address, host:port.")] = (
+    addr: Annotated[str, typer.Option("--addr", envvar="STORYLOOM_ADDR",
+                                      help="Server address, host:port (https://host:port for TLS).")] = (
         DEFAULT_ADDRESS),
     api_key: Annotated[str | None, typer.Option("--api-key", envvar="STORYLOOM_API_KEY",
                                                 help="API key (sent as x-api-key).", show_default=False)] = None,
@@ -84,18 +89,25 @@ def settings(
                                           help="File holding the API key, read when no key is given.")] = (
         DEFAULT_KEY_FILE),
     timeout: Annotated[float, typer.Option("--timeout", help="Deadline of single calls, seconds.")] = DEFAULT_TIMEOUT,
+    token: Annotated[str | None, typer.Option("--token", envvar="STORYLOOM_TOKEN", show_default=False,
+                                              help="Sign-in token (an identity provider's ID token, a JWT), sent "
+                                                   "as authorization: Bearer instead of an API key.")] = None,
+    ca_file: Annotated[str | None, typer.Option("--ca-file", envvar="STORYLOOM_CA_FILE", show_default=False,
+                                                help="CA certificate (PEM) to verify a TLS server by; implies "
+                                                     "TLS.")] = None,
 ) -> None:
-    ctx.obj = Settings(addr, api_key, key_file, timeout)
+    ctx.obj = Settings(addr, api_key, key_file, timeout, token, ca_file)
 
 
 
 def run(ctx: typer.Context, work: Callable[[StoryloomClient], Awaitable[int | None]]) -> None:
     """Runs `work` with a connected client; turns errors into a message on stderr and an exit code."""
     settings: Settings = ctx.obj
-    key = settings.key()
+    key = None if settings.token else settings.key()
 
     async def main() -> int | None:
-        async with StoryloomClient(settings.address, key, timeout=settings.timeout) as client:
+        async with StoryloomClient(settings.address, key, token=settings.token, ca_file=settings.ca_file,
+                                   timeout=settings.timeout) as client:
             return await work(client)
 
     try:
@@ -118,7 +130,8 @@ def fail(error: StoryloomError, settings: Settings, command: str = "") -> None:
     elif error.code is Status.UNAVAILABLE:
         hint, code = f"Is the server running at {settings.address}? (`make run` starts one.)", EXIT_UNREACHABLE
     elif error.code is Status.UNAUTHENTICATED:
-        hint = "Check the API key: STORYLOOM_API_KEY, --api-key or --key-file."
+        hint = ("Check the token (STORYLOOM_TOKEN, --token): sign in again for a fresh one." if settings.token
+                else "Check the API key: STORYLOOM_API_KEY, --api-key or --key-file.")
     elif error.code is Status.UNIMPLEMENTED:
         hint = f"This server does not implement what `{command}` needs yet; try a newer server."
     if hint:

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import os
 import random
+import ssl
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ REATTACH = RetryPolicy(max_attempts=12, initial_backoff=0.5, max_backoff=5.0)
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """`host:port`, `[v6]:port` or `host` (port 50051)."""
+    """`host:port`, `[v6]:port` or `host` (port 50051), optionally after `https://` or `http://`."""
+    address = address.removeprefix("https://").removeprefix("http://").rstrip("/")
     if address.startswith("["):
         host, _, rest = address[1:].partition("]")
         return host, int(rest.lstrip(":") or 50051)
@@ -181,7 +183,7 @@ class VoiceService(_CallPolicy, v1.VoiceServiceStub):
 
 
 class StoryloomClient:
-    """A connection to a Storyloom server, authenticated with an API key.
+    """A connection to a Storyloom server, authenticated with an API key or a sign-in token.
 
     The raw services are `client.tasks`, `client.stories`, `client.conversations`, `client.media` and
     `client.voice` (the generated stubs, typed, with the policy above). The helpers below cover what the
@@ -189,15 +191,23 @@ class StoryloomClient:
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, api_key: str | None = None, *,
+                 token: str | None = None, tls: bool | None = None, ca_file: str | None = None,
                  timeout: float | None = DEFAULT_TIMEOUT, retry: RetryPolicy = RetryPolicy(),
                  reattach: RetryPolicy = REATTACH, keepalive_seconds: float | None = 30.0) -> None:
-        """`timeout` is the default deadline of unary calls in seconds (None: no deadline); `retry` is the
+        """`api_key` is sent as `x-api-key`; `token`, an identity provider's ID token (a JWT: Firebase, Clerk,
+        Auth0, Supabase), as `authorization: Bearer` instead. TLS is used for an `https://` address, with
+        `tls=True`, or with a `ca_file` (PEM) to verify the server by (the system's CAs otherwise).
+
+        `timeout` is the default deadline of unary calls in seconds (None: no deadline); `retry` is the
         backoff of retried calls, `reattach` that of the helpers re-attaching streams; `keepalive_seconds`
         sets how often an idle connection is pinged, so a connection that died silently is noticed and long
         streams re-attach (the server accepts pings every 10 s or less often)."""
         self.address = address
         self.host, self.port = parse_address(address)
         self.api_key = api_key
+        self.token = token
+        self.tls = tls if tls is not None else (address.startswith("https://") or ca_file is not None)
+        self.ca_file = ca_file
         self.timeout = timeout
         self.retry = retry
         self.reattach = reattach
@@ -213,8 +223,16 @@ class StoryloomClient:
         if self._channel is None:
             config = Configuration(_keepalive_time=self.keepalive_seconds, _keepalive_timeout=10.0) \
                 if self.keepalive_seconds else None
-            self._channel = Channel(self.host, self.port, status_details_codec=StatusDetailsCodec(), config=config)
+            self._channel = Channel(self.host, self.port, status_details_codec=StatusDetailsCodec(), config=config,
+                                    ssl=self._ssl_context())
         return self._channel
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ca_file)
+        context.set_alpn_protocols(["h2"])  # gRPC is HTTP/2
+        return context
 
     def _stub(self, kind: type[T]) -> T:
         if kind not in self._stubs:
@@ -257,7 +275,9 @@ class StoryloomClient:
 
     def _metadata(self, extra: Any) -> list[tuple[str, str | bytes]]:
         metadata: list[tuple[str, str | bytes]] = []
-        if self.api_key:
+        if self.token:
+            metadata.append(("authorization", f"Bearer {self.token}"))
+        elif self.api_key:
             metadata.append(("x-api-key", self.api_key))
         if extra:
             metadata += list(extra.items() if hasattr(extra, "items") else extra)

@@ -1,7 +1,8 @@
 // What the page asks of Storyloom, in the generated message types (src/gen, from proto/ by protoc-gen-es), over
 // either path through the Envoy gateway: REST/JSON + Server-Sent Events (rest.ts) or gRPC-Web (grpcweb.ts).
-// Both send the API key as x-api-key, turn errors into ApiError, and re-attach server streams after the last
-// sequence seen when the connection drops, so no event is missed or shown twice.
+// Both send the credential (an API key as x-api-key, or an identity provider's sign-in token as authorization:
+// Bearer), turn errors into ApiError, and re-attach server streams after the last sequence seen when the
+// connection drops, so no event is missed or shown twice.
 
 import { create } from "@bufbuild/protobuf";
 import {
@@ -14,6 +15,14 @@ import type { Media } from "./gen/storyloom/v1/media_pb";
 import type { CreateStoryRequest, Story } from "./gen/storyloom/v1/story_pb";
 import { type Task, type TaskEvent, TaskState } from "./gen/storyloom/v1/task_pb";
 import { isTransient } from "./errors";
+
+/**
+ * The header that carries a credential: a sign-in token (a JWT from Firebase, Clerk, Auth0 or Supabase: three
+ * dot-separated parts) as `authorization: Bearer`, anything else as an API key in `x-api-key`.
+ */
+export function credentialHeader(credential: string): [string, string] {
+  return /^[\w-]+\.[\w-]+\.[\w-]*$/.test(credential) ? ["authorization", `Bearer ${credential}`] : ["x-api-key", credential];
+}
 
 /** How the page talks to the gateway. */
 export type Protocol = "rest" | "grpc-web";

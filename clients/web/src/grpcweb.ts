@@ -16,7 +16,7 @@ import {
 import { type Media, MediaService } from "./gen/storyloom/v1/media_pb";
 import { type CreateStoryRequest, type Story, StoryService } from "./gen/storyloom/v1/story_pb";
 import { ListTasksRequestSchema, type Task, type TaskEvent, TaskService } from "./gen/storyloom/v1/task_pb";
-import { type Protocol, StoryloomClient } from "./api";
+import { credentialHeader, type Protocol, StoryloomClient } from "./api";
 
 /** Unary calls: a ConnectError becomes what the REST path throws (ApiError, or the network's TypeError). */
 async function unary<T>(call: Promise<T>): Promise<T> {
@@ -45,7 +45,7 @@ export class GrpcWebClient extends StoryloomClient {
 
   /**
    * @param baseUrl the gateway, e.g. "http://127.0.0.1:8080": gRPC-Web and REST share its port
-   * @param apiKey sent as x-api-key on every call
+   * @param apiKey an API key (sent as x-api-key) or a sign-in token (sent as authorization: Bearer) on every call
    */
   constructor(
     readonly baseUrl: string,
@@ -53,7 +53,7 @@ export class GrpcWebClient extends StoryloomClient {
   ) {
     super();
     const withKey: Interceptor = (next) => (request) => {
-      request.header.set("x-api-key", apiKey);
+      request.header.set(...credentialHeader(apiKey));
       return next(request);
     };
     const transport = createGrpcWebTransport({ baseUrl: baseUrl.replace(/\/*$/, ""), interceptors: [withKey] });

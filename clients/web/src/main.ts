@@ -1,7 +1,11 @@
-// The Storyloom web page: an API key field, a chat whose replies stream in as they are written, and a story
+// The Storyloom web page: a credential field (an API key or a sign-in token), a chat whose replies stream in as
+// they are written, and a story
 // form whose progress (stage, percent, ETA) comes from WatchTask, followed by the scenes with their pictures and
 // narration. Everything goes through the Envoy gateway, as REST/JSON + Server-Sent Events or as gRPC-Web (the
 // "Protocol" setting); the messages are the types generated from proto/ (src/gen).
+//
+// Text from people and models is only ever text here: it is written with textContent (or as Text nodes through
+// element() and append()), never as HTML, so a message or a title holding "<img onerror=...>" shows as written.
 
 import { create } from "@bufbuild/protobuf";
 import { anyIs, anyUnpack, durationMs, timestampMs } from "@bufbuild/protobuf/wkt";
@@ -49,7 +53,9 @@ function show(node: HTMLElement, text: string | null): void {
 
 function errorText(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.code === Code.Unauthenticated) return `${error.message} Check the API key.`;
+    if (error.code === Code.Unauthenticated) {
+      return `${error.message} ${error.reason.startsWith("TOKEN_") ? "Sign in again." : "Check the API key."}`;
+    }
     return error.message;
   }
   if (error instanceof TypeError) return `Cannot reach the gateway (${error.message}). Is it running?`;
@@ -86,12 +92,14 @@ async function loadSettings(): Promise<void> {
   const query = new URLSearchParams(location.search);
   const fragment = new URLSearchParams(location.hash.slice(1));
   const fromUrl = (name: string) => query.get(name) ?? fragment.get(name);
-  const keyFromUrl = fromUrl("key");
+  const keyFromUrl = fromUrl("key") ?? fromUrl("token");
   if (keyFromUrl !== null) {
     localStorage.setItem(KEY_STORAGE, keyFromUrl);
     // Keep the key out of the address bar and the history once it is stored.
-    query.delete("key");
-    fragment.delete("key");
+    for (const name of ["key", "token"]) {
+      query.delete(name);
+      fragment.delete(name);
+    }
     const search = query.toString();
     const hash = fragment.toString();
     history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}${hash ? `#${hash}` : ""}`);
@@ -121,7 +129,7 @@ let checkId = 0;
 async function checkConnection(): Promise<void> {
   const id = ++checkId;
   if (keyInput.value.trim() === "") {
-    connection.textContent = "Enter an API key.";
+    connection.textContent = "Enter an API key or a sign-in token.";
     connection.className = "error";
     return;
   }
@@ -281,6 +289,7 @@ function storyRequest(): CreateStoryRequest {
     source: {
       case: "requirements",
       value: {
+        title: value("story-title-field"),
         characters: character.name ? [character] : [],
         setting: value("story-setting"),
         tone: StoryToneSchema.values.find((v) => v.name === tone)?.number ?? 0,

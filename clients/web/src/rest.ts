@@ -29,7 +29,7 @@ import {
   TaskEventSchema,
   TaskSchema,
 } from "./gen/storyloom/v1/task_pb";
-import { type Protocol, StoryloomClient } from "./api";
+import { credentialHeader, type Protocol, StoryloomClient } from "./api";
 import { readSse } from "./sse";
 
 /**
@@ -49,7 +49,7 @@ export class RestClient extends StoryloomClient {
 
   /**
    * @param baseUrl the gateway, e.g. "http://127.0.0.1:8080" (no trailing slash needed)
-   * @param apiKey sent as x-api-key on every call
+   * @param apiKey an API key (sent as x-api-key) or a sign-in token (sent as authorization: Bearer) on every call
    */
   constructor(
     readonly baseUrl: string,
@@ -58,10 +58,10 @@ export class RestClient extends StoryloomClient {
     super();
   }
 
-  /** fetch() on the gateway with the API key; throws ApiError for any non-2xx answer. */
+  /** fetch() on the gateway with the credential; throws ApiError for any non-2xx answer. */
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set("x-api-key", this.apiKey);
+    headers.set(...credentialHeader(this.apiKey));
     if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
     const response = await fetch(new URL(path, this.baseUrl.replace(/\/*$/, "/")), { ...init, headers });
     if (!response.ok) throw await ApiError.fromResponse(response);

@@ -1,4 +1,9 @@
-"""The server interceptor: authenticates each call, maps domain errors, logs one line per call."""
+"""The server interceptor: authenticates each call, maps domain errors, logs one line per call.
+
+Two credentials sign a caller in, and lead to the same user-owned resources: an API key (`x-api-key`, or
+`authorization: Bearer <key>`) and an identity provider's ID token (`authorization: Bearer <JWT>`), told apart by
+shape (a JWT has three dot-separated parts, a key none).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ import grpc
 from storyloom.api.context import Context
 from storyloom.api.errors import abort, internal_status, status_for_error
 from storyloom.domain.accounts import Accounts
-from storyloom.domain.errors import DomainError
+from storyloom.domain.errors import DomainError, Unauthenticated
+from storyloom.domain.identities import Identities
+from storyloom.domain.ports.identity import looks_like_jwt
 
 log = logging.getLogger("storyloom.access")
 
@@ -41,9 +48,18 @@ def api_key(metadata: tuple[Any, ...] | None) -> str | None:
     return None
 
 
+def bearer_challenge(error: Unauthenticated) -> tuple[tuple[str, str], ...]:
+    """RFC 6750's `WWW-Authenticate` for a refused token, as metadata (the gateway passes it on to HTTP callers)."""
+    if not error.reason.startswith("TOKEN_"):
+        return ()
+    description = error.message.replace("\\", "").replace('"', "'")
+    return (("www-authenticate", f'Bearer error="invalid_token", error_description="{description}"'),)
+
+
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, accounts: Accounts):
+    def __init__(self, accounts: Accounts, identities: Identities | None = None):
         self._accounts = accounts
+        self._identities = identities
 
     async def intercept_service(
         self,
@@ -57,18 +73,22 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         public = method.startswith(PUBLIC_PREFIXES)
         key = api_key(details.invocation_metadata)
-        accounts = self._accounts
+        accounts, identities = self._accounts, self._identities
 
         async def enter(context: Context) -> str:
             if public:
                 return ""
-            user = await accounts.authenticate(key)
+            if key and identities is not None and looks_like_jwt(key):
+                user = await identities.authenticate(key)
+            else:
+                user = await accounts.authenticate(key)
             _caller.set(user)
             return user
 
         async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
-                await abort(context, status_for_error(exc))
+                challenge = bearer_challenge(exc) if isinstance(exc, Unauthenticated) else ()
+                await abort(context, status_for_error(exc), challenge)
             log.exception("unhandled error", extra={"rpc": method})
             await abort(context, internal_status())
 

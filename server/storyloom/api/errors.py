@@ -61,7 +61,7 @@ def internal_status() -> status_pb2.Status:
     return status_proto("INTERNAL", "INTERNAL", "Internal error; it has been logged.", {})
 
 
-async def abort(context: Context, status: status_pb2.Status) -> None:
-    """Ends the call with `status`, its details in the `grpc-status-details-bin` trailer."""
+async def abort(context: Context, status: status_pb2.Status, metadata: tuple[tuple[str, str], ...] = ()) -> None:
+    """Ends the call with `status`, its details in the `grpc-status-details-bin` trailer (and `metadata` beside)."""
     rich = rpc_status.to_status(status)
-    await context.abort(rich.code, rich.details, rich.trailing_metadata)
+    await context.abort(rich.code, rich.details, (*rich.trailing_metadata, *metadata))

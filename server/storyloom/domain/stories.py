@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import html
 import json
 import logging
 import uuid
@@ -241,14 +242,16 @@ class Stories:
             for scene in story.scenes:
                 parts += [scene.title, "", scene.text.strip(), ""]
             return "text/plain; charset=utf-8", "\n".join(parts).encode()
-        parts = [f"# {title}", ""]
+        # Text from users and models is text: escaped, so that no renderer of the Markdown runs HTML in it.
+        md = markdown_text
+        parts = [f"# {md(title)}", ""]
         if story.premise:
-            parts += [f"*{story.premise.strip()}*", ""]
+            parts += [f"*{md(story.premise.strip())}*", ""]
         for scene in story.scenes:
-            parts += [f"## {scene.title}", ""]
+            parts += [f"## {md(scene.title)}", ""]
             if scene.picture_id:
-                parts += [f"![{scene.title}](/v1/media/{scene.picture_id}:download)", ""]
-            parts += [scene.text.strip(), ""]
+                parts += [f"![{md(scene.title)}](/v1/media/{scene.picture_id}:download)", ""]
+            parts += [md(scene.text.strip()), ""]
         return "text/markdown; charset=utf-8", "\n".join(parts).encode()
 
     # --- the task ----------------------------------------------------------------------------
@@ -407,3 +410,9 @@ def _fingerprint(requirements: StoryRequirements | None, conversation_id: str, t
     source = {"requirements": dataclasses.asdict(requirements) if requirements else None,
               "conversation": conversation_id, "text": text, "options": dataclasses.asdict(options)}
     return hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()
+
+
+def markdown_text(text: str) -> str:
+    """Text as it reads, for a Markdown document: HTML's special characters as entities (a `<script>` in a title
+    shows as written), and the brackets that would close an image's alt text or open a link escaped."""
+    return html.escape(text, quote=False).replace("[", "\\[").replace("]", "\\]")

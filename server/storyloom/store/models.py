@@ -75,6 +75,20 @@ class ApiKeyRow(Base):
     revoke_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class IdentityRow(Base):
+    """A person signed in by an identity provider (issuer + subject), and the user they are."""
+
+    __tablename__ = "identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The token's profile claims when it had them ("" otherwise), as of the last sign-in that changed them.
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class TaskRow(Base):
     __tablename__ = "tasks"
     __table_args__ = (

@@ -6,7 +6,6 @@ import 'package:fixnum/fixnum.dart';
 import 'package:grpc/grpc_or_grpcweb.dart' show GrpcError, StatusCode;
 import 'package:grpc/service_api.dart';
 
-import 'api_key.dart';
 import 'channels.dart';
 import 'errors.dart';
 import 'generated/storyloom/v1/conversation.pbgrpc.dart';
@@ -14,8 +13,10 @@ import 'generated/storyloom/v1/media.pbgrpc.dart';
 import 'generated/storyloom/v1/story.pbgrpc.dart';
 import 'generated/storyloom/v1/task.pbgrpc.dart';
 import 'resume.dart';
+import 'token.dart';
 
-/// The Storyloom services on one channel, with the API key on every call, plus helpers for what every app does:
+/// The Storyloom services on one channel, with the credential on every call (an API key, or the signed-in user's
+/// ID token from a [TokenSource]: Firebase, Clerk, Auth0, Supabase), plus helpers for what every app does:
 /// chat with a streamed reply, follow a task's progress, download media. Streams re-attach after a dropped
 /// connection with `after_sequence`, so each event is delivered exactly once and in order.
 ///
@@ -23,8 +24,9 @@ import 'resume.dart';
 /// `GrpcWebClientChannel` (gRPC-Web through the Envoy gateway, `package:storyloom/web.dart`), or the one
 /// [StoryloomClient.auto] picks for the platform.
 class StoryloomClient {
-  StoryloomClient(this.channel, {required String apiKey, this.reattach = const ReattachPolicy(), Duration? defaultTimeout})
-      : _interceptors = [ApiKeyInterceptor(apiKey)],
+  StoryloomClient(this.channel,
+      {String? apiKey, TokenSource? token, this.reattach = const ReattachPolicy(), Duration? defaultTimeout})
+      : _interceptors = [credentialInterceptor(apiKey: apiKey, token: token)],
         _unary = CallOptions(timeout: defaultTimeout ?? const Duration(seconds: 30));
 
   /// Native gRPC on Android, iOS and desktop; gRPC-Web through the Envoy [gateway] (e.g.
@@ -33,7 +35,8 @@ class StoryloomClient {
   /// [grpcSecure] is true or, by default, when the gateway's scheme is https. Native channels keep the
   /// connection alive with pings, so a dead network is noticed and streams re-attach.
   factory StoryloomClient.auto({
-    required String apiKey,
+    String? apiKey,
+    TokenSource? token,
     required Uri gateway,
     String? grpcHost,
     int? grpcPort,
@@ -43,6 +46,7 @@ class StoryloomClient {
       StoryloomClient(
         platformChannel(gateway: gateway, grpcHost: grpcHost, grpcPort: grpcPort, grpcSecure: grpcSecure),
         apiKey: apiKey,
+        token: token,
         reattach: reattach,
       );
 

@@ -1,0 +1,1 @@
+"""Verifying identity providers' ID tokens (JWTs) with joserfc, against keys fetched from their JWKS URLs."""
