@@ -30,6 +30,10 @@ WEB_SRC     := $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(shell find $(WEB_
 # The page's TypeScript messages and service descriptors (protoc-gen-es from $(WEB_DIR)/node_modules), committed.
 WEB_GEN     := $(WEB_DIR)/src/gen
 DART_DIR    := clients/dart
+# The OpenAPI (Swagger 2.0) document of the REST surface: grpc-gateway's protoc-gen-swagger (Debian's
+# golang-grpc-gateway) from the google.api.http annotations, committed.
+OPENAPI_TEMPLATE := gateway/openapi/buf.gen.yaml
+OPENAPI     := gateway/openapi/storyloom.swagger.json
 # `make breaking` compares the protos against this git ref.
 BREAKING_REF ?= HEAD~1
 
@@ -50,6 +54,14 @@ generate_into = $(BUF) generate --output $(1) && \
 # $(call generate_web_into,ROOT): the web page's TypeScript under ROOT (needs $(WEB_DIR)/node_modules: web-plugin).
 generate_web_into = $(BUF) generate --template $(WEB_DIR)/buf.gen.yaml --output $(1)
 
+# $(call generate_openapi_into,ROOT): $(OPENAPI) under ROOT (needs protoc-gen-swagger on PATH: openapi-deps).
+generate_openapi_into = $(BUF) generate --template $(OPENAPI_TEMPLATE) --path $(PROTO_DIR)/storyloom --output $(1)
+
+# Whether protoc-gen-swagger is there (`make install` puts it there where apt-get runs as root); else it says so.
+openapi_plugin_ready = if ! command -v protoc-gen-swagger >/dev/null 2>&1; then \
+	  echo "$(1): no protoc-gen-swagger (Debian's golang-grpc-gateway); $(OPENAPI) is not $(2)"; false; \
+	fi
+
 # Whether the protoc-gen-es plugin can be had: npm ci in $(WEB_DIR) when npm is there (as web-optional does).
 # Without npm, or with npm ci failing (offline), it says so and the web code is neither generated nor checked.
 web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
@@ -58,11 +70,11 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke clean web web-optional browser-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
-	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR), $(PY_CLIENT_GEN) and $(WEB_GEN) from $(PROTO_DIR)/"
+	@echo "make generate         regenerate $(GEN_DIR) stubs, $(DESCRIPTOR), $(PY_CLIENT_GEN), $(WEB_GEN) and $(OPENAPI) from $(PROTO_DIR)/"
 	@echo "make lint             buf lint + buf format check of $(PROTO_DIR)/"
 	@echo "make format           rewrite $(PROTO_DIR)/ with buf format"
 	@echo "make check            ruff, mypy and the import rule between the layers (import-linter)"
@@ -80,7 +92,7 @@ help:
 # --- environment -------------------------------------------------------------
 
 venv install: $(STAMP)
-install: web-optional
+install: web-optional openapi-deps
 
 # Reinstalls only when a pyproject.toml changes (the stamp is older than it).
 # clients/python is the Python client and storyloom-cli; [codegen] is what `make generate` runs for it.
@@ -99,6 +111,9 @@ generate: $(STAMP)
 	@if $(call web_plugin_ready,generate,regenerated); then \
 	  rm -rf $(WEB_GEN) && $(call generate_web_into,.); \
 	fi
+	@if $(call openapi_plugin_ready,generate,regenerated); then \
+	  rm -f $(OPENAPI) && $(call generate_openapi_into,.); \
+	fi
 
 # Regenerates into a temp dir and compares with the committed files, so the
 # working tree is never touched. The descriptor set is compared byte for byte.
@@ -115,6 +130,11 @@ check-generated: $(STAMP)
 	  $(call generate_web_into,$$tmp) || exit 1; \
 	  diff -ru $(WEB_GEN) "$$tmp/$(WEB_GEN)" || rc=1; \
 	  checked="$(GEN_DIR), $(DESCRIPTOR), $(PY_CLIENT_GEN) and $(WEB_GEN)"; \
+	fi; \
+	if $(call openapi_plugin_ready,check-generated,checked); then \
+	  $(call generate_openapi_into,$$tmp) || exit 1; \
+	  diff -u $(OPENAPI) "$$tmp/$(OPENAPI)" || rc=1; \
+	  checked="$$checked, $(OPENAPI)"; \
 	fi; \
 	if [ $$rc -ne 0 ]; then echo "check-generated: generated code is stale; run 'make generate' and commit"; exit 1; fi; \
 	echo "check-generated: $$checked are up to date"
@@ -199,6 +219,19 @@ browser-deps: web-optional
 	  echo "browser-deps: installing Debian's chromium (apt-get update && apt-get install chromium)"; \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
 	    || echo "browser-deps: installing chromium failed; tests/web will skip"; \
+	fi
+
+# protoc-gen-swagger for $(OPENAPI): Debian's golang-grpc-gateway (grpc-gateway 1.6), installed only when missing.
+# Where apt-get cannot run as root it is a note: the document is then neither regenerated nor drift-checked.
+openapi-deps:
+	@if command -v protoc-gen-swagger >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "openapi-deps: no protoc-gen-swagger, and apt-get as root is not available to install golang-grpc-gateway;" \
+	       "$(OPENAPI) will not be regenerated or checked"; \
+	else \
+	  echo "openapi-deps: installing Debian's golang-grpc-gateway (protoc-gen-swagger)"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-grpc-gateway; } \
+	    || echo "openapi-deps: installing golang-grpc-gateway failed; $(OPENAPI) will not be regenerated or checked"; \
 	fi
 
 # Generates the Dart stubs ($(DART_DIR)/tool/generate.sh: buf with protoc-gen-dart), analyzes the package and runs

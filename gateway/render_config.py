@@ -27,8 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 TEMPLATE = Path(__file__).resolve().with_name("envoy.yaml.tmpl")
+REQUEST_CHECKS = TEMPLATE.with_name("request_checks.lua")
 CLUSTER = "storyloom_backend"
 PACKAGE = "storyloom.v1"
 
@@ -44,6 +46,7 @@ LOCAL_REPLY_CODES: dict[int, tuple[int, str, str]] = {
     408: (4, "DEADLINE_EXCEEDED", "REQUEST_TIMEOUT"),
     409: (10, "ABORTED", "CONFLICT"),
     413: (8, "RESOURCE_EXHAUSTED", "REQUEST_TOO_LARGE"),
+    414: (3, "INVALID_ARGUMENT", "URL_TOO_LONG"),
     429: (8, "RESOURCE_EXHAUSTED", "RATE_LIMITED"),
     431: (3, "INVALID_ARGUMENT", "HEADERS_TOO_LARGE"),
     500: (13, "INTERNAL", "GATEWAY_ERROR"),
@@ -59,13 +62,30 @@ DEFAULT_UNARY_TIMEOUT_S = 300
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 3600
 # Streaming methods of the standard services the server also offers (not in
 # our descriptor set): they must not be cut by the unary timeout either.
-EXTRA_STREAMING_PATHS = (
-    "/grpc.health.v1.Health/Watch",
+EXTRA_CLIENT_STREAMING_PATHS = (
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
 )
+EXTRA_STREAMING_PATHS = ("/grpc.health.v1.Health/Watch", *EXTRA_CLIENT_STREAMING_PATHS)
 MAX_REQUEST_BODY = 17 * 1024 * 1024  # CreateMedia accepts 16 MiB of content
 MAX_RESPONSE_BODY = 32 * 1024 * 1024
+
+# Request body limits by route (413 REQUEST_TOO_LARGE over them). A request without an API key
+# (neither x-api-key nor authorization) can only be refused, so it may carry little.
+ANONYMOUS_BODY_LIMIT = 16 * 1024
+# REST JSON bodies and the requests of server streams: small messages (texts are at most 4000
+# characters); only uploads carry media.
+JSON_BODY_LIMIT = 1024 * 1024
+# POST /v1/media (CreateMedia), and unary gRPC and gRPC-Web calls (CreateMedia; Transcribe with
+# up to 4 MiB of audio): the server's own limit on a message.
+UPLOAD_BODY_LIMIT = MAX_REQUEST_BODY
+UPLOAD_PATH = "/v1/media"
+# request_checks.lua: the URL (path and query) and the header list, counted as HTTP/2 counts it.
+MAX_URL_BYTES = 4096
+MAX_HEADER_LIST_BYTES = 7 * 1024
+# Envoy's own memory: the overload manager sheds load as the heap nears this.
+DEFAULT_MAX_HEAP_MB = 512
+MAX_DOWNSTREAM_CONNECTIONS = 10_000
 
 # --- descriptor set (protobuf wire format, read by hand: stdlib only) ----------
 
@@ -500,36 +520,118 @@ def _downstream_tls(cert: str, key: str) -> dict:
             "alpn_protocols": ["h2", "http/1.1"]}}}
 
 
-def _routes(methods: list[Method], unary_timeout_s: int, stream_idle_timeout_s: int) -> list[dict]:
+BODY_LIMITS_FILTER = "storyloom.body_limits"
+
+
+def _body_limit(limit: int | None) -> dict[str, Any]:
+    """typed_per_filter_config giving a route its request body limit (None: none, for client streams).
+
+    The body_size_limit filter has no per-route settings, so each route runs its own copy of it
+    through the filter_chain filter (whose default chain is empty)."""
+    if limit is None:
+        return {}
+    chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.http.body_size_limit", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.body_size_limit.v3.BodySizeLimit",
+        "max_request_bytes": limit}}]}
+    return {BODY_LIMITS_FILTER: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.filter_chain.v3.FilterChainConfigPerRoute",
+        "filter_chain": chain}}
+
+
+_ANONYMOUS = [{"name": "x-api-key", "present_match": False}, {"name": "authorization", "present_match": False}]
+
+
+def _routes(methods: list[Method], unary_timeout_s: int, stream_idle_timeout_s: int) -> list[dict[str, Any]]:
     retry = {"retry_on": "connect-failure,refused-stream", "num_retries": 1}
-    streaming = [m.grpc_path for m in methods if m.streaming] + list(EXTRA_STREAMING_PATHS)
-    routes = [
-        {
-            "name": path,
-            "match": {"path": path},
-            "route": {
-                "cluster": CLUSTER,
-                "timeout": "0s",  # a stream may live as long as it is active...
-                "idle_timeout": f"{stream_idle_timeout_s}s",  # ...and dies after this long silent
-                "retry_policy": retry,
-            },
-        }
-        for path in streaming
+    unary: dict[str, Any] = {"cluster": CLUSTER, "timeout": f"{unary_timeout_s}s", "retry_policy": retry}
+    stream: dict[str, Any] = {
+        "cluster": CLUSTER,
+        "timeout": "0s",  # a stream may live as long as it is active...
+        "idle_timeout": f"{stream_idle_timeout_s}s",  # ...and dies after this long silent
+        "retry_policy": retry,
+    }
+    # REST paths, before the transcoder rewrites them: only the body limit is taken from these.
+    routes: list[dict[str, Any]] = [
+        {"name": "rest-anonymous", "match": {"prefix": "/v1/", "headers": _ANONYMOUS}, "route": unary,
+         "typed_per_filter_config": _body_limit(ANONYMOUS_BODY_LIMIT)},
+        {"name": "rest-upload", "match": {"path": UPLOAD_PATH}, "route": unary,
+         "typed_per_filter_config": _body_limit(UPLOAD_BODY_LIMIT)},
+        {"name": "rest", "match": {"prefix": "/v1/"}, "route": unary,
+         "typed_per_filter_config": _body_limit(JSON_BODY_LIMIT)},
     ]
-    routes.append(
-        {
-            "name": "unary",
-            "match": {"prefix": "/"},
-            "route": {"cluster": CLUSTER, "timeout": f"{unary_timeout_s}s", "retry_policy": retry},
-        }
-    )
+    # gRPC paths: gRPC and gRPC-Web as they came, REST once transcoded.
+    # A client stream may go on for as long as it lives (Converse: 32 KB of audio a second), so it
+    # has no overall limit; the server bounds each of its messages.
+    client_streams = {m.grpc_path for m in methods if m.client_streaming} | set(EXTRA_CLIENT_STREAMING_PATHS)
+    streaming = [m.grpc_path for m in methods if m.streaming] + list(EXTRA_STREAMING_PATHS)
+    for path in streaming:
+        limit = None if path in client_streams else JSON_BODY_LIMIT
+        routes.append({"name": f"{path} anonymous", "match": {"path": path, "headers": _ANONYMOUS}, "route": stream,
+                       "typed_per_filter_config": _body_limit(ANONYMOUS_BODY_LIMIT)})
+        routes.append({"name": path, "match": {"path": path}, "route": stream,
+                       "typed_per_filter_config": _body_limit(limit)})
+    routes += [
+        {"name": "unary anonymous", "match": {"prefix": "/", "headers": _ANONYMOUS}, "route": unary,
+         "typed_per_filter_config": _body_limit(ANONYMOUS_BODY_LIMIT)},
+        {"name": "unary", "match": {"prefix": "/"}, "route": unary,
+         "typed_per_filter_config": _body_limit(UPLOAD_BODY_LIMIT)},
+    ]
     return routes
+
+
+def _overload_manager(max_heap_mb: int) -> str:
+    """Envoy's own memory: free memory is returned to the system at 90 % of the heap limit, the
+    streams holding the most buffered data are reset from 85 % on (all of them by 95 %), and no new
+    request is accepted at 98 %."""
+    fixed_heap = "envoy.resource_monitors.fixed_heap"
+    connections = "envoy.resource_monitors.global_downstream_max_connections"
+    overload: dict[str, Any] = {
+        "refresh_interval": "0.25s",
+        "resource_monitors": [
+            {"name": fixed_heap, "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
+                "max_heap_size_bytes": max_heap_mb * 1024 * 1024}},
+            {"name": connections, "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3."
+                         "DownstreamConnectionsConfig",
+                "max_active_downstream_connections": MAX_DOWNSTREAM_CONNECTIONS}},
+        ],
+        "actions": [
+            {"name": "envoy.overload_actions.shrink_heap",
+             "triggers": [{"name": fixed_heap, "threshold": {"value": 0.90}}]},
+            {"name": "envoy.overload_actions.reset_high_memory_stream",
+             "triggers": [{"name": fixed_heap, "scaled": {"scaling_threshold": 0.85, "saturation_threshold": 0.95}}]},
+            {"name": "envoy.overload_actions.stop_accepting_requests",
+             "triggers": [{"name": fixed_heap, "threshold": {"value": 0.98}}]},
+        ],
+        # Streams are accounted from 1 MiB of buffered data on, so the biggest can be reset.
+        "buffer_factory_config": {"minimum_account_to_track_power_of_two": 20},
+    }
+    return "overload_manager: " + json.dumps(overload)
+
+
+def _request_checks() -> str:
+    """request_checks.lua with its limits filled in (Lua patterns use "$", so no string.Template)."""
+    source = REQUEST_CHECKS.read_text()
+    for name, value in (("MAX_URL_BYTES", MAX_URL_BYTES), ("MAX_HEADER_LIST_BYTES", MAX_HEADER_LIST_BYTES)):
+        source = source.replace(f"${{{name}}}", str(value))
+    assert "${" not in source, "request_checks.lua has a placeholder render_config.py does not fill"
+    return json.dumps(source)
+
+
+# The gRPC status of the access log: the backend's, as it answered (a transcoded error keeps
+# only an HTTP status, from which Envoy would guess: 404 -> 12), else Envoy's own (trailers, or
+# guessed from the HTTP status of a reply the gateway made itself).
+_GRPC_STATUS = (
+    "%CEL('storyloom' in metadata.filter_metadata ? metadata.filter_metadata['storyloom']['grpc_status']"
+    " : response.grpc_status)%"
+)
 
 
 def _access_log() -> str:
     fmt = (
         "[%START_TIME%] \"%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%\" -> %REQ(:PATH)% %PROTOCOL% "
-        "%RESPONSE_CODE% grpc=%GRPC_STATUS(NUMBER)% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% "
+        f"%RESPONSE_CODE% grpc={_GRPC_STATUS} %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% "
         "%BYTES_SENT%B %DURATION%ms \"%REQ(CONTENT-TYPE)%\"\n"
     )
     log = [
@@ -566,6 +668,7 @@ def render(
     backend_tls_cert: str | None = None,
     backend_tls_key: str | None = None,
     backend_server_name: str | None = None,
+    max_heap_mb: int = DEFAULT_MAX_HEAP_MB,
 ) -> str:
     """Returns the Envoy config (YAML) for one gateway.
 
@@ -581,6 +684,7 @@ def render(
     tls_cert, tls_key: serve HTTPS and gRPC over TLS (PEM files); plaintext without them.
     backend_tls_ca: reach the server over TLS, verifying its certificate with this CA (for the name
         backend_server_name, default the backend's host); backend_tls_cert/key: our client certificate (mTLS).
+    max_heap_mb: the heap the overload manager keeps Envoy under.
     """
     methods = read_methods(descriptor_path)
     services = sorted({m.service for m in methods})
@@ -601,6 +705,9 @@ def render(
         )
     values = {
         "ADMIN_BLOCK": admin_block,
+        "OVERLOAD_BLOCK": _overload_manager(int(max_heap_mb)),
+        "REQUEST_CHECKS": _request_checks(),
+        "BODY_LIMITS_FILTER": json.dumps(BODY_LIMITS_FILTER),
         "LISTEN_HOST": json.dumps(listen_host),
         "LISTEN_PORT": int(listen_port),
         "UNARY_TIMEOUT": f"{int(unary_timeout_s)}s",
@@ -653,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend-tls-cert", help="client certificate for the server (mTLS)")
     parser.add_argument("--backend-tls-key", help="its private key")
     parser.add_argument("--backend-server-name", help="the name in the server's certificate (default: its host)")
+    parser.add_argument("--max-heap-mb", type=int, default=DEFAULT_MAX_HEAP_MB,
+                        help="Envoy's heap limit for the overload manager")
     parser.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
     args = parser.parse_args(argv)
     issuers = read_token_issuers(Path(args.jwt_issuers_file).read_text()) if args.jwt_issuers_file else []
@@ -676,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         backend_tls_cert=args.backend_tls_cert,
         backend_tls_key=args.backend_tls_key,
         backend_server_name=args.backend_server_name,
+        max_heap_mb=args.max_heap_mb,
     )
     if args.output == "-":
         sys.stdout.write(config)

@@ -162,6 +162,7 @@ async def start_gateway(envoy: str, tmp_path: Path) -> AsyncIterator[StartGatewa
                     envoy, "-c", str(config_path), "--log-level", os.environ.get("STORYLOOM_ENVOY_LOG_LEVEL", "info"),
                     # Several Envoys may run at once: no shared-memory hot-restart region.
                     "--disable-hot-restart", "--concurrency", "1",
+                    "--file-flush-interval-msec", "100",  # the access log, when a test reads it
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip

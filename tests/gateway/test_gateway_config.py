@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,49 @@ def test_the_cli_writes_the_config_to_a_file(tmp_path: Path) -> None:
     text = out.read_text()
     assert "port_value: 18080" in text and "port_value: 50052" in text and "port_value: 19901" in text
     assert str(DESCRIPTOR) in text
+
+
+def body_limit(route: dict) -> int | None:
+    config = route.get("typed_per_filter_config", {}).get(render_config.BODY_LIMITS_FILTER)
+    if config is None:
+        return None
+    (limit_filter,) = config["filter_chain"]["filters"]
+    return int(limit_filter["typed_config"]["max_request_bytes"])
+
+
+def test_each_route_gets_the_body_limit_its_callers_need() -> None:
+    routes = {r["name"]: r for r in render_config._routes(render_config.read_methods(DESCRIPTOR), 300, 3600)}
+    anonymous, json_limit, upload = (render_config.ANONYMOUS_BODY_LIMIT, render_config.JSON_BODY_LIMIT,
+                                     render_config.UPLOAD_BODY_LIMIT)
+    assert anonymous < json_limit < upload
+    assert body_limit(routes["rest-anonymous"]) == anonymous
+    assert body_limit(routes["rest-upload"]) == upload and routes["rest-upload"]["match"] == {"path": "/v1/media"}
+    assert body_limit(routes["rest"]) == json_limit
+    converse = "/storyloom.v1.VoiceService/Converse"
+    assert body_limit(routes[converse]) is None  # a client stream: the server bounds each message
+    assert body_limit(routes["/storyloom.v1.TaskService/WatchTask"]) == json_limit
+    assert body_limit(routes["unary"]) == upload
+    # Without a key, every path carries little; those routes come before their keyed twins.
+    names = list(routes)
+    for name, route in routes.items():
+        if name.endswith("anonymous"):
+            assert body_limit(route) == anonymous, name
+    assert names.index(f"{converse} anonymous") < names.index(converse)
+    assert names.index("rest-anonymous") < names.index("rest-upload") < names.index("rest") < names.index("unary")
+
+
+def test_the_request_checks_get_their_limits() -> None:
+    config = render_config.render(8080, "127.0.0.1:50051", DESCRIPTOR)
+    assert f"local MAX_URL_BYTES = {render_config.MAX_URL_BYTES}" in config
+    assert f"local MAX_HEADER_LIST_BYTES = {render_config.MAX_HEADER_LIST_BYTES}" in config
+    assert "hpack_table_size: 0" in config
+
+
+def test_the_openapi_document_has_an_operation_for_every_rest_mapping() -> None:
+    """gateway/openapi/storyloom.swagger.json is written by `make generate` (grpc-gateway's protoc-gen-swagger) and
+    drift-checked by `make check-generated`; here: it is Swagger 2.0 and misses no RPC that REST reaches."""
+    document = json.loads((GATEWAY_DIR / "openapi" / "storyloom.swagger.json").read_text())
+    assert document["swagger"] == "2.0"
+    operations = {op["operationId"] for path in document["paths"].values() for op in path.values()}
+    mapped = {m.name for m in render_config.read_methods(DESCRIPTOR) if m.has_http_rule}
+    assert operations == mapped

@@ -210,15 +210,6 @@ async def test_a_missing_media_download_is_a_json_404_not_an_empty_file(http, ke
     assert response.json()["code"] == 5
 
 
-async def test_an_upload_over_the_gateway_limit_is_a_json_413(http, key):
-    too_big = b"\0" * (17 * 1024 * 1024 + 1)
-    response = await http.post("/v1/media", content=too_big, headers={**key, "content-type": "audio/wav"})
-    assert response.status_code == 413
-    status = response.json()
-    assert status["code"] == 8 and status["status"] == "RESOURCE_EXHAUSTED"
-    assert the_error_info(status)["reason"] == "REQUEST_TOO_LARGE"
-
-
 # --- the gateway's own errors ------------------------------------------------------------------
 
 

@@ -7,10 +7,11 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from storyloom.domain.accounts import User
-from storyloom.store.db import Database, changed_rows
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import ApiKeyRow, UserRow
 
 
+@completes_when_cancelled
 class SqlAccountRepository:
     def __init__(self, db: Database):
         self._db = db

@@ -13,10 +13,11 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from storyloom.domain.conversations import Conversation, Message, MessageState
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import TaskError
-from storyloom.store.db import Database, changed_rows
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 
 
+@completes_when_cancelled
 class SqlConversationRepository:
     def __init__(self, db: Database):
         self._db = db

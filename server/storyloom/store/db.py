@@ -1,11 +1,19 @@
-"""The database: an async engine for SQLite (default) or PostgreSQL, migrated by Alembic at start."""
+"""The database: an async engine for SQLite (default) or PostgreSQL, migrated by Alembic at start.
+
+Every transaction is short and awaits nothing but the database, and a cancelled caller never cuts one short: see
+`completes_when_cancelled`, which every repository class wears.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -18,6 +26,55 @@ from sqlalchemy.sql import Executable
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# How long a SQLite writer waits for another's transaction to end. Transactions last milliseconds, so this is only
+# reached when something is wrong; it is the most one write may wait before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL ends a session left idle inside a transaction this long, so a leaked one cannot hold row locks for ever.
+POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
+T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+
+async def run_to_completion(work: Awaitable[T]) -> T:
+    """Awaits `work` to its end even if the caller is cancelled meanwhile, then passes the cancellation on.
+
+    A database call cut short by a cancellation leaves its connection mid-statement: SQLAlchemy then discards the
+    connection, and an SQLite connection closed while a statement is still open stays alive as a "zombie" holding
+    its write lock until that statement is garbage-collected, which can take minutes (every other writer fails with
+    "database is locked" meanwhile). Letting the short transaction finish (commit, or roll back on error) before the
+    caller sees its CancelledError keeps every connection clean; the wait is bounded by the transaction itself.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller was cancelled and no longer wants the outcome
+        raise cancelled
+    return task.result()
+
+
+def completes_when_cancelled(cls: C) -> C:
+    """Class decorator for repositories: each public coroutine method runs to completion when its caller is
+    cancelled (`run_to_completion`), so no transaction is ever cut short by a cancellation."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(method):
+            setattr(cls, name, _completing(method))
+    return cls
+
+
+def _completing(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(method)
+    async def completing(*args: Any, **kwargs: Any) -> T:
+        return await run_to_completion(method(*args, **kwargs))
+
+    return completing
 
 
 async def changed_rows(session: AsyncSession, statement: Executable) -> int:
@@ -35,8 +92,10 @@ class Database:
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            options.update(connect_args={"factory": RollbackOnCloseConnection})
         else:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"server_settings": {
+                "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -79,6 +138,22 @@ class Database:
         return None
 
 
+class RollbackOnCloseConnection(sqlite3.Connection):
+    """An SQLite connection that rolls back before it closes.
+
+    sqlite3 closes a connection that still has an unfinished statement (a SELECT whose rows were not all read when
+    its caller was cancelled) as a zombie that keeps its open transaction, and so the database's write lock, until
+    the statement object is freed. Rolling back first ends the transaction and releases the lock at once.
+    """
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        finally:
+            super().close()
+
+
 def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -93,5 +168,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()

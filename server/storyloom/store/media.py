@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select
 
 from storyloom.domain.media import MediaItem
-from storyloom.store.db import Database
+from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import MediaRow
 
 _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
            "duration_ms", "sample_rate_hertz", "channel_count", "parent_id", "purpose")
 
 
+@completes_when_cancelled
 class SqlMediaRepository:
     def __init__(self, db: Database):
         self._db = db

@@ -12,12 +12,13 @@ from sqlalchemy import and_, delete, or_, select
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.store.conversations import requirements_from_json
-from storyloom.store.db import Database
+from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import SceneRow, StoryRow
 
 _SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene))
 
 
+@completes_when_cancelled
 class SqlStoryRepository:
     def __init__(self, db: Database):
         self._db = db

@@ -11,10 +11,11 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
-from storyloom.store.db import Database, changed_rows
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import TaskEventRow, TaskRow
 
 
+@completes_when_cancelled
 class SqlTaskRepository:
     def __init__(self, db: Database):
         self._db = db

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, text, update
 
 from storyloom.domain.memory import Memory
 from storyloom.domain.voice import VoiceSession
-from storyloom.store.db import Database, changed_rows
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import MemoryEmbeddingRow, MemoryRow, VoiceSessionRow
 
 # bm25() weights of the FTS5 columns (user_text, assistant_text): what the user said counts double.
@@ -34,6 +34,7 @@ _PG_SEARCH = text(f"""
 """)
 
 
+@completes_when_cancelled
 class SqlVoiceSessionRepository:
     def __init__(self, db: Database):
         self._db = db
@@ -79,6 +80,7 @@ class SqlVoiceSessionRepository:
             return _voice_session(row) if row else None
 
 
+@completes_when_cancelled
 class SqlMemoryRepository:
     def __init__(self, db: Database):
         self._db = db

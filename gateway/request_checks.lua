@@ -1,0 +1,70 @@
+-- Storyloom gateway: checks of each request's headers before anything else reads them.
+-- render_config.py inlines this file into the Envoy config, with the limits filled in.
+--
+-- Every answer here is a local reply: REST callers get it as JSON (the local reply mappers),
+-- gRPC and gRPC-Web callers as grpc-status and grpc-message.
+
+local MAX_URL_BYTES = ${MAX_URL_BYTES}
+-- Counted as HTTP/2 does (name + value + 32 per header): the server refuses a header list over
+-- 8 KiB, and the gateway adds a few headers of its own (x-envoy-original-path repeats the URL).
+local MAX_HEADER_LIST_BYTES = ${MAX_HEADER_LIST_BYTES}
+
+-- Headers the gRPC server parses, and how their values must look. A malformed one fails the call
+-- as INTERNAL, and worse: gRPC's header decoder may remember it and fail later calls of other
+-- callers on the same upstream connection, or make Envoy drop that connection with every call on
+-- it. So none leaves the gateway.
+local function digits(value, most)
+  return #value <= most and string.match(value, "^%d+$") ~= nil
+end
+
+local function compression(value)
+  return value == "identity" or value == "gzip" or value == "deflate"
+end
+
+local CHECKS = {
+  -- A deadline: 1 to 8 digits and a unit (Hours, Minutes, Seconds, millis, micros, nanos).
+  ["grpc-timeout"] = {function(v) return #v <= 9 and string.match(v, "^%d+[HMSmun]$") ~= nil end,
+                      "1 to 8 digits and a unit (H, M, S, m, u or n), like 30S"},
+  ["grpc-encoding"] = {compression, "identity, gzip or deflate"},
+  ["grpc-internal-encoding-request"] = {compression, "identity, gzip or deflate"},
+  ["grpc-previous-rpc-attempts"] = {function(v) return digits(v, 9) end, "a number"},
+  ["grpc-retry-pushback-ms"] = {function(v) return digits(v, 9) end, "a number"},
+  ["grpc-status"] = {function(v) return digits(v, 2) end, "a number"},
+}
+
+-- Binary headers (names ending in -bin) carry base64, padded or not.
+local function base64(value)
+  return #value % 4 ~= 1 and string.match(value, "^[%w+/]*=?=?$") ~= nil
+end
+
+local function bad_header(name, value)
+  local check = CHECKS[name]
+  if check ~= nil and not check[1](value) then
+    return name .. " must be " .. check[2] .. "."
+  end
+  if string.sub(name, -4) == "-bin" and not base64(value) then
+    return name .. " must be base64, as every header whose name ends in -bin."
+  end
+  return nil
+end
+
+function envoy_on_request(request)
+  local headers = request:headers()
+  local path = headers:get(":path") or ""
+  if #path > MAX_URL_BYTES then
+    request:respond({[":status"] = "414"},
+      "The request URL is " .. #path .. " bytes; at most " .. MAX_URL_BYTES .. " are accepted.")
+    return
+  end
+  local size, problem = 0, nil
+  for name, value in pairs(headers) do
+    size = size + #name + #value + 32
+    problem = problem or bad_header(name, value)
+  end
+  if size > MAX_HEADER_LIST_BYTES then
+    request:respond({[":status"] = "431"},
+      "The request headers are " .. size .. " bytes; at most " .. MAX_HEADER_LIST_BYTES .. " are accepted.")
+  elseif problem ~= nil then
+    request:respond({[":status"] = "400"}, problem)
+  end
+end
