@@ -9,11 +9,12 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from storyloom.config import Settings
+from storyloom.config import ConfigurationError, Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
-from storyloom.domain.media import MediaLibrary
+from storyloom.domain.media import BlobStore, BlobStoreUnavailable, MediaLibrary
 from storyloom.domain.memory import Memories
 from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
@@ -26,6 +27,7 @@ from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
+from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
 from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
@@ -67,6 +69,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     the app owns it and closes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
+    blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
     tasks = TaskRunner(
         SqlTaskRepository(db),
@@ -75,7 +78,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         max_attempts=settings.task_max_attempts,
     )
     text_engine = text_engine or build_text_engine(settings)
-    media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"),
+    media = MediaLibrary(SqlMediaRepository(db), blobs,
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
@@ -102,6 +105,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
 
 
 async def start(app: App) -> None:
+    try:
+        await app.media.start()
+    except BlobStoreUnavailable as exc:
+        raise ConfigurationError(str(exc)) from exc
     await app.tasks.start()
     await app.conversations.recover()
     await app.voice.start()
@@ -168,6 +175,30 @@ def build_speech(narrator: Narrator) -> SpeechEngines:
         stt=WhisperSpeechToText(), vad=SileroVad(), langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
         tts=tts, codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
         tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))
+
+
+def build_blob_store(settings: Settings, *, shared: bool) -> BlobStore:
+    """Media blobs in data_dir/blobs, in another directory (file:///path), or on S3 (s3://bucket/prefix)."""
+    url = settings.media_url
+    scheme = urlsplit(url).scheme
+    if scheme == "s3":
+        # Keys must be given: without them the S3 client would ask the cloud's instance metadata service.
+        key_id = settings.s3_access_key_id or os.environ.get("AWS_ACCESS_KEY_ID", "")
+        secret = settings.s3_secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+        if not key_id or not secret:
+            raise ConfigurationError("media on S3 needs credentials: set STORYLOOM_S3_ACCESS_KEY_ID and "
+                                     "STORYLOOM_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        try:
+            return S3BlobStore(url, endpoint=settings.s3_endpoint, region=settings.s3_region, access_key_id=key_id,
+                               secret_access_key=secret)
+        except ValueError as exc:
+            raise ConfigurationError(f"STORYLOOM_MEDIA_URL: {exc}") from exc
+    if url and scheme != "file":
+        raise ConfigurationError(f"STORYLOOM_MEDIA_URL must be empty, file:///path or s3://bucket/prefix, not {url!r}")
+    if shared:
+        log.warning("media blobs are on local disk while the database is shared: every replica needs the same "
+                    "directory, or set STORYLOOM_MEDIA_URL=s3://bucket/prefix")
+    return FileBlobStore(Path(urlsplit(url).path) if url else settings.data_dir / "blobs")
 
 
 def _secret(data_dir: Path) -> bytes:

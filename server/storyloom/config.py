@@ -12,6 +12,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"STORYLOOM_{name}", default)
 
 
+class ConfigurationError(ValueError):
+    """Settings the server cannot run with; the command line prints the message and exits."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     # Where to listen for gRPC; port 0 picks a free port (see port_file).
@@ -47,6 +51,14 @@ class Settings:
     voice_warm_up: bool = False
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
     plugins: tuple[str, ...] = ()
+    # Where media blobs live: empty for data_dir/blobs on local disk, or s3://bucket/prefix on an S3-compatible store.
+    media_url: str = ""
+    # The S3 endpoint (e.g. http://127.0.0.1:8333 for SeaweedFS); empty means AWS (or AWS_ENDPOINT_URL).
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    # Empty: taken from the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment, as AWS tools do.
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
     # Largest request message accepted (CreateMedia carries up to 16 MiB).
     max_receive_message_bytes: int = 17 * 1024 * 1024
     max_send_message_bytes: int = 8 * 1024 * 1024
@@ -77,6 +89,11 @@ class Settings:
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
+            "media_url": _env("MEDIA_URL", ""),
+            "s3_endpoint": _env("S3_ENDPOINT", ""),
+            "s3_region": _env("S3_REGION", cls.s3_region),
+            "s3_access_key_id": _env("S3_ACCESS_KEY_ID", ""),
+            "s3_secret_access_key": _env("S3_SECRET_ACCESS_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
