@@ -69,6 +69,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     the app owns it and closes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
+    secret = _secret(settings, shared=not db.is_sqlite)
     blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
     tasks = TaskRunner(
@@ -94,7 +95,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         conversations=conversations,
         stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
         engines=engines,
-        secret=_secret(settings.data_dir),
+        secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
@@ -201,11 +202,17 @@ def build_blob_store(settings: Settings, *, shared: bool) -> BlobStore:
     return FileBlobStore(Path(urlsplit(url).path) if url else settings.data_dir / "blobs")
 
 
-def _secret(data_dir: Path) -> bytes:
-    """The server secret that signs page tokens, from STORYLOOM_SECRET or created once on disk."""
-    if env := os.environ.get("STORYLOOM_SECRET"):
-        return env.encode()
-    path = data_dir / "secret"
+def _secret(settings: Settings, *, shared: bool) -> bytes:
+    """The server secret that signs page tokens, from STORYLOOM_SECRET or created once on disk. A shared database
+    (PostgreSQL) means replicas, which must all sign alike: there the secret must be given."""
+    if settings.secret:
+        return settings.secret.encode()
+    if shared:
+        raise ConfigurationError(
+            "STORYLOOM_SECRET is required with PostgreSQL: every replica must sign page tokens with the same "
+            "secret. Set it to the same random value everywhere, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
+    path = settings.data_dir / "secret"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:

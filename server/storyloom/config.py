@@ -51,6 +51,8 @@ class Settings:
     voice_warm_up: bool = False
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
     plugins: tuple[str, ...] = ()
+    # Signs page tokens. Generated once in data_dir when empty; required with PostgreSQL, where replicas must agree.
+    secret: str = dataclasses.field(default="", repr=False)
     # Where media blobs live: empty for data_dir/blobs on local disk, or s3://bucket/prefix on an S3-compatible store.
     media_url: str = ""
     # The S3 endpoint (e.g. http://127.0.0.1:8333 for SeaweedFS); empty means AWS (or AWS_ENDPOINT_URL).
@@ -89,6 +91,7 @@ class Settings:
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
+            "secret": _env("SECRET", ""),
             "media_url": _env("MEDIA_URL", ""),
             "s3_endpoint": _env("S3_ENDPOINT", ""),
             "s3_region": _env("S3_REGION", cls.s3_region),

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.server_process import ROOT
 
 
@@ -24,6 +27,16 @@ def assert_refused(result: subprocess.CompletedProcess[str], *needles: str) -> N
     assert "configuration error" in result.stderr
     for needle in needles:
         assert needle in result.stderr, result.stderr[-2000:]
+
+
+def test_postgresql_without_a_secret_is_refused_at_start(tmp_path):
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
+
+    result = serve(tmp_path / "data", {"STORYLOOM_DATABASE_URL": POSTGRES_ADMIN_URL})
+
+    assert_refused(result, "STORYLOOM_SECRET is required with PostgreSQL")
+    assert not (tmp_path / "data" / "secret").exists()  # no secret of its own, that no other replica shares
 
 
 def test_media_on_s3_with_refused_credentials_stops_the_server_at_start(tmp_path, seaweedfs):
