@@ -20,17 +20,16 @@ BURST, LIMIT, CONVERSATIONS = 20, 10, 4
 
 async def first_answer(stub: conversation_pb2_grpc.ConversationServiceStub, caller: Caller, conversation: str,
                        text: str) -> str:
-    """"accepted", or the reason the message was refused; the reply itself is not waited for."""
+    """"accepted", or the reason the message was refused. An accepted reply is read to its end, so that no reply
+    is still being written when the server stops."""
     call = stub.SendMessage(pb.SendMessageRequest(conversation=conversation, text=text), metadata=caller.metadata)
     try:
-        async for event in call:
-            return str(event.WhichOneof("event"))
-        return "no event"
+        events = [event.WhichOneof("event") async for event in call]
     except grpc.aio.AioRpcError as error:
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
         return error_info(error).reason
-    finally:
-        call.cancel()  # the reply goes on as a task
+    assert events[-1] == "finished", events
+    return str(events[0])
 
 
 async def burst(stubs: list[conversation_pb2_grpc.ConversationServiceStub], caller: Caller) -> Counter[str]:
