@@ -170,9 +170,6 @@ class ConversationRepository(Protocol):
     async def cut_message(self, message_id: str, text: str) -> Message:
         """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
 
-    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-        """How many messages the user sent since `since`, and when the oldest of them was sent."""
-
     async def generating(self) -> builtins.list[Message]: ...
 
 

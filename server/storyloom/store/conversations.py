@@ -167,10 +167,6 @@ class SqlConversationRepository:
                 raise LookupError(message_id)
             return _message(row)
 
-    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-        async with self._db.begin() as session:
-            return await _count_user_messages(session, user_id, since)
-
     async def generating(self) -> builtins.list[Message]:
         async with self._db.begin() as session:
             rows = await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))
@@ -179,6 +175,7 @@ class SqlConversationRepository:
 
 async def _count_user_messages(session: AsyncSession, user_id: str,
                                since: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many messages the user sent since `since`, and when the oldest of them was sent."""
     count, oldest = (await session.execute(
         select(func.count(), func.min(MessageRow.create_time)).where(
             MessageRow.user_id == user_id, MessageRow.role == "user", MessageRow.create_time > since))).one()
