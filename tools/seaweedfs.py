@@ -129,7 +129,11 @@ def start_seaweedfs(directory: Path, *, bucket: str = "storyloom", s3_port: int 
 
 
 def _command(binary: str, directory: Path, ports: dict[str, int]) -> list[str]:
-    command = [binary, "server", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
+    # Where util-linux's setpriv is, `weed` is killed if the process that started it dies without stopping it (a
+    # test run killed by a timeout), instead of living on, holding its ports.
+    setpriv = shutil.which("setpriv")
+    command = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
+    command += [binary, "server", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3",
                f"-s3.config={directory / 's3.json'}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                "-master.telemetry=false", "-master.volumeSizeLimitMB=64", "-volume.max=0"]
     for part in PARTS:
