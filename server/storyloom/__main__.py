@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from storyloom import logs
-from storyloom.config import Settings
+from storyloom.config import ConfigurationError, Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,6 +57,14 @@ async def _migrate(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except ConfigurationError as exc:  # said plainly, without a traceback: the fix is in the settings
+        print(f"storyloom: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="storyloom", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (env STORYLOOM_DATA_DIR, default ./data)")

@@ -11,12 +11,13 @@ import os
 import secrets
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
-from storyloom.config import Settings
+from storyloom.config import ConfigurationError, Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.identities import Identities
-from storyloom.domain.media import MediaLibrary
+from storyloom.domain.media import BlobStore, BlobStoreUnavailable, MediaLibrary
 from storyloom.domain.memory import Memories
 from storyloom.domain.ports.embedding import Embedder
 from storyloom.domain.ports.identity import TokenVerifier
@@ -32,6 +33,7 @@ from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
+from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
 from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
@@ -76,6 +78,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     the app owns it and closes it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
+    secret = _secret(settings, shared=not db.is_sqlite)
+    blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
     tasks = TaskRunner(
         SqlTaskRepository(db),
@@ -84,7 +88,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         max_attempts=settings.task_max_attempts,
     )
     text_engine = text_engine or build_text_engine(settings)
-    media = MediaLibrary(SqlMediaRepository(db), FileBlobStore(settings.data_dir / "blobs"),
+    media = MediaLibrary(SqlMediaRepository(db), blobs,
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
@@ -100,7 +104,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         conversations=conversations,
         stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
         engines=engines,
-        secret=_secret(settings.data_dir),
+        secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
@@ -112,6 +116,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
 
 
 async def start(app: App) -> None:
+    try:
+        await app.media.start()
+    except BlobStoreUnavailable as exc:
+        raise ConfigurationError(str(exc)) from exc
     await app.tasks.start()
     await app.conversations.recover()
     await app.voice.start()
@@ -217,11 +225,41 @@ def build_speech(narrator: Narrator) -> SpeechEngines:
         tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))
 
 
-def _secret(data_dir: Path) -> bytes:
-    """The server secret that signs page tokens, from STORYLOOM_SECRET or created once on disk."""
-    if env := os.environ.get("STORYLOOM_SECRET"):
-        return env.encode()
-    path = data_dir / "secret"
+def build_blob_store(settings: Settings, *, shared: bool) -> BlobStore:
+    """Media blobs in data_dir/blobs, in another directory (file:///path), or on S3 (s3://bucket/prefix)."""
+    url = settings.media_url
+    scheme = urlsplit(url).scheme
+    if scheme == "s3":
+        # Keys must be given: without them the S3 client would ask the cloud's instance metadata service.
+        key_id = settings.s3_access_key_id or os.environ.get("AWS_ACCESS_KEY_ID", "")
+        secret = settings.s3_secret_access_key or os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+        if not key_id or not secret:
+            raise ConfigurationError("media on S3 needs credentials: set STORYLOOM_S3_ACCESS_KEY_ID and "
+                                     "STORYLOOM_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        try:
+            return S3BlobStore(url, endpoint=settings.s3_endpoint, region=settings.s3_region, access_key_id=key_id,
+                               secret_access_key=secret)
+        except ValueError as exc:
+            raise ConfigurationError(f"STORYLOOM_MEDIA_URL: {exc}") from exc
+    if url and scheme != "file":
+        raise ConfigurationError(f"STORYLOOM_MEDIA_URL must be empty, file:///path or s3://bucket/prefix, not {url!r}")
+    if shared:
+        log.warning("media blobs are on local disk while the database is shared: every replica needs the same "
+                    "directory, or set STORYLOOM_MEDIA_URL=s3://bucket/prefix")
+    return FileBlobStore(Path(urlsplit(url).path) if url else settings.data_dir / "blobs")
+
+
+def _secret(settings: Settings, *, shared: bool) -> bytes:
+    """The server secret that signs page tokens, from STORYLOOM_SECRET or created once on disk. A shared database
+    (PostgreSQL) means replicas, which must all sign alike: there the secret must be given."""
+    if settings.secret:
+        return settings.secret.encode()
+    if shared:
+        raise ConfigurationError(
+            "STORYLOOM_SECRET is required with PostgreSQL: every replica must sign page tokens with the same "
+            "secret. Set it to the same random value everywhere, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
+    path = settings.data_dir / "secret"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:

@@ -17,6 +17,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"STORYLOOM_{name}", default)
 
 
+class ConfigurationError(ValueError):
+    """Settings the server cannot run with; the command line prints the message and exits."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TokenIssuerSettings:
     """One identity provider whose ID tokens (JWTs) sign users in (see the README's "Sign-in with JWT")."""
@@ -105,6 +109,16 @@ class Settings:
     voice_warm_up: bool = False
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
     plugins: tuple[str, ...] = ()
+    # Signs page tokens. Generated once in data_dir when empty; required with PostgreSQL, where replicas must agree.
+    secret: str = dataclasses.field(default="", repr=False)
+    # Where media blobs live: empty for data_dir/blobs on local disk, or s3://bucket/prefix on an S3-compatible store.
+    media_url: str = ""
+    # The S3 endpoint (e.g. http://127.0.0.1:8333 for SeaweedFS); empty means AWS (or AWS_ENDPOINT_URL).
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    # Empty: taken from the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment, as AWS tools do.
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
     # Largest request message accepted (CreateMedia carries up to 16 MiB).
     max_receive_message_bytes: int = 17 * 1024 * 1024
     max_send_message_bytes: int = 8 * 1024 * 1024
@@ -160,6 +174,12 @@ class Settings:
             "tls_cert_file": _env("TLS_CERT_FILE", ""),
             "tls_key_file": _env("TLS_KEY_FILE", ""),
             "tls_client_ca_file": _env("TLS_CLIENT_CA_FILE", ""),
+            "secret": _env("SECRET", ""),
+            "media_url": _env("MEDIA_URL", ""),
+            "s3_endpoint": _env("S3_ENDPOINT", ""),
+            "s3_region": _env("S3_REGION", cls.s3_region),
+            "s3_access_key_id": _env("S3_ACCESS_KEY_ID", ""),
+            "s3_secret_access_key": _env("S3_SECRET_ACCESS_KEY", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 REPLY_KIND = "conversation.reply"
 MAX_MESSAGE_CHARS = 4000
+# The window of the per-user message limit (ConversationLimits.messages_per_minute).
+RATE_WINDOW = dt.timedelta(minutes=1)
 MAX_TITLE_CHARS = 200
 
 SYSTEM_INSTRUCTION = """\
@@ -112,6 +114,24 @@ class ReplyEvent:
     error: TaskError | None = None  # the reply failed; `reply` is final (FAILED)
 
 
+@dataclasses.dataclass(frozen=True)
+class MessageQuota:
+    """At most `limit` messages from the user since `since`. The repository checks it in the transaction that adds
+    a message, with the user's sends taking turns, so a burst on several replicas cannot all slip under it."""
+
+    user_id: str
+    limit: int
+    since: dt.datetime
+
+
+class QuotaExceeded(Exception):
+    """The quota is used up; `oldest` is when the oldest message it counted was sent."""
+
+    def __init__(self, oldest: dt.datetime | None):
+        super().__init__("message quota exceeded")
+        self.oldest = oldest
+
+
 class ConversationRepository(Protocol):
     async def create(self, conversation: Conversation, request_id: str) -> Conversation: ...
 
@@ -124,9 +144,11 @@ class ConversationRepository(Protocol):
     async def delete(self, conversation_id: str) -> None: ...
 
     async def add_exchange(
-        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime
+        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime,
+        quota: MessageQuota | None = None,
     ) -> tuple[Message, Message]:
-        """Stores the user's message and an empty GENERATING assistant message after it, atomically."""
+        """Stores the user's message and an empty GENERATING assistant message after it, atomically; raises
+        QuotaExceeded (storing nothing) if the message would pass `quota`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -147,9 +169,6 @@ class ConversationRepository(Protocol):
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
-
-    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-        """How many messages the user sent since `since`, and when the oldest of them was sent."""
 
     async def generating(self) -> builtins.list[Message]: ...
 
@@ -256,10 +275,15 @@ class Conversations:
         if conversation.status == "ARCHIVED":
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
-        await self._check_rate(user_id)
         now = self._clock.now()
         task_id = uuid.uuid4().hex
-        user_message, reply = await self._repo.add_exchange(conversation_id, text, task_id, request_id, now)
+        limit = self._limits.messages_per_minute
+        try:
+            user_message, reply = await self._repo.add_exchange(
+                conversation_id, text, task_id, request_id, now,
+                quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
+        except QuotaExceeded as exceeded:
+            raise _rate_limited(limit, exceeded.oldest, now) from None
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
         params: dict[str, Any] = {"message_id": reply.id}
@@ -418,19 +442,6 @@ class Conversations:
                                         input_tokens=input_tokens, output_tokens=output_tokens, error=error)
         self._wake(message_id)
 
-    async def _check_rate(self, user_id: str) -> None:
-        # Counted from the stored messages, so the limit holds across restarts and replicas.
-        now = self._clock.now()
-        count, oldest = await self._repo.count_user_messages_since(user_id, now - dt.timedelta(minutes=1))
-        limit = self._limits.messages_per_minute
-        if count >= limit:
-            retry = ((oldest + dt.timedelta(minutes=1)) - now).total_seconds() if oldest else 60.0
-            raise ResourceExhausted(
-                f"At most {limit} messages a minute; try again in {max(1, round(retry))} s.",
-                retry_after_seconds=max(0.001, retry),
-                metadata={"limit": str(limit), "window": "60s"},
-            )
-
     async def _task_settled(self, user_id: str, task_id: str) -> None:
         """Waits for the reply's task to record its end as well (it does so right after the reply's), so a
         client that reads the task after the last reply event finds it finished, with its result."""
@@ -461,6 +472,15 @@ def request_tokens(engine: TextEngine, request: ChatRequest) -> int:
 
 def _turn(message: Message) -> ChatTurn:
     return ChatTurn("assistant" if message.role == "assistant" else "user", message.text)
+
+
+def _rate_limited(limit: int, oldest: dt.datetime | None, now: dt.datetime) -> ResourceExhausted:
+    retry = ((oldest + RATE_WINDOW) - now).total_seconds() if oldest else RATE_WINDOW.total_seconds()
+    return ResourceExhausted(
+        f"At most {limit} messages a minute; try again in {max(1, round(retry))} s.",
+        retry_after_seconds=max(0.001, retry),
+        metadata={"limit": str(limit), "window": "60s"},
+    )
 
 
 def _title_from(text: str) -> str:

@@ -9,7 +9,7 @@ import hashlib
 import io
 import uuid
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
@@ -17,6 +17,8 @@ from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
+# An upload whose pin is this old was interrupted (a 16 MiB write takes well under a second).
+STALE_PIN = dt.timedelta(hours=1)
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 AUDIO_TYPES = {"audio/wav", "audio/ogg", "audio/webm", "audio/mpeg", "audio/l16"}
@@ -45,8 +47,16 @@ class MediaItem:
 
 
 class MediaRepository(Protocol):
+    """Media rows, and how many references each blob has: a blob is removed only once nothing refers to it.
+
+    A blob's references are the media rows that name it plus the uploads under way (pins). An upload pins the
+    blob before it writes the bytes, so a delete of the last row meanwhile leaves the blob alone; a delete removes
+    the bytes while it holds the blob's count, so an upload that pins then waits, and writes the bytes again after.
+    """
+
     async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
-        """Stores the item; on a (user, request_id) clash returns the existing one and False."""
+        """Stores the item, which takes over its upload's pin; on a (user, request_id) clash returns the existing
+        one and False."""
 
     async def get(self, media_id: str) -> MediaItem | None:
         """The item with its renditions."""
@@ -55,16 +65,44 @@ class MediaRepository(Protocol):
         """The items that exist, with their renditions, by id."""
 
     async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
-        """Deletes the user's items and their renditions; returns the blobs (sha256) no item uses any more."""
+        """Deletes the user's items and their renditions, each giving back its reference; returns the blobs
+        (sha256) nothing refers to any more."""
+
+    async def pin_blob(self, sha256: str, size_bytes: int) -> None:
+        """Counts one more reference to the blob, before its bytes are written."""
+
+    async def release_pin(self, sha256: str, media_id: str) -> bool:
+        """Gives back the pin of the upload of `media_id`, unless that item was stored (it holds the reference
+        then). True when nothing refers to the blob any more."""
+
+    async def remove_blob_if_unreferenced(self, sha256: str, remove: Callable[[str], Awaitable[None]]) -> bool:
+        """If nothing refers to the blob, calls `remove(sha256)` while holding its count (no upload can pin it
+        meanwhile) and forgets the blob. True when removed."""
+
+    async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
+        """Blobs nothing refers to, after counting again the references of blobs untouched for `pins_older_than`
+        (pins an interrupted upload left). A crash between a delete and its removal leaves such blobs."""
 
 
 class BlobStore(Protocol):
+    """Bytes stored under their SHA-256: on local disk, or on S3-compatible object storage."""
+
     async def put(self, data: bytes) -> str:
-        """Stores the bytes durably under their SHA-256 (hex) and returns it."""
+        """Stores the bytes durably under their SHA-256 (hex) and returns it; bytes already there are kept."""
 
-    def read(self, sha256: str, offset: int, limit: int, chunk_size: int) -> AsyncIterator[bytes]: ...
+    def read(self, sha256: str, offset: int, limit: int, chunk_size: int) -> AsyncIterator[bytes]:
+        """The blob's bytes from `offset`, at most `limit` of them, in chunks of at most `chunk_size`."""
 
-    async def delete(self, sha256: str) -> None: ...
+    async def delete(self, sha256: str) -> None:
+        """Removes the blob; a missing one is not an error."""
+
+    async def recover(self) -> None:
+        """Readies the store at start: removes what writes interrupted by a crash left, and checks that the
+        store can be reached (raising BlobStoreUnavailable if not)."""
+
+
+class BlobStoreUnavailable(Exception):
+    """The blob store cannot be used (no such bucket, refused credentials, unreachable)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,14 +193,23 @@ class MediaLibrary:
                                   reason="MEDIA_TOO_LARGE")
         found = inspect(data, content_type)
         sha256 = hashlib.sha256(data).hexdigest()
-        await self._blobs.put(data)
         item = MediaItem(
             id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,
             size_bytes=len(data), create_time=self._clock.now(), width=found.width, height=found.height,
             duration_ms=found.duration_ms, sample_rate_hertz=found.sample_rate_hertz,
             channel_count=found.channel_count, parent_id=parent_id, purpose=purpose,
         )
-        stored, created = await self._repo.add(item, request_id)
+        # Pinned before the bytes are written, so that deleting other media with the same bytes meanwhile
+        # cannot remove them between the write and the row.
+        await self._repo.pin_blob(sha256, len(data))
+        try:
+            await self._blobs.put(data)
+            stored, created = await self._repo.add(item, request_id)
+        except BaseException:
+            await self._release(sha256, item.id)
+            raise
+        if not created:  # a retry: the first request's item holds its own reference
+            await self._release(sha256, item.id)
         if created and thumbnail_side and found.width and self._thumbnailer is not None:
             small = await asyncio.to_thread(self._thumbnailer, data, thumbnail_side)
             rendition = await self.store(user_id, small, "image/png", parent_id=stored.id, purpose="thumbnail")
@@ -172,7 +219,18 @@ class MediaLibrary:
     async def delete(self, user_id: str, media_ids: list[str]) -> None:
         """Deletes the user's media (and their renditions), and the blobs nothing refers to any more."""
         for sha256 in await self._repo.delete(user_id, media_ids):
-            await self._blobs.delete(sha256)
+            await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
+
+    async def start(self) -> None:
+        """Readies the blob store and removes the blobs that nothing refers to any more (a crash between a
+        delete and the removal of its blob, or in the middle of an upload, leaves them)."""
+        await self._blobs.recover()
+        for sha256 in await self._repo.unreferenced_blobs(pins_older_than=STALE_PIN):
+            await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
+
+    async def _release(self, sha256: str, media_id: str) -> None:
+        if await self._repo.release_pin(sha256, media_id):
+            await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
 
     async def get(self, user_id: str, media_id: str) -> MediaItem:
         item = await self._repo.get(media_id)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".tmp-"
 
 
 class FileBlobStore:
@@ -28,14 +34,15 @@ class FileBlobStore:
         if target.exists():  # same bytes already stored: content addressing dedupes them
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write, fsync, then rename: a crash leaves either no file or the whole file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        # Write, fsync, then rename: a crash leaves either no file or the whole file, plus perhaps a temp file
+        # that `recover` removes at the next start.
+        fd, tmp = _locked_temp_file(target.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(tmp, target)
+                os.replace(tmp, target)  # while still locked, so no clean-up can take it for abandoned
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -58,3 +65,41 @@ class FileBlobStore:
 
     async def delete(self, sha256: str) -> None:
         await asyncio.to_thread(self.path(sha256).unlink, True)
+
+    async def recover(self) -> None:
+        removed = await asyncio.to_thread(remove_abandoned_temp_files, self.root)
+        if removed:
+            log.info("removed partial blob files a crash left", extra={"count": removed})
+
+
+def _locked_temp_file(directory: Path) -> tuple[int, str]:
+    """A new temp file, locked for as long as this process has it open: a lock nobody holds marks a temp file
+    whose writer died. (The lock is released when the process ends, however it ends.)"""
+    while True:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink:
+            return fd, tmp
+        # A clean-up locked and removed it between mkstemp and flock: take another.
+        os.close(fd)
+
+
+def remove_abandoned_temp_files(root: Path) -> int:
+    """Removes the temp files of writes that never finished (their writer died), leaving those being written by
+    a live process (another replica on the same disk) alone. Returns how many were removed."""
+    removed = 0
+    for tmp in root.glob(f"*/{TEMP_PREFIX}*"):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # renamed into place meanwhile
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):  # not renamed into place since it was opened
+                tmp.unlink()
+                removed += 1
+        except (BlockingIOError, FileNotFoundError):
+            pass  # its writer is alive, or it was renamed into place
+        finally:
+            os.close(fd)
+    return removed

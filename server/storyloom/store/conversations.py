@@ -8,9 +8,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storyloom.domain.conversations import Conversation, Message, MessageState
+from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import TaskError
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
@@ -68,9 +69,15 @@ class SqlConversationRepository:
             await session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
     async def add_exchange(
-        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime
+        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime,
+        quota: MessageQuota | None = None,
     ) -> tuple[Message, Message]:
         async with self._db.begin() as session, session.begin():
+            if quota is not None and not self._db.is_sqlite:
+                # The user's sends take turns from here to the commit, on every replica, so each counts the ones
+                # before it. (SQLite has one writer at a time: the UPDATE below already orders them.)
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                                      {"key": f"storyloom.messages:{quota.user_id}"})
             # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
             # the write lock on SQLite, so concurrent sends to one conversation queue here.
             claimed = await changed_rows(session, update(ConversationRow).where(ConversationRow.id == conversation_id)
@@ -78,6 +85,10 @@ class SqlConversationRepository:
                                          .execution_options(synchronize_session=False))
             if claimed != 1:
                 raise LookupError(conversation_id)
+            if quota is not None:
+                count, oldest = await _count_user_messages(session, quota.user_id, quota.since)
+                if count >= quota.limit:
+                    raise QuotaExceeded(oldest)  # leaving the transaction rolls the claim back
             conversation = await session.scalar(select(ConversationRow).where(ConversationRow.id == conversation_id))
             assert conversation is not None
             position = conversation.message_count - 2
@@ -157,19 +168,21 @@ class SqlConversationRepository:
                 raise LookupError(message_id)
             return _message(row)
 
-    async def count_user_messages_since(self, user_id: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
-        async with self._db.begin() as session:
-            count, oldest = (await session.execute(
-                select(func.count(), func.min(MessageRow.create_time)).where(
-                    MessageRow.user_id == user_id, MessageRow.role == "user", MessageRow.create_time > since))).one()
-        if oldest is not None and oldest.tzinfo is None:  # aggregates bypass the column type on SQLite
-            oldest = dt.datetime.fromisoformat(str(oldest)).replace(tzinfo=dt.UTC)
-        return int(count), oldest
-
     async def generating(self) -> builtins.list[Message]:
         async with self._db.begin() as session:
             rows = await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))
             return [_message(r) for r in rows]
+
+
+async def _count_user_messages(session: AsyncSession, user_id: str,
+                               since: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many messages the user sent since `since`, and when the oldest of them was sent."""
+    count, oldest = (await session.execute(
+        select(func.count(), func.min(MessageRow.create_time)).where(
+            MessageRow.user_id == user_id, MessageRow.role == "user", MessageRow.create_time > since))).one()
+    if oldest is not None and oldest.tzinfo is None:  # aggregates bypass the column type on SQLite
+        oldest = dt.datetime.fromisoformat(str(oldest)).replace(tzinfo=dt.UTC)
+    return int(count), oldest
 
 
 def _requirements_json(requirements: StoryRequirements | None) -> dict[str, Any] | None:

@@ -1,12 +1,17 @@
-"""Media metadata in SQL."""
+"""Media metadata in SQL, and the reference counts of the blobs the media name."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+import collections
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storyloom.domain.media import MediaItem
-from storyloom.store.db import Database, completes_when_cancelled
-from storyloom.store.models import MediaRow
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled
+from storyloom.store.models import BlobRefRow, MediaRow
 
 _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
            "duration_ms", "sample_rate_hertz", "channel_count", "parent_id", "purpose")
@@ -45,12 +50,69 @@ class SqlMediaRepository:
     async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
         if not media_ids:
             return []
+        now = _now()
         async with self._db.begin() as session, session.begin():
             doomed = (MediaRow.user_id == user_id) & or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))
-            hashes = set(await session.scalars(select(MediaRow.sha256).where(doomed)))
-            await session.execute(delete(MediaRow).where(doomed))
-            still_used = set(await session.scalars(select(MediaRow.sha256).where(MediaRow.sha256.in_(hashes))))
-        return sorted(hashes - still_used)
+            # Counted from the rows this statement deleted, so a concurrent delete of the same items gives back
+            # each reference once.
+            released = collections.Counter(
+                await session.scalars(delete(MediaRow).where(doomed).returning(MediaRow.sha256)))
+            for sha256, count in sorted(released.items()):  # in one order, so two deletes cannot deadlock
+                await session.execute(update(BlobRefRow).where(BlobRefRow.sha256 == sha256)
+                                      .values(ref_count=BlobRefRow.ref_count - count, update_time=now)
+                                      .execution_options(synchronize_session=False))
+            unreferenced = await session.scalars(select(BlobRefRow.sha256).where(
+                BlobRefRow.sha256.in_(list(released)), BlobRefRow.ref_count <= 0))
+            return sorted(unreferenced)
+
+    async def pin_blob(self, sha256: str, size_bytes: int) -> None:
+        now = _now()
+        insert = postgresql.insert if not self._db.is_sqlite else sqlite.insert
+        statement = insert(BlobRefRow).values(sha256=sha256, ref_count=1, size_bytes=size_bytes, create_time=now,
+                                              update_time=now)
+        # A delete holding the row (removing the bytes) makes this wait; if it then deleted the row, this
+        # inserts a new one, and the upload writes the bytes again.
+        statement = statement.on_conflict_do_update(
+            index_elements=[BlobRefRow.sha256],
+            set_={"ref_count": BlobRefRow.ref_count + 1, "update_time": now})
+        async with self._db.begin() as session, session.begin():
+            await session.execute(statement)
+
+    async def release_pin(self, sha256: str, media_id: str) -> bool:
+        stored = select(MediaRow.id).where(MediaRow.id == media_id).exists()
+        async with self._db.begin() as session, session.begin():
+            # One statement: if the item was stored, its row holds the reference and nothing changes.
+            await session.execute(update(BlobRefRow).where(BlobRefRow.sha256 == sha256, ~stored)
+                                  .values(ref_count=BlobRefRow.ref_count - 1, update_time=_now())
+                                  .execution_options(synchronize_session=False))
+            count = await session.scalar(select(BlobRefRow.ref_count).where(BlobRefRow.sha256 == sha256))
+        return count is not None and count <= 0
+
+    async def remove_blob_if_unreferenced(self, sha256: str, remove: Callable[[str], Awaitable[None]]) -> bool:
+        async with self._db.begin() as session, session.begin():
+            # Holds the row (PostgreSQL) or the write lock (SQLite) while the bytes go: a concurrent pin waits,
+            # and one that came first makes this claim nothing.
+            claimed = await changed_rows(session, update(BlobRefRow)
+                                         .where(BlobRefRow.sha256 == sha256, BlobRefRow.ref_count <= 0)
+                                         .values(update_time=_now()).execution_options(synchronize_session=False))
+            if claimed != 1:
+                return False
+            await remove(sha256)
+            await session.execute(delete(BlobRefRow).where(BlobRefRow.sha256 == sha256))
+        return True
+
+    async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
+        now = _now()
+        rows = select(func.count()).where(MediaRow.sha256 == BlobRefRow.sha256).scalar_subquery()
+        async with self._db.begin() as session, session.begin():
+            await session.execute(update(BlobRefRow)
+                                  .where(BlobRefRow.update_time < now - pins_older_than, BlobRefRow.ref_count != rows)
+                                  .values(ref_count=rows, update_time=now).execution_options(synchronize_session=False))
+            return list(await session.scalars(select(BlobRefRow.sha256).where(BlobRefRow.ref_count <= 0)))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _item(row: MediaRow, renditions: tuple[MediaItem, ...] = ()) -> MediaItem:

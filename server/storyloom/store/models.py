@@ -158,6 +158,20 @@ class MediaRow(Base):
     create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class BlobRefRow(Base):
+    """How many references a blob has: media rows naming it, plus uploads under way. A blob is removed only at
+    zero, by a transaction that holds this row (domain/media.py: MediaRepository)."""
+
+    __tablename__ = "blob_refs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ref_count: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Changed by every pin, release and delete: a count untouched for long is recounted from the media rows.
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class ConversationRow(Base):
     __tablename__ = "conversations"
     __table_args__ = (

@@ -1,7 +1,7 @@
 """identities: users signed in with an identity provider's token (issuer + subject)
 
 Revision ID: 0009_identities
-Revises: 0005_embeddings
+Revises: 0007_blob_refs
 Create Date: 2026-12-10
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009_identities'
-down_revision = '0005_embeddings'
+down_revision = '0007_blob_refs'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,58 @@
+"""Replicas: several `python -m storyloom serve` processes sharing one PostgreSQL database and one S3 bucket (a real
+SeaweedFS), as DESIGN.md's many-process shape runs them. The gateway fixtures come from tests/gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from storyloom.domain.accounts import Accounts
+from storyloom.store.accounts import SqlAccountRepository
+from storyloom.store.db import Database
+from tests.conftest import Caller
+from tests.gateway.conftest import envoy, start_gateway  # noqa: F401 - fixtures, for a gateway before a replica
+from tests.support.server_process import ServerProcess
+from tools.seaweedfs import SeaweedFS
+
+StartReplicas = Callable[[int], list[ServerProcess]]
+
+
+@pytest.fixture
+def shared_env(postgres_url: str, seaweedfs: SeaweedFS) -> dict[str, str]:
+    """What every replica of one deployment is given alike: the database, the secret, the media bucket."""
+    return {"STORYLOOM_DATABASE_URL": postgres_url, "STORYLOOM_SECRET": f"test-{uuid.uuid4().hex}",
+            **seaweedfs.storyloom_env(f"replicas-{uuid.uuid4().hex}"),
+            "STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0"}
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[StartReplicas]:
+    """Starts that many replicas (each with a data dir of its own); all are killed when the test ends."""
+    started: list[ServerProcess] = []
+
+    def start(count: int) -> list[ServerProcess]:
+        new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
+                             env=shared_env) for i in range(count)]
+        started.extend(new)
+        for replica in new:
+            replica.start()
+        return new
+
+    yield start
+    for replica in started:
+        replica.kill()
+
+
+async def new_caller(database_url: str, name: str = "replicas") -> Caller:
+    """A user with a key, written straight to the database (migrated first, so the replicas find it current)."""
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        accounts = Accounts(SqlAccountRepository(db))
+        user = await accounts.create_user(name)
+        return Caller(user.id, await accounts.create_key(user.id))
+    finally:
+        await db.close()
