@@ -18,7 +18,7 @@ from typing import Any
 
 _WORD = re.compile(r"[a-zà-ÿ]+(?:'[a-z]+)?")
 _SUFFIXES = ("fulness", "ousness", "iveness", "ingly", "ation", "ness", "ment", "ings", "ious", "eous", "ful",
-             "ous", "ing", "ies", "ied", "ed", "es", "ly", "er", "s")
+             "ous", "ing", "ies", "ied", "ed", "es", "ly", "er", "s", "y")
 
 
 def stem(word: str) -> str:

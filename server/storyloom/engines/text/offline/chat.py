@@ -24,9 +24,12 @@ import unicodedata
 from collections.abc import AsyncIterator, Sequence
 
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.text import offline_data as D
+from storyloom.engines.text.offline.lexicon import load
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
-from storyloom.engines.text.offline_story import OfflineStoryWriter
+from storyloom.engines.text.offline.writer import OfflineStoryWriter
+from storyloom.engines.text.safety import unsafe as _unsafe
+
+D = load("chat")
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
@@ -257,15 +260,6 @@ _GREETINGS = _phrase_index({g: True for g in D.GREETINGS})
 _VOCAB = (_KIND_WORDS | _PLACE_WORDS | _TONE_WORDS | set(D.LENGTH_WORDS) | set(D.ENDING_ANSWERS) | set(D.LANGUAGES)
           | {w for style in D.ILLUSTRATION_STYLES for w in style.split()}
           | {"rhyme", "rhymes", "rhyming", "poem", "poetic", "person", "rated", "rating"})
-
-_BLOCKED = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in sorted(D.BLOCKED_STEMS, key=len, reverse=True))
-                      + r")(?:s|es|ed|d|ing|er|ers|y)?\b", re.IGNORECASE)
-_SAFE = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in D.SAFE_PHRASES) + r")\b", re.IGNORECASE)
-
-
-def _unsafe(text: str) -> bool:
-    return bool(_BLOCKED.search(_SAFE.sub(" ", text)))
-
 
 _NUM = r"(\d{1,2}|" + "|".join(D.NUMBER_WORDS) + r")"
 
