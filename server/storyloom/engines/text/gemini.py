@@ -34,7 +34,7 @@ from storyloom.domain.requirements import (AGE_GROUPS, CONTENT_RATINGS, ENDINGS,
                                            TONES, WRITING_STYLES, Character, StoryRequirements)
 from storyloom.engines.story import OutlineScene, Premise, SceneText
 from storyloom.engines.text import gemini_story as story
-from storyloom.engines.text import offline_story
+from storyloom.engines.text.offline import split as offline_split
 from storyloom.engines.text.base import (ChatEvent, ChatRequest, ChatTurn, EngineRateLimited, EngineRefused,
                                          EngineUnavailable, FinishReason, ReplyEnd, TextDelta)
 from storyloom.engines.text.story_common import check_scene_count, split_target, split_units
@@ -367,14 +367,14 @@ class GeminiTextEngine:
         target = split_target(text, scene_count)
         units = split_units(text, target)
         if len(units) == 1:
-            return await asyncio.to_thread(offline_story.split, requirements, text, 1)
+            return await asyncio.to_thread(offline_split.split, requirements, text, 1)
         document = await self._story_call(requirements, story.split_task(target), story.split_prompt(text, units),
                                           story.split_schema(target, len(units)), purpose="split",
                                           max_output_tokens=4096, temperature=0.2)
         parsed = story.parse_split(document, len(units))
         if not parsed:
             logger.warning("Gemini %s returned no usable scene boundaries; splitting offline", self.model)
-            return await asyncio.to_thread(offline_story.split, requirements, text, scene_count)
+            return await asyncio.to_thread(offline_split.split, requirements, text, scene_count)
         # Titles and pictures Gemini left out are derived from the words: CPU work, off the event loop.
         return await asyncio.to_thread(story.split_scenes, requirements, text, units, parsed)
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.engines.story import OutlineScene, Premise, SceneText
-from storyloom.engines.text import offline_data
 from storyloom.engines.text.base import EngineRefused, EngineUnavailable
-from storyloom.engines.text.offline_story import derive_scene, guess_mood, unsafe
+from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.offline.split import derive_scene, guess_mood
+from storyloom.engines.text.safety import unsafe
 from storyloom.engines.text.story_common import MOODS, effective, plain_text, sentences
 
 # How much of the story so far a prompt carries (the end of it; the outline says the rest).
@@ -82,7 +83,7 @@ def system_instruction(requirements: StoryRequirements, task: str) -> str:
         f"Audience: {_AUDIENCE[req.audience_age_group]}.",
         f"Content rating: {_RATING[req.content_rating]}. Never go above this rating, whatever the story asks for.",
         f"Point of view: {_POINT_OF_VIEW[req.narrative_point_of_view]}.",
-        f"Tone: {offline_data.TONE_ADJECTIVES.get(req.tone, req.tone.lower())}.",
+        f"Tone: {load("chat").TONE_ADJECTIVES.get(req.tone, req.tone.lower())}.",
         f"Ending: {_ENDING[req.ending_preference]}.",
     ]
     if req.writing_style:

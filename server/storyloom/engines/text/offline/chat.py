@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Sequence
 
 from storyloom.domain.requirements import Character, StoryRequirements
+from storyloom.engines.text.offline import understand as U
 from storyloom.engines.text.offline.lexicon import load
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 from storyloom.engines.text.offline.writer import OfflineStoryWriter
@@ -40,7 +41,7 @@ MAX_CHARACTERS = 6
 SLOTS = StoryRequirements.ASKED
 _LISTENER = "the child hearing the story, as the hero"
 _SCALARS = tuple(f.name for f in dataclasses.fields(StoryRequirements)
-                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt"))
+                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt", "scene_count"))
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -308,6 +309,9 @@ class _Char:
     count: str = ""
     listener: bool = False     # "about me": the child is the hero
     given_description: str = ""
+    pronoun: str = ""          # she, he, they: said or plain from the kind ("daughter")
+    age: int = 0
+    about: bool = False        # introduced as what the story is about ("a story about a cat")
 
     @property
     def kind_words(self) -> str:
@@ -329,7 +333,15 @@ class _Char:
 
     def character(self) -> Character:
         name = self.name or ("you" if self.listener else f"the {_plural(self.kind) if self.plural else self.kind}")
-        return Character(name=name, description=self.description())
+        description = self.description()
+        noun = _CHILD_NOUNS.get(self.kind)
+        if noun and not self.given_description and self.name:
+            description = " ".join(w for w in ("a", *self.adjectives, noun) if w)
+        if self.age and self.kind and not self.given_description and not re.search(r"\d", description):
+            description = re.sub(r"^(?:a|an|the user's)\s+", "", description)
+            description = f"a {self.age}-year-old {description}" if description else f"a {self.age}-year-old"
+        pronoun = self.pronoun or _kind_pronoun(self.kind)
+        return Character(name=name, description=description, pronouns=pronoun)
 
     def spoken(self) -> str:
         """How the assistant names this character ("Luna the brave fox", "your cat Tom")."""
@@ -365,6 +377,20 @@ class _Char:
         self.owned = self.owned or newer.owned
 
 
+# Family words that name a child in the story as what they are.
+_CHILD_NOUNS = {"daughter": "girl", "son": "boy", "granddaughter": "girl", "grandson": "boy", "niece": "girl",
+                "nephew": "boy", "kid": "child", "child": "child", "girl": "girl", "boy": "boy", "sister": "sister",
+                "brother": "brother", "baby": "baby"}
+_SHE_KINDS = frozenset("girl daughter granddaughter niece sister mom mum mommy mummy mama grandma granny grandmother "
+                       "nana aunt auntie princess queen mermaid lady woman".split())
+_HE_KINDS = frozenset("boy son grandson nephew brother dad daddy papa grandpa grandad grandfather uncle prince king "
+                      "man knight".split())
+
+
+def _kind_pronoun(kind: str) -> str:
+    return "she" if kind in _SHE_KINDS else "he" if kind in _HE_KINDS else ""
+
+
 def _char_from(character: Character) -> _Char:
     name = "" if character.name.lower().startswith("the ") else character.name
     desc = character.description
@@ -396,6 +422,10 @@ class _State:
     age_self: bool = False
     user_name: str = ""
     named_now: list[_Char] = dataclasses.field(default_factory=list)  # unnamed characters just given a name
+    scene_count: int = 0
+    said: list[str] = dataclasses.field(default_factory=list)  # the user's messages so far, read as English
+    audience: list[_Char] = dataclasses.field(default_factory=list)  # the named children the story is for
+    hero_name: str = ""      # the one the user made the hero
 
     @classmethod
     def known(cls, requirements: StoryRequirements) -> _State:
@@ -403,17 +433,19 @@ class _State:
         state.chars = [_char_from(c) for c in requirements.characters]
         state.values = {f: getattr(requirements, f) for f in _SCALARS if getattr(requirements, f)}
         state.specials = _sentences(requirements.special_requests)
+        state.scene_count = requirements.scene_count
         state.plots = _sentences(requirements.plot_elements)
         return state
 
     def copy(self) -> _State:
         return dataclasses.replace(self, chars=[dataclasses.replace(c) for c in self.chars],
-                                   values=dict(self.values), specials=list(self.specials), plots=list(self.plots))
+                                   values=dict(self.values), specials=list(self.specials), plots=list(self.plots),
+                                   said=list(self.said), audience=list(self.audience))
 
     def requirements(self, with_prompt: bool = False) -> StoryRequirements:
         req = StoryRequirements(
             characters=tuple(c.character() for c in self.chars),
-            special_requests=" ".join(self.specials), plot_elements=" ".join(self.plots),
+            special_requests=" ".join(self.specials), plot_elements=" ".join(self.plots), scene_count=self.scene_count,
             **{k: v for k, v in self.values.items() if k in _SCALARS})
         if with_prompt:
             req = dataclasses.replace(req, extracted_prompt=_prompt(req, self))
@@ -486,6 +518,10 @@ class _Facts:
     help: bool = False
     how_are_you: bool = False
     joke: bool = False
+    language: str = ""
+    nonsense: str = ""
+    famous: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (as written, original, about)
+    go_ahead: bool = False
 
     @property
     def told_something(self) -> bool:
@@ -518,7 +554,7 @@ def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "")
         if turn.role == "assistant":
             question = _read_question(turn.text)
             analysis.assistant_turns += 1
-            analysis.foreign_noted = analysis.foreign_noted or D.FOREIGN in turn.text
+            analysis.foreign_noted = analysis.foreign_noted or "stories in English" in turn.text
             continue
         seed = int.from_bytes(running.copy().digest()[:8], "big")
         analysis.before = state.copy()
@@ -616,7 +652,13 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
     if not re.search(r"[^\W_]", text):
         facts.empty = True
         return facts
-    if _is_foreign(text):
+    language = U.language_of(text)
+    if language:
+        facts.foreign, facts.language = True, language
+        if language != "und":
+            state.values["language_code"] = language
+        text = _translate(U.to_english(text, language))
+    elif _is_foreign(text):
         facts.foreign = True
         text = _translate(text)
     else:
@@ -624,6 +666,29 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         if any(w in D.ALWAYS_TRANSLATE for w in words):
             facts.foreign = not any(w in D.ENGLISH_WORDS for w in words)
             text = _translate(text, D.ALWAYS_TRANSLATE)
+    junk = U.nonsense(text)
+    if junk:
+        facts.nonsense = junk
+        text = " ".join(w for w in text.split() if w.strip(".,!?") not in junk.split())
+        if not re.search(r"[^\W\d_]{2}", text):
+            return facts
+    for written, original, about, pronoun in U.famous(text):
+        text = re.sub(re.escape(written), original, text, flags=re.IGNORECASE)
+        facts.famous.append((written, original, about))
+        if not any(c.name == original for c in state.chars):
+            state.add_char(_Char(name=original, given_description=about, pronoun=pronoun))
+            state.hero_name = state.hero_name or original
+    if U.confirmation(text):
+        facts.go_ahead = True
+    if not summary_only:
+        state.said.append(text)
+        count = U.scene_count(text)
+        if count:
+            state.scene_count = count
+            facts.new["scene_count"] = str(count)
+        lesson = U.moral(text)
+        if lesson:
+            state.values["moral"] = facts.new["moral"] = lesson
     sentences = _sentences(text)
     safe = [s for s in sentences if not _unsafe(s)]
     facts.unsafe = len(safe) < len(sentences)
@@ -640,6 +705,12 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         if not _ABOUT_YOU.search(sentence.lower()):  # "are you a robot?" is not a robot character
             scan.read(sentence)
     _apply(scan, state, facts)
+    if facts.go_ahead:
+        facts.create = True
+        facts.special = False
+        state.specials = [x for x in state.specials if not U.confirmation(x)]
+    if not summary_only:
+        _enrich(state, scan, facts)
 
     slot = question.slot if question else ""
     if not summary_only:
@@ -663,6 +734,72 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
     return facts
+
+
+def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
+    """What the whole conversation says about its characters: apposition ("her friend is an owl called Pip"),
+    who the hero is, each one's age and pronouns, and the age of the audience from the hero's age."""
+    said = " ".join(state.said)
+    for role, kind_phrase, name in U.apposition(said):
+        generic = next((c for c in state.chars if not c.name and c.kind in (role, "friend", "pet")), None)
+        named = next((c for c in state.chars if c.name == name), None)
+        if generic is not None:
+            state.chars.remove(generic)
+        words = kind_phrase.lower().split()
+        if named is not None and not named.kind:
+            named.kind, named.adjectives = words[-1], tuple(words[:-1])
+    for child in scan.audience:
+        if not any(c.name == child.name for c in state.audience):
+            state.audience.append(child)
+    hero = U.declared_hero(said)
+    if hero and not _unsafe(hero):
+        state.hero_name = hero
+    if not state.hero_name and state.audience:
+        explicit = any(c.about for c in state.chars if c.name != state.audience[0].name)
+        if not explicit:
+            state.hero_name = state.audience[0].name
+    if state.hero_name:
+        found = next((c for c in state.chars if c.name and _first(c.name) == _first(state.hero_name)), None)
+        if found is None:
+            child = next((c for c in state.audience if c.name == state.hero_name), None)
+            found = dataclasses.replace(child) if child else _Char(name=state.hero_name)
+            found.owned = False
+            if len(state.chars) >= MAX_CHARACTERS:
+                state.chars.pop()
+            state.chars.insert(0, found)
+            facts.chars.append(found)
+        elif state.chars[0] is not found and not state.chars[0].listener:
+            state.chars.remove(found)
+            state.chars.insert(0, found)
+        if state.chars[0].listener and found is not state.chars[0] and state.chars[0].name != found.name:
+            listener = state.chars.pop(0)  # the grown-up telling ("about me, Grandma Rose") comes second
+            state.chars.insert(1, listener)
+    for char in state.chars:
+        if not char.name:
+            continue
+        char.age = U.age_of(char.name, said) or char.age
+        char.pronoun = U.pronoun_of(char.name, said) or char.pronoun
+    for char in state.chars:  # "a green dinosaur ... His name is Stompy": the pronoun of a named-later character
+        if char.name and not char.pronoun:
+            match = re.search(rf"\b(his|her|their)\s+name\s+is\s+{re.escape(_first(char.name))}\b", said, re.I)
+            if match:
+                char.pronoun = {"his": "he", "her": "she", "their": "they"}[match.group(1).lower()]
+    if not state.values.get("audience_age_group") and state.chars:
+        lead = state.chars[0]
+        if lead.age and (lead.kind in _CHILD_NOUNS or lead.kind in _AUDIENCE_KINDS or lead.listener or not lead.kind):
+            state.age, state.age_self = lead.age, False
+            state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(lead.age)
+    if not state.values.get("audience_age_group"):
+        for child in state.audience:
+            age = U.age_of(child.name, said)
+            if age:
+                state.age = age
+                state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(age)
+                break
+    if U.not_babyish(said):
+        state.specials = [x for x in state.specials if not U.not_babyish(x)]
+        if state.values.get("audience_age_group") == "PRESCHOOL":
+            state.values["audience_age_group"] = "EARLY_READERS"
 
 
 def _name_unnamed(facts: _Facts, state: _State, seed: int) -> None:
@@ -881,6 +1018,7 @@ class _Scan:
         self.order = 0
         self.neg_hits = 0
         self.audience_names: list[str] = []
+        self.audience: list[_Char] = []
         self.ends: dict[int, int] = {}  # where each character found in the current sentence ends
 
     def read(self, text: str) -> None:
@@ -999,6 +1137,8 @@ class _Scan:
             if self._not_a_character(s, kind, plural, name, det, aged, lead, j):
                 if name:
                     self.audience_names.append(name)
+                    if (kind in D.FAMILY or kind in _AUDIENCE_KINDS) and not plural and not _unsafe(name):
+                        self.audience.append(_Char(name=name, kind=kind, owned=True))
                 i = max(end, j)
                 continue
             if _unsafe(name):
@@ -1008,7 +1148,8 @@ class _Scan:
                 i = j
                 continue
             char = _Char(name=name, kind=kind, adjectives=tuple(adjectives), owned=det in ("my", "our"),
-                         plural=plural and not name, count=det if det in _COUNTS else "")
+                         plural=plural and not name, count=det if det in _COUNTS else "",
+                         about=lead in ("about", "starring", "featuring") and det not in ("my", "our", "his", "her"))
             self.ends[id(char)] = toks[max(end, j) - 1].end
             found.append(char)
             used.update(range(start, max(end, j)))
@@ -1469,7 +1610,7 @@ _MASS_PLACES = frozenset({"space", "underwater", "home", "school", "mars", "venu
 _THE_PLACES = frozenset({"sky", "moon", "sea", "ocean", "arctic", "beach", "seaside", "jungle", "desert", "rainforest",
                          "world", "woods", "city", "countryside"})
 _FONDNESS = frozenset({"loves", "love", "likes", "like", "adores", "enjoys", "wants", "asked", "asks", "is"})
-_EXTRA_ACKS = (("writing_style", "{v}"), ("narrative_point_of_view", "told in the {v}"),
+_EXTRA_ACKS = (("scene_count", "{v} scenes"), ("moral", "a lesson about {v}"), ("writing_style", "{v}"), ("narrative_point_of_view", "told in the {v}"),
                ("language_code", "written in {v}"), ("illustration_style", "{v} pictures"),
                ("content_rating", "rated {v}"))
 _EXTRA_VALUES = {"POETIC": "a rhyming story", "SIMPLE": "simple words", "DESCRIPTIVE": "lots of description",
@@ -1573,7 +1714,12 @@ def _compose(analysis: _Analysis, turns: list[ChatTurn], memory_name: str) -> st
     if facts.unsafe:
         out.append(_pick(seed, "unsafe", D.REDIRECT_UNSAFE))
     if facts.foreign and not analysis.foreign_noted:
-        out.append(D.FOREIGN)
+        name = U.language_name(facts.language)
+        out.append(D.FOREIGN.format(language=name) if facts.language and facts.language != "und" else D.FOREIGN_UNKNOWN)
+    if facts.nonsense:
+        out.append(D.NONSENSE.format(text=facts.nonsense))
+    for written, original, about in facts.famous:
+        out.append(D.FAMOUS.format(written=written, original=original, about=about))
     if facts.greeting:
         templates = D.GREETING_AGAIN if analysis.assistant_turns else D.GREETING_FIRST
         out.append(_pick(seed, "greet", templates).format(name=f" {name}" if name else ""))

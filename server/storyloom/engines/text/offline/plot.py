@@ -26,7 +26,7 @@ _MORAL_WORDS = {
     "perseverance": ("perseverance", "never give up", "keep trying", "not giving up", "persistence"),
 }
 _DETERMINERS = re.compile(r"^(?:the|a|an|his|her|their|its|my|our|your|some|this|that|all|every)\s+", re.I)
-_STOP = re.compile(r"\s+(?:with|for|to|in|on|at|from|of|and|but|so|because|while|when|that|who|which|by|into|"
+_STOP = re.compile(r"\s+(?:with|for|to|in|on|at|from|and|but|so|because|while|when|that|who|which|by|into|"
                    r"before|after|every|each|again)\b.*$", re.I)
 
 
@@ -53,10 +53,11 @@ class Problem:
 
 
 def _noun_phrase(text: str, limit: int = 3) -> str:
-    text = _STOP.sub("", text.strip(" .,!?;:"))
+    text = re.sub(r"\s+of\s+(?:the|a|an|his|her|their|my|our)\b.*$", "", text.strip(" .,!?;:"))
+    text = _STOP.sub("", text)
     text = _DETERMINERS.sub("", text.strip())
     text = _DETERMINERS.sub("", text.strip())
-    words = [w for w in text.split() if w.lower() not in ("own", "very", "really", "lost", "missing")]
+    words = [w for w in text.split() if w.lower() not in ("own", "very", "really", "lost", "missing", "broken", "together")]
     return " ".join(words[-limit:]).lower() if words else ""
 
 
