@@ -370,6 +370,9 @@ class _Char:
 
     def update(self, newer: _Char) -> None:
         self.name = newer.name or self.name
+        if newer.kind in ("girl", "boy") and self.kind and self.kind not in _CHILD_NOUNS:
+            self.pronoun = "she" if newer.kind == "girl" else "he"  # "Zork is a girl": still an alien
+            return
         if newer.kind and (newer.kind != self.kind or newer.adjectives):
             self.kind, self.adjectives = newer.kind, newer.adjectives
             self.plural, self.count = newer.plural, newer.count
@@ -378,6 +381,8 @@ class _Char:
 
 
 # Family words that name a child in the story as what they are.
+_GROWN_UPS = frozenset("grandma grandpa granny nana mum mom dad papa auntie aunt uncle mommy daddy".split())
+_COLOURS = frozenset("red orange yellow green blue purple pink white black grey gray brown silver golden gold".split())
 _CHILD_NOUNS = {"daughter": "girl", "son": "boy", "granddaughter": "girl", "grandson": "boy", "niece": "girl",
                 "nephew": "boy", "kid": "child", "child": "child", "girl": "girl", "boy": "boy", "sister": "sister",
                 "brother": "brother", "baby": "baby"}
@@ -740,6 +745,31 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
     """What the whole conversation says about its characters: apposition ("her friend is an owl called Pip"),
     who the hero is, each one's age and pronouns, and the age of the audience from the hero's age."""
     said = " ".join(state.said)
+    for char in [c for c in state.chars if not c.name and c.kind and not c.plural]:
+        # "a curious 8-year-old girl who loves inventing gadgets named Priya": one girl, named at the end.
+        match = re.search(rf"\b{re.escape(char.kind)}\b(\s+(?:who|that)\s+[^.!?]*?)?\s+(?:named|called)\s+"
+                          rf"([A-Z][\w'-]+)", said)
+        if match:
+            twin = next((c for c in state.chars if c.name == match.group(2)), None)
+            if twin is not None and twin is not char and not twin.kind:
+                state.chars.remove(twin)
+            char.name = match.group(2)
+            if match.group(1):
+                trait = _clean(match.group(1))
+                char.given_description = f"{_article(char.kind_words)} {char.kind_words} {trait}"
+    teller = re.search(r"\babout (?:me|myself),\s*((?:Grandma|Grandpa|Granny|Nana|Mum|Mom|Dad|Papa|Auntie|Aunt|Uncle)"
+                       r"(?:\s+[A-Z][\w'-]+)?)", said)
+    for char in state.chars:
+        if char.listener and teller:
+            char.name, char.listener = teller.group(1), False
+            char.kind = teller.group(1).split()[0].lower()
+            char.pronoun = _kind_pronoun(char.kind)
+    if len(state.chars) > 1 and state.chars[0].kind in _GROWN_UPS and not state.hero_name:
+        child = next((c for c in state.chars if c.kind in _CHILD_NOUNS), None)
+        if child is not None:
+            state.chars.remove(child)
+            state.chars.insert(0, child)
+    state.specials = [x for x in state.specials if not U.moral(x) and not U.confirmation(x)]
     for role, kind_phrase, name in U.apposition(said):
         generic = next((c for c in state.chars if not c.name and c.kind in (role, "friend", "pet")), None)
         named = next((c for c in state.chars if c.name == name), None)
@@ -779,6 +809,25 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             continue
         char.age = U.age_of(char.name, said) or char.age
         char.pronoun = U.pronoun_of(char.name, said) or char.pronoun
+    last = state.chars[-1] if state.chars else None
+    for message in state.said:  # "she is white with a rainbow mane": of the one just talked about
+        match = re.match(r"\s*(she|he|they)\s*(?:is|'s|are)\s+(?:a\s+|an\s+)?(\w+)", message, re.I)
+        if match and last is not None and len(state.chars) == 1:
+            last.pronoun = last.pronoun or match.group(1).lower()
+            colour = match.group(2).lower()
+            if colour in _COLOURS and colour not in last.adjectives:
+                last.adjectives = (colour, *last.adjectives)
+    for char in state.chars:
+        if char.name and not char.kind and char.age and not char.listener:
+            char.kind = {"she": "girl", "he": "boy"}.get(char.pronoun, "child")
+        if char.name and not char.pronoun:  # "Percy who lost his scarf": the only one named in that sentence
+            for sentence in re.split(r"(?<=[.!?])\s+", said):
+                if re.search(rf"\b{re.escape(_first(char.name))}\b", sentence) and sum(
+                        1 for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b", sentence)) == 1:
+                    match = re.search(rf"\b{re.escape(_first(char.name))}\b[^.!?]*?\b(his|her)\b", sentence)
+                    if match:
+                        char.pronoun = "he" if match.group(1) == "his" else "she"
+                        break
     for char in state.chars:  # "a green dinosaur ... His name is Stompy": the pronoun of a named-later character
         if char.name and not char.pronoun:
             match = re.search(rf"\b(his|her|their)\s+name\s+is\s+{re.escape(_first(char.name))}\b", said, re.I)
@@ -1193,6 +1242,8 @@ class _Scan:
         if plural and not det and lead in _FONDNESS:
             return True
         if kind in D.GENERIC_KINDS and not name:
+            if det in ("his", "her", "their", "its"):
+                return True  # "share his apples with his friends", "her friend is an owl called Pip"
             if det not in ("my", "our") and lead not in _INTRODUCING and not asked:
                 return True
             if plural and j < len(low) and s.gap(j).strip() == "," and nxt in ("a", "an"):
@@ -1506,6 +1557,8 @@ class _Scan:
         known = [c for c in [*self.state.chars, *self.chars] if c.name]
         starts = [(m.end(), m.group(1), m.group(2)) for m in re.finditer(
             r"\b(who|that|and then|where|and|but)\s+((?:[A-Z][^\W\d_]+|they|he|she|it)\s+)?", text)]
+        if re.match(r"\s*We\s", text):
+            text = re.sub(r"^\s*We\b", "They", text)
         m = re.match(r"\s*((?:[A-Z][^\W\d_]+|He|She|They|It)\s+)", text)
         if m and (m.group(1).strip().lower() in ("he", "she", "they", "it")
                   or any(_first(c.name) == m.group(1).strip() for c in [*known, *found] if c.name)):
@@ -1523,7 +1576,13 @@ class _Scan:
             if not verb:
                 continue
             clause = re.split(r",|;|\s+but\s+|\s+so\s+|\s+and\s+(?:it|the story|make|please)\b", rest)[0]
-            clause = _clean(clause).rstrip(".!?")
+            clause = re.sub(r"\b(?:a|the) story (?:about|where|in which|of)\s+", "", _clean(clause)).rstrip(".!?")
+            if re.match(r"(?:lives?|lived|living|happens|meets?|met|is|was|comes along|keeps \w+ company)\b", clause):
+                continue  # "lives in a jungle", "meets a dragon": the setting and the cast say it already
+            thing = re.search(r"\b(?:the|a|an|his|her|their|my)\s+((?:[a-z]+\s+){0,2}[a-z]+)\s+(?:that|which)\s*$",
+                              text[:position].rstrip() + " ")
+            if link in ("that", "which") and thing and not _match(_KINDS, thing.group(1).split(), 0)[0]:
+                subject = "the " + thing.group(1)  # "his magic hat that keeps flying away"
             if len(clause.split()) < 2 or re.search(r"\b(?:ending|end|story)\b", clause.lower()) or _unsafe(clause):
                 continue
             if not subject or subject.lower() in ("he", "she", "it"):
@@ -1592,7 +1651,7 @@ _PLOT_VERB = re.compile(
     r"escapes?|escaped|follows?|followed|teaches|taught|shares?|shared|sings?|sang|dances?|danced|"
     r"wakes? up|woke up|falls? asleep|fell asleep|wins?|won|solves?|solved|befriends?|befriended|"
     r"lives?|lived|live)\b", re.IGNORECASE)
-_SPECIAL_MARKERS = (r"\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|\bcan you\b|\bcould you\b|"
+_SPECIAL_MARKERS = (r"\bsomething (?:with|about)\b|\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|\bcan you\b|\bcould you\b|"
                     r"\bshould\b|\bmust\b|\bdon't\b|\bdo not\b|\bno\b|\binclude\b|\bhas to\b|\bhave to\b|"
                     r"\bneeds? to\b|\bremember\b|\bwithout\b|\bnot\b")
 
