@@ -381,6 +381,7 @@ class _Char:
 
 
 # Family words that name a child in the story as what they are.
+_BODY_PARTS = frozenset("mane tail tails hair eyes wings wing dress hat coat fur feathers scales horn ears".split())
 _GROWN_UPS = frozenset("grandma grandpa granny nana mum mom dad papa auntie aunt uncle mommy daddy".split())
 _COLOURS = frozenset("red orange yellow green blue purple pink white black grey gray brown silver golden gold".split())
 _CHILD_NOUNS = {"daughter": "girl", "son": "boy", "granddaughter": "girl", "grandson": "boy", "niece": "girl",
@@ -390,6 +391,18 @@ _SHE_KINDS = frozenset("girl daughter granddaughter niece sister mom mum mommy m
                        "nana aunt auntie princess queen mermaid lady woman".split())
 _HE_KINDS = frozenset("boy son grandson nephew brother dad daddy papa grandpa grandad grandfather uncle prince king "
                       "man knight".split())
+
+
+def _age_in(text: str) -> int:
+    match = re.search(r"\b(\d{1,2})-years?-old\b", text)
+    return int(match.group(1)) if match else 0
+
+
+def _name_pronoun(name: str) -> str:
+    """A person's usual pronoun by a common first name, as anyone reading the name would take it."""
+    cast = load("cast")
+    first = name.split()[0].lower()
+    return "she" if first in cast.FEMININE_NAMES else "he" if first in cast.MASCULINE_NAMES else ""
 
 
 def _kind_pronoun(kind: str) -> str:
@@ -695,8 +708,20 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         if lesson:
             state.values["moral"] = facts.new["moral"] = lesson
     sentences = _sentences(text)
-    safe = [s for s in sentences if not _unsafe(s)]
-    facts.unsafe = len(safe) < len(sentences)
+    safe = []
+    for sentence in sentences:
+        if not _unsafe(sentence):
+            safe.append(sentence)
+            continue
+        clauses = re.split(r"\s+(?=(?:who|that|and|with|but|then)\b)", sentence)
+        kept = []
+        for clause in clauses:
+            if _unsafe(clause):
+                break
+            kept.append(clause)
+        if kept and len(" ".join(kept).split()) >= 3:
+            safe.append(" ".join(kept) + ".")
+    facts.unsafe = any(_unsafe(x) for x in sentences)
     body = " ".join(safe)
     plain = re.sub(r"[^\w'\s-]", " ", body.lower())
     plain = re.sub(r"\s+", " ", plain).strip()
@@ -754,9 +779,11 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             if twin is not None and twin is not char and not twin.kind:
                 state.chars.remove(twin)
             char.name = match.group(2)
-            if match.group(1):
-                trait = _clean(match.group(1))
-                char.given_description = f"{_article(char.kind_words)} {char.kind_words} {trait}"
+            phrase = re.search(rf"\b(?:a|an)\s+((?:[\w-]+\s+){{0,3}}{re.escape(char.kind)})\b", said)
+            noun = phrase.group(1) if phrase else char.kind_words
+            trait = f" {_clean(match.group(1))}" if match.group(1) else ""
+            char.given_description = f"{_article(noun)} {noun}{trait}"
+            char.age = char.age or U.age_of(char.kind, said) or _age_in(noun)
     teller = re.search(r"\babout (?:me|myself),\s*((?:Grandma|Grandpa|Granny|Nana|Mum|Mom|Dad|Papa|Auntie|Aunt|Uncle)"
                        r"(?:\s+[A-Z][\w'-]+)?)", said)
     for char in state.chars:
@@ -769,7 +796,42 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
         if child is not None:
             state.chars.remove(child)
             state.chars.insert(0, child)
-    state.specials = [x for x in state.specials if not U.moral(x) and not U.confirmation(x)]
+    state.specials = [x for x in state.specials if not U.moral(x) and not U.confirmation(x) and not U.scene_count(x)]
+    state.plots = [x for x in state.plots if not U.moral(x) and not re.search(r"\b(?:named|called)\b", x)
+                   and not re.match(r"[\w ]+ helps? (?:him|her|them|you)\.?$", x)]
+    for match in re.finditer(r"\b([A-Z][\w'-]+) is (?:his|her|their|my) (?:little |big |best |older |younger )?"
+                             r"(brother|sister|friend|cousin|dad|mum|mom|grandma|grandpa|dog|cat)\b", said):
+        name, kind = match.group(1), match.group(2)
+        unnamed = next((c for c in state.chars if not c.name and c.kind == kind), None)
+        if unnamed is not None:
+            state.chars.remove(unnamed)
+        named = next((c for c in state.chars if c.name == name), None)
+        if named is None:
+            child = next((c for c in state.audience if c.name == name), None)
+            named = dataclasses.replace(child) if child else _Char(name=name)
+            state.add_char(named)
+        named.kind = named.kind if named.kind and named.kind not in _CHILD_NOUNS else kind
+        named.pronoun = named.pronoun or _kind_pronoun(kind)
+    myself = re.search(r"\bI'?m (?:a|an) ((?:\w+ ){0,2}?\w+)(?: with\b|[.,!?]|$)", said)
+    for char in list(state.chars):
+        if myself and char.listener is False and not char.name and char.kind and char.kind in myself.group(1).split():
+            state.chars.remove(char)  # "I'm a pirate captain": the hero's description, not another character
+            listener = next((c for c in state.chars if c.listener), None)
+            if listener is not None:
+                listener.given_description = f"{_article(myself.group(1))} {myself.group(1)}"
+    fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+([\w ]+?)[.,!?]",
+                     said, re.I)
+    if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
+        hero = state.chars[0]
+        who = hero.name or ("you" if hero.listener else f"the {hero.kind}")
+        state.plots.append(_cap(f"{who} is {fear.group(1)} {fear.group(2)} {fear.group(3)}."))
+    for char in state.chars:
+        if not char.name:
+            continue
+        going = re.search(rf"\b{re.escape(_first(char.name))}\s+((?:crossing|searching|looking|trying|going|travelling|"
+                          rf"flying|sailing)\b[^.!?]*)", said)
+        if going and not any(going.group(1)[:20] in x for x in state.plots):
+            state.plots.append(_cap(f"{char.name} is {_clean(going.group(1))}."))
     for role, kind_phrase, name in U.apposition(said):
         generic = next((c for c in state.chars if not c.name and c.kind in (role, "friend", "pet")), None)
         named = next((c for c in state.chars if c.name == name), None)
@@ -782,7 +844,10 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
         if not any(c.name == child.name for c in state.audience):
             state.audience.append(child)
     hero = U.declared_hero(said)
-    if hero and not _unsafe(hero):
+    if hero and not _unsafe(hero) and hero != state.hero_name:
+        stale = next((c for c in state.chars if c.name == state.hero_name), None)
+        if stale is not None and any(a.name == stale.name for a in state.audience):
+            state.chars.remove(stale)  # the child it is for, made the hero before the user named one
         state.hero_name = hero
     if not state.hero_name and state.audience:
         explicit = any(c.about for c in state.chars if c.name != state.audience[0].name)
@@ -811,13 +876,18 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
         char.pronoun = U.pronoun_of(char.name, said) or char.pronoun
     last = state.chars[-1] if state.chars else None
     for message in state.said:  # "she is white with a rainbow mane": of the one just talked about
-        match = re.match(r"\s*(she|he|they)\s*(?:is|'s|are)\s+(?:a\s+|an\s+)?(\w+)", message, re.I)
+        match = re.match(r"\s*(she|he|they)\s*(?:is|'s|are)\s+(?:a\s+|an\s+)?(\w+)", message, re.I) or re.search(
+            r"\b(she|he)(?:'s| is)\s+(\d{1,2})\b", message, re.I)
         if match and last is not None and len(state.chars) == 1:
             last.pronoun = last.pronoun or match.group(1).lower()
             colour = match.group(2).lower()
             if colour in _COLOURS and colour not in last.adjectives:
                 last.adjectives = (colour, *last.adjectives)
     for char in state.chars:
+        if char.listener and state.age_self and state.age and not char.age:
+            char.age = state.age
+        if char.name and not char.pronoun and (char.listener or not char.kind or char.kind in _CHILD_NOUNS):
+            char.pronoun = _name_pronoun(char.name)
         if char.name and not char.kind and char.age and not char.listener:
             char.kind = {"she": "girl", "he": "boy"}.get(char.pronoun, "child")
         if char.name and not char.pronoun:  # "Percy who lost his scarf": the only one named in that sentence
@@ -1340,7 +1410,7 @@ class _Scan:
                 i += 1
                 continue
             j = i + size
-            if j < len(low) and s.plain_gap(j) and _match(_KINDS, low, j)[0]:
+            if j < len(low) and s.plain_gap(j) and (_match(_KINDS, low, j)[0] or low[j] in _BODY_PARTS):
                 i = j  # "space explorer", "jungle cat"
                 continue
             k = i - 1
@@ -1643,6 +1713,8 @@ class _Scan:
 
 _PLOT_VERB = re.compile(
     r"(?:wants?|wanted|loves?|loved|learns?|learned|finds?|found|looks?|looked|searches|searched|goes|go|went|"
+    r"grows?|grew|plants?|planted|bakes?|baked|rides?|rode|sings?|sang|watch(?:es)?|watched|fix(?:es)?|fixed|"
+    r"climbs?|climbed|sails?|sailed|crosses|crossed|crossing|is crossing|is afraid|is scared|is nervous|"
     r"tries|tried|try|needs?|needed|must|helps?|helped|saves?|saved|meets?|met|discovers?|discovered|builds?|built|"
     r"makes?|made|gets?|got|loses?|lost|dreams?|dreamed|dreamt|wishes|wished|wish|can't|cannot|becomes?|became|"
     r"visits?|visited|travels?|travelled|traveled|flies|flew|fly|rescues?|rescued|explores?|explored|bakes?|baked|"
