@@ -24,10 +24,11 @@ _SUFFIXES = ("fulness", "ousness", "iveness", "ingly", "ation", "ness", "ment", 
 def stem(word: str) -> str:
     """A crude stem that is enough to match "shares", "shared", "sharing" with "share" and "apples" with "apple"."""
     word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
+    for _ in range(2):  # "sunflowers" and "sunflower" meet at "sunflow"
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
     return word.rstrip("e")
 
 
@@ -372,11 +373,11 @@ SETTING_FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
      ("waves lapped", "water lapping", "lapping", "the tide", "seaweed", "coral", "moon dust", "crater", "sand dune",
       "snowdrift")),
     ("space", ("space", "moon", "planet", "rocket", "station", "mars", "comet"),
-     ("birds sang", "grass", "waves", "raindrop", "breeze", "the wind", "seaweed", "butterfl", "puddle")),
+     ("birds sang", "grass", "waves", "raindrop", "breeze", "the wind", "seaweed", "butterfl*", "puddle")),
     ("under the sea", ("under the sea", "underwater", "deep ocean", "ocean"),
-     ("moon dust", "crater", "sand dune", "snowdrift", "breeze", "birds sang", "butterfl", "grass")),
+     ("moon dust", "crater", "sand dune", "snowdrift", "breeze", "birds sang", "butterfl*", "grass")),
     ("desert", ("desert", "oasis"), ("snow", "waves lapped", "seaweed", "coral", "moss", "puddle", "icicle")),
-    ("snow", ("snow", "arctic", "north", "ice"), ("sand dune", "coral", "palm tree", "seaweed", "cactus", "butterfl")),
+    ("snow", ("snow", "arctic", "north", "ice"), ("sand dune", "coral", "palm tree", "seaweed", "cactus", "butterfl*")),
     ("countryside", ("forest", "jungle", "garden", "park", "orchard", "farm", "mountain", "meadow", "pond", "kingdom"),
      ("waves lapped", "the tide", "seaweed", "coral", "moon dust", "crater")),
 )
@@ -391,7 +392,8 @@ def setting_violations(setting: str, scenes: Sequence[str]) -> list[str]:
     for scene in scenes:
         text = scene.lower()
         if family:
-            found.extend(f"{family[0]}: {word}" for word in family[1] if word in text)
+            found.extend(f"{family[0]}: {word}" for word in family[1] if re.search(
+                rf"\b{re.escape(word.rstrip('*'))}" + ("" if word.endswith("*") else r"\b"), text))
         skies = {("grey" if "gr" in m.group(1) else "blue" if "blue" in m.group(1) else m.group(1).strip())
                  for m in _SKY.finditer(scene)}
         if "grey" in skies and "blue" in skies:

@@ -203,7 +203,7 @@ def person(character: Character) -> Person | None:
     if description:
         # "8-year-old" reads better in words ("an eight-year-old girl").
         description = re.sub(r"\b(\d{1,2})-year-old\b", lambda m: age_words(int(m.group(1))), description)
-        kind_phrase = with_article(description)
+        kind_phrase = with_article(re.sub(r"^(?:a|an)\s+", "", description))
     elif noun:
         kind_phrase = with_article(noun)
     else:

@@ -339,7 +339,8 @@ class _Char:
             description = " ".join(w for w in ("a", *self.adjectives, noun) if w)
         if self.age and self.kind and not self.given_description and not re.search(r"\d", description):
             description = re.sub(r"^(?:a|an|the user's)\s+", "", description)
-            description = f"a {self.age}-year-old {description}" if description else f"a {self.age}-year-old"
+            aged = f"{'an' if self.age in (8, 11, 18) else 'a'} {self.age}-year-old"
+            description = f"{aged} {description}" if description else aged
         pronoun = self.pronoun or _kind_pronoun(self.kind)
         return Character(name=name, description=description, pronouns=pronoun)
 
@@ -698,6 +699,12 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
             state.hero_name = state.hero_name or original
     if U.confirmation(text):
         facts.go_ahead = True
+    bare = re.fullmatch(r"\s*(\d{1,2})\s*(?:years?(?: old)?)?[.!]?\s*", text)
+    if bare and not summary_only and not state.values.get("audience_age_group") and 0 < int(bare.group(1)) < 18 and (
+            question is None or question.slot != "audience_age_group"):
+        state.age, state.age_self = int(bare.group(1)), False  # a bare number, with the age still unknown: the age
+        state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(state.age)
+        return facts
     if not summary_only:
         state.said.append(text)
         count = U.scene_count(text)
@@ -786,8 +793,11 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             char.age = char.age or U.age_of(char.kind, said) or _age_in(noun)
     teller = re.search(r"\babout (?:me|myself),\s*((?:Grandma|Grandpa|Granny|Nana|Mum|Mom|Dad|Papa|Auntie|Aunt|Uncle)"
                        r"(?:\s+[A-Z][\w'-]+)?)", said)
-    for char in state.chars:
+    for char in list(state.chars):
         if char.listener and teller:
+            if any(c.name == teller.group(1) for c in state.chars if c is not char):
+                state.chars.remove(char)  # the grown-up telling is already in the story by name
+                continue
             char.name, char.listener = teller.group(1), False
             char.kind = teller.group(1).split()[0].lower()
             char.pronoun = _kind_pronoun(char.kind)
@@ -797,12 +807,14 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             state.chars.remove(child)
             state.chars.insert(0, child)
     state.specials = [x for x in state.specials if not U.moral(x) and not U.confirmation(x) and not U.scene_count(x)]
-    state.plots = [x for x in state.plots if not U.moral(x) and not re.search(r"\b(?:named|called)\b", x)
+    state.plots = [x for x in state.plots if not re.search(r"\b(?:lesson|moral|learns? that)\b", x, re.I)
+                   and not re.search(r"\b(?:named|called)\b", x)
                    and not re.match(r"[\w ]+ helps? (?:him|her|them|you)\.?$", x)]
     for match in re.finditer(r"\b([A-Z][\w'-]+) is (?:his|her|their|my) (?:little |big |best |older |younger )?"
                              r"(brother|sister|friend|cousin|dad|mum|mom|grandma|grandpa|dog|cat)\b", said):
         name, kind = match.group(1), match.group(2)
         unnamed = next((c for c in state.chars if not c.name and c.kind == kind), None)
+        unnamed = unnamed or next((c for c in state.chars if not c.name and c.kind.endswith(kind)), None)
         if unnamed is not None:
             state.chars.remove(unnamed)
         named = next((c for c in state.chars if c.name == name), None)
@@ -819,6 +831,15 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             listener = next((c for c in state.chars if c.listener), None)
             if listener is not None:
                 listener.given_description = f"{_article(myself.group(1))} {myself.group(1)}"
+    wish = re.search(r"\b(?:and|who)\s+((?:wants? to|dreams? of|wishes to)\s+[\w ]+)", said)
+    if wish and state.chars and not any(wish.group(1)[:15] in x for x in state.plots):
+        hero = state.chars[0]
+        if hero.name:
+            state.plots.append(_cap(f"{hero.name} {_clean(wish.group(1))}."))
+    if state.chars and state.chars[0].name and state.chars[0].pronoun in ("she", "he"):
+        hero = state.chars[0]
+        state.plots = [re.sub(rf"^{hero.pronoun.capitalize()}\b", hero.name, x) for x in state.plots]
+    state.plots = [x for x in state.plots if not any(y != x and y.startswith(x.rstrip(".")) for y in state.plots)]
     fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+([\w ]+?)[.,!?]",
                      said, re.I)
     if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
@@ -905,7 +926,7 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
                 char.pronoun = {"his": "he", "her": "she", "their": "they"}[match.group(1).lower()]
     if not state.values.get("audience_age_group") and state.chars:
         lead = state.chars[0]
-        if lead.age and (lead.kind in _CHILD_NOUNS or lead.kind in _AUDIENCE_KINDS or lead.listener or not lead.kind):
+        if 0 < lead.age <= 17:
             state.age, state.age_self = lead.age, False
             state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(lead.age)
     if not state.values.get("audience_age_group"):

@@ -87,6 +87,7 @@ def read_problem(text: str, setting_family: str, seed: int) -> Problem:
         ("quest", r"\b(?:with|has|have|a|an)\s+(?:a\s+|an\s+)?((?:magic|old|secret|golden|star|treasure|shiny)"
                   r"\s+[a-z]+(?:\s+[a-z]+)?)"),
         ("quest", r"\b(treasure(?: chest| map)?|star map)\b"),
+        ("wish", r"\b((?:sing|dance|swim|paint|fly)s?\b(?:\s+(?:on|in|under|over|at|with)\s+(?:the|a)\s+[a-z]+)?)"),
     )
     place = re.search(r"\b(in|at|on|inside|under|near|by|up)\s+(?:the|a|an|his|her|their|my)\s+([a-z][a-z ]+)", low)
     where = (_noun_phrase(place.group(2)), place.group(1)) if place else ("", "")
@@ -121,7 +122,9 @@ def _problem(request: str, low: str, rules: tuple[tuple[str, str], ...], seed: i
                 return Problem("make", obj, trouble=match.group(1), request=request)
             continue
         if kind == "wish":
-            phrase = _STOP.sub("", match.group(1).strip(" .,!"))
+            phrase = match.group(1).strip(" .,!")
+            phrase = phrase if re.match(r"(?:sing|dance|swim|paint|fly)s?\b", phrase) else _STOP.sub("", phrase)
+            phrase = re.sub(r"^(sing|dance|swim|paint)s\b", r"\1", phrase)
             if match.lastindex == 2:
                 phrase = f"{match.group(2)} a {match.group(1)}"
             elif pattern.startswith(r"\b(?:ride"):

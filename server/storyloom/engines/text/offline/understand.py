@@ -166,7 +166,7 @@ def not_babyish(text: str) -> bool:
 
 def age_of(name: str, text: str) -> int:
     """ "Mia, 4,", "Lily (7)", "Rosie is 7", "Zack, he's 10", "Marina, 9": the named one's age, or 0."""
-    first = re.escape(name.split()[0])
+    first = re.escape(name) if " " in name else re.escape(name.split()[0])
     for pattern in (rf"\b{first}\s*\(\s*{_NUM}\s*\)", rf"\b{first},\s*{_NUM}\b(?!\s*(?:scenes?|parts?|minutes?))",
                     rf"\b{first}\s+(?:is|was|turns|turned|just turned)\s+{_NUM}\b(?!\s*(?:scenes?|parts?))",
                     rf"\b{first}\b[^.!?]{{0,40}}?\b(?:he|she|they)(?:'s| is| are|'re)\s+{_NUM}\b",

@@ -106,7 +106,7 @@ def find_family(text: str) -> Mapping[str, Any]:
         for order, family in enumerate(load("story").SETTINGS):
             for key in family["keys"]:
                 for match in re.finditer(rf"\b{re.escape(key)}", part):
-                    rank = (-match.start() if last else match.start(), order)
+                    rank = (-match.end() if last else match.start(), order)
                     if best is None or rank < best[:2]:
                         best = (rank[0], rank[1], family)
         if best:
@@ -116,13 +116,14 @@ def find_family(text: str) -> Mapping[str, Any]:
 
 def make_setting(text: str, hero: Person, bedtime: bool) -> Setting:
     raw = " ".join(split.clean(text, 120).split()).rstrip(".!") if text else ""
+    whole = raw
     if not raw or unsafe(raw):
         if bedtime:
             his = hero.forms[2] if hero.pronoun in ("she", "he", "they") and not hero.listener else "a"
             raw = f"{his} cosy bedroom" if his != "a" else "a cosy bedroom"
         else:
             raw = "a sunny meadow"
-    family = find_family(raw)
+    family = find_family(whole or raw)
     prep = str(family["prep"])
     given = re.match(r"(?i)(in|on|at|inside|under|underneath|beneath|above|beyond|near|over|by)\s+(.*)", raw)
     if given:
