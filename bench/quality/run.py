@@ -323,6 +323,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "clipped_files": sum(1 for n in narration if n["clipped_samples"]),
             "title_read_files": sum(1 for n in narration if n["title_read"]),
         },
+        "narration_detail": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in n.items()}
+                             for n in narration],
         "seconds": round(time.perf_counter() - started, 1),
         "per_case": report,
     }

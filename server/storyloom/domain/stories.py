@@ -316,7 +316,7 @@ class Stories:
             if scene.narration_state != "PENDING":
                 continue
             await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
-            media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s))
+            media_id = await self._asset("narration", lambda s=scene: self._narration(story.user_id, s, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
@@ -358,8 +358,9 @@ class Stories:
         item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
         return item.id
 
-    async def _narration(self, user_id: str, scene: Scene) -> str:
-        narration = await self._engines.narrator.narrate(f"{scene.title}. {scene.text}")
+    async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
+        text, options = narration_request(scene.text, requirements)
+        narration = await self._engines.narrator.narrate(text, **options)
         return (await self._media.store(user_id, narration.wav, "audio/wav")).id
 
     async def _load(self, story_id: str) -> Story:
@@ -367,6 +368,20 @@ class Stories:
         if story is None:
             raise NotFound(f"stories/{story_id}")
         return story
+
+
+# Reading pace: little ones and bedtime stories slowly, everyone else at an easy reading-aloud pace.
+SLOW_WORDS_PER_MINUTE = 140.0
+EASY_WORDS_PER_MINUTE = 160.0
+
+
+def narration_request(text: str, requirements: StoryRequirements) -> tuple[str, dict[str, float]]:
+    """What a scene's narration reads (its text: the title is shown, not read) and at what pace."""
+    bedtime = requirements.tone == "CALM" or requirements.persona == "BEDTIME_STORYTELLER" or (
+        "bedtime" in requirements.genre.lower())
+    young = requirements.audience_age_group in ("PRESCHOOL", "")
+    pace = SLOW_WORDS_PER_MINUTE if bedtime or young else EASY_WORDS_PER_MINUTE
+    return text, {"words_per_minute": pace}
 
 
 def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:

@@ -92,7 +92,8 @@ class Narration:
 class Narrator(Protocol):
     name: str
 
-    async def narrate(self, text: str, *, voice: str = "") -> Narration:
-        """Reads the text aloud; CPU work runs off the event loop."""
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+        """Reads the text aloud, at about `words_per_minute` when given, loudness-normalized; CPU work runs off
+        the event loop."""
 
     async def aclose(self) -> None: ...
