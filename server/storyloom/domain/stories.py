@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.domain.tasks import Task, TaskContext, TaskRunner, utcnow
 from storyloom.engines.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
@@ -51,9 +52,10 @@ class Scene:
     picture_state: AssetState = "PENDING"
     narration_id: str | None = None
     narration_state: AssetState = "PENDING"
+    picture_spec: PictureSpec | None = None
 
     def as_text(self) -> SceneText:
-        return SceneText(self.title, self.text, self.mood, self.illustration_prompt)
+        return SceneText(self.title, self.text, self.mood, self.illustration_prompt, self.picture_spec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -387,7 +389,7 @@ def narration_request(text: str, requirements: StoryRequirements) -> tuple[str, 
 def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
     """A newly written scene; assets the caller did not ask for are SKIPPED from the start."""
     return Scene(index=index, title=part.title, text=part.text, mood=part.mood,
-                 illustration_prompt=part.illustration_prompt,
+                 illustration_prompt=part.illustration_prompt, picture_spec=part.picture,
                  picture_state="SKIPPED" if options.skip_illustrations else "PENDING",
                  narration_state="SKIPPED" if options.skip_narration else "PENDING")
 

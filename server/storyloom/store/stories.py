@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.engines.story import OutlineScene
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database
 from storyloom.store.models import SceneRow, StoryRow
 
-_SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene))
+_SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
 
 
 class SqlStoryRepository:
@@ -78,7 +79,8 @@ class SqlStoryRepository:
 
     async def put_scene(self, story_id: str, scene: Scene) -> None:
         async with self._db.begin() as session, session.begin():
-            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS}))
+            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS},
+                                         picture_spec=scene.picture_spec.as_dict() if scene.picture_spec else None))
 
     async def delete(self, story_id: str) -> list[str]:
         async with self._db.begin() as session, session.begin():
@@ -100,4 +102,5 @@ def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
 
 
 def _scene(row: SceneRow) -> Scene:
-    return Scene(**{f: getattr(row, f) for f in _SCENE_FIELDS})  # type: ignore[arg-type]
+    spec = PictureSpec.from_dict(row.picture_spec) if row.picture_spec else None
+    return Scene(**{f: getattr(row, f) for f in _SCENE_FIELDS}, picture_spec=spec)  # type: ignore[arg-type]
