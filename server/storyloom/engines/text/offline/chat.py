@@ -337,7 +337,8 @@ class _Char:
         noun = _CHILD_NOUNS.get(self.kind)
         if noun and not self.given_description and self.name:
             description = " ".join(w for w in ("a", *self.adjectives, noun) if w)
-        if self.age and self.kind and not self.given_description and not re.search(r"\d", description):
+        if self.age and description != _LISTENER and not re.search(r"\d", description) and (
+                self.kind or self.given_description):
             description = re.sub(r"^(?:a|an|the user's)\s+", "", description)
             aged = f"{'an' if self.age in (8, 11, 18) else 'a'} {self.age}-year-old"
             description = f"{aged} {description}" if description else aged
@@ -767,6 +768,9 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
         if facts.create and not before_complete:
+            bedtime = state.values.get("tone") == "CALM" or "bedtime" in state.values.get("genre", "")
+            if bedtime and not state.has("setting"):
+                state.values["setting"] = facts.new["setting"] = "a cosy bedroom"  # where bedtime stories happen
             for target in StoryRequirements.ESSENTIAL:
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
@@ -840,6 +844,11 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
         hero = state.chars[0]
         state.plots = [re.sub(rf"^{hero.pronoun.capitalize()}\b", hero.name, x) for x in state.plots]
     state.plots = [x for x in state.plots if not any(y != x and y.startswith(x.rstrip(".")) for y in state.plots)]
+    for index, plot in enumerate(state.plots):  # "Mia, 4, who is afraid of the dark": Mia is, whoever came last
+        subject, _, rest = plot.partition(" ")
+        who = re.search(rf"\b([A-Z][\w'-]+)(?:,\s*\d{{1,2}},?)?\s+who\s+{re.escape(rest[:18])}", said)
+        if who and who.group(1) != subject and any(c.name == who.group(1) for c in state.chars):
+            state.plots[index] = f"{who.group(1)} {rest}"
     fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+([\w ]+?)[.,!?]",
                      said, re.I)
     if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
@@ -915,7 +924,8 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             for sentence in re.split(r"(?<=[.!?])\s+", said):
                 if re.search(rf"\b{re.escape(_first(char.name))}\b", sentence) and sum(
                         1 for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b", sentence)) == 1:
-                    match = re.search(rf"\b{re.escape(_first(char.name))}\b[^.!?]*?\b(his|her)\b", sentence)
+                    match = re.search(rf"\b{re.escape(_first(char.name))}\b\s+(?:who\s+)?(?:\w+ed|lost|loves|likes|has|"
+                                      rf"had|wants|shares|learns to share|finds|found)\s+(his|her)\b", sentence)
                     if match:
                         char.pronoun = "he" if match.group(1) == "his" else "she"
                         break
