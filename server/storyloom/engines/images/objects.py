@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 
 from PIL import ImageDraw
@@ -288,13 +289,17 @@ SKY_OBJECTS = frozenset({"comet", "northern lights", "kite", "balloon", "hat"})
 
 
 def painter_for(name: str) -> Painter | None:
+    """The painter for a thing's name: an exact name, else the word of it named first ("lighthouse lamp" is a
+    lighthouse, "jar of honey" is honey)."""
     low = name.lower()
     if low in OBJECT_PAINTERS:
         return OBJECT_PAINTERS[low]
+    found = []
     for word, painter in OBJECT_PAINTERS.items():
-        if low.endswith(word) or low.split()[-1:] == [word]:
-            return painter
-    return None
+        match = re.search(rf"\b{re.escape(word)}\b", low)
+        if match:
+            found.append((match.start(), -len(word), painter))
+    return min(found, key=lambda f: f[:2])[2] if found else None
 
 
 # --- rooms -----------------------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ STYLES: dict[str, tuple[str, ...]] = {
     "watercolor": ("watercolor", "watercolour", "water color", "painted", "painterly", "gouache", "soft"),
     "cutout": ("cut-out", "cutout", "cut out", "paper", "collage", "felt", "flat"),
     "pixel": ("pixel", "8-bit", "8 bit", "retro game"),
-    "pastel": ("pastel", "crayon", "chalk", "pencil"),
+    "pastel": ("pastel", "chalk"),
+    "crayon": ("crayon", "pencil", "colouring", "coloring", "hand-drawn", "hand drawn", "drawing"),
 }
 
 
@@ -285,7 +286,7 @@ def scene_palette(plan: ScenePlan) -> Palette:
             color = _hsv(color, 0.8)  # a calm night stays dark: no pastel wash over the stars
         else:
             color = _mood(color, plan.mood)
-        if plan.style == "pastel":
+        if plan.style in ("pastel", "crayon"):
             color = mix(_hsv(color, 0.75), (255, 250, 244), 0.12 if sky and night_sky else 0.3)
         return color
 
@@ -884,9 +885,9 @@ def _paint_objects(c: _Canvas) -> list[float]:
     slots = [0.12, 0.88, 0.5] if c.plan.layout in ("spread", "close") else ([0.2, 0.38, 0.1] if left_free
                                                                             else [0.8, 0.62, 0.9])
     with c.layer():
-        for name in names:
+        for index, name in enumerate(names):
             painter = painter_for(name)
-            if painter in seen or len(painted) >= 2:
+            if painter in seen or len(painted) >= 2 or any(name in other for other in names[:index]):
                 continue
             seen.add(painter)
             x = slots[len(painted)] * c.w
@@ -950,15 +951,41 @@ def _vignette(image: Image.Image, strength: float) -> Image.Image:
 
 
 def _watercolor(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Softened edges, washed-out colours and a paper grain."""
+    """What watercolour looks like on paper: flat washes of thinned colour (details merged, light showing
+    through), pigment pooled darker at the edge of each wash, uneven blooms across a wash, and the grain of
+    cold-pressed paper."""
     w, h = image.size
-    soft = image.resize((max(1, w // 3), max(1, h // 3)), Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(1.0))
-    soft = soft.resize((w, h), Image.Resampling.BICUBIC)
-    image = Image.blend(image, soft, 0.6)
-    image = Image.blend(image, Image.new("RGB", (w, h), (252, 248, 240)), 0.12)
-    grain = Image.effect_noise((max(1, w // 2), max(1, h // 2)), 28).filter(ImageFilter.GaussianBlur(0.8))
-    grain = grain.resize((w, h), Image.Resampling.BILINEAR).point(lambda v: 236 + v * 19 // 255)
-    return ImageChops.multiply(image, Image.merge("RGB", (grain, grain, grain)))
+    flat = image.filter(ImageFilter.ModeFilter(3)).filter(ImageFilter.GaussianBlur(1.0))
+    flat = Image.blend(flat, image, 0.35)  # faces and small things stay readable
+    wash = Image.blend(flat, Image.new("RGB", (w, h), (253, 250, 242)), 0.2)
+    # Pigment pools where a wash dries: darker along the edges between colours.
+    edges = flat.convert("L").filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(1.1))
+    edges = edges.point(lambda v: 255 - min(90, v * 2))
+    wash = ImageChops.multiply(wash, Image.merge("RGB", (edges, edges, edges)))
+    # Blooms: the wash is uneven, lighter and darker in soft patches.
+    bloom = Image.effect_noise((max(1, w // 40), max(1, h // 40)), 60).resize((w, h), Image.Resampling.BICUBIC)
+    bloom = bloom.filter(ImageFilter.GaussianBlur(max(1, w // 100))).point(lambda v: 215 + v * 40 // 255)
+    wash = ImageChops.multiply(wash, Image.merge("RGB", (bloom, bloom, bloom)))
+    grain = Image.effect_noise((w, h), 40).filter(ImageFilter.EMBOSS).point(lambda v: 226 + (v - 128) // 4 + 20)
+    return ImageChops.multiply(wash, Image.merge("RGB", (grain, grain, grain)))
+
+
+def _crayon(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Wax crayon on paper: colours laid down in diagonal strokes, the paper's tooth showing through as white
+    specks, and waxy dark outlines."""
+    w, h = image.size
+    flat = image.filter(ImageFilter.ModeFilter(3))
+    strokes = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(strokes)
+    length = max(4, w // 60)
+    for _ in range(w * h // 90):
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        draw.line((x, y, x + length, y - length * 0.6), fill=rng.randint(175, 255), width=1)
+    colored = ImageChops.multiply(flat, Image.merge("RGB", (strokes, strokes, strokes)))
+    tooth = Image.effect_noise((w, h), 90).point(lambda v: 255 if v > 205 else 0).filter(ImageFilter.GaussianBlur(0.4))
+    colored = Image.composite(Image.new("RGB", (w, h), (250, 247, 238)), colored, tooth)
+    outline = flat.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 - min(150, v * 2))
+    return ImageChops.multiply(colored, Image.merge("RGB", (outline, outline, outline)))
 
 
 def _pixelate(image: Image.Image) -> Image.Image:
@@ -1001,6 +1028,8 @@ def render_scene(plan: ScenePlan, width: int, height: int) -> Image.Image:
         image = ImageEnhance.Contrast(image).enhance(1.3)
     if plan.style == "watercolor":
         image = _watercolor(image, rng)
+    elif plan.style == "crayon":
+        image = _crayon(image, rng)
     elif plan.style == "pixel":
         image = _pixelate(image)
     return _vignette(image, 0.8 if plan.mood in ("mysterious", "tense") else 0.5)
