@@ -161,18 +161,21 @@ def _best(scores: dict[str, float]) -> str:
 def plan_scene(scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
     """What to paint for a scene: from its picture spec (derived from the text when the writer gave none), with
     the style from the requirements, a mood, and a layout that changes from scene to scene. Deterministic."""
-    spec = scene.picture
-    if spec is None:
-        from storyloom.engines.text.offline.split import derive_picture
+    if scene.picture is not None:
+        return plan_from_spec(scene.picture, scene, requirements)
+    # Text written elsewhere: the words decide the setting and the light; the derived spec adds who and what.
+    from storyloom.engines.text.offline.split import derive_picture
 
-        spec = derive_picture(f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}", requirements)
-    return plan_from_spec(spec, scene, requirements)
+    base = _plan_from_words(scene, requirements)
+    spec = derive_picture(f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}", requirements)
+    derived = plan_from_spec(spec, scene, requirements)
+    return dataclasses.replace(base, objects=derived.objects, figures=base.figures, layout=derived.layout)
 
 
 def plan_from_spec(spec: PictureSpec, scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
     painter, room, extra = SPEC_SETTINGS.get(spec.setting, ("", "", ""))
     base = _plan_from_words(scene, requirements)
-    mood_word = (scene.mood or spec.mood).lower()
+    mood_word = scene.mood.lower()
     mood = _best({name: 3 * _matches(mood_word, keys) for name, keys in MOODS.items()}) or base.mood
     figures = tuple(figure_from_spec(f) for f in spec.characters if f.role != "guest")[:3]
     guests = tuple(figure_from_spec(f) for f in spec.characters if f.role == "guest")[:1]
