@@ -1893,7 +1893,8 @@ def _compose(analysis: _Analysis, turns: list[ChatTurn], memory_name: str) -> st
     if facts.bye and not acks:
         out.append(D.BYE_REPLY)
         return _finish(out)
-    if not acks and not (facts.greeting or facts.unsafe or facts.thanks or facts.empty or facts.user_name):
+    if not acks and not (facts.greeting or facts.unsafe or facts.thanks or facts.empty or facts.user_name
+                         or facts.nonsense or facts.famous):
         if facts.about_me:
             out.append(D.ABOUT_ME)
         elif facts.help:

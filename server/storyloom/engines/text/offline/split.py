@@ -154,6 +154,12 @@ def _find(words_: Sequence[str], low: str) -> tuple[int, str] | None:
     return (best[0], best[2]) if best else None
 
 
+def place_word(text: str) -> str:
+    """The place word a setting is named by ("the moon" -> moon), "" when none."""
+    hit = _find(sorted(D.PLACES), text.lower())
+    return hit[1] if hit else ""
+
+
 def _where_in(text: str) -> str:
     """Where a text happens: the first place it names, with its preposition ("at the lighthouse")."""
     hit = _find(sorted(D.PLACES - _NOT_A_SETTING), text.lower())

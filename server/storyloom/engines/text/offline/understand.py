@@ -172,7 +172,9 @@ def age_of(name: str, text: str) -> int:
                     rf"\b{first}\b[^.!?]{{0,40}}?\b(?:he|she|they)(?:'s| is| are|'re)\s+{_NUM}\b",
                     rf"\b{first}\b[^.!?]{{0,30}}?\b(?:who is|aged?)\s+{_NUM}\b",
                     rf"\b{first}\b[^.!?]{{0,30}}?\b{_NUM}[- ]years?[- ]old\b",
-                    rf"\b{_NUM}[- ]years?[- ]old\s+(?:\w+\s+){{0,2}}(?:named|called)\s+{first}\b"):
+                    rf"\b{_NUM}[- ]years?[- ]old\s+(?:\w+\s+){{0,2}}(?:named|called)\s+{first}\b",
+                    rf"\b{_NUM}[- ]years?[- ]old\s+(?:son|daughter|grandson|granddaughter|boy|girl|kid|child|"
+                    rf"niece|nephew)\s+{first}\b"):
         match = re.search(pattern, text, re.IGNORECASE)
         if match:
             value = number(match.group(1))

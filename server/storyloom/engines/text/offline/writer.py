@@ -125,6 +125,9 @@ def make_setting(text: str, hero: Person, bedtime: bool) -> Setting:
             raw = "a sunny meadow"
     family = find_family(whole or raw)
     prep = str(family["prep"])
+    head = split.place_word(raw)
+    if head:
+        prep = str(load("chat").PLACE_PREPOSITION.get(head, prep))
     given = re.match(r"(?i)(in|on|at|inside|under|underneath|beneath|above|beyond|near|over|by)\s+(.*)", raw)
     if given:
         prep, raw = given.group(1).lower(), given.group(2)
@@ -455,13 +458,21 @@ class Writer:
         if plan.bedtime:
             second.append(self.say("open.bedtime", "bedtime"))
         second += self.flavour("open", "open")
+        if plan.level == "older":
+            return Part([first, self.couplet("open"), second, [self.scenery("open.more"), self.sound("open.more")]],
+                        {"listener": "A Story About You"}.get(pov) or self.say("title.open", "title.open"), "cozy"
+                        if plan.bedtime else "bright",
+                        f"Meet {self._cast()}, {plan.setting.in_a_place}.", "a peaceful day")
         title = {"listener": "A Story About You"}.get(pov) or self.say("title.open", "title.open")
-        cast = join([hero.named_intro() if hero.name else ("you" if hero.listener else hero.kind_phrase),
-                     *[f.intro() for f in plan.companions]])
-        summary = f"Meet {cast}, {plan.setting.in_a_place}."
+        summary = f"Meet {self._cast()}, {plan.setting.in_a_place}."
         mood = "cozy" if plan.bedtime else "bright"
         return Part([first, self.couplet("open"), second], title, mood, summary,
                     f"at home {plan.setting.in_place}" if plan.setting.family.get("indoor") else "a peaceful day")
+
+    def _cast(self) -> str:
+        hero = self.plan.hero
+        return join([hero.named_intro() if hero.name else ("you" if hero.listener else hero.kind_phrase),
+                     *[f.intro() for f in self.plan.companions]])
 
     def problem(self) -> Part:
         plan = self.plan
@@ -485,10 +496,14 @@ class Writer:
         noun, prep = self.spot(f"attempt.{index}")
         if index == 0 and plan.problem.where[0] and plan.problem.where[0] not in plan.problem.obj:
             noun, prep = f"the {plan.problem.where[0]}", plan.problem.where[1]
-        helper = plan.pick(f"helper.{index}", plan.setting.family["helpers"])
+        kinds = {p.species for p in (plan.hero, *plan.companions)}
+        helpers = [h for h in plan.setting.family["helpers"] if h[2] not in kinds] or plan.setting.family["helpers"]
+        helper = plan.pick(f"helper.{index}", helpers)
         extra = {"spot": noun, "at_spot": f"{prep} {noun}", "a_helper": helper[0], "the_helper": helper[1],
                  "step": plan.pick(f"step.{index}", load("story").STEPS)}
         first = [self.say("attempt.go", f"go.{index}", **extra), self.scenery(f"attempt.{index}")]
+        if plan.level == "older":
+            first.append(self.sound(f"attempt.{index}"))
         second = [self.p("try", f"try.{index}", **extra), self.say("attempt.notyet", f"notyet.{index}", **extra)]
         if plan.companions:
             second.append(self.say("attempt.friend", f"friend.{index}", **extra))
@@ -530,7 +545,9 @@ class Writer:
         second += self.flavour("turn", "turn")
         mood = {"CALM": "calm", "MYSTERIOUS": "mysterious"}.get(plan.req.tone, "bright")
         summary = self.t.fill("{Hname} [finds a way|has an idea], and {goal_done}.", "st")
-        return Part([first, self.couplet("turn"), second], self.say("title.turn", "title.turn"), mood, summary,
+        third = [self.say("reflection", "turn.reflect", again=False), self.scenery("turn")] if plan.level == "older" \
+            else []
+        return Part([first, self.couplet("turn"), second, third], self.say("title.turn", "title.turn"), mood, summary,
                     self.t.fill("{goal_done}", "a"), objects=(plan.problem.obj,))
 
     def ending(self) -> Part:
@@ -601,23 +618,46 @@ def _keep_case(original: str, replacement: str) -> str:
 
 
 def _scene_text(parts: Sequence[Part], plan: Plan) -> str:
-    paragraphs_: list[str] = []
+    """The beats' paragraphs as 2 to 4 paragraphs (2 to 3 for little ones), a rhyme (at most one) kept whole."""
+    prose: list[str] = []
+    rhymes: list[str] = []
     for part in parts:
         for sentences_ in part.paragraphs:
-            if any(s.strip() for s in sentences_):
-                paragraphs_.append(finish(sentences_, plan) if "\n" not in "".join(sentences_)
-                                   else "\n".join(sentences_))
-    while len(paragraphs_) > 4:  # merge the two shortest neighbours (never a rhyme)
-        index = min((i for i in range(len(paragraphs_) - 1) if "\n" not in paragraphs_[i] + paragraphs_[i + 1]),
-                    key=lambda i: len(paragraphs_[i]) + len(paragraphs_[i + 1]), default=None)
-        if index is None:
-            break
-        paragraphs_[index:index + 2] = [paragraphs_[index] + " " + paragraphs_[index + 1]]
+            if not any(s.strip() for s in sentences_):
+                continue
+            if "\n" in "".join(sentences_):
+                rhymes.append("\n".join(sentences_))
+            else:
+                prose.append(finish([_shorter(s) if plan.level == "little" else s for s in sentences_], plan))
+    rhymes = rhymes[:1]
+    most = (2 if plan.level == "little" else 4) - len(rhymes)
+    while len(prose) > max(1, most):  # merge the two shortest neighbours
+        index = min(range(len(prose) - 1), key=lambda i: len(prose[i]) + len(prose[i + 1]))
+        prose[index:index + 2] = [prose[index] + " " + prose[index + 1]]
+    paragraphs_ = prose[:1] + rhymes + prose[1:]
     if len(paragraphs_) == 1:
         sentences_ = re.split(r"(?<=[.!?])\s+", paragraphs_[0])
         half = max(1, len(sentences_) // 2)
         paragraphs_ = [" ".join(sentences_[:half]), " ".join(sentences_[half:])]
     return "\n\n".join(p for p in paragraphs_ if p)
+
+
+def _shorter(sentence: str) -> str:
+    """A sentence for little ones: "X did this, and Y did that." becomes two sentences; dialogue is left alone."""
+    if '"' in sentence:
+        return sentence
+    def cut(match: re.Match[str]) -> str:
+        before, after = sentence[:match.start()], sentence[match.end():]
+        if len(before.split()) < 3 or len(after.split()) < 3:
+            return match.group(0)
+        return ". " + {"but": "But ", "so": "So ", "and then": "Then "}.get(match.group(1), "")
+    out = re.sub(r", (and then|and|but|so) |: ()", cut, sentence)
+    out = re.sub(r", (?:hoping|looking|turning|checking|peeking|smiling|side by side|one by one|tired and|just as)"
+                 r"[^.!?]*(?=[.!?])", "", out)
+    # A short lead-in ("All around, ...", "Just then, ...") is left out: little ones hear the main thing.
+    out = re.sub(r"^(?:[A-Z][a-z]+(?: [a-z]+){0,2}), (?=[a-z])", "", out)
+    out = re.sub(r", (?:who|which|where|when|while) [^,.!?]+(?=[.!?])", "", out)
+    return cap(re.sub(r"\. ([a-z])", lambda m: ". " + m.group(1).upper(), out))
 
 
 def _hero_named(text: str, plan: Plan, writer: Writer, index: int) -> str:
