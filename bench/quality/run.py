@@ -142,12 +142,11 @@ def pace_target(req: R.StoryRequirements) -> tuple[float, float]:
     return SLOW_WPM if slow else EASY_WPM
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, cases: list[dict[str, Any]]) -> dict[str, Any]:
     from storyloom.engines.text.offline import OfflineStoryteller
 
     engine = OfflineStoryteller(word_delay=0)
     narrator = None
-    cases = load_cases()
     if args.only:
         cases = [c for c in cases if c["id"] in args.only.split(",")]
     narrate_ids = set()
@@ -366,10 +365,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated case ids")
     parser.add_argument("--problems", action="store_true", help="print each case's problems")
     args = parser.parse_args()
-    card = asyncio.run(run(args))
+    cases = load_cases()
+    card = asyncio.run(run(args, [c for c in cases if not c.get("heldout")]))
     print_card(card)
+    args.narrate = "none"
+    heldout = asyncio.run(run(args, [c for c in cases if c.get("heldout")]))
+    print("\nHeld out (written after tuning, never tuned on):")
+    print_card(heldout)
+    card["heldout"] = heldout
     if args.problems:
-        for case in card["per_case"]:
+        for case in card["per_case"] + heldout["per_case"]:
             for problem in case["problems"]:
                 print(f"    {case['id']}: {problem}")
     Path(args.out).write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")

@@ -47,13 +47,14 @@ SPECIES: dict[str, tuple[str, ...]] = {
     "human": ("human", "person", "girl", "boy", "child", "kid", "daughter", "son", "man", "woman", "grandpa",
               "grandma", "grandfather", "grandmother", "granddaughter", "grandson", "mother", "father", "mum", "mom",
               "dad", "papa", "sister", "brother", "knight", "princess", "prince", "pirate", "captain", "detective",
-              "fisherman", "keeper", "baby", "toddler", "teacher", "singer", "hero", "superhero", "queen", "king"),
+              "fisherman", "keeper", "baby", "toddler", "teacher", "singer", "hero", "superhero", "queen", "king",
+              "scientist", "twin", "twins"),
     "dinosaur": ("dinosaur", "dino", "t-rex", "trex"), "dragon": ("dragon",), "owl": ("owl", "owlet"),
     "hedgehog": ("hedgehog",), "bunny": ("bunny", "rabbit", "hare"), "robot": ("robot", "android"),
     "cat": ("cat", "kitten", "kitty"), "dog": ("dog", "puppy", "pup"), "fox": ("fox",), "bear": ("bear", "teddy"),
     "mouse": ("mouse",), "unicorn": ("unicorn",), "penguin": ("penguin",), "turtle": ("turtle", "tortoise"),
     "whale": ("whale",), "fish": ("fish", "goldfish"), "frog": ("frog",), "duck": ("duck", "duckling"),
-    "camel": ("camel",), "parrot": ("parrot",), "mermaid": ("mermaid",), "alien": ("alien",),
+    "camel": ("camel",), "parrot": ("parrot",), "mermaid": ("mermaid",), "alien": ("alien",), "bee": ("bee",),
 }
 _SPECIES_OF = {word: species for species, words in SPECIES.items() for word in words}
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "grey", "brown", "silver",
