@@ -45,7 +45,7 @@ generate_into = $(BUF) generate --output $(1) && \
 	$(BUF) generate --template $(PY_CLIENT)/buf.gen.yaml --output $(1) && mkdir -p $(1)/$(dir $(DESCRIPTOR)) && \
 	$(BUF) build --as-file-descriptor-set --exclude-source-info -o "$(1)/$(DESCRIPTOR)\#format=binpb"
 
-.PHONY: help venv install generate lint format check-generated breaking test run bench clean web web-optional browser-deps dart
+.PHONY: help venv install generate lint format check-generated breaking test run bench quality clean web web-optional browser-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -57,6 +57,7 @@ help:
 	@echo "make run              serve gRPC (127.0.0.1:50051) and the REST/gRPC-Web gateway (127.0.0.1:8080)"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
+	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
 	@echo "make dart             generate and analyze $(DART_DIR) (needs dart and protoc-gen-dart on PATH)"
@@ -182,6 +183,13 @@ dart:
 # Benchmarks print figures; they are not tests and have no pass/fail.
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# The story quality benchmark (about 2 minutes, most of it narration): plays the labeled cases of
+# bench/quality/cases.toml through the offline engines and writes bench/quality/scorecard.json. NARRATE=every
+# narrates every case (slower); tests/quality runs a fast subset of it.
+NARRATE ?= 10
+quality: $(STAMP)
+	$(PY) bench/quality/run.py --narrate $(NARRATE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -27,7 +27,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "server"))
 
 import scorers as S  # noqa: E402
-
 from storyloom.domain import requirements as R  # noqa: E402
 from storyloom.engines.text.base import ChatRequest, ChatTurn, TextDelta  # noqa: E402
 
@@ -106,7 +105,8 @@ async def play(engine: Any, turns: list[str]) -> tuple[list[ChatTurn], list[str]
     replies = []
     for message in turns:
         history.append(ChatTurn("user", message))
-        reply = "".join([e.text async for e in engine.chat(ChatRequest(SYSTEM, list(history))) if isinstance(e, TextDelta)])
+        events = engine.chat(ChatRequest(SYSTEM, list(history)))
+        reply = "".join([e.text async for e in events if isinstance(e, TextDelta)])
         replies.append(reply)
         history.append(ChatTurn("assistant", reply))
     return history, replies
@@ -292,7 +292,8 @@ async def run(args: argparse.Namespace, cases: list[dict[str, Any]]) -> dict[str
                 measures.update(case=case["id"], low=low, high=high, title_read=text.startswith(scene.title))
                 narration.append(measures)
         report.append({"id": case["id"], "problems": problems, "scenes": len(scenes),
-                       "requirements": {k: v for k, v in dataclasses.asdict(req).items() if v and k != "extracted_prompt"}})
+                       "requirements": {k: v for k, v in dataclasses.asdict(req).items()
+                                        if v and k != "extracted_prompt"}})
     if narrator is not None:
         await narrator.aclose()
 
@@ -360,7 +361,7 @@ def print_card(card: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--narrate", default="15", help="'every', 'none' or how many cases to narrate (default 15)")
+    parser.add_argument("--narrate", default="10", help="'every', 'none' or how many cases to narrate (default 10)")
     parser.add_argument("--out", default=str(HERE / "scorecard.json"))
     parser.add_argument("--only", default="", help="comma-separated case ids")
     parser.add_argument("--problems", action="store_true", help="print each case's problems")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.engines.story import SceneText
 from storyloom.engines.text.base import ChatRequest, ChatTurn, TextDelta
@@ -72,7 +71,8 @@ async def test_zack_ten_gets_space_a_star_map_six_scenes_and_nothing_babyish(eng
 
 
 async def test_stompy_is_a_he_and_a_green_dinosaur(engine: OfflineStoryteller) -> None:
-    req, _ = await converse(engine, ["i want a story about a green dinosaur", "His name is Stompy. He lives in a jungle."])
+    req, _ = await converse(engine, ["i want a story about a green dinosaur",
+                                     "His name is Stompy. He lives in a jungle."])
 
     assert (req.characters[0].name, req.characters[0].pronouns) == ("Stompy", "he")
     scenes = await write(engine, req)

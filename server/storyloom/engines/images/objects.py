@@ -90,7 +90,8 @@ def hat(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.Ran
     d.polygon([(x - s * 0.2, y), (x + s * 0.2, y), (x + s * 0.05, y - s * 0.45)], fill=(140, 80, 190))
     _star(d, x, y - s * 0.16, s * 0.07, (255, 220, 90))
     for k in range(3):  # motion lines
-        d.line((x + s * (0.4 + k * 0.1), y - s * 0.2 + k * s * 0.1, x + s * (0.6 + k * 0.1), y - s * 0.25 + k * s * 0.1),
+        d.line((x + s * (0.4 + k * 0.1), y - s * 0.2 + k * s * 0.1, x + s * (0.6 + k * 0.1),
+               y - s * 0.25 + k * s * 0.1),
                fill=(255, 255, 255, 180), width=max(1, round(s * 0.02)))
 
 
@@ -142,7 +143,8 @@ def treasure_chest(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng:
 
 def key(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.Random) -> None:
     y = base - s * 0.5
-    d.ellipse((x - s * 0.3, y - s * 0.12, x - s * 0.06, y + s * 0.12), outline=(236, 190, 50), width=max(2, round(s * 0.05)))
+    d.ellipse((x - s * 0.3, y - s * 0.12, x - s * 0.06, y + s * 0.12), outline=(236, 190, 50),
+              width=max(2, round(s * 0.05)))
     d.rectangle((x - s * 0.07, y - s * 0.03, x + s * 0.3, y + s * 0.03), fill=(236, 190, 50))
     for k in range(2):
         d.rectangle((x + s * (0.16 + k * 0.08), y, x + s * (0.2 + k * 0.08), y + s * 0.1), fill=(236, 190, 50))
@@ -154,7 +156,8 @@ def rocket(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.
     d.polygon([(x + s * 0.15, base - s * 0.2), (x + s * 0.3, base), (x + s * 0.1, base - s * 0.1)], fill=(214, 64, 60))
     d.rounded_rectangle((x - s * 0.15, base - s * 0.8, x + s * 0.15, base - s * 0.05), radius=s * 0.1,
                         fill=(236, 236, 244))
-    d.polygon([(x - s * 0.15, base - s * 0.75), (x + s * 0.15, base - s * 0.75), (x, base - s * 1.05)], fill=(214, 64, 60))
+    d.polygon([(x - s * 0.15, base - s * 0.75), (x + s * 0.15, base - s * 0.75), (x, base - s * 1.05)],
+              fill=(214, 64, 60))
     d.ellipse((x - s * 0.08, base - s * 0.6, x + s * 0.08, base - s * 0.44), fill=(120, 200, 240),
               outline=(90, 90, 110), width=max(1, round(s * 0.02)))
     d.polygon([(x - s * 0.08, base - s * 0.05), (x + s * 0.08, base - s * 0.05), (x, base + s * 0.2)],
@@ -201,7 +204,8 @@ def honey(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.R
 
 def oasis(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.Random) -> None:
     d.ellipse((x - s * 0.7, base - s * 0.15, x + s * 0.7, base + s * 0.1), fill=(80, 170, 220))
-    d.line((x - s * 0.3, base - s * 0.05, x - s * 0.2, base - s * 0.9), fill=(140, 100, 60), width=max(2, round(s * 0.05)))
+    d.line((x - s * 0.3, base - s * 0.05, x - s * 0.2, base - s * 0.9), fill=(140, 100, 60),
+           width=max(2, round(s * 0.05)))
     for k in range(5):
         angle = math.pi + k * math.pi / 4
         d.chord((x - s * 0.2 - s * 0.35 + math.cos(angle) * s * 0.1, base - s * 1.05, x - s * 0.2 + s * 0.35
@@ -215,7 +219,8 @@ def kite(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.Ra
 
 
 def boat(d: ImageDraw.ImageDraw, x: float, base: float, s: float, rng: random.Random) -> None:
-    d.polygon([(x - s * 0.5, base - s * 0.2), (x + s * 0.5, base - s * 0.2), (x + s * 0.35, base), (x - s * 0.35, base)],
+    d.polygon([(x - s * 0.5, base - s * 0.2), (x + s * 0.5, base - s * 0.2), (x + s * 0.35, base),
+              (x - s * 0.35, base)],
               fill=(170, 100, 60))
     d.line((x, base - s * 0.2, x, base - s * 0.85), fill=(90, 60, 40), width=max(2, round(s * 0.03)))
     d.polygon([(x + s * 0.02, base - s * 0.82), (x + s * 0.4, base - s * 0.25), (x + s * 0.02, base - s * 0.25)],
@@ -331,7 +336,8 @@ def paint_room(d: ImageDraw.ImageDraw, w: float, h: float, kind: str, night: boo
         d.ellipse((wx - ww * 0.8, wy + wh * 0.55, wx - ww * 0.1, wy + wh * 0.8), fill=(255, 255, 255))
     for side in (-1, 1):  # curtains
         cx = wx + side * ww * 1.15
-        d.polygon([(cx - ww * 0.25, wy - h * 0.02), (cx + ww * 0.25, wy - h * 0.02), (cx + ww * 0.15 * side, wy + wh * 1.1),
+        d.polygon([(cx - ww * 0.25, wy - h * 0.02), (cx + ww * 0.25, wy - h * 0.02),
+                  (cx + ww * 0.15 * side, wy + wh * 1.1),
                    (cx - ww * 0.1 * side, wy + wh * 1.1)], fill=(220, 110, 120))
     if kind == "bedroom":
         bx = w * (0.78 if wx < w * 0.5 else 0.22)

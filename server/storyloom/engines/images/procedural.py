@@ -285,10 +285,8 @@ def scene_palette(plan: ScenePlan) -> Palette:
     def adjust(color: RGB, sky: bool = False) -> RGB:
         if not sky:
             color = _time_of_day(color, plan.time_of_day)
-        if sky and night_sky and plan.mood == "calm":
-            color = _hsv(color, 0.8)  # a calm night stays dark: no pastel wash over the stars
-        else:
-            color = _mood(color, plan.mood)
+        # A calm night stays dark: no pastel wash over the stars.
+        color = _hsv(color, 0.8) if sky and night_sky and plan.mood == "calm" else _mood(color, plan.mood)
         if plan.style in ("pastel", "crayon"):
             color = mix(_hsv(color, 0.75), (255, 250, 244), 0.12 if sky and night_sky else 0.3)
         return color
@@ -857,7 +855,8 @@ def _paint_extra(c: _Canvas) -> None:
             c.draw.ellipse((x - c.w * 0.25, y - c.h * 0.06, x + c.w * 0.25, y + c.h * 0.06), fill=(90, 170, 220))
             for _ in range(4):
                 lx, ly = x + rng.uniform(-0.2, 0.2) * c.w, y + rng.uniform(-0.03, 0.03) * c.h
-                c.draw.ellipse((lx - c.u * 0.03, ly - c.u * 0.012, lx + c.u * 0.03, ly + c.u * 0.012), fill=(80, 160, 80))
+                c.draw.ellipse((lx - c.u * 0.03, ly - c.u * 0.012, lx + c.u * 0.03, ly + c.u * 0.012),
+                               fill=(80, 160, 80))
         elif extra == "barn":
             x, base, s = rng.choice((0.18, 0.82)) * c.w, c.horizon + c.h * 0.12, c.h * 0.28
             c.draw.rectangle((x - s * 0.5, base - s * 0.6, x + s * 0.5, base), fill=(196, 60, 50))

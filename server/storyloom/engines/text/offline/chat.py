@@ -24,9 +24,9 @@ import unicodedata
 from collections.abc import AsyncIterator, Sequence
 
 from storyloom.domain.requirements import Character, StoryRequirements
+from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 from storyloom.engines.text.offline import understand as U
 from storyloom.engines.text.offline.lexicon import load
-from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 from storyloom.engines.text.offline.writer import OfflineStoryWriter
 from storyloom.engines.text.safety import unsafe as _unsafe
 
@@ -41,7 +41,8 @@ MAX_CHARACTERS = 6
 SLOTS = StoryRequirements.ASKED
 _LISTENER = "the child hearing the story, as the hero"
 _SCALARS = tuple(f.name for f in dataclasses.fields(StoryRequirements)
-                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt", "scene_count"))
+                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt",
+                                   "scene_count"))
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -383,16 +384,23 @@ class _Char:
 
 
 # Family words that name a child in the story as what they are.
-_BODY_PARTS = frozenset("mane tail tails hair eyes wings wing dress hat coat fur feathers scales horn ears".split())
-_GROWN_UPS = frozenset("grandma grandpa granny nana mum mom dad papa auntie aunt uncle mommy daddy".split())
-_COLOURS = frozenset("red orange yellow green blue purple pink white black grey gray brown silver golden gold".split())
+_BODY_PARTS = frozenset([
+    "mane", "tail", "tails", "hair", "eyes", "wings", "wing", "dress", "hat", "coat", "fur", "feathers", "scales",
+    "horn", "ears"])
+_GROWN_UPS = frozenset([
+    "grandma", "grandpa", "granny", "nana", "mum", "mom", "dad", "papa", "auntie", "aunt", "uncle", "mommy", "daddy"])
+_COLOURS = frozenset([
+    "red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "grey", "gray", "brown", "silver",
+    "golden", "gold"])
 _CHILD_NOUNS = {"daughter": "girl", "son": "boy", "granddaughter": "girl", "grandson": "boy", "niece": "girl",
                 "nephew": "boy", "kid": "child", "child": "child", "girl": "girl", "boy": "boy", "sister": "sister",
                 "brother": "brother", "baby": "baby"}
-_SHE_KINDS = frozenset("girl daughter granddaughter niece sister mom mum mommy mummy mama grandma granny grandmother "
-                       "nana aunt auntie princess queen mermaid lady woman".split())
-_HE_KINDS = frozenset("boy son grandson nephew brother dad daddy papa grandpa grandad grandfather uncle prince king "
-                      "man knight".split())
+_SHE_KINDS = frozenset([
+    "girl", "daughter", "granddaughter", "niece", "sister", "mom", "mum", "mommy", "mummy", "mama", "grandma",
+    "granny", "grandmother", "nana", "aunt", "auntie", "princess", "queen", "mermaid", "lady", "woman"])
+_HE_KINDS = frozenset([
+    "boy", "son", "grandson", "nephew", "brother", "dad", "daddy", "papa", "grandpa", "grandad", "grandfather",
+    "uncle", "prince", "king", "man", "knight"])
 
 
 def _age_in(text: str) -> int:
@@ -849,8 +857,8 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
         who = re.search(rf"\b([A-Z][\w'-]+)(?:,\s*\d{{1,2}},?)?\s+who\s+{re.escape(rest[:18])}", said)
         if who and who.group(1) != subject and any(c.name == who.group(1) for c in state.chars):
             state.plots[index] = f"{who.group(1)} {rest}"
-    fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+([\w ]+?)[.,!?]",
-                     said, re.I)
+    fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+"
+                     r"([\w ]+?)[.,!?]", said, re.I)
     if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
         hero = state.chars[0]
         who = hero.name or ("you" if hero.listener else f"the {hero.kind}")
@@ -922,8 +930,9 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             char.kind = {"she": "girl", "he": "boy"}.get(char.pronoun, "child")
         if char.name and not char.pronoun:  # "Percy who lost his scarf": the only one named in that sentence
             for sentence in re.split(r"(?<=[.!?])\s+", said):
-                if re.search(rf"\b{re.escape(_first(char.name))}\b", sentence) and sum(
-                        1 for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b", sentence)) == 1:
+                named_here = [c for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b",
+                                                                              sentence)]
+                if char in named_here and len(named_here) == 1:
                     match = re.search(rf"\b{re.escape(_first(char.name))}\b\s+(?:who\s+)?(?:\w+ed|lost|loves|likes|has|"
                                       rf"had|wants|shares|learns to share|finds|found)\s+(his|her)\b", sentence)
                     if match:
@@ -1202,11 +1211,10 @@ class _Scan:
             start = None
             if w in ("no", "not", "without", "never", "remove", "except") and (i + 1 < len(low)) and s.plain_gap(i + 1):
                 start = i + 1
-            elif w == "instead" and i + 1 < len(low) and low[i + 1] == "of":
-                start = i + 2
-            elif w in ("don't", "dont") and i + 1 < len(low) and low[i + 1] in ("want", "like", "need", "put", "add"):
-                start = i + 2
-            elif w == "take" and i + 1 < len(low) and low[i + 1] in ("out", "away"):
+            elif i + 1 < len(low) and ((w == "instead" and low[i + 1] == "of")
+                                       or (w in ("don't", "dont")
+                                           and low[i + 1] in ("want", "like", "need", "put", "add"))
+                                       or (w == "take" and low[i + 1] in ("out", "away"))):
                 start = i + 2
             if start is None:
                 continue
@@ -1364,9 +1372,9 @@ class _Scan:
         if j + 1 < len(low) and low[j] in ("is", "was") and _is_name_word(toks[j + 1], loose=False) and (
                 j + 2 >= len(low) or low[j + 2] in ("and", "but") or not s.plain_gap(j + 2)):
             return self._full_name(s, j + 1)  # "the cat is Tom"
-        if j < len(low) and (s.plain_gap(j) or s.gap(j).strip() == ",") and _is_name_word(toks[j], loose=False):
-            if titled or det in ("my", "our", "his", "her", "their", "your", "a", "an", "the"):
-                return self._full_name(s, j)
+        if j < len(low) and (s.plain_gap(j) or s.gap(j).strip() == ",") and _is_name_word(toks[j], loose=False) and (
+                titled or det in ("my", "our", "his", "her", "their", "your", "a", "an", "the")):
+            return self._full_name(s, j)
         return "", j
 
     def _full_name(self, s: _Sentence, p: int) -> tuple[str, int]:
@@ -1754,7 +1762,8 @@ _PLOT_VERB = re.compile(
     r"escapes?|escaped|follows?|followed|teaches|taught|shares?|shared|sings?|sang|dances?|danced|"
     r"wakes? up|woke up|falls? asleep|fell asleep|wins?|won|solves?|solved|befriends?|befriended|"
     r"lives?|lived|live)\b", re.IGNORECASE)
-_SPECIAL_MARKERS = (r"\bsomething (?:with|about)\b|\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|\bcan you\b|\bcould you\b|"
+_SPECIAL_MARKERS = (r"\bsomething (?:with|about)\b|\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|"
+                    r"\bcan you\b|\bcould you\b|"
                     r"\bshould\b|\bmust\b|\bdon't\b|\bdo not\b|\bno\b|\binclude\b|\bhas to\b|\bhave to\b|"
                     r"\bneeds? to\b|\bremember\b|\bwithout\b|\bnot\b")
 
@@ -1772,7 +1781,8 @@ _MASS_PLACES = frozenset({"space", "underwater", "home", "school", "mars", "venu
 _THE_PLACES = frozenset({"sky", "moon", "sea", "ocean", "arctic", "beach", "seaside", "jungle", "desert", "rainforest",
                          "world", "woods", "city", "countryside"})
 _FONDNESS = frozenset({"loves", "love", "likes", "like", "adores", "enjoys", "wants", "asked", "asks", "is"})
-_EXTRA_ACKS = (("scene_count", "{v} scenes"), ("moral", "a lesson about {v}"), ("writing_style", "{v}"), ("narrative_point_of_view", "told in the {v}"),
+_EXTRA_ACKS = (("scene_count", "{v} scenes"), ("moral", "a lesson about {v}"), ("writing_style", "{v}"),
+               ("narrative_point_of_view", "told in the {v}"),
                ("language_code", "written in {v}"), ("illustration_style", "{v} pictures"),
                ("content_rating", "rated {v}"))
 _EXTRA_VALUES = {"POETIC": "a rhyming story", "SIMPLE": "simple words", "DESCRIPTIVE": "lots of description",
@@ -1790,10 +1800,9 @@ _NAMING = (("named",), ("called",), ("is", "called"), ("is", "named"), ("was", "
            ("whose", "name", "is"), ("who", "is", "called"), ("who", "is", "named"),
            ("who's", "called"), ("with", "the", "name"), ("by", "the", "name", "of"), ("name", "is"),
            ("that", "is", "called"), ("nicknamed",))
-_MARKER_WORDS = frozenset("""
-please make sure want like would can could should must don't do not no include has have needs need remember
-without put add story called named
-""".split())
+_MARKER_WORDS = frozenset([
+    "please", "make", "sure", "want", "like", "would", "can", "could", "should", "must", "don't", "do", "not", "no",
+    "include", "has", "have", "needs", "need", "remember", "without", "put", "add", "story", "called", "named"])
 
 
 def _apply(scan: _Scan, state: _State, facts: _Facts) -> None:
@@ -2109,9 +2118,9 @@ def _describe_chars(characters: Sequence[Character]) -> str:
 
 def _prompt(req: StoryRequirements, state: _State | None = None) -> str:
     """One plain paragraph summing up the requirements, for a story writer."""
-    if not (req.characters or req.setting or req.tone or req.genre or req.plot_elements or req.title):
-        if not any(getattr(req, f) for f in _SCALARS) and not req.special_requests:
-            return ""
+    if not (req.characters or req.setting or req.tone or req.genre or req.plot_elements or req.title) and not any(
+            getattr(req, f) for f in _SCALARS) and not req.special_requests:
+        return ""
     length = D.LENGTH_PHRASES.get(req.length, "")
     tone = D.TONE_ADJECTIVES.get(req.tone, "")
     adjectives = ", ".join(w for w in (length, tone) if w)

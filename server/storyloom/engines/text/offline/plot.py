@@ -57,7 +57,8 @@ def _noun_phrase(text: str, limit: int = 3) -> str:
     text = _STOP.sub("", text)
     text = _DETERMINERS.sub("", text.strip())
     text = _DETERMINERS.sub("", text.strip())
-    words = [w for w in text.split() if w.lower() not in ("own", "very", "really", "lost", "missing", "broken", "together")]
+    filler = ("own", "very", "really", "lost", "missing", "broken", "together")
+    words = [w for w in text.split() if w.lower() not in filler]
     return " ".join(words[-limit:]).lower() if words else ""
 
 

@@ -24,7 +24,9 @@ def clean(text: str, limit: int = 160) -> str:
 
 
 def _title_case(text: str) -> str:
-    small = frozenset("a an the and or of in on at to by for with up from as but into onto".split())
+    small = frozenset([
+        "a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "by", "for", "with", "up", "from", "as", "but",
+        "into", "onto"])
     return " ".join(w if (i and w.lower() in small) else w[:1].upper() + w[1:] for i, w in enumerate(text.split()))
 
 
@@ -74,10 +76,10 @@ def guess_mood(text: str, index: int, count: int) -> str:
     return "joyful" if index == count - 1 else "curious"
 
 
-_NOUN_STOP = frozenset("""
-way time day days end same other next first last one rest moment thing things while bit lot kind sort side top
-middle front back edge part morning night evening afternoon world place air ground sky water people
-""".split())
+_NOUN_STOP = frozenset([
+    "way", "time", "day", "days", "end", "same", "other", "next", "first", "last", "one", "rest", "moment", "thing",
+    "things", "while", "bit", "lot", "kind", "sort", "side", "top", "middle", "front", "back", "edge", "part",
+    "morning", "night", "evening", "afternoon", "world", "place", "air", "ground", "sky", "water", "people"])
 _DETERMINER = re.compile(r"\b(?:the|a|an|his|her|their|my|our|your|its|this|that)\s+((?:[a-z]+\s+){0,3}?)([a-z]{3,})\b")
 _NOT_A_SETTING = frozenset({"home", "world", "land", "stars", "sky", "space", "house"})
 

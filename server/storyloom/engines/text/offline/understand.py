@@ -207,8 +207,8 @@ def pronoun_of(name: str, text: str) -> str:
 
 def declared_hero(text: str) -> str:
     """The name a message makes the hero: "The main guy is Zack", "Whiskers is the hero!", "Lily is the hero"."""
-    match = re.search(r"\b(?:the\s+)?(?:main\s+(?:guy|girl|boy|character|hero|one)|hero|star)\s+(?:is|will be|should be)"
-                      r"\s+([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?)", text)
+    match = re.search(r"\b(?:the\s+)?(?:main\s+(?:guy|girl|boy|character|hero|one)|hero|star)\s+"
+                      r"(?:is|will be|should be)\s+([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?)", text)
     if match:
         return match.group(1)
     match = re.search(r"\b([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?)\s+(?:is|should be|will be)\s+the\s+(?:hero|main character|"
@@ -219,8 +219,9 @@ def declared_hero(text: str) -> str:
 def apposition(text: str) -> list[tuple[str, str, str]]:
     """ "Her friend is an owl called Pip", "his best friend is a fox named Rusty": (role word, kind phrase, name)."""
     found = []
-    for match in re.finditer(r"\b(?:his|her|their|my|our|the)\s+(?:best\s+|little\s+|big\s+)?(friend|sidekick|buddy|pet)"
-                             r"\s+(?:is|will be|should be)\s+(?:a|an)\s+((?:\w+\s+){0,2}?\w+)\s+(?:called|named)\s+"
+    for match in re.finditer(r"\b(?:his|her|their|my|our|the)\s+(?:best\s+|little\s+|big\s+)?"
+                             r"(friend|sidekick|buddy|pet)\s+(?:is|will be|should be)\s+(?:a|an)\s+"
+                             r"((?:\w+\s+){0,2}?\w+)\s+(?:called|named)\s+"
                              r"([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?)", text):
         found.append((match.group(1), match.group(2), match.group(3)))
     return found

@@ -66,7 +66,9 @@ def possessive(ref: str) -> str:
     return ref + "'" if ref.endswith("s") and not ref[:1].isupper() else ref + "'s"
 
 
-_SMALL = frozenset("a an the and or of in on at to by for with up from as but into onto under over".split())
+_SMALL = frozenset([
+    "a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "by", "for", "with", "up", "from", "as", "but",
+    "into", "onto", "under", "over"])
 
 
 def title_case(text: str) -> str:
@@ -857,7 +859,8 @@ def _around_outline(requirements: StoryRequirements, outline: tuple[OutlineScene
         elif index > 0:
             paragraphs_.append([writer.scenery(f"around.{index}") or writer.say("bridge", f"around.{index}")])
         while len(paragraphs_) < 2:
-            paragraphs_.append([writer.scenery(f"around.more.{index}.{len(paragraphs_)}") or "And so the story went on."])
+            more = writer.scenery(f"around.more.{index}.{len(paragraphs_)}")
+            paragraphs_.append([more or "And so the story went on."])
         text = "\n\n".join(finish(p, plan) for p in paragraphs_[:4])
         mood = split.guess_mood(text, index, count)
         picture = split.derive_picture(text, requirements, plan.setting.place)
