@@ -275,7 +275,7 @@ class Stories:
         requirements = with_defaults(story.requirements)
         if story.requirements != requirements:
             await self._repo.update(story_id, requirements=requirements)
-        count = story.options.scene_count or SCENES_FOR_LENGTH[requirements.length]
+        count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
             await self._stage(ctx, story, "scenes", "Splitting the text into scenes.")

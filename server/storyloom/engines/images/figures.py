@@ -18,6 +18,8 @@ from PIL import ImageDraw
 from storyloom.domain.picture_spec import FigureSpec
 
 RGB = tuple[int, int, int]
+# What ImageDraw takes as a colour.
+Fill = float | tuple[int, ...] | str | None
 
 # (kind, keywords in the name or description). The first kind with a match wins, so specific words come first.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -168,12 +170,12 @@ def _darker(color: RGB, amount: float) -> RGB:
     return (round(r * (1 - amount)), round(g * (1 - amount)), round(b * (1 - amount)))
 
 
-def _circle(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: object, outline: object = None,
+def _circle(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: Fill, outline: Fill = None,
             width: int = 0) -> None:
     draw.ellipse((x - r, y - r, x + r, y + r), fill=fill, outline=outline, width=width)
 
 
-def _ellipse(draw: ImageDraw.ImageDraw, x: float, y: float, rx: float, ry: float, fill: object) -> None:
+def _ellipse(draw: ImageDraw.ImageDraw, x: float, y: float, rx: float, ry: float, fill: Fill) -> None:
     draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=fill)
 
 
@@ -297,7 +299,7 @@ def _accessory(draw: ImageDraw.ImageDraw, accessory: str, hx: float, hy: float, 
         _circle(draw, hx, base - hr * 0.3, hr * 0.14, (246, 244, 240))
 
 
-def _star(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: object) -> None:
+def _star(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: Fill) -> None:
     draw.regular_polygon((x, y, r), 5, rotation=0, fill=fill)
     draw.regular_polygon((x, y, r), 5, rotation=36, fill=fill)
 

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from PIL import ImageDraw
 
 RGB = tuple[int, int, int]
+# What ImageDraw takes as a colour.
+Fill = float | tuple[int, ...] | str | None
 Painter = Callable[[ImageDraw.ImageDraw, float, float, float, random.Random], None]
 
 INK: RGB = (44, 36, 48)
 
 
-def _star(d: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: object) -> None:
+def _star(d: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: Fill) -> None:
     points = []
     for i in range(10):
         angle = -math.pi / 2 + i * math.pi / 5

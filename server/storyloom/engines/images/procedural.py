@@ -22,7 +22,7 @@ import hashlib
 import math
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
@@ -35,6 +35,8 @@ from storyloom.engines.images.pictures import MAX_SIDE, check_size, encode_png
 from storyloom.engines.story import Picture, SceneText
 
 RGB = tuple[int, int, int]
+# What ImageDraw takes as a colour.
+Fill = float | tuple[int, ...] | str | None
 
 SUPERSAMPLE = 2  # painted at this multiple of the size and scaled down: smooth edges without antialiased drawing
 
@@ -153,7 +155,7 @@ def _matches(text: str, keywords: Sequence[str]) -> int:
     return sum(len(re.findall(r"(?<![a-z])" + re.escape(keyword), text)) for keyword in keywords)
 
 
-def _best(scores: dict[str, float]) -> str:
+def _best(scores: Mapping[str, float]) -> str:
     best = max(scores.values(), default=0)
     return next(name for name, score in scores.items() if score == best) if best > 0 else ""
 
@@ -337,7 +339,7 @@ class _Canvas:
         shadow = ImageChops.subtract(shadow.resize((self.w, self.h), Image.Resampling.BILINEAR), mask)
         self.image.paste((30, 24, 40), mask=shadow)
 
-    def wavy(self, base_y: float, amplitude: float, waves: float, color: object, *, bottom: float | None = None,
+    def wavy(self, base_y: float, amplitude: float, waves: float, color: Fill, *, bottom: float | None = None,
              sharp: bool = False) -> None:
         """A filled band whose top edge is a soft random wave (hills, dunes, waves, snowdrifts)."""
         phase1, phase2 = self.rng.uniform(0, math.tau), self.rng.uniform(0, math.tau)
@@ -880,7 +882,7 @@ def _paint_extra(c: _Canvas) -> None:
 
 def _paint_objects(c: _Canvas) -> list[float]:
     """The spec's key objects, on the side the characters leave free (or in the sky); returns their x."""
-    painted = []
+    painted: list[float] = []
     names = [o for o in c.plan.objects if painter_for(o) is not None]
     seen: set[object] = set()
     left_free = c.plan.layout == "right"
@@ -889,7 +891,7 @@ def _paint_objects(c: _Canvas) -> list[float]:
     with c.layer():
         for index, name in enumerate(names):
             painter = painter_for(name)
-            if painter in seen or len(painted) >= 2 or any(name in other for other in names[:index]):
+            if painter is None or painter in seen or len(painted) >= 2 or any(name in other for other in names[:index]):
                 continue
             seen.add(painter)
             x = slots[len(painted)] * c.w
@@ -897,7 +899,7 @@ def _paint_objects(c: _Canvas) -> list[float]:
             base = c.h * 0.55 if name in SKY_OBJECTS else c.h * (0.9 if c.plan.room else 0.92)
             if name == "lighthouse" and c.plan.setting == "ocean":
                 base, size = c.horizon + c.h * 0.08, c.h * 0.5
-            painter(c.draw, x, base, size, c.rng)  # type: ignore[operator]
+            painter(c.draw, x, base, size, c.rng)
             painted.append(x)
     return painted
 

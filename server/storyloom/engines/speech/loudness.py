@@ -72,7 +72,7 @@ def _limit(samples: Samples, ceiling: float, rate: int) -> Samples:
     kernel /= kernel.sum()
     smooth = np.convolve(held, kernel, mode="same")
     gain = np.minimum(smooth, held)
-    return samples * gain
+    return np.asarray(samples * gain, dtype=np.float64)
 
 
 def normalize(pcm: bytes, rate: int, target_lufs: float = TARGET_LUFS, ceiling_dbfs: float = CEILING_DBFS) -> bytes:

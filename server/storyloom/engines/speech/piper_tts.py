@@ -27,7 +27,7 @@ import re
 import threading
 import time
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -220,7 +220,7 @@ class PiperNarrator:
         return Narration(wav=wav_bytes(pcm, rate), sample_rate_hertz=rate, duration_seconds=len(pcm) / 2 / rate)
 
     async def synthesize_sentences(self, text: str, *, length_scale: float | None = None
-                                   ) -> AsyncIterator[tuple[str, bytes]]:
+                                   ) -> AsyncGenerator[tuple[str, bytes], None]:
         """Yields (sentence, raw PCM) for each sentence, in order, as soon as it is synthesized.
 
         PCM is mono little-endian int16 at `sample_rate_hertz`, with no pause added between sentences. The next

@@ -22,6 +22,7 @@ import math
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
@@ -269,7 +270,8 @@ _NUM = r"(\d{1,2}|" + "|".join(D.NUMBER_WORDS) + r")"
 def _number(word: str) -> int | None:
     if word.isdigit():
         return int(word)
-    return D.NUMBER_WORDS.get(word)
+    number = D.NUMBER_WORDS.get(word)
+    return int(number) if number is not None else None
 
 
 def _age_group(age: int) -> str:
@@ -429,7 +431,7 @@ def _char_from(character: Character) -> _Char:
     for i in range(len(sentence.toks)):
         size, value = _match(_KINDS, sentence.low, i)
         if size:
-            kind, plural = value  # type: ignore[misc]
+            kind, plural = cast(tuple[str, bool], value)
             adjectives = tuple(w for w in sentence.low[:i] if w in D.ADJECTIVES or w in _KIND_WORDS)
             found = _Char(name=name, kind=kind, adjectives=adjectives, owned=owned, plural=plural)
             if found.description() != desc:
@@ -668,7 +670,7 @@ def _translate(text: str, only: frozenset[str] | None = None) -> str:
         word = m.group()
         if only is not None and word.lower() not in only:
             return word
-        return D.TRANSLATIONS.get(word.lower(), word)
+        return str(D.TRANSLATIONS.get(word.lower(), word))
     return re.sub(r"[^\W\d_]+", swap, text)
 
 
@@ -861,8 +863,8 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
                      r"([\w ]+?)[.,!?]", said, re.I)
     if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
         hero = state.chars[0]
-        who = hero.name or ("you" if hero.listener else f"the {hero.kind}")
-        state.plots.append(_cap(f"{who} is {fear.group(1)} {fear.group(2)} {fear.group(3)}."))
+        afraid = hero.name or ("you" if hero.listener else f"the {hero.kind}")
+        state.plots.append(_cap(f"{afraid} is {fear.group(1)} {fear.group(2)} {fear.group(3)}."))
     for char in state.chars:
         if not char.name:
             continue
@@ -881,12 +883,12 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
     for child in scan.audience:
         if not any(c.name == child.name for c in state.audience):
             state.audience.append(child)
-    hero = U.declared_hero(said)
-    if hero and not _unsafe(hero) and hero != state.hero_name:
+    declared = U.declared_hero(said)
+    if declared and not _unsafe(declared) and declared != state.hero_name:
         stale = next((c for c in state.chars if c.name == state.hero_name), None)
         if stale is not None and any(a.name == stale.name for a in state.audience):
             state.chars.remove(stale)  # the child it is for, made the hero before the user named one
-        state.hero_name = hero
+        state.hero_name = declared
     if not state.hero_name and state.audience:
         explicit = any(c.about for c in state.chars if c.name != state.audience[0].name)
         if not explicit:
@@ -1089,11 +1091,11 @@ def _loose(slot: str, plain: str, words: list[str], body: str) -> object | None:
     if slot == "tone":
         for w in words:
             if w in D.TONE_ANSWERS:
-                return D.TONE_ANSWERS[w]
+                return str(D.TONE_ANSWERS[w])
         for i in range(len(words)):
             size, value = _match(_TONES, words, i)
             if size:
-                return value[0]  # type: ignore[index]
+                return cast(tuple[str, bool], value)[0]
         return None
     if slot == "audience_age_group":
         m = re.search(r"\b" + _NUM + r"\b", plain)
@@ -1107,12 +1109,12 @@ def _loose(slot: str, plain: str, words: list[str], body: str) -> object | None:
             return minutes
         for w in words:
             if w in D.LENGTH_WORDS:
-                return D.LENGTH_WORDS[w]
+                return str(D.LENGTH_WORDS[w])
         return None
     if slot == "ending_preference":
         for w in words:
             if w in D.ENDING_ANSWERS:
-                return D.ENDING_ANSWERS[w]
+                return str(D.ENDING_ANSWERS[w])
     return None
 
 
@@ -1132,7 +1134,7 @@ def _choose(facts: _Facts, state: _State, slot: str, option: tuple[str, object] 
         option = pool[1] if slot == "audience_age_group" else pool[_digest(str(seed), "pick", slot) % len(pool)]
     phrase, value = option
     if slot == "characters":
-        kind, name = value  # type: ignore[misc]
+        kind, name = cast(tuple[str, str], value)
         words = phrase.split()
         char = _Char(name="" if accepted else name, kind=kind, adjectives=tuple(words[1:-1]))
         state.add_char(char)
@@ -1225,7 +1227,7 @@ class _Scan:
                 negated.add(j)
                 size, value = _match(_KINDS, low, j)
                 if size:
-                    self.removed.append(value[0])  # type: ignore[index]
+                    self.removed.append(cast(tuple[str, bool], value)[0])
                     self.neg_hits += 1
                     break
                 if low[j] in _PLACE_WORDS or low[j] in _TONE_WORDS or low[j] in D.LENGTH_WORDS or (
@@ -1254,7 +1256,7 @@ class _Scan:
             if not size or i in negated or i in used:
                 i += 1
                 continue
-            kind, plural = value  # type: ignore[misc]
+            kind, plural = cast(tuple[str, bool], value)
             j = i + size
             if j < len(low) and s.plain_gap(j) and (_match(_KINDS, low, j)[0] or _match(_PLACES, low, j)[0]):
                 i += 1  # "robot dog", "pirate ship": a word that describes what follows
@@ -1427,9 +1429,10 @@ class _Scan:
             tok = _Tok(word, word.lower(), 0, 0)
             if _is_name_word(tok, loose=True) and not _unsafe(word):
                 self.pronoun_names.append(_name_text(tok))
-        m = re.search(r"\bchange\s+(?:his|her|its|their|the)\s+name\s+to\s+([^\W\d_][\w'-]*)", text, re.IGNORECASE)
-        if m and _is_name_word(_Tok(m.group(1), m.group(1).lower(), 0, 0), loose=True):
-            self.renamed = _name_text(_Tok(m.group(1), m.group(1).lower(), 0, 0))
+        change = re.search(r"\bchange\s+(?:his|her|its|their|the)\s+name\s+to\s+([^\W\d_][\w'-]*)", text,
+                           re.IGNORECASE)
+        if change and _is_name_word(_Tok(change.group(1), change.group(1).lower(), 0, 0), loose=True):
+            self.renamed = _name_text(_Tok(change.group(1), change.group(1).lower(), 0, 0))
 
     def _add_name(self, name: str, found: list[_Char]) -> None:
         if _unsafe(name) or any(c.name == name for c in found):
@@ -1504,7 +1507,7 @@ class _Scan:
         w = low[j]
         if w in ("made", "full") and j + 1 < len(low) and low[j + 1] == "of":
             p = j + 2
-            words = []
+            words: list[str] = []
             while p < len(low) and len(words) < 2 and s.plain_gap(p) and low[p] not in D.NOT_NAMES - {"candy"}:
                 words.append(low[p])
                 p += 1
@@ -1539,7 +1542,7 @@ class _Scan:
             size, value = _match(_TONES, low, i)
             if not size:
                 continue
-            tone, strong = value  # type: ignore[misc]
+            tone, strong = cast(tuple[str, bool], value)
             if strong and not self.strong_tone:
                 self.strong_tone = tone
             elif not strong and not self.weak_tone:

@@ -5,7 +5,7 @@ derived from the text. Also the small text helpers the writer shares (clean, tel
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from storyloom.domain.picture_spec import FigureSpec, PictureSpec
 from storyloom.domain.requirements import StoryRequirements
@@ -107,7 +107,7 @@ def _story_names(text: str) -> list[str]:
     return names
 
 
-def _candidates(text: str, known: Sequence[str]) -> tuple[list[str], list[str]]:
+def _candidates(text: str, known: Collection[str]) -> tuple[list[str], list[str]]:
     """The names of `known` a text mentions (every mention) and its nouns (after a determiner), in order."""
     body = "\n\n".join(p for p in paragraphs(text) if not _is_heading(p))
     names = [m.group(1) for m in re.finditer(r"\b([A-Z][a-z]{1,})\b", body) if m.group(1) in known]

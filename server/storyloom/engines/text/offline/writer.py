@@ -547,7 +547,7 @@ class Writer:
         second += self.flavour("turn", "turn")
         mood = {"CALM": "calm", "MYSTERIOUS": "mysterious"}.get(plan.req.tone, "bright")
         summary = self.t.fill("{Hname} [finds a way|has an idea], and {goal_done}.", "st")
-        third = [self.say("reflection", "turn.reflect", again=False), self.scenery("turn")] if plan.level == "older" \
+        third = [self.t.say("reflection", "turn.reflect", again=False), self.scenery("turn")] if plan.level == "older" \
             else []
         return Part([first, self.couplet("turn"), second, third], self.say("title.turn", "title.turn"), mood, summary,
                     self.t.fill("{goal_done}", "a"), objects=(plan.problem.obj,))
