@@ -49,7 +49,7 @@ VOICE_WORDS_PER_MINUTE = 214.0
 _PACE_EXPONENT = 1.5
 # Pauses take about this share of a paced narration; the rest of the target pace comes from the pauses.
 _PAUSE_SHARE = 0.22
-_PAUSE_RANGE = (0.3, 1.3)  # seconds between sentences when pacing (twice that between paragraphs, at most)
+_PAUSE_RANGE = (0.25, 1.3)  # seconds between sentences when pacing (twice that between paragraphs, at most)
 # What `narrate(voice=...)` accepts for the one voice this narrator has ("" is the default voice).
 VOICE_ALIASES = frozenset({"", "joe", VOICE_NAME.lower()})
 
@@ -101,6 +101,20 @@ def _cut(sentence: str, max_chars: int) -> list[str]:
     if sentence:
         pieces.append(sentence)
     return pieces
+
+
+def _trim_silence(pcm: bytes, rate: int, threshold: int = 200) -> bytes:
+    """A sentence's audio without the silence the voice puts before and after it (20 ms kept), so the pauses
+    between sentences are the ones the narration chooses."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if loud.size == 0:
+        return pcm
+    keep = int(0.02 * rate)
+    start, end = max(0, int(loud[0]) - keep), min(samples.size, int(loud[-1]) + keep)
+    return samples[start:end].tobytes()
 
 
 def _packaged_voice() -> tuple[Path, Path]:
@@ -200,20 +214,27 @@ class PiperNarrator:
             speech_pace = words_per_minute / (1 - _PAUSE_SHARE)
             scale = min(1.9, max(0.8, (VOICE_WORDS_PER_MINUTE / speech_pace) ** _PACE_EXPONENT))
         blocks = [b for b in re.split(r"\n\s*\n", text) if _SPEAKABLE.search(b)]
-        pieces: list[tuple[bytes, bool]] = []  # (pcm, ends a paragraph)
-        for number, block in enumerate(blocks):
-            async with contextlib.aclosing(self.synthesize_sentences(block, length_scale=scale)) as sentences:
-                async for _sentence, pcm in sentences:
-                    pieces.append((pcm, False))
-            if pieces and number < len(blocks) - 1:
-                pieces[-1] = (pieces[-1][0], True)
         rate = self.sample_rate_hertz
-        pause = self.sentence_silence_seconds
-        gaps = len(pieces) - 1 + sum(end for _, end in pieces[:-1])  # a paragraph gap counts twice
-        if words_per_minute > 0 and gaps > 0:
+        for _attempt in range(3):
+            pieces: list[tuple[bytes, bool]] = []  # (pcm, ends a paragraph)
+            for number, block in enumerate(blocks):
+                async with contextlib.aclosing(self.synthesize_sentences(block, length_scale=scale)) as sentences:
+                    async for _sentence, pcm in sentences:
+                        pieces.append((_trim_silence(pcm, rate) if words_per_minute > 0 else pcm, False))
+                if pieces and number < len(blocks) - 1:
+                    pieces[-1] = (pieces[-1][0], True)
+            pause = self.sentence_silence_seconds
+            gaps = len(pieces) - 1 + sum(end for _, end in pieces[:-1])  # a paragraph gap counts twice
+            if words_per_minute <= 0 or not pieces:
+                break
             speech = sum(len(p) for p, _ in pieces) / 2 / rate
             wanted = len(text.split()) / words_per_minute * 60 - speech
-            pause = min(_PAUSE_RANGE[1], max(_PAUSE_RANGE[0], wanted / gaps))
+            pause = min(_PAUSE_RANGE[1], max(_PAUSE_RANGE[0], wanted / gaps)) if gaps else 0.0
+            pace = len(text.split()) / (speech + pause * gaps) * 60
+            if scale is None or pace >= words_per_minute * 0.95:
+                break
+            # Short text, many sentences: even the shortest pauses leave it slow, so the voice goes a little faster.
+            scale = max(0.8, scale * (pace / words_per_minute) ** _PACE_EXPONENT)
         pcm = b"".join(p + (b"\x00\x00" * round(rate * pause * (2 if end else 1)) if i < len(pieces) - 1 else b"")
                        for i, (p, end) in enumerate(pieces))
         pcm = await asyncio.to_thread(normalize, pcm, rate)
