@@ -552,6 +552,7 @@ class _Facts:
     nonsense: str = ""
     famous: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (as written, original, about)
     go_ahead: bool = False
+    about_them: bool = False  # the message speaks of a character as she, he or they ("She lives in a forest")
 
     @property
     def told_something(self) -> bool:
@@ -710,6 +711,7 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
             state.hero_name = state.hero_name or original
     if U.confirmation(text):
         facts.go_ahead = True
+    facts.about_them = bool(re.match(r"\s*(?:she|he|they)\b", text, re.IGNORECASE))
     bare = re.fullmatch(r"\s*(\d{1,2})\s*(?:years?(?: old)?)?[.!]?\s*", text)
     if bare and not summary_only and not state.values.get("audience_age_group") and 0 < int(bare.group(1)) < 18 and (
             question is None or question.slot != "audience_age_group"):
@@ -2063,6 +2065,8 @@ def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
         items.append(_cap(f"{_spoken_chars(facts.named)}, {lovely}!"))
     chars = [c for c in facts.chars if "characters" not in chosen and not _unsafe(c.spoken()) and c not in facts.named]
     setting = facts.new.get("setting") if "setting" not in chosen else None
+    if setting and not chars and facts.about_them and state.chars and not _unsafe(state.chars[0].spoken()):
+        chars = [state.chars[0]]  # "She lives in a snowy forest": say whom it is about
     if chars and setting:
         items.append(_cap(_pick(seed, "charset", ("{c} {p}, how lovely!", "Ooh, {c} {p}! I can already picture it."))
                           .format(c=_spoken_chars(chars), p=_second_person(_where(setting)))))
