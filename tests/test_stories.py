@@ -228,3 +228,31 @@ async def test_another_users_story_is_not_found(storyloom_server, stub, tasks, c
     with pytest.raises(grpc.aio.AioRpcError) as hidden_task:
         await tasks.GetTask(task_pb2.GetTaskRequest(name=task.name), metadata=stranger.metadata)
     assert hidden_task.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_conversation_that_asks_for_three_scenes_and_a_hero_gets_them_with_picture_specs_stored(
+        storyloom_server, stub, tasks, caller):
+    from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
+
+    chat = conversation_pb2_grpc.ConversationServiceStub(storyloom_server.channel)
+    conversation = await chat.CreateConversation(conversation_pb2.CreateConversationRequest(parent="users/me"),
+                                                 metadata=caller.metadata)
+    for text in ("A bedtime story for my daughter Mia, 4. Her stuffed bunny Button keeps her company.",
+                 "3 scenes please, with a lesson about courage."):
+        _ = [e async for e in chat.SendMessage(conversation_pb2.SendMessageRequest(
+            conversation=conversation.name, text=text), metadata=caller.metadata)]
+    task = await stub.CreateStory(pb.CreateStoryRequest(parent="users/me", conversation=conversation.name,
+                                                        skip_narration=True, skip_illustrations=True),
+                                  metadata=caller.metadata)
+    events = await watch(tasks, caller, task.name)
+    assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
+    story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    assert len(story.scenes) == 3  # from the conversation, not the default of five
+    assert [c.name for c in story.requirements.characters] == ["Mia", "Button"]
+    assert all("Mia" in s.text for s in story.scenes)
+
+    stored = await storyloom_server.app.stories.get(caller.user_id, task.target.rsplit("/", 1)[1])
+    spec = stored.scenes[0].picture_spec
+    assert spec is not None and spec.setting == "bedroom"
+    assert [(f.name, f.species, f.gender, f.age, f.toy) for f in spec.characters] == [
+        ("Mia", "human", "female", 4, False), ("Button", "bunny", "", 0, True)]

@@ -22,11 +22,16 @@ import math
 import re
 import unicodedata
 from collections.abc import AsyncGenerator, Sequence
+from typing import cast
 
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.text import offline_data as D
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
-from storyloom.engines.text.offline_story import OfflineStoryWriter
+from storyloom.engines.text.offline import understand as U
+from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.offline.writer import OfflineStoryWriter
+from storyloom.engines.text.safety import unsafe as _unsafe
+
+D = load("chat")
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
@@ -37,7 +42,8 @@ MAX_CHARACTERS = 6
 SLOTS = StoryRequirements.ASKED
 _LISTENER = "the child hearing the story, as the hero"
 _SCALARS = tuple(f.name for f in dataclasses.fields(StoryRequirements)
-                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt"))
+                 if f.name not in ("characters", "special_requests", "plot_elements", "extracted_prompt",
+                                   "scene_count"))
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -258,22 +264,14 @@ _VOCAB = (_KIND_WORDS | _PLACE_WORDS | _TONE_WORDS | set(D.LENGTH_WORDS) | set(D
           | {w for style in D.ILLUSTRATION_STYLES for w in style.split()}
           | {"rhyme", "rhymes", "rhyming", "poem", "poetic", "person", "rated", "rating"})
 
-_BLOCKED = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in sorted(D.BLOCKED_STEMS, key=len, reverse=True))
-                      + r")(?:s|es|ed|d|ing|er|ers|y)?\b", re.IGNORECASE)
-_SAFE = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in D.SAFE_PHRASES) + r")\b", re.IGNORECASE)
-
-
-def _unsafe(text: str) -> bool:
-    return bool(_BLOCKED.search(_SAFE.sub(" ", text)))
-
-
 _NUM = r"(\d{1,2}|" + "|".join(D.NUMBER_WORDS) + r")"
 
 
 def _number(word: str) -> int | None:
     if word.isdigit():
         return int(word)
-    return D.NUMBER_WORDS.get(word)
+    number = D.NUMBER_WORDS.get(word)
+    return int(number) if number is not None else None
 
 
 def _age_group(age: int) -> str:
@@ -314,6 +312,9 @@ class _Char:
     count: str = ""
     listener: bool = False     # "about me": the child is the hero
     given_description: str = ""
+    pronoun: str = ""          # she, he, they: said or plain from the kind ("daughter")
+    age: int = 0
+    about: bool = False        # introduced as what the story is about ("a story about a cat")
 
     @property
     def kind_words(self) -> str:
@@ -335,7 +336,17 @@ class _Char:
 
     def character(self) -> Character:
         name = self.name or ("you" if self.listener else f"the {_plural(self.kind) if self.plural else self.kind}")
-        return Character(name=name, description=self.description())
+        description = self.description()
+        noun = _CHILD_NOUNS.get(self.kind)
+        if noun and not self.given_description and self.name:
+            description = " ".join(w for w in ("a", *self.adjectives, noun) if w)
+        if self.age and description != _LISTENER and not re.search(r"\d", description) and (
+                self.kind or self.given_description):
+            description = re.sub(r"^(?:a|an|the user's)\s+", "", description)
+            aged = f"{'an' if self.age in (8, 11, 18) else 'a'} {self.age}-year-old"
+            description = f"{aged} {description}" if description else aged
+        pronoun = self.pronoun or _kind_pronoun(self.kind)
+        return Character(name=name, description=description, pronouns=pronoun)
 
     def spoken(self) -> str:
         """How the assistant names this character ("Luna the brave fox", "your cat Tom")."""
@@ -364,11 +375,50 @@ class _Char:
 
     def update(self, newer: _Char) -> None:
         self.name = newer.name or self.name
+        if newer.kind in ("girl", "boy") and self.kind and self.kind not in _CHILD_NOUNS:
+            self.pronoun = "she" if newer.kind == "girl" else "he"  # "Zork is a girl": still an alien
+            return
         if newer.kind and (newer.kind != self.kind or newer.adjectives):
             self.kind, self.adjectives = newer.kind, newer.adjectives
             self.plural, self.count = newer.plural, newer.count
             self.given_description = ""
         self.owned = self.owned or newer.owned
+
+
+# Family words that name a child in the story as what they are.
+_BODY_PARTS = frozenset([
+    "mane", "tail", "tails", "hair", "eyes", "wings", "wing", "dress", "hat", "coat", "fur", "feathers", "scales",
+    "horn", "ears"])
+_GROWN_UPS = frozenset([
+    "grandma", "grandpa", "granny", "nana", "mum", "mom", "dad", "papa", "auntie", "aunt", "uncle", "mommy", "daddy"])
+_COLOURS = frozenset([
+    "red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "black", "grey", "gray", "brown", "silver",
+    "golden", "gold"])
+_CHILD_NOUNS = {"daughter": "girl", "son": "boy", "granddaughter": "girl", "grandson": "boy", "niece": "girl",
+                "nephew": "boy", "kid": "child", "child": "child", "girl": "girl", "boy": "boy", "sister": "sister",
+                "brother": "brother", "baby": "baby"}
+_SHE_KINDS = frozenset([
+    "girl", "daughter", "granddaughter", "niece", "sister", "mom", "mum", "mommy", "mummy", "mama", "grandma",
+    "granny", "grandmother", "nana", "aunt", "auntie", "princess", "queen", "mermaid", "lady", "woman"])
+_HE_KINDS = frozenset([
+    "boy", "son", "grandson", "nephew", "brother", "dad", "daddy", "papa", "grandpa", "grandad", "grandfather",
+    "uncle", "prince", "king", "man", "knight"])
+
+
+def _age_in(text: str) -> int:
+    match = re.search(r"\b(\d{1,2})-years?-old\b", text)
+    return int(match.group(1)) if match else 0
+
+
+def _name_pronoun(name: str) -> str:
+    """A person's usual pronoun by a common first name, as anyone reading the name would take it."""
+    cast = load("cast")
+    first = name.split()[0].lower()
+    return "she" if first in cast.FEMININE_NAMES else "he" if first in cast.MASCULINE_NAMES else ""
+
+
+def _kind_pronoun(kind: str) -> str:
+    return "she" if kind in _SHE_KINDS else "he" if kind in _HE_KINDS else ""
 
 
 def _char_from(character: Character) -> _Char:
@@ -381,7 +431,7 @@ def _char_from(character: Character) -> _Char:
     for i in range(len(sentence.toks)):
         size, value = _match(_KINDS, sentence.low, i)
         if size:
-            kind, plural = value  # type: ignore[misc]
+            kind, plural = cast(tuple[str, bool], value)
             adjectives = tuple(w for w in sentence.low[:i] if w in D.ADJECTIVES or w in _KIND_WORDS)
             found = _Char(name=name, kind=kind, adjectives=adjectives, owned=owned, plural=plural)
             if found.description() != desc:
@@ -402,6 +452,10 @@ class _State:
     age_self: bool = False
     user_name: str = ""
     named_now: list[_Char] = dataclasses.field(default_factory=list)  # unnamed characters just given a name
+    scene_count: int = 0
+    said: list[str] = dataclasses.field(default_factory=list)  # the user's messages so far, read as English
+    audience: list[_Char] = dataclasses.field(default_factory=list)  # the named children the story is for
+    hero_name: str = ""      # the one the user made the hero
 
     @classmethod
     def known(cls, requirements: StoryRequirements) -> _State:
@@ -409,17 +463,19 @@ class _State:
         state.chars = [_char_from(c) for c in requirements.characters]
         state.values = {f: getattr(requirements, f) for f in _SCALARS if getattr(requirements, f)}
         state.specials = _sentences(requirements.special_requests)
+        state.scene_count = requirements.scene_count
         state.plots = _sentences(requirements.plot_elements)
         return state
 
     def copy(self) -> _State:
         return dataclasses.replace(self, chars=[dataclasses.replace(c) for c in self.chars],
-                                   values=dict(self.values), specials=list(self.specials), plots=list(self.plots))
+                                   values=dict(self.values), specials=list(self.specials), plots=list(self.plots),
+                                   said=list(self.said), audience=list(self.audience))
 
     def requirements(self, with_prompt: bool = False) -> StoryRequirements:
         req = StoryRequirements(
             characters=tuple(c.character() for c in self.chars),
-            special_requests=" ".join(self.specials), plot_elements=" ".join(self.plots),
+            special_requests=" ".join(self.specials), plot_elements=" ".join(self.plots), scene_count=self.scene_count,
             **{k: v for k, v in self.values.items() if k in _SCALARS})
         if with_prompt:
             req = dataclasses.replace(req, extracted_prompt=_prompt(req, self))
@@ -492,6 +548,11 @@ class _Facts:
     help: bool = False
     how_are_you: bool = False
     joke: bool = False
+    language: str = ""
+    nonsense: str = ""
+    famous: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (as written, original, about)
+    go_ahead: bool = False
+    about_them: bool = False  # the message speaks of a character as she, he or they ("She lives in a forest")
 
     @property
     def told_something(self) -> bool:
@@ -524,7 +585,7 @@ def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "")
         if turn.role == "assistant":
             question = _read_question(turn.text)
             analysis.assistant_turns += 1
-            analysis.foreign_noted = analysis.foreign_noted or D.FOREIGN in turn.text
+            analysis.foreign_noted = analysis.foreign_noted or "stories in English" in turn.text
             continue
         seed = int.from_bytes(running.copy().digest()[:8], "big")
         analysis.before = state.copy()
@@ -610,7 +671,7 @@ def _translate(text: str, only: frozenset[str] | None = None) -> str:
         word = m.group()
         if only is not None and word.lower() not in only:
             return word
-        return D.TRANSLATIONS.get(word.lower(), word)
+        return str(D.TRANSLATIONS.get(word.lower(), word))
     return re.sub(r"[^\W\d_]+", swap, text)
 
 
@@ -622,7 +683,13 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
     if not re.search(r"[^\W_]", text):
         facts.empty = True
         return facts
-    if _is_foreign(text):
+    language = U.language_of(text)
+    if language:
+        facts.foreign, facts.language = True, language
+        if language != "und":
+            state.values["language_code"] = language
+        text = _translate(U.to_english(text, language))
+    elif _is_foreign(text):
         facts.foreign = True
         text = _translate(text)
     else:
@@ -630,9 +697,51 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         if any(w in D.ALWAYS_TRANSLATE for w in words):
             facts.foreign = not any(w in D.ENGLISH_WORDS for w in words)
             text = _translate(text, D.ALWAYS_TRANSLATE)
+    junk = U.nonsense(text)
+    if junk:
+        facts.nonsense = junk
+        text = " ".join(w for w in text.split() if w.strip(".,!?") not in junk.split())
+        if not re.search(r"[^\W\d_]{2}", text):
+            return facts
+    for written, original, about, pronoun in U.famous(text):
+        text = re.sub(re.escape(written), original, text, flags=re.IGNORECASE)
+        facts.famous.append((written, original, about))
+        if not any(c.name == original for c in state.chars):
+            state.add_char(_Char(name=original, given_description=about, pronoun=pronoun))
+            state.hero_name = state.hero_name or original
+    if U.confirmation(text):
+        facts.go_ahead = True
+    facts.about_them = bool(re.match(r"\s*(?:she|he|they)\b", text, re.IGNORECASE))
+    bare = re.fullmatch(r"\s*(\d{1,2})\s*(?:years?(?: old)?)?[.!]?\s*", text)
+    if bare and not summary_only and not state.values.get("audience_age_group") and 0 < int(bare.group(1)) < 18 and (
+            question is None or question.slot != "audience_age_group"):
+        state.age, state.age_self = int(bare.group(1)), False  # a bare number, with the age still unknown: the age
+        state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(state.age)
+        return facts
+    if not summary_only:
+        state.said.append(text)
+        count = U.scene_count(text)
+        if count:
+            state.scene_count = count
+            facts.new["scene_count"] = str(count)
+        lesson = U.moral(text)
+        if lesson:
+            state.values["moral"] = facts.new["moral"] = lesson
     sentences = _sentences(text)
-    safe = [s for s in sentences if not _unsafe(s)]
-    facts.unsafe = len(safe) < len(sentences)
+    safe = []
+    for sentence in sentences:
+        if not _unsafe(sentence):
+            safe.append(sentence)
+            continue
+        clauses = re.split(r"\s+(?=(?:who|that|and|with|but|then)\b)", sentence)
+        kept = []
+        for clause in clauses:
+            if _unsafe(clause):
+                break
+            kept.append(clause)
+        if kept and len(" ".join(kept).split()) >= 3:
+            safe.append(" ".join(kept) + ".")
+    facts.unsafe = any(_unsafe(x) for x in sentences)
     body = " ".join(safe)
     plain = re.sub(r"[^\w'\s-]", " ", body.lower())
     plain = re.sub(r"\s+", " ", plain).strip()
@@ -646,6 +755,12 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
         if not _ABOUT_YOU.search(sentence.lower()):  # "are you a robot?" is not a robot character
             scan.read(sentence)
     _apply(scan, state, facts)
+    if facts.go_ahead:
+        facts.create = True
+        facts.special = False
+        state.specials = [x for x in state.specials if not U.confirmation(x)]
+    if not summary_only:
+        _enrich(state, scan, facts)
 
     slot = question.slot if question else ""
     if not summary_only:
@@ -665,10 +780,189 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
         if facts.create and not before_complete:
+            bedtime = state.values.get("tone") == "CALM" or "bedtime" in state.values.get("genre", "")
+            if bedtime and not state.has("setting"):
+                state.values["setting"] = facts.new["setting"] = "a cosy bedroom"  # where bedtime stories happen
             for target in StoryRequirements.ESSENTIAL:
                 if not state.has(target):
                     _choose(facts, state, target, None, seed)
     return facts
+
+
+def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
+    """What the whole conversation says about its characters: apposition ("her friend is an owl called Pip"),
+    who the hero is, each one's age and pronouns, and the age of the audience from the hero's age."""
+    said = " ".join(state.said)
+    for char in [c for c in state.chars if not c.name and c.kind and not c.plural]:
+        # "a curious 8-year-old girl who loves inventing gadgets named Priya": one girl, named at the end.
+        match = re.search(rf"\b{re.escape(char.kind)}\b(\s+(?:who|that)\s+[^.!?]*?)?\s+(?:named|called)\s+"
+                          rf"([A-Z][\w'-]+)", said)
+        if match:
+            twin = next((c for c in state.chars if c.name == match.group(2)), None)
+            if twin is not None and twin is not char and not twin.kind:
+                state.chars.remove(twin)
+            char.name = match.group(2)
+            phrase = re.search(rf"\b(?:a|an)\s+((?:[\w-]+\s+){{0,3}}{re.escape(char.kind)})\b", said)
+            noun = phrase.group(1) if phrase else char.kind_words
+            trait = f" {_clean(match.group(1))}" if match.group(1) else ""
+            char.given_description = f"{_article(noun)} {noun}{trait}"
+            char.age = char.age or U.age_of(char.kind, said) or _age_in(noun)
+    teller = re.search(r"\babout (?:me|myself),\s*((?:Grandma|Grandpa|Granny|Nana|Mum|Mom|Dad|Papa|Auntie|Aunt|Uncle)"
+                       r"(?:\s+[A-Z][\w'-]+)?)", said)
+    for char in list(state.chars):
+        if char.listener and teller:
+            if any(c.name == teller.group(1) for c in state.chars if c is not char):
+                state.chars.remove(char)  # the grown-up telling is already in the story by name
+                continue
+            char.name, char.listener = teller.group(1), False
+            char.kind = teller.group(1).split()[0].lower()
+            char.pronoun = _kind_pronoun(char.kind)
+    if len(state.chars) > 1 and state.chars[0].kind in _GROWN_UPS and not state.hero_name:
+        child = next((c for c in state.chars if c.kind in _CHILD_NOUNS), None)
+        if child is not None:
+            state.chars.remove(child)
+            state.chars.insert(0, child)
+    state.specials = [x for x in state.specials if not U.moral(x) and not U.confirmation(x) and not U.scene_count(x)]
+    state.plots = [x for x in state.plots if not re.search(r"\b(?:lesson|moral|learns? that)\b", x, re.I)
+                   and not re.search(r"\b(?:named|called)\b", x)
+                   and not re.match(r"[\w ]+ helps? (?:him|her|them|you)\.?$", x)]
+    for match in re.finditer(r"\b([A-Z][\w'-]+) is (?:his|her|their|my) (?:little |big |best |older |younger )?"
+                             r"(brother|sister|friend|cousin|dad|mum|mom|grandma|grandpa|dog|cat)\b", said):
+        name, kind = match.group(1), match.group(2)
+        unnamed = next((c for c in state.chars if not c.name and c.kind == kind), None)
+        unnamed = unnamed or next((c for c in state.chars if not c.name and c.kind.endswith(kind)), None)
+        if unnamed is not None:
+            state.chars.remove(unnamed)
+        named = next((c for c in state.chars if c.name == name), None)
+        if named is None:
+            child = next((c for c in state.audience if c.name == name), None)
+            named = dataclasses.replace(child) if child else _Char(name=name)
+            state.add_char(named)
+        named.kind = named.kind if named.kind and named.kind not in _CHILD_NOUNS else kind
+        named.pronoun = named.pronoun or _kind_pronoun(kind)
+    myself = re.search(r"\bI'?m (?:a|an) ((?:\w+ ){0,2}?\w+)(?: with\b|[.,!?]|$)", said)
+    for char in list(state.chars):
+        if myself and char.listener is False and not char.name and char.kind and char.kind in myself.group(1).split():
+            state.chars.remove(char)  # "I'm a pirate captain": the hero's description, not another character
+            listener = next((c for c in state.chars if c.listener), None)
+            if listener is not None:
+                listener.given_description = f"{_article(myself.group(1))} {myself.group(1)}"
+    wish = re.search(r"\b(?:and|who)\s+((?:wants? to|dreams? of|wishes to)\s+[\w ]+)", said)
+    if wish and state.chars and not any(wish.group(1)[:15] in x for x in state.plots):
+        hero = state.chars[0]
+        if hero.name:
+            state.plots.append(_cap(f"{hero.name} {_clean(wish.group(1))}."))
+    if state.chars and state.chars[0].name and state.chars[0].pronoun in ("she", "he"):
+        hero = state.chars[0]
+        state.plots = [re.sub(rf"^{hero.pronoun.capitalize()}\b", hero.name, x) for x in state.plots]
+    state.plots = [x for x in state.plots if not any(y != x and y.startswith(x.rstrip(".")) for y in state.plots)]
+    for index, plot in enumerate(state.plots):  # "Mia, 4, who is afraid of the dark": Mia is, whoever came last
+        subject, _, rest = plot.partition(" ")
+        who = re.search(rf"\b([A-Z][\w'-]+)(?:,\s*\d{{1,2}},?)?\s+who\s+{re.escape(rest[:18])}", said)
+        if who and who.group(1) != subject and any(c.name == who.group(1) for c in state.chars):
+            state.plots[index] = f"{who.group(1)} {rest}"
+    fear = re.search(r"\b(?:is|am|are|gets?)\s+(afraid|scared|frightened|nervous|worried)\s+(of|about)\s+"
+                     r"([\w ]+?)[.,!?]", said, re.I)
+    if fear and not any(fear.group(3) in x for x in state.plots + state.specials) and state.chars:
+        hero = state.chars[0]
+        afraid = hero.name or ("you" if hero.listener else f"the {hero.kind}")
+        state.plots.append(_cap(f"{afraid} is {fear.group(1)} {fear.group(2)} {fear.group(3)}."))
+    for char in state.chars:
+        if not char.name:
+            continue
+        going = re.search(rf"\b{re.escape(_first(char.name))}\s+((?:crossing|searching|looking|trying|going|travelling|"
+                          rf"flying|sailing)\b[^.!?]*)", said)
+        if going and not any(going.group(1)[:20] in x for x in state.plots):
+            state.plots.append(_cap(f"{char.name} is {_clean(going.group(1))}."))
+    for role, kind_phrase, name in U.apposition(said):
+        generic = next((c for c in state.chars if not c.name and c.kind in (role, "friend", "pet")), None)
+        named = next((c for c in state.chars if c.name == name), None)
+        if generic is not None:
+            state.chars.remove(generic)
+        words = kind_phrase.lower().split()
+        if named is not None and not named.kind:
+            named.kind, named.adjectives = words[-1], tuple(words[:-1])
+    for child in scan.audience:
+        if not any(c.name == child.name for c in state.audience):
+            state.audience.append(child)
+    declared = U.declared_hero(said)
+    if declared and not _unsafe(declared) and declared != state.hero_name:
+        stale = next((c for c in state.chars if c.name == state.hero_name), None)
+        if stale is not None and any(a.name == stale.name for a in state.audience):
+            state.chars.remove(stale)  # the child it is for, made the hero before the user named one
+        state.hero_name = declared
+    if not state.hero_name and state.audience:
+        explicit = any(c.about for c in state.chars if c.name != state.audience[0].name)
+        if not explicit:
+            state.hero_name = state.audience[0].name
+    if state.hero_name:
+        found = next((c for c in state.chars if c.name and _first(c.name) == _first(state.hero_name)), None)
+        if found is None:
+            child = next((c for c in state.audience if c.name == state.hero_name), None)
+            found = dataclasses.replace(child) if child else _Char(name=state.hero_name)
+            found.owned = False
+            if len(state.chars) >= MAX_CHARACTERS:
+                state.chars.pop()
+            state.chars.insert(0, found)
+            facts.chars.append(found)
+        elif state.chars[0] is not found and not state.chars[0].listener:
+            state.chars.remove(found)
+            state.chars.insert(0, found)
+        if state.chars[0].listener and found is not state.chars[0] and state.chars[0].name != found.name:
+            listener = state.chars.pop(0)  # the grown-up telling ("about me, Grandma Rose") comes second
+            state.chars.insert(1, listener)
+    for char in state.chars:
+        if not char.name:
+            continue
+        char.age = U.age_of(char.name, said) or char.age
+        char.pronoun = U.pronoun_of(char.name, said) or char.pronoun
+    last = state.chars[-1] if state.chars else None
+    for message in state.said:  # "she is white with a rainbow mane": of the one just talked about
+        match = re.match(r"\s*(she|he|they)\s*(?:is|'s|are)\s+(?:a\s+|an\s+)?(\w+)", message, re.I) or re.search(
+            r"\b(she|he)(?:'s| is)\s+(\d{1,2})\b", message, re.I)
+        if match and last is not None and len(state.chars) == 1:
+            last.pronoun = last.pronoun or match.group(1).lower()
+            colour = match.group(2).lower()
+            if colour in _COLOURS and colour not in last.adjectives:
+                last.adjectives = (colour, *last.adjectives)
+    for char in state.chars:
+        if char.listener and state.age_self and state.age and not char.age:
+            char.age = state.age
+        if char.name and not char.pronoun and (char.listener or not char.kind or char.kind in _CHILD_NOUNS):
+            char.pronoun = _name_pronoun(char.name)
+        if char.name and not char.kind and char.age and not char.listener:
+            char.kind = {"she": "girl", "he": "boy"}.get(char.pronoun, "child")
+        if char.name and not char.pronoun:  # "Percy who lost his scarf": the only one named in that sentence
+            for sentence in re.split(r"(?<=[.!?])\s+", said):
+                named_here = [c for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b",
+                                                                              sentence)]
+                if char in named_here and len(named_here) == 1:
+                    match = re.search(rf"\b{re.escape(_first(char.name))}\b\s+(?:who\s+)?(?:\w+ed|lost|loves|likes|has|"
+                                      rf"had|wants|shares|learns to share|finds|found)\s+(his|her)\b", sentence)
+                    if match:
+                        char.pronoun = "he" if match.group(1) == "his" else "she"
+                        break
+    for char in state.chars:  # "a green dinosaur ... His name is Stompy": the pronoun of a named-later character
+        if char.name and not char.pronoun:
+            match = re.search(rf"\b(his|her|their)\s+name\s+is\s+{re.escape(_first(char.name))}\b", said, re.I)
+            if match:
+                char.pronoun = {"his": "he", "her": "she", "their": "they"}[match.group(1).lower()]
+    if not state.values.get("audience_age_group") and state.chars:
+        lead = state.chars[0]
+        if 0 < lead.age <= 17:
+            state.age, state.age_self = lead.age, False
+            state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(lead.age)
+    if not state.values.get("audience_age_group"):
+        for child in state.audience:
+            age = U.age_of(child.name, said)
+            if age:
+                state.age = age
+                state.values["audience_age_group"] = facts.new["audience_age_group"] = _age_group(age)
+                break
+    if U.not_babyish(said):
+        state.specials = [x for x in state.specials if not U.not_babyish(x)]
+        if state.values.get("audience_age_group") == "PRESCHOOL":
+            state.values["audience_age_group"] = "EARLY_READERS"
 
 
 def _name_unnamed(facts: _Facts, state: _State, seed: int) -> None:
@@ -799,11 +1093,11 @@ def _loose(slot: str, plain: str, words: list[str], body: str) -> object | None:
     if slot == "tone":
         for w in words:
             if w in D.TONE_ANSWERS:
-                return D.TONE_ANSWERS[w]
+                return str(D.TONE_ANSWERS[w])
         for i in range(len(words)):
             size, value = _match(_TONES, words, i)
             if size:
-                return value[0]  # type: ignore[index]
+                return cast(tuple[str, bool], value)[0]
         return None
     if slot == "audience_age_group":
         m = re.search(r"\b" + _NUM + r"\b", plain)
@@ -817,12 +1111,12 @@ def _loose(slot: str, plain: str, words: list[str], body: str) -> object | None:
             return minutes
         for w in words:
             if w in D.LENGTH_WORDS:
-                return D.LENGTH_WORDS[w]
+                return str(D.LENGTH_WORDS[w])
         return None
     if slot == "ending_preference":
         for w in words:
             if w in D.ENDING_ANSWERS:
-                return D.ENDING_ANSWERS[w]
+                return str(D.ENDING_ANSWERS[w])
     return None
 
 
@@ -842,7 +1136,7 @@ def _choose(facts: _Facts, state: _State, slot: str, option: tuple[str, object] 
         option = pool[1] if slot == "audience_age_group" else pool[_digest(str(seed), "pick", slot) % len(pool)]
     phrase, value = option
     if slot == "characters":
-        kind, name = value  # type: ignore[misc]
+        kind, name = cast(tuple[str, str], value)
         words = phrase.split()
         char = _Char(name="" if accepted else name, kind=kind, adjectives=tuple(words[1:-1]))
         state.add_char(char)
@@ -887,6 +1181,7 @@ class _Scan:
         self.order = 0
         self.neg_hits = 0
         self.audience_names: list[str] = []
+        self.audience: list[_Char] = []
         self.ends: dict[int, int] = {}  # where each character found in the current sentence ends
 
     def read(self, text: str) -> None:
@@ -920,11 +1215,10 @@ class _Scan:
             start = None
             if w in ("no", "not", "without", "never", "remove", "except") and (i + 1 < len(low)) and s.plain_gap(i + 1):
                 start = i + 1
-            elif w == "instead" and i + 1 < len(low) and low[i + 1] == "of":
-                start = i + 2
-            elif w in ("don't", "dont") and i + 1 < len(low) and low[i + 1] in ("want", "like", "need", "put", "add"):
-                start = i + 2
-            elif w == "take" and i + 1 < len(low) and low[i + 1] in ("out", "away"):
+            elif i + 1 < len(low) and ((w == "instead" and low[i + 1] == "of")
+                                       or (w in ("don't", "dont")
+                                           and low[i + 1] in ("want", "like", "need", "put", "add"))
+                                       or (w == "take" and low[i + 1] in ("out", "away"))):
                 start = i + 2
             if start is None:
                 continue
@@ -935,7 +1229,7 @@ class _Scan:
                 negated.add(j)
                 size, value = _match(_KINDS, low, j)
                 if size:
-                    self.removed.append(value[0])  # type: ignore[index]
+                    self.removed.append(cast(tuple[str, bool], value)[0])
                     self.neg_hits += 1
                     break
                 if low[j] in _PLACE_WORDS or low[j] in _TONE_WORDS or low[j] in D.LENGTH_WORDS or (
@@ -964,7 +1258,7 @@ class _Scan:
             if not size or i in negated or i in used:
                 i += 1
                 continue
-            kind, plural = value  # type: ignore[misc]
+            kind, plural = cast(tuple[str, bool], value)
             j = i + size
             if j < len(low) and s.plain_gap(j) and (_match(_KINDS, low, j)[0] or _match(_PLACES, low, j)[0]):
                 i += 1  # "robot dog", "pirate ship": a word that describes what follows
@@ -1005,6 +1299,8 @@ class _Scan:
             if self._not_a_character(s, kind, plural, name, det, aged, lead, j):
                 if name:
                     self.audience_names.append(name)
+                    if (kind in D.FAMILY or kind in _AUDIENCE_KINDS) and not plural and not _unsafe(name):
+                        self.audience.append(_Char(name=name, kind=kind, owned=True))
                 i = max(end, j)
                 continue
             if _unsafe(name):
@@ -1014,7 +1310,8 @@ class _Scan:
                 i = j
                 continue
             char = _Char(name=name, kind=kind, adjectives=tuple(adjectives), owned=det in ("my", "our"),
-                         plural=plural and not name, count=det if det in _COUNTS else "")
+                         plural=plural and not name, count=det if det in _COUNTS else "",
+                         about=lead in ("about", "starring", "featuring") and det not in ("my", "our", "his", "her"))
             self.ends[id(char)] = toks[max(end, j) - 1].end
             found.append(char)
             used.update(range(start, max(end, j)))
@@ -1058,6 +1355,8 @@ class _Scan:
         if plural and not det and lead in _FONDNESS:
             return True
         if kind in D.GENERIC_KINDS and not name:
+            if det in ("his", "her", "their", "its"):
+                return True  # "share his apples with his friends", "her friend is an owl called Pip"
             if det not in ("my", "our") and lead not in _INTRODUCING and not asked:
                 return True
             if plural and j < len(low) and s.gap(j).strip() == "," and nxt in ("a", "an"):
@@ -1077,9 +1376,9 @@ class _Scan:
         if j + 1 < len(low) and low[j] in ("is", "was") and _is_name_word(toks[j + 1], loose=False) and (
                 j + 2 >= len(low) or low[j + 2] in ("and", "but") or not s.plain_gap(j + 2)):
             return self._full_name(s, j + 1)  # "the cat is Tom"
-        if j < len(low) and (s.plain_gap(j) or s.gap(j).strip() == ",") and _is_name_word(toks[j], loose=False):
-            if titled or det in ("my", "our", "his", "her", "their", "your", "a", "an", "the"):
-                return self._full_name(s, j)
+        if j < len(low) and (s.plain_gap(j) or s.gap(j).strip() == ",") and _is_name_word(toks[j], loose=False) and (
+                titled or det in ("my", "our", "his", "her", "their", "your", "a", "an", "the")):
+            return self._full_name(s, j)
         return "", j
 
     def _full_name(self, s: _Sentence, p: int) -> tuple[str, int]:
@@ -1132,9 +1431,10 @@ class _Scan:
             tok = _Tok(word, word.lower(), 0, 0)
             if _is_name_word(tok, loose=True) and not _unsafe(word):
                 self.pronoun_names.append(_name_text(tok))
-        m = re.search(r"\bchange\s+(?:his|her|its|their|the)\s+name\s+to\s+([^\W\d_][\w'-]*)", text, re.IGNORECASE)
-        if m and _is_name_word(_Tok(m.group(1), m.group(1).lower(), 0, 0), loose=True):
-            self.renamed = _name_text(_Tok(m.group(1), m.group(1).lower(), 0, 0))
+        change = re.search(r"\bchange\s+(?:his|her|its|their|the)\s+name\s+to\s+([^\W\d_][\w'-]*)", text,
+                           re.IGNORECASE)
+        if change and _is_name_word(_Tok(change.group(1), change.group(1).lower(), 0, 0), loose=True):
+            self.renamed = _name_text(_Tok(change.group(1), change.group(1).lower(), 0, 0))
 
     def _add_name(self, name: str, found: list[_Char]) -> None:
         if _unsafe(name) or any(c.name == name for c in found):
@@ -1154,7 +1454,7 @@ class _Scan:
                 i += 1
                 continue
             j = i + size
-            if j < len(low) and s.plain_gap(j) and _match(_KINDS, low, j)[0]:
+            if j < len(low) and s.plain_gap(j) and (_match(_KINDS, low, j)[0] or low[j] in _BODY_PARTS):
                 i = j  # "space explorer", "jungle cat"
                 continue
             k = i - 1
@@ -1209,7 +1509,7 @@ class _Scan:
         w = low[j]
         if w in ("made", "full") and j + 1 < len(low) and low[j + 1] == "of":
             p = j + 2
-            words = []
+            words: list[str] = []
             while p < len(low) and len(words) < 2 and s.plain_gap(p) and low[p] not in D.NOT_NAMES - {"candy"}:
                 words.append(low[p])
                 p += 1
@@ -1244,7 +1544,7 @@ class _Scan:
             size, value = _match(_TONES, low, i)
             if not size:
                 continue
-            tone, strong = value  # type: ignore[misc]
+            tone, strong = cast(tuple[str, bool], value)
             if strong and not self.strong_tone:
                 self.strong_tone = tone
             elif not strong and not self.weak_tone:
@@ -1371,6 +1671,8 @@ class _Scan:
         known = [c for c in [*self.state.chars, *self.chars] if c.name]
         starts = [(m.end(), m.group(1), m.group(2)) for m in re.finditer(
             r"\b(who|that|and then|where|and|but)\s+((?:[A-Z][^\W\d_]+|they|he|she|it)\s+)?", text)]
+        if re.match(r"\s*We\s", text):
+            text = re.sub(r"^\s*We\b", "They", text)
         m = re.match(r"\s*((?:[A-Z][^\W\d_]+|He|She|They|It)\s+)", text)
         if m and (m.group(1).strip().lower() in ("he", "she", "they", "it")
                   or any(_first(c.name) == m.group(1).strip() for c in [*known, *found] if c.name)):
@@ -1388,7 +1690,13 @@ class _Scan:
             if not verb:
                 continue
             clause = re.split(r",|;|\s+but\s+|\s+so\s+|\s+and\s+(?:it|the story|make|please)\b", rest)[0]
-            clause = _clean(clause).rstrip(".!?")
+            clause = re.sub(r"\b(?:a|the) story (?:about|where|in which|of)\s+", "", _clean(clause)).rstrip(".!?")
+            if re.match(r"(?:lives?|lived|living|happens|meets?|met|is|was|comes along|keeps \w+ company)\b", clause):
+                continue  # "lives in a jungle", "meets a dragon": the setting and the cast say it already
+            thing = re.search(r"\b(?:the|a|an|his|her|their|my)\s+((?:[a-z]+\s+){0,2}[a-z]+)\s+(?:that|which)\s*$",
+                              text[:position].rstrip() + " ")
+            if link in ("that", "which") and thing and not _match(_KINDS, thing.group(1).split(), 0)[0]:
+                subject = "the " + thing.group(1)  # "his magic hat that keeps flying away"
             if len(clause.split()) < 2 or re.search(r"\b(?:ending|end|story)\b", clause.lower()) or _unsafe(clause):
                 continue
             if not subject or subject.lower() in ("he", "she", "it"):
@@ -1449,6 +1757,8 @@ class _Scan:
 
 _PLOT_VERB = re.compile(
     r"(?:wants?|wanted|loves?|loved|learns?|learned|finds?|found|looks?|looked|searches|searched|goes|go|went|"
+    r"grows?|grew|plants?|planted|bakes?|baked|rides?|rode|sings?|sang|watch(?:es)?|watched|fix(?:es)?|fixed|"
+    r"climbs?|climbed|sails?|sailed|crosses|crossed|crossing|is crossing|is afraid|is scared|is nervous|"
     r"tries|tried|try|needs?|needed|must|helps?|helped|saves?|saved|meets?|met|discovers?|discovered|builds?|built|"
     r"makes?|made|gets?|got|loses?|lost|dreams?|dreamed|dreamt|wishes|wished|wish|can't|cannot|becomes?|became|"
     r"visits?|visited|travels?|travelled|traveled|flies|flew|fly|rescues?|rescued|explores?|explored|bakes?|baked|"
@@ -1457,7 +1767,8 @@ _PLOT_VERB = re.compile(
     r"escapes?|escaped|follows?|followed|teaches|taught|shares?|shared|sings?|sang|dances?|danced|"
     r"wakes? up|woke up|falls? asleep|fell asleep|wins?|won|solves?|solved|befriends?|befriended|"
     r"lives?|lived|live)\b", re.IGNORECASE)
-_SPECIAL_MARKERS = (r"\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|\bcan you\b|\bcould you\b|"
+_SPECIAL_MARKERS = (r"\bsomething (?:with|about)\b|\bplease\b|\bmake sure\b|\bi want\b|\bi'd like\b|\bi would like\b|"
+                    r"\bcan you\b|\bcould you\b|"
                     r"\bshould\b|\bmust\b|\bdon't\b|\bdo not\b|\bno\b|\binclude\b|\bhas to\b|\bhave to\b|"
                     r"\bneeds? to\b|\bremember\b|\bwithout\b|\bnot\b")
 
@@ -1475,7 +1786,8 @@ _MASS_PLACES = frozenset({"space", "underwater", "home", "school", "mars", "venu
 _THE_PLACES = frozenset({"sky", "moon", "sea", "ocean", "arctic", "beach", "seaside", "jungle", "desert", "rainforest",
                          "world", "woods", "city", "countryside"})
 _FONDNESS = frozenset({"loves", "love", "likes", "like", "adores", "enjoys", "wants", "asked", "asks", "is"})
-_EXTRA_ACKS = (("writing_style", "{v}"), ("narrative_point_of_view", "told in the {v}"),
+_EXTRA_ACKS = (("scene_count", "{v} scenes"), ("moral", "a lesson about {v}"), ("writing_style", "{v}"),
+               ("narrative_point_of_view", "told in the {v}"),
                ("language_code", "written in {v}"), ("illustration_style", "{v} pictures"),
                ("content_rating", "rated {v}"))
 _EXTRA_VALUES = {"POETIC": "a rhyming story", "SIMPLE": "simple words", "DESCRIPTIVE": "lots of description",
@@ -1493,10 +1805,9 @@ _NAMING = (("named",), ("called",), ("is", "called"), ("is", "named"), ("was", "
            ("whose", "name", "is"), ("who", "is", "called"), ("who", "is", "named"),
            ("who's", "called"), ("with", "the", "name"), ("by", "the", "name", "of"), ("name", "is"),
            ("that", "is", "called"), ("nicknamed",))
-_MARKER_WORDS = frozenset("""
-please make sure want like would can could should must don't do not no include has have needs need remember
-without put add story called named
-""".split())
+_MARKER_WORDS = frozenset([
+    "please", "make", "sure", "want", "like", "would", "can", "could", "should", "must", "don't", "do", "not", "no",
+    "include", "has", "have", "needs", "need", "remember", "without", "put", "add", "story", "called", "named"])
 
 
 def _apply(scan: _Scan, state: _State, facts: _Facts) -> None:
@@ -1579,7 +1890,12 @@ def _compose(analysis: _Analysis, turns: list[ChatTurn], memory_name: str) -> st
     if facts.unsafe:
         out.append(_pick(seed, "unsafe", D.REDIRECT_UNSAFE))
     if facts.foreign and not analysis.foreign_noted:
-        out.append(D.FOREIGN)
+        name = U.language_name(facts.language)
+        out.append(D.FOREIGN.format(language=name) if facts.language and facts.language != "und" else D.FOREIGN_UNKNOWN)
+    if facts.nonsense:
+        out.append(D.NONSENSE.format(text=facts.nonsense))
+    for written, original, about in facts.famous:
+        out.append(D.FAMOUS.format(written=written, original=original, about=about))
     if facts.greeting:
         templates = D.GREETING_AGAIN if analysis.assistant_turns else D.GREETING_FIRST
         out.append(_pick(seed, "greet", templates).format(name=f" {name}" if name else ""))
@@ -1591,7 +1907,8 @@ def _compose(analysis: _Analysis, turns: list[ChatTurn], memory_name: str) -> st
     if facts.bye and not acks:
         out.append(D.BYE_REPLY)
         return _finish(out)
-    if not acks and not (facts.greeting or facts.unsafe or facts.thanks or facts.empty or facts.user_name):
+    if not acks and not (facts.greeting or facts.unsafe or facts.thanks or facts.empty or facts.user_name
+                         or facts.nonsense or facts.famous):
         if facts.about_me:
             out.append(D.ABOUT_ME)
         elif facts.help:
@@ -1748,6 +2065,8 @@ def _acknowledge(facts: _Facts, state: _State, seed: int) -> list[str]:
         items.append(_cap(f"{_spoken_chars(facts.named)}, {lovely}!"))
     chars = [c for c in facts.chars if "characters" not in chosen and not _unsafe(c.spoken()) and c not in facts.named]
     setting = facts.new.get("setting") if "setting" not in chosen else None
+    if setting and not chars and facts.about_them and state.chars and not _unsafe(state.chars[0].spoken()):
+        chars = [state.chars[0]]  # "She lives in a snowy forest": say whom it is about
     if chars and setting:
         items.append(_cap(_pick(seed, "charset", ("{c} {p}, how lovely!", "Ooh, {c} {p}! I can already picture it."))
                           .format(c=_spoken_chars(chars), p=_second_person(_where(setting)))))
@@ -1806,9 +2125,9 @@ def _describe_chars(characters: Sequence[Character]) -> str:
 
 def _prompt(req: StoryRequirements, state: _State | None = None) -> str:
     """One plain paragraph summing up the requirements, for a story writer."""
-    if not (req.characters or req.setting or req.tone or req.genre or req.plot_elements or req.title):
-        if not any(getattr(req, f) for f in _SCALARS) and not req.special_requests:
-            return ""
+    if not (req.characters or req.setting or req.tone or req.genre or req.plot_elements or req.title) and not any(
+            getattr(req, f) for f in _SCALARS) and not req.special_requests:
+        return ""
     length = D.LENGTH_PHRASES.get(req.length, "")
     tone = D.TONE_ADJECTIVES.get(req.tone, "")
     adjectives = ", ".join(w for w in (length, tone) if w)
