@@ -33,6 +33,7 @@ from storyloom.engines.images.figures import Figure, draw_figure, figure_for, fi
 from storyloom.engines.images.objects import SKY_OBJECTS, paint_room, painter_for
 from storyloom.engines.images.pictures import MAX_SIDE, check_size, encode_png
 from storyloom.engines.story import Picture, SceneText
+from storyloom.engines.text.scenes import derive_picture
 
 RGB = tuple[int, int, int]
 # What ImageDraw takes as a colour.
@@ -166,8 +167,6 @@ def plan_scene(scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
     if scene.picture is not None:
         return plan_from_spec(scene.picture, scene, requirements)
     # Text written elsewhere: the words decide the setting and the light; the derived spec adds who and what.
-    from storyloom.engines.text.offline.split import derive_picture
-
     base = _plan_from_words(scene, requirements)
     spec = derive_picture(f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}", requirements)
     derived = plan_from_spec(spec, scene, requirements)

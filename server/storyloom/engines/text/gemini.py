@@ -60,7 +60,7 @@ from storyloom.engines.gemini_client import (
 )
 from storyloom.engines.gemini_versions import check_request
 from storyloom.engines.text import gemini_story as story
-from storyloom.engines.text.offline import split as offline_split
+from storyloom.engines.text import scenes
 from storyloom.engines.text.story_common import check_scene_count, split_target, split_units
 
 logger = logging.getLogger(__name__)
@@ -291,14 +291,14 @@ class GeminiTextEngine:
         target = split_target(text, scene_count)
         units = split_units(text, target)
         if len(units) == 1:
-            return await asyncio.to_thread(offline_split.split, requirements, text, 1)
+            return await asyncio.to_thread(scenes.split, requirements, text, 1)
         document = await self._story_call(requirements, story.split_task(target), story.split_prompt(text, units),
                                           story.split_schema(target, len(units)), purpose="split",
                                           max_output_tokens=4096, temperature=0.2)
         parsed = story.parse_split(document, len(units))
         if not parsed:
             logger.warning("Gemini %s returned no usable scene boundaries; splitting offline", self.model)
-            return await asyncio.to_thread(offline_split.split, requirements, text, scene_count)
+            return await asyncio.to_thread(scenes.split, requirements, text, scene_count)
         # Titles and pictures Gemini left out are derived from the words: CPU work, off the event loop.
         return await asyncio.to_thread(story.split_scenes, requirements, text, units, parsed)
 

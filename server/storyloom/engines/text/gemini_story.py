@@ -16,9 +16,9 @@ from typing import Any
 from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
 from storyloom.domain.ports.text import EngineRefused, EngineUnavailable
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.text.offline.lexicon import load
-from storyloom.engines.text.offline.split import derive_scene, guess_mood
+from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.safety import unsafe
+from storyloom.engines.text.scenes import derive_scene, guess_mood
 from storyloom.engines.text.story_common import MOODS, effective, plain_text, sentences
 
 # How much of the story so far a prompt carries (the end of it; the outline says the rest).

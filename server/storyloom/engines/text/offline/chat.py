@@ -27,7 +27,7 @@ from typing import cast
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 from storyloom.engines.text.offline import understand as U
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.offline.writer import OfflineStoryWriter
 from storyloom.engines.text.safety import unsafe as _unsafe
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.lexicon import load
 
 MORALS = ("courage", "patience", "sharing", "kindness", "honesty", "friendship", "teamwork", "perseverance")
 _MORAL_WORDS = {

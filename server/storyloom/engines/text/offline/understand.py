@@ -1,7 +1,7 @@
 """What the chat reads beyond the slot rules: the language, nonsense, real people and trademarked characters, scene
 counts, morals, confirmations, and what a message says about a named character (age, pronouns, "is the hero").
 
-Pure functions over text; the word lists are data (data/people.json, data/languages.json).
+Pure functions over text; the word lists are data (engines/text/data/people.json, languages.json).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import functools
 import re
 from typing import Any
 
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.lexicon import load
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
             "ten": 10, "eleven": 11, "twelve": 12}

@@ -4,7 +4,7 @@ The plan comes from the requirements alone: the hero (the first character) and t
 companion unless it is named first), the setting's own lexicon (places to go, sights, sounds, helpers, facts), the
 central problem read from the special request and plot elements (plot.py), and the moral that resolves it. The
 plan is cut into beats (opening, problem, attempts, a low point, the turn, the ending) spread over exactly the
-scenes asked for, and each beat is written from phrase banks (data/story.json):
+scenes asked for, and each beat is written from phrase banks (engines/text/data/story.json):
 
 - a template may carry alternatives ([a|b|c]) and slots ({Hname}, {the_obj}, {sight}...), so two requests rarely
   share a sentence; templates marked L: are for little ones (under 6), O: for older children (9 and up), M: for
@@ -29,9 +29,10 @@ from typing import Any
 from storyloom.domain.picture_spec import FigureSpec, PictureSpec
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.engines.story import OutlineScene, Premise, SceneText
-from storyloom.engines.text.offline import split
-from storyloom.engines.text.offline.cast import PRONOUNS, Person, age_words, default_hero, person, with_article
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.scenes import clean, derive_picture, find_family, guess_mood, place_word, tell
+from storyloom.engines.text.scenes import split as split_into_scenes
+from storyloom.engines.text.cast import PRONOUNS, Person, age_words, default_hero, person, with_article
+from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.offline.plot import Problem, read_moral, read_problem
 from storyloom.engines.text.safety import scary, unsafe
 from storyloom.engines.text.story_common import check_scene_count, effective, paragraphs
@@ -98,26 +99,8 @@ class Setting:
         return f"{self.prep} {self.place}"
 
 
-def find_family(text: str) -> Mapping[str, Any]:
-    """The setting family of a place: its head noun decides ("the town library" is a library, "a castle in the
-    clouds" a castle), so the last family word before any preposition wins; else the first anywhere."""
-    low = text.lower()
-    head = re.split(r"\s(?:in|on|at|by|of|near|with|under|above|beyond|behind|inside|made)\s", low, maxsplit=1)[0]
-    for part, last in ((head, True), (low, False)):
-        best: tuple[int, int, Mapping[str, Any]] | None = None
-        for order, family in enumerate(load("story").SETTINGS):
-            for key in family["keys"]:
-                for match in re.finditer(rf"\b{re.escape(key)}", part):
-                    rank = (-match.end() if last else match.start(), order)
-                    if best is None or rank < best[:2]:
-                        best = (rank[0], rank[1], family)
-        if best:
-            return best[2]
-    return next(f for f in load("story").SETTINGS if f["name"] == "meadow")
-
-
 def make_setting(text: str, hero: Person, bedtime: bool) -> Setting:
-    raw = " ".join(split.clean(text, 120).split()).rstrip(".!") if text else ""
+    raw = " ".join(clean(text, 120).split()).rstrip(".!") if text else ""
     whole = raw
     if not raw or unsafe(raw):
         if bedtime:
@@ -127,7 +110,7 @@ def make_setting(text: str, hero: Person, bedtime: bool) -> Setting:
             raw = "a sunny meadow"
     family = find_family(whole or raw)
     prep = str(family["prep"])
-    head = split.place_word(raw)
+    head = place_word(raw)
     if head:
         prep = str(load("chat").PLACE_PREPOSITION.get(head, prep))
     given = re.match(r"(?i)(in|on|at|inside|under|underneath|beneath|above|beyond|near|over|by)\s+(.*)", raw)
@@ -753,7 +736,7 @@ def _prompt(plan: Plan, picture: PictureSpec) -> str:
                 for f in picture.characters if f.role != "guest"][:3]) or "The characters"
     things = f", with {join(list(picture.objects[:3]))}" if picture.objects else ""
     text = f"{cap(who)} {plan.setting.in_place}{things}, {picture.action}".strip(" ,")
-    return split.clean(text, 400).rstrip(".") + "."
+    return clean(text, 400).rstrip(".") + "."
 
 
 def _noun(figure: FigureSpec) -> str:
@@ -778,7 +761,7 @@ def _agree(text: str, plan: Plan) -> str:
 
 def story_title(requirements: StoryRequirements) -> str:
     if requirements.title.strip() and not unsafe(requirements.title):
-        return split.clean(requirements.title, 120)
+        return clean(requirements.title, 120)
     plan = make_plan(requirements)
     teller = Teller(plan)
     return title_case(teller.say("title.story", "title.story"))
@@ -802,7 +785,7 @@ def premise_text(requirements: StoryRequirements) -> str:
     parts.append(cap(teller.fill(load("story").PREMISE_PROBLEM.get(plan.problem.kind, "{Hname} sets out to {goal}."),
                                  "premise")))
     if plan.problem.request and not unsafe(plan.problem.request):
-        parts.append(split.clean(plan.problem.request, 300).rstrip(".") + ".")
+        parts.append(clean(plan.problem.request, 300).rstrip(".") + ".")
     if plan.moral:
         parts.append(f"It is a story about {plan.moral}.")
     tone = load("chat").TONE_ADJECTIVES.get(plan.req.tone, "")
@@ -844,16 +827,16 @@ def _around_outline(requirements: StoryRequirements, outline: tuple[OutlineScene
     count = len(outline)
     scenes = []
     for index, item in enumerate(outline):
-        summary = split.clean(item.summary, 600)
+        summary = clean(item.summary, 600)
         summary = "" if unsafe(summary) else summary
-        title = split.clean(item.title, 100)
+        title = clean(item.title, 100)
         title = title if title and not unsafe(title) else f"Part {index + 1}"
         paragraphs_: list[list[str]] = []
         if index == 0:
             opening = writer.open()
             paragraphs_.append([s for p in opening.paragraphs for s in p if s][:4])
         if summary:
-            paragraphs_.append([split.tell(summary)])
+            paragraphs_.append([tell(summary)])
         if index == count - 1:
             paragraphs_.append([writer.closing()])
         elif index > 0:
@@ -862,10 +845,10 @@ def _around_outline(requirements: StoryRequirements, outline: tuple[OutlineScene
             more = writer.scenery(f"around.more.{index}.{len(paragraphs_)}")
             paragraphs_.append([more or "And so the story went on."])
         text = "\n\n".join(finish(p, plan) for p in paragraphs_[:4])
-        mood = split.guess_mood(text, index, count)
-        picture = split.derive_picture(text, requirements, plan.setting.place)
+        mood = guess_mood(text, index, count)
+        picture = derive_picture(text, requirements, plan.setting.place)
         scenes.append(SceneText(title=title_case(title), text=text, mood=mood,
-                                illustration_prompt=split.clean(f"{summary or title}, {plan.setting.in_place}.", 400),
+                                illustration_prompt=clean(f"{summary or title}, {plan.setting.in_place}.", 400),
                                 picture=picture))
     return scenes
 
@@ -917,4 +900,4 @@ class OfflineStoryWriter:
         return await asyncio.to_thread(continuation, requirements, outline, story_so_far)
 
     async def split_story(self, requirements: StoryRequirements, text: str, scene_count: int) -> list[SceneText]:
-        return await asyncio.to_thread(split.split, requirements, text, scene_count)
+        return await asyncio.to_thread(split_into_scenes, requirements, text, scene_count)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from storyloom.domain.requirements import Character
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.safety import unsafe
 from storyloom.engines.text.story_common import plain_text
 

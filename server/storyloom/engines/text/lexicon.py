@@ -1,4 +1,6 @@
-"""The offline storyteller's word lists and phrase banks, kept as data files in `data/` and loaded once.
+"""The text engines' word lists and phrase banks, kept as data files in `data/` and loaded once: the offline
+storyteller's chat and story banks, and the words every engine reads scenes with (places, setting families, things
+a painter can draw, characters' species, colours and genders).
 
 JSON has no tuples or sets: lists are read back as tuples (the banks are never changed), and `{"__set__": [...]}`
 as a frozenset (the word lists that are looked up).

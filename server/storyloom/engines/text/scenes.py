@@ -1,16 +1,22 @@
-"""Stories written elsewhere: cut into scenes without changing a word, with titles, moods and picture specs
-derived from the text. Also the small text helpers the writer shares (clean, tell).
+"""Reading a story's text, for every engine: a story written elsewhere cut into scenes without changing a word,
+with titles, moods and picture specs derived from the words; the setting family a place belongs to; and the small
+text helpers the writers share (clean, tell).
+
+The Gemini engine uses it for what the model left out, the procedural painter for scenes that came without a
+picture spec, and the offline storyteller for its own scenes; so it belongs to none of them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from storyloom.domain.picture_spec import FigureSpec, PictureSpec
+from storyloom.domain.ports.story import SceneText
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.story import SceneText
-from storyloom.engines.text.offline.lexicon import load
+from storyloom.engines.text.cast import person
+from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.story_common import MOODS, check_scene_count, paragraphs, plain_text, sentences, split_spans
 
 D = load("chat")
@@ -168,12 +174,27 @@ def _where_in(text: str) -> str:
     return f"{D.PLACE_PREPOSITION.get(hit[1], 'in')} the {hit[1]}" if hit else ""
 
 
+def find_family(text: str) -> Mapping[str, Any]:
+    """The setting family of a place: its head noun decides ("the town library" is a library, "a castle in the
+    clouds" a castle), so the last family word before any preposition wins; else the first anywhere."""
+    low = text.lower()
+    head = re.split(r"\s(?:in|on|at|by|of|near|with|under|above|beyond|behind|inside|made)\s", low, maxsplit=1)[0]
+    for part, last in ((head, True), (low, False)):
+        best: tuple[int, int, Mapping[str, Any]] | None = None
+        for order, family in enumerate(load("story").SETTINGS):
+            for key in family["keys"]:
+                for match in re.finditer(rf"\b{re.escape(key)}", part):
+                    rank = (-match.end() if last else match.start(), order)
+                    if best is None or rank < best[:2]:
+                        best = (rank[0], rank[1], family)
+        if best:
+            return best[2]
+    return next(f for f in load("story").SETTINGS if f["name"] == "meadow")
+
+
 def derive_picture(text: str, requirements: StoryRequirements, place: str = "") -> PictureSpec:
     """A picture spec read from a scene's words: the story's characters it names (with what the requirements say
     of them), the things it names that a painter can draw, the setting family and the time of day."""
-    from storyloom.engines.text.offline.cast import person
-    from storyloom.engines.text.offline.writer import find_family
-
     low = text.lower()
     figures = []
     for index, character in enumerate(requirements.characters[:6]):
