@@ -27,8 +27,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[1] / "server"))
 
 import scorers as S  # noqa: E402
+
 from storyloom.domain import requirements as R  # noqa: E402
-from storyloom.engines.text.base import ChatRequest, ChatTurn, TextDelta  # noqa: E402
+from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta  # noqa: E402
 
 SYSTEM = "You help a family plan a story."
 DEFAULT_SCENES = {"SHORT": 3, "MEDIUM": 5, "LONG": 8, "": 5}

@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageFilter, ImageStat
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images import ProceduralIllustrator, plan_scene, thumbnail
 from storyloom.engines.images.figures import figure_for
-from storyloom.engines.story import Picture, SceneText
+from storyloom.domain.ports.story import Picture, SceneText
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRIENDS = StoryRequirements(characters=(Character("Pip", "a little orange fox"), Character("Lily", "a girl"),

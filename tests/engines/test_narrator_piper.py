@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storyloom.domain.errors import InvalidArgument
+from storyloom.domain.ports.story import Narration
 from storyloom.engines.speech import PiperNarrator, split_sentences
-from storyloom.engines.story import Narration
 
 
 @pytest.fixture(scope="module")

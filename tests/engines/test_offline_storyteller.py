@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from storyloom.domain.ports.text import ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.text.base import ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.engines.text.offline import OfflineStoryteller
 
 SYSTEM = "You help a child plan a story."

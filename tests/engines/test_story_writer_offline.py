@@ -19,7 +19,7 @@ import pytest
 
 from storyloom.domain.requirements import (AGE_GROUPS, CONTENT_RATINGS, ENDINGS, PERSONAS, POINTS_OF_VIEW, TONES,
                                            WRITING_STYLES, Character, StoryRequirements)
-from storyloom.engines.story import OutlineScene, SceneText
+from storyloom.domain.ports.story import OutlineScene, SceneText
 from storyloom.engines.text.offline import OfflineStoryteller
 
 MOODS = {"cozy", "bright", "curious", "tense", "hopeful", "joyful", "calm", "mysterious"}

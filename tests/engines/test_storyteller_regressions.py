@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+
+from storyloom.domain.ports.story import SceneText
+from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.story import SceneText
-from storyloom.engines.text.base import ChatRequest, ChatTurn, TextDelta
 from storyloom.engines.text.offline import OfflineStoryteller
 
 

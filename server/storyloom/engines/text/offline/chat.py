@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import cast
 
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.text.base import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
+from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
 from storyloom.engines.text.offline import understand as U
 from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.offline.writer import OfflineStoryWriter

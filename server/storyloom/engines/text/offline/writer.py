@@ -28,7 +28,7 @@ from typing import Any
 
 from storyloom.domain.picture_spec import FigureSpec, PictureSpec
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.story import OutlineScene, Premise, SceneText
+from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
 from storyloom.engines.text.scenes import clean, derive_picture, find_family, guess_mood, place_word, tell
 from storyloom.engines.text.scenes import split as split_into_scenes
 from storyloom.engines.text.cast import PRONOUNS, Person, age_words, default_hero, person, with_article
