@@ -10,10 +10,10 @@ import statistics
 import pytest
 from PIL import Image, ImageChops, ImageFilter, ImageStat
 
+from storyloom.domain.ports.story import Picture, SceneText
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images import ProceduralIllustrator, plan_scene, thumbnail
 from storyloom.engines.images.figures import figure_for
-from storyloom.domain.ports.story import Picture, SceneText
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRIENDS = StoryRequirements(characters=(Character("Pip", "a little orange fox"), Character("Lily", "a girl"),
@@ -41,7 +41,10 @@ def dominant(image: Image.Image) -> tuple[int, int, int]:
     return tuple(palette[index * 3:index * 3 + 3])  # type: ignore[return-value]
 
 
-def paint(prompt: str, requirements: StoryRequirements = StoryRequirements(), *, mood: str = "",
+NO_REQUIREMENTS = StoryRequirements()
+
+
+def paint(prompt: str, requirements: StoryRequirements = NO_REQUIREMENTS, *, mood: str = "",
           width: int = 384, height: int = 256) -> Image.Image:
     picture = ProceduralIllustrator().illustrate_now(scene(prompt, mood=mood), requirements, width=width,
                                                       height=height)

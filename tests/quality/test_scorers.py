@@ -10,10 +10,10 @@ import wave
 
 import numpy as np
 import pytest
-from storyloom.engines.speech.loudness import integrated_loudness, normalize
 
 from bench.quality import run as quality
 from bench.quality import scorers as S
+from storyloom.engines.speech.loudness import integrated_loudness, normalize
 
 
 def test_slot_scores_count_a_toy_made_hero_as_wrong_and_a_missing_friend_as_missed() -> None:

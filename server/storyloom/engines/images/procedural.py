@@ -28,11 +28,11 @@ from contextlib import contextmanager
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
 from storyloom.domain.picture_spec import PictureSpec
+from storyloom.domain.ports.story import Picture, SceneText
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images.figures import Figure, draw_figure, figure_for, figure_from_spec, figure_words, singular
 from storyloom.engines.images.objects import SKY_OBJECTS, paint_room, painter_for
 from storyloom.engines.images.pictures import MAX_SIDE, check_size, encode_png
-from storyloom.domain.ports.story import Picture, SceneText
 from storyloom.engines.text.scenes import derive_picture
 
 RGB = tuple[int, int, int]

@@ -24,10 +24,10 @@ import unicodedata
 from collections.abc import AsyncGenerator, Sequence
 from typing import cast
 
-from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
-from storyloom.engines.text.offline import understand as U
+from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text.lexicon import load
+from storyloom.engines.text.offline import understand as U
 from storyloom.engines.text.offline.writer import OfflineStoryWriter
 from storyloom.engines.text.safety import unsafe as _unsafe
 

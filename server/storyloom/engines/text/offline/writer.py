@@ -27,14 +27,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storyloom.domain.picture_spec import FigureSpec, PictureSpec
-from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
-from storyloom.engines.text.scenes import clean, derive_picture, find_family, guess_mood, place_word, tell
-from storyloom.engines.text.scenes import split as split_into_scenes
+from storyloom.domain.requirements import StoryRequirements
 from storyloom.engines.text.cast import PRONOUNS, Person, age_words, default_hero, person, with_article
 from storyloom.engines.text.lexicon import load
 from storyloom.engines.text.offline.plot import Problem, read_moral, read_problem
 from storyloom.engines.text.safety import scary, unsafe
+from storyloom.engines.text.scenes import clean, derive_picture, find_family, guess_mood, place_word, tell
+from storyloom.engines.text.scenes import split as split_into_scenes
 from storyloom.engines.text.story_common import check_scene_count, effective, paragraphs
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z_0-9]*)\}")
