@@ -414,7 +414,7 @@ def parse_requirements(document: Any) -> StoryRequirements:
             code = raw.strip() if isinstance(raw, str) else ""
             values["language_code"] = code if _LANGUAGE_CODE.match(code) else ""
         elif field.name == "scene_count":
-            values["scene_count"] = raw if isinstance(raw, int) and 1 <= raw <= 12 else 0
+            values["scene_count"] = raw if type(raw) is int and 1 <= raw <= 12 else 0  # not a bool, not a float
         else:
             values[field.name] = raw.strip() if isinstance(raw, str) else ""
     return StoryRequirements(**values)
