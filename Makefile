@@ -70,7 +70,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -84,6 +84,7 @@ help:
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
+	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
@@ -255,6 +256,13 @@ bench: $(STAMP)
 # says so, exit 0.
 gemini-smoke: $(STAMP)
 	$(PY) bench/gemini_smoke.py
+
+# The story quality benchmark (about 2 minutes, most of it narration): plays the labeled cases of
+# bench/quality/cases.toml through the offline engines and writes bench/quality/scorecard.json. NARRATE=every
+# narrates every case (slower); tests/quality runs a fast subset of it.
+NARRATE ?= 10
+quality: $(STAMP)
+	$(PY) bench/quality/run.py --narrate $(NARRATE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

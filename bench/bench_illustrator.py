@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from storyloom.domain.ports.story import SceneText
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images.procedural import ProceduralIllustrator
-from storyloom.engines.story import SceneText
 
 FRIENDS = (Character("Pip", "a purple dragon"), Character("Lily", "a curious girl"), Character("Rex", "a robot"))
 CASES = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import uuid
 import wave
 
@@ -176,6 +177,13 @@ async def test_step_by_step_premise_outline_opening_and_continuation(stub, calle
      "requirements.characters[0].name"),
     ({"requirements": req.StoryRequirements(audience_age_group=req.AUDIENCE_AGE_GROUP_PRESCHOOL,
                                             content_rating=req.CONTENT_RATING_PG_13)}, "requirements.content_rating"),
+    ({"requirements": req.StoryRequirements(setting="the sea", scene_count=13)}, "requirements.scene_count"),
+    ({"requirements": req.StoryRequirements(setting="the sea", scene_count=-1)}, "requirements.scene_count"),
+    ({"requirements": req.StoryRequirements(setting="the sea", moral="x" * 201)}, "requirements.moral"),
+    ({"requirements": req.StoryRequirements(characters=[req.Character(name="Sam", pronouns="xe/xem")])},
+     "requirements.characters[0].pronouns"),
+    ({"requirements": req.StoryRequirements(characters=[req.Character(name="Sam", pronouns="she/" + "her" * 10)])},
+     "requirements.characters[0].pronouns"),
     ({"requirements": LUNA, "scene_count": 50}, "scene_count"),
     ({"requirements": LUNA, "scene_count": -1}, "scene_count"),
     ({"text": "x" * 100_001}, "text"),
@@ -228,3 +236,70 @@ async def test_another_users_story_is_not_found(storyloom_server, stub, tasks, c
     with pytest.raises(grpc.aio.AioRpcError) as hidden_task:
         await tasks.GetTask(task_pb2.GetTaskRequest(name=task.name), metadata=stranger.metadata)
     assert hidden_task.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_conversation_that_asks_for_three_scenes_and_a_hero_gets_them_with_picture_specs_stored(
+        storyloom_server, stub, tasks, caller):
+    from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
+
+    chat = conversation_pb2_grpc.ConversationServiceStub(storyloom_server.channel)
+    conversation = await chat.CreateConversation(conversation_pb2.CreateConversationRequest(parent="users/me"),
+                                                 metadata=caller.metadata)
+    for text in ("A bedtime story for my daughter Mia, 4. Her stuffed bunny Button keeps her company.",
+                 "3 scenes please, with a lesson about courage."):
+        _ = [e async for e in chat.SendMessage(conversation_pb2.SendMessageRequest(
+            conversation=conversation.name, text=text), metadata=caller.metadata)]
+    task = await stub.CreateStory(pb.CreateStoryRequest(parent="users/me", conversation=conversation.name,
+                                                        skip_narration=True, skip_illustrations=True),
+                                  metadata=caller.metadata)
+    events = await watch(tasks, caller, task.name)
+    assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
+    story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    assert len(story.scenes) == 3  # from the conversation, not the default of five
+    assert story.requirements.scene_count == 3 and story.requirements.moral == "courage"
+    assert [(c.name, c.pronouns) for c in story.requirements.characters] == [("Mia", "she"), ("Button", "")]
+    assert all("Mia" in s.text for s in story.scenes)
+
+    # The picture spec went through the store and comes back to the caller.
+    spec = story.scenes[0].picture_spec
+    assert spec.setting == "bedroom"
+    assert [(f.name, f.role, f.species, f.gender, f.age, f.toy) for f in spec.characters] == [
+        ("Mia", FIGURE.ROLE_HERO, "human", FIGURE.GENDER_FEMALE, 4, False),
+        ("Button", FIGURE.ROLE_COMPANION, "bunny", FIGURE.GENDER_UNSPECIFIED, 0, True)]
+    extracted = (await chat.ExtractRequirements(conversation_pb2.ExtractRequirementsRequest(
+        conversation=conversation.name), metadata=caller.metadata)).requirements
+    assert (extracted.scene_count, extracted.moral, extracted.characters[0].pronouns) == (3, "courage", "she")
+
+
+FIGURE = pb.PictureSpec.Figure
+LIGHTHOUSE = req.StoryRequirements(
+    characters=[req.Character(name="Sam", description="a small purple dragon", pronouns="She / Her"),
+                req.Character(name="Pip", description="an owl", pronouns="he")],
+    setting="a lighthouse by the sea", special_requests="the lighthouse lamp keeps going out", moral="patience",
+    scene_count=4, audience_age_group=req.AUDIENCE_AGE_GROUP_EARLY_READERS)
+
+
+async def test_a_caller_sets_moral_pronouns_and_scene_count_and_reads_each_scenes_picture_spec(stub, tasks, caller):
+    task = await create(stub, caller, requirements=LIGHTHOUSE, skip_narration=True, skip_illustrations=True)
+    events = await watch(tasks, caller, task.name)
+    assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
+    story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+
+    assert len(story.scenes) == story.planned_scene_count == 4  # the requirements' count, not MEDIUM's five
+    assert story.requirements.moral == "patience" and story.requirements.scene_count == 4
+    assert [c.pronouns for c in story.requirements.characters] == ["she/her", "he"]
+    assert "patient" in story.scenes[-1].text.lower()  # the moral resolves the problem
+    # Without her pronouns, Sam reads as a boy's name (he); with them the story and her picture say she.
+    assert re.search(r"\b(?:she|her)\b", "\n".join(s.text for s in story.scenes))
+    for scene in story.scenes:
+        hero = scene.picture_spec.characters[0]
+        assert (hero.name, hero.role, hero.species, hero.color, hero.gender) == (
+            "Sam", FIGURE.ROLE_HERO, "dragon", "purple", FIGURE.GENDER_FEMALE)
+        assert scene.picture_spec.setting == "beach" and scene.picture_spec.place == "the lighthouse by the sea"
+        assert scene.picture_spec.time_of_day != pb.PictureSpec.TIME_OF_DAY_UNSPECIFIED
+    assert any("lamp" in scene.picture_spec.objects for scene in story.scenes)
+    pip = next(f for s in story.scenes for f in s.picture_spec.characters if f.name == "Pip")
+    assert (pip.role, pip.species, pip.gender) == (FIGURE.ROLE_COMPANION, "owl", FIGURE.GENDER_MALE)
+
+    result = pb.Story()
+    assert events[-1].result.Unpack(result) and result == story  # the task's result carries the specs too

@@ -402,6 +402,36 @@ async def test_extraction_returns_the_parsed_requirements_merged_onto_what_was_k
     assert "Audience: early readers" in gemini.requests[0].body["contents"][0]["parts"][0]["text"]
 
 
+async def test_extraction_reads_scene_count_moral_and_pronouns(gemini: GeminiFake,
+                                                               gemini_engine: GeminiTextEngine) -> None:
+    gemini.script(json_reply({
+        "characters": [{"name": "Mia", "description": "a 4-year-old girl", "pronouns": " She "},
+                       {"name": "Button", "description": "a stuffed bunny"}],
+        "scene_count": 4,
+        "moral": "courage",
+        "extracted_prompt": "A bedtime story about Mia and Button.",
+    }))
+
+    requirements = await gemini_engine.extract_requirements(CONVERSATION, StoryRequirements())
+
+    assert requirements.characters == (Character("Mia", "a 4-year-old girl", "she"),
+                                       Character("Button", "a stuffed bunny"))
+    assert (requirements.scene_count, requirements.moral) == (4, "courage")
+    schema = gemini.requests[0].generation_config["responseJsonSchema"]["properties"]
+    assert schema["scene_count"]["type"] == "integer"
+    assert "pronouns" in schema["characters"]["items"]["properties"]
+
+
+@pytest.mark.parametrize("count", [0, 13, -2, "4", 2.5, True])
+async def test_extraction_ignores_a_scene_count_outside_1_to_12(gemini: GeminiFake, gemini_engine: GeminiTextEngine,
+                                                              count: object) -> None:
+    gemini.script(json_reply({"scene_count": count, "extracted_prompt": "A story."}))
+
+    requirements = await gemini_engine.extract_requirements(CONVERSATION, StoryRequirements(scene_count=3))
+
+    assert requirements.scene_count == 3  # what was known stays
+
+
 async def test_extraction_drops_values_outside_the_allowed_enums(gemini: GeminiFake,
                                                                 gemini_engine: GeminiTextEngine) -> None:
     gemini.script(json_reply({

@@ -8,12 +8,12 @@ import io
 import statistics
 
 import pytest
-from PIL import Image, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageFilter, ImageStat
 
+from storyloom.domain.ports.story import Picture, SceneText
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.images import ProceduralIllustrator, plan_scene, thumbnail
 from storyloom.engines.images.figures import figure_for
-from storyloom.engines.story import Picture, SceneText
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRIENDS = StoryRequirements(characters=(Character("Pip", "a little orange fox"), Character("Lily", "a girl"),
@@ -41,7 +41,10 @@ def dominant(image: Image.Image) -> tuple[int, int, int]:
     return tuple(palette[index * 3:index * 3 + 3])  # type: ignore[return-value]
 
 
-def paint(prompt: str, requirements: StoryRequirements = StoryRequirements(), *, mood: str = "",
+NO_REQUIREMENTS = StoryRequirements()
+
+
+def paint(prompt: str, requirements: StoryRequirements = NO_REQUIREMENTS, *, mood: str = "",
           width: int = 384, height: int = 256) -> Image.Image:
     picture = ProceduralIllustrator().illustrate_now(scene(prompt, mood=mood), requirements, width=width,
                                                       height=height)
@@ -141,7 +144,19 @@ def test_illustration_styles_filter_the_picture() -> None:
                                                           illustration_style="paper cut-out"),
                    width=480, height=320)
 
-    assert edges(watercolor) < edges(plain) * 0.8  # softened
+    def flat_sky_grain(image: Image.Image) -> float:
+        """Fine texture: how far each pixel is from the median of its neighbours (paper grain, not shapes)."""
+        gray = image.convert("L")
+        return ImageStat.Stat(ImageChops.difference(gray, gray.filter(ImageFilter.MedianFilter(3)))).mean[0]
+
+    # Watercolour is washes on paper, not a blur: the paper's grain shows even in a flat sky, pigment pools at the
+    # edges of each wash, and the colours are thinned (lighter, less saturated).
+    assert flat_sky_grain(watercolor) > flat_sky_grain(plain) * 2
+    assert ImageStat.Stat(watercolor.convert("HSV")).mean[1] < ImageStat.Stat(plain.convert("HSV")).mean[1]
+    crayon = paint("Pip in the forest", StoryRequirements(characters=FRIENDS.characters,
+                                                          illustration_style="crayon drawing"), width=480, height=320)
+    assert edges(crayon) > edges(plain) * 1.5  # waxy strokes and outlines
+    assert edges(watercolor) != edges(plain)
     pixels = pixel.load()
     same_as_left = sum(pixels[x, y] == pixels[x - 1, y] for x in range(1, 480) for y in range(0, 320, 7))
     assert same_as_left > 0.75 * 479 * len(range(0, 320, 7))  # blocks of one colour

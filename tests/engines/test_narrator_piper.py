@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storyloom.domain.errors import InvalidArgument
+from storyloom.domain.ports.story import Narration
 from storyloom.engines.speech import PiperNarrator, split_sentences
-from storyloom.engines.story import Narration
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +165,31 @@ def test_sentences_split_at_ends_not_at_abbreviations_or_initials() -> None:
         "Title", "First line.", "It cost 3.5 coins."]
     long = split_sentences("word, " * 100, max_chars=80)
     assert all(len(piece) <= 80 for piece in long) and " ".join(long) == ("word, " * 100).strip()
+
+
+async def test_a_paced_narration_keeps_its_pace_and_is_loudness_normalized(narrator: PiperNarrator) -> None:
+    from bench.quality.scorers import narration_measures
+
+    text = ("Once upon a time, by the sea, there lived a girl named Rosie. Her best friend was Pip, an owl who "
+            "liked to read.\n\nOne morning, Rosie looked everywhere for her red kite, but the kite was gone. She "
+            "searched the rock pools and the old harbour. At last she found it, stuck in a tree.")
+    slow = narration_measures((await narrator.narrate(text, words_per_minute=140)).wav, len(text.split()))
+    easy = narration_measures((await narrator.narrate(text, words_per_minute=160)).wav, len(text.split()))
+
+    assert 130 <= slow["words_per_minute"] <= 150
+    assert 150 <= easy["words_per_minute"] <= 170
+    for measures in (slow, easy):
+        assert measures["lufs"] == pytest.approx(-16, abs=1.0)
+        assert measures["peak_dbfs"] < -1.0 and measures["clipped_samples"] == 0
+
+
+def test_the_story_task_reads_the_scene_text_slowly_for_little_ones_and_bedtime() -> None:
+    from storyloom.domain.requirements import StoryRequirements
+    from storyloom.domain.stories import narration_request
+
+    text, little = narration_request("Mia smiled.", StoryRequirements(audience_age_group="PRESCHOOL"))
+    _, bedtime = narration_request("Mia smiled.", StoryRequirements(audience_age_group="MIDDLE_GRADE", tone="CALM"))
+    _, older = narration_request("Mia smiled.", StoryRequirements(audience_age_group="MIDDLE_GRADE"))
+
+    assert text == "Mia smiled."  # the title is shown, not read
+    assert little["words_per_minute"] == bedtime["words_per_minute"] < older["words_per_minute"]

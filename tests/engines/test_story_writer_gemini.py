@@ -89,6 +89,23 @@ async def test_unknown_requirements_are_stated_with_their_safe_defaults(gemini: 
     assert "cozy meadow" in system and "friendly animal hero" in system
 
 
+async def test_the_instruction_holds_the_story_to_its_hero_companions_request_moral_and_scene_count(
+        gemini: GeminiFake, gemini_engine: GeminiTextEngine) -> None:
+    gemini.script(json_reply({"title": "T", "premise": "P."}))
+    requirements = StoryRequirements(
+        characters=(Character("Mia", "a 4-year-old girl", "she"), Character("Button", "a stuffed bunny")),
+        setting="a cosy bedroom", special_requests="Mia is afraid of the dark.", moral="courage", scene_count=4)
+
+    await gemini_engine.premise(requirements)
+
+    system = gemini.requests[0].system_text
+    assert "The hero is Mia: name Mia in every scene, always with the pronouns she." in system
+    assert "companion and takes part in the story: Button." in system
+    assert "central problem" in system and "afraid of the dark" in system
+    assert "The moral (courage) is what resolves the problem" in system
+    assert "in or near a cosy bedroom" in system and "exactly 4 scenes" in system
+
+
 async def test_teens_may_have_pg_13_stakes_in_the_instruction(gemini: GeminiFake,
                                                               gemini_engine: GeminiTextEngine) -> None:
     gemini.script(json_reply({"title": "T", "premise": "P."}))

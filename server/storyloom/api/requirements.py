@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from storyloom.domain import requirements as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.stories import MAX_SCENES
 from storyloom.v1 import requirements_pb2
 
 # Field name -> (proto enum, value prefix) for the enum-valued fields.
@@ -20,14 +22,18 @@ ENUMS = {
     "ending_preference": (requirements_pb2.EndingPreference, "ENDING_PREFERENCE_"),
 }
 TEXT_LIMITS = {"title": 200, "genre": 100, "setting": 1000, "special_requests": 2000, "plot_elements": 2000,
-               "persona_description": 200, "language_code": 35, "illustration_style": 100}
+               "persona_description": 200, "language_code": 35, "illustration_style": 100, "moral": 200}
 MAX_CHARACTERS = 12
+MAX_PRONOUNS = 30
+# `she`, `he`, `they` or `it`, maybe with the other forms: `she/her`, `they/them/theirs`.
+_PRONOUNS = re.compile(r"(?:she|he|they|it)(?:/[a-z]+)*")
 
 
 def to_proto(value: domain.StoryRequirements) -> requirements_pb2.StoryRequirements:
     message = requirements_pb2.StoryRequirements(
-        characters=[requirements_pb2.Character(name=c.name, description=c.description) for c in value.characters],
-        extracted_prompt=value.extracted_prompt,
+        characters=[requirements_pb2.Character(name=c.name, description=c.description, pronouns=c.pronouns)
+                    for c in value.characters],
+        extracted_prompt=value.extracted_prompt, scene_count=value.scene_count,
         **{name: getattr(value, name) for name in TEXT_LIMITS},
     )
     for name, (enum, prefix) in ENUMS.items():
@@ -63,8 +69,18 @@ def from_proto(message: requirements_pb2.StoryRequirements, field: str = "requir
             violations.append(FieldViolation(f"{field}.characters[{i}].name", "must be at most 100 characters"))
         if len(character.description) > 500:
             violations.append(FieldViolation(f"{field}.characters[{i}].description", "must be at most 500 characters"))
-        characters.append(domain.Character(character.name.strip(), character.description.strip()))
+        pronouns = "/".join(part.strip() for part in character.pronouns.lower().split("/")) if (
+            character.pronouns.strip()) else ""
+        if len(character.pronouns) > MAX_PRONOUNS or (pronouns and not _PRONOUNS.fullmatch(pronouns)):
+            violations.append(FieldViolation(f"{field}.characters[{i}].pronouns",
+                                             f"must be she, he, they or it (with their forms, as she/her), at most "
+                                             f"{MAX_PRONOUNS} characters"))
+        characters.append(domain.Character(character.name.strip(), character.description.strip(), pronouns))
     values["characters"] = tuple(characters)
+    if not 0 <= message.scene_count <= MAX_SCENES:
+        violations.append(FieldViolation(f"{field}.scene_count", f"must be from 1 to {MAX_SCENES}, or 0 for the "
+                                                                 "length's default"))
+    values["scene_count"] = message.scene_count
     age, rating = values.get("audience_age_group") or "", values.get("content_rating") or ""
     if rating and age:
         ceiling = domain.MAX_RATING[str(age)]

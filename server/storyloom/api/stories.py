@@ -25,6 +25,7 @@ from storyloom.api.tasks import TaskServicer
 from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.v1 import requirements_pb2, story_pb2, story_pb2_grpc, task_pb2
@@ -36,6 +37,11 @@ _STATE: dict[domain.StoryState, story_pb2.StoryState] = {
 _STATE_FROM_PROTO = {v: k for k, v in _STATE.items()}
 _ASSET = {"PENDING": story_pb2.ASSET_STATE_PENDING, "READY": story_pb2.ASSET_STATE_READY,
           "FAILED": story_pb2.ASSET_STATE_FAILED, "SKIPPED": story_pb2.ASSET_STATE_SKIPPED}
+_FIGURE = story_pb2.PictureSpec.Figure
+_ROLE = {"hero": _FIGURE.ROLE_HERO, "companion": _FIGURE.ROLE_COMPANION, "guest": _FIGURE.ROLE_GUEST}
+_GENDER = {"female": _FIGURE.GENDER_FEMALE, "male": _FIGURE.GENDER_MALE}
+_TIME_OF_DAY = {"day": story_pb2.PictureSpec.TIME_OF_DAY_DAY, "sunset": story_pb2.PictureSpec.TIME_OF_DAY_SUNSET,
+                "night": story_pb2.PictureSpec.TIME_OF_DAY_NIGHT}
 MAX_PREMISE = 4000
 MAX_OUTLINE = 20
 MAX_STORY_SO_FAR = 100_000
@@ -53,11 +59,24 @@ def story_proto(story: domain.Story, media: dict[str, MediaItem] | None = None) 
         entry = message.scenes.add(index=scene.index, title=scene.title, text=scene.text, mood=scene.mood,
                                    picture_state=_ASSET[scene.picture_state],
                                    narration_state=_ASSET[scene.narration_state])
+        if scene.picture_spec is not None:
+            entry.picture_spec.CopyFrom(picture_spec_proto(scene.picture_spec))
         if media is not None and scene.picture_id in media:
             entry.picture.CopyFrom(media_proto(media[scene.picture_id]))
         if media is not None and scene.narration_id in media:
             entry.narration.CopyFrom(media_proto(media[scene.narration_id]))
     return message
+
+
+def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
+    """What a scene's picture shows; words the contract has no value for are left unspecified."""
+    return story_pb2.PictureSpec(
+        characters=[_FIGURE(name=f.name, role=_ROLE.get(f.role, _FIGURE.ROLE_UNSPECIFIED), species=f.species,
+                            color=f.colour, gender=_GENDER.get(f.gender, _FIGURE.GENDER_UNSPECIFIED), age=f.age,
+                            toy=f.toy, accessory=f.accessory) for f in spec.characters],
+        objects=spec.objects, setting=spec.setting, place=spec.place,
+        time_of_day=_TIME_OF_DAY.get(spec.time_of_day, story_pb2.PictureSpec.TIME_OF_DAY_UNSPECIFIED),
+        mood=spec.mood, action=spec.action)
 
 
 class StoryServicer(story_pb2_grpc.StoryServiceServicer):

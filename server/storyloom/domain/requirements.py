@@ -40,6 +40,7 @@ DEFAULTS = {
 class Character:
     name: str
     description: str = ""
+    pronouns: str = ""  # "she", "he", "they" (or "she/her"...); "" when not said
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,8 @@ class StoryRequirements:
     language_code: str = ""
     illustration_style: str = ""
     extracted_prompt: str = ""
+    scene_count: int = 0  # scenes asked for; 0: from the length
+    moral: str = ""       # the lesson the story should teach, in a word or a few ("courage", "sharing")
 
     # What the assistant asks about, in the order it asks; a story can be written once the
     # first three are known (the rest have safe defaults).
@@ -86,8 +89,9 @@ class StoryRequirements:
         if self.title:
             parts.append(f"Title: {self.title}")
         if self.characters:
-            parts.append("Characters: " + "; ".join(
-                f"{c.name} ({c.description})" if c.description else c.name for c in self.characters))
+            parts.append("Characters (the first is the hero): " + "; ".join(
+                c.name + (f" ({c.description})" if c.description else "") + (f", pronouns {c.pronouns}" if c.pronouns
+                                                                            else "") for c in self.characters))
         for label, value in (("Genre", self.genre), ("Setting", self.setting), ("Tone", self.tone),
                              ("Length", self.length), ("Audience", self.audience_age_group),
                              ("Content rating", self.content_rating), ("Ending", self.ending_preference),
@@ -95,9 +99,11 @@ class StoryRequirements:
                              ("Point of view", self.narrative_point_of_view), ("Persona", self.persona),
                              ("Persona description", self.persona_description),
                              ("Illustration style", self.illustration_style), ("Language", self.language_code),
-                             ("Special requests", self.special_requests)):
+                             ("Moral", self.moral), ("Special requests", self.special_requests)):
             if value:
                 parts.append(f"{label}: {value.replace('_', ' ').lower() if value.isupper() else value}")
+        if self.scene_count:
+            parts.append(f"Scenes: {self.scene_count}")
         return "\n".join(parts)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.requirements import StoryRequirements, with_defaults
@@ -56,9 +57,10 @@ class Scene:
     picture_state: AssetState = "PENDING"
     narration_id: str | None = None
     narration_state: AssetState = "PENDING"
+    picture_spec: PictureSpec | None = None
 
     def as_text(self) -> SceneText:
-        return SceneText(self.title, self.text, self.mood, self.illustration_prompt)
+        return SceneText(self.title, self.text, self.mood, self.illustration_prompt, self.picture_spec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,7 +285,7 @@ class Stories:
         requirements = with_defaults(story.requirements)
         if story.requirements != requirements:
             await self._repo.update(story_id, requirements=requirements)
-        count = story.options.scene_count or SCENES_FOR_LENGTH[requirements.length]
+        count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
             await self._stage(ctx, story, "scenes", "Splitting the text into scenes.")
@@ -328,7 +330,8 @@ class Stories:
             if scene.narration_state != "PENDING":
                 continue
             await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
-            media_id = await self._asset("narration", functools.partial(self._narration, story.user_id, scene))
+            media_id = await self._asset(
+                "narration", functools.partial(self._narration, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
@@ -370,8 +373,9 @@ class Stories:
         item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
         return item.id
 
-    async def _narration(self, user_id: str, scene: Scene) -> str:
-        narration = await self._engines.narrator.narrate(f"{scene.title}. {scene.text}")
+    async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
+        text, options = narration_request(scene.text, requirements)
+        narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"])
         return (await self._media.store(user_id, narration.wav, "audio/wav")).id
 
     async def _load(self, story_id: str) -> Story:
@@ -381,10 +385,24 @@ class Stories:
         return story
 
 
+# Reading pace: little ones and bedtime stories slowly, everyone else at an easy reading-aloud pace.
+SLOW_WORDS_PER_MINUTE = 140.0
+EASY_WORDS_PER_MINUTE = 160.0
+
+
+def narration_request(text: str, requirements: StoryRequirements) -> tuple[str, dict[str, float]]:
+    """What a scene's narration reads (its text: the title is shown, not read) and at what pace."""
+    bedtime = requirements.tone == "CALM" or requirements.persona == "BEDTIME_STORYTELLER" or (
+        "bedtime" in requirements.genre.lower())
+    young = requirements.audience_age_group in ("PRESCHOOL", "")
+    pace = SLOW_WORDS_PER_MINUTE if bedtime or young else EASY_WORDS_PER_MINUTE
+    return text, {"words_per_minute": pace}
+
+
 def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
     """A newly written scene; assets the caller did not ask for are SKIPPED from the start."""
     return Scene(index=index, title=part.title, text=part.text, mood=part.mood,
-                 illustration_prompt=part.illustration_prompt,
+                 illustration_prompt=part.illustration_prompt, picture_spec=part.picture,
                  picture_state="SKIPPED" if options.skip_illustrations else "PENDING",
                  narration_state="SKIPPED" if options.skip_narration else "PENDING")
 

@@ -269,6 +269,8 @@ class SceneRow(Base):
     picture_state: Mapped[AssetState] = mapped_column(String(16))
     narration_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     narration_state: Mapped[AssetState] = mapped_column(String(16))
+    # What the picture shows (domain.picture_spec.PictureSpec as a dict); None for scenes stored before it.
+    picture_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class VoiceSessionRow(Base):

@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import SceneRow, StoryRow
 
-_SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene))
+_SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
 
 
 @completes_when_cancelled
@@ -82,7 +83,8 @@ class SqlStoryRepository:
 
     async def put_scene(self, story_id: str, scene: Scene) -> None:
         async with self._db.begin() as session, session.begin():
-            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS}))
+            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS},
+                                         picture_spec=scene.picture_spec.as_dict() if scene.picture_spec else None))
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         async with self._db.begin() as session, session.begin():
@@ -106,4 +108,5 @@ def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
 def _scene(row: SceneRow) -> Scene:
     return Scene(index=row.index, title=row.title, text=row.text, mood=row.mood,
                  illustration_prompt=row.illustration_prompt, picture_id=row.picture_id,
-                 picture_state=row.picture_state, narration_id=row.narration_id, narration_state=row.narration_state)
+                 picture_state=row.picture_state, narration_id=row.narration_id, narration_state=row.narration_state,
+                 picture_spec=PictureSpec.from_dict(row.picture_spec) if row.picture_spec else None)

@@ -141,7 +141,7 @@ ENDING_PREFERENCE_TWIST: EndingPreference
 ENDING_PREFERENCE_MORAL: EndingPreference
 
 class StoryRequirements(_message.Message):
-    __slots__ = ("title", "genre", "characters", "setting", "tone", "length", "special_requests", "plot_elements", "persona", "persona_description", "writing_style", "narrative_point_of_view", "audience_age_group", "content_rating", "ending_preference", "language_code", "illustration_style", "extracted_prompt")
+    __slots__ = ("title", "genre", "characters", "setting", "tone", "length", "special_requests", "plot_elements", "persona", "persona_description", "writing_style", "narrative_point_of_view", "audience_age_group", "content_rating", "ending_preference", "language_code", "illustration_style", "extracted_prompt", "scene_count", "moral")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     GENRE_FIELD_NUMBER: _ClassVar[int]
     CHARACTERS_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,8 @@ class StoryRequirements(_message.Message):
     LANGUAGE_CODE_FIELD_NUMBER: _ClassVar[int]
     ILLUSTRATION_STYLE_FIELD_NUMBER: _ClassVar[int]
     EXTRACTED_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    SCENE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MORAL_FIELD_NUMBER: _ClassVar[int]
     title: str
     genre: str
     characters: _containers.RepeatedCompositeFieldContainer[Character]
@@ -178,12 +180,16 @@ class StoryRequirements(_message.Message):
     language_code: str
     illustration_style: str
     extracted_prompt: str
-    def __init__(self, title: _Optional[str] = ..., genre: _Optional[str] = ..., characters: _Optional[_Iterable[_Union[Character, _Mapping]]] = ..., setting: _Optional[str] = ..., tone: _Optional[_Union[StoryTone, str]] = ..., length: _Optional[_Union[StoryLength, str]] = ..., special_requests: _Optional[str] = ..., plot_elements: _Optional[str] = ..., persona: _Optional[_Union[Persona, str]] = ..., persona_description: _Optional[str] = ..., writing_style: _Optional[_Union[WritingStyle, str]] = ..., narrative_point_of_view: _Optional[_Union[NarrativePointOfView, str]] = ..., audience_age_group: _Optional[_Union[AudienceAgeGroup, str]] = ..., content_rating: _Optional[_Union[ContentRating, str]] = ..., ending_preference: _Optional[_Union[EndingPreference, str]] = ..., language_code: _Optional[str] = ..., illustration_style: _Optional[str] = ..., extracted_prompt: _Optional[str] = ...) -> None: ...
+    scene_count: int
+    moral: str
+    def __init__(self, title: _Optional[str] = ..., genre: _Optional[str] = ..., characters: _Optional[_Iterable[_Union[Character, _Mapping]]] = ..., setting: _Optional[str] = ..., tone: _Optional[_Union[StoryTone, str]] = ..., length: _Optional[_Union[StoryLength, str]] = ..., special_requests: _Optional[str] = ..., plot_elements: _Optional[str] = ..., persona: _Optional[_Union[Persona, str]] = ..., persona_description: _Optional[str] = ..., writing_style: _Optional[_Union[WritingStyle, str]] = ..., narrative_point_of_view: _Optional[_Union[NarrativePointOfView, str]] = ..., audience_age_group: _Optional[_Union[AudienceAgeGroup, str]] = ..., content_rating: _Optional[_Union[ContentRating, str]] = ..., ending_preference: _Optional[_Union[EndingPreference, str]] = ..., language_code: _Optional[str] = ..., illustration_style: _Optional[str] = ..., extracted_prompt: _Optional[str] = ..., scene_count: _Optional[int] = ..., moral: _Optional[str] = ...) -> None: ...
 
 class Character(_message.Message):
-    __slots__ = ("name", "description")
+    __slots__ = ("name", "description", "pronouns")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PRONOUNS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    pronouns: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., pronouns: _Optional[str] = ...) -> None: ...

@@ -91,7 +91,7 @@ class OutlineScene(_message.Message):
     def __init__(self, title: _Optional[str] = ..., summary: _Optional[str] = ...) -> None: ...
 
 class Scene(_message.Message):
-    __slots__ = ("index", "title", "text", "mood", "picture", "picture_state", "narration", "narration_state")
+    __slots__ = ("index", "title", "text", "mood", "picture", "picture_state", "narration", "narration_state", "picture_spec")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class Scene(_message.Message):
     PICTURE_STATE_FIELD_NUMBER: _ClassVar[int]
     NARRATION_FIELD_NUMBER: _ClassVar[int]
     NARRATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    PICTURE_SPEC_FIELD_NUMBER: _ClassVar[int]
     index: int
     title: str
     text: str
@@ -108,7 +109,73 @@ class Scene(_message.Message):
     picture_state: AssetState
     narration: _media_pb2.Media
     narration_state: AssetState
-    def __init__(self, index: _Optional[int] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., mood: _Optional[str] = ..., picture: _Optional[_Union[_media_pb2.Media, _Mapping]] = ..., picture_state: _Optional[_Union[AssetState, str]] = ..., narration: _Optional[_Union[_media_pb2.Media, _Mapping]] = ..., narration_state: _Optional[_Union[AssetState, str]] = ...) -> None: ...
+    picture_spec: PictureSpec
+    def __init__(self, index: _Optional[int] = ..., title: _Optional[str] = ..., text: _Optional[str] = ..., mood: _Optional[str] = ..., picture: _Optional[_Union[_media_pb2.Media, _Mapping]] = ..., picture_state: _Optional[_Union[AssetState, str]] = ..., narration: _Optional[_Union[_media_pb2.Media, _Mapping]] = ..., narration_state: _Optional[_Union[AssetState, str]] = ..., picture_spec: _Optional[_Union[PictureSpec, _Mapping]] = ...) -> None: ...
+
+class PictureSpec(_message.Message):
+    __slots__ = ("characters", "objects", "setting", "place", "time_of_day", "mood", "action")
+    class TimeOfDay(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TIME_OF_DAY_UNSPECIFIED: _ClassVar[PictureSpec.TimeOfDay]
+        TIME_OF_DAY_DAY: _ClassVar[PictureSpec.TimeOfDay]
+        TIME_OF_DAY_SUNSET: _ClassVar[PictureSpec.TimeOfDay]
+        TIME_OF_DAY_NIGHT: _ClassVar[PictureSpec.TimeOfDay]
+    TIME_OF_DAY_UNSPECIFIED: PictureSpec.TimeOfDay
+    TIME_OF_DAY_DAY: PictureSpec.TimeOfDay
+    TIME_OF_DAY_SUNSET: PictureSpec.TimeOfDay
+    TIME_OF_DAY_NIGHT: PictureSpec.TimeOfDay
+    class Figure(_message.Message):
+        __slots__ = ("name", "role", "species", "color", "gender", "age", "toy", "accessory")
+        class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            ROLE_UNSPECIFIED: _ClassVar[PictureSpec.Figure.Role]
+            ROLE_HERO: _ClassVar[PictureSpec.Figure.Role]
+            ROLE_COMPANION: _ClassVar[PictureSpec.Figure.Role]
+            ROLE_GUEST: _ClassVar[PictureSpec.Figure.Role]
+        ROLE_UNSPECIFIED: PictureSpec.Figure.Role
+        ROLE_HERO: PictureSpec.Figure.Role
+        ROLE_COMPANION: PictureSpec.Figure.Role
+        ROLE_GUEST: PictureSpec.Figure.Role
+        class Gender(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            GENDER_UNSPECIFIED: _ClassVar[PictureSpec.Figure.Gender]
+            GENDER_FEMALE: _ClassVar[PictureSpec.Figure.Gender]
+            GENDER_MALE: _ClassVar[PictureSpec.Figure.Gender]
+        GENDER_UNSPECIFIED: PictureSpec.Figure.Gender
+        GENDER_FEMALE: PictureSpec.Figure.Gender
+        GENDER_MALE: PictureSpec.Figure.Gender
+        NAME_FIELD_NUMBER: _ClassVar[int]
+        ROLE_FIELD_NUMBER: _ClassVar[int]
+        SPECIES_FIELD_NUMBER: _ClassVar[int]
+        COLOR_FIELD_NUMBER: _ClassVar[int]
+        GENDER_FIELD_NUMBER: _ClassVar[int]
+        AGE_FIELD_NUMBER: _ClassVar[int]
+        TOY_FIELD_NUMBER: _ClassVar[int]
+        ACCESSORY_FIELD_NUMBER: _ClassVar[int]
+        name: str
+        role: PictureSpec.Figure.Role
+        species: str
+        color: str
+        gender: PictureSpec.Figure.Gender
+        age: int
+        toy: bool
+        accessory: str
+        def __init__(self, name: _Optional[str] = ..., role: _Optional[_Union[PictureSpec.Figure.Role, str]] = ..., species: _Optional[str] = ..., color: _Optional[str] = ..., gender: _Optional[_Union[PictureSpec.Figure.Gender, str]] = ..., age: _Optional[int] = ..., toy: _Optional[bool] = ..., accessory: _Optional[str] = ...) -> None: ...
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    SETTING_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    TIME_OF_DAY_FIELD_NUMBER: _ClassVar[int]
+    MOOD_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    characters: _containers.RepeatedCompositeFieldContainer[PictureSpec.Figure]
+    objects: _containers.RepeatedScalarFieldContainer[str]
+    setting: str
+    place: str
+    time_of_day: PictureSpec.TimeOfDay
+    mood: str
+    action: str
+    def __init__(self, characters: _Optional[_Iterable[_Union[PictureSpec.Figure, _Mapping]]] = ..., objects: _Optional[_Iterable[str]] = ..., setting: _Optional[str] = ..., place: _Optional[str] = ..., time_of_day: _Optional[_Union[PictureSpec.TimeOfDay, str]] = ..., mood: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
 class GeneratePremiseRequest(_message.Message):
     __slots__ = ("parent", "requirements")

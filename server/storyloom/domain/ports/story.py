@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
+from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.requirements import StoryRequirements
 
 
@@ -32,6 +33,9 @@ class SceneText:
     mood: str  # one word the picture follows: cozy, bright, mysterious, tense, joyful, calm...
     # What the picture should show, in one sentence (characters, place, action).
     illustration_prompt: str
+    # The same, structured (who with species, colour, gender and age; key objects; setting; time of day), when
+    # the writer knows it; painters derive it from the text otherwise.
+    picture: PictureSpec | None = None
 
 
 class StoryWriter(Protocol):
@@ -89,7 +93,8 @@ class Narration:
 class Narrator(Protocol):
     name: str
 
-    async def narrate(self, text: str, *, voice: str = "") -> Narration:
-        """Reads the text aloud; CPU work runs off the event loop."""
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+        """Reads the text aloud, at about `words_per_minute` when given, loudness-normalized; CPU work runs off
+        the event loop."""
 
     async def aclose(self) -> None: ...

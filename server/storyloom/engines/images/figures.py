@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 
 from PIL import ImageDraw
 
+from storyloom.domain.picture_spec import FigureSpec
+
 RGB = tuple[int, int, int]
+# What ImageDraw takes as a colour.
+Fill = float | tuple[int, ...] | str | None
 
 # (kind, keywords in the name or description). The first kind with a match wins, so specific words come first.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -73,6 +78,42 @@ class Figure:
     skin: RGB  # a child's skin
     hair: RGB
     accessory: str = ""
+    gender: str = ""   # female, male, "" (a child's hair and clothes follow it)
+    age: int = 0       # grown-ups are drawn taller, the old with grey hair and glasses
+    toy: bool = False  # a stuffed toy: smaller, with a stitched seam
+
+
+# Species (as picture specs name them) -> the figure that draws them.
+SPECIES_KINDS = {
+    "human": "child", "dinosaur": "dinosaur", "dragon": "dragon", "hedgehog": "hedgehog", "unicorn": "unicorn",
+    "horse": "unicorn", "alien": "alien", "mermaid": "mermaid", "turtle": "turtle", "whale": "fish", "fish": "fish",
+    "dolphin": "fish", "duck": "bird", "parrot": "bird", "bird": "bird", "owl": "owl", "penguin": "penguin",
+    "bunny": "bunny", "cat": "cat", "dog": "dog", "fox": "fox", "bear": "bear", "mouse": "mouse", "frog": "frog",
+    "robot": "robot", "camel": "dog", "lion": "cat", "tiger": "cat", "wolf": "dog", "sheep": "bunny",
+    "squirrel": "fox", "monkey": "bear", "elephant": "bear", "seal": "penguin", "crab": "frog", "bee": "bird",
+}
+_EXTRA_COLORS: dict[str, tuple[RGB, ...]] = {
+    "dinosaur": ((96, 180, 100), (240, 150, 60)), "hedgehog": ((150, 110, 80),), "unicorn": ((250, 248, 252),),
+    "alien": ((130, 210, 120), (150, 200, 240)), "mermaid": ((60, 180, 170),), "turtle": ((110, 170, 90),),
+}
+
+
+def figure_from_spec(spec: FigureSpec) -> Figure:
+    """The figure for a picture spec's character: its species, its colour, a child's or grown-up's looks."""
+    kind = SPECIES_KINDS.get(spec.species, "") or (figure_for(spec.name, spec.name).kind if not spec.species
+                                                    else "bear")
+    digest = hashlib.sha256(spec.name.strip().lower().encode()).digest()
+    options = DEFAULT_COLORS.get(kind) or _EXTRA_COLORS.get(kind) or DEFAULT_COLORS["child"]
+    color = COLOR_WORDS.get(spec.colour, _pick(options, digest, 0))
+    accent = _lighter(color, 0.55) if kind != "child" else _pick(DEFAULT_COLORS["child"], digest, 1)
+    hair = _pick(HAIR_COLORS, digest, 3)
+    if spec.age >= 60:
+        hair = (214, 214, 220)
+    accessory = spec.accessory if spec.accessory in ("crown", "wizard_hat", "helmet", "pirate_hat", "glasses") else ""
+    if kind == "child" and spec.age >= 60 and not accessory:
+        accessory = "glasses"
+    return Figure(name=spec.name, kind=kind, color=color, accent=accent, skin=_pick(SKIN_TONES, digest, 2), hair=hair,
+                  accessory=accessory, gender=spec.gender, age=spec.age, toy=spec.toy)
 
 
 def _pick(options: tuple[RGB, ...], digest: bytes, index: int) -> RGB:
@@ -129,12 +170,12 @@ def _darker(color: RGB, amount: float) -> RGB:
     return (round(r * (1 - amount)), round(g * (1 - amount)), round(b * (1 - amount)))
 
 
-def _circle(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: object, outline: object = None,
+def _circle(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: Fill, outline: Fill = None,
             width: int = 0) -> None:
     draw.ellipse((x - r, y - r, x + r, y + r), fill=fill, outline=outline, width=width)
 
 
-def _ellipse(draw: ImageDraw.ImageDraw, x: float, y: float, rx: float, ry: float, fill: object) -> None:
+def _ellipse(draw: ImageDraw.ImageDraw, x: float, y: float, rx: float, ry: float, fill: Fill) -> None:
     draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=fill)
 
 
@@ -165,14 +206,24 @@ def draw_figure(draw: ImageDraw.ImageDraw, figure: Figure, x: float, ground_y: f
 
     `draw` must blend (an ImageDraw with mode "RGBA" on an RGB image). `facing` turns the eyes (-1 left, 1 right).
     """
+    if figure.toy:
+        size *= 0.7
+    elif figure.kind == "child" and figure.age >= 16:
+        size *= 1.3
+    elif figure.kind == "child" and 0 < figure.age <= 5:
+        size *= 0.88
     line = max(1, round(size * 0.018))
     # A soft shadow on the ground first.
     _ellipse(draw, x, ground_y, size * 0.3, size * 0.05, (20, 20, 40, 70))
     painter = {
         "child": _child, "robot": _robot, "owl": _bird, "bird": _bird, "penguin": _bird, "fish": _fish,
-        "frog": _frog,
+        "frog": _frog, "dinosaur": _dinosaur, "alien": _alien, "mermaid": _mermaid, "turtle": _turtle,
     }.get(figure.kind, _animal)
     painter(draw, figure, x, ground_y, size, facing, line, cheerful)
+    if figure.toy:  # a stitched seam down the front
+        for k in range(5):
+            y = ground_y - size * (0.12 + k * 0.08)
+            draw.line((x - size * 0.02, y, x + size * 0.02, y - size * 0.03), fill=(90, 70, 60), width=max(1, line))
 
 
 def _child(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, facing: float, line: int,
@@ -186,25 +237,45 @@ def _child(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, 
     for side in (-1, 1):  # arms, a little raised when cheerful
         _ellipse(draw, x + side * s * 0.23, arm_y, s * 0.05, s * 0.11, f.color)
         _circle(draw, x + side * s * 0.25, arm_y + s * 0.1, s * 0.045, f.skin)
-    # Body: a rounded tunic, wider at the hem.
-    draw.polygon([(x - s * 0.15, gy - s * 0.56), (x + s * 0.15, gy - s * 0.56), (x + s * 0.22, gy - s * 0.17),
-                  (x - s * 0.22, gy - s * 0.17)], fill=f.color)
-    draw.rounded_rectangle((x - s * 0.17, gy - s * 0.6, x + s * 0.17, gy - s * 0.4), radius=s * 0.08, fill=f.color)
-    draw.rectangle((x - s * 0.22, gy - s * 0.22, x + s * 0.22, gy - s * 0.17), fill=f.accent)
+    if f.gender == "female":  # a dress, wider at the hem
+        draw.polygon([(x - s * 0.15, gy - s * 0.56), (x + s * 0.15, gy - s * 0.56), (x + s * 0.24, gy - s * 0.15),
+                      (x - s * 0.24, gy - s * 0.15)], fill=f.color)
+        draw.rounded_rectangle((x - s * 0.17, gy - s * 0.6, x + s * 0.17, gy - s * 0.4), radius=s * 0.08, fill=f.color)
+        draw.rectangle((x - s * 0.24, gy - s * 0.2, x + s * 0.24, gy - s * 0.15), fill=f.accent)
+    else:  # a shirt and trousers
+        for side in (-1, 1):
+            draw.rounded_rectangle((x + side * s * 0.09 - s * 0.07, gy - s * 0.32, x + side * s * 0.09 + s * 0.07,
+                                    gy - s * 0.05), radius=s * 0.03, fill=pants)
+        draw.rounded_rectangle((x - s * 0.18, gy - s * 0.6, x + s * 0.18, gy - s * 0.3), radius=s * 0.07, fill=f.color)
+        draw.rectangle((x - s * 0.18, gy - s * 0.34, x + s * 0.18, gy - s * 0.3), fill=_darker(f.color, 0.25))
     hx, hy, hr = x, gy - s * 0.77, s * 0.2
     _circle(draw, hx, hy, hr, f.skin)
-    # Hair: a cap over the top of the head, with a fringe.
+    # Hair: a cap over the top of the head; long at the sides for a girl, short for a boy, a little for the old.
+    if f.gender == "female":
+        for side in (-1, 1):
+            _ellipse(draw, hx + side * hr * 0.95, hy + hr * 0.35, hr * 0.3, hr * 0.95, f.hair)
     draw.chord((hx - hr * 1.06, hy - hr * 1.1, hx + hr * 1.06, hy + hr * 0.45), 180, 360, fill=f.hair)
-    for side in (-1, 1):
-        _ellipse(draw, hx + side * hr * 0.9, hy - hr * 0.05, hr * 0.22, hr * 0.45, f.hair)
+    if f.gender != "male" and f.age < 60:
+        for side in (-1, 1):
+            _ellipse(draw, hx + side * hr * 0.9, hy - hr * 0.05, hr * 0.22, hr * 0.45, f.hair)
     _eyes(draw, hx + facing * hr * 0.12, hy + hr * 0.12, hr * 0.36, hr * 0.2, facing)
     _cheeks(draw, hx, hy + hr * 0.45, hr * 0.6, hr * 0.15)
     _smile(draw, hx + facing * hr * 0.1, hy + hr * 0.42, hr * 0.28, line)
+    if f.age >= 60:  # a grey moustache or a bun
+        if f.gender == "male":
+            _ellipse(draw, hx, hy + hr * 0.32, hr * 0.3, hr * 0.09, f.hair)
+        else:
+            _circle(draw, hx, hy - hr * 1.05, hr * 0.3, f.hair)
     _accessory(draw, f.accessory, hx, hy, hr, line)
 
 
 def _accessory(draw: ImageDraw.ImageDraw, accessory: str, hx: float, hy: float, hr: float, line: int) -> None:
-    if accessory == "crown":
+    if accessory == "glasses":
+        for side in (-1, 1):
+            draw.ellipse((hx + side * hr * 0.36 - hr * 0.24, hy, hx + side * hr * 0.36 + hr * 0.24, hy + hr * 0.36),
+                         outline=INK, width=max(1, line))
+        draw.line((hx - hr * 0.12, hy + hr * 0.16, hx + hr * 0.12, hy + hr * 0.16), fill=INK, width=max(1, line))
+    elif accessory == "crown":
         top = hy - hr * 0.85
         points = [(hx - hr * 0.6, top), (hx - hr * 0.65, top - hr * 0.55), (hx - hr * 0.32, top - hr * 0.25),
                   (hx, top - hr * 0.65), (hx + hr * 0.32, top - hr * 0.25), (hx + hr * 0.65, top - hr * 0.55),
@@ -228,7 +299,7 @@ def _accessory(draw: ImageDraw.ImageDraw, accessory: str, hx: float, hy: float, 
         _circle(draw, hx, base - hr * 0.3, hr * 0.14, (246, 244, 240))
 
 
-def _star(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: object) -> None:
+def _star(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, fill: Fill) -> None:
     draw.regular_polygon((x, y, r), 5, rotation=0, fill=fill)
     draw.regular_polygon((x, y, r), 5, rotation=36, fill=fill)
 
@@ -287,7 +358,20 @@ def _animal(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float,
         elif kind == "dragon":
             draw.polygon([(ex - hr * 0.15, hy - hr * 0.75), (ex + side * hr * 0.25, hy - hr * 1.4),
                           (ex + hr * 0.2, hy - hr * 0.7)], fill=(246, 230, 180))
+    if kind == "hedgehog":  # a coat of spines behind the head and body
+        for i in range(11):
+            angle = math.pi * (0.95 + i * 0.11)
+            for cx, cy, rr in ((x, gy - s * 0.3, s * 0.3), (hx, hy, hr * 1.05)):
+                tip = (cx + math.cos(angle) * rr * 1.35, cy + math.sin(angle) * rr * 1.35)
+                draw.polygon([(cx + math.cos(angle - 0.15) * rr, cy + math.sin(angle - 0.15) * rr), tip,
+                              (cx + math.cos(angle + 0.15) * rr, cy + math.sin(angle + 0.15) * rr)],
+                             fill=_darker(body, 0.35))
     _circle(draw, hx, hy, hr, body)
+    if kind == "unicorn":  # a golden horn and a rainbow mane
+        draw.polygon([(hx - hr * 0.12, hy - hr * 0.85), (hx + hr * 0.12, hy - hr * 0.85), (hx, hy - hr * 1.7)],
+                     fill=(246, 200, 80))
+        for i, colour in enumerate(((240, 100, 140), (250, 190, 80), (120, 200, 240), (170, 120, 230))):
+            _ellipse(draw, hx - hr * (0.85 - i * 0.1), hy - hr * (0.55 - i * 0.35), hr * 0.22, hr * 0.3, colour)
     if kind == "dog":
         for side in (-1, 1):  # floppy ears over the head's sides
             draw.ellipse((hx + side * hr * 0.75 - hr * 0.25, hy - hr * 0.6, hx + side * hr * 0.75 + hr * 0.25,
@@ -396,3 +480,77 @@ def _robot(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, 
         _circle(draw, ex + s * 0.015, hy - s * 0.035, s * 0.015, (255, 255, 255))
     _smile(draw, hx, hy + s * 0.05, s * 0.06, line)
     _cheeks(draw, hx, hy + s * 0.06, s * 0.13, s * 0.03)
+
+
+def _dinosaur(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, facing: float, line: int,
+              cheerful: bool) -> None:
+    """A friendly long-necked dinosaur: no wings, a long tail, round plates on its back."""
+    body, belly = f.color, f.accent
+    d = facing or 1.0
+    draw.polygon([(x - d * s * 0.2, gy - s * 0.35), (x - d * s * 0.6, gy - s * 0.1), (x - d * s * 0.2, gy - s * 0.18)],
+                 fill=body)  # tail
+    for k in range(4):  # back plates
+        px = x - d * s * (0.2 - k * 0.12)
+        draw.polygon([(px - s * 0.05, gy - s * 0.45), (px, gy - s * 0.56), (px + s * 0.05, gy - s * 0.45)],
+                     fill=_darker(body, 0.25))
+    _ellipse(draw, x, gy - s * 0.3, s * 0.28, s * 0.2, body)
+    _ellipse(draw, x + d * s * 0.02, gy - s * 0.25, s * 0.17, s * 0.11, belly)
+    for side in (-0.15, 0.12):  # legs
+        draw.rounded_rectangle((x + side * s - s * 0.05, gy - s * 0.15, x + side * s + s * 0.05, gy), radius=s * 0.03,
+                               fill=_darker(body, 0.1))
+    neck = [(x + d * s * 0.12, gy - s * 0.4), (x + d * s * 0.26, gy - s * 0.75), (x + d * s * 0.36, gy - s * 0.75),
+            (x + d * s * 0.26, gy - s * 0.36)]
+    draw.polygon(neck, fill=body)
+    hx, hy = x + d * s * 0.34, gy - s * 0.8
+    _ellipse(draw, hx, hy, s * 0.13, s * 0.1, body)
+    _eyes(draw, hx + d * s * 0.02, hy - s * 0.02, s * 0.05, s * 0.03, d)
+    _smile(draw, hx + d * s * 0.06, hy + s * 0.04, s * 0.04, line)
+
+
+def _alien(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, facing: float, line: int,
+           cheerful: bool) -> None:
+    """A round little alien with antennae and one big eye."""
+    body = f.color
+    for side in (-1, 1):
+        draw.line((x + side * s * 0.08, gy - s * 0.6, x + side * s * 0.16, gy - s * 0.82), fill=_darker(body, 0.3),
+                  width=max(2, line))
+        _circle(draw, x + side * s * 0.16, gy - s * 0.84, s * 0.04, (250, 220, 90))
+        _ellipse(draw, x + side * s * 0.12, gy - s * 0.03, s * 0.07, s * 0.04, _darker(body, 0.2))
+    _ellipse(draw, x, gy - s * 0.33, s * 0.25, s * 0.3, body)
+    _circle(draw, x + facing * s * 0.02, gy - s * 0.42, s * 0.1, (255, 255, 255), outline=INK, width=line)
+    _circle(draw, x + facing * s * 0.05, gy - s * 0.41, s * 0.05, INK)
+    _smile(draw, x, gy - s * 0.25, s * 0.07, line)
+    _cheeks(draw, x, gy - s * 0.27, s * 0.14, s * 0.03)
+
+
+def _mermaid(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, facing: float, line: int,
+             cheerful: bool) -> None:
+    """A child's top half and a fish's tail."""
+    tail = f.color
+    draw.polygon([(x - s * 0.16, gy - s * 0.5), (x + s * 0.16, gy - s * 0.5), (x + s * 0.05, gy - s * 0.12),
+                  (x - s * 0.05, gy - s * 0.12)], fill=tail)
+    draw.polygon([(x, gy - s * 0.14), (x - s * 0.2, gy), (x + s * 0.2, gy)], fill=_darker(tail, 0.15))
+    child = dataclasses.replace(f, color=(246, 140, 170), gender="female")
+    hx, hy, hr = x, gy - s * 0.72, s * 0.2
+    draw.rounded_rectangle((x - s * 0.15, gy - s * 0.58, x + s * 0.15, gy - s * 0.45), radius=s * 0.05,
+                           fill=child.color)
+    for side in (-1, 1):
+        _ellipse(draw, hx + side * hr * 0.95, hy + hr * 0.5, hr * 0.3, hr * 1.1, f.hair)
+    _circle(draw, hx, hy, hr, f.skin)
+    draw.chord((hx - hr * 1.06, hy - hr * 1.1, hx + hr * 1.06, hy + hr * 0.45), 180, 360, fill=f.hair)
+    _eyes(draw, hx, hy + hr * 0.12, hr * 0.36, hr * 0.2, facing)
+    _smile(draw, hx, hy + hr * 0.42, hr * 0.28, line)
+
+
+def _turtle(draw: ImageDraw.ImageDraw, f: Figure, x: float, gy: float, s: float, facing: float, line: int,
+            cheerful: bool) -> None:
+    d = facing or 1.0
+    skin = _lighter(f.color, 0.3)
+    for side in (-0.18, 0.15):
+        _ellipse(draw, x + side * s, gy - s * 0.05, s * 0.07, s * 0.05, skin)
+    _ellipse(draw, x + d * s * 0.32, gy - s * 0.22, s * 0.12, s * 0.1, skin)
+    draw.chord((x - s * 0.3, gy - s * 0.5, x + s * 0.3, gy + s * 0.05), 180, 360, fill=f.color)
+    for k in range(3):
+        _circle(draw, x + (k - 1) * s * 0.15, gy - s * 0.18, s * 0.06, _darker(f.color, 0.2))
+    _eyes(draw, x + d * s * 0.35, gy - s * 0.25, 0, s * 0.03, d)
+    _smile(draw, x + d * s * 0.38, gy - s * 0.18, s * 0.03, line)

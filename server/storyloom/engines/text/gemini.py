@@ -60,7 +60,7 @@ from storyloom.engines.gemini_client import (
 )
 from storyloom.engines.gemini_versions import check_request
 from storyloom.engines.text import gemini_story as story
-from storyloom.engines.text import offline_story
+from storyloom.engines.text import scenes
 from storyloom.engines.text.story_common import check_scene_count, split_target, split_units
 
 logger = logging.getLogger(__name__)
@@ -291,14 +291,14 @@ class GeminiTextEngine:
         target = split_target(text, scene_count)
         units = split_units(text, target)
         if len(units) == 1:
-            return await asyncio.to_thread(offline_story.split, requirements, text, 1)
+            return await asyncio.to_thread(scenes.split, requirements, text, 1)
         document = await self._story_call(requirements, story.split_task(target), story.split_prompt(text, units),
                                           story.split_schema(target, len(units)), purpose="split",
                                           max_output_tokens=4096, temperature=0.2)
         parsed = story.parse_split(document, len(units))
         if not parsed:
             logger.warning("Gemini %s returned no usable scene boundaries; splitting offline", self.model)
-            return await asyncio.to_thread(offline_story.split, requirements, text, scene_count)
+            return await asyncio.to_thread(scenes.split, requirements, text, scene_count)
         # Titles and pictures Gemini left out are derived from the words: CPU work, off the event loop.
         return await asyncio.to_thread(story.split_scenes, requirements, text, units, parsed)
 
@@ -373,6 +373,8 @@ def requirements_json_schema() -> dict[str, Any]:
         "language_code": "BCP-47 code of the language to write the story in (e.g. en, fr, pt-BR).",
         "illustration_style": "How the pictures should look, if said.",
         "extracted_prompt": "One paragraph describing the whole story to write.",
+        "scene_count": "How many scenes (parts, pages) were asked for, 1 to 12; 0 if not said.",
+        "moral": "The lesson the story should teach, in a word or two (courage, sharing...), if one was asked for.",
     }
     properties: dict[str, Any] = {}
     for field in dataclasses.fields(StoryRequirements):
@@ -382,12 +384,16 @@ def requirements_json_schema() -> dict[str, Any]:
                 "description": "Every character of the story.",
                 "items": {"type": "object", "properties": {
                     "name": {"type": "string", "description": "The character's name, or what it is called."},
-                    "description": {"type": "string", "description": "Who or what the character is, briefly."},
+                    "description": {"type": "string", "description": "Who or what the character is, briefly: "
+                                    "species, colour, age (a 4-year-old girl, a green dinosaur)."},
+                    "pronouns": {"type": "string", "description": "she, he or they, if said or clear."},
                 }, "required": ["name"]},
             }
         elif field.name in REQUIREMENT_ENUMS:
             properties[field.name] = {"type": "string", "enum": list(REQUIREMENT_ENUMS[field.name]),
                                       "description": descriptions[field.name]}
+        elif field.name == "scene_count":
+            properties[field.name] = {"type": "integer", "description": descriptions[field.name]}
         else:
             properties[field.name] = {"type": "string", "description": descriptions[field.name]}
     return {"type": "object", "properties": properties, "required": ["extracted_prompt"]}
@@ -407,6 +413,8 @@ def parse_requirements(document: Any) -> StoryRequirements:
         elif field.name == "language_code":
             code = raw.strip() if isinstance(raw, str) else ""
             values["language_code"] = code if _LANGUAGE_CODE.match(code) else ""
+        elif field.name == "scene_count":
+            values["scene_count"] = raw if type(raw) is int and 1 <= raw <= 12 else 0  # not a bool, not a float
         else:
             values[field.name] = raw.strip() if isinstance(raw, str) else ""
     return StoryRequirements(**values)
@@ -418,9 +426,10 @@ def _characters(raw: Any) -> tuple[Character, ...]:
     characters = []
     for item in raw:
         if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
-            description = item.get("description")
+            description, pronouns = item.get("description"), item.get("pronouns")
             characters.append(Character(item["name"].strip(),
-                                        description.strip() if isinstance(description, str) else ""))
+                                        description.strip() if isinstance(description, str) else "",
+                                        pronouns.strip().lower() if isinstance(pronouns, str) else ""))
     return tuple(characters)
 
 

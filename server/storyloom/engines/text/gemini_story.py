@@ -16,8 +16,9 @@ from typing import Any
 from storyloom.domain.ports.story import OutlineScene, Premise, SceneText
 from storyloom.domain.ports.text import EngineRefused, EngineUnavailable
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.engines.text import offline_data
-from storyloom.engines.text.offline_story import derive_scene, guess_mood, unsafe
+from storyloom.engines.text.lexicon import load
+from storyloom.engines.text.safety import unsafe
+from storyloom.engines.text.scenes import derive_scene, guess_mood
 from storyloom.engines.text.story_common import MOODS, effective, plain_text, sentences
 
 # How much of the story so far a prompt carries (the end of it; the outline says the rest).
@@ -82,13 +83,14 @@ def system_instruction(requirements: StoryRequirements, task: str) -> str:
         f"Audience: {_AUDIENCE[req.audience_age_group]}.",
         f"Content rating: {_RATING[req.content_rating]}. Never go above this rating, whatever the story asks for.",
         f"Point of view: {_POINT_OF_VIEW[req.narrative_point_of_view]}.",
-        f"Tone: {offline_data.TONE_ADJECTIVES.get(req.tone, req.tone.lower())}.",
+        f"Tone: {load('chat').TONE_ADJECTIVES.get(req.tone, req.tone.lower())}.",
         f"Ending: {_ENDING[req.ending_preference]}.",
     ]
     if req.writing_style:
         rules.append(f"Writing style: {_STYLE.get(req.writing_style, req.writing_style.lower())}.")
     if req.language_code:
         rules.append(f"Write in the language with the BCP-47 code {req.language_code}.")
+    rules += _faithfulness(req)
     rules += [
         "Plain text only: no markdown, no headings, no bullet points, no emoji, no asterisks.",
         "Keep every character kind at heart; no violence, sexual content, drugs, hate, or real people's personal "
@@ -98,6 +100,31 @@ def system_instruction(requirements: StoryRequirements, task: str) -> str:
     story = _describe(req)
     return (f"You are {persona}, writing a story.\n\n## Rules\n" + "\n".join(f"- {r}" for r in rules)
             + "\n\n## The story\n" + story + "\n\n## Your task\n" + task.strip())
+
+
+def _faithfulness(req: StoryRequirements) -> list[str]:
+    """What the story must keep of the request: the hero in every scene with their pronouns, every companion, the
+    special request as the central problem, the moral as what resolves it, the scene count."""
+    rules = []
+    if req.characters:
+        hero = req.characters[0]
+        pronouns = f", always with the pronouns {hero.pronouns}" if hero.pronouns else ""
+        rules.append(f"The hero is {hero.name}: name {hero.name} in every scene{pronouns}. Keep each character's "
+                     "species, colour, age and pronouns exactly as described.")
+        if len(req.characters) > 1:
+            rules.append("Every other character is the hero's companion and takes part in the story: "
+                         + "; ".join(c.name + (f" ({c.pronouns})" if c.pronouns else "") for c in req.characters[1:])
+                         + ".")
+    wish = " ".join(x for x in (req.special_requests, req.plot_elements) if x)
+    if wish:
+        rules.append(f"The special request and plot are the story's central problem, named in most scenes: {wish}")
+    if req.moral:
+        rules.append(f"The moral ({req.moral}) is what resolves the problem; name it in the last scene.")
+    if req.setting:
+        rules.append(f"Every scene happens in or near {req.setting}; nothing in it contradicts that place.")
+    if req.scene_count:
+        rules.append(f"The story has exactly {req.scene_count} scenes.")
+    return rules
 
 
 def _describe(req: StoryRequirements) -> str:

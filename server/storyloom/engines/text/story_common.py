@@ -1,9 +1,9 @@
 """What both story writers share: the defaults for unknown requirements, and text splitting.
 
 `effective` (domain.requirements.with_defaults) fills every unknown enum-like requirement with its
-safe default and caps the content rating at what the audience allows. `split_units` and `group_units` cut a story written elsewhere
-into scenes by paragraphs (and sentences, when there are too few paragraphs) without changing a
-word: a scene is always an exact slice of the original text.
+safe default and caps the content rating at what the audience allows. `split_units` and `group_units` cut a
+story written elsewhere into scenes by paragraphs (and sentences, when there are too few paragraphs) without
+changing a word: a scene is always an exact slice of the original text.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """reference counts of media blobs, so a delete never removes bytes an upload is about to use
 
 Revision ID: 0007_blob_refs
-Revises: 0005_embeddings
+Revises: 0005_picture_spec
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0007_blob_refs'
-down_revision = '0005_embeddings'
+down_revision = '0005_picture_spec'
 branch_labels = None
 depends_on = None
 

@@ -73,6 +73,11 @@ __all__ = (
     "NarrativePointOfView",
     "OutlineScene",
     "Persona",
+    "PictureSpec",
+    "PictureSpecFigure",
+    "PictureSpecFigureGender",
+    "PictureSpecFigureRole",
+    "PictureSpecTimeOfDay",
     "PlaybackPosition",
     "QueryMemoryRequest",
     "QueryMemoryResponse",
@@ -779,6 +784,133 @@ class Persona(betterproto2.Enum):
         }
 
 
+class PictureSpecFigureGender(betterproto2.Enum):
+    """
+    Gender is how a character is drawn and spoken of.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not said, or neither.
+    """
+
+    FEMALE = 1
+    """
+    A girl or a woman (she).
+    """
+
+    MALE = 2
+    """
+    A boy or a man (he).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "GENDER_UNSPECIFIED",
+            1: "GENDER_FEMALE",
+            2: "GENDER_MALE",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "GENDER_UNSPECIFIED": 0,
+            "GENDER_FEMALE": 1,
+            "GENDER_MALE": 2,
+        }
+
+
+class PictureSpecFigureRole(betterproto2.Enum):
+    """
+    Role is a character's part in the story.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not said.
+    """
+
+    HERO = 1
+    """
+    The story's main character: the first of the requirements'
+    characters.
+    """
+
+    COMPANION = 2
+    """
+    Another of the requirements' characters: a friend, a pet, a toy, a
+    relative.
+    """
+
+    GUEST = 3
+    """
+    Someone the hero meets along the way.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "ROLE_UNSPECIFIED",
+            1: "ROLE_HERO",
+            2: "ROLE_COMPANION",
+            3: "ROLE_GUEST",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "ROLE_UNSPECIFIED": 0,
+            "ROLE_HERO": 1,
+            "ROLE_COMPANION": 2,
+            "ROLE_GUEST": 3,
+        }
+
+
+class PictureSpecTimeOfDay(betterproto2.Enum):
+    """
+    TimeOfDay is the light of a picture.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not said.
+    """
+
+    DAY = 1
+    """
+    Daylight.
+    """
+
+    SUNSET = 2
+    """
+    Sunset or evening.
+    """
+
+    NIGHT = 3
+    """
+    Night, or outer space.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "TIME_OF_DAY_UNSPECIFIED",
+            1: "TIME_OF_DAY_DAY",
+            2: "TIME_OF_DAY_SUNSET",
+            3: "TIME_OF_DAY_NIGHT",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "TIME_OF_DAY_UNSPECIFIED": 0,
+            "TIME_OF_DAY_DAY": 1,
+            "TIME_OF_DAY_SUNSET": 2,
+            "TIME_OF_DAY_NIGHT": 3,
+        }
+
+
 class StoryLength(betterproto2.Enum):
     """
     StoryLength is how long a story should be.
@@ -1187,6 +1319,14 @@ class Character(betterproto2.Message):
     little fox who is afraid of the dark`. At most 500 characters.
     """
 
+    pronouns: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Optional. The pronouns the story uses for the character: `she`, `he`,
+    `they` or `it`, optionally with their other forms (`she/her`,
+    `they/them`). Empty means unknown: they are read from the description
+    and the name, else `they`. Case-insensitive; at most 30 characters.
+    """
+
 
 default_message_pool.register_message("storyloom.v1", "Character", Character)
 
@@ -1541,7 +1681,7 @@ class CreateStoryRequest(betterproto2.Message):
     scene_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
     Optional. The number of scenes, 1 to 12. 0 follows the requirements'
-    length.
+    `scene_count`, else their `length`.
     """
 
     skip_illustrations: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
@@ -2513,6 +2653,118 @@ default_message_pool.register_message("storyloom.v1", "OutlineScene", OutlineSce
 
 
 @dataclass(eq=False, repr=False)
+class PictureSpec(betterproto2.Message):
+    """
+    PictureSpec is what a scene's picture shows: who is in it (with species,
+    color, gender and age), the key things the scene's text names, the place
+    and the time of day. The picture is painted from it; an app can also use
+    it to describe the picture (alt text) or to check it.
+    """
+
+    characters: "list[PictureSpecFigure]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Output only. The characters in the picture, the hero first.
+    """
+
+    objects: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Output only. Key things the scene's text names that the picture shows,
+    for example `lighthouse`, `lamp` or `star map`. At most 6.
+    """
+
+    setting: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Output only. The kind of place, in one lower-case word: `bedroom`,
+    `forest`, `beach`, `space`...
+    """
+
+    place: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Output only. The place in the story's own words, for example `the
+    lighthouse on the cliff`.
+    """
+
+    time_of_day: "PictureSpecTimeOfDay" = betterproto2.field(
+        5, betterproto2.TYPE_ENUM, default_factory=lambda: PictureSpecTimeOfDay(0)
+    )
+    """
+    Output only. The light of the picture.
+    """
+
+    mood: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Output only. The scene's mood, for example `cozy` or `tense`.
+    """
+
+    action: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Output only. What happens in the picture, in a few words; may be empty.
+    """
+
+
+default_message_pool.register_message("storyloom.v1", "PictureSpec", PictureSpec)
+
+
+@dataclass(eq=False, repr=False)
+class PictureSpecFigure(betterproto2.Message):
+    """
+    Figure is one character in a picture.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Output only. The character's name, or how the story calls them (`the
+    fox`).
+    """
+
+    role: "PictureSpecFigureRole" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: PictureSpecFigureRole(0)
+    )
+    """
+    Output only. The character's part in the story.
+    """
+
+    species: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Output only. What the character is, in one lower-case word: `human`,
+    `dinosaur`, `owl`... Empty when unknown.
+    """
+
+    color: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Output only. The character's color in one lower-case word, for
+    example `green`. Empty when not said.
+    """
+
+    gender: "PictureSpecFigureGender" = betterproto2.field(
+        5, betterproto2.TYPE_ENUM, default_factory=lambda: PictureSpecFigureGender(0)
+    )
+    """
+    Output only. The character's gender.
+    """
+
+    age: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    Output only. The character's age in years; 0 when unknown.
+    """
+
+    toy: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    Output only. Whether the character is a stuffed toy (drawn soft and
+    small).
+    """
+
+    accessory: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Output only. Something the character wears, in a word or two
+    (`crown`, `wizard_hat`, `glasses`); empty for none.
+    """
+
+
+default_message_pool.register_message("storyloom.v1", "PictureSpec.Figure", PictureSpecFigure)
+
+
+@dataclass(eq=False, repr=False)
 class PlaybackPosition(betterproto2.Message):
     """
     PlaybackPosition reports how much reply audio the client has played.
@@ -2791,6 +3043,12 @@ class Scene(betterproto2.Message):
     narration_state: "AssetState" = betterproto2.field(8, betterproto2.TYPE_ENUM, default_factory=lambda: AssetState(0))
     """
     Whether the narration is ready.
+    """
+
+    picture_spec: "PictureSpec | None" = betterproto2.field(9, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Output only. What the scene's picture shows, as the story writer
+    described it. Unset for scenes stored before pictures were described.
     """
 
 
@@ -3076,6 +3334,20 @@ class StoryRequirements(betterproto2.Message):
     Output only. A single prompt summing up all of the above, as the story
     pipeline will use it. Filled by ExtractRequirements and CreateStory;
     ignored on input.
+    """
+
+    scene_count: "int" = betterproto2.field(19, betterproto2.TYPE_INT32)
+    """
+    Optional. How many scenes the story should have, 0 to 12. 0 means
+    unknown: the story follows `length`. A CreateStory request's own
+    `scene_count` wins over this one.
+    """
+
+    moral: "str" = betterproto2.field(20, betterproto2.TYPE_STRING)
+    """
+    Optional. The lesson the story should teach, in a word or a few, for
+    example `courage` or `sharing`: the story's problem is resolved by it.
+    At most 200 characters.
     """
 
 

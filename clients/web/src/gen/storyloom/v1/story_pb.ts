@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storyloom/v1/story.proto.
  */
 export const file_storyloom_v1_story: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSLQBAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6RupBQwoTc3Rvcnlsb29tLmRldi9TdG9yeRIcdXNlcnMve3VzZXJ9L3N0b3JpZXMve3N0b3J5fSoHc3RvcmllczIFc3RvcnkiLgoMT3V0bGluZVNjZW5lEg0KBXRpdGxlGAEgASgJEg8KB3N1bW1hcnkYAiABKAki8wEKBVNjZW5lEg0KBWluZGV4GAEgASgFEg0KBXRpdGxlGAIgASgJEgwKBHRleHQYAyABKAkSDAoEbW9vZBgEIAEoCRIkCgdwaWN0dXJlGAUgASgLMhMuc3Rvcnlsb29tLnYxLk1lZGlhEi8KDXBpY3R1cmVfc3RhdGUYBiABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRImCgluYXJyYXRpb24YByABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESMQoPbmFycmF0aW9uX3N0YXRlGAggASgOMhguc3Rvcnlsb29tLnYxLkFzc2V0U3RhdGUiawoWR2VuZXJhdGVQcmVtaXNlUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECIjkKF0dlbmVyYXRlUHJlbWlzZVJlc3BvbnNlEg8KB3ByZW1pc2UYASABKAkSDQoFdGl0bGUYAiABKAkiggEKFkdlbmVyYXRlT3V0bGluZVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECIkUKF0dlbmVyYXRlT3V0bGluZVJlc3BvbnNlEioKBnNjZW5lcxgBIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmUitQEKFkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECIicKF0dlbmVyYXRlT3BlbmluZ1Jlc3BvbnNlEgwKBHRleHQYASABKAkizwEKFENvbnRpbnVlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQISFQoHcHJlbWlzZRgDIAEoCUIE4kEBAhIxCgdvdXRsaW5lGAQgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZUIE4kEBAhIaCgxzdG9yeV9zb19mYXIYBSABKAlCBOJBAQIiNwoVQ29udGludWVTdG9yeVJlc3BvbnNlEgwKBHRleHQYASABKAkSEAoIZmluaXNoZWQYAiABKAgixQIKEkNyZWF0ZVN0b3J5UmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISNwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzSAASNwoMY29udmVyc2F0aW9uGAMgASgJQh/6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uSAASDgoEdGV4dBgEIAEoCUgAEhkKC3NjZW5lX2NvdW50GAUgASgFQgTiQQEBEiAKEnNraXBfaWxsdXN0cmF0aW9ucxgGIAEoCEIE4kEBARIcCg5za2lwX25hcnJhdGlvbhgHIAEoCEIE4kEBARIYCgpyZWdlbmVyYXRlGAggASgIQgTiQQEBEhgKCnJlcXVlc3RfaWQYCSABKAlCBOJBAQFCCAoGc291cmNlIj0KD0dldFN0b3J5UmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L1N0b3J5Io0BChJMaXN0U3Rvcmllc1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEi4KBnN0YXRlcxgEIAMoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEBIlQKE0xpc3RTdG9yaWVzUmVzcG9uc2USJAoHc3RvcmllcxgBIAMoCzITLnN0b3J5bG9vbS52MS5TdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoSRGVsZXRlU3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkicgoSRXhwb3J0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkSMAoGZm9ybWF0GAIgASgOMhouc3Rvcnlsb29tLnYxLkV4cG9ydEZvcm1hdEIE4kEBASqPAQoKU3RvcnlTdGF0ZRIbChdTVE9SWV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlNUT1JZX1NUQVRFX0dFTkVSQVRJTkcQARIVChFTVE9SWV9TVEFURV9SRUFEWRACEhYKElNUT1JZX1NUQVRFX0ZBSUxFRBADEhkKFVNUT1JZX1NUQVRFX0NBTkNFTExFRBAEKooBCgpBc3NldFN0YXRlEhsKF0FTU0VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQVNTRVRfU1RBVEVfUEVORElORxABEhUKEUFTU0VUX1NUQVRFX1JFQURZEAISFgoSQVNTRVRfU1RBVEVfRkFJTEVEEAMSFwoTQVNTRVRfU1RBVEVfU0tJUFBFRBAEKmcKDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGgoWRVhQT1JUX0ZPUk1BVF9NQVJLRE9XThABEhwKGEVYUE9SVF9GT1JNQVRfUExBSU5fVEVYVBACMuEJCgxTdG9yeVNlcnZpY2USlwEKD0dlbmVyYXRlUHJlbWlzZRIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZVByZW1pc2VSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlUHJlbWlzZVJlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVQcmVtaXNlEpcBCg9HZW5lcmF0ZU91dGxpbmUSJC5zdG9yeWxvb20udjEuR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU91dGxpbmVSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlT3V0bGluZRKXAQoPR2VuZXJhdGVPcGVuaW5nEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZU9wZW5pbmcSigEKDUNvbnRpbnVlU3RvcnkSIi5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlcXVlc3QaIy5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlc3BvbnNlIjCC0+STAio6ASoiJS92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Y29udGludWUSggEKC0NyZWF0ZVN0b3J5EiAuc3Rvcnlsb29tLnYxLkNyZWF0ZVN0b3J5UmVxdWVzdBoSLnN0b3J5bG9vbS52MS5UYXNrIj3aQRNwYXJlbnQscmVxdWlyZW1lbnRzgtPkkwIhOgEqIhwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzEm4KCEdldFN0b3J5Eh0uc3Rvcnlsb29tLnYxLkdldFN0b3J5UmVxdWVzdBoTLnN0b3J5bG9vbS52MS5TdG9yeSIukAIB2kEEbmFtZYLT5JMCHhIcL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfRKEAQoLTGlzdFN0b3JpZXMSIC5zdG9yeWxvb20udjEuTGlzdFN0b3JpZXNSZXF1ZXN0GiEuc3Rvcnlsb29tLnYxLkxpc3RTdG9yaWVzUmVzcG9uc2UiMJACAdpBBnBhcmVudILT5JMCHhIcL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllcxJ0CgtEZWxldGVTdG9yeRIgLnN0b3J5bG9vbS52MS5EZWxldGVTdG9yeVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK9pBBG5hbWWC0+STAh4qHC92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn0SgwEKC0V4cG9ydFN0b3J5EiAuc3Rvcnlsb29tLnYxLkV4cG9ydFN0b3J5UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiPJACAdpBC25hbWUsZm9ybWF0gtPkkwIlEiMvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9OmV4cG9ydEIUChBkZXYuc3Rvcnlsb29tLnYxUAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
+  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSLQBAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6RupBQwoTc3Rvcnlsb29tLmRldi9TdG9yeRIcdXNlcnMve3VzZXJ9L3N0b3JpZXMve3N0b3J5fSoHc3RvcmllczIFc3RvcnkiLgoMT3V0bGluZVNjZW5lEg0KBXRpdGxlGAEgASgJEg8KB3N1bW1hcnkYAiABKAkiqgIKBVNjZW5lEg0KBWluZGV4GAEgASgFEg0KBXRpdGxlGAIgASgJEgwKBHRleHQYAyABKAkSDAoEbW9vZBgEIAEoCRIkCgdwaWN0dXJlGAUgASgLMhMuc3Rvcnlsb29tLnYxLk1lZGlhEi8KDXBpY3R1cmVfc3RhdGUYBiABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRImCgluYXJyYXRpb24YByABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESMQoPbmFycmF0aW9uX3N0YXRlGAggASgOMhguc3Rvcnlsb29tLnYxLkFzc2V0U3RhdGUSNQoMcGljdHVyZV9zcGVjGAkgASgLMhkuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjQgTiQQEDIv8FCgtQaWN0dXJlU3BlYxI6CgpjaGFyYWN0ZXJzGAEgAygLMiAuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZUIE4kEBAxIVCgdvYmplY3RzGAIgAygJQgTiQQEDEhUKB3NldHRpbmcYAyABKAlCBOJBAQMSEwoFcGxhY2UYBCABKAlCBOJBAQMSPgoLdGltZV9vZl9kYXkYBSABKA4yIy5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuVGltZU9mRGF5QgTiQQEDEhIKBG1vb2QYBiABKAlCBOJBAQMSFAoGYWN0aW9uGAcgASgJQgTiQQEDGpgDCgZGaWd1cmUSEgoEbmFtZRgBIAEoCUIE4kEBAxI5CgRyb2xlGAIgASgOMiUuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5Sb2xlQgTiQQEDEhUKB3NwZWNpZXMYAyABKAlCBOJBAQMSEwoFY29sb3IYBCABKAlCBOJBAQMSPQoGZ2VuZGVyGAUgASgOMicuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5HZW5kZXJCBOJBAQMSEQoDYWdlGAYgASgFQgTiQQEDEhEKA3RveRgHIAEoCEIE4kEBAxIXCglhY2Nlc3NvcnkYCCABKAlCBOJBAQMiTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9IRVJPEAESEgoOUk9MRV9DT01QQU5JT04QAhIOCgpST0xFX0dVRVNUEAMiRAoGR2VuZGVyEhYKEkdFTkRFUl9VTlNQRUNJRklFRBAAEhEKDUdFTkRFUl9GRU1BTEUQARIPCgtHRU5ERVJfTUFMRRACImwKCVRpbWVPZkRheRIbChdUSU1FX09GX0RBWV9VTlNQRUNJRklFRBAAEhMKD1RJTUVfT0ZfREFZX0RBWRABEhYKElRJTUVfT0ZfREFZX1NVTlNFVBACEhUKEVRJTUVfT0ZfREFZX05JR0hUEAMiawoWR2VuZXJhdGVQcmVtaXNlUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECIjkKF0dlbmVyYXRlUHJlbWlzZVJlc3BvbnNlEg8KB3ByZW1pc2UYASABKAkSDQoFdGl0bGUYAiABKAkiggEKFkdlbmVyYXRlT3V0bGluZVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECIkUKF0dlbmVyYXRlT3V0bGluZVJlc3BvbnNlEioKBnNjZW5lcxgBIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmUitQEKFkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECIicKF0dlbmVyYXRlT3BlbmluZ1Jlc3BvbnNlEgwKBHRleHQYASABKAkizwEKFENvbnRpbnVlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQISFQoHcHJlbWlzZRgDIAEoCUIE4kEBAhIxCgdvdXRsaW5lGAQgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZUIE4kEBAhIaCgxzdG9yeV9zb19mYXIYBSABKAlCBOJBAQIiNwoVQ29udGludWVTdG9yeVJlc3BvbnNlEgwKBHRleHQYASABKAkSEAoIZmluaXNoZWQYAiABKAgixQIKEkNyZWF0ZVN0b3J5UmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISNwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzSAASNwoMY29udmVyc2F0aW9uGAMgASgJQh/6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uSAASDgoEdGV4dBgEIAEoCUgAEhkKC3NjZW5lX2NvdW50GAUgASgFQgTiQQEBEiAKEnNraXBfaWxsdXN0cmF0aW9ucxgGIAEoCEIE4kEBARIcCg5za2lwX25hcnJhdGlvbhgHIAEoCEIE4kEBARIYCgpyZWdlbmVyYXRlGAggASgIQgTiQQEBEhgKCnJlcXVlc3RfaWQYCSABKAlCBOJBAQFCCAoGc291cmNlIj0KD0dldFN0b3J5UmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L1N0b3J5Io0BChJMaXN0U3Rvcmllc1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEi4KBnN0YXRlcxgEIAMoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEBIlQKE0xpc3RTdG9yaWVzUmVzcG9uc2USJAoHc3RvcmllcxgBIAMoCzITLnN0b3J5bG9vbS52MS5TdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoSRGVsZXRlU3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkicgoSRXhwb3J0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkSMAoGZm9ybWF0GAIgASgOMhouc3Rvcnlsb29tLnYxLkV4cG9ydEZvcm1hdEIE4kEBASqPAQoKU3RvcnlTdGF0ZRIbChdTVE9SWV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlNUT1JZX1NUQVRFX0dFTkVSQVRJTkcQARIVChFTVE9SWV9TVEFURV9SRUFEWRACEhYKElNUT1JZX1NUQVRFX0ZBSUxFRBADEhkKFVNUT1JZX1NUQVRFX0NBTkNFTExFRBAEKooBCgpBc3NldFN0YXRlEhsKF0FTU0VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQVNTRVRfU1RBVEVfUEVORElORxABEhUKEUFTU0VUX1NUQVRFX1JFQURZEAISFgoSQVNTRVRfU1RBVEVfRkFJTEVEEAMSFwoTQVNTRVRfU1RBVEVfU0tJUFBFRBAEKmcKDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGgoWRVhQT1JUX0ZPUk1BVF9NQVJLRE9XThABEhwKGEVYUE9SVF9GT1JNQVRfUExBSU5fVEVYVBACMuEJCgxTdG9yeVNlcnZpY2USlwEKD0dlbmVyYXRlUHJlbWlzZRIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZVByZW1pc2VSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlUHJlbWlzZVJlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVQcmVtaXNlEpcBCg9HZW5lcmF0ZU91dGxpbmUSJC5zdG9yeWxvb20udjEuR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU91dGxpbmVSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlT3V0bGluZRKXAQoPR2VuZXJhdGVPcGVuaW5nEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZU9wZW5pbmcSigEKDUNvbnRpbnVlU3RvcnkSIi5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlcXVlc3QaIy5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlc3BvbnNlIjCC0+STAio6ASoiJS92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Y29udGludWUSggEKC0NyZWF0ZVN0b3J5EiAuc3Rvcnlsb29tLnYxLkNyZWF0ZVN0b3J5UmVxdWVzdBoSLnN0b3J5bG9vbS52MS5UYXNrIj3aQRNwYXJlbnQscmVxdWlyZW1lbnRzgtPkkwIhOgEqIhwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzEm4KCEdldFN0b3J5Eh0uc3Rvcnlsb29tLnYxLkdldFN0b3J5UmVxdWVzdBoTLnN0b3J5bG9vbS52MS5TdG9yeSIukAIB2kEEbmFtZYLT5JMCHhIcL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfRKEAQoLTGlzdFN0b3JpZXMSIC5zdG9yeWxvb20udjEuTGlzdFN0b3JpZXNSZXF1ZXN0GiEuc3Rvcnlsb29tLnYxLkxpc3RTdG9yaWVzUmVzcG9uc2UiMJACAdpBBnBhcmVudILT5JMCHhIcL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllcxJ0CgtEZWxldGVTdG9yeRIgLnN0b3J5bG9vbS52MS5EZWxldGVTdG9yeVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK9pBBG5hbWWC0+STAh4qHC92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn0SgwEKC0V4cG9ydFN0b3J5EiAuc3Rvcnlsb29tLnYxLkV4cG9ydFN0b3J5UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiPJACAdpBC25hbWUsZm9ybWF0gtPkkwIlEiMvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9OmV4cG9ydEIUChBkZXYuc3Rvcnlsb29tLnYxUAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
 
 /**
  * Story is a story of scenes, finished or being written.
@@ -216,6 +216,14 @@ export type Scene = Message<"storyloom.v1.Scene"> & {
    * @generated from field: storyloom.v1.AssetState narration_state = 8;
    */
   narrationState: AssetState;
+
+  /**
+   * Output only. What the scene's picture shows, as the story writer
+   * described it. Unset for scenes stored before pictures were described.
+   *
+   * @generated from field: storyloom.v1.PictureSpec picture_spec = 9;
+   */
+  pictureSpec?: PictureSpec | undefined;
 };
 
 /**
@@ -224,6 +232,268 @@ export type Scene = Message<"storyloom.v1.Scene"> & {
  */
 export const SceneSchema: GenMessage<Scene> = /*@__PURE__*/
   messageDesc(file_storyloom_v1_story, 2);
+
+/**
+ * PictureSpec is what a scene's picture shows: who is in it (with species,
+ * color, gender and age), the key things the scene's text names, the place
+ * and the time of day. The picture is painted from it; an app can also use
+ * it to describe the picture (alt text) or to check it.
+ *
+ * @generated from message storyloom.v1.PictureSpec
+ */
+export type PictureSpec = Message<"storyloom.v1.PictureSpec"> & {
+  /**
+   * Output only. The characters in the picture, the hero first.
+   *
+   * @generated from field: repeated storyloom.v1.PictureSpec.Figure characters = 1;
+   */
+  characters: PictureSpec_Figure[];
+
+  /**
+   * Output only. Key things the scene's text names that the picture shows,
+   * for example `lighthouse`, `lamp` or `star map`. At most 6.
+   *
+   * @generated from field: repeated string objects = 2;
+   */
+  objects: string[];
+
+  /**
+   * Output only. The kind of place, in one lower-case word: `bedroom`,
+   * `forest`, `beach`, `space`...
+   *
+   * @generated from field: string setting = 3;
+   */
+  setting: string;
+
+  /**
+   * Output only. The place in the story's own words, for example `the
+   * lighthouse on the cliff`.
+   *
+   * @generated from field: string place = 4;
+   */
+  place: string;
+
+  /**
+   * Output only. The light of the picture.
+   *
+   * @generated from field: storyloom.v1.PictureSpec.TimeOfDay time_of_day = 5;
+   */
+  timeOfDay: PictureSpec_TimeOfDay;
+
+  /**
+   * Output only. The scene's mood, for example `cozy` or `tense`.
+   *
+   * @generated from field: string mood = 6;
+   */
+  mood: string;
+
+  /**
+   * Output only. What happens in the picture, in a few words; may be empty.
+   *
+   * @generated from field: string action = 7;
+   */
+  action: string;
+};
+
+/**
+ * Describes the message storyloom.v1.PictureSpec.
+ * Use `create(PictureSpecSchema)` to create a new message.
+ */
+export const PictureSpecSchema: GenMessage<PictureSpec> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 3);
+
+/**
+ * Figure is one character in a picture.
+ *
+ * @generated from message storyloom.v1.PictureSpec.Figure
+ */
+export type PictureSpec_Figure = Message<"storyloom.v1.PictureSpec.Figure"> & {
+  /**
+   * Output only. The character's name, or how the story calls them (`the
+   * fox`).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Output only. The character's part in the story.
+   *
+   * @generated from field: storyloom.v1.PictureSpec.Figure.Role role = 2;
+   */
+  role: PictureSpec_Figure_Role;
+
+  /**
+   * Output only. What the character is, in one lower-case word: `human`,
+   * `dinosaur`, `owl`... Empty when unknown.
+   *
+   * @generated from field: string species = 3;
+   */
+  species: string;
+
+  /**
+   * Output only. The character's color in one lower-case word, for
+   * example `green`. Empty when not said.
+   *
+   * @generated from field: string color = 4;
+   */
+  color: string;
+
+  /**
+   * Output only. The character's gender.
+   *
+   * @generated from field: storyloom.v1.PictureSpec.Figure.Gender gender = 5;
+   */
+  gender: PictureSpec_Figure_Gender;
+
+  /**
+   * Output only. The character's age in years; 0 when unknown.
+   *
+   * @generated from field: int32 age = 6;
+   */
+  age: number;
+
+  /**
+   * Output only. Whether the character is a stuffed toy (drawn soft and
+   * small).
+   *
+   * @generated from field: bool toy = 7;
+   */
+  toy: boolean;
+
+  /**
+   * Output only. Something the character wears, in a word or two
+   * (`crown`, `wizard_hat`, `glasses`); empty for none.
+   *
+   * @generated from field: string accessory = 8;
+   */
+  accessory: string;
+};
+
+/**
+ * Describes the message storyloom.v1.PictureSpec.Figure.
+ * Use `create(PictureSpec_FigureSchema)` to create a new message.
+ */
+export const PictureSpec_FigureSchema: GenMessage<PictureSpec_Figure> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 3, 0);
+
+/**
+ * Role is a character's part in the story.
+ *
+ * @generated from enum storyloom.v1.PictureSpec.Figure.Role
+ */
+export enum PictureSpec_Figure_Role {
+  /**
+   * Not said.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The story's main character: the first of the requirements'
+   * characters.
+   *
+   * @generated from enum value: ROLE_HERO = 1;
+   */
+  HERO = 1,
+
+  /**
+   * Another of the requirements' characters: a friend, a pet, a toy, a
+   * relative.
+   *
+   * @generated from enum value: ROLE_COMPANION = 2;
+   */
+  COMPANION = 2,
+
+  /**
+   * Someone the hero meets along the way.
+   *
+   * @generated from enum value: ROLE_GUEST = 3;
+   */
+  GUEST = 3,
+}
+
+/**
+ * Describes the enum storyloom.v1.PictureSpec.Figure.Role.
+ */
+export const PictureSpec_Figure_RoleSchema: GenEnum<PictureSpec_Figure_Role> = /*@__PURE__*/
+  enumDesc(file_storyloom_v1_story, 3, 0, 0);
+
+/**
+ * Gender is how a character is drawn and spoken of.
+ *
+ * @generated from enum storyloom.v1.PictureSpec.Figure.Gender
+ */
+export enum PictureSpec_Figure_Gender {
+  /**
+   * Not said, or neither.
+   *
+   * @generated from enum value: GENDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A girl or a woman (she).
+   *
+   * @generated from enum value: GENDER_FEMALE = 1;
+   */
+  FEMALE = 1,
+
+  /**
+   * A boy or a man (he).
+   *
+   * @generated from enum value: GENDER_MALE = 2;
+   */
+  MALE = 2,
+}
+
+/**
+ * Describes the enum storyloom.v1.PictureSpec.Figure.Gender.
+ */
+export const PictureSpec_Figure_GenderSchema: GenEnum<PictureSpec_Figure_Gender> = /*@__PURE__*/
+  enumDesc(file_storyloom_v1_story, 3, 0, 1);
+
+/**
+ * TimeOfDay is the light of a picture.
+ *
+ * @generated from enum storyloom.v1.PictureSpec.TimeOfDay
+ */
+export enum PictureSpec_TimeOfDay {
+  /**
+   * Not said.
+   *
+   * @generated from enum value: TIME_OF_DAY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Daylight.
+   *
+   * @generated from enum value: TIME_OF_DAY_DAY = 1;
+   */
+  DAY = 1,
+
+  /**
+   * Sunset or evening.
+   *
+   * @generated from enum value: TIME_OF_DAY_SUNSET = 2;
+   */
+  SUNSET = 2,
+
+  /**
+   * Night, or outer space.
+   *
+   * @generated from enum value: TIME_OF_DAY_NIGHT = 3;
+   */
+  NIGHT = 3,
+}
+
+/**
+ * Describes the enum storyloom.v1.PictureSpec.TimeOfDay.
+ */
+export const PictureSpec_TimeOfDaySchema: GenEnum<PictureSpec_TimeOfDay> = /*@__PURE__*/
+  enumDesc(file_storyloom_v1_story, 3, 0);
 
 /**
  * GeneratePremiseRequest is the request of GeneratePremise.
@@ -251,7 +521,7 @@ export type GeneratePremiseRequest = Message<"storyloom.v1.GeneratePremiseReques
  * Use `create(GeneratePremiseRequestSchema)` to create a new message.
  */
 export const GeneratePremiseRequestSchema: GenMessage<GeneratePremiseRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 3);
+  messageDesc(file_storyloom_v1_story, 4);
 
 /**
  * GeneratePremiseResponse is a premise.
@@ -279,7 +549,7 @@ export type GeneratePremiseResponse = Message<"storyloom.v1.GeneratePremiseRespo
  * Use `create(GeneratePremiseResponseSchema)` to create a new message.
  */
 export const GeneratePremiseResponseSchema: GenMessage<GeneratePremiseResponse> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 4);
+  messageDesc(file_storyloom_v1_story, 5);
 
 /**
  * GenerateOutlineRequest is the request of GenerateOutline.
@@ -314,7 +584,7 @@ export type GenerateOutlineRequest = Message<"storyloom.v1.GenerateOutlineReques
  * Use `create(GenerateOutlineRequestSchema)` to create a new message.
  */
 export const GenerateOutlineRequestSchema: GenMessage<GenerateOutlineRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 5);
+  messageDesc(file_storyloom_v1_story, 6);
 
 /**
  * GenerateOutlineResponse is an outline.
@@ -335,7 +605,7 @@ export type GenerateOutlineResponse = Message<"storyloom.v1.GenerateOutlineRespo
  * Use `create(GenerateOutlineResponseSchema)` to create a new message.
  */
 export const GenerateOutlineResponseSchema: GenMessage<GenerateOutlineResponse> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 6);
+  messageDesc(file_storyloom_v1_story, 7);
 
 /**
  * GenerateOpeningRequest is the request of GenerateOpening.
@@ -377,7 +647,7 @@ export type GenerateOpeningRequest = Message<"storyloom.v1.GenerateOpeningReques
  * Use `create(GenerateOpeningRequestSchema)` to create a new message.
  */
 export const GenerateOpeningRequestSchema: GenMessage<GenerateOpeningRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 7);
+  messageDesc(file_storyloom_v1_story, 8);
 
 /**
  * GenerateOpeningResponse is the opening of a story.
@@ -398,7 +668,7 @@ export type GenerateOpeningResponse = Message<"storyloom.v1.GenerateOpeningRespo
  * Use `create(GenerateOpeningResponseSchema)` to create a new message.
  */
 export const GenerateOpeningResponseSchema: GenMessage<GenerateOpeningResponse> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 8);
+  messageDesc(file_storyloom_v1_story, 9);
 
 /**
  * ContinueStoryRequest is the request of ContinueStory.
@@ -447,7 +717,7 @@ export type ContinueStoryRequest = Message<"storyloom.v1.ContinueStoryRequest"> 
  * Use `create(ContinueStoryRequestSchema)` to create a new message.
  */
 export const ContinueStoryRequestSchema: GenMessage<ContinueStoryRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 9);
+  messageDesc(file_storyloom_v1_story, 10);
 
 /**
  * ContinueStoryResponse is the next part of a story.
@@ -475,7 +745,7 @@ export type ContinueStoryResponse = Message<"storyloom.v1.ContinueStoryResponse"
  * Use `create(ContinueStoryResponseSchema)` to create a new message.
  */
 export const ContinueStoryResponseSchema: GenMessage<ContinueStoryResponse> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 10);
+  messageDesc(file_storyloom_v1_story, 11);
 
 /**
  * CreateStoryRequest is the request of CreateStory.
@@ -525,7 +795,7 @@ export type CreateStoryRequest = Message<"storyloom.v1.CreateStoryRequest"> & {
 
   /**
    * Optional. The number of scenes, 1 to 12. 0 follows the requirements'
-   * length.
+   * `scene_count`, else their `length`.
    *
    * @generated from field: int32 scene_count = 5;
    */
@@ -567,7 +837,7 @@ export type CreateStoryRequest = Message<"storyloom.v1.CreateStoryRequest"> & {
  * Use `create(CreateStoryRequestSchema)` to create a new message.
  */
 export const CreateStoryRequestSchema: GenMessage<CreateStoryRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 11);
+  messageDesc(file_storyloom_v1_story, 12);
 
 /**
  * GetStoryRequest is the request of GetStory.
@@ -588,7 +858,7 @@ export type GetStoryRequest = Message<"storyloom.v1.GetStoryRequest"> & {
  * Use `create(GetStoryRequestSchema)` to create a new message.
  */
 export const GetStoryRequestSchema: GenMessage<GetStoryRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 12);
+  messageDesc(file_storyloom_v1_story, 13);
 
 /**
  * ListStoriesRequest is the request of ListStories.
@@ -631,7 +901,7 @@ export type ListStoriesRequest = Message<"storyloom.v1.ListStoriesRequest"> & {
  * Use `create(ListStoriesRequestSchema)` to create a new message.
  */
 export const ListStoriesRequestSchema: GenMessage<ListStoriesRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 13);
+  messageDesc(file_storyloom_v1_story, 14);
 
 /**
  * ListStoriesResponse is one page of stories, newest first.
@@ -659,7 +929,7 @@ export type ListStoriesResponse = Message<"storyloom.v1.ListStoriesResponse"> & 
  * Use `create(ListStoriesResponseSchema)` to create a new message.
  */
 export const ListStoriesResponseSchema: GenMessage<ListStoriesResponse> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 14);
+  messageDesc(file_storyloom_v1_story, 15);
 
 /**
  * DeleteStoryRequest is the request of DeleteStory.
@@ -680,7 +950,7 @@ export type DeleteStoryRequest = Message<"storyloom.v1.DeleteStoryRequest"> & {
  * Use `create(DeleteStoryRequestSchema)` to create a new message.
  */
 export const DeleteStoryRequestSchema: GenMessage<DeleteStoryRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 15);
+  messageDesc(file_storyloom_v1_story, 16);
 
 /**
  * ExportStoryRequest is the request of ExportStory.
@@ -708,7 +978,7 @@ export type ExportStoryRequest = Message<"storyloom.v1.ExportStoryRequest"> & {
  * Use `create(ExportStoryRequestSchema)` to create a new message.
  */
 export const ExportStoryRequestSchema: GenMessage<ExportStoryRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_story, 16);
+  messageDesc(file_storyloom_v1_story, 17);
 
 /**
  * StoryState is whether a story is complete.

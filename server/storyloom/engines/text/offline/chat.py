@@ -1,0 +1,95 @@
+"""The offline storyteller: the embedded default text engine (no model, no key, no network).
+
+It is procedural, not a neural model. Hand-written rules read the conversation (character names
+and kinds, places, moods, ages, lengths, endings, titles...), and a small slot-filling dialogue
+acknowledges what the user said and asks for the most important thing still missing, one question
+at a time, with suggestions a child can pick from. Phrasing varies with a hash of the
+conversation, never with randomness: the same conversation always gets the same reply.
+
+It is written for children: a short blocklist keeps violent, sexual and grown-up horror words out
+of the story and out of every reply (they are never repeated), and replies are plain text, ready
+to be read aloud. Messages in other languages get a reply in simple English; a few common story
+words of Spanish, French, German, Italian and Portuguese are still understood.
+
+The engine is here; the rest of the chat is in this package: `dialogue` reads a conversation turn by turn,
+`slots_cast` and `slots` find what each message says, `characters` what the whole conversation says about its
+characters, `state` holds what is known, `replies` writes the answer, and `words` has the text helpers and the
+vocabulary they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import AsyncGenerator, Sequence
+
+from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
+from storyloom.domain.requirements import StoryRequirements
+from storyloom.engines.text.offline.dialogue import _analyse
+from storyloom.engines.text.offline.replies import _compose, _memory_name, _summary
+from storyloom.engines.text.offline.writer import OfflineStoryWriter
+
+# A pause after each streamed word in production, so that streaming is visible; tests pass 0.
+DEFAULT_WORD_DELAY = 0.015
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+class OfflineStoryteller(OfflineStoryWriter):
+    """The `TextEngine` that needs nothing: rule-based requirement gathering, deterministic replies.
+
+    `word_delay` is the pause in seconds after each streamed word (0 in tests).
+    """
+
+    name = "offline"
+
+    def __init__(self, *, word_delay: float = DEFAULT_WORD_DELAY) -> None:
+        if word_delay < 0:
+            raise ValueError("word_delay must be >= 0")
+        self.word_delay = word_delay
+
+    async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
+        """Streams the reply word by word, then a ReplyEnd with token estimates."""
+        # Reading a long conversation takes a few milliseconds per message: off the event loop.
+        reply = await asyncio.to_thread(self.reply_text, request)
+        input_tokens = self.count_tokens(" ".join(
+            [request.system_instruction, request.summary, *request.memories, *(t.text for t in request.turns)]))
+        written = ""
+        finish: FinishReason = "STOP"
+        for word in re.findall(r"\S+\s*", reply):
+            if self.count_tokens(written + word) > request.max_output_tokens:
+                finish = "MAX_TOKENS"
+                break
+            written += word
+            yield TextDelta(word)
+            if self.word_delay:
+                await asyncio.sleep(self.word_delay)
+        yield ReplyEnd(finish, input_tokens, self.count_tokens(written))
+
+    def reply_text(self, request: ChatRequest) -> str:
+        """The whole reply `chat` streams for this request."""
+        turns = list(request.turns)
+        analysis = _analyse(turns, request.requirements, summary=request.summary)
+        return _compose(analysis, turns, _memory_name(request.memories))
+
+    async def extract_requirements(self, turns: Sequence[ChatTurn], known: StoryRequirements) -> StoryRequirements:
+        """The requirements the conversation states, merged onto `known` (later statements win)."""
+        return await asyncio.to_thread(lambda: _analyse(list(turns), known).state.requirements(with_prompt=True))
+
+    async def summarize(self, turns: Sequence[ChatTurn], previous_summary: str) -> str:
+        """What the user asked for in these turns, after the previous summary."""
+        text = await asyncio.to_thread(lambda: _summary(_analyse(list(turns), StoryRequirements())))
+        previous = previous_summary.strip()
+        return f"{previous} {text}" if previous else text
+
+    def count_tokens(self, text: str) -> int:
+        """About 4/3 of a token per word (each CJK character counts as a word)."""
+        return math.ceil(len(_WORDS_FOR_TOKENS.findall(text)) * 4 / 3)
+
+    async def aclose(self) -> None:
+        return None
+
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_WORDS_FOR_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
