@@ -66,6 +66,8 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
                                      shutdown_grace_seconds=1.0, log_format="text",
                                      offline_word_delay_seconds=0.01)
     values.update(overrides)
+    if str(values.get("database_url", "")).startswith("postgresql") and "secret" not in overrides:
+        values["secret"] = f"test-{uuid.uuid4().hex}"  # PostgreSQL means replicas: the server requires a shared secret
     return Settings(**values)  # type: ignore[arg-type]
 
 
