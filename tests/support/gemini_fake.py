@@ -80,6 +80,8 @@ class Stream:
     Then, depending on `end`: "complete" ends the chunked body properly; "drop" closes the connection without
     ending it (the client sees a truncated body). `error`, if set, is sent as one more event first
     (`data: {"error": {...}}`), the way Google reports a failure after a stream has started.
+    With `release`, the chunks after the first wait until the test sets it (so a test can show the first chunk
+    arrived while the rest were held back, without racing a clock).
     """
 
     chunks: Sequence[dict[str, Any]]
@@ -87,6 +89,7 @@ class Stream:
     first_delay: float | None = None
     end: Literal["complete", "drop"] = "complete"
     error: dict[str, Any] | None = None
+    release: asyncio.Event | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -600,6 +603,8 @@ class GeminiFake:
                 pause = behavior.first_delay if index == 0 and behavior.first_delay is not None else behavior.delay
                 if await self._pause(pause, request):
                     return False
+                if index == 1 and behavior.release is not None:
+                    await behavior.release.wait()
                 # A chunk the version cannot carry goes out as an error event (and is recorded as a script error).
                 _, conformed = self._conform(event, "GenerateContentResponse", request.version)
                 await self._send_event(writer, conformed, request)

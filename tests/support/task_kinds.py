@@ -22,7 +22,8 @@ async def run_steps(ctx: TaskContext) -> TaskResult:
     """Counts to params.steps, one step per params.delay seconds, checkpointing after each.
 
     The result records which steps each attempt ran, so tests can prove that nothing
-    finished before a crash is done again.
+    finished before a crash is done again. With params.hold_at, the first attempt stops after that step
+    and waits for ever: a test can kill the server there however slow the machine is.
     """
     steps = int(ctx.params.get("steps", 5))
     delay = float(ctx.params.get("delay", 0.01))
@@ -37,6 +38,8 @@ async def run_steps(ctx: TaskContext) -> TaskResult:
         ran.append([ctx.attempt, step])
         await ctx.progress(stage=f"step-{step}", percent=step * 100 // steps, message=f"Step {step} of {steps}.",
                            checkpoint={"done": step, "ran": ran})
+        if ctx.attempt == 1 and step == ctx.params.get("hold_at"):
+            await asyncio.Event().wait()
     result = struct_pb2.Struct()
     result.update({"steps": steps, "ran": ran})
     return TaskResult("google.protobuf.Struct", result.SerializeToString())
