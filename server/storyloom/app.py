@@ -60,7 +60,7 @@ class App:
     identities: Identities
 
     async def close(self) -> None:
-        await self.tasks.stop()
+        await self.tasks.shutdown()
         await self.identities.aclose()
         await self.voice.aclose()
         await self.memories.aclose()
@@ -86,6 +86,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         concurrency=settings.task_concurrency,
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
+        # SQLite is one process's: what another worker holds at start was left by an earlier process.
+        lease=None if db.is_sqlite else dt.timedelta(seconds=settings.task_lease_seconds),
+        heartbeat_interval=settings.task_heartbeat_seconds,
+        run_tasks=settings.run_tasks,
     )
     text_engine = text_engine or build_text_engine(settings)
     media = MediaLibrary(SqlMediaRepository(db), blobs,
@@ -121,6 +125,7 @@ async def start(app: App) -> None:
     except BlobStoreUnavailable as exc:
         raise ConfigurationError(str(exc)) from exc
     await app.tasks.start()
+    await app.stories.recover()
     await app.conversations.recover()
     await app.voice.start()
     if app.settings.voice_warm_up:

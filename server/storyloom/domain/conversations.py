@@ -30,7 +30,7 @@ from storyloom.domain.errors import (
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
+from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -144,11 +144,11 @@ class ConversationRepository(Protocol):
     async def delete(self, conversation_id: str) -> None: ...
 
     async def add_exchange(
-        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime,
+        self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None,
     ) -> tuple[Message, Message]:
-        """Stores the user's message and an empty GENERATING assistant message after it, atomically; raises
-        QuotaExceeded (storing nothing) if the message would pass `quota`."""
+        """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
+        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -201,7 +201,7 @@ class Conversations:
         self._engine = engine
         self._limits = limits
         self._signals: dict[str, asyncio.Event] = {}
-        tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies)
+        tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
     # --- conversations ---------------------------------------------------------------------
 
@@ -276,21 +276,22 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         now = self._clock.now()
-        task_id = uuid.uuid4().hex
+        reply_id = uuid.uuid4().hex
+        params: dict[str, Any] = {"message_id": reply_id}
+        if memories:
+            params["memories"] = [str(memory) for memory in memories]
+        task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
+                                    message="Writing the reply.")
         limit = self._limits.messages_per_minute
         try:
-            user_message, reply = await self._repo.add_exchange(
-                conversation_id, text, task_id, request_id, now,
+            _user_message, reply = await self._repo.add_exchange(
+                conversation_id, text, task, reply_id, request_id, now,
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
         except QuotaExceeded as exceeded:
             raise _rate_limited(limit, exceeded.oldest, now) from None
+        self._tasks.accepted()
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
-        params: dict[str, Any] = {"message_id": reply.id}
-        if memories:
-            params["memories"] = [str(memory) for memory in memories]
-        await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
-                                 task_id=task_id, message="Writing the reply.")
         return self.stream(user_id, reply.id, 0)
 
     async def message(self, message_id: str) -> Message | None:
@@ -366,7 +367,7 @@ class Conversations:
             raise NotFound(f"messages/{message_id}")
         if reply.finished:
             return
-        if ctx.attempt > 1:
+        if ctx.attempt > 1 and reply.chunk_count:
             # Clients may have seen chunks past the last one stored; regenerating would
             # contradict them. Keep what was written and say what happened.
             await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
@@ -404,6 +405,18 @@ class Conversations:
         finally:
             await events.aclose()
         await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
+
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+        """The reply's task is ending: a reply its handler did not finish (the task was cancelled elsewhere, or
+        failed before it ran) ends with it, keeping the text written so far."""
+        message_id = str(task.params.get("message_id", ""))
+        reply = await self._repo.get_message(message_id)
+        if reply is None or reply.finished or state is TaskState.SUCCEEDED:
+            return
+        if state is TaskState.CANCELLED:
+            await self._finish(message_id, "CUT", "CANCELLED", 0, 0, None)
+        else:
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0, error or _interrupted())
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
         """The history up to the reply, within the token budget: older turns are summarized
