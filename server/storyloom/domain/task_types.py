@@ -70,7 +70,8 @@ class Task:
     request_id: str = ""
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
-    # The worker that runs the task (RUNNING), and when it last said it is alive; None while PENDING or ended.
+    # The worker that runs the task (or ran it last, once ended), and when it last said it is alive; None while
+    # PENDING.
     owner: str | None = None
     heartbeat_time: dt.datetime | None = None
     # How many attempts ended in a crash (the worker died or lost the task). A graceful stop hands the task back

@@ -18,6 +18,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -95,7 +97,7 @@ class TaskRunner:
         self._heartbeat_interval = heartbeat_interval
         self._poll_interval = poll_interval if lease is not None else max(poll_interval, 5.0)
         self.run_tasks = run_tasks
-        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.worker_id = worker_id or f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._running: dict[str, asyncio.Task[None]] = {}
         self._claims: dict[str, int] = {}  # task id: the attempt this worker claimed
         self._cancel_requested: set[str] = set()
@@ -336,7 +338,7 @@ class TaskRunner:
             with contextlib.suppress(TaskFenced, LookupError):
                 await self._end(task, TaskUpdate(
                     state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(),
-                    clear_eta=True, clear_owner=True, message="Done.",
+                    clear_eta=True, message="Done.",
                 ), fence)
         except asyncio.CancelledError:
             if task.id not in self._lost and not self._stopping:
@@ -355,7 +357,6 @@ class TaskRunner:
         of that one instead; raises TaskFenced then."""
         state = update.state
         assert state is not None and state.terminal
-        update = dataclasses.replace(update, clear_owner=True)
         hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
         if hook is not None:
             await hook(task, state, update.error)
