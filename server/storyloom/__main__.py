@@ -78,6 +78,11 @@ def _run(argv: list[str] | None) -> int:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env STORYLOOM_LOG_LEVEL)")
     serve.add_argument("--log-format", choices=["json", "text"], help="env STORYLOOM_LOG_FORMAT, default json")
 
+    worker = commands.add_parser("worker", parents=[common], help="run tasks only (serve runs them too, by default)")
+    worker.add_argument("--ready-file", help="write the worker id here once it is claiming tasks")
+    worker.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env STORYLOOM_LOG_LEVEL)")
+    worker.add_argument("--log-format", choices=["json", "text"], help="env STORYLOOM_LOG_FORMAT, default json")
+
     users = commands.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
     create_user = users.add_parser("create", parents=[common], help="create a user and an API key for it")
     create_user.add_argument("name", help="display name")
@@ -90,11 +95,15 @@ def _run(argv: list[str] | None) -> int:
 
     args = parser.parse_args(argv)
     settings = _settings(args)
-    logs.configure(settings.log_level, settings.log_format if args.command == "serve" else "text")
+    logs.configure(settings.log_level, settings.log_format if args.command in ("serve", "worker") else "text")
     if args.command == "serve":
         from storyloom.server import serve as run_server
 
         asyncio.run(run_server(settings))
+    elif args.command == "worker":
+        from storyloom.server import work
+
+        asyncio.run(work(settings, Path(args.ready_file) if args.ready_file else None))
     elif args.command == "users":
         asyncio.run(_create_user(settings, args.name))
     elif args.command == "keys":

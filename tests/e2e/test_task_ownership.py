@@ -43,9 +43,9 @@ def cluster_env(postgres_url: str) -> dict[str, str]:
 def replicas(tmp_path: Path, cluster_env: dict[str, str]) -> Iterator[StartReplicas]:
     started: list[ServerProcess] = []
 
-    def start(count: int, **env: str) -> list[ServerProcess]:
+    def start(count: int, command: str = "serve", **env: str) -> list[ServerProcess]:
         new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
-                             env={**cluster_env, **env}) for i in range(count)]
+                             env={**cluster_env, **env}, command=command) for i in range(count)]
         started.extend(new)
         for replica in new:
             replica.start()
@@ -175,10 +175,13 @@ async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(
     assert await consistency.problems(url) == []
 
 
-async def test_stories_submitted_to_one_replica_run_on_every_worker(replicas, cluster_env):
+async def test_stories_submitted_to_an_api_only_replica_run_on_the_other_replica_and_the_worker(
+        replicas, cluster_env):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
     caller = await new_caller(url)
-    front, _ = replicas(2, STORYLOOM_TASK_CONCURRENCY="2")
+    (front,) = replicas(1, STORYLOOM_RUN_TASKS="0")  # serves RPCs, runs no task
+    (other,) = replicas(1, STORYLOOM_TASK_CONCURRENCY="2")
+    (worker,) = replicas(1, "worker", STORYLOOM_TASK_CONCURRENCY="2")
     async with grpc.aio.insecure_channel(front.address) as channel:
         stories = story_pb2_grpc.StoryServiceStub(channel)
         tasks = [await stories.CreateStory(story_pb2.CreateStoryRequest(
@@ -191,5 +194,6 @@ async def test_stories_submitted_to_one_replica_run_on_every_worker(replicas, cl
     ended = [await stored(url, t.name.removeprefix("tasks/")) for t in tasks]
 
     assert all(t.state is TaskState.SUCCEEDED for t in ended)
-    assert len({t.owner for t in ended}) == 2, "every story ran on the replica it was sent to"
+    assert other.proc is not None and worker.proc is not None
+    assert {owner_pid(t) for t in ended} == {other.proc.pid, worker.proc.pid}
     assert await consistency.problems(url) == []
