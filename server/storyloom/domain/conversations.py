@@ -28,9 +28,10 @@ from storyloom.domain.errors import (
     ResourceExhausted,
 )
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import SAFETY_SECONDS, NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -194,13 +195,14 @@ def check_text(text: str, field: str = "text") -> str:
 
 class Conversations:
     def __init__(self, repository: ConversationRepository, tasks: TaskRunner, engine: TextEngine,
-                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK):
+                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK,
+                 notifier: Notifier | None = None):
         self._repo = repository
+        self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
-        self._signals: dict[str, asyncio.Event] = {}
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
     # --- conversations ---------------------------------------------------------------------
@@ -289,7 +291,7 @@ class Conversations:
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
         except QuotaExceeded as exceeded:
             raise _rate_limited(limit, exceeded.oldest, now) from None
-        self._tasks.accepted()
+        await self._tasks.accepted()
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
         return self.stream(user_id, reply.id, 0)
@@ -314,25 +316,24 @@ class Conversations:
         if after_sequence < 1:
             yield ReplyEvent(1, reply, user_message=user_message)
         seen_chunks = max(0, after_sequence - 1)
-        while True:
-            signal = self._signal(message_id)  # taken before reading, so no wake-up is lost
-            reply = await self._repo.get_message(message_id)
-            if reply is None:  # the conversation was deleted meanwhile
-                raise NotFound(name)
-            for text in await self._repo.chunks(message_id, seen_chunks):
-                seen_chunks += 1
-                yield ReplyEvent(seen_chunks + 1, reply, delta=text)
-            if reply.finished and seen_chunks >= reply.chunk_count:
-                end = reply.chunk_count + 2
-                if after_sequence < end:
-                    await self._task_settled(user_id, reply.task_id)
-                    if reply.state == "FAILED":
-                        yield ReplyEvent(end, reply, error=reply.error or _interrupted())
-                    else:
-                        yield ReplyEvent(end, reply, finished=True)
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=1.0)
+        async with self._notifier.subscribe("reply", message_id) as changed:  # before reading: no notice is lost
+            while True:
+                reply = await self._repo.get_message(message_id)
+                if reply is None:  # the conversation was deleted meanwhile
+                    raise NotFound(name)
+                for text in await self._repo.chunks(message_id, seen_chunks):
+                    seen_chunks += 1
+                    yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                if reply.finished and seen_chunks >= reply.chunk_count:
+                    end = reply.chunk_count + 2
+                    if after_sequence < end:
+                        await self._task_settled(user_id, reply.task_id)
+                        if reply.state == "FAILED":
+                            yield ReplyEvent(end, reply, error=reply.error or _interrupted())
+                        else:
+                            yield ReplyEvent(end, reply, finished=True)
+                    return
+                await changed.wait(SAFETY_SECONDS)
 
     async def cut_reply(self, user_id: str, message_id: str, text: str) -> Message:
         """Stops a reply (cancelling its task if it is still being written) and keeps only `text` of it, what the
@@ -345,7 +346,7 @@ class Conversations:
             with contextlib.suppress(NotFound):
                 await self._tasks.cancel(user_id, reply.task_id)
         cut = await self._repo.cut_message(message_id, text)
-        self._wake(message_id)
+        await self._wake(message_id)
         return cut
 
     async def recover(self) -> None:
@@ -386,7 +387,7 @@ class Conversations:
                 if isinstance(event, TextDelta):
                     if event.text:
                         await self._repo.append_chunk(message_id, event.text)
-                        self._wake(message_id)
+                        await self._wake(message_id)
                 else:
                     end = event
         except asyncio.CancelledError:
@@ -453,7 +454,7 @@ class Conversations:
                       output_tokens: int, error: TaskError | None) -> None:
         await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
                                         input_tokens=input_tokens, output_tokens=output_tokens, error=error)
-        self._wake(message_id)
+        await self._wake(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:
         """Waits for the reply's task to record its end as well (it does so right after the reply's), so a
@@ -470,13 +471,8 @@ class Conversations:
         before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)
         return before[0] if before and before[0].role == "user" else None
 
-    def _signal(self, message_id: str) -> asyncio.Event:
-        return self._signals.setdefault(message_id, asyncio.Event())
-
-    def _wake(self, message_id: str) -> None:
-        signal = self._signals.pop(message_id, None)
-        if signal is not None:
-            signal.set()
+    async def _wake(self, message_id: str) -> None:
+        await self._notifier.publish("reply", message_id)
 
 
 def request_tokens(engine: TextEngine, request: ChatRequest) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
@@ -51,6 +52,8 @@ __all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "Task
 log = logging.getLogger(__name__)
 
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
+# Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
+SAFETY_SECONDS = 10.0
 
 
 @dataclasses.dataclass
@@ -84,8 +87,10 @@ class TaskRunner:
         poll_interval: float = 1.0,
         run_tasks: bool = True,
         worker_id: str | None = None,
+        notifier: Notifier | None = None,
     ):
         self._repo = repository
+        self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
         self._kinds: dict[str, TaskKind] = {}
         self._shared = _Pool(concurrency)
@@ -95,7 +100,8 @@ class TaskRunner:
         self._cleanup_interval = cleanup_interval
         self._lease = lease
         self._heartbeat_interval = heartbeat_interval
-        self._poll_interval = poll_interval if lease is not None else max(poll_interval, 5.0)
+        # New tasks are announced; the poll only catches a notice lost with a connection.
+        self._poll_interval = max(poll_interval, 5.0)
         self.run_tasks = run_tasks
         self.worker_id = worker_id or f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -104,7 +110,6 @@ class TaskRunner:
         self._lost: set[str] = set()
         self._finishing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._signals: dict[str, asyncio.Event] = {}
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -133,6 +138,7 @@ class TaskRunner:
         self._loops = [asyncio.create_task(self._cleanup_loop(), name="task-retention")]
         if self.run_tasks:
             self._loops += [asyncio.create_task(self._dispatch_loop(), name="task-dispatch"),
+                            asyncio.create_task(self._new_task_listener(), name="task-announcements"),
                             asyncio.create_task(self._heartbeat_loop(), name="task-heartbeat")]
             if self._lease is not None:
                 self._loops.append(asyncio.create_task(self._reaper_loop(), name="task-reaper"))
@@ -181,9 +187,10 @@ class TaskRunner:
                     last_sequence=1, request_id=request_id)
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
-    def accepted(self) -> None:
-        """Says a new task was stored: this worker looks for work at once (others within their poll)."""
+    async def accepted(self) -> None:
+        """Says a new task was stored: every worker looks for work at once."""
         self._wake.set()
+        await self._notifier.publish("tasks", "new")
 
     async def submit(
         self,
@@ -201,7 +208,7 @@ class TaskRunner:
                             task_id=task_id)
         stored, created = await self._repo.create(new.task, new.first_event)
         if created:
-            self.accepted()
+            await self.accepted()
         return stored
 
     async def get(self, user_id: str, task_id: str) -> Task:
@@ -253,30 +260,28 @@ class TaskRunner:
                 )
             await self.cancel(user_id, task_id)
         await self._repo.delete(task_id)
-        self._forget(task_id)
+        await self._forget(task_id)
 
     async def watch(self, user_id: str, task_id: str, after_sequence: int = 0) -> AsyncIterator[TaskEvent]:
         """Yields stored events after `after_sequence`, then live ones, ending after the terminal event."""
         await self.get(user_id, task_id)
         last = after_sequence
-        while True:
-            signal = self._signal(task_id)  # taken before reading, so no wake-up is lost
-            events = await self._repo.events_after(task_id, last, limit=500)
-            for event in events:
-                yield event
-                last = event.sequence
-                if event.state.terminal:
+        async with self._notifier.subscribe("task", task_id) as changed:  # before reading: no notice is lost
+            while True:
+                events = await self._repo.events_after(task_id, last, limit=500)
+                for event in events:
+                    yield event
+                    last = event.sequence
+                    if event.state.terminal:
+                        return
+                if events:
+                    continue
+                task = await self._repo.get(task_id)
+                if task is None:  # deleted while watched
+                    raise NotFound(f"tasks/{task_id}")
+                if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
                     return
-            if events:
-                continue
-            task = await self._repo.get(task_id)
-            if task is None:  # deleted while watched
-                raise NotFound(f"tasks/{task_id}")
-            if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
-                return
-            # The timeout covers writers in another process, which cannot signal us.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=1.0)
+                await changed.wait(SAFETY_SECONDS)
 
     # --- claiming and running ------------------------------------------------------------------
 
@@ -292,6 +297,12 @@ class TaskRunner:
                 log.exception("claiming tasks failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+
+    async def _new_task_listener(self) -> None:
+        async with self._notifier.subscribe("tasks", "new") as announced:
+            while True:
+                if await announced.wait(None):
+                    self._wake.set()
 
     async def _dispatch(self) -> None:
         for pool in {id(p): p for p in self._pools.values()}.values():
@@ -328,7 +339,7 @@ class TaskRunner:
                     return
                 raise  # a shutdown (the task is handed back) or a lost claim (someone else has it)
             except TaskFenced:
-                log.info("task moved on without this worker", extra={"task": task.id, "attempt": task.attempt})
+                log.info("task no longer held: its write was refused", extra={"task": task.id, "attempt": task.attempt})
                 return
             except Exception as exc:  # noqa: BLE001 - any handler failure fails its task
                 with contextlib.suppress(TaskFenced, LookupError):
@@ -409,7 +420,7 @@ class TaskRunner:
                 job = self._running.get(task_id)
                 if (job is not None and not job.done() and task_id not in self._finishing
                         and self._claims.get(task_id) == attempt and alive.get(task_id) != attempt):
-                    log.info("task lost its claim; stopping its work", extra={"task": task_id})
+                    log.info("task no longer held: stopping its work", extra={"task": task_id})
                     self._lost.add(task_id)
                     job.cancel()
 
@@ -469,24 +480,17 @@ class TaskRunner:
         """Persists the update as the next event (if the fence lets it), then wakes the watchers."""
         async with self._lock(task_id):
             task, event = await self._repo.append_event(task_id, update, self._clock.now(), fence)
-        signal = self._signals.pop(task_id, None)
-        if signal is not None:
-            signal.set()
         if task.state.terminal:
             self._locks.pop(task_id, None)
+        await self._notifier.publish("task", task_id)
         return task, event
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         return self._locks.setdefault(task_id, asyncio.Lock())
 
-    def _signal(self, task_id: str) -> asyncio.Event:
-        return self._signals.setdefault(task_id, asyncio.Event())
-
-    def _forget(self, task_id: str) -> None:
+    async def _forget(self, task_id: str) -> None:
         self._locks.pop(task_id, None)
-        signal = self._signals.pop(task_id, None)
-        if signal is not None:
-            signal.set()
+        await self._notifier.publish("task", task_id)
 
     async def _cleanup_loop(self) -> None:
         while True:
