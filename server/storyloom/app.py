@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -64,6 +66,7 @@ class App:
 
     async def close(self) -> None:
         await self.tasks.shutdown()
+        await self.accounts.aclose()
         await self.notifier.aclose()
         await self.identities.aclose()
         await self.voice.aclose()
@@ -109,7 +112,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     app = App(
         settings=settings,
         db=db,
-        accounts=Accounts(SqlAccountRepository(db)),
+        accounts=Accounts(SqlAccountRepository(db), notifier=notifier),
         tasks=tasks,
         media=media,
         text_engine=text_engine,
@@ -128,12 +131,25 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     return app
 
 
+@contextlib.asynccontextmanager
+async def admin_accounts(settings: Settings) -> AsyncIterator[Accounts]:
+    """Users and keys for the command line, on the migrated database; a revocation is announced to every replica
+    (PostgreSQL) so none keeps the key in its cache."""
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.migrate()
+        yield Accounts(SqlAccountRepository(db), notifier=LocalNotifier() if db.is_sqlite else PostgresNotifier(db))
+    finally:
+        await db.close()
+
+
 async def start(app: App) -> None:
     try:
         await app.media.start()
     except BlobStoreUnavailable as exc:
         raise ConfigurationError(str(exc)) from exc
     await app.notifier.start()
+    await app.accounts.start()
     await app.tasks.start()
     await app.stories.recover()
     await app.conversations.recover()

@@ -10,12 +10,11 @@ import datetime as dt
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import struct_pb2
 
 from storyloom.domain.tasks import Task, TaskEvent, TaskState
@@ -27,33 +26,6 @@ from tests.conftest import Caller
 from tests.e2e.test_atomic_creates import new_caller
 from tests.support import consistency, task_kinds
 from tests.support.server_process import ServerProcess
-
-LEASE_SECONDS = 3.0
-StartReplicas = Callable[..., list[ServerProcess]]
-
-
-@pytest.fixture
-def cluster_env(postgres_url: str) -> dict[str, str]:
-    return {"STORYLOOM_DATABASE_URL": postgres_url, "STORYLOOM_SECRET": f"test-{uuid.uuid4().hex}",
-            "STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0",
-            "STORYLOOM_TASK_LEASE_SECONDS": str(LEASE_SECONDS)}
-
-
-@pytest.fixture
-def replicas(tmp_path: Path, cluster_env: dict[str, str]) -> Iterator[StartReplicas]:
-    started: list[ServerProcess] = []
-
-    def start(count: int, command: str = "serve", **env: str) -> list[ServerProcess]:
-        new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
-                             env={**cluster_env, **env}, command=command) for i in range(count)]
-        started.extend(new)
-        for replica in new:
-            replica.start()
-        return new
-
-    yield start
-    for replica in started:
-        replica.kill()
 
 
 async def submit_steps(url: str, caller: Caller, **params: Any) -> str:
@@ -125,10 +97,10 @@ def trace_of(path: Path) -> list[tuple[int, int, int, float]]:
 
 
 async def test_restarting_one_replica_leaves_the_others_task_alone_and_cancel_there_stops_it(
-        replicas, cluster_env, tmp_path):
+        pg_replicas, cluster_env, tmp_path):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
     caller = await new_caller(url)
-    first, second = replicas(2)
+    first, second = pg_replicas(2)
     trace = tmp_path / "trace"
     task_id = await submit_steps(url, caller, steps=400, delay=0.1, trace=str(trace))
     running = await eventually(lambda: stored(url, task_id), lambda t: t.percent >= 1, "the task runs")
@@ -165,10 +137,10 @@ async def test_restarting_one_replica_leaves_the_others_task_alone_and_cancel_th
     assert await consistency.problems(url) == []
 
 
-async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(replicas, cluster_env, tmp_path):
+async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(pg_replicas, cluster_env, tmp_path):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
     caller = await new_caller(url)
-    first, second = replicas(2)
+    first, second = pg_replicas(2)
     trace = tmp_path / "trace"
     task_id = await submit_steps(url, caller, steps=40, delay=0.1, trace=str(trace))
     running = await eventually(lambda: stored(url, task_id), lambda t: t.checkpoint.get("done", 0) >= 3,
@@ -193,12 +165,12 @@ async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(
 
 
 async def test_stories_submitted_to_an_api_only_replica_run_on_the_other_replica_and_the_worker(
-        replicas, cluster_env):
+        pg_replicas, cluster_env):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
     caller = await new_caller(url)
-    (front,) = replicas(1, STORYLOOM_RUN_TASKS="0")  # serves RPCs, runs no task
-    (other,) = replicas(1, STORYLOOM_TASK_CONCURRENCY="2")
-    (worker,) = replicas(1, "worker", STORYLOOM_TASK_CONCURRENCY="2")
+    (front,) = pg_replicas(1, STORYLOOM_RUN_TASKS="0")  # serves RPCs, runs no task
+    (other,) = pg_replicas(1, STORYLOOM_TASK_CONCURRENCY="2")
+    (worker,) = pg_replicas(1, "worker", STORYLOOM_TASK_CONCURRENCY="2")
     async with grpc.aio.insecure_channel(front.address) as channel:
         stories = story_pb2_grpc.StoryServiceStub(channel)
         tasks = [await stories.CreateStory(story_pb2.CreateStoryRequest(
