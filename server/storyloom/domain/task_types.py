@@ -180,8 +180,9 @@ class TaskRepository(Protocol):
     async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
         """Marks the RUNNING tasks `owner` holds as alive at `now`; returns them (id: attempt)."""
 
-    async def queue_position(self, task: Task) -> int:
-        """How many PENDING tasks of the same kind are ahead of this one."""
+    async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
+        """For a PENDING task: how many PENDING tasks of its kind are ahead of it, how many of its kind run now, and
+        the mean seconds a recent task of its kind ran (None when none finished lately)."""
 
     async def delete(self, task_id: str) -> None: ...
 

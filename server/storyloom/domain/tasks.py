@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
 # Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
 SAFETY_SECONDS = 10.0
+# A watched task that waits in the queue reports its place and an estimated start at least this often.
+QUEUE_REPORT_SECONDS = 5.0
 
 
 @dataclasses.dataclass
@@ -228,9 +230,6 @@ class TaskRunner:
         """The user's tasks, newest first, after the (create time, id) cursor `after`."""
         return await self._repo.list(user_id, states=states, kind=kind, limit=limit, after=after)
 
-    async def queue_position(self, task: Task) -> int:
-        return await self._repo.queue_position(task)
-
     async def cancel(self, user_id: str, task_id: str) -> Task:
         """Cancels the task wherever it runs: here its handler is cancelled at once; on another worker the task
         ends CANCELLED now and that worker, refused its next write and told by its heartbeat, stops it."""
@@ -281,7 +280,30 @@ class TaskRunner:
                     raise NotFound(f"tasks/{task_id}")
                 if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
                     return
-                await changed.wait(SAFETY_SECONDS)
+                if task.state is TaskState.PENDING:
+                    if not await changed.wait(self._queue_report_due(task)):
+                        await self._report_queue(task)
+                else:
+                    await changed.wait(SAFETY_SECONDS)
+
+    def _queue_report_due(self, task: Task) -> float:
+        """Seconds until a waiting task's next queue report is due (its last event's age counts)."""
+        age = (self._clock.now() - task.update_time).total_seconds()
+        return max(0.05, QUEUE_REPORT_SECONDS - age)
+
+    async def _report_queue(self, task: Task) -> None:
+        """Records a waiting task's place in the queue and estimated start as its next event (stored before it is
+        told, like every event; only while someone watches, and only while it still waits)."""
+        if (self._clock.now() - task.update_time).total_seconds() < QUEUE_REPORT_SECONDS - 0.05:
+            return
+        ahead, running, seconds = await self._repo.queue_stats(task)
+        eta = None
+        if seconds is not None:
+            eta = self._clock.now() + dt.timedelta(seconds=seconds * (ahead // max(1, running) + 1))
+        message = "Waiting: next in line." if ahead == 0 else f"Waiting: {ahead} ahead in the queue."
+        with contextlib.suppress(TaskFenced, LookupError):  # it started (or ended) meanwhile
+            await self._record(task.id, TaskUpdate(message=message, eta=eta, clear_eta=eta is None),
+                               TaskFence(states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
 
     # --- claiming and running ------------------------------------------------------------------
 

@@ -141,13 +141,20 @@ class SqlTaskRepository:
                 TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value))
             return {task_id: attempt for task_id, attempt in rows}
 
-    async def queue_position(self, task: Task) -> int:
+    async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
         async with self._db.begin() as session:
             ahead = await session.scalar(select(func.count()).select_from(TaskRow).where(
                 TaskRow.state == TaskState.PENDING.value, TaskRow.kind == task.kind,
                 or_(TaskRow.create_time < task.create_time,
                     and_(TaskRow.create_time == task.create_time, TaskRow.id < task.id))))
-            return int(ahead or 0)
+            running = await session.scalar(select(func.count()).select_from(TaskRow).where(
+                TaskRow.state == TaskState.RUNNING.value, TaskRow.kind == task.kind))
+            recent = (await session.execute(
+                select(TaskRow.start_time, TaskRow.end_time).where(
+                    TaskRow.kind == task.kind, TaskRow.state == TaskState.SUCCEEDED.value,
+                    TaskRow.start_time.is_not(None)).order_by(TaskRow.end_time.desc()).limit(20))).all()
+        durations = [(end - start).total_seconds() for start, end in recent if start and end]
+        return int(ahead or 0), int(running or 0), (sum(durations) / len(durations)) if durations else None
 
     async def delete(self, task_id: str) -> None:
         async with self._db.begin() as session, session.begin():
