@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.task_types import (
@@ -163,6 +163,9 @@ class SqlTaskRepository:
 
     async def delete_finished_before(self, cutoff: dt.datetime) -> int:
         async with self._db.begin() as session, session.begin():
+            if not self._db.is_sqlite and not await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(hashtextextended('storyloom.task_retention', 0))")):
+                return 0  # another replica is cleaning up right now: one at a time in the cluster
             ids = list(await session.scalars(select(TaskRow.id).where(TaskRow.end_time < cutoff).limit(1000)))
             if ids:
                 await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id.in_(ids)))
