@@ -23,25 +23,19 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _create_user(settings: Settings, name: str) -> None:
-    from storyloom.app import build_app
+    from storyloom.app import admin_accounts
 
-    app = await build_app(settings)
-    try:
-        user = await app.accounts.create_user(name)
-        key = await app.accounts.create_key(user.id)
-    finally:
-        await app.db.close()
+    async with admin_accounts(settings) as accounts:
+        user = await accounts.create_user(name)
+        key = await accounts.create_key(user.id)
     print(f"user: users/{user.id}\napi key: {key}")
 
 
 async def _create_key(settings: Settings, user_id: str) -> None:
-    from storyloom.app import build_app
+    from storyloom.app import admin_accounts
 
-    app = await build_app(settings)
-    try:
-        key = await app.accounts.create_key(user_id.removeprefix("users/"))
-    finally:
-        await app.db.close()
+    async with admin_accounts(settings) as accounts:
+        key = await accounts.create_key(user_id.removeprefix("users/"))
     print(f"api key: {key}")
 
 
