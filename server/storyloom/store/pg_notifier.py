@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy import text
 
 from storyloom.domain.ports.notifier import LocalNotifier, Subscription
-from storyloom.store.db import Database
+from storyloom.store.db import Database, run_to_completion
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,16 @@ class PostgresNotifier:
         """Announces to every replica. A failure is logged, not raised: the change itself is stored, and waiters
         read the store again within their safety timeout."""
         try:
-            async with self._db.engine.connect() as conn:
-                await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
-                                   {"channel": CHANNEL, "payload": f"{channel}\n{key}"})
-                await conn.commit()
+            # Run to its end even if the caller is cancelled meanwhile: a statement cut short costs the connection.
+            await run_to_completion(self._notify(channel, key))
         except Exception:
             log.exception("could not announce a change", extra={"channel": channel})
+
+    async def _notify(self, channel: str, key: str) -> None:
+        async with self._db.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_notify(:channel, :payload)"),
+                               {"channel": CHANNEL, "payload": f"{channel}\n{key}"})
+            await conn.commit()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
