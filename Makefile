@@ -70,7 +70,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -83,6 +83,8 @@ help:
 	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
+	@echo "make cluster          two API replicas + a worker + Envoy + PostgreSQL + SeaweedFS on this machine"
+	@echo "make bench-cluster    the cluster benchmark: stories/min with 1 and 2 workers, resume after kill -9, watch latency"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
@@ -186,6 +188,10 @@ test: $(STAMP) lint check-generated browser-deps
 run: $(STAMP) web-optional
 	$(PY) tools/run_local.py
 
+# Two API replicas, a worker, Envoy over the replicas, the local PostgreSQL and SeaweedFS (tools/run_cluster.py).
+cluster: $(STAMP)
+	$(PY) tools/run_cluster.py
+
 # --- web page and Dart package -----------------------------------------------
 
 # npm ci again only when package.json or package-lock.json changes; tsc + esbuild when a source changes.
@@ -249,7 +255,10 @@ dart:
 
 # Benchmarks print figures; they are not tests and have no pass/fail.
 bench: $(STAMP)
-	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+	@for script in bench/bench_*.py; do [ $$script = bench/bench_cluster.py ] || { echo "== $$script"; $(PY) $$script; }; done
+
+bench-cluster: $(STAMP)
+	$(PY) bench/bench_cluster.py
 
 # Against the real Gemini API (GEMINI_API_KEY and the STORYLOOM_GEMINI_* settings): one streamed chat reply, one
 # extraction, one story step, one picture and a few embeddings, with timings; exit 1 if one fails. Without a key it

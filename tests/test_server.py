@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from storyloom.app import build_app
+from storyloom.domain.tasks import HANDED_BACK
 from storyloom.server import SERVICE_NAMES
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller, settings_for_tests
@@ -124,4 +125,7 @@ async def test_sigterm_drains_and_exits_cleanly_and_the_running_task_resumes_on_
         events = [e async for e in stub.WatchTask(task_pb2.WatchTaskRequest(name=name), metadata=caller.metadata)]
     assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
-    assert any(e.message == "Resuming after a server restart." for e in events)
+    # A graceful stop hands the task back (PENDING, no attempt used up), rather than leaving it to be found orphaned.
+    handed_back = [e for e in events if e.message == HANDED_BACK]
+    assert len(handed_back) == 1 and handed_back[0].state == task_pb2.TASK_STATE_PENDING
+    assert not any(e.message == "Resuming after a server restart." for e in events)

@@ -10,6 +10,7 @@ through at once, every write is whole or absent, and PostgreSQL has no session l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import random
 import sqlite3
@@ -23,6 +24,7 @@ import pytest_asyncio
 from sqlalchemy import event, func, select
 
 from storyloom.domain.conversations import Conversation, Message
+from storyloom.domain.tasks import NewTask, Task, TaskEvent, TaskState
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database, RollbackOnCloseConnection, run_to_completion
 from storyloom.store.models import ReplyChunkRow, UserRow
@@ -49,7 +51,10 @@ async def a_reply(repo: SqlConversationRepository, db: Database) -> tuple[Conver
     async with db.begin() as session, session.begin():
         session.add(UserRow(id="writer", display_name="writer", create_time=now))
     conversation = await repo.create(Conversation(uuid.uuid4().hex, "writer", "", "ACTIVE", 0, now, now), "")
-    _, reply = await repo.add_exchange(conversation.id, "Tell me a story.", uuid.uuid4().hex, "", now)
+    task = NewTask(Task(uuid.uuid4().hex, "writer", "conversation.reply", TaskState.PENDING, now, now, last_sequence=1),
+                   TaskEvent("", 1, now, TaskState.PENDING, "", 0, ""))
+    task = NewTask(task.task, dataclasses.replace(task.first_event, task_id=task.task.id))
+    _, reply = await repo.add_exchange(conversation.id, "Tell me a story.", task, uuid.uuid4().hex, "", now)
     return conversation, reply
 
 

@@ -23,26 +23,43 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _create_user(settings: Settings, name: str) -> None:
-    from storyloom.app import build_app
+    from storyloom.app import admin_accounts
 
-    app = await build_app(settings)
-    try:
-        user = await app.accounts.create_user(name)
-        key = await app.accounts.create_key(user.id)
-    finally:
-        await app.db.close()
+    async with admin_accounts(settings) as accounts:
+        user = await accounts.create_user(name)
+        key = await accounts.create_key(user.id)
     print(f"user: users/{user.id}\napi key: {key}")
 
 
 async def _create_key(settings: Settings, user_id: str) -> None:
-    from storyloom.app import build_app
+    from storyloom.app import admin_accounts
 
-    app = await build_app(settings)
-    try:
-        key = await app.accounts.create_key(user_id.removeprefix("users/"))
-    finally:
-        await app.db.close()
+    async with admin_accounts(settings) as accounts:
+        key = await accounts.create_key(user_id.removeprefix("users/"))
     print(f"api key: {key}")
+
+
+async def _list_keys(settings: Settings, user: str | None) -> None:
+    from storyloom.app import admin_accounts
+
+    async with admin_accounts(settings) as accounts:
+        keys = await accounts.list_keys(user.removeprefix("users/") if user else None)
+    print(f"{'key id':34} {'user':18} {'created':26} revoked")
+    for key in keys:
+        revoked = key.revoke_time.isoformat(timespec="seconds") if key.revoke_time else "-"
+        print(f"{key.id:34} {key.user_id:18} {key.create_time.isoformat(timespec='seconds'):26} {revoked}")
+
+
+async def _revoke_key(settings: Settings, key: str) -> int:
+    from storyloom.app import admin_accounts
+
+    async with admin_accounts(settings) as accounts:
+        revoked = await accounts.revoke_key(key)
+    if not revoked:
+        print("storyloom: no live key with that id", file=sys.stderr)
+        return 1
+    print("revoked: every replica refuses it from now on")
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:
@@ -78,6 +95,11 @@ def _run(argv: list[str] | None) -> int:
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env STORYLOOM_LOG_LEVEL)")
     serve.add_argument("--log-format", choices=["json", "text"], help="env STORYLOOM_LOG_FORMAT, default json")
 
+    worker = commands.add_parser("worker", parents=[common], help="run tasks only (serve runs them too, by default)")
+    worker.add_argument("--ready-file", help="write the worker id here once it is claiming tasks")
+    worker.add_argument("--log-level", help="DEBUG, INFO, WARNING... (env STORYLOOM_LOG_LEVEL)")
+    worker.add_argument("--log-format", choices=["json", "text"], help="env STORYLOOM_LOG_FORMAT, default json")
+
     users = commands.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
     create_user = users.add_parser("create", parents=[common], help="create a user and an API key for it")
     create_user.add_argument("name", help="display name")
@@ -85,18 +107,30 @@ def _run(argv: list[str] | None) -> int:
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", parents=[common], help="create another API key for a user")
     create_key.add_argument("user", help="user id or users/{id}")
+    list_keys = keys.add_parser("list", parents=[common], help="list API keys (ids, never the keys)")
+    list_keys.add_argument("--user", help="only this user's keys (id or users/{id})")
+    revoke_key = keys.add_parser("revoke", parents=[common], help="revoke an API key on every replica")
+    revoke_key.add_argument("key", help="the key id (from `keys list`), or the key itself")
 
     commands.add_parser("migrate", parents=[common], help="apply database migrations and exit")
 
     args = parser.parse_args(argv)
     settings = _settings(args)
-    logs.configure(settings.log_level, settings.log_format if args.command == "serve" else "text")
+    logs.configure(settings.log_level, settings.log_format if args.command in ("serve", "worker") else "text")
     if args.command == "serve":
         from storyloom.server import serve as run_server
 
         asyncio.run(run_server(settings))
+    elif args.command == "worker":
+        from storyloom.server import work
+
+        asyncio.run(work(settings, Path(args.ready_file) if args.ready_file else None))
     elif args.command == "users":
         asyncio.run(_create_user(settings, args.name))
+    elif args.command == "keys" and args.action == "list":
+        asyncio.run(_list_keys(settings, args.user))
+    elif args.command == "keys" and args.action == "revoke":
+        return asyncio.run(_revoke_key(settings, args.key))
     elif args.command == "keys":
         asyncio.run(_create_key(settings, args.user))
     elif args.command == "migrate":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -21,6 +23,7 @@ from storyloom.domain.media import BlobStore, BlobStoreUnavailable, MediaLibrary
 from storyloom.domain.memory import Memories
 from storyloom.domain.ports.embedding import Embedder
 from storyloom.domain.ports.identity import TokenVerifier
+from storyloom.domain.ports.notifier import LocalNotifier
 from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
@@ -33,6 +36,7 @@ from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
+from storyloom.store.pg_notifier import PostgresNotifier
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
@@ -58,9 +62,12 @@ class App:
     memories: Memories
     voice: Voice
     identities: Identities
+    notifier: LocalNotifier | PostgresNotifier
 
     async def close(self) -> None:
-        await self.tasks.stop()
+        await self.tasks.shutdown()
+        await self.accounts.aclose()
+        await self.notifier.aclose()
         await self.identities.aclose()
         await self.voice.aclose()
         await self.memories.aclose()
@@ -81,23 +88,31 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     secret = _secret(settings, shared=not db.is_sqlite)
     blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
+    # PostgreSQL means replicas: a write on one wakes the watchers on all (LISTEN/NOTIFY).
+    notifier = LocalNotifier() if db.is_sqlite else PostgresNotifier(db)
     tasks = TaskRunner(
         SqlTaskRepository(db),
         concurrency=settings.task_concurrency,
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
+        # SQLite is one process's: what another worker holds at start was left by an earlier process.
+        lease=None if db.is_sqlite else dt.timedelta(seconds=settings.task_lease_seconds),
+        heartbeat_interval=settings.task_heartbeat_seconds,
+        run_tasks=settings.run_tasks,
+        notifier=notifier,
     )
     text_engine = text_engine or build_text_engine(settings)
     media = MediaLibrary(SqlMediaRepository(db), blobs,
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
-                                  ConversationLimits(messages_per_minute=settings.messages_per_minute))
+                                  ConversationLimits(messages_per_minute=settings.messages_per_minute),
+                                  notifier=notifier)
     engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),
                            narrator=build_narrator(settings))
     app = App(
         settings=settings,
         db=db,
-        accounts=Accounts(SqlAccountRepository(db)),
+        accounts=Accounts(SqlAccountRepository(db), notifier=notifier),
         tasks=tasks,
         media=media,
         text_engine=text_engine,
@@ -109,10 +124,23 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
+        notifier=notifier,
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)
     return app
+
+
+@contextlib.asynccontextmanager
+async def admin_accounts(settings: Settings) -> AsyncIterator[Accounts]:
+    """Users and keys for the command line, on the migrated database; a revocation is announced to every replica
+    (PostgreSQL) so none keeps the key in its cache."""
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.migrate()
+        yield Accounts(SqlAccountRepository(db), notifier=LocalNotifier() if db.is_sqlite else PostgresNotifier(db))
+    finally:
+        await db.close()
 
 
 async def start(app: App) -> None:
@@ -120,7 +148,10 @@ async def start(app: App) -> None:
         await app.media.start()
     except BlobStoreUnavailable as exc:
         raise ConfigurationError(str(exc)) from exc
+    await app.notifier.start()
+    await app.accounts.start()
     await app.tasks.start()
+    await app.stories.recover()
     await app.conversations.recover()
     await app.voice.start()
     if app.settings.voice_warm_up:

@@ -90,8 +90,14 @@ class Settings:
     task_concurrency: int = 4
     # Finished tasks and their event logs are deleted this long after they end.
     task_retention_seconds: float = 7 * 24 * 3600.0
-    # A task resumed this many times after restarts is failed instead.
+    # A task interrupted this many times by crashes is failed instead (a graceful stop does not count).
     task_max_attempts: int = 3
+    # With PostgreSQL (several workers): a worker silent this long is presumed dead and its tasks resume elsewhere.
+    task_lease_seconds: float = 10.0
+    # How often a worker says its tasks are alive, and learns of those it lost (cancelled on another replica).
+    task_heartbeat_seconds: float = 0.5
+    # Whether this process runs tasks (a worker) besides serving RPCs; `python -m storyloom worker` only runs tasks.
+    run_tasks: bool = True
     # On first start with no users, create a development user and print its key.
     dev_bootstrap: bool = True
     log_level: str = "INFO"
@@ -158,6 +164,9 @@ class Settings:
             "task_concurrency": int(_env("TASK_CONCURRENCY", str(cls.task_concurrency))),
             "task_retention_seconds": float(_env("TASK_RETENTION_SECONDS", str(cls.task_retention_seconds))),
             "task_max_attempts": int(_env("TASK_MAX_ATTEMPTS", str(cls.task_max_attempts))),
+            "task_lease_seconds": float(_env("TASK_LEASE_SECONDS", str(cls.task_lease_seconds))),
+            "task_heartbeat_seconds": float(_env("TASK_HEARTBEAT_SECONDS", str(cls.task_heartbeat_seconds))),
+            "run_tasks": _env("RUN_TASKS", "1") not in ("0", "false", "no"),
             "dev_bootstrap": _env("DEV_BOOTSTRAP", "1") not in ("0", "false", "no"),
             "log_level": _env("LOG_LEVEL", cls.log_level),
             "log_format": _env("LOG_FORMAT", cls.log_format),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -152,4 +153,25 @@ async def serve(settings: Settings) -> None:
             await running.stop(settings.shutdown_grace_seconds)
         with contextlib.suppress(Exception):
             await app.close()
+        log.info("stopped")
+
+
+async def work(settings: Settings, ready_file: Path | None = None) -> None:
+    """A worker: runs tasks (claimed from the shared database) and serves nothing. `ready_file` gets its worker id
+    once it is claiming work."""
+    app = await build_app(dataclasses.replace(settings, run_tasks=True))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await start(app)
+        log.info("working", extra={"worker": app.tasks.worker_id, "database": app.db.url.get_backend_name()})
+        if ready_file:
+            await asyncio.to_thread(ready_file.write_text, app.tasks.worker_id)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        with contextlib.suppress(Exception):
+            await app.close()  # hands the running tasks back
         log.info("stopped")

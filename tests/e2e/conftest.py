@@ -18,6 +18,9 @@ from tests.support.server_process import ServerProcess
 from tools.seaweedfs import SeaweedFS
 
 StartReplicas = Callable[[int], list[ServerProcess]]
+StartProcesses = Callable[..., list[ServerProcess]]
+# How long a silent worker holds its tasks in these tests (the default is 10 s).
+LEASE_SECONDS = 3.0
 
 
 @pytest.fixture
@@ -56,3 +59,29 @@ async def new_caller(database_url: str, name: str = "replicas") -> Caller:
         return Caller(user.id, await accounts.create_key(user.id))
     finally:
         await db.close()
+
+
+@pytest.fixture
+def cluster_env(postgres_url: str) -> dict[str, str]:
+    """Replicas of one PostgreSQL database, media on each one's disk (the task tests need no shared media)."""
+    return {"STORYLOOM_DATABASE_URL": postgres_url, "STORYLOOM_SECRET": f"test-{uuid.uuid4().hex}",
+            "STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0",
+            "STORYLOOM_TASK_LEASE_SECONDS": str(LEASE_SECONDS)}
+
+
+@pytest.fixture
+def pg_replicas(tmp_path: Path, cluster_env: dict[str, str]) -> Iterator[StartProcesses]:
+    """Starts `count` processes (`serve`, or `worker`) with `cluster_env` and more variables; killed at the end."""
+    started: list[ServerProcess] = []
+
+    def start(count: int, command: str = "serve", **env: str) -> list[ServerProcess]:
+        new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
+                             env={**cluster_env, **env}, command=command) for i in range(count)]
+        started.extend(new)
+        for replica in new:
+            replica.start()
+        return new
+
+    yield start
+    for replica in started:
+        replica.kill()

@@ -16,11 +16,13 @@ class ServerProcess:
     """The server on a data dir and a free port, with the test task kinds as a plugin. `env` adds or overrides
     environment variables (STORYLOOM_*) for every start."""
 
-    def __init__(self, data_dir: Path, log: Path, env: Mapping[str, str] | None = None):
-        self.data_dir, self.log = data_dir, log
+    def __init__(self, data_dir: Path, log: Path, env: Mapping[str, str] | None = None, command: str = "serve"):
+        """`command` "worker" runs `python -m storyloom worker` (tasks only, no port) instead of `serve`."""
+        self.data_dir, self.log, self.command = data_dir, log, command
         self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.worker_id = ""
 
     @property
     def address(self) -> str:
@@ -32,15 +34,18 @@ class ServerProcess:
         env = {**os.environ, "STORYLOOM_PLUGINS": "tests.support.task_kinds", "STORYLOOM_DEV_BOOTSTRAP": "0",
                "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", **self.env}
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "storyloom", "serve", "--address", "127.0.0.1:0", "--data-dir",
-                 str(self.data_dir), "--port-file", str(port_file)], env=env, stdout=log, stderr=log, cwd=ROOT)
+            args = (["serve", "--address", "127.0.0.1:0", "--port-file", str(port_file)] if self.command == "serve"
+                    else ["worker", "--ready-file", str(port_file)])
+            self.proc = subprocess.Popen([sys.executable, "-m", "storyloom", *args, "--data-dir", str(self.data_dir)],
+                                         env=env, stdout=log, stderr=log, cwd=ROOT)
         deadline = time.monotonic() + 30
         while not port_file.exists() or not port_file.read_text():
             assert self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.05)
-        self.port = int(port_file.read_text())
+        ready = port_file.read_text()
+        self.port = int(ready) if self.command == "serve" else 0
+        self.worker_id = "" if self.command == "serve" else ready
 
     def signal(self, signum: int) -> int:
         """Sends `signum` and waits for the process to exit; returns its exit code."""

@@ -7,6 +7,8 @@ the server as a separate process.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -35,6 +37,9 @@ async def run_steps(ctx: TaskContext) -> TaskResult:
         if fail_at is not None and step == int(fail_at):
             raise FailedPrecondition(f"step {step} failed on purpose", reason="TEST_STEP_FAILED",
                                      metadata={"step": str(step)})
+        if ctx.params.get("trace"):  # what ran where and when, written outside the task's fence
+            with open(str(ctx.params["trace"]), "a") as trace:
+                trace.write(f"{os.getpid()} {ctx.attempt} {step} {time.time()}\n")
         ran.append([ctx.attempt, step])
         await ctx.progress(stage=f"step-{step}", percent=step * 100 // steps, message=f"Step {step} of {steps}.",
                            checkpoint={"done": step, "ran": ran})

@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 
 from storyloom.api import requirements as requirements_api
 from storyloom.api.context import Context
+from storyloom.api.errors import status_for_task_error
 from storyloom.api.media import media_proto
 from storyloom.api.requests import (
     PageTokens,
@@ -55,6 +56,8 @@ def story_proto(story: domain.Story, media: dict[str, MediaItem] | None = None) 
         planned_scene_count=story.planned_scene_count, task=f"tasks/{story.task_id}",
         conversation=f"users/{story.user_id}/conversations/{story.conversation_id}" if story.conversation_id else "",
         create_time=timestamp(story.create_time), update_time=timestamp(story.update_time))
+    if story.error is not None and story.state in ("FAILED", "CANCELLED"):
+        message.error.CopyFrom(status_for_task_error(story.error))
     for scene in story.scenes:
         entry = message.scenes.add(index=scene.index, title=scene.title, text=scene.text, mood=scene.mood,
                                    picture_state=_ASSET[scene.picture_state],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -11,6 +13,7 @@ from typing import Protocol
 
 from storyloom.domain.errors import NotFound, Unauthenticated
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 
 KEY_PREFIX = "sl_"
 
@@ -20,6 +23,16 @@ class User:
     id: str
     display_name: str
     create_time: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiKey:
+    """A key as administrators see it: never the key itself."""
+
+    id: str
+    user_id: str
+    create_time: dt.datetime
+    revoke_time: dt.datetime | None = None
 
 
 class AccountRepository(Protocol):
@@ -37,20 +50,50 @@ class AccountRepository(Protocol):
     async def revoke_key(self, key_hash: str, now: dt.datetime) -> bool:
         """Revokes the live key with this hash; False when there is none."""
 
+    async def revoke_key_id(self, key_id: str, now: dt.datetime) -> bool:
+        """Revokes the live key with this id; False when there is none."""
+
+    async def list_keys(self, user_id: str | None) -> list[ApiKey]:
+        """The keys of one user (all users' when None), oldest first."""
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Accounts:
-    # Keys are checked on every call; a short cache keeps that off the database. A revoked key
-    # stops working within this many seconds.
+    # Keys are checked on every call; a short cache keeps that off the database. A revocation empties the cache of
+    # every process that hears of it (the notifier); one that missed the notice still refuses within this long.
     CACHE_SECONDS = 30.0
+    REVOKED = ("keys", "revoked")
 
-    def __init__(self, repository: AccountRepository, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, repository: AccountRepository, clock: Clock = SYSTEM_CLOCK,
+                 notifier: Notifier | None = None):
         self._repo = repository
         self._clock = clock
         self._cache: dict[str, tuple[str, float]] = {}
+        self._notifier: Notifier = notifier or LocalNotifier()
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Listens for revocations (on any replica) and forgets the cached keys when one comes."""
+        subscribed = asyncio.Event()
+
+        async def listen() -> None:
+            async with self._notifier.subscribe(*self.REVOKED) as revoked:
+                subscribed.set()
+                while True:
+                    if await revoked.wait(None):
+                        self._cache.clear()
+
+        self._listener = asyncio.create_task(listen(), name="key-revocations")
+        await subscribed.wait()
+
+    async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
 
     async def create_user(self, display_name: str) -> User:
         user = User(id=uuid.uuid4().hex[:16], display_name=display_name, create_time=self._clock.now())
@@ -66,10 +109,19 @@ class Accounts:
         return key
 
     async def revoke_key(self, key: str) -> bool:
-        """Revokes a key; it stops working here at once (other processes' caches: CACHE_SECONDS)."""
+        """Revokes a key (given as the key, or as its id); it stops working on every replica at once."""
         digest = hash_key(key)
         self._cache.pop(digest, None)
-        return await self._repo.revoke_key(digest, self._clock.now())
+        if key.startswith(KEY_PREFIX):
+            revoked = await self._repo.revoke_key(digest, self._clock.now())
+        else:
+            revoked = await self._repo.revoke_key_id(key, self._clock.now())
+        if revoked:
+            await self._notifier.publish(*self.REVOKED)
+        return revoked
+
+    async def list_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        return await self._repo.list_keys(user_id)
 
     async def has_users(self) -> bool:
         return await self._repo.count_users() > 0

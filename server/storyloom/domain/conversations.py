@@ -28,9 +28,10 @@ from storyloom.domain.errors import (
     ResourceExhausted,
 )
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
+from storyloom.domain.tasks import SAFETY_SECONDS, NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,11 @@ class ConversationRepository(Protocol):
     async def delete(self, conversation_id: str) -> None: ...
 
     async def add_exchange(
-        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime,
+        self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None,
     ) -> tuple[Message, Message]:
-        """Stores the user's message and an empty GENERATING assistant message after it, atomically; raises
-        QuotaExceeded (storing nothing) if the message would pass `quota`."""
+        """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
+        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -194,14 +195,15 @@ def check_text(text: str, field: str = "text") -> str:
 
 class Conversations:
     def __init__(self, repository: ConversationRepository, tasks: TaskRunner, engine: TextEngine,
-                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK):
+                 limits: ConversationLimits = ConversationLimits(), clock: Clock = SYSTEM_CLOCK,
+                 notifier: Notifier | None = None):
         self._repo = repository
+        self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
-        self._signals: dict[str, asyncio.Event] = {}
-        tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies)
+        tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
     # --- conversations ---------------------------------------------------------------------
 
@@ -276,21 +278,22 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         now = self._clock.now()
-        task_id = uuid.uuid4().hex
+        reply_id = uuid.uuid4().hex
+        params: dict[str, Any] = {"message_id": reply_id}
+        if memories:
+            params["memories"] = [str(memory) for memory in memories]
+        task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
+                                    message="Writing the reply.")
         limit = self._limits.messages_per_minute
         try:
-            user_message, reply = await self._repo.add_exchange(
-                conversation_id, text, task_id, request_id, now,
+            _user_message, reply = await self._repo.add_exchange(
+                conversation_id, text, task, reply_id, request_id, now,
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
         except QuotaExceeded as exceeded:
             raise _rate_limited(limit, exceeded.oldest, now) from None
+        await self._tasks.accepted()
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
-        params: dict[str, Any] = {"message_id": reply.id}
-        if memories:
-            params["memories"] = [str(memory) for memory in memories]
-        await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
-                                 task_id=task_id, message="Writing the reply.")
         return self.stream(user_id, reply.id, 0)
 
     async def message(self, message_id: str) -> Message | None:
@@ -313,25 +316,24 @@ class Conversations:
         if after_sequence < 1:
             yield ReplyEvent(1, reply, user_message=user_message)
         seen_chunks = max(0, after_sequence - 1)
-        while True:
-            signal = self._signal(message_id)  # taken before reading, so no wake-up is lost
-            reply = await self._repo.get_message(message_id)
-            if reply is None:  # the conversation was deleted meanwhile
-                raise NotFound(name)
-            for text in await self._repo.chunks(message_id, seen_chunks):
-                seen_chunks += 1
-                yield ReplyEvent(seen_chunks + 1, reply, delta=text)
-            if reply.finished and seen_chunks >= reply.chunk_count:
-                end = reply.chunk_count + 2
-                if after_sequence < end:
-                    await self._task_settled(user_id, reply.task_id)
-                    if reply.state == "FAILED":
-                        yield ReplyEvent(end, reply, error=reply.error or _interrupted())
-                    else:
-                        yield ReplyEvent(end, reply, finished=True)
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=1.0)
+        async with self._notifier.subscribe("reply", message_id) as changed:  # before reading: no notice is lost
+            while True:
+                reply = await self._repo.get_message(message_id)
+                if reply is None:  # the conversation was deleted meanwhile
+                    raise NotFound(name)
+                for text in await self._repo.chunks(message_id, seen_chunks):
+                    seen_chunks += 1
+                    yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                if reply.finished and seen_chunks >= reply.chunk_count:
+                    end = reply.chunk_count + 2
+                    if after_sequence < end:
+                        await self._task_settled(user_id, reply.task_id)
+                        if reply.state == "FAILED":
+                            yield ReplyEvent(end, reply, error=reply.error or _interrupted())
+                        else:
+                            yield ReplyEvent(end, reply, finished=True)
+                    return
+                await changed.wait(SAFETY_SECONDS)
 
     async def cut_reply(self, user_id: str, message_id: str, text: str) -> Message:
         """Stops a reply (cancelling its task if it is still being written) and keeps only `text` of it, what the
@@ -344,7 +346,7 @@ class Conversations:
             with contextlib.suppress(NotFound):
                 await self._tasks.cancel(user_id, reply.task_id)
         cut = await self._repo.cut_message(message_id, text)
-        self._wake(message_id)
+        await self._wake(message_id)
         return cut
 
     async def recover(self) -> None:
@@ -366,7 +368,7 @@ class Conversations:
             raise NotFound(f"messages/{message_id}")
         if reply.finished:
             return
-        if ctx.attempt > 1:
+        if ctx.attempt > 1 and reply.chunk_count:
             # Clients may have seen chunks past the last one stored; regenerating would
             # contradict them. Keep what was written and say what happened.
             await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
@@ -385,7 +387,7 @@ class Conversations:
                 if isinstance(event, TextDelta):
                     if event.text:
                         await self._repo.append_chunk(message_id, event.text)
-                        self._wake(message_id)
+                        await self._wake(message_id)
                 else:
                     end = event
         except asyncio.CancelledError:
@@ -404,6 +406,18 @@ class Conversations:
         finally:
             await events.aclose()
         await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
+
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+        """The reply's task is ending: a reply its handler did not finish (the task was cancelled elsewhere, or
+        failed before it ran) ends with it, keeping the text written so far."""
+        message_id = str(task.params.get("message_id", ""))
+        reply = await self._repo.get_message(message_id)
+        if reply is None or reply.finished or state is TaskState.SUCCEEDED:
+            return
+        if state is TaskState.CANCELLED:
+            await self._finish(message_id, "CUT", "CANCELLED", 0, 0, None)
+        else:
+            await self._finish(message_id, "FAILED", "ERROR", 0, 0, error or _interrupted())
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
         """The history up to the reply, within the token budget: older turns are summarized
@@ -440,7 +454,7 @@ class Conversations:
                       output_tokens: int, error: TaskError | None) -> None:
         await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
                                         input_tokens=input_tokens, output_tokens=output_tokens, error=error)
-        self._wake(message_id)
+        await self._wake(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:
         """Waits for the reply's task to record its end as well (it does so right after the reply's), so a
@@ -457,13 +471,8 @@ class Conversations:
         before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)
         return before[0] if before and before[0].role == "user" else None
 
-    def _signal(self, message_id: str) -> asyncio.Event:
-        return self._signals.setdefault(message_id, asyncio.Event())
-
-    def _wake(self, message_id: str) -> None:
-        signal = self._signals.pop(message_id, None)
-        if signal is not None:
-            signal.set()
+    async def _wake(self, message_id: str) -> None:
+        await self._notifier.publish("reply", message_id)
 
 
 def request_tokens(engine: TextEngine, request: ChatRequest) -> int:

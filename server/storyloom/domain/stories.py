@@ -29,7 +29,7 @@ from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.domain.tasks import Task, TaskContext, TaskRunner
+from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,25 @@ class Story:
     conversation_id: str = ""
     source_text: str = ""
     fingerprint: str = ""
+    error: TaskError | None = None  # why the story is FAILED or CANCELLED: its task's error
 
     @property
     def name(self) -> str:
         return f"users/{self.user_id}/stories/{self.id}"
 
 
+# A story follows its task: it leaves GENERATING when the task ends, however it ends.
+_STORY_STATE_OF_TASK: dict[TaskState, StoryState] = {
+    TaskState.SUCCEEDED: "READY", TaskState.FAILED: "FAILED", TaskState.CANCELLED: "CANCELLED"}
+
+
 class StoryRepository(Protocol):
-    async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
-        """Stores a new story; on a (user, request_id) clash returns the existing one and False."""
+    async def create(self, story: Story, request_id: str, task: NewTask) -> tuple[Story, bool]:
+        """Stores a new story and its task in one transaction; on a (user, request_id) clash stores nothing and
+        returns the existing story and False."""
+
+    async def generating(self) -> builtins.list[Story]:
+        """The stories still GENERATING, without scenes."""
 
     async def get(self, story_id: str) -> Story | None: ...
 
@@ -163,7 +173,7 @@ class Stories:
         self._reuse_window = reuse_window
         self._asset_retry_delay = asset_retry_delay
         self.clock = StageClock()
-        tasks.register(CREATE_KIND, self._write)
+        tasks.register(CREATE_KIND, self._write, on_end=self._follow)
 
     # --- step by step (unary) ----------------------------------------------------------------
 
@@ -204,11 +214,13 @@ class Stories:
             options=options, create_time=now, update_time=now, task_id=uuid.uuid4().hex,
             conversation_id=conversation_id, source_text=text, fingerprint=fingerprint,
         )
-        stored, created = await self._repo.create(story, request_id)
+        new = self._tasks.new_task(user_id, CREATE_KIND, {"story_id": story.id}, target=story.name,
+                                   task_id=story.task_id, message="Waiting to start writing.")
+        stored, created = await self._repo.create(story, request_id, new)
         if not created:
             return await self._tasks.get(user_id, stored.task_id)
-        return await self._tasks.submit(user_id, CREATE_KIND, {"story_id": story.id}, target=story.name,
-                                        task_id=story.task_id, message="Waiting to start writing.")
+        await self._tasks.accepted()
+        return new.task
 
     async def get(self, user_id: str, story_id: str) -> Story:
         story = await self._repo.get(story_id)
@@ -259,16 +271,28 @@ class Stories:
     # --- the task ----------------------------------------------------------------------------
 
     async def _write(self, ctx: TaskContext) -> None:
-        story_id = str(ctx.params["story_id"])
-        try:
-            await self._run_stages(ctx, story_id)
-        except asyncio.CancelledError:
-            if ctx.cancel_requested:
-                await asyncio.shield(self._repo.update(story_id, state="CANCELLED", update_time=self._clock.now()))
-            raise
-        except Exception:
-            await self._repo.update(story_id, state="FAILED", update_time=self._clock.now())
-            raise
+        await self._run_stages(ctx, str(ctx.params["story_id"]))
+
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+        """The story's task is ending: the story ends with it, with its reason."""
+        story_id = str(task.params.get("story_id", ""))
+        with contextlib.suppress(LookupError):  # the story was deleted
+            await self._repo.update(story_id, state=_STORY_STATE_OF_TASK[state], error=error,
+                                    update_time=self._clock.now())
+
+    async def recover(self) -> None:
+        """Ends the stories left GENERATING whose task ended (or is gone) without them hearing of it: a crash
+        between the two writes, or a task that ended where this kind was not registered."""
+        for story in await self._repo.generating():
+            task = await self._tasks.find(story.task_id)
+            if task is None:
+                await self._follow(Task(id=story.task_id, user_id=story.user_id, kind=CREATE_KIND,
+                                        state=TaskState.FAILED, create_time=story.create_time,
+                                        update_time=story.update_time, params={"story_id": story.id}),
+                                   TaskState.FAILED, TaskError("ABORTED", "STORY_TASK_MISSING",
+                                                               "The story's task no longer exists.", {}))
+            elif task.state.terminal:
+                await self._follow(task, task.state, task.error)
 
     async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
         story = await self._load(story_id)
@@ -336,8 +360,9 @@ class Stories:
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
 
-        await self._repo.update(story_id, state="READY", update_time=self._clock.now())
+        # Reported first: the report is fenced, so a worker that lost the task stops here and marks nothing.
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
+        await self._repo.update(story_id, state="READY", update_time=self._clock.now())
 
     async def _stage(self, ctx: TaskContext, story: Story, stage: str, message: str) -> None:
         """Reports progress: the share of work done so far and an ETA from measured stage times."""

@@ -4,216 +4,76 @@ Every state change is written (task row and event, in one transaction) before an
 about it, so a watcher never sees an event the store does not have, and a restart finds every
 accepted task. Other features register task kinds on the runner: a kind is an async handler that
 reports progress through its TaskContext and returns a result.
+
+A runner is one worker. It claims PENDING tasks from the store (so tasks submitted on any replica run on any
+worker), holds each with a heartbeat, and writes only under its claim (`TaskFence`): a worker that lost a task
+(cancelled elsewhere, or presumed dead and resumed by another) can no longer change it, and stops it within a
+heartbeat. Tasks whose worker died are resumed from their checkpoint by another worker once its lease expired.
 """
 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import dataclasses
 import datetime as dt
-import enum
 import logging
+import os
+import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import LocalNotifier, Notifier
+from storyloom.domain.task_types import (
+    LIVE_STATES,
+    NewTask,
+    Task,
+    TaskContext,
+    TaskEndHook,
+    TaskError,
+    TaskEvent,
+    TaskFence,
+    TaskFenced,
+    TaskHandler,
+    TaskKind,
+    TaskRepository,
+    TaskResult,
+    TaskState,
+    TaskUpdate,
+)
+
+__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent", "TaskFence",
+           "TaskFenced", "TaskHandler", "TaskKind", "TaskRepository", "TaskResult", "TaskRunner", "TaskState",
+           "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 
-class TaskState(enum.Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED)
+HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
+# Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
+SAFETY_SECONDS = 10.0
+# A watched task that waits in the queue reports its place and an estimated start at least this often.
+QUEUE_REPORT_SECONDS = 5.0
 
 
-LIVE_STATES = (TaskState.PENDING, TaskState.RUNNING)
+@dataclasses.dataclass
+class _Pool:
+    """Slots shared by some kinds: chat replies wait on a model, not on the CPU, and get a pool of their own."""
 
-
-@dataclasses.dataclass(frozen=True)
-class TaskError:
-    """Why a task failed: a google.rpc.Code name, an UPPER_SNAKE reason, a message, metadata."""
-
-    code: str
-    reason: str
-    message: str
-    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskResult:
-    """An opaque result: the full name of its message type and its serialized bytes."""
-
-    type_name: str
-    payload: bytes
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    id: str
-    user_id: str
-    kind: str
-    state: TaskState
-    create_time: dt.datetime
-    update_time: dt.datetime
-    stage: str = ""
-    percent: int = 0
-    message: str = ""
-    eta: dt.datetime | None = None
-    target: str = ""
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    checkpoint: dict[str, Any] = dataclasses.field(default_factory=dict)
-    result: TaskResult | None = None
-    error: TaskError | None = None
-    last_sequence: int = 0
-    attempt: int = 0
-    request_id: str = ""
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskEvent:
-    """One entry of a task's log: a snapshot of its progress at that moment."""
-
-    task_id: str
-    sequence: int
-    create_time: dt.datetime
-    state: TaskState
-    stage: str
-    percent: int
-    message: str
-    eta: dt.datetime | None = None
-    error: TaskError | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskUpdate:
-    """Fields to change with the next event; None leaves a field as it is."""
-
-    state: TaskState | None = None
-    stage: str | None = None
-    percent: int | None = None
-    message: str | None = None
-    eta: dt.datetime | None = None
-    clear_eta: bool = False
-    checkpoint: dict[str, Any] | None = None
-    result: TaskResult | None = None
-    error: TaskError | None = None
-    attempt: int | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
-
-
-class TaskRepository(Protocol):
-    """What the runner needs from storage. Implemented in storyloom.store."""
-
-    async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
-        """Stores a task and its first event; on a (user, request_id) clash returns the existing one and False."""
-
-    async def get(self, task_id: str) -> Task | None: ...
-
-    async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime) -> tuple[Task, TaskEvent]:
-        """Applies `update` and appends the resulting snapshot as the next event, atomically."""
-
-    async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]: ...
-
-    async def list(
-        self,
-        user_id: str,
-        *,
-        states: tuple[TaskState, ...],
-        kind: str,
-        limit: int,
-        after: tuple[dt.datetime, str] | None,
-    ) -> list[Task]: ...
-
-    async def live(self) -> builtins.list[Task]: ...
-
-    async def delete(self, task_id: str) -> None: ...
-
-    async def delete_finished_before(self, cutoff: dt.datetime) -> int: ...
-
-
-class TaskContext:
-    """What a running task handler sees: its inputs and the way to report progress.
-
-    `record` persists an update as the task's next event; `cancel_requested` says whether CancelTask asked the task
-    to stop. The runner passes both.
-    """
-
-    def __init__(self, task: Task, *, record: Callable[[TaskUpdate], Awaitable[object]],
-                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK):
-        self._record = record
-        self._cancel_requested = cancel_requested
-        self._clock = clock
-        self.task_id = task.id
-        self.user_id = task.user_id
-        self.params = task.params
-        self.checkpoint = dict(task.checkpoint)
-        self.attempt = task.attempt
-        self.target = task.target
-        self._percent = task.percent
-        # The ETA is estimated from this attempt's pace: time before a restart (downtime included)
-        # says nothing about how fast the rest will go.
-        self._base_percent = task.percent
-        self._base_time = clock.now()
-
-    @property
-    def cancel_requested(self) -> bool:
-        """Whether CancelTask asked this task to stop (as opposed to a server shutdown, after
-        which the task resumes on the next start). Handlers read it when cancelled."""
-        return self._cancel_requested()
-
-    async def progress(
-        self,
-        *,
-        stage: str | None = None,
-        percent: int | None = None,
-        message: str | None = None,
-        eta: dt.datetime | None = None,
-        checkpoint: dict[str, Any] | None = None,
-    ) -> None:
-        """Records progress (and optionally a checkpoint to resume from) as the next event.
-
-        Percent never goes backwards: a smaller value than the last one is kept at the last one.
-        Without an `eta`, one is estimated from the rate of progress since this attempt started.
-        """
-        if percent is not None:
-            percent = max(self._percent, min(100, max(0, int(percent))))
-            self._percent = percent
-            if eta is None and self._base_percent < percent < 100:
-                # Linear estimate from the progress so far; handlers that know better pass their own.
-                now = self._clock.now()
-                eta = now + (now - self._base_time) * ((100 - percent) / (percent - self._base_percent))
-        if checkpoint is not None:
-            self.checkpoint = dict(checkpoint)
-        await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint))
-
-
-TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskKind:
-    name: str
-    handler: TaskHandler
-    # Whether the handler can pick up from its checkpoint after a restart; if not, an
-    # interrupted task is failed with reason TASK_INTERRUPTED.
-    resumable: bool = True
+    capacity: int
+    kinds: set[str] = dataclasses.field(default_factory=set)
+    running: int = 0
 
 
 class TaskRunner:
-    """Runs registered task kinds with bounded concurrency and a persisted event log."""
+    """Runs registered task kinds with bounded concurrency and a persisted event log.
+
+    `lease` is how long a worker may go without a heartbeat before its tasks are presumed orphaned and resumed
+    elsewhere. None means the store is this process's alone (SQLite, the embedded mode): tasks another worker
+    holds at start were left by an earlier process, and are recovered at once.
+    """
 
     def __init__(
         self,
@@ -224,80 +84,115 @@ class TaskRunner:
         max_attempts: int = 3,
         cleanup_interval: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
+        lease: dt.timedelta | None = None,
+        heartbeat_interval: float = 0.5,
+        poll_interval: float = 1.0,
+        run_tasks: bool = True,
+        worker_id: str | None = None,
+        notifier: Notifier | None = None,
     ):
         self._repo = repository
+        self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
         self._kinds: dict[str, TaskKind] = {}
-        self._slots = asyncio.Semaphore(concurrency)
-        self._kind_slots: dict[str, asyncio.Semaphore] = {}
+        self._shared = _Pool(concurrency)
+        self._pools: dict[str, _Pool] = {}
         self.retention = retention
         self._max_attempts = max_attempts
         self._cleanup_interval = cleanup_interval
+        self._lease = lease
+        self._heartbeat_interval = heartbeat_interval
+        # New tasks are announced; the poll only catches a notice lost with a connection.
+        self._poll_interval = max(poll_interval, 5.0)
+        self.run_tasks = run_tasks
+        self.worker_id = worker_id or f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._claims: dict[str, int] = {}  # task id: the attempt this worker claimed
         self._cancel_requested: set[str] = set()
+        self._lost: set[str] = set()
         self._finishing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._signals: dict[str, asyncio.Event] = {}
-        self._cleanup: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
 
     # --- registration and life cycle ---------------------------------------------------------
 
     def register(self, kind: str, handler: TaskHandler, *, resumable: bool = True,
-                 concurrency: int | None = None) -> None:
+                 concurrency: int | None = None, on_end: TaskEndHook | None = None) -> None:
         """Adds a kind of task. With `concurrency`, the kind gets a pool of its own of that many
         slots (chat replies wait on a model, not on the CPU, and must not queue behind stories);
-        without, it shares the runner's pool."""
+        without, it shares the runner's pool. `on_end` hears how each task of the kind ends."""
         if kind in self._kinds:
             raise ValueError(f"task kind {kind!r} is already registered")
-        self._kinds[kind] = TaskKind(kind, handler, resumable)
-        if concurrency is not None:
-            self._kind_slots[kind] = asyncio.Semaphore(concurrency)
+        self._kinds[kind] = TaskKind(kind, handler, resumable, on_end)
+        pool = _Pool(concurrency) if concurrency is not None else self._shared
+        pool.kinds.add(kind)
+        self._pools[kind] = pool
 
     async def start(self) -> None:
-        """Recovers tasks a previous process left live, then starts the retention clean-up."""
+        """Recovers tasks a dead worker left, then starts claiming work, the heartbeat and the clean-up."""
         for task in await self._repo.live():
-            await self._recover(task)
-        self._cleanup = asyncio.create_task(self._cleanup_loop(), name="task-retention")
+            if task.state is TaskState.PENDING and task.kind not in self._kinds:
+                await self._fail_orphan(task, _kind_unknown(task), fence=TaskFence(
+                    states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
+        await self._reap()
+        self._loops = [asyncio.create_task(self._cleanup_loop(), name="task-retention")]
+        if self.run_tasks:
+            self._loops += [asyncio.create_task(self._dispatch_loop(), name="task-dispatch"),
+                            asyncio.create_task(self._new_task_listener(), name="task-announcements"),
+                            asyncio.create_task(self._heartbeat_loop(), name="task-heartbeat")]
+            if self._lease is not None:
+                self._loops.append(asyncio.create_task(self._reaper_loop(), name="task-reaper"))
 
     async def stop(self) -> None:
-        """Stops running work without marking it: the next start resumes it from its checkpoint."""
+        """Stops running work without marking it, as a crash would: the task stays RUNNING under this worker, and
+        is resumed (counting an interruption) once the worker is presumed dead."""
         self._stopping = True
-        running = list(self._running.values())
-        if self._cleanup:
-            running.append(self._cleanup)
+        running = list(self._running.values()) + self._loops
         for job in running:
             job.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    async def _recover(self, task: Task) -> None:
-        kind = self._kinds.get(task.kind)
-        if kind is None:
-            failure = TaskError("FAILED_PRECONDITION", "TASK_KIND_UNKNOWN",
-                                f"No handler for task kind {task.kind!r} after a restart.", {"kind": task.kind})
-        elif not kind.resumable and task.state is TaskState.RUNNING:
-            failure = TaskError("ABORTED", "TASK_INTERRUPTED",
-                                "The server stopped while the task ran, and this kind of task cannot resume.",
-                                {"kind": task.kind})
-        elif task.attempt >= self._max_attempts:
-            failure = TaskError("ABORTED", "TASK_ATTEMPTS_EXHAUSTED",
-                                f"The task was interrupted {task.attempt} times and is not retried again.",
-                                {"attempts": str(task.attempt)})
-        else:
-            failure = None
-        if failure is not None:
-            log.warning("failing interrupted task", extra={"task": task.id, "reason": failure.reason})
-            await self._record(task.id, TaskUpdate(state=TaskState.FAILED, error=failure, message=failure.message,
-                                                   end_time=self._clock.now(), clear_eta=True))
-            return
-        if task.state is TaskState.RUNNING:
-            # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
-            await self._record(task.id, TaskUpdate(state=TaskState.PENDING, clear_eta=True,
-                                                   message="Resuming after a server restart."))
-        log.info("resuming task", extra={"task": task.id, "kind": task.kind})
-        self._schedule(task.id, task.kind)
+    async def shutdown(self) -> None:
+        """A graceful stop: stops running work and hands each task back as PENDING, without counting an attempt
+        against it, so the next worker (this one restarted, or another) resumes it from its checkpoint."""
+        held = {task_id: job for task_id, job in self._running.items() if not job.done()}
+        attempts = dict(self._claims)
+        await self.stop()
+        for task_id in held:
+            with contextlib.suppress(TaskFenced, LookupError):
+                await self._record(task_id, TaskUpdate(
+                    state=TaskState.PENDING, clear_owner=True, clear_eta=True, message=HANDED_BACK),
+                    self._claim_fence(attempts.get(task_id, 0)))
 
     # --- the public operations ---------------------------------------------------------------
+
+    def new_task(
+        self,
+        user_id: str,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        *,
+        target: str = "",
+        request_id: str = "",
+        message: str = "Waiting to start.",
+        task_id: str | None = None,
+    ) -> NewTask:
+        """A PENDING task and its first event, not yet stored: to be stored with what it works on, in one
+        transaction, and then announced with `accepted`."""
+        if kind not in self._kinds:
+            raise ValueError(f"unknown task kind {kind!r}")
+        now = self._clock.now()
+        task = Task(id=task_id or uuid.uuid4().hex, user_id=user_id, kind=kind, state=TaskState.PENDING,
+                    create_time=now, update_time=now, message=message, target=target, params=dict(params or {}),
+                    last_sequence=1, request_id=request_id)
+        return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
+
+    async def accepted(self) -> None:
+        """Says a new task was stored: every worker looks for work at once."""
+        self._wake.set()
+        await self._notifier.publish("tasks", "new")
 
     async def submit(
         self,
@@ -311,16 +206,11 @@ class TaskRunner:
         task_id: str | None = None,
     ) -> Task:
         """Persists a new PENDING task and schedules it. A repeated request_id returns the first task."""
-        if kind not in self._kinds:
-            raise ValueError(f"unknown task kind {kind!r}")
-        now = self._clock.now()
-        task = Task(id=task_id or uuid.uuid4().hex, user_id=user_id, kind=kind, state=TaskState.PENDING,
-                    create_time=now, update_time=now, message=message, target=target, params=dict(params or {}),
-                    last_sequence=1, request_id=request_id)
-        first = TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message)
-        stored, created = await self._repo.create(task, first)
+        new = self.new_task(user_id, kind, params, target=target, request_id=request_id, message=message,
+                            task_id=task_id)
+        stored, created = await self._repo.create(new.task, new.first_event)
         if created:
-            self._schedule(stored.id, stored.kind)
+            await self.accepted()
         return stored
 
     async def get(self, user_id: str, task_id: str) -> Task:
@@ -328,6 +218,10 @@ class TaskRunner:
         if task is None or task.user_id != user_id:
             raise NotFound(f"tasks/{task_id}")
         return task
+
+    async def find(self, task_id: str) -> Task | None:
+        """The task whoever's it is, or None."""
+        return await self._repo.get(task_id)
 
     async def list(
         self, user_id: str, *, states: tuple[TaskState, ...] = (), kind: str = "", limit: int,
@@ -337,8 +231,9 @@ class TaskRunner:
         return await self._repo.list(user_id, states=states, kind=kind, limit=limit, after=after)
 
     async def cancel(self, user_id: str, task_id: str) -> Task:
-        task = await self.get(user_id, task_id)
-        async with self._lock(task_id):
+        """Cancels the task wherever it runs: here its handler is cancelled at once; on another worker the task
+        ends CANCELLED now and that worker, refused its next write and told by its heartbeat, stops it."""
+        for _ in range(10):
             task = await self.get(user_id, task_id)
             if task.state.terminal or task_id in self._finishing:
                 return task
@@ -346,10 +241,11 @@ class TaskRunner:
             if job is not None and not job.done():
                 self._cancel_requested.add(task_id)
                 job.cancel()
-            else:
-                await self._record_locked(task_id, self._cancelled_update(task))
-        if job is not None:
-            await asyncio.gather(job, return_exceptions=True)
+                await asyncio.gather(job, return_exceptions=True)
+                return await self.get(user_id, task_id)
+            with contextlib.suppress(TaskFenced):  # claimed or ended meanwhile: look again
+                await self._end(task, self._cancelled_update(task), TaskFence(attempt=task.attempt))
+                return await self.get(user_id, task_id)
         return await self.get(user_id, task_id)
 
     async def delete(self, user_id: str, task_id: str, *, force: bool = False) -> None:
@@ -363,80 +259,151 @@ class TaskRunner:
                 )
             await self.cancel(user_id, task_id)
         await self._repo.delete(task_id)
-        self._forget(task_id)
+        await self._forget(task_id)
 
     async def watch(self, user_id: str, task_id: str, after_sequence: int = 0) -> AsyncIterator[TaskEvent]:
         """Yields stored events after `after_sequence`, then live ones, ending after the terminal event."""
         await self.get(user_id, task_id)
         last = after_sequence
-        while True:
-            signal = self._signal(task_id)  # taken before reading, so no wake-up is lost
-            events = await self._repo.events_after(task_id, last, limit=500)
-            for event in events:
-                yield event
-                last = event.sequence
-                if event.state.terminal:
+        async with self._notifier.subscribe("task", task_id) as changed:  # before reading: no notice is lost
+            while True:
+                events = await self._repo.events_after(task_id, last, limit=500)
+                for event in events:
+                    yield event
+                    last = event.sequence
+                    if event.state.terminal:
+                        return
+                if events:
+                    continue
+                task = await self._repo.get(task_id)
+                if task is None:  # deleted while watched
+                    raise NotFound(f"tasks/{task_id}")
+                if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
                     return
-            if events:
-                continue
-            task = await self._repo.get(task_id)
-            if task is None:  # deleted while watched
-                raise NotFound(f"tasks/{task_id}")
-            if task.state.terminal and task.last_sequence <= last:  # asked for nothing after the end
-                return
-            # The timeout covers writers in another process, which cannot signal us.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=1.0)
+                if task.state is TaskState.PENDING:
+                    if not await changed.wait(self._queue_report_due(task)):
+                        await self._report_queue(task)
+                else:
+                    await changed.wait(SAFETY_SECONDS)
 
-    # --- running ---------------------------------------------------------------------------
+    def _queue_report_due(self, task: Task) -> float:
+        """Seconds until a waiting task's next queue report is due (its last event's age counts)."""
+        age = (self._clock.now() - task.update_time).total_seconds()
+        return max(0.05, QUEUE_REPORT_SECONDS - age)
 
-    def _schedule(self, task_id: str, kind: str) -> None:
-        if self._stopping:
+    async def _report_queue(self, task: Task) -> None:
+        """Records a waiting task's place in the queue and estimated start as its next event (stored before it is
+        told, like every event; only while someone watches, and only while it still waits)."""
+        if (self._clock.now() - task.update_time).total_seconds() < QUEUE_REPORT_SECONDS - 0.05:
             return
-        self._running[task_id] = asyncio.create_task(self._run(task_id, kind), name=f"task-{task_id}")
+        ahead, running, seconds = await self._repo.queue_stats(task)
+        eta = None
+        if seconds is not None:
+            eta = self._clock.now() + dt.timedelta(seconds=seconds * (ahead // max(1, running) + 1))
+        message = "Waiting: next in line." if ahead == 0 else f"Waiting: {ahead} ahead in the queue."
+        with contextlib.suppress(TaskFenced, LookupError):  # it started (or ended) meanwhile
+            await self._record(task.id, TaskUpdate(message=message, eta=eta, clear_eta=eta is None),
+                               TaskFence(states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
 
-    async def _run(self, task_id: str, kind: str) -> None:
+    # --- claiming and running ------------------------------------------------------------------
+
+    def _claim_fence(self, attempt: int) -> TaskFence:
+        return TaskFence(states=(TaskState.RUNNING,), owner=self.worker_id, attempt=attempt)
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._dispatch()
+            except Exception:  # the store may be briefly unreachable: try again on the next wake-up
+                log.exception("claiming tasks failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+
+    async def _new_task_listener(self) -> None:
+        async with self._notifier.subscribe("tasks", "new") as announced:
+            while True:
+                if await announced.wait(None):
+                    self._wake.set()
+
+    async def _dispatch(self) -> None:
+        for pool in {id(p): p for p in self._pools.values()}.values():
+            free = pool.capacity - pool.running
+            if free <= 0 or not pool.kinds:
+                continue
+            for task in await self._repo.claimable(tuple(sorted(pool.kinds)), free):
+                if self._stopping or pool.running >= pool.capacity:
+                    return
+                await self._claim(task, pool)
+
+    async def _claim(self, task: Task, pool: _Pool) -> None:
+        now = self._clock.now()
         try:
-            # Waiting for a slot comes first, so tasks of a kind start in the order they came.
-            async with self._kind_slots.get(kind, self._slots):
-                task = await self._repo.get(task_id)
-                if task is None or task.state.terminal:
+            claimed, _ = await self._record(task.id, TaskUpdate(
+                state=TaskState.RUNNING, attempt=task.attempt + 1, owner=self.worker_id, heartbeat_time=now,
+                start_time=task.start_time or now, message="Started." if task.attempt == 0 else "Resumed.",
+            ), TaskFence(states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
+        except (TaskFenced, LookupError):
+            return  # another worker claimed it first, or it was cancelled or deleted
+        pool.running += 1
+        self._claims[claimed.id] = claimed.attempt
+        self._running[claimed.id] = asyncio.create_task(self._run(claimed, pool), name=f"task-{claimed.id}")
+
+    async def _run(self, task: Task, pool: _Pool) -> None:
+        fence = self._claim_fence(task.attempt)
+        try:
+            try:
+                result = await self._kinds[task.kind].handler(self._context(task, fence))
+            except asyncio.CancelledError:
+                if task.id in self._cancel_requested:
+                    with contextlib.suppress(TaskFenced, LookupError):
+                        await self._end(task, self._cancelled_update(task), fence)
                     return
-                now = self._clock.now()
-                task, _ = await self._record(task_id, TaskUpdate(
-                    state=TaskState.RUNNING, attempt=task.attempt + 1, start_time=task.start_time or now,
-                    message="Started." if task.attempt == 0 else "Resumed.",
-                ))
-                try:
-                    result = await self._kinds[task.kind].handler(self._context(task))
-                except asyncio.CancelledError:
-                    if task_id not in self._cancel_requested:
-                        raise  # shutdown: leave the task live so the next start resumes it
-                    await self._record(task_id, self._cancelled_update(task))
-                    return
-                except Exception as exc:  # noqa: BLE001 - any handler failure fails its task
-                    await self._record(task_id, self._failed_update(task, exc))
-                    return
-                self._finishing.add(task_id)
-                await self._record(task_id, TaskUpdate(
-                    state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(), clear_eta=True,
-                    message="Done.",
-                ))
+                raise  # a shutdown (the task is handed back) or a lost claim (someone else has it)
+            except TaskFenced:
+                log.info("task no longer held: its write was refused", extra={"task": task.id, "attempt": task.attempt})
+                return
+            except Exception as exc:  # noqa: BLE001 - any handler failure fails its task
+                with contextlib.suppress(TaskFenced, LookupError):
+                    await self._end(task, self._failed_update(task, exc), fence)
+                return
+            self._finishing.add(task.id)
+            with contextlib.suppress(TaskFenced, LookupError):
+                await self._end(task, TaskUpdate(
+                    state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(),
+                    clear_eta=True, message="Done.",
+                ), fence)
         except asyncio.CancelledError:
-            if task_id in self._cancel_requested:  # cancelled while waiting for a slot
-                task = await self._repo.get(task_id)
-                if task is not None and not task.state.terminal:
-                    await self._record(task_id, self._cancelled_update(task))
-            else:
+            if task.id not in self._lost and not self._stopping:
                 raise
         finally:
-            self._running.pop(task_id, None)
-            self._cancel_requested.discard(task_id)
-            self._finishing.discard(task_id)
+            pool.running -= 1
+            self._running.pop(task.id, None)
+            self._claims.pop(task.id, None)
+            self._cancel_requested.discard(task.id)
+            self._finishing.discard(task.id)
+            self._lost.discard(task.id)
+            self._wake.set()
 
-    def _context(self, task: Task) -> TaskContext:
+    async def _end(self, task: Task, update: TaskUpdate, fence: TaskFence) -> None:
+        """Ends the task: tells its kind's hook, then records the end. If another end won the race, the hook hears
+        of that one instead; raises TaskFenced then."""
+        state = update.state
+        assert state is not None and state.terminal
+        hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
+        if hook is not None:
+            await hook(task, state, update.error)
+        try:
+            await self._record(task.id, update, fence)
+        except TaskFenced:
+            actual = await self._repo.get(task.id)
+            if hook is not None and actual is not None and actual.state.terminal:
+                await hook(actual, actual.state, actual.error)
+            raise
+
+    def _context(self, task: Task, fence: TaskFence) -> TaskContext:
         async def record(update: TaskUpdate) -> None:
-            await self._record(task.id, update)
+            await self._record(task.id, update, fence)
 
         return TaskContext(task, record=record, cancel_requested=lambda: task.id in self._cancel_requested,
                            clock=self._clock)
@@ -456,33 +423,96 @@ class TaskRunner:
         return TaskUpdate(state=TaskState.FAILED, error=error, message=error.message, end_time=self._clock.now(),
                           clear_eta=True)
 
+    # --- liveness ------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        """Keeps this worker's claims alive, and stops the work of claims it lost (a task cancelled on another
+        replica, or resumed by another worker after this one was presumed dead)."""
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            held = dict(self._claims)  # judged by claims made before the heartbeat reads the store
+            if not held:
+                continue
+            try:
+                alive = await self._repo.heartbeat(self.worker_id, self._clock.now())
+            except Exception:
+                log.exception("task heartbeat failed")
+                continue
+            for task_id, attempt in held.items():
+                job = self._running.get(task_id)
+                if (job is not None and not job.done() and task_id not in self._finishing
+                        and self._claims.get(task_id) == attempt and alive.get(task_id) != attempt):
+                    log.info("task no longer held: stopping its work", extra={"task": task_id})
+                    self._lost.add(task_id)
+                    job.cancel()
+
+    async def _reaper_loop(self) -> None:
+        assert self._lease is not None
+        while True:
+            await asyncio.sleep(max(0.2, self._lease.total_seconds() / 4))
+            try:
+                await self._reap()
+            except Exception:
+                log.exception("recovering orphaned tasks failed")
+
+    async def _reap(self) -> None:
+        """Takes back the tasks of dead workers: resumable ones become PENDING again (one interruption more),
+        the others fail with the reason."""
+        stale_before = None if self._lease is None else self._clock.now() - self._lease
+        for task in await self._repo.orphans(stale_before, self.worker_id):
+            fence = TaskFence(owner=task.owner, unowned=task.owner is None, attempt=task.attempt,
+                              stale_before=stale_before)
+            interruptions = task.interruptions + 1
+            kind = self._kinds.get(task.kind)
+            if kind is None:
+                failure: TaskError | None = _kind_unknown(task)
+            elif not kind.resumable:
+                failure = TaskError("ABORTED", "TASK_INTERRUPTED",
+                                    "The server stopped while the task ran, and this kind of task cannot resume.",
+                                    {"kind": task.kind})
+            elif interruptions >= self._max_attempts:
+                failure = TaskError("ABORTED", "TASK_ATTEMPTS_EXHAUSTED",
+                                    f"The task was interrupted {interruptions} times and is not retried again.",
+                                    {"attempts": str(interruptions)})
+            else:
+                failure = None
+            if failure is not None:
+                await self._fail_orphan(task, failure, fence, interruptions)
+                continue
+            log.info("resuming task", extra={"task": task.id, "kind": task.kind})
+            # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
+            with contextlib.suppress(TaskFenced, LookupError):
+                await self._record(task.id, TaskUpdate(
+                    state=TaskState.PENDING, clear_eta=True, clear_owner=True, interruptions=interruptions,
+                    message="Resuming after a server restart."), fence)
+                self._wake.set()
+
+    async def _fail_orphan(self, task: Task, failure: TaskError, fence: TaskFence,
+                           interruptions: int | None = None) -> None:
+        log.warning("failing interrupted task", extra={"task": task.id, "reason": failure.reason})
+        with contextlib.suppress(TaskFenced, LookupError):
+            await self._end(task, TaskUpdate(state=TaskState.FAILED, error=failure, message=failure.message,
+                                             end_time=self._clock.now(), clear_eta=True,
+                                             interruptions=interruptions), fence)
+
     # --- recording -------------------------------------------------------------------------
 
-    async def _record(self, task_id: str, update: TaskUpdate) -> tuple[Task, TaskEvent]:
+    async def _record(self, task_id: str, update: TaskUpdate,
+                      fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
+        """Persists the update as the next event (if the fence lets it), then wakes the watchers."""
         async with self._lock(task_id):
-            return await self._record_locked(task_id, update)
-
-    async def _record_locked(self, task_id: str, update: TaskUpdate) -> tuple[Task, TaskEvent]:
-        """Persists the update as the next event, then wakes the watchers."""
-        task, event = await self._repo.append_event(task_id, update, self._clock.now())
-        signal = self._signals.pop(task_id, None)
-        if signal is not None:
-            signal.set()
+            task, event = await self._repo.append_event(task_id, update, self._clock.now(), fence)
         if task.state.terminal:
             self._locks.pop(task_id, None)
+        await self._notifier.publish("task", task_id)
         return task, event
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         return self._locks.setdefault(task_id, asyncio.Lock())
 
-    def _signal(self, task_id: str) -> asyncio.Event:
-        return self._signals.setdefault(task_id, asyncio.Event())
-
-    def _forget(self, task_id: str) -> None:
+    async def _forget(self, task_id: str) -> None:
         self._locks.pop(task_id, None)
-        signal = self._signals.pop(task_id, None)
-        if signal is not None:
-            signal.set()
+        await self._notifier.publish("task", task_id)
 
     async def _cleanup_loop(self) -> None:
         while True:
@@ -493,3 +523,8 @@ class TaskRunner:
             except Exception:  # keep cleaning on the next pass
                 log.exception("task retention clean-up failed")
             await asyncio.sleep(self._cleanup_interval)
+
+
+def _kind_unknown(task: Task) -> TaskError:
+    return TaskError("FAILED_PRECONDITION", "TASK_KIND_UNKNOWN",
+                     f"No handler for task kind {task.kind!r} after a restart.", {"kind": task.kind})

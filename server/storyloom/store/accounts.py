@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from storyloom.domain.accounts import User
+from storyloom.domain.accounts import ApiKey, User
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import ApiKeyRow, UserRow
 
@@ -46,3 +46,17 @@ class SqlAccountRepository:
                                          .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
                                          .values(revoke_time=now))
             return revoked == 1
+
+    async def revoke_key_id(self, key_id: str, now: dt.datetime) -> bool:
+        async with self._db.begin() as session, session.begin():
+            revoked = await changed_rows(session, update(ApiKeyRow)
+                                         .where(ApiKeyRow.id == key_id, ApiKeyRow.revoke_time.is_(None))
+                                         .values(revoke_time=now))
+            return revoked == 1
+
+    async def list_keys(self, user_id: str | None) -> list[ApiKey]:
+        query = select(ApiKeyRow).order_by(ApiKeyRow.create_time, ApiKeyRow.id)
+        if user_id is not None:
+            query = query.where(ApiKeyRow.user_id == user_id)
+        async with self._db.begin() as session:
+            return [ApiKey(r.id, r.user_id, r.create_time, r.revoke_time) for r in await session.scalars(query)]

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import TaskError
+from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
+from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
+from storyloom.store.tasks import task_rows
 
 
 @completes_when_cancelled
@@ -69,7 +71,7 @@ class SqlConversationRepository:
             await session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
     async def add_exchange(
-        self, conversation_id: str, user_text: str, task_id: str, request_id: str, now: dt.datetime,
+        self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None,
     ) -> tuple[Message, Message]:
         async with self._db.begin() as session, session.begin():
@@ -96,12 +98,16 @@ class SqlConversationRepository:
                               position=position + 1, role="user", text=user_text, state="COMPLETE",
                               finish_reason="", input_tokens=0, output_tokens=0, task_id="", chunk_count=0,
                               request_id=request_id or None, create_time=now)
-            reply = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
                                position=position + 2, role="assistant", text="", state="GENERATING",
-                               finish_reason="", input_tokens=0, output_tokens=0, task_id=task_id, chunk_count=0,
+                               finish_reason="", input_tokens=0, output_tokens=0, task_id=task.task.id, chunk_count=0,
                                request_id=None, create_time=now)
             session.add_all([user, reply])
             await session.flush()
+            fault_point("message.create")
+            for row in task_rows(task):  # one by one, so the task is there before its event refers to it
+                session.add(row)
+                await session.flush()
             return _message(user), _message(reply)
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:

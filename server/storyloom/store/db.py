@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql import Executable
 
+from storyloom.store.faults import fault_point
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -112,19 +114,24 @@ class Database:
     def begin(self) -> AsyncSession:
         return self.session()
 
-    async def insert_once(self, rows: Sequence[Any], request_id: str | None) -> str | None:
+    async def insert_once(self, rows: Sequence[Any], request_id: str | None, fault: str = "") -> str | None:
         """Inserts `rows` in one transaction (in order, so foreign keys resolve), the first of
         which carries `user_id` and `request_id` columns unique together (AIP-155).
 
         Returns None when inserted. When that request id was used before, inserts nothing and
         returns the id of the row that holds it, so a retried create returns the first result.
+
+        `fault` names the fault point between the first row and the rest (see `store.faults`), where tests kill
+        the process to show that a crash there leaves nothing half-made.
         """
         first = rows[0]
         try:
             async with self.session() as session, session.begin():
-                for row in rows:
+                for index, row in enumerate(rows):
                     session.add(row)
                     await session.flush()
+                    if index == 0 and fault:
+                        fault_point(fault)
         except IntegrityError:
             if not request_id:
                 raise

@@ -120,6 +120,10 @@ class TaskRow(Base):
     update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The worker running the task and its last heartbeat (NULL while PENDING or ended); crashes counted.
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TaskEventRow(Base):
@@ -254,6 +258,8 @@ class StoryRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Why the story is not READY (FAILED or CANCELLED): its task's error.
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class SceneRow(Base):

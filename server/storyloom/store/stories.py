@@ -12,9 +12,11 @@ from sqlalchemy import and_, delete, or_, select
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
+from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import SceneRow, StoryRow
+from storyloom.store.tasks import task_rows
 
 _SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
 
@@ -24,14 +26,14 @@ class SqlStoryRepository:
     def __init__(self, db: Database):
         self._db = db
 
-    async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
+    async def create(self, story: Story, request_id: str, task: NewTask) -> tuple[Story, bool]:
         existing = await self._db.insert_once([StoryRow(
             id=story.id, user_id=story.user_id, state=story.state, title=story.title,
             requirements=dataclasses.asdict(story.requirements), options=dataclasses.asdict(story.options),
             premise="", outline=[], planned_scene_count=0, task_id=story.task_id,
             conversation_id=story.conversation_id, source_text=story.source_text,
             fingerprint=story.fingerprint, request_id=request_id or None, create_time=story.create_time,
-            update_time=story.update_time)], request_id)
+            update_time=story.update_time), *task_rows(task)], request_id, fault="story.create")
         if existing is None:
             return story, True
         found = await self.get(existing)
@@ -69,7 +71,14 @@ class SqlStoryRepository:
                 .order_by(StoryRow.create_time.desc()).limit(1))
         return await self.get(story_id) if story_id else None
 
+    async def generating(self) -> builtins.list[Story]:
+        async with self._db.begin() as session:
+            return [_story(r, ()) for r in await session.scalars(
+                select(StoryRow).where(StoryRow.state == "GENERATING").order_by(StoryRow.create_time))]
+
     async def update(self, story_id: str, **fields: Any) -> None:
+        if "error" in fields:
+            fields["error"] = dataclasses.asdict(fields["error"]) if fields["error"] else None
         if "requirements" in fields:
             fields["requirements"] = dataclasses.asdict(fields["requirements"])
         if "outline" in fields:
@@ -102,7 +111,7 @@ def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
         options=StoryOptions(**row.options), create_time=row.create_time, update_time=row.update_time,
         premise=row.premise, outline=tuple(OutlineScene(**o) for o in row.outline), scenes=scenes,
         planned_scene_count=row.planned_scene_count, task_id=row.task_id, conversation_id=row.conversation_id,
-        source_text=row.source_text, fingerprint=row.fingerprint)
+        source_text=row.source_text, fingerprint=row.fingerprint, error=TaskError(**row.error) if row.error else None)
 
 
 def _scene(row: SceneRow) -> Scene:

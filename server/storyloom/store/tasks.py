@@ -7,10 +7,21 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
 from sqlalchemy import update as sql_update
 
-from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
+from storyloom.domain.task_types import (
+    LIVE_STATES,
+    NewTask,
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskFence,
+    TaskFenced,
+    TaskResult,
+    TaskState,
+    TaskUpdate,
+)
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import TaskEventRow, TaskRow
 
@@ -33,21 +44,25 @@ class SqlTaskRepository:
             row = await session.get(TaskRow, task_id)
             return _task(row) if row else None
 
-    async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime) -> tuple[Task, TaskEvent]:
+    async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
+                           fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         async with self._db.begin() as session, session.begin():
             # Claim the next sequence number before reading anything: the UPDATE takes the row lock
             # on PostgreSQL and the database write lock on SQLite, so concurrent writers queue here
             # and each then reads the row as the one before it committed it. (Reading first is not
             # enough on SQLite: the driver only opens the transaction at the first write, so two
             # writers would read the same last_sequence and clash on the event's primary key.)
+            # The fence is checked in the same statement, so no write slips in between the check and the write.
             claimed = await changed_rows(
                 session,
                 sql_update(TaskRow)
-                .where(TaskRow.id == task_id)
+                .where(TaskRow.id == task_id, *_fenced(fence))
                 .values(last_sequence=TaskRow.last_sequence + 1)
                 .execution_options(synchronize_session=False),
             )
             if claimed != 1:
+                if fence is not None and await session.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
+                    raise TaskFenced(f"task {task_id} no longer matches {fence}")
                 raise LookupError(f"task {task_id} does not exist")
             row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
             assert row is not None
@@ -100,6 +115,47 @@ class SqlTaskRepository:
             )
             return [_task(r) for r in rows]
 
+    async def claimable(self, kinds: tuple[str, ...], limit: int) -> builtins.list[Task]:
+        async with self._db.begin() as session:
+            rows = await session.scalars(
+                select(TaskRow).where(TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None),
+                                      TaskRow.kind.in_(kinds))
+                .order_by(TaskRow.create_time, TaskRow.id).limit(limit))
+            return [_task(r) for r in rows]
+
+    async def orphans(self, stale_before: dt.datetime | None, owner: str) -> builtins.list[Task]:
+        # A RUNNING task nobody holds was left by a version that did not record owners.
+        query = select(TaskRow).where(TaskRow.state.in_([s.value for s in LIVE_STATES]), or_(
+            TaskRow.owner != owner, and_(TaskRow.owner.is_(None), TaskRow.state == TaskState.RUNNING.value)))
+        if stale_before is not None:
+            query = query.where(or_(TaskRow.heartbeat_time.is_(None), TaskRow.heartbeat_time < stale_before))
+        async with self._db.begin() as session:
+            return [_task(r) for r in await session.scalars(query.order_by(TaskRow.create_time))]
+
+    async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
+        async with self._db.begin() as session, session.begin():
+            await session.execute(sql_update(TaskRow).where(
+                TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value).values(heartbeat_time=now)
+                .execution_options(synchronize_session=False))
+            rows = await session.execute(select(TaskRow.id, TaskRow.attempt).where(
+                TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value))
+            return {task_id: attempt for task_id, attempt in rows}
+
+    async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
+        async with self._db.begin() as session:
+            ahead = await session.scalar(select(func.count()).select_from(TaskRow).where(
+                TaskRow.state == TaskState.PENDING.value, TaskRow.kind == task.kind,
+                or_(TaskRow.create_time < task.create_time,
+                    and_(TaskRow.create_time == task.create_time, TaskRow.id < task.id))))
+            running = await session.scalar(select(func.count()).select_from(TaskRow).where(
+                TaskRow.state == TaskState.RUNNING.value, TaskRow.kind == task.kind))
+            recent = (await session.execute(
+                select(TaskRow.start_time, TaskRow.end_time).where(
+                    TaskRow.kind == task.kind, TaskRow.state == TaskState.SUCCEEDED.value,
+                    TaskRow.start_time.is_not(None)).order_by(TaskRow.end_time.desc()).limit(20))).all()
+        durations = [(end - start).total_seconds() for start, end in recent if start and end]
+        return int(ahead or 0), int(running or 0), (sum(durations) / len(durations)) if durations else None
+
     async def delete(self, task_id: str) -> None:
         async with self._db.begin() as session, session.begin():
             await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id == task_id))
@@ -107,6 +163,9 @@ class SqlTaskRepository:
 
     async def delete_finished_before(self, cutoff: dt.datetime) -> int:
         async with self._db.begin() as session, session.begin():
+            if not self._db.is_sqlite and not await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(hashtextextended('storyloom.task_retention', 0))")):
+                return 0  # another replica is cleaning up right now: one at a time in the cluster
             ids = list(await session.scalars(select(TaskRow.id).where(TaskRow.end_time < cutoff).limit(1000)))
             if ids:
                 await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id.in_(ids)))
@@ -114,8 +173,29 @@ class SqlTaskRepository:
             return len(ids)
 
 
+def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
+    if fence is None:
+        return []
+    conditions: list[ColumnElement[bool]] = [TaskRow.state.in_([s.value for s in fence.states])]
+    if fence.attempt is not None:
+        conditions.append(TaskRow.attempt == fence.attempt)
+    if fence.owner is not None:
+        conditions.append(TaskRow.owner == fence.owner)
+    if fence.unowned:
+        conditions.append(TaskRow.owner.is_(None))
+    if fence.stale_before is not None:
+        conditions.append(or_(TaskRow.heartbeat_time.is_(None), TaskRow.heartbeat_time < fence.stale_before))
+    return conditions
+
+
+def task_rows(new: NewTask) -> list[Any]:
+    """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
+    return [_task_row(new.task), _event_row(new.first_event)]
+
+
 def _apply(row: TaskRow, update: TaskUpdate, now: dt.datetime) -> None:
-    for name in ("stage", "percent", "message", "attempt", "start_time", "end_time", "checkpoint"):
+    for name in ("stage", "percent", "message", "attempt", "start_time", "end_time", "checkpoint", "owner",
+                 "heartbeat_time", "interruptions"):
         value = getattr(update, name)
         if value is not None:
             setattr(row, name, value)
@@ -129,6 +209,8 @@ def _apply(row: TaskRow, update: TaskUpdate, now: dt.datetime) -> None:
         row.result_type, row.result_payload = update.result.type_name, update.result.payload
     if update.error is not None:
         row.error = _error_json(update.error)
+    if update.clear_owner:
+        row.owner, row.heartbeat_time = None, None
     row.update_time = now
 
 
@@ -147,7 +229,8 @@ def _task_row(task: Task) -> TaskRow:
         checkpoint=task.checkpoint, result_type=None, result_payload=None, error=None,
         last_sequence=task.last_sequence, attempt=task.attempt, request_id=task.request_id or None,
         create_time=task.create_time, update_time=task.update_time, start_time=task.start_time,
-        end_time=task.end_time,
+        end_time=task.end_time, owner=task.owner, heartbeat_time=task.heartbeat_time,
+        interruptions=task.interruptions,
     )
 
 
@@ -158,7 +241,8 @@ def _task(row: TaskRow) -> Task:
         target=row.target, params=dict(row.params or {}), checkpoint=dict(row.checkpoint or {}),
         result=TaskResult(row.result_type, row.result_payload or b"") if row.result_type else None,
         error=_error(row.error), last_sequence=row.last_sequence, attempt=row.attempt,
-        request_id=row.request_id or "", start_time=row.start_time, end_time=row.end_time,
+        request_id=row.request_id or "", start_time=row.start_time, end_time=row.end_time, owner=row.owner,
+        heartbeat_time=row.heartbeat_time, interruptions=row.interruptions or 0,
     )
 
 

@@ -7,6 +7,7 @@ from google.api import httpbody_pb2 as _httpbody_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from storyloom.v1 import media_pb2 as _media_pb2
 from storyloom.v1 import requirements_pb2 as _requirements_pb2
 from storyloom.v1 import task_pb2 as _task_pb2
@@ -55,7 +56,7 @@ EXPORT_FORMAT_MARKDOWN: ExportFormat
 EXPORT_FORMAT_PLAIN_TEXT: ExportFormat
 
 class Story(_message.Message):
-    __slots__ = ("name", "title", "state", "requirements", "premise", "outline", "scenes", "planned_scene_count", "task", "conversation", "create_time", "update_time")
+    __slots__ = ("name", "title", "state", "requirements", "premise", "outline", "scenes", "planned_scene_count", "task", "conversation", "create_time", "update_time", "error")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +69,7 @@ class Story(_message.Message):
     CONVERSATION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     name: str
     title: str
     state: StoryState
@@ -80,7 +82,8 @@ class Story(_message.Message):
     conversation: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., state: _Optional[_Union[StoryState, str]] = ..., requirements: _Optional[_Union[_requirements_pb2.StoryRequirements, _Mapping]] = ..., premise: _Optional[str] = ..., outline: _Optional[_Iterable[_Union[OutlineScene, _Mapping]]] = ..., scenes: _Optional[_Iterable[_Union[Scene, _Mapping]]] = ..., planned_scene_count: _Optional[int] = ..., task: _Optional[str] = ..., conversation: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    error: _status_pb2.Status
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., state: _Optional[_Union[StoryState, str]] = ..., requirements: _Optional[_Union[_requirements_pb2.StoryRequirements, _Mapping]] = ..., premise: _Optional[str] = ..., outline: _Optional[_Iterable[_Union[OutlineScene, _Mapping]]] = ..., scenes: _Optional[_Iterable[_Union[Scene, _Mapping]]] = ..., planned_scene_count: _Optional[int] = ..., task: _Optional[str] = ..., conversation: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class OutlineScene(_message.Message):
     __slots__ = ("title", "summary")

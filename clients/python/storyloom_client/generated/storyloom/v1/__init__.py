@@ -3210,6 +3210,12 @@ class Story(betterproto2.Message):
     Output only. When a scene or the state last changed.
     """
 
+    error: "__google__rpc__.Status | None" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Output only. Why the story is `STORY_STATE_FAILED` or `STORY_STATE_CANCELLED`: the error its task ended with
+    (one `ErrorInfo`, e.g. reason `TASK_ATTEMPTS_EXHAUSTED` or `TASK_CANCELLED`). Unset while generating or ready.
+    """
+
 
 default_message_pool.register_message("storyloom.v1", "Story", Story)
 

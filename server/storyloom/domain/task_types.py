@@ -1,0 +1,262 @@
+"""What a task is: its states, its stored snapshot and events, the updates and fences of its writes, the storage
+port, and what a running handler sees. The runner that drives them is `storyloom.domain.tasks`."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+
+
+class TaskState(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED)
+
+
+LIVE_STATES = (TaskState.PENDING, TaskState.RUNNING)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskError:
+    """Why a task failed: a google.rpc.Code name, an UPPER_SNAKE reason, a message, metadata."""
+
+    code: str
+    reason: str
+    message: str
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskResult:
+    """An opaque result: the full name of its message type and its serialized bytes."""
+
+    type_name: str
+    payload: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    id: str
+    user_id: str
+    kind: str
+    state: TaskState
+    create_time: dt.datetime
+    update_time: dt.datetime
+    stage: str = ""
+    percent: int = 0
+    message: str = ""
+    eta: dt.datetime | None = None
+    target: str = ""
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    checkpoint: dict[str, Any] = dataclasses.field(default_factory=dict)
+    result: TaskResult | None = None
+    error: TaskError | None = None
+    last_sequence: int = 0
+    # How many times a worker claimed the task. It is also the fencing token of the claim: a worker's writes name
+    # the attempt they belong to, and are refused once the task moved on to a newer one (or ended).
+    attempt: int = 0
+    request_id: str = ""
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    # The worker that runs the task (or ran it last, once ended), and when it last said it is alive; None while
+    # PENDING.
+    owner: str | None = None
+    heartbeat_time: dt.datetime | None = None
+    # How many attempts ended in a crash (the worker died or lost the task). A graceful stop hands the task back
+    # without counting; `max_attempts` bounds this number.
+    interruptions: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskEvent:
+    """One entry of a task's log: a snapshot of its progress at that moment."""
+
+    task_id: str
+    sequence: int
+    create_time: dt.datetime
+    state: TaskState
+    stage: str
+    percent: int
+    message: str
+    eta: dt.datetime | None = None
+    error: TaskError | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskUpdate:
+    """Fields to change with the next event; None leaves a field as it is."""
+
+    state: TaskState | None = None
+    stage: str | None = None
+    percent: int | None = None
+    message: str | None = None
+    eta: dt.datetime | None = None
+    clear_eta: bool = False
+    checkpoint: dict[str, Any] | None = None
+    result: TaskResult | None = None
+    error: TaskError | None = None
+    attempt: int | None = None
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    owner: str | None = None
+    clear_owner: bool = False
+    heartbeat_time: dt.datetime | None = None
+    interruptions: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskFence:
+    """What must still hold of the stored task for a write to go through; a write it refuses raises TaskFenced.
+
+    A worker's writes are fenced by its claim (state RUNNING, its owner id and attempt), so a worker that lost the
+    task (it ended, was cancelled elsewhere, or was resumed by another worker) can change nothing any more."""
+
+    states: tuple[TaskState, ...] = LIVE_STATES
+    attempt: int | None = None
+    owner: str | None = None
+    unowned: bool = False
+    # The owner's last heartbeat is older than this (or there was none): the owner is presumed dead.
+    stale_before: dt.datetime | None = None
+
+
+class TaskFenced(Exception):
+    """A write to a task was refused by its fence: the task ended or moved on to another attempt or worker."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NewTask:
+    """A task and its first event, to be stored in the transaction that stores what the task works on."""
+
+    task: Task
+    first_event: TaskEvent
+
+
+class TaskRepository(Protocol):
+    """What the runner needs from storage. Implemented in storyloom.store."""
+
+    async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
+        """Stores a task and its first event; on a (user, request_id) clash returns the existing one and False."""
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
+                           fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
+        """Applies `update` and appends the resulting snapshot as the next event, atomically. With a `fence`, does
+        so only if the task still matches it, else raises TaskFenced; raises LookupError if there is no task."""
+
+    async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]: ...
+
+    async def list(
+        self,
+        user_id: str,
+        *,
+        states: tuple[TaskState, ...],
+        kind: str,
+        limit: int,
+        after: tuple[dt.datetime, str] | None,
+    ) -> list[Task]: ...
+
+    async def live(self) -> builtins.list[Task]: ...
+
+    async def claimable(self, kinds: tuple[str, ...], limit: int) -> builtins.list[Task]:
+        """PENDING tasks of these kinds that no worker holds, oldest first."""
+
+    async def orphans(self, stale_before: dt.datetime | None, owner: str) -> builtins.list[Task]:
+        """Live tasks held by another worker than `owner` whose heartbeat is older than `stale_before` (any, when
+        None: a store only one process uses, whose earlier processes are all gone)."""
+
+    async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
+        """Marks the RUNNING tasks `owner` holds as alive at `now`; returns them (id: attempt)."""
+
+    async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
+        """For a PENDING task: how many PENDING tasks of its kind are ahead of it, how many of its kind run now, and
+        the mean seconds a recent task of its kind ran (None when none finished lately)."""
+
+    async def delete(self, task_id: str) -> None: ...
+
+    async def delete_finished_before(self, cutoff: dt.datetime) -> int: ...
+
+
+class TaskContext:
+    """What a running task handler sees: its inputs and the way to report progress.
+
+    `record` persists an update as the task's next event (fenced by this attempt: once the task is no longer this
+    worker's, it raises TaskFenced); `cancel_requested` says whether CancelTask asked the task to stop.
+    """
+
+    def __init__(self, task: Task, *, record: Callable[[TaskUpdate], Awaitable[object]],
+                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK):
+        self._record = record
+        self._cancel_requested = cancel_requested
+        self._clock = clock
+        self.task_id = task.id
+        self.user_id = task.user_id
+        self.params = task.params
+        self.checkpoint = dict(task.checkpoint)
+        self.attempt = task.attempt
+        self.target = task.target
+        self._percent = task.percent
+        # The ETA is estimated from this attempt's pace: time before a restart (downtime included)
+        # says nothing about how fast the rest will go.
+        self._base_percent = task.percent
+        self._base_time = clock.now()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether CancelTask asked this task to stop (as opposed to a server shutdown, after
+        which the task resumes on the next start). Handlers read it when cancelled."""
+        return self._cancel_requested()
+
+    async def progress(
+        self,
+        *,
+        stage: str | None = None,
+        percent: int | None = None,
+        message: str | None = None,
+        eta: dt.datetime | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> None:
+        """Records progress (and optionally a checkpoint to resume from) as the next event.
+
+        Percent never goes backwards: a smaller value than the last one is kept at the last one.
+        Without an `eta`, one is estimated from the rate of progress since this attempt started.
+        """
+        if percent is not None:
+            percent = max(self._percent, min(100, max(0, int(percent))))
+            self._percent = percent
+            if eta is None and self._base_percent < percent < 100:
+                # Linear estimate from the progress so far; handlers that know better pass their own.
+                now = self._clock.now()
+                eta = now + (now - self._base_time) * ((100 - percent) / (percent - self._base_percent))
+        if checkpoint is not None:
+            self.checkpoint = dict(checkpoint)
+        await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint))
+
+
+TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]
+# Told how a task of its kind is ending (the task as it was, its terminal state and error), before the end is
+# recorded, so what the task works on (a story, a reply) leaves its "being made" state with the task. Idempotent:
+# it may be told again, with the state the task really ended in, if another end won the race.
+TaskEndHook = Callable[[Task, TaskState, TaskError | None], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskKind:
+    name: str
+    handler: TaskHandler
+    # Whether the handler can pick up from its checkpoint after a restart; if not, an
+    # interrupted task is failed with reason TASK_INTERRUPTED.
+    resumable: bool = True
+    on_end: TaskEndHook | None = None

@@ -1,0 +1,18 @@
+"""The in-process notifier: a notice after subscribing wakes the waiter (even if it came before the wait), a notice
+for another key does not, and an unsubscribed key costs nothing."""
+
+from __future__ import annotations
+
+from storyloom.domain.ports.notifier import LocalNotifier
+
+
+async def test_a_notice_wakes_the_subscriber_of_its_key_and_no_other() -> None:
+    notifier = LocalNotifier()
+    async with notifier.subscribe("task", "a") as a, notifier.subscribe("task", "b") as b:
+        await notifier.publish("task", "a")  # before the wait: kept until the next wait
+
+        assert await a.wait(5.0) is True
+        assert await a.wait(0.01) is False  # consumed
+        assert await b.wait(0.01) is False
+    await notifier.publish("task", "a")  # nobody listens any more
+    assert notifier._subscribers == {}
