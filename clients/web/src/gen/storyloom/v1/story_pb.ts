@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storyloom/v1/story.proto.
  */
 export const file_storyloom_v1_story: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSLQBAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6RupBQwoTc3Rvcnlsb29tLmRldi9TdG9yeRIcdXNlcnMve3VzZXJ9L3N0b3JpZXMve3N0b3J5fSoHc3RvcmllczIFc3RvcnkiLgoMT3V0bGluZVNjZW5lEg0KBXRpdGxlGAEgASgJEg8KB3N1bW1hcnkYAiABKAkiqgIKBVNjZW5lEg0KBWluZGV4GAEgASgFEg0KBXRpdGxlGAIgASgJEgwKBHRleHQYAyABKAkSDAoEbW9vZBgEIAEoCRIkCgdwaWN0dXJlGAUgASgLMhMuc3Rvcnlsb29tLnYxLk1lZGlhEi8KDXBpY3R1cmVfc3RhdGUYBiABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRImCgluYXJyYXRpb24YByABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESMQoPbmFycmF0aW9uX3N0YXRlGAggASgOMhguc3Rvcnlsb29tLnYxLkFzc2V0U3RhdGUSNQoMcGljdHVyZV9zcGVjGAkgASgLMhkuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjQgTiQQEDIv8FCgtQaWN0dXJlU3BlYxI6CgpjaGFyYWN0ZXJzGAEgAygLMiAuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZUIE4kEBAxIVCgdvYmplY3RzGAIgAygJQgTiQQEDEhUKB3NldHRpbmcYAyABKAlCBOJBAQMSEwoFcGxhY2UYBCABKAlCBOJBAQMSPgoLdGltZV9vZl9kYXkYBSABKA4yIy5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuVGltZU9mRGF5QgTiQQEDEhIKBG1vb2QYBiABKAlCBOJBAQMSFAoGYWN0aW9uGAcgASgJQgTiQQEDGpgDCgZGaWd1cmUSEgoEbmFtZRgBIAEoCUIE4kEBAxI5CgRyb2xlGAIgASgOMiUuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5Sb2xlQgTiQQEDEhUKB3NwZWNpZXMYAyABKAlCBOJBAQMSEwoFY29sb3IYBCABKAlCBOJBAQMSPQoGZ2VuZGVyGAUgASgOMicuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5HZW5kZXJCBOJBAQMSEQoDYWdlGAYgASgFQgTiQQEDEhEKA3RveRgHIAEoCEIE4kEBAxIXCglhY2Nlc3NvcnkYCCABKAlCBOJBAQMiTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9IRVJPEAESEgoOUk9MRV9DT01QQU5JT04QAhIOCgpST0xFX0dVRVNUEAMiRAoGR2VuZGVyEhYKEkdFTkRFUl9VTlNQRUNJRklFRBAAEhEKDUdFTkRFUl9GRU1BTEUQARIPCgtHRU5ERVJfTUFMRRACImwKCVRpbWVPZkRheRIbChdUSU1FX09GX0RBWV9VTlNQRUNJRklFRBAAEhMKD1RJTUVfT0ZfREFZX0RBWRABEhYKElRJTUVfT0ZfREFZX1NVTlNFVBACEhUKEVRJTUVfT0ZfREFZX05JR0hUEAMiawoWR2VuZXJhdGVQcmVtaXNlUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECIjkKF0dlbmVyYXRlUHJlbWlzZVJlc3BvbnNlEg8KB3ByZW1pc2UYASABKAkSDQoFdGl0bGUYAiABKAkiggEKFkdlbmVyYXRlT3V0bGluZVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECIkUKF0dlbmVyYXRlT3V0bGluZVJlc3BvbnNlEioKBnNjZW5lcxgBIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmUitQEKFkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECIicKF0dlbmVyYXRlT3BlbmluZ1Jlc3BvbnNlEgwKBHRleHQYASABKAkizwEKFENvbnRpbnVlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQISFQoHcHJlbWlzZRgDIAEoCUIE4kEBAhIxCgdvdXRsaW5lGAQgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZUIE4kEBAhIaCgxzdG9yeV9zb19mYXIYBSABKAlCBOJBAQIiNwoVQ29udGludWVTdG9yeVJlc3BvbnNlEgwKBHRleHQYASABKAkSEAoIZmluaXNoZWQYAiABKAgixQIKEkNyZWF0ZVN0b3J5UmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISNwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzSAASNwoMY29udmVyc2F0aW9uGAMgASgJQh/6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uSAASDgoEdGV4dBgEIAEoCUgAEhkKC3NjZW5lX2NvdW50GAUgASgFQgTiQQEBEiAKEnNraXBfaWxsdXN0cmF0aW9ucxgGIAEoCEIE4kEBARIcCg5za2lwX25hcnJhdGlvbhgHIAEoCEIE4kEBARIYCgpyZWdlbmVyYXRlGAggASgIQgTiQQEBEhgKCnJlcXVlc3RfaWQYCSABKAlCBOJBAQFCCAoGc291cmNlIj0KD0dldFN0b3J5UmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L1N0b3J5Io0BChJMaXN0U3Rvcmllc1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEi4KBnN0YXRlcxgEIAMoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEBIlQKE0xpc3RTdG9yaWVzUmVzcG9uc2USJAoHc3RvcmllcxgBIAMoCzITLnN0b3J5bG9vbS52MS5TdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoSRGVsZXRlU3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkicgoSRXhwb3J0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkSMAoGZm9ybWF0GAIgASgOMhouc3Rvcnlsb29tLnYxLkV4cG9ydEZvcm1hdEIE4kEBASqPAQoKU3RvcnlTdGF0ZRIbChdTVE9SWV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlNUT1JZX1NUQVRFX0dFTkVSQVRJTkcQARIVChFTVE9SWV9TVEFURV9SRUFEWRACEhYKElNUT1JZX1NUQVRFX0ZBSUxFRBADEhkKFVNUT1JZX1NUQVRFX0NBTkNFTExFRBAEKooBCgpBc3NldFN0YXRlEhsKF0FTU0VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQVNTRVRfU1RBVEVfUEVORElORxABEhUKEUFTU0VUX1NUQVRFX1JFQURZEAISFgoSQVNTRVRfU1RBVEVfRkFJTEVEEAMSFwoTQVNTRVRfU1RBVEVfU0tJUFBFRBAEKmcKDEV4cG9ydEZvcm1hdBIdChlFWFBPUlRfRk9STUFUX1VOU1BFQ0lGSUVEEAASGgoWRVhQT1JUX0ZPUk1BVF9NQVJLRE9XThABEhwKGEVYUE9SVF9GT1JNQVRfUExBSU5fVEVYVBACMuEJCgxTdG9yeVNlcnZpY2USlwEKD0dlbmVyYXRlUHJlbWlzZRIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZVByZW1pc2VSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlUHJlbWlzZVJlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVQcmVtaXNlEpcBCg9HZW5lcmF0ZU91dGxpbmUSJC5zdG9yeWxvb20udjEuR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU91dGxpbmVSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlT3V0bGluZRKXAQoPR2VuZXJhdGVPcGVuaW5nEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZU9wZW5pbmcSigEKDUNvbnRpbnVlU3RvcnkSIi5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlcXVlc3QaIy5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlc3BvbnNlIjCC0+STAio6ASoiJS92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Y29udGludWUSggEKC0NyZWF0ZVN0b3J5EiAuc3Rvcnlsb29tLnYxLkNyZWF0ZVN0b3J5UmVxdWVzdBoSLnN0b3J5bG9vbS52MS5UYXNrIj3aQRNwYXJlbnQscmVxdWlyZW1lbnRzgtPkkwIhOgEqIhwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzEm4KCEdldFN0b3J5Eh0uc3Rvcnlsb29tLnYxLkdldFN0b3J5UmVxdWVzdBoTLnN0b3J5bG9vbS52MS5TdG9yeSIukAIB2kEEbmFtZYLT5JMCHhIcL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfRKEAQoLTGlzdFN0b3JpZXMSIC5zdG9yeWxvb20udjEuTGlzdFN0b3JpZXNSZXF1ZXN0GiEuc3Rvcnlsb29tLnYxLkxpc3RTdG9yaWVzUmVzcG9uc2UiMJACAdpBBnBhcmVudILT5JMCHhIcL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllcxJ0CgtEZWxldGVTdG9yeRIgLnN0b3J5bG9vbS52MS5EZWxldGVTdG9yeVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK9pBBG5hbWWC0+STAh4qHC92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn0SgwEKC0V4cG9ydFN0b3J5EiAuc3Rvcnlsb29tLnYxLkV4cG9ydFN0b3J5UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiPJACAdpBC25hbWUsZm9ybWF0gtPkkwIlEiMvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9OmV4cG9ydEIUChBkZXYuc3Rvcnlsb29tLnYxUAFiBnByb3RvMw", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
+  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSLQBAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6RupBQwoTc3Rvcnlsb29tLmRldi9TdG9yeRIcdXNlcnMve3VzZXJ9L3N0b3JpZXMve3N0b3J5fSoHc3RvcmllczIFc3RvcnkiLgoMT3V0bGluZVNjZW5lEg0KBXRpdGxlGAEgASgJEg8KB3N1bW1hcnkYAiABKAkiqgIKBVNjZW5lEg0KBWluZGV4GAEgASgFEg0KBXRpdGxlGAIgASgJEgwKBHRleHQYAyABKAkSDAoEbW9vZBgEIAEoCRIkCgdwaWN0dXJlGAUgASgLMhMuc3Rvcnlsb29tLnYxLk1lZGlhEi8KDXBpY3R1cmVfc3RhdGUYBiABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRImCgluYXJyYXRpb24YByABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESMQoPbmFycmF0aW9uX3N0YXRlGAggASgOMhguc3Rvcnlsb29tLnYxLkFzc2V0U3RhdGUSNQoMcGljdHVyZV9zcGVjGAkgASgLMhkuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjQgTiQQEDIv8FCgtQaWN0dXJlU3BlYxI6CgpjaGFyYWN0ZXJzGAEgAygLMiAuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZUIE4kEBAxIVCgdvYmplY3RzGAIgAygJQgTiQQEDEhUKB3NldHRpbmcYAyABKAlCBOJBAQMSEwoFcGxhY2UYBCABKAlCBOJBAQMSPgoLdGltZV9vZl9kYXkYBSABKA4yIy5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuVGltZU9mRGF5QgTiQQEDEhIKBG1vb2QYBiABKAlCBOJBAQMSFAoGYWN0aW9uGAcgASgJQgTiQQEDGpgDCgZGaWd1cmUSEgoEbmFtZRgBIAEoCUIE4kEBAxI5CgRyb2xlGAIgASgOMiUuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5Sb2xlQgTiQQEDEhUKB3NwZWNpZXMYAyABKAlCBOJBAQMSEwoFY29sb3IYBCABKAlCBOJBAQMSPQoGZ2VuZGVyGAUgASgOMicuc3Rvcnlsb29tLnYxLlBpY3R1cmVTcGVjLkZpZ3VyZS5HZW5kZXJCBOJBAQMSEQoDYWdlGAYgASgFQgTiQQEDEhEKA3RveRgHIAEoCEIE4kEBAxIXCglhY2Nlc3NvcnkYCCABKAlCBOJBAQMiTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9IRVJPEAESEgoOUk9MRV9DT01QQU5JT04QAhIOCgpST0xFX0dVRVNUEAMiRAoGR2VuZGVyEhYKEkdFTkRFUl9VTlNQRUNJRklFRBAAEhEKDUdFTkRFUl9GRU1BTEUQARIPCgtHRU5ERVJfTUFMRRACImwKCVRpbWVPZkRheRIbChdUSU1FX09GX0RBWV9VTlNQRUNJRklFRBAAEhMKD1RJTUVfT0ZfREFZX0RBWRABEhYKElRJTUVfT0ZfREFZX1NVTlNFVBACEhUKEVRJTUVfT0ZfREFZX05JR0hUEAMiawoWR2VuZXJhdGVQcmVtaXNlUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECIjkKF0dlbmVyYXRlUHJlbWlzZVJlc3BvbnNlEg8KB3ByZW1pc2UYASABKAkSDQoFdGl0bGUYAiABKAkiggEKFkdlbmVyYXRlT3V0bGluZVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECIkUKF0dlbmVyYXRlT3V0bGluZVJlc3BvbnNlEioKBnNjZW5lcxgBIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmUitQEKFkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECIicKF0dlbmVyYXRlT3BlbmluZ1Jlc3BvbnNlEgwKBHRleHQYASABKAkizwEKFENvbnRpbnVlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQISFQoHcHJlbWlzZRgDIAEoCUIE4kEBAhIxCgdvdXRsaW5lGAQgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZUIE4kEBAhIaCgxzdG9yeV9zb19mYXIYBSABKAlCBOJBAQIiNwoVQ29udGludWVTdG9yeVJlc3BvbnNlEgwKBHRleHQYASABKAkSEAoIZmluaXNoZWQYAiABKAgixQIKEkNyZWF0ZVN0b3J5UmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISNwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzSAASNwoMY29udmVyc2F0aW9uGAMgASgJQh/6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uSAASDgoEdGV4dBgEIAEoCUgAEhkKC3NjZW5lX2NvdW50GAUgASgFQgTiQQEBEiAKEnNraXBfaWxsdXN0cmF0aW9ucxgGIAEoCEIE4kEBARIcCg5za2lwX25hcnJhdGlvbhgHIAEoCEIE4kEBARIYCgpyZWdlbmVyYXRlGAggASgIQgTiQQEBEhgKCnJlcXVlc3RfaWQYCSABKAlCBOJBAQFCCAoGc291cmNlIj0KD0dldFN0b3J5UmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L1N0b3J5Io0BChJMaXN0U3Rvcmllc1JlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEi4KBnN0YXRlcxgEIAMoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEBIlQKE0xpc3RTdG9yaWVzUmVzcG9uc2USJAoHc3RvcmllcxgBIAMoCzITLnN0b3J5bG9vbS52MS5TdG9yeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoSRGVsZXRlU3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkicgoSRXhwb3J0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkSMAoGZm9ybWF0GAIgASgOMhouc3Rvcnlsb29tLnYxLkV4cG9ydEZvcm1hdEIE4kEBASJDChVHZXRTdG9yeUJ1bmRsZVJlcXVlc3QSKgoEbmFtZRgBIAEoCUIc4kEBAvpBFQoTc3Rvcnlsb29tLmRldi9TdG9yeSLiAQoVSWxsdXN0cmF0ZVRleHRSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhIOCgR0ZXh0GAIgASgJSAASLAoIZG9jdW1lbnQYAyABKAlCGPpBFQoTc3Rvcnlsb29tLmRldi9NZWRpYUgAEiAKEmlsbHVzdHJhdGlvbl9zdHlsZRgEIAEoCUIE4kEBARIVCgduYXJyYXRlGAUgASgIQgTiQQEBEhgKCm1heF9zY2VuZXMYBiABKAVCBOJBAQESGAoKcmVxdWVzdF9pZBgHIAEoCUIE4kEBAUIICgZzb3VyY2UqjwEKClN0b3J5U3RhdGUSGwoXU1RPUllfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZTVE9SWV9TVEFURV9HRU5FUkFUSU5HEAESFQoRU1RPUllfU1RBVEVfUkVBRFkQAhIWChJTVE9SWV9TVEFURV9GQUlMRUQQAxIZChVTVE9SWV9TVEFURV9DQU5DRUxMRUQQBCqKAQoKQXNzZXRTdGF0ZRIbChdBU1NFVF9TVEFURV9VTlNQRUNJRklFRBAAEhcKE0FTU0VUX1NUQVRFX1BFTkRJTkcQARIVChFBU1NFVF9TVEFURV9SRUFEWRACEhYKEkFTU0VUX1NUQVRFX0ZBSUxFRBADEhcKE0FTU0VUX1NUQVRFX1NLSVBQRUQQBCqWAQoMRXhwb3J0Rm9ybWF0Eh0KGUVYUE9SVF9GT1JNQVRfVU5TUEVDSUZJRUQQABIaChZFWFBPUlRfRk9STUFUX01BUktET1dOEAESHAoYRVhQT1JUX0ZPUk1BVF9QTEFJTl9URVhUEAISFgoSRVhQT1JUX0ZPUk1BVF9FUFVCEAMSFQoRRVhQT1JUX0ZPUk1BVF9QREYQBDL2CwoMU3RvcnlTZXJ2aWNlEpcBCg9HZW5lcmF0ZVByZW1pc2USJC5zdG9yeWxvb20udjEuR2VuZXJhdGVQcmVtaXNlUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZVByZW1pc2VSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlUHJlbWlzZRKXAQoPR2VuZXJhdGVPdXRsaW5lEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3V0bGluZVJlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVPdXRsaW5lUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZU91dGxpbmUSlwEKD0dlbmVyYXRlT3BlbmluZxIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU9wZW5pbmdSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3BlbmluZ1Jlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVPcGVuaW5nEooBCg1Db250aW51ZVN0b3J5EiIuc3Rvcnlsb29tLnYxLkNvbnRpbnVlU3RvcnlSZXF1ZXN0GiMuc3Rvcnlsb29tLnYxLkNvbnRpbnVlU3RvcnlSZXNwb25zZSIwgtPkkwIqOgEqIiUvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmNvbnRpbnVlEoIBCgtDcmVhdGVTdG9yeRIgLnN0b3J5bG9vbS52MS5DcmVhdGVTdG9yeVJlcXVlc3QaEi5zdG9yeWxvb20udjEuVGFzayI92kETcGFyZW50LHJlcXVpcmVtZW50c4LT5JMCIToBKiIcL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllcxJuCghHZXRTdG9yeRIdLnN0b3J5bG9vbS52MS5HZXRTdG9yeVJlcXVlc3QaEy5zdG9yeWxvb20udjEuU3RvcnkiLpACAdpBBG5hbWWC0+STAh4SHC92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn0ShAEKC0xpc3RTdG9yaWVzEiAuc3Rvcnlsb29tLnYxLkxpc3RTdG9yaWVzUmVxdWVzdBohLnN0b3J5bG9vbS52MS5MaXN0U3Rvcmllc1Jlc3BvbnNlIjCQAgHaQQZwYXJlbnSC0+STAh4SHC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXMSdAoLRGVsZXRlU3RvcnkSIC5zdG9yeWxvb20udjEuRGVsZXRlU3RvcnlSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IivaQQRuYW1lgtPkkwIeKhwvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9EoMBCgtFeHBvcnRTdG9yeRIgLnN0b3J5bG9vbS52MS5FeHBvcnRTdG9yeVJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5IjyQAgHaQQtuYW1lLGZvcm1hdILT5JMCJRIjL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfTpleHBvcnQShAEKDkdldFN0b3J5QnVuZGxlEiMuc3Rvcnlsb29tLnYxLkdldFN0b3J5QnVuZGxlUmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiNZACAdpBBG5hbWWC0+STAiUSIy92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn06YnVuZGxlMAESiwEKDklsbHVzdHJhdGVUZXh0EiMuc3Rvcnlsb29tLnYxLklsbHVzdHJhdGVUZXh0UmVxdWVzdBoSLnN0b3J5bG9vbS52MS5UYXNrIkDaQQtwYXJlbnQsdGV4dILT5JMCLDoBKiInL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczppbGx1c3RyYXRlQhQKEGRldi5zdG9yeWxvb20udjFQAWIGcHJvdG8z", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
 
 /**
  * Story is a story of scenes, finished or being written.
@@ -981,6 +981,104 @@ export const ExportStoryRequestSchema: GenMessage<ExportStoryRequest> = /*@__PUR
   messageDesc(file_storyloom_v1_story, 17);
 
 /**
+ * GetStoryBundleRequest is the request of GetStoryBundle.
+ *
+ * @generated from message storyloom.v1.GetStoryBundleRequest
+ */
+export type GetStoryBundleRequest = Message<"storyloom.v1.GetStoryBundleRequest"> & {
+  /**
+   * Required. Format: `users/{user}/stories/{story}`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message storyloom.v1.GetStoryBundleRequest.
+ * Use `create(GetStoryBundleRequestSchema)` to create a new message.
+ */
+export const GetStoryBundleRequestSchema: GenMessage<GetStoryBundleRequest> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 18);
+
+/**
+ * IllustrateTextRequest is the request of IllustrateText.
+ *
+ * @generated from message storyloom.v1.IllustrateTextRequest
+ */
+export type IllustrateTextRequest = Message<"storyloom.v1.IllustrateTextRequest"> & {
+  /**
+   * Required. The user. Format: `users/{user}`.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * Required. What to illustrate.
+   *
+   * @generated from oneof storyloom.v1.IllustrateTextRequest.source
+   */
+  source: {
+    /**
+     * A text, 1 to 100000 characters; Markdown headings count as breaks.
+     *
+     * @generated from field: string text = 2;
+     */
+    value: string;
+    case: "text";
+  } | {
+    /**
+     * An uploaded document (MediaService.CreateMedia), at most 8 MiB:
+     * `text/plain`, `text/markdown`, `application/pdf` or
+     * `application/vnd.openxmlformats-officedocument.wordprocessingml.document`
+     * (DOCX). Format: `media/{media}`.
+     *
+     * @generated from field: string document = 3;
+     */
+    value: string;
+    case: "document";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Optional. The picture style, for example `watercolor` or `paper
+   * cut-out`; at most 100 characters. Empty means the default style.
+   *
+   * @generated from field: string illustration_style = 4;
+   */
+  illustrationStyle: string;
+
+  /**
+   * Optional. Also narrate each scene.
+   *
+   * @generated from field: bool narrate = 5;
+   */
+  narrate: boolean;
+
+  /**
+   * Optional. At most this many scenes, 1 to 12; 0 means 12.
+   *
+   * @generated from field: int32 max_scenes = 6;
+   */
+  maxScenes: number;
+
+  /**
+   * Optional. A client-chosen UUID that makes retries safe (AIP-155): a
+   * repeated request with the same id returns the first request's task.
+   *
+   * @generated from field: string request_id = 7;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message storyloom.v1.IllustrateTextRequest.
+ * Use `create(IllustrateTextRequestSchema)` to create a new message.
+ */
+export const IllustrateTextRequestSchema: GenMessage<IllustrateTextRequest> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 19);
+
+/**
  * StoryState is whether a story is complete.
  *
  * @generated from enum storyloom.v1.StoryState
@@ -1103,6 +1201,22 @@ export enum ExportFormat {
    * @generated from enum value: EXPORT_FORMAT_PLAIN_TEXT = 2;
    */
   PLAIN_TEXT = 2,
+
+  /**
+   * EPUB 3 (`application/epub+zip`): a picture and the text of each scene,
+   * narration as media overlays (read-aloud) where the story has it.
+   *
+   * @generated from enum value: EXPORT_FORMAT_EPUB = 3;
+   */
+  EPUB = 3,
+
+  /**
+   * A printable PDF picture book (`application/pdf`): a title page, then one
+   * scene per page, its picture above its text in large type.
+   *
+   * @generated from enum value: EXPORT_FORMAT_PDF = 4;
+   */
+  PDF = 4,
 }
 
 /**
@@ -1220,6 +1334,54 @@ export const StoryService: GenService<{
     methodKind: "unary";
     input: typeof ExportStoryRequestSchema;
     output: typeof HttpBodySchema;
+  },
+  /**
+   * Streams a ZIP archive of everything an offline app needs of one story
+   * (server streaming, `google.api.HttpBody` chunks of at most 64 KiB; the
+   * first carries `application/zip`).
+   *
+   * The archive starts with `manifest.json` (see the README: the story's
+   * title and scene order, each scene's text, and for every file its path,
+   * content type, size and SHA-256, with each picture's renditions
+   * `thumbnail`, `medium` and `full` and each narration's 30-second
+   * Ogg/Opus `preview`), then `story.md` (the Markdown export, its pictures
+   * as relative paths inside the archive), then the files under `media/`.
+   * Renditions a picture or narration lacks are made once and kept.
+   *
+   * The response's `etag` metadata (HTTP `ETag`) is the SHA-256 of the
+   * manifest: the same story gives the same bytes. A request whose
+   * `if-none-match` header names it gets no chunks and HTTP 304 through the
+   * gateway. FAILED_PRECONDITION (`STORY_NOT_READY`) while it is written.
+   *
+   * @generated from rpc storyloom.v1.StoryService.GetStoryBundle
+   */
+  getStoryBundle: {
+    methodKind: "server_streaming";
+    input: typeof GetStoryBundleRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * Starts illustrating a text or an uploaded document and returns the task
+   * doing it at once (unary, long-running).
+   *
+   * The document is split into scenes at its natural breaks (headings,
+   * page breaks, blank-line paragraphs), keeping its words, then each scene
+   * gets a picture in the requested style and, on request, narration. The
+   * result is a `Story` (the task's `target` and `result`): its pictures
+   * download one by one with MediaService.GetMedia, or all together with a
+   * manifest from GetStoryBundle. There is no "from a URL": the server
+   * fetches nothing a caller names (SSRF); clients upload the file with
+   * MediaService.CreateMedia and pass its name here.
+   *
+   * A document that does not parse is INVALID_ARGUMENT (`DOCUMENT_UNREADABLE`),
+   * one too large `DOCUMENT_TOO_LARGE`, with a BadRequest field violation.
+   *
+   * @generated from rpc storyloom.v1.StoryService.IllustrateText
+   */
+  illustrateText: {
+    methodKind: "unary";
+    input: typeof IllustrateTextRequestSchema;
+    output: typeof TaskSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storyloom_v1_story, 0);
