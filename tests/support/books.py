@@ -21,8 +21,9 @@ def epubcheck_command() -> list[str] | None:
 
 
 def pdf_page_count(data: bytes) -> int:
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
 
     return len(PdfReader(io.BytesIO(data)).pages)
 
