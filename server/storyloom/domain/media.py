@@ -26,6 +26,7 @@ AUDIO_TYPES = {"audio/wav", "audio/ogg", "audio/webm", "audio/mpeg", "audio/l16"
 # Documents to illustrate (IllustrateText reads them; stored as they came).
 DOCUMENT_TYPES = set(packaging.DOCUMENT_TYPES)
 # A picture's renditions by purpose, and the longer side of each; the picture itself is `full`.
+_DOCUMENT_MAGIC = {"application/pdf": b"%PDF-", packaging.DOCX: b"PK\x03\x04"}
 PICTURE_RENDITIONS = {"thumbnail": 256, "medium": 512}
 PREVIEW_SECONDS = 30.0
 
@@ -155,7 +156,12 @@ def inspect(data: bytes, content_type: str, field: str = "content") -> Inspectio
                                                  "e.g. audio/L16;rate=16000"))
         return Inspection(f"audio/L16;rate={rate}", duration_ms=round(len(data) / 2 * 1000 / rate),
                           sample_rate_hertz=rate, channel_count=1)
-    if base in AUDIO_TYPES or base in DOCUMENT_TYPES:
+    if base in DOCUMENT_TYPES:  # parsed when illustrated; here only their signature
+        magic = _DOCUMENT_MAGIC.get(base, b"")
+        if not data.startswith(magic):
+            raise bad
+        return Inspection(base)
+    if base in AUDIO_TYPES:
         return Inspection(base)
     raise InvalidArgument(FieldViolation(f"{field}.content_type",
                                          f"unsupported content type {base!r}; accepted: "

@@ -354,12 +354,22 @@ class Stories:
         width, height = PICTURE_SIZE
         picture = await self._engines.illustrator.illustrate(scene.as_text(), requirements, width=width, height=height)
         item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
+        await self._renditions(item)  # medium too, for apps that cache the story (bundles)
         return item.id
 
     async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
         text, options = narration_request(scene.text, requirements)
         narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"])
-        return (await self._media.store(user_id, narration.wav, "audio/wav")).id
+        item = await self._media.store(user_id, narration.wav, "audio/wav")
+        await self._renditions(item)  # its 30-second Ogg/Opus preview
+        return item.id
+
+    async def _renditions(self, item: MediaItem) -> None:
+        """Renditions are a convenience: one that fails is made again when a bundle asks for it."""
+        try:
+            await self._media.complete_renditions(item)
+        except Exception:  # the picture or narration itself is stored and fine
+            log.warning("renditions failed", extra={"media": item.id}, exc_info=True)
 
     async def _load(self, story_id: str) -> Story:
         story = await self._repo.get(story_id)
