@@ -89,6 +89,7 @@ help:
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
+	@echo "make book-tools       epubcheck and pdftoppm (apt) for the EPUB/PDF export tests; only when missing"
 	@echo "make clean            remove the venv and caches"
 
 # --- environment -------------------------------------------------------------

@@ -20,6 +20,18 @@ def epubcheck_command() -> list[str] | None:
     return None
 
 
+def book_tool_missing(tool: str) -> None:
+    """A book tool is not installed: a failure where `make book-tools` could install it (apt-get as root), a skip
+    that says why where it cannot."""
+    import os
+
+    import pytest
+
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        pytest.fail(f"{tool} is missing: run `make book-tools` (it installs Debian's epubcheck and poppler-utils)")
+    pytest.skip(f"{tool} is missing and apt-get as root is not available to install it (`make book-tools`)")
+
+
 def pdf_page_count(data: bytes) -> int:
     import io
 
