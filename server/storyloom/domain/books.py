@@ -38,9 +38,18 @@ class Books:
                 # EPUB readers play MP3 and AAC (its core media types), not WAV.
                 audio = await asyncio.to_thread(self._converter.narration_for_book, await self._media.read_all(item))
                 narration = BookAudio(audio, "audio/mp4", item.duration_ms or 0)
-            pages.append(BookPage(scene.title, scene.text.strip(), picture, narration))
+            pages.append(BookPage(scene.title, _book_text(scene.text), picture, narration))
         book = Book(identifier=f"urn:storyloom:{story.name}", title=story.title or "Untitled story",
                     language=story.requirements.language_code or "en", subtitle=story.premise.strip(),
                     pages=tuple(pages))
         make = self._maker.epub if fmt == "EPUB" else self._maker.pdf
         return CONTENT_TYPES[fmt], await asyncio.to_thread(make, book)
+
+
+def _book_text(text: str) -> str:
+    """A scene's text for a page under its title: a Markdown heading that opens it (a document's chapter heading,
+    which the title already shows) is left out, and other headings lose their `#`."""
+    paragraphs = [p.strip() for p in text.strip().split("\n\n") if p.strip()]
+    if paragraphs and paragraphs[0].startswith("#") and "\n" not in paragraphs[0]:
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(p.lstrip("#").strip() if p.startswith("#") else p for p in paragraphs)
