@@ -11,6 +11,7 @@ from storyloom.domain.ports.packaging import Book, BookAudio, BookMaker, BookPag
 from storyloom.domain.stories import Stories
 
 BookFormat = Literal["EPUB", "PDF"]
+JPEG_QUALITY = 88  # print quality; a 768x512 picture is ~100 KB instead of a PNG's ~1 MB
 CONTENT_TYPES: dict[BookFormat, str] = {"EPUB": "application/epub+zip", "PDF": "application/pdf"}
 
 
@@ -31,8 +32,8 @@ class Books:
         for scene in story.scenes:
             picture = narration = None
             if (item := items.get(scene.picture_id or "")) is not None and item.width:
-                picture = BookPicture(await self._media.read_all(item), item.content_type, item.width,
-                                      item.height or item.width)
+                jpeg = await asyncio.to_thread(self._converter.jpeg, await self._media.read_all(item), JPEG_QUALITY)
+                picture = BookPicture(jpeg, "image/jpeg", item.width, item.height or item.width)
             if fmt == "EPUB" and (item := items.get(scene.narration_id or "")) is not None and (
                     item.content_type == "audio/wav"):
                 # EPUB readers play MP3 and AAC (its core media types), not WAV.

@@ -86,5 +86,8 @@ class MediaConverter(Protocol):
     def opus_preview(self, wav: bytes, seconds: float) -> tuple[bytes, int]:
         """The first `seconds` of a WAV file as Ogg/Opus, and its duration in milliseconds."""
 
+    def jpeg(self, picture: bytes, quality: int) -> bytes:
+        """The picture as a JPEG (books: a fraction of a PNG's size, so a whole book fits in one message)."""
+
     def narration_for_book(self, wav: bytes) -> bytes:
         """A WAV narration as MP3 (`audio/mpeg`), an audio type every EPUB 3 reader plays."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
-from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.images.pictures import decode_image, thumbnail
 from storyloom.engines.speech.audio import resample_pcm16
 from storyloom.engines.speech.containers import OggOpusEncoder
 
@@ -24,6 +24,12 @@ class MediaRenditions:
     def scaled_png(self, picture: bytes, max_side: int) -> bytes:
         return thumbnail(picture, max_side).png
 
+    def jpeg(self, picture: bytes, quality: int) -> bytes:
+        image = decode_image(picture).convert("RGB")
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=quality, optimize=True)
+        return out.getvalue()
+
     def opus_preview(self, wav: bytes, seconds: float) -> tuple[bytes, int]:
         pcm, rate = _pcm(wav)
         pcm = pcm[: int(seconds * rate) * 2]
@@ -41,7 +47,7 @@ class MediaRenditions:
         out = io.BytesIO()
         with av.open(out, "w", format="mp4") as container:
             stream = container.add_stream("aac", rate=rate, layout="mono")
-            stream.bit_rate = 64000
+            stream.bit_rate = 48000  # speech, mono
             samples = np.frombuffer(pcm, dtype="<i2").reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
             frame.sample_rate, frame.pts = rate, 0
