@@ -80,3 +80,18 @@ async def test_a_story_bundle_downloads_as_a_zip_and_revalidates_with_304(http, 
 
     again = await http.get(f"/v1/{task['target']}:bundle", headers={**key, "if-none-match": bundle.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+async def test_a_page_on_another_origin_may_send_range_and_if_none_match_and_read_the_etag(http, key):
+    media, _ = await _upload(http, key)
+    preflight = await http.options(media["downloadPath"], headers={
+        "origin": "http://localhost:3000", "access-control-request-method": "GET",
+        "access-control-request-headers": "x-api-key,range,if-none-match"})
+    assert preflight.status_code == 200
+    for header in ("range", "if-none-match"):
+        assert header in preflight.headers["access-control-allow-headers"]
+    response = await http.get(media["downloadPath"], headers={**key, "origin": "http://localhost:3000",
+                                                              "range": "bytes=0-9"})
+    assert response.status_code == 206
+    for header in ("etag", "content-range"):
+        assert header in response.headers["access-control-expose-headers"]
