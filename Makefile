@@ -70,6 +70,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
+.PHONY: book-tools
 .PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
@@ -90,12 +91,13 @@ help:
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
+	@echo "make book-tools       epubcheck and pdftoppm (apt) for the EPUB/PDF export tests; only when missing"
 	@echo "make clean            remove the venv and caches"
 
 # --- environment -------------------------------------------------------------
 
 venv install: $(STAMP)
-install: web-optional openapi-deps
+install: web-optional openapi-deps book-tools
 
 # Reinstalls only when a pyproject.toml changes (the stamp is older than it).
 # clients/python is the Python client and storyloom-cli; [codegen] is what `make generate` runs for it.
@@ -239,6 +241,21 @@ openapi-deps:
 	  echo "openapi-deps: installing Debian's golang-grpc-gateway (protoc-gen-swagger)"; \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-grpc-gateway; } \
 	    || echo "openapi-deps: installing golang-grpc-gateway failed; $(OPENAPI) will not be regenerated or checked"; \
+	fi
+
+# What the export tests check books with: Debian's epubcheck (the EPUB 3 validator) and poppler-utils (pdftoppm
+# renders the PDF's pages), installed only when missing. Where apt-get cannot run as root it is a note: those
+# tests skip and say why.
+book-tools:
+	@missing=""; command -v epubcheck >/dev/null 2>&1 || missing="$$missing epubcheck"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "book-tools: no$$missing, and apt-get as root is not available to install it; the EPUB/PDF checks will skip"; \
+	else \
+	  echo "book-tools: installing Debian's$$missing"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; } \
+	    || echo "book-tools: installing$$missing failed; the EPUB/PDF checks will skip"; \
 	fi
 
 # Generates the Dart stubs ($(DART_DIR)/tool/generate.sh: buf with protoc-gen-dart), analyzes the package and runs

@@ -51,6 +51,11 @@ end
 function envoy_on_request(request)
   local headers = request:headers()
   local path = headers:get(":path") or ""
+  local content_type = headers:get("content-type") or ""
+  if string.sub(path, 1, 4) == "/v1/" and string.sub(content_type, 1, 16) ~= "application/grpc" then
+    -- A REST request: its downloads may answer 206, 304 or 416 (envoy_on_response).
+    request:streamInfo():dynamicMetadata():set("storyloom.http", "rest", "1")
+  end
   if #path > MAX_URL_BYTES then
     request:respond({[":status"] = "414"},
       "The request URL is " .. #path .. " bytes; at most " .. MAX_URL_BYTES .. " are accepted.")
@@ -66,5 +71,24 @@ function envoy_on_request(request)
       "The request headers are " .. size .. " bytes; at most " .. MAX_HEADER_LIST_BYTES .. " are accepted.")
   elseif problem ~= nil then
     request:respond({[":status"] = "400"}, problem)
+  end
+end
+
+-- HTTP statuses gRPC has no word for. A download (MediaService.GetMedia, StoryService.GetStoryBundle) that
+-- honours a Range or If-None-Match header says which status it means in its `x-http-status` response header
+-- (206 Partial Content, 304 Not Modified, 416 Range Not Satisfiable); for a REST request the response gets that
+-- status. gRPC and gRPC-Web callers keep their 200 and see the header as metadata.
+local HTTP_STATUSES = {["206"] = true, ["304"] = true, ["416"] = true}
+
+function envoy_on_response(response)
+  local headers = response:headers()
+  local status = headers:get("x-http-status")
+  if status == nil then
+    return
+  end
+  local rest = response:streamInfo():dynamicMetadata():get("storyloom.http")
+  if rest ~= nil and rest["rest"] == "1" and HTTP_STATUSES[status] and headers:get(":status") == "200" then
+    headers:remove("x-http-status")
+    headers:replace(":status", status)
   end
 end

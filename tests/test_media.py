@@ -94,7 +94,8 @@ async def test_raw_pcm_needs_its_rate_and_gets_its_duration(stub, caller):
     (b"not a png", "image/png", "MEDIA_CONTENT_INVALID"),
     (wav_bytes(0.1), "image/png", "MEDIA_CONTENT_INVALID"),
     (b"RIFF....", "audio/wav", "MEDIA_CONTENT_INVALID"),
-    (b"%PDF-1.4", "application/pdf", "MEDIA_TYPE_UNSUPPORTED"),
+    (b"GIF89a", "image/gif", "MEDIA_TYPE_UNSUPPORTED"),
+    (b"PK\x03\x04", "application/pdf", "MEDIA_CONTENT_INVALID"),
     (b"", "image/png", "INVALID_ARGUMENT"),
 ])
 async def test_bytes_that_are_not_what_they_claim_are_refused(stub, caller, data, content_type, reason):

@@ -77,8 +77,11 @@ async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progre
         content_type, png = await download(storyloom_server, caller, scene.picture.name)
         assert content_type == "image/png" and png.startswith(b"\x89PNG")
         assert hashlib.sha256(png).hexdigest() == scene.picture.sha256 and len(png) == scene.picture.size_bytes
-        assert scene.picture.renditions[0].purpose == "thumbnail"
-        assert max(scene.picture.renditions[0].image.width, scene.picture.renditions[0].image.height) <= 256
+        renditions = {r.purpose: r for r in scene.picture.renditions}
+        assert set(renditions) == {"thumbnail", "medium"}
+        assert max(renditions["thumbnail"].image.width, renditions["thumbnail"].image.height) <= 256
+        assert max(renditions["medium"].image.width, renditions["medium"].image.height) == 512
+        assert [r.purpose for r in scene.narration.renditions] == ["preview"]
         content_type, wav = await download(storyloom_server, caller, scene.narration.name)
         assert content_type == "audio/wav" and hashlib.sha256(wav).hexdigest() == scene.narration.sha256
         with wave.open(io.BytesIO(wav)) as audio:

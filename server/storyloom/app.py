@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 from storyloom.config import ConfigurationError, Settings
 from storyloom.domain.accounts import Accounts
+from storyloom.domain.books import Books
+from storyloom.domain.bundles import Bundles
 from storyloom.domain.conversations import ConversationLimits, Conversations
 from storyloom.domain.identities import Identities
+from storyloom.domain.illustrations import Illustrations
 from storyloom.domain.media import BlobStore, BlobStoreUnavailable, MediaLibrary
 from storyloom.domain.memory import Memories
 from storyloom.domain.ports.embedding import Embedder
@@ -30,6 +33,10 @@ from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.packaging.books import PictureBooks
+from storyloom.engines.packaging.documents import DocumentTextReader
+from storyloom.engines.packaging.renditions import MediaRenditions
+from storyloom.engines.packaging.zipstream import ZipArchiver
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -57,6 +64,9 @@ class App:
     text_engine: StoryTextEngine
     conversations: Conversations
     stories: Stories
+    bundles: Bundles
+    books: Books
+    illustrations: Illustrations
     engines: StoryEngines
     secret: bytes
     memories: Memories
@@ -102,8 +112,9 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         notifier=notifier,
     )
     text_engine = text_engine or build_text_engine(settings)
+    renditions = MediaRenditions()
     media = MediaLibrary(SqlMediaRepository(db), blobs,
-                         thumbnailer=lambda png, side: thumbnail(png, side).png)
+                         thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute),
                                   notifier=notifier)
@@ -117,7 +128,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         media=media,
         text_engine=text_engine,
         conversations=conversations,
-        stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
+        stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines)),
+        bundles=Bundles(stories, media, ZipArchiver()),
+        books=Books(stories, media, PictureBooks(), renditions),
+        illustrations=Illustrations(stories, media, DocumentTextReader()),
         engines=engines,
         secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),

@@ -17,7 +17,7 @@ from storyloom.api.auth import ApiInterceptor
 from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
-from storyloom.api.stories import StoryServicer, story_proto
+from storyloom.api.stories import StoryFiles, StoryServicer, story_proto
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.voice import VoiceServicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
@@ -108,7 +108,9 @@ async def start_server(app: App) -> RunningServer:
     media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(app.conversations, tokens), server)
-    story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(app.stories, task_servicer, tokens), server)
+    story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(
+        app.stories, task_servicer, tokens,
+        files=StoryFiles(bundles=app.bundles, books=app.books, illustrations=app.illustrations)), server)
     voice_pb2_grpc.add_VoiceServiceServicer_to_server(VoiceServicer(app.voice, app.memories), server)
 
     health_servicer = health.aio.HealthServicer()

@@ -35,7 +35,7 @@ async def test_a_story_made_over_rest_has_every_picture_and_narration_downloadab
             assert download.headers["content-type"] == content_type
             assert hashlib.sha256(download.content).hexdigest() == media["sha256"]
             assert len(download.content) == int(media["sizeBytes"])
-        thumbnail = scene["picture"]["renditions"][0]
+        thumbnail = next(r for r in scene["picture"]["renditions"] if r["purpose"] == "thumbnail")
         small = await http.get(f"/v1/{thumbnail['media']}:download", headers=key)
         assert small.headers["content-type"] == "image/png"
         assert hashlib.sha256(small.content).hexdigest() == thumbnail["sha256"]

@@ -15,6 +15,7 @@ export 'package:grpc/grpc_or_grpcweb.dart' show StatusCode;
 export 'package:grpc/protos.dart' show BadRequest_FieldViolation;
 
 export 'src/api_key.dart';
+export 'src/bundles.dart';
 export 'src/client.dart';
 export 'src/errors.dart';
 export 'src/generated/google/api/httpbody.pb.dart' show HttpBody;

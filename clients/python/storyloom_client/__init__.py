@@ -8,6 +8,7 @@ the API key, default deadlines, AIP-194 retries and re-attaching streams.
 """
 
 from . import v1
+from .bundles import Bundle, BundleFile, verify_bundle
 from .client import (
     DEFAULT_ADDRESS,
     DEFAULT_TIMEOUT,
@@ -24,6 +25,8 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "IDEMPOTENT_METHODS",
     "TERMINAL_TASK_STATES",
+    "Bundle",
+    "BundleFile",
     "ChecksumMismatch",
     "HttpBody",
     "RetryPolicy",
@@ -31,4 +34,5 @@ __all__ = [
     "StoryloomClient",
     "StoryloomError",
     "v1",
+    "verify_bundle",
 ]

@@ -3,6 +3,9 @@
     storyloom-cli chat                                   # talk to the story assistant; replies stream as written
     storyloom-cli story create -c "Luna: a brave fox" --setting "an enchanted forest" --tone heartwarming --scenes 3
     storyloom-cli story export users/me/stories/ID -o luna.md
+    storyloom-cli story export users/me/stories/ID --format epub   # or pdf: a picture book
+    storyloom-cli story bundle users/me/stories/ID -o luna.zip     # every asset + manifest, checksums verified
+    storyloom-cli illustrate tale.pdf --style watercolor           # .txt, .md, .pdf or .docx
     storyloom-cli media download media/ID -o picture.png  # verifies the sha256
 
 Settings come from flags or the environment: STORYLOOM_ADDR (default 127.0.0.1:50051; https://HOST:PORT for TLS,
@@ -446,32 +449,6 @@ def story_list(
     run(ctx, list_stories)
 
 
-@story_app.command("export")
-def story_export(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="users/me/stories/ID or ID.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="markdown or text.")] = "markdown",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.",
-                                                show_default=False)] = None,
-) -> None:
-    """Export a story as one Markdown or plain-text document."""
-    formats = {"markdown": v1.ExportFormat.MARKDOWN, "md": v1.ExportFormat.MARKDOWN,
-               "text": v1.ExportFormat.PLAIN_TEXT, "txt": v1.ExportFormat.PLAIN_TEXT}
-    if format.lower() not in formats:
-        raise typer.BadParameter(f"{format!r} is not markdown or text", param_hint="--format")
-
-    async def export(client: StoryloomClient) -> None:
-        document = await client.export_story(full_name(name, "users/me/stories"), formats[format.lower()])
-        if output is None:
-            sys.stdout.buffer.write(document.data)
-            sys.stdout.flush()
-        else:
-            output.write_bytes(document.data)
-            err.print(f"wrote {len(document.data)} bytes ({document.content_type}) to {output}", markup=False)
-
-    run(ctx, export)
-
-
 @story_app.command("delete")
 def story_delete(ctx: typer.Context, name: Annotated[str, typer.Argument(help="users/me/stories/ID or ID.")]) -> None:
     """Delete a story and the media no other story uses."""
@@ -645,6 +622,10 @@ def transcribe(
                   f"{duration:.1f} s of audio", markup=False)
 
     run(ctx, run_transcribe)
+
+
+# The commands for a story's files (export, bundle, illustrate) live in cli_files.py, which adds them to `app`.
+from . import cli_files  # noqa: F401  (registers its commands)
 
 
 def main() -> None:

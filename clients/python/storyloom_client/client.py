@@ -36,6 +36,7 @@ from grpclib.client import Channel
 from grpclib.config import Configuration
 from grpclib.metadata import Deadline
 
+from .bundles import Bundle, verify_bundle
 from .errors import ChecksumMismatch, Status, StatusDetailsCodec, StoryloomError, translate
 from .generated.google.api import HttpBody
 from .generated.storyloom import v1
@@ -61,6 +62,7 @@ IDEMPOTENT_METHODS: frozenset[str] = frozenset({
     "/storyloom.v1.StoryService/GetStory",
     "/storyloom.v1.StoryService/ListStories",
     "/storyloom.v1.StoryService/ExportStory",
+    "/storyloom.v1.StoryService/GetStoryBundle",
     "/storyloom.v1.ConversationService/GetConversation",
     "/storyloom.v1.ConversationService/ListConversations",
     "/storyloom.v1.ConversationService/ListMessages",
@@ -77,6 +79,7 @@ WATCH_TASK = "/storyloom.v1.TaskService/WatchTask"
 SEND_MESSAGE = "/storyloom.v1.ConversationService/SendMessage"
 STREAM_REPLY = "/storyloom.v1.ConversationService/StreamReply"
 GET_MEDIA = "/storyloom.v1.MediaService/GetMedia"
+GET_STORY_BUNDLE = "/storyloom.v1.StoryService/GetStoryBundle"
 
 TERMINAL_TASK_STATES = frozenset({v1.TaskState.SUCCEEDED, v1.TaskState.FAILED, v1.TaskState.CANCELLED})
 
@@ -113,6 +116,19 @@ class RetryPolicy:
 # How long the resuming helpers keep trying to re-attach without receiving anything: long enough for a server to
 # restart (about 40 s in all), since what they follow is worth the wait.
 REATTACH = RetryPolicy(max_attempts=12, initial_backoff=0.5, max_backoff=5.0)
+
+
+DOCUMENT_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
+                  ".pdf": "application/pdf",
+                  ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def document_type(path: str) -> str:
+    """The content type IllustrateText takes for a file, by its extension."""
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in DOCUMENT_TYPES:
+        raise ValueError(f"{path}: not a document to illustrate; give one of {', '.join(sorted(DOCUMENT_TYPES))}")
+    return DOCUMENT_TYPES[extension]
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -398,6 +414,41 @@ class StoryloomClient:
     async def export_story(self, name: str, format: v1.ExportFormat = v1.ExportFormat.MARKDOWN) -> HttpBody:
         """The story as one document: `.data` holds its bytes, `.content_type` its type."""
         return await self.stories.export_story(v1.ExportStoryRequest(name=name, format=format))
+
+    async def download_bundle(self, name: str, path: str | os.PathLike[str], *, timeout: float = 300.0,
+                              progress: Callable[[int], None] | None = None) -> Bundle:
+        """Downloads a story's bundle (GetStoryBundle: a ZIP of every asset and `manifest.json`) to `path` and
+        verifies every file against the manifest's size and SHA-256 (`ChecksumMismatch` otherwise). The archive is
+        written next to `path` and renamed into place only once verified. `progress` hears the bytes so far."""
+        partial = f"{os.fspath(path)}.part"
+        try:
+            received = 0
+            with open(partial, "wb") as out:
+                stream = self.stories.get_story_bundle(v1.GetStoryBundleRequest(name=name), timeout=timeout)
+                async for chunk in stream:
+                    out.write(chunk.data)
+                    received += len(chunk.data)
+                    if progress is not None:
+                        progress(received)
+            bundle = verify_bundle(partial)
+            os.replace(partial, path)
+            return Bundle(path=os.fspath(path), manifest=bundle.manifest, files=bundle.files)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)
+
+    async def illustrate_file(self, path: str | os.PathLike[str], *, content_type: str = "",
+                              illustration_style: str = "", narrate: bool = False,
+                              max_scenes: int = 0) -> v1.Task:
+        """Uploads a document (plain text, Markdown, PDF or DOCX, by its extension unless `content_type` is given)
+        and starts IllustrateText on it; returns the task (its `target` is the story)."""
+        kind = content_type or document_type(os.fspath(path))
+        with open(path, "rb") as source:
+            data = source.read()
+        document = await self.upload_media(data, kind)
+        return await self.stories.illustrate_text(v1.IllustrateTextRequest(
+            parent="users/me", document=document.name, illustration_style=illustration_style, narrate=narrate,
+            max_scenes=max_scenes, request_id=str(uuid.uuid4())))
 
     # --- conversations -----------------------------------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import AsyncIterator, Iterable
 from typing import Literal
 
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
+from storyloom.api import downloads
 from storyloom.api import requirements as requirements_api
 from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
@@ -17,6 +19,7 @@ from storyloom.api.requests import (
     after_time,
     check_request_id,
     paginate,
+    resource_id,
     resource_path,
     time_position,
     timestamp,
@@ -24,7 +27,10 @@ from storyloom.api.requests import (
 )
 from storyloom.api.tasks import TaskServicer
 from storyloom.domain import stories as domain
-from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.books import BookFormat, Books
+from storyloom.domain.bundles import Bundles
+from storyloom.domain.errors import FieldViolation, InvalidArgument, Unimplemented
+from storyloom.domain.illustrations import Illustrations
 from storyloom.domain.media import MediaItem
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
@@ -83,10 +89,12 @@ def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
 
 
 class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens):
+    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens, *,
+                 files: StoryFiles | None = None):
         self._stories = stories
         self._tasks = tasks
         self._tokens = tokens
+        self._files = files
 
     async def GeneratePremise(self, request: story_pb2.GeneratePremiseRequest,
                               context: Context) -> story_pb2.GeneratePremiseResponse:
@@ -181,13 +189,68 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
     async def ExportStory(self, request: story_pb2.ExportStoryRequest,
                           context: Context) -> httpbody_pb2.HttpBody:
         user, story_id = resource_path(request.name, STORY, "name")
-        formats: dict[int, Literal["MARKDOWN", "PLAIN_TEXT"]] = {
+        text: dict[int, Literal["MARKDOWN", "PLAIN_TEXT"]] = {
             story_pb2.EXPORT_FORMAT_UNSPECIFIED: "MARKDOWN", story_pb2.EXPORT_FORMAT_MARKDOWN: "MARKDOWN",
             story_pb2.EXPORT_FORMAT_PLAIN_TEXT: "PLAIN_TEXT"}
-        if request.format not in formats:
+        books: dict[int, BookFormat] = {story_pb2.EXPORT_FORMAT_EPUB: "EPUB", story_pb2.EXPORT_FORMAT_PDF: "PDF"}
+        if request.format in text:
+            content_type, data = await self._stories.export(user, story_id, text[request.format])
+        elif request.format in books and self._files is not None:
+            content_type, data = await self._files.books.export(user, story_id, books[request.format])
+        else:
             raise InvalidArgument(FieldViolation("format", f"{request.format} is not a known ExportFormat"))
-        content_type, data = await self._stories.export(user, story_id, formats[request.format])
         return httpbody_pb2.HttpBody(content_type=content_type, data=data)
+
+    async def GetStoryBundle(self, request: story_pb2.GetStoryBundleRequest,
+                             context: Context) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        """The ZIP, streamed; If-None-Match with the bundle's ETag answers 304 with no chunks."""
+        user, story_id = resource_path(request.name, STORY, "name")
+        files = self._require_files()
+        bundle = await files.bundles.open(user, story_id)
+        etag = downloads.etag_of(bundle.etag)
+        answer = downloads.Plan(304 if downloads.not_modified(
+            downloads.request_headers(context).get("if-none-match"), etag) else 200)
+        disposition = ("content-disposition", f'attachment; filename="story-{story_id}.zip"')
+        await downloads.send_headers(context, answer, etag=etag, size=-1, cache_control=downloads.REVALIDATE,
+                                     extra=(disposition,))
+        if answer.status == 304:
+            return  # the archive was never started
+        first = True
+        async for chunk in _rechunk(bundle.chunks):
+            yield httpbody_pb2.HttpBody(content_type="application/zip" if first else "", data=chunk)
+            first = False
+
+    async def IllustrateText(self, request: story_pb2.IllustrateTextRequest, context: Context) -> task_pb2.Task:
+        user = user_parent(request.parent)
+        check_request_id(request.request_id)
+        document = ""
+        if request.WhichOneof("source") == "document":
+            document = resource_id(request.document, "media", "document")
+        task = await self._require_files().illustrations.illustrate(
+            user, text=request.text, document_id=document, style=request.illustration_style,
+            narrate=request.narrate, max_scenes=request.max_scenes, request_id=request.request_id)
+        return await self._tasks.to_proto(task)
+
+    def _require_files(self) -> StoryFiles:
+        if self._files is None:
+            raise Unimplemented("story files are not configured")
+        return self._files
+
+
+@dataclasses.dataclass(frozen=True)
+class StoryFiles:
+    """What serves a story's files beyond its text: bundles, picture books, the illustrator."""
+
+    bundles: Bundles
+    books: Books
+    illustrations: Illustrations
+
+
+async def _rechunk(chunks: AsyncIterator[bytes], size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """The archive's bytes in messages of at most `size` bytes (the contract's 64 KiB)."""
+    async for chunk in chunks:
+        for start in range(0, len(chunk), size):
+            yield chunk[start:start + size]
 
 
 def _requirements(message: requirements_pb2.StoryRequirements) -> StoryRequirements:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+from storyloom.domain.ports import packaging
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -22,6 +23,12 @@ STALE_PIN = dt.timedelta(hours=1)
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 AUDIO_TYPES = {"audio/wav", "audio/ogg", "audio/webm", "audio/mpeg", "audio/l16"}
+# Documents to illustrate (IllustrateText reads them; stored as they came).
+DOCUMENT_TYPES = set(packaging.DOCUMENT_TYPES)
+# A picture's renditions by purpose, and the longer side of each; the picture itself is `full`.
+_DOCUMENT_MAGIC = {"application/pdf": b"%PDF-", packaging.DOCX: b"PK\x03\x04"}
+PICTURE_RENDITIONS = {"thumbnail": 256, "medium": 512}
+PREVIEW_SECONDS = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,11 +156,16 @@ def inspect(data: bytes, content_type: str, field: str = "content") -> Inspectio
                                                  "e.g. audio/L16;rate=16000"))
         return Inspection(f"audio/L16;rate={rate}", duration_ms=round(len(data) / 2 * 1000 / rate),
                           sample_rate_hertz=rate, channel_count=1)
+    if base in DOCUMENT_TYPES:  # parsed when illustrated; here only their signature
+        magic = _DOCUMENT_MAGIC.get(base, b"")
+        if not data.startswith(magic):
+            raise bad
+        return Inspection(base)
     if base in AUDIO_TYPES:
         return Inspection(base)
     raise InvalidArgument(FieldViolation(f"{field}.content_type",
                                          f"unsupported content type {base!r}; accepted: "
-                                         + ", ".join(sorted(IMAGE_TYPES | AUDIO_TYPES))),
+                                         + ", ".join(sorted(IMAGE_TYPES | AUDIO_TYPES | DOCUMENT_TYPES))),
                           reason="MEDIA_TYPE_UNSUPPORTED")
 
 
@@ -171,27 +183,28 @@ Thumbnailer = Callable[[bytes, int], bytes]
 
 class MediaLibrary:
     def __init__(self, repository: MediaRepository, blobs: BlobStore, thumbnailer: Thumbnailer | None = None,
-                 clock: Clock = SYSTEM_CLOCK):
+                 clock: Clock = SYSTEM_CLOCK, converter: packaging.MediaConverter | None = None):
         self._repo = repository
+        self._converter = converter
         self._clock = clock
         self._blobs = blobs
         self._thumbnailer = thumbnailer
 
     async def store(
         self, user_id: str, data: bytes, content_type: str, *, request_id: str = "",
-        parent_id: str | None = None, purpose: str = "", thumbnail_side: int = 0,
+        parent_id: str | None = None, purpose: str = "", thumbnail_side: int = 0, known: Inspection | None = None,
     ) -> MediaItem:
         """Validates and stores bytes; the blob is durable before the metadata row refers to it.
 
         With `thumbnail_side`, a picture also gets a `thumbnail` rendition at most that many
-        pixels on its longer side.
+        pixels on its longer side. `known` gives what the caller made, instead of inspecting the bytes.
         """
         if not data:
             raise InvalidArgument(FieldViolation("content.data", "must not be empty"))
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidArgument(FieldViolation("content.data", f"must be at most {MAX_UPLOAD_BYTES} bytes"),
                                   reason="MEDIA_TOO_LARGE")
-        found = inspect(data, content_type)
+        found = known or inspect(data, content_type)
         sha256 = hashlib.sha256(data).hexdigest()
         item = MediaItem(
             id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,
@@ -251,3 +264,35 @@ class MediaLibrary:
             raise InvalidArgument(FieldViolation("read_offset", f"must not be past the end ({item.size_bytes} bytes)"))
         remaining = item.size_bytes - offset if limit == 0 else min(limit, item.size_bytes - offset)
         return item, self._blobs.read(item.sha256, offset, remaining, CHUNK_BYTES)
+
+    async def read_all(self, item: MediaItem) -> bytes:
+        """All of an item's bytes (the caller has checked that it may read it)."""
+        return b"".join([chunk async for chunk in self._blobs.read(item.sha256, 0, item.size_bytes, CHUNK_BYTES)])
+
+    def chunks(self, item: MediaItem) -> AsyncIterator[bytes]:
+        return self._blobs.read(item.sha256, 0, item.size_bytes, CHUNK_BYTES)
+
+    async def complete_renditions(self, item: MediaItem) -> MediaItem:
+        """The item with every rendition an offline app wants, making the missing ones once (they are kept): a
+        picture's `thumbnail` and `medium`, a WAV narration's 30-second Ogg/Opus `preview`."""
+        if self._converter is None:
+            return item
+        have = {r.purpose for r in item.renditions}
+        made: list[MediaItem] = []
+        if item.width is not None:
+            missing = [(p, side) for p, side in PICTURE_RENDITIONS.items() if p not in have]
+            if missing:
+                data = await self.read_all(item)
+                for purpose, side in missing:
+                    small = await asyncio.to_thread(self._converter.scaled_png, data, side)
+                    made.append(await self.store(item.user_id, small, "image/png", parent_id=item.id,
+                                                 purpose=purpose))
+        elif item.content_type == "audio/wav" and "preview" not in have:
+            wav = await self.read_all(item)
+            ogg, duration_ms = await asyncio.to_thread(self._converter.opus_preview, wav, PREVIEW_SECONDS)
+            made.append(await self.store(
+                item.user_id, ogg, "audio/ogg", parent_id=item.id, purpose="preview",
+                known=Inspection("audio/ogg", duration_ms=duration_ms, sample_rate_hertz=48000, channel_count=1)))
+        if not made:
+            return item
+        return dataclasses.replace(item, renditions=tuple(sorted((*item.renditions, *made), key=lambda r: r.purpose)))

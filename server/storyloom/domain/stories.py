@@ -249,24 +249,7 @@ class Stories:
         await self._media.delete(user_id, media_ids)
 
     async def export(self, user_id: str, story_id: str, fmt: Literal["MARKDOWN", "PLAIN_TEXT"]) -> tuple[str, bytes]:
-        story = await self.get(user_id, story_id)
-        title = story.title or "Untitled story"
-        if fmt == "PLAIN_TEXT":
-            parts = [title, "=" * len(title), ""]
-            for scene in story.scenes:
-                parts += [scene.title, "", scene.text.strip(), ""]
-            return "text/plain; charset=utf-8", "\n".join(parts).encode()
-        # Text from users and models is text: escaped, so that no renderer of the Markdown runs HTML in it.
-        md = markdown_text
-        parts = [f"# {md(title)}", ""]
-        if story.premise:
-            parts += [f"*{md(story.premise.strip())}*", ""]
-        for scene in story.scenes:
-            parts += [f"## {md(scene.title)}", ""]
-            if scene.picture_id:
-                parts += [f"![{md(scene.title)}](/v1/media/{scene.picture_id}:download)", ""]
-            parts += [md(scene.text.strip()), ""]
-        return "text/markdown; charset=utf-8", "\n".join(parts).encode()
+        return export_text(await self.get(user_id, story_id), fmt)
 
     # --- the task ----------------------------------------------------------------------------
 
@@ -396,12 +379,22 @@ class Stories:
         width, height = PICTURE_SIZE
         picture = await self._engines.illustrator.illustrate(scene.as_text(), requirements, width=width, height=height)
         item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
+        await self._renditions(item)  # medium too, for apps that cache the story (bundles)
         return item.id
 
     async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
         text, options = narration_request(scene.text, requirements)
         narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"])
-        return (await self._media.store(user_id, narration.wav, "audio/wav")).id
+        item = await self._media.store(user_id, narration.wav, "audio/wav")
+        await self._renditions(item)  # its 30-second Ogg/Opus preview
+        return item.id
+
+    async def _renditions(self, item: MediaItem) -> None:
+        """Renditions are a convenience: one that fails is made again when a bundle asks for it."""
+        try:
+            await self._media.complete_renditions(item)
+        except Exception:  # the picture or narration itself is stored and fine
+            log.warning("renditions failed", extra={"media": item.id}, exc_info=True)
 
     async def _load(self, story_id: str) -> Story:
         story = await self._repo.get(story_id)
@@ -459,3 +452,30 @@ def markdown_text(text: str) -> str:
     """Text as it reads, for a Markdown document: HTML's special characters as entities (a `<script>` in a title
     shows as written), and the brackets that would close an image's alt text or open a link escaped."""
     return html.escape(text, quote=False).replace("[", "\\[").replace("]", "\\]")
+
+
+def _download_path(media_id: str) -> str:
+    return f"/v1/media/{media_id}:download"
+
+
+def export_text(story: Story, fmt: Literal["MARKDOWN", "PLAIN_TEXT"],
+                picture_link: Callable[[str], str] = _download_path) -> tuple[str, bytes]:
+    """The story as Markdown or plain text. `picture_link` gives the Markdown's link to a picture (by media id):
+    the gateway's download path by default, a path relative to the archive in a bundle."""
+    title = story.title or "Untitled story"
+    if fmt == "PLAIN_TEXT":
+        parts = [title, "=" * len(title), ""]
+        for scene in story.scenes:
+            parts += [scene.title, "", scene.text.strip(), ""]
+        return "text/plain; charset=utf-8", "\n".join(parts).encode()
+    # Text from users and models is text: escaped, so that no renderer of the Markdown runs HTML in it.
+    md = markdown_text
+    parts = [f"# {md(title)}", ""]
+    if story.premise:
+        parts += [f"*{md(story.premise.strip())}*", ""]
+    for scene in story.scenes:
+        parts += [f"## {md(scene.title)}", ""]
+        if scene.picture_id:
+            parts += [f"![{md(scene.title)}]({picture_link(scene.picture_id)})", ""]
+        parts += [md(scene.text.strip()), ""]
+    return "text/markdown; charset=utf-8", "\n".join(parts).encode()

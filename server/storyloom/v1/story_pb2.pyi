@@ -41,6 +41,8 @@ class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     EXPORT_FORMAT_MARKDOWN: _ClassVar[ExportFormat]
     EXPORT_FORMAT_PLAIN_TEXT: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_EPUB: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_PDF: _ClassVar[ExportFormat]
 STORY_STATE_UNSPECIFIED: StoryState
 STORY_STATE_GENERATING: StoryState
 STORY_STATE_READY: StoryState
@@ -54,6 +56,8 @@ ASSET_STATE_SKIPPED: AssetState
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_MARKDOWN: ExportFormat
 EXPORT_FORMAT_PLAIN_TEXT: ExportFormat
+EXPORT_FORMAT_EPUB: ExportFormat
+EXPORT_FORMAT_PDF: ExportFormat
 
 class Story(_message.Message):
     __slots__ = ("name", "title", "state", "requirements", "premise", "outline", "scenes", "planned_scene_count", "task", "conversation", "create_time", "update_time", "error")
@@ -313,3 +317,27 @@ class ExportStoryRequest(_message.Message):
     name: str
     format: ExportFormat
     def __init__(self, name: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ...) -> None: ...
+
+class GetStoryBundleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class IllustrateTextRequest(_message.Message):
+    __slots__ = ("parent", "text", "document", "illustration_style", "narrate", "max_scenes", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    ILLUSTRATION_STYLE_FIELD_NUMBER: _ClassVar[int]
+    NARRATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCENES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    text: str
+    document: str
+    illustration_style: str
+    narrate: bool
+    max_scenes: int
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., text: _Optional[str] = ..., document: _Optional[str] = ..., illustration_style: _Optional[str] = ..., narrate: _Optional[bool] = ..., max_scenes: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...

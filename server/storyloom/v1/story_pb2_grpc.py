@@ -87,6 +87,16 @@ class StoryServiceStub:
                 request_serializer=storyloom_dot_v1_dot_story__pb2.ExportStoryRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetStoryBundle = channel.unary_stream(
+                '/storyloom.v1.StoryService/GetStoryBundle',
+                request_serializer=storyloom_dot_v1_dot_story__pb2.GetStoryBundleRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.IllustrateText = channel.unary_unary(
+                '/storyloom.v1.StoryService/IllustrateText',
+                request_serializer=storyloom_dot_v1_dot_story__pb2.IllustrateTextRequest.SerializeToString,
+                response_deserializer=storyloom_dot_v1_dot_task__pb2.Task.FromString,
+                _registered_method=True)
 
 
 class StoryServiceServicer:
@@ -170,6 +180,48 @@ class StoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStoryBundle(self, request, context):
+        """Streams a ZIP archive of everything an offline app needs of one story
+        (server streaming, `google.api.HttpBody` chunks of at most 64 KiB; the
+        first carries `application/zip`).
+
+        The archive starts with `manifest.json` (see the README: the story's
+        title and scene order, each scene's text, and for every file its path,
+        content type, size and SHA-256, with each picture's renditions
+        `thumbnail`, `medium` and `full` and each narration's 30-second
+        Ogg/Opus `preview`), then `story.md` (the Markdown export, its pictures
+        as relative paths inside the archive), then the files under `media/`.
+        Renditions a picture or narration lacks are made once and kept.
+
+        The response's `etag` metadata (HTTP `ETag`) is the SHA-256 of the
+        manifest: the same story gives the same bytes. A request whose
+        `if-none-match` header names it gets no chunks and HTTP 304 through the
+        gateway. FAILED_PRECONDITION (`STORY_NOT_READY`) while it is written.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IllustrateText(self, request, context):
+        """Starts illustrating a text or an uploaded document and returns the task
+        doing it at once (unary, long-running).
+
+        The document is split into scenes at its natural breaks (headings,
+        page breaks, blank-line paragraphs), keeping its words, then each scene
+        gets a picture in the requested style and, on request, narration. The
+        result is a `Story` (the task's `target` and `result`): its pictures
+        download one by one with MediaService.GetMedia, or all together with a
+        manifest from GetStoryBundle. There is no "from a URL": the server
+        fetches nothing a caller names (SSRF); clients upload the file with
+        MediaService.CreateMedia and pass its name here.
+
+        A document that does not parse is INVALID_ARGUMENT (`DOCUMENT_UNREADABLE`),
+        one too large `DOCUMENT_TOO_LARGE`, with a BadRequest field violation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -217,6 +269,16 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.ExportStory,
                     request_deserializer=storyloom_dot_v1_dot_story__pb2.ExportStoryRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetStoryBundle': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetStoryBundle,
+                    request_deserializer=storyloom_dot_v1_dot_story__pb2.GetStoryBundleRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'IllustrateText': grpc.unary_unary_rpc_method_handler(
+                    servicer.IllustrateText,
+                    request_deserializer=storyloom_dot_v1_dot_story__pb2.IllustrateTextRequest.FromString,
+                    response_serializer=storyloom_dot_v1_dot_task__pb2.Task.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -467,6 +529,60 @@ class StoryService:
             '/storyloom.v1.StoryService/ExportStory',
             storyloom_dot_v1_dot_story__pb2.ExportStoryRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoryBundle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/storyloom.v1.StoryService/GetStoryBundle',
+            storyloom_dot_v1_dot_story__pb2.GetStoryBundleRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IllustrateText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storyloom.v1.StoryService/IllustrateText',
+            storyloom_dot_v1_dot_story__pb2.IllustrateTextRequest.SerializeToString,
+            storyloom_dot_v1_dot_task__pb2.Task.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ import 'package:fixnum/fixnum.dart';
 import 'package:grpc/grpc_or_grpcweb.dart' show GrpcError, StatusCode;
 import 'package:grpc/service_api.dart';
 
+import 'bundles.dart';
 import 'channels.dart';
 import 'errors.dart';
 import 'generated/storyloom/v1/conversation.pbgrpc.dart';
@@ -159,6 +160,32 @@ class StoryloomClient {
         return bytes.takeBytes();
       } on TimeoutException {
         continue; // the watchdog: resume at once
+      } on GrpcError catch (error) {
+        if (error.code != StatusCode.unavailable || ++failures > reattach.maxAttempts) {
+          throw StoryloomException.fromGrpcError(error);
+        }
+      }
+      await Future<void>.delayed(reattach.backoff(failures));
+    }
+  }
+
+  // --- bundles -------------------------------------------------------------------------------------------------
+
+  /// Everything an offline app needs of a story (`users/me/stories/{id}`) in one verified bundle: GetStoryBundle
+  /// streams a ZIP whose `manifest.json` lists every file with its size and SHA-256, and [verifyBundle] checks
+  /// each before this returns (a [BundleCorruptException] otherwise). [onProgress] hears the bytes so far. A
+  /// dropped download starts again (a bundle has no offset to resume from), at most [ReattachPolicy.maxAttempts]
+  /// times on UNAVAILABLE.
+  Future<StoryBundle> downloadBundle(String name, {void Function(int received)? onProgress}) async {
+    var failures = 0;
+    while (true) {
+      final bytes = BytesBuilder(copy: false);
+      try {
+        await for (final chunk in stories.getStoryBundle(GetStoryBundleRequest(name: name))) {
+          bytes.add(chunk.data);
+          onProgress?.call(bytes.length);
+        }
+        return verifyBundle(bytes.takeBytes());
       } on GrpcError catch (error) {
         if (error.code != StatusCode.unavailable || ++failures > reattach.maxAttempts) {
           throw StoryloomException.fromGrpcError(error);

@@ -127,10 +127,13 @@ def split_units(text: str, target: int) -> list[tuple[int, int]]:
 
 
 def group_units(text: str, units: Sequence[tuple[int, int]], count: int) -> list[tuple[int, int]]:
-    """`units` cut into `count` runs of about the same number of words; each run as one (start, end) span."""
+    """`units` cut into `count` runs of about the same number of words; each run as one (start, end) span.
+
+    A Markdown heading (`# Chapter`) is a natural break: a cut moves to one up to half a run's words away."""
     count = max(1, min(count, len(units)))
     sizes = [len(words(text[a:b])) for a, b in units]
     total = sum(sizes) or 1
+    pull = [total / count / 2 if text[a:b].lstrip().startswith("#") else 0.0 for a, b in units]
     prefix = [0]
     for size in sizes:
         prefix.append(prefix[-1] + size)
@@ -139,7 +142,7 @@ def group_units(text: str, units: Sequence[tuple[int, int]], count: int) -> list
         goal = total * part / count
         low = starts[-1] + 1
         high = len(units) - (count - part)
-        best = min(range(low, high + 1), key=lambda i: (abs(prefix[i] - goal), i))
+        best = min(range(low, high + 1), key=lambda i: (abs(prefix[i] - goal) - pull[i], i))
         starts.append(best)
     starts.append(len(units))
     return [(units[starts[i]][0], units[starts[i + 1] - 1][1]) for i in range(count)]

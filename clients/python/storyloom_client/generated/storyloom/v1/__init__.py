@@ -48,9 +48,11 @@ __all__ = (
     "GetMediaInfoRequest",
     "GetMediaRequest",
     "GetMemorySummaryRequest",
+    "GetStoryBundleRequest",
     "GetStoryRequest",
     "GetTaskRequest",
     "GetVoiceSessionRequest",
+    "IllustrateTextRequest",
     "ImageDetails",
     "Interrupted",
     "LanguageCandidate",
@@ -463,12 +465,26 @@ class ExportFormat(betterproto2.Enum):
     Plain text (`text/plain`).
     """
 
+    EPUB = 3
+    """
+    EPUB 3 (`application/epub+zip`): a picture and the text of each scene,
+    narration as media overlays (read-aloud) where the story has it.
+    """
+
+    PDF = 4
+    """
+    A printable PDF picture book (`application/pdf`): a title page, then one
+    scene per page, its picture above its text in large type.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
             0: "EXPORT_FORMAT_UNSPECIFIED",
             1: "EXPORT_FORMAT_MARKDOWN",
             2: "EXPORT_FORMAT_PLAIN_TEXT",
+            3: "EXPORT_FORMAT_EPUB",
+            4: "EXPORT_FORMAT_PDF",
         }
 
     @classmethod
@@ -477,6 +493,8 @@ class ExportFormat(betterproto2.Enum):
             "EXPORT_FORMAT_UNSPECIFIED": 0,
             "EXPORT_FORMAT_MARKDOWN": 1,
             "EXPORT_FORMAT_PLAIN_TEXT": 2,
+            "EXPORT_FORMAT_EPUB": 3,
+            "EXPORT_FORMAT_PDF": 4,
         }
 
 
@@ -1632,7 +1650,10 @@ class CreateMediaRequest(betterproto2.Message):
     Required. The bytes and their content type. Accepted types: `image/png`,
     `image/jpeg`, `image/webp`, `audio/wav`, `audio/ogg`, `audio/webm`,
     `audio/mpeg`, `audio/L16` (raw 16-bit PCM; give the rate as
-    `audio/L16;rate=16000`).
+    `audio/L16;rate=16000`); and documents to illustrate
+    (StoryService.IllustrateText): `text/plain`, `text/markdown`,
+    `application/pdf`,
+    `application/vnd.openxmlformats-officedocument.wordprocessingml.document`.
     """
 
     request_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -2117,6 +2138,21 @@ default_message_pool.register_message("storyloom.v1", "GetMemorySummaryRequest",
 
 
 @dataclass(eq=False, repr=False)
+class GetStoryBundleRequest(betterproto2.Message):
+    """
+    GetStoryBundleRequest is the request of GetStoryBundle.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. Format: `users/{user}/stories/{story}`.
+    """
+
+
+default_message_pool.register_message("storyloom.v1", "GetStoryBundleRequest", GetStoryBundleRequest)
+
+
+@dataclass(eq=False, repr=False)
 class GetStoryRequest(betterproto2.Message):
     """
     GetStoryRequest is the request of GetStory.
@@ -2159,6 +2195,59 @@ class GetVoiceSessionRequest(betterproto2.Message):
 
 
 default_message_pool.register_message("storyloom.v1", "GetVoiceSessionRequest", GetVoiceSessionRequest)
+
+
+@dataclass(eq=False, repr=False)
+class IllustrateTextRequest(betterproto2.Message):
+    """
+    IllustrateTextRequest is the request of IllustrateText.
+
+    Oneofs:
+        - source: Required. What to illustrate.
+    """
+
+    parent: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. The user. Format: `users/{user}`.
+    """
+
+    text: "str | None" = betterproto2.field(2, betterproto2.TYPE_STRING, optional=True, group="source")
+    """
+    A text, 1 to 100000 characters; Markdown headings count as breaks.
+    """
+
+    document: "str | None" = betterproto2.field(3, betterproto2.TYPE_STRING, optional=True, group="source")
+    """
+    An uploaded document (MediaService.CreateMedia), at most 8 MiB:
+    `text/plain`, `text/markdown`, `application/pdf` or
+    `application/vnd.openxmlformats-officedocument.wordprocessingml.document`
+    (DOCX). Format: `media/{media}`.
+    """
+
+    illustration_style: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Optional. The picture style, for example `watercolor` or `paper
+    cut-out`; at most 100 characters. Empty means the default style.
+    """
+
+    narrate: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Optional. Also narrate each scene.
+    """
+
+    max_scenes: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    Optional. At most this many scenes, 1 to 12; 0 means 12.
+    """
+
+    request_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Optional. A client-chosen UUID that makes retries safe (AIP-155): a
+    repeated request with the same id returns the first request's task.
+    """
+
+
+default_message_pool.register_message("storyloom.v1", "IllustrateTextRequest", IllustrateTextRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -4413,6 +4502,77 @@ class StoryServiceStub(betterproto2_grpclib.ServiceStub):
             "/storyloom.v1.StoryService/ExportStory",
             message,
             __google__api__.HttpBody,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def get_story_bundle(
+        self,
+        message: "GetStoryBundleRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "AsyncIterator[__google__api__.HttpBody]":
+        """
+        Streams a ZIP archive of everything an offline app needs of one story
+        (server streaming, `google.api.HttpBody` chunks of at most 64 KiB; the
+        first carries `application/zip`).
+
+        The archive starts with `manifest.json` (see the README: the story's
+        title and scene order, each scene's text, and for every file its path,
+        content type, size and SHA-256, with each picture's renditions
+        `thumbnail`, `medium` and `full` and each narration's 30-second
+        Ogg/Opus `preview`), then `story.md` (the Markdown export, its pictures
+        as relative paths inside the archive), then the files under `media/`.
+        Renditions a picture or narration lacks are made once and kept.
+
+        The response's `etag` metadata (HTTP `ETag`) is the SHA-256 of the
+        manifest: the same story gives the same bytes. A request whose
+        `if-none-match` header names it gets no chunks and HTTP 304 through the
+        gateway. FAILED_PRECONDITION (`STORY_NOT_READY`) while it is written.
+        """
+
+        async for response in self._unary_stream(
+            "/storyloom.v1.StoryService/GetStoryBundle",
+            message,
+            __google__api__.HttpBody,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        ):
+            yield response
+
+    async def illustrate_text(
+        self,
+        message: "IllustrateTextRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "Task":
+        """
+        Starts illustrating a text or an uploaded document and returns the task
+        doing it at once (unary, long-running).
+
+        The document is split into scenes at its natural breaks (headings,
+        page breaks, blank-line paragraphs), keeping its words, then each scene
+        gets a picture in the requested style and, on request, narration. The
+        result is a `Story` (the task's `target` and `result`): its pictures
+        download one by one with MediaService.GetMedia, or all together with a
+        manifest from GetStoryBundle. There is no "from a URL": the server
+        fetches nothing a caller names (SSRF); clients upload the file with
+        MediaService.CreateMedia and pass its name here.
+
+        A document that does not parse is INVALID_ARGUMENT (`DOCUMENT_UNREADABLE`),
+        one too large `DOCUMENT_TOO_LARGE`, with a BadRequest field violation.
+        """
+
+        return await self._unary_unary(
+            "/storyloom.v1.StoryService/IllustrateText",
+            message,
+            Task,
             timeout=timeout,
             deadline=deadline,
             metadata=metadata,

@@ -296,7 +296,10 @@ export type CreateMediaRequest = Message<"storyloom.v1.CreateMediaRequest"> & {
    * Required. The bytes and their content type. Accepted types: `image/png`,
    * `image/jpeg`, `image/webp`, `audio/wav`, `audio/ogg`, `audio/webm`,
    * `audio/mpeg`, `audio/L16` (raw 16-bit PCM; give the rate as
-   * `audio/L16;rate=16000`).
+   * `audio/L16;rate=16000`); and documents to illustrate
+   * (StoryService.IllustrateText): `text/plain`, `text/markdown`,
+   * `application/pdf`,
+   * `application/vnd.openxmlformats-officedocument.wordprocessingml.document`.
    *
    * @generated from field: google.api.HttpBody content = 1;
    */

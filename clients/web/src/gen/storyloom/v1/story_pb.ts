@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storyloom/v1/story.proto.
  */
 export const file_storyloom_v1_story: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSL5BAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSJwoFZXJyb3IYDSABKAsyEi5nb29nbGUucnBjLlN0YXR1c0IE4kEBAzpG6kFDChNzdG9yeWxvb20uZGV2L1N0b3J5Ehx1c2Vycy97dXNlcn0vc3Rvcmllcy97c3Rvcnl9KgdzdG9yaWVzMgVzdG9yeSIuCgxPdXRsaW5lU2NlbmUSDQoFdGl0bGUYASABKAkSDwoHc3VtbWFyeRgCIAEoCSKqAgoFU2NlbmUSDQoFaW5kZXgYASABKAUSDQoFdGl0bGUYAiABKAkSDAoEdGV4dBgDIAEoCRIMCgRtb29kGAQgASgJEiQKB3BpY3R1cmUYBSABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESLwoNcGljdHVyZV9zdGF0ZRgGIAEoDjIYLnN0b3J5bG9vbS52MS5Bc3NldFN0YXRlEiYKCW5hcnJhdGlvbhgHIAEoCzITLnN0b3J5bG9vbS52MS5NZWRpYRIxCg9uYXJyYXRpb25fc3RhdGUYCCABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRI1CgxwaWN0dXJlX3NwZWMYCSABKAsyGS5zdG9yeWxvb20udjEuUGljdHVyZVNwZWNCBOJBAQMi/wUKC1BpY3R1cmVTcGVjEjoKCmNoYXJhY3RlcnMYASADKAsyIC5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlQgTiQQEDEhUKB29iamVjdHMYAiADKAlCBOJBAQMSFQoHc2V0dGluZxgDIAEoCUIE4kEBAxITCgVwbGFjZRgEIAEoCUIE4kEBAxI+Cgt0aW1lX29mX2RheRgFIAEoDjIjLnN0b3J5bG9vbS52MS5QaWN0dXJlU3BlYy5UaW1lT2ZEYXlCBOJBAQMSEgoEbW9vZBgGIAEoCUIE4kEBAxIUCgZhY3Rpb24YByABKAlCBOJBAQMamAMKBkZpZ3VyZRISCgRuYW1lGAEgASgJQgTiQQEDEjkKBHJvbGUYAiABKA4yJS5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlLlJvbGVCBOJBAQMSFQoHc3BlY2llcxgDIAEoCUIE4kEBAxITCgVjb2xvchgEIAEoCUIE4kEBAxI9CgZnZW5kZXIYBSABKA4yJy5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlLkdlbmRlckIE4kEBAxIRCgNhZ2UYBiABKAVCBOJBAQMSEQoDdG95GAcgASgIQgTiQQEDEhcKCWFjY2Vzc29yeRgIIAEoCUIE4kEBAyJPCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX0hFUk8QARISCg5ST0xFX0NPTVBBTklPThACEg4KClJPTEVfR1VFU1QQAyJECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIibAoJVGltZU9mRGF5EhsKF1RJTUVfT0ZfREFZX1VOU1BFQ0lGSUVEEAASEwoPVElNRV9PRl9EQVlfREFZEAESFgoSVElNRV9PRl9EQVlfU1VOU0VUEAISFQoRVElNRV9PRl9EQVlfTklHSFQQAyJrChZHZW5lcmF0ZVByZW1pc2VSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQIiOQoXR2VuZXJhdGVQcmVtaXNlUmVzcG9uc2USDwoHcHJlbWlzZRgBIAEoCRINCgV0aXRsZRgCIAEoCSKCAQoWR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECEhUKB3ByZW1pc2UYAyABKAlCBOJBAQIiRQoXR2VuZXJhdGVPdXRsaW5lUmVzcG9uc2USKgoGc2NlbmVzGAEgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZSK1AQoWR2VuZXJhdGVPcGVuaW5nUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECEhUKB3ByZW1pc2UYAyABKAlCBOJBAQISMQoHb3V0bGluZRgEIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmVCBOJBAQIiJwoXR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2USDAoEdGV4dBgBIAEoCSLPAQoUQ29udGludWVTdG9yeVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECEhoKDHN0b3J5X3NvX2ZhchgFIAEoCUIE4kEBAiI3ChVDb250aW51ZVN0b3J5UmVzcG9uc2USDAoEdGV4dBgBIAEoCRIQCghmaW5pc2hlZBgCIAEoCCLFAgoSQ3JlYXRlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI3CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNIABI3Cgxjb252ZXJzYXRpb24YAyABKAlCH/pBHAoac3Rvcnlsb29tLmRldi9Db252ZXJzYXRpb25IABIOCgR0ZXh0GAQgASgJSAASGQoLc2NlbmVfY291bnQYBSABKAVCBOJBAQESIAoSc2tpcF9pbGx1c3RyYXRpb25zGAYgASgIQgTiQQEBEhwKDnNraXBfbmFycmF0aW9uGAcgASgIQgTiQQEBEhgKCnJlZ2VuZXJhdGUYCCABKAhCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBAUIICgZzb3VyY2UiPQoPR2V0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkijQEKEkxpc3RTdG9yaWVzUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISFwoJcGFnZV9zaXplGAIgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAyABKAlCBOJBAQESLgoGc3RhdGVzGAQgAygOMhguc3Rvcnlsb29tLnYxLlN0b3J5U3RhdGVCBOJBAQEiVAoTTGlzdFN0b3JpZXNSZXNwb25zZRIkCgdzdG9yaWVzGAEgAygLMhMuc3Rvcnlsb29tLnYxLlN0b3J5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJAChJEZWxldGVTdG9yeVJlcXVlc3QSKgoEbmFtZRgBIAEoCUIc4kEBAvpBFQoTc3Rvcnlsb29tLmRldi9TdG9yeSJyChJFeHBvcnRTdG9yeVJlcXVlc3QSKgoEbmFtZRgBIAEoCUIc4kEBAvpBFQoTc3Rvcnlsb29tLmRldi9TdG9yeRIwCgZmb3JtYXQYAiABKA4yGi5zdG9yeWxvb20udjEuRXhwb3J0Rm9ybWF0QgTiQQEBKo8BCgpTdG9yeVN0YXRlEhsKF1NUT1JZX1NUQVRFX1VOU1BFQ0lGSUVEEAASGgoWU1RPUllfU1RBVEVfR0VORVJBVElORxABEhUKEVNUT1JZX1NUQVRFX1JFQURZEAISFgoSU1RPUllfU1RBVEVfRkFJTEVEEAMSGQoVU1RPUllfU1RBVEVfQ0FOQ0VMTEVEEAQqigEKCkFzc2V0U3RhdGUSGwoXQVNTRVRfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNBU1NFVF9TVEFURV9QRU5ESU5HEAESFQoRQVNTRVRfU1RBVEVfUkVBRFkQAhIWChJBU1NFVF9TVEFURV9GQUlMRUQQAxIXChNBU1NFVF9TVEFURV9TS0lQUEVEEAQqZwoMRXhwb3J0Rm9ybWF0Eh0KGUVYUE9SVF9GT1JNQVRfVU5TUEVDSUZJRUQQABIaChZFWFBPUlRfRk9STUFUX01BUktET1dOEAESHAoYRVhQT1JUX0ZPUk1BVF9QTEFJTl9URVhUEAIy4QkKDFN0b3J5U2VydmljZRKXAQoPR2VuZXJhdGVQcmVtaXNlEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlUHJlbWlzZVJlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVQcmVtaXNlUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZVByZW1pc2USlwEKD0dlbmVyYXRlT3V0bGluZRIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU91dGxpbmVSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3V0bGluZVJlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVPdXRsaW5lEpcBCg9HZW5lcmF0ZU9wZW5pbmcSJC5zdG9yeWxvb20udjEuR2VuZXJhdGVPcGVuaW5nUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU9wZW5pbmdSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlT3BlbmluZxKKAQoNQ29udGludWVTdG9yeRIiLnN0b3J5bG9vbS52MS5Db250aW51ZVN0b3J5UmVxdWVzdBojLnN0b3J5bG9vbS52MS5Db250aW51ZVN0b3J5UmVzcG9uc2UiMILT5JMCKjoBKiIlL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3Rvcmllczpjb250aW51ZRKCAQoLQ3JlYXRlU3RvcnkSIC5zdG9yeWxvb20udjEuQ3JlYXRlU3RvcnlSZXF1ZXN0GhIuc3Rvcnlsb29tLnYxLlRhc2siPdpBE3BhcmVudCxyZXF1aXJlbWVudHOC0+STAiE6ASoiHC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXMSbgoIR2V0U3RvcnkSHS5zdG9yeWxvb20udjEuR2V0U3RvcnlSZXF1ZXN0GhMuc3Rvcnlsb29tLnYxLlN0b3J5Ii6QAgHaQQRuYW1lgtPkkwIeEhwvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9EoQBCgtMaXN0U3RvcmllcxIgLnN0b3J5bG9vbS52MS5MaXN0U3Rvcmllc1JlcXVlc3QaIS5zdG9yeWxvb20udjEuTGlzdFN0b3JpZXNSZXNwb25zZSIwkAIB2kEGcGFyZW50gtPkkwIeEhwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzEnQKC0RlbGV0ZVN0b3J5EiAuc3Rvcnlsb29tLnYxLkRlbGV0ZVN0b3J5UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIr2kEEbmFtZYLT5JMCHiocL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfRKDAQoLRXhwb3J0U3RvcnkSIC5zdG9yeWxvb20udjEuRXhwb3J0U3RvcnlSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSI8kAIB2kELbmFtZSxmb3JtYXSC0+STAiUSIy92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn06ZXhwb3J0QhQKEGRldi5zdG9yeWxvb20udjFQAWIGcHJvdG8z", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_google_rpc_status, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
+  fileDesc("ChhzdG9yeWxvb20vdjEvc3RvcnkucHJvdG8SDHN0b3J5bG9vbS52MSL5BAoFU3RvcnkSEgoEbmFtZRgBIAEoCUIE4kEBCBITCgV0aXRsZRgCIAEoCUIE4kEBAxItCgVzdGF0ZRgDIAEoDjIYLnN0b3J5bG9vbS52MS5TdG9yeVN0YXRlQgTiQQEDEjsKDHJlcXVpcmVtZW50cxgEIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAxIVCgdwcmVtaXNlGAUgASgJQgTiQQEDEjEKB291dGxpbmUYBiADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQEDEikKBnNjZW5lcxgHIAMoCzITLnN0b3J5bG9vbS52MS5TY2VuZUIE4kEBAxIhChNwbGFubmVkX3NjZW5lX2NvdW50GAggASgFQgTiQQEDEikKBHRhc2sYCSABKAlCG+JBAQP6QRQKEnN0b3J5bG9vbS5kZXYvVGFzaxI5Cgxjb252ZXJzYXRpb24YCiABKAlCI+JBAQP6QRwKGnN0b3J5bG9vbS5kZXYvQ29udmVyc2F0aW9uEjUKC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSJwoFZXJyb3IYDSABKAsyEi5nb29nbGUucnBjLlN0YXR1c0IE4kEBAzpG6kFDChNzdG9yeWxvb20uZGV2L1N0b3J5Ehx1c2Vycy97dXNlcn0vc3Rvcmllcy97c3Rvcnl9KgdzdG9yaWVzMgVzdG9yeSIuCgxPdXRsaW5lU2NlbmUSDQoFdGl0bGUYASABKAkSDwoHc3VtbWFyeRgCIAEoCSKqAgoFU2NlbmUSDQoFaW5kZXgYASABKAUSDQoFdGl0bGUYAiABKAkSDAoEdGV4dBgDIAEoCRIMCgRtb29kGAQgASgJEiQKB3BpY3R1cmUYBSABKAsyEy5zdG9yeWxvb20udjEuTWVkaWESLwoNcGljdHVyZV9zdGF0ZRgGIAEoDjIYLnN0b3J5bG9vbS52MS5Bc3NldFN0YXRlEiYKCW5hcnJhdGlvbhgHIAEoCzITLnN0b3J5bG9vbS52MS5NZWRpYRIxCg9uYXJyYXRpb25fc3RhdGUYCCABKA4yGC5zdG9yeWxvb20udjEuQXNzZXRTdGF0ZRI1CgxwaWN0dXJlX3NwZWMYCSABKAsyGS5zdG9yeWxvb20udjEuUGljdHVyZVNwZWNCBOJBAQMi/wUKC1BpY3R1cmVTcGVjEjoKCmNoYXJhY3RlcnMYASADKAsyIC5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlQgTiQQEDEhUKB29iamVjdHMYAiADKAlCBOJBAQMSFQoHc2V0dGluZxgDIAEoCUIE4kEBAxITCgVwbGFjZRgEIAEoCUIE4kEBAxI+Cgt0aW1lX29mX2RheRgFIAEoDjIjLnN0b3J5bG9vbS52MS5QaWN0dXJlU3BlYy5UaW1lT2ZEYXlCBOJBAQMSEgoEbW9vZBgGIAEoCUIE4kEBAxIUCgZhY3Rpb24YByABKAlCBOJBAQMamAMKBkZpZ3VyZRISCgRuYW1lGAEgASgJQgTiQQEDEjkKBHJvbGUYAiABKA4yJS5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlLlJvbGVCBOJBAQMSFQoHc3BlY2llcxgDIAEoCUIE4kEBAxITCgVjb2xvchgEIAEoCUIE4kEBAxI9CgZnZW5kZXIYBSABKA4yJy5zdG9yeWxvb20udjEuUGljdHVyZVNwZWMuRmlndXJlLkdlbmRlckIE4kEBAxIRCgNhZ2UYBiABKAVCBOJBAQMSEQoDdG95GAcgASgIQgTiQQEDEhcKCWFjY2Vzc29yeRgIIAEoCUIE4kEBAyJPCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX0hFUk8QARISCg5ST0xFX0NPTVBBTklPThACEg4KClJPTEVfR1VFU1QQAyJECgZHZW5kZXISFgoSR0VOREVSX1VOU1BFQ0lGSUVEEAASEQoNR0VOREVSX0ZFTUFMRRABEg8KC0dFTkRFUl9NQUxFEAIibAoJVGltZU9mRGF5EhsKF1RJTUVfT0ZfREFZX1VOU1BFQ0lGSUVEEAASEwoPVElNRV9PRl9EQVlfREFZEAESFgoSVElNRV9PRl9EQVlfU1VOU0VUEAISFQoRVElNRV9PRl9EQVlfTklHSFQQAyJrChZHZW5lcmF0ZVByZW1pc2VSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI7CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNCBOJBAQIiOQoXR2VuZXJhdGVQcmVtaXNlUmVzcG9uc2USDwoHcHJlbWlzZRgBIAEoCRINCgV0aXRsZRgCIAEoCSKCAQoWR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECEhUKB3ByZW1pc2UYAyABKAlCBOJBAQIiRQoXR2VuZXJhdGVPdXRsaW5lUmVzcG9uc2USKgoGc2NlbmVzGAEgAygLMhouc3Rvcnlsb29tLnYxLk91dGxpbmVTY2VuZSK1AQoWR2VuZXJhdGVPcGVuaW5nUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISOwoMcmVxdWlyZW1lbnRzGAIgASgLMh8uc3Rvcnlsb29tLnYxLlN0b3J5UmVxdWlyZW1lbnRzQgTiQQECEhUKB3ByZW1pc2UYAyABKAlCBOJBAQISMQoHb3V0bGluZRgEIAMoCzIaLnN0b3J5bG9vbS52MS5PdXRsaW5lU2NlbmVCBOJBAQIiJwoXR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2USDAoEdGV4dBgBIAEoCSLPAQoUQ29udGludWVTdG9yeVJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEjsKDHJlcXVpcmVtZW50cxgCIAEoCzIfLnN0b3J5bG9vbS52MS5TdG9yeVJlcXVpcmVtZW50c0IE4kEBAhIVCgdwcmVtaXNlGAMgASgJQgTiQQECEjEKB291dGxpbmUYBCADKAsyGi5zdG9yeWxvb20udjEuT3V0bGluZVNjZW5lQgTiQQECEhoKDHN0b3J5X3NvX2ZhchgFIAEoCUIE4kEBAiI3ChVDb250aW51ZVN0b3J5UmVzcG9uc2USDAoEdGV4dBgBIAEoCRIQCghmaW5pc2hlZBgCIAEoCCLFAgoSQ3JlYXRlU3RvcnlSZXF1ZXN0EhQKBnBhcmVudBgBIAEoCUIE4kEBAhI3CgxyZXF1aXJlbWVudHMYAiABKAsyHy5zdG9yeWxvb20udjEuU3RvcnlSZXF1aXJlbWVudHNIABI3Cgxjb252ZXJzYXRpb24YAyABKAlCH/pBHAoac3Rvcnlsb29tLmRldi9Db252ZXJzYXRpb25IABIOCgR0ZXh0GAQgASgJSAASGQoLc2NlbmVfY291bnQYBSABKAVCBOJBAQESIAoSc2tpcF9pbGx1c3RyYXRpb25zGAYgASgIQgTiQQEBEhwKDnNraXBfbmFycmF0aW9uGAcgASgIQgTiQQEBEhgKCnJlZ2VuZXJhdGUYCCABKAhCBOJBAQESGAoKcmVxdWVzdF9pZBgJIAEoCUIE4kEBAUIICgZzb3VyY2UiPQoPR2V0U3RvcnlSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvU3RvcnkijQEKEkxpc3RTdG9yaWVzUmVxdWVzdBIUCgZwYXJlbnQYASABKAlCBOJBAQISFwoJcGFnZV9zaXplGAIgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAyABKAlCBOJBAQESLgoGc3RhdGVzGAQgAygOMhguc3Rvcnlsb29tLnYxLlN0b3J5U3RhdGVCBOJBAQEiVAoTTGlzdFN0b3JpZXNSZXNwb25zZRIkCgdzdG9yaWVzGAEgAygLMhMuc3Rvcnlsb29tLnYxLlN0b3J5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJAChJEZWxldGVTdG9yeVJlcXVlc3QSKgoEbmFtZRgBIAEoCUIc4kEBAvpBFQoTc3Rvcnlsb29tLmRldi9TdG9yeSJyChJFeHBvcnRTdG9yeVJlcXVlc3QSKgoEbmFtZRgBIAEoCUIc4kEBAvpBFQoTc3Rvcnlsb29tLmRldi9TdG9yeRIwCgZmb3JtYXQYAiABKA4yGi5zdG9yeWxvb20udjEuRXhwb3J0Rm9ybWF0QgTiQQEBIkMKFUdldFN0b3J5QnVuZGxlUmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L1N0b3J5IuIBChVJbGx1c3RyYXRlVGV4dFJlcXVlc3QSFAoGcGFyZW50GAEgASgJQgTiQQECEg4KBHRleHQYAiABKAlIABIsCghkb2N1bWVudBgDIAEoCUIY+kEVChNzdG9yeWxvb20uZGV2L01lZGlhSAASIAoSaWxsdXN0cmF0aW9uX3N0eWxlGAQgASgJQgTiQQEBEhUKB25hcnJhdGUYBSABKAhCBOJBAQESGAoKbWF4X3NjZW5lcxgGIAEoBUIE4kEBARIYCgpyZXF1ZXN0X2lkGAcgASgJQgTiQQEBQggKBnNvdXJjZSqPAQoKU3RvcnlTdGF0ZRIbChdTVE9SWV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlNUT1JZX1NUQVRFX0dFTkVSQVRJTkcQARIVChFTVE9SWV9TVEFURV9SRUFEWRACEhYKElNUT1JZX1NUQVRFX0ZBSUxFRBADEhkKFVNUT1JZX1NUQVRFX0NBTkNFTExFRBAEKooBCgpBc3NldFN0YXRlEhsKF0FTU0VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQVNTRVRfU1RBVEVfUEVORElORxABEhUKEUFTU0VUX1NUQVRFX1JFQURZEAISFgoSQVNTRVRfU1RBVEVfRkFJTEVEEAMSFwoTQVNTRVRfU1RBVEVfU0tJUFBFRBAEKpYBCgxFeHBvcnRGb3JtYXQSHQoZRVhQT1JUX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhoKFkVYUE9SVF9GT1JNQVRfTUFSS0RPV04QARIcChhFWFBPUlRfRk9STUFUX1BMQUlOX1RFWFQQAhIWChJFWFBPUlRfRk9STUFUX0VQVUIQAxIVChFFWFBPUlRfRk9STUFUX1BERhAEMvYLCgxTdG9yeVNlcnZpY2USlwEKD0dlbmVyYXRlUHJlbWlzZRIkLnN0b3J5bG9vbS52MS5HZW5lcmF0ZVByZW1pc2VSZXF1ZXN0GiUuc3Rvcnlsb29tLnYxLkdlbmVyYXRlUHJlbWlzZVJlc3BvbnNlIjeC0+STAjE6ASoiLC92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Z2VuZXJhdGVQcmVtaXNlEpcBCg9HZW5lcmF0ZU91dGxpbmUSJC5zdG9yeWxvb20udjEuR2VuZXJhdGVPdXRsaW5lUmVxdWVzdBolLnN0b3J5bG9vbS52MS5HZW5lcmF0ZU91dGxpbmVSZXNwb25zZSI3gtPkkwIxOgEqIiwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmdlbmVyYXRlT3V0bGluZRKXAQoPR2VuZXJhdGVPcGVuaW5nEiQuc3Rvcnlsb29tLnYxLkdlbmVyYXRlT3BlbmluZ1JlcXVlc3QaJS5zdG9yeWxvb20udjEuR2VuZXJhdGVPcGVuaW5nUmVzcG9uc2UiN4LT5JMCMToBKiIsL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllczpnZW5lcmF0ZU9wZW5pbmcSigEKDUNvbnRpbnVlU3RvcnkSIi5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlcXVlc3QaIy5zdG9yeWxvb20udjEuQ29udGludWVTdG9yeVJlc3BvbnNlIjCC0+STAio6ASoiJS92MS97cGFyZW50PXVzZXJzLyp9L3N0b3JpZXM6Y29udGludWUSggEKC0NyZWF0ZVN0b3J5EiAuc3Rvcnlsb29tLnYxLkNyZWF0ZVN0b3J5UmVxdWVzdBoSLnN0b3J5bG9vbS52MS5UYXNrIj3aQRNwYXJlbnQscmVxdWlyZW1lbnRzgtPkkwIhOgEqIhwvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzEm4KCEdldFN0b3J5Eh0uc3Rvcnlsb29tLnYxLkdldFN0b3J5UmVxdWVzdBoTLnN0b3J5bG9vbS52MS5TdG9yeSIukAIB2kEEbmFtZYLT5JMCHhIcL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfRKEAQoLTGlzdFN0b3JpZXMSIC5zdG9yeWxvb20udjEuTGlzdFN0b3JpZXNSZXF1ZXN0GiEuc3Rvcnlsb29tLnYxLkxpc3RTdG9yaWVzUmVzcG9uc2UiMJACAdpBBnBhcmVudILT5JMCHhIcL3YxL3twYXJlbnQ9dXNlcnMvKn0vc3RvcmllcxJ0CgtEZWxldGVTdG9yeRIgLnN0b3J5bG9vbS52MS5EZWxldGVTdG9yeVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK9pBBG5hbWWC0+STAh4qHC92MS97bmFtZT11c2Vycy8qL3N0b3JpZXMvKn0SgwEKC0V4cG9ydFN0b3J5EiAuc3Rvcnlsb29tLnYxLkV4cG9ydFN0b3J5UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiPJACAdpBC25hbWUsZm9ybWF0gtPkkwIlEiMvdjEve25hbWU9dXNlcnMvKi9zdG9yaWVzLyp9OmV4cG9ydBKEAQoOR2V0U3RvcnlCdW5kbGUSIy5zdG9yeWxvb20udjEuR2V0U3RvcnlCdW5kbGVSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSI1kAIB2kEEbmFtZYLT5JMCJRIjL3YxL3tuYW1lPXVzZXJzLyovc3Rvcmllcy8qfTpidW5kbGUwARKLAQoOSWxsdXN0cmF0ZVRleHQSIy5zdG9yeWxvb20udjEuSWxsdXN0cmF0ZVRleHRSZXF1ZXN0GhIuc3Rvcnlsb29tLnYxLlRhc2siQNpBC3BhcmVudCx0ZXh0gtPkkwIsOgEqIicvdjEve3BhcmVudD11c2Vycy8qfS9zdG9yaWVzOmlsbHVzdHJhdGVCFAoQZGV2LnN0b3J5bG9vbS52MVABYgZwcm90bzM", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_timestamp, file_google_rpc_status, file_storyloom_v1_media, file_storyloom_v1_requirements, file_storyloom_v1_task]);
 
 /**
  * Story is a story of scenes, finished or being written.
@@ -991,6 +991,104 @@ export const ExportStoryRequestSchema: GenMessage<ExportStoryRequest> = /*@__PUR
   messageDesc(file_storyloom_v1_story, 17);
 
 /**
+ * GetStoryBundleRequest is the request of GetStoryBundle.
+ *
+ * @generated from message storyloom.v1.GetStoryBundleRequest
+ */
+export type GetStoryBundleRequest = Message<"storyloom.v1.GetStoryBundleRequest"> & {
+  /**
+   * Required. Format: `users/{user}/stories/{story}`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message storyloom.v1.GetStoryBundleRequest.
+ * Use `create(GetStoryBundleRequestSchema)` to create a new message.
+ */
+export const GetStoryBundleRequestSchema: GenMessage<GetStoryBundleRequest> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 18);
+
+/**
+ * IllustrateTextRequest is the request of IllustrateText.
+ *
+ * @generated from message storyloom.v1.IllustrateTextRequest
+ */
+export type IllustrateTextRequest = Message<"storyloom.v1.IllustrateTextRequest"> & {
+  /**
+   * Required. The user. Format: `users/{user}`.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * Required. What to illustrate.
+   *
+   * @generated from oneof storyloom.v1.IllustrateTextRequest.source
+   */
+  source: {
+    /**
+     * A text, 1 to 100000 characters; Markdown headings count as breaks.
+     *
+     * @generated from field: string text = 2;
+     */
+    value: string;
+    case: "text";
+  } | {
+    /**
+     * An uploaded document (MediaService.CreateMedia), at most 8 MiB:
+     * `text/plain`, `text/markdown`, `application/pdf` or
+     * `application/vnd.openxmlformats-officedocument.wordprocessingml.document`
+     * (DOCX). Format: `media/{media}`.
+     *
+     * @generated from field: string document = 3;
+     */
+    value: string;
+    case: "document";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Optional. The picture style, for example `watercolor` or `paper
+   * cut-out`; at most 100 characters. Empty means the default style.
+   *
+   * @generated from field: string illustration_style = 4;
+   */
+  illustrationStyle: string;
+
+  /**
+   * Optional. Also narrate each scene.
+   *
+   * @generated from field: bool narrate = 5;
+   */
+  narrate: boolean;
+
+  /**
+   * Optional. At most this many scenes, 1 to 12; 0 means 12.
+   *
+   * @generated from field: int32 max_scenes = 6;
+   */
+  maxScenes: number;
+
+  /**
+   * Optional. A client-chosen UUID that makes retries safe (AIP-155): a
+   * repeated request with the same id returns the first request's task.
+   *
+   * @generated from field: string request_id = 7;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message storyloom.v1.IllustrateTextRequest.
+ * Use `create(IllustrateTextRequestSchema)` to create a new message.
+ */
+export const IllustrateTextRequestSchema: GenMessage<IllustrateTextRequest> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_story, 19);
+
+/**
  * StoryState is whether a story is complete.
  *
  * @generated from enum storyloom.v1.StoryState
@@ -1113,6 +1211,22 @@ export enum ExportFormat {
    * @generated from enum value: EXPORT_FORMAT_PLAIN_TEXT = 2;
    */
   PLAIN_TEXT = 2,
+
+  /**
+   * EPUB 3 (`application/epub+zip`): a picture and the text of each scene,
+   * narration as media overlays (read-aloud) where the story has it.
+   *
+   * @generated from enum value: EXPORT_FORMAT_EPUB = 3;
+   */
+  EPUB = 3,
+
+  /**
+   * A printable PDF picture book (`application/pdf`): a title page, then one
+   * scene per page, its picture above its text in large type.
+   *
+   * @generated from enum value: EXPORT_FORMAT_PDF = 4;
+   */
+  PDF = 4,
 }
 
 /**
@@ -1230,6 +1344,54 @@ export const StoryService: GenService<{
     methodKind: "unary";
     input: typeof ExportStoryRequestSchema;
     output: typeof HttpBodySchema;
+  },
+  /**
+   * Streams a ZIP archive of everything an offline app needs of one story
+   * (server streaming, `google.api.HttpBody` chunks of at most 64 KiB; the
+   * first carries `application/zip`).
+   *
+   * The archive starts with `manifest.json` (see the README: the story's
+   * title and scene order, each scene's text, and for every file its path,
+   * content type, size and SHA-256, with each picture's renditions
+   * `thumbnail`, `medium` and `full` and each narration's 30-second
+   * Ogg/Opus `preview`), then `story.md` (the Markdown export, its pictures
+   * as relative paths inside the archive), then the files under `media/`.
+   * Renditions a picture or narration lacks are made once and kept.
+   *
+   * The response's `etag` metadata (HTTP `ETag`) is the SHA-256 of the
+   * manifest: the same story gives the same bytes. A request whose
+   * `if-none-match` header names it gets no chunks and HTTP 304 through the
+   * gateway. FAILED_PRECONDITION (`STORY_NOT_READY`) while it is written.
+   *
+   * @generated from rpc storyloom.v1.StoryService.GetStoryBundle
+   */
+  getStoryBundle: {
+    methodKind: "server_streaming";
+    input: typeof GetStoryBundleRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * Starts illustrating a text or an uploaded document and returns the task
+   * doing it at once (unary, long-running).
+   *
+   * The document is split into scenes at its natural breaks (headings,
+   * page breaks, blank-line paragraphs), keeping its words, then each scene
+   * gets a picture in the requested style and, on request, narration. The
+   * result is a `Story` (the task's `target` and `result`): its pictures
+   * download one by one with MediaService.GetMedia, or all together with a
+   * manifest from GetStoryBundle. There is no "from a URL": the server
+   * fetches nothing a caller names (SSRF); clients upload the file with
+   * MediaService.CreateMedia and pass its name here.
+   *
+   * A document that does not parse is INVALID_ARGUMENT (`DOCUMENT_UNREADABLE`),
+   * one too large `DOCUMENT_TOO_LARGE`, with a BadRequest field violation.
+   *
+   * @generated from rpc storyloom.v1.StoryService.IllustrateText
+   */
+  illustrateText: {
+    methodKind: "unary";
+    input: typeof IllustrateTextRequestSchema;
+    output: typeof TaskSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_storyloom_v1_story, 0);

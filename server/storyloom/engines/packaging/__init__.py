@@ -1,0 +1,1 @@
+"""Packaging engines: ZIP archives (zipstream), documents read (documents), picture books (books), renditions."""
