@@ -61,6 +61,7 @@ class App:
 
     async def close(self) -> None:
         await self.tasks.stop()
+        await self.conversations.aclose()
         await self.identities.aclose()
         await self.voice.aclose()
         await self.memories.aclose()

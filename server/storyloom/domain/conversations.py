@@ -29,6 +29,7 @@ from storyloom.domain.errors import (
 )
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
+from storyloom.domain.reply_chunks import ChunkWriter
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
 from storyloom.domain.text import check_plain_text
@@ -161,11 +162,16 @@ class ConversationRepository(Protocol):
     async def append_chunk(self, message_id: str, text: str) -> int:
         """Appends reply text as the next chunk (and to the message's text); returns its index."""
 
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+        """Stores chunks (message id, index, text) of any replies in one transaction, append-only: a reply's text
+        is assembled from its chunks when it finishes (and when a GENERATING reply is read)."""
+
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         """The chunks with index > after_index, in order (indexes start at 1)."""
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
-                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message: ...
+                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message:
+        """Ends the reply, its text and chunk count assembled from its stored chunks."""
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
@@ -201,6 +207,7 @@ class Conversations:
         self._engine = engine
         self._limits = limits
         self._signals: dict[str, asyncio.Event] = {}
+        self._chunks = ChunkWriter(repository, self._wake)
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies)
 
     # --- conversations ---------------------------------------------------------------------
@@ -315,6 +322,14 @@ class Conversations:
         seen_chunks = max(0, after_sequence - 1)
         while True:
             signal = self._signal(message_id)  # taken before reading, so no wake-up is lost
+            live = self._chunks.live(message_id)
+            if live is not None:  # written in this process: its stored chunks are in memory
+                for text in live.stored[seen_chunks:]:
+                    seen_chunks += 1
+                    yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), timeout=1.0)
+                continue
             reply = await self._repo.get_message(message_id)
             if reply is None:  # the conversation was deleted meanwhile
                 raise NotFound(name)
@@ -380,30 +395,45 @@ class Conversations:
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)
+        self._chunks.open(message_id)
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
-                        await self._repo.append_chunk(message_id, event.text)
-                        self._wake(message_id)
+                        self._chunks.add(message_id, event.text)  # stored, then announced, by the chunk writer
                 else:
                     end = event
+            await self._stored_then_finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens,
+                                           end.output_tokens, None)
         except asyncio.CancelledError:
             if ctx.cancel_requested:
                 used = request_tokens(self._engine, request)
-                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", used, 0, None))
+                await asyncio.shield(self._stored_then_finish(message_id, "CUT", "CANCELLED", used, 0, None))
             raise
         except DomainError as exc:
-            await self._finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused) else "ERROR", 0, 0,
-                               _reply_error(exc))
+            await self._stored_then_finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused)
+                                           else "ERROR", 0, 0, _reply_error(exc))
             raise
         except Exception:
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0,
-                               TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
+            await self._stored_then_finish(
+                message_id, "FAILED", "ERROR", 0, 0,
+                TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
             raise
         finally:
             await events.aclose()
-        await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
+            self._chunks.close(message_id)
+            self._wake(message_id)
+
+    async def _stored_then_finish(self, message_id: str, state: MessageState, finish_reason: str,
+                                  input_tokens: int, output_tokens: int, error: TaskError | None) -> None:
+        """Ends the reply once the chunks queued for it are stored (its text is assembled from them)."""
+        with contextlib.suppress(Exception):  # a chunk that could not be stored was never announced
+            await self._chunks.flush(message_id)
+        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error)
+
+    async def aclose(self) -> None:
+        """Stores the chunks still queued."""
+        await self._chunks.aclose()
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
         """The history up to the reply, within the token budget: older turns are summarized
