@@ -29,6 +29,7 @@ from storyloom.domain.errors import (
 )
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
+from storyloom.domain.reply_admission import ReplyAdmission
 from storyloom.domain.reply_chunks import ChunkWriter
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import TaskContext, TaskError, TaskRunner
@@ -190,6 +191,9 @@ class ConversationLimits:
     restate_every: int = 4
     # Replies written at once, in a task pool of their own: they mostly wait on the model.
     concurrent_replies: int = 64
+    # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
+    # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
+    admitted_replies: int = 1024
 
 
 def check_text(text: str, field: str = "text") -> str:
@@ -208,6 +212,7 @@ class Conversations:
         self._limits = limits
         self._signals: dict[str, asyncio.Event] = {}
         self._chunks = ChunkWriter(repository, self._wake)
+        self._admission = ReplyAdmission(limits.admitted_replies)
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies)
 
     # --- conversations ---------------------------------------------------------------------
@@ -282,6 +287,14 @@ class Conversations:
         if conversation.status == "ARCHIVED":
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
+        with self._admission.reserve():
+            reply = await self._store_and_submit(user_id, conversation, text, request_id, memories)
+        return self.stream(user_id, reply.id, 0)
+
+    async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
+                                memories: Sequence[str]) -> Message:
+        """Stores the user's message and the empty reply, and submits the reply's task; returns the reply."""
+        conversation_id = conversation.id
         now = self._clock.now()
         task_id = uuid.uuid4().hex
         limit = self._limits.messages_per_minute
@@ -296,9 +309,14 @@ class Conversations:
         params: dict[str, Any] = {"message_id": reply.id}
         if memories:
             params["memories"] = [str(memory) for memory in memories]
-        await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
-                                 task_id=task_id, message="Writing the reply.")
-        return self.stream(user_id, reply.id, 0)
+        self._admission.admit(reply.id)  # before the task can run and release it
+        try:
+            await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
+                                     task_id=task_id, message="Writing the reply.")
+        except BaseException:
+            self._admission.release(reply.id)
+            raise
+        return reply
 
     async def message(self, message_id: str) -> Message | None:
         return await self._repo.get_message(message_id)
@@ -337,6 +355,7 @@ class Conversations:
                 seen_chunks += 1
                 yield ReplyEvent(seen_chunks + 1, reply, delta=text)
             if reply.finished and seen_chunks >= reply.chunk_count:
+                self._admission.release(message_id)  # in case its task never ran (cancelled while queued)
                 end = reply.chunk_count + 2
                 if after_sequence < end:
                     await self._task_settled(user_id, reply.task_id)
@@ -375,6 +394,12 @@ class Conversations:
     # --- the reply task --------------------------------------------------------------------
 
     async def _write_reply(self, ctx: TaskContext) -> None:
+        try:
+            await self._write_admitted_reply(ctx)
+        finally:
+            self._admission.release(str(ctx.params["message_id"]))
+
+    async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
         reply = await self._repo.get_message(message_id)
         if reply is None:
