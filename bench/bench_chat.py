@@ -81,10 +81,11 @@ async def engine_first_word(app: Any) -> float:
     return statistics.median(times)
 
 
-async def main(levels: list[int], word_delay: float, deadline: float) -> None:
+async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
-                            text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay)
+                            text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
+                            concurrent_replies=concurrent_replies)
         app = await build_app(settings)
         await start(app)
         running = await start_server(app)
@@ -97,7 +98,8 @@ async def main(levels: list[int], word_delay: float, deadline: float) -> None:
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", counted)
         try:
             engine_first = await engine_first_word(app)
-            print(f"chat replies, offline engine at {word_delay * 1000:g} ms a word; engine alone to its first word "
+            print(f"chat replies, {concurrent_replies} written at once, offline engine at {word_delay * 1000:g} ms "
+                  f"a word; engine alone to its first word "
                   f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
             async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
                 stub = conversation_pb2_grpc.ConversationServiceStub(channel)
@@ -139,5 +141,6 @@ if __name__ == "__main__":
     parser.add_argument("--levels", default="1,50,200,500", help="concurrent streams per level, comma-separated")
     parser.add_argument("--word-delay", type=float, default=0.015, help="the offline engine's seconds per word")
     parser.add_argument("--deadline", type=float, default=180.0, help="each SendMessage's deadline, seconds")
+    parser.add_argument("--concurrent-replies", type=int, default=Settings.concurrent_replies)
     args = parser.parse_args()
-    asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline))
+    asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline, args.concurrent_replies))
