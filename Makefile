@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -276,6 +276,12 @@ bench: $(STAMP)
 
 bench-cluster: $(STAMP)
 	$(PY) bench/bench_cluster.py
+
+# The unary reads against a bare grpc.aio echo in the same run (h2load if installed: apt-get install
+# nghttp2-client), on SQLite and then on a new database of the local PostgreSQL.
+bench-reads: $(STAMP)
+	$(PY) bench/bench_reads.py
+	$(PY) bench/bench_reads.py --postgres
 
 # Against the real Gemini API (GEMINI_API_KEY and the STORYLOOM_GEMINI_* settings): one streamed chat reply, one
 # extraction, one story step, one picture and a few embeddings, with timings; exit 1 if one fails. Without a key it

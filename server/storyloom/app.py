@@ -76,6 +76,7 @@ class App:
 
     async def close(self) -> None:
         await self.tasks.shutdown()
+        await self.conversations.aclose()
         await self.accounts.aclose()
         await self.notifier.aclose()
         await self.identities.aclose()
@@ -116,7 +117,9 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     media = MediaLibrary(SqlMediaRepository(db), blobs,
                          thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
-                                  ConversationLimits(messages_per_minute=settings.messages_per_minute),
+                                  ConversationLimits(messages_per_minute=settings.messages_per_minute,
+                                                     concurrent_replies=settings.concurrent_replies,
+                                                     admitted_replies=settings.admitted_replies),
                                   notifier=notifier)
     engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),
                            narrator=build_narrator(settings))

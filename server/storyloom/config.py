@@ -109,6 +109,10 @@ class Settings:
     offline_word_delay_seconds: float = 0.015
     # Per-user limit on chat messages.
     messages_per_minute: int = 10
+    # Chat replies this process writes at once, and takes on at once (writing or queued); past the second a new
+    # message is refused with RESOURCE_EXHAUSTED and a RetryInfo at once.
+    concurrent_replies: int = 64
+    admitted_replies: int = 1024
     # A voice session's in-memory state (speech detector, audio) is dropped this long after its last stream ends.
     voice_idle_seconds: float = 300.0
     # Load the speech engines in the background at start, so the first voice turn is as fast as the next.
@@ -174,6 +178,8 @@ class Settings:
             "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS",
                                                      str(cls.offline_word_delay_seconds))),
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
+            "concurrent_replies": int(_env("CONCURRENT_REPLIES", str(cls.concurrent_replies))),
+            "admitted_replies": int(_env("ADMITTED_REPLIES", str(cls.admitted_replies))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),

@@ -17,12 +17,13 @@ from storyloom.api.auth import ApiInterceptor
 from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
-from storyloom.api.stories import StoryFiles, StoryServicer, story_proto
+from storyloom.api.stories import StoryFiles, StoryReader, StoryServicer
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.voice import VoiceServicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
 from storyloom.config import Settings
 from storyloom.domain.conversations import REPLY_KIND
+from storyloom.domain.errors import NotFound
 from storyloom.domain.stories import CREATE_KIND
 from storyloom.domain.tasks import Task
 from storyloom.v1 import (
@@ -99,9 +100,13 @@ async def start_server(app: App) -> RunningServer:
         message = await app.conversations.message(str(task.params["message_id"]))
         return message_proto(message) if message else None
 
+    stories = StoryReader(app.stories)
+
     async def story_result(task: Task) -> story_pb2.Story | None:
-        story = await app.stories.find(str(task.params["story_id"]))
-        return story_proto(story, await app.stories.media(story.user_id, story)) if story else None
+        try:
+            return await stories.story(task.user_id, str(task.params["story_id"]))
+        except NotFound:
+            return None
 
     task_servicer = TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result, CREATE_KIND: story_result})
     task_pb2_grpc.add_TaskServiceServicer_to_server(task_servicer, server)
@@ -109,7 +114,7 @@ async def start_server(app: App) -> RunningServer:
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(app.conversations, tokens), server)
     story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(
-        app.stories, task_servicer, tokens,
+        app.stories, task_servicer, tokens, stories,
         files=StoryFiles(bundles=app.bundles, books=app.books, illustrations=app.illustrations)), server)
     voice_pb2_grpc.add_VoiceServiceServicer_to_server(VoiceServicer(app.voice, app.memories), server)
 

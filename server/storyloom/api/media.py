@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2
 
 from storyloom.api import downloads
 from storyloom.api.auth import caller
+from storyloom.api.cache import ResponseCache
 from storyloom.api.context import Context
 from storyloom.api.requests import check_request_id, resource_id, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
@@ -38,8 +39,10 @@ def media_proto(item: MediaItem) -> media_pb2.Media:
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, library: MediaLibrary):
+    def __init__(self, library: MediaLibrary, cache: ResponseCache[media_pb2.Media] | None = None):
         self._library = library
+        # Media never change: an item's answer is built once (the read that checks it still exists stays).
+        self._cache = cache if cache is not None else ResponseCache()
 
     async def GetMedia(
         self, request: media_pb2.GetMediaRequest, context: Context
@@ -70,7 +73,10 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     async def GetMediaInfo(
         self, request: media_pb2.GetMediaInfoRequest, context: Context
     ) -> media_pb2.Media:
-        return media_proto(await self._library.get(caller(), resource_id(request.name, "media", "name")))
+        item = await self._library.get(caller(), resource_id(request.name, "media", "name"))
+        version = (item.sha256, item.create_time, len(item.renditions))
+        cached = self._cache.get(item.name, version)
+        return cached if cached is not None else self._cache.put(item.name, version, media_proto(item))
 
     async def CreateMedia(
         self, request: media_pb2.CreateMediaRequest, context: Context

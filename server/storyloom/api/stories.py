@@ -11,6 +11,7 @@ from google.protobuf import empty_pb2
 
 from storyloom.api import downloads
 from storyloom.api import requirements as requirements_api
+from storyloom.api.cache import ResponseCache
 from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.media import media_proto
@@ -88,12 +89,38 @@ def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
         mood=spec.mood, action=spec.action)
 
 
+class StoryReader:
+    """Stories as GetStory answers them. A finished story's answer is built once and served again while its
+    version (one short read) is unchanged; a story still being written is read whole each time."""
+
+    def __init__(self, stories: domain.Stories, cache: ResponseCache[story_pb2.Story] | None = None):
+        self._stories = stories
+        self._cache = cache if cache is not None else ResponseCache()
+
+    async def story(self, user_id: str, story_id: str) -> story_pb2.Story:
+        """The story (NotFound as `Stories.get`). The message may be shared: do not change it."""
+        stamp = await self._stories.stamp(user_id, story_id)
+        if stamp.finished:
+            cached = self._cache.get(stamp.name, (stamp.state, stamp.update_time))
+            if cached is not None:
+                return cached
+        story = await self._stories.get(user_id, story_id)
+        message = story_proto(story, await self._stories.media(user_id, story))
+        if story.state != "GENERATING":
+            self._cache.put(story.name, (story.state, story.update_time), message)
+        return message
+
+    def forget(self, name: str) -> None:
+        self._cache.forget(name)
+
+
 class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens, *,
-                 files: StoryFiles | None = None):
+    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens,
+                 reader: StoryReader | None = None, *, files: StoryFiles | None = None):
         self._stories = stories
         self._tasks = tasks
         self._tokens = tokens
+        self._reader = reader if reader is not None else StoryReader(stories)
         self._files = files
 
     async def GeneratePremise(self, request: story_pb2.GeneratePremiseRequest,
@@ -160,8 +187,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
 
     async def GetStory(self, request: story_pb2.GetStoryRequest, context: Context) -> story_pb2.Story:
         user, story_id = resource_path(request.name, STORY, "name")
-        story = await self._stories.get(user, story_id)
-        return story_proto(story, await self._stories.media(user, story))
+        return await self._reader.story(user, story_id)
 
     async def ListStories(self, request: story_pb2.ListStoriesRequest,
                           context: Context) -> story_pb2.ListStoriesResponse:
@@ -184,6 +210,7 @@ class StoryServicer(story_pb2_grpc.StoryServiceServicer):
                           context: Context) -> empty_pb2.Empty:
         user, story_id = resource_path(request.name, STORY, "name")
         await self._stories.delete(user, story_id)
+        self._reader.forget(request.name)
         return empty_pb2.Empty()
 
     async def ExportStory(self, request: story_pb2.ExportStoryRequest,

@@ -9,6 +9,7 @@ from google.protobuf import any_pb2, duration_pb2, empty_pb2
 from google.protobuf.message import Message as ProtoMessage
 
 from storyloom.api.auth import caller
+from storyloom.api.cache import ResponseCache, Same
 from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.requests import PageTokens, after_time, paginate, resource_id, time_position, timestamp
@@ -61,27 +62,46 @@ def event_proto(event: TaskEvent, result: any_pb2.Any | None = None) -> task_pb2
 
 
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):
-    def __init__(self, runner: TaskRunner, tokens: PageTokens, resolvers: Mapping[str, ResultResolver] = {}):
+    def __init__(self, runner: TaskRunner, tokens: PageTokens, resolvers: Mapping[str, ResultResolver] = {},
+                 cache: ResponseCache[task_pb2.Task] | None = None):
         self._runner = runner
         self._tokens = tokens
         self._resolvers = dict(resolvers)
+        # Finished tasks' answers, by name and (update time, the resolved result object).
+        self._cache = cache if cache is not None else ResponseCache()
 
-    async def _result(self, task: Task) -> any_pb2.Any | None:
+    async def _resolved(self, task: Task) -> ProtoMessage | None:
+        """The result a resolver builds, for a succeeded task of a kind that stores none."""
+        resolver = self._resolvers.get(task.kind)
+        if task.result is not None or task.state is not TaskState.SUCCEEDED or resolver is None:
+            return None
+        return await resolver(task)
+
+    @staticmethod
+    def _packed(task: Task, resolved: ProtoMessage | None) -> any_pb2.Any | None:
         if task.result is not None:
             return any_pb2.Any(type_url=f"type.googleapis.com/{task.result.type_name}", value=task.result.payload)
-        resolver = self._resolvers.get(task.kind)
-        if task.state is not TaskState.SUCCEEDED or resolver is None:
-            return None
-        built = await resolver(task)
-        if built is None:
+        if resolved is None:
             return None
         packed = any_pb2.Any()
-        packed.Pack(built)
+        packed.Pack(resolved)
         return packed
 
+    async def _result(self, task: Task) -> any_pb2.Any | None:
+        return self._packed(task, await self._resolved(task))
+
     async def to_proto(self, task: Task) -> task_pb2.Task:
-        """The task as the API shows it, with its result."""
-        return task_proto(task, self._runner.retention, await self._result(task))
+        """The task as the API shows it, with its result. A finished task's answer is built once and served again
+        while the task's update time and its resolved result (a resolver's own cached message) are the same; the
+        message may be shared: do not change it."""
+        resolved = await self._resolved(task)
+        if not task.state.terminal:
+            return task_proto(task, self._runner.retention, self._packed(task, resolved))
+        name, version = f"tasks/{task.id}", (task.update_time, Same(resolved))
+        cached = self._cache.get(name, version)
+        if cached is not None:
+            return cached
+        return self._cache.put(name, version, task_proto(task, self._runner.retention, self._packed(task, resolved)))
 
     async def GetTask(self, request: task_pb2.GetTaskRequest, context: Context) -> task_pb2.Task:
         return await self.to_proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
@@ -112,7 +132,9 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     async def DeleteTask(
         self, request: task_pb2.DeleteTaskRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self._runner.delete(caller(), resource_id(request.name, "tasks", "name"), force=request.force)
+        task_id = resource_id(request.name, "tasks", "name")
+        await self._runner.delete(caller(), task_id, force=request.force)
+        self._cache.forget(f"tasks/{task_id}")
         return empty_pb2.Empty()
 
     async def WatchTask(

@@ -30,6 +30,8 @@ from storyloom.domain.errors import (
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
+from storyloom.domain.reply_admission import ReplyAdmission
+from storyloom.domain.reply_chunks import ChunkWriter
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import SAFETY_SECONDS, NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
@@ -162,11 +164,16 @@ class ConversationRepository(Protocol):
     async def append_chunk(self, message_id: str, text: str) -> int:
         """Appends reply text as the next chunk (and to the message's text); returns its index."""
 
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+        """Stores chunks (message id, index, text) of any replies in one transaction, append-only: a reply's text
+        is assembled from its chunks when it finishes (and when a GENERATING reply is read)."""
+
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         """The chunks with index > after_index, in order (indexes start at 1)."""
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
-                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message: ...
+                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message:
+        """Ends the reply, its text and chunk count assembled from its stored chunks."""
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
@@ -185,6 +192,9 @@ class ConversationLimits:
     restate_every: int = 4
     # Replies written at once, in a task pool of their own: they mostly wait on the model.
     concurrent_replies: int = 64
+    # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
+    # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
+    admitted_replies: int = 1024
 
 
 def check_text(text: str, field: str = "text") -> str:
@@ -203,6 +213,8 @@ class Conversations:
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
+        self._chunks = ChunkWriter(repository, self._wake)
+        self._admission = ReplyAdmission(limits.admitted_replies)
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
     # --- conversations ---------------------------------------------------------------------
@@ -277,6 +289,14 @@ class Conversations:
         if conversation.status == "ARCHIVED":
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
+        with self._admission.reserve():
+            reply = await self._store_and_submit(user_id, conversation, text, request_id, memories)
+        return self.stream(user_id, reply.id, 0)
+
+    async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
+                                memories: Sequence[str]) -> Message:
+        """Stores the user's message and the empty reply, and submits the reply's task; returns the reply."""
+        conversation_id = conversation.id
         now = self._clock.now()
         reply_id = uuid.uuid4().hex
         params: dict[str, Any] = {"message_id": reply_id}
@@ -285,16 +305,21 @@ class Conversations:
         task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
+        self._admission.admit(reply_id)  # before the task can run (and release it)
         try:
             _user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
         except QuotaExceeded as exceeded:
+            self._admission.release(reply_id)
             raise _rate_limited(limit, exceeded.oldest, now) from None
+        except BaseException:
+            self._admission.release(reply_id)
+            raise
         await self._tasks.accepted()
         if not conversation.title:
             await self._repo.update(conversation_id, title=_title_from(text))
-        return self.stream(user_id, reply.id, 0)
+        return reply
 
     async def message(self, message_id: str) -> Message | None:
         return await self._repo.get_message(message_id)
@@ -318,6 +343,13 @@ class Conversations:
         seen_chunks = max(0, after_sequence - 1)
         async with self._notifier.subscribe("reply", message_id) as changed:  # before reading: no notice is lost
             while True:
+                live = self._chunks.live(message_id)
+                if live is not None:  # written in this process: its stored chunks are in memory
+                    for text in live.stored[seen_chunks:]:
+                        seen_chunks += 1
+                        yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                    await changed.wait(SAFETY_SECONDS)
+                    continue
                 reply = await self._repo.get_message(message_id)
                 if reply is None:  # the conversation was deleted meanwhile
                     raise NotFound(name)
@@ -325,6 +357,7 @@ class Conversations:
                     seen_chunks += 1
                     yield ReplyEvent(seen_chunks + 1, reply, delta=text)
                 if reply.finished and seen_chunks >= reply.chunk_count:
+                    self._admission.release(message_id)  # in case its task never ran (cancelled while queued)
                     end = reply.chunk_count + 2
                     if after_sequence < end:
                         await self._task_settled(user_id, reply.task_id)
@@ -362,6 +395,12 @@ class Conversations:
     # --- the reply task --------------------------------------------------------------------
 
     async def _write_reply(self, ctx: TaskContext) -> None:
+        try:
+            await self._write_admitted_reply(ctx)
+        finally:
+            self._admission.release(str(ctx.params["message_id"]))
+
+    async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
         reply = await self._repo.get_message(message_id)
         if reply is None:
@@ -382,35 +421,51 @@ class Conversations:
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)
+        self._chunks.open(message_id)
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
-                        await self._repo.append_chunk(message_id, event.text)
-                        await self._wake(message_id)
+                        self._chunks.add(message_id, event.text)  # stored, then announced, by the chunk writer
                 else:
                     end = event
+            await self._stored_then_finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens,
+                                           end.output_tokens, None)
         except asyncio.CancelledError:
             if ctx.cancel_requested:
                 used = request_tokens(self._engine, request)
-                await asyncio.shield(self._finish(message_id, "CUT", "CANCELLED", used, 0, None))
+                await asyncio.shield(self._stored_then_finish(message_id, "CUT", "CANCELLED", used, 0, None))
             raise
         except DomainError as exc:
-            await self._finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused) else "ERROR", 0, 0,
-                               _reply_error(exc))
+            await self._stored_then_finish(message_id, "FAILED", "SAFETY" if isinstance(exc, EngineRefused)
+                                           else "ERROR", 0, 0, _reply_error(exc))
             raise
         except Exception:
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0,
-                               TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
+            await self._stored_then_finish(
+                message_id, "FAILED", "ERROR", 0, 0,
+                TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {}))
             raise
         finally:
             await events.aclose()
-        await self._finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens, end.output_tokens, None)
+            self._chunks.close(message_id)
+            await self._wake(message_id)
+
+    async def _stored_then_finish(self, message_id: str, state: MessageState, finish_reason: str,
+                                  input_tokens: int, output_tokens: int, error: TaskError | None) -> None:
+        """Ends the reply once the chunks queued for it are stored (its text is assembled from them)."""
+        with contextlib.suppress(Exception):  # a chunk that could not be stored was never announced
+            await self._chunks.flush(message_id)
+        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error)
+
+    async def aclose(self) -> None:
+        """Stores the chunks still queued."""
+        await self._chunks.aclose()
 
     async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
         """The reply's task is ending: a reply its handler did not finish (the task was cancelled elsewhere, or
         failed before it ran) ends with it, keeping the text written so far."""
         message_id = str(task.params.get("message_id", ""))
+        self._admission.release(message_id)
         reply = await self._repo.get_message(message_id)
         if reply is None or reply.finished or state is TaskState.SUCCEEDED:
             return

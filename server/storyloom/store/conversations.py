@@ -6,9 +6,10 @@ import builtins
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
@@ -123,7 +124,7 @@ class SqlConversationRepository:
     async def get_message(self, message_id: str) -> Message | None:
         async with self._db.begin() as session:
             row = await session.get(MessageRow, message_id)
-            return _message(row) if row else None
+            return (await _with_chunks(session, [_message(row)]))[0] if row else None
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:
@@ -132,7 +133,7 @@ class SqlConversationRepository:
             query = query.where(MessageRow.position < before_position)
         query = query.order_by(MessageRow.position.desc()).limit(limit)
         async with self._db.begin() as session:
-            return [_message(r) for r in await session.scalars(query)]
+            return await _with_chunks(session, [_message(r) for r in await session.scalars(query)])
 
     async def append_chunk(self, message_id: str, text: str) -> int:
         async with self._db.begin() as session, session.begin():
@@ -146,6 +147,13 @@ class SqlConversationRepository:
             session.add(ReplyChunkRow(message_id=message_id, seq=seq, text=text))
             return int(seq or 0)
 
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+        if not chunks:
+            return
+        async with self._db.begin() as session, session.begin():
+            await session.execute(insert(ReplyChunkRow), [
+                {"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks])
+
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
             rows = await session.scalars(select(ReplyChunkRow.text).where(
@@ -155,9 +163,12 @@ class SqlConversationRepository:
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None) -> Message:
         async with self._db.begin() as session, session.begin():
+            # The text is assembled once, here, from the chunks (append-only while the reply was written).
+            texts = list(await session.scalars(select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id)
+                                               .order_by(ReplyChunkRow.seq)))
             await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(
                 state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
-                error=dataclasses.asdict(error) if error else None))
+                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts)))
             row = await session.get(MessageRow, message_id)
             assert row is not None
             return _message(row)
@@ -178,6 +189,21 @@ class SqlConversationRepository:
         async with self._db.begin() as session:
             rows = await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))
             return [_message(r) for r in rows]
+
+
+async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) -> builtins.list[Message]:
+    """The messages, each reply still GENERATING with its text and chunk count so far from its stored chunks
+    (its row's text is only written when it finishes), in one more statement if there is any."""
+    generating = [m.id for m in messages if m.state == "GENERATING"]
+    if not generating:
+        return messages
+    texts: dict[str, builtins.list[str]] = {}
+    for message_id, chunk in await session.execute(
+            select(ReplyChunkRow.message_id, ReplyChunkRow.text).where(ReplyChunkRow.message_id.in_(generating))
+            .order_by(ReplyChunkRow.message_id, ReplyChunkRow.seq)):
+        texts.setdefault(message_id, []).append(chunk)
+    return [dataclasses.replace(m, text="".join(texts.get(m.id, ())), chunk_count=len(texts.get(m.id, ())))
+            if m.state == "GENERATING" else m for m in messages]
 
 
 async def _count_user_messages(session: AsyncSession, user_id: str,

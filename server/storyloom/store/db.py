@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, select
-from sqlalchemy.engine import Connection, CursorResult, make_url
+from sqlalchemy.engine import Connection, CursorResult, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql import Executable
@@ -113,6 +113,12 @@ class Database:
 
     def begin(self) -> AsyncSession:
         return self.session()
+
+    async def fetch(self, statement: Executable) -> list[Row[Any]]:
+        """The rows of one read-only statement, on a pooled connection without an ORM session: the hot reads
+        (Get/List of stories, tasks, media) use this, one statement each."""
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(statement)).all())
 
     async def insert_once(self, rows: Sequence[Any], request_id: str | None, fault: str = "") -> str | None:
         """Inserts `rows` in one transaction (in order, so foreign keys resolve), the first of

@@ -5,8 +5,9 @@ from __future__ import annotations
 import collections
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storyloom.domain.media import MediaItem
@@ -35,17 +36,18 @@ class SqlMediaRepository:
         return (await self.get_many([media_id])).get(media_id)
 
     async def get_many(self, media_ids: list[str]) -> dict[str, MediaItem]:
-        """The items with their renditions, by id, in two queries however many there are."""
+        """The items with their renditions, by id, in one statement however many there are."""
         if not media_ids:
             return {}
-        async with self._db.begin() as session:
-            rows = list(await session.scalars(select(MediaRow).where(MediaRow.id.in_(media_ids))))
-            children = await session.scalars(
-                select(MediaRow).where(MediaRow.parent_id.in_(media_ids)).order_by(MediaRow.purpose))
+        found = await self._db.fetch(
+            select(*(getattr(MediaRow, f) for f in _FIELDS))
+            .where(or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))).order_by(MediaRow.purpose))
+        wanted = set(media_ids)
         renditions: dict[str, list[MediaItem]] = {}
-        for child in children:
-            renditions.setdefault(child.parent_id or "", []).append(_item(child))
-        return {row.id: _item(row, tuple(renditions.get(row.id, ()))) for row in rows}
+        for row in found:
+            if row.parent_id in wanted:
+                renditions.setdefault(row.parent_id, []).append(_item(row))
+        return {row.id: _item(row, tuple(renditions.get(row.id, ()))) for row in found if row.id in wanted}
 
     async def delete(self, user_id: str, media_ids: list[str]) -> list[str]:
         if not media_ids:
@@ -115,5 +117,5 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _item(row: MediaRow, renditions: tuple[MediaItem, ...] = ()) -> MediaItem:
+def _item(row: MediaRow | Row[Any], renditions: tuple[MediaItem, ...] = ()) -> MediaItem:
     return MediaItem(**{f: getattr(row, f) for f in _FIELDS}, renditions=renditions)

@@ -7,11 +7,11 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Row, and_, delete, or_, select
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
-from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
+from storyloom.domain.stories import Scene, Story, StoryOptions, StoryStamp, StoryState
 from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled
@@ -41,13 +41,20 @@ class SqlStoryRepository:
         return found, False
 
     async def get(self, story_id: str) -> Story | None:
-        async with self._db.begin() as session:
-            row = await session.get(StoryRow, story_id)
-            if row is None:
-                return None
-            scenes = await session.scalars(
-                select(SceneRow).where(SceneRow.story_id == story_id).order_by(SceneRow.index))
-            return _story(row, tuple(_scene(s) for s in scenes))
+        # One statement: the story's columns repeat on each of its scenes' rows (none: one row of NULL scenes).
+        rows = await self._db.fetch(
+            select(StoryRow.__table__, *_SCENE_COLUMNS)
+            .outerjoin(SceneRow, SceneRow.story_id == StoryRow.id)
+            .where(StoryRow.id == story_id).order_by(SceneRow.index))
+        if not rows:
+            return None
+        return _story(rows[0], tuple(_scene_of(r) for r in rows if r.scene_index is not None))
+
+    async def stamp(self, story_id: str) -> StoryStamp | None:
+        rows = await self._db.fetch(select(StoryRow.user_id, StoryRow.state, StoryRow.update_time, StoryRow.task_id)
+                                    .where(StoryRow.id == story_id))
+        return StoryStamp(story_id, rows[0].user_id, rows[0].state, rows[0].update_time,
+                          rows[0].task_id) if rows else None
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[Story]:
@@ -104,7 +111,7 @@ class SqlStoryRepository:
         return media
 
 
-def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
+def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...]) -> Story:
     return Story(
         id=row.id, user_id=row.user_id, state=row.state, title=row.title,
         requirements=requirements_from_json(row.requirements),
@@ -112,6 +119,16 @@ def _story(row: StoryRow, scenes: tuple[Scene, ...]) -> Story:
         premise=row.premise, outline=tuple(OutlineScene(**o) for o in row.outline), scenes=scenes,
         planned_scene_count=row.planned_scene_count, task_id=row.task_id, conversation_id=row.conversation_id,
         source_text=row.source_text, fingerprint=row.fingerprint, error=TaskError(**row.error) if row.error else None)
+
+
+_SCENE_COLUMNS = tuple(getattr(SceneRow, f).label(f"scene_{f}") for f in (*_SCENE_FIELDS, "picture_spec"))
+
+
+def _scene_of(row: Row[Any]) -> Scene:
+    """The scene in a row of `get`'s join (its columns prefixed `scene_`)."""
+    fields = {f: getattr(row, f"scene_{f}") for f in _SCENE_FIELDS}
+    spec = row.scene_picture_spec
+    return Scene(**fields, picture_spec=PictureSpec.from_dict(spec) if spec else None)
 
 
 def _scene(row: SceneRow) -> Scene:

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select, text
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.task_types import (
@@ -40,9 +40,8 @@ class SqlTaskRepository:
         return found, False
 
     async def get(self, task_id: str) -> Task | None:
-        async with self._db.begin() as session:
-            row = await session.get(TaskRow, task_id)
-            return _task(row) if row else None
+        rows = await self._db.fetch(select(TaskRow.__table__).where(TaskRow.id == task_id))
+        return _task(rows[0]) if rows else None
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
@@ -95,7 +94,7 @@ class SqlTaskRepository:
         limit: int,
         after: tuple[dt.datetime, str] | None,
     ) -> list[Task]:
-        query = select(TaskRow).where(TaskRow.user_id == user_id)
+        query = select(TaskRow.__table__).where(TaskRow.user_id == user_id)
         if states:
             query = query.where(TaskRow.state.in_([s.value for s in states]))
         if kind:
@@ -105,8 +104,7 @@ class SqlTaskRepository:
             query = query.where(or_(TaskRow.create_time < time,
                                     and_(TaskRow.create_time == time, TaskRow.id < task_id)))
         query = query.order_by(TaskRow.create_time.desc(), TaskRow.id.desc()).limit(limit)
-        async with self._db.begin() as session:
-            return [_task(r) for r in await session.scalars(query)]
+        return [_task(r) for r in await self._db.fetch(query)]
 
     async def live(self) -> builtins.list[Task]:
         async with self._db.begin() as session:
@@ -234,7 +232,8 @@ def _task_row(task: Task) -> TaskRow:
     )
 
 
-def _task(row: TaskRow) -> Task:
+def _task(row: TaskRow | Row[Any]) -> Task:
+    """The task of an ORM row or of a Core row of the tasks table (the reads), which have the same attributes."""
     return Task(
         id=row.id, user_id=row.user_id, kind=row.kind, state=TaskState(row.state), create_time=row.create_time,
         update_time=row.update_time, stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,

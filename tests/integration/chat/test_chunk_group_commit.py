@@ -1,0 +1,42 @@
+"""Reply chunks on a real server and database: group-committed, append-only, the text assembled at the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyloom.v1 import conversation_pb2 as pb
+from storyloom.v1 import conversation_pb2_grpc
+from tests.conftest import serving, settings_for_tests
+from tests.support.sql_counter import counting_statements
+
+
+@pytest.fixture
+async def server(tmp_path, database_url):
+    # Word delay 0: the engine writes faster than one transaction a word, so chunks must share transactions.
+    settings = settings_for_tests(tmp_path / "data", database_url=database_url, offline_word_delay_seconds=0.0)
+    async with serving(settings) as running:
+        yield running
+
+
+async def test_a_reply_streams_every_chunk_in_fewer_transactions_than_chunks_and_stores_its_text_once(server):
+    caller = await server.new_caller()
+    stub = conversation_pb2_grpc.ConversationServiceStub(server.channel)
+    conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"),
+                                                 metadata=caller.metadata)
+    with counting_statements(server.app.db.engine) as sql:
+        events = [e async for e in stub.SendMessage(
+            pb.SendMessageRequest(conversation=conversation.name, text="A story about a brave fox named Luna"),
+            metadata=caller.metadata)]
+    deltas = [e.delta.text for e in events if e.WhichOneof("event") == "delta"]
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].WhichOneof("event") == "finished" and events[-1].finished.message.text == "".join(deltas)
+    chunk_inserts = [s for s in sql.statements if s.lstrip().upper().startswith("INSERT INTO REPLY_CHUNKS")]
+    assert len(deltas) > 10 and 1 <= len(chunk_inserts) < len(deltas), (len(deltas), len(chunk_inserts))
+    # Append-only: no statement changes the message per chunk.
+    message_updates = [s for s in sql.statements if s.lstrip().upper().startswith("UPDATE MESSAGES")]
+    assert len(message_updates) <= 2, message_updates
+
+    replay = [e async for e in stub.StreamReply(pb.StreamReplyRequest(name=events[0].reply), metadata=caller.metadata)]
+    assert [e.SerializeToString() for e in replay[1:]] == [e.SerializeToString() for e in events[1:]]
+    listed = await stub.ListMessages(pb.ListMessagesRequest(parent=conversation.name), metadata=caller.metadata)
+    assert listed.messages[0].text == "".join(deltas)

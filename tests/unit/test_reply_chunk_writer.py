@@ -1,0 +1,94 @@
+"""The reply chunk writer: group commit, stored before announced, one reply's failure kept to itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import pytest
+
+from storyloom.domain.reply_chunks import ChunkWriter
+
+
+class FakeChunkStore:
+    """Keeps the chunks in memory; `gate` holds each transaction until set; `refuse` names replies it rejects."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[tuple[str, int, str]]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()
+        self.refuse: set[str] = set()
+
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+        self.entered.set()
+        await self.gate.wait()
+        if any(message_id in self.refuse for message_id, _, _ in chunks):
+            raise LookupError("conversation deleted")
+        self.transactions.append(list(chunks))
+
+
+def announcer(announced: list[str]) -> Callable[[str], Awaitable[None]]:
+    async def announce(message_id: str) -> None:
+        announced.append(message_id)
+
+    return announce
+
+
+async def test_chunks_of_several_replies_queued_together_are_stored_in_one_transaction_in_order():
+    store, announced = FakeChunkStore(), []
+    writer = ChunkWriter(store, announcer(announced))
+    for reply in ("a", "b"):
+        writer.open(reply)
+    for word in ("once ", "upon ", "a time"):
+        writer.add("a", word)
+        writer.add("b", word.upper())
+    await writer.flush("a")
+    await writer.flush("b")
+    assert len(store.transactions) == 1
+    assert [(m, i) for m, i, _ in store.transactions[0] if m == "a"] == [("a", 1), ("a", 2), ("a", 3)]
+    assert writer.live("a").stored == ["once ", "upon ", "a time"]  # type: ignore[union-attr]
+    assert sorted(announced) == ["a", "b"]
+
+
+async def test_nothing_is_announced_or_readable_before_its_transaction_returns():
+    store, announced = FakeChunkStore(), []
+    store.gate.clear()
+    writer = ChunkWriter(store, announcer(announced))
+    live = writer.open("a")
+    writer.add("a", "hello")
+    await store.entered.wait()  # the transaction is under way, not finished
+    assert announced == [] and live.stored == []
+    flushed = asyncio.create_task(writer.flush("a"))
+    await asyncio.sleep(0)
+    assert not flushed.done()
+    store.gate.set()
+    await flushed
+    assert announced == ["a"] and live.stored == ["hello"]
+
+
+async def test_a_reply_that_cannot_be_stored_fails_alone():
+    store, announced = FakeChunkStore(), []
+    store.refuse.add("gone")
+    writer = ChunkWriter(store, announcer(announced))
+    writer.open("gone")
+    writer.open("fine")
+    writer.add("gone", "lost")
+    writer.add("fine", "kept")
+    await writer.flush("fine")
+    with pytest.raises(LookupError):
+        await writer.flush("gone")
+    with pytest.raises(LookupError):
+        writer.add("gone", "more")
+    assert writer.live("fine").stored == ["kept"] and announced == ["fine"]  # type: ignore[union-attr]
+    assert writer.live("gone").stored == []  # type: ignore[union-attr]
+
+
+async def test_a_closed_reply_is_read_from_the_database_again():
+    writer = ChunkWriter(FakeChunkStore(), announcer([]))
+    writer.open("a")
+    writer.add("a", "x")
+    await writer.flush("a")
+    writer.close("a")
+    assert writer.live("a") is None
+    await writer.aclose()
