@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import TracerProvider
+
 from storyloom.config import ConfigurationError, Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.conversations import ConversationLimits, Conversations
@@ -27,6 +29,10 @@ from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
+from storyloom.observability.engines import TimedIllustrator, TimedNarrator, TimedSpeechToText
+from storyloom.observability.metrics import Metrics
+from storyloom.observability.telemetry import Observability
+from storyloom.observability.tracing import provider_from_env
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -58,6 +64,7 @@ class App:
     memories: Memories
     voice: Voice
     identities: Identities
+    observability: Observability
 
     async def close(self) -> None:
         await self.tasks.stop()
@@ -68,32 +75,40 @@ class App:
         await self.engines.illustrator.aclose()
         await self.engines.narrator.aclose()
         await self.db.close()
+        self.observability.close()
 
 
-async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None = None) -> App:
+async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None = None,
+                    tracer_provider: TracerProvider | None = None) -> App:
     """Opens and migrates the database and builds the services. Task kinds are registered on
     `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler.
 
     `text_engine` replaces the one the settings choose (tests pass an engine pointed at a fake);
-    the app owns it and closes it."""
+    the app owns it and closes it. `tracer_provider` replaces the one OTEL_EXPORTER_OTLP_ENDPOINT makes (tests
+    pass one with the SDK's in-memory exporter)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     secret = _secret(settings, shared=not db.is_sqlite)
     blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
+    observability = Observability(Metrics(), tracer_provider or provider_from_env())
+    observability.metrics.watch_pool(db.pool_status)
     tasks = TaskRunner(
         SqlTaskRepository(db),
         concurrency=settings.task_concurrency,
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
+        telemetry=observability,
     )
     text_engine = text_engine or build_text_engine(settings)
     media = MediaLibrary(SqlMediaRepository(db), blobs,
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
-    engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),
-                           narrator=build_narrator(settings))
+    narrator = build_narrator(settings)
+    speech = build_speech(narrator)
+    engines = StoryEngines(writer=text_engine, illustrator=TimedIllustrator(build_illustrator(settings), observability),
+                           narrator=TimedNarrator(narrator, observability))
     app = App(
         settings=settings,
         db=db,
@@ -107,8 +122,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
-                    build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
+                    dataclasses.replace(speech, stt=TimedSpeechToText(speech.stt, observability)),
+                    VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
+        observability=observability,
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)

@@ -380,9 +380,13 @@ class Conversations:
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)
+        asked, first = self._clock.monotonic(), True
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
+                    if event.text and first:
+                        first = False
+                        self._tasks.telemetry.first_chunk("text.chat", self._clock.monotonic() - asked)
                     if event.text:
                         await self._repo.append_chunk(message_id, event.text)
                         self._wake(message_id)

@@ -44,6 +44,8 @@ THUMBNAIL_SIDE = 256
 StoryState = Literal["GENERATING", "READY", "FAILED", "CANCELLED"]
 AssetState = Literal["PENDING", "READY", "FAILED", "SKIPPED"]
 SCENES_FOR_LENGTH = {"SHORT": 3, "MEDIUM": 5, "LONG": 8, "": 5}
+# The stages the text engine does (the others paint and narrate).
+WRITER_STAGES = ("requirements", "premise", "outline", "scenes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,9 +351,19 @@ class Stories:
         await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
+        """One unit of a stage, timed for ETAs and metrics, as a trace span (the writer's calls as engine spans:
+        the painter and narrator make their own)."""
+        telemetry = self._tasks.telemetry
         started = self._clock.monotonic()
-        result = await work
-        self.clock.record(stage, self._clock.monotonic() - started)
+        with telemetry.span(f"stage {stage}", {"storyloom.stage": stage}):
+            if stage in WRITER_STAGES:
+                with telemetry.engine_call(f"text.{stage}"):
+                    result = await work
+            else:
+                result = await work
+        seconds = self._clock.monotonic() - started
+        self.clock.record(stage, seconds)
+        telemetry.stage_unit(CREATE_KIND, stage, seconds)
         return result
 
     async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import enum
@@ -21,8 +22,12 @@ from typing import Any, Protocol
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
+
+# The task (id, attempt) whose handler is running in this context: log lines written there carry both.
+current_task: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("storyloom_task", default=None)
 
 class TaskState(enum.Enum):
     PENDING = "PENDING"
@@ -224,9 +229,15 @@ class TaskRunner:
         max_attempts: int = 3,
         cleanup_interval: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
+        telemetry: Telemetry = NO_TELEMETRY,
     ):
         self._repo = repository
         self._clock = clock
+        # Metrics and spans; the services whose kinds run here report their stages and engines through it too.
+        self.telemetry = telemetry
+        # The kind and state of each live task this process knows, to report state changes.
+        self._live: dict[str, tuple[str, str]] = {}
+        self._queued_at: dict[str, float] = {}
         self._kinds: dict[str, TaskKind] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._kind_slots: dict[str, asyncio.Semaphore] = {}
@@ -271,6 +282,7 @@ class TaskRunner:
         await asyncio.gather(*running, return_exceptions=True)
 
     async def _recover(self, task: Task) -> None:
+        self._count(task)
         kind = self._kinds.get(task.kind)
         if kind is None:
             failure = TaskError("FAILED_PRECONDITION", "TASK_KIND_UNKNOWN",
@@ -320,6 +332,7 @@ class TaskRunner:
         first = TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message)
         stored, created = await self._repo.create(task, first)
         if created:
+            self._count(stored)
             self._schedule(stored.id, stored.kind)
         return stored
 
@@ -393,6 +406,7 @@ class TaskRunner:
     def _schedule(self, task_id: str, kind: str) -> None:
         if self._stopping:
             return
+        self._queued_at[task_id] = self._clock.monotonic()
         self._running[task_id] = asyncio.create_task(self._run(task_id, kind), name=f"task-{task_id}")
 
     async def _run(self, task_id: str, kind: str) -> None:
@@ -402,13 +416,17 @@ class TaskRunner:
                 task = await self._repo.get(task_id)
                 if task is None or task.state.terminal:
                     return
+                self.telemetry.queue_wait(kind, self._clock.monotonic() - self._queued_at.pop(task_id, 0.0))
                 now = self._clock.now()
                 task, _ = await self._record(task_id, TaskUpdate(
                     state=TaskState.RUNNING, attempt=task.attempt + 1, start_time=task.start_time or now,
                     message="Started." if task.attempt == 0 else "Resumed.",
                 ))
+                current_task.set((task.id, task.attempt))
                 try:
-                    result = await self._kinds[task.kind].handler(self._context(task))
+                    with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
+                                                                  "storyloom.attempt": task.attempt}):
+                        result = await self._kinds[task.kind].handler(self._context(task))
                 except asyncio.CancelledError:
                     if task_id not in self._cancel_requested:
                         raise  # shutdown: leave the task live so the next start resumes it
@@ -431,6 +449,7 @@ class TaskRunner:
                 raise
         finally:
             self._running.pop(task_id, None)
+            self._queued_at.pop(task_id, None)
             self._cancel_requested.discard(task_id)
             self._finishing.discard(task_id)
 
@@ -465,12 +484,24 @@ class TaskRunner:
     async def _record_locked(self, task_id: str, update: TaskUpdate) -> tuple[Task, TaskEvent]:
         """Persists the update as the next event, then wakes the watchers."""
         task, event = await self._repo.append_event(task_id, update, self._clock.now())
+        self._count(task)
         signal = self._signals.pop(task_id, None)
         if signal is not None:
             signal.set()
         if task.state.terminal:
             self._locks.pop(task_id, None)
         return task, event
+
+    def _count(self, task: Task) -> None:
+        """Tells telemetry when a task's state changed (tasks by kind and state)."""
+        known = self._live.get(task.id)
+        if known is not None and known[1] == task.state.value:
+            return
+        if task.state.terminal:
+            self._live.pop(task.id, None)
+        else:
+            self._live[task.id] = (task.kind, task.state.value)
+        self.telemetry.task_state(task.kind, known[1] if known else None, task.state.value)
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         return self._locks.setdefault(task_id, asyncio.Lock())
