@@ -31,13 +31,23 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Cheap, because every call writes one: the time string is made once a second,
+    and values are encoded as they are (only what JSON cannot hold goes through str)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.converter = time.gmtime
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -45,7 +55,13 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        try:
+            return _encode(entry)
+        except TypeError:  # a value JSON has no type for (a datetime, an enum...)
+            return json.dumps(entry, default=str)
+
+
+_encode = json.JSONEncoder(separators=(", ", ": ")).encode
 
 
 class TextFormatter(logging.Formatter):
