@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import statistics
 import sys
@@ -36,10 +37,8 @@ CONCURRENCY = 8
 async def calls(stub: task_pb2_grpc.TaskServiceStub, metadata, count: int) -> float:
     async def worker(n: int) -> None:
         for _ in range(n):
-            try:
+            with contextlib.suppress(grpc.aio.AioRpcError):
                 await stub.GetTask(task_pb2.GetTaskRequest(name="tasks/missing"), metadata=metadata)
-            except grpc.aio.AioRpcError:
-                pass
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(count // CONCURRENCY) for _ in range(CONCURRENCY)))
