@@ -39,6 +39,7 @@ from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
+from storyloom.store.progress import SqlStageTimingRepository
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
@@ -117,7 +118,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         media=media,
         text_engine=text_engine,
         conversations=conversations,
-        stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
+        stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines,
+                        stage_timings=SqlStageTimingRepository(db)),
         engines=engines,
         secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
