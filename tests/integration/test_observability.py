@@ -50,7 +50,8 @@ async def run(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run]:
     settings = settings_for_tests(tmp_path_factory.mktemp("observed") / "data", metrics_address="127.0.0.1:0")
     access, logger = Records(), logging.getLogger("storyloom.access")
     logger.addHandler(access)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not .level: it clears the logger's cached isEnabledFor answers
     try:
         async with serving(settings, tracer_provider=provider) as server:
             caller = await server.new_caller()
