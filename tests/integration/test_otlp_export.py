@@ -22,7 +22,7 @@ class Collector(trace_service_pb2_grpc.TraceServiceServicer):
         self.spans: list[tuple[str, bytes]] = []
         self.received = threading.Event()
 
-    def Export(self, request, context):  # noqa: N802 - the generated method name
+    def Export(self, request, context):  # the generated method name
         for resource in request.resource_spans:
             for scope in resource.scope_spans:
                 self.spans += [(span.name, span.trace_id) for span in scope.spans]
