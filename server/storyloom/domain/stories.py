@@ -270,8 +270,19 @@ class Stories:
         await self.clock.load()
         run = RunEstimate(self.clock, self._clock.monotonic())
 
-        async def stage(story: Story, name: str, message: str) -> None:
+        # A unit's cost is the time from its report to the next one: the engine call and storing what it made.
+        unit: tuple[str, float, float] | None = None  # (stage, units, started)
+
+        def unit_done() -> None:
+            if unit is not None:
+                name, units, started = unit
+                self.clock.record(name, (self._clock.monotonic() - started) / max(units, 1e-6))
+
+        async def stage(story: Story, name: str, message: str, units: float = 1.0) -> None:
+            nonlocal unit
+            unit_done()
             await self._stage(ctx, run, story, name, message)
+            unit = (name, units, self._clock.monotonic())
 
         if story.conversation_id and story.requirements == StoryRequirements():
             await stage(story, "requirements", "Reading the conversation.")
@@ -328,15 +339,15 @@ class Stories:
         for scene in story.scenes:
             if scene.narration_state != "PENDING":
                 continue
-            await stage(story, "narration", f"Reading scene {scene.index + 1} aloud.")
+            await stage(story, "narration", f"Reading scene {scene.index + 1} aloud.", units=_words(scene.text))
             media_id = await self._asset(
-                "narration", functools.partial(self._narration, story.user_id, scene, requirements),
-                units=_words(scene.text))
+                "narration", functools.partial(self._narration, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
 
         await self._repo.update(story_id, state="READY", update_time=self._clock.now())
+        unit_done()
         await self.clock.save()
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
 
@@ -346,9 +357,9 @@ class Stories:
         eta = run.eta(work, self._clock.monotonic(), self._clock.now())
         await ctx.progress(stage=stage, percent=self.clock.percent(work), message=message, eta=eta)
 
-    async def _timed(self, stage: str, work: Awaitable[T], units: float = 1.0) -> T:
-        """One step of a stage (`units` of its work), timed for ETAs and metrics, as a trace span (the writer's calls
-        as engine spans: the painter and narrator make their own)."""
+    async def _timed(self, stage: str, work: Awaitable[T]) -> T:
+        """One step of a stage, timed for metrics, as a trace span (the writer's calls as engine spans: the painter
+        and narrator make their own)."""
         telemetry = self._tasks.telemetry
         started = self._clock.monotonic()
         with telemetry.span(f"stage {stage}", {"storyloom.stage": stage}):
@@ -358,15 +369,14 @@ class Stories:
             else:
                 result = await work
         seconds = self._clock.monotonic() - started
-        self.clock.record(stage, seconds / max(units, 1e-6))
         telemetry.stage_unit(CREATE_KIND, stage, seconds)
         return result
 
-    async def _asset(self, stage: str, make: Callable[[], Awaitable[str]], units: float = 1.0) -> str | None:
+    async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:
         """Makes a picture or narration, retrying; a persistent failure is reported, not fatal."""
         for attempt in range(1, self.ASSET_ATTEMPTS + 1):
             try:
-                return await self._timed(stage, make(), units)
+                return await self._timed(stage, make())
             except asyncio.CancelledError:
                 raise
             except Exception:  # the scene's text is fine without this asset
