@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
+from opentelemetry.trace import TracerProvider
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings
@@ -72,10 +73,11 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: Settings,
-                  text_engine: StoryTextEngine | None = None) -> AsyncIterator[StoryloomServer]:
-    """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one."""
-    app = await build_app(settings, text_engine=text_engine)
+async def serving(settings: Settings, text_engine: StoryTextEngine | None = None,
+                  tracer_provider: TracerProvider | None = None) -> AsyncIterator[StoryloomServer]:
+    """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one,
+    `tracer_provider` turns tracing on (the SDK's in-memory exporter, say)."""
+    app = await build_app(settings, text_engine=text_engine, tracer_provider=tracer_provider)
     task_kinds.register(app)
     await start(app)
     running = await start_server(app)

@@ -10,7 +10,9 @@ on 127.0.0.1:8081 (its /config.json names the gateway), then prints the URLs and
 
 Ports also come from the environment: STORYLOOM_GRPC_PORT, STORYLOOM_HTTP_PORT (0 = any free
 port for gRPC), STORYLOOM_WEB_PORT (the web page; 0 = any free port), STORYLOOM_ENVOY_ADMIN_PORT
-(Envoy's admin API; off unless set).
+(Envoy's admin API, whose /stats/prometheus are Envoy's metrics; 0 = any free port, the default; -1 = off),
+STORYLOOM_METRICS_PORT (the server's Prometheus /metrics; 0 = any free port, the default; -1 = off).
+The banner prints every URL.
 
 Ctrl-C or SIGTERM stops both: the server first gets SIGTERM and drains in-flight calls while
 the gateway still carries them, then Envoy stops. A second Ctrl-C kills both at once. Exits
@@ -141,6 +143,8 @@ class Launcher:
         self.grpc_port: int | None = None
         self.port_file: Path | None = None
         self.envoy_log = self.work / "envoy.log"
+        self.metrics_port: int | None = None
+        self.admin_port: int | None = None
 
     # --- signals ---------------------------------------------------------------------------
 
@@ -160,6 +164,8 @@ class Launcher:
         port_file = self.port_file = Path(tempfile.mkdtemp(prefix="storyloom-run-")) / "port"
         env = dict(os.environ)
         env.setdefault("STORYLOOM_LOG_FORMAT", "text")  # readable on a console; JSON in production
+        if self.args.metrics_port >= 0:
+            env.setdefault("STORYLOOM_METRICS_ADDRESS", f"127.0.0.1:{self.args.metrics_port}")
         argv = [
             sys.executable, "-m", "storyloom", "serve",
             "--address", f"127.0.0.1:{self.args.grpc_port}",
@@ -175,6 +181,8 @@ class Launcher:
             text = port_file.read_text().strip() if port_file.exists() else ""
             if text.isdigit():
                 self.grpc_port = int(text)
+                metrics = port_file.with_name("port.metrics")  # written before the port file
+                self.metrics_port = int(metrics.read_text()) if metrics.exists() else None
                 return
             if time.monotonic() > deadline:
                 raise StartupError(f"the server did not start serving within {SERVER_START_TIMEOUT:.0f}s")
@@ -190,17 +198,22 @@ class Launcher:
         issuers_file = os.environ.get("STORYLOOM_JWT_ISSUERS_FILE", "")
         issuers = render_config.read_token_issuers(
             Path(issuers_file).read_text() if issuers_file else os.environ.get("STORYLOOM_JWT_ISSUERS", ""))
+        admin_port = self.args.admin_port if self.args.admin_port >= 0 else None
         config_path.write_text(
             render_config.render(
-                self.args.http_port, f"127.0.0.1:{self.grpc_port}", DESCRIPTOR.resolve(), self.args.admin_port,
+                self.args.http_port, f"127.0.0.1:{self.grpc_port}", DESCRIPTOR.resolve(), admin_port,
                 access_log=not self.args.no_access_log, jwt_issuers=issuers,
             )
         )
+        admin_file = self.work / "admin-address"
+        admin_file.unlink(missing_ok=True)
         argv = [
             _envoy_binary(), "-c", str(config_path), "--log-path", str(self.envoy_log), "--log-level", "info",
             "--disable-hot-restart",  # no shared-memory clash with other Envoys (tests, other checkouts)
             "--file-flush-interval-msec", "250",  # access log lines now, not every 10 s
         ]  # fmt: skip
+        if admin_port is not None:
+            argv += ["--admin-address-path", str(admin_file)]  # the port Envoy got, when 0
         print(f"run_local: starting Envoy on 127.0.0.1:{self.args.http_port} (log: {self.envoy_log})", flush=True)
         self.envoy = _spawn(argv, cwd=ROOT)  # stdout: the access log
         healthz = f"http://127.0.0.1:{self.args.http_port}/healthz"
@@ -214,6 +227,8 @@ class Launcher:
             try:
                 with urllib.request.urlopen(healthz, timeout=1) as response:
                     if response.status == 200:
+                        if admin_file.exists():
+                            self.admin_port = int(admin_file.read_text().strip().rsplit(":", 1)[1])
                         return
             except (urllib.error.URLError, OSError):
                 pass  # not listening yet, or 503 until the first health check passes
@@ -247,7 +262,10 @@ class Launcher:
                else "KEY=<your API key>   # python -m storyloom users create NAME")
         grpcurl = Path(sys.executable).parent / "grpcurl"
         grpcurl_cmd = str(grpcurl) if grpcurl.exists() else "grpcurl"
-        admin = f"\n  Envoy admin   http://127.0.0.1:{self.args.admin_port}" if self.args.admin_port else ""
+        admin = (f"\n  Envoy admin   http://127.0.0.1:{self.admin_port}   "
+                 f"(Envoy's metrics: /stats/prometheus)" if self.admin_port else "")
+        if self.metrics_port:
+            admin += f"\n  metrics       http://127.0.0.1:{self.metrics_port}/metrics   (Prometheus)"
         # The grpcurl scripts and storyloom-cli dial 127.0.0.1:50051 unless told otherwise.
         scripts = "" if self.grpc_port == 50051 else (
             f"\n                export STORYLOOM_ADDR=127.0.0.1:{self.grpc_port}   (for the scripts and storyloom-cli)")
@@ -352,8 +370,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="gateway port (env STORYLOOM_HTTP_PORT, default 8080)")
     parser.add_argument("--web-port", type=int, default=_env_int("STORYLOOM_WEB_PORT", 8081),
                         help="web page port (env STORYLOOM_WEB_PORT, default 8081; 0 = any free port; -1 = off)")
-    parser.add_argument("--admin-port", type=int, default=_env_int("STORYLOOM_ENVOY_ADMIN_PORT", None),
-                        help="Envoy admin API port (env STORYLOOM_ENVOY_ADMIN_PORT; default: no admin API)")
+    parser.add_argument("--admin-port", type=int, default=_env_int("STORYLOOM_ENVOY_ADMIN_PORT", 0),
+                        help="Envoy admin API port, with Envoy's metrics at /stats/prometheus (env "
+                             "STORYLOOM_ENVOY_ADMIN_PORT; default 0 = any free port; -1 = no admin API)")
+    parser.add_argument("--metrics-port", type=int, default=_env_int("STORYLOOM_METRICS_PORT", 0),
+                        help="the server's Prometheus /metrics (env STORYLOOM_METRICS_PORT; default 0 = any free "
+                             "port; -1 = off)")
     parser.add_argument("--data-dir", default=os.environ.get("STORYLOOM_DATA_DIR", "data"),
                         help="server data directory (env STORYLOOM_DATA_DIR, default ./data)")
     parser.add_argument("--no-access-log", action="store_true", help="do not print one line per gateway request")

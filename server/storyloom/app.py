@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import TracerProvider
+
 from storyloom.config import ConfigurationError, Settings
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.books import Books
@@ -37,6 +39,10 @@ from storyloom.engines.packaging.books import PictureBooks
 from storyloom.engines.packaging.documents import DocumentTextReader
 from storyloom.engines.packaging.renditions import MediaRenditions
 from storyloom.engines.packaging.zipstream import ZipArchiver
+from storyloom.observability.engines import TimedIllustrator, TimedNarrator, TimedSpeechToText
+from storyloom.observability.metrics import Metrics
+from storyloom.observability.telemetry import Observability
+from storyloom.observability.tracing import provider_from_env
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -44,6 +50,7 @@ from storyloom.store.db import Database
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.pg_notifier import PostgresNotifier
+from storyloom.store.progress import SqlStageTimingRepository
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
@@ -73,6 +80,7 @@ class App:
     voice: Voice
     identities: Identities
     notifier: LocalNotifier | PostgresNotifier
+    observability: Observability
 
     async def close(self) -> None:
         await self.tasks.shutdown()
@@ -86,14 +94,17 @@ class App:
         await self.engines.illustrator.aclose()
         await self.engines.narrator.aclose()
         await self.db.close()
+        self.observability.close()
 
 
-async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None = None) -> App:
+async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None = None,
+                    tracer_provider: TracerProvider | None = None) -> App:
     """Opens and migrates the database and builds the services. Task kinds are registered on
     `app.tasks` (by plugins) before `start()`, so tasks a crash left behind find their handler.
 
     `text_engine` replaces the one the settings choose (tests pass an engine pointed at a fake);
-    the app owns it and closes it."""
+    the app owns it and closes it. `tracer_provider` replaces the one OTEL_EXPORTER_OTLP_ENDPOINT makes (tests
+    pass one with the SDK's in-memory exporter)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     secret = _secret(settings, shared=not db.is_sqlite)
@@ -101,6 +112,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     await db.migrate()
     # PostgreSQL means replicas: a write on one wakes the watchers on all (LISTEN/NOTIFY).
     notifier = LocalNotifier() if db.is_sqlite else PostgresNotifier(db)
+    observability = Observability(Metrics(), tracer_provider or provider_from_env())
+    observability.metrics.watch_pool(db.pool_status)
     tasks = TaskRunner(
         SqlTaskRepository(db),
         concurrency=settings.task_concurrency,
@@ -111,6 +124,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         heartbeat_interval=settings.task_heartbeat_seconds,
         run_tasks=settings.run_tasks,
         notifier=notifier,
+        telemetry=observability,
     )
     text_engine = text_engine or build_text_engine(settings)
     renditions = MediaRenditions()
@@ -121,8 +135,10 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
                                                      concurrent_replies=settings.concurrent_replies,
                                                      admitted_replies=settings.admitted_replies),
                                   notifier=notifier)
-    engines = StoryEngines(writer=text_engine, illustrator=build_illustrator(settings),
-                           narrator=build_narrator(settings))
+    narrator = build_narrator(settings)
+    speech = build_speech(narrator)
+    engines = StoryEngines(writer=text_engine, illustrator=TimedIllustrator(build_illustrator(settings), observability),
+                           narrator=TimedNarrator(narrator, observability))
     app = App(
         settings=settings,
         db=db,
@@ -131,7 +147,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         media=media,
         text_engine=text_engine,
         conversations=conversations,
-        stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines)),
+        stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines,
+                                    stage_timings=SqlStageTimingRepository(db))),
         bundles=Bundles(stories, media, ZipArchiver()),
         books=Books(stories, media, PictureBooks(), renditions),
         illustrations=Illustrations(stories, media, DocumentTextReader()),
@@ -139,9 +156,11 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
-                    build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
+                    dataclasses.replace(speech, stt=TimedSpeechToText(speech.stt, observability)),
+                    VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
         notifier=notifier,
+        observability=observability,
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)

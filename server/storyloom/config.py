@@ -102,6 +102,8 @@ class Settings:
     dev_bootstrap: bool = True
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+    # Prometheus /metrics on host:port (port 0: any free one); empty: no metrics endpoint.
+    metrics_address: str = ""
     # Which text engine writes replies: "auto" (Gemini when GEMINI_API_KEY is set, else the
     # offline storyteller), "gemini" or "offline".
     text_engine: str = "auto"
@@ -174,6 +176,7 @@ class Settings:
             "dev_bootstrap": _env("DEV_BOOTSTRAP", "1") not in ("0", "false", "no"),
             "log_level": _env("LOG_LEVEL", cls.log_level),
             "log_format": _env("LOG_FORMAT", cls.log_format),
+            "metrics_address": _env("METRICS_ADDRESS", ""),
             "text_engine": _env("TEXT_ENGINE", cls.text_engine),
             "offline_word_delay_seconds": float(_env("OFFLINE_WORD_DELAY_SECONDS",
                                                      str(cls.offline_word_delay_seconds))),

@@ -1,36 +1,88 @@
-"""Structured logs: one JSON object per line on stderr (or plain text for a terminal)."""
+"""Structured logs: one JSON object per line on stderr, or plain text with key=value fields for a terminal.
+
+A line written while a task's handler runs carries the task's id and attempt (`task`, `attempt`), whatever module
+wrote it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import time
+
+from storyloom.domain.tasks import current_task
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 
 
+class TaskFields(logging.Filter):
+    """Adds the running task's id and attempt to the records written inside it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        task = current_task.get()
+        if task is not None and not hasattr(record, "task"):
+            record.task, record.attempt = task
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Cheap, because every call writes one: the time string is made once a second,
+    and values are encoded as they are (only what JSON cannot hold goes through str)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+        entry: dict[str, object] = {
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        try:
+            return _encode(entry)
+        except TypeError:  # a value JSON has no type for (a datetime, an enum...)
+            return json.dumps(entry, default=str)
+
+
+_encode = json.JSONEncoder(separators=(", ", ": ")).encode
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value ...`, for people reading a terminal (`make run`)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items() if v not in ("", None))
+        if not fields:
+            return line
+        head, sep, rest = line.partition("\n")  # a traceback stays below the fields
+        return f"{head} {fields}{sep}{rest}"
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        formatter: logging.Formatter = JsonFormatter()
-        formatter.converter = __import__("time").gmtime
-    else:
-        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(formatter)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(TaskFields())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

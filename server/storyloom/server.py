@@ -77,13 +77,29 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
                                        require_client_auth=client_ca is not None)
 
 
+def interceptors(app: App) -> list[grpc.aio.ServerInterceptor]:
+    """Tracing first (when on), so its span, continued from the caller's `traceparent`, holds the whole call; then
+    sign-in, errors, the access log and the call metrics."""
+    chain: list[grpc.aio.ServerInterceptor] = []
+    provider = app.observability.provider
+    if provider is not None:
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+        chain.append(aio_server_interceptor(tracer_provider=provider))  # type: ignore[no-untyped-call]  # untyped lib
+    chain.append(ApiInterceptor(app.accounts, app.identities, app.observability.metrics))
+    return chain
+
+
 class RunningServer:
     """A started server, its bound port and its health service."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer):
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer,
+                 metrics_port: int | None = None):
         self.server = server
         self.port = port
         self.health = health_servicer
+        # Where /metrics is served (STORYLOOM_METRICS_ADDRESS), if it is.
+        self.metrics_port = metrics_port
 
     async def stop(self, grace: float) -> None:
         # NOT_SERVING first, so balancers (Envoy's health checks) stop sending new calls;
@@ -93,8 +109,7 @@ class RunningServer:
 
 
 async def start_server(app: App) -> RunningServer:
-    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts, app.identities)],
-                             options=server_options(app.settings))
+    server = grpc.aio.server(interceptors=interceptors(app), options=server_options(app.settings))
     tokens = PageTokens(app.secret)
     async def reply_result(task: Task) -> conversation_pb2.Message | None:
         message = await app.conversations.message(str(task.params["message_id"]))
@@ -132,7 +147,10 @@ async def start_server(app: App) -> RunningServer:
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer)
+    metrics_port = None
+    if app.settings.metrics_address:
+        metrics_port = app.observability.metrics.serve(app.settings.metrics_address)
+    return RunningServer(server, port, health_servicer, metrics_port)
 
 
 async def serve(settings: Settings) -> None:
@@ -151,6 +169,11 @@ async def serve(settings: Settings) -> None:
                                    "tls": "mtls" if settings.tls_client_ca_file else bool(settings.tls_cert_file)})
         if key:
             print(f"\nDevelopment API key (also in {settings.data_dir / 'dev-api-key'}):\n  {key}\n", flush=True)
+        if running.metrics_port is not None:
+            host = settings.metrics_address.rpartition(":")[0] or "127.0.0.1"
+            log.info("metrics", extra={"url": f"http://{host}:{running.metrics_port}/metrics"})
+            if settings.port_file:  # before the port file, whose appearance says the server is up
+                settings.port_file.with_name(settings.port_file.name + ".metrics").write_text(str(running.metrics_port))
         if settings.port_file:
             settings.port_file.write_text(str(running.port))
         await stop.wait()

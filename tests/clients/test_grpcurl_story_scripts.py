@@ -48,7 +48,8 @@ async def test_create_watch_and_get_a_story_from_flags(storyloom_server, caller,
     for match, event in zip(shown, log, strict=True):
         estimated = event.estimated_remaining is not None or event.estimated_completion_time is not None
         assert (match[4] is not None) == (estimated and event.state in (v1.TaskState.PENDING, v1.TaskState.RUNNING))
-    assert any(m[4] and m[4].endswith(" s left") for m in shown), lines
+    # Text alone takes well under a second, and the estimate (learned stage costs) may say so throughout.
+    assert any(m[4] and (m[4].endswith(" s left") or m[4] == "almost done") for m in shown), lines
 
     code, out, err = await script(storyloom_server.address, caller, "story-get.sh", task["target"].rsplit("/", 1)[1])
     assert code == 0, err

@@ -7,12 +7,14 @@ shape (a JWT has three dot-separated parts, a key none).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import dataclasses
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -56,10 +58,50 @@ def bearer_challenge(error: Unauthenticated) -> tuple[tuple[str, str], ...]:
     return (("www-authenticate", f'Bearer error="invalid_token", error_description="{description}"'),)
 
 
+class CallObserver(Protocol):
+    """Counts calls (metrics): implemented by storyloom.observability, wired in server.py."""
+
+    def rpc_started(self, method: str, streaming: bool) -> None: ...
+
+    def rpc_finished(self, method: str, code: str, seconds: float, streaming: bool) -> None: ...
+
+
+@dataclasses.dataclass
+class _Call:
+    """What the access log says of one call, gathered while it runs."""
+
+    start: float
+    user: str = ""
+    code: str = ""
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+def _code_name(context: Context) -> str:
+    code = context.code() if hasattr(context, "code") else None
+    return str(getattr(code, "name", code) or "OK")
+
+
+def _metadata_value(metadata: tuple[Any, ...] | None, name: str) -> str:
+    for key, value in metadata or ():
+        if key == name:
+            return str(value)
+    return ""
+
+
+async def _counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[Any]:
+    """A client stream, its message sizes added to the call's bytes_in as they are read."""
+    async for request in requests:
+        call.bytes_in += request.ByteSize()
+        yield request
+
+
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, accounts: Accounts, identities: Identities | None = None):
+    def __init__(self, accounts: Accounts, identities: Identities | None = None,
+                 observer: CallObserver | None = None):
         self._accounts = accounts
         self._identities = identities
+        self._observer = observer
 
     async def intercept_service(
         self,
@@ -92,58 +134,90 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             log.exception("unhandled error", extra={"rpc": method})
             await abort(context, internal_status())
 
-        def finish(start: float, user: str, context: Context) -> None:
-            code = context.code() if hasattr(context, "code") else None
-            # Health checks arrive every few seconds from the gateway: not worth an INFO line each.
-            log.log(logging.DEBUG if public else logging.INFO, "rpc",
-                    extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
-                           "ms": round((time.perf_counter() - start) * 1000, 1)})
+        observer = self._observer
+        streaming_call = bool(handler.unary_stream or handler.stream_stream)
 
-        def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def begin(context: Context) -> _Call:
+            if observer is not None:
+                observer.rpc_started(method, streaming_call)
+            return _Call(time.perf_counter())
+
+        def finish(call: _Call, context: Context) -> None:
+            seconds = time.perf_counter() - call.start
+            code = call.code or _code_name(context)
+            if observer is not None:
+                observer.rpc_finished(method, code, seconds, streaming_call)
+            # Health checks arrive every few seconds from the gateway: not worth an INFO line each.
+            level = logging.DEBUG if public else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(level, "rpc", extra={
+                    "method": method, "code": code, "duration_ms": round(seconds * 1000, 1), "user": call.user,
+                    "request_id": _metadata_value(details.invocation_metadata, "x-request-id"),
+                    "peer": context.peer(), "bytes_in": call.bytes_in, "bytes_out": call.bytes_out})
+
+        def unary(behavior: Callable[..., Any], streamed_request: bool) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
-                start, user = time.perf_counter(), ""
+                state = begin(context)
                 try:
-                    user = await enter(context)
-                    return await behavior(request, context)
+                    state.user = await enter(context)
+                    if streamed_request:
+                        request = _counted(request, state)
+                    else:
+                        state.bytes_in = request.ByteSize()
+                    response = await behavior(request, context)
+                    if response is not None:
+                        state.bytes_out = response.ByteSize()
+                    return response
+                except asyncio.CancelledError:
+                    state.code = "CANCELLED"
+                    raise
                 except Exception as exc:
                     if _is_abort(exc):
                         raise
                     await fail(context, exc)
                 finally:
-                    finish(start, user, context)
+                    finish(state, context)
             return call
 
-        def streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def streaming(behavior: Callable[..., Any], streamed_request: bool) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
-                start, user = time.perf_counter(), ""
+                state = begin(context)
                 try:
-                    user = await enter(context)
+                    state.user = await enter(context)
+                    if streamed_request:
+                        request = _counted(request, state)
+                    else:
+                        state.bytes_in = request.ByteSize()
                     if inspect.isasyncgenfunction(behavior) or inspect.isasyncgenfunction(
                             getattr(behavior, "__func__", None)):
                         async for item in behavior(request, context):
+                            state.bytes_out += item.ByteSize()
                             yield item
                     else:
                         await behavior(request, context)
+                except (asyncio.CancelledError, GeneratorExit):
+                    state.code = "CANCELLED"
+                    raise
                 except Exception as exc:
                     if _is_abort(exc):
                         raise
                     await fail(context, exc)
                 finally:
-                    finish(start, user, context)
+                    finish(state, context)
             return call
 
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary, False), handler.request_deserializer,
                                                        handler.response_serializer)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary, True), handler.request_deserializer,
                                                         handler.response_serializer)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream, False),
                                                         handler.request_deserializer, handler.response_serializer)
         assert handler.stream_stream is not None  # a handler serves one of the four shapes
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
-                                                     handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream, True),
+                                                     handler.request_deserializer, handler.response_serializer)
 
 
 def _is_abort(exc: BaseException) -> bool:

@@ -422,9 +422,13 @@ class Conversations:
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)
         self._chunks.open(message_id)
+        asked, first = self._clock.monotonic(), True
         try:
             async for event in events:
                 if isinstance(event, TextDelta):
+                    if event.text and first:
+                        first = False
+                        self._tasks.telemetry.first_chunk("text.chat", self._clock.monotonic() - asked)
                     if event.text:
                         self._chunks.add(message_id, event.text)  # stored, then announced, by the chunk writer
                 else:

@@ -39,7 +39,8 @@ class LiveReply:
 
 
 class ChunkWriter:
-    def __init__(self, store: ChunkStore, on_stored: Callable[[str], Awaitable[None]], gather_seconds: float = GATHER_SECONDS):
+    def __init__(self, store: ChunkStore, on_stored: Callable[[str], Awaitable[None]],
+                 gather_seconds: float = GATHER_SECONDS):
         self._store = store
         self._on_stored = on_stored
         self._gather = gather_seconds

@@ -19,7 +19,7 @@ import html
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
@@ -28,6 +28,7 @@ from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
+from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
 from storyloom.domain.requirements import StoryRequirements, with_defaults
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 
@@ -44,6 +45,14 @@ THUMBNAIL_SIDE = 256
 StoryState = Literal["GENERATING", "READY", "FAILED", "CANCELLED"]
 AssetState = Literal["PENDING", "READY", "FAILED", "SKIPPED"]
 SCENES_FOR_LENGTH = {"SHORT": 3, "MEDIUM": 5, "LONG": 8, "": 5}
+# The stages the text engine does (the others paint and narrate).
+WRITER_STAGES = ("requirements", "premise", "outline", "scenes")
+# Seconds per unit of each stage before any was measured: the offline engines on a busy 2-core machine, where one
+# scene's narration (piper) is most of a story. Learned values replace them (domain/progress.py).
+STAGE_DEFAULTS = {"requirements": 0.3, "premise": 0.05, "outline": 0.05, "scenes": 0.05, "illustrations": 0.3,
+                  "narration": 0.15}  # narration: seconds per word
+# Words of a scene not written yet, for the narration estimate.
+WORDS_PER_SCENE = 120
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,22 +165,6 @@ class StoryEngines:
     narrator: Narrator
 
 
-class StageClock:
-    """Measured seconds per unit of each stage (a moving average), for ETAs."""
-
-    DEFAULTS = {"requirements": 1.0, "premise": 0.5, "outline": 0.5, "scenes": 0.3, "illustrations": 0.3,
-                "narration": 1.5}
-
-    def __init__(self) -> None:
-        self._seconds = dict(self.DEFAULTS)
-
-    def record(self, stage: str, seconds: float) -> None:
-        self._seconds[stage] = 0.7 * self._seconds[stage] + 0.3 * seconds
-
-    def remaining(self, work: Sequence[tuple[str, int]]) -> float:
-        return sum(self._seconds[stage] * units for stage, units in work)
-
-
 def require_something(requirements: StoryRequirements, field: str = "requirements") -> None:
     if requirements == StoryRequirements():
         raise InvalidArgument(FieldViolation(field, "must say something about the story: at least one field"),
@@ -186,7 +179,7 @@ class Stories:
     def __init__(self, repository: StoryRepository, tasks: TaskRunner, media: MediaLibrary,
                  conversations: Conversations, engines: StoryEngines, *,
                  reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5,
-                 clock: Clock = SYSTEM_CLOCK):
+                 clock: Clock = SYSTEM_CLOCK, stage_timings: StageTimingRepository | None = None):
         self._repo = repository
         self._clock = clock
         self._tasks = tasks
@@ -195,7 +188,8 @@ class Stories:
         self._engines = engines
         self._reuse_window = reuse_window
         self._asset_retry_delay = asset_retry_delay
-        self.clock = StageClock()
+        # What each stage costs, learned from the stories written (and stored, when given a repository).
+        self.clock = StageClock(CREATE_KIND, STAGE_DEFAULTS, stage_timings)
         tasks.register(CREATE_KIND, self._write, on_end=self._follow)
 
     # --- step by step (unary) ----------------------------------------------------------------
@@ -310,9 +304,25 @@ class Stories:
     async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
         story = await self._load(story_id)
         writer = self._engines.writer
+        await self.clock.load()
+        run = RunEstimate(self.clock, self._clock.monotonic())
+
+        # A unit's cost is the time from its report to the next one: the engine call and storing what it made.
+        unit: tuple[str, float, float] | None = None  # (stage, units, started)
+
+        def unit_done() -> None:
+            if unit is not None:
+                name, units, started = unit
+                self.clock.record(name, (self._clock.monotonic() - started) / max(units, 1e-6))
+
+        async def stage(story: Story, name: str, message: str, units: float = 1.0) -> None:
+            nonlocal unit
+            unit_done()
+            await self._stage(ctx, run, story, name, message)
+            unit = (name, units, self._clock.monotonic())
 
         if story.conversation_id and story.requirements == StoryRequirements():
-            await self._stage(ctx, story, "requirements", "Reading the conversation.")
+            await stage(story, "requirements", "Reading the conversation.")
             extracted = await self._timed("requirements", self._conversations.extract_requirements(
                 story.user_id, story.conversation_id))
             require_something(extracted, "conversation")
@@ -325,7 +335,7 @@ class Stories:
         count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
-            await self._stage(ctx, story, "scenes", "Splitting the text into scenes.")
+            await stage(story, "scenes", "Splitting the text into scenes.")
             parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
             for i, part in enumerate(parts):
                 await self._repo.put_scene(story_id, _scene(i, part, story.options))
@@ -334,20 +344,20 @@ class Stories:
             story = await self._load(story_id)
 
         if not story.premise and not story.source_text:
-            await self._stage(ctx, story, "premise", "Thinking of the idea.")
+            await stage(story, "premise", "Thinking of the idea.")
             premise = await self._timed("premise", writer.premise(requirements))
             await self._repo.update(story_id, premise=premise.premise,
                                     title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
-            await self._stage(ctx, story, "outline", "Planning the scenes.")
+            await stage(story, "outline", "Planning the scenes.")
             outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
             await self._repo.update(story_id, outline=list(outline), planned_scene_count=len(outline))
             story = await self._load(story_id)
 
         for index in range(len(story.scenes), len(story.outline)):
-            await self._stage(ctx, story, "scenes", f"Writing scene {index + 1} of {len(story.outline)}.")
+            await stage(story, "scenes", f"Writing scene {index + 1} of {len(story.outline)}.")
             written = [s.as_text() for s in story.scenes]
             part = await self._timed("scenes", writer.scene(requirements, story.premise, story.outline, index, written))
             await self._repo.put_scene(story_id, _scene(index, part, story.options))
@@ -356,7 +366,7 @@ class Stories:
         for scene in story.scenes:
             if scene.picture_state != "PENDING":
                 continue
-            await self._stage(ctx, story, "illustrations", f"Painting scene {scene.index + 1}.")
+            await stage(story, "illustrations", f"Painting scene {scene.index + 1}.")
             media_id = await self._asset("illustrations",
                                          functools.partial(self._picture, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
@@ -366,30 +376,38 @@ class Stories:
         for scene in story.scenes:
             if scene.narration_state != "PENDING":
                 continue
-            await self._stage(ctx, story, "narration", f"Reading scene {scene.index + 1} aloud.")
+            await stage(story, "narration", f"Reading scene {scene.index + 1} aloud.", units=_words(scene.text))
             media_id = await self._asset(
                 "narration", functools.partial(self._narration, story.user_id, scene, requirements))
             await self._repo.put_scene(story_id, dataclasses.replace(
                 scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
             story = await self._load(story_id)
 
+        unit_done()
+        await self.clock.save()
         # Reported first: the report is fenced, so a worker that lost the task stops here and marks nothing.
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
         await self._repo.update(story_id, state="READY", update_time=self._clock.now())
 
-    async def _stage(self, ctx: TaskContext, story: Story, stage: str, message: str) -> None:
-        """Reports progress: the share of work done so far and an ETA from measured stage times."""
-        work = _remaining_work(story)
-        total = max(1, _total_work(story))
-        done_units = total - sum(units for _, units in work)
-        percent = min(99, round(100 * done_units / total))
-        eta = self._clock.now() + dt.timedelta(seconds=self.clock.remaining(work))
-        await ctx.progress(stage=stage, percent=percent, message=message, eta=eta)
+    async def _stage(self, ctx: TaskContext, run: RunEstimate, story: Story, stage: str, message: str) -> None:
+        """Reports progress: the share of the expected seconds done so far, and an ETA from what is left."""
+        work = _work(story)
+        eta = run.eta(work, self._clock.monotonic(), self._clock.now())
+        await ctx.progress(stage=stage, percent=self.clock.percent(work), message=message, eta=eta)
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
+        """One step of a stage, timed for metrics, as a trace span (the writer's calls as engine spans: the painter
+        and narrator make their own)."""
+        telemetry = self._tasks.telemetry
         started = self._clock.monotonic()
-        result = await work
-        self.clock.record(stage, self._clock.monotonic() - started)
+        with telemetry.span(f"stage {stage}", {"storyloom.stage": stage}):
+            if stage in WRITER_STAGES:
+                with telemetry.engine_call(f"text.{stage}"):
+                    result = await work
+            else:
+                result = await work
+        seconds = self._clock.monotonic() - started
+        telemetry.stage_unit(CREATE_KIND, stage, seconds)
         return result
 
     async def _asset(self, stage: str, make: Callable[[], Awaitable[str]]) -> str | None:
@@ -455,21 +473,35 @@ def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
                  narration_state="SKIPPED" if options.skip_narration else "PENDING")
 
 
-def _total_work(story: Story) -> int:
-    scenes = story.planned_scene_count or story.options.scene_count or 5
-    return 2 + scenes * (1 + (not story.options.skip_illustrations) + (not story.options.skip_narration))
+def _words(text: str) -> int:
+    return len(text.split())
 
 
-def _remaining_work(story: Story) -> list[tuple[str, int]]:
+def _work(story: Story) -> list[StageWork]:
+    """The work of each stage of the story's task, in all and still to do: one unit per step, except narration,
+    whose unit is a word (a long scene takes longer to read; scenes not written yet count as long as the average
+    written one, or WORDS_PER_SCENE)."""
     scenes = story.planned_scene_count or story.options.scene_count or 5
-    planned = bool(story.source_text)
-    work = [("premise", 0 if story.premise or planned else 1), ("outline", 0 if story.outline or planned else 1),
-            ("scenes", scenes - len(story.scenes))]
-    if not story.options.skip_illustrations:
-        work.append(("illustrations", scenes - sum(s.picture_state != "PENDING" for s in story.scenes)))
-    if not story.options.skip_narration:
-        work.append(("narration", scenes - sum(s.narration_state != "PENDING" for s in story.scenes)))
-    return [(stage, max(0, units)) for stage, units in work]
+    planned = bool(story.source_text)  # a given text is split into scenes: no premise, no outline
+    pictures = 0 if story.options.skip_illustrations else scenes
+    asking = bool(story.conversation_id)
+    written = [_words(s.text) for s in story.scenes]
+    average = sum(written) / len(written) if written else WORDS_PER_SCENE
+    unwritten = max(0, scenes - len(written)) * average
+    if story.options.skip_narration:
+        words = words_left = 0.0
+    else:
+        words = sum(written) + unwritten
+        words_left = unwritten + sum(_words(s.text) for s in story.scenes if s.narration_state == "PENDING")
+    work = [
+        StageWork("requirements", int(asking), int(asking and story.requirements == StoryRequirements())),
+        StageWork("premise", int(not planned), int(not (story.premise or planned))),
+        StageWork("outline", int(not planned), int(not (story.outline or planned))),
+        StageWork("scenes", scenes, scenes - len(story.scenes)),
+        StageWork("illustrations", pictures, pictures - sum(s.picture_state != "PENDING" for s in story.scenes)),
+        StageWork("narration", words, words_left),
+    ]
+    return [dataclasses.replace(w, remaining=min(w.total, max(0, w.remaining))) for w in work]
 
 
 def _fingerprint(requirements: StoryRequirements | None, conversation_id: str, text: str, options: StoryOptions) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
+from storyloom.domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
@@ -50,6 +52,9 @@ __all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "Task
            "TaskUpdate"]
 
 log = logging.getLogger(__name__)
+
+# The task (id, attempt) whose handler is running in this context: log lines written there carry both.
+current_task: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("storyloom_task", default=None)
 
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
 # Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
@@ -90,10 +95,15 @@ class TaskRunner:
         run_tasks: bool = True,
         worker_id: str | None = None,
         notifier: Notifier | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ):
         self._repo = repository
         self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
+        # Metrics and spans; the services whose kinds run here report their stages and engines through it too.
+        self.telemetry = telemetry
+        # The kind and state of each live task this process has seen, to report state changes.
+        self._live: dict[str, tuple[str, str]] = {}
         self._kinds: dict[str, TaskKind] = {}
         self._shared = _Pool(concurrency)
         self._pools: dict[str, _Pool] = {}
@@ -210,6 +220,7 @@ class TaskRunner:
                             task_id=task_id)
         stored, created = await self._repo.create(new.task, new.first_event)
         if created:
+            self._count(stored)
             await self.accepted()
         return stored
 
@@ -345,6 +356,8 @@ class TaskRunner:
             ), TaskFence(states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
         except (TaskFenced, LookupError):
             return  # another worker claimed it first, or it was cancelled or deleted
+        if task.attempt == 0:
+            self.telemetry.queue_wait(task.kind, max(0.0, (now - task.create_time).total_seconds()))
         pool.running += 1
         self._claims[claimed.id] = claimed.attempt
         self._running[claimed.id] = asyncio.create_task(self._run(claimed, pool), name=f"task-{claimed.id}")
@@ -353,7 +366,10 @@ class TaskRunner:
         fence = self._claim_fence(task.attempt)
         try:
             try:
-                result = await self._kinds[task.kind].handler(self._context(task, fence))
+                current_task.set((task.id, task.attempt))
+                with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
+                                                              "storyloom.attempt": task.attempt}):
+                    result = await self._kinds[task.kind].handler(self._context(task, fence))
             except asyncio.CancelledError:
                 if task.id in self._cancel_requested:
                     with contextlib.suppress(TaskFenced, LookupError):
@@ -504,8 +520,20 @@ class TaskRunner:
             task, event = await self._repo.append_event(task_id, update, self._clock.now(), fence)
         if task.state.terminal:
             self._locks.pop(task_id, None)
+        self._count(task)
         await self._notifier.publish("task", task_id)
         return task, event
+
+    def _count(self, task: Task) -> None:
+        """Tells telemetry when a task's state changed (tasks by kind and state, as this process sees them)."""
+        known = self._live.get(task.id)
+        if known is not None and known[1] == task.state.value:
+            return
+        if task.state.terminal:
+            self._live.pop(task.id, None)
+        else:
+            self._live[task.id] = (task.kind, task.state.value)
+        self.telemetry.task_state(task.kind, known[1] if known else None, task.state.value)
 
     def _lock(self, task_id: str) -> asyncio.Lock:
         return self._locks.setdefault(task_id, asyncio.Lock())

@@ -103,6 +103,17 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
 
+    def pool_status(self) -> dict[str, int]:
+        """The connection pool now: its size, connections checked out, idle in it, and over its size."""
+        pool = self.engine.pool
+        status = {"checked_out": 0, "idle": 0, "overflow": 0, "size": 0}
+        for name, attribute in (("checked_out", "checkedout"), ("idle", "checkedin"), ("overflow", "overflow"),
+                                ("size", "size")):
+            read = getattr(pool, attribute, None)
+            if callable(read):
+                status[name] = max(0, int(read()))
+        return status
+
     async def migrate(self) -> None:
         """Brings the schema to the newest Alembic revision."""
         async with self.engine.begin() as conn:

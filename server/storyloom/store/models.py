@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -324,3 +325,15 @@ class MemoryEmbeddingRow(Base):
     model: Mapped[str] = mapped_column(String(100), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(40))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StageTimingRow(Base):
+    """What one stage of a task kind costs, learned from finished tasks (domain/progress.py)."""
+
+    __tablename__ = "stage_timings"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seconds_per_unit: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
