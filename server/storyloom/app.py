@@ -25,8 +25,11 @@ from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
+from storyloom.domain.videos import StoryVideos
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.video.align import PauseAligner
+from storyloom.engines.video.encoder import PyAvVideoEncoder
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -36,6 +39,7 @@ from storyloom.store.media import SqlMediaRepository
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
+from storyloom.store.videos import SqlVideoRepository
 from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class App:
     memories: Memories
     voice: Voice
     identities: Identities
+    videos: StoryVideos
 
     async def close(self) -> None:
         await self.tasks.stop()
@@ -102,13 +107,14 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         media=media,
         text_engine=text_engine,
         conversations=conversations,
-        stories=Stories(SqlStoryRepository(db), tasks, media, conversations, engines),
+        stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines)),
         engines=engines,
         secret=secret,
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     build_speech(engines.narrator), VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
+        videos=StoryVideos(SqlVideoRepository(db), tasks, stories, media, PyAvVideoEncoder(), PauseAligner()),
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)

@@ -22,12 +22,14 @@ from storyloom.api.requests import (
     user_parent,
 )
 from storyloom.api.tasks import TaskServicer
+from storyloom.api.videos import VideoMethods
 from storyloom.domain import stories as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
 from storyloom.domain.media import MediaItem
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.requirements import StoryRequirements, with_defaults
+from storyloom.domain.videos import StoryVideos
 from storyloom.v1 import requirements_pb2, story_pb2, story_pb2_grpc, task_pb2
 
 STORY = ("users", "stories")
@@ -79,8 +81,9 @@ def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
         mood=spec.mood, action=spec.action)
 
 
-class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens):
+class StoryServicer(VideoMethods, story_pb2_grpc.StoryServiceServicer):
+    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens, videos: StoryVideos):
+        VideoMethods.__init__(self, videos, tasks, tokens)
         self._stories = stories
         self._tasks = tasks
         self._tokens = tokens
