@@ -70,7 +70,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run bench bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -83,6 +83,7 @@ help:
 	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
 	@echo "make test             lint, check-generated, pytest"
 	@echo "make bench            benchmarks in bench/, printing figures"
+	@echo "make bench-video      story video render time / running time for a 5-scene story, with the load"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
@@ -250,6 +251,10 @@ dart:
 # Benchmarks print figures; they are not tests and have no pass/fail.
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script; done
+
+# Story videos alone: render time over running time of a 5-scene story at 720p, and the load it ran under.
+bench-video: $(STAMP)
+	$(PY) bench/bench_video.py
 
 # Against the real Gemini API (GEMINI_API_KEY and the STORYLOOM_GEMINI_* settings): one streamed chat reply, one
 # extraction, one story step, one picture and a few embeddings, with timings; exit 1 if one fails. Without a key it
