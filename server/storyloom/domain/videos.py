@@ -266,6 +266,7 @@ class StoryVideos:
             duration_ms=LEAD_MS + narration_ms + TAIL_MS if narration else SILENT_SCENE_MS,
             title=scene.title, subtitle=story.title, picture_png=picture, narration_wav=narration,
             narration_start_ms=LEAD_MS, motion=scene.index, cues=tuple(cues) if video.options.burn_in_captions else (),
+            fade_ms=FADE_MS,
         )
         started = self._clock.monotonic()
         rendered = await self._encoder.render_clip(spec, fmt)
@@ -284,7 +285,7 @@ class StoryVideos:
 
     async def _join(self, video: StoryVideo, story: Story, clips: builtins.list[SceneClip], fmt: VideoFormat) -> None:
         title = ClipSpec(duration_ms=TITLE_MS, title=story.title or "A story",
-                         subtitle=f"{len(clips)} scenes" if len(clips) != 1 else "")
+                         subtitle=f"{len(clips)} scenes" if len(clips) != 1 else "", fade_ms=FADE_MS)
         started = self._clock.monotonic()
         parts = [(await self._encoder.render_clip(title, fmt)).mp4]
         for clip in clips:

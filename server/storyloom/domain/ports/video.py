@@ -33,6 +33,8 @@ class ClipSpec:
 
     Without a picture the clip shows `title` on a plain card (a title card is such a clip). `cues` are burned into
     the frames (times relative to the clip); `motion` picks the direction of the pan, so that scenes vary.
+    `fade_ms` is the crossfade the clip will be joined with: an encoder may prepare its frames for it (keyframes
+    where a fade begins and ends, so that a join re-encodes only the fades).
     """
 
     duration_ms: int
@@ -43,6 +45,7 @@ class ClipSpec:
     narration_start_ms: int = 0
     motion: int = 0
     cues: tuple[Cue, ...] = ()
+    fade_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,23 +17,31 @@ from __future__ import annotations
 import asyncio
 import collections
 import io
-import os
-import tempfile
-import wave
-from collections.abc import Iterator, Sequence
-from fractions import Fraction
+import logging
+from collections.abc import Sequence
 
 import av
 import av.container
 import numpy as np
-from av.video.frame import PictureType
 from av.video.reformatter import Interpolation
 from PIL import Image, ImageDraw, ImageFont
 
 from storyloom.domain.ports.video import ClipSpec, RenderedVideo, VideoFormat
+from storyloom.engines.video.mp4 import (
+    AUDIO_RATE,
+    Mp4Writer,
+    decode,
+    frame_count,
+    from_image,
+    png,
+    read_wav,
+    samples_for_frames,
+    to_image,
+)
+from storyloom.engines.video.splice import CannotSplice, join_copying
 
-AUDIO_RATE = 44_100
-AUDIO_FRAME = 1024  # samples per AAC frame
+log = logging.getLogger(__name__)
+
 PRESET = "ultrafast"
 CRF = "26"
 ZOOM = 0.12  # how much closer the last frame of a clip is than the first (or the reverse)
@@ -72,23 +80,34 @@ class PyAvVideoEncoder:
         frames = _Frames(clip, fmt)
         poster_at = count // 2
         poster = b""
-        with _Writer(fmt, self._preset, self._crf) as writer:
+        fade = frame_count(clip.fade_ms, fmt) if clip.fade_ms else 0
+        cuts = {fade, count - fade} if 0 < fade < count - fade else set()  # where a join will cut (splice.py)
+        with Mp4Writer(fmt, self._preset, self._crf) as writer:
             for index in range(count):
                 frame = frames.at(index / fmt.frames_per_second * 1000, index / max(1, count - 1))
                 if index == poster_at:
                     poster = png(to_image(frame))
-                writer.video(frame)
+                writer.video(frame, keyframe=index in cuts)
             writer.audio(audio)
         return RenderedVideo(writer.data, poster, round(count * 1000 / fmt.frames_per_second),
                              fmt.width, fmt.height)
 
     def join_sync(self, clips: list[bytes], fade_ms: int, fmt: VideoFormat) -> RenderedVideo:
+        """Copies the clips' frames and encodes only the fades when the clips allow it (splice.py); otherwise
+        decodes and encodes everything."""
+        try:
+            return join_copying(clips, frame_count(fade_ms, fmt), fmt, self._preset, self._crf)
+        except CannotSplice as why:
+            log.info("joining by encoding again", extra={"why": str(why)})
+        return self.join_encoding(clips, fade_ms, fmt)
+
+    def join_encoding(self, clips: list[bytes], fade_ms: int, fmt: VideoFormat) -> RenderedVideo:
         fade = frame_count(fade_ms, fmt)
         written = 0
         sounds: list[tuple[int, np.ndarray]] = []  # (first frame, samples) of each clip
         poster_clip, poster_frame = min(1, len(clips) - 1), 2 * fmt.frames_per_second
         poster = b""
-        with _Writer(fmt, self._preset, self._crf) as writer:
+        with Mp4Writer(fmt, self._preset, self._crf) as writer:
             tail: list[np.ndarray] = []  # the previous clip's last frames, to blend with this clip's first
             for number, data in enumerate(clips):
                 first, last = written, number == len(clips) - 1
@@ -118,154 +137,6 @@ class PyAvVideoEncoder:
             writer.audio(np.clip(audio, -1.0, 1.0))
         return RenderedVideo(writer.data, poster, round(written * 1000 / fmt.frames_per_second),
                              fmt.width, fmt.height)
-
-
-def frame_count(duration_ms: int, fmt: VideoFormat) -> int:
-    return max(1, round(duration_ms * fmt.frames_per_second / 1000))
-
-
-def samples_for_frames(frames: int, fmt: VideoFormat) -> int:
-    return round(frames * AUDIO_RATE / fmt.frames_per_second)
-
-
-def read_wav(data: bytes) -> np.ndarray:
-    """16-bit PCM WAV as float samples at AUDIO_RATE (mono, resampled by FFmpeg's resampler)."""
-    with wave.open(io.BytesIO(data)) as wav:
-        rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
-        pcm = wav.readframes(wav.getnframes())
-    if width != 2:
-        raise ValueError("narration must be 16-bit PCM")
-    pcm16 = np.frombuffer(pcm, dtype="<i2").reshape(-1, channels)
-    samples: np.ndarray = (pcm16.mean(axis=1) / 32768).astype(np.float32)
-    if rate == AUDIO_RATE or not len(samples):
-        return samples
-    frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
-    frame.sample_rate = rate
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-    parts = [f.to_ndarray()[0] for f in resampler.resample(frame)] + [f.to_ndarray()[0] for f in
-                                                                      resampler.resample(None)]
-    resampled: np.ndarray = np.concatenate(parts).astype(np.float32) if parts else samples[:0]
-    return resampled
-
-
-class _Sound:
-    """The sound of a clip being decoded: float samples at AUDIO_RATE, one frame's worth per video frame."""
-
-    def __init__(self, fmt: VideoFormat):
-        self._fmt = fmt
-        self._parts: list[np.ndarray] = []
-        self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-        self.frames = 0
-
-    def add(self, frame: av.AudioFrame | None) -> None:
-        self._parts += [f.to_ndarray()[0] for f in self._resampler.resample(frame)]
-
-    def result(self) -> np.ndarray:
-        self.add(None)
-        samples = np.concatenate(self._parts).astype(np.float32) if self._parts else np.zeros(0, np.float32)
-        wanted = samples_for_frames(self.frames, self._fmt)
-        samples = samples[:wanted]
-        return np.pad(samples, (0, wanted - len(samples)))
-
-
-def decode(data: bytes, fmt: VideoFormat) -> tuple[Iterator[av.VideoFrame], _Sound]:
-    """A clip's frames (yuv420p at the format's size, as they are decoded) and its sound, complete once the frames
-    are."""
-    sound = _Sound(fmt)
-
-    def frames() -> Iterator[av.VideoFrame]:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            streams = [s for s in container.streams if s.type in ("video", "audio")]
-            for stream in container.streams.video:
-                stream.thread_type = "AUTO"
-            for packet in container.demux(*streams):
-                for decoded in packet.decode():
-                    if isinstance(decoded, av.AudioFrame):
-                        sound.add(decoded)
-                    elif isinstance(decoded, av.VideoFrame):
-                        if (decoded.width, decoded.height, decoded.format.name) != (fmt.width, fmt.height,
-                                                                                      "yuv420p"):
-                            decoded = decoded.reformat(width=fmt.width, height=fmt.height, format="yuv420p")
-                        decoded.pict_type = PictureType.NONE  # else x264 keeps the clip's frame types
-                        sound.frames += 1
-                        yield decoded
-
-    return frames(), sound
-
-
-def to_image(frame: av.VideoFrame) -> Image.Image:
-    image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]  # PyAV leaves it untyped
-    return image
-
-
-def from_image(image: Image.Image) -> av.VideoFrame:
-    frame: av.VideoFrame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # PyAV leaves it untyped
-    return frame
-
-
-def png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
-    return out.getvalue()
-
-
-class _Writer:
-    """An MP4 being written: one H.264 stream and one AAC stream, moov first so that playing can start at once.
-
-    FFmpeg moves the moov atom to the front by reading the file again, which it cannot do with an in-memory
-    output: it writes a temporary file, whose bytes `data` holds once closed.
-    """
-
-    def __init__(self, fmt: VideoFormat, preset: str, crf: str):
-        self._dir = tempfile.TemporaryDirectory(prefix="storyloom-video-")
-        self._path = os.path.join(self._dir.name, "out.mp4")
-        self.data = b""
-        self._container: av.container.OutputContainer = av.open(
-            self._path, mode="w", format="mp4", options={"movflags": "+faststart"})
-        self._fmt = fmt
-        video = self._container.add_stream("libx264", rate=fmt.frames_per_second)
-        video.width, video.height, video.pix_fmt = fmt.width, fmt.height, "yuv420p"
-        video.options = {"preset": preset, "crf": crf, "tune": "stillimage",
-                         "g": str(fmt.frames_per_second * 2)}
-        video.codec_context.thread_type = "AUTO"
-        self._video = video
-        self._audio = self._container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        self._audio.options = {"b": "64000"}
-        self._frames = 0
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                for packet in self._video.encode(None):
-                    self._container.mux(packet)
-            self._container.close()
-            if exc[0] is None:
-                with open(self._path, "rb") as file:
-                    self.data = file.read()
-        finally:
-            self._dir.cleanup()
-
-    def video(self, frame: av.VideoFrame) -> None:
-        frame.pts = self._frames
-        frame.time_base = Fraction(1, self._fmt.frames_per_second)
-        self._frames += 1
-        for packet in self._video.encode(frame):
-            self._container.mux(packet)
-
-    def audio(self, samples: np.ndarray) -> None:
-        for start in range(0, len(samples), AUDIO_FRAME):
-            chunk = samples[start:start + AUDIO_FRAME]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk[None, :]), format="fltp", layout="mono")
-            frame.sample_rate = AUDIO_RATE
-            frame.pts = start
-            frame.time_base = Fraction(1, AUDIO_RATE)
-            for packet in self._audio.encode(frame):
-                self._container.mux(packet)
-        for packet in self._audio.encode(None):
-            self._container.mux(packet)
 
 
 class _Frames:
