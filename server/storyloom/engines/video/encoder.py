@@ -1,16 +1,16 @@
 """Story videos with PyAV: H.264 (libx264) and AAC in MP4, the codecs every browser and phone plays.
 
-A clip is its picture slowly panned and zoomed (Pillow resamples a moving, shrinking box of the picture into each
-frame, so the motion is smooth to a fraction of a pixel), its narration, and optionally its captions drawn into the
-frames. Joining decodes the clips and encodes them again, blending the last frames of one clip with the first of the
-next, and mixing their sound the same way.
+A clip is its picture slowly panned and zoomed (a moving, shrinking crop of the picture that FFmpeg's scaler resizes
+and converts to YUV in one pass), its narration, and optionally its captions blended into the frames. A join copies
+the clips' frames and encodes only the crossfades again (splice.py); clips not made for that are decoded and encoded
+again whole, blending the last frames of one clip with the first of the next and mixing their sound the same way.
 
 Speed (bench/bench_video.py): 20 frames a second (a slow pan needs no more) and x264's `ultrafast` preset at CRF 26.
 Measured on a busy 2-core machine, a clip and a join (both encoding every frame) took 4.7 CPU seconds for 23.5 s
 of video with `ultrafast`, 7.2 with `superfast` and 8.9 with `veryfast`; the files are 3-4 times larger (about
-1.2 Mbit/s at 720p), which a story app streaming from its own server affords. Joins copy the frames between the
-fades (splice.py), which took a 5-scene story from 0.29 to 0.18 CPU seconds per second of video. Everything CPU-bound runs in a worker thread, at most
-`max_concurrency` renders at once (x264 itself uses both cores of a small machine).
+1.2 Mbit/s at 720p), which a story app streaming from its own server affords. Copying the frames between the fades
+took a 5-scene story from 0.29 to 0.18 CPU seconds per second of video. Everything CPU-bound runs in a worker
+thread, at most `max_concurrency` renders at once (x264 itself uses both cores of a small machine).
 """
 
 from __future__ import annotations
