@@ -2,7 +2,7 @@
 
 The timeline: a title card, then one clip per scene (its picture slowly panned and zoomed, LEAD_MS of quiet, its
 narration, TAIL_MS of quiet), each crossfading into the next over FADE_MS. So a video lasts
-TITLE_MS + the narrations + scenes x (LEAD_MS + TAIL_MS - FADE_MS) - FADE_MS... to a frame. Captions are WebVTT, one
+TITLE_MS + the narrations + scenes x (LEAD_MS + TAIL_MS - FADE_MS), to a frame. Captions are WebVTT, one
 cue per narrated sentence, timed from the pauses between the sentences (the NarrationAligner port), and optionally
 drawn into the frames.
 
