@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -86,6 +86,7 @@ help:
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make cluster          two API replicas + a worker + Envoy + PostgreSQL + SeaweedFS on this machine"
 	@echo "make bench-cluster    the cluster benchmark: stories/min with 1 and 2 workers, resume after kill -9, watch latency"
+	@echo "make bench-video      story video render time / running time for a 5-scene story, with the load"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
@@ -282,6 +283,10 @@ bench-cluster: $(STAMP)
 bench-reads: $(STAMP)
 	$(PY) bench/bench_reads.py
 	$(PY) bench/bench_reads.py --postgres
+
+# Story videos alone: render time over running time of a 5-scene story at 720p, and the load it ran under.
+bench-video: $(STAMP)
+	$(PY) bench/bench_video.py
 
 # Against the real Gemini API (GEMINI_API_KEY and the STORYLOOM_GEMINI_* settings): one streamed chat reply, one
 # extraction, one story step, one picture and a few embeddings, with timings; exit 1 if one fails. Without a key it

@@ -33,12 +33,15 @@ from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
+from storyloom.domain.videos import StoryVideos
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
 from storyloom.engines.packaging.books import PictureBooks
 from storyloom.engines.packaging.documents import DocumentTextReader
 from storyloom.engines.packaging.renditions import MediaRenditions
 from storyloom.engines.packaging.zipstream import ZipArchiver
+from storyloom.engines.video.align import PauseAligner
+from storyloom.engines.video.encoder import PyAvVideoEncoder
 from storyloom.observability.engines import TimedIllustrator, TimedNarrator, TimedSpeechToText
 from storyloom.observability.metrics import Metrics
 from storyloom.observability.telemetry import Observability
@@ -54,6 +57,7 @@ from storyloom.store.progress import SqlStageTimingRepository
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
+from storyloom.store.videos import SqlVideoRepository
 from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,7 @@ class App:
     identities: Identities
     notifier: LocalNotifier | PostgresNotifier
     observability: Observability
+    videos: StoryVideos
 
     async def close(self) -> None:
         await self.tasks.shutdown()
@@ -161,6 +166,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
         notifier=notifier,
         observability=observability,
+        videos=StoryVideos(SqlVideoRepository(db), tasks, stories, media, PyAvVideoEncoder(), PauseAligner()),
     )
     for module in settings.plugins:
         importlib.import_module(module).register(app)

@@ -19,6 +19,7 @@ from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
 from storyloom.api.stories import StoryFiles, StoryReader, StoryServicer
 from storyloom.api.tasks import TaskServicer
+from storyloom.api.videos import video_proto
 from storyloom.api.voice import VoiceServicer
 from storyloom.app import App, bootstrap_dev_user, build_app, start
 from storyloom.config import Settings
@@ -26,6 +27,7 @@ from storyloom.domain.conversations import REPLY_KIND
 from storyloom.domain.errors import NotFound
 from storyloom.domain.stories import CREATE_KIND
 from storyloom.domain.tasks import Task
+from storyloom.domain.videos import VIDEO_KIND
 from storyloom.v1 import (
     conversation_pb2,
     conversation_pb2_grpc,
@@ -35,6 +37,7 @@ from storyloom.v1 import (
     story_pb2_grpc,
     task_pb2,
     task_pb2_grpc,
+    video_pb2,
     voice_pb2,
     voice_pb2_grpc,
 )
@@ -123,13 +126,18 @@ async def start_server(app: App) -> RunningServer:
         except NotFound:
             return None
 
-    task_servicer = TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result, CREATE_KIND: story_result})
+    async def video_result(task: Task) -> video_pb2.StoryVideo | None:
+        video = await app.videos.find(str(task.params["video_id"]))
+        return video_proto(video, await app.videos.media(video)) if video else None
+
+    task_servicer = TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result, CREATE_KIND: story_result,
+                                                     VIDEO_KIND: video_result})
     task_pb2_grpc.add_TaskServiceServicer_to_server(task_servicer, server)
     media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(
         ConversationServicer(app.conversations, tokens), server)
     story_pb2_grpc.add_StoryServiceServicer_to_server(StoryServicer(
-        app.stories, task_servicer, tokens, stories,
+        app.stories, task_servicer, tokens, app.videos, stories,
         files=StoryFiles(bundles=app.bundles, books=app.books, illustrations=app.illustrations)), server)
     voice_pb2_grpc.add_VoiceServiceServicer_to_server(VoiceServicer(app.voice, app.memories), server)
 

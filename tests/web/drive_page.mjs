@@ -194,6 +194,49 @@ try {
     step("played");
   }
 
+  // --- the finished story as a video: it loads through the gateway, knows its length and plays for a second -------
+  if (config.video) {
+    await page.selectOption("#video-resolution", config.video.resolution ?? "VIDEO_RESOLUTION_360P");
+    await page.click("#video-create");
+    await page.waitForFunction(
+      () => {
+        if (!document.getElementById("story-error").hidden) return true;
+        const video = document.getElementById("video-player");
+        return !video.hidden && video.src.startsWith("blob:") && video.readyState >= 1 && video.duration > 0;
+      },
+      null,
+      { timeout: timeouts.story, polling: 100 },
+    );
+    step("video loaded");
+    const error = await page.evaluate(() =>
+      document.getElementById("story-error").hidden ? null : document.getElementById("story-error").textContent);
+    if (error) throw new Error(`the video failed: ${error}`);
+    await page.evaluate(() => {
+      const video = document.getElementById("video-player");
+      video.muted = true;
+      return video.play();
+    });
+    await page.waitForFunction(() => document.getElementById("video-player").currentTime >= 1.0, null, {
+      timeout: 30_000,
+    });
+    result.video = await page.evaluate(() => {
+      const video = document.getElementById("video-player");
+      const track = video.textTracks[0];
+      return {
+        name: video.dataset.video,
+        duration: video.duration,
+        currentTime: video.currentTime,
+        paused: video.paused,
+        videoWidth: video.videoWidth,
+        videoHeight: video.videoHeight,
+        poster: video.poster.startsWith("blob:"),
+        error: video.error ? video.error.message || String(video.error.code) : null,
+        captions: track ? { kind: track.kind, cues: track.cues ? track.cues.length : null } : null,
+      };
+    });
+    step("video played");
+  }
+
   result.screenshot = path.resolve(artifacts, config.screenshot ?? "storyloom-page.png");
   await page.screenshot({ path: result.screenshot, fullPage: true });
   step("screenshot");

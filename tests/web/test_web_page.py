@@ -141,7 +141,8 @@ async def test_a_person_chats_and_gets_an_illustrated_narrated_story_over_rest_a
     started = time.monotonic()
     seen = await drive(browser_tools, url, screenshot="storyloom-page.png",
                        story={"character": "Milo", "description": "a curious little robot",
-                              "setting": "a city on the moon", "scenes": SCENES})
+                              "setting": "a city on the moon", "scenes": SCENES},
+                       video={"resolution": "VIDEO_RESOLUTION_360P"})
     print(f"browser run: {time.monotonic() - started:.1f} s; steps (ms): {seen['steps']}")
 
     assert seen["settings"]["protocol"] == "rest"
@@ -152,7 +153,23 @@ async def test_a_person_chats_and_gets_an_illustrated_narrated_story_over_rest_a
     assert not any("grpc" in (r["contentType"] or "") for r in requests), requests
     assert {r["path"].rsplit(":", 1)[-1] for r in requests if r["accept"] == "text/event-stream"} == {
         "sendMessage", "watch"}
-    assert sum(r["path"].endswith(":download") for r in requests) == 2 * SCENES  # a picture and a narration each
+    # A picture and a narration each, then the video with its poster and captions.
+    assert sum(r["path"].endswith(":download") for r in requests) == 2 * SCENES + 3
+    await check_the_video_played(seen, gateway.url, caller)
+
+
+async def check_the_video_played(seen: dict, gateway: str, caller: Caller) -> None:
+    """The finished story's video, fetched through the gateway, loaded in Chromium with the stored length and
+    size, and played for a second."""
+    shown = seen["video"]
+    async with httpx.AsyncClient(base_url=gateway, headers={"x-api-key": caller.key}, timeout=30) as http:
+        video = (await http.get(f"/v1/{shown['name']}")).json()
+    assert video["state"] == "STORY_VIDEO_STATE_READY"
+    assert shown["error"] is None
+    assert shown["duration"] == pytest.approx(float(video["duration"].rstrip("s")), abs=0.5)
+    assert (shown["videoWidth"], shown["videoHeight"]) == (640, 360)
+    assert shown["currentTime"] >= 1.0 and not shown["paused"]
+    assert shown["poster"] and shown["captions"]["kind"] == "captions" and shown["captions"]["cues"] > 0
 
 
 async def test_a_person_gets_the_same_over_grpc_web_with_the_gateway_from_the_pages_server(

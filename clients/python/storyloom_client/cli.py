@@ -398,6 +398,56 @@ def story_create(
     run(ctx, create)
 
 
+@story_app.command("video")
+def story_video(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="users/me/stories/ID or ID of a finished story.")],
+    resolution: Annotated[str, typer.Option(help="360p, 720p or 1080p.")] = "720p",
+    captions: Annotated[bool, typer.Option("--captions", help="WebVTT captions of the narration.")] = False,
+    burn_in: Annotated[bool, typer.Option("--burn-in", help="Draw the captions into the frames too.")] = False,
+    scenes_only: Annotated[bool, typer.Option("--scenes-only", help="One clip per scene, no joined video.")] = False,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the files.")] = Path("."),
+    detach: Annotated[bool, typer.Option("--detach", help="Print the task and return at once.")] = False,
+) -> None:
+    """Film a finished story as an MP4 (H.264 + AAC) with a live progress bar, then download it (and its poster and
+    captions, or each scene's clip) into --output, verifying each SHA-256."""
+    sizes = {"360p": v1.VideoResolution._360P, "720p": v1.VideoResolution._720P,
+             "1080p": v1.VideoResolution._1080P}
+    if resolution not in sizes:
+        raise typer.BadParameter("must be 360p, 720p or 1080p", param_hint="--resolution")
+    story_name = full_name(name, "users/me/stories")
+
+    async def film(client: StoryloomClient) -> int:
+        task = await client.create_story_video(story_name, resolution=sizes[resolution], scenes_only=scenes_only,
+                                               captions=captions or burn_in, burn_in_captions=burn_in)
+        err.print(f"task: {task.name}\nvideo: {task.target}", markup=False)
+        if detach:
+            out.print(task.name, markup=False)
+            return 0
+        try:
+            final = await follow(client, task.name, "filming")
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            err.print(f"stopped watching; the video goes on being rendered. Watch it again with: "
+                      f"storyloom-cli tasks watch {task.name}", markup=False)
+            raise
+        if code := task_failed(final):
+            return code
+        video = client.story_video_of(final) or await client.stories.get_story_video(
+            v1.GetStoryVideoRequest(name=task.target))
+        output.mkdir(parents=True, exist_ok=True)
+        files = [(c.clip, f"scene-{c.scene_index + 1}.mp4") for c in video.clips] if scenes_only else [
+            (video.video, "video.mp4"), (video.poster, "poster.png"), (video.captions, "captions.vtt")]
+        for media_name, file_name in files:
+            if media_name:
+                path = output / f"{video.name.rsplit('/', 1)[-1]}-{file_name}"
+                info = await client.download_media_to(media_name, path)
+                err.print(f"wrote {info.size_bytes} bytes ({info.content_type}); sha256 verified", markup=False)
+                out.print(str(path), markup=False)
+        return 0
+
+    run(ctx, film)
+
+
 def print_story(story: v1.Story, *, json: bool, text: bool) -> None:
     if json:
         out.print(story.to_json(indent=2), markup=False)
@@ -515,7 +565,8 @@ def tasks_cancel(ctx: typer.Context, name: Annotated[str, typer.Argument(help="t
 # --- media -------------------------------------------------------------------------------------------------------
 
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "audio/wav": ".wav",
-              "audio/x-wav": ".wav", "audio/ogg": ".ogg", "audio/webm": ".webm", "audio/mpeg": ".mp3"}
+              "audio/x-wav": ".wav", "audio/ogg": ".ogg", "audio/webm": ".webm", "audio/mpeg": ".mp3",
+              "video/mp4": ".mp4", "text/vtt": ".vtt"}
 
 
 @media_app.command("download")

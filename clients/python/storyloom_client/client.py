@@ -411,6 +411,22 @@ class StoryloomClient:
         result = event.result.unpack() if event.result else None
         return result if isinstance(result, v1.Story) else None
 
+    async def create_story_video(self, story: str, *, resolution: v1.VideoResolution = v1.VideoResolution.UNSPECIFIED,
+                                 scenes_only: bool = False, captions: bool = False, burn_in_captions: bool = False,
+                                 request_id: str = "") -> v1.Task:
+        """Starts filming a finished story (`users/me/stories/ID`) as an MP4; returns its task at once. Its result
+        is a StoryVideo (see `story_video_of`). A `request_id` is made up when none is given."""
+        options = v1.StoryVideoOptions(resolution=resolution, scenes_only=scenes_only, captions=captions,
+                                       burn_in_captions=burn_in_captions)
+        return await self.stories.create_story_video(v1.CreateStoryVideoRequest(
+            parent=story, options=options, request_id=request_id or str(uuid.uuid4())))
+
+    @staticmethod
+    def story_video_of(event: v1.TaskEvent | v1.Task) -> v1.StoryVideo | None:
+        """The finished video a story.video task's terminal event (or task) carries, if it succeeded."""
+        result = event.result.unpack() if event.result else None
+        return result if isinstance(result, v1.StoryVideo) else None
+
     async def export_story(self, name: str, format: v1.ExportFormat = v1.ExportFormat.MARKDOWN) -> HttpBody:
         """The story as one document: `.data` holds its bytes, `.content_type` its type."""
         return await self.stories.export_story(v1.ExportStoryRequest(name=name, format=format))

@@ -12,7 +12,7 @@ import {
   SendMessageRequestSchema,
 } from "./gen/storyloom/v1/conversation_pb";
 import type { Media } from "./gen/storyloom/v1/media_pb";
-import type { CreateStoryRequest, Story } from "./gen/storyloom/v1/story_pb";
+import type { CreateStoryRequest, CreateStoryVideoRequest, Story } from "./gen/storyloom/v1/story_pb";
 import { type Task, type TaskEvent, TaskState } from "./gen/storyloom/v1/task_pb";
 import { isTransient } from "./errors";
 
@@ -66,6 +66,9 @@ export abstract class StoryloomClient {
   abstract createStory(request: CreateStoryRequest): Promise<Task>;
 
   abstract getStory(name: string): Promise<Story>;
+
+  /** Starts filming a finished story (`request.parent`); returns its task at once: its result is a StoryVideo. */
+  abstract createStoryVideo(request: CreateStoryVideoRequest): Promise<Task>;
 
   abstract cancelTask(name: string): Promise<Task>;
 

@@ -14,7 +14,12 @@ import {
   type SendMessageRequest,
 } from "./gen/storyloom/v1/conversation_pb";
 import { type Media, MediaService } from "./gen/storyloom/v1/media_pb";
-import { type CreateStoryRequest, type Story, StoryService } from "./gen/storyloom/v1/story_pb";
+import {
+  type CreateStoryRequest,
+  type CreateStoryVideoRequest,
+  type Story,
+  StoryService,
+} from "./gen/storyloom/v1/story_pb";
 import { ListTasksRequestSchema, type Task, type TaskEvent, TaskService } from "./gen/storyloom/v1/task_pb";
 import { credentialHeader, type Protocol, StoryloomClient } from "./api";
 
@@ -77,6 +82,10 @@ export class GrpcWebClient extends StoryloomClient {
 
   getStory(name: string): Promise<Story> {
     return unary(this.stories.getStory({ name }));
+  }
+
+  createStoryVideo(request: CreateStoryVideoRequest): Promise<Task> {
+    return unary(this.stories.createStoryVideo(request));
   }
 
   cancelTask(name: string): Promise<Task> {

@@ -17,11 +17,13 @@ import {
   AssetState,
   type CreateStoryRequest,
   CreateStoryRequestSchema,
+  CreateStoryVideoRequestSchema,
   type Scene,
   type Story,
   StorySchema,
 } from "./gen/storyloom/v1/story_pb";
-import type { Media } from "./gen/storyloom/v1/media_pb";
+import { type Media, MediaSchema } from "./gen/storyloom/v1/media_pb";
+import { type StoryVideo, StoryVideoSchema, VideoResolutionSchema } from "./gen/storyloom/v1/video_pb";
 import { type Task, type TaskEvent, TaskEventSchema, TaskState, TaskStateSchema } from "./gen/storyloom/v1/task_pb";
 import { GrpcWebClient } from "./grpcweb";
 import { RestClient } from "./rest";
@@ -360,19 +362,20 @@ function showStory(api: StoryloomClient, story: Story): void {
   blobUrls = [];
   show(storyHeading, story.title || "Your story");
   scenes.replaceChildren(...story.scenes.map((scene) => sceneCard(api, scene)));
+  shownStory = story.name;
+  videoPlayer.hidden = true;
+  videoPlayer.removeAttribute("src");
+  videoSection.hidden = false;
 }
 
-async function createStory(request: CreateStoryRequest): Promise<void> {
-  const api = client();
-  const task = await api.createStory(request);
+/** Follows a task in the progress bar until it ends; returns its last event. */
+async function follow(api: StoryloomClient, task: Task): Promise<TaskEvent | null> {
   runningTask = task.name;
   storyCancel.hidden = false;
   storyStatus.hidden = false;
   watchStarted = Date.now();
   showProgress(taskProgress(task));
   let last: TaskEvent | null = null;
-  // From the task's latest event on: a task that already ran (the same request made recently returns its task)
-  // shows where it is now instead of replaying its whole history.
   const afterSequence = task.lastSequence > 0n ? task.lastSequence - 1n : 0n;
   for await (const event of api.watchTask(task.name, {
     afterSequence,
@@ -381,6 +384,85 @@ async function createStory(request: CreateStoryRequest): Promise<void> {
     showProgress(event);
     last = event;
   }
+  return last;
+}
+
+// --- the story as a video -------------------------------------------------------------------------------------
+
+const videoSection = $("video");
+const videoForm = $<HTMLFormElement>("video-form");
+const videoCreate = $<HTMLButtonElement>("video-create");
+const videoPlayer = $<HTMLVideoElement>("video-player");
+let shownStory = "";
+
+/** The video, its poster and its captions, fetched with the credential and shown through blob: URLs. */
+async function playVideo(api: StoryloomClient, video: StoryVideo): Promise<void> {
+  const media = video.media.find((m) => m.name === video.video) ?? create(MediaSchema, { name: video.video });
+  const fetchUrl = async (item: Media): Promise<string> => {
+    const url = URL.createObjectURL(await api.downloadMedia(item));
+    blobUrls.push(url);
+    return url;
+  };
+  const rendition = (purpose: string): Media | null => {
+    const found = media.renditions.find((r) => r.purpose === purpose);
+    return found ? create(MediaSchema, { name: found.media, contentType: found.contentType }) : null;
+  };
+  const poster = rendition("poster");
+  if (poster) videoPlayer.poster = await fetchUrl(poster);
+  videoPlayer.replaceChildren();
+  const captions = rendition("captions");
+  if (captions) {
+    const track = element("track", { kind: "captions", srclang: "en", label: "Captions", default: true });
+    track.src = await fetchUrl(captions);
+    videoPlayer.append(track);
+  }
+  videoPlayer.src = await fetchUrl(media);
+  videoPlayer.dataset.video = video.name;
+  videoPlayer.hidden = false;
+}
+
+async function createVideo(): Promise<void> {
+  const api = client();
+  const resolution = $<HTMLSelectElement>("video-resolution").value;
+  const task = await api.createStoryVideo(create(CreateStoryVideoRequestSchema, {
+    parent: shownStory,
+    requestId: uuid4(),
+    options: {
+      resolution: VideoResolutionSchema.values.find((v) => v.name === resolution)?.number ?? 0,
+      captions: $<HTMLInputElement>("video-captions").checked,
+    },
+  }));
+  const last = await follow(api, task);
+  if (last?.state === TaskState.SUCCEEDED && last.result && anyIs(last.result, StoryVideoSchema)) {
+    const video = anyUnpack(last.result, StoryVideoSchema);
+    if (video) await playVideo(api, video);
+  } else if (last?.state === TaskState.FAILED && last.error) {
+    show(storyError, `The video failed: ${ApiError.fromStatus(last.error).message}`);
+  } else if (last?.state === TaskState.CANCELLED) {
+    show(storyError, "The video was cancelled.");
+  }
+}
+
+videoForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (!shownStory) return;
+  videoCreate.disabled = true;
+  show(storyError, null);
+  createVideo()
+    .catch((error: unknown) => show(storyError, errorText(error)))
+    .finally(() => {
+      videoCreate.disabled = false;
+      storyCancel.hidden = true;
+      runningTask = null;
+    });
+});
+
+async function createStory(request: CreateStoryRequest): Promise<void> {
+  const api = client();
+  // From the task's latest event on (in follow): a task that already ran (the same request made recently returns
+  // its task) shows where it is now instead of replaying its whole history.
+  const task = await api.createStory(request);
+  const last = await follow(api, task);
   if (last?.state === TaskState.SUCCEEDED) {
     // The terminal event carries the Story; a task made by an older server may not, then it is fetched.
     const story: Story =

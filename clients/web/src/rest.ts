@@ -17,6 +17,8 @@ import type { Media } from "./gen/storyloom/v1/media_pb";
 import {
   type CreateStoryRequest,
   CreateStoryRequestSchema,
+  type CreateStoryVideoRequest,
+  CreateStoryVideoRequestSchema,
   file_storyloom_v1_story,
   type Story,
   StorySchema,
@@ -29,6 +31,7 @@ import {
   TaskEventSchema,
   TaskSchema,
 } from "./gen/storyloom/v1/task_pb";
+import { file_storyloom_v1_video } from "./gen/storyloom/v1/video_pb";
 import { credentialHeader, type Protocol, StoryloomClient } from "./api";
 import { readSse } from "./sse";
 
@@ -38,6 +41,7 @@ import { readSse } from "./sse";
  */
 const readOptions = {
   registry: createRegistry(file_storyloom_v1_story, file_storyloom_v1_task, file_storyloom_v1_conversation,
+    file_storyloom_v1_video,
     errorDetailTypes),
   ignoreUnknownFields: true,
 };
@@ -100,6 +104,11 @@ export class RestClient extends StoryloomClient {
 
   getStory(name: string): Promise<Story> {
     return this.call(StorySchema, "GET", `/v1/${name}`);
+  }
+
+  createStoryVideo(request: CreateStoryVideoRequest): Promise<Task> {
+    const body = toJson(CreateStoryVideoRequestSchema, { ...request, parent: "" });
+    return this.call(TaskSchema, "POST", `/v1/${request.parent}/videos`, body);
   }
 
   cancelTask(name: string): Promise<Task> {

@@ -22,7 +22,10 @@ def media_proto(item: MediaItem) -> media_pb2.Media:
         name=item.name, content_type=item.content_type, size_bytes=item.size_bytes, sha256=item.sha256,
         download_path=f"/v1/{item.name}:download", create_time=timestamp(item.create_time),
     )
-    if item.width is not None:
+    if item.content_type.startswith("video/"):
+        message.video.CopyFrom(media_pb2.VideoDetails(width=item.width or 0, height=item.height or 0,
+                                                      duration=_duration(item.duration_ms or 0)))
+    elif item.width is not None:
         message.image.CopyFrom(media_pb2.ImageDetails(width=item.width, height=item.height or 0))
     elif item.duration_ms is not None or item.sample_rate_hertz is not None:
         duration = duration_pb2.Duration()
@@ -36,6 +39,12 @@ def media_proto(item: MediaItem) -> media_pb2.Media:
         if rendition.width is not None:
             entry.image.CopyFrom(media_pb2.ImageDetails(width=rendition.width, height=rendition.height or 0))
     return message
+
+
+def _duration(ms: int) -> duration_pb2.Duration:
+    value = duration_pb2.Duration()
+    value.FromMilliseconds(ms)
+    return value
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):

@@ -27,6 +27,7 @@ from storyloom.api.requests import (
     user_parent,
 )
 from storyloom.api.tasks import TaskServicer
+from storyloom.api.videos import VideoMethods
 from storyloom.domain import stories as domain
 from storyloom.domain.books import BookFormat, Books
 from storyloom.domain.bundles import Bundles
@@ -36,6 +37,7 @@ from storyloom.domain.media import MediaItem
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.requirements import StoryRequirements, with_defaults
+from storyloom.domain.videos import StoryVideos
 from storyloom.v1 import requirements_pb2, story_pb2, story_pb2_grpc, task_pb2
 
 STORY = ("users", "stories")
@@ -114,9 +116,10 @@ class StoryReader:
         self._cache.forget(name)
 
 
-class StoryServicer(story_pb2_grpc.StoryServiceServicer):
-    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens,
+class StoryServicer(VideoMethods, story_pb2_grpc.StoryServiceServicer):
+    def __init__(self, stories: domain.Stories, tasks: TaskServicer, tokens: PageTokens, videos: StoryVideos,
                  reader: StoryReader | None = None, *, files: StoryFiles | None = None):
+        VideoMethods.__init__(self, videos, tasks, tokens)
         self._stories = stories
         self._tasks = tasks
         self._tokens = tokens

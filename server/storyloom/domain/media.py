@@ -17,6 +17,8 @@ from storyloom.domain.ports import packaging
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+# What the server makes itself (a story's video) may be larger than an upload.
+MAX_RENDERED_BYTES = 1024 * 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 # An upload whose pin is this old was interrupted (a 16 MiB write takes well under a second).
 STALE_PIN = dt.timedelta(hours=1)
@@ -29,6 +31,8 @@ DOCUMENT_TYPES = set(packaging.DOCUMENT_TYPES)
 _DOCUMENT_MAGIC = {"application/pdf": b"%PDF-", packaging.DOCX: b"PK\x03\x04"}
 PICTURE_RENDITIONS = {"thumbnail": 256, "medium": 512}
 PREVIEW_SECONDS = 30.0
+# Types only the server makes (rendered videos and their captions): never accepted as uploads.
+RENDERED_TYPES = {"video/mp4", "text/vtt"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +231,31 @@ class MediaLibrary:
             small = await asyncio.to_thread(self._thumbnailer, data, thumbnail_side)
             rendition = await self.store(user_id, small, "image/png", parent_id=stored.id, purpose="thumbnail")
             stored = dataclasses.replace(stored, renditions=(rendition,))
+        return stored
+
+    async def store_rendered(
+        self, user_id: str, data: bytes, content_type: str, *, width: int | None = None, height: int | None = None,
+        duration_ms: int | None = None, parent_id: str | None = None, purpose: str = "",
+    ) -> MediaItem:
+        """Stores media the server made itself (a video, its captions), described by its maker: no upload limit
+        below MAX_RENDERED_BYTES and no inspection of the bytes."""
+        if content_type not in RENDERED_TYPES:
+            raise ValueError(f"not a rendered media type: {content_type!r}")
+        if not data or len(data) > MAX_RENDERED_BYTES:
+            raise ValueError(f"rendered media must have 1 to {MAX_RENDERED_BYTES} bytes, not {len(data)}")
+        sha256 = hashlib.sha256(data).hexdigest()
+        item = MediaItem(
+            id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=content_type, size_bytes=len(data),
+            create_time=self._clock.now(), width=width, height=height, duration_ms=duration_ms, parent_id=parent_id,
+            purpose=purpose,
+        )
+        await self._repo.pin_blob(sha256, len(data))
+        try:
+            await self._blobs.put(data)
+            stored, _ = await self._repo.add(item, "")
+        except BaseException:
+            await self._release(sha256, item.id)
+            raise
         return stored
 
     async def delete(self, user_id: str, media_ids: list[str]) -> None:

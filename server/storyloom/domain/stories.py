@@ -190,7 +190,12 @@ class Stories:
         self._asset_retry_delay = asset_retry_delay
         # What each stage costs, learned from the stories written (and stored, when given a repository).
         self.clock = StageClock(CREATE_KIND, STAGE_DEFAULTS, stage_timings)
+        self._deletion_hooks: list[Callable[[str, str], Awaitable[None]]] = []
         tasks.register(CREATE_KIND, self._write, on_end=self._follow)
+
+    def on_delete(self, hook: Callable[[str, str], Awaitable[None]]) -> None:
+        """Calls `hook(user_id, story_id)` before a story is deleted: what other services made of it goes too."""
+        self._deletion_hooks.append(hook)
 
     # --- step by step (unary) ----------------------------------------------------------------
 
@@ -269,6 +274,8 @@ class Stories:
         if story.state == "GENERATING":
             with contextlib.suppress(NotFound):
                 await self._tasks.cancel(user_id, story.task_id)
+        for hook in self._deletion_hooks:
+            await hook(user_id, story_id)
         media_ids = await self._repo.delete(story_id)
         await self._media.delete(user_id, media_ids)
 

@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 # The domain's names for what state columns hold (SQLAlchemy reads the annotations at class creation).
 from storyloom.domain.conversations import MessageState, Role, Status
 from storyloom.domain.stories import AssetState, StoryState
+from storyloom.domain.videos import VideoState
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING = {
@@ -336,4 +337,27 @@ class StageTimingRow(Base):
     stage: Mapped[str] = mapped_column(String(64), primary_key=True)
     seconds_per_unit: Mapped[float] = mapped_column(Float)
     samples: Mapped[int] = mapped_column(Integer)
+class StoryVideoRow(Base):
+    """A story's video: its options, its scene clips as they are rendered (the checkpoint) and the joined video."""
+
+    __tablename__ = "story_videos"
+    __table_args__ = (
+        UniqueConstraint("user_id", "request_id", name="uq_story_videos_user_id_request_id"),
+        Index("ix_story_videos_story_id_create_time", "story_id", "create_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(40))
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    state: Mapped[VideoState] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    task_id: Mapped[str] = mapped_column(String(40))
+    # [{scene_index, media_id, duration_ms, poster_id, captions_id}], in scene order.
+    clips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    media_id: Mapped[str] = mapped_column(String(40), default="")
+    poster_id: Mapped[str] = mapped_column(String(40), default="")
+    captions_id: Mapped[str] = mapped_column(String(40), default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)

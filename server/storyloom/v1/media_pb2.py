@@ -31,7 +31,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18storyloom/v1/media.proto\x12\x0cstoryloom.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x03\n\x05Media\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08R\x04name\x12\'\n\x0c\x63ontent_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x0b\x63ontentType\x12#\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tsizeBytes\x12\x1c\n\x06sha256\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x06sha256\x12)\n\rdownload_path\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\x0c\x64ownloadPath\x12\x38\n\x05image\x18\x06 \x01(\x0b\x32\x1a.storyloom.v1.ImageDetailsB\x04\xe2\x41\x01\x03H\x00R\x05image\x12\x38\n\x05\x61udio\x18\x07 \x01(\x0b\x32\x1a.storyloom.v1.AudioDetailsB\x04\xe2\x41\x01\x03H\x00R\x05\x61udio\x12=\n\nrenditions\x18\x08 \x03(\x0b\x32\x17.storyloom.v1.RenditionB\x04\xe2\x41\x01\x03R\nrenditions\x12\x41\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime:5\xea\x41\x32\n\x13storyloom.dev/Media\x12\rmedia/{media}*\x05media2\x05mediaB\t\n\x07\x64\x65tails\"<\n\x0cImageDetails\x12\x14\n\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n\x06height\x18\x02 \x01(\x05R\x06height\"\x96\x01\n\x0c\x41udioDetails\x12\x35\n\x08\x64uration\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x12*\n\x11sample_rate_hertz\x18\x02 \x01(\x05R\x0fsampleRateHertz\x12#\n\rchannel_count\x18\x03 \x01(\x05R\x0c\x63hannelCount\"\xe1\x01\n\tRendition\x12\x18\n\x07purpose\x18\x01 \x01(\tR\x07purpose\x12.\n\x05media\x18\x02 \x01(\tB\x18\xfa\x41\x15\n\x13storyloom.dev/MediaR\x05media\x12!\n\x0c\x63ontent_type\x18\x03 \x01(\tR\x0b\x63ontentType\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x30\n\x05image\x18\x06 \x01(\x0b\x32\x1a.storyloom.v1.ImageDetailsR\x05image\"\x8f\x01\n\x0fGetMediaRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13storyloom.dev/MediaR\x04name\x12%\n\x0bread_offset\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01R\nreadOffset\x12#\n\nread_limit\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01R\treadLimit\"G\n\x13GetMediaInfoRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13storyloom.dev/MediaR\x04name\"o\n\x12\x43reateMediaRequest\x12\x34\n\x07\x63ontent\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02R\x07\x63ontent\x12#\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01R\trequestId2\xd0\x02\n\x0cMediaService\x12p\n\x08GetMedia\x12\x1d.storyloom.v1.GetMediaRequest\x1a\x14.google.api.HttpBody\"-\x90\x02\x01\xda\x41\x04name\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=media/*}:download0\x01\x12l\n\x0cGetMediaInfo\x12!.storyloom.v1.GetMediaInfoRequest\x1a\x13.storyloom.v1.Media\"$\x90\x02\x01\xda\x41\x04name\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=media/*}\x12`\n\x0b\x43reateMedia\x12 .storyloom.v1.CreateMediaRequest\x1a\x13.storyloom.v1.Media\"\x1a\x82\xd3\xe4\x93\x02\x14\"\t/v1/media:\x07\x63ontentB\x14\n\x10\x64\x65v.storyloom.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18storyloom/v1/media.proto\x12\x0cstoryloom.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x04\n\x05Media\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08R\x04name\x12\'\n\x0c\x63ontent_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x0b\x63ontentType\x12#\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tsizeBytes\x12\x1c\n\x06sha256\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x06sha256\x12)\n\rdownload_path\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03R\x0c\x64ownloadPath\x12\x38\n\x05image\x18\x06 \x01(\x0b\x32\x1a.storyloom.v1.ImageDetailsB\x04\xe2\x41\x01\x03H\x00R\x05image\x12\x38\n\x05\x61udio\x18\x07 \x01(\x0b\x32\x1a.storyloom.v1.AudioDetailsB\x04\xe2\x41\x01\x03H\x00R\x05\x61udio\x12\x38\n\x05video\x18\n \x01(\x0b\x32\x1a.storyloom.v1.VideoDetailsB\x04\xe2\x41\x01\x03H\x00R\x05video\x12=\n\nrenditions\x18\x08 \x03(\x0b\x32\x17.storyloom.v1.RenditionB\x04\xe2\x41\x01\x03R\nrenditions\x12\x41\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime:5\xea\x41\x32\n\x13storyloom.dev/Media\x12\rmedia/{media}*\x05media2\x05mediaB\t\n\x07\x64\x65tails\"<\n\x0cImageDetails\x12\x14\n\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n\x06height\x18\x02 \x01(\x05R\x06height\"\x96\x01\n\x0c\x41udioDetails\x12\x35\n\x08\x64uration\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x12*\n\x11sample_rate_hertz\x18\x02 \x01(\x05R\x0fsampleRateHertz\x12#\n\rchannel_count\x18\x03 \x01(\x05R\x0c\x63hannelCount\"s\n\x0cVideoDetails\x12\x14\n\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n\x06height\x18\x02 \x01(\x05R\x06height\x12\x35\n\x08\x64uration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\"\xe1\x01\n\tRendition\x12\x18\n\x07purpose\x18\x01 \x01(\tR\x07purpose\x12.\n\x05media\x18\x02 \x01(\tB\x18\xfa\x41\x15\n\x13storyloom.dev/MediaR\x05media\x12!\n\x0c\x63ontent_type\x18\x03 \x01(\tR\x0b\x63ontentType\x12\x1d\n\nsize_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x30\n\x05image\x18\x06 \x01(\x0b\x32\x1a.storyloom.v1.ImageDetailsR\x05image\"\x8f\x01\n\x0fGetMediaRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13storyloom.dev/MediaR\x04name\x12%\n\x0bread_offset\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01R\nreadOffset\x12#\n\nread_limit\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01R\treadLimit\"G\n\x13GetMediaInfoRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13storyloom.dev/MediaR\x04name\"o\n\x12\x43reateMediaRequest\x12\x34\n\x07\x63ontent\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02R\x07\x63ontent\x12#\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01R\trequestId2\xd0\x02\n\x0cMediaService\x12p\n\x08GetMedia\x12\x1d.storyloom.v1.GetMediaRequest\x1a\x14.google.api.HttpBody\"-\x90\x02\x01\xda\x41\x04name\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{name=media/*}:download0\x01\x12l\n\x0cGetMediaInfo\x12!.storyloom.v1.GetMediaInfoRequest\x1a\x13.storyloom.v1.Media\"$\x90\x02\x01\xda\x41\x04name\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=media/*}\x12`\n\x0b\x43reateMedia\x12 .storyloom.v1.CreateMediaRequest\x1a\x13.storyloom.v1.Media\"\x1a\x82\xd3\xe4\x93\x02\x14\"\t/v1/media:\x07\x63ontentB\x14\n\x10\x64\x65v.storyloom.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,6 +53,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEDIA'].fields_by_name['image']._serialized_options = b'\342A\001\003'
   _globals['_MEDIA'].fields_by_name['audio']._loaded_options = None
   _globals['_MEDIA'].fields_by_name['audio']._serialized_options = b'\342A\001\003'
+  _globals['_MEDIA'].fields_by_name['video']._loaded_options = None
+  _globals['_MEDIA'].fields_by_name['video']._serialized_options = b'\342A\001\003'
   _globals['_MEDIA'].fields_by_name['renditions']._loaded_options = None
   _globals['_MEDIA'].fields_by_name['renditions']._serialized_options = b'\342A\001\003'
   _globals['_MEDIA'].fields_by_name['create_time']._loaded_options = None
@@ -80,19 +82,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEDIASERVICE'].methods_by_name['CreateMedia']._loaded_options = None
   _globals['_MEDIASERVICE'].methods_by_name['CreateMedia']._serialized_options = b'\202\323\344\223\002\024\"\t/v1/media:\007content'
   _globals['_MEDIA']._serialized_start=250
-  _globals['_MEDIA']._serialized_end=746
-  _globals['_IMAGEDETAILS']._serialized_start=748
-  _globals['_IMAGEDETAILS']._serialized_end=808
-  _globals['_AUDIODETAILS']._serialized_start=811
-  _globals['_AUDIODETAILS']._serialized_end=961
-  _globals['_RENDITION']._serialized_start=964
-  _globals['_RENDITION']._serialized_end=1189
-  _globals['_GETMEDIAREQUEST']._serialized_start=1192
-  _globals['_GETMEDIAREQUEST']._serialized_end=1335
-  _globals['_GETMEDIAINFOREQUEST']._serialized_start=1337
-  _globals['_GETMEDIAINFOREQUEST']._serialized_end=1408
-  _globals['_CREATEMEDIAREQUEST']._serialized_start=1410
-  _globals['_CREATEMEDIAREQUEST']._serialized_end=1521
-  _globals['_MEDIASERVICE']._serialized_start=1524
-  _globals['_MEDIASERVICE']._serialized_end=1860
+  _globals['_MEDIA']._serialized_end=804
+  _globals['_IMAGEDETAILS']._serialized_start=806
+  _globals['_IMAGEDETAILS']._serialized_end=866
+  _globals['_AUDIODETAILS']._serialized_start=869
+  _globals['_AUDIODETAILS']._serialized_end=1019
+  _globals['_VIDEODETAILS']._serialized_start=1021
+  _globals['_VIDEODETAILS']._serialized_end=1136
+  _globals['_RENDITION']._serialized_start=1139
+  _globals['_RENDITION']._serialized_end=1364
+  _globals['_GETMEDIAREQUEST']._serialized_start=1367
+  _globals['_GETMEDIAREQUEST']._serialized_end=1510
+  _globals['_GETMEDIAINFOREQUEST']._serialized_start=1512
+  _globals['_GETMEDIAINFOREQUEST']._serialized_end=1583
+  _globals['_CREATEMEDIAREQUEST']._serialized_start=1585
+  _globals['_CREATEMEDIAREQUEST']._serialized_end=1696
+  _globals['_MEDIASERVICE']._serialized_start=1699
+  _globals['_MEDIASERVICE']._serialized_end=2035
 # @@protoc_insertion_point(module_scope)

@@ -16,7 +16,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Media(_message.Message):
-    __slots__ = ("name", "content_type", "size_bytes", "sha256", "download_path", "image", "audio", "renditions", "create_time")
+    __slots__ = ("name", "content_type", "size_bytes", "sha256", "download_path", "image", "audio", "video", "renditions", "create_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class Media(_message.Message):
     DOWNLOAD_PATH_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
     RENDITIONS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
@@ -33,9 +34,10 @@ class Media(_message.Message):
     download_path: str
     image: ImageDetails
     audio: AudioDetails
+    video: VideoDetails
     renditions: _containers.RepeatedCompositeFieldContainer[Rendition]
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., download_path: _Optional[str] = ..., image: _Optional[_Union[ImageDetails, _Mapping]] = ..., audio: _Optional[_Union[AudioDetails, _Mapping]] = ..., renditions: _Optional[_Iterable[_Union[Rendition, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., download_path: _Optional[str] = ..., image: _Optional[_Union[ImageDetails, _Mapping]] = ..., audio: _Optional[_Union[AudioDetails, _Mapping]] = ..., video: _Optional[_Union[VideoDetails, _Mapping]] = ..., renditions: _Optional[_Iterable[_Union[Rendition, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ImageDetails(_message.Message):
     __slots__ = ("width", "height")
@@ -54,6 +56,16 @@ class AudioDetails(_message.Message):
     sample_rate_hertz: int
     channel_count: int
     def __init__(self, duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sample_rate_hertz: _Optional[int] = ..., channel_count: _Optional[int] = ...) -> None: ...
+
+class VideoDetails(_message.Message):
+    __slots__ = ("width", "height", "duration")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    duration: _duration_pb2.Duration
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Rendition(_message.Message):
     __slots__ = ("purpose", "media", "content_type", "size_bytes", "sha256", "image")

@@ -27,8 +27,9 @@ if _version_not_supported:
 
 
 class MediaServiceStub:
-    """MediaService stores and serves pictures and audio: scene illustrations,
-    narration, synthesized speech and uploaded recordings.
+    """MediaService stores and serves pictures, audio and videos: scene
+    illustrations, narration, synthesized speech, uploaded recordings and
+    story videos (which the server renders; they cannot be uploaded).
 
     Bytes never travel inside JSON messages: a story or scene refers to its
     media by name, and the bytes come from GetMedia, which a REST caller (or an
@@ -60,8 +61,9 @@ class MediaServiceStub:
 
 
 class MediaServiceServicer:
-    """MediaService stores and serves pictures and audio: scene illustrations,
-    narration, synthesized speech and uploaded recordings.
+    """MediaService stores and serves pictures, audio and videos: scene
+    illustrations, narration, synthesized speech, uploaded recordings and
+    story videos (which the server renders; they cannot be uploaded).
 
     Bytes never travel inside JSON messages: a story or scene refers to its
     media by name, and the bytes come from GetMedia, which a REST caller (or an
@@ -124,8 +126,9 @@ def add_MediaServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MediaService:
-    """MediaService stores and serves pictures and audio: scene illustrations,
-    narration, synthesized speech and uploaded recordings.
+    """MediaService stores and serves pictures, audio and videos: scene
+    illustrations, narration, synthesized speech, uploaded recordings and
+    story videos (which the server renders; they cannot be uploaded).
 
     Bytes never travel inside JSON messages: a story or scene refers to its
     media by name, and the bytes come from GetMedia, which a REST caller (or an

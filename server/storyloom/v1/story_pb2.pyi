@@ -11,6 +11,7 @@ from google.rpc import status_pb2 as _status_pb2
 from storyloom.v1 import media_pb2 as _media_pb2
 from storyloom.v1 import requirements_pb2 as _requirements_pb2
 from storyloom.v1 import task_pb2 as _task_pb2
+from storyloom.v1 import video_pb2 as _video_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -341,3 +342,37 @@ class IllustrateTextRequest(_message.Message):
     max_scenes: int
     request_id: str
     def __init__(self, parent: _Optional[str] = ..., text: _Optional[str] = ..., document: _Optional[str] = ..., illustration_style: _Optional[str] = ..., narrate: _Optional[bool] = ..., max_scenes: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateStoryVideoRequest(_message.Message):
+    __slots__ = ("parent", "options", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    options: _video_pb2.StoryVideoOptions
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., options: _Optional[_Union[_video_pb2.StoryVideoOptions, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetStoryVideoRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListStoryVideosRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStoryVideosResponse(_message.Message):
+    __slots__ = ("story_videos", "next_page_token")
+    STORY_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    story_videos: _containers.RepeatedCompositeFieldContainer[_video_pb2.StoryVideo]
+    next_page_token: str
+    def __init__(self, story_videos: _Optional[_Iterable[_Union[_video_pb2.StoryVideo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

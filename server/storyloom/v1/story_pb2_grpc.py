@@ -7,6 +7,7 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from storyloom.v1 import story_pb2 as storyloom_dot_v1_dot_story__pb2
 from storyloom.v1 import task_pb2 as storyloom_dot_v1_dot_task__pb2
+from storyloom.v1 import video_pb2 as storyloom_dot_v1_dot_video__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -81,6 +82,21 @@ class StoryServiceStub:
                 '/storyloom.v1.StoryService/DeleteStory',
                 request_serializer=storyloom_dot_v1_dot_story__pb2.DeleteStoryRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateStoryVideo = channel.unary_unary(
+                '/storyloom.v1.StoryService/CreateStoryVideo',
+                request_serializer=storyloom_dot_v1_dot_story__pb2.CreateStoryVideoRequest.SerializeToString,
+                response_deserializer=storyloom_dot_v1_dot_task__pb2.Task.FromString,
+                _registered_method=True)
+        self.GetStoryVideo = channel.unary_unary(
+                '/storyloom.v1.StoryService/GetStoryVideo',
+                request_serializer=storyloom_dot_v1_dot_story__pb2.GetStoryVideoRequest.SerializeToString,
+                response_deserializer=storyloom_dot_v1_dot_video__pb2.StoryVideo.FromString,
+                _registered_method=True)
+        self.ListStoryVideos = channel.unary_unary(
+                '/storyloom.v1.StoryService/ListStoryVideos',
+                request_serializer=storyloom_dot_v1_dot_story__pb2.ListStoryVideosRequest.SerializeToString,
+                response_deserializer=storyloom_dot_v1_dot_story__pb2.ListStoryVideosResponse.FromString,
                 _registered_method=True)
         self.ExportStory = channel.unary_unary(
                 '/storyloom.v1.StoryService/ExportStory',
@@ -167,6 +183,35 @@ class StoryServiceServicer:
     def DeleteStory(self, request, context):
         """Deletes a story and the media no other story uses (unary). A story
         still being written is cancelled first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateStoryVideo(self, request, context):
+        """Starts filming a finished story as an MP4 video (H.264 and AAC) and
+        returns the task doing it at once (unary, long-running).
+
+        The task's `result` is the `StoryVideo`; its `target` is the video's
+        name. Stages: `scenes` (one clip per scene, reported as each starts,
+        with an ETA), `joining` (the title card and the crossfades), `done`.
+        CancelTask stops it; a server restart resumes it from the clips already
+        rendered. A story still being written is FAILED_PRECONDITION
+        (`STORY_NOT_READY`). Deleting the story deletes its videos.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStoryVideo(self, request, context):
+        """Gets one story video with its clips and media (unary).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStoryVideos(self, request, context):
+        """Lists a story's videos, newest first (unary, paged).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -264,6 +309,21 @@ def add_StoryServiceServicer_to_server(servicer, server):
                     servicer.DeleteStory,
                     request_deserializer=storyloom_dot_v1_dot_story__pb2.DeleteStoryRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateStoryVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStoryVideo,
+                    request_deserializer=storyloom_dot_v1_dot_story__pb2.CreateStoryVideoRequest.FromString,
+                    response_serializer=storyloom_dot_v1_dot_task__pb2.Task.SerializeToString,
+            ),
+            'GetStoryVideo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStoryVideo,
+                    request_deserializer=storyloom_dot_v1_dot_story__pb2.GetStoryVideoRequest.FromString,
+                    response_serializer=storyloom_dot_v1_dot_video__pb2.StoryVideo.SerializeToString,
+            ),
+            'ListStoryVideos': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStoryVideos,
+                    request_deserializer=storyloom_dot_v1_dot_story__pb2.ListStoryVideosRequest.FromString,
+                    response_serializer=storyloom_dot_v1_dot_story__pb2.ListStoryVideosResponse.SerializeToString,
             ),
             'ExportStory': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportStory,
@@ -502,6 +562,87 @@ class StoryService:
             '/storyloom.v1.StoryService/DeleteStory',
             storyloom_dot_v1_dot_story__pb2.DeleteStoryRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateStoryVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storyloom.v1.StoryService/CreateStoryVideo',
+            storyloom_dot_v1_dot_story__pb2.CreateStoryVideoRequest.SerializeToString,
+            storyloom_dot_v1_dot_task__pb2.Task.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStoryVideo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storyloom.v1.StoryService/GetStoryVideo',
+            storyloom_dot_v1_dot_story__pb2.GetStoryVideoRequest.SerializeToString,
+            storyloom_dot_v1_dot_video__pb2.StoryVideo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStoryVideos(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/storyloom.v1.StoryService/ListStoryVideos',
+            storyloom_dot_v1_dot_story__pb2.ListStoryVideosRequest.SerializeToString,
+            storyloom_dot_v1_dot_story__pb2.ListStoryVideosResponse.FromString,
             options,
             channel_credentials,
             insecure,

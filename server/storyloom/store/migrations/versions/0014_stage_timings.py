@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_stage_timings'
-down_revision = '0010_task_jobs'
+down_revision = '0011_story_videos'
 branch_labels = None
 depends_on = None
 

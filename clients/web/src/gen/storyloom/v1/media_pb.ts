@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file storyloom/v1/media.proto.
  */
 export const file_storyloom_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChhzdG9yeWxvb20vdjEvbWVkaWEucHJvdG8SDHN0b3J5bG9vbS52MSKWAwoFTWVkaWESEgoEbmFtZRgBIAEoCUIE4kEBCBIaCgxjb250ZW50X3R5cGUYAiABKAlCBOJBAQMSGAoKc2l6ZV9ieXRlcxgDIAEoA0IE4kEBAxIUCgZzaGEyNTYYBCABKAlCBOJBAQMSGwoNZG93bmxvYWRfcGF0aBgFIAEoCUIE4kEBAxIxCgVpbWFnZRgGIAEoCzIaLnN0b3J5bG9vbS52MS5JbWFnZURldGFpbHNCBOJBAQNIABIxCgVhdWRpbxgHIAEoCzIaLnN0b3J5bG9vbS52MS5BdWRpb0RldGFpbHNCBOJBAQNIABIxCgpyZW5kaXRpb25zGAggAygLMhcuc3Rvcnlsb29tLnYxLlJlbmRpdGlvbkIE4kEBAxI1CgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6NepBMgoTc3Rvcnlsb29tLmRldi9NZWRpYRINbWVkaWEve21lZGlhfSoFbWVkaWEyBW1lZGlhQgkKB2RldGFpbHMiLQoMSW1hZ2VEZXRhaWxzEg0KBXdpZHRoGAEgASgFEg4KBmhlaWdodBgCIAEoBSJtCgxBdWRpb0RldGFpbHMSKwoIZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRc2FtcGxlX3JhdGVfaGVydHoYAiABKAUSFQoNY2hhbm5lbF9jb3VudBgDIAEoBSKqAQoJUmVuZGl0aW9uEg8KB3B1cnBvc2UYASABKAkSJwoFbWVkaWEYAiABKAlCGPpBFQoTc3Rvcnlsb29tLmRldi9NZWRpYRIUCgxjb250ZW50X3R5cGUYAyABKAkSEgoKc2l6ZV9ieXRlcxgEIAEoAxIOCgZzaGEyNTYYBSABKAkSKQoFaW1hZ2UYBiABKAsyGi5zdG9yeWxvb20udjEuSW1hZ2VEZXRhaWxzInIKD0dldE1lZGlhUmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L01lZGlhEhkKC3JlYWRfb2Zmc2V0GAIgASgDQgTiQQEBEhgKCnJlYWRfbGltaXQYAyABKANCBOJBAQEiQQoTR2V0TWVkaWFJbmZvUmVxdWVzdBIqCgRuYW1lGAEgASgJQhziQQEC+kEVChNzdG9yeWxvb20uZGV2L01lZGlhIlsKEkNyZWF0ZU1lZGlhUmVxdWVzdBIrCgdjb250ZW50GAEgASgLMhQuZ29vZ2xlLmFwaS5IdHRwQm9keUIE4kEBAhIYCgpyZXF1ZXN0X2lkGAIgASgJQgTiQQEBMtACCgxNZWRpYVNlcnZpY2UScAoIR2V0TWVkaWESHS5zdG9yeWxvb20udjEuR2V0TWVkaWFSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSItkAIB2kEEbmFtZYLT5JMCHRIbL3YxL3tuYW1lPW1lZGlhLyp9OmRvd25sb2FkMAESbAoMR2V0TWVkaWFJbmZvEiEuc3Rvcnlsb29tLnYxLkdldE1lZGlhSW5mb1JlcXVlc3QaEy5zdG9yeWxvb20udjEuTWVkaWEiJJACAdpBBG5hbWWC0+STAhQSEi92MS97bmFtZT1tZWRpYS8qfRJgCgtDcmVhdGVNZWRpYRIgLnN0b3J5bG9vbS52MS5DcmVhdGVNZWRpYVJlcXVlc3QaEy5zdG9yeWxvb20udjEuTWVkaWEiGoLT5JMCFDoHY29udGVudCIJL3YxL21lZGlhQhQKEGRldi5zdG9yeWxvb20udjFQAWIGcHJvdG8z", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChhzdG9yeWxvb20vdjEvbWVkaWEucHJvdG8SDHN0b3J5bG9vbS52MSLJAwoFTWVkaWESEgoEbmFtZRgBIAEoCUIE4kEBCBIaCgxjb250ZW50X3R5cGUYAiABKAlCBOJBAQMSGAoKc2l6ZV9ieXRlcxgDIAEoA0IE4kEBAxIUCgZzaGEyNTYYBCABKAlCBOJBAQMSGwoNZG93bmxvYWRfcGF0aBgFIAEoCUIE4kEBAxIxCgVpbWFnZRgGIAEoCzIaLnN0b3J5bG9vbS52MS5JbWFnZURldGFpbHNCBOJBAQNIABIxCgVhdWRpbxgHIAEoCzIaLnN0b3J5bG9vbS52MS5BdWRpb0RldGFpbHNCBOJBAQNIABIxCgV2aWRlbxgKIAEoCzIaLnN0b3J5bG9vbS52MS5WaWRlb0RldGFpbHNCBOJBAQNIABIxCgpyZW5kaXRpb25zGAggAygLMhcuc3Rvcnlsb29tLnYxLlJlbmRpdGlvbkIE4kEBAxI1CgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQM6NepBMgoTc3Rvcnlsb29tLmRldi9NZWRpYRINbWVkaWEve21lZGlhfSoFbWVkaWEyBW1lZGlhQgkKB2RldGFpbHMiLQoMSW1hZ2VEZXRhaWxzEg0KBXdpZHRoGAEgASgFEg4KBmhlaWdodBgCIAEoBSJtCgxBdWRpb0RldGFpbHMSKwoIZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRc2FtcGxlX3JhdGVfaGVydHoYAiABKAUSFQoNY2hhbm5lbF9jb3VudBgDIAEoBSJaCgxWaWRlb0RldGFpbHMSDQoFd2lkdGgYASABKAUSDgoGaGVpZ2h0GAIgASgFEisKCGR1cmF0aW9uGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqoBCglSZW5kaXRpb24SDwoHcHVycG9zZRgBIAEoCRInCgVtZWRpYRgCIAEoCUIY+kEVChNzdG9yeWxvb20uZGV2L01lZGlhEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgDEg4KBnNoYTI1NhgFIAEoCRIpCgVpbWFnZRgGIAEoCzIaLnN0b3J5bG9vbS52MS5JbWFnZURldGFpbHMicgoPR2V0TWVkaWFSZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvTWVkaWESGQoLcmVhZF9vZmZzZXQYAiABKANCBOJBAQESGAoKcmVhZF9saW1pdBgDIAEoA0IE4kEBASJBChNHZXRNZWRpYUluZm9SZXF1ZXN0EioKBG5hbWUYASABKAlCHOJBAQL6QRUKE3N0b3J5bG9vbS5kZXYvTWVkaWEiWwoSQ3JlYXRlTWVkaWFSZXF1ZXN0EisKB2NvbnRlbnQYASABKAsyFC5nb29nbGUuYXBpLkh0dHBCb2R5QgTiQQECEhgKCnJlcXVlc3RfaWQYAiABKAlCBOJBAQEy0AIKDE1lZGlhU2VydmljZRJwCghHZXRNZWRpYRIdLnN0b3J5bG9vbS52MS5HZXRNZWRpYVJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5Ii2QAgHaQQRuYW1lgtPkkwIdEhsvdjEve25hbWU9bWVkaWEvKn06ZG93bmxvYWQwARJsCgxHZXRNZWRpYUluZm8SIS5zdG9yeWxvb20udjEuR2V0TWVkaWFJbmZvUmVxdWVzdBoTLnN0b3J5bG9vbS52MS5NZWRpYSIkkAIB2kEEbmFtZYLT5JMCFBISL3YxL3tuYW1lPW1lZGlhLyp9EmAKC0NyZWF0ZU1lZGlhEiAuc3Rvcnlsb29tLnYxLkNyZWF0ZU1lZGlhUmVxdWVzdBoTLnN0b3J5bG9vbS52MS5NZWRpYSIagtPkkwIUOgdjb250ZW50IgkvdjEvbWVkaWFCFAoQZGV2LnN0b3J5bG9vbS52MVABYgZwcm90bzM", [file_google_api_annotations, file_google_api_client, file_google_api_field_behavior, file_google_api_httpbody, file_google_api_resource, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Media is one stored picture or audio file.
@@ -85,6 +85,14 @@ export type Media = Message<"storyloom.v1.Media"> & {
      */
     value: AudioDetails;
     case: "audio";
+  } | {
+    /**
+     * Set for videos (story videos and their clips).
+     *
+     * @generated from field: storyloom.v1.VideoDetails video = 10;
+     */
+    value: VideoDetails;
+    case: "video";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -174,6 +182,41 @@ export const AudioDetailsSchema: GenMessage<AudioDetails> = /*@__PURE__*/
   messageDesc(file_storyloom_v1_media, 2);
 
 /**
+ * VideoDetails describes a video.
+ *
+ * @generated from message storyloom.v1.VideoDetails
+ */
+export type VideoDetails = Message<"storyloom.v1.VideoDetails"> & {
+  /**
+   * Width in pixels.
+   *
+   * @generated from field: int32 width = 1;
+   */
+  width: number;
+
+  /**
+   * Height in pixels.
+   *
+   * @generated from field: int32 height = 2;
+   */
+  height: number;
+
+  /**
+   * Playing time.
+   *
+   * @generated from field: google.protobuf.Duration duration = 3;
+   */
+  duration?: Duration | undefined;
+};
+
+/**
+ * Describes the message storyloom.v1.VideoDetails.
+ * Use `create(VideoDetailsSchema)` to create a new message.
+ */
+export const VideoDetailsSchema: GenMessage<VideoDetails> = /*@__PURE__*/
+  messageDesc(file_storyloom_v1_media, 3);
+
+/**
  * Rendition is another form of a media item.
  *
  * @generated from message storyloom.v1.Rendition
@@ -227,7 +270,7 @@ export type Rendition = Message<"storyloom.v1.Rendition"> & {
  * Use `create(RenditionSchema)` to create a new message.
  */
 export const RenditionSchema: GenMessage<Rendition> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_media, 3);
+  messageDesc(file_storyloom_v1_media, 4);
 
 /**
  * GetMediaRequest is the request of GetMedia.
@@ -263,7 +306,7 @@ export type GetMediaRequest = Message<"storyloom.v1.GetMediaRequest"> & {
  * Use `create(GetMediaRequestSchema)` to create a new message.
  */
 export const GetMediaRequestSchema: GenMessage<GetMediaRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_media, 4);
+  messageDesc(file_storyloom_v1_media, 5);
 
 /**
  * GetMediaInfoRequest is the request of GetMediaInfo.
@@ -284,7 +327,7 @@ export type GetMediaInfoRequest = Message<"storyloom.v1.GetMediaInfoRequest"> & 
  * Use `create(GetMediaInfoRequestSchema)` to create a new message.
  */
 export const GetMediaInfoRequestSchema: GenMessage<GetMediaInfoRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_media, 5);
+  messageDesc(file_storyloom_v1_media, 6);
 
 /**
  * CreateMediaRequest is the request of CreateMedia.
@@ -319,11 +362,12 @@ export type CreateMediaRequest = Message<"storyloom.v1.CreateMediaRequest"> & {
  * Use `create(CreateMediaRequestSchema)` to create a new message.
  */
 export const CreateMediaRequestSchema: GenMessage<CreateMediaRequest> = /*@__PURE__*/
-  messageDesc(file_storyloom_v1_media, 6);
+  messageDesc(file_storyloom_v1_media, 7);
 
 /**
- * MediaService stores and serves pictures and audio: scene illustrations,
- * narration, synthesized speech and uploaded recordings.
+ * MediaService stores and serves pictures, audio and videos: scene
+ * illustrations, narration, synthesized speech, uploaded recordings and
+ * story videos (which the server renders; they cannot be uploaded).
  *
  * Bytes never travel inside JSON messages: a story or scene refers to its
  * media by name, and the bytes come from GetMedia, which a REST caller (or an

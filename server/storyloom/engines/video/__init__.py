@@ -1,0 +1,1 @@
+"""Story videos: rendering and joining MP4 clips (PyAV)."""
