@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import grpc
 
 from storyloom.api.context import Context
+from storyloom.api.decoding import Malformed, MalformedLog, MalformedRequest, checked_stream, guarded
 from storyloom.api.errors import abort, internal_status, status_for_error
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.errors import DomainError, Unauthenticated
@@ -60,6 +61,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, accounts: Accounts, identities: Identities | None = None):
         self._accounts = accounts
         self._identities = identities
+        self._malformed_log = MalformedLog()
 
     async def intercept_service(
         self,
@@ -73,7 +75,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         public = method.startswith(PUBLIC_PREFIXES)
         key = api_key(details.invocation_metadata)
-        accounts, identities = self._accounts, self._identities
+        accounts, identities, malformed_log = self._accounts, self._identities, self._malformed_log
 
         async def enter(context: Context) -> str:
             if public:
@@ -84,6 +86,14 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 user = await accounts.authenticate(key)
             _caller.set(user)
             return user
+
+        def malformed(context: Context, user: str, request: Malformed) -> None:
+            # The bytes are the client's: one line a minute per client, and nothing of them in it.
+            client = user or _peer_host(context)
+            skipped = malformed_log.admit(client)
+            if skipped is not None:
+                log.warning("malformed request", extra={"rpc": method, "user": user, "client": client,
+                                                        "error": request.error, "skipped": skipped})
 
         async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
@@ -99,11 +109,16 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                     extra={"rpc": method, "user": user, "code": getattr(code, "name", code) or "OK",
                            "ms": round((time.perf_counter() - start) * 1000, 1)})
 
-        def unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def unary(behavior: Callable[..., Any], stream_in: bool = False) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
                 start, user = time.perf_counter(), ""
                 try:
                     user = await enter(context)
+                    if isinstance(request, Malformed):
+                        malformed(context, user, request)
+                        raise MalformedRequest()
+                    if stream_in:
+                        request = checked_stream(request, lambda bad: malformed(context, user, bad))
                     return await behavior(request, context)
                 except Exception as exc:
                     if _is_abort(exc):
@@ -113,17 +128,30 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                     finish(start, user, context)
             return call
 
-        def streaming(behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def streaming(behavior: Callable[..., Any], stream_in: bool = False) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
                 start, user = time.perf_counter(), ""
+                seen: list[Malformed] = []
                 try:
                     user = await enter(context)
+                    if isinstance(request, Malformed):
+                        malformed(context, user, request)
+                        raise MalformedRequest()
+                    if stream_in:
+
+                        def report(bad: Malformed) -> None:
+                            seen.append(bad)
+                            malformed(context, user, bad)
+
+                        request = checked_stream(request, report)
                     if inspect.isasyncgenfunction(behavior) or inspect.isasyncgenfunction(
                             getattr(behavior, "__func__", None)):
                         async for item in behavior(request, context):
                             yield item
                     else:
                         await behavior(request, context)
+                    if seen:  # the servicer ended on its own after a malformed message
+                        raise MalformedRequest()
                 except Exception as exc:
                     if _is_abort(exc):
                         raise
@@ -132,18 +160,25 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                     finish(start, user, context)
             return call
 
+        deserializer = guarded(handler.request_deserializer)
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), deserializer,
                                                        handler.response_serializer)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary, stream_in=True), deserializer,
                                                         handler.response_serializer)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
-                                                        handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), deserializer,
+                                                        handler.response_serializer)
         assert handler.stream_stream is not None  # a handler serves one of the four shapes
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream, stream_in=True), deserializer,
                                                      handler.response_serializer)
+
+
+def _peer_host(context: Context) -> str:
+    """The caller's address without its port (`ipv4:10.0.0.1:5555` -> `ipv4:10.0.0.1`)."""
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0] if peer.count(":") > 1 else peer
 
 
 def _is_abort(exc: BaseException) -> bool:

@@ -230,6 +230,8 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             await live.finish()
         except asyncio.CancelledError:
             raise
+        except DomainError as error:  # the stream itself was bad (a message that does not decode)
+            live.fail(error)
         except Exception as error:  # the client went away (cancelled read) or a bug: end the stream
             if not isinstance(error, grpc.aio.AioRpcError | grpc.RpcError):
                 log.exception("converse stream failed")
