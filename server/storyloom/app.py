@@ -27,6 +27,7 @@ from storyloom.domain.stories import Stories, StoryEngines
 from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.media.inspector import MediaInspector
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.conversations import SqlConversationRepository
@@ -88,7 +89,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         max_attempts=settings.task_max_attempts,
     )
     text_engine = text_engine or build_text_engine(settings)
-    media = MediaLibrary(SqlMediaRepository(db), blobs,
+    media = MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector(),
                          thumbnailer=lambda png, side: thumbnail(png, side).png)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute))
