@@ -87,6 +87,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         concurrency=settings.task_concurrency,
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
+        max_live_per_user=settings.max_live_tasks_per_user,
     )
     text_engine = text_engine or build_text_engine(settings)
     media = MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector(),

@@ -91,7 +91,8 @@ class RunningServer:
 
 
 async def start_server(app: App) -> RunningServer:
-    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts, app.identities)],
+    interceptor = ApiInterceptor(app.accounts, app.identities, max_streams_per_user=app.settings.max_streams_per_user)
+    server = grpc.aio.server(interceptors=[interceptor],
                              options=server_options(app.settings))
     tokens = PageTokens(app.secret)
     async def reply_result(task: Task) -> conversation_pb2.Message | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from storyloom.api.context import Context
 from storyloom.api.decoding import Malformed, MalformedLog, MalformedRequest, checked_stream, guarded
 from storyloom.api.errors import abort, internal_status, status_for_error
 from storyloom.domain.accounts import Accounts
-from storyloom.domain.errors import DomainError, Unauthenticated
+from storyloom.domain.errors import DomainError, ResourceExhausted, Unauthenticated
 from storyloom.domain.identities import Identities
 from storyloom.domain.ports.identity import looks_like_jwt
 
@@ -57,11 +58,17 @@ def bearer_challenge(error: Unauthenticated) -> tuple[tuple[str, str], ...]:
     return (("www-authenticate", f'Bearer error="invalid_token", error_description="{description}"'),)
 
 
+def retry_after(error: ResourceExhausted) -> tuple[tuple[str, str], ...]:
+    """RFC 9110's `Retry-After` (whole seconds) beside the RetryInfo, as metadata the gateway passes on to HTTP."""
+    return (("retry-after", str(max(1, math.ceil(error.retry_after_seconds)))),)
+
+
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, accounts: Accounts, identities: Identities | None = None):
+    def __init__(self, accounts: Accounts, identities: Identities | None = None, *, max_streams_per_user: int = 0):
         self._accounts = accounts
         self._identities = identities
         self._malformed_log = MalformedLog()
+        self._streams = StreamQuota(max_streams_per_user)
 
     async def intercept_service(
         self,
@@ -75,7 +82,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         public = method.startswith(PUBLIC_PREFIXES)
         key = api_key(details.invocation_metadata)
-        accounts, identities, malformed_log = self._accounts, self._identities, self._malformed_log
+        accounts, identities, malformed_log, streams = (self._accounts, self._identities, self._malformed_log,
+                                                        self._streams)
 
         async def enter(context: Context) -> str:
             if public:
@@ -97,8 +105,9 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
         async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
-                challenge = bearer_challenge(exc) if isinstance(exc, Unauthenticated) else ()
-                await abort(context, status_for_error(exc), challenge)
+                extra = (bearer_challenge(exc) if isinstance(exc, Unauthenticated)
+                         else retry_after(exc) if isinstance(exc, ResourceExhausted) else ())
+                await abort(context, status_for_error(exc), extra)
             log.exception("unhandled error", extra={"rpc": method})
             await abort(context, internal_status())
 
@@ -130,10 +139,13 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
         def streaming(behavior: Callable[..., Any], stream_in: bool = False) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
-                start, user = time.perf_counter(), ""
+                start, user, counted = time.perf_counter(), "", False
                 seen: list[Malformed] = []
                 try:
                     user = await enter(context)
+                    if user:
+                        streams.open(user)
+                        counted = True
                     if isinstance(request, Malformed):
                         malformed(context, user, request)
                         raise MalformedRequest()
@@ -157,6 +169,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                         raise
                     await fail(context, exc)
                 finally:
+                    if counted:
+                        streams.close(user)
                     finish(start, user, context)
             return call
 
@@ -173,6 +187,33 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         assert handler.stream_stream is not None  # a handler serves one of the four shapes
         return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream, stream_in=True), deserializer,
                                                      handler.response_serializer)
+
+
+# How long a caller with too many open streams is told to wait.
+STREAM_LIMIT_RETRY_SECONDS = 5.0
+
+
+class StreamQuota:
+    """Open streams per user on this server (0: no limit); one past the limit is RESOURCE_EXHAUSTED."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, user: str) -> None:
+        count = self._open.get(user, 0)
+        if self._limit and count >= self._limit:
+            raise ResourceExhausted(f"You have {count} streams open, the most allowed; close one first.",
+                                    retry_after_seconds=STREAM_LIMIT_RETRY_SECONDS, reason="STREAM_LIMIT_EXCEEDED",
+                                    metadata={"limit": str(self._limit)})
+        self._open[user] = count + 1
+
+    def close(self, user: str) -> None:
+        count = self._open.get(user, 0) - 1
+        if count > 0:
+            self._open[user] = count
+        else:
+            self._open.pop(user, None)
 
 
 def _peer_host(context: Context) -> str:

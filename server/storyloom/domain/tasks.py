@@ -19,10 +19,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
+from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound, ResourceExhausted
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
+
+# How long a caller over the task limit is told to wait: about how long a short task takes.
+TASK_LIMIT_RETRY_SECONDS = 30.0
 
 class TaskState(enum.Enum):
     PENDING = "PENDING"
@@ -139,6 +142,9 @@ class TaskRepository(Protocol):
 
     async def live(self) -> builtins.list[Task]: ...
 
+    async def count_live(self, user_id: str) -> int:
+        """How many of the user's tasks are PENDING or RUNNING."""
+
     async def delete(self, task_id: str) -> None: ...
 
     async def delete_finished_before(self, cutoff: dt.datetime) -> int: ...
@@ -223,9 +229,12 @@ class TaskRunner:
         retention: dt.timedelta = dt.timedelta(days=7),
         max_attempts: int = 3,
         cleanup_interval: float = 60.0,
+        max_live_per_user: int = 0,
         clock: Clock = SYSTEM_CLOCK,
     ):
         self._repo = repository
+        self._max_live_per_user = max_live_per_user
+        self._admissions: dict[str, list[Any]] = {}
         self._clock = clock
         self._kinds: dict[str, TaskKind] = {}
         self._slots = asyncio.Semaphore(concurrency)
@@ -322,6 +331,32 @@ class TaskRunner:
         if created:
             self._schedule(stored.id, stored.kind)
         return stored
+
+    @contextlib.asynccontextmanager
+    async def admit(self, user_id: str) -> AsyncIterator[None]:
+        """Holds the user's admission while the body stores what its task needs and submits it: raises
+        ResourceExhausted (TASK_LIMIT_EXCEEDED, with a retry delay) when the user already has `max_live_per_user`
+        tasks pending or running. One process admits a user's tasks one at a time, so a burst cannot overshoot;
+        replicas on one database each count what is stored, and may overshoot by the calls they admit at once."""
+        if self._max_live_per_user <= 0:
+            yield
+            return
+        entry = self._admissions.setdefault(user_id, [asyncio.Lock(), 0])
+        lock: asyncio.Lock = entry[0]
+        entry[1] += 1  # callers holding or awaiting the lock: the entry goes when the last one leaves
+        try:
+            async with lock:
+                live = await self._repo.count_live(user_id)
+                if live >= self._max_live_per_user:
+                    raise ResourceExhausted(
+                        f"You have {live} tasks pending or running, the most allowed; wait for one to finish or "
+                        f"cancel one.", retry_after_seconds=TASK_LIMIT_RETRY_SECONDS, reason="TASK_LIMIT_EXCEEDED",
+                        metadata={"limit": str(self._max_live_per_user), "live": str(live)})
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._admissions[user_id]
 
     async def get(self, user_id: str, task_id: str) -> Task:
         task = await self._repo.get(task_id)

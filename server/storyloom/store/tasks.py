@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
@@ -99,6 +99,12 @@ class SqlTaskRepository:
                 select(TaskRow).where(TaskRow.state.in_([s.value for s in LIVE_STATES])).order_by(TaskRow.create_time)
             )
             return [_task(r) for r in rows]
+
+    async def count_live(self, user_id: str) -> int:
+        async with self._db.begin() as session:
+            count = await session.scalar(select(func.count()).select_from(TaskRow).where(
+                TaskRow.user_id == user_id, TaskRow.state.in_([s.value for s in LIVE_STATES])))
+            return int(count or 0)
 
     async def delete(self, task_id: str) -> None:
         async with self._db.begin() as session, session.begin():
