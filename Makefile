@@ -182,10 +182,10 @@ breaking: $(STAMP)
 test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
 
-# The fuzzers of tests/integration/fuzz with the long hypothesis profile (`make test` runs the bounded `ci` one).
+# The fuzzers (tests/integration/fuzz, tests/e2e/test_rest_fuzz.py) with the long hypothesis profile (`make test` runs the bounded `ci` one).
 FUZZ_PROFILE ?= fuzz
 fuzz: $(STAMP)
-	$(PYTEST) -q -p no:randomly tests/integration/fuzz --hypothesis-profile=$(FUZZ_PROFILE)
+	$(PYTEST) -q -p no:randomly tests/integration/fuzz tests/e2e/test_rest_fuzz.py --hypothesis-profile=$(FUZZ_PROFILE)
 
 # Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
 # gateway and the page together until Ctrl-C (tools/run_local.py stops them).

@@ -51,3 +51,9 @@ async def test_a_story_over_the_task_limit_is_a_429_with_error_info_and_retry_af
     assert the_error_info(answer.json())["reason"] == "TASK_LIMIT_EXCEEDED"
     assert answer.headers["retry-after"] == "30"
     assert any(d["@type"].endswith("google.rpc.RetryInfo") for d in answer.json()["details"])
+
+
+async def test_headers_grpc_cannot_carry_are_dropped_not_an_internal_error(http, key) -> None:
+    # Found by the REST fuzzer: the server refused "6!" as a metadata key ("Illegal header key"), and REST got 500.
+    answer = await http.get("/v1/tasks", headers={**key, "6!": "x", "o0": "tab\there", "x~y": "1"})
+    assert answer.status_code == 200, answer.text
