@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -13,11 +15,13 @@ from tests.support import task_kinds
 from tests.support.gateway import the_error_info
 
 TASK_LIMIT = 1
+MESSAGES_PER_MINUTE = 2
 
 
 @pytest_asyncio.fixture
 async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
-    async with serving(settings_for_tests(tmp_path / "data", max_live_tasks_per_user=TASK_LIMIT)) as server:
+    async with serving(settings_for_tests(tmp_path / "data", max_live_tasks_per_user=TASK_LIMIT,
+                                         messages_per_minute=MESSAGES_PER_MINUTE)) as server:
         yield server
 
 
@@ -57,3 +61,19 @@ async def test_headers_grpc_cannot_carry_are_dropped_not_an_internal_error(http,
     # Found by the REST fuzzer: the server refused "6!" as a metadata key ("Illegal header key"), and REST got 500.
     answer = await http.get("/v1/tasks", headers={**key, "6!": "x", "o0": "tab\there", "x~y": "1"})
     assert answer.status_code == 200, answer.text
+
+
+async def test_every_rate_limited_message_is_a_429_with_error_info_and_retry_after(http, key) -> None:
+    created = await http.post("/v1/users/me/conversations", headers=key, json={"title": "burst"})
+    name = created.json()["name"]
+
+    async def send(i: int) -> httpx.Response:
+        return await http.post(f"/v1/{name}:sendMessage", headers=key, json={"text": f"hello {i}"})
+
+    answers = await asyncio.gather(*(send(i) for i in range(MESSAGES_PER_MINUTE + 5)))
+    refused = [a for a in answers if a.status_code != 200]
+    assert len(refused) == 5, [a.status_code for a in answers]
+    for answer in refused:
+        assert answer.status_code == 429, answer.text
+        assert the_error_info(answer.json())["reason"] == "RATE_LIMIT_EXCEEDED"
+        assert int(answer.headers["retry-after"]) >= 1

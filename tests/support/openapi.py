@@ -89,11 +89,11 @@ def fuzzable_document() -> dict[str, Any]:
                                     "schema": {"$ref": "#/definitions/rpcStatus"}}
             ok = responses.get("200", {})
             body_ref = ok.get("schema", {}).get("$ref", "")
-            if operation.get("operationId") in streaming:
-                operation["produces"] = ["text/event-stream", "application/json"]
-                ok.pop("schema", None)
-            elif body_ref.endswith("/apiHttpBody"):
+            if body_ref.endswith("/apiHttpBody"):  # raw media, streamed or not (GetMedia, Synthesize, ExportStory)
                 operation["produces"] = ["*/*"]
+                ok.pop("schema", None)
+            elif operation.get("operationId") in streaming:
+                operation["produces"] = ["text/event-stream", "application/json"]
                 ok.pop("schema", None)
             paths.setdefault(new_path, {})[method] = operation
     document["paths"] = paths
