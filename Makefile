@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -83,6 +83,7 @@ help:
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
 	@echo "make test             lint, check-generated, pytest"
+	@echo "make fuzz             the gRPC and REST fuzzers, long (FUZZ_PROFILE=fuzz; make test runs them bounded)"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make cluster          two API replicas + a worker + Envoy + PostgreSQL + SeaweedFS on this machine"
 	@echo "make bench-cluster    the cluster benchmark: stories/min with 1 and 2 workers, resume after kill -9, watch latency"
@@ -185,6 +186,11 @@ breaking: $(STAMP)
 
 test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
+
+# The fuzzers (tests/integration/fuzz, tests/e2e/test_rest_fuzz.py) with the long hypothesis profile (`make test` runs the bounded `ci` one).
+FUZZ_PROFILE ?= fuzz
+fuzz: $(STAMP)
+	$(PYTEST) -q -p no:randomly tests/integration/fuzz tests/e2e/test_rest_fuzz.py --hypothesis-profile=$(FUZZ_PROFILE)
 
 # Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
 # gateway and the page together until Ctrl-C (tools/run_local.py stops them).

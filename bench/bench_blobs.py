@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storyloom.domain.media import BlobStore, MediaLibrary
+from storyloom.engines.media.inspector import MediaInspector
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
@@ -85,7 +86,7 @@ async def media_uploads(store: BlobStore, database: Path, count: int = 200) -> f
     """Median ms per MediaLibrary.store of 64 KiB (pin, write, row), on SQLite."""
     db = Database(f"sqlite+aiosqlite:///{database}")
     await db.migrate()
-    library = MediaLibrary(SqlMediaRepository(db), store)
+    library = MediaLibrary(SqlMediaRepository(db), store, MediaInspector())
     times = []
     try:
         for _ in range(count):

@@ -48,6 +48,19 @@ local function bad_header(name, value)
   return nil
 end
 
+-- What gRPC metadata can carry: keys of 0-9 a-z - _ . and, unless binary (-bin), values of printable ASCII.
+-- The server refuses any other header with INTERNAL ("Illegal header key"), so such a header (which no REST or
+-- browser caller needs) is dropped here rather than failing the call.
+local function grpc_cannot_carry(name, value)
+  if string.sub(name, 1, 1) == ":" then
+    return false
+  end
+  if string.match(name, "^[0-9a-z_.%-]+$") == nil then
+    return true
+  end
+  return string.sub(name, -4) ~= "-bin" and string.match(value, "^[\32-\126]*$") == nil
+end
+
 function envoy_on_request(request)
   local headers = request:headers()
   local path = headers:get(":path") or ""
@@ -61,10 +74,16 @@ function envoy_on_request(request)
       "The request URL is " .. #path .. " bytes; at most " .. MAX_URL_BYTES .. " are accepted.")
     return
   end
-  local size, problem = 0, nil
+  local size, problem, dropped = 0, nil, {}
   for name, value in pairs(headers) do
     size = size + #name + #value + 32
     problem = problem or bad_header(name, value)
+    if grpc_cannot_carry(name, value) then
+      dropped[#dropped + 1] = name
+    end
+  end
+  for _, name in ipairs(dropped) do
+    headers:remove(name)
   end
   if size > MAX_HEADER_LIST_BYTES then
     request:respond({[":status"] = "431"},

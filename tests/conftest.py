@@ -17,6 +17,8 @@ import grpc
 import pytest
 import pytest_asyncio
 from opentelemetry.trace import TracerProvider
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings
@@ -24,6 +26,16 @@ from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.server import RunningServer, start_server
 from tests.support import task_kinds
 from tools.seaweedfs import SeaweedFS, start_seaweedfs, weed_binary
+
+# The fuzzers' hypothesis profiles: `ci` (the default, bounded: `make test`) and `fuzz` (long: `make fuzz` passes
+# --hypothesis-profile=fuzz). Their examples are whole calls to a real server: no deadline, no example database.
+_FUZZ_SETTINGS: dict[str, object] = dict(
+    deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture])
+hypothesis_settings.register_profile("ci", max_examples=120, **_FUZZ_SETTINGS)  # type: ignore[arg-type]
+hypothesis_settings.register_profile("fuzz", max_examples=3000, **_FUZZ_SETTINGS)  # type: ignore[arg-type]
+hypothesis_settings.load_profile("ci")
 
 # The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
 POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")

@@ -36,6 +36,7 @@ from storyloom.domain.tasks import TaskRunner
 from storyloom.domain.videos import StoryVideos
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
+from storyloom.engines.media.inspector import MediaInspector
 from storyloom.engines.packaging.books import PictureBooks
 from storyloom.engines.packaging.documents import DocumentTextReader
 from storyloom.engines.packaging.renditions import MediaRenditions
@@ -130,10 +131,11 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         run_tasks=settings.run_tasks,
         notifier=notifier,
         telemetry=observability,
+        max_live_per_user=settings.max_live_tasks_per_user,
     )
     text_engine = text_engine or build_text_engine(settings)
     renditions = MediaRenditions()
-    media = MediaLibrary(SqlMediaRepository(db), blobs,
+    media = MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector(),
                          thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute,

@@ -115,6 +115,9 @@ class Settings:
     # message is refused with RESOURCE_EXHAUSTED and a RetryInfo at once.
     concurrent_replies: int = 64
     admitted_replies: int = 1024
+    # Per-user quotas (0: none): tasks pending or running (a story being made), and open streams on one server.
+    max_live_tasks_per_user: int = 20
+    max_streams_per_user: int = 32
     # A voice session's in-memory state (speech detector, audio) is dropped this long after its last stream ends.
     voice_idle_seconds: float = 300.0
     # Load the speech engines in the background at start, so the first voice turn is as fast as the next.
@@ -183,6 +186,8 @@ class Settings:
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
             "concurrent_replies": int(_env("CONCURRENT_REPLIES", str(cls.concurrent_replies))),
             "admitted_replies": int(_env("ADMITTED_REPLIES", str(cls.admitted_replies))),
+            "max_live_tasks_per_user": int(_env("MAX_LIVE_TASKS_PER_USER", str(cls.max_live_tasks_per_user))),
+            "max_streams_per_user": int(_env("MAX_STREAMS_PER_USER", str(cls.max_streams_per_user))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),

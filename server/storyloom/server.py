@@ -89,7 +89,8 @@ def interceptors(app: App) -> list[grpc.aio.ServerInterceptor]:
         from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
         chain.append(aio_server_interceptor(tracer_provider=provider))  # type: ignore[no-untyped-call]  # untyped lib
-    chain.append(ApiInterceptor(app.accounts, app.identities, app.observability.metrics))
+    chain.append(ApiInterceptor(app.accounts, app.identities, app.observability.metrics,
+                                max_streams_per_user=app.settings.max_streams_per_user))
     return chain
 
 

@@ -18,6 +18,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from storyloom.domain.media import BlobStore, MediaLibrary
+from storyloom.engines.media.inspector import MediaInspector
 from storyloom.store.blobs import FileBlobStore
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
@@ -78,7 +79,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def library(db: Database, blobs: PausingBlobStore) -> MediaLibrary:
-    return MediaLibrary(SqlMediaRepository(db), blobs)
+    return MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector())
 
 
 def pcm(seed: int, size: int = 20_000) -> bytes:

@@ -12,6 +12,7 @@ import contextvars
 import dataclasses
 import inspect
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
@@ -19,9 +20,10 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from storyloom.api.context import Context
+from storyloom.api.decoding import Malformed, MalformedLog, MalformedRequest, checked_stream, guarded
 from storyloom.api.errors import abort, internal_status, status_for_error
 from storyloom.domain.accounts import Accounts
-from storyloom.domain.errors import DomainError, Unauthenticated
+from storyloom.domain.errors import DomainError, ResourceExhausted, Unauthenticated
 from storyloom.domain.identities import Identities
 from storyloom.domain.ports.identity import looks_like_jwt
 
@@ -96,12 +98,19 @@ async def _counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[A
         yield request
 
 
+def retry_after(error: ResourceExhausted) -> tuple[tuple[str, str], ...]:
+    """RFC 9110's `Retry-After` (whole seconds) beside the RetryInfo, as metadata the gateway passes on to HTTP."""
+    return (("retry-after", str(max(1, math.ceil(error.retry_after_seconds)))),)
+
+
 class ApiInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, accounts: Accounts, identities: Identities | None = None,
-                 observer: CallObserver | None = None):
+                 observer: CallObserver | None = None, *, max_streams_per_user: int = 0):
         self._accounts = accounts
         self._identities = identities
         self._observer = observer
+        self._malformed_log = MalformedLog()
+        self._streams = StreamQuota(max_streams_per_user)
 
     async def intercept_service(
         self,
@@ -115,7 +124,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         public = method.startswith(PUBLIC_PREFIXES)
         key = api_key(details.invocation_metadata)
-        accounts, identities = self._accounts, self._identities
+        accounts, identities, malformed_log, streams = (self._accounts, self._identities, self._malformed_log,
+                                                        self._streams)
 
         async def enter(context: Context) -> str:
             if public:
@@ -127,10 +137,19 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             _caller.set(user)
             return user
 
+        def malformed(context: Context, user: str, request: Malformed) -> None:
+            # The bytes are the client's: one line a minute per client, and nothing of them in it.
+            client = user or _peer_host(context)
+            skipped = malformed_log.admit(client)
+            if skipped is not None:
+                log.warning("malformed request", extra={"rpc": method, "user": user, "client": client,
+                                                        "error": request.error, "skipped": skipped})
+
         async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
-                challenge = bearer_challenge(exc) if isinstance(exc, Unauthenticated) else ()
-                await abort(context, status_for_error(exc), challenge)
+                extra = (bearer_challenge(exc) if isinstance(exc, Unauthenticated)
+                         else retry_after(exc) if isinstance(exc, ResourceExhausted) else ())
+                await abort(context, status_for_error(exc), extra)
             log.exception("unhandled error", extra={"rpc": method})
             await abort(context, internal_status())
 
@@ -159,9 +178,12 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             async def call(request: Any, context: Context) -> Any:
                 state = begin(context)
                 try:
-                    state.user = await enter(context)
+                    state.user = user = await enter(context)
+                    if isinstance(request, Malformed):
+                        malformed(context, user, request)
+                        raise MalformedRequest()
                     if streamed_request:
-                        request = _counted(request, state)
+                        request = _counted(checked_stream(request, lambda bad: malformed(context, user, bad)), state)
                     else:
                         state.bytes_in = request.ByteSize()
                     response = await behavior(request, context)
@@ -182,10 +204,23 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         def streaming(behavior: Callable[..., Any], streamed_request: bool) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
                 state = begin(context)
+                counted = False
+                seen: list[Malformed] = []
                 try:
-                    state.user = await enter(context)
+                    state.user = user = await enter(context)
+                    if user:
+                        streams.open(user)
+                        counted = True
+                    if isinstance(request, Malformed):
+                        malformed(context, user, request)
+                        raise MalformedRequest()
                     if streamed_request:
-                        request = _counted(request, state)
+
+                        def report(bad: Malformed) -> None:
+                            seen.append(bad)
+                            malformed(context, user, bad)
+
+                        request = _counted(checked_stream(request, report), state)
                     else:
                         state.bytes_in = request.ByteSize()
                     if inspect.isasyncgenfunction(behavior) or inspect.isasyncgenfunction(
@@ -195,6 +230,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                             yield item
                     else:
                         await behavior(request, context)
+                    if seen:  # the servicer ended on its own after a malformed message
+                        raise MalformedRequest()
                 except (asyncio.CancelledError, GeneratorExit):
                     state.code = "CANCELLED"
                     raise
@@ -203,21 +240,57 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                         raise
                     await fail(context, exc)
                 finally:
+                    if counted:
+                        streams.close(state.user)
                     finish(state, context)
             return call
 
+        deserializer = guarded(handler.request_deserializer)
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary, False), handler.request_deserializer,
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary, False), deserializer,
                                                        handler.response_serializer)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary, True), handler.request_deserializer,
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary, True), deserializer,
                                                         handler.response_serializer)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream, False),
-                                                        handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream, False), deserializer,
+                                                        handler.response_serializer)
         assert handler.stream_stream is not None  # a handler serves one of the four shapes
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream, True),
-                                                     handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream, True), deserializer,
+                                                     handler.response_serializer)
+
+
+# How long a caller with too many open streams is told to wait.
+STREAM_LIMIT_RETRY_SECONDS = 5.0
+
+
+class StreamQuota:
+    """Open streams per user on this server (0: no limit); one past the limit is RESOURCE_EXHAUSTED."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, user: str) -> None:
+        count = self._open.get(user, 0)
+        if self._limit and count >= self._limit:
+            raise ResourceExhausted(f"You have {count} streams open, the most allowed; close one first.",
+                                    retry_after_seconds=STREAM_LIMIT_RETRY_SECONDS, reason="STREAM_LIMIT_EXCEEDED",
+                                    metadata={"limit": str(self._limit)})
+        self._open[user] = count + 1
+
+    def close(self, user: str) -> None:
+        count = self._open.get(user, 0) - 1
+        if count > 0:
+            self._open[user] = count
+        else:
+            self._open.pop(user, None)
+
+
+def _peer_host(context: Context) -> str:
+    """The caller's address without its port (`ipv4:10.0.0.1:5555` -> `ipv4:10.0.0.1`)."""
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0] if peer.count(":") > 1 else peer
 
 
 def _is_abort(exc: BaseException) -> bool:

@@ -21,6 +21,7 @@ from storyloom.api.requests import (
 )
 from storyloom.domain import conversations as domain
 from storyloom.domain.errors import FieldViolation, InvalidArgument
+from storyloom.domain.text import clip
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc
 
 _STATUS: dict[domain.Status, conversation_pb2.ConversationStatus] = {
@@ -105,7 +106,7 @@ class ConversationServicer(conversation_pb2_grpc.ConversationServiceServicer):
         paths = set(request.update_mask.paths) or {"title", "status"}
         unknown = paths - {"title", "status"}
         if unknown:
-            raise InvalidArgument(FieldViolation("update_mask", f"cannot update {', '.join(sorted(unknown))}; "
+            raise InvalidArgument(FieldViolation("update_mask", f"cannot update {clip(', '.join(sorted(unknown)))}; "
                                                                 "only title and status"))
         status = None
         if "status" in paths:

@@ -24,9 +24,22 @@ def _pack(message: Message) -> any_pb2.Any:
     return packed
 
 
+# Every message quotes at most 200 characters of a caller's input (`domain.text.clip`); these caps are the net under
+# that rule, so that no status can outgrow the trailers it travels in (an oversize one would arrive as a metadata
+# RESOURCE_EXHAUSTED without details).
+MAX_MESSAGE_CHARS = 600
+MAX_DESCRIPTION_CHARS = 400
+MAX_METADATA_CHARS = 256
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def status_proto(code: str, reason: str, message: str, metadata: dict[str, str]) -> status_pb2.Status:
-    status = status_pb2.Status(code=code_pb2.Code.Value(code), message=message)
-    status.details.append(_pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)))
+    status = status_pb2.Status(code=code_pb2.Code.Value(code), message=_cap(message, MAX_MESSAGE_CHARS))
+    capped = {key: _cap(value, MAX_METADATA_CHARS) for key, value in metadata.items()}
+    status.details.append(_pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=capped)))
     return status
 
 
@@ -34,7 +47,8 @@ def status_for_error(error: DomainError) -> status_pb2.Status:
     status = status_proto(error.code, error.reason, error.message, error.metadata)
     if isinstance(error, InvalidArgument):
         status.details.append(_pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            error_details_pb2.BadRequest.FieldViolation(field=_cap(v.field, MAX_METADATA_CHARS),
+                                                        description=_cap(v.description, MAX_DESCRIPTION_CHARS))
             for v in error.violations
         ])))
     if isinstance(error, ResourceExhausted):

@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 
 from storyloom.api.auth import caller
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
+from storyloom.domain.text import clip
 
 _ID = r"[a-z0-9][a-z0-9-]{0,62}"
 
@@ -45,7 +46,7 @@ def resource_path(value: str, collections: tuple[str, ...], field: str) -> list[
         if not value:
             raise InvalidArgument(FieldViolation(field, "is required"))
         example = "/".join(f"{c}/{{{c[:-1] if c.endswith('s') else c}}}" for c in collections)
-        raise InvalidArgument(FieldViolation(field, f"must look like {example}, got {value!r}"),
+        raise InvalidArgument(FieldViolation(field, f"must look like {example}, got {clip(value)}"),
                               reason="RESOURCE_NAME_INVALID")
     ids = list(match.groups())
     if collections[0] == "users":

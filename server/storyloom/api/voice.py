@@ -19,6 +19,7 @@ from storyloom.api.requests import check_request_id, resource_id, resource_path,
 from storyloom.domain import voice as domain
 from storyloom.domain.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from storyloom.domain.memory import Memories, Memory
+from storyloom.domain.text import clip
 from storyloom.v1 import voice_pb2, voice_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,8 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             await live.finish()
         except asyncio.CancelledError:
             raise
+        except DomainError as error:  # the stream itself was bad (a message that does not decode)
+            live.fail(error)
         except Exception as error:  # the client went away (cancelled read) or a bug: end the stream
             if not isinstance(error, grpc.aio.AioRpcError | grpc.RpcError):
                 log.exception("converse stream failed")
@@ -277,7 +280,7 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             if not request.name:
                 raise InvalidArgument(FieldViolation("name", "is required"))
             raise InvalidArgument(FieldViolation("name", f"must look like users/{{user}}/memorySummary, got "
-                                                         f"{request.name!r}"), reason="RESOURCE_NAME_INVALID")
+                                                         f"{clip(request.name)}"), reason="RESOURCE_NAME_INVALID")
         user = user_parent(request.name.removesuffix(SUMMARY_SUFFIX), "name")
         summary = await self._memories.summary(user)
         return voice_pb2.MemorySummary(name=f"users/{user}/memorySummary", memory_count=summary.memory_count,

@@ -197,6 +197,17 @@ class ConversationLimits:
     admitted_replies: int = 1024
 
 
+def check_title(title: str, field: str = "conversation.title") -> str:
+    """A title: one line of plain text, at most 200 characters (empty: made from the first message)."""
+    check_plain_text(title, field, max_chars=MAX_TITLE_CHARS, required=False,
+                     characters_reason="TITLE_CHARACTERS_INVALID")
+    for char in title:
+        if char in "\n\t":
+            raise InvalidArgument(FieldViolation(field, f"must be one line, without U+{ord(char):04X}"),
+                                  reason="TITLE_CHARACTERS_INVALID")
+    return title.strip()
+
+
 def check_text(text: str, field: str = "text") -> str:
     """A message: plain text of 1 to 4000 characters."""
     return check_plain_text(text, field, max_chars=MAX_MESSAGE_CHARS, too_long_reason="MESSAGE_TOO_LONG",
@@ -220,10 +231,9 @@ class Conversations:
     # --- conversations ---------------------------------------------------------------------
 
     async def create(self, user_id: str, title: str = "", request_id: str = "") -> Conversation:
-        if len(title) > MAX_TITLE_CHARS:
-            raise InvalidArgument(FieldViolation("conversation.title", f"must be at most {MAX_TITLE_CHARS} characters"))
+        title = check_title(title)
         now = self._clock.now()
-        return await self._repo.create(Conversation(uuid.uuid4().hex, user_id, title.strip(), "ACTIVE", 0, now, now),
+        return await self._repo.create(Conversation(uuid.uuid4().hex, user_id, title, "ACTIVE", 0, now, now),
                                        request_id)
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
@@ -240,10 +250,7 @@ class Conversations:
         await self.get(user_id, conversation_id)
         fields: dict[str, Any] = {}
         if title is not None:
-            if len(title) > MAX_TITLE_CHARS:
-                raise InvalidArgument(FieldViolation("conversation.title",
-                                                     f"must be at most {MAX_TITLE_CHARS} characters"))
-            fields["title"] = title.strip()
+            fields["title"] = check_title(title)
         if status is not None:
             fields["status"] = status
         return await self._repo.update(conversation_id, update_time=self._clock.now(), **fields)

@@ -6,9 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import uuid
-import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -28,7 +26,6 @@ AUDIO_TYPES = {"audio/wav", "audio/ogg", "audio/webm", "audio/mpeg", "audio/l16"
 # Documents to illustrate (IllustrateText reads them; stored as they came).
 DOCUMENT_TYPES = set(packaging.DOCUMENT_TYPES)
 # A picture's renditions by purpose, and the longer side of each; the picture itself is `full`.
-_DOCUMENT_MAGIC = {"application/pdf": b"%PDF-", packaging.DOCX: b"PK\x03\x04"}
 PICTURE_RENDITIONS = {"thumbnail": 256, "medium": 512}
 PREVIEW_SECONDS = 30.0
 # Types only the server makes (rendered videos and their captions): never accepted as uploads.
@@ -126,59 +123,12 @@ class Inspection:
     channel_count: int | None = None
 
 
-def inspect(data: bytes, content_type: str, field: str = "content") -> Inspection:
-    """Checks that the bytes are what the content type says and reads their dimensions or duration."""
-    base, _, params = content_type.partition(";")
-    base = base.strip().lower()
-    bad = InvalidArgument(FieldViolation(f"{field}.data", f"the bytes are not valid {base}"),
-                          reason="MEDIA_CONTENT_INVALID")
-    if base in IMAGE_TYPES:
-        from PIL import Image, UnidentifiedImageError  # imported here: only uploads and pictures need it
+class MediaInspector(Protocol):
+    """Reads uploaded bytes whole with the library that decodes their type, within limits (pixels, duration,
+    sample rate, channels), before they are stored."""
 
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                fmt = (image.format or "").lower()
-                width, height = image.size
-        except (UnidentifiedImageError, OSError):
-            raise bad from None
-        if f"image/{fmt}" != base and not (fmt == "jpeg" and base == "image/jpeg"):
-            raise bad
-        return Inspection(base, width=width, height=height)
-    if base == "audio/wav":
-        try:
-            with wave.open(io.BytesIO(data)) as wav:
-                rate, frames, channels = wav.getframerate(), wav.getnframes(), wav.getnchannels()
-        except (wave.Error, EOFError):
-            raise bad from None
-        return Inspection(base, duration_ms=round(frames * 1000 / rate), sample_rate_hertz=rate,
-                          channel_count=channels)
-    if base == "audio/l16":
-        rate = _param(params, "rate")
-        if rate is None or not 8000 <= rate <= 48000:
-            raise InvalidArgument(FieldViolation(f"{field}.content_type",
-                                                 "audio/L16 needs a rate parameter from 8000 to 48000, "
-                                                 "e.g. audio/L16;rate=16000"))
-        return Inspection(f"audio/L16;rate={rate}", duration_ms=round(len(data) / 2 * 1000 / rate),
-                          sample_rate_hertz=rate, channel_count=1)
-    if base in DOCUMENT_TYPES:  # parsed when illustrated; here only their signature
-        magic = _DOCUMENT_MAGIC.get(base, b"")
-        if not data.startswith(magic):
-            raise bad
-        return Inspection(base)
-    if base in AUDIO_TYPES:
-        return Inspection(base)
-    raise InvalidArgument(FieldViolation(f"{field}.content_type",
-                                         f"unsupported content type {base!r}; accepted: "
-                                         + ", ".join(sorted(IMAGE_TYPES | AUDIO_TYPES | DOCUMENT_TYPES))),
-                          reason="MEDIA_TYPE_UNSUPPORTED")
-
-
-def _param(params: str, key: str) -> int | None:
-    for part in params.split(";"):
-        name, _, value = part.partition("=")
-        if name.strip().lower() == key and value.strip().isdigit():
-            return int(value.strip())
-    return None
+    def inspect(self, data: bytes, content_type: str, field: str = "content") -> Inspection:
+        """What the bytes are; raises InvalidArgument (naming `field`) unless they fully decode as `content_type`."""
 
 
 # Scales a picture to at most `max_side` pixels on its longer side, as PNG.
@@ -186,9 +136,11 @@ Thumbnailer = Callable[[bytes, int], bytes]
 
 
 class MediaLibrary:
-    def __init__(self, repository: MediaRepository, blobs: BlobStore, thumbnailer: Thumbnailer | None = None,
-                 clock: Clock = SYSTEM_CLOCK, converter: packaging.MediaConverter | None = None):
+    def __init__(self, repository: MediaRepository, blobs: BlobStore, inspector: MediaInspector,
+                 thumbnailer: Thumbnailer | None = None, clock: Clock = SYSTEM_CLOCK,
+                 converter: packaging.MediaConverter | None = None):
         self._repo = repository
+        self._inspector = inspector
         self._converter = converter
         self._clock = clock
         self._blobs = blobs
@@ -208,7 +160,7 @@ class MediaLibrary:
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidArgument(FieldViolation("content.data", f"must be at most {MAX_UPLOAD_BYTES} bytes"),
                                   reason="MEDIA_TOO_LARGE")
-        found = known or inspect(data, content_type)
+        found = known or await asyncio.to_thread(self._inspector.inspect, data, content_type)
         sha256 = hashlib.sha256(data).hexdigest()
         item = MediaItem(
             id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,

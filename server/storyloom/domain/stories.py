@@ -230,17 +230,18 @@ class Stories:
             earlier = await self._repo.find_recent(user_id, fingerprint, self._clock.now() - self._reuse_window)
             if earlier is not None:
                 return await self._tasks.get(user_id, earlier.task_id)
-        now = self._clock.now()
-        story = Story(
-            id=uuid.uuid4().hex, user_id=user_id, state="GENERATING", requirements=requirements or StoryRequirements(),
-            options=options, create_time=now, update_time=now, task_id=uuid.uuid4().hex,
-            conversation_id=conversation_id, source_text=text, fingerprint=fingerprint,
-        )
-        new = self._tasks.new_task(user_id, CREATE_KIND, {"story_id": story.id}, target=story.name,
-                                   task_id=story.task_id, message="Waiting to start writing.")
-        stored, created = await self._repo.create(story, request_id, new)
-        if not created:
-            return await self._tasks.get(user_id, stored.task_id)
+        async with self._tasks.admit(user_id):  # over the user's task limit: RESOURCE_EXHAUSTED, nothing stored
+            now = self._clock.now()
+            story = Story(
+                id=uuid.uuid4().hex, user_id=user_id, state="GENERATING",
+                requirements=requirements or StoryRequirements(), options=options, create_time=now, update_time=now,
+                task_id=uuid.uuid4().hex, conversation_id=conversation_id, source_text=text, fingerprint=fingerprint,
+            )
+            new = self._tasks.new_task(user_id, CREATE_KIND, {"story_id": story.id}, target=story.name,
+                                       task_id=story.task_id, message="Waiting to start writing.")
+            stored, created = await self._repo.create(story, request_id, new)
+            if not created:
+                return await self._tasks.get(user_id, stored.task_id)
         await self._tasks.accepted()
         return new.task
 

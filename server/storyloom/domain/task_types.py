@@ -146,6 +146,9 @@ class NewTask:
 class TaskRepository(Protocol):
     """What the runner needs from storage. Implemented in storyloom.store."""
 
+    async def count_live(self, user_id: str) -> int:
+        """How many of the user's tasks are PENDING or RUNNING."""
+
     async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
         """Stores a task and its first event; on a (user, request_id) clash returns the existing one and False."""
 

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound
+from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound, ResourceExhausted
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.telemetry import NO_TELEMETRY, Telemetry
@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 # The task (id, attempt) whose handler is running in this context: log lines written there carry both.
 current_task: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("storyloom_task", default=None)
+
+# How long a caller over the task limit is told to wait: about how long a short task takes.
+TASK_LIMIT_RETRY_SECONDS = 30.0
 
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
 # Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
@@ -96,12 +99,15 @@ class TaskRunner:
         worker_id: str | None = None,
         notifier: Notifier | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        max_live_per_user: int = 0,
     ):
         self._repo = repository
         self._notifier: Notifier = notifier or LocalNotifier()
         self._clock = clock
         # Metrics and spans; the services whose kinds run here report their stages and engines through it too.
         self.telemetry = telemetry
+        self._max_live_per_user = max_live_per_user
+        self._admissions: dict[str, list[Any]] = {}
         # The kind and state of each live task this process has seen, to report state changes.
         self._live: dict[str, tuple[str, str]] = {}
         self._kinds: dict[str, TaskKind] = {}
@@ -223,6 +229,32 @@ class TaskRunner:
             self._count(stored)
             await self.accepted()
         return stored
+
+    @contextlib.asynccontextmanager
+    async def admit(self, user_id: str) -> AsyncIterator[None]:
+        """Holds the user's admission while the body stores what its task needs and submits it: raises
+        ResourceExhausted (TASK_LIMIT_EXCEEDED, with a retry delay) when the user already has `max_live_per_user`
+        tasks pending or running. One process admits a user's tasks one at a time, so a burst cannot overshoot;
+        replicas on one database each count what is stored, and may overshoot by the calls they admit at once."""
+        if self._max_live_per_user <= 0:
+            yield
+            return
+        entry = self._admissions.setdefault(user_id, [asyncio.Lock(), 0])
+        lock: asyncio.Lock = entry[0]
+        entry[1] += 1  # callers holding or awaiting the lock: the entry goes when the last one leaves
+        try:
+            async with lock:
+                live = await self._repo.count_live(user_id)
+                if live >= self._max_live_per_user:
+                    raise ResourceExhausted(
+                        f"You have {live} tasks pending or running, the most allowed; wait for one to finish or "
+                        f"cancel one.", retry_after_seconds=TASK_LIMIT_RETRY_SECONDS, reason="TASK_LIMIT_EXCEEDED",
+                        metadata={"limit": str(self._max_live_per_user), "live": str(live)})
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._admissions[user_id]
 
     async def get(self, user_id: str, task_id: str) -> Task:
         task = await self._repo.get(task_id)

@@ -23,3 +23,13 @@ def check_plain_text(text: str, field: str, *, max_chars: int, required: bool = 
             raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"),
                                   reason=characters_reason)
     return text
+
+
+ECHO_CHARS = 200  # the most of a caller's input an error message repeats
+
+
+def clip(value: str, limit: int = ECHO_CHARS) -> str:
+    """`value` as an error message quotes it (repr), cut to `limit` characters of the input with the cut said."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"

@@ -153,6 +153,11 @@ class SqlTaskRepository:
                     TaskRow.start_time.is_not(None)).order_by(TaskRow.end_time.desc()).limit(20))).all()
         durations = [(end - start).total_seconds() for start, end in recent if start and end]
         return int(ahead or 0), int(running or 0), (sum(durations) / len(durations)) if durations else None
+    async def count_live(self, user_id: str) -> int:
+        async with self._db.begin() as session:
+            count = await session.scalar(select(func.count()).select_from(TaskRow).where(
+                TaskRow.user_id == user_id, TaskRow.state.in_([s.value for s in LIVE_STATES])))
+            return int(count or 0)
 
     async def delete(self, task_id: str) -> None:
         async with self._db.begin() as session, session.begin():

@@ -1,0 +1,1 @@
+"""Media engines: what reads uploaded bytes before they are stored."""
