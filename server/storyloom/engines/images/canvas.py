@@ -45,7 +45,7 @@ class Canvas:
         # below. The shadow is made at a quarter of the size (a soft shadow needs no detail).
         mask = Image.new("L", (self.w, self.h), 0)
         painter = self.draw
-        self.draw = _Tee(painter, ImageDraw.Draw(mask))  # type: ignore[assignment]
+        self.draw = _Tee(painter, ImageDraw.Draw(mask))  # type: ignore[assignment]  # _Tee duck-types ImageDraw
         try:
             yield self.draw
         finally:
