@@ -34,7 +34,7 @@ from storyloom.engines.gemini_client import (
 )
 from storyloom.engines.gemini_versions import check_request
 from storyloom.engines.images.pictures import check_size, fit_png
-from storyloom.engines.images.procedural import characters_in
+from storyloom.engines.images.scene_plan import characters_in
 
 # Google's current image model (generally available since May 2026; gemini-2.5-flash-image is being retired).
 DEFAULT_IMAGE_MODEL = "gemini-3.1-flash-image"

@@ -222,8 +222,8 @@ def _read_user(text: str, state: _State, question: _Question | None, seed: int,
     slot = question.slot if question else ""
     if not summary_only:
         answered = slot and slot in facts.new or (slot == "characters" and facts.chars)
-        if slot and not answered:
-            _answer(facts, state, question, plain, words, body, seed, before_complete)  # type: ignore[arg-type]
+        if question is not None and slot and not answered:  # a slot is only set with a question
+            _answer(facts, state, question, plain, words, body, seed, before_complete)
         if re.search(r"\b(?:you|u)\s+(?:can\s+)?(?:choose|pick|decide|give|think of|name)\b.*\bnames?\b|"
                      r"\byou name (?:it|him|her|them)\b|\bname (?:it|him|her|them) for me\b", plain):
             _name_unnamed(facts, state, seed)
@@ -344,16 +344,18 @@ def _answer(facts: _Facts, state: _State, question: _Question, plain: str, words
     value = _loose(slot, plain, words, body)
     if value is None:
         return
+    # What _loose returns for the slot: characters, an age, else the slot's text.
     if slot == "characters":
-        for char in value:  # type: ignore[attr-defined]
+        for char in cast(list[_Char], value):
             added = state.add_char(char)
             if added is not None:
                 facts.chars.append(added)
     elif slot == "audience_age_group":
-        state.age, state.age_self = value, False  # type: ignore[assignment]
-        state.values[slot] = facts.new[slot] = _age_group(value)  # type: ignore[arg-type]
+        age = cast(int, value)
+        state.age, state.age_self = age, False
+        state.values[slot] = facts.new[slot] = _age_group(age)
     else:
-        state.values[slot] = facts.new[slot] = value  # type: ignore[assignment]
+        state.values[slot] = facts.new[slot] = cast(str, value)
 
 
 def _loose(slot: str, plain: str, words: list[str], body: str) -> object | None:
@@ -419,7 +421,7 @@ def _choose(facts: _Facts, state: _State, slot: str, option: tuple[str, object] 
         state.values["setting"] = spoken = str(value)
     elif slot == "audience_age_group":
         state.age, state.age_self = None, False
-        state.values[slot] = _age_group(int(value))  # type: ignore[call-overload]
+        state.values[slot] = _age_group(int(cast("int | str", value)))  # AGE_OPTIONS' values are ages
         spoken = f"a story for {D.AUDIENCE_PHRASES[state.values[slot]]}"
     else:
         state.values[slot] = str(value)

@@ -261,7 +261,7 @@ class _Scan(_CastScan):
         for i in range(len(words)):
             size, value = _match(_AGE_WORDS, words, i)
             if size:
-                found.append((1, int(value), False))  # type: ignore[call-overload]
+                found.append((1, int(cast("int | str", value)), False))  # AGE_WORDS maps words to ages
         found = [f for f in found if 0 < f[1] < 100]
         if found:
             best = max(found, key=lambda f: f[0])

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from storyloom.engines.text.lexicon import load
 
@@ -135,7 +135,7 @@ def _plural(word: str) -> str:
 
 # --- vocabulary lookups ---------------------------------------------------------------------------
 
-def _phrase_index(phrases: dict[str, object]) -> dict[str, list[tuple[tuple[str, ...], object]]]:
+def _phrase_index(phrases: Mapping[str, object]) -> dict[str, list[tuple[tuple[str, ...], object]]]:
     index: dict[str, list[tuple[tuple[str, ...], object]]] = {}
     for phrase, value in phrases.items():
         words = tuple(phrase.split())
@@ -164,7 +164,7 @@ def _kind_forms() -> dict[str, tuple[str, bool]]:
     return forms
 
 
-_KINDS = _phrase_index(_kind_forms())  # type: ignore[arg-type]
+_KINDS = _phrase_index(_kind_forms())
 _KIND_WORDS = frozenset(w for phrase in _kind_forms() for w in [phrase] if " " not in phrase)
 _PLACES = _phrase_index({**{_plural(p): p for p in D.PLACES if " " not in p and not p.endswith("s")},
                          **{p: p for p in D.PLACES}})
