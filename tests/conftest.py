@@ -16,9 +16,9 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
-from opentelemetry.trace import TracerProvider
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from opentelemetry.trace import TracerProvider
 
 from storyloom.app import App, build_app, start
 from storyloom.config import Settings

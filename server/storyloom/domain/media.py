@@ -160,7 +160,8 @@ class MediaLibrary:
         if len(data) > MAX_UPLOAD_BYTES:
             raise InvalidArgument(FieldViolation("content.data", f"must be at most {MAX_UPLOAD_BYTES} bytes"),
                                   reason="MEDIA_TOO_LARGE")
-        found = known or await asyncio.to_thread(self._inspector.inspect, data, content_type)
+        found: Inspection = (known if known is not None
+                             else await asyncio.to_thread(self._inspector.inspect, data, content_type))
         sha256 = hashlib.sha256(data).hexdigest()
         item = MediaItem(
             id=uuid.uuid4().hex, user_id=user_id, sha256=sha256, content_type=found.content_type,
