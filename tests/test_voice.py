@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from storyloom.app import App, build_app, start
 from storyloom.domain.ports.text import ChatRequest
@@ -266,7 +267,9 @@ async def test_a_second_stream_on_a_session_takes_it_over(server: VoiceServer, c
     ended = await first.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "SESSION_RESUMED_ELSEWHERE"
     await asyncio.wait_for(first.ended.wait(), 5)
-    assert first.error is None  # closed cleanly, after the in-band error
+    # The in-band error, then the call's status says the same.
+    assert first.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
+    assert status_reason(rpc_status.from_call(first.error)) == "SESSION_RESUMED_ELSEWHERE"
     second.text("Hello there")
     await second.wait_for(lambda e: kind(e) == "turn_complete")
     await second.close()
@@ -575,11 +578,12 @@ async def test_a_stream_must_start_with_config(server: VoiceServer, caller) -> N
     ended = await client.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "CONFIG_REQUIRED" and ended.sequence == 1
     await asyncio.wait_for(client.ended.wait(), 5)
-    assert client.error is None and len(client.events) == 1
+    assert status_reason(rpc_status.from_call(client.error)) == "CONFIG_REQUIRED" and len(client.events) == 1
 
     empty = server.converse(caller)
     await empty.close()
     assert status_reason(empty.events[0].error) == "CONFIG_REQUIRED"
+    assert empty.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
 
 
 async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer, caller) -> None:
@@ -602,7 +606,7 @@ async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer,
         ended = await client.wait_for(lambda e: kind(e) == "error")
         assert status_reason(ended.error) == reason, config
         await asyncio.wait_for(client.ended.wait(), 5)
-        assert client.error is None
+        assert status_reason(rpc_status.from_call(client.error)) == reason  # the call ends with it too
 
 
 async def test_bad_events_are_answered_in_band_and_the_stream_goes_on(server: VoiceServer, caller) -> None:

@@ -16,6 +16,7 @@ from storyloom.api.auth import ApiInterceptor
 from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
+from storyloom.api.sizes import GRPC_CEILING_FACTOR
 from storyloom.api.stories import StoryServicer, story_proto
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.voice import VoiceServicer
@@ -50,7 +51,9 @@ SERVICE_NAMES = (
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     return [
-        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        # grpc's own limit is a ceiling above ours: between them, the interceptor refuses a message with a status
+        # that says why (api/sizes.py); grpc's refusal has no details.
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes * GRPC_CEILING_FACTOR),
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
         # Ping idle connections so dead mobile clients are noticed within ~40 s, and let
         # clients ping us every 10 s (streams behind NATs) without being told off.
@@ -91,7 +94,8 @@ class RunningServer:
 
 
 async def start_server(app: App) -> RunningServer:
-    server = grpc.aio.server(interceptors=[ApiInterceptor(app.accounts, app.identities)],
+    server = grpc.aio.server(interceptors=[ApiInterceptor(
+        app.accounts, app.identities, max_message_bytes=app.settings.max_receive_message_bytes)],
                              options=server_options(app.settings))
     tokens = PageTokens(app.secret)
     async def reply_result(task: Task) -> conversation_pb2.Message | None:

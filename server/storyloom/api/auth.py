@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from storyloom.api import sizes
 from storyloom.api.context import Context
-from storyloom.api.errors import abort, internal_status, status_for_error
+from storyloom.api.errors import abort, internal_status, new_request_id, status_for_error
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.errors import DomainError, Unauthenticated
 from storyloom.domain.identities import Identities
@@ -57,9 +58,13 @@ def bearer_challenge(error: Unauthenticated) -> tuple[tuple[str, str], ...]:
 
 
 class ApiInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, accounts: Accounts, identities: Identities | None = None):
+    def __init__(self, accounts: Accounts, identities: Identities | None = None, *,
+                 max_message_bytes: int | None = None):
+        """`max_message_bytes`: request messages over it are refused with MESSAGE_TOO_LARGE (see api/sizes.py);
+        None leaves the limit to grpc."""
         self._accounts = accounts
         self._identities = identities
+        self._max_message_bytes = max_message_bytes
 
     async def intercept_service(
         self,
@@ -89,8 +94,11 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             if isinstance(exc, DomainError):
                 challenge = bearer_challenge(exc) if isinstance(exc, Unauthenticated) else ()
                 await abort(context, status_for_error(exc), challenge)
-            log.exception("unhandled error", extra={"rpc": method})
-            await abort(context, internal_status())
+            if context.cancelled():
+                return  # the client went away: nothing to tell it, nothing worth a traceback
+            request_id = new_request_id()
+            log.exception("unhandled error", extra={"rpc": method, "requestId": request_id})
+            await abort(context, internal_status(request_id))
 
         def finish(start: float, user: str, context: Context) -> None:
             code = context.code() if hasattr(context, "code") else None
@@ -104,6 +112,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 start, user = time.perf_counter(), ""
                 try:
                     user = await enter(context)
+                    request = sizes.checked(request) if hasattr(request, "__aiter__") else sizes.check(request)
                     return await behavior(request, context)
                 except Exception as exc:
                     if _is_abort(exc):
@@ -118,6 +127,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 start, user = time.perf_counter(), ""
                 try:
                     user = await enter(context)
+                    request = sizes.checked(request) if hasattr(request, "__aiter__") else sizes.check(request)
                     if inspect.isasyncgenfunction(behavior) or inspect.isasyncgenfunction(
                             getattr(behavior, "__func__", None)):
                         async for item in behavior(request, context):
@@ -132,17 +142,20 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                     finish(start, user, context)
             return call
 
+        deserializer = handler.request_deserializer
+        if self._max_message_bytes is not None:
+            deserializer = sizes.bounded(deserializer, self._max_message_bytes)
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), handler.request_deserializer,
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), deserializer,
                                                        handler.response_serializer)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), handler.request_deserializer,
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), deserializer,
                                                         handler.response_serializer)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream),
-                                                        handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), deserializer,
+                                                        handler.response_serializer)
         assert handler.stream_stream is not None  # a handler serves one of the four shapes
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), handler.request_deserializer,
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), deserializer,
                                                      handler.response_serializer)
 
 

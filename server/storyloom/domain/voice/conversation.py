@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from storyloom.domain.conversations import Message, ReplyEvent, check_text
@@ -20,6 +21,7 @@ from storyloom.domain.errors import (
     DomainError,
     FailedPrecondition,
     FieldViolation,
+    Internal,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -94,6 +96,7 @@ class LiveConversation:
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
+        self.fatal: DomainError | None = None  # the error that ended the stream, if one did
 
     # --- output ------------------------------------------------------------------------------------------------------
 
@@ -116,8 +119,15 @@ class LiveConversation:
         self._emit(ErrorEvent(self._next_turn, error, False))
 
     def fail(self, error: DomainError) -> None:
-        """A fatal error: reported, then the stream ends."""
+        """A fatal error: reported in-band, then the stream ends (the call ends with its status)."""
+        if self._closed:
+            return
+        self.fatal = error
         self._emit(ErrorEvent(self._next_turn, error, True))
+        self._end_output()
+
+    def hang_up(self) -> None:
+        """The client went away: the stream ends, with nothing to tell it."""
         self._end_output()
 
     def terminate(self, error: DomainError | None) -> None:
@@ -474,9 +484,11 @@ class LiveConversation:
             turn.stage = DONE if turn.reply_id else DROPPED
             self.report(exc)
         except Exception:
-            log.exception("voice turn failed", extra={"session": session.id})
+            request_id = uuid.uuid4().hex
+            log.exception("voice turn failed", extra={"session": session.id, "requestId": request_id})
             turn.stage = DONE if turn.reply_id else DROPPED
-            self.report(DomainError("The turn could not be completed.", reason="TURN_FAILED"))
+            self.report(Internal(f"The turn could not be completed; it has been logged as request {request_id}.",
+                                 reason="TURN_FAILED", metadata={"requestId": request_id}))
 
     async def _send(self, turn: Turn) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's turn and starts the reply; returns the reply's event stream, its first event read."""
