@@ -88,11 +88,13 @@ class LiveConversation:
         self._language = ""
         self._next_turn = 1
         self._turns: list[Turn] = []
-        self._run: SttRun | None = None
-        self._partial_text = ""
+        self._run: SttRun | None = None  # the latest partial transcription
+        self._final: SttRun | None = None  # the latest speculative final transcription (from a pause on)
+        self._voiced_until = 0.0  # stream seconds heard up to the last chunk that was not a pause
+        self._partial_text = self._sent_text = ""
+        self._last_sent = 0.0
         self._run_ended = self._run_started = 0.0
         self._run_seconds = 0.6  # how long a partial transcription takes, on average
-        self._partials: asyncio.Task[None] | None = None
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
@@ -191,7 +193,6 @@ class LiveConversation:
             self._state.vad = self._engines.vad.stream(STREAM_RATE)
             self._state.vad_base = self._state.heard
         self._stream_base = self._state.heard
-        self._partials = asyncio.create_task(self._partial_loop(), name=f"voice-partials-{session.id}")
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
     def audio(self, data: bytes) -> None:
@@ -219,9 +220,12 @@ class LiveConversation:
         if state.utterance_start is None:
             state.trim(state.heard - self._limits.pre_roll_seconds - 0.2)
         elif self._pause_heard(state):
-            # Perhaps the end of speech: transcribe now, so the final transcript is ready when the pause is long
-            # enough to end the utterance (the detector waits for that).
-            self._start_run(min_new_audio=0.05)
+            # Perhaps the end of speech: the final transcription starts now (in the recognizer's slot for finals),
+            # so it is ready when the pause is long enough to end the utterance; if the user goes on, it is dropped.
+            self._start_final(state)
+        else:
+            self._voiced_until = state.heard
+            self._partials(state)
         if state.utterance_start is not None and state.utterance_seconds >= self._limits.max_utterance_seconds:
             self._emit(SpeechStoppedEvent(self._next_turn, state.heard - self._stream_base))
             self._finalize(state.heard, state.heard)
@@ -268,14 +272,15 @@ class LiveConversation:
     async def close(self) -> None:
         """Stops everything this stream runs (a reply task, which writes the stored reply, goes on)."""
         self._end_output()
-        tasks = [t for t in (self._partials, *(turn.task for turn in self._turns)) if t is not None and not t.done()]
+        tasks = [t for t in (turn.task for turn in self._turns) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        if self._run is not None:
-            self._run.task.cancel()
+        for run in (self._run, self._final):
+            if run is not None:
+                run.task.cancel()
         if self._state is not None:
             self._voice.live.detach(self._state, self)
 
@@ -310,7 +315,8 @@ class LiveConversation:
             if not turn.interrupted and (turn.stage in (STORING, REPLYING)
                                          or (turn.stage == DONE and turn.playing(grace, now))):
                 self._interrupt(turn)
-        self._partial_text = ""
+        self._partial_text = self._sent_text = ""
+        self._last_sent = 0.0
         self._emit(SpeechStartedEvent(self._next_turn, offset - self._stream_base))
 
     def _speech_stopped(self, offset: float) -> None:
@@ -328,46 +334,34 @@ class LiveConversation:
         assert start is not None
         turn = Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
                      mergeable=mergeable)
-        run = self._run
-        if run is not None and run.start == start and run.end >= speech_end - 0.01 and not run.task.cancelled():
-            turn.stt = run
-            self._run = None
-        elif run is not None and run.task.done():
-            self._run = None  # (a run still going keeps the recognizer busy: the next one waits for it)
+        for run in (self._final, self._run):  # a transcription that heard the whole utterance is the final one
+            if run is not None and run.start == start and run.end >= speech_end - 0.01 and not run.task.cancelled():
+                turn.stt = run
+                break
+        self._final = None
+        if self._run is not None and (self._run is turn.stt or self._run.task.done()):
+            self._run = None  # (a partial still going keeps its slot; the next partial waits for it)
         state.utterance_start, state.prefix = None, b""
         state.trim(end)
         self._start_turn(turn)
 
-    async def _partial_loop(self) -> None:
-        """While the user speaks: transcribe what was said so far when the recognizer is free (leaving it idle for
-        `partial_gap_seconds` between runs, so the end of speech often finds it free), and send the words at least
-        every `partial_interval_seconds` (again, when nothing new was recognized)."""
-        interval = self._limits.partial_interval_seconds
-        last_sent, sent_text = 0.0, ""
-        while True:
-            await asyncio.sleep(0.02)
-            state = self._state
-            if state is None or state.utterance_start is None:
-                sent_text, last_sent = "", 0.0
-                continue
-            run = self._run
-            if (run is not None and run.start == state.utterance_start and run.task.done()
-                    and not run.task.cancelled() and run.task.exception() is None):
-                text = run.task.result().text.strip()
-                if text:
-                    self._partial_text = text
-            now = self._clock.monotonic()
-            # Idle between runs at least as long as a run takes, so the end of speech finds the recognizer free
-            # about as often as busy (on a loaded machine, a run takes longer).
-            if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds):
-                self._start_run(min_new_audio=0.3)
-            text = self._partial_text
-            if text and (text != sent_text or now - last_sent >= interval):
-                self._emit(TranscriptEvent(self._next_turn, text, False))
-                sent_text, last_sent = text, now
+    def _partials(self, state: LiveState) -> None:
+        """While the user speaks (called for each chunk of audio, so an idle stream costs nothing): transcribes what
+        was said so far when the partial slot is free (leaving it idle between runs at least as long as a run
+        takes), and sends the words when they change, and again at least every `partial_interval_seconds`."""
+        now = self._clock.monotonic()
+        run, final = self._run, self._final
+        if ((run is None or run.task.done()) and (final is None or final.task.done())
+                and now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds)):
+            self._start_run(min_new_audio=0.3)  # (not while a final runs: one transcription at a time, mostly)
+        text = self._partial_text
+        if text and (text != self._sent_text or now - self._last_sent >= self._limits.partial_interval_seconds):
+            self._emit(TranscriptEvent(self._next_turn, text, False))
+            self._sent_text, self._last_sent = text, now
 
     def _start_run(self, *, min_new_audio: float) -> None:
-        """Starts transcribing the utterance so far, if the recognizer is free and there is new audio."""
+        """Starts a partial transcription of the utterance so far, if the partial slot is free and there is new
+        audio."""
         state = self._state
         if state is None or state.utterance_start is None or state.utterance_seconds < 0.3:
             return
@@ -380,10 +374,31 @@ class LiveConversation:
         self._run = SttRun(state.utterance_start, state.heard, asyncio.create_task(self._transcribe_partial(pcm)))
         self._run.task.add_done_callback(self._run_done)
 
+    def _start_final(self, state: LiveState) -> None:
+        """At a pause: transcribes the utterance up to here in the slot kept for finals, unless a transcription
+        started in this pause already covers all the speech."""
+        start = state.utterance_start
+        if start is None or state.utterance_seconds < 0.3:
+            return
+        final = self._final
+        if final is not None and final.start == start and final.end >= self._voiced_until:
+            return
+        if final is not None and not final.task.done():
+            final.task.cancel()  # outdated (the user went on); if it already runs, it ends soon
+        pcm = state.prefix + state.span(start, state.heard)
+        self._run_started = self._clock.monotonic()
+        self._final = SttRun(start, state.heard, asyncio.create_task(self._transcribe_final(pcm)))
+        self._final.task.add_done_callback(self._run_done)
+
     def _run_done(self, task: asyncio.Task[Transcription]) -> None:
         self._run_ended = self._clock.monotonic()
         if not task.cancelled() and task.exception() is None:
             self._run_seconds = 0.7 * self._run_seconds + 0.3 * (self._run_ended - self._run_started)
+            state = self._state
+            for run in (self._run, self._final):  # a speculative final's words serve as a partial too
+                if (run is not None and run.task is task and state is not None
+                        and run.start == state.utterance_start and (text := task.result().text.strip())):
+                    self._partial_text = text  # sent with the next audio
         retrieve(task)
 
     def _pause_heard(self, state: LiveState) -> bool:
@@ -394,6 +409,9 @@ class LiveConversation:
         """The quick transcription for partials (it never waits for a busy recognizer)."""
         return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language)
 
+    async def _transcribe_final(self, pcm: bytes) -> Transcription:
+        return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language, final=True)
+
     async def _transcribe(self, turn: Turn) -> Transcription:
         run = turn.stt
         if run is not None:
@@ -401,13 +419,10 @@ class LiveConversation:
                 return await asyncio.shield(run.task)
         assert turn.audio is not None
         stt = self._engines.stt
-        # The quick settings (no timestamps, no temperature fallback) do for a short turn; they need a free
-        # recognizer, which this stream's partial still running will free in a moment.
-        busy = self._run
-        if busy is not None and not busy.task.done():
-            await asyncio.wait([busy.task])
+        # The quick settings (no timestamps, no temperature fallback) do for a short turn, in the slot kept for
+        # finals: no partial still running delays them.
         with contextlib.suppress(ResourceExhausted):
-            return await stt.transcribe_partial(turn.audio, STREAM_RATE, language_code=self._language)
+            return await self._transcribe_final(turn.audio)
         deadline = self._clock.monotonic() + 10.0
         while True:
             try:
