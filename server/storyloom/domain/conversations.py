@@ -260,11 +260,12 @@ class Conversations:
     # --- replies ---------------------------------------------------------------------------
 
     async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "",
-                   memories: Sequence[str] = ()) -> AsyncGenerator[ReplyEvent]:
+                   memories: Sequence[str] = (), *, paced: bool = True) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's message, starts the reply task and streams the reply's events.
 
         A repeated request_id stores nothing new and streams the first request's reply. `memories` (what is
-        remembered about the user that bears on this message) are given to the engine with the history.
+        remembered about the user that bears on this message) are given to the engine with the history. Not
+        `paced`: the engine adds no pause between streamed words (a spoken reply).
         """
         check_text(text)
         conversation = await self.get(user_id, conversation_id)
@@ -289,6 +290,8 @@ class Conversations:
         params: dict[str, Any] = {"message_id": reply.id}
         if memories:
             params["memories"] = [str(memory) for memory in memories]
+        if not paced:
+            params["paced"] = False
         await self._tasks.submit(user_id, REPLY_KIND, params, target=reply.name,
                                  task_id=task_id, message="Writing the reply.")
         return self.stream(user_id, reply.id, 0)
@@ -377,6 +380,8 @@ class Conversations:
         request = await self._context(conversation, reply)
         if ctx.params.get("memories"):
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
+        if ctx.params.get("paced") is False:
+            request = dataclasses.replace(request, paced=False)
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         events = self._engine.chat(request)

@@ -514,7 +514,8 @@ class LiveConversation:
             matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
                                                           exclude_session=session.id)
         events = await self._voice.conversations.send(self._user, session.conversation_id, turn.text,
-                                                      memories=[match.memory.text for match in matches])
+                                                      memories=[match.memory.text for match in matches],
+                                                      paced=False)
         accepted = await anext(events)
         turn.user_message, turn.reply_id = accepted.user_message, accepted.reply.id
         self._session = await self._voice.record_turn(session.id) or session
@@ -537,6 +538,7 @@ class LiveConversation:
                     error = event.error
                     failed = TurnFailed(error.code, error.reason, error.message, error.metadata)
             queue_sentences(split, turn.reply_text, queued, sentences, final=True)
+            turn.text_complete = True
             sentences.put_nowait(None)
             await speaker
         finally:
@@ -568,21 +570,33 @@ class LiveConversation:
             pcm = gap + pcm
             start = turn.audio_seconds
             turn.spoken.append(Spoken(sentence, text_end, start, pcm_seconds(pcm, rate), pcm_seconds(gap, rate)))
-            # Equal chunks of at most chunk_seconds: no sliver at the end of a sentence.
+            # Equal chunks of at most chunk_seconds: no sliver at the end of a sentence. Each goes out at once; only
+            # the sentence's last one may wait, when it is not yet known whether it ends the reply.
             count = -(-len(pcm) // chunk_bytes)
             size = -(-len(pcm) // 2 // count) * 2
+            turn.audio_seconds = start + pcm_seconds(pcm, rate)
             for at in range(0, len(pcm), size):
                 if pending is not None:
-                    self._emit(pending)
-                    if turn.first_audio_at is None:
-                        turn.first_audio_at = self._clock.monotonic()
+                    self._sent_audio(turn, pending)
                 pending = ReplyAudioEvent(turn.number, pcm[at:at + size], sentence if at == 0 else "",
                                           start + at / 2 / rate, False)
-            turn.audio_seconds = start + pcm_seconds(pcm, rate)
-        if pending is None:
-            pending = ReplyAudioEvent(turn.number, b"", "", turn.audio_seconds, True)
-        self._emit(dataclasses.replace(pending, last=True))
-        if turn.first_audio_at is None and pending.audio:
+            waiting = sentences.qsize()  # sentences queued after this one (and the end mark, once the text is done)
+            if pending is not None and waiting > (1 if turn.text_complete else 0):
+                self._sent_audio(turn, pending)  # more is coming
+                pending = None
+            elif pending is not None and turn.text_complete and waiting == 1:
+                self._sent_audio(turn, dataclasses.replace(pending, last=True))  # only the end mark is left
+                pending = None
+                await sentences.get()
+                break
+        else:
+            if pending is None:
+                pending = ReplyAudioEvent(turn.number, b"", "", turn.audio_seconds, True)
+            self._sent_audio(turn, dataclasses.replace(pending, last=True))
+
+    def _sent_audio(self, turn: Turn, event: ReplyAudioEvent) -> None:
+        self._emit(event)
+        if turn.first_audio_at is None and event.audio:
             turn.first_audio_at = self._clock.monotonic()
 
     def _interrupt(self, turn: Turn) -> None:
