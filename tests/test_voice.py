@@ -141,7 +141,8 @@ async def test_a_spoken_question_is_heard_transcribed_answered_and_spoken_back(s
                                                                    sample_rate_hertz=22050)
 
     await client.speak(silence(0.5))
-    await client.speak(await server.speech(QUESTION))
+    # At half speed: the recognizer has time for partials even on a loaded machine (the detector goes by the audio).
+    await client.speak(await server.speech(QUESTION), speed=0.5)
     await client.speak(silence(1.0))
     complete = await client.wait_for(lambda e: kind(e) == "turn_complete")
     await client.close()
@@ -703,3 +704,36 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None
+
+
+async def wait_until(condition: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: VoiceServer, caller) -> None:
+    """0.3 s of silence is less than the detector's 0.4 s hangover, more than the 0.2 s one for turns that sound
+    finished: the finished question is answered, the unfinished one waits (and is answered at end_of_turn)."""
+    stt = server.app.voice.engines.stt
+    for text, finished in ((QUESTION, True), ("I want a story about a dragon and", False)):
+        client = server.converse(caller)
+        client.configure()
+        await client.wait_for(lambda e: kind(e) == "session_started")
+        finals = stt.finals_completed
+        await client.speak(silence(0.3) + await server.speech(text) + silence(0.3), speed=4)
+        if finished:  # no more audio: only the completeness check can end the turn
+            stopped = await client.wait_for(lambda e: kind(e) == "speech_stopped", timeout=60)
+            final = await client.wait_for(lambda e: kind(e) == "transcript" and e.transcript.final)
+            assert client.index_of(stopped) < client.index_of(final)
+            assert words(final.transcript.text) == words(QUESTION)
+        else:
+            # The speculative final has run (and heard the words), and still the turn goes on.
+            await wait_until(lambda f=finals: stt.finals_completed > f and stt.finals_admitted == 0)
+            await asyncio.sleep(0.1)  # (what the final's end would set off happens at once: give it a moment)
+            assert "speech_stopped" not in [kind(e) for e in client.events]
+            client.end_of_turn()
+            await client.wait_for(lambda e: kind(e) == "speech_stopped")
+        await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.close()

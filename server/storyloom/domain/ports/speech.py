@@ -66,6 +66,13 @@ class VadStream(Protocol):
         """Whether the latest audio sounds like a pause in speech (perhaps the end of an utterance, which the
         detector announces only once the pause has lasted)."""
 
+    def pause_seconds(self) -> float:
+        """How long the pause in speech going on has lasted (0 while speaking or before speech)."""
+
+    @property
+    def processed_seconds(self) -> float:
+        """Audio judged so far, in seconds (offsets of events are from its start)."""
+
 
 class VoiceActivityDetector(Protocol):
     def stream(self, sample_rate_hertz: int = 16000) -> VadStream: ...

@@ -24,9 +24,8 @@ from storyloom.domain.errors import (
     Internal,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
 )
-from storyloom.domain.ports.speech import PcmStreamResampler, Transcription
+from storyloom.domain.ports.speech import PcmStreamResampler
 from storyloom.domain.voice.events import (
     ConverseSettings,
     ErrorEvent,
@@ -42,6 +41,7 @@ from storyloom.domain.voice.events import (
     VoiceEvent,
 )
 from storyloom.domain.voice.formats import STREAM_RATE, AudioFormat, check_language, check_rate, pcm_seconds
+from storyloom.domain.voice.listening import Listener, sounds_finished
 from storyloom.domain.voice.sessions import LiveState, VoiceSession
 from storyloom.domain.voice.speech import Voice
 from storyloom.domain.voice.turns import (
@@ -53,11 +53,9 @@ from storyloom.domain.voice.turns import (
     STORING,
     TRANSCRIBING,
     Spoken,
-    SttRun,
     Turn,
     in_background,
     queue_sentences,
-    retrieve,
 )
 
 log = logging.getLogger(__name__)
@@ -88,13 +86,7 @@ class LiveConversation:
         self._language = ""
         self._next_turn = 1
         self._turns: list[Turn] = []
-        self._run: SttRun | None = None  # the latest partial transcription
-        self._final: SttRun | None = None  # the latest speculative final transcription (from a pause on)
-        self._voiced_until = 0.0  # stream seconds heard up to the last chunk that was not a pause
-        self._partial_text = self._sent_text = ""
-        self._last_sent = 0.0
-        self._run_ended = self._run_started = 0.0
-        self._run_seconds = 0.6  # how long a partial transcription takes, on average
+        self._listener: Listener | None = None
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
@@ -193,6 +185,12 @@ class LiveConversation:
             self._state.vad = self._engines.vad.stream(STREAM_RATE)
             self._state.vad_base = self._state.heard
         self._stream_base = self._state.heard
+        limits = self._limits
+        self._listener = Listener(
+            self._engines.stt, self._clock, lambda: self._language, partial_gap=limits.partial_gap_seconds,
+            partial_interval=limits.partial_interval_seconds, final_after=limits.final_after_pause_seconds,
+            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)))
+        self._listener.on_final_done = self._end_if_finished
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
     def audio(self, data: bytes) -> None:
@@ -219,13 +217,12 @@ class LiveConversation:
                 self._speech_stopped(offset)
         if state.utterance_start is None:
             state.trim(state.heard - self._limits.pre_roll_seconds - 0.2)
-        elif self._pause_heard(state):
-            # Perhaps the end of speech: the final transcription starts now (in the recognizer's slot for finals),
-            # so it is ready when the pause is long enough to end the utterance; if the user goes on, it is dropped.
-            self._start_final(state)
         else:
-            self._voiced_until = state.heard
-            self._partials(state)
+            # A pause may be the end of speech: the final transcription starts now, so it is ready when the pause
+            # is long enough to end the utterance (sooner if what was said sounds finished).
+            assert state.vad is not None and self._listener is not None
+            self._listener.heard(state, state.vad.pause_heard(), state.vad.pause_seconds())
+            self._end_if_finished()
         if state.utterance_start is not None and state.utterance_seconds >= self._limits.max_utterance_seconds:
             self._emit(SpeechStoppedEvent(self._next_turn, state.heard - self._stream_base))
             self._finalize(state.heard, state.heard)
@@ -278,9 +275,8 @@ class LiveConversation:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        for run in (self._run, self._final):
-            if run is not None:
-                run.task.cancel()
+        if self._listener is not None:
+            self._listener.close()
         if self._state is not None:
             self._voice.live.detach(self._state, self)
 
@@ -315,8 +311,8 @@ class LiveConversation:
             if not turn.interrupted and (turn.stage in (STORING, REPLYING)
                                          or (turn.stage == DONE and turn.playing(grace, now))):
                 self._interrupt(turn)
-        self._partial_text = self._sent_text = ""
-        self._last_sent = 0.0
+        if self._listener is not None:
+            self._listener.speech_started()
         self._emit(SpeechStartedEvent(self._next_turn, offset - self._stream_base))
 
     def _speech_stopped(self, offset: float) -> None:
@@ -334,103 +330,26 @@ class LiveConversation:
         assert start is not None
         turn = Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
                      mergeable=mergeable)
-        for run in (self._final, self._run):  # a transcription that heard the whole utterance is the final one
-            if run is not None and run.start == start and run.end >= speech_end - 0.01 and not run.task.cancelled():
-                turn.stt = run
-                break
-        self._final = None
-        if self._run is not None and (self._run is turn.stt or self._run.task.done()):
-            self._run = None  # (a partial still going keeps its slot; the next partial waits for it)
+        if self._listener is not None:  # a transcription that heard the whole utterance is the final one
+            turn.stt = self._listener.take(start, speech_end)
         state.utterance_start, state.prefix = None, b""
         state.trim(end)
         self._start_turn(turn)
 
-    def _partials(self, state: LiveState) -> None:
-        """While the user speaks (called for each chunk of audio, so an idle stream costs nothing): transcribes what
-        was said so far when the partial slot is free (leaving it idle between runs at least as long as a run
-        takes), and sends the words when they change, and again at least every `partial_interval_seconds`."""
-        now = self._clock.monotonic()
-        run, final = self._run, self._final
-        if ((run is None or run.task.done()) and (final is None or final.task.done())
-                and now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds)):
-            self._start_run(min_new_audio=0.3)  # (not while a final runs: one transcription at a time, mostly)
-        text = self._partial_text
-        if text and (text != self._sent_text or now - self._last_sent >= self._limits.partial_interval_seconds):
-            self._emit(TranscriptEvent(self._next_turn, text, False))
-            self._sent_text, self._last_sent = text, now
-
-    def _start_run(self, *, min_new_audio: float) -> None:
-        """Starts a partial transcription of the utterance so far, if the partial slot is free and there is new
-        audio."""
-        state = self._state
-        if state is None or state.utterance_start is None or state.utterance_seconds < 0.3:
+    def _end_if_finished(self) -> None:
+        """Ends the utterance after the short hangover when its speculative final transcript sounds finished (the
+        detector waits longer for the others)."""
+        state, listener = self._state, self._listener
+        short = self._limits.finished_hangover_seconds
+        if state is None or listener is None or state.vad is None or state.utterance_start is None or not short:
             return
-        run = self._run
-        if run is not None and (not run.task.done() or (run.start == state.utterance_start
-                                                         and state.heard - run.end < min_new_audio)):
+        pause = state.vad.pause_seconds()
+        if pause < short or (text := listener.finished_final(state)) is None or not sounds_finished(text):
             return
-        pcm = state.prefix + state.span(state.utterance_start, state.heard)
-        self._run_started = self._clock.monotonic()
-        self._run = SttRun(state.utterance_start, state.heard, asyncio.create_task(self._transcribe_partial(pcm)))
-        self._run.task.add_done_callback(self._run_done)
-
-    def _start_final(self, state: LiveState) -> None:
-        """At a pause: transcribes the utterance up to here in the slot kept for finals, unless a transcription
-        started in this pause already covers all the speech."""
-        start = state.utterance_start
-        if start is None or state.utterance_seconds < 0.3:
-            return
-        final = self._final
-        if final is not None and final.start == start and final.end >= self._voiced_until:
-            return
-        if final is not None and not final.task.done():
-            final.task.cancel()  # outdated (the user went on); if it already runs, it ends soon
-        pcm = state.prefix + state.span(start, state.heard)
-        self._run_started = self._clock.monotonic()
-        self._final = SttRun(start, state.heard, asyncio.create_task(self._transcribe_final(pcm)))
-        self._final.task.add_done_callback(self._run_done)
-
-    def _run_done(self, task: asyncio.Task[Transcription]) -> None:
-        self._run_ended = self._clock.monotonic()
-        if not task.cancelled() and task.exception() is None:
-            self._run_seconds = 0.7 * self._run_seconds + 0.3 * (self._run_ended - self._run_started)
-            state = self._state
-            for run in (self._run, self._final):  # a speculative final's words serve as a partial too
-                if (run is not None and run.task is task and state is not None
-                        and run.start == state.utterance_start and (text := task.result().text.strip())):
-                    self._partial_text = text  # sent with the next audio
-        retrieve(task)
-
-    def _pause_heard(self, state: LiveState) -> bool:
-        """Whether the detector hears a pause in speech right now (it may be the end of the utterance)."""
-        return state.vad is not None and state.vad.pause_heard()
-
-    async def _transcribe_partial(self, pcm: bytes) -> Transcription:
-        """The quick transcription for partials (it never waits for a busy recognizer)."""
-        return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language)
-
-    async def _transcribe_final(self, pcm: bytes) -> Transcription:
-        return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language, final=True)
-
-    async def _transcribe(self, turn: Turn) -> Transcription:
-        run = turn.stt
-        if run is not None:
-            with contextlib.suppress(Exception):
-                return await asyncio.shield(run.task)
-        assert turn.audio is not None
-        stt = self._engines.stt
-        # The quick settings (no timestamps, no temperature fallback) do for a short turn, in the slot kept for
-        # finals: no partial still running delays them.
-        with contextlib.suppress(ResourceExhausted):
-            return await self._transcribe_final(turn.audio)
-        deadline = self._clock.monotonic() + 10.0
-        while True:
-            try:
-                return await stt.transcribe(turn.audio, STREAM_RATE, language_code=self._language)
-            except ResourceExhausted:
-                if self._clock.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
+        speech_end = state.vad_base + state.vad.processed_seconds - pause
+        self._emit(SpeechStoppedEvent(self._next_turn, speech_end - self._stream_base))
+        self._finalize(min(state.heard, speech_end + self._limits.post_roll_seconds), speech_end, mergeable=True)
+        self._restart_vad()
 
     # --- turns -------------------------------------------------------------------------------------------------------
 
@@ -446,7 +365,8 @@ class LiveConversation:
         assert session is not None
         try:
             if turn.audio is not None:
-                transcription = await self._transcribe(turn)
+                assert self._listener is not None
+                transcription = await self._listener.transcribe(turn.audio, turn.stt)
                 text = " ".join(transcription.text.split())
                 if not SPEAKABLE.search(text):
                     turn.stage = DROPPED  # silence or noise: no turn

@@ -94,6 +94,12 @@ class VoiceLimits:
     partial_interval_seconds: float = 0.5
     # The recognizer is left idle this long between partial transcriptions.
     partial_gap_seconds: float = 0.4
+    # A turn whose speculative final transcript sounds finished ends after a pause this long (the detector's own
+    # hangover, longer, ends the others); 0: only the detector ends turns.
+    finished_hangover_seconds: float = 0.2
+    # The final transcription starts (speculatively) once a pause has lasted this long: shorter ones are the gaps
+    # between words.
+    final_after_pause_seconds: float = 0.06
     # Audio kept from before the detector's speech start, and after its speech stop.
     pre_roll_seconds: float = 0.3
     post_roll_seconds: float = 0.2

@@ -122,6 +122,7 @@ class WhisperSpeechToText:
         self._slots = asyncio.Semaphore(max_concurrency)
         self._final_slot = asyncio.Semaphore(1)  # finals only: the end of speech never waits for a partial
         self.finals_admitted = 0
+        self.completed = self.finals_completed = 0  # transcriptions that ran to their end (for tests and benches)
         self._closed = False
         # Calls admitted (running or waiting for a slot); over max_concurrency + max_queue, calls are refused.
         self.admitted = 0
@@ -289,6 +290,8 @@ class WhisperSpeechToText:
     def _work_done(self, work: asyncio.Future[Any], slots: asyncio.Semaphore, final: bool) -> None:
         slots.release()
         self._release_count(final)
+        self.completed += 1
+        self.finals_completed += final
         if not work.cancelled() and work.exception() is not None:
             logger.debug("transcription failed: %r", work.exception())
 
