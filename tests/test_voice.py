@@ -737,3 +737,43 @@ async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: V
             await client.wait_for(lambda e: kind(e) == "speech_stopped")
         await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
         await client.close()
+
+
+async def test_a_reply_drafted_in_a_pause_is_dropped_when_the_user_goes_on(server: VoiceServer, caller) -> None:
+    """In a pause shorter than the hangover the reply is drafted (the engine is asked), and when the user goes on,
+    nothing of that draft is sent or stored: the one turn is the whole utterance, answered afresh."""
+    voice = server.app.voice
+    limits = voice.limits
+    voice.limits = dataclasses.replace(limits, finished_hangover_seconds=0.0)  # only the detector ends the turn
+    first_part, second_part = "Tell me a story about a dragon.", "And make the dragon purple."
+    try:
+        client = server.converse(caller)
+        client.configure()
+        session = (await client.wait_for(lambda e: kind(e) == "session_started")).session_started.session
+        asked = len(server.spy.requests)
+        # (the voice trails off for about 0.18 s after its last word, and the next part starts 0.04 s in)
+        await client.speak(silence(0.3) + await server.speech(first_part) + silence(0.05), speed=4)
+        # The draft: the engine was asked to answer the first part alone.
+        await wait_until(lambda: any(words(r.turns[-1].text) == words(first_part)
+                                     for r in server.spy.requests[asked:]))
+        drafted = [r for r in server.spy.requests[asked:] if words(r.turns[-1].text) == words(first_part)]
+        assert len(drafted) == 1
+        await client.speak(await server.speech(second_part) + silence(1.0), speed=4)
+        done = await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.speak(silence(0.5), speed=4)
+        await client.close()
+    finally:
+        voice.limits = limits
+    heard = words(done.turn_complete.user_message.text)
+    assert heard == words(first_part) + words(second_part)
+    names = [kind(e) for e in client.events]
+    assert names.count("speech_stopped") == 1 and names.count("turn_complete") == 1
+    final = next(i for i, e in enumerate(client.events) if kind(e) == "transcript" and e.transcript.final)
+    sent_reply = "".join(e.reply_text.text for e in client.events if kind(e) == "reply_text")
+    assert all(i > final for i, e in enumerate(client.events) if kind(e) in ("reply_text", "reply_audio"))
+    stored = await server.messages(caller, session.conversation)
+    assert [m.text for m in stored] == [done.turn_complete.user_message.text, sent_reply]
+    # What was sent and stored answers the whole utterance: it is what the engine wrote for it.
+    answered = [r for r in server.spy.requests[asked:] if words(r.turns[-1].text) == heard]
+    assert answered and not [r for r in server.spy.requests[asked:]
+                             if words(r.turns[-1].text) not in (words(first_part), heard)]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -52,10 +53,13 @@ from storyloom.domain.voice.turns import (
     SPEAKABLE,
     STORING,
     TRANSCRIBING,
+    Draft,
+    Prepared,
     Spoken,
     Turn,
     in_background,
     queue_sentences,
+    retrieve,
 )
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,7 @@ class LiveConversation:
         self._next_turn = 1
         self._turns: list[Turn] = []
         self._listener: Listener | None = None
+        self._draft: Draft | None = None  # a reply drafted during the current pause
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
@@ -190,7 +195,7 @@ class LiveConversation:
             self._engines.stt, self._clock, lambda: self._language, partial_gap=limits.partial_gap_seconds,
             partial_interval=limits.partial_interval_seconds, final_after=limits.final_after_pause_seconds,
             on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)))
-        self._listener.on_final_done = self._end_if_finished
+        self._listener.on_final_done = self._on_pause
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
     def audio(self, data: bytes) -> None:
@@ -222,7 +227,7 @@ class LiveConversation:
             # is long enough to end the utterance (sooner if what was said sounds finished).
             assert state.vad is not None and self._listener is not None
             self._listener.heard(state, state.vad.pause_heard(), state.vad.pause_seconds())
-            self._end_if_finished()
+            self._on_pause()
         if state.utterance_start is not None and state.utterance_seconds >= self._limits.max_utterance_seconds:
             self._emit(SpeechStoppedEvent(self._next_turn, state.heard - self._stream_base))
             self._finalize(state.heard, state.heard)
@@ -295,12 +300,15 @@ class LiveConversation:
 
     def _speech_started(self, offset: float) -> None:
         state = self._live()
+        self._drop_draft()  # the user goes on (or starts anew): a reply drafted in the pause is not wanted
         if state.utterance_start is not None:
             return
         latest = self._turns[-1] if self._turns else None
         if latest is not None and latest.stage == TRANSCRIBING and latest.mergeable and latest.task:
             # The user goes on after a short pause: one utterance, not two turns.
             latest.task.cancel()
+            if latest.draft is not None:
+                latest.draft.task.cancel()
             latest.stage = DROPPED
             state.prefix = latest.audio or b""
             state.utterance_start = state.audio_start
@@ -332,24 +340,68 @@ class LiveConversation:
                      mergeable=mergeable)
         if self._listener is not None:  # a transcription that heard the whole utterance is the final one
             turn.stt = self._listener.take(start, speech_end)
+        if self._draft is not None and turn.stt is not None and self._draft.run is turn.stt:
+            turn.draft, self._draft = self._draft, None
+        self._drop_draft()
         state.utterance_start, state.prefix = None, b""
         state.trim(end)
         self._start_turn(turn)
 
-    def _end_if_finished(self) -> None:
-        """Ends the utterance after the short hangover when its speculative final transcript sounds finished (the
-        detector waits longer for the others)."""
+    def _on_pause(self) -> None:
+        """In a pause, once the speculative final transcript is done: drafts the reply, and ends the utterance
+        after the short hangover when the transcript sounds finished (the detector waits longer for the others)."""
         state, listener = self._state, self._listener
-        short = self._limits.finished_hangover_seconds
-        if state is None or listener is None or state.vad is None or state.utterance_start is None or not short:
+        if state is None or listener is None or state.vad is None or state.utterance_start is None:
             return
+        if (text := listener.finished_final(state)) is None:
+            return
+        final = listener.final
+        if (self._limits.draft_replies and final is not None and SPEAKABLE.search(text)
+                and (self._draft is None or self._draft.run is not final)
+                and all(turn.stage in (DONE, DROPPED) for turn in self._turns)):  # (the history is complete)
+            self._drop_draft()
+            self._draft = Draft(final, asyncio.create_task(self._prepare(" ".join(text.split()))))
+            self._draft.task.add_done_callback(retrieve)
+        short = self._limits.finished_hangover_seconds
         pause = state.vad.pause_seconds()
-        if pause < short or (text := listener.finished_final(state)) is None or not sounds_finished(text):
+        if not short or pause < short or not sounds_finished(text):
             return
         speech_end = state.vad_base + state.vad.processed_seconds - pause
         self._emit(SpeechStoppedEvent(self._next_turn, speech_end - self._stream_base))
         self._finalize(min(state.heard, speech_end + self._limits.post_roll_seconds), speech_end, mergeable=True)
         self._restart_vad()
+
+    def _drop_draft(self) -> None:
+        if self._draft is not None:
+            self._draft.task.cancel()
+            self._draft = None
+
+    async def _prepare(self, heard: str) -> Prepared:
+        """A reply drafted for `heard` (stored nowhere, sent to no one) and its first piece synthesized."""
+        session = self._session
+        assert session is not None
+        memories: tuple[str, ...] = ()
+        if self._limits.memories_per_turn:
+            matches = await self._voice.memories.relevant(self._user, heard, self._limits.memories_per_turn,
+                                                          exclude_session=session.id)
+            memories = tuple(match.memory.text for match in matches)
+        text = await self._voice.conversations.draft_reply(self._user, session.conversation_id, heard, memories)
+        # The first piece the reply's words will be spoken in, as they arrive one by one.
+        pieces: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        split, written, queued = self._engines.tts.split_sentences, "", 0
+        for word in re.findall(r"\S+\s*", text):
+            written += word
+            queued = queue_sentences(split, written, queued, pieces, final=False)
+            if not pieces.empty():
+                break
+        else:
+            queue_sentences(split, written, queued, pieces, final=True)
+        first = "" if pieces.empty() else (pieces.get_nowait() or ("", 0))[0]
+        audio = []
+        if first:
+            async with contextlib.aclosing(self._engines.tts.synthesize_sentences(first)) as synthesized:
+                audio = [pcm async for _piece, pcm in synthesized]
+        return Prepared(heard, text, memories, first, b"".join(audio))
 
     # --- turns -------------------------------------------------------------------------------------------------------
 
@@ -429,13 +481,22 @@ class LiveConversation:
         """Stores the user's turn and starts the reply; returns the reply's event stream, its first event read."""
         session = self._session
         assert session is not None
-        matches = []
-        if self._limits.memories_per_turn:
-            matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
-                                                          exclude_session=session.id)
+        prepared = None
+        if turn.draft is not None:
+            with contextlib.suppress(Exception):
+                prepared = await asyncio.shield(turn.draft.task)
+        if prepared is not None and prepared.heard == turn.text:
+            memories = list(prepared.memories)  # the reply drafted in the pause: its words, and its first audio
+            turn.first_audio = (prepared.first_piece, prepared.first_pcm)
+        else:
+            prepared, memories = None, []
+            if self._limits.memories_per_turn:
+                matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
+                                                              exclude_session=session.id)
+                memories = [match.memory.text for match in matches]
         events = await self._voice.conversations.send(self._user, session.conversation_id, turn.text,
-                                                      memories=[match.memory.text for match in matches],
-                                                      paced=False)
+                                                      memories=memories, paced=False,
+                                                      prepared=prepared.text if prepared is not None else None)
         accepted = await anext(events)
         turn.user_message, turn.reply_id = accepted.user_message, accepted.reply.id
         self._session = await self._voice.record_turn(session.id) or session
@@ -477,9 +538,12 @@ class LiveConversation:
         while (item := await sentences.get()) is not None:
             sentence, text_end = item
             pieces = []
-            async with contextlib.aclosing(self._engines.tts.synthesize_sentences(sentence)) as synthesized:
-                async for _piece, pcm in synthesized:
-                    pieces.append(pcm)
+            if turn.first_audio is not None and not turn.spoken and turn.first_audio[0] == sentence:
+                pieces.append(turn.first_audio[1])  # synthesized while the user paused
+            else:
+                async with contextlib.aclosing(self._engines.tts.synthesize_sentences(sentence)) as synthesized:
+                    async for _piece, pcm in synthesized:
+                        pieces.append(pcm)
             pcm = b"".join(pieces)
             if not pcm:
                 continue

@@ -100,6 +100,9 @@ class VoiceLimits:
     # The final transcription starts (speculatively) once a pause has lasted this long: shorter ones are the gaps
     # between words.
     final_after_pause_seconds: float = 0.06
+    # Draft the reply (text and first audio, nothing stored or sent) from the speculative final transcript during
+    # the pause; it is used if the pause ends the turn, dropped if the user goes on.
+    draft_replies: bool = True
     # Audio kept from before the detector's speech start, and after its speech stop.
     pre_roll_seconds: float = 0.3
     post_roll_seconds: float = 0.2

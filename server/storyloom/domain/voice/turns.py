@@ -39,6 +39,24 @@ class SttRun:
     task: asyncio.Task[Transcription]
 
 
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A reply drafted during the pause that may end an utterance: its text, the memories it was given, and its
+    first spoken piece already synthesized."""
+
+    heard: str  # the transcript it answers
+    text: str
+    memories: tuple[str, ...]
+    first_piece: str
+    first_pcm: bytes
+
+
+@dataclasses.dataclass(eq=False)
+class Draft:
+    run: SttRun  # the speculative final it answers
+    task: asyncio.Task[Prepared]
+
+
 TRANSCRIBING, STORING, REPLYING, DONE, DROPPED = "transcribing", "storing", "replying", "done", "dropped"
 
 
@@ -48,6 +66,8 @@ class Turn:
     audio: bytes | None = None  # the utterance (16 kHz), or None for typed text
     text: str = ""
     stt: SttRun | None = None  # a partial transcription that already heard the whole utterance
+    draft: Draft | None = None  # a reply drafted from that transcription during the pause
+    first_audio: tuple[str, bytes] | None = None  # the drafted first piece and its audio, spoken as is
     utterance_start: float = 0.0
     mergeable: bool = False
     stage: str = TRANSCRIBING
