@@ -98,9 +98,10 @@ async def direct_floor(app: App, clip: bytes, history: list[ChatTurn]) -> tuple[
     return FLOOR_HANGOVER_SECONDS + time.perf_counter() - started, heard.text
 
 
-async def idle_cost(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> float:
+async def idle_cost(channel: grpc.aio.Channel,
+                    metadata: tuple[tuple[str, str], ...]) -> tuple[float, float, float]:
     """Share of a core one idle open Converse stream costs: process CPU over IDLE_SECONDS with IDLE_STREAMS idle
-    streams open, minus the same time with none, per stream."""
+    streams open, minus the same time with none, per stream; and the two CPU times (seconds)."""
     cpu0 = time.process_time()
     await asyncio.sleep(IDLE_SECONDS)
     baseline = time.process_time() - cpu0
@@ -115,7 +116,7 @@ async def idle_cost(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], 
     loaded = time.process_time() - cpu0
     for client in clients:
         await client.close()
-    return max(0.0, loaded - baseline) / IDLE_SECONDS / IDLE_STREAMS
+    return (loaded - baseline) / IDLE_SECONDS / IDLE_STREAMS, baseline, loaded
 
 
 async def main(turns: int) -> None:
@@ -178,7 +179,7 @@ async def main(turns: int) -> None:
                           f"{columns['final'][-1]:5.2f} s, text {columns['text'][-1]:5.2f} s, audio "
                           f"{columns['audio'][-1]:5.2f} s | floor {floor:5.2f} s   heard {heard!r}", flush=True)
                 await client.close()
-                idle = await idle_cost(channel, metadata)
+                idle, idle_none, idle_open = await idle_cost(channel, metadata)
             load_after = os.getloadavg()
 
             print(f"\nConverse, {turns} spoken turns, offline engines, {os.cpu_count()} cores; load average "
@@ -199,8 +200,8 @@ async def main(turns: int) -> None:
                   f"{'met' if audio_p95 <= 0.9 else 'NOT met'}, below the floor's p50 ({floor_p50:.2f} s) "
                   f"{'met' if audio_p50 < floor_p50 else 'NOT met'}, no turn over 1.5 s "
                   f"{'met' if max(columns['audio']) <= 1.5 else 'NOT met'}")
-            print(f"  an idle open Converse stream: {idle * 100:.3f} % of a core "
-                  f"({IDLE_STREAMS} streams idle for {IDLE_SECONDS:g} s, against none)")
+            print(f"  an idle open Converse stream: {idle * 100:+.3f} % of a core (process CPU over {IDLE_SECONDS:g} s: "
+                  f"{idle_none:.3f} s with no stream, {idle_open:.3f} s with {IDLE_STREAMS} idle streams open)")
 
             stt_seconds = stt_audio = 0.0
             for clip in clips:
