@@ -201,7 +201,8 @@ async def main(turns: int) -> None:
                   f"{'met' if audio_p50 < floor_p50 else 'NOT met'}, no turn over 1.5 s "
                   f"{'met' if max(columns['audio']) <= 1.5 else 'NOT met'}")
             print(f"  an idle open Converse stream: {idle * 100:+.3f} % of a core (process CPU over "
-                  f"{IDLE_SECONDS:g} s: {idle_none:.3f} s with no stream, {idle_open:.3f} s with {IDLE_STREAMS} idle streams open)")
+                  f"{IDLE_SECONDS:g} s: {idle_none:.3f} s with no stream, {idle_open:.3f} s with "
+                  f"{IDLE_STREAMS} idle streams open)")
 
             stt_seconds = stt_audio = 0.0
             for clip in clips:
