@@ -74,6 +74,7 @@ class _Call:
     """What the access log says of one call, gathered while it runs."""
 
     start: float
+    peer: str = ""
     user: str = ""
     code: str = ""
     bytes_in: int = 0
@@ -174,7 +175,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         def begin(context: Context) -> _Call:
             if observer is not None:
                 observer.rpc_started(method, streaming_call)
-            return _Call(time.perf_counter())
+            # The peer is read now: after a cancelled stream has ended, grpc's context.peer() can crash the process.
+            return _Call(time.perf_counter(), peer=context.peer())
 
         def finish(call: _Call, context: Context) -> None:
             seconds = time.perf_counter() - call.start
@@ -187,7 +189,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 log.log(level, "rpc", extra={
                     "method": method, "code": code, "duration_ms": round(seconds * 1000, 1), "user": call.user,
                     "request_id": _metadata_value(details.invocation_metadata, "x-request-id"),
-                    "peer": context.peer(), "bytes_in": call.bytes_in, "bytes_out": call.bytes_out})
+                    "peer": call.peer, "bytes_in": call.bytes_in, "bytes_out": call.bytes_out})
 
         def unary(behavior: Callable[..., Any], streamed_request: bool) -> Callable[..., Any]:
             async def call(request: Any, context: Context) -> Any:
