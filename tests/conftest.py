@@ -1,4 +1,6 @@
-"""Shared fixtures: a real Storyloom gRPC server on 127.0.0.1:0, users with API keys, databases.
+"""Fixtures for every test: a real Storyloom gRPC server on 127.0.0.1:0, users with API keys, fresh databases, an
+S3 server; the Envoy gateway and the browser come from the plugins in tests/support. The helpers the fixtures are
+made of live in tests/support (`server.py`, `databases.py`): import them from there, never from a conftest.
 
 `storyloom_server` runs the full composition root (SQLite in a temp dir, Alembic migrations,
 the auth interceptor, every servicer) in this process, with the test task kinds registered.
@@ -6,86 +8,21 @@ the auth interceptor, every servicer) in this process, with the test task kinds 
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 import pytest_asyncio
 
-from storyloom.app import App, build_app, start
-from storyloom.config import Settings
-from storyloom.domain.ports.text import StoryTextEngine
-from storyloom.server import RunningServer, start_server
-from tests.support import task_kinds
+from tests.support.databases import POSTGRES_ADMIN_URL, new_postgres_database
+from tests.support.server import Caller, StoryloomServer, serving, settings_for_tests
 from tools.seaweedfs import SeaweedFS, start_seaweedfs, weed_binary
 
-# The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
-POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Fixtures shared by several folders: the real Envoy gateway, the browser.
+pytest_plugins = ("tests.support.gateway", "tests.support.browser")
 
-
-@dataclasses.dataclass
-class Caller:
-    user_id: str
-    key: str
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("x-api-key", self.key),)
-
-    @property
-    def parent(self) -> str:
-        return f"users/{self.user_id}"
-
-
-@dataclasses.dataclass
-class StoryloomServer:
-    app: App
-    running: RunningServer
-    channel: grpc.aio.Channel
-
-    @property
-    def port(self) -> int:
-        return self.running.port
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def new_caller(self, name: str = "tester") -> Caller:
-        user = await self.app.accounts.create_user(name)
-        return Caller(user.id, await self.app.accounts.create_key(user.id))
-
-
-def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
-                                     shutdown_grace_seconds=1.0, log_format="text",
-                                     offline_word_delay_seconds=0.01)
-    values.update(overrides)
-    if str(values.get("database_url", "")).startswith("postgresql") and "secret" not in overrides:
-        values["secret"] = f"test-{uuid.uuid4().hex}"  # PostgreSQL means replicas: the server requires a shared secret
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings,
-                  text_engine: StoryTextEngine | None = None) -> AsyncIterator[StoryloomServer]:
-    """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one."""
-    app = await build_app(settings, text_engine=text_engine)
-    task_kinds.register(app)
-    await start(app)
-    running = await start_server(app)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield StoryloomServer(app, running, channel)
-    finally:
-        await channel.close()
-        await running.stop(0.5)
-        await app.close()
+# Older imports (`from tests.conftest import Caller`) keep working; new code imports from tests/support.
+__all__ = ["POSTGRES_ADMIN_URL", "Caller", "StoryloomServer", "serving", "settings_for_tests"]
 
 
 @pytest_asyncio.fixture
@@ -111,29 +48,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh empty PostgreSQL database, for tests that run several servers on one database."""
     return new_postgres_database(request)
-
-
-def new_postgres_database(request: pytest.FixtureRequest) -> str:
-    """Creates a PostgreSQL database that is dropped when the test ends, and returns its URL."""
-    if not POSTGRES_ADMIN_URL:
-        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
-    import asyncio
-
-    import asyncpg
-
-    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"storyloom_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    request.addfinalizer(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.support.databases import POSTGRES_ADMIN_URL
 from tests.support.server_process import ROOT
 
 

@@ -15,10 +15,9 @@ import pytest
 
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
-from tests.conftest import StoryloomServer
-from tests.gateway.conftest import Gateway, StartGateway
-from tests.support.gateway import the_error_info
+from tests.support.gateway import Gateway, StartGateway, the_error_info
 from tests.support.identity import PRESETS, IdentityProvider, bearer, grpc_error_info, new_key
+from tests.support.server import StoryloomServer
 
 
 async def gateway_for(server: StoryloomServer, providers: dict[str, IdentityProvider], start_gateway: StartGateway,
