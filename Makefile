@@ -70,7 +70,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	  echo "$(1): npm ci failed; $(WEB_GEN) is not $(2)"; false; \
 	fi
 
-.PHONY: help venv install generate lint format check check-generated breaking test run bench gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
+.PHONY: help venv install generate lint format check check-generated breaking test test-fast run bench gemini-smoke quality clean web web-optional browser-deps openapi-deps dart
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -81,7 +81,8 @@ help:
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
-	@echo "make test             lint, check-generated, pytest"
+	@echo "make test             lint, check-generated, pytest: every test (unit, integration, e2e)"
+	@echo "make test-fast        the unit tests only (tests/unit): no network, no models, seconds"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
@@ -180,6 +181,10 @@ breaking: $(STAMP)
 
 test: $(STAMP) lint check-generated browser-deps
 	$(PYTEST) -q
+
+# The unit tests only (tests/unit: domain services on in-memory fakes, no network, no models): seconds.
+test-fast: $(STAMP)
+	$(PYTEST) -q tests/unit
 
 # Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
 # gateway and the page together until Ctrl-C (tools/run_local.py stops them).

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
-from sqlalchemy import event
 
-from storyloom.store.db import Database
+if TYPE_CHECKING:
+    from storyloom.store.db import Database
 
 # The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
 POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -38,6 +39,8 @@ def new_postgres_database(request: pytest.FixtureRequest) -> str:
 
 def discarded_connections(db: Database) -> list[BaseException | None]:
     """Records every pooled connection SQLAlchemy throws away (what a statement cut short makes it do)."""
+    from sqlalchemy import event
+
     found: list[BaseException | None] = []
     event.listen(db.engine.sync_engine.pool, "invalidate", lambda _conn, _record, exc: found.append(exc))
     return found

@@ -26,14 +26,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from tests.support.paths import ROOT
-from tests.support.server import Caller, StoryloomServer
+
+if TYPE_CHECKING:
+    from tests.support.server import Caller, StoryloomServer
 
 GATEWAY_DIR = ROOT / "gateway"
 DESCRIPTOR = GATEWAY_DIR / "storyloom.pb"

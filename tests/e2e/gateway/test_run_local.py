@@ -10,10 +10,9 @@ import urllib.request
 
 import pytest
 
-from tests.support.gateway import envoy_binary
 from tests.support.run_local import Launch, gone
 
-pytestmark = pytest.mark.skipif(envoy_binary() is None, reason="no envoy binary")
+pytestmark = pytest.mark.usefixtures("envoy")  # skips without an envoy binary
 
 def test_the_launcher_serves_the_api_through_the_gateway_and_stops_both_on_ctrl_c(tmp_path):
     launch = Launch(tmp_path)

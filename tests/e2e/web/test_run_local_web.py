@@ -21,6 +21,7 @@ def built_page() -> None:
         pytest.skip("the web page is not built (clients/web/dist): run `make web`")
 
 
+@pytest.mark.usefixtures("envoy")
 def test_the_launcher_serves_the_web_page_and_prints_its_url(built_page, tmp_path, monkeypatch):
     monkeypatch.setenv("STORYLOOM_WEB_PORT", "0")  # any free port
     launch = Launch(tmp_path)
