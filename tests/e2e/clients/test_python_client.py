@@ -211,7 +211,7 @@ async def test_unary_calls_have_a_default_deadline_and_streams_none(storyloom_se
         with pytest.raises(StoryloomError) as late:
             await client.tasks.list_tasks(v1.ListTasksRequest())
         assert late.value.code is Status.DEADLINE_EXCEEDED
-        assert asyncio.get_running_loop().time() - started < 2
+        assert asyncio.get_running_loop().time() - started < 10  # the 0.3 s deadline, not a hang
 
     task = await storyloom_server.app.tasks.submit(caller.user_id, task_kinds.STEPS, {"steps": 4, "delay": 0.2})
     async with StoryloomClient(storyloom_server.address, caller.key, timeout=0.3) as client:

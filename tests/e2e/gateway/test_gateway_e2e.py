@@ -347,7 +347,7 @@ async def test_a_gateway_without_a_backend_answers_each_kind_of_caller_at_once(s
     async with httpx.AsyncClient(base_url=gateway.url, timeout=5) as http:
         started = time.monotonic()
         rest = await http.get("/v1/tasks/abc")
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 4  # at once: not after the client's 5 s timeout
         assert rest.status_code == 503
         assert rest.json()["code"] == 14 and rest.json()["message"] == "no healthy upstream"
         # Server-sent-event and media routes too.

@@ -213,7 +213,7 @@ async def test_a_retry_delay_longer_than_the_backoff_cap_is_reported_at_once(gem
 
     assert raised.value.retry_after_seconds == 30
     assert len(gemini.requests) == 1
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 15  # at once, not after the 30 s the service asked for
 
 
 async def test_server_errors_before_any_text_are_retried_then_reported_unavailable(
@@ -286,7 +286,8 @@ async def test_a_stream_that_stalls_past_the_idle_deadline_times_out(
 
     assert raised.value.reason == "ENGINE_TIMEOUT"
     assert shown == ["Once "]
-    assert 0.3 <= time.monotonic() - started < 1.5
+    assert time.monotonic() - started >= 0.3  # after the idle timeout; that it did not wait for the slow chunk,
+    # `shown` says
     assert len(gemini.requests) == 1
     await asyncio.wait_for(gemini.requests[0].client_disconnected.wait(), 1)
 

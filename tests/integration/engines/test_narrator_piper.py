@@ -13,6 +13,7 @@ import pytest
 from storyloom.domain.errors import InvalidArgument
 from storyloom.domain.ports.story import Narration
 from storyloom.engines.speech import PiperNarrator, split_sentences
+from tests.support.fakes import until
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,8 @@ async def test_closing_the_stream_early_stops_synthesis(narrator: PiperNarrator)
     await stream.aclose()
 
     assert first[0] == "Sentence 0 goes here."
-    await asyncio.sleep(0.3)  # the prefetched sentence finishes in its thread, then nothing more runs
+    await until(lambda: narrator._running == 0)  # the prefetched sentence finishes in its thread
+    await asyncio.sleep(0.3)  # and nothing more starts after it
     assert narrator._running == 0
     assert narrator._slots._value == narrator.max_concurrency  # every slot is free again
 
@@ -119,7 +121,7 @@ async def test_cancelled_callers_do_not_break_the_bound(narrator: PiperNarrator)
     narrator.peak_concurrency = 0
     text = "A long sentence about a dragon who loved to bake cinnamon buns for the whole village every morning."
     tasks = [asyncio.create_task(narrator.narrate(text)) for _ in range(6)]
-    await asyncio.sleep(0.02)  # two are synthesizing, four wait for a slot
+    await until(lambda: narrator._running == 2)  # two are synthesizing, four wait for a slot
     for task in tasks[:5]:
         task.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -283,7 +283,7 @@ async def test_a_very_long_message_is_read_without_trouble(engine: OfflineStoryt
     start = time.perf_counter()
     turns, replies = await converse(engine, [message])
 
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # seconds, not the minutes of a regular expression backtracking
     req = await engine.extract_requirements(turns, StoryRequirements())
     assert req.complete and "Luna" in replies[0]
 
