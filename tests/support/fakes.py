@@ -12,13 +12,9 @@ import builtins
 import dataclasses
 import datetime as dt
 import hashlib
-import io
 import uuid
-import wave
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
-
-from PIL import Image
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.media import MediaItem
@@ -27,6 +23,7 @@ from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, ReplyE
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Scene, Story, StoryState
 from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskState, TaskUpdate
+from tests.support.media import png_bytes, wav_bytes
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -464,22 +461,6 @@ class ScriptedTextEngine:
         return [SceneText(f"Part {i + 1}", part, "calm", part[:60]) for i, part in enumerate(parts)]
 
 
-def png_picture(width: int = 8, height: int = 6) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (90, 140, 200)).save(out, "PNG")
-    return out.getvalue()
-
-
-def wav_audio(seconds: float = 0.1, rate: int = 16000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(b"\x00\x00" * round(seconds * rate))
-    return out.getvalue()
-
-
 class FakeIllustrator:
     """Paints a tiny PNG; fails its first `failures` calls."""
 
@@ -494,7 +475,7 @@ class FakeIllustrator:
         self.calls += 1
         if self.calls <= self.failures:
             raise RuntimeError("the painter is out of paint")
-        return Picture(png_picture(), 8, 6)
+        return Picture(png_bytes(8, 6), 8, 6)
 
     async def aclose(self) -> None:
         pass
@@ -510,7 +491,7 @@ class FakeNarrator:
 
     async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
         self.paces.append(words_per_minute)
-        return Narration(wav_audio(), 16000, 0.1)
+        return Narration(wav_bytes(0.1), 16000, 0.1)
 
     async def aclose(self) -> None:
         pass

@@ -25,14 +25,9 @@ pytest_plugins = ("tests.support.gemini_fixtures",)
 FAKE_MIN_SIMILARITY = 0.1
 
 
-@pytest_asyncio.fixture
-async def repository(database_url: str) -> AsyncIterator[SqlMemoryRepository]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        yield SqlMemoryRepository(database)
-    finally:
-        await database.close()
+@pytest.fixture
+def repository(db: Database) -> SqlMemoryRepository:
+    return SqlMemoryRepository(db)
 
 
 def embedder(fake: GeminiFake, **options: Any) -> GeminiEmbedder:

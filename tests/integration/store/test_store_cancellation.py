@@ -15,10 +15,8 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
 from storyloom.domain.conversations import Conversation, Message
@@ -31,16 +29,6 @@ ROUNDS = 150
 # Enough for a writer that waits its turn behind short transactions; far less than SQLite's busy timeout, after
 # which a write blocked by a leaked lock fails.
 PROMPT_WRITE_SECONDS = 5.0
-
-
-@pytest_asyncio.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def a_reply(repo: SqlConversationRepository, db: Database) -> tuple[Conversation, Message]:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import delete, func, select, text
 
 from storyloom.domain.errors import InvalidArgument
@@ -20,16 +18,6 @@ from storyloom.store.models import MemoryRow
 from storyloom.store.voice import SqlMemoryRepository, SqlVoiceSessionRepository
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-@pytest_asyncio.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
