@@ -98,7 +98,7 @@ class Gateway:
         except OSError:
             return "(no log)"
 
-    async def wait_listening(self, timeout: float = 20.0) -> None:
+    async def wait_listening(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -115,7 +115,7 @@ class Gateway:
             await writer.wait_closed()
             return
 
-    async def wait_health(self, healthy: bool = True, timeout: float = 15.0) -> None:
+    async def wait_health(self, healthy: bool = True, timeout: float = 60.0) -> None:
         """Waits until GET /healthz says the backend is (or is not) healthy."""
         want = 200 if healthy else 503
         deadline = time.monotonic() + timeout
@@ -154,6 +154,9 @@ async def start_gateway(envoy: str, tmp_path: Path) -> AsyncIterator[StartGatewa
     started: list[Gateway] = []
 
     async def start(backend_port: int, *, wait_healthy: bool = True, **render_options: Any) -> Gateway:
+        # The server under test shares this process's event loop with the test, on a machine other suites load:
+        # a health check may wait seconds for it. Envoy's default (1 s, two misses) would take it out.
+        render_options.setdefault("health_check_timeout_s", 10)
         n = len(started)
         port, admin_port = free_port(), free_port()
         config_path = tmp_path / f"envoy-{n}.yaml"
