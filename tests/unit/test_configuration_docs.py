@@ -8,6 +8,7 @@ when the code stops reading its variable. Test-only settings (tests/) are docume
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def code_files() -> list[Path]:
     return files
 
 
+@functools.cache  # the tree is read once for the three tests (it takes seconds on a busy machine)
 def read_by_code() -> dict[str, list[str]]:
     """Each variable the code reads, with the files that read it."""
     where: dict[str, list[str]] = {}
