@@ -226,8 +226,9 @@ async def test_voice_commands_on_a_server_without_voice_say_so_and_exit_non_zero
 
 async def test_say_writes_speech_that_transcribe_hears_back(storyloom_server, caller, tmp_path):
     speech = tmp_path / "speech.wav"
-    said = await run_cli(storyloom_server.address, caller.key, "say", "The little fox found a shining star.",
-                         "-o", str(speech))
+    # The server loads its voice and recognizer on first use: on a busy machine longer than the 10 s default deadline.
+    said = await run_cli(storyloom_server.address, caller.key, "--timeout", "180", "say",
+                         "The little fox found a shining star.", "-o", str(speech))
     if said.code == 1 and "UNIMPLEMENTED" in said.stderr:
         pytest.skip("this server's VoiceService is not implemented yet")
     assert said.code == 0, said.stderr
@@ -235,7 +236,7 @@ async def test_say_writes_speech_that_transcribe_hears_back(storyloom_server, ca
         frames, rate = wav.getnframes(), wav.getframerate()
     assert 1.0 < frames / rate < 10 and speech.stat().st_size == 44 + frames * 2
 
-    heard = await run_cli(storyloom_server.address, caller.key, "transcribe", str(speech))
+    heard = await run_cli(storyloom_server.address, caller.key, "--timeout", "180", "transcribe", str(speech))
 
     assert heard.code == 0, heard.stderr
     assert {"fox", "star"} <= set(re.findall(r"[a-z]+", heard.stdout.lower()))
@@ -254,7 +255,8 @@ async def test_tasks_watch_follows_a_task_across_a_server_killed_and_restarted(t
     try:
         user = await app.accounts.create_user("restart")
         key = await app.accounts.create_key(user.id)
-        task = await app.tasks.submit(user.id, task_kinds.STEPS, {"steps": 12, "delay": 0.25})
+        # Long enough to be still running when the CLI, slow to start on a busy machine, has shown step 3.
+        task = await app.tasks.submit(user.id, task_kinds.STEPS, {"steps": 24, "delay": 1.0})
     finally:
         await app.close()
     server = ServerProcess(data_dir, tmp_path / "server.log")

@@ -243,8 +243,9 @@ async def gemini_chat(tmp_path, start_gateway: StartGateway) -> AsyncIterator[tu
 
 async def test_a_gemini_reply_reaches_a_rest_client_chunk_by_chunk_as_server_sent_events(gemini_chat):
     fake, http, key = gemini_chat
+    # A second between chunks: on a loaded machine the relay through the server and Envoy may lag by most of one.
     fake.script(Stream([chunk("Once "), chunk("upon a "), chunk("time, "), chunk("a fox.", finish_reason="STOP")],
-                       delay=0.2))
+                       delay=1.0))
     conversation = (await create_conversation(http, key))["name"]
 
     async with http.stream("POST", f"/v1/{conversation}:sendMessage", json={"text": "A fox story"},
@@ -254,7 +255,7 @@ async def test_a_gemini_reply_reaches_a_rest_client_chunk_by_chunk_as_server_sen
     events = [event for _, event in timed]
     assert [e["delta"]["text"] for e in events if "delta" in e] == ["Once ", "upon a ", "time, ", "a fox."]
     first_delta_at = next(at for at, e in timed if "delta" in e)
-    assert first_delta_at < fake.requests[0].chunk_sent_at[-1] - 0.3  # passed on while Gemini was still writing
+    assert first_delta_at < fake.requests[0].chunk_sent_at[-1]  # passed on while Gemini was still writing
     assert events[-1]["finished"]["message"]["text"] == "Once upon a time, a fox."
 
 
