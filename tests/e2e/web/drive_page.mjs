@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
-const require = createRequire(new URL("../../clients/web/package.json", import.meta.url));
+const require = createRequire(new URL("../../../clients/web/package.json", import.meta.url));
 const { chromium } = require("playwright-core");
 
 const config = JSON.parse(process.argv[2]);

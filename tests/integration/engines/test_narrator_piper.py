@@ -91,7 +91,9 @@ async def test_the_first_sentence_arrives_before_the_rest_are_synthesized(narrat
         arrivals.append(loop.time() - started)
 
     assert len(arrivals) == 8
-    assert arrivals[0] < arrivals[-1] / 3
+    # Streamed, the first of 8 equal sentences comes after about an eighth of the time; all synthesized first, at
+    # the very end. Half keeps clear of both on a loaded machine (a third failed at load 7: 1.01 s of 2.82 s).
+    assert arrivals[0] < arrivals[-1] / 2
 
 
 async def test_closing_the_stream_early_stops_synthesis(narrator: PiperNarrator) -> None:
