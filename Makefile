@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
+.PHONY: help venv install generate lint format check check-generated breaking test test-fast run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -82,7 +82,8 @@ help:
 	@echo "make check-generated  fail if committed generated code differs from the protos"
 	@echo "make breaking         buf breaking against $(BREAKING_REF) (BREAKING_REF=... to override)"
 	@echo "make run              serve gRPC (127.0.0.1:50051), the REST/gRPC-Web gateway (127.0.0.1:8080) and the web page"
-	@echo "make test             lint, check-generated, pytest"
+	@echo "make test             lint, check-generated, pytest: every test (unit, integration, e2e)"
+	@echo "make test-fast        the unit tests only (tests/unit): no network, no models, seconds"
 	@echo "make fuzz             the gRPC and REST fuzzers, long (FUZZ_PROFILE=fuzz; make test runs them bounded)"
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make cluster          two API replicas + a worker + Envoy + PostgreSQL + SeaweedFS on this machine"
@@ -91,7 +92,7 @@ help:
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
 	@echo "make web              build the web page (npm ci, tsc, esbuild) into $(WEB_DIR)/dist"
-	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/web; only when missing"
+	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/e2e/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
 	@echo "make book-tools       epubcheck and pdftoppm (apt) for the EPUB/PDF export tests; only when missing"
 	@echo "make clean            remove the venv and caches"
@@ -191,6 +192,9 @@ test: $(STAMP) lint check-generated browser-deps
 FUZZ_PROFILE ?= fuzz
 fuzz: $(STAMP)
 	$(PYTEST) -q -p no:randomly tests/integration/fuzz tests/e2e/test_rest_fuzz.py --hypothesis-profile=$(FUZZ_PROFILE)
+# The unit tests only (tests/unit: domain services on in-memory fakes, no network, no models): seconds.
+test-fast: $(STAMP)
+	$(PYTEST) -q tests/unit
 
 # Sets itself up on a fresh machine (the web page too, when npm is there), then runs the server, the Envoy
 # gateway and the page together until Ctrl-C (tools/run_local.py stops them).
@@ -214,27 +218,27 @@ $(WEB_DIST): $(WEB_DEPS) $(WEB_SRC)
 	cd $(WEB_DIR) && npm run --silent build
 
 # The page when npm is there; no npm, or npm ci failing (offline), is a note: the page is optional, and
-# tests/web skips without it. A page that does not type-check or build is an error.
+# tests/e2e/web skips without it. A page that does not type-check or build is an error.
 web-optional:
 	@if ! command -v npm >/dev/null 2>&1; then \
-	  echo "web: no npm; the web page is not built (tests/web will skip)"; \
+	  echo "web: no npm; the web page is not built (tests/e2e/web will skip)"; \
 	elif ! $(MAKE) -s --no-print-directory $(WEB_DEPS); then \
-	  echo "web: npm ci failed; the web page is not built (tests/web will skip)"; \
+	  echo "web: npm ci failed; the web page is not built (tests/e2e/web will skip)"; \
 	else \
 	  $(MAKE) --no-print-directory web; \
 	fi
 
-# What tests/web needs, installed only when missing: Debian's chromium (apt-get, as root) and the page with
+# What tests/e2e/web needs, installed only when missing: Debian's chromium (apt-get, as root) and the page with
 # playwright-core. An install that cannot happen (not root, no apt, offline) is a note: the browser test skips
 # and says why.
 browser-deps: web-optional
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "browser-deps: no chromium, and apt-get as root is not available to install it; tests/web will skip"; \
+	  echo "browser-deps: no chromium, and apt-get as root is not available to install it; tests/e2e/web will skip"; \
 	else \
 	  echo "browser-deps: installing Debian's chromium (apt-get update && apt-get install chromium)"; \
 	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-	    || echo "browser-deps: installing chromium failed; tests/web will skip"; \
+	    || echo "browser-deps: installing chromium failed; tests/e2e/web will skip"; \
 	fi
 
 # protoc-gen-swagger for $(OPENAPI): Debian's golang-grpc-gateway (grpc-gateway 1.6), installed only when missing.
@@ -267,7 +271,7 @@ book-tools:
 
 # Generates the Dart stubs ($(DART_DIR)/tool/generate.sh: buf with protoc-gen-dart), analyzes the package and runs
 # its unit tests. Without the Dart SDK on PATH it says so and succeeds: nothing Dart is checked then (what is
-# checked without it, tests/clients/test_dart_package.py runs in `make test`).
+# checked without it, tests/e2e/clients/test_dart_package.py runs in `make test`).
 dart:
 	@if ! command -v dart >/dev/null 2>&1; then \
 	  echo "dart: skipped: needs \`dart\` (the Dart or Flutter SDK) on PATH; see $(DART_DIR)/README.md"; \
@@ -302,7 +306,7 @@ gemini-smoke: $(STAMP)
 
 # The story quality benchmark (about 2 minutes, most of it narration): plays the labeled cases of
 # bench/quality/cases.toml through the offline engines and writes bench/quality/scorecard.json. NARRATE=every
-# narrates every case (slower); tests/quality runs a fast subset of it.
+# narrates every case (slower); tests/integration/quality runs a fast subset of it.
 NARRATE ?= 10
 quality: $(STAMP)
 	$(PY) bench/quality/run.py --narrate $(NARRATE)

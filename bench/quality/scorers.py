@@ -1,8 +1,8 @@
 """The quality benchmark's scorers: pure functions from a case's ground truth and what an engine made to figures.
 
 Each scorer is deliberately simple and independent of the engine's own word lists (its lexicons live here), so an
-engine cannot pass by agreeing with itself. tests/quality/test_scorers.py shows every scorer failing on a bad
-example: a scorer that cannot fail is a defect.
+engine cannot pass by agreeing with itself. tests/integration/quality/test_scorers.py shows every scorer failing on a
+bad example: a scorer that cannot fail is a defect.
 """
 
 from __future__ import annotations

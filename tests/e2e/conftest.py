@@ -1,5 +1,5 @@
 """Replicas: several `python -m storyloom serve` processes sharing one PostgreSQL database and one S3 bucket (a real
-SeaweedFS), as DESIGN.md's many-process shape runs them. The gateway fixtures come from tests/gateway."""
+SeaweedFS), as DESIGN.md's many-process shape runs them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from storyloom.domain.accounts import Accounts
-from storyloom.store.accounts import SqlAccountRepository
-from storyloom.store.db import Database
-from tests.conftest import Caller
-from tests.gateway.conftest import envoy, start_gateway  # noqa: F401 - fixtures, for a gateway before a replica
 from tests.support.server_process import ServerProcess
 from tools.seaweedfs import SeaweedFS
 
@@ -48,17 +43,6 @@ def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[StartReplic
     for replica in started:
         replica.kill()
 
-
-async def new_caller(database_url: str, name: str = "replicas") -> Caller:
-    """A user with a key, written straight to the database (migrated first, so the replicas find it current)."""
-    db = Database(database_url)
-    try:
-        await db.migrate()
-        accounts = Accounts(SqlAccountRepository(db))
-        user = await accounts.create_user(name)
-        return Caller(user.id, await accounts.create_key(user.id))
-    finally:
-        await db.close()
 
 
 @pytest.fixture

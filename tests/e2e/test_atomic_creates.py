@@ -13,13 +13,11 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from storyloom.domain.accounts import Accounts
-from storyloom.store.accounts import SqlAccountRepository
-from storyloom.store.db import Database
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 from storyloom.v1 import requirements_pb2 as req
 from tests.conftest import Caller
 from tests.support import consistency
+from tests.support.databases import new_caller
 from tests.support.server_process import ServerProcess
 
 OFFLINE = {"STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0"}
@@ -36,17 +34,6 @@ def deployment(tmp_path: Path, database_url: str) -> Iterator[tuple[str, dict[st
     else:
         yield database_url, {**OFFLINE, "STORYLOOM_DATABASE_URL": database_url,
                              "STORYLOOM_SECRET": f"test-{uuid.uuid4().hex}"}
-
-
-async def new_caller(database_url: str) -> Caller:
-    db = Database(database_url)
-    try:
-        await db.migrate()
-        accounts = Accounts(SqlAccountRepository(db))
-        user = await accounts.create_user("atomic")
-        return Caller(user.id, await accounts.create_key(user.id))
-    finally:
-        await db.close()
 
 
 def server(tmp_path: Path, env: dict[str, str], **more: str) -> ServerProcess:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import zipfile
 
 from storyloom_client import StoryloomClient, v1, verify_bundle
-from tests.clients.conftest import run_cli
+from tests.support.clients import run_cli
 
 TALE = """# The Kite
 

@@ -13,7 +13,7 @@ import grpc
 
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller
-from tests.e2e.test_atomic_creates import new_caller
+from tests.support.databases import new_caller
 from tests.support.server_process import ROOT, ServerProcess
 
 

@@ -11,9 +11,8 @@ import grpc
 
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
-from tests.conftest import Caller
-from tests.e2e.conftest import new_caller
-from tests.test_tasks import error_info
+from tests.support.errors import error_info
+from tests.support.server import Caller, caller_in_database
 
 BURST, LIMIT, CONVERSATIONS = 20, 10, 4
 
@@ -54,7 +53,7 @@ async def count_user_messages(stub: conversation_pb2_grpc.ConversationServiceStu
 
 
 async def test_a_burst_across_two_replicas_on_postgresql_accepts_exactly_the_limit(replicas, shared_env):
-    caller = await new_caller(shared_env["STORYLOOM_DATABASE_URL"])
+    caller = await caller_in_database(shared_env["STORYLOOM_DATABASE_URL"])
     a, b = replicas(2)
     async with grpc.aio.insecure_channel(a.address) as to_a, grpc.aio.insecure_channel(b.address) as to_b:
         stubs = [conversation_pb2_grpc.ConversationServiceStub(c) for c in (to_a, to_b)]

@@ -22,8 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.gateway.conftest import StartGateway
-from tests.support.gateway import the_error_info
+from tests.support.gateway import StartGateway, the_error_info
 from tests.support.openapi import fuzzable_document
 from tests.support.server_process import ServerProcess
 

@@ -11,7 +11,7 @@ import httpx
 from google.api import httpbody_pb2
 
 from storyloom.v1 import media_pb2, media_pb2_grpc
-from tests.e2e.conftest import new_caller
+from tests.support.server import caller_in_database
 
 PCM = "audio/L16;rate=16000"
 
@@ -25,7 +25,7 @@ async def download(channel: grpc.aio.Channel, metadata, name: str, offset: int =
 
 async def test_media_uploaded_through_one_replica_downloads_through_another_and_the_gateway(
         replicas, shared_env, seaweedfs, start_gateway):
-    caller = await new_caller(shared_env["STORYLOOM_DATABASE_URL"])
+    caller = await caller_in_database(shared_env["STORYLOOM_DATABASE_URL"])
     a, b = replicas(2)
     data = random.Random(11).randbytes(300_000)  # several 64 KiB chunks
     sha256 = hashlib.sha256(data).hexdigest()

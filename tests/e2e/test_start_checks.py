@@ -8,9 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.server_process import ROOT
 
 
@@ -29,11 +26,8 @@ def assert_refused(result: subprocess.CompletedProcess[str], *needles: str) -> N
         assert needle in result.stderr, result.stderr[-2000:]
 
 
-def test_postgresql_without_a_secret_is_refused_at_start(tmp_path):
-    if not POSTGRES_ADMIN_URL:
-        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
-
-    result = serve(tmp_path / "data", {"STORYLOOM_DATABASE_URL": POSTGRES_ADMIN_URL})
+def test_postgresql_without_a_secret_is_refused_at_start(tmp_path, postgres_admin_url):
+    result = serve(tmp_path / "data", {"STORYLOOM_DATABASE_URL": postgres_admin_url})
 
     assert_refused(result, "STORYLOOM_SECRET is required with PostgreSQL")
     assert not (tmp_path / "data" / "secret").exists()  # no secret of its own, that no other replica shares

@@ -23,8 +23,8 @@ from storyloom.store.tasks import SqlTaskRepository
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.conftest import Caller
-from tests.e2e.test_atomic_creates import new_caller
 from tests.support import consistency, task_kinds
+from tests.support.databases import new_caller
 from tests.support.server_process import ServerProcess
 
 

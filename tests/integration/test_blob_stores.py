@@ -18,6 +18,7 @@ from obstore.store import S3Store
 from storyloom.domain.media import BlobStore, BlobStoreUnavailable
 from storyloom.store.blobs import TEMP_PREFIX, FileBlobStore
 from storyloom.store.s3_blobs import S3BlobStore
+from tests.support.blobs import s3_store
 from tools.seaweedfs import SeaweedFS
 
 
@@ -26,13 +27,6 @@ class Backend:
 
     def __init__(self, store: BlobStore, stored: Callable[[], list[str]]):
         self.store, self.stored = store, stored
-
-
-def s3_store(s3: SeaweedFS, prefix: str, **overrides: str) -> S3BlobStore:
-    settings = dict(endpoint=s3.endpoint, region="us-east-1", access_key_id=s3.access_key_id,
-                    secret_access_key=s3.secret_access_key)
-    settings.update(overrides)
-    return S3BlobStore(s3.media_url(prefix), **settings)
 
 
 def s3_keys(s3: SeaweedFS, prefix: str) -> list[str]:

@@ -23,7 +23,7 @@ from storyloom.store.blobs import FileBlobStore
 from storyloom.store.db import Database
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.models import BlobRefRow
-from tests.integration.test_blob_stores import s3_store
+from tests.support.blobs import s3_store
 
 PCM = "audio/L16;rate=16000"  # raw samples: any even number of bytes is valid media
 DEADLINE = 30.0  # seconds for what should happen at once, on a loaded machine

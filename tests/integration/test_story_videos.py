@@ -11,8 +11,8 @@ from storyloom.domain import videos as plan
 from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, task_pb2_grpc, video_pb2
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
+from tests.support.errors import error_info
 from tests.support.video import parse_webvtt, probe, speech_onsets
-from tests.test_tasks import error_info
 
 SMALL = video_pb2.VIDEO_RESOLUTION_360P  # the properties do not depend on the size; small is quick
 

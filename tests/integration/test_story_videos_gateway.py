@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.gateway.conftest import envoy, gateway, http, key, start_gateway  # noqa: F401 - fixtures
-
 
 def reason(body: dict) -> str:
     infos = [d for d in body["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
@@ -11,7 +9,7 @@ def reason(body: dict) -> str:
     return str(infos[0]["reason"])
 
 
-async def test_filming_a_story_still_being_written_is_a_400_with_its_reason(http, key):  # noqa: F811
+async def test_filming_a_story_still_being_written_is_a_400_with_its_reason(http, key):
     created = await http.post("/v1/users/me/stories", headers=key,
                               json={"requirements": {"setting": "the moon"}, "sceneCount": 3})
     assert created.status_code == 200, created.text
@@ -29,7 +27,7 @@ async def test_filming_a_story_still_being_written_is_a_400_with_its_reason(http
     assert fields == ["options.resolution"]
 
 
-async def test_an_unknown_story_or_video_is_a_404(http, key):  # noqa: F811
+async def test_an_unknown_story_or_video_is_a_404(http, key):
     missing = await http.post("/v1/users/me/stories/nope/videos", headers=key, json={})
     assert missing.status_code == 404 and reason(missing.json()) == "RESOURCE_NOT_FOUND"
     video = await http.get("/v1/users/me/stories/nope/videos/none", headers=key)

@@ -43,3 +43,8 @@ def retry_seconds(error: grpc.aio.AioRpcError | grpc.RpcError) -> float:
     info = infos[0]
     assert isinstance(info, error_details_pb2.RetryInfo)
     return info.retry_delay.ToMilliseconds() / 1000
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    """The error's one ErrorInfo (domain storyloom.v1), as clients must read a refusal."""
+    return the_error_info(error)

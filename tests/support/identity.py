@@ -224,16 +224,6 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 
 def grpc_error_info(error: Any) -> Any:
     """The one ErrorInfo (domain storyloom.v1) of a failed gRPC call."""
-    from google.rpc import error_details_pb2
-    from grpc_status import rpc_status
+    from tests.support.errors import error_info
 
-    status = rpc_status.from_call(error)
-    assert status is not None, "the error carries no google.rpc.Status"
-    infos = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            infos.append(info)
-    assert len(infos) == 1 and infos[0].domain == "storyloom.v1", infos
-    return infos[0]
+    return error_info(error)

@@ -31,17 +31,20 @@ class ServerProcess:
     def start(self) -> None:
         port_file = self.data_dir / "port"
         port_file.unlink(missing_ok=True)
+        # No speech models loaded at start unless a test asks (STORYLOOM_VOICE_WARM_UP=1 in `env`): they would only
+        # load the machine.
         env = {**os.environ, "STORYLOOM_PLUGINS": "tests.support.task_kinds", "STORYLOOM_DEV_BOOTSTRAP": "0",
-               "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", **self.env}
+               "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", "STORYLOOM_VOICE_WARM_UP": "0",
+               **self.env}
         with self.log.open("ab") as log:
             args = (["serve", "--address", "127.0.0.1:0", "--port-file", str(port_file)] if self.command == "serve"
                     else ["worker", "--ready-file", str(port_file)])
             self.proc = subprocess.Popen([sys.executable, "-m", "storyloom", *args, "--data-dir", str(self.data_dir)],
                                          env=env, stdout=log, stderr=log, cwd=ROOT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: on a loaded machine the imports alone take seconds
         while not port_file.exists() or not port_file.read_text():
             assert self.proc.poll() is None, f"server exited: {self.log.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "server did not start"
+            assert time.monotonic() < deadline, f"server did not start: {self.log.read_text()[-2000:]}"
             time.sleep(0.05)
         ready = port_file.read_text()
         self.port = int(ready) if self.command == "serve" else 0

@@ -9,7 +9,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from storyloom.config import TOKEN_ALGORITHMS, TokenIssuerSettings, token_issuers_from_json
-from tests.gateway.conftest import render_config
+from tests.support.gateway import render_config
 
 FIREBASE = ('{"issuer": "https://securetoken.google.com/p", "audiences": "p", '
             '"jwks_url": "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"}')

@@ -53,7 +53,7 @@ __all__ = [
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 10.0
 
-# The methods whose contract says `idempotency_level = NO_SIDE_EFFECTS` (tests/clients check this list against
+# The methods whose contract says `idempotency_level = NO_SIDE_EFFECTS` (tests/e2e/clients check this list against
 # the protos). Retrying them on UNAVAILABLE cannot change anything on the server.
 IDEMPOTENT_METHODS: frozenset[str] = frozenset({
     "/storyloom.v1.TaskService/GetTask",

@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.conftest import StoryloomServer, serving, settings_for_tests
-
-# The real Envoy gateway fixtures (tests/gateway/conftest.py), for the gateway tests here.
-from tests.gateway.conftest import envoy, start_gateway  # noqa: F401
 from tests.support.identity import PRESETS, IdentityProvider
+from tests.support.server import StoryloomServer, serving, settings_for_tests
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import pytest
 
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
-from tests.conftest import StoryloomServer
-from tests.gateway.conftest import Gateway, StartGateway
-from tests.support.gateway import the_error_info
+from tests.support.gateway import Gateway, StartGateway, the_error_info
 from tests.support.identity import PRESETS, IdentityProvider, bearer, grpc_error_info, new_key
+from tests.support.server import StoryloomServer
 
 
 async def gateway_for(server: StoryloomServer, providers: dict[str, IdentityProvider], start_gateway: StartGateway,
@@ -42,8 +41,9 @@ async def test_a_presets_users_reach_their_own_resources_over_rest_and_grpc(
         created = await http.post("/v1/users/me/conversations", json={"title": "alice's"}, headers=alice)
         assert created.status_code == 200, created.text
         name = created.json()["name"]
-        listed = (await http.get("/v1/users/me/conversations", headers=alice)).json()["conversations"]
-        assert [c["title"] for c in listed] == ["alice's"]
+        listed = await http.get("/v1/users/me/conversations", headers=alice)
+        assert listed.status_code == 200, listed.text
+        assert [c["title"] for c in listed.json()["conversations"]] == ["alice's"]
         missing = await http.get(f"/v1/{name}", headers=bob)
         assert missing.status_code == 404 and the_error_info(missing.json())["reason"] == "RESOURCE_NOT_FOUND"
 

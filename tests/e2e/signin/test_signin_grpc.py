@@ -11,8 +11,8 @@ import pytest
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
-from tests.conftest import StoryloomServer
 from tests.support.identity import PRESET_PROFILES, PRESETS, IdentityProvider, bearer, grpc_error_info, new_key
+from tests.support.server import StoryloomServer
 
 
 def conversations(server: StoryloomServer) -> conversation_pb2_grpc.ConversationServiceStub:

@@ -15,10 +15,10 @@ import httpx
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
 from storyloom.v1 import story_pb2_grpc, task_pb2, task_pb2_grpc
-from tests.conftest import StoryloomServer
-from tests.gateway.conftest import StartGateway
+from tests.support.browser import ARTIFACTS, ROOT, BrowserTools, ServePage
+from tests.support.gateway import StartGateway
 from tests.support.identity import IdentityProvider, bearer
-from tests.web.conftest import ARTIFACTS, ROOT, BrowserTools, ServePage, browser_tools, serve_page  # noqa: F401
+from tests.support.server import StoryloomServer
 
 DRIVER = Path(__file__).with_name("drive_xss.mjs")
 IMG = "<img src=x onerror=\"window.__ran.push('img');alert('img')\">"
@@ -31,7 +31,7 @@ CHARACTER = f"Pip{IMG}"
 
 async def test_markup_in_a_message_a_title_and_a_character_shows_literally_and_never_runs(
         signin_server: StoryloomServer, providers: dict[str, IdentityProvider], start_gateway: StartGateway,
-        serve_page: ServePage, browser_tools: BrowserTools) -> None:  # noqa: F811
+        serve_page: ServePage, browser_tools: BrowserTools) -> None:
     gateway = await start_gateway(signin_server.port,
                                   jwt_issuers=[dataclasses.asdict(p.settings()) for p in providers.values()])
     token = providers["firebase"].token("xss-tester")

@@ -24,9 +24,9 @@ from storyloom.v1 import task_pb2, task_pb2_grpc
 from storyloom_client import StoryloomClient
 from storyloom_client import v1 as client_v1
 from storyloom_client.errors import StoryloomError
-from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
-from tests.gateway.conftest import Gateway, StartGateway
+from tests.support.gateway import Gateway, StartGateway
 from tests.support.identity import IdentityProvider, bearer
+from tests.support.server import Caller, StoryloomServer, serving, settings_for_tests
 from tests.support.tls import Issued, TestCA
 
 

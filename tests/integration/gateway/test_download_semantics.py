@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 
-from tests.test_media import png_bytes
+from tests.support.media import png_bytes
 
 
 async def _upload(http, key) -> tuple[dict, bytes]:

@@ -10,7 +10,7 @@ from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, ta
 from storyloom.v1 import story_pb2 as pb
 from tests.conftest import serving, settings_for_tests
 from tests.support.sql_counter import counting_statements
-from tests.test_stories import LUNA
+from tests.support.stories import LUNA
 
 
 @pytest.fixture

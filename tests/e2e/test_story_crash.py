@@ -1,0 +1,75 @@
+"""A story whose server process is SIGKILLed mid-way: after a restart it finishes, and nothing
+finished before the kill is made again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from storyloom.app import build_app
+from storyloom.v1 import requirements_pb2 as req
+from storyloom.v1 import story_pb2 as pb
+from storyloom.v1 import story_pb2_grpc, task_pb2, task_pb2_grpc
+from tests.support.server import Caller, settings_for_tests
+from tests.support.server_process import ServerProcess
+
+
+@pytest.fixture
+def process(tmp_path: Path):
+    server = ServerProcess(tmp_path / "data", tmp_path / "server.log",
+                           env={"STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0"})
+    yield server
+    server.kill()
+
+
+async def new_caller(data_dir: Path) -> Caller:
+    app = await build_app(settings_for_tests(data_dir))
+    try:
+        user = await app.accounts.create_user("crash")
+        return Caller(user.id, await app.accounts.create_key(user.id))
+    finally:
+        await app.close()
+
+
+async def test_a_story_killed_mid_narration_finishes_after_restart_without_redoing_finished_work(process):
+    caller = await new_caller(process.data_dir)
+    process.start()
+    async with grpc.aio.insecure_channel(process.address) as channel:
+        stories, tasks = story_pb2_grpc.StoryServiceStub(channel), task_pb2_grpc.TaskServiceStub(channel)
+        task = await stories.CreateStory(pb.CreateStoryRequest(
+            parent="users/me", scene_count=4, requirements=req.StoryRequirements(
+                characters=[req.Character(name="Milo", description="a curious robot")], setting="the moon")),
+            metadata=caller.metadata)
+        seen: list[task_pb2.TaskEvent] = []
+        async for event in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata):
+            seen.append(event)
+            if event.message.startswith("Reading scene 2"):  # scene 1 is narrated, the rest is not
+                break
+        before = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    process.kill()  # SIGKILL: no clean-up at all
+    assert before.state == pb.STORY_STATE_GENERATING and len(before.scenes) == 4
+    assert before.scenes[0].narration_state == pb.ASSET_STATE_READY
+
+    process.start()
+    async with grpc.aio.insecure_channel(process.address) as channel:
+        stories, tasks = story_pb2_grpc.StoryServiceStub(channel), task_pb2_grpc.TaskServiceStub(channel)
+        rest = [e async for e in tasks.WatchTask(task_pb2.WatchTaskRequest(
+            name=task.name, after_sequence=seen[-1].sequence), metadata=caller.metadata)]
+        log = [e async for e in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata)]
+        after = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+        resumed = await tasks.GetTask(task_pb2.GetTaskRequest(name=task.name), metadata=caller.metadata)
+
+    assert rest[-1].state == task_pb2.TASK_STATE_SUCCEEDED and resumed.attempt == 2
+    assert [e.sequence for e in log] == list(range(1, len(log) + 1))
+    assert [e.percent for e in log] == sorted(e.percent for e in log)
+    assert after.state == pb.STORY_STATE_READY
+    # What was finished before the kill is the very same afterwards: texts, pictures, the narration.
+    assert [s.text for s in after.scenes] == [s.text for s in before.scenes]
+    assert [s.picture.name for s in after.scenes] == [s.picture.name for s in before.scenes]
+    assert after.scenes[0].narration.name == before.scenes[0].narration.name
+    assert all(s.narration_state == pb.ASSET_STATE_READY for s in after.scenes)
+    # And the stages done before the kill were not started again after it.
+    stages_after_restart = {e.stage for e in rest if e.stage}
+    assert stages_after_restart <= {"narration", "done"}

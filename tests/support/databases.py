@@ -1,0 +1,76 @@
+"""Fresh databases for tests: a new PostgreSQL database per test on the machine's server (trust auth), and what
+tests look at in one (connections SQLAlchemy discarded, sessions left idle in a transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+
+if TYPE_CHECKING:
+    from storyloom.store.db import Database
+    from tests.support.server import Caller
+
+# The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
+POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def new_postgres_database(request: pytest.FixtureRequest) -> str:
+    """Creates a PostgreSQL database that is dropped when the test ends, and returns its URL."""
+    if not POSTGRES_ADMIN_URL:
+        pytest.skip("STORYLOOM_TEST_POSTGRES is empty")
+    dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"storyloom_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    request.addfinalizer(lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def discarded_connections(db: Database) -> list[BaseException | None]:
+    """Records every pooled connection SQLAlchemy throws away (what a statement cut short makes it do)."""
+    from sqlalchemy import event
+
+    found: list[BaseException | None] = []
+    event.listen(db.engine.sync_engine.pool, "invalidate", lambda _conn, _record, exc: found.append(exc))
+    return found
+
+
+async def idle_in_transaction(database_url: str) -> list[str]:
+    """The PostgreSQL sessions of this database idle inside a transaction, as `pid: query`."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await admin.fetch("SELECT pid, query FROM pg_stat_activity WHERE datname = $1 "
+                                 "AND state LIKE 'idle in transaction%'", name)
+    finally:
+        await admin.close()
+    return [f"{row['pid']}: {row['query']}" for row in rows]
+
+
+async def new_caller(database_url: str, name: str = "replicas") -> Caller:
+    """A user with a key, written straight to the database (migrated first, so the servers on it find it current)."""
+    from storyloom.domain.accounts import Accounts
+    from storyloom.store.accounts import SqlAccountRepository
+    from storyloom.store.db import Database
+    from tests.support.server import Caller
+
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        accounts = Accounts(SqlAccountRepository(db))
+        user = await accounts.create_user(name)
+        return Caller(user.id, await accounts.create_key(user.id))
+    finally:
+        await db.close()
