@@ -63,6 +63,8 @@ IDEMPOTENT_METHODS: frozenset[str] = frozenset({
     "/storyloom.v1.StoryService/ListStories",
     "/storyloom.v1.StoryService/ExportStory",
     "/storyloom.v1.StoryService/GetStoryBundle",
+    "/storyloom.v1.StoryService/GetStoryVideo",
+    "/storyloom.v1.StoryService/ListStoryVideos",
     "/storyloom.v1.ConversationService/GetConversation",
     "/storyloom.v1.ConversationService/ListConversations",
     "/storyloom.v1.ConversationService/ListMessages",

@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 # The task (id, attempt) whose handler is running in this context: log lines written there carry both.
 current_task: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar("storyloom_task", default=None)
 
+# The task parameter that carries the creating call's trace context (W3C traceparent).
+TRACE_PARAM = "_trace"
+
 # How long a caller over the task limit is told to wait: about how long a short task takes.
 TASK_LIMIT_RETRY_SECONDS = 30.0
 
@@ -200,8 +203,11 @@ class TaskRunner:
         if kind not in self._kinds:
             raise ValueError(f"unknown task kind {kind!r}")
         now = self._clock.now()
+        params = dict(params or {})
+        if trace := self.telemetry.trace_context():  # the run continues the caller's trace, on any worker
+            params[TRACE_PARAM] = trace
         task = Task(id=task_id or uuid.uuid4().hex, user_id=user_id, kind=kind, state=TaskState.PENDING,
-                    create_time=now, update_time=now, message=message, target=target, params=dict(params or {}),
+                    create_time=now, update_time=now, message=message, target=target, params=params,
                     last_sequence=1, request_id=request_id)
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
@@ -400,7 +406,8 @@ class TaskRunner:
             try:
                 current_task.set((task.id, task.attempt))
                 with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
-                                                              "storyloom.attempt": task.attempt}):
+                                                              "storyloom.attempt": task.attempt},
+                                         parent=task.params.get(TRACE_PARAM)):
                     result = await self._kinds[task.kind].handler(self._context(task, fence))
             except asyncio.CancelledError:
                 if task.id in self._cancel_requested:

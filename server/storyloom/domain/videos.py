@@ -27,7 +27,7 @@ from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.video import ClipSpec, Cue, NarrationAligner, VideoEncoder, VideoFormat
 from storyloom.domain.stories import Scene, Stories, Story
-from storyloom.domain.tasks import Task, TaskContext, TaskRunner
+from storyloom.domain.tasks import Task, TaskContext, TaskError, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +148,18 @@ class StoryVideos:
         self._aligner = aligner
         self._clock = clock
         self.timer = StageTimer()
-        tasks.register(VIDEO_KIND, self._render, concurrency=1)  # CPU-bound: one video at a time
+        # CPU-bound: one video at a time. `_follow` ends a video whose task ended without its handler finishing.
+        tasks.register(VIDEO_KIND, self._render, concurrency=1, on_end=self._follow)
         stories.on_delete(self._story_deleted)
+
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+        """The video's task is ending: a video still RENDERING (cancelled while it waited, failed before it ran,
+        out of attempts) ends with it."""
+        video = await self._repo.get(str(task.params.get("video_id", "")))
+        if video is None or video.state != "RENDERING" or state is TaskState.SUCCEEDED:
+            return
+        await self._repo.update(video.id, state="CANCELLED" if state is TaskState.CANCELLED else "FAILED",
+                                update_time=self._clock.now())
 
     async def create(self, user_id: str, story_id: str, options: VideoOptions, *, request_id: str = "") -> Task:
         """Starts rendering a video of a finished story; returns its task."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from opentelemetry.trace import Tracer, TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from storyloom.domain.ports.telemetry import Attributes
 from storyloom.observability.metrics import Metrics
+
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 class Observability:
@@ -21,12 +24,20 @@ class Observability:
         self._tracer: Tracer | None = provider.get_tracer("storyloom") if provider is not None else None
 
     @contextlib.contextmanager
-    def span(self, name: str, attributes: Attributes | None = None) -> Iterator[None]:
+    def span(self, name: str, attributes: Attributes | None = None,
+             parent: Mapping[str, str] | None = None) -> Iterator[None]:
         if self._tracer is None:
             yield
             return
-        with self._tracer.start_as_current_span(name, attributes=attributes):
+        context = _PROPAGATOR.extract(dict(parent)) if parent else None
+        with self._tracer.start_as_current_span(name, context=context, attributes=attributes):
             yield
+
+    def trace_context(self) -> dict[str, str]:
+        carrier: dict[str, str] = {}
+        if self._tracer is not None:
+            _PROPAGATOR.inject(carrier)
+        return carrier
 
     @contextlib.contextmanager
     def engine_call(self, operation: str, attributes: Attributes | None = None) -> Iterator[None]:

@@ -337,6 +337,9 @@ class StageTimingRow(Base):
     stage: Mapped[str] = mapped_column(String(64), primary_key=True)
     seconds_per_unit: Mapped[float] = mapped_column(Float)
     samples: Mapped[int] = mapped_column(Integer)
+    update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 class StoryVideoRow(Base):
     """A story's video: its options, its scene clips as they are rendered (the checkpoint) and the joined video."""
 

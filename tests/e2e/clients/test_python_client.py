@@ -241,8 +241,10 @@ async def test_the_readme_example_runs_as_written(storyloom_server, caller, tmp_
 
     assert proc.returncode == 0, err.decode()
     lines = out.decode().splitlines()
-    assert "Luna" in lines[0] and re.match(r"100% done", lines[-2].strip())
+    assert "Luna" in lines[0] and any(re.match(r"100% done", line.strip()) for line in lines)
     assert (tmp_path / "story.md").read_text().startswith("# ")
+    assert lines[-2].count("-thumbnail.png") == 3  # the bundle's pictures, checked against its manifest
+    assert (tmp_path / "story.zip").stat().st_size > 0 and (tmp_path / "story.epub").read_bytes()[:2] == b"PK"
     pictures = sorted(p.name for p in tmp_path.glob("scene-*.png"))
     assert pictures == ["scene-0.png", "scene-1.png", "scene-2.png"]
     assert all((tmp_path / p).read_bytes().startswith(b"\x89PNG") for p in pictures)

@@ -16,8 +16,14 @@ Attributes = Mapping[str, str | int | float | bool]
 
 
 class Telemetry(Protocol):
-    def span(self, name: str, attributes: Attributes | None = None) -> AbstractContextManager[None]:
-        """A trace span around a block, a child of the current span (a call, a task, a stage)."""
+    def span(self, name: str, attributes: Attributes | None = None,
+             parent: Mapping[str, str] | None = None) -> AbstractContextManager[None]:
+        """A trace span around a block, a child of the current span (a call, a task, a stage), or of `parent` (a
+        `trace_context` taken elsewhere) when given."""
+
+    def trace_context(self) -> dict[str, str]:
+        """The current trace as W3C `traceparent` headers, to continue it where the context does not flow (a task
+        run by a worker, perhaps in another process); {} when nothing is traced."""
 
     def engine_call(self, operation: str, attributes: Attributes | None = None) -> AbstractContextManager[None]:
         """Times one engine call (`picture`, `tts`, `stt`, `text.premise`...) as a span and a latency histogram."""
@@ -42,8 +48,12 @@ class NoTelemetry:
     """Telemetry that keeps nothing."""
 
     @contextlib.contextmanager
-    def span(self, name: str, attributes: Attributes | None = None) -> Iterator[None]:
+    def span(self, name: str, attributes: Attributes | None = None,
+             parent: Mapping[str, str] | None = None) -> Iterator[None]:
         yield
+
+    def trace_context(self) -> dict[str, str]:
+        return {}
 
     @contextlib.contextmanager
     def engine_call(self, operation: str, attributes: Attributes | None = None) -> Iterator[None]:
