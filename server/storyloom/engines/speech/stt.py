@@ -340,8 +340,10 @@ class WhisperSpeechToText:
                 audio, language=language if self._multilingual else "en", beam_size=self.beam_size,
                 vad_filter=False, condition_on_previous_text=False, without_timestamps=options.without_timestamps,
                 temperature=list(options.temperature))
-            pieces = tuple(Segment(start_seconds=float(segment.start), end_seconds=float(segment.end),
-                                   text=segment.text.strip())
+            # Without timestamps whisper ends the last segment at its window's end: never past the audio.
+            duration = len(audio) / TARGET_RATE
+            pieces = tuple(Segment(start_seconds=min(float(segment.start), duration),
+                                   end_seconds=min(float(segment.end), duration), text=segment.text.strip())
                            for segment in segments if segment.text.strip())
         finally:
             elapsed = time.perf_counter() - started
