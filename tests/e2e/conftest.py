@@ -12,7 +12,6 @@ import pytest
 from tests.support.server_process import ServerProcess
 from tools.seaweedfs import SeaweedFS
 
-StartReplicas = Callable[[int], list[ServerProcess]]
 StartProcesses = Callable[..., list[ServerProcess]]
 # How long a silent worker holds its tasks in these tests (the default is 10 s).
 LEASE_SECONDS = 3.0
@@ -27,22 +26,9 @@ def shared_env(postgres_url: str, seaweedfs: SeaweedFS) -> dict[str, str]:
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[StartReplicas]:
+def replicas(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[StartProcesses]:
     """Starts that many replicas (each with a data dir of its own); all are killed when the test ends."""
-    started: list[ServerProcess] = []
-
-    def start(count: int) -> list[ServerProcess]:
-        new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
-                             env=shared_env) for i in range(count)]
-        started.extend(new)
-        for replica in new:
-            replica.start()
-        return new
-
-    yield start
-    for replica in started:
-        replica.kill()
-
+    yield from _process_starter(tmp_path, shared_env)
 
 
 @pytest.fixture
@@ -56,11 +42,15 @@ def cluster_env(postgres_url: str) -> dict[str, str]:
 @pytest.fixture
 def pg_replicas(tmp_path: Path, cluster_env: dict[str, str]) -> Iterator[StartProcesses]:
     """Starts `count` processes (`serve`, or `worker`) with `cluster_env` and more variables; killed at the end."""
+    yield from _process_starter(tmp_path, cluster_env)
+
+
+def _process_starter(tmp_path: Path, shared: dict[str, str]) -> Iterator[StartProcesses]:
     started: list[ServerProcess] = []
 
     def start(count: int, command: str = "serve", **env: str) -> list[ServerProcess]:
         new = [ServerProcess(tmp_path / f"replica-{len(started) + i}", tmp_path / f"replica-{len(started) + i}.log",
-                             env={**cluster_env, **env}, command=command) for i in range(count)]
+                             env={**shared, **env}, command=command) for i in range(count)]
         started.extend(new)
         for replica in new:
             replica.start()

@@ -17,7 +17,7 @@ from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, story_pb2, sto
 from storyloom.v1 import requirements_pb2 as req
 from tests.conftest import Caller
 from tests.support import consistency
-from tests.support.databases import new_caller
+from tests.support.server import caller_in_database
 from tests.support.server_process import ServerProcess
 
 OFFLINE = {"STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_VOICE_WARM_UP": "0"}
@@ -47,7 +47,7 @@ async def watch_to_end(channel: grpc.aio.Channel, caller: Caller, name: str) -> 
 
 async def test_a_kill_between_the_story_and_its_task_leaves_neither_and_the_retry_makes_both(tmp_path, deployment):
     url, env = deployment
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     request = story_pb2.CreateStoryRequest(parent="users/me", scene_count=2, requirements=REQUIREMENTS,
                                            request_id=str(uuid.uuid4()), skip_narration=True)
     faulty = server(tmp_path, env, STORYLOOM_FAULT_POINT="story.create")
@@ -87,7 +87,7 @@ async def test_a_kill_between_the_story_and_its_task_leaves_neither_and_the_retr
 async def test_a_kill_between_the_message_and_its_task_leaves_neither_and_the_retry_is_answered(tmp_path,
                                                                                                    deployment):
     url, env = deployment
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     faulty = server(tmp_path, env, STORYLOOM_FAULT_POINT="message.create")
     faulty.start()
     try:
@@ -127,7 +127,7 @@ async def test_a_kill_between_the_message_and_its_task_leaves_neither_and_the_re
 
 async def test_a_story_follows_its_task_when_the_task_runs_out_of_attempts(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'storyloom.db'}"
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     process = server(tmp_path, OFFLINE, STORYLOOM_TASK_MAX_ATTEMPTS="1")
     process.start()
     try:

@@ -15,7 +15,6 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 
-from storyloom.app import build_app
 from storyloom.domain.conversations import SYSTEM_INSTRUCTION, Message
 from storyloom.domain.ports.text import ChatRequest, ChatTurn
 from storyloom.engines.text.offline import OfflineStoryteller
@@ -23,7 +22,7 @@ from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc, task_pb2, task_pb2_grpc
-from tests.support.server import Caller, settings_for_tests
+from tests.support.server import Caller, caller_in_data_dir, settings_for_tests
 from tests.support.server_process import ServerProcess
 
 TEXT = "I want a story about a brave little fox named Luna"
@@ -41,16 +40,6 @@ def processes():
     yield started
     for process in started:
         process.kill()
-
-
-async def new_user(data_dir: Path) -> Caller:
-    """A user and an API key in the data dir, made before the server starts."""
-    app = await build_app(settings_for_tests(data_dir))
-    try:
-        user = await app.accounts.create_user("crash-test")
-        return Caller(user.id, await app.accounts.create_key(user.id))
-    finally:
-        await app.close()
 
 
 async def stored_message(data_dir: Path, name: str) -> Message:
@@ -123,7 +112,7 @@ async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_
         tmp_path, processes):
     process = server(tmp_path, word_delay=0.1)
     processes.append(process)
-    caller = await new_user(process.data_dir)
+    caller = await caller_in_data_dir(process.data_dir)
     process.start()
     async with grpc.aio.insecure_channel(process.address) as channel:
         stub = conversation_pb2_grpc.ConversationServiceStub(channel)
@@ -159,7 +148,7 @@ async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_
 async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exits(tmp_path, processes):
     process = server(tmp_path, word_delay=0.02, grace=10.0)
     processes.append(process)
-    caller = await new_user(process.data_dir)
+    caller = await caller_in_data_dir(process.data_dir)
     process.start()
     assert process.proc is not None
     async with grpc.aio.insecure_channel(process.address) as channel:
@@ -183,7 +172,7 @@ async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exit
 async def test_a_reply_longer_than_the_sigterm_grace_is_failed_as_interrupted_after_restart(tmp_path, processes):
     process = server(tmp_path, word_delay=0.1, grace=0.5)
     processes.append(process)
-    caller = await new_user(process.data_dir)
+    caller = await caller_in_data_dir(process.data_dir)
     process.start()
     assert process.proc is not None
     async with grpc.aio.insecure_channel(process.address) as channel:

@@ -13,7 +13,7 @@ import grpc
 
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller
-from tests.support.databases import new_caller
+from tests.support.server import caller_in_database
 from tests.support.server_process import ROOT, ServerProcess
 
 
@@ -34,7 +34,7 @@ async def answer(replica: ServerProcess, caller: Caller) -> grpc.StatusCode:
 
 async def test_a_key_revoked_from_the_command_line_is_refused_by_every_replica_within_a_second(
         pg_replicas, cluster_env):
-    caller = await new_caller(cluster_env["STORYLOOM_DATABASE_URL"])
+    caller = await caller_in_database(cluster_env["STORYLOOM_DATABASE_URL"])
     first, second = pg_replicas(2)
     assert [await answer(r, caller) for r in (first, second)] == [grpc.StatusCode.OK] * 2  # cached on both now
 

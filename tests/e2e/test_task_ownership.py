@@ -24,7 +24,7 @@ from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.conftest import Caller
 from tests.support import consistency, task_kinds
-from tests.support.databases import new_caller
+from tests.support.server import caller_in_database
 from tests.support.server_process import ServerProcess
 
 
@@ -99,7 +99,7 @@ def trace_of(path: Path) -> list[tuple[int, int, int, float]]:
 async def test_restarting_one_replica_leaves_the_others_task_alone_and_cancel_there_stops_it(
         pg_replicas, cluster_env, tmp_path):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     first, second = pg_replicas(2)
     trace = tmp_path / "trace"
     task_id = await submit_steps(url, caller, steps=400, delay=0.1, trace=str(trace))
@@ -139,7 +139,7 @@ async def test_restarting_one_replica_leaves_the_others_task_alone_and_cancel_th
 
 async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(pg_replicas, cluster_env, tmp_path):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     first, second = pg_replicas(2)
     trace = tmp_path / "trace"
     task_id = await submit_steps(url, caller, steps=40, delay=0.1, trace=str(trace))
@@ -167,7 +167,7 @@ async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(
 async def test_stories_submitted_to_an_api_only_replica_run_on_the_other_replica_and_the_worker(
         pg_replicas, cluster_env):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     (front,) = pg_replicas(1, STORYLOOM_RUN_TASKS="0")  # serves RPCs, runs no task
     (other,) = pg_replicas(1, STORYLOOM_TASK_CONCURRENCY="2")
     (worker,) = pg_replicas(1, "worker", STORYLOOM_TASK_CONCURRENCY="2")

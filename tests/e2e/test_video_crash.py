@@ -8,11 +8,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from storyloom.app import build_app
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
 from storyloom.v1 import story_pb2_grpc, task_pb2, task_pb2_grpc, video_pb2
-from tests.conftest import Caller, settings_for_tests
+from tests.support.server import caller_in_data_dir
 from tests.support.server_process import ServerProcess
 
 
@@ -24,17 +23,8 @@ def process(tmp_path: Path):
     server.kill()
 
 
-async def new_caller(data_dir: Path) -> Caller:
-    app = await build_app(settings_for_tests(data_dir))
-    try:
-        user = await app.accounts.create_user("crash")
-        return Caller(user.id, await app.accounts.create_key(user.id))
-    finally:
-        await app.close()
-
-
 async def test_a_video_killed_after_its_first_clip_resumes_from_the_clips_already_rendered(process):
-    caller = await new_caller(process.data_dir)
+    caller = await caller_in_data_dir(process.data_dir)
     process.start()
     async with grpc.aio.insecure_channel(process.address) as channel:
         stories, tasks = story_pb2_grpc.StoryServiceStub(channel), task_pb2_grpc.TaskServiceStub(channel)

@@ -13,7 +13,6 @@ import pytest
 
 if TYPE_CHECKING:
     from storyloom.store.db import Database
-    from tests.support.server import Caller
 
 # The PostgreSQL server this machine runs (trust auth). Set to "" to skip the PostgreSQL runs.
 POSTGRES_ADMIN_URL = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -57,20 +56,3 @@ async def idle_in_transaction(database_url: str) -> list[str]:
     finally:
         await admin.close()
     return [f"{row['pid']}: {row['query']}" for row in rows]
-
-
-async def new_caller(database_url: str, name: str = "replicas") -> Caller:
-    """A user with a key, written straight to the database (migrated first, so the servers on it find it current)."""
-    from storyloom.domain.accounts import Accounts
-    from storyloom.store.accounts import SqlAccountRepository
-    from storyloom.store.db import Database
-    from tests.support.server import Caller
-
-    db = Database(database_url)
-    try:
-        await db.migrate()
-        accounts = Accounts(SqlAccountRepository(db))
-        user = await accounts.create_user(name)
-        return Caller(user.id, await accounts.create_key(user.id))
-    finally:
-        await db.close()

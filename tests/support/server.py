@@ -83,6 +83,11 @@ async def serving(settings: Settings, text_engine: StoryTextEngine | None = None
         await app.close()
 
 
+async def caller_in_data_dir(data_dir: Path) -> Caller:
+    """A user with a key in the embedded database of `data_dir`, made before a server process starts on it."""
+    return await caller_in_database(settings_for_tests(data_dir).resolved_database_url)
+
+
 async def caller_in_database(database_url: str, name: str = "replicas") -> Caller:
     """A user with a key, written straight to the database (migrated first, so server processes find it current)."""
     db = Database(database_url)
