@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
@@ -18,6 +18,7 @@ from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
+from storyloom.store.pages import newest_first
 from storyloom.store.tasks import task_rows
 
 
@@ -45,11 +46,7 @@ class SqlConversationRepository:
 
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         query = select(ConversationRow).where(ConversationRow.user_id == user_id)
-        if after is not None:
-            time, last_id = after
-            query = query.where(or_(ConversationRow.update_time < time,
-                                    and_(ConversationRow.update_time == time, ConversationRow.id < last_id)))
-        query = query.order_by(ConversationRow.update_time.desc(), ConversationRow.id.desc()).limit(limit)
+        query = newest_first(query, ConversationRow.update_time, ConversationRow.id, after, limit)
         async with self._db.begin() as session:
             return [_conversation(r) for r in await session.scalars(query)]
 

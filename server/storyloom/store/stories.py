@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select
+from sqlalchemy import Row, delete, select
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
@@ -16,6 +16,7 @@ from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import SceneRow, StoryRow
+from storyloom.store.pages import newest_first
 from storyloom.store.tasks import task_rows
 
 _SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
@@ -61,11 +62,7 @@ class SqlStoryRepository:
         query = select(StoryRow).where(StoryRow.user_id == user_id)
         if states:
             query = query.where(StoryRow.state.in_(states))
-        if after is not None:
-            time, last_id = after
-            query = query.where(or_(StoryRow.create_time < time,
-                                    and_(StoryRow.create_time == time, StoryRow.id < last_id)))
-        query = query.order_by(StoryRow.create_time.desc(), StoryRow.id.desc()).limit(limit)
+        query = newest_first(query, StoryRow.create_time, StoryRow.id, after, limit)
         async with self._db.begin() as session:
             return [_story(r, ()) for r in await session.scalars(query)]
 

@@ -24,6 +24,7 @@ from storyloom.domain.task_types import (
 )
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.models import TaskEventRow, TaskRow
+from storyloom.store.pages import newest_first
 
 
 @completes_when_cancelled
@@ -99,11 +100,7 @@ class SqlTaskRepository:
             query = query.where(TaskRow.state.in_([s.value for s in states]))
         if kind:
             query = query.where(TaskRow.kind == kind)
-        if after is not None:
-            time, task_id = after
-            query = query.where(or_(TaskRow.create_time < time,
-                                    and_(TaskRow.create_time == time, TaskRow.id < task_id)))
-        query = query.order_by(TaskRow.create_time.desc(), TaskRow.id.desc()).limit(limit)
+        query = newest_first(query, TaskRow.create_time, TaskRow.id, after, limit)
         return [_task(r) for r in await self._db.fetch(query)]
 
     async def live(self) -> builtins.list[Task]:

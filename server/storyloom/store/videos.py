@@ -7,11 +7,12 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 
 from storyloom.domain.videos import SceneClip, StoryVideo, VideoOptions
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import StoryVideoRow
+from storyloom.store.pages import newest_first
 
 
 @completes_when_cancelled
@@ -39,11 +40,7 @@ class SqlVideoRepository:
     async def list(self, story_id: str, *, limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[StoryVideo]:
         query = select(StoryVideoRow).where(StoryVideoRow.story_id == story_id)
-        if after is not None:
-            time, last_id = after
-            query = query.where(or_(StoryVideoRow.create_time < time,
-                                    and_(StoryVideoRow.create_time == time, StoryVideoRow.id < last_id)))
-        query = query.order_by(StoryVideoRow.create_time.desc(), StoryVideoRow.id.desc()).limit(limit)
+        query = newest_first(query, StoryVideoRow.create_time, StoryVideoRow.id, after, limit)
         async with self._db.begin() as session:
             return [_video(r) for r in await session.scalars(query)]
 
