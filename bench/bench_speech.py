@@ -13,46 +13,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the sentences and their scoring
 
 from storyloom.engines.speech.audio import decode_audio
 from storyloom.engines.speech.langid import FastTextLanguageIdentifier
 from storyloom.engines.speech.piper_tts import PiperNarrator
 from storyloom.engines.speech.stt import WhisperSpeechToText
 from storyloom.engines.speech.vad import FRAME_SECONDS, SileroVad
+from tests.support.transcripts import SENTENCES, word_errors
 
-SENTENCES = (
-    "Can you tell me a story about a brave little dragon?",
-    "The little fox found a shiny red apple under the old oak tree.",
-    "I want the princess to have a pet cat.",
-    "Please make the story funny and not too scary.",
-    "Once upon a time, a small boat sailed across the blue sea.",
-    "My favorite animal is the elephant because it is big and gentle.",
-    "Can the robot and the rabbit become best friends?",
-    "At night the stars sparkled above the quiet village.",
-)
 LANGID_TEXTS = (
     "Can you tell me a story about a dragon?", "¿Me cuentas un cuento sobre un dragón?",
     "Tu peux me raconter une histoire de dragon ?", "Kannst du mir eine Geschichte über einen Drachen erzählen?",
     "Mi racconti una storia su un drago?", "Você pode me contar uma história sobre um dragão?",
     "Kun je me een verhaal vertellen over een draak?",
 )
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -93,8 +73,9 @@ async def main() -> None:
             latencies.append(elapsed)
             factors.append(elapsed / seconds)
             if run == 0:
-                errors += edit_distance(words(sentence), words(result.text))
-                total_words += len(words(sentence))
+                sentence_errors, sentence_words = word_errors([sentence], [result.text])
+                errors += sentence_errors
+                total_words += sentence_words
             started = time.perf_counter()
             await stt.transcribe_partial(clip[:len(clip) // 4 * 2])
             partials.append(time.perf_counter() - started)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -15,45 +14,7 @@ from storyloom.domain.errors import InvalidArgument, ResourceExhausted
 from storyloom.engines.speech.audio import decode_audio, pcm16_to_float, resample, to_pcm16
 from storyloom.engines.speech.piper_tts import PiperNarrator
 from storyloom.engines.speech.stt import WhisperSpeechToText, packaged_model_path
-
-SENTENCES = (
-    "Can you tell me a story about a brave little dragon?",
-    "The little fox found a shiny red apple under the old oak tree.",
-    "I want the princess to have a pet cat.",
-    "Please make the story funny and not too scary.",
-    "Once upon a time, a small boat sailed across the blue sea.",
-    "My favorite animal is the elephant because it is big and gentle.",
-    "Can the robot and the rabbit become best friends?",
-    "At night the stars sparkled above the quiet village.",
-)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation ("don't" stays one word, "ice-cream" becomes two)."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    """Word-level Levenshtein distance: substitutions, insertions and deletions."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
-
-
-def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
-    errors = sum(edit_distance(words(r), words(h)) for r, h in zip(references, hypotheses, strict=True))
-    return errors / sum(len(words(r)) for r in references)
-
-
-def heard(sentence: str, transcript: str, *, max_errors: int = 1) -> bool:
-    """Whether one transcript has the sentence's words, give or take `max_errors` (piper's voice varies a little
-    from one synthesis to the next, and "and"/"in" can swap in a single sentence: accuracy is measured over the
-    whole set, one sentence checks that the audio got through)."""
-    return edit_distance(words(sentence), words(transcript)) <= max_errors
+from tests.support.transcripts import SENTENCES, heard, word_error_rate, word_errors, words
 
 
 def test_the_word_error_rate_counts_substitutions_insertions_and_deletions() -> None:
@@ -167,9 +128,8 @@ async def test_a_partial_transcript_of_half_an_utterance_has_its_first_words(
 
     partial = await stt.transcribe_partial(half)
 
-    heard = words(partial.text)
-    assert edit_distance(heard[:3], ["my", "favorite", "animal"]) <= 1, partial.text
-    assert len(heard) < len(words(sentence))
+    assert word_errors(["my favorite animal"], [" ".join(words(partial.text)[:3])])[0] <= 1, partial.text
+    assert len(words(partial.text)) < len(words(sentence))
     assert partial.duration_seconds == pytest.approx(len(half) / 2 / 16000)
     assert partial.segments == ()
 
