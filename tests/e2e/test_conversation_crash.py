@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import code_pb2, error_details_pb2
+from google.rpc import code_pb2
 
 from storyloom.domain.conversations import SYSTEM_INSTRUCTION, Message
 from storyloom.domain.ports.text import ChatRequest, ChatTurn
@@ -22,6 +22,7 @@ from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc, task_pb2, task_pb2_grpc
+from tests.support.errors import in_band_reason
 from tests.support.server import Caller, caller_in_data_dir, settings_for_tests
 from tests.support.server_process import ServerProcess
 
@@ -101,13 +102,6 @@ async def after_restart(process: ServerProcess, caller: Caller, conversation: st
     return list(messages), rest, replay, task
 
 
-def error_reason(status) -> str:
-    [info] = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
-    unpacked = error_details_pb2.ErrorInfo()
-    info.Unpack(unpacked)
-    return unpacked.reason
-
-
 async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_keeping_its_text(
         tmp_path, processes):
     process = server(tmp_path, word_delay=0.1)
@@ -134,7 +128,7 @@ async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_
     # Re-attaching after the last event seen gives the rest, ending with the in-band error.
     assert [e.sequence for e in seen + rest] == list(range(1, len(seen) + len(rest) + 1))
     assert rest[-1].WhichOneof("event") == "error"
-    assert rest[-1].error.code == code_pb2.ABORTED and error_reason(rest[-1].error) == "REPLY_INTERRUPTED"
+    assert rest[-1].error.code == code_pb2.ABORTED and in_band_reason(rest[-1].error) == "REPLY_INTERRUPTED"
     assert text_of(seen + rest) == stored_reply.text
     # A full replay is gap-free and starts with exactly what the first connection saw.
     assert [e.sequence for e in replay] == list(range(1, len(replay) + 1))
@@ -142,11 +136,13 @@ async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_
     assert replay[len(seen):] == rest
     # The task says the same as the reply.
     assert task.state == task_pb2.TASK_STATE_FAILED and task.attempt == 2
-    assert task.error.code == code_pb2.ABORTED and error_reason(task.error) == "REPLY_INTERRUPTED"
+    assert task.error.code == code_pb2.ABORTED and in_band_reason(task.error) == "REPLY_INTERRUPTED"
 
 
-async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exits(tmp_path, processes):
-    process = server(tmp_path, word_delay=0.02, grace=10.0)
+async def sigterm_mid_reply(tmp_path: Path, processes: list[ServerProcess], *, word_delay: float,
+                           grace: float) -> tuple[ServerProcess, Caller, str, list[pb.ReplyEvent]]:
+    """A server stopped by SIGTERM after the third event of a reply; it must exit cleanly."""
+    process = server(tmp_path, word_delay=word_delay, grace=grace)
     processes.append(process)
     caller = await caller_in_data_dir(process.data_dir)
     process.start()
@@ -155,6 +151,11 @@ async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exit
         stub = conversation_pb2_grpc.ConversationServiceStub(channel)
         conversation, seen = await send_until(stub, caller, 3, lambda: process.proc.send_signal(signal.SIGTERM))
     assert await asyncio.to_thread(process.proc.wait, 20) == 0
+    return process, caller, conversation, seen
+
+
+async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exits(tmp_path, processes):
+    process, caller, conversation, seen = await sigterm_mid_reply(tmp_path, processes, word_delay=0.02, grace=10.0)
 
     assert kinds(seen)[-1] == "finished"  # the draining server let the reply end
     assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
@@ -170,15 +171,7 @@ async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exit
 
 
 async def test_a_reply_longer_than_the_sigterm_grace_is_failed_as_interrupted_after_restart(tmp_path, processes):
-    process = server(tmp_path, word_delay=0.1, grace=0.5)
-    processes.append(process)
-    caller = await caller_in_data_dir(process.data_dir)
-    process.start()
-    assert process.proc is not None
-    async with grpc.aio.insecure_channel(process.address) as channel:
-        stub = conversation_pb2_grpc.ConversationServiceStub(channel)
-        conversation, seen = await send_until(stub, caller, 3, lambda: process.proc.send_signal(signal.SIGTERM))
-    assert await asyncio.to_thread(process.proc.wait, 20) == 0
+    process, caller, conversation, seen = await sigterm_mid_reply(tmp_path, processes, word_delay=0.1, grace=0.5)
 
     assert "finished" not in kinds(seen) and "error" not in kinds(seen)  # cut off when the grace ran out
     on_disk = await stored_message(process.data_dir, seen[0].reply)
@@ -191,6 +184,6 @@ async def test_a_reply_longer_than_the_sigterm_grace_is_failed_as_interrupted_af
     assert messages[1].text == TEXT
     assert messages[0].state == pb.MESSAGE_STATE_FAILED and messages[0].text == on_disk.text
     assert [e.sequence for e in seen + rest] == list(range(1, len(seen) + len(rest) + 1))
-    assert error_reason(rest[-1].error) == "REPLY_INTERRUPTED"
+    assert in_band_reason(rest[-1].error) == "REPLY_INTERRUPTED"
     assert text_of(replay) == on_disk.text
     assert task.state == task_pb2.TASK_STATE_FAILED

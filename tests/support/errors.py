@@ -36,6 +36,15 @@ def the_error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details
     return info
 
 
+def in_band_reason(status: status_pb2.Status) -> str:
+    """The reason of the one ErrorInfo of a google.rpc.Status a stream sent in-band (an error event)."""
+    infos = details_of(status, error_details_pb2.ErrorInfo)
+    assert len(infos) == 1, f"{len(infos)} ErrorInfo in {status}"
+    info = infos[0]
+    assert isinstance(info, error_details_pb2.ErrorInfo) and info.domain == ERROR_DOMAIN, info
+    return info.reason
+
+
 def retry_seconds(error: grpc.aio.AioRpcError | grpc.RpcError) -> float:
     """The RetryInfo delay of the error, in seconds (exactly one RetryInfo)."""
     infos = details_of(rich_status(error), error_details_pb2.RetryInfo)

@@ -4,28 +4,11 @@ and a RetryInfo, storing nothing; once a reply ends the next is taken."""
 from __future__ import annotations
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
 from tests.conftest import serving, settings_for_tests
-
-
-def details(error: grpc.aio.AioRpcError) -> tuple[str, float]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, delay = "", 0.0
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            delay = retry.retry_delay.ToTimedelta().total_seconds()
-    return reason, delay
+from tests.support.errors import retry_seconds, the_error_info
 
 
 async def test_a_message_past_the_admitted_replies_is_refused_at_once_and_taken_after_a_reply_ends(tmp_path):
@@ -47,7 +30,7 @@ async def test_a_message_past_the_admitted_replies_is_refused_at_once_and_taken_
             raise AssertionError("the second message was taken")
         except grpc.aio.AioRpcError as exc:
             assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            reason, delay = details(exc)
+            reason, delay = the_error_info(exc).reason, retry_seconds(exc)
         assert reason == "REPLIES_AT_CAPACITY" and delay > 0
         stored = await stub.ListMessages(pb.ListMessagesRequest(parent=second.name), metadata=caller.metadata)
         assert list(stored.messages) == []  # nothing stored for the refused message
