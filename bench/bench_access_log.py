@@ -19,7 +19,6 @@ import contextlib
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +26,9 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness import served
+
 from storyloom import logs
-from storyloom.app import build_app, start
-from storyloom.config import Settings
-from storyloom.server import start_server
 from storyloom.v1 import task_pb2, task_pb2_grpc
 
 CONCURRENCY = 8
@@ -69,27 +67,17 @@ def format_cost(fmt: str, lines: int = 20_000) -> float:
 
 
 async def main(count: int, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False)
-        app = await build_app(settings)
-        await start(app)
-        running = await start_server(app)
-        user = await app.accounts.create_user("bench")
-        metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        stub = task_pb2_grpc.TaskServiceStub(channel)
-        await calls(stub, metadata, 400)  # warm up
+    async with served(log_level="INFO") as server:
+        stub = task_pb2_grpc.TaskServiceStub(server.channel)
+        await calls(stub, server.metadata, 400)  # warm up
         results: dict[str, list[float]] = {"off": [], "json": [], "text": []}
         try:
             for _ in range(rounds):
                 for mode in results:
                     log_to_devnull("json" if mode == "off" else mode, "WARNING" if mode == "off" else "INFO")
-                    results[mode].append(await calls(stub, metadata, count))
+                    results[mode].append(await calls(stub, server.metadata, count))
         finally:
             logs.configure("WARNING", "text")
-            await channel.close()
-            await running.stop(0.5)
-            await app.close()
     base = statistics.median(results["off"]) / count * 1e6
     print(f"{count} GetTask calls x {rounds} rounds, {CONCURRENCY} concurrent clients, client and server in one "
           "process")

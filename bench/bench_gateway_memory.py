@@ -18,7 +18,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,9 +27,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start
-from storyloom.config import Settings
-from storyloom.server import start_server
+from harness import served
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,16 +98,11 @@ async def main() -> None:
     args = parser.parse_args()
     render_config = load_render_config(args.gateway_dir.resolve())
 
-    with tempfile.TemporaryDirectory() as work:
-        app = await build_app(Settings(address="127.0.0.1:0", data_dir=Path(work) / "data", dev_bootstrap=False,
-                                       log_level="WARNING"))
-        await start(app)
-        running = await start_server(app)
-        user = await app.accounts.create_user("bench")
-        key = await app.accounts.create_key(user.id)
+    async with served() as server:
+        key, user_id = server.key, server.user_id
         port = free_port()
-        config = Path(work) / "envoy.yaml"
-        config.write_text(render_config.render(port, f"127.0.0.1:{running.port}", ROOT / "gateway" / "storyloom.pb",
+        config = server.work_dir / "envoy.yaml"
+        config.write_text(render_config.render(port, f"127.0.0.1:{server.port}", ROOT / "gateway" / "storyloom.pb",
                                                free_port()))
         envoy_process = start_envoy(config)
         try:
@@ -125,7 +117,7 @@ async def main() -> None:
                 headers = {"content-type": "audio/wav" if i % 2 == 0 else "application/json"}
                 if i % 4 < 2:
                     headers["x-api-key"] = key
-                path = "/v1/media" if i % 2 == 0 else f"/v1/users/{user.id}/conversations"
+                path = "/v1/media" if i % 2 == 0 else f"/v1/users/{user_id}/conversations"
                 uploads.append(upload(port, path, headers, args.mb))
             answers = await asyncio.gather(*uploads)
             seconds = time.perf_counter() - started
@@ -139,8 +131,6 @@ async def main() -> None:
         finally:
             envoy_process.terminate()
             envoy_process.wait(10)
-            await running.stop(0.5)
-            await app.close()
 
 
 if __name__ == "__main__":

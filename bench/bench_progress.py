@@ -17,16 +17,14 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start
-from storyloom.config import Settings
-from storyloom.server import start_server
+from harness import served
+
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 
@@ -67,30 +65,18 @@ async def one_story(channel: grpc.aio.Channel, metadata, scenes: int, n: int) ->
 
 
 async def main(stories: int, scenes: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING")
-        app = await build_app(settings)
-        await start(app)
-        running = await start_server(app)
-        user = await app.accounts.create_user("bench")
-        metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-        results = []
-        try:
-            print(f"{stories} stories of {scenes} scenes, one after another (the first from the default costs)")
-            for n in range(stories):
-                result = await one_story(channel, metadata, scenes, n)
-                results.append(result)
-                print(f"  story {n + 1}: {result['seconds']:5.1f} s   ETA error after 25 %: median "
-                      f"{result['median_error']:6.1%}, worst {result['worst_error']:6.1%} "
-                      f"({result['samples']} events)   percent at half time: {result['percent_at_half']:.0f} %")
-            costs = {stage: round(app.stories.clock.seconds_per_unit(stage), 2)
-                     for stage in ("premise", "outline", "scenes", "illustrations", "narration")}
-            print(f"  learned seconds per unit: {costs}")
-        finally:
-            await channel.close()
-            await running.stop(0.5)
-            await app.close()
+    results = []
+    async with served() as server:
+        print(f"{stories} stories of {scenes} scenes, one after another (the first from the default costs)")
+        for n in range(stories):
+            result = await one_story(server.channel, server.metadata, scenes, n)
+            results.append(result)
+            print(f"  story {n + 1}: {result['seconds']:5.1f} s   ETA error after 25 %: median "
+                  f"{result['median_error']:6.1%}, worst {result['worst_error']:6.1%} "
+                  f"({result['samples']} events)   percent at half time: {result['percent_at_half']:.0f} %")
+        costs = {stage: round(server.app.stories.clock.seconds_per_unit(stage), 2)
+                 for stage in ("premise", "outline", "scenes", "illustrations", "narration")}
+        print(f"  learned seconds per unit: {costs}")
     medians = [r["median_error"] for r in results]
     print(f"median absolute ETA error after 25 %, over all stories: {statistics.median(medians):.1%} (goal < 20 %)")
 

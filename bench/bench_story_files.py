@@ -13,15 +13,13 @@ import asyncio
 import io
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storyloom.app import build_app, start
-from storyloom.config import Settings
-from storyloom.server import start_server
+from harness import served
+
 from storyloom_client import StoryloomClient, v1
 
 
@@ -37,55 +35,44 @@ def _docx(text: str) -> bytes:
 
 
 async def main(scenes: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
-                            text_engine="offline", offline_word_delay_seconds=0)
-        app = await build_app(settings)
-        await start(app)
-        running = await start_server(app)
-        user = await app.accounts.create_user("bench")
-        key = await app.accounts.create_key(user.id)
-        try:
-            async with StoryloomClient(f"127.0.0.1:{running.port}", key) as client:
-                started = time.perf_counter()
-                task = await client.create_story(v1.StoryRequirements(
-                    characters=[v1.Character(name="Luna", description="a brave little fox")],
-                    setting="an enchanted forest"), scene_count=scenes)
-                event = await client.wait_task(task.name)
-                written = time.perf_counter() - started
-                if event.state is not v1.TaskState.SUCCEEDED:
-                    raise SystemExit(f"story failed: {event}")
-                story = await client.stories.get_story(v1.GetStoryRequest(name=task.target))
-                print(f"story: {scenes} scenes, illustrated and narrated (with renditions): {written:.2f} s")
+    async with (served(text_engine="offline", offline_word_delay_seconds=0) as server,
+                StoryloomClient(f"127.0.0.1:{server.port}", server.key) as client):
+        started = time.perf_counter()
+        task = await client.create_story(v1.StoryRequirements(
+            characters=[v1.Character(name="Luna", description="a brave little fox")],
+            setting="an enchanted forest"), scene_count=scenes)
+        event = await client.wait_task(task.name)
+        written = time.perf_counter() - started
+        if event.state is not v1.TaskState.SUCCEEDED:
+            raise SystemExit(f"story failed: {event}")
+        story = await client.stories.get_story(v1.GetStoryRequest(name=task.target))
+        print(f"story: {scenes} scenes, illustrated and narrated (with renditions): {written:.2f} s")
 
-                rows = []
-                for attempt in ("first", "again"):
-                    started = time.perf_counter()
-                    received = [0]
-                    bundle = await client.download_bundle(story.name, Path(tmp) / f"{attempt}.zip",
-                                                          progress=lambda size, seen=received: seen.append(size))
-                    rows.append((f"bundle ({attempt}, verified)", time.perf_counter() - started, received[-1],
-                                 f"{len(bundle.files)} files"))
-                for fmt in (v1.ExportFormat.EPUB, v1.ExportFormat.PDF):
-                    started = time.perf_counter()
-                    book = await client.export_story(story.name, fmt)
-                    rows.append((f"export {fmt.name}", time.perf_counter() - started, len(book.data), ""))
-                text = "\n\n".join(s.text for s in story.scenes)
-                document = Path(tmp) / "tale.docx"
-                document.write_bytes(_docx(text))
-                started = time.perf_counter()
-                illustrated = await client.illustrate_file(document, max_scenes=scenes)
-                done = await client.wait_task(illustrated.name)
-                result = await client.stories.get_story(v1.GetStoryRequest(name=illustrated.target))
-                rows.append(("illustrate DOCX (pictures only)", time.perf_counter() - started, document.stat().st_size,
-                             f"{len(result.scenes)} scenes, {done.state.name}"))
-                for name, seconds, size, note in rows:
-                    print(f"  {name:<34} {seconds:6.2f} s  {seconds / written:6.1%} of writing  "
-                          f"{size / 1024:8.0f} KiB  {note}")
-                print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-        finally:
-            await running.stop(0.5)
-            await app.close()
+        rows = []
+        for attempt in ("first", "again"):
+            started = time.perf_counter()
+            received = [0]
+            bundle = await client.download_bundle(story.name, server.work_dir / f"{attempt}.zip",
+                                                  progress=lambda size, seen=received: seen.append(size))
+            rows.append((f"bundle ({attempt}, verified)", time.perf_counter() - started, received[-1],
+                         f"{len(bundle.files)} files"))
+        for fmt in (v1.ExportFormat.EPUB, v1.ExportFormat.PDF):
+            started = time.perf_counter()
+            book = await client.export_story(story.name, fmt)
+            rows.append((f"export {fmt.name}", time.perf_counter() - started, len(book.data), ""))
+        text = "\n\n".join(s.text for s in story.scenes)
+        document = server.work_dir / "tale.docx"
+        document.write_bytes(_docx(text))
+        started = time.perf_counter()
+        illustrated = await client.illustrate_file(document, max_scenes=scenes)
+        done = await client.wait_task(illustrated.name)
+        result = await client.stories.get_story(v1.GetStoryRequest(name=illustrated.target))
+        rows.append(("illustrate DOCX (pictures only)", time.perf_counter() - started, document.stat().st_size,
+                     f"{len(result.scenes)} scenes, {done.state.name}"))
+        for name, seconds, size, note in rows:
+            print(f"  {name:<34} {seconds:6.2f} s  {seconds / written:6.1%} of writing  "
+                  f"{size / 1024:8.0f} KiB  {note}")
+        print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
