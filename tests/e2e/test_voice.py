@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from storyloom.app import App, build_app, start
 from storyloom.domain.ports.text import ChatRequest
@@ -140,8 +141,8 @@ async def test_a_spoken_question_is_heard_transcribed_answered_and_spoken_back(s
                                                                    sample_rate_hertz=22050)
 
     await client.speak(silence(0.5))
-    spoken_at = time.monotonic()
-    ended_at = await client.speak(await server.speech(QUESTION))
+    # At half speed: the recognizer has time for partials even on a loaded machine (the detector goes by the audio).
+    await client.speak(await server.speech(QUESTION), speed=0.5)
     await client.speak(silence(1.0))
     complete = await client.wait_for(lambda e: kind(e) == "turn_complete")
     await client.close()
@@ -156,10 +157,9 @@ async def test_a_spoken_question_is_heard_transcribed_answered_and_spoken_back(s
     partials = [i for i, e in enumerate(events) if kind(e) == "transcript" and not e.transcript.final]
     finals = [e for e in events if kind(e) == "transcript" and e.transcript.final]
     assert partials and all(started_at < i < stopped_at + 1 for i in partials)
-    # Partials arrive while the user is still speaking (their pace is bench_voice's to measure: wall-clock
-    # bounds here failed on a loaded machine).
-    times = [client.arrivals[i] for i in partials if client.arrivals[i] <= ended_at]
-    assert times and all(spoken_at < t for t in times)
+    # Partials while the user speaks (how often is measured in bench/bench_voice.py, not here: a loaded machine
+    # delays them): the first words, once the recognizer has heard some, and before the end of speech is sure.
+    assert words(events[partials[0]].transcript.text)[:1] == ["can"]
     (final,) = finals
     assert final.turn == 1 and final.transcript.language_code == "en"
     assert words(final.transcript.text) == words(QUESTION)
@@ -266,7 +266,9 @@ async def test_a_second_stream_on_a_session_takes_it_over(server: VoiceServer, c
     ended = await first.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "SESSION_RESUMED_ELSEWHERE"
     await asyncio.wait_for(first.ended.wait(), 5)
-    assert first.error is None  # closed cleanly, after the in-band error
+    # The in-band error, then the call's status says the same.
+    assert first.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
+    assert status_reason(rpc_status.from_call(first.error)) == "SESSION_RESUMED_ELSEWHERE"
     second.text("Hello there")
     await second.wait_for(lambda e: kind(e) == "turn_complete")
     await second.close()
@@ -575,11 +577,12 @@ async def test_a_stream_must_start_with_config(server: VoiceServer, caller) -> N
     ended = await client.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "CONFIG_REQUIRED" and ended.sequence == 1
     await asyncio.wait_for(client.ended.wait(), 5)
-    assert client.error is None and len(client.events) == 1
+    assert status_reason(rpc_status.from_call(client.error)) == "CONFIG_REQUIRED" and len(client.events) == 1
 
     empty = server.converse(caller)
     await empty.close()
     assert status_reason(empty.events[0].error) == "CONFIG_REQUIRED"
+    assert empty.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
 
 
 async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer, caller) -> None:
@@ -602,7 +605,7 @@ async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer,
         ended = await client.wait_for(lambda e: kind(e) == "error")
         assert status_reason(ended.error) == reason, config
         await asyncio.wait_for(client.ended.wait(), 5)
-        assert client.error is None
+        assert status_reason(rpc_status.from_call(client.error)) == reason  # the call ends with it too
 
 
 async def test_bad_events_are_answered_in_band_and_the_stream_goes_on(server: VoiceServer, caller) -> None:
@@ -701,3 +704,77 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None
+
+
+async def wait_until(condition: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: VoiceServer, caller) -> None:
+    """0.3 s of silence is less than the detector's 0.4 s hangover, more than the 0.2 s one for turns that sound
+    finished: the finished question is answered, the unfinished one waits (and is answered at end_of_turn)."""
+    engine = server.app.voice.engines.stt
+    stt = getattr(engine, "inner", engine)  # the recognizer itself, inside the metrics' timing wrapper
+    for text, finished in ((QUESTION, True), ("I want a story about a dragon and", False)):
+        client = server.converse(caller)
+        client.configure()
+        await client.wait_for(lambda e: kind(e) == "session_started")
+        finals = stt.finals_completed
+        await client.speak(silence(0.3) + await server.speech(text) + silence(0.3), speed=4)
+        if finished:  # no more audio: only the completeness check can end the turn
+            stopped = await client.wait_for(lambda e: kind(e) == "speech_stopped", timeout=60)
+            final = await client.wait_for(lambda e: kind(e) == "transcript" and e.transcript.final)
+            assert client.index_of(stopped) < client.index_of(final)
+            assert words(final.transcript.text) == words(QUESTION)
+        else:
+            # The speculative final has run (and heard the words), and still the turn goes on.
+            await wait_until(lambda f=finals: stt.finals_completed > f and stt.finals_admitted == 0)
+            await asyncio.sleep(0.1)  # (what the final's end would set off happens at once: give it a moment)
+            assert "speech_stopped" not in [kind(e) for e in client.events]
+            client.end_of_turn()
+            await client.wait_for(lambda e: kind(e) == "speech_stopped")
+        await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.close()
+
+
+async def test_a_reply_drafted_in_a_pause_is_dropped_when_the_user_goes_on(server: VoiceServer, caller) -> None:
+    """In a pause shorter than the hangover the reply is drafted (the engine is asked), and when the user goes on,
+    nothing of that draft is sent or stored: the one turn is the whole utterance, answered afresh."""
+    voice = server.app.voice
+    limits = voice.limits
+    voice.limits = dataclasses.replace(limits, finished_hangover_seconds=0.0)  # only the detector ends the turn
+    first_part, second_part = "Tell me a story about a dragon.", "And make the dragon purple."
+    try:
+        client = server.converse(caller)
+        client.configure()
+        session = (await client.wait_for(lambda e: kind(e) == "session_started")).session_started.session
+        asked = len(server.spy.requests)
+        # (the voice trails off for about 0.18 s after its last word, and the next part starts 0.04 s in)
+        await client.speak(silence(0.3) + await server.speech(first_part) + silence(0.05), speed=4)
+        # The draft: the engine was asked to answer the first part alone.
+        await wait_until(lambda: any(words(r.turns[-1].text) == words(first_part)
+                                     for r in server.spy.requests[asked:]))
+        drafted = [r for r in server.spy.requests[asked:] if words(r.turns[-1].text) == words(first_part)]
+        assert len(drafted) == 1
+        await client.speak(await server.speech(second_part) + silence(1.0), speed=4)
+        done = await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.speak(silence(0.5), speed=4)
+        await client.close()
+    finally:
+        voice.limits = limits
+    heard = words(done.turn_complete.user_message.text)
+    assert heard == words(first_part) + words(second_part)
+    names = [kind(e) for e in client.events]
+    assert names.count("speech_stopped") == 1 and names.count("turn_complete") == 1
+    final = next(i for i, e in enumerate(client.events) if kind(e) == "transcript" and e.transcript.final)
+    sent_reply = "".join(e.reply_text.text for e in client.events if kind(e) == "reply_text")
+    assert all(i > final for i, e in enumerate(client.events) if kind(e) in ("reply_text", "reply_audio"))
+    stored = await server.messages(caller, session.conversation)
+    assert [m.text for m in stored] == [done.turn_complete.user_message.text, sent_reply]
+    # What was sent and stored answers the whole utterance: it is what the engine wrote for it.
+    answered = [r for r in server.spy.requests[asked:] if words(r.turns[-1].text) == heard]
+    assert answered and not [r for r in server.spy.requests[asked:]
+                             if words(r.turns[-1].text) not in (words(first_part), heard)]
