@@ -6,10 +6,12 @@ in a temp dir; the client streams piper speech (16 kHz) in real time, 100 ms per
 
 Prints, per turn and over the turns (p50, p95): end of speech -> speech_stopped, -> final transcript, -> first
 reply text, -> first reply audio, where "end of speech" is when the client sent the last audible sample of the
-utterance. Beside it, in the same process and right after each turn (so under the same load), the direct-engine
-floor: the same engines called one after the other with no server between them, timed from the end of speech as
-a 0.2 s hangover, then the final transcription, the reply written up to its first spoken piece, and that piece
-synthesized. Then what an idle open Converse stream costs (process CPU with 20 idle streams open, against none),
+utterance; and how many final transcription passes ended in the turn (speculative ones included: each pause of
+the speech starts one, and one already running holds the final slot until it ends). Beside it, in the same process
+and right after each turn (so under the same load), the direct-engine floor: the same engines called one after the
+other with no server between them, timed from the end of speech as a 0.2 s hangover, then the final transcription,
+the reply written up to its first spoken piece, and that piece synthesized; and whether its transcript (of the whole
+clip) was right. Then what an idle open Converse stream costs (process CPU with 20 idle streams open, against none),
 and the real-time factors of speech to text and text to speech. Targets (issue 16): first reply audio p50 <= 0.6 s,
 p95 <= 0.9 s, below the floor's p50. The load average is printed: on a shared machine it moves every figure.
 """
@@ -134,8 +136,9 @@ async def main(turns: int) -> None:
         metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
         clips = [await speech(engines.tts, QUESTIONS[i % len(QUESTIONS)]) for i in range(turns)]
         columns: dict[str, list[float]] = {name: [] for name in ("speech_stopped", "final", "text", "audio", "floor")}
-        wrong = 0
+        wrong = floor_wrong = 0
         history: list[ChatTurn] = []
+        recognizer = getattr(engines.stt, "inner", engines.stt)  # the recognizer, inside the metrics' wrapper
         load_before = os.getloadavg()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
@@ -145,6 +148,7 @@ async def main(turns: int) -> None:
                 await client.speak(silence(0.5))
                 for number, clip in enumerate(clips, 1):
                     mark = len(client.events)
+                    finals_before = recognizer.finals_completed
                     started = time.monotonic()
                     await client.speak(clip)
                     ended = started + speech_end(clip)
@@ -153,6 +157,7 @@ async def main(turns: int) -> None:
                     while not waiting.done():  # the microphone stays open: silence, in real time
                         await client.speak(silence(0.1))
                     complete = waiting.result()
+                    finals = recognizer.finals_completed - finals_before
 
                     def first(name: str, after: int = mark, n: int = number, since: float = ended) -> float:
                         index = next(i for i in range(after, len(client.events))
@@ -171,13 +176,15 @@ async def main(turns: int) -> None:
                     expected = QUESTIONS[(number - 1) % len(QUESTIONS)]
                     wrong += words(heard) != words(expected)
                     assert complete.turn_complete.assistant_message.text
-                    floor, _ = await direct_floor(app, clip, history)
+                    floor, floor_heard = await direct_floor(app, clip, history)
+                    floor_wrong += words(floor_heard) != words(expected)
                     columns["floor"].append(floor)
                     history += [ChatTurn("user", heard),
                                 ChatTurn("assistant", complete.turn_complete.assistant_message.text)]
                     print(f"  turn {number:2d}: stopped {columns['speech_stopped'][-1]:5.2f} s, final "
                           f"{columns['final'][-1]:5.2f} s, text {columns['text'][-1]:5.2f} s, audio "
-                          f"{columns['audio'][-1]:5.2f} s | floor {floor:5.2f} s   heard {heard!r}", flush=True)
+                          f"{columns['audio'][-1]:5.2f} s | floor {floor:5.2f} s   final passes {finals}   "
+                          f"heard {heard!r}", flush=True)
                 await client.close()
                 idle, idle_none, idle_open = await idle_cost(channel, metadata)
             load_after = os.getloadavg()
@@ -195,14 +202,15 @@ async def main(turns: int) -> None:
                       f"   max {max(values):5.2f} s")
             audio_p50, audio_p95 = statistics.median(columns["audio"]), percentile(columns["audio"], 0.95)
             floor_p50 = statistics.median(columns["floor"])
-            print(f"  wrong transcripts: {wrong} of {turns}")
+            print(f"  wrong transcripts: {wrong} of {turns} (the direct engines, on the whole clip: {floor_wrong})")
             print(f"  targets: first audio p50 <= 0.6 s {'met' if audio_p50 <= 0.6 else 'NOT met'}, p95 <= 0.9 s "
                   f"{'met' if audio_p95 <= 0.9 else 'NOT met'}, below the floor's p50 ({floor_p50:.2f} s) "
                   f"{'met' if audio_p50 < floor_p50 else 'NOT met'}, no turn over 1.5 s "
                   f"{'met' if max(columns['audio']) <= 1.5 else 'NOT met'}")
             print(f"  an idle open Converse stream: {idle * 100:+.3f} % of a core (process CPU over "
                   f"{IDLE_SECONDS:g} s: {idle_none:.3f} s with no stream, {idle_open:.3f} s with "
-                  f"{IDLE_STREAMS} idle streams open)")
+                  f"{IDLE_STREAMS} idle streams open); at most {idle_open / IDLE_SECONDS / IDLE_STREAMS * 100:.3f} % "
+                  "each, were all the process's CPU theirs")
 
             stt_seconds = stt_audio = 0.0
             for clip in clips:
