@@ -143,7 +143,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
                                                      admitted_replies=settings.admitted_replies),
                                   notifier=notifier)
     narrator = build_narrator(settings)
-    speech = build_speech(narrator)
+    speech = build_speech(narrator, hangover_seconds=settings.voice_hangover_seconds)
     engines = StoryEngines(writer=text_engine, illustrator=TimedIllustrator(build_illustrator(settings), observability),
                            narrator=TimedNarrator(narrator, observability))
     app = App(
@@ -164,7 +164,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         memories=(memories := Memories(SqlMemoryRepository(db), build_embedder(settings))),
         voice=Voice(SqlVoiceSessionRepository(db), conversations, memories, media,
                     dataclasses.replace(speech, stt=TimedSpeechToText(speech.stt, observability)),
-                    VoiceLimits(idle_seconds=settings.voice_idle_seconds)),
+                    VoiceLimits(idle_seconds=settings.voice_idle_seconds,
+                                finished_hangover_seconds=settings.voice_finished_hangover_seconds)),
         identities=Identities(SqlIdentityRepository(db), build_token_verifier(settings)),
         notifier=notifier,
         observability=observability,
@@ -285,7 +286,7 @@ def build_narrator(settings: Settings) -> Narrator:
     return PiperNarrator()
 
 
-def build_speech(narrator: Narrator) -> SpeechEngines:
+def build_speech(narrator: Narrator, *, hangover_seconds: float = 0.4) -> SpeechEngines:
     """The offline speech engines (each loads its model on first use); TTS is the story narrator's piper voice."""
     from storyloom.engines.speech.audio_codecs import AvAudioCodecs
     from storyloom.engines.speech.langid import FastTextLanguageIdentifier, LazyLanguageIdentifier
@@ -295,7 +296,8 @@ def build_speech(narrator: Narrator) -> SpeechEngines:
 
     tts = narrator if isinstance(narrator, PiperNarrator) else PiperNarrator()
     return SpeechEngines(
-        stt=WhisperSpeechToText(), vad=SileroVad(), langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
+        stt=WhisperSpeechToText(), vad=SileroVad(min_silence_seconds=hangover_seconds),
+        langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
         tts=tts, codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
         tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))
 

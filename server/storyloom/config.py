@@ -120,6 +120,10 @@ class Settings:
     max_streams_per_user: int = 32
     # A voice session's in-memory state (speech detector, audio) is dropped this long after its last stream ends.
     voice_idle_seconds: float = 300.0
+    # The pause that ends an utterance; and the shorter one that ends it when its transcript sounds finished (a
+    # closing stop, no trailing "and..."); 0 turns that off.
+    voice_hangover_seconds: float = 0.4
+    voice_finished_hangover_seconds: float = 0.2
     # Load the speech engines in the background at start, so the first voice turn is as fast as the next.
     voice_warm_up: bool = False
     # Modules with a `register(app)` function, imported at start (task kinds, engines).
@@ -189,6 +193,9 @@ class Settings:
             "max_live_tasks_per_user": int(_env("MAX_LIVE_TASKS_PER_USER", str(cls.max_live_tasks_per_user))),
             "max_streams_per_user": int(_env("MAX_STREAMS_PER_USER", str(cls.max_streams_per_user))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),
+            "voice_hangover_seconds": float(_env("VOICE_HANGOVER_SECONDS", str(cls.voice_hangover_seconds))),
+            "voice_finished_hangover_seconds": float(_env("VOICE_FINISHED_HANGOVER_SECONDS",
+                                                          str(cls.voice_finished_hangover_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),
             "plugins": tuple(p for p in _env("PLUGINS", "").split(",") if p.strip()),
             "jwt_issuers": _token_issuers(),

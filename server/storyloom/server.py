@@ -17,6 +17,7 @@ from storyloom.api.auth import ApiInterceptor
 from storyloom.api.conversations import ConversationServicer, message_proto
 from storyloom.api.media import MediaServicer
 from storyloom.api.requests import PageTokens
+from storyloom.api.sizes import GRPC_CEILING_FACTOR
 from storyloom.api.stories import StoryFiles, StoryReader, StoryServicer
 from storyloom.api.tasks import TaskServicer
 from storyloom.api.videos import video_proto
@@ -55,7 +56,9 @@ SERVICE_NAMES = (
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     return [
-        ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+        # grpc's own limit is a ceiling above ours: between them, the interceptor refuses a message with a status
+        # that says why (api/sizes.py); grpc's refusal has no details.
+        ("grpc.max_receive_message_length", settings.max_receive_message_bytes * GRPC_CEILING_FACTOR),
         ("grpc.max_send_message_length", settings.max_send_message_bytes),
         # Ping idle connections so dead mobile clients are noticed within ~40 s, and let
         # clients ping us every 10 s (streams behind NATs) without being told off.
@@ -90,7 +93,8 @@ def interceptors(app: App) -> list[grpc.aio.ServerInterceptor]:
 
         chain.append(aio_server_interceptor(tracer_provider=provider))  # type: ignore[no-untyped-call]  # untyped lib
     chain.append(ApiInterceptor(app.accounts, app.identities, app.observability.metrics,
-                                max_streams_per_user=app.settings.max_streams_per_user))
+                                max_streams_per_user=app.settings.max_streams_per_user,
+                                max_message_bytes=app.settings.max_receive_message_bytes))
     return chain
 
 

@@ -8,6 +8,7 @@ records every ChatRequest, so tests can see the memories a turn was given.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import re
@@ -23,9 +24,10 @@ import pytest
 import pytest_asyncio
 from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from storyloom.app import App, build_app, start
-from storyloom.domain.ports.text import ChatRequest
+from storyloom.domain.ports.text import ChatRequest, TextDelta
 from storyloom.server import RunningServer, start_server
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, media_pb2, media_pb2_grpc, voice_pb2_grpc
 from storyloom.v1 import voice_pb2 as pb
@@ -42,10 +44,19 @@ class SpyEngine:
     def __init__(self, engine: Any):
         self._engine = engine
         self.requests: list[ChatRequest] = []
+        self.written: list[str] = []  # the text written for each request, as far as it was read
 
     def chat(self, request: ChatRequest) -> Any:
         self.requests.append(request)
-        return self._engine.chat(request)
+        self.written.append("")
+        return self._recorded(self._engine.chat(request), len(self.written) - 1)
+
+    async def _recorded(self, events: Any, index: int) -> AsyncIterator[Any]:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    self.written[index] += event.text
+                yield event
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -140,8 +151,8 @@ async def test_a_spoken_question_is_heard_transcribed_answered_and_spoken_back(s
                                                                    sample_rate_hertz=22050)
 
     await client.speak(silence(0.5))
-    spoken_at = time.monotonic()
-    ended_at = await client.speak(await server.speech(QUESTION))
+    # At half speed: the recognizer has time for partials even on a loaded machine (the detector goes by the audio).
+    await client.speak(await server.speech(QUESTION), speed=0.5)
     await client.speak(silence(1.0))
     complete = await client.wait_for(lambda e: kind(e) == "turn_complete")
     await client.close()
@@ -156,10 +167,9 @@ async def test_a_spoken_question_is_heard_transcribed_answered_and_spoken_back(s
     partials = [i for i, e in enumerate(events) if kind(e) == "transcript" and not e.transcript.final]
     finals = [e for e in events if kind(e) == "transcript" and e.transcript.final]
     assert partials and all(started_at < i < stopped_at + 1 for i in partials)
-    # Partials arrive while the user is still speaking (their pace is bench_voice's to measure: wall-clock
-    # bounds here failed on a loaded machine).
-    times = [client.arrivals[i] for i in partials if client.arrivals[i] <= ended_at]
-    assert times and all(spoken_at < t for t in times)
+    # Partials while the user speaks (how often is measured in bench/bench_voice.py, not here: a loaded machine
+    # delays them): the first words, once the recognizer has heard some, and before the end of speech is sure.
+    assert words(events[partials[0]].transcript.text)[:1] == ["can"]
     (final,) = finals
     assert final.turn == 1 and final.transcript.language_code == "en"
     assert words(final.transcript.text) == words(QUESTION)
@@ -266,7 +276,9 @@ async def test_a_second_stream_on_a_session_takes_it_over(server: VoiceServer, c
     ended = await first.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "SESSION_RESUMED_ELSEWHERE"
     await asyncio.wait_for(first.ended.wait(), 5)
-    assert first.error is None  # closed cleanly, after the in-band error
+    # The in-band error, then the call's status says the same.
+    assert first.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
+    assert status_reason(rpc_status.from_call(first.error)) == "SESSION_RESUMED_ELSEWHERE"
     second.text("Hello there")
     await second.wait_for(lambda e: kind(e) == "turn_complete")
     await second.close()
@@ -575,11 +587,12 @@ async def test_a_stream_must_start_with_config(server: VoiceServer, caller) -> N
     ended = await client.wait_for(lambda e: kind(e) == "error")
     assert status_reason(ended.error) == "CONFIG_REQUIRED" and ended.sequence == 1
     await asyncio.wait_for(client.ended.wait(), 5)
-    assert client.error is None and len(client.events) == 1
+    assert status_reason(rpc_status.from_call(client.error)) == "CONFIG_REQUIRED" and len(client.events) == 1
 
     empty = server.converse(caller)
     await empty.close()
     assert status_reason(empty.events[0].error) == "CONFIG_REQUIRED"
+    assert empty.error.code() == grpc.StatusCode.FAILED_PRECONDITION  # type: ignore[union-attr]
 
 
 async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer, caller) -> None:
@@ -602,7 +615,7 @@ async def test_a_bad_config_ends_the_stream_with_the_reason(server: VoiceServer,
         ended = await client.wait_for(lambda e: kind(e) == "error")
         assert status_reason(ended.error) == reason, config
         await asyncio.wait_for(client.ended.wait(), 5)
-        assert client.error is None
+        assert status_reason(rpc_status.from_call(client.error)) == reason  # the call ends with it too
 
 
 async def test_bad_events_are_answered_in_band_and_the_stream_goes_on(server: VoiceServer, caller) -> None:
@@ -701,3 +714,93 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None
+
+
+async def wait_until(condition: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: VoiceServer, caller) -> None:
+    """0.3 s of silence is less than the detector's 0.4 s hangover, more than the 0.2 s one for turns that sound
+    finished: the finished question is answered, the unfinished one waits (and is answered at end_of_turn)."""
+    engine = server.app.voice.engines.stt
+    stt = getattr(engine, "inner", engine)  # the recognizer itself, inside the metrics' timing wrapper
+    for text, finished in ((QUESTION, True), ("I want a story about a dragon and", False)):
+        client = server.converse(caller)
+        client.configure()
+        await client.wait_for(lambda e: kind(e) == "session_started")
+        finals = stt.finals_completed
+        await client.speak(silence(0.3) + await server.speech(text) + silence(0.3), speed=4)
+        if finished:  # no more audio: only the completeness check can end the turn
+            stopped = await client.wait_for(lambda e: kind(e) == "speech_stopped", timeout=60)
+            final = await client.wait_for(lambda e: kind(e) == "transcript" and e.transcript.final)
+            assert client.index_of(stopped) < client.index_of(final)
+            assert words(final.transcript.text) == words(QUESTION)
+        else:
+            # The speculative final has run (and heard the words), and still the turn goes on.
+            await wait_until(lambda f=finals: stt.finals_completed > f and stt.finals_admitted == 0)
+            await asyncio.sleep(0.1)  # (what the final's end would set off happens at once: give it a moment)
+            assert "speech_stopped" not in [kind(e) for e in client.events]
+            client.end_of_turn()
+            await client.wait_for(lambda e: kind(e) == "speech_stopped")
+        await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.close()
+
+
+async def test_a_reply_drafted_in_a_pause_is_dropped_when_the_user_goes_on(server: VoiceServer, caller) -> None:
+    """In a pause shorter than the hangover the reply is drafted (the engine is asked), and when the user goes on,
+    nothing of that draft is sent or stored: the one turn is the whole utterance, answered afresh."""
+    voice = server.app.voice
+    limits = voice.limits
+    voice.limits = dataclasses.replace(limits, finished_hangover_seconds=0.0)  # only the detector ends the turn
+    engine = voice.engines.stt
+    stt = getattr(engine, "inner", engine)  # the recognizer itself, inside the metrics' timing wrapper
+    first_part, second_part = "Tell me a story about a dragon.", "And make the dragon purple."
+    try:
+        client = server.converse(caller)
+        client.configure()
+        session = (await client.wait_for(lambda e: kind(e) == "session_started")).session_started.session
+        live = voice.live._states[session.name.rsplit("/", 1)[1]]
+        asked, finals = len(server.spy.requests), stt.finals_admitted + stt.finals_completed
+        await client.speak(silence(0.3) + await server.speech(first_part), speed=4)
+        # A pause, 20 ms at a time (piper ends each rendering a little differently), until the server has started
+        # the speculative final transcription; then no more audio until the draft is made: to the server, the
+        # pause is still far shorter than the 0.4 s hangover that would end the turn.
+        paused = 0.0
+        while stt.finals_admitted + stt.finals_completed == finals:
+            assert paused < 0.3, "no final transcription started in the pause"
+            await client.speak(silence(0.02), speed=4)
+            paused += 0.02
+            await wait_until(lambda: live.heard >= client.audio_sent_seconds - 1e-6)
+        # The draft: the engine was asked to answer the first part alone (as the recognizer heard it so far).
+        await wait_until(lambda: len(server.spy.requests) > asked)
+        drafted = server.spy.requests[asked]
+        assert words(drafted.turns[-1].text)[:4] == words(first_part)[:4]
+        await wait_until(lambda: server.spy.written[asked] != "")  # (it was written, at least in part)
+        await client.speak(await server.speech(second_part) + silence(1.0), speed=4)
+        done = await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+        await client.speak(silence(0.5), speed=4)
+        await client.close()
+    finally:
+        voice.limits = limits
+    heard = words(done.turn_complete.user_message.text)
+    assert heard[-len(words(second_part)):] == words(second_part) and len(heard) > len(words(second_part)) + 4
+    names = [kind(e) for e in client.events]
+    assert names.count("speech_stopped") == 1 and names.count("turn_complete") == 1
+    final = next(i for i, e in enumerate(client.events) if kind(e) == "transcript" and e.transcript.final)
+    sent_reply = "".join(e.reply_text.text for e in client.events if kind(e) == "reply_text")
+    assert all(i > final for i, e in enumerate(client.events) if kind(e) in ("reply_text", "reply_audio"))
+    stored = await server.messages(caller, session.conversation)
+    assert [m.text for m in stored] == [done.turn_complete.user_message.text, sent_reply]
+    # What was sent and stored is what the engine wrote for the whole utterance (asked afresh, or drafted in the
+    # final pause from the whole of it), not the draft of the first part.
+    answers = [server.spy.written[i] for i in range(asked + 1, len(server.spy.requests))
+               if words(server.spy.requests[i].turns[-1].text) == heard]
+    assert sent_reply in answers
+    assert sent_reply != server.spy.written[asked]
+    spoken = " ".join(e.reply_audio.sentence for e in client.events
+                      if kind(e) == "reply_audio" and e.reply_audio.sentence)
+    assert words(spoken) == words(sent_reply)  # and the audio is that reply's, sentence by sentence

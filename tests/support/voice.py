@@ -68,6 +68,7 @@ class ConverseClient:
         except BaseException as exc:  # noqa: BLE001 - kept for the test to look at
             self.error = exc
         finally:
+            self._requests.put_nowait(None)  # the call is over: the request generator (and grpc's task) end too
             self.ended.set()
             self._changed.set()
 
@@ -139,5 +140,6 @@ class ConverseClient:
 
     async def cancel(self) -> None:
         self.call.cancel()
+        self._requests.put_nowait(None)  # ends the request generator, so grpc's task feeding it ends too
         with contextlib.suppress(BaseException):
             await self._reader

@@ -19,9 +19,10 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from storyloom.api import sizes
 from storyloom.api.context import Context
 from storyloom.api.decoding import Malformed, MalformedLog, MalformedRequest, checked_stream, guarded
-from storyloom.api.errors import abort, internal_status, status_for_error
+from storyloom.api.errors import abort, internal_status, new_request_id, status_for_error
 from storyloom.domain.accounts import Accounts
 from storyloom.domain.errors import DomainError, ResourceExhausted, Unauthenticated
 from storyloom.domain.identities import Identities
@@ -106,12 +107,16 @@ def retry_after(error: ResourceExhausted) -> tuple[tuple[str, str], ...]:
 
 class ApiInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, accounts: Accounts, identities: Identities | None = None,
-                 observer: CallObserver | None = None, *, max_streams_per_user: int = 0):
+                 observer: CallObserver | None = None, *, max_streams_per_user: int = 0,
+                 max_message_bytes: int | None = None):
+        """`max_message_bytes`: request messages over it are refused with MESSAGE_TOO_LARGE (see api/sizes.py);
+        None leaves the limit to grpc."""
         self._accounts = accounts
         self._identities = identities
         self._observer = observer
         self._malformed_log = MalformedLog()
         self._streams = StreamQuota(max_streams_per_user)
+        self._max_message_bytes = max_message_bytes
 
     async def intercept_service(
         self,
@@ -146,13 +151,23 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 log.warning("malformed request", extra={"rpc": method, "user": user, "client": client,
                                                         "error": request.error, "skipped": skipped})
 
+        def check_message(request: Any, context: Context, user: str) -> Any:
+            """A request as decoded, checked after auth: one that did not decode or was too large is refused."""
+            if isinstance(request, Malformed):
+                malformed(context, user, request)
+                raise MalformedRequest()
+            return sizes.check(request)
+
         async def fail(context: Context, exc: Exception) -> None:
             if isinstance(exc, DomainError):
                 extra = (bearer_challenge(exc) if isinstance(exc, Unauthenticated)
                          else retry_after(exc) if isinstance(exc, ResourceExhausted) else ())
                 await abort(context, status_for_error(exc), extra)
-            log.exception("unhandled error", extra={"rpc": method})
-            await abort(context, internal_status())
+            if context.cancelled():
+                return  # the client went away: nothing to tell it, nothing worth a traceback
+            request_id = new_request_id()
+            log.exception("unhandled error", extra={"rpc": method, "requestId": request_id})
+            await abort(context, internal_status(request_id))
 
         observer = self._observer
         streaming_call = bool(handler.unary_stream or handler.stream_stream)
@@ -181,11 +196,10 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                 state = begin(context)
                 try:
                     state.user = user = await enter(context)
-                    if isinstance(request, Malformed):
-                        malformed(context, user, request)
-                        raise MalformedRequest()
+                    request = check_message(request, context, user)
                     if streamed_request:
-                        request = _counted(checked_stream(request, lambda bad: malformed(context, user, bad)), state)
+                        request = _counted(checked_stream(sizes.checked(request),
+                                                          lambda bad: malformed(context, user, bad)), state)
                     else:
                         state.bytes_in = request.ByteSize()
                     response = await behavior(request, context)
@@ -213,16 +227,14 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                     if user:
                         streams.open(user)
                         counted = True
-                    if isinstance(request, Malformed):
-                        malformed(context, user, request)
-                        raise MalformedRequest()
+                    request = check_message(request, context, user)
                     if streamed_request:
 
                         def report(bad: Malformed) -> None:
                             seen.append(bad)
                             malformed(context, user, bad)
 
-                        request = _counted(checked_stream(request, report), state)
+                        request = _counted(checked_stream(sizes.checked(request), report), state)
                     else:
                         state.bytes_in = request.ByteSize()
                     if inspect.isasyncgenfunction(behavior) or inspect.isasyncgenfunction(
@@ -248,6 +260,8 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             return call
 
         deserializer = guarded(handler.request_deserializer)
+        if self._max_message_bytes is not None:  # measured before it is parsed
+            deserializer = sizes.bounded(deserializer, self._max_message_bytes)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary, False), deserializer,
                                                        handler.response_serializer)

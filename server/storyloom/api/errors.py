@@ -6,6 +6,8 @@ violations for invalid input and RetryInfo when waiting helps.
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -71,8 +73,17 @@ def status_for_task_error(error: TaskError) -> status_pb2.Status:
     return status
 
 
-def internal_status() -> status_pb2.Status:
-    return status_proto("INTERNAL", "INTERNAL", "Internal error; it has been logged.", {})
+def new_request_id() -> str:
+    """The id a server fault is logged under and reported with (ErrorInfo metadata `requestId`)."""
+    return uuid.uuid4().hex
+
+
+def internal_status(request_id: str = "") -> status_pb2.Status:
+    """INTERNAL for a fault of the server; `request_id` (in the metadata) finds its log line."""
+    metadata = {"requestId": request_id} if request_id else {}
+    message = f"Internal error; it has been logged as request {request_id}." if request_id else (
+        "Internal error; it has been logged.")
+    return status_proto("INTERNAL", "INTERNAL", message, metadata)
 
 
 async def abort(context: Context, status: status_pb2.Status, metadata: tuple[tuple[str, str], ...] = ()) -> None:

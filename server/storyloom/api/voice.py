@@ -7,17 +7,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import grpc
 from google.api import httpbody_pb2
 from google.protobuf import duration_pb2, empty_pb2
 
 from storyloom.api.auth import caller
 from storyloom.api.context import Context
 from storyloom.api.conversations import message_proto
-from storyloom.api.errors import status_for_error
+from storyloom.api.errors import abort, new_request_id, status_for_error
 from storyloom.api.requests import check_request_id, resource_id, resource_path, timestamp, user_parent
 from storyloom.domain import voice as domain
-from storyloom.domain.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument
+from storyloom.domain.errors import DomainError, FailedPrecondition, FieldViolation, Internal, InvalidArgument
 from storyloom.domain.memory import Memories, Memory
 from storyloom.domain.text import clip
 from storyloom.v1 import voice_pb2, voice_pb2_grpc
@@ -107,6 +106,19 @@ def converse_settings(config: voice_pb2.ConverseConfig) -> domain.ConverseSettin
         language_code=config.language_code, voice=config.voice)
 
 
+class _ReadFailed(Exception):
+    """Reading the client's next event failed: the client cancelled or went away."""
+
+
+async def _next_request(iterator: AsyncIterator[voice_pb2.ConverseRequest]) -> voice_pb2.ConverseRequest:
+    try:
+        return await anext(iterator)
+    except (StopAsyncIteration, asyncio.CancelledError, DomainError):  # DomainError: a message too large
+        raise
+    except Exception as error:  # grpc's own errors of a broken call (AioRpcError, ExecuteBatchError, UsageError)
+        raise _ReadFailed(repr(error)) from error
+
+
 class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
     def __init__(self, voice: domain.Voice, memories: Memories):
         self._voice = voice
@@ -188,6 +200,8 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
 
     async def Converse(self, request_iterator: AsyncIterator[voice_pb2.ConverseRequest],
                        context: Context) -> AsyncIterator[voice_pb2.ConverseResponse]:
+        """A fatal error is told in-band (an `error` event) and then ends the call with its status; a client that
+        goes away ends it quietly."""
         live = domain.LiveConversation(self._voice, caller())
         reader = asyncio.create_task(self._read(request_iterator, live))
         sequence = 0
@@ -200,14 +214,21 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             with contextlib.suppress(BaseException):
                 await reader
             await live.close()
+        if live.fatal is not None and not context.cancelled():
+            await abort(context, status_for_error(live.fatal))
 
     async def _read(self, requests: AsyncIterator[voice_pb2.ConverseRequest], live: domain.LiveConversation) -> None:
         """Feeds the client's events to the conversation. A bad event is answered in-band and skipped; a stream that
-        does not start with config is told so and ended."""
+        does not start with config is told so and ended. A read that fails means the client went away (or
+        cancelled): the stream ends without a word in the logs. Anything else that fails is a fault of ours:
+        INTERNAL, with the id of its log line."""
+        iterator = aiter(requests)
         try:
-            iterator = aiter(requests)
             try:
-                first = await asyncio.wait_for(anext(iterator), CONFIG_TIMEOUT_SECONDS)
+                first = await asyncio.wait_for(_next_request(iterator), CONFIG_TIMEOUT_SECONDS)
+            except DomainError as error:
+                live.fail(error)
+                return
             except StopAsyncIteration:
                 live.fail(FailedPrecondition("The stream ended before its config event.", reason="CONFIG_REQUIRED"))
                 return
@@ -223,7 +244,14 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             except DomainError as error:
                 live.fail(error)
                 return
-            async for request in iterator:
+            while True:
+                try:
+                    request = await _next_request(iterator)
+                except StopAsyncIteration:
+                    break
+                except DomainError as error:  # a message over the size limit ends the stream
+                    live.fail(error)
+                    return
                 try:
                     self._dispatch(request, live)
                 except DomainError as error:
@@ -231,12 +259,15 @@ class VoiceServicer(voice_pb2_grpc.VoiceServiceServicer):
             await live.finish()
         except asyncio.CancelledError:
             raise
-        except DomainError as error:  # the stream itself was bad (a message that does not decode)
+        except _ReadFailed:
+            live.hang_up()
+        except DomainError as error:  # the stream itself was bad (a first message that does not decode)
             live.fail(error)
-        except Exception as error:  # the client went away (cancelled read) or a bug: end the stream
-            if not isinstance(error, grpc.aio.AioRpcError | grpc.RpcError):
-                log.exception("converse stream failed")
-            live.fail(DomainError("The stream failed; it has been logged.", reason="INTERNAL"))
+        except Exception:  # a bug of ours: logged once, under the id the client is given
+            request_id = new_request_id()
+            log.exception("converse stream failed", extra={"requestId": request_id, "session": live.session_name})
+            live.fail(Internal(f"The stream failed; it has been logged as request {request_id}.",
+                               metadata={"requestId": request_id}))
 
     @staticmethod
     def _dispatch(request: voice_pb2.ConverseRequest, live: domain.LiveConversation) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal, Protocol
@@ -281,11 +282,15 @@ class Conversations:
     # --- replies ---------------------------------------------------------------------------
 
     async def send(self, user_id: str, conversation_id: str, text: str, request_id: str = "",
-                   memories: Sequence[str] = ()) -> AsyncGenerator[ReplyEvent]:
+                   memories: Sequence[str] = (), *, paced: bool = True,
+                   prepared: str | None = None) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's message, starts the reply task and streams the reply's events.
 
         A repeated request_id stores nothing new and streams the first request's reply. `memories` (what is
-        remembered about the user that bears on this message) are given to the engine with the history.
+        remembered about the user that bears on this message) are given to the engine with the history. Not
+        `paced`: the engine adds no pause between streamed words (a spoken reply). `prepared`: the reply's text,
+        drafted (`draft_reply`) while the user might still have gone on; it is streamed and stored as if the engine
+        had written it now.
         """
         check_text(text)
         conversation = await self.get(user_id, conversation_id)
@@ -297,18 +302,22 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         with self._admission.reserve():
-            reply = await self._store_and_submit(user_id, conversation, text, request_id, memories)
+            reply = await self._store_and_submit(user_id, conversation, text, request_id, memories, paced, prepared)
         return self.stream(user_id, reply.id, 0)
 
     async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
-                                memories: Sequence[str]) -> Message:
-        """Stores the user's message and the empty reply, and submits the reply's task; returns the reply."""
+                                memories: Sequence[str], paced: bool, prepared: str | None) -> Message:
+        """Stores the user's message and the empty reply with its task, in one transaction; returns the reply."""
         conversation_id = conversation.id
         now = self._clock.now()
         reply_id = uuid.uuid4().hex
         params: dict[str, Any] = {"message_id": reply_id}
         if memories:
             params["memories"] = [str(memory) for memory in memories]
+        if not paced:
+            params["paced"] = False
+        if prepared is not None:
+            params["prepared"] = prepared
         task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
@@ -425,9 +434,12 @@ class Conversations:
         request = await self._context(conversation, reply)
         if ctx.params.get("memories"):
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
+        if ctx.params.get("paced") is False:
+            request = dataclasses.replace(request, paced=False)
         await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
-        events = self._engine.chat(request)
+        prepared = ctx.params.get("prepared")
+        events = self._engine.chat(request) if prepared is None else self._prepared(request, str(prepared))
         self._chunks.open(message_id)
         asked, first = self._clock.monotonic(), True
         try:
@@ -484,6 +496,41 @@ class Conversations:
             await self._finish(message_id, "CUT", "CANCELLED", 0, 0, None)
         else:
             await self._finish(message_id, "FAILED", "ERROR", 0, 0, error or _interrupted())
+
+    async def draft_reply(self, user_id: str, conversation_id: str, text: str,
+                          memories: Sequence[str] = ()) -> str:
+        """The reply the engine would write to `text` now (unpaced), with nothing stored: a voice turn drafts it
+        while the user might still go on, and sends it with `send(prepared=...)` only if they do not. The history
+        is read as stored (the summary as it is, the requirements restated when the real reply would)."""
+        check_text(text)
+        conversation = await self.get(user_id, conversation_id)
+        history = list(reversed(await self._repo.messages(conversation.id, limit=10_000, before_position=None)))
+        stored = [m for m in history if m.role in ("user", "assistant") and m.text]
+        turns = [*(_turn(m) for m in stored if m.position > conversation.summary_covers), ChatTurn("user", text)]
+        budget = self._limits.context_token_budget
+        if sum(self._engine.count_tokens(t.text) for t in turns) > budget:
+            turns = turns[-self._limits.recent_turns:]
+        requirements = conversation.requirements or StoryRequirements()
+        if (1 + sum(1 for m in stored if m.role == "user")) % self._limits.restate_every == 0:
+            requirements = await self._engine.extract_requirements(
+                [*(_turn(m) for m in stored), ChatTurn("user", text)], StoryRequirements())
+        request = ChatRequest(system_instruction=SYSTEM_INSTRUCTION, turns=turns, summary=conversation.summary,
+                              requirements=requirements, memories=tuple(memories), paced=False)
+        written = []
+        events = self._engine.chat(request)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    written.append(event.text)
+        finally:
+            await events.aclose()
+        return "".join(written)
+
+    async def _prepared(self, request: ChatRequest, text: str) -> AsyncGenerator[TextDelta | ReplyEnd]:
+        """A drafted reply streamed as the engine would stream it."""
+        for word in re.findall(r"\S+\s*", text):
+            yield TextDelta(word)
+        yield ReplyEnd("STOP", request_tokens(self._engine, request), self._engine.count_tokens(text))
 
     async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
         """The history up to the reply, within the token budget: older turns are summarized

@@ -85,3 +85,11 @@ class Unavailable(DomainError):
 class Unimplemented(DomainError):
     code = "UNIMPLEMENTED"
     default_reason = "NOT_IMPLEMENTED"
+
+
+class Internal(DomainError):
+    """A fault of the server, not of the request: the message says so and `requestId` in the metadata names the
+    log line that tells what happened."""
+
+    code = "INTERNAL"
+    default_reason = "INTERNAL"

@@ -160,7 +160,12 @@ class VoiceServiceServicer:
         and `turn_complete`. When the user speaks over the reply, the server
         sends `interrupted` at once, stops the reply and stores it truncated to
         what the client reported it played. Errors arrive in-band as `error`
-        events; a fatal one ends the stream.
+        events. A fatal one (a bad config, another user's session, the session
+        deleted or resumed elsewhere) is sent as an `error` event and then ends
+        the call with the same status (one ErrorInfo in its details); a fault of
+        the server is INTERNAL with ErrorInfo metadata `requestId`. An audio
+        message over the server's message size limit ends the call with
+        RESOURCE_EXHAUSTED (reason MESSAGE_TOO_LARGE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

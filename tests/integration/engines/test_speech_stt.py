@@ -166,6 +166,26 @@ async def test_a_full_queue_refuses_at_once_with_a_retry_delay(stt: WhisperSpeec
     assert (await stt.transcribe_partial(pcm[:16000])).duration_seconds == pytest.approx(0.5)  # room again
 
 
+async def test_a_final_never_waits_for_a_partial(stt: WhisperSpeechToText, spoken: dict[str, bytes]) -> None:
+    """The end of speech has a slot of its own: a final starts while a partial holds the shared slot, both run at
+    once (CTranslate2 has a worker for each), and a second final waits for the first instead of being refused."""
+    pcm = at_16k(spoken[SENTENCES[1]])
+    stt.peak_concurrency = 0
+    partial = asyncio.ensure_future(stt.transcribe_partial(pcm))
+    await asyncio.sleep(0)
+    assert stt.admitted == 1
+    with pytest.raises(ResourceExhausted):
+        await stt.transcribe_partial(pcm)  # the shared slot is taken: another partial is skipped
+    finals = [asyncio.ensure_future(stt.transcribe_partial(pcm, final=True)) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert stt.finals_admitted == 2 and not partial.done()
+    results = await asyncio.gather(partial, *finals)
+    assert all(heard(SENTENCES[1], result.text) for result in results), results
+    assert stt.peak_concurrency == 2  # the partial and a final ran side by side, never three
+    assert stt.admitted == stt.finals_admitted == 0
+    stt.peak_concurrency = 0  # (other tests count their own peak)
+
+
 async def test_a_cancelled_transcription_keeps_its_slot_until_its_thread_ends(
         stt: WhisperSpeechToText, spoken: dict[str, bytes]) -> None:
     pcm = at_16k(spoken[SENTENCES[2]])

@@ -36,9 +36,11 @@ class SpeechToText(Protocol):
         over capacity raises ResourceExhausted rather than queueing without end."""
 
     async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int, *,
-                                 language_code: str = "") -> Transcription:
+                                 language_code: str = "", final: bool = False) -> Transcription:
         """A quick transcript (no segments) of the audio so far, for partial results while a user speaks. Never
-        waits for a busy recognizer: raises ResourceExhausted at once when it would have to."""
+        waits for a busy recognizer: raises ResourceExhausted at once when it would have to. With `final`, the
+        transcript of an utterance's end: it has a slot of its own that partials never hold, and waits only for
+        other finals."""
 
     async def warm_up(self) -> None:
         """Loads the model and runs it once, so the first real call is as fast as the next."""
@@ -63,6 +65,13 @@ class VadStream(Protocol):
     def pause_heard(self) -> bool:
         """Whether the latest audio sounds like a pause in speech (perhaps the end of an utterance, which the
         detector announces only once the pause has lasted)."""
+
+    def pause_seconds(self) -> float:
+        """How long the pause in speech going on has lasted (0 while speaking or before speech)."""
+
+    @property
+    def processed_seconds(self) -> float:
+        """Audio judged so far, in seconds (offsets of events are from its start)."""
 
 
 class VoiceActivityDetector(Protocol):

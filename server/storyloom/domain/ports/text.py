@@ -31,6 +31,9 @@ class ChatRequest:
     requirements: StoryRequirements = StoryRequirements()
     memories: Sequence[str] = ()
     max_output_tokens: int = 1024
+    # False: words go out as fast as they are written, with no pause an engine adds so that streaming shows (a
+    # spoken reply is heard at the voice's pace anyway, and its first words should be spoken at once).
+    paced: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

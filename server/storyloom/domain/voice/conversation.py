@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from storyloom.domain.conversations import Message, ReplyEvent, check_text
@@ -20,11 +22,11 @@ from storyloom.domain.errors import (
     DomainError,
     FailedPrecondition,
     FieldViolation,
+    Internal,
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
 )
-from storyloom.domain.ports.speech import PcmStreamResampler, Transcription
+from storyloom.domain.ports.speech import PcmStreamResampler
 from storyloom.domain.voice.events import (
     ConverseSettings,
     ErrorEvent,
@@ -40,6 +42,7 @@ from storyloom.domain.voice.events import (
     VoiceEvent,
 )
 from storyloom.domain.voice.formats import STREAM_RATE, AudioFormat, check_language, check_rate, pcm_seconds
+from storyloom.domain.voice.listening import Listener, sounds_finished
 from storyloom.domain.voice.sessions import LiveState, VoiceSession
 from storyloom.domain.voice.speech import Voice
 from storyloom.domain.voice.turns import (
@@ -50,8 +53,9 @@ from storyloom.domain.voice.turns import (
     SPEAKABLE,
     STORING,
     TRANSCRIBING,
+    Draft,
+    Prepared,
     Spoken,
-    SttRun,
     Turn,
     in_background,
     queue_sentences,
@@ -86,14 +90,12 @@ class LiveConversation:
         self._language = ""
         self._next_turn = 1
         self._turns: list[Turn] = []
-        self._run: SttRun | None = None
-        self._partial_text = ""
-        self._run_ended = self._run_started = 0.0
-        self._run_seconds = 0.6  # how long a partial transcription takes, on average
-        self._partials: asyncio.Task[None] | None = None
+        self._listener: Listener | None = None
+        self._draft: Draft | None = None  # a reply drafted during the current pause
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
+        self.fatal: DomainError | None = None  # the error that ended the stream, if one did
 
     # --- output ------------------------------------------------------------------------------------------------------
 
@@ -116,8 +118,15 @@ class LiveConversation:
         self._emit(ErrorEvent(self._next_turn, error, False))
 
     def fail(self, error: DomainError) -> None:
-        """A fatal error: reported, then the stream ends."""
+        """A fatal error: reported in-band, then the stream ends (the call ends with its status)."""
+        if self._closed:
+            return
+        self.fatal = error
         self._emit(ErrorEvent(self._next_turn, error, True))
+        self._end_output()
+
+    def hang_up(self) -> None:
+        """The client went away: the stream ends, with nothing to tell it."""
         self._end_output()
 
     def terminate(self, error: DomainError | None) -> None:
@@ -181,7 +190,12 @@ class LiveConversation:
             self._state.vad = self._engines.vad.stream(STREAM_RATE)
             self._state.vad_base = self._state.heard
         self._stream_base = self._state.heard
-        self._partials = asyncio.create_task(self._partial_loop(), name=f"voice-partials-{session.id}")
+        limits = self._limits
+        self._listener = Listener(
+            self._engines.stt, self._clock, lambda: self._language, partial_gap=limits.partial_gap_seconds,
+            partial_interval=limits.partial_interval_seconds, final_after=limits.final_after_pause_seconds,
+            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)))
+        self._listener.on_final_done = self._on_pause
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
     def audio(self, data: bytes) -> None:
@@ -208,10 +222,12 @@ class LiveConversation:
                 self._speech_stopped(offset)
         if state.utterance_start is None:
             state.trim(state.heard - self._limits.pre_roll_seconds - 0.2)
-        elif self._pause_heard(state):
-            # Perhaps the end of speech: transcribe now, so the final transcript is ready when the pause is long
-            # enough to end the utterance (the detector waits for that).
-            self._start_run(min_new_audio=0.05)
+        else:
+            # A pause may be the end of speech: the final transcription starts now, so it is ready when the pause
+            # is long enough to end the utterance (sooner if what was said sounds finished).
+            assert state.vad is not None and self._listener is not None
+            self._listener.heard(state, state.vad.pause_heard(), state.vad.pause_seconds())
+            self._on_pause()
         if state.utterance_start is not None and state.utterance_seconds >= self._limits.max_utterance_seconds:
             self._emit(SpeechStoppedEvent(self._next_turn, state.heard - self._stream_base))
             self._finalize(state.heard, state.heard)
@@ -258,14 +274,14 @@ class LiveConversation:
     async def close(self) -> None:
         """Stops everything this stream runs (a reply task, which writes the stored reply, goes on)."""
         self._end_output()
-        tasks = [t for t in (self._partials, *(turn.task for turn in self._turns)) if t is not None and not t.done()]
+        tasks = [t for t in (turn.task for turn in self._turns) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        if self._run is not None:
-            self._run.task.cancel()
+        if self._listener is not None:
+            self._listener.close()
         if self._state is not None:
             self._voice.live.detach(self._state, self)
 
@@ -284,12 +300,15 @@ class LiveConversation:
 
     def _speech_started(self, offset: float) -> None:
         state = self._live()
+        self._drop_draft()  # the user goes on (or starts anew): a reply drafted in the pause is not wanted
         if state.utterance_start is not None:
             return
         latest = self._turns[-1] if self._turns else None
         if latest is not None and latest.stage == TRANSCRIBING and latest.mergeable and latest.task:
             # The user goes on after a short pause: one utterance, not two turns.
             latest.task.cancel()
+            if latest.draft is not None:
+                latest.draft.task.cancel()
             latest.stage = DROPPED
             state.prefix = latest.audio or b""
             state.utterance_start = state.audio_start
@@ -300,7 +319,8 @@ class LiveConversation:
             if not turn.interrupted and (turn.stage in (STORING, REPLYING)
                                          or (turn.stage == DONE and turn.playing(grace, now))):
                 self._interrupt(turn)
-        self._partial_text = ""
+        if self._listener is not None:
+            self._listener.speech_started()
         self._emit(SpeechStartedEvent(self._next_turn, offset - self._stream_base))
 
     def _speech_stopped(self, offset: float) -> None:
@@ -318,94 +338,70 @@ class LiveConversation:
         assert start is not None
         turn = Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
                      mergeable=mergeable)
-        run = self._run
-        if run is not None and run.start == start and run.end >= speech_end - 0.01 and not run.task.cancelled():
-            turn.stt = run
-            self._run = None
-        elif run is not None and run.task.done():
-            self._run = None  # (a run still going keeps the recognizer busy: the next one waits for it)
+        if self._listener is not None:  # a transcription that heard the whole utterance is the final one
+            turn.stt = self._listener.take(start, speech_end)
+        if self._draft is not None and turn.stt is not None and self._draft.run is turn.stt:
+            turn.draft, self._draft = self._draft, None
+        self._drop_draft()
         state.utterance_start, state.prefix = None, b""
         state.trim(end)
         self._start_turn(turn)
 
-    async def _partial_loop(self) -> None:
-        """While the user speaks: transcribe what was said so far when the recognizer is free (leaving it idle for
-        `partial_gap_seconds` between runs, so the end of speech often finds it free), and send the words at least
-        every `partial_interval_seconds` (again, when nothing new was recognized)."""
-        interval = self._limits.partial_interval_seconds
-        last_sent, sent_text = 0.0, ""
-        while True:
-            await asyncio.sleep(0.02)
-            state = self._state
-            if state is None or state.utterance_start is None:
-                sent_text, last_sent = "", 0.0
-                continue
-            run = self._run
-            if (run is not None and run.start == state.utterance_start and run.task.done()
-                    and not run.task.cancelled() and run.task.exception() is None):
-                text = run.task.result().text.strip()
-                if text:
-                    self._partial_text = text
-            now = self._clock.monotonic()
-            # Idle between runs at least as long as a run takes, so the end of speech finds the recognizer free
-            # about as often as busy (on a loaded machine, a run takes longer).
-            if now - self._run_ended >= max(self._limits.partial_gap_seconds, self._run_seconds):
-                self._start_run(min_new_audio=0.3)
-            text = self._partial_text
-            if text and (text != sent_text or now - last_sent >= interval):
-                self._emit(TranscriptEvent(self._next_turn, text, False))
-                sent_text, last_sent = text, now
-
-    def _start_run(self, *, min_new_audio: float) -> None:
-        """Starts transcribing the utterance so far, if the recognizer is free and there is new audio."""
-        state = self._state
-        if state is None or state.utterance_start is None or state.utterance_seconds < 0.3:
+    def _on_pause(self) -> None:
+        """In a pause, once the speculative final transcript is done: drafts the reply, and ends the utterance
+        after the short hangover when the transcript sounds finished (the detector waits longer for the others)."""
+        state, listener = self._state, self._listener
+        if state is None or listener is None or state.vad is None or state.utterance_start is None:
             return
-        run = self._run
-        if run is not None and (not run.task.done() or (run.start == state.utterance_start
-                                                         and state.heard - run.end < min_new_audio)):
+        if (text := listener.finished_final(state)) is None:
             return
-        pcm = state.prefix + state.span(state.utterance_start, state.heard)
-        self._run_started = self._clock.monotonic()
-        self._run = SttRun(state.utterance_start, state.heard, asyncio.create_task(self._transcribe_partial(pcm)))
-        self._run.task.add_done_callback(self._run_done)
+        final = listener.final
+        if (self._limits.draft_replies and final is not None and SPEAKABLE.search(text)
+                and (self._draft is None or self._draft.run is not final)
+                and all(turn.stage in (DONE, DROPPED) for turn in self._turns)):  # (the history is complete)
+            self._drop_draft()
+            self._draft = Draft(final, asyncio.create_task(self._prepare(" ".join(text.split()))))
+            self._draft.task.add_done_callback(retrieve)
+        short = self._limits.finished_hangover_seconds
+        pause = state.vad.pause_seconds()
+        if not short or pause < short or not sounds_finished(text):
+            return
+        speech_end = state.vad_base + state.vad.processed_seconds - pause
+        self._emit(SpeechStoppedEvent(self._next_turn, speech_end - self._stream_base))
+        self._finalize(min(state.heard, speech_end + self._limits.post_roll_seconds), speech_end, mergeable=True)
+        self._restart_vad()
 
-    def _run_done(self, task: asyncio.Task[Transcription]) -> None:
-        self._run_ended = self._clock.monotonic()
-        if not task.cancelled() and task.exception() is None:
-            self._run_seconds = 0.7 * self._run_seconds + 0.3 * (self._run_ended - self._run_started)
-        retrieve(task)
+    def _drop_draft(self) -> None:
+        if self._draft is not None:
+            self._draft.task.cancel()
+            self._draft = None
 
-    def _pause_heard(self, state: LiveState) -> bool:
-        """Whether the detector hears a pause in speech right now (it may be the end of the utterance)."""
-        return state.vad is not None and state.vad.pause_heard()
-
-    async def _transcribe_partial(self, pcm: bytes) -> Transcription:
-        """The quick transcription for partials (it never waits for a busy recognizer)."""
-        return await self._engines.stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language)
-
-    async def _transcribe(self, turn: Turn) -> Transcription:
-        run = turn.stt
-        if run is not None:
-            with contextlib.suppress(Exception):
-                return await asyncio.shield(run.task)
-        assert turn.audio is not None
-        stt = self._engines.stt
-        # The quick settings (no timestamps, no temperature fallback) do for a short turn; they need a free
-        # recognizer, which this stream's partial still running will free in a moment.
-        busy = self._run
-        if busy is not None and not busy.task.done():
-            await asyncio.wait([busy.task])
-        with contextlib.suppress(ResourceExhausted):
-            return await stt.transcribe_partial(turn.audio, STREAM_RATE, language_code=self._language)
-        deadline = self._clock.monotonic() + 10.0
-        while True:
-            try:
-                return await stt.transcribe(turn.audio, STREAM_RATE, language_code=self._language)
-            except ResourceExhausted:
-                if self._clock.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.05)
+    async def _prepare(self, heard: str) -> Prepared:
+        """A reply drafted for `heard` (stored nowhere, sent to no one) and its first piece synthesized."""
+        session = self._session
+        assert session is not None
+        memories: tuple[str, ...] = ()
+        if self._limits.memories_per_turn:
+            matches = await self._voice.memories.relevant(self._user, heard, self._limits.memories_per_turn,
+                                                          exclude_session=session.id)
+            memories = tuple(match.memory.text for match in matches)
+        text = await self._voice.conversations.draft_reply(self._user, session.conversation_id, heard, memories)
+        # The first piece the reply's words will be spoken in, as they arrive one by one.
+        pieces: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        split, written, queued = self._engines.tts.split_sentences, "", 0
+        for word in re.findall(r"\S+\s*", text):
+            written += word
+            queued = queue_sentences(split, written, queued, pieces, final=False)
+            if not pieces.empty():
+                break
+        else:
+            queue_sentences(split, written, queued, pieces, final=True)
+        first = "" if pieces.empty() else (pieces.get_nowait() or ("", 0))[0]
+        audio = []
+        if first:
+            async with contextlib.aclosing(self._engines.tts.synthesize_sentences(first)) as synthesized:
+                audio = [pcm async for _piece, pcm in synthesized]
+        return Prepared(heard, text, memories, first, b"".join(audio))
 
     # --- turns -------------------------------------------------------------------------------------------------------
 
@@ -421,7 +417,8 @@ class LiveConversation:
         assert session is not None
         try:
             if turn.audio is not None:
-                transcription = await self._transcribe(turn)
+                assert self._listener is not None
+                transcription = await self._listener.transcribe(turn.audio, turn.stt)
                 text = " ".join(transcription.text.split())
                 if not SPEAKABLE.search(text):
                     turn.stage = DROPPED  # silence or noise: no turn
@@ -474,20 +471,32 @@ class LiveConversation:
             turn.stage = DONE if turn.reply_id else DROPPED
             self.report(exc)
         except Exception:
-            log.exception("voice turn failed", extra={"session": session.id})
+            request_id = uuid.uuid4().hex
+            log.exception("voice turn failed", extra={"session": session.id, "requestId": request_id})
             turn.stage = DONE if turn.reply_id else DROPPED
-            self.report(DomainError("The turn could not be completed.", reason="TURN_FAILED"))
+            self.report(Internal(f"The turn could not be completed; it has been logged as request {request_id}.",
+                                 reason="TURN_FAILED", metadata={"requestId": request_id}))
 
     async def _send(self, turn: Turn) -> AsyncGenerator[ReplyEvent]:
         """Stores the user's turn and starts the reply; returns the reply's event stream, its first event read."""
         session = self._session
         assert session is not None
-        matches = []
-        if self._limits.memories_per_turn:
-            matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
-                                                          exclude_session=session.id)
+        prepared = None
+        if turn.draft is not None:
+            with contextlib.suppress(Exception):
+                prepared = await asyncio.shield(turn.draft.task)
+        if prepared is not None and prepared.heard == turn.text:
+            memories = list(prepared.memories)  # the reply drafted in the pause: its words, and its first audio
+            turn.first_audio = (prepared.first_piece, prepared.first_pcm)
+        else:
+            prepared, memories = None, []
+            if self._limits.memories_per_turn:
+                matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
+                                                              exclude_session=session.id)
+                memories = [match.memory.text for match in matches]
         events = await self._voice.conversations.send(self._user, session.conversation_id, turn.text,
-                                                      memories=[match.memory.text for match in matches])
+                                                      memories=memories, paced=False,
+                                                      prepared=prepared.text if prepared is not None else None)
         accepted = await anext(events)
         turn.user_message, turn.reply_id = accepted.user_message, accepted.reply.id
         self._session = await self._voice.record_turn(session.id) or session
@@ -510,6 +519,7 @@ class LiveConversation:
                     error = event.error
                     failed = TurnFailed(error.code, error.reason, error.message, error.metadata)
             queue_sentences(split, turn.reply_text, queued, sentences, final=True)
+            turn.text_complete = True
             sentences.put_nowait(None)
             await speaker
         finally:
@@ -528,9 +538,12 @@ class LiveConversation:
         while (item := await sentences.get()) is not None:
             sentence, text_end = item
             pieces = []
-            async with contextlib.aclosing(self._engines.tts.synthesize_sentences(sentence)) as synthesized:
-                async for _piece, pcm in synthesized:
-                    pieces.append(pcm)
+            if turn.first_audio is not None and not turn.spoken and turn.first_audio[0] == sentence:
+                pieces.append(turn.first_audio[1])  # synthesized while the user paused
+            else:
+                async with contextlib.aclosing(self._engines.tts.synthesize_sentences(sentence)) as synthesized:
+                    async for _piece, pcm in synthesized:
+                        pieces.append(pcm)
             pcm = b"".join(pieces)
             if not pcm:
                 continue
@@ -541,21 +554,33 @@ class LiveConversation:
             pcm = gap + pcm
             start = turn.audio_seconds
             turn.spoken.append(Spoken(sentence, text_end, start, pcm_seconds(pcm, rate), pcm_seconds(gap, rate)))
-            # Equal chunks of at most chunk_seconds: no sliver at the end of a sentence.
+            # Equal chunks of at most chunk_seconds: no sliver at the end of a sentence. Each goes out at once; only
+            # the sentence's last one may wait, when it is not yet known whether it ends the reply.
             count = -(-len(pcm) // chunk_bytes)
             size = -(-len(pcm) // 2 // count) * 2
+            turn.audio_seconds = start + pcm_seconds(pcm, rate)
             for at in range(0, len(pcm), size):
                 if pending is not None:
-                    self._emit(pending)
-                    if turn.first_audio_at is None:
-                        turn.first_audio_at = self._clock.monotonic()
+                    self._sent_audio(turn, pending)
                 pending = ReplyAudioEvent(turn.number, pcm[at:at + size], sentence if at == 0 else "",
                                           start + at / 2 / rate, False)
-            turn.audio_seconds = start + pcm_seconds(pcm, rate)
-        if pending is None:
-            pending = ReplyAudioEvent(turn.number, b"", "", turn.audio_seconds, True)
-        self._emit(dataclasses.replace(pending, last=True))
-        if turn.first_audio_at is None and pending.audio:
+            waiting = sentences.qsize()  # sentences queued after this one (and the end mark, once the text is done)
+            if pending is not None and waiting > (1 if turn.text_complete else 0):
+                self._sent_audio(turn, pending)  # more is coming
+                pending = None
+            elif pending is not None and turn.text_complete and waiting == 1:
+                self._sent_audio(turn, dataclasses.replace(pending, last=True))  # only the end mark is left
+                pending = None
+                await sentences.get()
+                break
+        else:
+            if pending is None:
+                pending = ReplyAudioEvent(turn.number, b"", "", turn.audio_seconds, True)
+            self._sent_audio(turn, dataclasses.replace(pending, last=True))
+
+    def _sent_audio(self, turn: Turn, event: ReplyAudioEvent) -> None:
+        self._emit(event)
+        if turn.first_audio_at is None and event.audio:
             turn.first_audio_at = self._clock.monotonic()
 
     def _interrupt(self, turn: Turn) -> None:

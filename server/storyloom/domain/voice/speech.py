@@ -94,6 +94,15 @@ class VoiceLimits:
     partial_interval_seconds: float = 0.5
     # The recognizer is left idle this long between partial transcriptions.
     partial_gap_seconds: float = 0.4
+    # A turn whose speculative final transcript sounds finished ends after a pause this long (the detector's own
+    # hangover, longer, ends the others); 0: only the detector ends turns.
+    finished_hangover_seconds: float = 0.2
+    # The final transcription starts (speculatively) once a pause has lasted this long: shorter ones are the gaps
+    # between words.
+    final_after_pause_seconds: float = 0.06
+    # Draft the reply (text and first audio, nothing stored or sent) from the speculative final transcript during
+    # the pause; it is used if the pause ends the turn, dropped if the user goes on.
+    draft_replies: bool = True
     # Audio kept from before the detector's speech start, and after its speech stop.
     pre_roll_seconds: float = 0.3
     post_roll_seconds: float = 0.2

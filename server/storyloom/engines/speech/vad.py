@@ -180,6 +180,12 @@ class SileroVadStream:
         """Whether the last frame was below `neg_threshold`: a pause, perhaps the end of speech."""
         return self.last_probability < self._vad.neg_threshold
 
+    def pause_seconds(self) -> float:
+        """How long the current pause in speech has lasted (0 while speaking, or when nobody speaks)."""
+        if not self.in_speech or self._silence_start is None:
+            return 0.0
+        return self.processed_seconds - self._silence_start
+
     def finish(self) -> list[VadEvent]:
         """The end of the audio: closes speech still going on (speech_stopped where the audio ends, or where its
         final pause began)."""

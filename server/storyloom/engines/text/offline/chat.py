@@ -39,7 +39,7 @@ DEFAULT_WORD_DELAY = 0.015
 class OfflineStoryteller(OfflineStoryWriter):
     """The `TextEngine` that needs nothing: rule-based requirement gathering, deterministic replies.
 
-    `word_delay` is the pause in seconds after each streamed word (0 in tests).
+    `word_delay` is the pause in seconds after each streamed word (0 in tests), unless the request is not paced.
     """
 
     name = "offline"
@@ -63,7 +63,7 @@ class OfflineStoryteller(OfflineStoryWriter):
                 break
             written += word
             yield TextDelta(word)
-            if self.word_delay:
+            if self.word_delay and request.paced:
                 await asyncio.sleep(self.word_delay)
         yield ReplyEnd(finish, input_tokens, self.count_tokens(written))
 
