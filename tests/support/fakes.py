@@ -113,7 +113,7 @@ class InMemoryTaskRepository:
             changes["eta"] = None
         task = dataclasses.replace(task, **changes, update_time=now, last_sequence=task.last_sequence + 1)
         event = TaskEvent(task_id, task.last_sequence, now, task.state, task.stage, task.percent, task.message,
-                          task.eta, update.error)
+                          task.eta, update.error, update.part)
         self.tasks[task_id] = task
         self.events[task_id].append(event)
         return task, event
