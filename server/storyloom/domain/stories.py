@@ -374,12 +374,16 @@ class Stories:
         """Each scene is a unit: its text, then its picture, then its narration, stored step by step (the
         checkpoints: a resumed story redoes no finished step) and announced (SCENE_READY) once complete. Texts are
         written in order, as each follows the ones before; pictures and narrations of up to `scene_concurrency`
-        scenes are made at once, scene 1 first."""
+        scenes are made at once, scene 1 first: the run's first unfinished scene narrates alone (a narration
+        synthesizes its next sentence while the current one is made, so it uses two cores), and the others paint
+        meanwhile and narrate after it."""
         story_id, total = story.id, len(story.outline)
         texts = [asyncio.Event() for _ in range(total)]
         for scene in story.scenes:
             texts[scene.index].set()
         slots = asyncio.Semaphore(self._scene_concurrency)
+        lead = next((s.index for s in story.scenes if not _complete(s)), len(story.scenes))
+        lead_done = asyncio.Event()
 
         async def write_texts() -> None:
             for index in range(len(story.scenes), total):
@@ -394,8 +398,13 @@ class Stories:
         async def unit(index: int) -> None:
             await texts[index].wait()
             async with slots:  # announced before the slot is free: a scene ready is news before the next starts
-                await self._scene_assets(progress, story_id, index, requirements)
-                await progress.scene_ready(await self._load(story_id), index)
+                try:
+                    await self._scene_assets(progress, story_id, index, requirements,
+                                             narrate_after=None if index == lead else lead_done)
+                    await progress.scene_ready(await self._load(story_id), index)
+                finally:
+                    if index == lead:
+                        lead_done.set()
 
         jobs = [asyncio.create_task(write_texts(), name="story-texts")]
         jobs += [asyncio.create_task(unit(i), name=f"story-scene-{i}") for i in range(total)]
@@ -406,9 +415,10 @@ class Stories:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
 
-    async def _scene_assets(self, progress: _Progress, story_id: str, index: int,
-                            requirements: StoryRequirements) -> None:
-        """The scene's picture, then its narration: whichever is still PENDING, each stored when made."""
+    async def _scene_assets(self, progress: _Progress, story_id: str, index: int, requirements: StoryRequirements,
+                            narrate_after: asyncio.Event | None) -> None:
+        """The scene's picture, then its narration (once `narrate_after` is set): whichever is still PENDING, each
+        stored when made."""
         story = await self._load(story_id)
         scene = next(s for s in story.scenes if s.index == index)
         if scene.picture_state == "PENDING":
@@ -420,6 +430,9 @@ class Stories:
                 await self._repo.put_scene(story_id, scene)
             story = await self._load(story_id)
         if scene.narration_state == "PENDING":
+            if narrate_after is not None:
+                await narrate_after.wait()
+                story = await self._load(story_id)
             async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.",
                                      units=_words(scene.text)):
                 media_id = await self._asset(
@@ -546,6 +559,10 @@ def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
                  illustration_prompt=part.illustration_prompt, picture_spec=part.picture,
                  picture_state="SKIPPED" if options.skip_illustrations else "PENDING",
                  narration_state="SKIPPED" if options.skip_narration else "PENDING")
+
+
+def _complete(scene: Scene) -> bool:
+    return scene.picture_state != "PENDING" and scene.narration_state != "PENDING"
 
 
 def _words(text: str) -> int:
