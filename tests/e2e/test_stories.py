@@ -136,6 +136,13 @@ async def test_each_scene_arrives_with_its_media_in_a_scene_ready_event_before_t
     # Delivered as it finishes: the first scene is out before the third is even painted (two scenes at a time).
     painting_third = next(e for e in events if e.message == "Painting scene 3.")
     assert ready[0].sequence < painting_third.sequence
+    # Scene 1 first: it narrates alone, and is the first one out; then at most two scenes are worked on at once.
+    assert scene_of(ready[0]).index == 0
+    assert not [e for e in events if e.message.startswith("Reading scene ") and e.sequence < ready[0].sequence
+                and e.message != "Reading scene 1 aloud."]
+    painted = {int(m[1]) - 1: e.sequence for e in events if (m := re.match(r"Painting scene (\d+)\.", e.message))}
+    worked_on = [(painted[scene_of(e).index], e.sequence) for e in ready]  # from painting to ready, per scene
+    assert all(sum(start <= event.sequence < end for start, end in worked_on) <= 2 for event in events)
     story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
     for scene in story.scenes:
         sent = delivered[scene.index]
