@@ -511,17 +511,34 @@ class _Progress:
         # Scenes whose SCENE_READY event is stored (in the task's checkpoint, written with each such event).
         self._announced: set[int] = set(ctx.checkpoint.get("scenes_ready", []))
         self._first_measured = bool(self._announced)
+        # The steps under way (several at once): (stage, units, started).
+        self._active: dict[int, tuple[str, float, float]] = {}
 
     async def report(self, story: Story, stage: str, message: str, **fields: Any) -> None:
-        work = _work(story)
+        work = self._in_flight(_work(story))
         eta = self._run.eta(work, self._clock.monotonic(), self._clock.now())
         await self._ctx.progress(stage=stage, percent=self._costs.percent(work), message=message, eta=eta, **fields)
+
+    def _in_flight(self, work: list[StageWork]) -> list[StageWork]:
+        """The work left, less what the steps under way have done by their expected cost (at most 90 % of each:
+        a step is done when it is stored). With several scenes at once, much of the work is under way at any time."""
+        now, credit = self._clock.monotonic(), dict.fromkeys((w.stage for w in work), 0.0)
+        for stage, units, started in self._active.values():
+            expected = self._costs.seconds_per_unit(stage) * units
+            if stage in credit and expected > 0:
+                credit[stage] += units * min(0.9, (now - started) / expected)
+        return [dataclasses.replace(w, remaining=max(0.0, w.remaining - credit[w.stage])) for w in work]
 
     @contextlib.asynccontextmanager
     async def step(self, story: Story, stage: str, message: str, units: float = 1.0) -> AsyncIterator[None]:
         await self.report(story, stage, message)
         started = self._clock.monotonic()
-        yield
+        key = id(asyncio.current_task())
+        self._active[key] = (stage, units, started)
+        try:
+            yield
+        finally:
+            self._active.pop(key, None)
         self._costs.record(stage, (self._clock.monotonic() - started) / max(units, 1e-6))
 
     async def scene_ready(self, story: Story, index: int) -> None:
