@@ -106,3 +106,13 @@ def test_the_eta_follows_the_measured_throughput_of_units_run_at_once():
     stuck = RunEstimate(clock, started=0.0, parallelism=2.0)
     stuck.seconds_left(start, 0.0)
     assert stuck.seconds_left(start, 30.0) > 40.0
+
+
+def test_work_found_smaller_than_guessed_is_not_work_done():
+    clock = StageClock("story.create", {"narration": 1.0})
+    run = RunEstimate(clock, started=0.0)
+    assert run.seconds_left([StageWork("narration", 600, 600)], 0.0) == 600.0
+    # The scenes came out shorter than guessed: less narration in all, and none of it done yet, so no faster pace.
+    assert run.seconds_left([StageWork("narration", 150, 150)], 10.0) >= 150.0
+    # Half of it narrated in those 10 s: a faster pace than thought, which the ETA follows (within its limits).
+    assert run.seconds_left([StageWork("narration", 150, 75)], 10.0) < 75.0
