@@ -69,12 +69,16 @@ def world(concurrency: int) -> World:
 async def test_scene_one_narrates_alone_then_two_scenes_at_once_each_announced_once():
     w = world(concurrency=2)
     task_id = await w.start(scenes=5)
-    await w.run(task_id)
+    w.narrator.gate, w.narrator.gate_after = asyncio.Event(), 1  # after scene 1, narrations are held
+    run = asyncio.create_task(w.run(task_id))
+    await until(lambda: w.narrator.running == 2)  # two scenes narrate at once
+    w.narrator.gate.set()
+    await run
 
     assert w.announced(task_id)[0] == 0 and sorted(w.announced(task_id)) == [0, 1, 2, 3, 4]
     first = w.narrator.texts[0]
     assert "(1)" in first and w.narrator.log[:2] == [("start", first), ("end", first)]  # nothing else meanwhile
-    assert w.narrator.peak == 2  # then two at once, never more
+    assert w.narrator.peak == 2  # never more than two
     story = next(iter(w.repo.stories.values()))
     assert story.state == "READY" and all(s.picture_id and s.narration_id for s in story.scenes)
 
@@ -93,7 +97,8 @@ async def test_a_resumed_story_redoes_and_re_announces_no_finished_scene():
     task_id = await w.start(scenes=4)
     w.narrator.gate, w.narrator.gate_after = asyncio.Event(), 2  # scenes 3 and 4 are held mid-narration
     first_run = asyncio.create_task(w.run(task_id))
-    await until(lambda: len(w.announced(task_id)) == 2)
+    # Two scenes announced, and the other two held mid-narration (so their pictures are stored).
+    await until(lambda: len(w.announced(task_id)) == 2 and w.narrator.running == 2)
     first_run.cancel()  # the worker dies
     await asyncio.gather(first_run, return_exceptions=True)
     assert w.illustrator.calls == 4 and (await w.tasks.get(task_id)).checkpoint["scenes_ready"] == [0, 1]
