@@ -155,7 +155,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         text_engine=text_engine,
         conversations=conversations,
         stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines,
-                                    stage_timings=SqlStageTimingRepository(db))),
+                                    stage_timings=SqlStageTimingRepository(db),
+                                    scene_concurrency=settings.story_scene_concurrency)),
         bundles=Bundles(stories, media, ZipArchiver()),
         books=Books(stories, media, PictureBooks(), renditions),
         illustrations=Illustrations(stories, media, DocumentTextReader()),
@@ -283,7 +284,7 @@ def build_embedder(settings: Settings) -> Embedder | None:
 def build_narrator(settings: Settings) -> Narrator:
     from storyloom.engines.speech.piper_tts import PiperNarrator
 
-    return PiperNarrator()
+    return PiperNarrator(max_concurrency=settings.story_scene_concurrency)
 
 
 def build_speech(narrator: Narrator, *, hangover_seconds: float = 0.4) -> SpeechEngines:

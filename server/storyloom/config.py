@@ -88,6 +88,9 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     # How many tasks run at once; the rest wait in PENDING.
     task_concurrency: int = 4
+    # A story's scenes whose picture and narration are made at once, and narrations synthesized at once in all (one
+    # per core: a piper synthesis on one thread each beats one on every core); 1 is the sequential pipeline.
+    story_scene_concurrency: int = min(4, os.cpu_count() or 1)
     # Finished tasks and their event logs are deleted this long after they end.
     task_retention_seconds: float = 7 * 24 * 3600.0
     # A task interrupted this many times by crashes is failed instead (a graceful stop does not count).
@@ -175,6 +178,7 @@ class Settings:
             "database_url": _env("DATABASE_URL", ""),
             "shutdown_grace_seconds": float(_env("SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_seconds))),
             "task_concurrency": int(_env("TASK_CONCURRENCY", str(cls.task_concurrency))),
+            "story_scene_concurrency": int(_env("STORY_SCENE_CONCURRENCY", str(cls.story_scene_concurrency))),
             "task_retention_seconds": float(_env("TASK_RETENTION_SECONDS", str(cls.task_retention_seconds))),
             "task_max_attempts": int(_env("TASK_MAX_ATTEMPTS", str(cls.task_max_attempts))),
             "task_lease_seconds": float(_env("TASK_LEASE_SECONDS", str(cls.task_lease_seconds))),

@@ -26,8 +26,8 @@ from storyloom.app import App, bootstrap_dev_user, build_app, start
 from storyloom.config import Settings
 from storyloom.domain.conversations import REPLY_KIND
 from storyloom.domain.errors import NotFound
-from storyloom.domain.stories import CREATE_KIND
-from storyloom.domain.tasks import Task
+from storyloom.domain.stories import CREATE_KIND, SCENE_READY
+from storyloom.domain.tasks import Task, TaskPart
 from storyloom.domain.videos import VIDEO_KIND
 from storyloom.v1 import (
     conversation_pb2,
@@ -135,8 +135,11 @@ async def start_server(app: App) -> RunningServer:
         video = await app.videos.find(str(task.params["video_id"]))
         return video_proto(video, await app.videos.media(video)) if video else None
 
+    async def scene_part(user_id: str, part: TaskPart) -> story_pb2.Scene | None:
+        return await stories.scene(user_id, str(part.ref["story_id"]), int(part.ref["index"]))
+
     task_servicer = TaskServicer(app.tasks, tokens, {REPLY_KIND: reply_result, CREATE_KIND: story_result,
-                                                     VIDEO_KIND: video_result})
+                                                     VIDEO_KIND: video_result}, parts={SCENE_READY: scene_part})
     task_pb2_grpc.add_TaskServiceServicer_to_server(task_servicer, server)
     media_pb2_grpc.add_MediaServiceServicer_to_server(MediaServicer(app.media), server)
     conversation_pb2_grpc.add_ConversationServiceServicer_to_server(

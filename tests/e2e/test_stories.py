@@ -14,11 +14,12 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from storyloom.store.progress import SqlStageTimingRepository
 from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, task_pb2_grpc
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
 from tests.support.errors import error_info
-from tests.support.stories import LUNA
+from tests.support.stories import LUNA, scene_of
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progre
     assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
     stages = [e.stage for e in events if e.stage]
     assert [s for i, s in enumerate(stages) if s not in stages[:i]] == [
-        "premise", "outline", "scenes", "illustrations", "narration", "done"]
+        "premise", "outline", "scenes", "illustrations", "narration", "scene_ready", "done"]
     assert any(e.HasField("estimated_completion_time") for e in events if e.state == task_pb2.TASK_STATE_RUNNING)
     result = pb.Story()
     assert events[-1].result.Unpack(result) and result.name == task.target
@@ -103,17 +104,63 @@ async def test_the_same_request_id_twice_gives_one_task_and_an_identical_request
     assert [s.name for s in listed.stories] == [fresh.target, first.target]
 
 
-async def test_cancelling_a_story_keeps_the_scenes_already_written(stub, tasks, caller):
+async def test_cancelling_a_story_keeps_the_scenes_already_finished(stub, tasks, caller):
     task = await create(stub, caller, scene_count=6, requirements=req.StoryRequirements(setting="the moon"))
+    ready = []
     async for event in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata):
-        if event.stage == "illustrations":
+        if event.type == task_pb2.TASK_EVENT_TYPE_SCENE_READY:
+            ready.append(scene_of(event).index)
             break
     cancelled = await tasks.CancelTask(task_pb2.CancelTaskRequest(name=task.name), metadata=caller.metadata)
     assert cancelled.state == task_pb2.TASK_STATE_CANCELLED
     story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
     assert story.state == pb.STORY_STATE_CANCELLED
-    assert len(story.scenes) == 6 and all(s.text for s in story.scenes)
-    assert any(s.narration_state == pb.ASSET_STATE_PENDING for s in story.scenes)
+    finished = {s.index for s in story.scenes
+                if (s.picture_state, s.narration_state) == (pb.ASSET_STATE_READY, pb.ASSET_STATE_READY)}
+    assert set(ready) <= finished and len(finished) < 6
+    assert all(s.text for s in story.scenes)
+
+
+async def test_each_scene_arrives_with_its_media_in_a_scene_ready_event_before_the_task_ends(storyloom_server, stub,
+                                                                                           tasks, caller):
+    task = await create(stub, caller, scene_count=3)
+    events = await watch(tasks, caller, task.name)
+    # The wait for the first scene is a measured stage, kept with the others for the next process.
+    timings = await SqlStageTimingRepository(storyloom_server.app.db).load("story.create")
+    assert timings["first_scene_ready"].samples == 1 and timings["first_scene_ready"].seconds_per_unit > 0
+    ready = [e for e in events if e.type == task_pb2.TASK_EVENT_TYPE_SCENE_READY]
+    assert all(e.state == task_pb2.TASK_STATE_RUNNING and e.stage == "scene_ready" for e in ready)
+    assert ready[-1].sequence < events[-1].sequence and events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
+    delivered = {scene_of(e).index: scene_of(e) for e in ready}
+    assert sorted(delivered) == [0, 1, 2] and len(ready) == 3
+    # Delivered as it finishes: the first scene is out before the third is even painted (two scenes at a time).
+    painting_third = next(e for e in events if e.message == "Painting scene 3.")
+    assert ready[0].sequence < painting_third.sequence
+    # Scene 1 first: it narrates alone, and is the first one out; then at most two scenes are worked on at once.
+    assert scene_of(ready[0]).index == 0
+    assert not [e for e in events if e.message.startswith("Reading scene ") and e.sequence < ready[0].sequence
+                and e.message != "Reading scene 1 aloud."]
+    painted = {int(m[1]) - 1: e.sequence for e in events if (m := re.match(r"Painting scene (\d+)\.", e.message))}
+    worked_on = [(painted[scene_of(e).index], e.sequence) for e in ready]  # from painting to ready, per scene
+    assert all(sum(start <= event.sequence < end for start, end in worked_on) <= 2 for event in events)
+    story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    for scene in story.scenes:
+        sent = delivered[scene.index]
+        assert sent == scene  # the text, the picture and the narration, each with its size and sha256
+        assert sent.text and sent.picture.sha256 and sent.picture.size_bytes > 0
+        assert sent.narration.sha256 and sent.narration.size_bytes > 0
+
+
+async def test_get_story_shows_finished_scenes_while_the_rest_are_made(stub, tasks, caller):
+    task = await create(stub, caller, scene_count=4, requirements=req.StoryRequirements(setting="a lighthouse"))
+    async for event in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata):
+        if event.type == task_pb2.TASK_EVENT_TYPE_SCENE_READY:
+            first = scene_of(event)
+            break
+    story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    shown = next(s for s in story.scenes if s.index == first.index)
+    assert shown == first and story.state == pb.STORY_STATE_GENERATING
+    await tasks.CancelTask(task_pb2.CancelTaskRequest(name=task.name), metadata=caller.metadata)
 
 
 async def test_a_story_from_a_conversation_uses_the_extracted_requirements(storyloom_server, stub, tasks, caller):

@@ -22,7 +22,7 @@ from storyloom.domain.ports.story import Narration, OutlineScene, Picture, Premi
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Scene, Story, StoryState
-from storyloom.domain.tasks import LIVE_STATES, Task, TaskError, TaskEvent, TaskState, TaskUpdate
+from storyloom.domain.tasks import LIVE_STATES, NewTask, Task, TaskError, TaskEvent, TaskState, TaskUpdate
 from tests.support.media import png_bytes, wav_bytes
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -113,7 +113,7 @@ class InMemoryTaskRepository:
             changes["eta"] = None
         task = dataclasses.replace(task, **changes, update_time=now, last_sequence=task.last_sequence + 1)
         event = TaskEvent(task_id, task.last_sequence, now, task.state, task.stage, task.percent, task.message,
-                          task.eta, update.error)
+                          task.eta, update.error, update.part)
         self.tasks[task_id] = task
         self.events[task_id].append(event)
         return task, event
@@ -259,15 +259,17 @@ class InMemoryConversationRepository:
 
 
 class InMemoryStoryRepository:
-    def __init__(self) -> None:
+    def __init__(self, tasks: InMemoryTaskRepository | None = None) -> None:
         self.stories: dict[str, Story] = {}
         self.requests: dict[tuple[str, str], str] = {}
         self.updates: list[tuple[str, dict[str, Any]]] = []  # every update, to see what a stage stored
+        self.tasks = tasks if tasks is not None else InMemoryTaskRepository()  # stories' tasks, stored with them
 
-    async def create(self, story: Story, request_id: str) -> tuple[Story, bool]:
+    async def create(self, story: Story, request_id: str, task: NewTask) -> tuple[Story, bool]:
         if request_id and (story.user_id, request_id) in self.requests:
             return self.stories[self.requests[story.user_id, request_id]], False
         self.stories[story.id] = story
+        await self.tasks.create(task.task, task.first_event)
         if request_id:
             self.requests[story.user_id, request_id] = story.id
         return story, True
@@ -482,15 +484,35 @@ class FakeIllustrator:
 
 
 class FakeNarrator:
-    """Reads a tenth of a second of silence; remembers each pace it was asked for."""
+    """Reads a tenth of a second of silence; remembers each pace and text it was asked for, and how many narrations
+    ran at once (each lets the event loop run a few times, so concurrent callers overlap)."""
 
     name = "fake"
 
     def __init__(self) -> None:
         self.paces: list[float] = []
+        self.texts: list[str] = []
+        self.log: list[tuple[str, str]] = []  # ("start" | "end", text)
+        self.running = 0
+        self.peak = 0
+        # When set, narrations after the first `gate_after` wait for it (work "in progress" a test can interrupt).
+        self.gate: asyncio.Event | None = None
+        self.gate_after = 0
 
     async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
         self.paces.append(words_per_minute)
+        self.texts.append(text)
+        self.log.append(("start", text))
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            if self.gate is not None and len(self.texts) > self.gate_after:
+                await self.gate.wait()
+            for _ in range(20):
+                await asyncio.sleep(0)
+        finally:
+            self.running -= 1
+        self.log.append(("end", text))
         return Narration(wav_bytes(0.1), 16000, 0.1)
 
     async def aclose(self) -> None:

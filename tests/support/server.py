@@ -58,7 +58,7 @@ class StoryloomServer:
 def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = dict(address="127.0.0.1:0", data_dir=data_dir, dev_bootstrap=False,
                                      shutdown_grace_seconds=1.0, log_format="text",
-                                     offline_word_delay_seconds=0.01)
+                                     offline_word_delay_seconds=0.01, story_scene_concurrency=2)
     values.update(overrides)
     if str(values.get("database_url", "")).startswith("postgresql") and "secret" not in overrides:
         values["secret"] = f"test-{uuid.uuid4().hex}"  # PostgreSQL means replicas: the server requires a shared secret

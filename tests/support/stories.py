@@ -1,10 +1,18 @@
-"""Story requirements the tests share."""
+"""Story requirements and readings of story events the tests share."""
 
 from __future__ import annotations
 
 from storyloom.v1 import requirements_pb2 as req
+from storyloom.v1 import story_pb2, task_pb2
 
 LUNA = req.StoryRequirements(
     title="Luna and the Lost Star", characters=[req.Character(name="Luna", description="a brave little fox")],
     setting="an enchanted forest", tone=req.STORY_TONE_HEARTWARMING,
     audience_age_group=req.AUDIENCE_AGE_GROUP_EARLY_READERS, ending_preference=req.ENDING_PREFERENCE_HAPPY)
+
+
+def scene_of(event: task_pb2.TaskEvent) -> story_pb2.Scene:
+    """The finished scene a SCENE_READY event carries."""
+    scene = story_pb2.Scene()
+    assert event.part.Unpack(scene), event
+    return scene

@@ -89,6 +89,30 @@ def test_the_eta_is_the_expected_seconds_of_the_work_left():
     clock = StageClock("story.create", {"a": 1.0, "b": 10.0})
     run = RunEstimate(clock, started=0.0)
     work = [StageWork("a", 2, 1), StageWork("b", 3, 3)]
-    assert run.eta(work, 1.0, NOW) == NOW + dt.timedelta(seconds=31)
+    assert run.eta(work, 0.0, NOW) == NOW + dt.timedelta(seconds=31)
     clock.record("b", 20.0)  # slower than thought: the estimate follows
-    assert run.eta(work, 1.0, NOW) > NOW + dt.timedelta(seconds=31)
+    assert run.eta(work, 0.0, NOW) > NOW + dt.timedelta(seconds=31)
+
+
+def test_the_eta_follows_the_measured_throughput_of_units_run_at_once():
+    clock = StageClock("story.create", {"narration": 10.0})
+    run = RunEstimate(clock, started=0.0, parallelism=2.0)
+    start = [StageWork("narration", 8, 8)]
+    assert run.seconds_left(start, 0.0) == 40.0  # 80 s of work, two units at a time
+    # Four units done in 10 s: twice as fast as the prior said; the ETA follows (most of the way: the prior stays).
+    later = [StageWork("narration", 8, 4)]
+    assert 10.0 < run.seconds_left(later, 10.0) < 20.0
+    # Nothing done for long: slower than the prior.
+    stuck = RunEstimate(clock, started=0.0, parallelism=2.0)
+    stuck.seconds_left(start, 0.0)
+    assert stuck.seconds_left(start, 30.0) > 40.0
+
+
+def test_work_found_smaller_than_guessed_is_not_work_done():
+    clock = StageClock("story.create", {"narration": 1.0})
+    run = RunEstimate(clock, started=0.0)
+    assert run.seconds_left([StageWork("narration", 600, 600)], 0.0) == 600.0
+    # The scenes came out shorter than guessed: less narration in all, and none of it done yet, so no faster pace.
+    assert run.seconds_left([StageWork("narration", 150, 150)], 10.0) >= 150.0
+    # Half of it narrated in those 10 s: a faster pace than thought, which the ETA follows (within its limits).
+    assert run.seconds_left([StageWork("narration", 150, 75)], 10.0) < 75.0

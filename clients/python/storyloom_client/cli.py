@@ -224,12 +224,16 @@ class TaskProgress:
                            markup=False, style="yellow")
 
 
-async def follow(client: StoryloomClient, name: str, title: str, after_sequence: int = 0) -> v1.TaskEvent:
-    """Watches a task to its end with a progress display; returns the terminal event."""
+async def follow(client: StoryloomClient, name: str, title: str, after_sequence: int = 0,
+                 on_scene: Callable[[v1.Scene], None] | None = None) -> v1.TaskEvent:
+    """Watches a task to its end with a progress display; returns the terminal event. `on_scene` hears of each
+    scene of a story as soon as it is finished."""
     final: v1.TaskEvent | None = None
     with TaskProgress(err, title) as view:
         async for event in client.watch_task(name, after_sequence=after_sequence, on_reconnect=view.reconnecting):
             view.update(event)
+            if on_scene is not None and (scene := client.scene_of(event)) is not None:
+                on_scene(scene)
             final = event
     assert final is not None
     return final
@@ -384,7 +388,8 @@ def story_create(
             out.print(task.name, markup=False)
             return 0
         try:
-            final = await follow(client, task.name, "writing")
+            final = await follow(client, task.name, "writing",
+                                 on_scene=None if json else lambda scene: print_scene(scene, text=True, ready=True))
         except (KeyboardInterrupt, asyncio.CancelledError):
             err.print(f"stopped watching; the story goes on being written. Watch it again with: "
                       f"storyloom-cli tasks watch {task.name}", markup=False)
@@ -457,12 +462,18 @@ def print_story(story: v1.Story, *, json: bool, text: bool) -> None:
     if text and story.premise:
         out.print(f"\n{story.premise}", markup=False)
     for scene in story.scenes:
-        media = [f"picture {scene.picture.name}" if scene.picture else f"picture {state_name(scene.picture_state)}",
-                 f"narration {scene.narration.name}" if scene.narration else
-                 f"narration {state_name(scene.narration_state)}"]
-        out.print(f"  {scene.index + 1}. {scene.title}  [{', '.join(media)}]", markup=False)
-        if text:
-            out.print(f"\n{scene.text}\n", markup=False)
+        print_scene(scene, text=text)
+
+
+def print_scene(scene: v1.Scene, *, text: bool, ready: bool = False) -> None:
+    """A scene's line (title, picture and narration), and its text if asked; `ready`: announced as it lands."""
+    media = [f"picture {scene.picture.name}" if scene.picture else f"picture {state_name(scene.picture_state)}",
+             f"narration {scene.narration.name}" if scene.narration else
+             f"narration {state_name(scene.narration_state)}"]
+    out.print(f"{'scene ready: ' if ready else '  '}{scene.index + 1}. {scene.title}  [{', '.join(media)}]",
+              markup=False)
+    if text:
+        out.print(f"\n{scene.text}\n", markup=False)
 
 
 @story_app.command("get")

@@ -413,6 +413,14 @@ class StoryloomClient:
         result = event.result.unpack() if event.result else None
         return result if isinstance(result, v1.Story) else None
 
+    @staticmethod
+    def scene_of(event: v1.TaskEvent) -> v1.Scene | None:
+        """The finished scene a story.create task's SCENE_READY event carries (text, picture and narration media)."""
+        if event.type is not v1.TaskEventType.SCENE_READY or not event.part:
+            return None
+        part = event.part.unpack()
+        return part if isinstance(part, v1.Scene) else None
+
     async def create_story_video(self, story: str, *, resolution: v1.VideoResolution = v1.VideoResolution.UNSPECIFIED,
                                  scenes_only: bool = False, captions: bool = False, burn_in_captions: bool = False,
                                  request_id: str = "") -> v1.Task:

@@ -1,7 +1,7 @@
 // The Storyloom web page: a credential field (an API key or a sign-in token), a chat whose replies stream in as
 // they are written, and a story
-// form whose progress (stage, percent, ETA) comes from WatchTask, followed by the scenes with their pictures and
-// narration. Everything goes through the Envoy gateway, as REST/JSON + Server-Sent Events or as gRPC-Web (the
+// form whose progress (stage, percent, ETA) comes from WatchTask, with each scene (its picture and narration)
+// shown as soon as it is finished (its SCENE_READY event) while the rest are made. Everything goes through the Envoy gateway, as REST/JSON + Server-Sent Events or as gRPC-Web (the
 // "Protocol" setting); the messages are the types generated from proto/ (src/gen).
 //
 // Text from people and models is only ever text here: it is written with textContent (or as Text nodes through
@@ -19,12 +19,20 @@ import {
   CreateStoryRequestSchema,
   CreateStoryVideoRequestSchema,
   type Scene,
+  SceneSchema,
   type Story,
   StorySchema,
 } from "./gen/storyloom/v1/story_pb";
 import { type Media, MediaSchema } from "./gen/storyloom/v1/media_pb";
 import { type StoryVideo, StoryVideoSchema, VideoResolutionSchema } from "./gen/storyloom/v1/video_pb";
-import { type Task, type TaskEvent, TaskEventSchema, TaskState, TaskStateSchema } from "./gen/storyloom/v1/task_pb";
+import {
+  type Task,
+  type TaskEvent,
+  TaskEventSchema,
+  TaskEventType,
+  TaskState,
+  TaskStateSchema,
+} from "./gen/storyloom/v1/task_pb";
 import { GrpcWebClient } from "./grpcweb";
 import { RestClient } from "./rest";
 
@@ -312,6 +320,11 @@ function assetNote(state: AssetState): string {
   return notes[state] ?? "missing";
 }
 
+/** What a scene card shows: a card with the same key is kept (its media are not fetched again). */
+function sceneKey(scene: Scene): string {
+  return `${scene.index}|${scene.picture?.name ?? ""}|${scene.narration?.name ?? ""}`;
+}
+
 /** One scene card. Its picture and narration are fetched with the API key and shown through blob: URLs. */
 function sceneCard(api: StoryloomClient, scene: Scene): HTMLElement {
   const picture = element("img", { alt: scene.title, decoding: "async" });
@@ -324,6 +337,7 @@ function sceneCard(api: StoryloomClient, scene: Scene): HTMLElement {
     element("div", { className: "body" }, element("h4", {}, scene.title), element("p", {}, scene.text), play, audio),
   );
   card.dataset.index = String(scene.index);
+  card.dataset.key = sceneKey(scene);
 
   const load = async (media: Media, target: HTMLImageElement | HTMLAudioElement): Promise<void> => {
     const url = URL.createObjectURL(await api.downloadMedia(media));
@@ -357,19 +371,32 @@ function sceneCard(api: StoryloomClient, scene: Scene): HTMLElement {
   return card;
 }
 
+/** The finished story; the scenes already shown as they finished stay as they are. */
 function showStory(api: StoryloomClient, story: Story): void {
-  for (const url of blobUrls) URL.revokeObjectURL(url);
-  blobUrls = [];
+  const shown = new Map([...scenes.querySelectorAll<HTMLElement>("article.scene")].map((c) => [c.dataset.key, c]));
   show(storyHeading, story.title || "Your story");
-  scenes.replaceChildren(...story.scenes.map((scene) => sceneCard(api, scene)));
+  scenes.replaceChildren(...story.scenes.map((scene) => shown.get(sceneKey(scene)) ?? sceneCard(api, scene)));
   shownStory = story.name;
   videoPlayer.hidden = true;
   videoPlayer.removeAttribute("src");
   videoSection.hidden = false;
 }
 
-/** Follows a task in the progress bar until it ends; returns its last event. */
-async function follow(api: StoryloomClient, task: Task): Promise<TaskEvent | null> {
+/** Shows a scene that just finished (a SCENE_READY event) in its place among those shown, while the rest are made. */
+function addScene(api: StoryloomClient, scene: Scene): void {
+  const card = sceneCard(api, scene);
+  const after = [...scenes.querySelectorAll<HTMLElement>("article.scene")].find(
+    (other) => Number(other.dataset.index) > scene.index,
+  );
+  scenes.insertBefore(card, after ?? null);
+}
+
+/** Follows a task in the progress bar until it ends; returns its last event. `onScene` gets each finished scene. */
+async function follow(
+  api: StoryloomClient,
+  task: Task,
+  onScene?: (scene: Scene) => void,
+): Promise<TaskEvent | null> {
   runningTask = task.name;
   storyCancel.hidden = false;
   storyStatus.hidden = false;
@@ -382,6 +409,10 @@ async function follow(api: StoryloomClient, task: Task): Promise<TaskEvent | nul
     onReconnect: (attempt) => ($("story-message").textContent = `Connection lost; re-attaching (attempt ${attempt})…`),
   })) {
     showProgress(event);
+    if (onScene && event.type === TaskEventType.SCENE_READY && event.part && anyIs(event.part, SceneSchema)) {
+      const scene = anyUnpack(event.part, SceneSchema);
+      if (scene) onScene(scene);
+    }
     last = event;
   }
   return last;
@@ -462,7 +493,7 @@ async function createStory(request: CreateStoryRequest): Promise<void> {
   // From the task's latest event on (in follow): a task that already ran (the same request made recently returns
   // its task) shows where it is now instead of replaying its whole history.
   const task = await api.createStory(request);
-  const last = await follow(api, task);
+  const last = await follow(api, task, (scene) => addScene(api, scene));
   if (last?.state === TaskState.SUCCEEDED) {
     // The terminal event carries the Story; a task made by an older server may not, then it is fetched.
     const story: Story =
@@ -481,6 +512,8 @@ storyForm.addEventListener("submit", (event) => {
   storyCreate.disabled = true;
   show(storyError, null);
   show(storyHeading, null);
+  for (const url of blobUrls) URL.revokeObjectURL(url);
+  blobUrls = [];
   scenes.replaceChildren();
   storyProgress.value = 0;
   createStory(storyRequest())

@@ -67,16 +67,19 @@ def story_proto(story: domain.Story, media: dict[str, MediaItem] | None = None) 
         create_time=timestamp(story.create_time), update_time=timestamp(story.update_time))
     if story.error is not None and story.state in ("FAILED", "CANCELLED"):
         message.error.CopyFrom(status_for_task_error(story.error))
-    for scene in story.scenes:
-        entry = message.scenes.add(index=scene.index, title=scene.title, text=scene.text, mood=scene.mood,
-                                   picture_state=_ASSET[scene.picture_state],
-                                   narration_state=_ASSET[scene.narration_state])
-        if scene.picture_spec is not None:
-            entry.picture_spec.CopyFrom(picture_spec_proto(scene.picture_spec))
-        if media is not None and scene.picture_id in media:
-            entry.picture.CopyFrom(media_proto(media[scene.picture_id]))
-        if media is not None and scene.narration_id in media:
-            entry.narration.CopyFrom(media_proto(media[scene.narration_id]))
+    message.scenes.extend(scene_proto(scene, media) for scene in story.scenes)
+    return message
+
+
+def scene_proto(scene: domain.Scene, media: dict[str, MediaItem] | None = None) -> story_pb2.Scene:
+    message = story_pb2.Scene(index=scene.index, title=scene.title, text=scene.text, mood=scene.mood,
+                              picture_state=_ASSET[scene.picture_state], narration_state=_ASSET[scene.narration_state])
+    if scene.picture_spec is not None:
+        message.picture_spec.CopyFrom(picture_spec_proto(scene.picture_spec))
+    if media is not None and scene.picture_id in media:
+        message.picture.CopyFrom(media_proto(media[scene.picture_id]))
+    if media is not None and scene.narration_id in media:
+        message.narration.CopyFrom(media_proto(media[scene.narration_id]))
     return message
 
 
@@ -111,6 +114,17 @@ class StoryReader:
         if story.state != "GENERATING":
             self._cache.put(story.name, (story.state, story.update_time), message)
         return message
+
+    async def scene(self, user_id: str, story_id: str, index: int) -> story_pb2.Scene | None:
+        """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone."""
+        story = await self._stories.find(story_id)
+        if story is None or story.user_id != user_id:
+            return None
+        scene = next((s for s in story.scenes if s.index == index), None)
+        if scene is None:
+            return None
+        ids = [i for i in (scene.picture_id, scene.narration_id) if i]
+        return scene_proto(scene, await self._stories.media_items(user_id, ids))
 
     def forget(self, name: str) -> None:
         self._cache.forget(name)

@@ -14,7 +14,8 @@ from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.requests import PageTokens, after_time, paginate, resource_id, time_position, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
-from storyloom.domain.tasks import Task, TaskEvent, TaskRunner, TaskState
+from storyloom.domain.stories import SCENE_READY
+from storyloom.domain.tasks import Task, TaskEvent, TaskPart, TaskRunner, TaskState
 from storyloom.v1 import task_pb2, task_pb2_grpc
 
 _STATE_TO_PROTO: dict[TaskState, task_pb2.TaskState] = {
@@ -26,6 +27,9 @@ _STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
 
 # Builds the result of a succeeded task whose kind stores none, from the resource it produced.
 ResultResolver = Callable[[Task], Awaitable[ProtoMessage | None]]
+# Builds the finished part an event announces (by its TaskPart's type), for the task's user; None once it is gone.
+PartResolver = Callable[[str, TaskPart], Awaitable[ProtoMessage | None]]
+_EVENT_TYPE = {SCENE_READY: task_pb2.TASK_EVENT_TYPE_SCENE_READY}
 
 
 def task_proto(task: Task, retention: dt.timedelta, result: any_pb2.Any | None = None) -> task_pb2.Task:
@@ -44,12 +48,17 @@ def task_proto(task: Task, retention: dt.timedelta, result: any_pb2.Any | None =
     return message
 
 
-def event_proto(event: TaskEvent, result: any_pb2.Any | None = None) -> task_pb2.TaskEvent:
+def event_proto(event: TaskEvent, result: any_pb2.Any | None = None,
+                part: ProtoMessage | None = None) -> task_pb2.TaskEvent:
     message = task_pb2.TaskEvent(
         task=f"tasks/{event.task_id}", sequence=event.sequence, create_time=timestamp(event.create_time),
         state=_STATE_TO_PROTO[event.state], stage=event.stage, percent=event.percent, message=event.message,
         estimated_completion_time=timestamp(event.eta),
+        type=_EVENT_TYPE.get(event.part.type, task_pb2.TASK_EVENT_TYPE_PROGRESS) if event.part
+        else task_pb2.TASK_EVENT_TYPE_PROGRESS,
     )
+    if part is not None:
+        message.part.Pack(part)
     if event.eta is not None:
         remaining = duration_pb2.Duration()
         remaining.FromTimedelta(max(event.eta - event.create_time, dt.timedelta(0)))
@@ -63,10 +72,11 @@ def event_proto(event: TaskEvent, result: any_pb2.Any | None = None) -> task_pb2
 
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     def __init__(self, runner: TaskRunner, tokens: PageTokens, resolvers: Mapping[str, ResultResolver] = {},
-                 cache: ResponseCache[task_pb2.Task] | None = None):
+                 cache: ResponseCache[task_pb2.Task] | None = None, parts: Mapping[str, PartResolver] = {}):
         self._runner = runner
         self._tokens = tokens
         self._resolvers = dict(resolvers)
+        self._parts = dict(parts)
         # Finished tasks' answers, by name and (update time, the resolved result object).
         self._cache = cache if cache is not None else ResponseCache()
 
@@ -145,7 +155,9 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
             raise InvalidArgument(FieldViolation("after_sequence", "must not be negative"))
         user = caller()
         async for event in self._runner.watch(user, task_id, request.after_sequence):
-            result = None
+            result = part = None
             if event.state is TaskState.SUCCEEDED:
                 result = await self._result(await self._runner.get(user, task_id))
-            yield event_proto(event, result)
+            if event.part is not None and (resolve := self._parts.get(event.part.type)) is not None:
+                part = await resolve(user, event.part)
+            yield event_proto(event, result, part)

@@ -107,17 +107,38 @@ class StageClock:
 
 
 class RunEstimate:
-    """One run (attempt) of a task: the ETA from the expected seconds left and this run's pace so far."""
+    """One run (attempt) of a task: the ETA from the expected seconds left and this run's measured throughput.
 
-    def __init__(self, clock: StageClock, started: float):
+    Units that run concurrently each take longer than alone (their costs are measured in wall time, so they learn
+    that), but several finish per second: the throughput (expected seconds of work done per second of this run) is
+    measured, starting from `parallelism` as its prior, so the ETA follows what the run really achieves.
+    """
+
+    def __init__(self, clock: StageClock, started: float, *, parallelism: float = 1.0):
         self._clock = clock
         self._started = started
-        self._expected_at_start: float | None = None
+        self._parallelism = parallelism
+        self._work_at_start: Sequence[StageWork] | None = None
+
+    def throughput(self, work: Sequence[StageWork], now: float) -> float:
+        """Expected seconds of work done per second of this run: the prior weighs PACE_PRIOR_SECONDS of work. Only
+        units done count, priced at the current costs: a cost learned meanwhile, or work found smaller than guessed
+        (scenes shorter than the average before they were written), is not work done."""
+        if self._work_at_start is None:
+            self._work_at_start = list(work)
+        done = max(0.0, self._done(work) - self._done(self._work_at_start))
+        elapsed = max(0.0, now - self._started)
+        measured = (done + PACE_PRIOR_SECONDS) / (elapsed + PACE_PRIOR_SECONDS / self._parallelism)
+        low, high = PACE_LIMITS
+        return min(self._parallelism * high, max(low, measured))
+
+    def _done(self, work: Sequence[StageWork]) -> float:
+        return self._clock.expected(work, remaining=False) - self._clock.expected(work, remaining=True)
 
     def seconds_left(self, work: Sequence[StageWork], now: float) -> float:
         """The expected seconds of the work left, by the costs learned so far (they follow this run's units as
-        they are measured)."""
-        return self._clock.expected(work, remaining=True)
+        they are measured), over this run's throughput."""
+        return self._clock.expected(work, remaining=True) / self.throughput(work, now)
 
     def eta(self, work: Sequence[StageWork], now_monotonic: float, now: dt.datetime) -> dt.datetime:
         return now + dt.timedelta(seconds=self.seconds_left(work, now_monotonic))

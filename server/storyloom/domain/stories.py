@@ -1,9 +1,9 @@
 """Stories: illustrated, narrated scenes written in the background as a resumable task.
 
-The story row is the checkpoint. Each stage (requirements, premise, outline, scene texts,
-illustrations, narration) stores what it made before moving on, so a task resumed after a
-crash skips everything already stored and never writes a scene twice. GetStory shows the story
-growing while it is written.
+The story row is the checkpoint. After the premise and the outline, each scene is a unit of its own: its text,
+its picture, its narration, each stored when made, so a task resumed after a crash skips everything already stored
+and never writes a scene twice. Units of several scenes run at once (scene 1 first), and each finished scene is
+announced by a SCENE_READY task event; GetStory shows the story growing while it is written.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import html
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
@@ -28,15 +28,19 @@ from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
+from storyloom.domain.ports.telemetry import Telemetry
 from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
 from storyloom.domain.requirements import StoryRequirements, with_defaults
-from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskPart, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 CREATE_KIND = "story.create"
+# The task event type that announces a finished scene, and the measured wait for a story's first one.
+SCENE_READY = "SCENE_READY"
+FIRST_SCENE_STAGE = "first_scene_ready"
 MAX_SCENES = 12
 MAX_SOURCE_TEXT = 100_000
 PICTURE_SIZE = (768, 512)
@@ -179,8 +183,14 @@ class Stories:
     def __init__(self, repository: StoryRepository, tasks: TaskRunner, media: MediaLibrary,
                  conversations: Conversations, engines: StoryEngines, *,
                  reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5,
-                 clock: Clock = SYSTEM_CLOCK, stage_timings: StageTimingRepository | None = None):
+                 clock: Clock = SYSTEM_CLOCK, stage_timings: StageTimingRepository | None = None,
+                 scene_concurrency: int = 2):
+        if scene_concurrency < 1:
+            raise ValueError("scene_concurrency must be at least 1")
         self._repo = repository
+        # Scenes whose picture and narration are made at once, per story: the worker's CPU budget (1: one scene
+        # after the other, the sequential pipeline).
+        self._scene_concurrency = scene_concurrency
         self._clock = clock
         self._tasks = tasks
         self._media = media
@@ -267,7 +277,9 @@ class Stories:
 
     async def media(self, user_id: str, story: Story) -> dict[str, MediaItem]:
         """The media items of the story's scenes, by id."""
-        ids = [i for s in story.scenes for i in (s.picture_id, s.narration_id) if i]
+        return await self.media_items(user_id, [i for s in story.scenes for i in (s.picture_id, s.narration_id) if i])
+
+    async def media_items(self, user_id: str, ids: builtins.list[str]) -> dict[str, MediaItem]:
         return await self._media.get_many(user_id, ids)
 
     async def delete(self, user_id: str, story_id: str) -> None:
@@ -313,28 +325,15 @@ class Stories:
         story = await self._load(story_id)
         writer = self._engines.writer
         await self.clock.load()
-        run = RunEstimate(self.clock, self._clock.monotonic())
-
-        # A unit's cost is the time from its report to the next one: the engine call and storing what it made.
-        unit: tuple[str, float, float] | None = None  # (stage, units, started)
-
-        def unit_done() -> None:
-            if unit is not None:
-                name, units, started = unit
-                self.clock.record(name, (self._clock.monotonic() - started) / max(units, 1e-6))
-
-        async def stage(story: Story, name: str, message: str, units: float = 1.0) -> None:
-            nonlocal unit
-            unit_done()
-            await self._stage(ctx, run, story, name, message)
-            unit = (name, units, self._clock.monotonic())
+        progress = _Progress(ctx, self.clock, self._clock, self._tasks.telemetry, RunEstimate(
+            self.clock, self._clock.monotonic(), parallelism=self._scene_concurrency))
 
         if story.conversation_id and story.requirements == StoryRequirements():
-            await stage(story, "requirements", "Reading the conversation.")
-            extracted = await self._timed("requirements", self._conversations.extract_requirements(
-                story.user_id, story.conversation_id))
-            require_something(extracted, "conversation")
-            await self._repo.update(story_id, requirements=extracted)
+            async with progress.step(story, "requirements", "Reading the conversation."):
+                extracted = await self._timed("requirements", self._conversations.extract_requirements(
+                    story.user_id, story.conversation_id))
+                require_something(extracted, "conversation")
+                await self._repo.update(story_id, requirements=extracted)
             story = await self._load(story_id)
 
         requirements = with_defaults(story.requirements)
@@ -343,65 +342,103 @@ class Stories:
         count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
-            await stage(story, "scenes", "Splitting the text into scenes.")
-            parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
-            for i, part in enumerate(parts):
-                await self._repo.put_scene(story_id, _scene(i, part, story.options))
-            await self._repo.update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
-                                    outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
+            async with progress.step(story, "scenes", "Splitting the text into scenes."):
+                parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
+                for i, part in enumerate(parts):
+                    await self._repo.put_scene(story_id, _scene(i, part, story.options))
+                await self._repo.update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
+                                        outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
             story = await self._load(story_id)
 
         if not story.premise and not story.source_text:
-            await stage(story, "premise", "Thinking of the idea.")
-            premise = await self._timed("premise", writer.premise(requirements))
-            await self._repo.update(story_id, premise=premise.premise,
-                                    title=story.title or requirements.title or premise.title)
+            async with progress.step(story, "premise", "Thinking of the idea."):
+                premise = await self._timed("premise", writer.premise(requirements))
+                await self._repo.update(story_id, premise=premise.premise,
+                                        title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
-            await stage(story, "outline", "Planning the scenes.")
-            outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
-            await self._repo.update(story_id, outline=list(outline), planned_scene_count=len(outline))
+            async with progress.step(story, "outline", "Planning the scenes."):
+                outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
+                await self._repo.update(story_id, outline=list(outline), planned_scene_count=len(outline))
             story = await self._load(story_id)
 
-        for index in range(len(story.scenes), len(story.outline)):
-            await stage(story, "scenes", f"Writing scene {index + 1} of {len(story.outline)}.")
-            written = [s.as_text() for s in story.scenes]
-            part = await self._timed("scenes", writer.scene(requirements, story.premise, story.outline, index, written))
-            await self._repo.put_scene(story_id, _scene(index, part, story.options))
-            story = await self._load(story_id)
+        await self._scene_units(progress, story, requirements)
 
-        for scene in story.scenes:
-            if scene.picture_state != "PENDING":
-                continue
-            await stage(story, "illustrations", f"Painting scene {scene.index + 1}.")
-            media_id = await self._asset("illustrations",
-                                         functools.partial(self._picture, story.user_id, scene, requirements))
-            await self._repo.put_scene(story_id, dataclasses.replace(
-                scene, picture_id=media_id, picture_state="READY" if media_id else "FAILED"))
-            story = await self._load(story_id)
-
-        for scene in story.scenes:
-            if scene.narration_state != "PENDING":
-                continue
-            await stage(story, "narration", f"Reading scene {scene.index + 1} aloud.", units=_words(scene.text))
-            media_id = await self._asset(
-                "narration", functools.partial(self._narration, story.user_id, scene, requirements))
-            await self._repo.put_scene(story_id, dataclasses.replace(
-                scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
-            story = await self._load(story_id)
-
-        unit_done()
         await self.clock.save()
         # Reported first: the report is fenced, so a worker that lost the task stops here and marks nothing.
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
         await self._repo.update(story_id, state="READY", update_time=self._clock.now())
 
-    async def _stage(self, ctx: TaskContext, run: RunEstimate, story: Story, stage: str, message: str) -> None:
-        """Reports progress: the share of the expected seconds done so far, and an ETA from what is left."""
-        work = _work(story)
-        eta = run.eta(work, self._clock.monotonic(), self._clock.now())
-        await ctx.progress(stage=stage, percent=self.clock.percent(work), message=message, eta=eta)
+    async def _scene_units(self, progress: _Progress, story: Story, requirements: StoryRequirements) -> None:
+        """Each scene is a unit: its text, then its picture, then its narration, stored step by step (the
+        checkpoints: a resumed story redoes no finished step) and announced (SCENE_READY) once complete. Texts are
+        written in order, as each follows the ones before; pictures and narrations of up to `scene_concurrency`
+        scenes are made at once, scene 1 first: the run's first unfinished scene narrates alone (a narration
+        synthesizes its next sentence while the current one is made, so it uses two cores), and the others paint
+        meanwhile and narrate after it."""
+        story_id, total = story.id, len(story.outline)
+        texts = [asyncio.Event() for _ in range(total)]
+        for scene in story.scenes:
+            texts[scene.index].set()
+        slots = asyncio.Semaphore(self._scene_concurrency)
+        lead = next((s.index for s in story.scenes if not _complete(s)), len(story.scenes))
+        lead_done = asyncio.Event()
+
+        async def write_texts() -> None:
+            for index in range(len(story.scenes), total):
+                current = await self._load(story_id)
+                async with progress.step(current, "scenes", f"Writing scene {index + 1} of {total}."):
+                    written = [s.as_text() for s in current.scenes]
+                    part = await self._timed("scenes", self._engines.writer.scene(
+                        requirements, current.premise, current.outline, index, written))
+                    await self._repo.put_scene(story_id, _scene(index, part, current.options))
+                texts[index].set()
+
+        async def unit(index: int) -> None:
+            await texts[index].wait()
+            async with slots:  # announced before the slot is free: a scene ready is news before the next starts
+                try:
+                    await self._scene_assets(progress, story_id, index, requirements,
+                                             narrate_after=None if index == lead else lead_done)
+                    await progress.scene_ready(await self._load(story_id), index)
+                finally:
+                    if index == lead:
+                        lead_done.set()
+
+        jobs = [asyncio.create_task(write_texts(), name="story-texts")]
+        jobs += [asyncio.create_task(unit(i), name=f"story-scene-{i}") for i in range(total)]
+        try:
+            await asyncio.gather(*jobs)  # the first failure (a fenced write, an engine error) ends the story's run
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def _scene_assets(self, progress: _Progress, story_id: str, index: int, requirements: StoryRequirements,
+                            narrate_after: asyncio.Event | None) -> None:
+        """The scene's picture, then its narration (once `narrate_after` is set): whichever is still PENDING, each
+        stored when made."""
+        story = await self._load(story_id)
+        scene = next(s for s in story.scenes if s.index == index)
+        if scene.picture_state == "PENDING":
+            async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
+                media_id = await self._asset("illustrations",
+                                             functools.partial(self._picture, story.user_id, scene, requirements))
+                scene = dataclasses.replace(scene, picture_id=media_id,
+                                            picture_state="READY" if media_id else "FAILED")
+                await self._repo.put_scene(story_id, scene)
+            story = await self._load(story_id)
+        if scene.narration_state == "PENDING":
+            if narrate_after is not None:
+                await narrate_after.wait()
+                story = await self._load(story_id)
+            async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.",
+                                     units=_words(scene.text)):
+                media_id = await self._asset(
+                    "narration", functools.partial(self._narration, story.user_id, scene, requirements))
+                await self._repo.put_scene(story_id, dataclasses.replace(
+                    scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         """One step of a stage, timed for metrics, as a trace span (the writer's calls as engine spans: the painter
@@ -459,6 +496,66 @@ class Stories:
         return story
 
 
+class _Progress:
+    """One run's reports: each step says what it does (percent of the expected seconds done, an ETA from the run's
+    throughput) and, when it ends, how long it took (a unit's cost: the engine call and storing what it made); each
+    finished scene is announced with its own event, and the first one's delay is measured (`first_scene_ready`)."""
+
+    def __init__(self, ctx: TaskContext, costs: StageClock, clock: Clock, telemetry: Telemetry, run: RunEstimate):
+        self._ctx = ctx
+        self._costs = costs
+        self._clock = clock
+        self._telemetry = telemetry
+        self._run = run
+        self._started = clock.monotonic()
+        # Scenes whose SCENE_READY event is stored (in the task's checkpoint, written with each such event).
+        self._announced: set[int] = set(ctx.checkpoint.get("scenes_ready", []))
+        self._first_measured = bool(self._announced)
+        # The steps under way (several at once): (stage, units, started).
+        self._active: dict[int, tuple[str, float, float]] = {}
+
+    async def report(self, story: Story, stage: str, message: str, **fields: Any) -> None:
+        work = self._in_flight(_work(story))
+        eta = self._run.eta(work, self._clock.monotonic(), self._clock.now())
+        await self._ctx.progress(stage=stage, percent=self._costs.percent(work), message=message, eta=eta, **fields)
+
+    def _in_flight(self, work: list[StageWork]) -> list[StageWork]:
+        """The work left, less what the steps under way have done by their expected cost (at most 90 % of each:
+        a step is done when it is stored). With several scenes at once, much of the work is under way at any time."""
+        now, credit = self._clock.monotonic(), dict.fromkeys((w.stage for w in work), 0.0)
+        for stage, units, started in self._active.values():
+            expected = self._costs.seconds_per_unit(stage) * units
+            if stage in credit and expected > 0:
+                credit[stage] += units * min(0.9, (now - started) / expected)
+        return [dataclasses.replace(w, remaining=max(0.0, w.remaining - credit[w.stage])) for w in work]
+
+    @contextlib.asynccontextmanager
+    async def step(self, story: Story, stage: str, message: str, units: float = 1.0) -> AsyncIterator[None]:
+        await self.report(story, stage, message)
+        started = self._clock.monotonic()
+        key = id(asyncio.current_task())
+        self._active[key] = (stage, units, started)
+        try:
+            yield
+        finally:
+            self._active.pop(key, None)
+        self._costs.record(stage, (self._clock.monotonic() - started) / max(units, 1e-6))
+
+    async def scene_ready(self, story: Story, index: int) -> None:
+        """Announces a complete scene (once, across resumptions)."""
+        if index in self._announced:
+            return
+        self._announced.add(index)
+        if not self._first_measured:  # the wait for the first scene, from this run's start
+            self._first_measured = True
+            seconds = self._clock.monotonic() - self._started
+            self._costs.record(FIRST_SCENE_STAGE, seconds)
+            self._telemetry.stage_unit(CREATE_KIND, FIRST_SCENE_STAGE, seconds)
+        checkpoint = {**self._ctx.checkpoint, "scenes_ready": sorted(self._announced)}
+        await self.report(story, "scene_ready", f"Scene {index + 1} of {len(story.outline)} is ready.",
+                          checkpoint=checkpoint, part=TaskPart(SCENE_READY, {"story_id": story.id, "index": index}))
+
+
 # Reading pace: little ones and bedtime stories slowly, everyone else at an easy reading-aloud pace.
 SLOW_WORDS_PER_MINUTE = 140.0
 EASY_WORDS_PER_MINUTE = 160.0
@@ -479,6 +576,10 @@ def _scene(index: int, part: SceneText, options: StoryOptions) -> Scene:
                  illustration_prompt=part.illustration_prompt, picture_spec=part.picture,
                  picture_state="SKIPPED" if options.skip_illustrations else "PENDING",
                  narration_state="SKIPPED" if options.skip_narration else "PENDING")
+
+
+def _complete(scene: Scene) -> bool:
+    return scene.picture_state != "PENDING" and scene.narration_state != "PENDING"
 
 
 def _words(text: str) -> int:

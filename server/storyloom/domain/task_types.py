@@ -47,6 +47,15 @@ class TaskResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaskPart:
+    """A finished part of a task's result, announced by an event of its own as soon as it is stored (`SCENE_READY`:
+    one scene of a story). The event keeps a reference (`ref`, JSON), not a copy: the API shows the part itself."""
+
+    type: str
+    ref: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
 class Task:
     id: str
     user_id: str
@@ -92,6 +101,7 @@ class TaskEvent:
     message: str
     eta: dt.datetime | None = None
     error: TaskError | None = None
+    part: TaskPart | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +124,7 @@ class TaskUpdate:
     clear_owner: bool = False
     heartbeat_time: dt.datetime | None = None
     interruptions: int | None = None
+    part: TaskPart | None = None  # carried by this event only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,8 +241,10 @@ class TaskContext:
         message: str | None = None,
         eta: dt.datetime | None = None,
         checkpoint: dict[str, Any] | None = None,
+        part: TaskPart | None = None,
     ) -> None:
-        """Records progress (and optionally a checkpoint to resume from) as the next event.
+        """Records progress (and optionally a checkpoint to resume from, or a finished part of the result to
+        announce) as the next event.
 
         Percent never goes backwards: a smaller value than the last one is kept at the last one.
         Without an `eta`, one is estimated from the rate of progress since this attempt started.
@@ -245,7 +258,8 @@ class TaskContext:
                 eta = now + (now - self._base_time) * ((100 - percent) / (percent - self._base_percent))
         if checkpoint is not None:
             self.checkpoint = dict(checkpoint)
-        await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint))
+        await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint,
+                                      part=part))
 
 
 TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]

@@ -41,6 +41,7 @@ from storyloom.domain.task_types import (
     TaskFenced,
     TaskHandler,
     TaskKind,
+    TaskPart,
     TaskRepository,
     TaskResult,
     TaskState,
@@ -48,8 +49,8 @@ from storyloom.domain.task_types import (
 )
 
 __all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent", "TaskFence",
-           "TaskFenced", "TaskHandler", "TaskKind", "TaskRepository", "TaskResult", "TaskRunner", "TaskState",
-           "TaskUpdate"]
+           "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult", "TaskRunner",
+           "TaskState", "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 

@@ -140,6 +140,8 @@ class TaskEventRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     eta: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A finished part of the result the event announces (domain TaskPart: type and reference), or None.
+    part: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class MediaRow(Base):

@@ -18,6 +18,7 @@ from storyloom.domain.task_types import (
     TaskEvent,
     TaskFence,
     TaskFenced,
+    TaskPart,
     TaskResult,
     TaskState,
     TaskUpdate,
@@ -70,7 +71,7 @@ class SqlTaskRepository:
             event = TaskEvent(
                 task_id=task_id, sequence=row.last_sequence, create_time=now, state=TaskState(row.state),
                 stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,
-                error=update.error,
+                error=update.error, part=update.part,
             )
             session.add(_event_row(event))
             task = _task(row)
@@ -252,6 +253,7 @@ def _event_row(event: TaskEvent) -> TaskEventRow:
         task_id=event.task_id, sequence=event.sequence, create_time=event.create_time, state=event.state.value,
         stage=event.stage, percent=event.percent, message=event.message, eta=event.eta,
         error=_error_json(event.error) if event.error else None,
+        part={"type": event.part.type, "ref": event.part.ref} if event.part else None,
     )
 
 
@@ -259,4 +261,5 @@ def _event(row: TaskEventRow) -> TaskEvent:
     return TaskEvent(
         task_id=row.task_id, sequence=row.sequence, create_time=row.create_time, state=TaskState(row.state),
         stage=row.stage, percent=row.percent, message=row.message, eta=row.eta, error=_error(row.error),
+        part=TaskPart(str(row.part["type"]), dict(row.part["ref"])) if row.part else None,
     )

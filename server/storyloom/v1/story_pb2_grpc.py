@@ -158,9 +158,12 @@ class StoryServiceServicer:
         The task's `result` is the finished `Story`; its `target` is the
         story's name. The story shows in GetStory and ListStories from the
         start, with state GENERATING and its scenes appearing as they finish.
-        Stages: `premise`, `outline`, `scenes`, `illustrations`, `narration`,
-        `done`. Failures to start (bad input, unknown conversation) are ordinary
-        errors of this call.
+        Stages: `premise`, `outline`, then per scene `scenes` (its text),
+        `illustrations` and `narration`, several scenes at once (scene 1
+        first), then `done`. Each finished scene is announced by an event of
+        type SCENE_READY (stage `scene_ready`) whose `part` is the `Scene` with
+        its picture and narration. Failures to start (bad input, unknown
+        conversation) are ordinary errors of this call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,12 +26,21 @@ class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATE_SUCCEEDED: _ClassVar[TaskState]
     TASK_STATE_FAILED: _ClassVar[TaskState]
     TASK_STATE_CANCELLED: _ClassVar[TaskState]
+
+class TaskEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TASK_EVENT_TYPE_UNSPECIFIED: _ClassVar[TaskEventType]
+    TASK_EVENT_TYPE_PROGRESS: _ClassVar[TaskEventType]
+    TASK_EVENT_TYPE_SCENE_READY: _ClassVar[TaskEventType]
 TASK_STATE_UNSPECIFIED: TaskState
 TASK_STATE_PENDING: TaskState
 TASK_STATE_RUNNING: TaskState
 TASK_STATE_SUCCEEDED: TaskState
 TASK_STATE_FAILED: TaskState
 TASK_STATE_CANCELLED: TaskState
+TASK_EVENT_TYPE_UNSPECIFIED: TaskEventType
+TASK_EVENT_TYPE_PROGRESS: TaskEventType
+TASK_EVENT_TYPE_SCENE_READY: TaskEventType
 
 class Task(_message.Message):
     __slots__ = ("name", "kind", "state", "stage", "percent", "message", "estimated_completion_time", "target", "result", "error", "last_sequence", "attempt", "create_time", "start_time", "update_time", "end_time", "expire_time")
@@ -72,7 +81,7 @@ class Task(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., stage: _Optional[str] = ..., percent: _Optional[int] = ..., message: _Optional[str] = ..., estimated_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target: _Optional[str] = ..., result: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., last_sequence: _Optional[int] = ..., attempt: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("task", "sequence", "create_time", "state", "stage", "percent", "message", "estimated_completion_time", "estimated_remaining", "result", "error")
+    __slots__ = ("task", "sequence", "create_time", "state", "stage", "percent", "message", "estimated_completion_time", "estimated_remaining", "result", "error", "type", "part")
     TASK_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +93,8 @@ class TaskEvent(_message.Message):
     ESTIMATED_REMAINING_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
     task: str
     sequence: int
     create_time: _timestamp_pb2.Timestamp
@@ -95,7 +106,9 @@ class TaskEvent(_message.Message):
     estimated_remaining: _duration_pb2.Duration
     result: _any_pb2.Any
     error: _status_pb2.Status
-    def __init__(self, task: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[TaskState, str]] = ..., stage: _Optional[str] = ..., percent: _Optional[int] = ..., message: _Optional[str] = ..., estimated_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., estimated_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    type: TaskEventType
+    part: _any_pb2.Any
+    def __init__(self, task: _Optional[str] = ..., sequence: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[TaskState, str]] = ..., stage: _Optional[str] = ..., percent: _Optional[int] = ..., message: _Optional[str] = ..., estimated_completion_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., estimated_remaining: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., result: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., type: _Optional[_Union[TaskEventType, str]] = ..., part: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
 
 class GetTaskRequest(_message.Message):
     __slots__ = ("name",)

@@ -71,6 +71,22 @@ async def test_story_create_survives_a_dropped_connection_by_re_attaching(storyl
     assert proxy.accepted >= 2
 
 
+async def test_story_create_prints_each_scene_as_it_lands(storyloom_server, caller, client):
+    result = await run_cli(storyloom_server.address, caller.key, "story", "create", "--character", "Luna",
+                           "--setting", "a snowy valley", "--scenes", "3")
+
+    assert result.code == 0, result.stderr
+    name = re.search(r"^(users/\S+/stories/\S+)$", result.stdout, re.M)[1]
+    story = await client.stories.get_story(v1.GetStoryRequest(name=name))
+    landed = re.findall(r"^scene ready: (\d)\. .*\[picture (\S+), narration (\S+)\]$", result.stdout, re.M)
+    assert sorted(landed) == sorted((str(s.index + 1), s.picture.name, s.narration.name) for s in story.scenes)
+    assert all(s.text in result.stdout for s in story.scenes)  # each scene's text, printed with it
+    # As it lands: the first scene is printed in an earlier read of the output than the finished story's summary.
+    first = next(i for i, (_, text) in enumerate(result.stdout_chunks) if "scene ready: " in text)
+    summary = next(i for i, (_, text) in enumerate(result.stdout_chunks) if "3 of 3 scenes" in text)
+    assert first < summary
+
+
 async def test_chat_with_a_message_prints_the_reply_as_it_is_written(storyloom_server, caller, client):
     storyloom_server.app.text_engine.word_delay = 0.04
 

@@ -26,6 +26,11 @@ async def test_a_story_made_over_rest_has_every_picture_and_narration_downloadab
 
     story = (await http.get(f"/v1/{task['target']}", headers=key)).json()
     assert story["state"] == "STORY_STATE_READY" and len(story["scenes"]) == 2
+    # Each scene came in its SCENE_READY event, in JSON as GetStory shows it (the Scene's type is in the descriptors).
+    ready = [e for e in events if e.get("type") == "TASK_EVENT_TYPE_SCENE_READY"]
+    assert all(e["part"]["@type"] == "type.googleapis.com/storyloom.v1.Scene" for e in ready)
+    delivered = {e["part"].get("index", 0): {k: v for k, v in e["part"].items() if k != "@type"} for e in ready}
+    assert delivered == dict(enumerate(story["scenes"]))
     for scene in story["scenes"]:
         assert "Milo" in story["scenes"][0]["text"] and scene["text"]
         for asset, content_type in (("picture", "image/png"), ("narration", "audio/wav")):

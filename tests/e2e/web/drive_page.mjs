@@ -124,6 +124,7 @@ try {
         stage: document.getElementById("story-stage").textContent,
         percent: document.getElementById("story-percent").textContent,
         eta: document.getElementById("story-eta").textContent,
+        scenesShown: document.querySelectorAll("#scenes .scene").length,
       });
     }).observe(status, { subtree: true, childList: true, characterData: true, attributes: true });
   });
@@ -137,6 +138,8 @@ try {
   await page.waitForFunction(
     () => {
       if (!document.getElementById("story-error").hidden) return true; // fail fast, with the message
+      // The heading shows once the whole story is (scenes show one by one before it, as each finishes).
+      if (document.getElementById("story-heading").hidden) return false;
       const cards = [...document.querySelectorAll("#scenes .scene")];
       return (
         cards.length > 0 &&

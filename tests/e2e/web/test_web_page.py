@@ -102,6 +102,8 @@ async def check_what_was_shown(seen: dict, gateway: str, caller: Caller, scene_c
     assert any(0 < v < 100 for v in values), values  # and was seen in between
     assert {"premise", "scenes", "illustrations", "narration", "done"} <= {p["stage"] for p in shown["progressSeen"]}
     assert any(p["eta"].endswith(" left") for p in shown["progressSeen"]), shown["progressSeen"]  # an ETA was shown
+    # Scene 1 was on the page while the bar still moved: each scene is shown as it finishes.
+    assert any(p["scenesShown"] >= 1 and p["value"] < 100 for p in shown["progressSeen"]), shown["progressSeen"]
     assert shown["eta"].startswith("finished in")
 
     assert story["state"] == "STORY_STATE_READY" and shown["heading"] == story["title"]

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from storyloom.domain.accounts import Accounts, User
 from storyloom.domain.errors import Unauthenticated
 from storyloom.domain.media import MediaItem
-from storyloom.domain.tasks import Task, TaskError, TaskEvent, TaskResult, TaskState, TaskUpdate
+from storyloom.domain.tasks import Task, TaskError, TaskEvent, TaskPart, TaskResult, TaskState, TaskUpdate
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.media import SqlMediaRepository
@@ -186,6 +186,15 @@ async def test_each_appended_event_takes_the_next_sequence_and_snapshots_the_tas
     assert got.update_time == ended and got.create_time == T0 and got.last_sequence == 4
     assert got.start_time.utcoffset() == got.end_time.utcoffset() == dt.timedelta(0)
     assert await tasks.events_after(task.id, 1, 10) == [e2, e3, e4]
+
+
+async def test_an_event_keeps_the_part_it_announces_and_only_that_event(tasks):
+    task = await add_task(tasks)
+    part = TaskPart("SCENE_READY", {"story_id": "s1", "index": 2, "note": "ü"})
+    _, announcing = await tasks.append_event(task.id, TaskUpdate(stage="scene_ready", part=part), T0)
+    _, after = await tasks.append_event(task.id, TaskUpdate(message="next"), T0)
+    assert announcing.part == part and after.part is None
+    assert [e.part for e in await tasks.events_after(task.id, 1, 10)] == [part, None]
 
 
 async def test_an_eta_comes_back_as_the_same_moment_in_utc(tasks):

@@ -113,6 +113,7 @@ __all__ = (
     "SynthesizeRequest",
     "Task",
     "TaskEvent",
+    "TaskEventType",
     "TaskServiceStub",
     "TaskState",
     "TokenUsage",
@@ -1169,6 +1170,45 @@ class StoryVideoState(betterproto2.Enum):
             "STORY_VIDEO_STATE_READY": 2,
             "STORY_VIDEO_STATE_FAILED": 3,
             "STORY_VIDEO_STATE_CANCELLED": 4,
+        }
+
+
+class TaskEventType(betterproto2.Enum):
+    """
+    TaskEventType says what a task event announces.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: read as PROGRESS.
+    """
+
+    PROGRESS = 1
+    """
+    Progress or a change of state.
+    """
+
+    SCENE_READY = 2
+    """
+    A scene of a story is finished and stored (its text, picture and
+    narration, as far as asked for); `part` carries it. Scenes of a story
+    are written concurrently and may finish out of order.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "TASK_EVENT_TYPE_UNSPECIFIED",
+            1: "TASK_EVENT_TYPE_PROGRESS",
+            2: "TASK_EVENT_TYPE_SCENE_READY",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "TASK_EVENT_TYPE_UNSPECIFIED": 0,
+            "TASK_EVENT_TYPE_PROGRESS": 1,
+            "TASK_EVENT_TYPE_SCENE_READY": 2,
         }
 
 
@@ -4085,6 +4125,20 @@ class TaskEvent(betterproto2.Message):
     The error; set only on the terminal event of a FAILED or CANCELLED task.
     """
 
+    type: "TaskEventType" = betterproto2.field(12, betterproto2.TYPE_ENUM, default_factory=lambda: TaskEventType(0))
+    """
+    What the event announces: progress, or a finished part of the result.
+    """
+
+    part: "__google__protobuf__.Any | None" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The finished part of the result that an event of type SCENE_READY
+    carries, so an app can show it at once: a `Scene` of the story
+    CreateStory writes, with its picture and narration media (names, sizes,
+    sha256). Unset on other events, and when the part is gone (its story was
+    deleted).
+    """
+
 
 default_message_pool.register_message("storyloom.v1", "TaskEvent", TaskEvent)
 
@@ -4790,9 +4844,12 @@ class StoryServiceStub(betterproto2_grpclib.ServiceStub):
         The task's `result` is the finished `Story`; its `target` is the
         story's name. The story shows in GetStory and ListStories from the
         start, with state GENERATING and its scenes appearing as they finish.
-        Stages: `premise`, `outline`, `scenes`, `illustrations`, `narration`,
-        `done`. Failures to start (bad input, unknown conversation) are ordinary
-        errors of this call.
+        Stages: `premise`, `outline`, then per scene `scenes` (its text),
+        `illustrations` and `narration`, several scenes at once (scene 1
+        first), then `done`. Each finished scene is announced by an event of
+        type SCENE_READY (stage `scene_ready`) whose `part` is the `Scene` with
+        its picture and narration. Failures to start (bad input, unknown
+        conversation) are ordinary errors of this call.
         """
 
         return await self._unary_unary(

@@ -1417,9 +1417,12 @@ export const StoryService: GenService<{
    * The task's `result` is the finished `Story`; its `target` is the
    * story's name. The story shows in GetStory and ListStories from the
    * start, with state GENERATING and its scenes appearing as they finish.
-   * Stages: `premise`, `outline`, `scenes`, `illustrations`, `narration`,
-   * `done`. Failures to start (bad input, unknown conversation) are ordinary
-   * errors of this call.
+   * Stages: `premise`, `outline`, then per scene `scenes` (its text),
+   * `illustrations` and `narration`, several scenes at once (scene 1
+   * first), then `done`. Each finished scene is announced by an event of
+   * type SCENE_READY (stage `scene_ready`) whose `part` is the `Scene` with
+   * its picture and narration. Failures to start (bad input, unknown
+   * conversation) are ordinary errors of this call.
    *
    * @generated from rpc storyloom.v1.StoryService.CreateStory
    */
