@@ -49,7 +49,7 @@ async def one_story(scenes: int, concurrency: int, reads: int = 0) -> Timing:
                             text_engine="offline", offline_word_delay_seconds=0, story_scene_concurrency=concurrency)
         app = await build_app(settings)
         await start(app)
-        await app.engines.narrator.inner.warm_up()  # type: ignore[attr-defined]  # the piper voice, loaded once
+        await app.engines.narrator.warm_up()  # the piper voice, loaded once
         running = await start_server(app)
         user = await app.accounts.create_user("bench")
         metadata = (("x-api-key", await app.accounts.create_key(user.id)),)

@@ -87,8 +87,22 @@ class App:
     notifier: LocalNotifier | PostgresNotifier
     observability: Observability
     videos: StoryVideos
+    _warming: asyncio.Task[None] | None = None
+
+    def warm_up_in_background(self) -> None:
+        """Loads the speech models (spoken replies' and the story narrator's) without holding up the start."""
+        async def warm() -> None:
+            try:
+                await self.voice.engines.warm_up()
+                await self.engines.narrator.warm_up()
+            except Exception:
+                log.exception("warming up the speech models failed; they load on first use")
+
+        self._warming = asyncio.create_task(warm(), name="speech-warm-up")
 
     async def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
         await self.tasks.shutdown()
         await self.conversations.aclose()
         await self.accounts.aclose()
@@ -143,7 +157,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
                                                      admitted_replies=settings.admitted_replies),
                                   notifier=notifier)
     narrator = build_narrator(settings)
-    speech = build_speech(narrator, hangover_seconds=settings.voice_hangover_seconds)
+    speech = build_speech(hangover_seconds=settings.voice_hangover_seconds)
     engines = StoryEngines(writer=text_engine, illustrator=TimedIllustrator(build_illustrator(settings), observability),
                            narrator=TimedNarrator(narrator, observability))
     app = App(
@@ -201,7 +215,7 @@ async def start(app: App) -> None:
     await app.conversations.recover()
     await app.voice.start()
     if app.settings.voice_warm_up:
-        app.voice.warm_up_in_background()
+        app.warm_up_in_background()
     await check_models(app)
 
 
@@ -287,19 +301,20 @@ def build_narrator(settings: Settings) -> Narrator:
     return PiperNarrator(max_concurrency=settings.story_scene_concurrency)
 
 
-def build_speech(narrator: Narrator, *, hangover_seconds: float = 0.4) -> SpeechEngines:
-    """The offline speech engines (each loads its model on first use); TTS is the story narrator's piper voice."""
+def build_speech(*, hangover_seconds: float = 0.4) -> SpeechEngines:
+    """The offline speech engines (each loads its model on first use). Spoken replies have a piper voice of their own,
+    one synthesis at a time on all cores: a reply's first clause must not wait for a story's narration slot, nor be
+    synthesized on the one thread each of a story's concurrent scene narrations gets."""
     from storyloom.engines.speech.audio_codecs import AvAudioCodecs
     from storyloom.engines.speech.langid import FastTextLanguageIdentifier, LazyLanguageIdentifier
     from storyloom.engines.speech.piper_tts import VOICE_ALIASES, VOICE_NAME, PiperNarrator
     from storyloom.engines.speech.stt import WhisperSpeechToText
     from storyloom.engines.speech.vad import SileroVad
 
-    tts = narrator if isinstance(narrator, PiperNarrator) else PiperNarrator()
     return SpeechEngines(
         stt=WhisperSpeechToText(), vad=SileroVad(min_silence_seconds=hangover_seconds),
         langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
-        tts=tts, codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
+        tts=PiperNarrator(), codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
         tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))
 
 

@@ -515,6 +515,9 @@ class FakeNarrator:
         self.log.append(("end", text))
         return Narration(wav_bytes(0.1), 16000, 0.1)
 
+    async def warm_up(self) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 

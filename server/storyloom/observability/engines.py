@@ -41,6 +41,9 @@ class TimedNarrator:
         self._telemetry.tts_real_time_factor(time.perf_counter() - started, narration.duration_seconds)
         return narration
 
+    async def warm_up(self) -> None:
+        await self.inner.warm_up()
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

@@ -97,4 +97,7 @@ class Narrator(Protocol):
         """Reads the text aloud, at about `words_per_minute` when given, loudness-normalized; CPU work runs off
         the event loop."""
 
+    async def warm_up(self) -> None:
+        """Loads the voice and speaks once, so the first story is as fast as the next."""
+
     async def aclose(self) -> None: ...

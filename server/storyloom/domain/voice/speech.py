@@ -132,23 +132,11 @@ class Voice:
         self.live = LiveSessions(limits.idle_seconds, clock)
         self._rated: dict[float, SentenceSynthesizer] = {}
         self._rated_lock = asyncio.Lock()
-        self._warming: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.live.start()
 
-    def warm_up_in_background(self) -> None:
-        async def warm() -> None:
-            try:
-                await self.engines.warm_up()
-            except Exception:
-                log.exception("warming up the speech engines failed; they load on first use")
-
-        self._warming = asyncio.create_task(warm(), name="voice-warm-up")
-
     async def aclose(self) -> None:
-        if self._warming is not None and not self._warming.done():
-            self._warming.cancel()
         await self.live.stop()
         for tts in self._rated.values():
             with contextlib.suppress(Exception):
