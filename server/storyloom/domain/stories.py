@@ -29,7 +29,7 @@ from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
-from storyloom.domain.requirements import StoryRequirements, with_defaults
+from storyloom.domain.requirements import StoryRequirements, checked, with_defaults
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
@@ -216,6 +216,7 @@ class Stories:
         source_version = ""
         if requirements is not None:
             require_something(requirements)
+            requirements = checked(requirements)
         elif conversation_id:
             # A failure to start is an ordinary error; a conversation that moved on is a new request.
             conversation = await self._conversations.get(user_id, conversation_id)
