@@ -115,6 +115,8 @@ class Settings:
     # message is refused with RESOURCE_EXHAUSTED and a RetryInfo at once.
     concurrent_replies: int = 64
     admitted_replies: int = 1024
+    # A reply no one reads (its last stream gone) stops unless a stream re-attaches within this many seconds.
+    abandoned_reply_seconds: float = 30.0
     # Per-user quotas (0: none): tasks pending or running (a story being made), and open streams on one server.
     max_live_tasks_per_user: int = 20
     max_streams_per_user: int = 32
@@ -186,6 +188,7 @@ class Settings:
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
             "concurrent_replies": int(_env("CONCURRENT_REPLIES", str(cls.concurrent_replies))),
             "admitted_replies": int(_env("ADMITTED_REPLIES", str(cls.admitted_replies))),
+            "abandoned_reply_seconds": float(_env("ABANDONED_REPLY_SECONDS", str(cls.abandoned_reply_seconds))),
             "max_live_tasks_per_user": int(_env("MAX_LIVE_TASKS_PER_USER", str(cls.max_live_tasks_per_user))),
             "max_streams_per_user": int(_env("MAX_STREAMS_PER_USER", str(cls.max_streams_per_user))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),

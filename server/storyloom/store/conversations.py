@@ -161,16 +161,19 @@ class SqlConversationRepository:
             return list(rows)
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
-                             output_tokens: int, error: TaskError | None) -> Message:
+                             output_tokens: int, error: TaskError | None,
+                             stored: Sequence[str] | None = None) -> Message:
         async with self._db.begin() as session, session.begin():
-            # The text is assembled once, here, from the chunks (append-only while the reply was written).
-            texts = list(await session.scalars(select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id)
-                                               .order_by(ReplyChunkRow.seq)))
-            await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(
+            # The text is assembled once, here, from the chunks (append-only while the reply was written), unless
+            # the writer knows them.
+            texts = list(stored) if stored is not None else list(await session.scalars(
+                select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
+            row = await session.scalar(update(MessageRow).where(MessageRow.id == message_id).values(
                 state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
-                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts)))
-            row = await session.get(MessageRow, message_id)
-            assert row is not None
+                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts))
+                .returning(MessageRow))
+            if row is None:
+                raise LookupError(message_id)
             return _message(row)
 
     async def cut_message(self, message_id: str, text: str) -> Message:
