@@ -63,8 +63,6 @@ TRACE_PARAM = "_trace"
 TASK_LIMIT_RETRY_SECONDS = 30.0
 
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
-# Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
-SAFETY_SECONDS = 10.0
 # A watched task that waits in the queue reports its place and an estimated start at least this often.
 QUEUE_REPORT_SECONDS = 5.0
 
@@ -333,7 +331,7 @@ class TaskRunner:
                     if not await changed.wait(self._queue_report_due(task)):
                         await self._report_queue(task)
                 else:
-                    await changed.wait(SAFETY_SECONDS)
+                    await changed.wait(self._notifier.recheck_seconds)
 
     def _queue_report_due(self, task: Task) -> float:
         """Seconds until a waiting task's next queue report is due (its last event's age counts)."""
