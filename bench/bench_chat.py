@@ -2,6 +2,11 @@
 time to the accepted event, to the first text, to the whole reply; errors, replies/s, SQL statements per reply.
 
     make bench          (or: .venv/bin/python bench/bench_chat.py [--levels 1,50,200,500] [--word-delay 0.015])
+    .venv/bin/python bench/bench_chat.py --sqlite-synchronous FULL,NORMAL --levels 50 --word-delay 0 --rounds 3
+
+With several `--sqlite-synchronous` levels, each round runs every level in turn on a fresh server (rounds interleave
+them, so a busy machine slows both alike); the data directory is on the disk the script is on (not a tmpfs), so
+fsync costs what it costs.
 
 Each level sends one message from each of N users at once (N concurrent SendMessage streams) and reads each reply to
 its end. The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly
@@ -81,11 +86,12 @@ async def engine_first_word(app: Any) -> float:
     return statistics.median(times)
 
 
-async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
+               synchronous: str) -> None:
+    with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
-                            concurrent_replies=concurrent_replies)
+                            concurrent_replies=concurrent_replies, sqlite_synchronous=synchronous)
         app = await build_app(settings)
         await start(app)
         running = await start_server(app)
@@ -98,7 +104,8 @@ async def main(levels: list[int], word_delay: float, deadline: float, concurrent
         event.listen(app.db.engine.sync_engine, "before_cursor_execute", counted)
         try:
             engine_first = await engine_first_word(app)
-            print(f"chat replies, {concurrent_replies} written at once, offline engine at {word_delay * 1000:g} ms "
+            print(f"chat replies, SQLite synchronous={synchronous}, {concurrent_replies} written at once, offline "
+                  f"engine at {word_delay * 1000:g} ms "
                   f"a word; engine alone to its first word "
                   f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
             async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
@@ -142,5 +149,11 @@ if __name__ == "__main__":
     parser.add_argument("--word-delay", type=float, default=0.015, help="the offline engine's seconds per word")
     parser.add_argument("--deadline", type=float, default=180.0, help="each SendMessage's deadline, seconds")
     parser.add_argument("--concurrent-replies", type=int, default=Settings.concurrent_replies)
+    parser.add_argument("--sqlite-synchronous", default=Settings.sqlite_synchronous,
+                        help="SQLite synchronous level(s), comma-separated: NORMAL, FULL")
+    parser.add_argument("--rounds", type=int, default=1, help="times each synchronous level runs, interleaved")
     args = parser.parse_args()
-    asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline, args.concurrent_replies))
+    for _round in range(args.rounds):
+        for level in args.sqlite_synchronous.upper().split(","):
+            asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
+                             args.concurrent_replies, level))

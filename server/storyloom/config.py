@@ -82,6 +82,8 @@ class Settings:
     data_dir: Path = Path("data")
     # SQLAlchemy URL; empty means SQLite in data_dir.
     database_url: str = ""
+    # SQLite's durability: NORMAL (WAL) survives a crash of the process, FULL also a power loss (README).
+    sqlite_synchronous: str = "NORMAL"
     # Written with the bound port once the server is serving (for port 0).
     port_file: Path | None = None
     # Seconds in-flight calls may take to finish after SIGTERM/SIGINT.
@@ -171,6 +173,7 @@ class Settings:
             "address": _env("ADDRESS", cls.address),
             "data_dir": Path(_env("DATA_DIR", str(cls.data_dir))),
             "database_url": _env("DATABASE_URL", ""),
+            "sqlite_synchronous": _env("SQLITE_SYNCHRONOUS", cls.sqlite_synchronous).upper(),
             "shutdown_grace_seconds": float(_env("SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_seconds))),
             "task_concurrency": int(_env("TASK_CONCURRENCY", str(cls.task_concurrency))),
             "task_retention_seconds": float(_env("TASK_RETENTION_SECONDS", str(cls.task_retention_seconds))),

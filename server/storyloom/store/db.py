@@ -86,8 +86,15 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
+# SQLite's `synchronous` levels a setting may choose: NORMAL (in WAL mode) loses nothing to a crash of the process,
+# only the last commits to a power loss; FULL loses nothing to either, at an fsync per commit.
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+
+
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
+        if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -100,7 +107,7 @@ class Database:
                 "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def pool_status(self) -> dict[str, int]:
@@ -185,12 +192,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (watchers) run beside the writer; FULL makes every commit durable
-    # before it is acknowledged; foreign keys make deletes cascade to events.
+    # WAL lets readers (watchers) run beside the writer; `synchronous` is how durable a commit is when acknowledged
+    # (SQLITE_SYNCHRONOUS); foreign keys make deletes cascade to events.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
