@@ -2,11 +2,13 @@
 
     make bench-watchers      (or: .venv/bin/python bench/bench_watchers.py [--streams 1000] [--seconds 10])
 
-Each side opens N server streams that get nothing to send (WatchTask on a task that waits; the bare server's
-handler awaits forever), then measures, over an idle window: the process's CPU (server and its load client share
-the process, on both sides alike), the SQL statements the server ran per second, and the resident memory each stream
-added (the client's share of a stream included, on both sides). The load average is printed: the machine may be
-shared, and other work slows everything alike.
+Each side runs in a process of its own (so neither reuses memory the other freed) and opens N server streams that
+get nothing to send (WatchTask on a task that waits; the bare server's handler awaits forever), then measures, over
+an idle window: the process's CPU (server and its load client share the process, on both sides alike), the SQL
+statements the server ran per second, and the resident memory each stream added (the client's share of a stream
+included, on both sides). The watched task is running, so its worker's heartbeat writes a few statements a second
+whoever watches: those are measured first, with no stream open, and printed beside. The load average is printed:
+the machine may be shared, and other work slows everything alike.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,11 +52,13 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+@dataclasses.dataclass
 class Figures:
-    def __init__(self, label: str, streams: int, cpu_percent: float, statements_per_second: float | None,
-                 rss_per_stream_kib: float):
-        self.label, self.streams, self.cpu = label, streams, cpu_percent
-        self.sql, self.rss = statements_per_second, rss_per_stream_kib
+    label: str
+    streams: int
+    cpu: float  # % of one core
+    sql: float | None  # statements/s
+    rss: float  # KiB per stream
 
     def __str__(self) -> str:
         sql = f"{self.sql:7.1f}" if self.sql is not None else "      -"
@@ -115,6 +122,10 @@ async def storyloom_side(count: int, seconds: float) -> Figures:
             user = await app.accounts.create_user("bench-watchers")
             metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
             task = await app.tasks.submit(user.id, "bench.idle")
+            await asyncio.sleep(1.0)  # claimed and running
+            before, started_at = statements, time.perf_counter()
+            await asyncio.sleep(seconds)
+            unwatched = (statements - before) / (time.perf_counter() - started_at)
             async with channels(running.port) as opened:
                 stubs = [task_pb2_grpc.TaskServiceStub(c) for c in opened]
                 started: asyncio.Queue[None] = asyncio.Queue()
@@ -136,6 +147,7 @@ async def storyloom_side(count: int, seconds: float) -> Figures:
                 streams, cpu, sql, rss = await idle_window(open_streams, seconds, lambda: statements)
                 await close(streams)
             release.set()
+            print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
             return Figures("Storyloom WatchTask", count, cpu, sql, rss)
         finally:
             event.remove(app.db.engine.sync_engine, "before_cursor_execute", counted)
@@ -179,11 +191,21 @@ async def bare_side(count: int, seconds: float) -> Figures:
         await server.stop(0)
 
 
-async def main(count: int, seconds: float) -> None:
+def side(name: str, count: int, seconds: float) -> Figures:
+    """Runs one side in a child process; its figures come back as its last line of output (JSON)."""
+    child = subprocess.run([sys.executable, __file__, "--side", name, "--streams", str(count),
+                            "--seconds", str(seconds)], check=True, capture_output=True, text=True)
+    lines = child.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line)
+    return Figures(**json.loads(lines[-1]))
+
+
+def main(count: int, seconds: float) -> None:
     print(f"{count} idle server streams each side, {seconds:g} s idle window; load average {load()} "
           f"(the machine may be shared: other work counts in the load, not in these CPU figures)")
-    ours = await storyloom_side(count, seconds)
-    bare = await bare_side(count, seconds)
+    ours = side("storyloom", count, seconds)
+    bare = side("bare", count, seconds)
     print(ours)
     print(bare)
     print(f"CPU beyond the bare server: {ours.cpu - bare.cpu:+.1f} points; memory per stream "
@@ -194,5 +216,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--streams", type=int, default=1000, help="idle streams on each side")
     parser.add_argument("--seconds", type=float, default=10.0, help="the idle window measured")
+    parser.add_argument("--side", choices=("storyloom", "bare"), help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
-    asyncio.run(main(args.streams, args.seconds))
+    if args.side:
+        run_side = storyloom_side if args.side == "storyloom" else bare_side
+        print(json.dumps(dataclasses.asdict(asyncio.run(run_side(args.streams, args.seconds)))), flush=True)
+    else:
+        main(args.streams, args.seconds)
