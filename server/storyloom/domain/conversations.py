@@ -148,10 +148,11 @@ class ConversationRepository(Protocol):
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None,
+        quota: MessageQuota | None = None, title: str = "",
     ) -> tuple[Message, Message]:
         """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
-        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`."""
+        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`.
+        A conversation without a title gets `title`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -323,16 +324,14 @@ class Conversations:
         try:
             user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
-                quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
+                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text))
         except QuotaExceeded as exceeded:
             self._admission.release(reply_id)
             raise _rate_limited(limit, exceeded.oldest, now) from None
         except BaseException:
             self._admission.release(reply_id)
             raise
-        await self._tasks.accepted()
-        if not conversation.title:
-            await self._repo.update(conversation_id, title=_title_from(text))
+        await self._tasks.accepted(REPLY_KIND)
         return user_message, reply
 
     async def message(self, message_id: str) -> Message | None:
@@ -392,7 +391,8 @@ class Conversations:
                 if found is None:  # the conversation was deleted meanwhile
                     raise NotFound(name)
                 reply = found
-                for text in await self._repo.chunks(message_id, seen_chunks):
+                # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
+                for text in await self._repo.chunks(message_id, seen_chunks) if reply.chunk_count > seen_chunks else ():
                     seen_chunks += 1
                     yield ReplyEvent(seen_chunks + 1, reply, delta=text)
                 if reply.finished and seen_chunks >= reply.chunk_count:

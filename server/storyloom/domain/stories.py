@@ -243,7 +243,7 @@ class Stories:
             stored, created = await self._repo.create(story, request_id, new)
             if not created:
                 return await self._tasks.get(user_id, stored.task_id)
-        await self._tasks.accepted()
+        await self._tasks.accepted(CREATE_KIND)
         return new.task
 
     async def get(self, user_id: str, story_id: str) -> Story:

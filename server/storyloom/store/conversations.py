@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
@@ -73,7 +73,7 @@ class SqlConversationRepository:
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None,
+        quota: MessageQuota | None = None, title: str = "",
     ) -> tuple[Message, Message]:
         async with self._db.begin() as session, session.begin():
             if quota is not None and not self._db.is_sqlite:
@@ -83,23 +83,25 @@ class SqlConversationRepository:
                                       {"key": f"storyloom.messages:{quota.user_id}"})
             # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
             # the write lock on SQLite, so concurrent sends to one conversation queue here.
-            claimed = await changed_rows(session, update(ConversationRow).where(ConversationRow.id == conversation_id)
-                                         .values(message_count=ConversationRow.message_count + 2, update_time=now)
-                                         .execution_options(synchronize_session=False))
-            if claimed != 1:
+            claimed = (await session.execute(
+                update(ConversationRow).where(ConversationRow.id == conversation_id)
+                .values(message_count=ConversationRow.message_count + 2, update_time=now,
+                        title=case((ConversationRow.title == "", title), else_=ConversationRow.title))
+                .returning(ConversationRow.user_id, ConversationRow.message_count)
+                .execution_options(synchronize_session=False))).one_or_none()
+            if claimed is None:
                 raise LookupError(conversation_id)
+            owner, message_count = claimed
             if quota is not None:
                 count, oldest = await _count_user_messages(session, quota.user_id, quota.since)
                 if count >= quota.limit:
                     raise QuotaExceeded(oldest)  # leaving the transaction rolls the claim back
-            conversation = await session.scalar(select(ConversationRow).where(ConversationRow.id == conversation_id))
-            assert conversation is not None
-            position = conversation.message_count - 2
-            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+            position = message_count - 2
+            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=owner,
                               position=position + 1, role="user", text=user_text, state="COMPLETE",
                               finish_reason="", input_tokens=0, output_tokens=0, task_id="", chunk_count=0,
                               request_id=request_id or None, create_time=now)
-            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
+            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=owner,
                                position=position + 2, role="assistant", text="", state="GENERATING",
                                finish_reason="", input_tokens=0, output_tokens=0, task_id=task.task.id, chunk_count=0,
                                request_id=None, create_time=now)
