@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storyloom.app import build_app, start
 from storyloom.config import Settings
@@ -39,6 +39,7 @@ from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
 from storyloom.server import start_server
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
+from tests.support.sql_counter import counting_statements
 
 TEXT = "Hi! I want a story about a brave fox named Luna"
 
@@ -95,50 +96,43 @@ async def main(levels: list[int], word_delay: float, deadline: float, concurrent
         app = await build_app(settings)
         await start(app)
         running = await start_server(app)
-        statements = 0
-
-        def counted(*_args: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", counted)
         try:
-            engine_first = await engine_first_word(app)
-            print(f"chat replies, SQLite synchronous={synchronous}, {concurrent_replies} written at once, offline "
-                  f"engine at {word_delay * 1000:g} ms "
-                  f"a word; engine alone to its first word "
-                  f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                stub = conversation_pb2_grpc.ConversationServiceStub(channel)
-                for concurrency in levels:
-                    keys = []
-                    for i in range(concurrency):
-                        user = await app.accounts.create_user(f"bench-{concurrency}-{i}")
-                        keys.append((("x-api-key", await app.accounts.create_key(user.id)),))
-                    for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
-                        await app.accounts.authenticate(key[0][1])
-                    statements_before = statements
-                    started = time.perf_counter()
-                    results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
-                    elapsed = time.perf_counter() - started
-                    rows = [r for r in results if not isinstance(r, str)]
-                    errors: dict[str, int] = {}
-                    for r in results:
-                        if isinstance(r, str):
-                            errors[r] = errors.get(r, 0) + 1
-                    words = statistics.median([r[3] for r in rows]) if rows else 0
-                    print(f"{concurrency:4} concurrent streams: {len(rows)} replies ({words:.0f} chunks each) in "
-                          f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
-                          f"{(statements - statements_before) / max(1, concurrency):.0f} SQL statements per reply "
-                          f"(CreateConversation included)")
-                    print("       accepted          " + percentiles([r[0] for r in rows]))
-                    print("       first text        " + percentiles([r[1] for r in rows]))
-                    print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
-                                                                          for r in rows]))
-                    print("       whole reply       " + percentiles([r[2] for r in rows]))
-            print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            with counting_statements(app.db.engine) as statements:
+                engine_first = await engine_first_word(app)
+                print(f"chat replies, SQLite synchronous={synchronous}, {concurrent_replies} written at once, offline "
+                      f"engine at {word_delay * 1000:g} ms "
+                      f"a word; engine alone to its first word "
+                      f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                    stub = conversation_pb2_grpc.ConversationServiceStub(channel)
+                    for concurrency in levels:
+                        keys = []
+                        for i in range(concurrency):
+                            user = await app.accounts.create_user(f"bench-{concurrency}-{i}")
+                            keys.append((("x-api-key", await app.accounts.create_key(user.id)),))
+                        for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
+                            await app.accounts.authenticate(key[0][1])
+                        statements_before = len(statements)
+                        started = time.perf_counter()
+                        results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
+                        elapsed = time.perf_counter() - started
+                        rows = [r for r in results if not isinstance(r, str)]
+                        errors: dict[str, int] = {}
+                        for r in results:
+                            if isinstance(r, str):
+                                errors[r] = errors.get(r, 0) + 1
+                        words = statistics.median([r[3] for r in rows]) if rows else 0
+                        print(f"{concurrency:4} concurrent streams: {len(rows)} replies ({words:.0f} chunks each) in "
+                              f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
+                              f"{(len(statements) - statements_before) / max(1, concurrency):.0f} SQL statements "
+                              f"per reply (CreateConversation included)")
+                        print("       accepted          " + percentiles([r[0] for r in rows]))
+                        print("       first text        " + percentiles([r[1] for r in rows]))
+                        print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
+                                                                              for r in rows]))
+                        print("       whole reply       " + percentiles([r[2] for r in rows]))
+                print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", counted)
             await running.stop(0.5)
             await app.close()
 

@@ -29,15 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storyloom.app import build_app, start
 from storyloom.config import Settings
 from storyloom.domain.tasks import TaskContext
 from storyloom.server import start_server
 from storyloom.v1 import task_pb2, task_pb2_grpc
+from tests.support.sql_counter import counting_statements
 
 CHANNELS = 10  # streams are spread over this many connections, as many clients would be
 IDLE_METHOD = "/bench.Idle/Watch"
@@ -111,46 +112,39 @@ async def storyloom_side(count: int, seconds: float) -> Figures:
         app.tasks.register("bench.idle", wait_idle)
         await start(app)
         running = await start_server(app)
-        statements = 0
-
-        def counted(*_args: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", counted)
         try:
-            user = await app.accounts.create_user("bench-watchers")
-            metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
-            task = await app.tasks.submit(user.id, "bench.idle")
-            await asyncio.sleep(1.0)  # claimed and running
-            before, started_at = statements, time.perf_counter()
-            await asyncio.sleep(seconds)
-            unwatched = (statements - before) / (time.perf_counter() - started_at)
-            async with channels(running.port) as opened:
-                stubs = [task_pb2_grpc.TaskServiceStub(c) for c in opened]
-                started: asyncio.Queue[None] = asyncio.Queue()
+            with counting_statements(app.db.engine) as statements:
+                user = await app.accounts.create_user("bench-watchers")
+                metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
+                task = await app.tasks.submit(user.id, "bench.idle")
+                await asyncio.sleep(1.0)  # claimed and running
+                before, started_at = len(statements), time.perf_counter()
+                await asyncio.sleep(seconds)
+                unwatched = (len(statements) - before) / (time.perf_counter() - started_at)
+                async with channels(running.port) as opened:
+                    stubs = [task_pb2_grpc.TaskServiceStub(c) for c in opened]
+                    started: asyncio.Queue[None] = asyncio.Queue()
 
-                async def watch(stub: task_pb2_grpc.TaskServiceStub) -> None:
-                    call = stub.WatchTask(task_pb2.WatchTaskRequest(name=f"tasks/{task.id}"), metadata=metadata)
-                    first = True
-                    async for _event in call:  # the events so far, then nothing while the task waits
-                        if first:
-                            first = False
-                            started.put_nowait(None)
+                    async def watch(stub: task_pb2_grpc.TaskServiceStub) -> None:
+                        call = stub.WatchTask(task_pb2.WatchTaskRequest(name=f"tasks/{task.id}"), metadata=metadata)
+                        first = True
+                        async for _event in call:  # the events so far, then nothing while the task waits
+                            if first:
+                                first = False
+                                started.put_nowait(None)
 
-                async def open_streams() -> list[asyncio.Task[Any]]:
-                    streams = [asyncio.create_task(watch(stubs[i % CHANNELS])) for i in range(count)]
-                    for _ in range(count):
-                        await started.get()
-                    return streams
+                    async def open_streams() -> list[asyncio.Task[Any]]:
+                        streams = [asyncio.create_task(watch(stubs[i % CHANNELS])) for i in range(count)]
+                        for _ in range(count):
+                            await started.get()
+                        return streams
 
-                streams, cpu, sql, rss = await idle_window(open_streams, seconds, lambda: statements)
-                await close(streams)
-            release.set()
-            print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
-            return Figures("Storyloom WatchTask", count, cpu, sql, rss)
+                    streams, cpu, sql, rss = await idle_window(open_streams, seconds, lambda: len(statements))
+                    await close(streams)
+                release.set()
+                print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
+                return Figures("Storyloom WatchTask", count, cpu, sql, rss)
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", counted)
             await running.stop(0.5)
             await app.close()
 
