@@ -56,7 +56,7 @@ class SqlConversationRepository:
     async def update(self, conversation_id: str, **fields: Any) -> Conversation:
         if "requirements" in fields:
             fields["requirements"] = _requirements_json(fields["requirements"])
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             row = await session.get(ConversationRow, conversation_id)
             if row is None:
                 raise LookupError(conversation_id)
@@ -65,7 +65,7 @@ class SqlConversationRepository:
             return _conversation(row)
 
     async def delete(self, conversation_id: str) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             ids = select(MessageRow.id).where(MessageRow.conversation_id == conversation_id)
             await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id.in_(ids)))
             await session.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
@@ -75,7 +75,7 @@ class SqlConversationRepository:
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None, title: str = "",
     ) -> tuple[Message, Message]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             if quota is not None and not self._db.is_sqlite:
                 # The user's sends take turns from here to the commit, on every replica, so each counts the ones
                 # before it. (SQLite has one writer at a time: the UPDATE below already orders them.)
@@ -138,7 +138,7 @@ class SqlConversationRepository:
             return await _with_chunks(session, [_message(r) for r in await session.scalars(query)])
 
     async def append_chunk(self, message_id: str, text: str) -> int:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # Claim the chunk's number first, as in add_exchange.
             claimed = await changed_rows(session, update(MessageRow).where(MessageRow.id == message_id)
                                          .values(chunk_count=MessageRow.chunk_count + 1, text=MessageRow.text + text)
@@ -152,7 +152,7 @@ class SqlConversationRepository:
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
         if not chunks:
             return
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(insert(ReplyChunkRow), [
                 {"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks])
 
@@ -165,7 +165,7 @@ class SqlConversationRepository:
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None,
                              stored: Sequence[str] | None = None) -> Message:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # The text is assembled once, here, from the chunks (append-only while the reply was written), unless
             # the writer knows them.
             texts = list(stored) if stored is not None else list(await session.scalars(
@@ -179,7 +179,7 @@ class SqlConversationRepository:
             return _message(row)
 
     async def cut_message(self, message_id: str, text: str) -> Message:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id == message_id))
             if text:
                 session.add(ReplyChunkRow(message_id=message_id, seq=1, text=text))

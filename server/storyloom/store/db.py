@@ -7,11 +7,12 @@ Every transaction is short and awaits nothing but the database, and a cancelled 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -109,6 +110,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
 
     def pool_status(self) -> dict[str, int]:
         """The connection pool now: its size, connections checked out, idle in it, and over its size."""
@@ -132,6 +135,15 @@ class Database:
     def begin(self) -> AsyncSession:
         return self.session()
 
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that writes, committed at the end of the block. On SQLite the writes of this
+        process take turns here: SQLite has one writer at a time anyway, and a writer waiting on this lock starts
+        as soon as the one before it ends, where one waiting on the database's lock sleeps in its busy handler
+        (up to 100 ms a nap). Do not open another write inside the block."""
+        async with self._writers, self.session() as session, session.begin():
+            yield session
+
     async def fetch(self, statement: Executable) -> list[Row[Any]]:
         """The rows of one read-only statement, on a pooled connection without an ORM session: the hot reads
         (Get/List of stories, tasks, media) use this, one statement each."""
@@ -150,7 +162,7 @@ class Database:
         """
         first = rows[0]
         try:
-            async with self.session() as session, session.begin():
+            async with self.write() as session:
                 for index, row in enumerate(rows):
                     session.add(row)
                     await session.flush()
