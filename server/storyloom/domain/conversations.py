@@ -421,7 +421,7 @@ class Conversations:
                 if await attached.wait(self._limits.abandoned_reply_seconds) or message_id in self._readers:
                     return
             reply = await self._repo.get_message(message_id)
-            if reply is None or reply.finished or not reply.task_id:
+            if reply is None or reply.user_id != user_id or reply.finished or not reply.task_id:
                 return
             log.info("reply abandoned: no stream re-attached", extra={"message_id": message_id})
             with contextlib.suppress(NotFound):
