@@ -3,6 +3,7 @@ time to the accepted event, to the first text, to the whole reply; errors, repli
 
     make bench          (or: .venv/bin/python bench/bench_chat.py [--levels 1,50,200,500] [--word-delay 0.015])
     .venv/bin/python bench/bench_chat.py --sqlite-synchronous FULL,NORMAL --levels 50 --word-delay 0 --rounds 3
+    .venv/bin/python bench/bench_chat.py --postgres      (a new database on the local PostgreSQL, dropped after)
 
 With several `--sqlite-synchronous` levels, each round runs every level in turn on a fresh server (rounds interleave
 them, so a busy machine slows both alike); the data directory is on the disk the script is on (not a tmpfs), so
@@ -32,6 +33,8 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_reads import postgres_database
 
 from storyloom.app import build_app, start
 from storyloom.config import Settings
@@ -88,18 +91,29 @@ async def engine_first_word(app: Any) -> float:
 
 
 async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-               synchronous: str) -> None:
+               synchronous: str, postgres: str) -> None:
+    if postgres:
+        async with postgres_database(postgres) as url:
+            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url)
+    else:
+        await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "")
+
+
+async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
+                  synchronous: str, database_url: str) -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
-                            concurrent_replies=concurrent_replies, sqlite_synchronous=synchronous)
+                            concurrent_replies=concurrent_replies, sqlite_synchronous=synchronous,
+                            database_url=database_url, secret="bench-chat" if database_url else "")
         app = await build_app(settings)
         await start(app)
         running = await start_server(app)
         try:
             with counting_statements(app.db.engine) as statements:
                 engine_first = await engine_first_word(app)
-                print(f"chat replies, SQLite synchronous={synchronous}, {concurrent_replies} written at once, offline "
+                database = "PostgreSQL" if database_url else f"SQLite synchronous={synchronous}"
+                print(f"chat replies, {database}, {concurrent_replies} written at once, offline "
                       f"engine at {word_delay * 1000:g} ms "
                       f"a word; engine alone to its first word "
                       f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -146,8 +160,10 @@ if __name__ == "__main__":
     parser.add_argument("--sqlite-synchronous", default=Settings.sqlite_synchronous,
                         help="SQLite synchronous level(s), comma-separated: NORMAL, FULL")
     parser.add_argument("--rounds", type=int, default=1, help="times each synchronous level runs, interleaved")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres", default="",
+                        help="run on a new database of this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
     for _round in range(args.rounds):
         for level in args.sqlite_synchronous.upper().split(","):
             asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
-                             args.concurrent_replies, level))
+                             args.concurrent_replies, level, args.postgres))
