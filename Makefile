@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test test-fast run cluster bench bench-cluster bench-reads bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
+.PHONY: help venv install generate lint format check check-generated breaking test test-fast run cluster bench bench-cluster bench-reads bench-watchers bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -88,6 +88,7 @@ help:
 	@echo "make bench            benchmarks in bench/, printing figures"
 	@echo "make cluster          two API replicas + a worker + Envoy + PostgreSQL + SeaweedFS on this machine"
 	@echo "make bench-cluster    the cluster benchmark: stories/min with 1 and 2 workers, resume after kill -9, watch latency"
+	@echo "make bench-watchers   1,000 idle WatchTask streams vs a bare grpc.aio server: CPU, SQL/s, RSS per stream"
 	@echo "make bench-video      story video render time / running time for a 5-scene story, with the load"
 	@echo "make gemini-smoke     with GEMINI_API_KEY: chat, extraction, a story step and a picture on the real Gemini API"
 	@echo "make quality          the story quality benchmark (bench/quality): scorecard printed and in scorecard.json"
@@ -295,6 +296,10 @@ bench-reads: $(STAMP)
 	$(PY) bench/bench_reads.py --postgres
 
 # Story videos alone: render time over running time of a 5-scene story at 720p, and the load it ran under.
+# 1,000 idle WatchTask streams beside a bare grpc.aio server's as many: CPU, SQL statements/s, RSS per stream.
+bench-watchers: $(STAMP)
+	$(PY) bench/bench_watchers.py
+
 bench-video: $(STAMP)
 	$(PY) bench/bench_video.py
 

@@ -2,6 +2,12 @@
 time to the accepted event, to the first text, to the whole reply; errors, replies/s, SQL statements per reply.
 
     make bench          (or: .venv/bin/python bench/bench_chat.py [--levels 1,50,200,500] [--word-delay 0.015])
+    .venv/bin/python bench/bench_chat.py --sqlite-synchronous FULL,NORMAL --levels 50 --word-delay 0 --rounds 3
+    .venv/bin/python bench/bench_chat.py --postgres      (a new database on the local PostgreSQL, dropped after)
+
+With several `--sqlite-synchronous` levels, each round runs every level in turn on a fresh server (rounds interleave
+them, so a busy machine slows both alike); the data directory is on the disk the script is on (not a tmpfs), so
+fsync costs what it costs.
 
 Each level sends one message from each of N users at once (N concurrent SendMessage streams) and reads each reply to
 its end. The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly
@@ -24,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_reads import postgres_database
 
 from storyloom.app import build_app, start
 from storyloom.config import Settings
@@ -34,6 +42,7 @@ from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
 from storyloom.server import start_server
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
+from tests.support.sql_counter import counting_statements
 
 TEXT = "Hi! I want a story about a brave fox named Luna"
 
@@ -81,57 +90,63 @@ async def engine_first_word(app: Any) -> float:
     return statistics.median(times)
 
 
-async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
+               synchronous: str, postgres: str) -> None:
+    if postgres:
+        async with postgres_database(postgres) as url:
+            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url)
+    else:
+        await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "")
+
+
+async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
+                  synchronous: str, database_url: str) -> None:
+    with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
-                            concurrent_replies=concurrent_replies)
+                            concurrent_replies=concurrent_replies, sqlite_synchronous=synchronous,
+                            database_url=database_url, secret="bench-chat" if database_url else "")
         app = await build_app(settings)
         await start(app)
         running = await start_server(app)
-        statements = 0
-
-        def counted(*_args: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", counted)
         try:
-            engine_first = await engine_first_word(app)
-            print(f"chat replies, {concurrent_replies} written at once, offline engine at {word_delay * 1000:g} ms "
-                  f"a word; engine alone to its first word "
-                  f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                stub = conversation_pb2_grpc.ConversationServiceStub(channel)
-                for concurrency in levels:
-                    keys = []
-                    for i in range(concurrency):
-                        user = await app.accounts.create_user(f"bench-{concurrency}-{i}")
-                        keys.append((("x-api-key", await app.accounts.create_key(user.id)),))
-                    for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
-                        await app.accounts.authenticate(key[0][1])
-                    statements_before = statements
-                    started = time.perf_counter()
-                    results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
-                    elapsed = time.perf_counter() - started
-                    rows = [r for r in results if not isinstance(r, str)]
-                    errors: dict[str, int] = {}
-                    for r in results:
-                        if isinstance(r, str):
-                            errors[r] = errors.get(r, 0) + 1
-                    words = statistics.median([r[3] for r in rows]) if rows else 0
-                    print(f"{concurrency:4} concurrent streams: {len(rows)} replies ({words:.0f} chunks each) in "
-                          f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
-                          f"{(statements - statements_before) / max(1, concurrency):.0f} SQL statements per reply "
-                          f"(CreateConversation included)")
-                    print("       accepted          " + percentiles([r[0] for r in rows]))
-                    print("       first text        " + percentiles([r[1] for r in rows]))
-                    print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
-                                                                          for r in rows]))
-                    print("       whole reply       " + percentiles([r[2] for r in rows]))
-            print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            with counting_statements(app.db.engine) as statements:
+                engine_first = await engine_first_word(app)
+                database = "PostgreSQL" if database_url else f"SQLite synchronous={synchronous}"
+                print(f"chat replies, {database}, {concurrent_replies} written at once, offline "
+                      f"engine at {word_delay * 1000:g} ms "
+                      f"a word; engine alone to its first word "
+                      f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                    stub = conversation_pb2_grpc.ConversationServiceStub(channel)
+                    for concurrency in levels:
+                        keys = []
+                        for i in range(concurrency):
+                            user = await app.accounts.create_user(f"bench-{concurrency}-{i}")
+                            keys.append((("x-api-key", await app.accounts.create_key(user.id)),))
+                        for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
+                            await app.accounts.authenticate(key[0][1])
+                        statements_before = len(statements)
+                        started = time.perf_counter()
+                        results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
+                        elapsed = time.perf_counter() - started
+                        rows = [r for r in results if not isinstance(r, str)]
+                        errors: dict[str, int] = {}
+                        for r in results:
+                            if isinstance(r, str):
+                                errors[r] = errors.get(r, 0) + 1
+                        words = statistics.median([r[3] for r in rows]) if rows else 0
+                        print(f"{concurrency:4} concurrent streams: {len(rows)} replies ({words:.0f} chunks each) in "
+                              f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
+                              f"{(len(statements) - statements_before) / max(1, concurrency):.0f} SQL statements "
+                              f"per reply (CreateConversation included)")
+                        print("       accepted          " + percentiles([r[0] for r in rows]))
+                        print("       first text        " + percentiles([r[1] for r in rows]))
+                        print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
+                                                                              for r in rows]))
+                        print("       whole reply       " + percentiles([r[2] for r in rows]))
+                print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", counted)
             await running.stop(0.5)
             await app.close()
 
@@ -142,5 +157,13 @@ if __name__ == "__main__":
     parser.add_argument("--word-delay", type=float, default=0.015, help="the offline engine's seconds per word")
     parser.add_argument("--deadline", type=float, default=180.0, help="each SendMessage's deadline, seconds")
     parser.add_argument("--concurrent-replies", type=int, default=Settings.concurrent_replies)
+    parser.add_argument("--sqlite-synchronous", default=Settings.sqlite_synchronous,
+                        help="SQLite synchronous level(s), comma-separated: NORMAL, FULL")
+    parser.add_argument("--rounds", type=int, default=1, help="times each synchronous level runs, interleaved")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres", default="",
+                        help="run on a new database of this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
-    asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline, args.concurrent_replies))
+    for _round in range(args.rounds):
+        for level in args.sqlite_synchronous.upper().split(","):
+            asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
+                             args.concurrent_replies, level, args.postgres))

@@ -65,7 +65,7 @@ async def _revoke_key(settings: Settings, key: str) -> int:
 async def _migrate(settings: Settings) -> None:
     from storyloom.store.db import Database
 
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
     try:
         await db.migrate()
     finally:

@@ -126,7 +126,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     the app owns it and closes it. `tracer_provider` replaces the one OTEL_EXPORTER_OTLP_ENDPOINT makes (tests
     pass one with the SDK's in-memory exporter)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
     secret = _secret(settings, shared=not db.is_sqlite)
     blobs = build_blob_store(settings, shared=not db.is_sqlite)
     await db.migrate()
@@ -154,7 +154,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute,
                                                      concurrent_replies=settings.concurrent_replies,
-                                                     admitted_replies=settings.admitted_replies),
+                                                     admitted_replies=settings.admitted_replies,
+                                                     abandoned_reply_seconds=settings.abandoned_reply_seconds),
                                   notifier=notifier)
     narrator = build_narrator(settings)
     speech = build_speech(hangover_seconds=settings.voice_hangover_seconds)
@@ -195,7 +196,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
 async def admin_accounts(settings: Settings) -> AsyncIterator[Accounts]:
     """Users and keys for the command line, on the migrated database; a revocation is announced to every replica
     (PostgreSQL) so none keeps the key in its cache."""
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, settings.sqlite_synchronous)
     try:
         await db.migrate()
         yield Accounts(SqlAccountRepository(db), notifier=LocalNotifier() if db.is_sqlite else PostgresNotifier(db))

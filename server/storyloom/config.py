@@ -82,6 +82,8 @@ class Settings:
     data_dir: Path = Path("data")
     # SQLAlchemy URL; empty means SQLite in data_dir.
     database_url: str = ""
+    # SQLite's durability: NORMAL (WAL) survives a crash of the process, FULL also a power loss (README).
+    sqlite_synchronous: str = "NORMAL"
     # Written with the bound port once the server is serving (for port 0).
     port_file: Path | None = None
     # Seconds in-flight calls may take to finish after SIGTERM/SIGINT.
@@ -118,6 +120,8 @@ class Settings:
     # message is refused with RESOURCE_EXHAUSTED and a RetryInfo at once.
     concurrent_replies: int = 64
     admitted_replies: int = 1024
+    # A reply no one reads (its last stream gone) stops unless a stream re-attaches within this many seconds.
+    abandoned_reply_seconds: float = 30.0
     # Per-user quotas (0: none): tasks pending or running (a story being made), and open streams on one server.
     max_live_tasks_per_user: int = 20
     max_streams_per_user: int = 32
@@ -176,6 +180,7 @@ class Settings:
             "address": _env("ADDRESS", cls.address),
             "data_dir": Path(_env("DATA_DIR", str(cls.data_dir))),
             "database_url": _env("DATABASE_URL", ""),
+            "sqlite_synchronous": _env("SQLITE_SYNCHRONOUS", cls.sqlite_synchronous).upper(),
             "shutdown_grace_seconds": float(_env("SHUTDOWN_GRACE_SECONDS", str(cls.shutdown_grace_seconds))),
             "task_concurrency": int(_env("TASK_CONCURRENCY", str(cls.task_concurrency))),
             "story_scene_concurrency": int(_env("STORY_SCENE_CONCURRENCY", str(cls.story_scene_concurrency))),
@@ -194,6 +199,7 @@ class Settings:
             "messages_per_minute": int(_env("MESSAGES_PER_MINUTE", str(cls.messages_per_minute))),
             "concurrent_replies": int(_env("CONCURRENT_REPLIES", str(cls.concurrent_replies))),
             "admitted_replies": int(_env("ADMITTED_REPLIES", str(cls.admitted_replies))),
+            "abandoned_reply_seconds": float(_env("ABANDONED_REPLY_SECONDS", str(cls.abandoned_reply_seconds))),
             "max_live_tasks_per_user": int(_env("MAX_LIVE_TASKS_PER_USER", str(cls.max_live_tasks_per_user))),
             "max_streams_per_user": int(_env("MAX_STREAMS_PER_USER", str(cls.max_streams_per_user))),
             "voice_idle_seconds": float(_env("VOICE_IDLE_SECONDS", str(cls.voice_idle_seconds))),

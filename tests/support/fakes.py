@@ -236,7 +236,8 @@ class InMemoryConversationRepository:
         return self.chunk_texts.get(message_id, [])[after_index:]
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
-                             output_tokens: int, error: TaskError | None) -> Message:
+                             output_tokens: int, error: TaskError | None,
+                             stored: Sequence[str] | None = None) -> Message:
         message = dataclasses.replace(self.messages_by_id[message_id], state=state, finish_reason=finish_reason,
                                       input_tokens=input_tokens, output_tokens=output_tokens, error=error)
         self.messages_by_id[message_id] = message

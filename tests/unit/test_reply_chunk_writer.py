@@ -92,3 +92,38 @@ async def test_a_closed_reply_is_read_from_the_database_again():
     writer.close("a")
     assert writer.live("a") is None
     await writer.aclose()
+
+
+async def stored(writer: ChunkWriter, message_id: str, count: int) -> None:
+    live = writer.live(message_id)
+    assert live is not None
+    while len(live.stored) < count:
+        live.changed.clear()
+        await live.changed.wait()
+
+
+async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_of_a_clause():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)
+    writer.open("a")
+    writer.add("a", "Once ")
+    await stored(writer, "a", 1)
+    writer.add("a", "upon ")
+    for _ in range(10):  # the writer gets every chance to run: nothing is due until the clause ends
+        await asyncio.sleep(0)
+    writer.add("a", "a ")
+    writer.add("a", "time, ")
+    await stored(writer, "a", 4)
+    assert [[text for _, _, text in transaction] for transaction in store.transactions] == [
+        ["Once "], ["upon ", "a ", "time, "]]
+
+
+async def test_chunks_without_a_clause_end_are_stored_after_the_longest_hold():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=0.01)
+    writer.open("a")
+    for word in ("Once ", "upon ", "a "):
+        writer.add("a", word)
+        await stored(writer, "a", 1)
+    await stored(writer, "a", 3)
+    assert writer.live("a").stored == ["Once ", "upon ", "a "]  # type: ignore[union-attr]

@@ -37,8 +37,11 @@ def to_proto(value: domain.StoryRequirements) -> requirements_pb2.StoryRequireme
         **{name: getattr(value, name) for name in TEXT_LIMITS},
     )
     for name, (enum, prefix) in ENUMS.items():
-        if getattr(value, name):
-            setattr(message, name, enum.Value(prefix + getattr(value, name)))
+        # Rows stored before values were checked may hold `funny`: read as FUNNY; a value naming no member
+        # reads as unknown rather than failing the whole read.
+        member = enum.DESCRIPTOR.values_by_name.get(prefix + domain.enum_spelling(getattr(value, name)))
+        if getattr(value, name) and member is not None:
+            setattr(message, name, member.number)
     return message
 
 

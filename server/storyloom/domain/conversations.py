@@ -34,7 +34,7 @@ from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, Re
 from storyloom.domain.reply_admission import ReplyAdmission
 from storyloom.domain.reply_chunks import ChunkWriter
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import SAFETY_SECONDS, NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -149,10 +149,11 @@ class ConversationRepository(Protocol):
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None,
+        quota: MessageQuota | None = None, title: str = "",
     ) -> tuple[Message, Message]:
         """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
-        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`."""
+        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`.
+        A conversation without a title gets `title`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -173,8 +174,10 @@ class ConversationRepository(Protocol):
         """The chunks with index > after_index, in order (indexes start at 1)."""
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str,
-                             input_tokens: int, output_tokens: int, error: TaskError | None) -> Message:
-        """Ends the reply, its text and chunk count assembled from its stored chunks."""
+                             input_tokens: int, output_tokens: int, error: TaskError | None,
+                             stored: Sequence[str] | None = None) -> Message:
+        """Ends the reply, its text and chunk count assembled from its stored chunks (`stored`, when the caller
+        knows them all)."""
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         """Sets the text (as its only chunk), state CUT and finish reason CANCELLED, atomically."""
@@ -196,6 +199,9 @@ class ConversationLimits:
     # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
     # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
     admitted_replies: int = 1024
+    # A reply whose last stream went away stops (ends CUT, CANCELLED, with what was written) unless a stream
+    # re-attaches within this many seconds: no one would read it, and it holds a writer.
+    abandoned_reply_seconds: float = 30.0
 
 
 def check_title(title: str, field: str = "conversation.title") -> str:
@@ -227,6 +233,8 @@ class Conversations:
         self._limits = limits
         self._chunks = ChunkWriter(repository, self._wake)
         self._admission = ReplyAdmission(limits.admitted_replies)
+        self._readers: dict[str, int] = {}  # message id -> streams of it open in this process
+        self._abandon_checks: set[asyncio.Task[None]] = set()
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
     # --- conversations ---------------------------------------------------------------------
@@ -302,12 +310,13 @@ class Conversations:
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         with self._admission.reserve():
-            reply = await self._store_and_submit(user_id, conversation, text, request_id, memories, paced, prepared)
-        return self.stream(user_id, reply.id, 0)
+            user_message, reply = await self._store_and_submit(user_id, conversation, text, request_id, memories,
+                                                               paced, prepared)
+        return self.stream(user_id, reply.id, 0, just_sent=(user_message, reply))
 
     async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
-                                memories: Sequence[str], paced: bool, prepared: str | None) -> Message:
-        """Stores the user's message and the empty reply with its task, in one transaction; returns the reply."""
+                                memories: Sequence[str], paced: bool, prepared: str | None) -> tuple[Message, Message]:
+        """Stores the user's message and the empty reply with its task, in one transaction; returns both."""
         conversation_id = conversation.id
         now = self._clock.now()
         reply_id = uuid.uuid4().hex
@@ -323,19 +332,17 @@ class Conversations:
         limit = self._limits.messages_per_minute
         self._admission.admit(reply_id)  # before the task can run (and release it)
         try:
-            _user_message, reply = await self._repo.add_exchange(
+            user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
-                quota=MessageQuota(user_id, limit, now - RATE_WINDOW))
+                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text))
         except QuotaExceeded as exceeded:
             self._admission.release(reply_id)
             raise _rate_limited(limit, exceeded.oldest, now) from None
         except BaseException:
             self._admission.release(reply_id)
             raise
-        await self._tasks.accepted()
-        if not conversation.title:
-            await self._repo.update(conversation_id, title=_title_from(text))
-        return reply
+        await self._tasks.accepted(REPLY_KIND)
+        return user_message, reply
 
     async def message(self, message_id: str) -> Message | None:
         return await self._repo.get_message(message_id)
@@ -347,29 +354,55 @@ class Conversations:
             raise NotFound(f"users/{user_id}/conversations/{conversation_id}/messages/{message_id}")
         return message
 
-    async def stream(self, user_id: str, message_id: str, after_sequence: int) -> AsyncGenerator[ReplyEvent]:
-        """Replays the reply's events after `after_sequence`, then streams live ones to the end."""
-        reply = await self._repo.get_message(message_id)
-        if reply is None or reply.user_id != user_id:
-            raise NotFound(f"messages/{message_id}")
-        name = reply.name
-        user_message = await self._user_message_before(reply)
-        if after_sequence < 1:
-            yield ReplyEvent(1, reply, user_message=user_message)
-        seen_chunks = max(0, after_sequence - 1)
+    async def stream(self, user_id: str, message_id: str, after_sequence: int,
+                     just_sent: tuple[Message, Message] | None = None) -> AsyncGenerator[ReplyEvent]:
+        """Replays the reply's events after `after_sequence`, then streams live ones to the end. `just_sent` is the
+        user's message and the reply as SendMessage stored them a moment ago: nothing to read back."""
+        self._readers[message_id] = self._readers.get(message_id, 0) + 1
+        ended = False
+        try:
+            async for event in self._reply_events(user_id, message_id, after_sequence, just_sent):
+                ended = event.finished or event.error is not None
+                yield event
+            ended = True
+        finally:
+            self._readers[message_id] -= 1
+            if not self._readers[message_id]:
+                del self._readers[message_id]
+                if not ended:
+                    self._stop_if_abandoned(user_id, message_id)
+
+    async def _reply_events(self, user_id: str, message_id: str, after_sequence: int,
+                            just_sent: tuple[Message, Message] | None) -> AsyncGenerator[ReplyEvent]:
+        if just_sent is None:  # a re-attach: a reply whose stream went away elsewhere is read again
+            await self._notifier.publish("reply.attached", message_id)
         async with self._notifier.subscribe("reply", message_id) as changed:  # before reading: no notice is lost
+            user_message: Message | None
+            if just_sent is not None:
+                user_message, reply = just_sent
+            else:
+                found = await self._repo.get_message(message_id)
+                if found is None or found.user_id != user_id:
+                    raise NotFound(f"messages/{message_id}")
+                reply, user_message = found, await self._user_message_before(found)
+            name = reply.name
+            if after_sequence < 1:
+                yield ReplyEvent(1, reply, user_message=user_message)
+            seen_chunks = max(0, after_sequence - 1)
             while True:
                 live = self._chunks.live(message_id)
                 if live is not None:  # written in this process: its stored chunks are in memory
                     for text in live.stored[seen_chunks:]:
                         seen_chunks += 1
                         yield ReplyEvent(seen_chunks + 1, reply, delta=text)
-                    await changed.wait(SAFETY_SECONDS)
+                    await changed.wait(self._notifier.recheck_seconds)
                     continue
-                reply = await self._repo.get_message(message_id)
-                if reply is None:  # the conversation was deleted meanwhile
+                found = await self._repo.get_message(message_id)
+                if found is None:  # the conversation was deleted meanwhile
                     raise NotFound(name)
-                for text in await self._repo.chunks(message_id, seen_chunks):
+                reply = found
+                # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
+                for text in await self._repo.chunks(message_id, seen_chunks) if reply.chunk_count > seen_chunks else ():
                     seen_chunks += 1
                     yield ReplyEvent(seen_chunks + 1, reply, delta=text)
                 if reply.finished and seen_chunks >= reply.chunk_count:
@@ -382,7 +415,29 @@ class Conversations:
                         else:
                             yield ReplyEvent(end, reply, finished=True)
                     return
-                await changed.wait(SAFETY_SECONDS)
+                await changed.wait(self._notifier.recheck_seconds)
+
+    def _stop_if_abandoned(self, user_id: str, message_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._abandon_unless_reattached(user_id, message_id),
+                                                      name=f"abandoned-reply-{message_id}")
+        self._abandon_checks.add(task)
+        task.add_done_callback(self._abandon_checks.discard)
+
+    async def _abandon_unless_reattached(self, user_id: str, message_id: str) -> None:
+        """The reply's last stream in this process went away before its end: unless a stream re-attaches (here or
+        on another replica) within the grace period, its task is cancelled and the reply ends CUT, CANCELLED."""
+        try:
+            async with self._notifier.subscribe("reply.attached", message_id) as attached:
+                if await attached.wait(self._limits.abandoned_reply_seconds) or message_id in self._readers:
+                    return
+            reply = await self._repo.get_message(message_id)
+            if reply is None or reply.user_id != user_id or reply.finished or not reply.task_id:
+                return
+            log.info("reply abandoned: no stream re-attached", extra={"message_id": message_id})
+            with contextlib.suppress(NotFound):
+                await self._tasks.cancel(user_id, reply.task_id)
+        except Exception:  # a check that failed leaves the reply to finish on its own
+            log.warning("abandoned reply check failed", exc_info=True, extra={"message_id": message_id})
 
     async def cut_reply(self, user_id: str, message_id: str, text: str) -> Message:
         """Stops a reply (cancelling its task if it is still being written) and keeps only `text` of it, what the
@@ -436,7 +491,6 @@ class Conversations:
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
         if ctx.params.get("paced") is False:
             request = dataclasses.replace(request, paced=False)
-        await ctx.progress(stage="writing", message="Writing the reply.")
         end = ReplyEnd("STOP", 0, 0)
         prepared = ctx.params.get("prepared")
         events = self._engine.chat(request) if prepared is None else self._prepared(request, str(prepared))
@@ -478,10 +532,16 @@ class Conversations:
         """Ends the reply once the chunks queued for it are stored (its text is assembled from them)."""
         with contextlib.suppress(Exception):  # a chunk that could not be stored was never announced
             await self._chunks.flush(message_id)
-        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error)
+        live = self._chunks.live(message_id)
+        # A CUT reply's stored chunks may just have been replaced by the text the user heard (cut_reply): read them.
+        stored = live.stored if live is not None and state != "CUT" else None
+        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error, stored=stored)
 
     async def aclose(self) -> None:
-        """Stores the chunks still queued."""
+        """Stores the chunks still queued; forgets the abandoned-reply checks."""
+        for check in list(self._abandon_checks):
+            check.cancel()
+        await asyncio.gather(*self._abandon_checks, return_exceptions=True)
         await self._chunks.aclose()
 
     async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
@@ -489,8 +549,10 @@ class Conversations:
         failed before it ran) ends with it, keeping the text written so far."""
         message_id = str(task.params.get("message_id", ""))
         self._admission.release(message_id)
+        if state is TaskState.SUCCEEDED:  # its handler finished the reply
+            return
         reply = await self._repo.get_message(message_id)
-        if reply is None or reply.finished or state is TaskState.SUCCEEDED:
+        if reply is None or reply.finished:
             return
         if state is TaskState.CANCELLED:
             await self._finish(message_id, "CUT", "CANCELLED", 0, 0, None)
@@ -564,9 +626,10 @@ class Conversations:
         return await self._engine.extract_requirements([_turn(m) for m in turns], StoryRequirements())
 
     async def _finish(self, message_id: str, state: MessageState, finish_reason: str, input_tokens: int,
-                      output_tokens: int, error: TaskError | None) -> None:
+                      output_tokens: int, error: TaskError | None, stored: Sequence[str] | None = None) -> None:
         await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
-                                        input_tokens=input_tokens, output_tokens=output_tokens, error=error)
+                                        input_tokens=input_tokens, output_tokens=output_tokens, error=error,
+                                        stored=stored)
         await self._wake(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:

@@ -4,6 +4,10 @@ A reply's chunks are still stored before they are announced, but a streamed word
 own: the reply task queues its chunk and goes on; the writer gathers what all replies queued for a few milliseconds
 (and while its previous transaction runs), stores it in one append-only insert, and only then tells the streams.
 Streams in this process read the stored chunks from memory (`LiveReply.stored`); others read the database.
+
+A transaction is due when a reply's first chunk is queued (the first text is never held), when a queued chunk ends
+a clause or a sentence (what a listener or a voice waits for anyway), when a reply is flushed, or when chunks have
+waited `max_hold_seconds`: a 50-word reply costs a handful of inserts instead of one per word.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ log = logging.getLogger(__name__)
 # How long the writer gathers chunks before a transaction: short next to a word's pace, long enough to share a
 # transaction between the replies written at once.
 GATHER_SECONDS = 0.002
+# The longest a chunk waits for a clause to end before it is stored (and announced) anyway.
+MAX_HOLD_SECONDS = 0.3
+# What ends a clause: once a chunk ends with one of these, the reply's text so far is worth announcing.
+CLAUSE_ENDS = tuple(",;:.!?\u2026\n")
 
 
 class ChunkStore(Protocol):
@@ -40,10 +48,12 @@ class LiveReply:
 
 class ChunkWriter:
     def __init__(self, store: ChunkStore, on_stored: Callable[[str], Awaitable[None]],
-                 gather_seconds: float = GATHER_SECONDS):
+                 gather_seconds: float = GATHER_SECONDS, max_hold_seconds: float = MAX_HOLD_SECONDS):
         self._store = store
         self._on_stored = on_stored
         self._gather = gather_seconds
+        self._max_hold = max_hold_seconds
+        self._due = asyncio.Event()  # a transaction should start (after the gather) rather than wait for more
         self._live: dict[str, LiveReply] = {}
         self._pending: list[tuple[LiveReply, int, str]] = []
         self._task: asyncio.Task[None] | None = None
@@ -64,12 +74,16 @@ class ChunkWriter:
             raise live.error
         live.queued += 1
         self._pending.append((live, live.queued, text))
+        if live.queued == 1 or text.rstrip(" ").endswith(CLAUSE_ENDS):
+            self._due.set()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="reply-chunk-writer")
 
     async def flush(self, message_id: str) -> None:
         """Waits until every chunk queued for the reply is stored; raises what failed to store one."""
         live = self._live.get(message_id)
+        if live is not None and len(live.stored) < live.queued:
+            self._due.set()
         while live is not None and len(live.stored) < live.queued:
             if live.error is not None:
                 raise live.error
@@ -89,7 +103,10 @@ class ChunkWriter:
     async def _run(self) -> None:
         try:
             while self._pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._due.wait(), self._max_hold)
                 await asyncio.sleep(self._gather)
+                self._due.clear()
                 batch, self._pending = self._pending, []
                 stored = await self._store_batch(batch)
                 touched: dict[str, LiveReply] = {}

@@ -7,7 +7,11 @@ an empty string or list means "unknown", which the story pipeline fills with saf
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Mapping
 from typing import Any
+
+from storyloom.domain.errors import FieldViolation, InvalidArgument
 
 TONES = ("WHIMSICAL", "FUNNY", "ADVENTUROUS", "CALM", "HEARTWARMING", "MYSTERIOUS", "SUSPENSEFUL", "EDUCATIONAL",
          "SERIOUS")
@@ -20,6 +24,13 @@ POINTS_OF_VIEW = ("FIRST_PERSON", "SECOND_PERSON", "THIRD_PERSON_LIMITED", "THIR
 AGE_GROUPS = ("PRESCHOOL", "EARLY_READERS", "MIDDLE_GRADE", "TEENS", "ADULTS")
 CONTENT_RATINGS = ("G", "PG", "PG_13")
 ENDINGS = ("HAPPY", "BITTERSWEET", "OPEN", "TWIST", "MORAL")
+
+# The enum-like StoryRequirements fields and the values each allows.
+ENUM_VALUES: Mapping[str, tuple[str, ...]] = {
+    "tone": TONES, "length": LENGTHS, "persona": PERSONAS, "writing_style": WRITING_STYLES,
+    "narrative_point_of_view": POINTS_OF_VIEW, "audience_age_group": AGE_GROUPS,
+    "content_rating": CONTENT_RATINGS, "ending_preference": ENDINGS,
+}
 
 # The highest rating each audience allows (ratings are ordered as in CONTENT_RATINGS).
 MAX_RATING = {"PRESCHOOL": "G", "EARLY_READERS": "PG", "MIDDLE_GRADE": "PG", "TEENS": "PG_13", "ADULTS": "PG_13"}
@@ -120,3 +131,24 @@ def with_defaults(requirements: StoryRequirements) -> StoryRequirements:
     filled: dict[str, Any] = {name: getattr(requirements, name) or default for name, default in DEFAULTS.items()}
     filled["content_rating"] = capped_rating(requirements)
     return dataclasses.replace(requirements, **filled)
+
+
+def enum_spelling(value: str) -> str:
+    """The canonical spelling of an enum-like value: `pg-13` and `Pg 13` are `PG_13`."""
+    return re.sub(r"[\s-]+", "_", value.strip()).upper()
+
+
+def checked(requirements: StoryRequirements, field: str = "requirements") -> StoryRequirements:
+    """The requirements with every enum-like value in its canonical spelling (as the REST gateway parses enums,
+    case-insensitively); a value that names no member is refused with a field violation."""
+    violations: list[FieldViolation] = []
+    spelled: dict[str, Any] = {}
+    for name, allowed in ENUM_VALUES.items():
+        value = getattr(requirements, name)
+        if value and enum_spelling(value) not in allowed:
+            violations.append(FieldViolation(f"{field}.{name}", f"{value!r} is not one of {', '.join(allowed)}"))
+        elif value:
+            spelled[name] = enum_spelling(value)
+    if violations:
+        raise InvalidArgument(violations)
+    return dataclasses.replace(requirements, **spelled)

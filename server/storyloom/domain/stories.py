@@ -30,7 +30,7 @@ from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.ports.telemetry import Telemetry
 from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
-from storyloom.domain.requirements import StoryRequirements, with_defaults
+from storyloom.domain.requirements import StoryRequirements, checked, with_defaults
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskPart, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,7 @@ class Stories:
         source_version = ""
         if requirements is not None:
             require_something(requirements)
+            requirements = checked(requirements)
         elif conversation_id:
             # A failure to start is an ordinary error; a conversation that moved on is a new request.
             conversation = await self._conversations.get(user_id, conversation_id)
@@ -252,7 +253,7 @@ class Stories:
             stored, created = await self._repo.create(story, request_id, new)
             if not created:
                 return await self._tasks.get(user_id, stored.task_id)
-        await self._tasks.accepted()
+        await self._tasks.accepted(CREATE_KIND)
         return new.task
 
     async def get(self, user_id: str, story_id: str) -> Story:

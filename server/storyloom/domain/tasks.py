@@ -64,8 +64,6 @@ TRACE_PARAM = "_trace"
 TASK_LIMIT_RETRY_SECONDS = 30.0
 
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
-# Watchers wake on notices; this long without one, they read the store anyway (a notice lost with a connection).
-SAFETY_SECONDS = 10.0
 # A watched task that waits in the queue reports its place and an estimated start at least this often.
 QUEUE_REPORT_SECONDS = 5.0
 
@@ -133,6 +131,8 @@ class TaskRunner:
         self._finishing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._wake = asyncio.Event()
+        # The kinds that may have work to claim since the last look; None: every kind (a look at each pool).
+        self._due: set[str] | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -212,10 +212,19 @@ class TaskRunner:
                     last_sequence=1, request_id=request_id)
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
-    async def accepted(self) -> None:
-        """Says a new task was stored: every worker looks for work at once."""
+    async def accepted(self, kind: str = "") -> None:
+        """Says a new task (of `kind`, when given) was stored: every worker looks for work at once (in that kind's
+        pool only)."""
+        self._wake_for(kind)
+        await self._notifier.publish("tasks", kind or "new")
+
+    def _wake_for(self, kind: str) -> None:
+        """Wakes the dispatcher to look for work of `kind` ("": of every kind)."""
+        if not kind or self._due is None:
+            self._due = None
+        else:
+            self._due.add(kind)
         self._wake.set()
-        await self._notifier.publish("tasks", "new")
 
     async def submit(
         self,
@@ -234,7 +243,7 @@ class TaskRunner:
         stored, created = await self._repo.create(new.task, new.first_event)
         if created:
             self._count(stored)
-            await self.accepted()
+            await self.accepted(kind)
         return stored
 
     @contextlib.asynccontextmanager
@@ -334,7 +343,7 @@ class TaskRunner:
                     if not await changed.wait(self._queue_report_due(task)):
                         await self._report_queue(task)
                 else:
-                    await changed.wait(SAFETY_SECONDS)
+                    await changed.wait(self._notifier.recheck_seconds)
 
     def _queue_report_due(self, task: Task) -> float:
         """Seconds until a waiting task's next queue report is due (its last event's age counts)."""
@@ -363,23 +372,32 @@ class TaskRunner:
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            due, self._due = self._due, set()
             try:
-                await self._dispatch()
+                await self._dispatch(due)
             except Exception:  # the store may be briefly unreachable: try again on the next wake-up
                 log.exception("claiming tasks failed")
-            with contextlib.suppress(TimeoutError):
+                self._due = None
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                self._due = None
 
     async def _new_task_listener(self) -> None:
-        async with self._notifier.subscribe("tasks", "new") as announced:
+        """Hears the new tasks any process announces: of a kind ("tasks", kind) or of any ("tasks", "new")."""
+        await asyncio.gather(*(self._listen_for(kind) for kind in ("", *self._kinds)))
+
+    async def _listen_for(self, kind: str) -> None:
+        async with self._notifier.subscribe("tasks", kind or "new") as announced:
             while True:
                 if await announced.wait(None):
-                    self._wake.set()
+                    self._wake_for(kind)
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self, due: set[str] | None) -> None:
+        """Claims what the pools have room for, looking only in the pools of the `due` kinds (None: in all)."""
         for pool in {id(p): p for p in self._pools.values()}.values():
             free = pool.capacity - pool.running
-            if free <= 0 or not pool.kinds:
+            if free <= 0 or not pool.kinds or (due is not None and not due & pool.kinds):
                 continue
             for task in await self._repo.claimable(tuple(sorted(pool.kinds)), free):
                 if self._stopping or pool.running >= pool.capacity:
@@ -439,7 +457,7 @@ class TaskRunner:
             self._cancel_requested.discard(task.id)
             self._finishing.discard(task.id)
             self._lost.discard(task.id)
-            self._wake.set()
+            self._wake_for(task.kind)  # a slot of its pool is free
 
     async def _end(self, task: Task, update: TaskUpdate, fence: TaskFence) -> None:
         """Ends the task: tells its kind's hook, then records the end. If another end won the race, the hook hears
@@ -541,7 +559,7 @@ class TaskRunner:
                 await self._record(task.id, TaskUpdate(
                     state=TaskState.PENDING, clear_eta=True, clear_owner=True, interruptions=interruptions,
                     message="Resuming after a server restart."), fence)
-                self._wake.set()
+                self._wake_for(task.kind)
 
     async def _fail_orphan(self, task: Task, failure: TaskError, fence: TaskFence,
                            interruptions: int | None = None) -> None:

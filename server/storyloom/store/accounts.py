@@ -17,7 +17,7 @@ class SqlAccountRepository:
         self._db = db
 
     async def add_user(self, user: User) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             session.add(UserRow(id=user.id, display_name=user.display_name, create_time=user.create_time))
 
     async def get_user(self, user_id: str) -> User | None:
@@ -30,7 +30,7 @@ class SqlAccountRepository:
             return int(await session.scalar(select(func.count()).select_from(UserRow)) or 0)
 
     async def add_key(self, key_id: str, user_id: str, key_hash: str, now: dt.datetime) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             session.add(ApiKeyRow(id=key_id, user_id=user_id, key_hash=key_hash, create_time=now))
 
     async def user_for_key(self, key_hash: str) -> str | None:
@@ -41,14 +41,14 @@ class SqlAccountRepository:
 
     async def revoke_key(self, key_hash: str, now: dt.datetime) -> bool:
         """Marks the live key with this hash revoked; False when there is none."""
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             revoked = await changed_rows(session, update(ApiKeyRow)
                                          .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoke_time.is_(None))
                                          .values(revoke_time=now))
             return revoked == 1
 
     async def revoke_key_id(self, key_id: str, now: dt.datetime) -> bool:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             revoked = await changed_rows(session, update(ApiKeyRow)
                                          .where(ApiKeyRow.id == key_id, ApiKeyRow.revoke_time.is_(None))
                                          .values(revoke_time=now))

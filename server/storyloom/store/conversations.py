@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
@@ -53,7 +53,7 @@ class SqlConversationRepository:
     async def update(self, conversation_id: str, **fields: Any) -> Conversation:
         if "requirements" in fields:
             fields["requirements"] = _requirements_json(fields["requirements"])
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             row = await session.get(ConversationRow, conversation_id)
             if row is None:
                 raise LookupError(conversation_id)
@@ -62,7 +62,7 @@ class SqlConversationRepository:
             return _conversation(row)
 
     async def delete(self, conversation_id: str) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             ids = select(MessageRow.id).where(MessageRow.conversation_id == conversation_id)
             await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id.in_(ids)))
             await session.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
@@ -70,9 +70,9 @@ class SqlConversationRepository:
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None,
+        quota: MessageQuota | None = None, title: str = "",
     ) -> tuple[Message, Message]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             if quota is not None and not self._db.is_sqlite:
                 # The user's sends take turns from here to the commit, on every replica, so each counts the ones
                 # before it. (SQLite has one writer at a time: the UPDATE below already orders them.)
@@ -80,23 +80,25 @@ class SqlConversationRepository:
                                       {"key": f"storyloom.messages:{quota.user_id}"})
             # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
             # the write lock on SQLite, so concurrent sends to one conversation queue here.
-            claimed = await changed_rows(session, update(ConversationRow).where(ConversationRow.id == conversation_id)
-                                         .values(message_count=ConversationRow.message_count + 2, update_time=now)
-                                         .execution_options(synchronize_session=False))
-            if claimed != 1:
+            claimed = (await session.execute(
+                update(ConversationRow).where(ConversationRow.id == conversation_id)
+                .values(message_count=ConversationRow.message_count + 2, update_time=now,
+                        title=case((ConversationRow.title == "", title), else_=ConversationRow.title))
+                .returning(ConversationRow.user_id, ConversationRow.message_count)
+                .execution_options(synchronize_session=False))).one_or_none()
+            if claimed is None:
                 raise LookupError(conversation_id)
+            owner, message_count = claimed
             if quota is not None:
                 count, oldest = await _count_user_messages(session, quota.user_id, quota.since)
                 if count >= quota.limit:
                     raise QuotaExceeded(oldest)  # leaving the transaction rolls the claim back
-            conversation = await session.scalar(select(ConversationRow).where(ConversationRow.id == conversation_id))
-            assert conversation is not None
-            position = conversation.message_count - 2
-            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+            position = message_count - 2
+            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=owner,
                               position=position + 1, role="user", text=user_text, state="COMPLETE",
                               finish_reason="", input_tokens=0, output_tokens=0, task_id="", chunk_count=0,
                               request_id=request_id or None, create_time=now)
-            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
+            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=owner,
                                position=position + 2, role="assistant", text="", state="GENERATING",
                                finish_reason="", input_tokens=0, output_tokens=0, task_id=task.task.id, chunk_count=0,
                                request_id=None, create_time=now)
@@ -133,7 +135,7 @@ class SqlConversationRepository:
             return await _with_chunks(session, [_message(r) for r in await session.scalars(query)])
 
     async def append_chunk(self, message_id: str, text: str) -> int:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # Claim the chunk's number first, as in add_exchange.
             claimed = await changed_rows(session, update(MessageRow).where(MessageRow.id == message_id)
                                          .values(chunk_count=MessageRow.chunk_count + 1, text=MessageRow.text + text)
@@ -147,7 +149,7 @@ class SqlConversationRepository:
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
         if not chunks:
             return
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(insert(ReplyChunkRow), [
                 {"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks])
 
@@ -158,20 +160,23 @@ class SqlConversationRepository:
             return list(rows)
 
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
-                             output_tokens: int, error: TaskError | None) -> Message:
-        async with self._db.begin() as session, session.begin():
-            # The text is assembled once, here, from the chunks (append-only while the reply was written).
-            texts = list(await session.scalars(select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id)
-                                               .order_by(ReplyChunkRow.seq)))
-            await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(
+                             output_tokens: int, error: TaskError | None,
+                             stored: Sequence[str] | None = None) -> Message:
+        async with self._db.write() as session:
+            # The text is assembled once, here, from the chunks (append-only while the reply was written), unless
+            # the writer knows them.
+            texts = list(stored) if stored is not None else list(await session.scalars(
+                select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
+            row = await session.scalar(update(MessageRow).where(MessageRow.id == message_id).values(
                 state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
-                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts)))
-            row = await session.get(MessageRow, message_id)
-            assert row is not None
+                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts))
+                .returning(MessageRow))
+            if row is None:
+                raise LookupError(message_id)
             return _message(row)
 
     async def cut_message(self, message_id: str, text: str) -> Message:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(delete(ReplyChunkRow).where(ReplyChunkRow.message_id == message_id))
             if text:
                 session.add(ReplyChunkRow(message_id=message_id, seq=1, text=text))

@@ -7,11 +7,12 @@ Every transaction is short and awaits nothing but the database, and a cancelled 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -86,8 +87,15 @@ async def changed_rows(session: AsyncSession, statement: Executable) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
+# SQLite's `synchronous` levels a setting may choose: NORMAL (in WAL mode) loses nothing to a crash of the process,
+# only the last commits to a power loss; FULL loses nothing to either, at an fsync per commit.
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL")
+
+
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, sqlite_synchronous: str = "NORMAL"):
+        if sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         options: dict[str, Any] = {}
@@ -100,8 +108,10 @@ class Database:
                 "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
 
     def pool_status(self) -> dict[str, int]:
         """The connection pool now: its size, connections checked out, idle in it, and over its size."""
@@ -125,6 +135,15 @@ class Database:
     def begin(self) -> AsyncSession:
         return self.session()
 
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction that writes, committed at the end of the block. On SQLite the writes of this
+        process take turns here: SQLite has one writer at a time anyway, and a writer waiting on this lock starts
+        as soon as the one before it ends, where one waiting on the database's lock sleeps in its busy handler
+        (up to 100 ms a nap). Do not open another write inside the block."""
+        async with self._writers, self.session() as session, session.begin():
+            yield session
+
     async def fetch(self, statement: Executable) -> list[Row[Any]]:
         """The rows of one read-only statement, on a pooled connection without an ORM session: the hot reads
         (Get/List of stories, tasks, media) use this, one statement each."""
@@ -143,7 +162,7 @@ class Database:
         """
         first = rows[0]
         try:
-            async with self.session() as session, session.begin():
+            async with self.write() as session:
                 for index, row in enumerate(rows):
                     session.add(row)
                     await session.flush()
@@ -185,12 +204,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (watchers) run beside the writer; FULL makes every commit durable
-    # before it is acknowledged; foreign keys make deletes cascade to events.
+    # WAL lets readers (watchers) run beside the writer; `synchronous` is how durable a commit is when acknowledged
+    # (SQLITE_SYNCHRONOUS); foreign keys make deletes cascade to events.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()

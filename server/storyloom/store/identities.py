@@ -26,7 +26,7 @@ class SqlIdentityRepository:
 
     async def add_user_with_identity(self, user: User, identity: Identity) -> Identity:
         try:
-            async with self._db.begin() as session, session.begin():
+            async with self._db.write() as session:
                 session.add(UserRow(id=user.id, display_name=user.display_name, create_time=user.create_time))
                 await session.flush()  # the user before the identity that refers to it
                 session.add(IdentityRow(issuer=identity.issuer, subject=identity.subject, user_id=user.id,
@@ -41,7 +41,7 @@ class SqlIdentityRepository:
         return identity
 
     async def update_profile(self, issuer: str, subject: str, display_name: str, email: str) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(update(IdentityRow)
                                   .where(IdentityRow.issuer == issuer, IdentityRow.subject == subject)
                                   .values(display_name=display_name[:200], email=email[:320]))

@@ -53,7 +53,7 @@ class SqlMediaRepository:
         if not media_ids:
             return []
         now = _now()
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             doomed = (MediaRow.user_id == user_id) & or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))
             # Counted from the rows this statement deleted, so a concurrent delete of the same items gives back
             # each reference once.
@@ -77,12 +77,12 @@ class SqlMediaRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[BlobRefRow.sha256],
             set_={"ref_count": BlobRefRow.ref_count + 1, "update_time": now})
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(statement)
 
     async def release_pin(self, sha256: str, media_id: str) -> bool:
         stored = select(MediaRow.id).where(MediaRow.id == media_id).exists()
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # One statement: if the item was stored, its row holds the reference and nothing changes.
             await session.execute(update(BlobRefRow).where(BlobRefRow.sha256 == sha256, ~stored)
                                   .values(ref_count=BlobRefRow.ref_count - 1, update_time=_now())
@@ -91,7 +91,7 @@ class SqlMediaRepository:
         return count is not None and count <= 0
 
     async def remove_blob_if_unreferenced(self, sha256: str, remove: Callable[[str], Awaitable[None]]) -> bool:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # Holds the row (PostgreSQL) or the write lock (SQLite) while the bytes go: a concurrent pin waits,
             # and one that came first makes this claim nothing.
             claimed = await changed_rows(session, update(BlobRefRow)
@@ -106,7 +106,7 @@ class SqlMediaRepository:
     async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
         now = _now()
         rows = select(func.count()).where(MediaRow.sha256 == BlobRefRow.sha256).scalar_subquery()
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(update(BlobRefRow)
                                   .where(BlobRefRow.update_time < now - pins_older_than, BlobRefRow.ref_count != rows)
                                   .values(ref_count=rows, update_time=now).execution_options(synchronize_session=False))

@@ -19,9 +19,14 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "storyloom"
 RECONNECT_SECONDS = 1.0
+# Waiters read again this often in case a notice was lost: one whose NOTIFY failed (logged by the publisher) is
+# the only way; a lost listening connection wakes every waiter when it is back.
+RECHECK_SECONDS = 300.0
 
 
 class PostgresNotifier:
+    recheck_seconds: float | None = RECHECK_SECONDS
+
     def __init__(self, db: Database):
         self._db = db
         self._local = LocalNotifier()
@@ -69,6 +74,8 @@ class PostgresNotifier:
                 self._connection = await asyncpg.connect(dsn)
                 self._connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await self._connection.add_listener(CHANNEL, self._heard)
+                if self._connected.is_set():  # back after a loss: what was announced meanwhile went unheard
+                    self._local.deliver_all()
                 self._connected.set()
                 await lost.wait()
                 log.warning("lost the notification connection; reconnecting")

@@ -27,10 +27,9 @@ class SqlStageTimingRepository:
         """Writes the given costs over the stored ones (the latest learner wins: the costs are estimates)."""
         now = dt.datetime.now(dt.UTC)
         try:
-            async with self._db.begin() as session:
+            async with self._db.write() as session:
                 for stage, timing in timings.items():
                     await session.merge(StageTimingRow(kind=kind, stage=stage, seconds_per_unit=timing.seconds_per_unit,
                                                        samples=timing.samples, update_time=now))
-                await session.commit()
         except IntegrityError:
             pass  # another replica stored its row first: its estimate is as good as ours

@@ -87,7 +87,7 @@ class SqlStoryRepository:
             fields["requirements"] = dataclasses.asdict(fields["requirements"])
         if "outline" in fields:
             fields["outline"] = [dataclasses.asdict(o) for o in fields["outline"]]
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             row = await session.get(StoryRow, story_id)
             if row is None:
                 raise LookupError(story_id)
@@ -95,12 +95,12 @@ class SqlStoryRepository:
                 setattr(row, key, value)
 
     async def put_scene(self, story_id: str, scene: Scene) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS},
                                          picture_spec=scene.picture_spec.as_dict() if scene.picture_spec else None))
 
     async def delete(self, story_id: str) -> builtins.list[str]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             scenes = list(await session.scalars(select(SceneRow).where(SceneRow.story_id == story_id)))
             media = [i for s in scenes for i in (s.picture_id, s.narration_id) if i]
             await session.execute(delete(SceneRow).where(SceneRow.story_id == story_id))

@@ -47,7 +47,7 @@ class SqlTaskRepository:
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # Claim the next sequence number before reading anything: the UPDATE takes the row lock
             # on PostgreSQL and the database write lock on SQLite, so concurrent writers queue here
             # and each then reads the row as the one before it committed it. (Reading first is not
@@ -129,7 +129,7 @@ class SqlTaskRepository:
             return [_task(r) for r in await session.scalars(query.order_by(TaskRow.create_time))]
 
     async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(sql_update(TaskRow).where(
                 TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value).values(heartbeat_time=now)
                 .execution_options(synchronize_session=False))
@@ -158,12 +158,12 @@ class SqlTaskRepository:
             return int(count or 0)
 
     async def delete(self, task_id: str) -> None:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id == task_id))
             await session.execute(delete(TaskRow).where(TaskRow.id == task_id))
 
     async def delete_finished_before(self, cutoff: dt.datetime) -> int:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             if not self._db.is_sqlite and not await session.scalar(
                     text("SELECT pg_try_advisory_xact_lock(hashtextextended('storyloom.task_retention', 0))")):
                 return 0  # another replica is cleaning up right now: one at a time in the cluster

@@ -47,7 +47,7 @@ class SqlVideoRepository:
     async def update(self, video_id: str, **fields: Any) -> None:
         if "clips" in fields:
             fields["clips"] = [dataclasses.asdict(c) for c in fields["clips"]]
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             row = await session.get(StoryVideoRow, video_id)
             if row is None:
                 return  # deleted with its story meanwhile
@@ -55,7 +55,7 @@ class SqlVideoRepository:
                 setattr(row, key, value)
 
     async def delete_for_story(self, story_id: str) -> builtins.list[StoryVideo]:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             rows = list(await session.scalars(select(StoryVideoRow).where(StoryVideoRow.story_id == story_id)))
             videos = [_video(r) for r in rows]
             await session.execute(delete(StoryVideoRow).where(StoryVideoRow.story_id == story_id))

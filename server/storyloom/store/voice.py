@@ -64,7 +64,7 @@ class SqlVoiceSessionRepository:
             return _voice_session(row) if row else None
 
     async def delete(self, session_id: str) -> bool:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             return bool(await changed_rows(session, delete(VoiceSessionRow).where(VoiceSessionRow.id == session_id)))
 
     async def update(self, session_id: str, *, turns_added: int = 0, **fields: Any) -> VoiceSession | None:
@@ -72,7 +72,7 @@ class SqlVoiceSessionRepository:
         values: dict[str, Any] = dict(fields)
         if turns_added:
             values["turn_count"] = VoiceSessionRow.turn_count + turns_added
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             if values:
                 await session.execute(update(VoiceSessionRow).where(VoiceSessionRow.id == session_id)
                                       .values(**values).execution_options(synchronize_session=False))
@@ -86,7 +86,7 @@ class SqlMemoryRepository:
         self._db = db
 
     async def add(self, memory: Memory) -> Memory:
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             session.add(MemoryRow(id=memory.id, user_id=memory.user_id, session_id=memory.session_id,
                                   user_text=memory.user_text, assistant_text=memory.assistant_text,
                                   create_time=memory.create_time))
@@ -135,7 +135,7 @@ class SqlMemoryRepository:
     async def store_embeddings(self, model: str, vectors: Sequence[tuple[Memory, Sequence[float]]]) -> None:
         if not vectors:
             return
-        async with self._db.begin() as session, session.begin():
+        async with self._db.write() as session:
             # A vector made twice (two queries backfilling at once) is the same vector: the first one stays.
             stored = set(await session.scalars(select(MemoryEmbeddingRow.memory_id).where(
                 MemoryEmbeddingRow.model == model,

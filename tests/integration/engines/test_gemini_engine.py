@@ -24,9 +24,9 @@ from storyloom.domain.ports.text import (
     ReplyEnd,
     TextDelta,
 )
-from storyloom.domain.requirements import Character, StoryRequirements
+from storyloom.domain.requirements import ENUM_VALUES, Character, StoryRequirements
 from storyloom.engines.gemini_client import GeminiTimeouts
-from storyloom.engines.text.gemini import REQUIREMENT_ENUMS, GeminiTextEngine
+from storyloom.engines.text.gemini import GeminiTextEngine
 from tests.support.gemini_engines import FAST, QUICK_RETRIES
 from tests.support.gemini_fake import (
     GeminiFake,
@@ -379,7 +379,7 @@ async def test_extraction_asks_for_json_with_a_schema_of_every_requirement(gemin
     assert config["responseMimeType"] == "application/json"
     schema = config["responseJsonSchema"]
     assert set(schema["properties"]) == {f.name for f in dataclasses.fields(StoryRequirements)}
-    for name, allowed in REQUIREMENT_ENUMS.items():
+    for name, allowed in ENUM_VALUES.items():
         assert schema["properties"][name]["enum"] == list(allowed)
     assert "Pip who lives on the moon" in sent.body["contents"][0]["parts"][0]["text"]
 

@@ -34,6 +34,10 @@ class Subscription:
 
 
 class Notifier(Protocol):
+    # How long a waiter may sleep before it reads the store again in case a notice was lost; None: never (no notice
+    # can be lost, so an idle waiter costs nothing).
+    recheck_seconds: float | None
+
     async def publish(self, channel: str, key: str) -> None:
         """Announces that something under (channel, key) changed; call it after the change is stored."""
 
@@ -45,6 +49,8 @@ class LocalNotifier:
     """Notices within this process: enough when one process is the only writer (SQLite). Also the delivery half
     of the cross-process notifiers, which call `deliver` for what they hear."""
 
+    recheck_seconds: float | None = None  # a notice within one process is never lost
+
     def __init__(self) -> None:
         self._subscribers: dict[tuple[str, str], set[Subscription]] = defaultdict(set)
 
@@ -54,6 +60,12 @@ class LocalNotifier:
     def deliver(self, channel: str, key: str) -> None:
         for subscription in list(self._subscribers.get((channel, key), ())):
             subscription.notify()
+
+    def deliver_all(self) -> None:
+        """Wakes every subscriber: what they wait for may have changed unannounced (notices were missed)."""
+        for subscriptions in list(self._subscribers.values()):
+            for subscription in list(subscriptions):
+                subscription.notify()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:

@@ -37,18 +37,7 @@ from storyloom.domain.ports.text import (
     ReplyEnd,
     TextDelta,
 )
-from storyloom.domain.requirements import (
-    AGE_GROUPS,
-    CONTENT_RATINGS,
-    ENDINGS,
-    LENGTHS,
-    PERSONAS,
-    POINTS_OF_VIEW,
-    TONES,
-    WRITING_STYLES,
-    Character,
-    StoryRequirements,
-)
+from storyloom.domain.requirements import ENUM_VALUES, Character, StoryRequirements, enum_spelling
 from storyloom.engines.gemini_client import (
     SAFETY_FINISH_REASONS,
     SAFETY_SETTINGS,
@@ -71,12 +60,6 @@ DEFAULT_MODEL = "gemini-3.5-flash-lite"
 MODEL_SETTING = "STORYLOOM_GEMINI_MODEL"
 TEXT_TIMEOUTS = GeminiTimeouts()
 
-# The enum-like StoryRequirements fields and the values each allows.
-REQUIREMENT_ENUMS: Mapping[str, tuple[str, ...]] = {
-    "tone": TONES, "length": LENGTHS, "persona": PERSONAS, "writing_style": WRITING_STYLES,
-    "narrative_point_of_view": POINTS_OF_VIEW, "audience_age_group": AGE_GROUPS,
-    "content_rating": CONTENT_RATINGS, "ending_preference": ENDINGS,
-}
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 _EXTRACTION_INSTRUCTION = """\
@@ -389,8 +372,8 @@ def requirements_json_schema() -> dict[str, Any]:
                     "pronouns": {"type": "string", "description": "she, he or they, if said or clear."},
                 }, "required": ["name"]},
             }
-        elif field.name in REQUIREMENT_ENUMS:
-            properties[field.name] = {"type": "string", "enum": list(REQUIREMENT_ENUMS[field.name]),
+        elif field.name in ENUM_VALUES:
+            properties[field.name] = {"type": "string", "enum": list(ENUM_VALUES[field.name]),
                                       "description": descriptions[field.name]}
         elif field.name == "scene_count":
             properties[field.name] = {"type": "integer", "description": descriptions[field.name]}
@@ -408,8 +391,8 @@ def parse_requirements(document: Any) -> StoryRequirements:
         raw = document.get(field.name)
         if field.name == "characters":
             values["characters"] = _characters(raw)
-        elif field.name in REQUIREMENT_ENUMS:
-            values[field.name] = _enum_value(raw, REQUIREMENT_ENUMS[field.name])
+        elif field.name in ENUM_VALUES:
+            values[field.name] = _enum_value(raw, ENUM_VALUES[field.name])
         elif field.name == "language_code":
             code = raw.strip() if isinstance(raw, str) else ""
             values["language_code"] = code if _LANGUAGE_CODE.match(code) else ""
@@ -436,7 +419,7 @@ def _characters(raw: Any) -> tuple[Character, ...]:
 def _enum_value(raw: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(raw, str):
         return ""
-    value = re.sub(r"[\s-]+", "_", raw.strip()).upper()
+    value = enum_spelling(raw)
     return value if value in allowed else ""
 
 

@@ -1,0 +1,219 @@
+"""Benchmark: idle WatchTask streams on the real server beside a bare grpc.aio server holding as many idle streams.
+
+    make bench-watchers      (or: .venv/bin/python bench/bench_watchers.py [--streams 1000] [--seconds 10])
+
+Each side runs in a process of its own (so neither reuses memory the other freed) and opens N server streams that
+get nothing to send (WatchTask on a task that waits; the bare server's handler awaits forever), then measures, over
+an idle window: the process's CPU (server and its load client share the process, on both sides alike), the SQL
+statements the server ran per second, and the resident memory each stream added (the client's share of a stream
+included, on both sides). The watched task is running, so its worker's heartbeat writes a few statements a second
+whoever watches: those are measured first, with no stream open, and printed beside. The load average is printed:
+the machine may be shared, and other work slows everything alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from storyloom.app import build_app, start
+from storyloom.config import Settings
+from storyloom.domain.tasks import TaskContext
+from storyloom.server import start_server
+from storyloom.v1 import task_pb2, task_pb2_grpc
+from tests.support.sql_counter import counting_statements
+
+CHANNELS = 10  # streams are spread over this many connections, as many clients would be
+IDLE_METHOD = "/bench.Idle/Watch"
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+@dataclasses.dataclass
+class Figures:
+    label: str
+    streams: int
+    cpu: float  # % of one core
+    sql: float | None  # statements/s
+    rss: float  # KiB per stream
+
+    def __str__(self) -> str:
+        sql = f"{self.sql:7.1f}" if self.sql is not None else "      -"
+        return (f"{self.label:24} {self.streams:6} open  CPU {self.cpu:5.1f} %  SQL/s {sql}  "
+                f"RSS {self.rss:6.1f} KiB/stream")
+
+
+async def idle_window(open_streams: Callable[[], Awaitable[list[asyncio.Task[Any]]]], seconds: float,
+                      statements: Callable[[], int]) -> tuple[list[asyncio.Task[Any]], float, float, float]:
+    """Opens the streams, lets them settle, then measures CPU %, statements/s and RSS KiB per stream while idle."""
+    gc.collect()
+    before_rss = rss_kib()
+    streams = await open_streams()
+    await asyncio.sleep(1.0)  # the opening work (and its statements) is over
+    gc.collect()
+    rss = (rss_kib() - before_rss) / max(1, len(streams))
+    cpu_start, wall_start, sql_start = time.process_time(), time.perf_counter(), statements()
+    await asyncio.sleep(seconds)
+    wall = time.perf_counter() - wall_start
+    return streams, 100 * (time.process_time() - cpu_start) / wall, (statements() - sql_start) / wall, rss
+
+
+async def close(streams: list[asyncio.Task[Any]]) -> None:
+    for stream in streams:
+        stream.cancel()
+    await asyncio.gather(*streams, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def channels(port: int) -> AsyncIterator[list[grpc.aio.Channel]]:
+    opened = [grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
+              for _ in range(CHANNELS)]
+    try:
+        yield opened
+    finally:
+        for channel in opened:
+            await channel.close()
+
+
+async def storyloom_side(count: int, seconds: float) -> Figures:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
+                            text_engine="offline", max_streams_per_user=0)
+        app = await build_app(settings)
+        release = asyncio.Event()
+
+        async def wait_idle(ctx: TaskContext) -> None:
+            await release.wait()
+
+        app.tasks.register("bench.idle", wait_idle)
+        await start(app)
+        running = await start_server(app)
+        try:
+            with counting_statements(app.db.engine) as statements:
+                user = await app.accounts.create_user("bench-watchers")
+                metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
+                task = await app.tasks.submit(user.id, "bench.idle")
+                await asyncio.sleep(1.0)  # claimed and running
+                before, started_at = len(statements), time.perf_counter()
+                await asyncio.sleep(seconds)
+                unwatched = (len(statements) - before) / (time.perf_counter() - started_at)
+                async with channels(running.port) as opened:
+                    stubs = [task_pb2_grpc.TaskServiceStub(c) for c in opened]
+                    started: asyncio.Queue[None] = asyncio.Queue()
+
+                    async def watch(stub: task_pb2_grpc.TaskServiceStub) -> None:
+                        call = stub.WatchTask(task_pb2.WatchTaskRequest(name=f"tasks/{task.id}"), metadata=metadata)
+                        first = True
+                        async for _event in call:  # the events so far, then nothing while the task waits
+                            if first:
+                                first = False
+                                started.put_nowait(None)
+
+                    async def open_streams() -> list[asyncio.Task[Any]]:
+                        streams = [asyncio.create_task(watch(stubs[i % CHANNELS])) for i in range(count)]
+                        for _ in range(count):
+                            await started.get()
+                        return streams
+
+                    streams, cpu, sql, rss = await idle_window(open_streams, seconds, lambda: len(statements))
+                    await close(streams)
+                release.set()
+                print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
+                return Figures("Storyloom WatchTask", count, cpu, sql, rss)
+        finally:
+            await running.stop(0.5)
+            await app.close()
+
+
+async def bare_side(count: int, seconds: float) -> Figures:
+    forever = asyncio.Event()
+    opened_on_server: asyncio.Queue[None] = asyncio.Queue()
+
+    async def idle(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> AsyncIterator[bytes]:
+        yield b"started"
+        opened_on_server.put_nowait(None)
+        await forever.wait()
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "bench.Idle", {"Watch": grpc.unary_stream_rpc_method_handler(idle)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with channels(port) as opened:
+            methods = [c.unary_stream(IDLE_METHOD) for c in opened]
+
+            async def watch(i: int) -> None:
+                async for _message in methods[i % CHANNELS](b""):
+                    pass
+
+            async def open_streams() -> list[asyncio.Task[Any]]:
+                streams = [asyncio.create_task(watch(i)) for i in range(count)]
+                for _ in range(count):
+                    await opened_on_server.get()
+                return streams
+
+            streams, cpu, _sql, rss = await idle_window(open_streams, seconds, lambda: 0)
+            await close(streams)
+        return Figures("bare grpc.aio stream", count, cpu, None, rss)
+    finally:
+        forever.set()
+        await server.stop(0)
+
+
+def side(name: str, count: int, seconds: float) -> Figures:
+    """Runs one side in a child process; its figures come back as its last line of output (JSON)."""
+    child = subprocess.run([sys.executable, __file__, "--side", name, "--streams", str(count),
+                            "--seconds", str(seconds)], check=True, capture_output=True, text=True)
+    lines = child.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line)
+    return Figures(**json.loads(lines[-1]))
+
+
+def main(count: int, seconds: float) -> None:
+    print(f"{count} idle server streams each side, {seconds:g} s idle window; load average {load()} "
+          f"(the machine may be shared: other work counts in the load, not in these CPU figures)")
+    ours = side("storyloom", count, seconds)
+    bare = side("bare", count, seconds)
+    print(ours)
+    print(bare)
+    print(f"CPU beyond the bare server: {ours.cpu - bare.cpu:+.1f} points; memory per stream "
+          f"{ours.rss / max(0.1, bare.rss):.1f}x the bare server's; load average after {load()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--streams", type=int, default=1000, help="idle streams on each side")
+    parser.add_argument("--seconds", type=float, default=10.0, help="the idle window measured")
+    parser.add_argument("--side", choices=("storyloom", "bare"), help=argparse.SUPPRESS)  # the child's part
+    args = parser.parse_args()
+    if args.side:
+        run_side = storyloom_side if args.side == "storyloom" else bare_side
+        print(json.dumps(dataclasses.asdict(asyncio.run(run_side(args.streams, args.seconds)))), flush=True)
+    else:
+        main(args.streams, args.seconds)
