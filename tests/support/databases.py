@@ -46,13 +46,20 @@ def discarded_connections(db: Database) -> list[BaseException | None]:
     return found
 
 
-async def idle_in_transaction(database_url: str) -> list[str]:
-    """The PostgreSQL sessions of this database idle inside a transaction, as `pid: query`."""
+async def idle_in_transaction(database_url: str, *, held_for: float = 1.0) -> list[str]:
+    """The PostgreSQL sessions of this database that sit idle inside one transaction for `held_for` seconds, as
+    `pid: query`. One look is not enough: a session between two statements of a live transaction (SQLAlchemy's
+    pre-ping `;` and the statement after it) is idle in a transaction for an instant; a leaked one stays so."""
     name = database_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    query = ("SELECT pid, xact_start, query FROM pg_stat_activity WHERE datname = $1 "
+             "AND state LIKE 'idle in transaction%'")
     try:
-        rows = await admin.fetch("SELECT pid, query FROM pg_stat_activity WHERE datname = $1 "
-                                 "AND state LIKE 'idle in transaction%'", name)
+        first = {(row["pid"], row["xact_start"]) for row in await admin.fetch(query, name)}
+        if not first:
+            return []
+        await asyncio.sleep(held_for)
+        rows = [row for row in await admin.fetch(query, name) if (row["pid"], row["xact_start"]) in first]
     finally:
         await admin.close()
     return [f"{row['pid']}: {row['query']}" for row in rows]
