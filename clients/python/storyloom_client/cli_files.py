@@ -11,7 +11,7 @@ import typer
 from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
 
 from . import v1
-from .cli import app, err, follow, full_name, out, print_story, run, story_app, task_failed
+from .cli_common import app, err, follow, full_name, out, print_story, run, story_app, task_failed
 from .client import DOCUMENT_TYPES, StoryloomClient, document_type
 
 FORMATS = {"markdown": (v1.ExportFormat.MARKDOWN, ".md"), "md": (v1.ExportFormat.MARKDOWN, ".md"),
