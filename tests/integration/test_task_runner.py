@@ -1,8 +1,10 @@
-"""TaskRunner on the real SqlTaskRepository (a SQLite file), without gRPC.
+"""TaskRunner on the real SqlTaskRepository, without gRPC: the task contract, with each dispatcher. On SQLite the
+in-process one; on PostgreSQL procrastinate's job queue (the same tests, `database_url` is parametrized).
 
 A "crash" is `await runner.stop()`: it cancels running handlers without recording anything, so
 their tasks stay RUNNING in the database, as after a kill. A new runner on the same repository
-then plays the restarted server.
+then plays the restarted server. Those crash tests run on SQLite only: on PostgreSQL a crashed worker is noticed by
+its missing heartbeat, tested with real processes and SIGKILL in tests/e2e/test_task_ownership.py.
 """
 
 from __future__ import annotations
@@ -11,15 +13,24 @@ import asyncio
 import collections
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
 
-from storyloom.domain.tasks import Task, TaskContext, TaskEvent, TaskResult, TaskRunner, TaskState
+from storyloom.domain.tasks import (
+    Task,
+    TaskContext,
+    TaskEvent,
+    TaskHandler,
+    TaskResult,
+    TaskRunner,
+    TaskState,
+    new_worker_id,
+)
 from storyloom.store.db import Database
+from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.tasks import SqlTaskRepository
 from tests.support import task_kinds
 
@@ -28,13 +39,28 @@ GATED = "test.gated"
 
 
 @pytest_asyncio.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[SqlTaskRepository]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
     await db.migrate()
     try:
-        yield SqlTaskRepository(db)
+        yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+def repo(database: Database) -> SqlTaskRepository:
+    return SqlTaskRepository(database)
+
+
+# Recovery when the next start finds a crashed process's tasks is the in-process dispatcher's; on PostgreSQL a dead
+# worker is noticed by its heartbeat, with real processes: tests/e2e/test_task_ownership.py.
+CRASH_ON_SQLITE = "recovery at start is the embedded mode's; PostgreSQL's is tested with SIGKILL in e2e"
+
+
+def sqlite_only(database: Database, why: str) -> None:
+    if not database.is_sqlite:
+        pytest.skip(why)
 
 
 class Gated:
@@ -75,18 +101,25 @@ RunnerFactory = Callable[..., Awaitable[TaskRunner]]
 
 
 @pytest_asyncio.fixture
-async def new_runner(repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
-    """Builds and starts runners on the shared repository; each is stopped at the end."""
+async def new_runner(database: Database, repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
+    """Builds and starts runners on the shared repository (with procrastinate's dispatcher on PostgreSQL); each is
+    stopped at the end."""
     made: list[TaskRunner] = []
 
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
-                   **options: Any) -> TaskRunner:
+                   more: dict[str, TaskHandler] | None = None, **options: Any) -> TaskRunner:
+        if not database.is_sqlite:
+            worker_id = new_worker_id()
+            options.update(worker_id=worker_id, dispatcher=ProcrastinateDispatcher(
+                database, worker_name=worker_id, lease_seconds=3, heartbeat_seconds=0.5))
         runner = TaskRunner(repo, **options)
         handlers = {task_kinds.STEPS: (task_kinds.run_steps, True),
                     task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False), GATED: (gated, True)}
         for kind in kinds:
             handler, resumable = handlers[kind]
             runner.register(kind, handler, resumable=resumable)
+        for kind, handler in (more or {}).items():
+            runner.register(kind, handler)
         made.append(runner)
         await runner.start()
         return runner
@@ -224,8 +257,7 @@ async def test_a_handlers_own_eta_is_kept_as_given(repo, new_runner):
         reported.set()
         await asyncio.Event().wait()
 
-    runner = await new_runner(kinds=())
-    runner.register("test.knows_better", knows_better)
+    runner = await new_runner(kinds=(), more={"test.knows_better": knows_better})
     task = await runner.submit(USER, "test.knows_better")
     await asyncio.wait_for(reported.wait(), 5)
     assert (await repo.get(task.id)).eta == eta
@@ -258,7 +290,8 @@ async def test_cancelling_a_task_waiting_for_a_slot_ends_it_cancelled_without_ru
 # --- recovery after a crash --------------------------------------------------------------------
 
 
-async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(repo, new_runner):
+async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(database, repo, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, task_kinds.STEPS, {"steps": 12, "delay": 0.01})
     await eventually(repo, task.id, lambda t: t.checkpoint.get("done", 0) >= 3, "three steps are done")
@@ -285,7 +318,8 @@ async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint
     assert [e.state for e in events[resumed_at:resumed_at + 2]] == [TaskState.PENDING, TaskState.RUNNING]
 
 
-async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(repo, new_runner):
+async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(database, repo, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 60})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the one-shot task is working")
@@ -302,7 +336,8 @@ async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(
     assert events[-1].state is TaskState.FAILED and events[-1].error == failed.error
 
 
-async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(repo, new_runner):
+async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(database, repo, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     before = await new_runner(concurrency=1, kinds=(GATED, task_kinds.ONE_SHOT))
     await before.submit(USER, GATED)  # holds the only slot
     queued = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 0})
@@ -314,7 +349,8 @@ async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_re
     assert finished.state is TaskState.SUCCEEDED and finished.attempt == 1
 
 
-async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(repo, new_runner):
+async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(database, repo, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     before = await new_runner(concurrency=1)
     running = await before.submit(USER, GATED)
     pending = await before.submit(USER, GATED)
@@ -330,7 +366,8 @@ async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(repo,
         assert_gap_free(await log_of(repo, task_id), failed)
 
 
-async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(repo, gated, new_runner):
+async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(database, repo, gated, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     first = await new_runner(max_attempts=2)
     task = await first.submit(USER, GATED, {"report": [10]})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the first attempt made progress")
@@ -349,7 +386,8 @@ async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(repo
     assert_gap_free(await log_of(repo, task.id), failed)
 
 
-async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(repo, gated, new_runner):
+async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(database, repo, gated, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, GATED, {"report": [30]})
     crashed = await eventually(repo, task.id, lambda t: t.percent == 30, "the task reported 30%")
@@ -364,7 +402,8 @@ async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(re
     assert [e.eta for e in events[resumed_at:resumed_at + 2]] == [None, None]
 
 
-async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(repo, new_runner):
+async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(database, repo, new_runner):
+    sqlite_only(database, CRASH_ON_SQLITE)
     # A task that was half done when its server went down an hour ago.
     hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     task = Task(id="half-done", user_id=USER, kind=GATED, state=TaskState.RUNNING, create_time=hour_ago,

@@ -127,8 +127,6 @@ class TaskFence:
     attempt: int | None = None
     owner: str | None = None
     unowned: bool = False
-    # The owner's last heartbeat is older than this (or there was none): the owner is presumed dead.
-    stale_before: dt.datetime | None = None
 
 
 class TaskFenced(Exception):
@@ -176,12 +174,9 @@ class TaskRepository(Protocol):
     async def claimable(self, kinds: tuple[str, ...], limit: int) -> builtins.list[Task]:
         """PENDING tasks of these kinds that no worker holds, oldest first."""
 
-    async def orphans(self, stale_before: dt.datetime | None, owner: str) -> builtins.list[Task]:
-        """Live tasks held by another worker than `owner` whose heartbeat is older than `stale_before` (any, when
-        None: a store only one process uses, whose earlier processes are all gone)."""
-
-    async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
-        """Marks the RUNNING tasks `owner` holds as alive at `now`; returns them (id: attempt)."""
+    async def orphans(self, owner: str) -> builtins.list[Task]:
+        """RUNNING tasks held by another worker than `owner` (or by none): in a store only one process uses, whose
+        earlier processes are all gone, what they left behind."""
 
     async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
         """For a PENDING task: how many PENDING tasks of its kind are ahead of it, how many of its kind run now, and
