@@ -2,7 +2,7 @@
 in-process one; on PostgreSQL procrastinate's job queue (the same tests, `database_url` is parametrized).
 
 A "crash" is `await runner.stop()`: it cancels running handlers without recording anything, so
-their tasks stay RUNNING in the database, as after a kill. A new runner on the same repository
+their tasks stay RUNNING in the db, as after a kill. A new runner on the same repository
 then plays the restarted server. Those crash tests run on SQLite only: on PostgreSQL a crashed worker is noticed by
 its missing heartbeat, tested with real processes and SIGKILL in tests/e2e/test_task_ownership.py.
 """
@@ -38,19 +38,9 @@ USER = "u1"
 GATED = "test.gated"
 
 
-@pytest_asyncio.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate()
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
 @pytest.fixture
-def repo(database: Database) -> SqlTaskRepository:
-    return SqlTaskRepository(database)
+def repo(db: Database) -> SqlTaskRepository:
+    return SqlTaskRepository(db)
 
 
 # Recovery when the next start finds a crashed process's tasks is the in-process dispatcher's; on PostgreSQL a dead
@@ -58,8 +48,8 @@ def repo(database: Database) -> SqlTaskRepository:
 CRASH_ON_SQLITE = "recovery at start is the embedded mode's; PostgreSQL's is tested with SIGKILL in e2e"
 
 
-def sqlite_only(database: Database, why: str) -> None:
-    if not database.is_sqlite:
+def sqlite_only(db: Database, why: str) -> None:
+    if not db.is_sqlite:
         pytest.skip(why)
 
 
@@ -101,17 +91,17 @@ RunnerFactory = Callable[..., Awaitable[TaskRunner]]
 
 
 @pytest_asyncio.fixture
-async def new_runner(database: Database, repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
+async def new_runner(db: Database, repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
     """Builds and starts runners on the shared repository (with procrastinate's dispatcher on PostgreSQL); each is
     stopped at the end."""
     made: list[TaskRunner] = []
 
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
                    more: dict[str, TaskHandler] | None = None, **options: Any) -> TaskRunner:
-        if not database.is_sqlite:
+        if not db.is_sqlite:
             worker_id = new_worker_id()
             options.update(worker_id=worker_id, dispatcher=ProcrastinateDispatcher(
-                database, worker_name=worker_id, lease_seconds=3, heartbeat_seconds=0.5))
+                db, worker_name=worker_id, lease_seconds=3, heartbeat_seconds=0.5))
         runner = TaskRunner(repo, **options)
         handlers = {task_kinds.STEPS: (task_kinds.run_steps, True),
                     task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False), GATED: (gated, True)}
@@ -290,8 +280,8 @@ async def test_cancelling_a_task_waiting_for_a_slot_ends_it_cancelled_without_ru
 # --- recovery after a crash --------------------------------------------------------------------
 
 
-async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(database, repo, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, task_kinds.STEPS, {"steps": 12, "delay": 0.01})
     await eventually(repo, task.id, lambda t: t.checkpoint.get("done", 0) >= 3, "three steps are done")
@@ -318,8 +308,8 @@ async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint
     assert [e.state for e in events[resumed_at:resumed_at + 2]] == [TaskState.PENDING, TaskState.RUNNING]
 
 
-async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(database, repo, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 60})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the one-shot task is working")
@@ -336,8 +326,8 @@ async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(
     assert events[-1].state is TaskState.FAILED and events[-1].error == failed.error
 
 
-async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(database, repo, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner(concurrency=1, kinds=(GATED, task_kinds.ONE_SHOT))
     await before.submit(USER, GATED)  # holds the only slot
     queued = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 0})
@@ -349,8 +339,8 @@ async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_re
     assert finished.state is TaskState.SUCCEEDED and finished.attempt == 1
 
 
-async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(database, repo, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner(concurrency=1)
     running = await before.submit(USER, GATED)
     pending = await before.submit(USER, GATED)
@@ -366,8 +356,8 @@ async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(datab
         assert_gap_free(await log_of(repo, task_id), failed)
 
 
-async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(database, repo, gated, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(db, repo, gated, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     first = await new_runner(max_attempts=2)
     task = await first.submit(USER, GATED, {"report": [10]})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the first attempt made progress")
@@ -386,8 +376,8 @@ async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(data
     assert_gap_free(await log_of(repo, task.id), failed)
 
 
-async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(database, repo, gated, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(db, repo, gated, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner()
     task = await before.submit(USER, GATED, {"report": [30]})
     crashed = await eventually(repo, task.id, lambda t: t.percent == 30, "the task reported 30%")
@@ -402,8 +392,8 @@ async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(da
     assert [e.eta for e in events[resumed_at:resumed_at + 2]] == [None, None]
 
 
-async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(database, repo, new_runner):
-    sqlite_only(database, CRASH_ON_SQLITE)
+async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     # A task that was half done when its server went down an hour ago.
     hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     task = Task(id="half-done", user_id=USER, kind=GATED, state=TaskState.RUNNING, create_time=hour_ago,
