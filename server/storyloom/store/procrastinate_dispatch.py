@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 # Must match the trigger of migration 0015.
 RUN_TASK = "storyloom.run_task"
 MAINTENANCE_QUEUE = "storyloom.maintenance"
-# How often the jobs of dead workers are looked for; a dead worker's task resumes within the lease and this.
-STALLED_CHECK_CRON = "* * * * * */2"
+# How often the jobs of dead workers are looked for; a dead worker's task resumes within the lease, this and the poll.
+STALLED_CHECK_CRON = "* * * * * *"
+# A job put back in the queue (a dead worker's, or one handed back) is not announced by procrastinate, only an
+# inserted one: workers also look for work this often.
+FETCH_POLL_SECONDS = 1.0
 
 
 class ProcrastinateDispatcher:
@@ -69,6 +72,7 @@ class ProcrastinateDispatcher:
             self._workers.append(asyncio.create_task(self._app.run_worker_async(
                 queues=list(queues), concurrency=concurrency, name=self._name, install_signal_handlers=False,
                 shutdown_graceful_timeout=0, delete_jobs="always", listen_notify=True,
+                fetch_job_polling_interval=FETCH_POLL_SECONDS,
                 update_heartbeat_interval=self._heartbeat, stalled_worker_timeout=self._lease,
                 abort_job_polling_interval=self._heartbeat), name=f"worker {','.join(queues)}"))
 
