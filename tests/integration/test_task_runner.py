@@ -3,8 +3,9 @@ in-process one; on PostgreSQL procrastinate's job queue (the same tests, `databa
 
 A "crash" is `await runner.stop()`: it cancels running handlers without recording anything, so
 their tasks stay RUNNING in the db, as after a kill. A new runner on the same repository
-then plays the restarted server. Those crash tests run on SQLite only: on PostgreSQL a crashed worker is noticed by
-its missing heartbeat, tested with real processes and SIGKILL in tests/e2e/test_task_ownership.py.
+then plays the restarted server. On PostgreSQL the stopped worker's jobs go back to the queue, where the next
+worker finds the task RUNNING under a worker that is gone: a crash, as far as the task is concerned. (A worker that
+really dies is noticed by its missing heartbeat: SIGKILL with real processes, tests/e2e/test_task_ownership.py.)
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def repo(db: Database) -> SqlTaskRepository:
     return SqlTaskRepository(db)
 
 
-# Recovery when the next start finds a crashed process's tasks is the in-process dispatcher's; on PostgreSQL a dead
-# worker is noticed by its heartbeat, with real processes: tests/e2e/test_task_ownership.py.
-CRASH_ON_SQLITE = "recovery at start is the embedded mode's; PostgreSQL's is tested with SIGKILL in e2e"
+# On SQLite a start recovers every RUNNING task; on PostgreSQL a task is recovered when its job is taken, and a job
+# reaches only workers that know its kind (queue), and exists only for tasks stored PENDING.
+CRASH_ON_SQLITE = "on PostgreSQL a task is recovered through its job, which only workers of its kind take"
 
 
 def sqlite_only(db: Database, why: str) -> None:
@@ -280,8 +281,7 @@ async def test_cancelling_a_task_waiting_for_a_slot_ends_it_cancelled_without_ru
 # --- recovery after a crash --------------------------------------------------------------------
 
 
-async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(db, repo, new_runner):
-    sqlite_only(db, CRASH_ON_SQLITE)
+async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint(repo, new_runner):
     before = await new_runner()
     task = await before.submit(USER, task_kinds.STEPS, {"steps": 12, "delay": 0.01})
     await eventually(repo, task.id, lambda t: t.checkpoint.get("done", 0) >= 3, "three steps are done")
@@ -308,8 +308,7 @@ async def test_a_resumable_task_continues_after_a_crash_from_its_last_checkpoint
     assert [e.state for e in events[resumed_at:resumed_at + 2]] == [TaskState.PENDING, TaskState.RUNNING]
 
 
-async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(db, repo, new_runner):
-    sqlite_only(db, CRASH_ON_SQLITE)
+async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(repo, new_runner):
     before = await new_runner()
     task = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 60})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the one-shot task is working")
@@ -317,7 +316,7 @@ async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(
     assert (await repo.get(task.id)).state is TaskState.RUNNING
 
     await new_runner()
-    failed = await repo.get(task.id)  # start() fails it before returning
+    failed = await until_finished(repo, task.id)  # at start on SQLite; when its job is taken again on PostgreSQL
     assert failed.state is TaskState.FAILED
     assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_INTERRUPTED")
     assert failed.end_time is not None and failed.eta is None and failed.attempt == 1
@@ -326,8 +325,7 @@ async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(
     assert events[-1].state is TaskState.FAILED and events[-1].error == failed.error
 
 
-async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(db, repo, new_runner):
-    sqlite_only(db, CRASH_ON_SQLITE)
+async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_restart(repo, new_runner):
     before = await new_runner(concurrency=1, kinds=(GATED, task_kinds.ONE_SHOT))
     await before.submit(USER, GATED)  # holds the only slot
     queued = await before.submit(USER, task_kinds.ONE_SHOT, {"delay": 0})
@@ -356,8 +354,7 @@ async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(db, r
         assert_gap_free(await log_of(repo, task_id), failed)
 
 
-async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(db, repo, gated, new_runner):
-    sqlite_only(db, CRASH_ON_SQLITE)
+async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(repo, gated, new_runner):
     first = await new_runner(max_attempts=2)
     task = await first.submit(USER, GATED, {"report": [10]})
     await eventually(repo, task.id, lambda t: t.percent == 10, "the first attempt made progress")
@@ -368,7 +365,7 @@ async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(db, 
     await second.stop()
 
     await new_runner(max_attempts=2)
-    failed = await repo.get(task.id)
+    failed = await until_finished(repo, task.id)
     assert failed.state is TaskState.FAILED and failed.attempt == 2
     assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_ATTEMPTS_EXHAUSTED")
     assert failed.error.metadata == {"attempts": "2"}
@@ -376,8 +373,7 @@ async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(db, 
     assert_gap_free(await log_of(repo, task.id), failed)
 
 
-async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(db, repo, gated, new_runner):
-    sqlite_only(db, CRASH_ON_SQLITE)
+async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(repo, gated, new_runner):
     before = await new_runner()
     task = await before.submit(USER, GATED, {"report": [30]})
     crashed = await eventually(repo, task.id, lambda t: t.percent == 30, "the task reported 30%")
