@@ -70,8 +70,8 @@ class Task:
     request_id: str = ""
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
-    # The worker that runs the task (or ran it last, once ended), and when it last said it is alive; None while
-    # PENDING.
+    # The worker that runs the task (or ran it last, once ended), and when it claimed the task; None while PENDING.
+    # (Whether that worker is alive is the dispatcher's business: procrastinate's worker heartbeats, on PostgreSQL.)
     owner: str | None = None
     heartbeat_time: dt.datetime | None = None
     # How many attempts ended in a crash (the worker died or lost the task). A graceful stop hands the task back

@@ -261,7 +261,7 @@ class TaskRunner:
 
     async def cancel(self, user_id: str, task_id: str) -> Task:
         """Cancels the task wherever it runs: here its handler is cancelled at once; on another worker the task
-        ends CANCELLED now and that worker, refused its next write and told by its heartbeat, stops it."""
+        ends CANCELLED now and its job is aborted: that worker, told at once (or refused its next write), stops it."""
         for _ in range(10):
             task = await self.get(user_id, task_id)
             if task.state.terminal or task_id in self._finishing:
