@@ -5,7 +5,8 @@ task running again on another, and how late a watcher on the API replica sees ev
     make bench-cluster      (or: .venv/bin/python bench/bench_cluster.py [--stories 12])
 
 Needs the local PostgreSQL (STORYLOOM_TEST_POSTGRES, as the tests). Stories are offline ones of 2 scenes with
-pictures and no narration. The resume time is bounded by the lease (STORYLOOM_TASK_LEASE_SECONDS, 10 s by default).
+pictures and no narration. The resume time is bounded by the lease (STORYLOOM_TASK_LEASE_SECONDS, 10 s by default)
+plus about 2 s: the 1 s period of the check for dead workers' jobs and the workers' 1 s poll for jobs put back.
 """
 
 from __future__ import annotations

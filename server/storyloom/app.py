@@ -32,7 +32,7 @@ from storyloom.domain.ports.notifier import LocalNotifier
 from storyloom.domain.ports.story import Illustrator, Narrator
 from storyloom.domain.ports.text import StoryTextEngine
 from storyloom.domain.stories import Stories, StoryEngines
-from storyloom.domain.tasks import TaskRunner
+from storyloom.domain.tasks import TaskRunner, new_worker_id
 from storyloom.domain.videos import StoryVideos
 from storyloom.domain.voice import SpeechEngines, Voice, VoiceLimits
 from storyloom.engines.images.pictures import thumbnail
@@ -54,6 +54,7 @@ from storyloom.store.db import Database
 from storyloom.store.identities import SqlIdentityRepository
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.pg_notifier import PostgresNotifier
+from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.progress import SqlStageTimingRepository
 from storyloom.store.s3_blobs import S3BlobStore
 from storyloom.store.stories import SqlStoryRepository
@@ -134,14 +135,17 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     notifier = LocalNotifier() if db.is_sqlite else PostgresNotifier(db)
     observability = Observability(Metrics(), tracer_provider or provider_from_env())
     observability.metrics.watch_pool(db.pool_status)
+    worker_id = new_worker_id()
     tasks = TaskRunner(
         SqlTaskRepository(db),
         concurrency=settings.task_concurrency,
         retention=dt.timedelta(seconds=settings.task_retention_seconds),
         max_attempts=settings.task_max_attempts,
-        # SQLite is one process's: what another worker holds at start was left by an earlier process.
-        lease=None if db.is_sqlite else dt.timedelta(seconds=settings.task_lease_seconds),
-        heartbeat_interval=settings.task_heartbeat_seconds,
+        # SQLite is one process's: it dispatches in-process. PostgreSQL means replicas: procrastinate's job queue.
+        dispatcher=None if db.is_sqlite else ProcrastinateDispatcher(
+            db, worker_name=worker_id, lease_seconds=settings.task_lease_seconds,
+            heartbeat_seconds=settings.task_heartbeat_seconds),
+        worker_id=worker_id,
         run_tasks=settings.run_tasks,
         notifier=notifier,
         telemetry=observability,

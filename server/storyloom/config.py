@@ -99,7 +99,7 @@ class Settings:
     task_max_attempts: int = 3
     # With PostgreSQL (several workers): a worker silent this long is presumed dead and its tasks resume elsewhere.
     task_lease_seconds: float = 10.0
-    # How often a worker says its tasks are alive, and learns of those it lost (cancelled on another replica).
+    # With PostgreSQL: how often a worker says it is alive, and looks for aborted jobs it missed a notice of.
     task_heartbeat_seconds: float = 0.5
     # Whether this process runs tasks (a worker) besides serving RPCs; `python -m storyloom worker` only runs tasks.
     run_tasks: bool = True

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from google.protobuf import struct_pb2
 
-from storyloom.domain.tasks import Task, TaskEvent, TaskState
+from storyloom.domain.tasks import HANDED_BACK, Task, TaskEvent, TaskState
 from storyloom.store.db import Database
 from storyloom.store.tasks import SqlTaskRepository
 from storyloom.v1 import requirements_pb2 as req
@@ -185,4 +185,31 @@ async def test_stories_submitted_to_an_api_only_replica_run_on_the_other_replica
     assert all(t.state is TaskState.SUCCEEDED for t in ended)
     assert other.proc is not None and worker.proc is not None
     assert {owner_pid(t) for t in ended} == {other.proc.pid, worker.proc.pid}
+    assert await consistency.problems(url) == []
+
+
+async def test_a_gracefully_stopped_worker_hands_its_task_to_another_without_using_an_attempt(
+        pg_replicas, cluster_env, tmp_path):
+    url = cluster_env["STORYLOOM_DATABASE_URL"]
+    caller = await new_caller(url)
+    first, second = pg_replicas(2)
+    task_id = await submit_steps(url, caller, steps=30, delay=0.1)
+    running = await eventually(lambda: stored(url, task_id), lambda t: t.checkpoint.get("done", 0) >= 3,
+                               "three steps are done")
+    owner = next(r for r in (first, second) if r.proc and r.proc.pid == owner_pid(running))
+    other = next(r for r in (first, second) if r is not owner)
+
+    assert owner.signal(signal.SIGTERM) == 0  # a graceful stop: its job is put back in the queue
+    finished = await eventually(lambda: stored(url, task_id), lambda t: t.state.terminal, "the task ends")
+
+    assert other.proc is not None and owner_pid(finished) == other.proc.pid
+    assert finished.state is TaskState.SUCCEEDED
+    assert (finished.attempt, finished.interruptions) == (2, 0)  # resumed, and no crash counted
+    assert sorted(step for _, step in ran_steps(finished)) == list(range(1, 31))
+    db = Database(url)
+    try:
+        events = await SqlTaskRepository(db).events_after(task_id, 0, 1000)
+    finally:
+        await db.close()
+    assert [e.state for e in events if e.message == HANDED_BACK] == [TaskState.PENDING]
     assert await consistency.problems(url) == []

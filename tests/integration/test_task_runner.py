@@ -1,8 +1,11 @@
-"""TaskRunner on the real SqlTaskRepository (a SQLite file), without gRPC.
+"""TaskRunner on the real SqlTaskRepository, without gRPC: the task contract, with each dispatcher. On SQLite the
+in-process one; on PostgreSQL procrastinate's job queue (the same tests, `database_url` is parametrized).
 
 A "crash" is `await runner.stop()`: it cancels running handlers without recording anything, so
-their tasks stay RUNNING in the database, as after a kill. A new runner on the same repository
-then plays the restarted server.
+their tasks stay RUNNING in the db, as after a kill. A new runner on the same repository
+then plays the restarted server. On PostgreSQL the stopped worker's jobs go back to the queue, where the next
+worker finds the task RUNNING under a worker that is gone: a crash, as far as the task is concerned. (A worker that
+really dies is noticed by its missing heartbeat: SIGKILL with real processes, tests/e2e/test_task_ownership.py.)
 """
 
 from __future__ import annotations
@@ -11,15 +14,24 @@ import asyncio
 import collections
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
 
-from storyloom.domain.tasks import Task, TaskContext, TaskEvent, TaskResult, TaskRunner, TaskState
+from storyloom.domain.tasks import (
+    Task,
+    TaskContext,
+    TaskEvent,
+    TaskHandler,
+    TaskResult,
+    TaskRunner,
+    TaskState,
+    new_worker_id,
+)
 from storyloom.store.db import Database
+from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.tasks import SqlTaskRepository
 from tests.support import task_kinds
 
@@ -27,14 +39,19 @@ USER = "u1"
 GATED = "test.gated"
 
 
-@pytest_asyncio.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[SqlTaskRepository]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
-    await db.migrate()
-    try:
-        yield SqlTaskRepository(db)
-    finally:
-        await db.close()
+@pytest.fixture
+def repo(db: Database) -> SqlTaskRepository:
+    return SqlTaskRepository(db)
+
+
+# On SQLite a start recovers every RUNNING task; on PostgreSQL a task is recovered when its job is taken, and a job
+# reaches only workers that know its kind (queue), and exists only for tasks stored PENDING.
+CRASH_ON_SQLITE = "on PostgreSQL a task is recovered through its job, which only workers of its kind take"
+
+
+def sqlite_only(db: Database, why: str) -> None:
+    if not db.is_sqlite:
+        pytest.skip(why)
 
 
 class Gated:
@@ -75,18 +92,25 @@ RunnerFactory = Callable[..., Awaitable[TaskRunner]]
 
 
 @pytest_asyncio.fixture
-async def new_runner(repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
-    """Builds and starts runners on the shared repository; each is stopped at the end."""
+async def new_runner(db: Database, repo: SqlTaskRepository, gated: Gated) -> AsyncIterator[RunnerFactory]:
+    """Builds and starts runners on the shared repository (with procrastinate's dispatcher on PostgreSQL); each is
+    stopped at the end."""
     made: list[TaskRunner] = []
 
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
-                   **options: Any) -> TaskRunner:
+                   more: dict[str, TaskHandler] | None = None, **options: Any) -> TaskRunner:
+        if not db.is_sqlite:
+            worker_id = new_worker_id()
+            options.update(worker_id=worker_id, dispatcher=ProcrastinateDispatcher(
+                db, worker_name=worker_id, lease_seconds=3, heartbeat_seconds=0.5))
         runner = TaskRunner(repo, **options)
         handlers = {task_kinds.STEPS: (task_kinds.run_steps, True),
                     task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False), GATED: (gated, True)}
         for kind in kinds:
             handler, resumable = handlers[kind]
             runner.register(kind, handler, resumable=resumable)
+        for kind, handler in (more or {}).items():
+            runner.register(kind, handler)
         made.append(runner)
         await runner.start()
         return runner
@@ -224,8 +248,7 @@ async def test_a_handlers_own_eta_is_kept_as_given(repo, new_runner):
         reported.set()
         await asyncio.Event().wait()
 
-    runner = await new_runner(kinds=())
-    runner.register("test.knows_better", knows_better)
+    runner = await new_runner(kinds=(), more={"test.knows_better": knows_better})
     task = await runner.submit(USER, "test.knows_better")
     await asyncio.wait_for(reported.wait(), 5)
     assert (await repo.get(task.id)).eta == eta
@@ -293,7 +316,7 @@ async def test_a_task_that_cannot_resume_fails_as_interrupted_on_the_next_start(
     assert (await repo.get(task.id)).state is TaskState.RUNNING
 
     await new_runner()
-    failed = await repo.get(task.id)  # start() fails it before returning
+    failed = await until_finished(repo, task.id)  # at start on SQLite; when its job is taken again on PostgreSQL
     assert failed.state is TaskState.FAILED
     assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_INTERRUPTED")
     assert failed.end_time is not None and failed.eta is None and failed.attempt == 1
@@ -314,7 +337,8 @@ async def test_a_pending_task_of_a_kind_that_cannot_resume_still_runs_after_a_re
     assert finished.state is TaskState.SUCCEEDED and finished.attempt == 1
 
 
-async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(repo, new_runner):
+async def test_a_live_task_of_an_unregistered_kind_fails_with_kind_unknown(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     before = await new_runner(concurrency=1)
     running = await before.submit(USER, GATED)
     pending = await before.submit(USER, GATED)
@@ -341,7 +365,7 @@ async def test_a_task_interrupted_max_attempts_times_is_failed_as_exhausted(repo
     await second.stop()
 
     await new_runner(max_attempts=2)
-    failed = await repo.get(task.id)
+    failed = await until_finished(repo, task.id)
     assert failed.state is TaskState.FAILED and failed.attempt == 2
     assert (failed.error.code, failed.error.reason) == ("ABORTED", "TASK_ATTEMPTS_EXHAUSTED")
     assert failed.error.metadata == {"attempts": "2"}
@@ -364,7 +388,8 @@ async def test_a_task_resumed_after_a_crash_has_no_eta_until_it_reports_again(re
     assert [e.eta for e in events[resumed_at:resumed_at + 2]] == [None, None]
 
 
-async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(repo, new_runner):
+async def test_after_a_restart_the_eta_follows_this_attempts_pace_not_the_downtime(db, repo, new_runner):
+    sqlite_only(db, CRASH_ON_SQLITE)
     # A task that was half done when its server went down an hour ago.
     hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     task = Task(id="half-done", user_id=USER, kind=GATED, state=TaskState.RUNNING, create_time=hour_ago,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storyloom.store.db import Database
 from storyloom.store.models import MessageRow, StoryRow, TaskEventRow, TaskRow
+from storyloom.store.procrastinate_dispatch import RUN_TASK
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 STORY_OF_TASK = {"SUCCEEDED": "READY", "FAILED": "FAILED", "CANCELLED": "CANCELLED"}
@@ -20,7 +21,8 @@ async def problems(database_url: str) -> list[str]:
     - every story and every reply being made has a task, and it is live (the story follows its task to its end);
     - an ended story's task ended the same way;
     - each task's event log is gap-free (1..last_sequence), ends with its state, and nothing follows the end;
-    - a RUNNING task names its worker, a PENDING one none.
+    - a RUNNING task names its worker, a PENDING one none;
+    - on PostgreSQL, every live task has its procrastinate job waiting or running, and every such job has its task.
     """
     db = Database(database_url)
     found: list[str] = []
@@ -32,6 +34,9 @@ async def problems(database_url: str) -> list[str]:
                 events[event.task_id].append(event)
             stories = list(await session.scalars(select(StoryRow)))
             replies = list(await session.scalars(select(MessageRow).where(MessageRow.role == "assistant")))
+            jobs = [] if db.is_sqlite else [row.lock for row in await session.execute(text(
+                "SELECT lock FROM procrastinate_jobs WHERE task_name = :name AND status IN ('todo', 'doing')"),
+                {"name": RUN_TASK})]
     finally:
         await db.close()
     for story in stories:
@@ -61,4 +66,7 @@ async def problems(database_url: str) -> list[str]:
             found.append(f"task {task.id} is RUNNING without a worker")
         if task.state == "PENDING" and task.owner:
             found.append(f"task {task.id} is PENDING but held by {task.owner}")
+        if not db.is_sqlite and task.state not in TERMINAL and task.id not in jobs:
+            found.append(f"task {task.id} is {task.state} without a job to run it")
+    found += [f"job of task {task_id} has no task" for task_id in jobs if task_id not in tasks]
     return found

@@ -79,8 +79,8 @@ class Task:
     request_id: str = ""
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
-    # The worker that runs the task (or ran it last, once ended), and when it last said it is alive; None while
-    # PENDING.
+    # The worker that runs the task (or ran it last, once ended), and when it claimed the task; None while PENDING.
+    # (Whether that worker is alive is the dispatcher's business: procrastinate's worker heartbeats, on PostgreSQL.)
     owner: str | None = None
     heartbeat_time: dt.datetime | None = None
     # How many attempts ended in a crash (the worker died or lost the task). A graceful stop hands the task back
@@ -138,8 +138,6 @@ class TaskFence:
     attempt: int | None = None
     owner: str | None = None
     unowned: bool = False
-    # The owner's last heartbeat is older than this (or there was none): the owner is presumed dead.
-    stale_before: dt.datetime | None = None
 
 
 class TaskFenced(Exception):
@@ -187,12 +185,9 @@ class TaskRepository(Protocol):
     async def claimable(self, kinds: tuple[str, ...], limit: int) -> builtins.list[Task]:
         """PENDING tasks of these kinds that no worker holds, oldest first."""
 
-    async def orphans(self, stale_before: dt.datetime | None, owner: str) -> builtins.list[Task]:
-        """Live tasks held by another worker than `owner` whose heartbeat is older than `stale_before` (any, when
-        None: a store only one process uses, whose earlier processes are all gone)."""
-
-    async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
-        """Marks the RUNNING tasks `owner` holds as alive at `now`; returns them (id: attempt)."""
+    async def orphans(self, owner: str) -> builtins.list[Task]:
+        """RUNNING tasks held by another worker than `owner` (or by none): in a store only one process uses, whose
+        earlier processes are all gone, what they left behind."""
 
     async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
         """For a PENDING task: how many PENDING tasks of its kind are ahead of it, how many of its kind run now, and

@@ -5,10 +5,11 @@ about it, so a watcher never sees an event the store does not have, and a restar
 accepted task. Other features register task kinds on the runner: a kind is an async handler that
 reports progress through its TaskContext and returns a result.
 
-A runner is one worker. It claims PENDING tasks from the store (so tasks submitted on any replica run on any
-worker), holds each with a heartbeat, and writes only under its claim (`TaskFence`): a worker that lost a task
-(cancelled elsewhere, or presumed dead and resumed by another) can no longer change it, and stops it within a
-heartbeat. Tasks whose worker died are resumed from their checkpoint by another worker once its lease expired.
+A runner is one worker. Its dispatcher (`domain/ports/dispatch.py`) hands it tasks to run: the in-process one on
+SQLite, procrastinate's job queue on PostgreSQL (so tasks submitted on any replica run on any worker, a dead worker's
+tasks are resumed by another, and a cancel aborts the work wherever it runs). The runner claims each task in its row
+and writes only under that claim (`TaskFence`): a worker that lost a task (cancelled elsewhere, or presumed dead and
+resumed by another) can no longer change it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import dataclasses
 import datetime as dt
 import logging
 import os
@@ -26,7 +26,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound, ResourceExhausted
+from storyloom.domain.local_dispatch import LocalDispatcher
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.dispatch import Pool, TaskDispatcher
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from storyloom.domain.task_types import (
@@ -68,21 +70,12 @@ HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
 QUEUE_REPORT_SECONDS = 5.0
 
 
-@dataclasses.dataclass
-class _Pool:
-    """Slots shared by some kinds: chat replies wait on a model, not on the CPU, and get a pool of their own."""
-
-    capacity: int
-    kinds: set[str] = dataclasses.field(default_factory=set)
-    running: int = 0
-
-
 class TaskRunner:
     """Runs registered task kinds with bounded concurrency and a persisted event log.
 
-    `lease` is how long a worker may go without a heartbeat before its tasks are presumed orphaned and resumed
-    elsewhere. None means the store is this process's alone (SQLite, the embedded mode): tasks another worker
-    holds at start were left by an earlier process, and are recovered at once.
+    `dispatcher` hands this worker its tasks; without one, the in-process dispatcher does, and the store is this
+    process's alone (SQLite, the embedded mode): tasks a worker holds at start were left by an earlier process, and
+    are recovered at once. With a shared dispatcher, a dead worker's tasks come back through it.
     """
 
     def __init__(
@@ -94,9 +87,7 @@ class TaskRunner:
         max_attempts: int = 3,
         cleanup_interval: float = 60.0,
         clock: Clock = SYSTEM_CLOCK,
-        lease: dt.timedelta | None = None,
-        heartbeat_interval: float = 0.5,
-        poll_interval: float = 1.0,
+        dispatcher: TaskDispatcher | None = None,
         run_tasks: bool = True,
         worker_id: str | None = None,
         notifier: Notifier | None = None,
@@ -113,28 +104,22 @@ class TaskRunner:
         # The kind and state of each live task this process has seen, to report state changes.
         self._live: dict[str, tuple[str, str]] = {}
         self._kinds: dict[str, TaskKind] = {}
-        self._shared = _Pool(concurrency)
-        self._pools: dict[str, _Pool] = {}
+        self._concurrency = concurrency
+        self._own_pools: dict[str, int] = {}  # kind: its own slots (kinds not here share `concurrency`)
         self.retention = retention
         self._max_attempts = max_attempts
         self._cleanup_interval = cleanup_interval
-        self._lease = lease
-        self._heartbeat_interval = heartbeat_interval
-        # New tasks are announced; the poll only catches a notice lost with a connection.
-        self._poll_interval = max(poll_interval, 5.0)
+        self._sole_worker = dispatcher is None
+        self._dispatcher: TaskDispatcher = dispatcher or LocalDispatcher(repository)
         self.run_tasks = run_tasks
-        self.worker_id = worker_id or f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self.worker_id = worker_id or new_worker_id()
+        self._running: dict[str, asyncio.Task[Any]] = {}
         self._claims: dict[str, int] = {}  # task id: the attempt this worker claimed
         self._cancel_requested: set[str] = set()
-        self._lost: set[str] = set()
         self._finishing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self._wake = asyncio.Event()
-        # The kinds that may have work to claim since the last look; None: every kind (a look at each pool).
-        self._due: set[str] | None = None
-        self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._handing_back = False
 
     # --- registration and life cycle ---------------------------------------------------------
 
@@ -146,45 +131,39 @@ class TaskRunner:
         if kind in self._kinds:
             raise ValueError(f"task kind {kind!r} is already registered")
         self._kinds[kind] = TaskKind(kind, handler, resumable, on_end)
-        pool = _Pool(concurrency) if concurrency is not None else self._shared
-        pool.kinds.add(kind)
-        self._pools[kind] = pool
+        if concurrency is not None:
+            self._own_pools[kind] = concurrency
+
+    def _pools(self) -> list[Pool]:
+        shared = tuple(sorted(kind for kind in self._kinds if kind not in self._own_pools))
+        return ([Pool(shared, self._concurrency)] if shared else []) + [
+            Pool((kind,), capacity) for kind, capacity in sorted(self._own_pools.items())]
 
     async def start(self) -> None:
-        """Recovers tasks a dead worker left, then starts claiming work, the heartbeat and the clean-up."""
+        """Fails waiting tasks no handler knows, recovers tasks a dead process left (when the store is this
+        process's alone), then lets the dispatcher hand out work and run the clean-up."""
         for task in await self._repo.live():
             if task.state is TaskState.PENDING and task.kind not in self._kinds:
                 await self._fail_orphan(task, _kind_unknown(task), fence=TaskFence(
                     states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
-        await self._reap()
-        self._loops = [asyncio.create_task(self._cleanup_loop(), name="task-retention")]
+        if self._sole_worker:
+            for task in await self._repo.orphans(self.worker_id):
+                await self._recover(task)
         if self.run_tasks:
-            self._loops += [asyncio.create_task(self._dispatch_loop(), name="task-dispatch"),
-                            asyncio.create_task(self._new_task_listener(), name="task-announcements"),
-                            asyncio.create_task(self._heartbeat_loop(), name="task-heartbeat")]
-            if self._lease is not None:
-                self._loops.append(asyncio.create_task(self._reaper_loop(), name="task-reaper"))
+            await self._dispatcher.start(self._pools(), self.run, self._clean_up, self._cleanup_interval)
 
     async def stop(self) -> None:
         """Stops running work without marking it, as a crash would: the task stays RUNNING under this worker, and
         is resumed (counting an interruption) once the worker is presumed dead."""
         self._stopping = True
-        running = list(self._running.values()) + self._loops
-        for job in running:
-            job.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        if self.run_tasks:
+            await self._dispatcher.stop()
 
     async def shutdown(self) -> None:
         """A graceful stop: stops running work and hands each task back as PENDING, without counting an attempt
         against it, so the next worker (this one restarted, or another) resumes it from its checkpoint."""
-        held = {task_id: job for task_id, job in self._running.items() if not job.done()}
-        attempts = dict(self._claims)
+        self._handing_back = True
         await self.stop()
-        for task_id in held:
-            with contextlib.suppress(TaskFenced, LookupError):
-                await self._record(task_id, TaskUpdate(
-                    state=TaskState.PENDING, clear_owner=True, clear_eta=True, message=HANDED_BACK),
-                    self._claim_fence(attempts.get(task_id, 0)))
 
     # --- the public operations ---------------------------------------------------------------
 
@@ -213,18 +192,8 @@ class TaskRunner:
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
     async def accepted(self, kind: str = "") -> None:
-        """Says a new task (of `kind`, when given) was stored: every worker looks for work at once (in that kind's
-        pool only)."""
-        self._wake_for(kind)
-        await self._notifier.publish("tasks", kind or "new")
-
-    def _wake_for(self, kind: str) -> None:
-        """Wakes the dispatcher to look for work of `kind` ("": of every kind)."""
-        if not kind or self._due is None:
-            self._due = None
-        else:
-            self._due.add(kind)
-        self._wake.set()
+        """Says a new task (of `kind`, when given) was stored: a worker looks for work at once."""
+        await self._dispatcher.announce(kind)
 
     async def submit(
         self,
@@ -291,7 +260,7 @@ class TaskRunner:
 
     async def cancel(self, user_id: str, task_id: str) -> Task:
         """Cancels the task wherever it runs: here its handler is cancelled at once; on another worker the task
-        ends CANCELLED now and that worker, refused its next write and told by its heartbeat, stops it."""
+        ends CANCELLED now and its job is aborted: that worker, told at once (or refused its next write), stops it."""
         for _ in range(10):
             task = await self.get(user_id, task_id)
             if task.state.terminal or task_id in self._finishing:
@@ -304,6 +273,7 @@ class TaskRunner:
                 return await self.get(user_id, task_id)
             with contextlib.suppress(TaskFenced):  # claimed or ended meanwhile: look again
                 await self._end(task, self._cancelled_update(task), TaskFence(attempt=task.attempt))
+                await self._dispatcher.abort(task_id)  # the worker running it stops it
                 return await self.get(user_id, task_id)
         return await self.get(user_id, task_id)
 
@@ -369,42 +339,19 @@ class TaskRunner:
     def _claim_fence(self, attempt: int) -> TaskFence:
         return TaskFence(states=(TaskState.RUNNING,), owner=self.worker_id, attempt=attempt)
 
-    async def _dispatch_loop(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            due, self._due = self._due, set()
-            try:
-                await self._dispatch(due)
-            except Exception:  # the store may be briefly unreachable: try again on the next wake-up
-                log.exception("claiming tasks failed")
-                self._due = None
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                self._due = None
+    async def run(self, task_id: str) -> None:
+        """Claims the task and runs it here (the dispatcher's `RunTask`). A RUNNING task was left by a dead worker:
+        it is resumed (one interruption more) or failed first."""
+        task = await self._repo.get(task_id)
+        if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
+            task = await self._recover(task)
+        if task is None or task.state is not TaskState.PENDING:
+            return  # ended (or deleted) meanwhile
+        claimed = await self._claim(task)
+        if claimed is not None:
+            await self._run(claimed)
 
-    async def _new_task_listener(self) -> None:
-        """Hears the new tasks any process announces: of a kind ("tasks", kind) or of any ("tasks", "new")."""
-        await asyncio.gather(*(self._listen_for(kind) for kind in ("", *self._kinds)))
-
-    async def _listen_for(self, kind: str) -> None:
-        async with self._notifier.subscribe("tasks", kind or "new") as announced:
-            while True:
-                if await announced.wait(None):
-                    self._wake_for(kind)
-
-    async def _dispatch(self, due: set[str] | None) -> None:
-        """Claims what the pools have room for, looking only in the pools of the `due` kinds (None: in all)."""
-        for pool in {id(p): p for p in self._pools.values()}.values():
-            free = pool.capacity - pool.running
-            if free <= 0 or not pool.kinds or (due is not None and not due & pool.kinds):
-                continue
-            for task in await self._repo.claimable(tuple(sorted(pool.kinds)), free):
-                if self._stopping or pool.running >= pool.capacity:
-                    return
-                await self._claim(task, pool)
-
-    async def _claim(self, task: Task, pool: _Pool) -> None:
+    async def _claim(self, task: Task) -> Task | None:
         now = self._clock.now()
         try:
             claimed, _ = await self._record(task.id, TaskUpdate(
@@ -412,52 +359,55 @@ class TaskRunner:
                 start_time=task.start_time or now, message="Started." if task.attempt == 0 else "Resumed.",
             ), TaskFence(states=(TaskState.PENDING,), unowned=True, attempt=task.attempt))
         except (TaskFenced, LookupError):
-            return  # another worker claimed it first, or it was cancelled or deleted
+            return None  # another worker claimed it first, or it was cancelled or deleted
         if task.attempt == 0:
             self.telemetry.queue_wait(task.kind, max(0.0, (now - task.create_time).total_seconds()))
-        pool.running += 1
-        self._claims[claimed.id] = claimed.attempt
-        self._running[claimed.id] = asyncio.create_task(self._run(claimed, pool), name=f"task-{claimed.id}")
+        return claimed
 
-    async def _run(self, task: Task, pool: _Pool) -> None:
+    async def _run(self, task: Task) -> None:
         fence = self._claim_fence(task.attempt)
+        job = asyncio.current_task()
+        assert job is not None
+        self._running[task.id] = job
+        self._claims[task.id] = task.attempt
         try:
-            try:
-                current_task.set((task.id, task.attempt))
-                with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
-                                                              "storyloom.attempt": task.attempt},
-                                         parent=task.params.get(TRACE_PARAM)):
-                    result = await self._kinds[task.kind].handler(self._context(task, fence))
-            except asyncio.CancelledError:
-                if task.id in self._cancel_requested:
-                    with contextlib.suppress(TaskFenced, LookupError):
-                        await self._end(task, self._cancelled_update(task), fence)
-                    return
-                raise  # a shutdown (the task is handed back) or a lost claim (someone else has it)
-            except TaskFenced:
-                log.info("task no longer held: its write was refused", extra={"task": task.id, "attempt": task.attempt})
-                return
-            except Exception as exc:  # noqa: BLE001 - any handler failure fails its task
+            current_task.set((task.id, task.attempt))
+            with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
+                                                          "storyloom.attempt": task.attempt},
+                                     parent=task.params.get(TRACE_PARAM)):
+                result = await self._kinds[task.kind].handler(self._context(task, fence))
+        except asyncio.CancelledError:
+            if task.id in self._cancel_requested:
                 with contextlib.suppress(TaskFenced, LookupError):
-                    await self._end(task, self._failed_update(task, exc), fence)
+                    await self._end(task, self._cancelled_update(task), fence)
                 return
-            self._finishing.add(task.id)
+            if self._handing_back:
+                with contextlib.suppress(TaskFenced, LookupError):
+                    await self._record(task.id, TaskUpdate(
+                        state=TaskState.PENDING, clear_owner=True, clear_eta=True, message=HANDED_BACK), fence)
+            elif not self._stopping:
+                log.info("task no longer held: stopping its work", extra={"task": task.id, "attempt": task.attempt})
+            raise  # a stop (handed back, or left as a crash leaves it) or an abort (it ended elsewhere)
+        except TaskFenced:
+            log.info("task no longer held: its write was refused", extra={"task": task.id, "attempt": task.attempt})
+            return
+        except Exception as exc:  # noqa: BLE001 - any handler failure fails its task
+            with contextlib.suppress(TaskFenced, LookupError):
+                await self._end(task, self._failed_update(task, exc), fence)
+            return
+        finally:
+            self._running.pop(task.id, None)
+            self._claims.pop(task.id, None)
+            self._cancel_requested.discard(task.id)
+        self._finishing.add(task.id)
+        try:
             with contextlib.suppress(TaskFenced, LookupError):
                 await self._end(task, TaskUpdate(
                     state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(),
                     clear_eta=True, message="Done.",
                 ), fence)
-        except asyncio.CancelledError:
-            if task.id not in self._lost and not self._stopping:
-                raise
         finally:
-            pool.running -= 1
-            self._running.pop(task.id, None)
-            self._claims.pop(task.id, None)
-            self._cancel_requested.discard(task.id)
             self._finishing.discard(task.id)
-            self._lost.discard(task.id)
-            self._wake_for(task.kind)  # a slot of its pool is free
 
     async def _end(self, task: Task, update: TaskUpdate, fence: TaskFence) -> None:
         """Ends the task: tells its kind's hook, then records the end. If another end won the race, the hook hears
@@ -497,69 +447,39 @@ class TaskRunner:
         return TaskUpdate(state=TaskState.FAILED, error=error, message=error.message, end_time=self._clock.now(),
                           clear_eta=True)
 
-    # --- liveness ------------------------------------------------------------------------------
+    # --- recovery ------------------------------------------------------------------------------
 
-    async def _heartbeat_loop(self) -> None:
-        """Keeps this worker's claims alive, and stops the work of claims it lost (a task cancelled on another
-        replica, or resumed by another worker after this one was presumed dead)."""
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            held = dict(self._claims)  # judged by claims made before the heartbeat reads the store
-            if not held:
-                continue
-            try:
-                alive = await self._repo.heartbeat(self.worker_id, self._clock.now())
-            except Exception:
-                log.exception("task heartbeat failed")
-                continue
-            for task_id, attempt in held.items():
-                job = self._running.get(task_id)
-                if (job is not None and not job.done() and task_id not in self._finishing
-                        and self._claims.get(task_id) == attempt and alive.get(task_id) != attempt):
-                    log.info("task no longer held: stopping its work", extra={"task": task_id})
-                    self._lost.add(task_id)
-                    job.cancel()
-
-    async def _reaper_loop(self) -> None:
-        assert self._lease is not None
-        while True:
-            await asyncio.sleep(max(0.2, self._lease.total_seconds() / 4))
-            try:
-                await self._reap()
-            except Exception:
-                log.exception("recovering orphaned tasks failed")
-
-    async def _reap(self) -> None:
-        """Takes back the tasks of dead workers: resumable ones become PENDING again (one interruption more),
-        the others fail with the reason."""
-        stale_before = None if self._lease is None else self._clock.now() - self._lease
-        for task in await self._repo.orphans(stale_before, self.worker_id):
-            fence = TaskFence(owner=task.owner, unowned=task.owner is None, attempt=task.attempt,
-                              stale_before=stale_before)
-            interruptions = task.interruptions + 1
-            kind = self._kinds.get(task.kind)
-            if kind is None:
-                failure: TaskError | None = _kind_unknown(task)
-            elif not kind.resumable:
-                failure = TaskError("ABORTED", "TASK_INTERRUPTED",
-                                    "The server stopped while the task ran, and this kind of task cannot resume.",
-                                    {"kind": task.kind})
-            elif interruptions >= self._max_attempts:
-                failure = TaskError("ABORTED", "TASK_ATTEMPTS_EXHAUSTED",
-                                    f"The task was interrupted {interruptions} times and is not retried again.",
-                                    {"attempts": str(interruptions)})
-            else:
-                failure = None
-            if failure is not None:
-                await self._fail_orphan(task, failure, fence, interruptions)
-                continue
-            log.info("resuming task", extra={"task": task.id, "kind": task.kind})
-            # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
-            with contextlib.suppress(TaskFenced, LookupError):
-                await self._record(task.id, TaskUpdate(
-                    state=TaskState.PENDING, clear_eta=True, clear_owner=True, interruptions=interruptions,
-                    message="Resuming after a server restart."), fence)
-                self._wake_for(task.kind)
+    async def _recover(self, task: Task) -> Task | None:
+        """Takes back a task whose worker died: a resumable one becomes PENDING again (one interruption more) and is
+        returned; the others fail with the reason."""
+        fence = TaskFence(states=(TaskState.RUNNING,), owner=task.owner, unowned=task.owner is None,
+                          attempt=task.attempt)
+        interruptions = task.interruptions + 1
+        kind = self._kinds.get(task.kind)
+        if kind is None:
+            failure: TaskError | None = _kind_unknown(task)
+        elif not kind.resumable:
+            failure = TaskError("ABORTED", "TASK_INTERRUPTED",
+                                "The server stopped while the task ran, and this kind of task cannot resume.",
+                                {"kind": task.kind})
+        elif interruptions >= self._max_attempts:
+            failure = TaskError("ABORTED", "TASK_ATTEMPTS_EXHAUSTED",
+                                f"The task was interrupted {interruptions} times and is not retried again.",
+                                {"attempts": str(interruptions)})
+        else:
+            failure = None
+        if failure is not None:
+            await self._fail_orphan(task, failure, fence, interruptions)
+            return None
+        log.info("resuming task", extra={"task": task.id, "kind": task.kind})
+        # The old ETA knew nothing of the downtime; the resumed handler's reports make a new one.
+        try:
+            resumed, _ = await self._record(task.id, TaskUpdate(
+                state=TaskState.PENDING, clear_eta=True, clear_owner=True, interruptions=interruptions,
+                message="Resuming after a server restart."), fence)
+        except (TaskFenced, LookupError):
+            return None
+        return resumed
 
     async def _fail_orphan(self, task: Task, failure: TaskError, fence: TaskFence,
                            interruptions: int | None = None) -> None:
@@ -600,15 +520,19 @@ class TaskRunner:
         self._locks.pop(task_id, None)
         await self._notifier.publish("task", task_id)
 
-    async def _cleanup_loop(self) -> None:
-        while True:
-            try:
-                removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
-                if removed:
-                    log.info("deleted expired tasks", extra={"count": removed})
-            except Exception:  # keep cleaning on the next pass
-                log.exception("task retention clean-up failed")
-            await asyncio.sleep(self._cleanup_interval)
+    async def _clean_up(self) -> None:
+        """Deletes the tasks that ended more than the retention ago (the dispatcher runs it periodically)."""
+        try:
+            removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
+            if removed:
+                log.info("deleted expired tasks", extra={"count": removed})
+        except Exception:  # keep cleaning on the next pass
+            log.exception("task retention clean-up failed")
+
+
+def new_worker_id() -> str:
+    """A worker's id: its host, process id (tests find the process by it) and a random part."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def _kind_unknown(task: Task) -> TaskError:

@@ -122,7 +122,8 @@ class TaskRow(Base):
     update_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    # The worker running the task and its last heartbeat (NULL while PENDING or ended); crashes counted.
+    # The worker running the task and when it claimed it (NULL while PENDING); crashes counted. (heartbeat_time
+    # kept its name from before procrastinate: its heartbeats are the workers', in procrastinate_workers.)
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     heartbeat_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

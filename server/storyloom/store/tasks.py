@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select
 from sqlalchemy import update as sql_update
 
 from storyloom.domain.task_types import (
@@ -119,23 +119,12 @@ class SqlTaskRepository:
                 .order_by(TaskRow.create_time, TaskRow.id).limit(limit))
             return [_task(r) for r in rows]
 
-    async def orphans(self, stale_before: dt.datetime | None, owner: str) -> builtins.list[Task]:
+    async def orphans(self, owner: str) -> builtins.list[Task]:
         # A RUNNING task nobody holds was left by a version that did not record owners.
-        query = select(TaskRow).where(TaskRow.state.in_([s.value for s in LIVE_STATES]), or_(
-            TaskRow.owner != owner, and_(TaskRow.owner.is_(None), TaskRow.state == TaskState.RUNNING.value)))
-        if stale_before is not None:
-            query = query.where(or_(TaskRow.heartbeat_time.is_(None), TaskRow.heartbeat_time < stale_before))
+        query = select(TaskRow).where(TaskRow.state == TaskState.RUNNING.value,
+                                      or_(TaskRow.owner != owner, TaskRow.owner.is_(None)))
         async with self._db.begin() as session:
             return [_task(r) for r in await session.scalars(query.order_by(TaskRow.create_time))]
-
-    async def heartbeat(self, owner: str, now: dt.datetime) -> dict[str, int]:
-        async with self._db.write() as session:
-            await session.execute(sql_update(TaskRow).where(
-                TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value).values(heartbeat_time=now)
-                .execution_options(synchronize_session=False))
-            rows = await session.execute(select(TaskRow.id, TaskRow.attempt).where(
-                TaskRow.owner == owner, TaskRow.state == TaskState.RUNNING.value))
-            return {task_id: attempt for task_id, attempt in rows}
 
     async def queue_stats(self, task: Task) -> tuple[int, int, float | None]:
         async with self._db.begin() as session:
@@ -164,9 +153,6 @@ class SqlTaskRepository:
 
     async def delete_finished_before(self, cutoff: dt.datetime) -> int:
         async with self._db.write() as session:
-            if not self._db.is_sqlite and not await session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(hashtextextended('storyloom.task_retention', 0))")):
-                return 0  # another replica is cleaning up right now: one at a time in the cluster
             ids = list(await session.scalars(select(TaskRow.id).where(TaskRow.end_time < cutoff).limit(1000)))
             if ids:
                 await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id.in_(ids)))
@@ -184,8 +170,6 @@ def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
         conditions.append(TaskRow.owner == fence.owner)
     if fence.unowned:
         conditions.append(TaskRow.owner.is_(None))
-    if fence.stale_before is not None:
-        conditions.append(or_(TaskRow.heartbeat_time.is_(None), TaskRow.heartbeat_time < fence.stale_before))
     return conditions
 
 

@@ -1,7 +1,7 @@
 """scene units: a task event may announce a finished part of the result (a story's scene, SCENE_READY)
 
 Revision ID: 0016_scene_units
-Revises: 0014_stage_timings
+Revises: 0015_procrastinate
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016_scene_units'
-down_revision = '0014_stage_timings'
+down_revision = '0015_procrastinate'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,89 @@
+"""The in-process dispatcher (the embedded mode, SQLite: one process owns the store): hands out PENDING tasks in the
+order they came as slots free up, woken by `announce`, and runs the retention clean-up on a timer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from storyloom.domain.ports.dispatch import CleanUp, Pool, RunTask
+from storyloom.domain.task_types import TaskRepository
+
+log = logging.getLogger(__name__)
+
+# New tasks are announced; this poll only catches what an announcement missed (a failed read).
+POLL_SECONDS = 5.0
+
+
+class LocalDispatcher:
+    def __init__(self, repository: TaskRepository):
+        self._repo = repository
+        self._wake = asyncio.Event()
+        # The kinds that may have work to hand out since the last look; None: every kind. A look costs one
+        # query per pool, and a chat reply should not make every pool look.
+        self._due: set[str] | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self, pools: list[Pool], run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+        self._loops = [asyncio.create_task(self._dispatch_loop(pools, run), name="task-dispatch"),
+                       asyncio.create_task(self._clean_up_loop(clean_up, clean_up_seconds), name="task-retention")]
+
+    async def stop(self) -> None:
+        running = [*self._loops, *self._jobs.values()]
+        for job in running:
+            job.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def announce(self, kind: str = "") -> None:
+        self._wake_for((kind,) if kind else None)
+
+    def _wake_for(self, kinds: tuple[str, ...] | None) -> None:
+        if kinds is None or self._due is None:
+            self._due = None
+        else:
+            self._due.update(kinds)
+        self._wake.set()
+
+    async def abort(self, task_id: str) -> None:
+        """Nothing to do: every task runs in this process, where the runner stops it itself."""
+
+    async def _dispatch_loop(self, pools: list[Pool], run: RunTask) -> None:
+        running = [0] * len(pools)
+        while True:
+            self._wake.clear()
+            due, self._due = self._due, set()
+            try:
+                for index, pool in enumerate(pools):
+                    if running[index] < pool.capacity and (due is None or due.intersection(pool.kinds)):
+                        # Tasks handed out but not yet claimed are still PENDING: they come back, and are skipped.
+                        for task in await self._repo.claimable(pool.kinds, pool.capacity + len(self._jobs)):
+                            if task.id not in self._jobs and running[index] < pool.capacity:
+                                running[index] += 1
+                                self._jobs[task.id] = asyncio.create_task(
+                                    self._run(task.id, run, running, index, pool.kinds), name=f"task-{task.id}")
+            except Exception:  # the store may be briefly unreachable: try again on the next wake-up
+                log.exception("claiming tasks failed")
+                self._due = None
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that comes with the wake-up.
+            try:
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                self._due = None
+
+    async def _run(self, task_id: str, run: RunTask, running: list[int], index: int, kinds: tuple[str, ...]) -> None:
+        try:
+            await run(task_id)
+        except Exception:
+            log.exception("running a task failed", extra={"task": task_id})
+        finally:
+            running[index] -= 1
+            self._jobs.pop(task_id, None)
+            self._wake_for(kinds)  # a slot of its pool is free
+
+    @staticmethod
+    async def _clean_up_loop(clean_up: CleanUp, seconds: float) -> None:
+        while True:
+            await clean_up()
+            await asyncio.sleep(seconds)

@@ -1,0 +1,43 @@
+"""How accepted tasks reach a worker: the task rows, their checkpoints and event logs are the truth clients read; a
+dispatcher only decides which worker runs which task, and when.
+
+Two implementations: the in-process one (`storyloom.domain.local_dispatch`, for SQLite: one process owns the store)
+and procrastinate's job queue on PostgreSQL (`storyloom.store.procrastinate_dispatch`: each task is a job, claimed by
+one worker, woken by LISTEN/NOTIFY, retried elsewhere when its worker's heartbeat stops, aborted on cancel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+    """Task kinds that share `capacity` slots on a worker (chat replies wait on a model and get their own)."""
+
+    kinds: tuple[str, ...]
+    capacity: int
+
+
+# Claims the stored task and runs it to its end on this worker (nothing when it ended meanwhile). It raises
+# CancelledError when the work was stopped: a graceful stop has handed the task back (PENDING) by then.
+RunTask = Callable[[str], Awaitable[None]]
+# The retention clean-up: deletes tasks that ended long enough ago.
+CleanUp = Callable[[], Awaitable[None]]
+
+
+class TaskDispatcher(Protocol):
+    async def start(self, pools: list[Pool], run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+        """Begins handing this worker the tasks of `pools` (each run with `run`), and runs `clean_up` every
+        `clean_up_seconds` (once in the cluster)."""
+
+    async def stop(self) -> None:
+        """Stops the work running here and returns once it has stopped; `run` decides what each task becomes."""
+
+    async def announce(self, kind: str = "") -> None:
+        """Says a PENDING task (of `kind`, "": of any) was stored (where storing it did not already queue it)."""
+
+    async def abort(self, task_id: str) -> None:
+        """Stops the task's work wherever it runs (its row already says why), and drops it from the queue."""
