@@ -191,7 +191,7 @@ async def test_stories_submitted_to_an_api_only_replica_run_on_the_other_replica
 async def test_a_gracefully_stopped_worker_hands_its_task_to_another_without_using_an_attempt(
         pg_replicas, cluster_env, tmp_path):
     url = cluster_env["STORYLOOM_DATABASE_URL"]
-    caller = await new_caller(url)
+    caller = await caller_in_database(url)
     first, second = pg_replicas(2)
     task_id = await submit_steps(url, caller, steps=30, delay=0.1)
     running = await eventually(lambda: stored(url, task_id), lambda t: t.checkpoint.get("done", 0) >= 3,
