@@ -295,11 +295,11 @@ bench-reads: $(STAMP)
 	$(PY) bench/bench_reads.py
 	$(PY) bench/bench_reads.py --postgres
 
-# Story videos alone: render time over running time of a 5-scene story at 720p, and the load it ran under.
 # 1,000 idle WatchTask streams beside a bare grpc.aio server's as many: CPU, SQL statements/s, RSS per stream.
 bench-watchers: $(STAMP)
 	$(PY) bench/bench_watchers.py
 
+# Story videos alone: render time over running time of a 5-scene story at 720p, and the load it ran under.
 bench-video: $(STAMP)
 	$(PY) bench/bench_video.py
 
