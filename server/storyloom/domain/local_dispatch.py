@@ -4,9 +4,10 @@ order they came as slots free up, woken by `announce`, and runs the retention cl
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
-from storyloom.domain.ports.dispatch import CleanUp, Pool, RunTask
+from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
 from storyloom.domain.task_types import TaskRepository
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class LocalDispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
-    async def start(self, pools: list[Pool], run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+    async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
         self._loops = [asyncio.create_task(self._dispatch_loop(pools, run), name="task-dispatch"),
                        asyncio.create_task(self._clean_up_loop(clean_up, clean_up_seconds), name="task-retention")]
 
@@ -48,20 +49,22 @@ class LocalDispatcher:
     async def abort(self, task_id: str) -> None:
         """Nothing to do: every task runs in this process, where the runner stops it itself."""
 
-    async def _dispatch_loop(self, pools: list[Pool], run: RunTask) -> None:
-        running = [0] * len(pools)
+    async def _dispatch_loop(self, pools: Pools, run: RunTask) -> None:
+        running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
         while True:
             self._wake.clear()
             due, self._due = self._due, set()
             try:
-                for index, pool in enumerate(pools):
-                    if running[index] < pool.capacity and (due is None or due.intersection(pool.kinds)):
-                        # Tasks handed out but not yet claimed are still PENDING: they come back, and are skipped.
-                        for task in await self._repo.claimable(pool.kinds, pool.capacity + len(self._jobs)):
-                            if task.id not in self._jobs and running[index] < pool.capacity:
-                                running[index] += 1
-                                self._jobs[task.id] = asyncio.create_task(
-                                    self._run(task.id, run, running, index, pool.kinds), name=f"task-{task.id}")
+                for pool in pools():  # read at each look: a kind registered after the start joins its pool
+                    looked_for = due is None or due.intersection(pool.kinds)
+                    if not looked_for or sum(running[k] for k in pool.kinds) >= pool.capacity:
+                        continue
+                    # Tasks handed out but not yet claimed are still PENDING: they come back, and are skipped.
+                    for task in await self._repo.claimable(pool.kinds, pool.capacity + len(self._jobs)):
+                        if task.id not in self._jobs and sum(running[k] for k in pool.kinds) < pool.capacity:
+                            running[task.kind] += 1
+                            self._jobs[task.id] = asyncio.create_task(
+                                self._run(task.id, task.kind, run, running, pools), name=f"task-{task.id}")
             except Exception:  # the store may be briefly unreachable: try again on the next wake-up
                 log.exception("claiming tasks failed")
                 self._due = None
@@ -72,15 +75,17 @@ class LocalDispatcher:
             except TimeoutError:
                 self._due = None
 
-    async def _run(self, task_id: str, run: RunTask, running: list[int], index: int, kinds: tuple[str, ...]) -> None:
+    async def _run(self, task_id: str, kind: str, run: RunTask, running: collections.Counter[str],
+                   pools: Pools) -> None:
         try:
             await run(task_id)
         except Exception:
             log.exception("running a task failed", extra={"task": task_id})
         finally:
-            running[index] -= 1
+            running[kind] -= 1
             self._jobs.pop(task_id, None)
-            self._wake_for(kinds)  # a slot of its pool is free
+            # A slot of its pool is free: a look in that pool only.
+            self._wake_for(next((pool.kinds for pool in pools() if kind in pool.kinds), None))
 
     @staticmethod
     async def _clean_up_loop(clean_up: CleanUp, seconds: float) -> None:

@@ -150,7 +150,7 @@ class TaskRunner:
             for task in await self._repo.orphans(self.worker_id):
                 await self._recover(task)
         if self.run_tasks:
-            await self._dispatcher.start(self._pools(), self.run, self._clean_up, self._cleanup_interval)
+            await self._dispatcher.start(self._pools, self.run, self._clean_up, self._cleanup_interval)
 
     async def stop(self) -> None:
         """Stops running work without marking it, as a crash would: the task stays RUNNING under this worker, and

@@ -18,7 +18,7 @@ import logging
 import procrastinate
 from sqlalchemy import text
 
-from storyloom.domain.ports.dispatch import CleanUp, Pool, RunTask
+from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
 from storyloom.store.db import Database, run_to_completion
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class ProcrastinateDispatcher:
                                                                              max_size=4))
         self._workers: list[asyncio.Task[None]] = []
 
-    async def start(self, pools: list[Pool], run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+    async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
         async def run_task(task_id: str) -> None:
             await run(task_id)
 
@@ -68,7 +68,7 @@ class ProcrastinateDispatcher:
         self._app.periodic(cron=_cron(clean_up_seconds))(self._app.task(
             name="storyloom.task_retention", queue=MAINTENANCE_QUEUE)(retention))
         await self._app.open_async()
-        for queues, concurrency in [*((p.kinds, p.capacity) for p in pools), ((MAINTENANCE_QUEUE,), 1)]:
+        for queues, concurrency in [*((p.kinds, p.capacity) for p in pools()), ((MAINTENANCE_QUEUE,), 1)]:
             self._workers.append(asyncio.create_task(self._app.run_worker_async(
                 queues=list(queues), concurrency=concurrency, name=self._name, install_signal_handlers=False,
                 shutdown_graceful_timeout=0, delete_jobs="always", listen_notify=True,

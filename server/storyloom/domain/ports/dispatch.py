@@ -24,12 +24,15 @@ class Pool:
 # Claims the stored task and runs it to its end on this worker (nothing when it ended meanwhile). It raises
 # CancelledError when the work was stopped: a graceful stop has handed the task back (PENDING) by then.
 RunTask = Callable[[str], Awaitable[None]]
+# The pools of this worker, as they are now (the in-process dispatcher reads them at each look, so a kind registered
+# after the start is served too; procrastinate's workers take them once, at the start).
+Pools = Callable[[], list[Pool]]
 # The retention clean-up: deletes tasks that ended long enough ago.
 CleanUp = Callable[[], Awaitable[None]]
 
 
 class TaskDispatcher(Protocol):
-    async def start(self, pools: list[Pool], run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+    async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
         """Begins handing this worker the tasks of `pools` (each run with `run`), and runs `clean_up` every
         `clean_up_seconds` (once in the cluster)."""
 
