@@ -45,8 +45,10 @@ try {
   await page.uncheck("#story-pictures");
   await page.uncheck("#story-narration");
   await page.click("#story-create");
+  // The whole story: scene cards show one by one as each scene is ready, the heading once the story is.
   await page.waitForFunction(
-    () => !document.getElementById("story-error").hidden || document.querySelectorAll("#scenes .scene").length > 0,
+    () => !document.getElementById("story-error").hidden ||
+      (!document.getElementById("story-heading").hidden && document.querySelectorAll("#scenes .scene").length > 0),
     null, { timeout: 60_000, polling: 100 });
 
   result.seen = await page.evaluate(() => ({
