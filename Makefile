@@ -181,7 +181,7 @@ breaking: $(STAMP)
 	  echo "breaking: '$$ref' has no .proto files under $(PROTO_DIR)/; skipping"; \
 	else \
 	  echo "breaking: comparing $(PROTO_DIR)/ against $$ref ($$sha)"; \
-	  $(BUF) breaking --against "$$(git rev-parse --git-dir)#ref=$$sha"; \
+	  $(BUF) breaking --against "$$(git rev-parse --path-format=absolute --git-common-dir)#ref=$$sha"; \
 	fi
 
 # --- tests -------------------------------------------------------------------
