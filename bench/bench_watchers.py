@@ -1,6 +1,10 @@
 """Benchmark: idle WatchTask streams on the real server beside a bare grpc.aio server holding as many idle streams.
 
-    make bench-watchers      (or: .venv/bin/python bench/bench_watchers.py [--streams 1000] [--seconds 10])
+    make bench-watchers      (or: .venv/bin/python bench/bench_watchers.py [--streams 1000] [--seconds 10] [--postgres])
+
+--postgres runs the server on a new database of the local PostgreSQL (dropped after): watchers then sleep on the
+PostgreSQL notifier's LISTEN connection and tasks run on procrastinate, whose own statements (psycopg, outside
+SQLAlchemy) are not counted.
 
 Each side runs in a process of its own (so neither reuses memory the other freed) and opens N server streams that
 get nothing to send (WatchTask on a task that waits; the bare server's handler awaits forever), then measures, over
@@ -99,10 +103,11 @@ async def channels(port: int) -> AsyncIterator[list[grpc.aio.Channel]]:
             await channel.close()
 
 
-async def storyloom_side(count: int, seconds: float) -> Figures:
+async def storyloom_side(count: int, seconds: float, database_url: str) -> Figures:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
-                            text_engine="offline", max_streams_per_user=0)
+                            text_engine="offline", max_streams_per_user=0, database_url=database_url,
+                            secret="bench-watchers" if database_url else "")
         app = await build_app(settings)
         release = asyncio.Event()
 
@@ -143,13 +148,13 @@ async def storyloom_side(count: int, seconds: float) -> Figures:
                     await close(streams)
                 release.set()
                 print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
-                return Figures("Storyloom WatchTask", count, cpu, sql, rss)
+                return Figures("Storyloom WatchTask" + (" (PG)" if database_url else ""), count, cpu, sql, rss)
         finally:
             await running.stop(0.5)
             await app.close()
 
 
-async def bare_side(count: int, seconds: float) -> Figures:
+async def bare_side(count: int, seconds: float, database_url: str = "") -> Figures:
     forever = asyncio.Event()
     opened_on_server: asyncio.Queue[None] = asyncio.Queue()
 
@@ -185,20 +190,21 @@ async def bare_side(count: int, seconds: float) -> Figures:
         await server.stop(0)
 
 
-def side(name: str, count: int, seconds: float) -> Figures:
+def side(name: str, count: int, seconds: float, database_url: str = "") -> Figures:
     """Runs one side in a child process; its figures come back as its last line of output (JSON)."""
     child = subprocess.run([sys.executable, __file__, "--side", name, "--streams", str(count),
-                            "--seconds", str(seconds)], check=True, capture_output=True, text=True)
+                            "--seconds", str(seconds), "--database-url", database_url],
+                           check=True, capture_output=True, text=True)
     lines = child.stdout.strip().splitlines()
     for line in lines[:-1]:
         print(line)
     return Figures(**json.loads(lines[-1]))
 
 
-def main(count: int, seconds: float) -> None:
+def main(count: int, seconds: float, database_url: str) -> None:
     print(f"{count} idle server streams each side, {seconds:g} s idle window; load average {load()} "
           f"(the machine may be shared: other work counts in the load, not in these CPU figures)")
-    ours = side("storyloom", count, seconds)
+    ours = side("storyloom", count, seconds, database_url)
     bare = side("bare", count, seconds)
     print(ours)
     print(bare)
@@ -210,10 +216,22 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--streams", type=int, default=1000, help="idle streams on each side")
     parser.add_argument("--seconds", type=float, default=10.0, help="the idle window measured")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres", default="",
+                        help="serve from a new database on this PostgreSQL server (admin URL)")
     parser.add_argument("--side", choices=("storyloom", "bare"), help=argparse.SUPPRESS)  # the child's part
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)  # the child's database
     args = parser.parse_args()
     if args.side:
         run_side = storyloom_side if args.side == "storyloom" else bare_side
-        print(json.dumps(dataclasses.asdict(asyncio.run(run_side(args.streams, args.seconds)))), flush=True)
+        figures = asyncio.run(run_side(args.streams, args.seconds, args.database_url))
+        print(json.dumps(dataclasses.asdict(figures)), flush=True)
+    elif args.postgres:
+        from bench_reads import postgres_database
+
+        async def on_postgres() -> None:
+            async with postgres_database(args.postgres) as url:
+                await asyncio.to_thread(main, args.streams, args.seconds, url)
+
+        asyncio.run(on_postgres())
     else:
-        main(args.streams, args.seconds)
+        main(args.streams, args.seconds, "")
