@@ -30,13 +30,13 @@ import asyncpg  # noqa: E402
 import grpc  # noqa: E402
 
 from storyloom.domain.accounts import Accounts  # noqa: E402
-from storyloom.domain.tasks import Task, TaskEvent, TaskState  # noqa: E402
+from storyloom.domain.tasks import Task, TaskState  # noqa: E402
 from storyloom.store.accounts import SqlAccountRepository  # noqa: E402
 from storyloom.store.db import Database  # noqa: E402
-from storyloom.store.tasks import SqlTaskRepository  # noqa: E402
 from storyloom.v1 import requirements_pb2 as req  # noqa: E402
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc  # noqa: E402
 from tests.support.server_process import ServerProcess  # noqa: E402
+from tests.support.task_rows import stored, submit_steps  # noqa: E402
 
 ADMIN = os.environ.get("STORYLOOM_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -74,32 +74,10 @@ async def stories_per_minute(api: ServerProcess, metadata: tuple[tuple[str, str]
     return count / ((time.monotonic() - started) / 60)
 
 
-async def submit_steps(url: str, user_id: str, **params: object) -> str:
-    now = dt.datetime.now(dt.UTC)
-    task = Task(id=uuid.uuid4().hex, user_id=user_id, kind="test.steps", state=TaskState.PENDING, create_time=now,
-                update_time=now, params=dict(params), last_sequence=1)
-    db = Database(url)
-    try:
-        await SqlTaskRepository(db).create(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, "Waiting."))
-    finally:
-        await db.close()
-    return task.id
-
-
-async def read(url: str, task_id: str) -> Task:
-    db = Database(url)
-    try:
-        task = await SqlTaskRepository(db).get(task_id)
-    finally:
-        await db.close()
-    assert task is not None
-    return task
-
-
 async def until(url: str, task_id: str, check: Callable[[Task], bool]) -> Task:
     """Reads the task every 50 ms until `check` holds (the stored task is what is measured, not a notice)."""
     while True:
-        task = await read(url, task_id)
+        task = await stored(url, task_id)
         if check(task):
             return task
         await asyncio.sleep(0.05)

@@ -9,46 +9,22 @@ import asyncio
 import datetime as dt
 import signal
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
 
-from storyloom.domain.tasks import HANDED_BACK, Task, TaskEvent, TaskState
+from storyloom.domain.tasks import HANDED_BACK, Task, TaskState
 from storyloom.store.db import Database
 from storyloom.store.tasks import SqlTaskRepository
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.conftest import Caller
-from tests.support import consistency, task_kinds
+from tests.support import consistency
 from tests.support.server import caller_in_database
 from tests.support.server_process import ServerProcess
-
-
-async def submit_steps(url: str, caller: Caller, **params: Any) -> str:
-    """Stores a PENDING test.steps task, as an API replica would: some worker claims it."""
-    now = dt.datetime.now(dt.UTC)
-    task = Task(id=uuid.uuid4().hex, user_id=caller.user_id, kind=task_kinds.STEPS, state=TaskState.PENDING,
-                create_time=now, update_time=now, params=params, last_sequence=1)
-    db = Database(url)
-    try:
-        await SqlTaskRepository(db).create(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, "Waiting."))
-    finally:
-        await db.close()
-    return task.id
-
-
-async def stored(url: str, task_id: str) -> Task:
-    db = Database(url)
-    try:
-        task = await SqlTaskRepository(db).get(task_id)
-    finally:
-        await db.close()
-    assert task is not None
-    return task
+from tests.support.task_rows import stored, submit_steps
 
 
 async def eventually(read: Callable[[], Awaitable[Task]], check: Callable[[Task], bool], what: str,
@@ -102,7 +78,7 @@ async def test_restarting_one_replica_leaves_the_others_task_alone_and_cancel_th
     caller = await caller_in_database(url)
     first, second = pg_replicas(2)
     trace = tmp_path / "trace"
-    task_id = await submit_steps(url, caller, steps=400, delay=0.1, trace=str(trace))
+    task_id = await submit_steps(url, caller.user_id, steps=400, delay=0.1, trace=str(trace))
     running = await eventually(lambda: stored(url, task_id), lambda t: t.percent >= 1, "the task runs")
     by_pid = {r.proc.pid: r for r in (first, second) if r.proc}
     owner, other = by_pid[owner_pid(running)], next(r for r in (first, second) if r.proc and
@@ -142,7 +118,7 @@ async def test_a_task_of_a_killed_worker_resumes_on_another_from_its_checkpoint(
     caller = await caller_in_database(url)
     first, second = pg_replicas(2)
     trace = tmp_path / "trace"
-    task_id = await submit_steps(url, caller, steps=40, delay=0.1, trace=str(trace))
+    task_id = await submit_steps(url, caller.user_id, steps=40, delay=0.1, trace=str(trace))
     running = await eventually(lambda: stored(url, task_id), lambda t: t.checkpoint.get("done", 0) >= 3,
                                "three steps are done")
     victim = next(r for r in (first, second) if r.proc and r.proc.pid == owner_pid(running))
@@ -193,7 +169,7 @@ async def test_a_gracefully_stopped_worker_hands_its_task_to_another_without_usi
     url = cluster_env["STORYLOOM_DATABASE_URL"]
     caller = await caller_in_database(url)
     first, second = pg_replicas(2)
-    task_id = await submit_steps(url, caller, steps=30, delay=0.1)
+    task_id = await submit_steps(url, caller.user_id, steps=30, delay=0.1)
     running = await eventually(lambda: stored(url, task_id), lambda t: t.checkpoint.get("done", 0) >= 3,
                                "three steps are done")
     owner = next(r for r in (first, second) if r.proc and r.proc.pid == owner_pid(running))

@@ -1,0 +1,37 @@
+"""Task rows written and read straight in a database, as another replica would: for tests and benchmarks that run
+servers as processes and need a task no API call made (or to look at the stored task, not at a notice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from storyloom.domain.tasks import Task, TaskEvent, TaskState
+from storyloom.store.db import Database
+from storyloom.store.tasks import SqlTaskRepository
+from tests.support import task_kinds
+
+
+async def submit_steps(url: str, user_id: str, **params: Any) -> str:
+    """Stores a PENDING test.steps task (tests.support.task_kinds) for `user_id`: some worker claims it."""
+    now = dt.datetime.now(dt.UTC)
+    task = Task(id=uuid.uuid4().hex, user_id=user_id, kind=task_kinds.STEPS, state=TaskState.PENDING,
+                create_time=now, update_time=now, params=params, last_sequence=1)
+    db = Database(url)
+    try:
+        await SqlTaskRepository(db).create(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, "Waiting."))
+    finally:
+        await db.close()
+    return task.id
+
+
+async def stored(url: str, task_id: str) -> Task:
+    """The task as stored now."""
+    db = Database(url)
+    try:
+        task = await SqlTaskRepository(db).get(task_id)
+    finally:
+        await db.close()
+    assert task is not None, f"no task {task_id}"
+    return task
