@@ -2,7 +2,11 @@
 offline storyteller), measured the way a user feels them. Runs the real server in-process on 127.0.0.1:0 with SQLite
 in a temp dir; the client streams piper speech (16 kHz) in real time, 100 ms per chunk, with silence after it.
 
-    make bench          (or: .venv/bin/python bench/bench_voice.py [--turns 12])
+    make bench          (or: .venv/bin/python bench/bench_voice.py [--turns 12] [--window 10])
+
+`--window 30` runs the recognizer with Whisper's own 30 s window for partials and finals (the default encodes 10 s,
+see engines/speech/stt.py), to compare the two under the same load. Piper's voice varies from one synthesis to the
+next, so the wrong-transcript count moves between runs (0-3 of 12 with either window).
 
 Prints, per turn and over the turns (p50, p95): end of speech -> speech_stopped, -> final transcript, -> first
 reply text, -> first reply audio, where "end of speech" is when the client sent the last audible sample of the
