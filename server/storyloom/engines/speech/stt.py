@@ -171,10 +171,12 @@ class WhisperSpeechToText:
         return self._multilingual
 
     async def warm_up(self) -> None:
-        """Loads the model and transcribes a second of quiet noise, so the first real call is as fast as the next."""
+        """Loads the model and transcribes a second of quiet noise both ways (Whisper's window, and the short one of
+        partials and finals), so the first real call is as fast as the next."""
         await self._ensure_loaded()
         noise = np.random.default_rng(0).normal(0, 300, TARGET_RATE).astype("<i2").tobytes()
         await self.transcribe(noise, TARGET_RATE)
+        await self.transcribe_partial(noise, TARGET_RATE, final=True)
 
     async def aclose(self) -> None:
         """Refuses new work and drops the model; transcriptions already running finish in their threads."""
