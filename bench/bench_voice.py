@@ -2,7 +2,11 @@
 offline storyteller), measured the way a user feels them. Runs the real server in-process on 127.0.0.1:0 with SQLite
 in a temp dir; the client streams piper speech (16 kHz) in real time, 100 ms per chunk, with silence after it.
 
-    make bench          (or: .venv/bin/python bench/bench_voice.py [--turns 12])
+    make bench          (or: .venv/bin/python bench/bench_voice.py [--turns 12] [--window 10])
+
+`--window 30` runs the recognizer with Whisper's own 30 s window for partials and finals (the default encodes 10 s,
+see engines/speech/stt.py), to compare the two under the same load. Piper's voice varies from one synthesis to the
+next, so the wrong-transcript count moves between runs (0-3 of 12 with either window).
 
 Prints, per turn and over the turns (p50, p95): end of speech -> speech_stopped, -> final transcript, -> first
 reply text, -> first reply audio, where "end of speech" is when the client sent the last audible sample of the
@@ -121,10 +125,11 @@ async def idle_cost(channel: grpc.aio.Channel,
     return (loaded - baseline) / IDLE_SECONDS / IDLE_STREAMS, baseline, loaded
 
 
-async def main(turns: int) -> None:
+async def main(turns: int, window: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
-                            text_engine="offline", messages_per_minute=10_000)
+                            text_engine="offline", messages_per_minute=10_000,
+                            voice_recognizer_window_seconds=window)
         app = await build_app(settings)
         await start(app)
         engines = app.voice.engines
@@ -189,7 +194,8 @@ async def main(turns: int) -> None:
                 idle, idle_none, idle_open = await idle_cost(channel, metadata)
             load_after = os.getloadavg()
 
-            print(f"\nConverse, {turns} spoken turns, offline engines, {os.cpu_count()} cores; load average "
+            print(f"\nConverse, {turns} spoken turns, offline engines, recognizer window {window:g} s, "
+                  f"{os.cpu_count()} cores; load average "
                   f"(1/5/15 min) {'/'.join(f'{v:.1f}' for v in load_before)} before, "
                   f"{'/'.join(f'{v:.1f}' for v in load_after)} after:")
             for label, column in (("end of speech -> speech_stopped", "speech_stopped"),
@@ -240,7 +246,9 @@ def words(text: str) -> list[str]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--window", type=float, default=Settings.voice_recognizer_window_seconds,
+                        help="the recognizer's shortest window for partials and finals (30: Whisper's own)")
     args = parser.parse_args()
     if args.turns < 1:
         parser.error("--turns must be at least 1")
-    asyncio.run(main(args.turns))
+    asyncio.run(main(args.turns, args.window))

@@ -162,7 +162,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
                                                      abandoned_reply_seconds=settings.abandoned_reply_seconds),
                                   notifier=notifier)
     narrator = build_narrator(settings)
-    speech = build_speech(hangover_seconds=settings.voice_hangover_seconds)
+    speech = build_speech(hangover_seconds=settings.voice_hangover_seconds,
+                          window_seconds=settings.voice_recognizer_window_seconds)
     engines = StoryEngines(writer=text_engine, illustrator=TimedIllustrator(build_illustrator(settings), observability),
                            narrator=TimedNarrator(narrator, observability))
     app = App(
@@ -306,7 +307,7 @@ def build_narrator(settings: Settings) -> Narrator:
     return PiperNarrator(max_concurrency=settings.story_scene_concurrency)
 
 
-def build_speech(*, hangover_seconds: float = 0.4) -> SpeechEngines:
+def build_speech(*, hangover_seconds: float = 0.4, window_seconds: float = 10.0) -> SpeechEngines:
     """The offline speech engines (each loads its model on first use). Spoken replies have a piper voice of their own,
     one synthesis at a time on all cores: a reply's first clause must not wait for a story's narration slot, nor be
     synthesized on the one thread each of a story's concurrent scene narrations gets."""
@@ -317,7 +318,7 @@ def build_speech(*, hangover_seconds: float = 0.4) -> SpeechEngines:
     from storyloom.engines.speech.vad import SileroVad
 
     return SpeechEngines(
-        stt=WhisperSpeechToText(), vad=SileroVad(min_silence_seconds=hangover_seconds),
+        stt=WhisperSpeechToText(window_seconds=window_seconds), vad=SileroVad(min_silence_seconds=hangover_seconds),
         langid=LazyLanguageIdentifier(FastTextLanguageIdentifier),
         tts=PiperNarrator(), codecs=AvAudioCodecs(), voices=VOICE_ALIASES | {VOICE_NAME}, default_voice=VOICE_NAME,
         tts_at_rate=lambda rate: PiperNarrator(length_scale=1 / rate))

@@ -13,7 +13,7 @@ import pytest
 from storyloom.domain.errors import InvalidArgument, ResourceExhausted
 from storyloom.engines.speech.audio import decode_audio, pcm16_to_float, resample, to_pcm16
 from storyloom.engines.speech.piper_tts import PiperNarrator
-from storyloom.engines.speech.stt import WhisperSpeechToText, packaged_model_path
+from storyloom.engines.speech.stt import WhisperSpeechToText, packaged_model_path, without_restart
 from tests.support.transcripts import SENTENCES, heard, word_error_rate, word_errors, words
 
 
@@ -217,3 +217,38 @@ async def test_bad_input_is_refused_before_any_work(stt: WhisperSpeechToText) ->
             await stt.transcribe(*args, **kwargs)
         assert caught.value.reason == reason
     assert stt.admitted == 0
+
+
+async def test_finals_in_the_short_window_hear_the_words_of_the_full_window(
+        stt: WhisperSpeechToText, spoken: dict[str, bytes]) -> None:
+    """Partials and finals encode a 10 s window (the speech and a second of silence at least), not Whisper's 30 s:
+    the words stay those of the full window. An utterance longer than the window widens it."""
+    assert stt.window_seconds == 10.0
+    clips = [at_16k(spoken[sentence]) for sentence in SENTENCES]
+    quick = [(await stt.transcribe_partial(pcm, final=True)).text for pcm in clips]
+    full = [(await stt.transcribe(pcm, 16000)).text for pcm in clips]
+
+    assert word_error_rate(list(SENTENCES), quick) < 0.10, list(zip(SENTENCES, quick, strict=True))
+    differing = [(q, f) for q, f in zip(quick, full, strict=True) if words(q) != words(f)]
+    assert len(differing) <= 1, differing  # ("and" / "in" may swap in one of them)
+
+    pause = bytes(2 * 8000)
+    long = pause.join(clips[:4])  # about 13 s: a window of 14 s
+    assert len(long) / 2 / 16000 > stt.window_seconds
+    heard_long = await stt.transcribe_partial(long, final=True)
+    assert word_error_rate([" ".join(SENTENCES[:4])], [heard_long.text]) < 0.10, heard_long.text
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Can you tell me a story about a brave little dragon? Can you tell",
+     "Can you tell me a story about a brave little dragon?"),
+    ("Please make it funny. Please make it funny. Please make", "Please make it funny."),
+    ('"The little fox!" The little fox found', '"The little fox!"'),
+    ("", ""),
+    ("Hello.", "Hello."),
+    ("I like cats. I like dogs too.", "I like cats. I like dogs too."),  # two words again, not the opening three
+    ("Can you tell me a story, can you tell me one?", "Can you tell me a story, can you tell me one?"),  # a comma
+])
+def test_a_quick_transcript_that_starts_over_after_a_stop_is_cut_there(text: str, kept: str) -> None:
+    """A short window lets Whisper go round again after the utterance's end: that repeat is cut, nothing else."""
+    assert without_restart(text) == kept

@@ -308,7 +308,7 @@ class LiveConversation:
             # The user goes on after a short pause: one utterance, not two turns.
             latest.task.cancel()
             if latest.draft is not None:
-                latest.draft.task.cancel()
+                latest.draft.cancel()
             latest.stage = DROPPED
             state.prefix = latest.audio or b""
             state.utterance_start = state.audio_start
@@ -373,11 +373,11 @@ class LiveConversation:
 
     def _drop_draft(self) -> None:
         if self._draft is not None:
-            self._draft.task.cancel()
+            self._draft.cancel()
             self._draft = None
 
     async def _prepare(self, heard: str) -> Prepared:
-        """A reply drafted for `heard` (stored nowhere, sent to no one) and its first piece synthesized."""
+        """A reply drafted for `heard` (stored nowhere, sent to no one), and its first piece's synthesis begun."""
         session = self._session
         assert session is not None
         memories: tuple[str, ...] = ()
@@ -397,11 +397,15 @@ class LiveConversation:
         else:
             queue_sentences(split, written, queued, pieces, final=True)
         first = "" if pieces.empty() else (pieces.get_nowait() or ("", 0))[0]
-        audio = []
+        audio = None
         if first:
-            async with contextlib.aclosing(self._engines.tts.synthesize_sentences(first)) as synthesized:
-                audio = [pcm async for _piece, pcm in synthesized]
-        return Prepared(heard, text, memories, first, b"".join(audio))
+            audio = asyncio.create_task(self._synthesize(first))
+            audio.add_done_callback(retrieve)
+        return Prepared(heard, text, memories, first, audio)
+
+    async def _synthesize(self, piece: str) -> bytes:
+        async with contextlib.aclosing(self._engines.tts.synthesize_sentences(piece)) as synthesized:
+            return b"".join([pcm async for _piece, pcm in synthesized])
 
     # --- turns -------------------------------------------------------------------------------------------------------
 
@@ -487,8 +491,11 @@ class LiveConversation:
                 prepared = await asyncio.shield(turn.draft.task)
         if prepared is not None and prepared.heard == turn.text:
             memories = list(prepared.memories)  # the reply drafted in the pause: its words, and its first audio
-            turn.first_audio = (prepared.first_piece, prepared.first_pcm)
+            if prepared.first_pcm is not None:
+                turn.first_audio = (prepared.first_piece, prepared.first_pcm)
         else:
+            if prepared is not None:
+                prepared.discard()
             prepared, memories = None, []
             if self._limits.memories_per_turn:
                 matches = await self._voice.memories.relevant(self._user, turn.text, self._limits.memories_per_turn,
@@ -539,8 +546,15 @@ class LiveConversation:
             sentence, text_end = item
             pieces = []
             if turn.first_audio is not None and not turn.spoken and turn.first_audio[0] == sentence:
-                pieces.append(turn.first_audio[1])  # synthesized while the user paused
-            else:
+                drafted = turn.first_audio[1]  # synthesized while the user paused and the turn was stored
+                try:
+                    pieces.append(await asyncio.shield(drafted))
+                except asyncio.CancelledError:
+                    if not drafted.cancelled():
+                        raise  # this reply is stopped (not the synthesis)
+                except Exception:  # synthesized again below (and failing there, if it must)
+                    log.debug("the drafted first piece failed", exc_info=True)
+            if not pieces:
                 async with contextlib.aclosing(self._engines.tts.synthesize_sentences(sentence)) as synthesized:
                     async for _piece, pcm in synthesized:
                         pieces.append(pcm)

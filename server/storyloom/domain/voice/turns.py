@@ -42,19 +42,29 @@ class SttRun:
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """A reply drafted during the pause that may end an utterance: its text, the memories it was given, and its
-    first spoken piece already synthesized."""
+    first spoken piece, being synthesized (the turn stores the user's words meanwhile)."""
 
     heard: str  # the transcript it answers
     text: str
     memories: tuple[str, ...]
     first_piece: str
-    first_pcm: bytes
+    first_pcm: asyncio.Task[bytes] | None  # None: nothing to speak
+
+    def discard(self) -> None:
+        if self.first_pcm is not None:
+            self.first_pcm.cancel()
 
 
 @dataclasses.dataclass(eq=False)
 class Draft:
     run: SttRun  # the speculative final it answers
     task: asyncio.Task[Prepared]
+
+    def cancel(self) -> None:
+        """Drops the draft, and the synthesis of its first piece if that has begun."""
+        self.task.cancel()
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
+            self.task.result().discard()
 
 
 TRANSCRIBING, STORING, REPLYING, DONE, DROPPED = "transcribing", "storing", "replying", "done", "dropped"
@@ -67,7 +77,7 @@ class Turn:
     text: str = ""
     stt: SttRun | None = None  # a partial transcription that already heard the whole utterance
     draft: Draft | None = None  # a reply drafted from that transcription during the pause
-    first_audio: tuple[str, bytes] | None = None  # the drafted first piece and its audio, spoken as is
+    first_audio: tuple[str, asyncio.Task[bytes]] | None = None  # the drafted first piece and its audio
     utterance_start: float = 0.0
     mergeable: bool = False
     stage: str = TRANSCRIBING

