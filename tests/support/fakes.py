@@ -118,6 +118,16 @@ class InMemoryTaskRepository:
         self.events[task_id].append(event)
         return task, event
 
+    async def append_events(self, updates: Sequence[tuple[str, TaskUpdate, Any]],
+                            now: dt.datetime) -> builtins.list[tuple[Task, TaskEvent] | Exception]:
+        outcomes: builtins.list[tuple[Task, TaskEvent] | Exception] = []
+        for task_id, update, _fence in updates:  # fences are not kept here, as in append_event
+            try:
+                outcomes.append(await self.append_event(task_id, update, now))
+            except LookupError as missing:
+                outcomes.append(missing)
+        return outcomes
+
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         return [e for e in self.events.get(task_id, []) if e.sequence > after_sequence][:limit]
 

@@ -7,7 +7,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
@@ -167,6 +167,11 @@ class TaskRepository(Protocol):
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         """Applies `update` and appends the resulting snapshot as the next event, atomically. With a `fence`, does
         so only if the task still matches it, else raises TaskFenced; raises LookupError if there is no task."""
+
+    async def append_events(self, updates: Sequence[tuple[str, TaskUpdate, TaskFence | None]],
+                            now: dt.datetime) -> builtins.list[tuple[Task, TaskEvent] | Exception]:
+        """`append_event` for each (task id, update, fence), in one transaction: the outcome of each, in order, an
+        update its fence refused (TaskFenced) or whose task is gone (LookupError) changing nothing."""
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]: ...
 
