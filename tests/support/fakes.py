@@ -224,8 +224,8 @@ class InMemoryConversationRepository:
                       if m.conversation_id == user.conversation_id and m.position == user.position + 1), None)
         return (user, reply) if reply else None
 
-    async def get_message(self, message_id: str) -> Message | None:
-        return self.messages_by_id.get(message_id)
+    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
+        return self.messages_by_id.get(message_id)  # (with its text either way: the caller does not rely on it)
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:

@@ -32,7 +32,7 @@ from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.reply_admission import ReplyAdmission
-from storyloom.domain.reply_chunks import ChunkWriter
+from storyloom.domain.reply_chunks import ChunkWriter, LiveReply
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
@@ -157,7 +157,9 @@ class ConversationRepository(Protocol):
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
-    async def get_message(self, message_id: str) -> Message | None: ...
+    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
+        """The message; a reply still GENERATING has its text and chunk count so far, read from its chunks, unless
+        not `with_text` (then they are empty and 0)."""
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:
@@ -389,22 +391,34 @@ class Conversations:
             if after_sequence < 1:
                 yield ReplyEvent(1, reply, user_message=user_message)
             seen_chunks = max(0, after_sequence - 1)
+            # Just sent: the reply is as stored a moment ago (GENERATING, no chunk); its writer wakes this stream.
+            known = just_sent is not None
+            seen_live: LiveReply | None = None
             while True:
-                live = self._chunks.live(message_id)
-                if live is not None:  # written in this process: its stored chunks are in memory
+                # Written in this process: its stored chunks are in memory (and, once it ended, the message it became,
+                # kept by this stream after the writer let go of it).
+                live = self._chunks.live(message_id) or (seen_live if seen_live and seen_live.final else None)
+                if live is not None:
+                    seen_live = live
                     for text in live.stored[seen_chunks:]:
                         seen_chunks += 1
                         yield ReplyEvent(seen_chunks + 1, reply, delta=text)
-                    await changed.wait(self._notifier.recheck_seconds)
-                    continue
-                found = await self._repo.get_message(message_id)
-                if found is None:  # the conversation was deleted meanwhile
-                    raise NotFound(name)
-                reply = found
-                # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
-                for text in await self._repo.chunks(message_id, seen_chunks) if reply.chunk_count > seen_chunks else ():
-                    seen_chunks += 1
-                    yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                    if live.final is None:
+                        await changed.wait(self._notifier.recheck_seconds)
+                        continue
+                    reply = live.final  # ended, its text made of the chunks just streamed
+                elif known:
+                    known = False
+                else:
+                    found = await self._repo.get_message(message_id)
+                    if found is None:  # the conversation was deleted meanwhile
+                        raise NotFound(name)
+                    reply = found
+                    # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
+                    for text in (await self._repo.chunks(message_id, seen_chunks)
+                                 if reply.chunk_count > seen_chunks else ()):
+                        seen_chunks += 1
+                        yield ReplyEvent(seen_chunks + 1, reply, delta=text)
                 if reply.finished and seen_chunks >= reply.chunk_count:
                     self._admission.release(message_id)  # in case its task never ran (cancelled while queued)
                     end = reply.chunk_count + 2
@@ -473,7 +487,8 @@ class Conversations:
 
     async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
-        reply = await self._repo.get_message(message_id)
+        # Its text so far matters only to a resumed attempt (a first one has none stored).
+        reply = await self._repo.get_message(message_id, with_text=ctx.attempt > 1)
         if reply is None:
             raise NotFound(f"messages/{message_id}")
         if reply.finished:
@@ -535,7 +550,8 @@ class Conversations:
         live = self._chunks.live(message_id)
         # A CUT reply's stored chunks may just have been replaced by the text the user heard (cut_reply): read them.
         stored = live.stored if live is not None and state != "CUT" else None
-        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error, stored=stored)
+        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error, stored=stored,
+                           live=live if stored is not None else None)
 
     async def aclose(self) -> None:
         """Stores the chunks still queued; forgets the abandoned-reply checks."""
@@ -626,10 +642,15 @@ class Conversations:
         return await self._engine.extract_requirements([_turn(m) for m in turns], StoryRequirements())
 
     async def _finish(self, message_id: str, state: MessageState, finish_reason: str, input_tokens: int,
-                      output_tokens: int, error: TaskError | None, stored: Sequence[str] | None = None) -> None:
-        await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
-                                        input_tokens=input_tokens, output_tokens=output_tokens, error=error,
-                                        stored=stored)
+                      output_tokens: int, error: TaskError | None, stored: Sequence[str] | None = None,
+                      live: LiveReply | None = None) -> None:
+        """Ends the reply. `live`: it was written here, and `stored` are all its chunks: this process's streams end
+        with the message it became, without reading it back."""
+        final = await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
+                                                input_tokens=input_tokens, output_tokens=output_tokens, error=error,
+                                                stored=stored)
+        if live is not None:
+            live.final = final
         await self._wake(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:
@@ -638,10 +659,7 @@ class Conversations:
         if not task_id:
             return
         with contextlib.suppress(NotFound):
-            task = await self._tasks.get(user_id, task_id)
-            if not task.state.terminal:
-                async for _event in self._tasks.watch(user_id, task_id, task.last_sequence):
-                    pass
+            await self._tasks.settled(user_id, task_id)
 
     async def _user_message_before(self, reply: Message) -> Message | None:
         before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)

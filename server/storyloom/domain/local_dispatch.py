@@ -8,7 +8,7 @@ import collections
 import logging
 
 from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
-from storyloom.domain.task_types import TaskRepository
+from storyloom.domain.task_types import Task, TaskRepository
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ class LocalDispatcher:
         # The kinds that may have work to hand out since the last look; None: every kind. A look costs one
         # query per pool, and a chat reply should not make every pool look.
         self._due: set[str] | None = None
+        # Kinds whose pool left tasks waiting at its last look (it was full): a slot that frees up there looks again.
+        self._backlog: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._jobs: dict[str, asyncio.Task[None]] = {}
 
@@ -57,14 +59,28 @@ class LocalDispatcher:
             try:
                 for pool in pools():  # read at each look: a kind registered after the start joins its pool
                     looked_for = due is None or due.intersection(pool.kinds)
-                    if not looked_for or sum(running[k] for k in pool.kinds) >= pool.capacity:
+                    if not looked_for:
+                        continue
+                    if sum(running[k] for k in pool.kinds) >= pool.capacity:
+                        self._backlog.update(pool.kinds)  # a slot that frees up looks again
                         continue
                     # Tasks handed out but not yet claimed are still PENDING: they come back, and are skipped.
-                    for task in await self._repo.claimable(pool.kinds, pool.capacity + len(self._jobs)):
-                        if task.id not in self._jobs and sum(running[k] for k in pool.kinds) < pool.capacity:
-                            running[task.kind] += 1
-                            self._jobs[task.id] = asyncio.create_task(
-                                self._run(task.id, task.kind, run, running, pools), name=f"task-{task.id}")
+                    limit = pool.capacity + len(self._jobs)
+                    found = await self._repo.claimable(pool.kinds, limit)
+                    left = False
+                    for task in found:
+                        if task.id in self._jobs:
+                            continue
+                        if sum(running[k] for k in pool.kinds) >= pool.capacity:
+                            left = True
+                            break
+                        running[task.kind] += 1
+                        self._jobs[task.id] = asyncio.create_task(
+                            self._run(task, run, running, pools), name=f"task-{task.id}")
+                    if left or len(found) >= limit:
+                        self._backlog.update(pool.kinds)
+                    else:  # all it had is handed out: a slot that frees up need not look (new tasks are announced)
+                        self._backlog.difference_update(pool.kinds)
             except Exception:  # the store may be briefly unreachable: try again on the next wake-up
                 log.exception("claiming tasks failed")
                 self._due = None
@@ -75,17 +91,18 @@ class LocalDispatcher:
             except TimeoutError:
                 self._due = None
 
-    async def _run(self, task_id: str, kind: str, run: RunTask, running: collections.Counter[str],
-                   pools: Pools) -> None:
+    async def _run(self, task: Task, run: RunTask, running: collections.Counter[str], pools: Pools) -> None:
+        task_id, kind = task.id, task.kind
         try:
-            await run(task_id)
+            await run(task_id, task)  # claimed as read: no second read
         except Exception:
             log.exception("running a task failed", extra={"task": task_id})
         finally:
             running[kind] -= 1
             self._jobs.pop(task_id, None)
-            # A slot of its pool is free: a look in that pool only.
-            self._wake_for(next((pool.kinds for pool in pools() if kind in pool.kinds), None))
+            # A slot of its pool is free: a look in that pool only, if tasks were left waiting in it.
+            if kind in self._backlog:
+                self._wake_for(next((pool.kinds for pool in pools() if kind in pool.kinds), None))
 
     @staticmethod
     async def _clean_up_loop(clean_up: CleanUp, seconds: float) -> None:

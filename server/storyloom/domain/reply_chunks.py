@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class LiveReply:
     stored: list[str] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
     changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    # The reply as stored when it ended, its text made of `stored`: streams end with it without reading it back.
+    final: Any = None
 
 
 class ChunkWriter:

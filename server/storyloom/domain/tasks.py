@@ -121,6 +121,8 @@ class TaskRunner:
         # Claims waiting to be stored, and the task storing them in batches (`_record_claim`).
         self._claims_due: list[tuple[str, TaskUpdate, TaskFence, asyncio.Future[Task]]] = []
         self._claim_writer: asyncio.Task[None] | None = None
+        # The tasks this worker runs, each with an event set once its end is recorded (`settled`).
+        self._ran: dict[str, asyncio.Event] = {}
         self._stopping = False
         self._handing_back = False
 
@@ -293,6 +295,18 @@ class TaskRunner:
         await self._repo.delete(task_id)
         await self._forget(task_id)
 
+    async def settled(self, user_id: str, task_id: str) -> None:
+        """Returns once the task's end is recorded. A task run by this worker is waited for in memory; another is
+        read, and watched to its end."""
+        ran = self._ran.get(task_id)
+        if ran is not None:
+            await ran.wait()
+            return
+        task = await self.get(user_id, task_id)
+        if not task.state.terminal:
+            async for _event in self.watch(user_id, task_id, task.last_sequence):
+                pass
+
     async def watch(self, user_id: str, task_id: str, after_sequence: int = 0) -> AsyncIterator[TaskEvent]:
         """Yields stored events after `after_sequence`, then live ones, ending after the terminal event."""
         await self.get(user_id, task_id)
@@ -342,17 +356,24 @@ class TaskRunner:
     def _claim_fence(self, attempt: int) -> TaskFence:
         return TaskFence(states=(TaskState.RUNNING,), owner=self.worker_id, attempt=attempt)
 
-    async def run(self, task_id: str) -> None:
+    async def run(self, task_id: str, read: Task | None = None) -> None:
         """Claims the task and runs it here (the dispatcher's `RunTask`). A RUNNING task was left by a dead worker:
-        it is resumed (one interruption more) or failed first."""
-        task = await self._repo.get(task_id)
+        it is resumed (one interruption more) or failed first. `read`: the task as the dispatcher just read it
+        (PENDING); if it changed since, the claim's fence refuses it."""
+        task = read if read is not None and read.state is TaskState.PENDING else await self._repo.get(task_id)
         if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
             task = await self._recover(task)
         if task is None or task.state is not TaskState.PENDING:
             return  # ended (or deleted) meanwhile
         claimed = await self._claim(task)
-        if claimed is not None:
+        if claimed is None:
+            return
+        self._ran[task_id] = ran = asyncio.Event()
+        try:
             await self._run(claimed)
+        finally:  # its end is recorded (or it was stopped)
+            ran.set()
+            del self._ran[task_id]
 
     async def _claim(self, task: Task) -> Task | None:
         now = self._clock.now()
