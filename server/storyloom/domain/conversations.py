@@ -236,6 +236,8 @@ class Conversations:
         self._chunks = ChunkWriter(repository, self._wake)
         self._admission = ReplyAdmission(limits.admitted_replies)
         self._readers: dict[str, int] = {}  # message id -> streams of it open in this process
+        # Replies sent from this process whose writer has not started: reply id -> (conversation, reply) as stored.
+        self._just_sent: dict[str, tuple[Conversation, Message]] = {}
         self._abandon_checks: set[asyncio.Task[None]] = set()
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
@@ -343,6 +345,10 @@ class Conversations:
         except BaseException:
             self._admission.release(reply_id)
             raise
+        # The reply's writer, if it runs in this process, starts from these instead of reading them back.
+        self._just_sent[reply.id] = (conversation, reply)
+        if len(self._just_sent) > self._limits.admitted_replies:  # written elsewhere (another worker): forget
+            del self._just_sent[next(iter(self._just_sent))]
         await self._tasks.accepted(REPLY_KIND)
         return user_message, reply
 
@@ -368,6 +374,8 @@ class Conversations:
                 yield event
             ended = True
         finally:
+            if ended:
+                self._just_sent.pop(message_id, None)  # (written elsewhere, if it is still there)
             self._readers[message_id] -= 1
             if not self._readers[message_id]:
                 del self._readers[message_id]
@@ -487,20 +495,27 @@ class Conversations:
 
     async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
-        # Its text so far matters only to a resumed attempt (a first one has none stored).
-        reply = await self._repo.get_message(message_id, with_text=ctx.attempt > 1)
-        if reply is None:
-            raise NotFound(f"messages/{message_id}")
-        if reply.finished:
-            return
-        if ctx.attempt > 1 and reply.chunk_count:
-            # Clients may have seen chunks past the last one stored; regenerating would
-            # contradict them. Keep what was written and say what happened.
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
-            raise Aborted(_interrupted().message, reason="REPLY_INTERRUPTED")
-        conversation = await self._repo.get(reply.conversation_id)
-        if conversation is None:
-            raise NotFound(f"conversations/{reply.conversation_id}")
+        sent = self._just_sent.pop(message_id, None)
+        if sent is not None and ctx.attempt == 1:
+            # Sent from this process a moment ago: the conversation and the empty reply as SendMessage stored them.
+            conversation, reply = sent
+        else:
+            # Its text so far matters only to a resumed attempt (a first one has none stored).
+            found = await self._repo.get_message(message_id, with_text=ctx.attempt > 1)
+            if found is None:
+                raise NotFound(f"messages/{message_id}")
+            reply = found
+            if reply.finished:
+                return
+            if ctx.attempt > 1 and reply.chunk_count:
+                # Clients may have seen chunks past the last one stored; regenerating would
+                # contradict them. Keep what was written and say what happened.
+                await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
+                raise Aborted(_interrupted().message, reason="REPLY_INTERRUPTED")
+            stored = await self._repo.get(reply.conversation_id)
+            if stored is None:
+                raise NotFound(f"conversations/{reply.conversation_id}")
+            conversation = stored
         request = await self._context(conversation, reply)
         if ctx.params.get("memories"):
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
@@ -565,6 +580,7 @@ class Conversations:
         failed before it ran) ends with it, keeping the text written so far."""
         message_id = str(task.params.get("message_id", ""))
         self._admission.release(message_id)
+        self._just_sent.pop(message_id, None)
         if state is TaskState.SUCCEEDED:  # its handler finished the reply
             return
         reply = await self._repo.get_message(message_id)
