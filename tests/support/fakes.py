@@ -118,15 +118,18 @@ class InMemoryTaskRepository:
         self.events[task_id].append(event)
         return task, event
 
-    async def append_events(self, updates: Sequence[tuple[str, TaskUpdate, Any]],
-                            now: dt.datetime) -> builtins.list[tuple[Task, TaskEvent] | Exception]:
-        outcomes: builtins.list[tuple[Task, TaskEvent] | Exception] = []
-        for task_id, update, _fence in updates:  # fences are not kept here, as in append_event
-            try:
-                outcomes.append(await self.append_event(task_id, update, now))
-            except LookupError as missing:
-                outcomes.append(missing)
-        return outcomes
+    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+                    messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
+        claimed = []
+        for task_id, attempt in claims:
+            task = self.tasks.get(task_id)
+            if task is None or task.state is not TaskState.PENDING or task.owner or task.attempt != attempt:
+                continue
+            claimed.append(await self.append_event(task_id, TaskUpdate(
+                state=TaskState.RUNNING, attempt=attempt + 1, start_time=task.start_time or now,
+                message=messages[0] if attempt == 0 else messages[1]), now))
+            self.tasks[task_id] = dataclasses.replace(self.tasks[task_id], owner=owner, heartbeat_time=now)
+        return claimed
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         return [e for e in self.events.get(task_id, []) if e.sequence > after_sequence][:limit]

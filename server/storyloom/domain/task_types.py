@@ -168,10 +168,11 @@ class TaskRepository(Protocol):
         """Applies `update` and appends the resulting snapshot as the next event, atomically. With a `fence`, does
         so only if the task still matches it, else raises TaskFenced; raises LookupError if there is no task."""
 
-    async def append_events(self, updates: Sequence[tuple[str, TaskUpdate, TaskFence | None]],
-                            now: dt.datetime) -> builtins.list[tuple[Task, TaskEvent] | Exception]:
-        """`append_event` for each (task id, update, fence), in one transaction: the outcome of each, in order, an
-        update its fence refused (TaskFenced) or whose task is gone (LookupError) changing nothing."""
+    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+                    messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
+        """Claims for `owner`, in one transaction, each (task id, attempt as read) still PENDING, unowned and at that
+        attempt: RUNNING, one attempt more, started now unless it had started before, with its next event, whose
+        message is messages[0] on a first attempt and messages[1] on a later one. Returns those it claimed."""
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]: ...
 

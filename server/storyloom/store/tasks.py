@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, insert, or_, select, tuple_
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,22 +54,32 @@ class SqlTaskRepository:
             await session.execute(insert(TaskEventRow), [_event_values(event)])
         return task, event
 
-    async def append_events(self, updates: Sequence[tuple[str, TaskUpdate, TaskFence | None]],
-                            now: dt.datetime) -> builtins.list[tuple[Task, TaskEvent] | Exception]:
-        outcomes: dict[int, tuple[Task, TaskEvent] | Exception] = {}
+    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+                    messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
+        if not claims:
+            return []
+        when = bindparam(None, now, type_=TaskRow.__table__.c.start_time.type)
         async with self._db.write() as session:
-            # In the order of the task ids: two workers claiming overlapping batches on PostgreSQL take the rows'
-            # locks in one order, and cannot deadlock.
-            for index in sorted(range(len(updates)), key=lambda i: updates[i][0]):
-                task_id, update, fence = updates[index]
-                try:
-                    outcomes[index] = await _append(session, task_id, update, now, fence)
-                except (TaskFenced, LookupError) as refused:  # nothing of it was written: the others go on
-                    outcomes[index] = refused
-            events = [outcome[1] for outcome in outcomes.values() if not isinstance(outcome, Exception)]
-            if events:
-                await session.execute(insert(TaskEventRow), [_event_values(event) for event in events])
-        return [outcomes[index] for index in range(len(updates))]
+            # One statement for the lot: under load every statement waits its turn on the event loop, and the
+            # store's writer waits with it.
+            rows = (await session.execute(
+                sql_update(TaskRow.__table__)
+                .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
+                       TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
+                .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, owner=owner, heartbeat_time=now,
+                        start_time=func.coalesce(TaskRow.start_time, when),
+                        message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
+                        last_sequence=TaskRow.last_sequence + 1, update_time=now)
+                .returning(*TaskRow.__table__.c))).all()
+            claimed = []
+            for row in rows:
+                task = _task(row)
+                claimed.append((task, TaskEvent(task_id=task.id, sequence=task.last_sequence, create_time=now,
+                                                state=task.state, stage=task.stage, percent=task.percent,
+                                                message=task.message, eta=task.eta)))
+            if claimed:
+                await session.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
+        return claimed
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         async with self._db.begin() as session:
