@@ -31,7 +31,7 @@ from storyloom.domain.errors import (
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
-from storyloom.domain.reply_admission import ReplyAdmission
+from storyloom.domain.reply_admission import Place, ReplyAdmission
 from storyloom.domain.reply_chunks import ChunkWriter, LiveReply
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
@@ -200,7 +200,7 @@ class ConversationLimits:
     concurrent_replies: int = 64
     # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
     # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
-    admitted_replies: int = 1024
+    admitted_replies: int = 512
     # A reply whose last stream went away stops (ends CUT, CANCELLED, with what was written) unless a stream
     # re-attaches within this many seconds: no one would read it, and it holds a writer.
     abandoned_reply_seconds: float = 30.0
@@ -313,13 +313,14 @@ class Conversations:
         if conversation.status == "ARCHIVED":
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
-        with self._admission.reserve():
+        with self._admission.reserve() as place:
             user_message, reply = await self._store_and_submit(user_id, conversation, text, request_id, memories,
-                                                               paced, prepared)
+                                                               paced, prepared, place)
         return self.stream(user_id, reply.id, 0, just_sent=(user_message, reply))
 
     async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
-                                memories: Sequence[str], paced: bool, prepared: str | None) -> tuple[Message, Message]:
+                                memories: Sequence[str], paced: bool, prepared: str | None,
+                                place: Place | None = None) -> tuple[Message, Message]:
         """Stores the user's message and the empty reply with its task, in one transaction; returns both."""
         conversation_id = conversation.id
         now = self._clock.now()
@@ -334,7 +335,7 @@ class Conversations:
         task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
-        self._admission.admit(reply_id)  # before the task can run (and release it)
+        self._admission.admit(reply_id, place)  # before the task can run (and release it)
         try:
             user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
