@@ -6,9 +6,9 @@ import builtins
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, case, delete, func, insert, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,9 @@ from storyloom.domain.task_types import (
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
+
+# The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
+TASKS = cast("Table", TaskRow.__table__)
 
 
 @completes_when_cancelled
@@ -58,19 +61,19 @@ class SqlTaskRepository:
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
             return []
-        when = bindparam(None, now, type_=TaskRow.__table__.c.start_time.type)
+        when = bindparam(None, now, type_=TASKS.c.start_time.type)
         async with self._db.write() as session:
             # One statement for the lot: under load every statement waits its turn on the event loop, and the
             # store's writer waits with it.
             rows = (await session.execute(
-                sql_update(TaskRow.__table__)
+                sql_update(TASKS)
                 .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
                        TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
                 .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, owner=owner, heartbeat_time=now,
                         start_time=func.coalesce(TaskRow.start_time, when),
                         message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
                         last_sequence=TaskRow.last_sequence + 1, update_time=now)
-                .returning(*TaskRow.__table__.c))).all()
+                .returning(*TASKS.c))).all()
             claimed = []
             for row in rows:
                 task = _task(row)
@@ -171,10 +174,10 @@ async def _append(session: AsyncSession, task_id: str, update: TaskUpdate, now: 
     on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
     is checked in the same statement, so no write slips in between the check and the write."""
     row = (await session.execute(
-        sql_update(TaskRow.__table__)
+        sql_update(TASKS)
         .where(TaskRow.id == task_id, *_fenced(fence))
         .values(last_sequence=TaskRow.last_sequence + 1, **_changes(update, now))
-        .returning(*TaskRow.__table__.c))).one_or_none()
+        .returning(*TASKS.c))).one_or_none()
     if row is None:
         if fence is not None and await session.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
