@@ -350,7 +350,7 @@ class Conversations:
         self._just_sent[reply.id] = (conversation, reply)
         if len(self._just_sent) > self._limits.admitted_replies:  # written elsewhere (another worker): forget
             del self._just_sent[next(iter(self._just_sent))]
-        await self._tasks.accepted(REPLY_KIND)
+        await self._tasks.accepted(REPLY_KIND, task.task)
         return user_message, reply
 
     async def message(self, message_id: str) -> Message | None:

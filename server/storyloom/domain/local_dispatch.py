@@ -27,8 +27,11 @@ class LocalDispatcher:
         self._backlog: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
+        self._started: tuple[Pools, RunTask] | None = None
 
     async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+        self._started = (pools, run)
         self._loops = [asyncio.create_task(self._dispatch_loop(pools, run), name="task-dispatch"),
                        asyncio.create_task(self._clean_up_loop(clean_up, clean_up_seconds), name="task-retention")]
 
@@ -38,8 +41,23 @@ class LocalDispatcher:
             job.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    async def announce(self, kind: str = "") -> None:
+    async def announce(self, kind: str = "", task: Task | None = None) -> None:
+        """`task`: the one just stored, handed out at once if its pool has room and no task waits before it (no look
+        in the store, a round trip less before a chat reply's first text); else a look finds it."""
+        if task is not None and self._hand_out(task):
+            return
         self._wake_for((kind,) if kind else None)
+
+    def _hand_out(self, task: Task) -> bool:
+        if self._started is None or task.id in self._jobs or task.kind in self._backlog:
+            return False
+        pools, run = self._started
+        pool = next((pool for pool in pools() if task.kind in pool.kinds), None)
+        if pool is None or sum(self._running[k] for k in pool.kinds) >= pool.capacity:
+            return False
+        self._running[task.kind] += 1
+        self._jobs[task.id] = asyncio.create_task(self._run(task, run, self._running, pools), name=f"task-{task.id}")
+        return True
 
     def _wake_for(self, kinds: tuple[str, ...] | None) -> None:
         if kinds is None or self._due is None:
@@ -52,7 +70,7 @@ class LocalDispatcher:
         """Nothing to do: every task runs in this process, where the runner stops it itself."""
 
     async def _dispatch_loop(self, pools: Pools, run: RunTask) -> None:
-        running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
+        running = self._running
         while True:
             self._wake.clear()
             due, self._due = self._due, set()

@@ -196,9 +196,10 @@ class TaskRunner:
                     last_sequence=1, request_id=request_id)
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
-    async def accepted(self, kind: str = "") -> None:
-        """Says a new task (of `kind`, when given) was stored: a worker looks for work at once."""
-        await self._dispatcher.announce(kind)
+    async def accepted(self, kind: str = "", task: Task | None = None) -> None:
+        """Says a new task (of `kind`, when given; `task`, the one stored, when the caller has it) was stored: a worker
+        looks for work at once (or takes `task` at once, if it has room)."""
+        await self._dispatcher.announce(kind, task)
 
     async def submit(
         self,

@@ -47,8 +47,9 @@ class TaskDispatcher(Protocol):
     async def stop(self) -> None:
         """Stops the work running here and returns once it has stopped; `run` decides what each task becomes."""
 
-    async def announce(self, kind: str = "") -> None:
-        """Says a PENDING task (of `kind`, "": of any) was stored (where storing it did not already queue it)."""
+    async def announce(self, kind: str = "", task: Task | None = None) -> None:
+        """Says a PENDING task (of `kind`, "": of any; `task`, when the caller has it) was stored (where storing it did
+        not already queue it)."""
 
     async def abort(self, task_id: str) -> None:
         """Stops the task's work wherever it runs (its row already says why), and drops it from the queue."""
