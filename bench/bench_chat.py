@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -66,8 +68,27 @@ async def one_reply(stub: conversation_pb2_grpc.ConversationServiceStub, metadat
             elif kind == "error":
                 return f"in-band {reply_event.error.code}"
     except grpc.aio.AioRpcError as exc:
-        return exc.code().name
+        return refusal(exc, time.perf_counter() - started)
     return accepted, first, time.perf_counter() - started, deltas
+
+
+REFUSAL_TIMES: list[float] = []  # seconds from SendMessage to each RESOURCE_EXHAUSTED
+
+
+def refusal(error: grpc.aio.AioRpcError, after: float) -> str:
+    """The error's code, with its ErrorInfo reason and whether it says when to retry (RetryInfo)."""
+    name = error.code().name
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return f"{name} (no details)"
+    reasons = [d for d in status.details if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR)]
+    info = error_details_pb2.ErrorInfo()
+    if reasons:
+        reasons[0].Unpack(info)
+    retry = any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+    if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        REFUSAL_TIMES.append(after)
+    return f"{name} {info.reason or '-'}{' +RetryInfo' if retry else ''}"
 
 
 def percentiles(values: list[float]) -> str:
@@ -127,6 +148,7 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
                             await app.accounts.authenticate(key[0][1])
                         statements_before = len(statements)
+                        REFUSAL_TIMES.clear()
                         started = time.perf_counter()
                         results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
                         elapsed = time.perf_counter() - started
@@ -145,6 +167,8 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
                                                                               for r in rows]))
                         print("       whole reply       " + percentiles([r[2] for r in rows]))
+                        if REFUSAL_TIMES:
+                            print("       refused after     " + percentiles(REFUSAL_TIMES))
                 print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
             await running.stop(0.5)

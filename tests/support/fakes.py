@@ -118,6 +118,19 @@ class InMemoryTaskRepository:
         self.events[task_id].append(event)
         return task, event
 
+    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+                    messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
+        claimed = []
+        for task_id, attempt in claims:
+            task = self.tasks.get(task_id)
+            if task is None or task.state is not TaskState.PENDING or task.owner or task.attempt != attempt:
+                continue
+            claimed.append(await self.append_event(task_id, TaskUpdate(
+                state=TaskState.RUNNING, attempt=attempt + 1, start_time=task.start_time or now,
+                message=messages[0] if attempt == 0 else messages[1]), now))
+            self.tasks[task_id] = dataclasses.replace(self.tasks[task_id], owner=owner, heartbeat_time=now)
+        return claimed
+
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         return [e for e in self.events.get(task_id, []) if e.sequence > after_sequence][:limit]
 
@@ -214,8 +227,8 @@ class InMemoryConversationRepository:
                       if m.conversation_id == user.conversation_id and m.position == user.position + 1), None)
         return (user, reply) if reply else None
 
-    async def get_message(self, message_id: str) -> Message | None:
-        return self.messages_by_id.get(message_id)
+    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
+        return self.messages_by_id.get(message_id)  # (with its text either way: the caller does not rely on it)
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:

@@ -31,3 +31,15 @@ def test_a_send_that_fails_before_admitting_gives_its_place_back():
     with admission.reserve():
         admission.admit("a")
     assert len(admission) == 1
+
+
+def test_a_reply_admitted_while_its_send_finishes_holds_one_place_not_two():
+    admission = ReplyAdmission(limit=2)
+    with admission.reserve() as place:
+        admission.admit("a", place)
+        assert len(admission) == 1
+        with admission.reserve() as second:  # a second send is let in while the first one is still being stored
+            admission.admit("b", second)
+    assert len(admission) == 2
+    admission.release("a")
+    assert len(admission) == 1

@@ -102,23 +102,26 @@ async def stored(writer: ChunkWriter, message_id: str, count: int) -> None:
         await live.changed.wait()
 
 
-async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_of_a_clause():
+async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_of_a_sentence():
     store = FakeChunkStore()
     writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)
     writer.open("a")
     writer.add("a", "Once ")
     await stored(writer, "a", 1)
     writer.add("a", "upon ")
-    for _ in range(10):  # the writer gets every chance to run: nothing is due until the clause ends
-        await asyncio.sleep(0)
     writer.add("a", "a ")
-    writer.add("a", "time, ")
-    await stored(writer, "a", 4)
+    writer.add("a", "time, ")  # a clause ends, not a sentence
+    for _ in range(10):  # the writer gets every chance to run: nothing is due until the sentence ends
+        await asyncio.sleep(0)
+    assert len(store.transactions) == 1
+    writer.add("a", "there ")
+    writer.add("a", "was. ")
+    await stored(writer, "a", 6)
     assert [[text for _, _, text in transaction] for transaction in store.transactions] == [
-        ["Once "], ["upon ", "a ", "time, "]]
+        ["Once "], ["upon ", "a ", "time, ", "there ", "was. "]]
 
 
-async def test_chunks_without_a_clause_end_are_stored_after_the_longest_hold():
+async def test_chunks_without_a_sentence_end_are_stored_after_the_longest_hold():
     store = FakeChunkStore()
     writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=0.01)
     writer.open("a")

@@ -31,8 +31,8 @@ from storyloom.domain.errors import (
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
-from storyloom.domain.reply_admission import ReplyAdmission
-from storyloom.domain.reply_chunks import ChunkWriter
+from storyloom.domain.reply_admission import Place, ReplyAdmission
+from storyloom.domain.reply_chunks import ChunkWriter, LiveReply
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
@@ -157,7 +157,9 @@ class ConversationRepository(Protocol):
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
-    async def get_message(self, message_id: str) -> Message | None: ...
+    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
+        """The message; a reply still GENERATING has its text and chunk count so far, read from its chunks, unless
+        not `with_text` (then they are empty and 0)."""
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:
@@ -198,7 +200,7 @@ class ConversationLimits:
     concurrent_replies: int = 64
     # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
     # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
-    admitted_replies: int = 1024
+    admitted_replies: int = 512
     # A reply whose last stream went away stops (ends CUT, CANCELLED, with what was written) unless a stream
     # re-attaches within this many seconds: no one would read it, and it holds a writer.
     abandoned_reply_seconds: float = 30.0
@@ -234,6 +236,8 @@ class Conversations:
         self._chunks = ChunkWriter(repository, self._wake)
         self._admission = ReplyAdmission(limits.admitted_replies)
         self._readers: dict[str, int] = {}  # message id -> streams of it open in this process
+        # Replies sent from this process whose writer has not started: reply id -> (conversation, reply) as stored.
+        self._just_sent: dict[str, tuple[Conversation, Message]] = {}
         self._abandon_checks: set[asyncio.Task[None]] = set()
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
@@ -309,13 +313,14 @@ class Conversations:
         if conversation.status == "ARCHIVED":
             raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
                                      reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
-        with self._admission.reserve():
+        with self._admission.reserve() as place:
             user_message, reply = await self._store_and_submit(user_id, conversation, text, request_id, memories,
-                                                               paced, prepared)
+                                                               paced, prepared, place)
         return self.stream(user_id, reply.id, 0, just_sent=(user_message, reply))
 
     async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
-                                memories: Sequence[str], paced: bool, prepared: str | None) -> tuple[Message, Message]:
+                                memories: Sequence[str], paced: bool, prepared: str | None,
+                                place: Place | None = None) -> tuple[Message, Message]:
         """Stores the user's message and the empty reply with its task, in one transaction; returns both."""
         conversation_id = conversation.id
         now = self._clock.now()
@@ -330,7 +335,7 @@ class Conversations:
         task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
-        self._admission.admit(reply_id)  # before the task can run (and release it)
+        self._admission.admit(reply_id, place)  # before the task can run (and release it)
         try:
             user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
@@ -341,7 +346,11 @@ class Conversations:
         except BaseException:
             self._admission.release(reply_id)
             raise
-        await self._tasks.accepted(REPLY_KIND)
+        # The reply's writer, if it runs in this process, starts from these instead of reading them back.
+        self._just_sent[reply.id] = (conversation, reply)
+        if len(self._just_sent) > self._limits.admitted_replies:  # written elsewhere (another worker): forget
+            del self._just_sent[next(iter(self._just_sent))]
+        await self._tasks.accepted(REPLY_KIND, task.task)
         return user_message, reply
 
     async def message(self, message_id: str) -> Message | None:
@@ -366,6 +375,8 @@ class Conversations:
                 yield event
             ended = True
         finally:
+            if ended:
+                self._just_sent.pop(message_id, None)  # (written elsewhere, if it is still there)
             self._readers[message_id] -= 1
             if not self._readers[message_id]:
                 del self._readers[message_id]
@@ -389,22 +400,34 @@ class Conversations:
             if after_sequence < 1:
                 yield ReplyEvent(1, reply, user_message=user_message)
             seen_chunks = max(0, after_sequence - 1)
+            # Just sent: the reply is as stored a moment ago (GENERATING, no chunk); its writer wakes this stream.
+            known = just_sent is not None
+            seen_live: LiveReply | None = None
             while True:
-                live = self._chunks.live(message_id)
-                if live is not None:  # written in this process: its stored chunks are in memory
+                # Written in this process: its stored chunks are in memory (and, once it ended, the message it became,
+                # kept by this stream after the writer let go of it).
+                live = self._chunks.live(message_id) or (seen_live if seen_live and seen_live.final else None)
+                if live is not None:
+                    seen_live = live
                     for text in live.stored[seen_chunks:]:
                         seen_chunks += 1
                         yield ReplyEvent(seen_chunks + 1, reply, delta=text)
-                    await changed.wait(self._notifier.recheck_seconds)
-                    continue
-                found = await self._repo.get_message(message_id)
-                if found is None:  # the conversation was deleted meanwhile
-                    raise NotFound(name)
-                reply = found
-                # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
-                for text in await self._repo.chunks(message_id, seen_chunks) if reply.chunk_count > seen_chunks else ():
-                    seen_chunks += 1
-                    yield ReplyEvent(seen_chunks + 1, reply, delta=text)
+                    if live.final is None:
+                        await changed.wait(self._notifier.recheck_seconds)
+                        continue
+                    reply = live.final  # ended, its text made of the chunks just streamed
+                elif known:
+                    known = False
+                else:
+                    found = await self._repo.get_message(message_id)
+                    if found is None:  # the conversation was deleted meanwhile
+                        raise NotFound(name)
+                    reply = found
+                    # (A reply's chunk count is as stored when it was read: no chunks to read when none is new.)
+                    for text in (await self._repo.chunks(message_id, seen_chunks)
+                                 if reply.chunk_count > seen_chunks else ()):
+                        seen_chunks += 1
+                        yield ReplyEvent(seen_chunks + 1, reply, delta=text)
                 if reply.finished and seen_chunks >= reply.chunk_count:
                     self._admission.release(message_id)  # in case its task never ran (cancelled while queued)
                     end = reply.chunk_count + 2
@@ -473,19 +496,27 @@ class Conversations:
 
     async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
-        reply = await self._repo.get_message(message_id)
-        if reply is None:
-            raise NotFound(f"messages/{message_id}")
-        if reply.finished:
-            return
-        if ctx.attempt > 1 and reply.chunk_count:
-            # Clients may have seen chunks past the last one stored; regenerating would
-            # contradict them. Keep what was written and say what happened.
-            await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
-            raise Aborted(_interrupted().message, reason="REPLY_INTERRUPTED")
-        conversation = await self._repo.get(reply.conversation_id)
-        if conversation is None:
-            raise NotFound(f"conversations/{reply.conversation_id}")
+        sent = self._just_sent.pop(message_id, None)
+        if sent is not None and ctx.attempt == 1:
+            # Sent from this process a moment ago: the conversation and the empty reply as SendMessage stored them.
+            conversation, reply = sent
+        else:
+            # Its text so far matters only to a resumed attempt (a first one has none stored).
+            found = await self._repo.get_message(message_id, with_text=ctx.attempt > 1)
+            if found is None:
+                raise NotFound(f"messages/{message_id}")
+            reply = found
+            if reply.finished:
+                return
+            if ctx.attempt > 1 and reply.chunk_count:
+                # Clients may have seen chunks past the last one stored; regenerating would
+                # contradict them. Keep what was written and say what happened.
+                await self._finish(message_id, "FAILED", "ERROR", 0, 0, _interrupted())
+                raise Aborted(_interrupted().message, reason="REPLY_INTERRUPTED")
+            stored = await self._repo.get(reply.conversation_id)
+            if stored is None:
+                raise NotFound(f"conversations/{reply.conversation_id}")
+            conversation = stored
         request = await self._context(conversation, reply)
         if ctx.params.get("memories"):
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
@@ -535,7 +566,8 @@ class Conversations:
         live = self._chunks.live(message_id)
         # A CUT reply's stored chunks may just have been replaced by the text the user heard (cut_reply): read them.
         stored = live.stored if live is not None and state != "CUT" else None
-        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error, stored=stored)
+        await self._finish(message_id, state, finish_reason, input_tokens, output_tokens, error, stored=stored,
+                           live=live if stored is not None else None)
 
     async def aclose(self) -> None:
         """Stores the chunks still queued; forgets the abandoned-reply checks."""
@@ -549,6 +581,7 @@ class Conversations:
         failed before it ran) ends with it, keeping the text written so far."""
         message_id = str(task.params.get("message_id", ""))
         self._admission.release(message_id)
+        self._just_sent.pop(message_id, None)
         if state is TaskState.SUCCEEDED:  # its handler finished the reply
             return
         reply = await self._repo.get_message(message_id)
@@ -626,10 +659,15 @@ class Conversations:
         return await self._engine.extract_requirements([_turn(m) for m in turns], StoryRequirements())
 
     async def _finish(self, message_id: str, state: MessageState, finish_reason: str, input_tokens: int,
-                      output_tokens: int, error: TaskError | None, stored: Sequence[str] | None = None) -> None:
-        await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
-                                        input_tokens=input_tokens, output_tokens=output_tokens, error=error,
-                                        stored=stored)
+                      output_tokens: int, error: TaskError | None, stored: Sequence[str] | None = None,
+                      live: LiveReply | None = None) -> None:
+        """Ends the reply. `live`: it was written here, and `stored` are all its chunks: this process's streams end
+        with the message it became, without reading it back."""
+        final = await self._repo.finish_message(message_id, state=state, finish_reason=finish_reason,
+                                                input_tokens=input_tokens, output_tokens=output_tokens, error=error,
+                                                stored=stored)
+        if live is not None:
+            live.final = final
         await self._wake(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:
@@ -638,10 +676,7 @@ class Conversations:
         if not task_id:
             return
         with contextlib.suppress(NotFound):
-            task = await self._tasks.get(user_id, task_id)
-            if not task.state.terminal:
-                async for _event in self._tasks.watch(user_id, task_id, task.last_sequence):
-                    pass
+            await self._tasks.settled(user_id, task_id)
 
     async def _user_message_before(self, reply: Message) -> Message | None:
         before = await self._repo.messages(reply.conversation_id, limit=1, before_position=reply.position)

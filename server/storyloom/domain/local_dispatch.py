@@ -8,7 +8,7 @@ import collections
 import logging
 
 from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
-from storyloom.domain.task_types import TaskRepository
+from storyloom.domain.task_types import Task, TaskRepository
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,15 @@ class LocalDispatcher:
         # The kinds that may have work to hand out since the last look; None: every kind. A look costs one
         # query per pool, and a chat reply should not make every pool look.
         self._due: set[str] | None = None
+        # Kinds whose pool left tasks waiting at its last look (it was full): a slot that frees up there looks again.
+        self._backlog: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
+        self._started: tuple[Pools, RunTask] | None = None
 
     async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
+        self._started = (pools, run)
         self._loops = [asyncio.create_task(self._dispatch_loop(pools, run), name="task-dispatch"),
                        asyncio.create_task(self._clean_up_loop(clean_up, clean_up_seconds), name="task-retention")]
 
@@ -36,8 +41,23 @@ class LocalDispatcher:
             job.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    async def announce(self, kind: str = "") -> None:
+    async def announce(self, kind: str = "", task: Task | None = None) -> None:
+        """`task`: the one just stored, handed out at once if its pool has room and no task waits before it (no look
+        in the store, a round trip less before a chat reply's first text); else a look finds it."""
+        if task is not None and self._hand_out(task):
+            return
         self._wake_for((kind,) if kind else None)
+
+    def _hand_out(self, task: Task) -> bool:
+        if self._started is None or task.id in self._jobs or task.kind in self._backlog:
+            return False
+        pools, run = self._started
+        pool = next((pool for pool in pools() if task.kind in pool.kinds), None)
+        if pool is None or sum(self._running[k] for k in pool.kinds) >= pool.capacity:
+            return False
+        self._running[task.kind] += 1
+        self._jobs[task.id] = asyncio.create_task(self._run(task, run, self._running, pools), name=f"task-{task.id}")
+        return True
 
     def _wake_for(self, kinds: tuple[str, ...] | None) -> None:
         if kinds is None or self._due is None:
@@ -50,21 +70,35 @@ class LocalDispatcher:
         """Nothing to do: every task runs in this process, where the runner stops it itself."""
 
     async def _dispatch_loop(self, pools: Pools, run: RunTask) -> None:
-        running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
+        running = self._running
         while True:
             self._wake.clear()
             due, self._due = self._due, set()
             try:
                 for pool in pools():  # read at each look: a kind registered after the start joins its pool
                     looked_for = due is None or due.intersection(pool.kinds)
-                    if not looked_for or sum(running[k] for k in pool.kinds) >= pool.capacity:
+                    if not looked_for:
+                        continue
+                    if sum(running[k] for k in pool.kinds) >= pool.capacity:
+                        self._backlog.update(pool.kinds)  # a slot that frees up looks again
                         continue
                     # Tasks handed out but not yet claimed are still PENDING: they come back, and are skipped.
-                    for task in await self._repo.claimable(pool.kinds, pool.capacity + len(self._jobs)):
-                        if task.id not in self._jobs and sum(running[k] for k in pool.kinds) < pool.capacity:
-                            running[task.kind] += 1
-                            self._jobs[task.id] = asyncio.create_task(
-                                self._run(task.id, task.kind, run, running, pools), name=f"task-{task.id}")
+                    limit = pool.capacity + len(self._jobs)
+                    found = await self._repo.claimable(pool.kinds, limit)
+                    left = False
+                    for task in found:
+                        if task.id in self._jobs:
+                            continue
+                        if sum(running[k] for k in pool.kinds) >= pool.capacity:
+                            left = True
+                            break
+                        running[task.kind] += 1
+                        self._jobs[task.id] = asyncio.create_task(
+                            self._run(task, run, running, pools), name=f"task-{task.id}")
+                    if left or len(found) >= limit:
+                        self._backlog.update(pool.kinds)
+                    else:  # all it had is handed out: a slot that frees up need not look (new tasks are announced)
+                        self._backlog.difference_update(pool.kinds)
             except Exception:  # the store may be briefly unreachable: try again on the next wake-up
                 log.exception("claiming tasks failed")
                 self._due = None
@@ -75,17 +109,18 @@ class LocalDispatcher:
             except TimeoutError:
                 self._due = None
 
-    async def _run(self, task_id: str, kind: str, run: RunTask, running: collections.Counter[str],
-                   pools: Pools) -> None:
+    async def _run(self, task: Task, run: RunTask, running: collections.Counter[str], pools: Pools) -> None:
+        task_id, kind = task.id, task.kind
         try:
-            await run(task_id)
+            await run(task_id, task)  # claimed as read: no second read
         except Exception:
             log.exception("running a task failed", extra={"task": task_id})
         finally:
             running[kind] -= 1
             self._jobs.pop(task_id, None)
-            # A slot of its pool is free: a look in that pool only.
-            self._wake_for(next((pool.kinds for pool in pools() if kind in pool.kinds), None))
+            # A slot of its pool is free: a look in that pool only, if tasks were left waiting in it.
+            if kind in self._backlog:
+                self._wake_for(next((pool.kinds for pool in pools() if kind in pool.kinds), None))
 
     @staticmethod
     async def _clean_up_loop(clean_up: CleanUp, seconds: float) -> None:

@@ -18,6 +18,13 @@ STALE_SECONDS = 15 * 60
 RETRY_AFTER_SECONDS = 1.0
 
 
+class Place:
+    """A reservation: admitted once its reply has an id."""
+
+    def __init__(self) -> None:
+        self.admitted = False
+
+
 class ReplyAdmission:
     def __init__(self, limit: int):
         self._limit = limit
@@ -28,7 +35,7 @@ class ReplyAdmission:
         return self._reserved + len(self._admitted)
 
     @contextlib.contextmanager
-    def reserve(self) -> Iterator[None]:
+    def reserve(self) -> Iterator[Place]:
         """Holds a place for a reply being sent (ResourceExhausted if none is left) until `admit` or the end of the
         block, which gives it back if nothing was admitted (the send failed)."""
         if len(self) >= self._limit:
@@ -39,14 +46,20 @@ class ReplyAdmission:
                 retry_after_seconds=RETRY_AFTER_SECONDS, reason="REPLIES_AT_CAPACITY",
                 metadata={"limit": str(self._limit)})
         self._reserved += 1
+        place = Place()
         try:
-            yield
+            yield place
         finally:
-            self._reserved -= 1
+            if not place.admitted:
+                self._reserved -= 1
 
-    def admit(self, message_id: str) -> None:
-        """Within `reserve`: the reply now has an id, and holds its place until `release`."""
+    def admit(self, message_id: str, place: Place | None = None) -> None:
+        """Within `reserve`: the reply now has an id, and holds its place (the reserved one, given as `place`, so it
+        is not counted twice while its send finishes) until `release`."""
         self._admitted[message_id] = time.monotonic()
+        if place is not None and not place.admitted:
+            place.admitted = True
+            self._reserved -= 1
 
     def release(self, message_id: str) -> None:
         self._admitted.pop(message_id, None)

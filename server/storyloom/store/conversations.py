@@ -120,10 +120,12 @@ class SqlConversationRepository:
                 MessageRow.conversation_id == user.conversation_id, MessageRow.position == user.position + 1))
             return (_message(user), _message(reply)) if reply else None
 
-    async def get_message(self, message_id: str) -> Message | None:
+    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
         async with self._db.begin() as session:
             row = await session.get(MessageRow, message_id)
-            return (await _with_chunks(session, [_message(row)]))[0] if row else None
+            if row is None:
+                return None
+            return (await _with_chunks(session, [_message(row)]))[0] if with_text else _message(row)
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:

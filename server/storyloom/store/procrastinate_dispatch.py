@@ -19,6 +19,7 @@ import procrastinate
 from sqlalchemy import text
 
 from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
+from storyloom.domain.task_types import Task
 from storyloom.store.db import Database, run_to_completion
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class ProcrastinateDispatcher:
         with contextlib.suppress(Exception):
             await self._app.close_async()
 
-    async def announce(self, kind: str = "") -> None:
+    async def announce(self, kind: str = "", task: Task | None = None) -> None:
         """Nothing to do: the task's job was stored with it, and its insert notified the workers."""
 
     async def abort(self, task_id: str) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_
 from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.task_types import (
     LIVE_STATES,
@@ -23,9 +25,12 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, changed_rows, completes_when_cancelled
+from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
+
+# The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
+TASKS = cast("Table", TaskRow.__table__)
 
 
 @completes_when_cancelled
@@ -48,34 +53,36 @@ class SqlTaskRepository:
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         async with self._db.write() as session:
-            # Claim the next sequence number before reading anything: the UPDATE takes the row lock
-            # on PostgreSQL and the database write lock on SQLite, so concurrent writers queue here
-            # and each then reads the row as the one before it committed it. (Reading first is not
-            # enough on SQLite: the driver only opens the transaction at the first write, so two
-            # writers would read the same last_sequence and clash on the event's primary key.)
-            # The fence is checked in the same statement, so no write slips in between the check and the write.
-            claimed = await changed_rows(
-                session,
-                sql_update(TaskRow)
-                .where(TaskRow.id == task_id, *_fenced(fence))
-                .values(last_sequence=TaskRow.last_sequence + 1)
-                .execution_options(synchronize_session=False),
-            )
-            if claimed != 1:
-                if fence is not None and await session.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
-                    raise TaskFenced(f"task {task_id} no longer matches {fence}")
-                raise LookupError(f"task {task_id} does not exist")
-            row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
-            assert row is not None
-            _apply(row, update, now)
-            event = TaskEvent(
-                task_id=task_id, sequence=row.last_sequence, create_time=now, state=TaskState(row.state),
-                stage=row.stage, percent=row.percent, message=row.message, eta=row.eta,
-                error=update.error, part=update.part,
-            )
-            session.add(_event_row(event))
-            task = _task(row)
+            task, event = await _append(session, task_id, update, now, fence)
+            await session.execute(insert(TaskEventRow), [_event_values(event)])
         return task, event
+
+    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+                    messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
+        if not claims:
+            return []
+        when = bindparam(None, now, type_=TASKS.c.start_time.type)
+        async with self._db.write() as session:
+            # One statement for the lot: under load every statement waits its turn on the event loop, and the
+            # store's writer waits with it.
+            rows = (await session.execute(
+                sql_update(TASKS)
+                .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
+                       TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
+                .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, owner=owner, heartbeat_time=now,
+                        start_time=func.coalesce(TaskRow.start_time, when),
+                        message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
+                        last_sequence=TaskRow.last_sequence + 1, update_time=now)
+                .returning(*TASKS.c))).all()
+            claimed = []
+            for row in rows:
+                task = _task(row)
+                claimed.append((task, TaskEvent(task_id=task.id, sequence=task.last_sequence, create_time=now,
+                                                state=task.state, stage=task.stage, percent=task.percent,
+                                                message=task.message, eta=task.eta)))
+            if claimed:
+                await session.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
+        return claimed
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         async with self._db.begin() as session:
@@ -160,6 +167,50 @@ class SqlTaskRepository:
             return len(ids)
 
 
+async def _append(session: AsyncSession, task_id: str, update: TaskUpdate, now: dt.datetime,
+                  fence: TaskFence | None) -> tuple[Task, TaskEvent]:
+    """Applies the update and takes the next sequence number in one UPDATE that returns the row (the event is for
+    the caller to insert). The UPDATE comes first: it takes the row lock on PostgreSQL and the database write lock
+    on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
+    is checked in the same statement, so no write slips in between the check and the write."""
+    row = (await session.execute(
+        sql_update(TASKS)
+        .where(TaskRow.id == task_id, *_fenced(fence))
+        .values(last_sequence=TaskRow.last_sequence + 1, **_changes(update, now))
+        .returning(*TASKS.c))).one_or_none()
+    if row is None:
+        if fence is not None and await session.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
+            raise TaskFenced(f"task {task_id} no longer matches {fence}")
+        raise LookupError(f"task {task_id} does not exist")
+    task = _task(row)
+    event = TaskEvent(
+        task_id=task_id, sequence=task.last_sequence, create_time=now, state=task.state, stage=task.stage,
+        percent=task.percent, message=task.message, eta=task.eta, error=update.error, part=update.part,
+    )
+    return task, event
+
+
+def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
+    """The columns an update sets."""
+    values: dict[str, Any] = {name: getattr(update, name) for name in (
+        "stage", "percent", "message", "attempt", "start_time", "end_time", "checkpoint", "owner", "heartbeat_time",
+        "interruptions") if getattr(update, name) is not None}
+    if update.state is not None:
+        values["state"] = update.state.value
+    if update.eta is not None:
+        values["eta"] = update.eta
+    if update.clear_eta:
+        values["eta"] = None
+    if update.result is not None:
+        values["result_type"], values["result_payload"] = update.result.type_name, update.result.payload
+    if update.error is not None:
+        values["error"] = _error_json(update.error)
+    if update.clear_owner:
+        values["owner"], values["heartbeat_time"] = None, None
+    values["update_time"] = now
+    return values
+
+
 def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
     if fence is None:
         return []
@@ -176,27 +227,6 @@ def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
 def task_rows(new: NewTask) -> list[Any]:
     """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
     return [_task_row(new.task), _event_row(new.first_event)]
-
-
-def _apply(row: TaskRow, update: TaskUpdate, now: dt.datetime) -> None:
-    for name in ("stage", "percent", "message", "attempt", "start_time", "end_time", "checkpoint", "owner",
-                 "heartbeat_time", "interruptions"):
-        value = getattr(update, name)
-        if value is not None:
-            setattr(row, name, value)
-    if update.state is not None:
-        row.state = update.state.value
-    if update.eta is not None:
-        row.eta = update.eta
-    if update.clear_eta:
-        row.eta = None
-    if update.result is not None:
-        row.result_type, row.result_payload = update.result.type_name, update.result.payload
-    if update.error is not None:
-        row.error = _error_json(update.error)
-    if update.clear_owner:
-        row.owner, row.heartbeat_time = None, None
-    row.update_time = now
 
 
 def _error_json(error: TaskError) -> dict[str, Any]:
@@ -233,7 +263,11 @@ def _task(row: TaskRow | Row[Any]) -> Task:
 
 
 def _event_row(event: TaskEvent) -> TaskEventRow:
-    return TaskEventRow(
+    return TaskEventRow(**_event_values(event))
+
+
+def _event_values(event: TaskEvent) -> dict[str, Any]:
+    return dict(
         task_id=event.task_id, sequence=event.sequence, create_time=event.create_time, state=event.state.value,
         stage=event.stage, percent=event.percent, message=event.message, eta=event.eta,
         error=_error_json(event.error) if event.error else None,

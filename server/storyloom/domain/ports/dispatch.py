@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from storyloom.domain.task_types import Task
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,9 +24,14 @@ class Pool:
     capacity: int
 
 
-# Claims the stored task and runs it to its end on this worker (nothing when it ended meanwhile). It raises
-# CancelledError when the work was stopped: a graceful stop has handed the task back (PENDING) by then.
-RunTask = Callable[[str], Awaitable[None]]
+class RunTask(Protocol):
+    """Claims the stored task and runs it to its end on this worker (nothing when it ended meanwhile). It raises
+    CancelledError when the work was stopped: a graceful stop has handed the task back (PENDING) by then. `read`: the
+    task as the dispatcher just read it (PENDING), so it is claimed without reading it again."""
+
+    def __call__(self, task_id: str, read: Task | None = None) -> Awaitable[None]: ...
+
+
 # The pools of this worker, as they are now (the in-process dispatcher reads them at each look, so a kind registered
 # after the start is served too; procrastinate's workers take them once, at the start).
 Pools = Callable[[], list[Pool]]
@@ -39,8 +47,9 @@ class TaskDispatcher(Protocol):
     async def stop(self) -> None:
         """Stops the work running here and returns once it has stopped; `run` decides what each task becomes."""
 
-    async def announce(self, kind: str = "") -> None:
-        """Says a PENDING task (of `kind`, "": of any) was stored (where storing it did not already queue it)."""
+    async def announce(self, kind: str = "", task: Task | None = None) -> None:
+        """Says a PENDING task (of `kind`, "": of any; `task`, when the caller has it) was stored (where storing it did
+        not already queue it)."""
 
     async def abort(self, task_id: str) -> None:
         """Stops the task's work wherever it runs (its row already says why), and drops it from the queue."""
