@@ -122,14 +122,12 @@ class StoryReader:
         return message
 
     async def scene(self, user_id: str, story_id: str, index: int) -> story_pb2.Scene | None:
-        """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone."""
+        """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone.
+        From the finished story's cached answer if there is one, else two short reads (the scene, its media)."""
         cached = self.cached(user_id, story_id)
         if cached is not None:
             return next((s for s in cached.scenes if s.index == index), None)
-        story = await self._stories.find(story_id)
-        if story is None or story.user_id != user_id:
-            return None
-        scene = next((s for s in story.scenes if s.index == index), None)
+        scene = await self._stories.scene(user_id, story_id, index)
         if scene is None:
             return None
         ids = [i for i in (scene.picture_id, scene.narration_id) if i]

@@ -85,25 +85,6 @@ class StoryOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class StoryStamp:
-    """A story's version: a finished story (`finished`) does not change until its update_time does."""
-
-    id: str
-    user_id: str
-    state: StoryState
-    update_time: dt.datetime
-    task_id: str
-
-    @property
-    def name(self) -> str:
-        return f"users/{self.user_id}/stories/{self.id}"
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "GENERATING"
-
-
-@dataclasses.dataclass(frozen=True)
 class Story:
     id: str
     user_id: str
@@ -143,9 +124,8 @@ class StoryRepository(Protocol):
 
     async def get(self, story_id: str) -> Story | None: ...
 
-    async def stamp(self, story_id: str) -> StoryStamp | None:
-        """Who owns the story, its state and when it last changed: the cheap read that tells whether a copy
-        of a finished story is still current."""
+    async def scene(self, story_id: str, index: int) -> tuple[str, Scene] | None:
+        """Who owns the story, and its scene `index` (one short read); None if either is missing."""
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[Story]:
@@ -266,12 +246,10 @@ class Stories:
             raise NotFound(f"users/{user_id}/stories/{story_id}")
         return story
 
-    async def stamp(self, user_id: str, story_id: str) -> StoryStamp:
-        """The story's version (one short read); NotFound as `get`."""
-        stamp = await self._repo.stamp(story_id)
-        if stamp is None or stamp.user_id != user_id:
-            raise NotFound(f"users/{user_id}/stories/{story_id}")
-        return stamp
+    async def scene(self, user_id: str, story_id: str, index: int) -> Scene | None:
+        """One scene of the user's story (one short read); None if the story or the scene is missing."""
+        found = await self._repo.scene(story_id, index)
+        return found[1] if found is not None and found[0] == user_id else None
 
     async def find(self, story_id: str) -> Story | None:
         return await self._repo.get(story_id)

@@ -206,3 +206,17 @@ async def test_nothing_is_served_from_the_cache_while_the_notice_connection_is_d
         with counting_statements(server.app.db.engine) as reads:
             await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
         assert len(reads) > 0  # read from the store, whether the connection is back yet or not
+
+
+async def test_one_scene_is_read_in_one_statement_and_only_by_its_owner(server):
+    caller = await server.new_caller()
+    task = await finished_story(server, caller)
+    story_id = task.target.rsplit("/", 1)[1]
+    whole = await server.app.stories.get(caller.user_id, story_id)
+
+    with counting_statements(server.app.db.engine) as reads:
+        scene = await server.app.stories.scene(caller.user_id, story_id, 1)
+
+    assert scene == whole.scenes[1] and len(reads) == 1, reads.statements
+    assert await server.app.stories.scene("someone-else", story_id, 1) is None
+    assert await server.app.stories.scene(caller.user_id, story_id, 7) is None
