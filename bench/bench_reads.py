@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_reads.py [--seconds 5] [--rounds 3] [--postgres]
 
 Two servers run in their own processes: Storyloom (SQLite in a temporary directory, or a new PostgreSQL database,
-with one finished, illustrated 5-scene story seeded through the real services) and a bare grpc.aio server whose one
+with one finished, illustrated 5-scene story seeded through the real services, and one of another user put back to
+GENERATING, which is read whole on every call) and a bare grpc.aio server whose one
 method returns its request bytes. The load comes from h2load (Debian's nghttp2-client: -c 8 -m 16 = 128 calls in flight,
 one thread) when it is installed, else from a grpc.aio client in this process (which caps both figures lower).
 Rounds interleave echo and each read, so a busy machine slows both sides alike; the ratio of each read to the echo
@@ -53,6 +54,8 @@ async def serve_echo() -> None:
 
 
 async def serve_storyloom(database_url: str) -> None:
+    from sqlalchemy import text
+
     from storyloom.app import build_app, start
     from storyloom.config import Settings
     from storyloom.domain.requirements import Character, StoryRequirements
@@ -78,9 +81,24 @@ async def serve_storyloom(database_url: str) -> None:
         story_id = str(task.params["story_id"])
         story = await app.stories.get(user.id, story_id)
         picture = next(s.picture_id for s in story.scenes if s.picture_id)
+        # An unfinished story of another user: written like the first, then put back to GENERATING (its task to
+        # RUNNING) in the database, so that it is read whole on every call, as one still being written is.
+        other = await app.accounts.create_user("bench-reads-unfinished")
+        other_key = await app.accounts.create_key(other.id)
+        unfinished = await app.stories.create(other.id, requirements=requirements,
+                                              options=StoryOptions(scene_count=5, skip_narration=True))
+        async for _event in app.tasks.watch(other.id, unfinished.id, 0):
+            pass
+        async with app.db.engine.begin() as conn:
+            await conn.execute(text("UPDATE stories SET state = 'GENERATING' WHERE id = :id"),
+                               {"id": str(unfinished.params["story_id"])})
+            await conn.execute(text("UPDATE tasks SET state = 'RUNNING', end_time = NULL WHERE id = :id"),
+                               {"id": unfinished.id})
         running = await start_server(app)
         print(json.dumps({"port": running.port, "key": key, "story": story.name, "task": f"tasks/{task.id}",
-                          "user": user.id, "media": f"media/{picture}", "state": story.state}), flush=True)
+                          "user": user.id, "media": f"media/{picture}", "state": story.state,
+                          "other_key": other_key, "unfinished_story": unfinished.target,
+                          "unfinished_task": f"tasks/{unfinished.id}"}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         await running.stop(0)
         await app.close()
@@ -242,6 +260,12 @@ async def measure(args: argparse.Namespace) -> None:
                    task_pb2.ListTasksRequest(page_size=10).SerializeToString(), auth),
             Target("GetMediaInfo (picture)", loom["port"], "/storyloom.v1.MediaService/GetMediaInfo",
                    media_pb2.GetMediaInfoRequest(name=loom["media"]).SerializeToString(), auth),
+            Target("GetStory (unfinished)", loom["port"], "/storyloom.v1.StoryService/GetStory",
+                   story_pb2.GetStoryRequest(name=loom["unfinished_story"]).SerializeToString(),
+                   (("x-api-key", loom["other_key"]),)),
+            Target("GetTask (unfinished)", loom["port"], "/storyloom.v1.TaskService/GetTask",
+                   task_pb2.GetTaskRequest(name=loom["unfinished_task"]).SerializeToString(),
+                   (("x-api-key", loom["other_key"]),)),
         ]
         bare = Target("bare grpc.aio echo", echo["port"], ECHO_METHOD, reads[0].body, ())
         for target in (bare, *reads):

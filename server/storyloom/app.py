@@ -154,7 +154,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     text_engine = text_engine or build_text_engine(settings)
     renditions = MediaRenditions()
     media = MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector(),
-                         thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions)
+                         thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions,
+                         notifier=notifier)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute,
                                                      concurrent_replies=settings.concurrent_replies,
@@ -176,7 +177,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         conversations=conversations,
         stories=(stories := Stories(SqlStoryRepository(db), tasks, media, conversations, engines,
                                     stage_timings=SqlStageTimingRepository(db),
-                                    scene_concurrency=settings.story_scene_concurrency)),
+                                    scene_concurrency=settings.story_scene_concurrency, notifier=notifier)),
         bundles=Bundles(stories, media, ZipArchiver()),
         books=Books(stories, media, PictureBooks(), renditions),
         illustrations=Illustrations(stories, media, DocumentTextReader()),

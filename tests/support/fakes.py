@@ -291,6 +291,11 @@ class InMemoryStoryRepository:
     async def get(self, story_id: str) -> Story | None:
         return self.stories.get(story_id)
 
+    async def scene(self, story_id: str, index: int) -> tuple[str, Scene] | None:
+        story = self.stories.get(story_id)
+        found = next((s for s in story.scenes if s.index == index), None) if story is not None else None
+        return (story.user_id, found) if story is not None and found is not None else None
+
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[Story]:
         found = [dataclasses.replace(s, scenes=()) for s in self.stories.values() if s.user_id == user_id

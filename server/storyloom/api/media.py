@@ -9,7 +9,7 @@ from google.protobuf import duration_pb2
 
 from storyloom.api import downloads
 from storyloom.api.auth import caller
-from storyloom.api.cache import ResponseCache
+from storyloom.api.cache import ReadCache
 from storyloom.api.context import Context
 from storyloom.api.requests import check_request_id, resource_id, timestamp
 from storyloom.domain.errors import FieldViolation, InvalidArgument
@@ -48,10 +48,11 @@ def _duration(ms: int) -> duration_pb2.Duration:
 
 
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
-    def __init__(self, library: MediaLibrary, cache: ResponseCache[media_pb2.Media] | None = None):
+    def __init__(self, library: MediaLibrary, cache: ReadCache | None = None):
         self._library = library
-        # Media never change: an item's answer is built once (the read that checks it still exists stays).
-        self._cache = cache if cache is not None else ResponseCache()
+        # An item changes only by being deleted or gaining a rendition, both announced: its answer is built once
+        # and served from memory until then (api/cache.py).
+        self._cache = cache if cache is not None else ReadCache()
 
     async def GetMedia(
         self, request: media_pb2.GetMediaRequest, context: Context
@@ -82,10 +83,16 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     async def GetMediaInfo(
         self, request: media_pb2.GetMediaInfoRequest, context: Context
     ) -> media_pb2.Media:
-        item = await self._library.get(caller(), resource_id(request.name, "media", "name"))
-        version = (item.sha256, item.create_time, len(item.renditions))
-        cached = self._cache.get(item.name, version)
-        return cached if cached is not None else self._cache.put(item.name, version, media_proto(item))
+        media_id = resource_id(request.name, "media", "name")
+        user = caller()
+        entry = self._cache.get(f"media/{media_id}", media_pb2.Media)
+        if entry is not None and entry.owner == user:
+            return entry.response
+        since = self._cache.token()
+        item = await self._library.get(user, media_id)
+        # A rendition goes with its parent (deleted with it, never announced alone).
+        parent = (f"media/{item.parent_id}",) if item.parent_id else ()
+        return self._cache.put(item.name, user, media_proto(item), since=since, depends=parent)
 
     async def CreateMedia(
         self, request: media_pb2.CreateMediaRequest, context: Context

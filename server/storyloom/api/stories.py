@@ -11,7 +11,7 @@ from google.protobuf import empty_pb2
 
 from storyloom.api import downloads
 from storyloom.api import requirements as requirements_api
-from storyloom.api.cache import ResponseCache
+from storyloom.api.cache import ReadCache
 from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.media import media_proto
@@ -95,39 +95,43 @@ def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
 
 
 class StoryReader:
-    """Stories as GetStory answers them. A finished story's answer is built once and served again while its
-    version (one short read) is unchanged; a story still being written is read whole each time."""
+    """Stories as GetStory answers them. A finished story's answer is built once and served from memory until an
+    announced change (api/cache.py); a story still being written is read each time."""
 
-    def __init__(self, stories: domain.Stories, cache: ResponseCache[story_pb2.Story] | None = None):
+    def __init__(self, stories: domain.Stories, cache: ReadCache | None = None):
         self._stories = stories
-        self._cache = cache if cache is not None else ResponseCache()
+        self._cache = cache if cache is not None else ReadCache()
+
+    def cached(self, user_id: str, story_id: str) -> story_pb2.Story | None:
+        """The story's finished answer if it is kept, without reading the store."""
+        entry = self._cache.get(f"users/{user_id}/stories/{story_id}", story_pb2.Story)
+        return entry.response if entry is not None and entry.owner == user_id else None
 
     async def story(self, user_id: str, story_id: str) -> story_pb2.Story:
         """The story (NotFound as `Stories.get`). The message may be shared: do not change it."""
-        stamp = await self._stories.stamp(user_id, story_id)
-        if stamp.finished:
-            cached = self._cache.get(stamp.name, (stamp.state, stamp.update_time))
-            if cached is not None:
-                return cached
+        cached = self.cached(user_id, story_id)
+        if cached is not None:
+            return cached
+        since = self._cache.token()
         story = await self._stories.get(user_id, story_id)
-        message = story_proto(story, await self._stories.media(user_id, story))
+        media = await self._stories.media(user_id, story)
+        message = story_proto(story, media)
         if story.state != "GENERATING":
-            self._cache.put(story.name, (story.state, story.update_time), message)
+            self._cache.put(story.name, user_id, message, since=since,
+                            depends=[f"media/{i}" for s in story.scenes for i in (s.picture_id, s.narration_id) if i])
         return message
 
     async def scene(self, user_id: str, story_id: str, index: int) -> story_pb2.Scene | None:
-        """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone."""
-        story = await self._stories.find(story_id)
-        if story is None or story.user_id != user_id:
-            return None
-        scene = next((s for s in story.scenes if s.index == index), None)
+        """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone.
+        From the finished story's cached answer if there is one, else two short reads (the scene, its media)."""
+        cached = self.cached(user_id, story_id)
+        if cached is not None:
+            return next((s for s in cached.scenes if s.index == index), None)
+        scene = await self._stories.scene(user_id, story_id, index)
         if scene is None:
             return None
         ids = [i for i in (scene.picture_id, scene.narration_id) if i]
         return scene_proto(scene, await self._stories.media_items(user_id, ids))
-
-    def forget(self, name: str) -> None:
-        self._cache.forget(name)
 
 
 class StoryServicer(VideoMethods, story_pb2_grpc.StoryServiceServicer):
@@ -226,8 +230,7 @@ class StoryServicer(VideoMethods, story_pb2_grpc.StoryServiceServicer):
     async def DeleteStory(self, request: story_pb2.DeleteStoryRequest,
                           context: Context) -> empty_pb2.Empty:
         user, story_id = resource_path(request.name, STORY, "name")
-        await self._stories.delete(user, story_id)
-        self._reader.forget(request.name)
+        await self._stories.delete(user, story_id)  # announced: the reader's copy goes
         return empty_pb2.Empty()
 
     async def ExportStory(self, request: story_pb2.ExportStoryRequest,

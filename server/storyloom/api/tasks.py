@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 
 from google.protobuf import any_pb2, duration_pb2, empty_pb2
 from google.protobuf.message import Message as ProtoMessage
 
 from storyloom.api.auth import caller
-from storyloom.api.cache import ResponseCache, Same
+from storyloom.api.cache import ReadCache
 from storyloom.api.context import Context
 from storyloom.api.errors import status_for_task_error
 from storyloom.api.requests import PageTokens, after_time, paginate, resource_id, time_position, timestamp
@@ -72,13 +72,18 @@ def event_proto(event: TaskEvent, result: any_pb2.Any | None = None,
 
 class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     def __init__(self, runner: TaskRunner, tokens: PageTokens, resolvers: Mapping[str, ResultResolver] = {},
-                 cache: ResponseCache[task_pb2.Task] | None = None, parts: Mapping[str, PartResolver] = {}):
+                 cache: ReadCache | None = None, parts: Mapping[str, PartResolver] = {},
+                 target_results: Collection[str] = ()):
+        """`target_results`: the kinds whose resolved result is built from the task's target alone (a story's
+        task: the story), so that a finished task's answer stays right until a change of the target is announced.
+        The answers of other kinds with a resolver are built each time."""
         self._runner = runner
         self._tokens = tokens
         self._resolvers = dict(resolvers)
         self._parts = dict(parts)
-        # Finished tasks' answers, by name and (update time, the resolved result object).
-        self._cache = cache if cache is not None else ResponseCache()
+        self._target_results = frozenset(target_results)
+        # Finished tasks' answers (api/cache.py).
+        self._cache = cache if cache is not None else ReadCache()
 
     async def _resolved(self, task: Task) -> ProtoMessage | None:
         """The result a resolver builds, for a succeeded task of a kind that stores none."""
@@ -100,21 +105,26 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     async def _result(self, task: Task) -> any_pb2.Any | None:
         return self._packed(task, await self._resolved(task))
 
-    async def to_proto(self, task: Task) -> task_pb2.Task:
-        """The task as the API shows it, with its result. A finished task's answer is built once and served again
-        while the task's update time and its resolved result (a resolver's own cached message) are the same; the
-        message may be shared: do not change it."""
-        resolved = await self._resolved(task)
-        if not task.state.terminal:
-            return task_proto(task, self._runner.retention, self._packed(task, resolved))
-        name, version = f"tasks/{task.id}", (task.update_time, Same(resolved))
-        cached = self._cache.get(name, version)
-        if cached is not None:
-            return cached
-        return self._cache.put(name, version, task_proto(task, self._runner.retention, self._packed(task, resolved)))
+    async def to_proto(self, task: Task, since: int | None = None) -> task_pb2.Task:
+        """The task as the API shows it, with its result. With `since` (the cache's token taken before `task` was
+        read), a finished task's answer is kept and served from memory until an announced change of the task or
+        of what its result is built from; the message may be shared: do not change it."""
+        message = task_proto(task, self._runner.retention, await self._result(task))
+        if since is not None and task.state.terminal:
+            if task.kind not in self._resolvers or task.result is not None:
+                self._cache.put(message.name, task.user_id, message, since=since)
+            elif task.kind in self._target_results and task.target:
+                self._cache.put(message.name, task.user_id, message, since=since, depends=(task.target,))
+        return message
 
     async def GetTask(self, request: task_pb2.GetTaskRequest, context: Context) -> task_pb2.Task:
-        return await self.to_proto(await self._runner.get(caller(), resource_id(request.name, "tasks", "name")))
+        task_id = resource_id(request.name, "tasks", "name")
+        user = caller()
+        entry = self._cache.get(f"tasks/{task_id}", task_pb2.Task)
+        if entry is not None and entry.owner == user:
+            return entry.response
+        since = self._cache.token()
+        return await self.to_proto(await self._runner.get(user, task_id), since)
 
     async def ListTasks(
         self, request: task_pb2.ListTasksRequest, context: Context
@@ -128,13 +138,14 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         if len(request.kind) > 100:
             raise InvalidArgument(FieldViolation("kind", "must be at most 100 characters"))
         user = caller()
+        since = self._cache.token()
         found, token = await paginate(
             request, self._tokens, default=50, maximum=200,
             fingerprint={"states": sorted(s.value for s in states), "kind": request.kind, "user": user},
             fetch=lambda limit, after: self._runner.list(user, states=tuple(states), kind=request.kind, limit=limit,
                                                          after=after_time(after)),
             position=lambda task: time_position(task.create_time, task.id))
-        return task_pb2.ListTasksResponse(tasks=[await self.to_proto(t) for t in found], next_page_token=token)
+        return task_pb2.ListTasksResponse(tasks=[await self.to_proto(t, since) for t in found], next_page_token=token)
 
     async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: Context) -> task_pb2.Task:
         return await self.to_proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))
@@ -143,8 +154,7 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         self, request: task_pb2.DeleteTaskRequest, context: Context
     ) -> empty_pb2.Empty:
         task_id = resource_id(request.name, "tasks", "name")
-        await self._runner.delete(caller(), task_id, force=request.force)
-        self._cache.forget(f"tasks/{task_id}")
+        await self._runner.delete(caller(), task_id, force=request.force)  # announced: the cached copy goes
         return empty_pb2.Empty()
 
     async def WatchTask(

@@ -13,6 +13,7 @@ from typing import Protocol
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.ports import packaging
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 # What the server makes itself (a story's video) may be larger than an upload.
@@ -138,8 +139,10 @@ Thumbnailer = Callable[[bytes, int], bytes]
 class MediaLibrary:
     def __init__(self, repository: MediaRepository, blobs: BlobStore, inspector: MediaInspector,
                  thumbnailer: Thumbnailer | None = None, clock: Clock = SYSTEM_CLOCK,
-                 converter: packaging.MediaConverter | None = None):
+                 converter: packaging.MediaConverter | None = None, notifier: Notifier | None = None):
         self._repo = repository
+        # An item changes only by being deleted or by gaining a rendition: both are announced (CHANGED).
+        self._notifier: Notifier = notifier or LocalNotifier()
         self._inspector = inspector
         self._converter = converter
         self._clock = clock
@@ -180,6 +183,8 @@ class MediaLibrary:
             raise
         if not created:  # a retry: the first request's item holds its own reference
             await self._release(sha256, item.id)
+        elif parent_id is not None:  # a new rendition of the parent
+            await self._notifier.publish(CHANGED, f"media/{parent_id}")
         if created and thumbnail_side and found.width and self._thumbnailer is not None:
             small = await asyncio.to_thread(self._thumbnailer, data, thumbnail_side)
             rendition = await self.store(user_id, small, "image/png", parent_id=stored.id, purpose="thumbnail")
@@ -213,7 +218,10 @@ class MediaLibrary:
 
     async def delete(self, user_id: str, media_ids: list[str]) -> None:
         """Deletes the user's media (and their renditions), and the blobs nothing refers to any more."""
-        for sha256 in await self._repo.delete(user_id, media_ids):
+        unreferenced = await self._repo.delete(user_id, media_ids)
+        for media_id in media_ids:
+            await self._notifier.publish(CHANGED, f"media/{media_id}")
+        for sha256 in unreferenced:
             await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
 
     async def start(self) -> None:

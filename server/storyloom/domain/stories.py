@@ -27,6 +27,7 @@ from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
+from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
 from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, SceneText, StoryWriter
 from storyloom.domain.ports.telemetry import Telemetry
 from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
@@ -84,25 +85,6 @@ class StoryOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class StoryStamp:
-    """A story's version: a finished story (`finished`) does not change until its update_time does."""
-
-    id: str
-    user_id: str
-    state: StoryState
-    update_time: dt.datetime
-    task_id: str
-
-    @property
-    def name(self) -> str:
-        return f"users/{self.user_id}/stories/{self.id}"
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "GENERATING"
-
-
-@dataclasses.dataclass(frozen=True)
 class Story:
     id: str
     user_id: str
@@ -142,9 +124,8 @@ class StoryRepository(Protocol):
 
     async def get(self, story_id: str) -> Story | None: ...
 
-    async def stamp(self, story_id: str) -> StoryStamp | None:
-        """Who owns the story, its state and when it last changed: the cheap read that tells whether a copy
-        of a finished story is still current."""
+    async def scene(self, story_id: str, index: int) -> tuple[str, Scene] | None:
+        """Who owns the story, and its scene `index` (one short read); None if either is missing."""
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[Story]:
@@ -184,7 +165,7 @@ class Stories:
                  conversations: Conversations, engines: StoryEngines, *,
                  reuse_window: dt.timedelta = REUSE_WINDOW, asset_retry_delay: float = 0.5,
                  clock: Clock = SYSTEM_CLOCK, stage_timings: StageTimingRepository | None = None,
-                 scene_concurrency: int = 2):
+                 scene_concurrency: int = 2, notifier: Notifier | None = None):
         if scene_concurrency < 1:
             raise ValueError("scene_concurrency must be at least 1")
         self._repo = repository
@@ -201,6 +182,9 @@ class Stories:
         # What each stage costs, learned from the stories written (and stored, when given a repository).
         self.clock = StageClock(CREATE_KIND, STAGE_DEFAULTS, stage_timings)
         self._deletion_hooks: list[Callable[[str, str], Awaitable[None]]] = []
+        # A finished story changes only when its task's end is recorded on it, or when it is deleted: both are
+        # announced (CHANGED), so copies of it kept anywhere go.
+        self._notifier: Notifier = notifier or LocalNotifier()
         tasks.register(CREATE_KIND, self._write, on_end=self._follow)
 
     def on_delete(self, hook: Callable[[str, str], Awaitable[None]]) -> None:
@@ -262,12 +246,10 @@ class Stories:
             raise NotFound(f"users/{user_id}/stories/{story_id}")
         return story
 
-    async def stamp(self, user_id: str, story_id: str) -> StoryStamp:
-        """The story's version (one short read); NotFound as `get`."""
-        stamp = await self._repo.stamp(story_id)
-        if stamp is None or stamp.user_id != user_id:
-            raise NotFound(f"users/{user_id}/stories/{story_id}")
-        return stamp
+    async def scene(self, user_id: str, story_id: str, index: int) -> Scene | None:
+        """One scene of the user's story (one short read); None if the story or the scene is missing."""
+        found = await self._repo.scene(story_id, index)
+        return found[1] if found is not None and found[0] == user_id else None
 
     async def find(self, story_id: str) -> Story | None:
         return await self._repo.get(story_id)
@@ -291,6 +273,7 @@ class Stories:
         for hook in self._deletion_hooks:
             await hook(user_id, story_id)
         media_ids = await self._repo.delete(story_id)
+        await self._notifier.publish(CHANGED, story.name)
         await self._media.delete(user_id, media_ids)
 
     async def export(self, user_id: str, story_id: str, fmt: Literal["MARKDOWN", "PLAIN_TEXT"]) -> tuple[str, bytes]:
@@ -307,6 +290,7 @@ class Stories:
         with contextlib.suppress(LookupError):  # the story was deleted
             await self._repo.update(story_id, state=_STORY_STATE_OF_TASK[state], error=error,
                                     update_time=self._clock.now())
+            await self._notifier.publish(CHANGED, f"users/{task.user_id}/stories/{story_id}")
 
     async def recover(self) -> None:
         """Ends the stories left GENERATING whose task ended (or is gone) without them hearing of it: a crash

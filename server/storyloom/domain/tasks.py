@@ -29,7 +29,7 @@ from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound, R
 from storyloom.domain.local_dispatch import LocalDispatcher
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.dispatch import Pool, TaskDispatcher
-from storyloom.domain.ports.notifier import LocalNotifier, Notifier
+from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
 from storyloom.domain.ports.telemetry import NO_TELEMETRY, Telemetry
 from storyloom.domain.task_types import (
     LIVE_STATES,
@@ -583,6 +583,7 @@ class TaskRunner:
     async def _forget(self, task_id: str) -> None:
         self._locks.pop(task_id, None)
         await self._notifier.publish("task", task_id)
+        await self._notifier.publish(CHANGED, f"tasks/{task_id}")  # copies of the finished task go on every replica
 
     async def _clean_up(self) -> None:
         """Deletes the tasks that ended more than the retention ago (the dispatcher runs it periodically)."""
@@ -590,6 +591,7 @@ class TaskRunner:
             removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
             if removed:
                 log.info("deleted expired tasks", extra={"count": removed})
+                await self._notifier.publish(CHANGED, "tasks/")  # which ones is not said: copies of all go
         except Exception:  # keep cleaning on the next pass
             log.exception("task retention clean-up failed")
 

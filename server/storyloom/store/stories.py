@@ -11,7 +11,7 @@ from sqlalchemy import Row, delete, select
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
-from storyloom.domain.stories import Scene, Story, StoryOptions, StoryStamp, StoryState
+from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled
@@ -51,11 +51,11 @@ class SqlStoryRepository:
             return None
         return _story(rows[0], tuple(_scene_of(r) for r in rows if r.scene_index is not None))
 
-    async def stamp(self, story_id: str) -> StoryStamp | None:
-        rows = await self._db.fetch(select(StoryRow.user_id, StoryRow.state, StoryRow.update_time, StoryRow.task_id)
-                                    .where(StoryRow.id == story_id))
-        return StoryStamp(story_id, rows[0].user_id, rows[0].state, rows[0].update_time,
-                          rows[0].task_id) if rows else None
+    async def scene(self, story_id: str, index: int) -> tuple[str, Scene] | None:
+        rows = await self._db.fetch(
+            select(StoryRow.user_id, *_SCENE_COLUMNS).join(SceneRow, SceneRow.story_id == StoryRow.id)
+            .where(StoryRow.id == story_id, SceneRow.index == index))
+        return (rows[0].user_id, _scene_of(rows[0])) if rows else None
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
                    after: tuple[dt.datetime, str] | None) -> list[Story]:
