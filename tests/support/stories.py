@@ -16,3 +16,15 @@ def scene_of(event: task_pb2.TaskEvent) -> story_pb2.Scene:
     scene = story_pb2.Scene()
     assert event.part.Unpack(scene), event
     return scene
+
+
+def without_bundle_renditions(scene: story_pb2.Scene) -> story_pb2.Scene:
+    """A copy of the scene without the renditions made for bundles after the scene is announced (the picture's
+    `medium`, the narration's `preview`): what a SCENE_READY event carries for sure."""
+    copy = story_pb2.Scene()
+    copy.CopyFrom(scene)
+    kept = [r for r in copy.picture.renditions if r.purpose == "thumbnail"]
+    del copy.picture.renditions[:]
+    copy.picture.renditions.extend(kept)
+    del copy.narration.renditions[:]
+    return copy
