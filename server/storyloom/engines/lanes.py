@@ -15,6 +15,11 @@ class PrioritySlots:
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
+    @property
+    def free(self) -> int:
+        """Slots no one holds."""
+        return self._free
+
     async def acquire(self, priority: int = 0) -> None:
         if self._free > 0 and not self._waiting:
             self._free -= 1
