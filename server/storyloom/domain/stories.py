@@ -377,17 +377,19 @@ class Stories:
         renditions made. Texts are written in order, as each follows the ones before.
 
         With a CPU budget of one (`scene_concurrency` 1), the sequential pipeline: one scene after the other, its
-        picture, then its narration. With more, every scene's picture is painted (one at a time, in order) while
-        narrations run, up to `scene_concurrency` of them at once, each at its scene's priority: the narrator gives
-        the lowest scene number all the CPU it can use (its sentences in parallel) and the next scenes what is left,
-        so scene 1 is ready first and no core waits for a scene to end."""
+        picture, then its narration. With more, every scene's picture is painted (one at a time, in order; as many
+        as the budget in a story without narration) while narrations run, up to `scene_concurrency` of them at once,
+        each at its scene's priority: the narrator gives the lowest scene number all the CPU it can use (its
+        sentences in parallel) and the next scenes what is left, so scene 1 is ready first and no core waits for a
+        scene to end."""
         story_id, total = story.id, len(story.outline)
         texts = [asyncio.Event() for _ in range(total)]
         for scene in story.scenes:
             texts[scene.index].set()
         overlap = self._scene_concurrency > 1
         narrating = asyncio.Semaphore(self._scene_concurrency)
-        painting = asyncio.Lock()
+        # Pictures one at a time beside the narrations (which keep the cores busy), as many as scenes when unnarrated.
+        painting = asyncio.Semaphore(self._scene_concurrency if story.options.skip_narration else 1)
         writes = asyncio.Lock()  # a scene's picture and narration are stored from two tasks: one read-change-write
 
         async def write_texts() -> None:
