@@ -377,8 +377,9 @@ class Stories:
         renditions made. Texts are written in order, as each follows the ones before.
 
         With a CPU budget of one (`scene_concurrency` 1), the sequential pipeline: one scene after the other, its
-        picture, then its narration. With more, every scene's picture is painted (one at a time, in order; as many
-        as the budget in a story without narration) while narrations run, up to `scene_concurrency` of them at once,
+        picture, then its narration. With more, every scene's picture is painted (one at a time, in order, the first
+        unfinished scene's first and the others once it is out; as many at once as the budget in a story without
+        narration) while narrations run, up to `scene_concurrency` of them at once,
         each at its scene's priority: the narrator gives the lowest scene number all the CPU it can use (its
         sentences in parallel) and the next scenes what is left, so scene 1 is ready first and no core waits for a
         scene to end."""
@@ -391,6 +392,10 @@ class Stories:
         # Pictures one at a time beside the narrations (which keep the cores busy), as many as scenes when unnarrated.
         painting = asyncio.Semaphore(self._scene_concurrency if story.options.skip_narration else 1)
         writes = asyncio.Lock()  # a scene's picture and narration are stored from two tasks: one read-change-write
+        # The other pictures wait until the first unfinished scene is out: they take CPU from its narration, and are
+        # not wanted before their own narrations, which come after its.
+        lead = next((s.index for s in story.scenes if not _complete(s)), len(story.scenes))
+        lead_out = asyncio.Event()
 
         async def write_texts() -> None:
             for index in range(len(story.scenes), total):
@@ -413,6 +418,8 @@ class Stories:
                     await progress.scene_ready(await self._load(story_id), index)
             else:
                 async def paint() -> None:
+                    if index > lead:  # (the scenes before it are finished: nothing to paint)
+                        await lead_out.wait()
                     async with painting:
                         await picture()
 
@@ -424,6 +431,8 @@ class Stories:
                         await painted
                         await progress.scene_ready(await self._load(story_id), index)
                 finally:
+                    if index == lead:
+                        lead_out.set()
                     painted.cancel()
                     await asyncio.gather(painted, return_exceptions=True)
             await self._scene_renditions(await self._load(story_id), index)
