@@ -379,10 +379,9 @@ class Stories:
         With a CPU budget of one (`scene_concurrency` 1), the sequential pipeline: one scene after the other, its
         picture, then its narration. With more, every scene's picture is painted (one at a time, in order, the first
         unfinished scene's first and the others once it is out; as many at once as the budget in a story without
-        narration) while narrations run, up to `scene_concurrency` of them at once,
-        each at its scene's priority: the narrator gives the lowest scene number all the CPU it can use (its
-        sentences in parallel) and the next scenes what is left, so scene 1 is ready first and no core waits for a
-        scene to end."""
+        narration) while narrations run, up to `scene_concurrency` of them at once, each at its scene's priority:
+        the narrator gives the lowest scene number all the CPU it can use (its sentences in parallel) and the next
+        scenes what is left, so scene 1 is ready first and no core waits for a scene to end."""
         story_id, total = story.id, len(story.outline)
         texts = [asyncio.Event() for _ in range(total)]
         for scene in story.scenes:
