@@ -90,8 +90,9 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     # How many tasks run at once; the rest wait in PENDING.
     task_concurrency: int = 4
-    # A story's scenes whose picture and narration are made at once, and narrations synthesized at once in all (one
-    # per core: a piper synthesis on one thread each beats one on every core); 1 is the sequential pipeline.
+    # A story's scenes narrated at once (pictures are painted meanwhile), and sentences synthesized at once in all,
+    # lowest scene first (one per core: a piper synthesis on one thread each beats one on every core by ~1.3x of
+    # CPU); 1 is the sequential pipeline (one scene after the other, one sentence at a time on every core).
     story_scene_concurrency: int = min(4, os.cpu_count() or 1)
     # Finished tasks and their event logs are deleted this long after they end.
     task_retention_seconds: float = 7 * 24 * 3600.0

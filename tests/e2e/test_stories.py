@@ -19,7 +19,7 @@ from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, ta
 from storyloom.v1 import requirements_pb2 as req
 from storyloom.v1 import story_pb2 as pb
 from tests.support.errors import error_info
-from tests.support.stories import LUNA, scene_of
+from tests.support.stories import LUNA, scene_of, without_bundle_renditions
 
 
 @pytest.fixture
@@ -58,8 +58,9 @@ async def test_a_story_is_written_illustrated_and_narrated_with_monotonic_progre
     assert percents == sorted(percents) and percents[-1] == 100
     assert events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
     stages = [e.stage for e in events if e.stage]
-    assert [s for i, s in enumerate(stages) if s not in stages[:i]] == [
-        "premise", "outline", "scenes", "illustrations", "narration", "scene_ready", "done"]
+    first_seen = [s for i, s in enumerate(stages) if s not in stages[:i]]
+    assert first_seen[:3] == ["premise", "outline", "scenes"] and first_seen[-2:] == ["scene_ready", "done"]
+    assert sorted(first_seen[3:-2]) == ["illustrations", "narration"]  # a scene's picture and narration at once
     assert any(e.HasField("estimated_completion_time") for e in events if e.state == task_pb2.TASK_STATE_RUNNING)
     result = pb.Story()
     assert events[-1].result.Unpack(result) and result.name == task.target
@@ -133,20 +134,20 @@ async def test_each_scene_arrives_with_its_media_in_a_scene_ready_event_before_t
     assert ready[-1].sequence < events[-1].sequence and events[-1].state == task_pb2.TASK_STATE_SUCCEEDED
     delivered = {scene_of(e).index: scene_of(e) for e in ready}
     assert sorted(delivered) == [0, 1, 2] and len(ready) == 3
-    # Delivered as it finishes: the first scene is out before the third is even painted (two scenes at a time).
-    painting_third = next(e for e in events if e.message == "Painting scene 3.")
-    assert ready[0].sequence < painting_third.sequence
-    # Scene 1 first: it narrates alone, and is the first one out; then at most two scenes are worked on at once.
-    assert scene_of(ready[0]).index == 0
-    assert not [e for e in events if e.message.startswith("Reading scene ") and e.sequence < ready[0].sequence
-                and e.message != "Reading scene 1 aloud."]
-    painted = {int(m[1]) - 1: e.sequence for e in events if (m := re.match(r"Painting scene (\d+)\.", e.message))}
-    worked_on = [(painted[scene_of(e).index], e.sequence) for e in ready]  # from painting to ready, per scene
-    assert all(sum(start <= event.sequence < end for start, end in worked_on) <= 2 for event in events)
+    # Scene 1 first: its narration is asked for first, and it is the first one out; at most two scenes narrate at
+    # once, and a scene is delivered as it finishes: the first is out before the third starts narrating.
+    reading = {int(m[1]) - 1: e.sequence for e in events if (m := re.match(r"Reading scene (\d+) aloud\.", e.message))}
+    assert scene_of(ready[0]).index == 0 and min(reading, key=lambda i: reading[i]) == 0
+    assert ready[0].sequence < reading[2]
+    narrating = [(reading[scene_of(e).index], e.sequence) for e in ready]  # from narrating to ready, per scene
+    assert all(sum(start <= event.sequence < end for start, end in narrating) <= 2 for event in events)
     story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
     for scene in story.scenes:
         sent = delivered[scene.index]
-        assert sent == scene  # the text, the picture and the narration, each with its size and sha256
+        # The text, the picture (with its thumbnail) and the narration, each with its size and sha256; the
+        # renditions for bundles (the picture's medium, the narration's preview) are made after the scene is out.
+        assert [r.purpose for r in sent.picture.renditions] == ["thumbnail"]
+        assert without_bundle_renditions(sent) == without_bundle_renditions(scene)
         assert sent.text and sent.picture.sha256 and sent.picture.size_bytes > 0
         assert sent.narration.sha256 and sent.narration.size_bytes > 0
 
@@ -159,7 +160,8 @@ async def test_get_story_shows_finished_scenes_while_the_rest_are_made(stub, tas
             break
     story = await stub.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
     shown = next(s for s in story.scenes if s.index == first.index)
-    assert shown == first and story.state == pb.STORY_STATE_GENERATING
+    assert without_bundle_renditions(shown) == without_bundle_renditions(first)  # made after it is out
+    assert story.state == pb.STORY_STATE_GENERATING
     await tasks.CancelTask(task_pb2.CancelTaskRequest(name=task.name), metadata=caller.metadata)
 
 

@@ -511,6 +511,7 @@ class FakeNarrator:
     def __init__(self) -> None:
         self.paces: list[float] = []
         self.texts: list[str] = []
+        self.priorities: list[int] = []
         self.log: list[tuple[str, str]] = []  # ("start" | "end", text)
         self.running = 0
         self.peak = 0
@@ -518,8 +519,10 @@ class FakeNarrator:
         self.gate: asyncio.Event | None = None
         self.gate_after = 0
 
-    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0,
+                      priority: int = 0) -> Narration:
         self.paces.append(words_per_minute)
+        self.priorities.append(priority)
         self.texts.append(text)
         self.log.append(("start", text))
         self.running += 1

@@ -356,19 +356,29 @@ class Stories:
         await self._repo.update(story_id, state="READY", update_time=self._clock.now())
 
     async def _scene_units(self, progress: _Progress, story: Story, requirements: StoryRequirements) -> None:
-        """Each scene is a unit: its text, then its picture, then its narration, stored step by step (the
-        checkpoints: a resumed story redoes no finished step) and announced (SCENE_READY) once complete. Texts are
-        written in order, as each follows the ones before; pictures and narrations of up to `scene_concurrency`
-        scenes are made at once, scene 1 first: the run's first unfinished scene narrates alone (a narration
-        synthesizes its next sentence while the current one is made, so it uses two cores), and the others paint
-        meanwhile and narrate after it."""
+        """Each scene is a unit: its text, then its picture and its narration, stored step by step (the
+        checkpoints: a resumed story redoes no finished step), announced (SCENE_READY) once complete, and then its
+        renditions made. Texts are written in order, as each follows the ones before.
+
+        With a CPU budget of one (`scene_concurrency` 1), the sequential pipeline: one scene after the other, its
+        picture, then its narration. With more, every scene's picture is painted (one at a time, in order, the first
+        unfinished scene's first and the others once it is out; as many at once as the budget in a story without
+        narration) while narrations run, up to `scene_concurrency` of them at once, each at its scene's priority:
+        the narrator gives the lowest scene number all the CPU it can use (its sentences in parallel) and the next
+        scenes what is left, so scene 1 is ready first and no core waits for a scene to end."""
         story_id, total = story.id, len(story.outline)
         texts = [asyncio.Event() for _ in range(total)]
         for scene in story.scenes:
             texts[scene.index].set()
-        slots = asyncio.Semaphore(self._scene_concurrency)
+        overlap = self._scene_concurrency > 1
+        narrating = asyncio.Semaphore(self._scene_concurrency)
+        # Pictures one at a time beside the narrations (which keep the cores busy), as many as scenes when unnarrated.
+        painting = asyncio.Semaphore(self._scene_concurrency if story.options.skip_narration else 1)
+        writes = asyncio.Lock()  # a scene's picture and narration are stored from two tasks: one read-change-write
+        # The other pictures wait until the first unfinished scene is out: they take CPU from its narration, and are
+        # not wanted before their own narrations, which come after its.
         lead = next((s.index for s in story.scenes if not _complete(s)), len(story.scenes))
-        lead_done = asyncio.Event()
+        lead_out = asyncio.Event()
 
         async def write_texts() -> None:
             for index in range(len(story.scenes), total):
@@ -382,14 +392,33 @@ class Stories:
 
         async def unit(index: int) -> None:
             await texts[index].wait()
-            async with slots:  # announced before the slot is free: a scene ready is news before the next starts
-                try:
-                    await self._scene_assets(progress, story_id, index, requirements,
-                                             narrate_after=None if index == lead else lead_done)
+            picture = functools.partial(self._scene_picture, progress, story_id, index, requirements, writes)
+            narration = functools.partial(self._scene_narration, progress, story_id, index, requirements, writes)
+            if not overlap:
+                async with narrating:
+                    await picture()
+                    await narration()
                     await progress.scene_ready(await self._load(story_id), index)
+            else:
+                async def paint() -> None:
+                    if index > lead:  # (the scenes before it are finished: nothing to paint)
+                        await lead_out.wait()
+                    async with painting:
+                        await picture()
+
+                painted = asyncio.create_task(paint(), name=f"story-picture-{index}")
+                try:
+                    # Announced before the slot is free: a scene ready is news before the next one narrates.
+                    async with narrating:
+                        await narration()
+                        await painted
+                        await progress.scene_ready(await self._load(story_id), index)
                 finally:
                     if index == lead:
-                        lead_done.set()
+                        lead_out.set()
+                    painted.cancel()
+                    await asyncio.gather(painted, return_exceptions=True)
+            await self._scene_renditions(await self._load(story_id), index)
 
         jobs = [asyncio.create_task(write_texts(), name="story-texts")]
         jobs += [asyncio.create_task(unit(i), name=f"story-scene-{i}") for i in range(total)]
@@ -400,30 +429,45 @@ class Stories:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
 
-    async def _scene_assets(self, progress: _Progress, story_id: str, index: int, requirements: StoryRequirements,
-                            narrate_after: asyncio.Event | None) -> None:
-        """The scene's picture, then its narration (once `narrate_after` is set): whichever is still PENDING, each
-        stored when made."""
+    async def _scene_picture(self, progress: _Progress, story_id: str, index: int, requirements: StoryRequirements,
+                             writes: asyncio.Lock) -> None:
+        """The scene's picture, unless it is stored already."""
         story = await self._load(story_id)
         scene = next(s for s in story.scenes if s.index == index)
-        if scene.picture_state == "PENDING":
-            async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
-                media_id = await self._asset("illustrations",
-                                             functools.partial(self._picture, story.user_id, scene, requirements))
-                scene = dataclasses.replace(scene, picture_id=media_id,
-                                            picture_state="READY" if media_id else "FAILED")
-                await self._repo.put_scene(story_id, scene)
+        if scene.picture_state != "PENDING":
+            return
+        async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
+            media_id = await self._asset("illustrations",
+                                         functools.partial(self._picture, story.user_id, scene, requirements))
+            await self._update_scene(story_id, index, writes, picture_id=media_id,
+                                     picture_state="READY" if media_id else "FAILED")
+
+    async def _scene_narration(self, progress: _Progress, story_id: str, index: int,
+                               requirements: StoryRequirements, writes: asyncio.Lock) -> None:
+        """The scene's narration, unless it is stored already."""
+        story = await self._load(story_id)
+        scene = next(s for s in story.scenes if s.index == index)
+        if scene.narration_state != "PENDING":
+            return
+        async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.", units=_words(scene.text)):
+            media_id = await self._asset(
+                "narration", functools.partial(self._narration, story.user_id, scene, requirements))
+            await self._update_scene(story_id, index, writes, narration_id=media_id,
+                                     narration_state="READY" if media_id else "FAILED")
+
+    async def _update_scene(self, story_id: str, index: int, writes: asyncio.Lock, **fields: Any) -> None:
+        async with writes:
             story = await self._load(story_id)
-        if scene.narration_state == "PENDING":
-            if narrate_after is not None:
-                await narrate_after.wait()
-                story = await self._load(story_id)
-            async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.",
-                                     units=_words(scene.text)):
-                media_id = await self._asset(
-                    "narration", functools.partial(self._narration, story.user_id, scene, requirements))
-                await self._repo.put_scene(story_id, dataclasses.replace(
-                    scene, narration_id=media_id, narration_state="READY" if media_id else "FAILED"))
+            scene = next(s for s in story.scenes if s.index == index)
+            await self._repo.put_scene(story_id, dataclasses.replace(scene, **fields))
+
+    async def _scene_renditions(self, story: Story, index: int) -> None:
+        """The renditions of the scene's picture and narration (made after the scene is announced: an app shows the
+        scene without them, a bundle wants them)."""
+        scene = next(s for s in story.scenes if s.index == index)
+        ids = [i for i in (scene.picture_id, scene.narration_id) if i]
+        for item in (await self._media.get_many(story.user_id, ids)).values():
+            await self._renditions(item)
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         """One step of a stage, timed for metrics, as a trace span (the writer's calls as engine spans: the painter
@@ -457,15 +501,14 @@ class Stories:
         width, height = PICTURE_SIZE
         picture = await self._engines.illustrator.illustrate(scene.as_text(), requirements, width=width, height=height)
         item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
-        await self._renditions(item)  # medium too, for apps that cache the story (bundles)
-        return item.id
+        return item.id  # its medium rendition, for apps that cache the story (bundles), once the scene is out
 
     async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
         text, options = narration_request(scene.text, requirements)
-        narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"])
+        narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"],
+                                                         priority=scene.index)
         item = await self._media.store(user_id, narration.wav, "audio/wav")
-        await self._renditions(item)  # its 30-second Ogg/Opus preview
-        return item.id
+        return item.id  # its 30-second Ogg/Opus preview once the scene is out
 
     async def _renditions(self, item: MediaItem) -> None:
         """Renditions are a convenience: one that fails is made again when a bundle asks for it."""

@@ -34,10 +34,12 @@ class TimedNarrator:
         self.name = inner.name
         self._telemetry = telemetry
 
-    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0,
+                      priority: int = 0) -> Narration:
         started = time.perf_counter()
         with self._telemetry.engine_call("tts", {"engine": self.name, "characters": len(text)}):
-            narration = await self.inner.narrate(text, voice=voice, words_per_minute=words_per_minute)
+            narration = await self.inner.narrate(text, voice=voice, words_per_minute=words_per_minute,
+                                                 priority=priority)
         self._telemetry.tts_real_time_factor(time.perf_counter() - started, narration.duration_seconds)
         return narration
 

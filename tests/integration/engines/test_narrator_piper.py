@@ -106,7 +106,7 @@ async def test_closing_the_stream_early_stops_synthesis(narrator: PiperNarrator)
     await until(lambda: narrator._running == 0)  # the prefetched sentence finishes in its thread
     await asyncio.sleep(0.3)  # and nothing more starts after it
     assert narrator._running == 0
-    assert narrator._slots._value == narrator.max_concurrency  # every slot is free again
+    assert narrator._slots.free == narrator.max_concurrency  # every slot is free again
 
 
 async def test_concurrent_narrations_all_succeed_within_the_bound(narrator: PiperNarrator) -> None:
@@ -197,3 +197,19 @@ def test_the_story_task_reads_the_scene_text_slowly_for_little_ones_and_bedtime(
 
     assert text == "Mia smiled."  # the title is shown, not read
     assert little["words_per_minute"] == bedtime["words_per_minute"] < older["words_per_minute"]
+
+
+async def test_a_narration_of_a_lower_priority_number_asked_later_finishes_first(narrator: PiperNarrator) -> None:
+    text = " ".join(f"Here is sentence {n} of the scene." for n in range(6))
+    finished: list[str] = []
+
+    async def narrate(name: str, priority: int) -> None:
+        await narrator.narrate(text, priority=priority)
+        finished.append(name)
+
+    later_scene = asyncio.create_task(narrate("scene 2", 1))  # its sentences fill both lanes and queue
+    await until(lambda: narrator._running == narrator.max_concurrency)
+    first_scene = asyncio.create_task(narrate("scene 1", 0))  # queued behind them, but served before them
+    await asyncio.gather(later_scene, first_scene)
+
+    assert finished == ["scene 1", "scene 2"]

@@ -1,6 +1,6 @@
-"""The scene-first story pipeline on fakes: scene 1 first and alone while it narrates, at most `scene_concurrency`
-scenes at once, each scene announced once by a SCENE_READY event, and a resumed run that redoes and re-announces
-nothing finished."""
+"""The scene-first story pipeline on fakes: scene 1 first (its narration asked for first, at the first priority),
+every picture painted while narrations run, at most `scene_concurrency` narrations at once, each scene announced
+once by a SCENE_READY event, and a resumed run that redoes and re-announces nothing finished."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ class World:
 
         await self.stories._write(TaskContext(task, record=record, cancel_requested=lambda: False))
 
+    def pictures_stored(self) -> int:
+        return sum(s.picture_state == "READY" for story in self.repo.stories.values() for s in story.scenes)
+
     def announced(self, task_id: str) -> list[int]:
         return [e.part.ref["index"] for e in self.tasks.events[task_id] if e.part and e.part.type == SCENE_READY]
 
@@ -66,18 +69,19 @@ def world(concurrency: int) -> World:
     return World(tasks, stories, repo, illustrator, narrator)
 
 
-async def test_scene_one_narrates_alone_then_two_scenes_at_once_each_announced_once():
+async def test_scene_one_first_pictures_while_narrating_two_narrations_at_once_each_announced_once():
     w = world(concurrency=2)
     task_id = await w.start(scenes=5)
     w.narrator.gate, w.narrator.gate_after = asyncio.Event(), 1  # after scene 1, narrations are held
     run = asyncio.create_task(w.run(task_id))
-    await until(lambda: w.narrator.running == 2)  # two scenes narrate at once
+    # Scene 1 done; scenes 2 and 3 narrating (held), and meanwhile every picture is painted.
+    await until(lambda: w.announced(task_id) == [0] and w.narrator.running == 2 and w.illustrator.calls == 5)
     w.narrator.gate.set()
     await run
 
     assert w.announced(task_id)[0] == 0 and sorted(w.announced(task_id)) == [0, 1, 2, 3, 4]
-    first = w.narrator.texts[0]
-    assert "(1)" in first and w.narrator.log[:2] == [("start", first), ("end", first)]  # nothing else meanwhile
+    assert "(1)" in w.narrator.texts[0]
+    assert w.narrator.priorities == [0, 1, 2, 3, 4]  # each scene's narration at its own priority, in order
     assert w.narrator.peak == 2  # never more than two
     story = next(iter(w.repo.stories.values()))
     assert story.state == "READY" and all(s.picture_id and s.narration_id for s in story.scenes)
@@ -97,8 +101,8 @@ async def test_a_resumed_story_redoes_and_re_announces_no_finished_scene():
     task_id = await w.start(scenes=4)
     w.narrator.gate, w.narrator.gate_after = asyncio.Event(), 2  # scenes 3 and 4 are held mid-narration
     first_run = asyncio.create_task(w.run(task_id))
-    # Two scenes announced, and the other two held mid-narration (so their pictures are stored).
-    await until(lambda: len(w.announced(task_id)) == 2 and w.narrator.running == 2)
+    # Two scenes announced, and the other two held mid-narration with their pictures stored.
+    await until(lambda: len(w.announced(task_id)) == 2 and w.narrator.running == 2 and w.pictures_stored() == 4)
     first_run.cancel()  # the worker dies
     await asyncio.gather(first_run, return_exceptions=True)
     assert w.illustrator.calls == 4 and (await w.tasks.get(task_id)).checkpoint["scenes_ready"] == [0, 1]

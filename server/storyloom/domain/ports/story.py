@@ -93,9 +93,11 @@ class Narration:
 class Narrator(Protocol):
     name: str
 
-    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0) -> Narration:
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0,
+                      priority: int = 0) -> Narration:
         """Reads the text aloud, at about `words_per_minute` when given, loudness-normalized; CPU work runs off
-        the event loop."""
+        the event loop. Among narrations waiting for the CPU at once, a lower `priority` goes first (a story's
+        scene 1 before its scene 2); a narrator that runs one at a time may ignore it."""
 
     async def warm_up(self) -> None:
         """Loads the voice and speaks once, so the first story is as fast as the next."""

@@ -11,6 +11,9 @@ from storyloom.engines.speech.containers import OggOpusEncoder
 
 OPUS_RATE = 24000  # libopus takes 8, 12, 16, 24 or 48 kHz; piper speaks at 22 050 Hz
 CHUNK_SAMPLES = 24000
+# A preview is made for every scene of every story: libopus at complexity 5 takes ~0.05 CPU-s for 30 s of speech
+# where its default (10) takes ~0.17 s, ~8 % of a narrated story's CPU, for a file ~10 % larger at the same bit rate.
+PREVIEW_COMPLEXITY = 5
 
 
 def _pcm(wav: bytes) -> tuple[bytes, int]:
@@ -34,7 +37,7 @@ class MediaRenditions:
         pcm, rate = _pcm(wav)
         pcm = pcm[: int(seconds * rate) * 2]
         pcm = resample_pcm16(pcm, rate, OPUS_RATE) if rate != OPUS_RATE else pcm
-        encoder = OggOpusEncoder(OPUS_RATE)
+        encoder = OggOpusEncoder(OPUS_RATE, complexity=PREVIEW_COMPLEXITY)
         parts = [encoder.encode(pcm[i:i + CHUNK_SAMPLES * 2]) for i in range(0, len(pcm), CHUNK_SAMPLES * 2)]
         parts.append(encoder.finish())
         return b"".join(parts), round(len(pcm) / 2 * 1000 / OPUS_RATE)
