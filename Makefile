@@ -71,7 +71,7 @@ web_plugin_ready = if ! command -v npm >/dev/null 2>&1; then \
 	fi
 
 .PHONY: book-tools
-.PHONY: help venv install generate lint format check check-generated breaking test test-fast run cluster bench bench-cluster bench-reads bench-watchers bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
+.PHONY: bench-tools help venv install generate lint format check check-generated breaking test test-fast run cluster bench bench-cluster bench-reads bench-watchers bench-video gemini-smoke quality clean web web-optional browser-deps openapi-deps dart fuzz
 
 help:
 	@echo "make install          create $(VENV) and install the project with [dev] extras"
@@ -96,6 +96,7 @@ help:
 	@echo "make browser-deps     Chromium (apt) and the page with playwright-core, for tests/e2e/web; only when missing"
 	@echo "make dart             generate, analyze and unit-test $(DART_DIR) (needs dart on PATH)"
 	@echo "make book-tools       epubcheck and pdftoppm (apt) for the EPUB/PDF export tests; only when missing"
+	@echo "make bench-tools      h2load (apt nghttp2-client) for bench_reads; only when missing"
 	@echo "make clean            remove the venv and caches"
 
 # --- environment -------------------------------------------------------------
@@ -270,6 +271,18 @@ book-tools:
 	    || echo "book-tools: installing$$missing failed; the EPUB/PDF checks will skip"; \
 	fi
 
+# h2load (Debian's nghttp2-client) for bench_reads' 128 calls in flight, installed only when missing; without it
+# bench_reads measures with its own grpc.aio load client and says so.
+bench-tools:
+	@if command -v h2load >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "bench-tools: no h2load, and apt-get as root is not available to install it; bench_reads uses its own client"; \
+	else \
+	  echo "bench-tools: installing Debian's nghttp2-client (h2load)"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client; } \
+	    || echo "bench-tools: installing nghttp2-client failed; bench_reads uses its own client"; \
+	fi
+
 # Generates the Dart stubs ($(DART_DIR)/tool/generate.sh: buf with protoc-gen-dart), analyzes the package and runs
 # its unit tests. Without the Dart SDK on PATH it says so and succeeds: nothing Dart is checked then (what is
 # checked without it, tests/e2e/clients/test_dart_package.py runs in `make test`).
@@ -283,7 +296,7 @@ dart:
 	cd $(DART_DIR) && dart analyze --fatal-infos && dart test
 
 # Benchmarks print figures; they are not tests and have no pass/fail.
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	@for script in bench/bench_*.py; do [ $$script = bench/bench_cluster.py ] || { echo "== $$script"; $(PY) $$script; }; done
 
 bench-cluster: $(STAMP)
@@ -291,7 +304,7 @@ bench-cluster: $(STAMP)
 
 # The unary reads against a bare grpc.aio echo in the same run (h2load if installed: apt-get install
 # nghttp2-client), on SQLite and then on a new database of the local PostgreSQL.
-bench-reads: $(STAMP)
+bench-reads: $(STAMP) bench-tools
 	$(PY) bench/bench_reads.py
 	$(PY) bench/bench_reads.py --postgres
 
