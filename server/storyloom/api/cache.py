@@ -86,6 +86,12 @@ class ReadCache:
         self._entries.move_to_end(name)
         return entry  # type: ignore[return-value]  # checked by isinstance above
 
+    def owned(self, name: str, kind: type[M], owner: str) -> M | None:
+        """The response kept for `name` if `owner` owns it; anyone else takes the uncached path, which answers
+        with the same refusal it always does."""
+        entry = self.get(name, kind)
+        return entry.response if entry is not None and entry.owner == owner else None
+
     def put(self, name: str, owner: str, response: M, *, since: int, depends: Iterable[str] = ()) -> M:
         """Keeps `response` for `name`, unless `name` or one of `depends` (names it is built from) was announced
         since `token()` gave `since`. Returns `response`."""

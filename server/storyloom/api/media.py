@@ -85,9 +85,8 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> media_pb2.Media:
         media_id = resource_id(request.name, "media", "name")
         user = caller()
-        entry = self._cache.get(f"media/{media_id}", media_pb2.Media)
-        if entry is not None and entry.owner == user:
-            return entry.response
+        if (cached := self._cache.owned(f"media/{media_id}", media_pb2.Media, user)) is not None:
+            return cached
         since = self._cache.token()
         item = await self._library.get(user, media_id)
         # A rendition goes with its parent (deleted with it, never announced alone).

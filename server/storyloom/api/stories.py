@@ -104,8 +104,7 @@ class StoryReader:
 
     def cached(self, user_id: str, story_id: str) -> story_pb2.Story | None:
         """The story's finished answer if it is kept, without reading the store."""
-        entry = self._cache.get(f"users/{user_id}/stories/{story_id}", story_pb2.Story)
-        return entry.response if entry is not None and entry.owner == user_id else None
+        return self._cache.owned(f"users/{user_id}/stories/{story_id}", story_pb2.Story, user_id)
 
     async def story(self, user_id: str, story_id: str) -> story_pb2.Story:
         """The story (NotFound as `Stories.get`). The message may be shared: do not change it."""

@@ -120,9 +120,8 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     async def GetTask(self, request: task_pb2.GetTaskRequest, context: Context) -> task_pb2.Task:
         task_id = resource_id(request.name, "tasks", "name")
         user = caller()
-        entry = self._cache.get(f"tasks/{task_id}", task_pb2.Task)
-        if entry is not None and entry.owner == user:
-            return entry.response
+        if (cached := self._cache.owned(f"tasks/{task_id}", task_pb2.Task, user)) is not None:
+            return cached
         since = self._cache.token()
         return await self.to_proto(await self._runner.get(user, task_id), since)
 
