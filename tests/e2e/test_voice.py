@@ -210,7 +210,9 @@ async def test_speaking_over_the_reply_interrupts_it_and_stores_what_was_played(
     played = seconds(second.reply_audio.start_offset)  # exactly the first sentence (and the pause after it)
     client.playback(1, played)
     barge_at = len(client.events)
-    await client.speak(await server.speech("Wait, make it about a kind robot instead."))
+    # No comma: piper pauses 0.36-0.44 s after one, as long as the detector's hangover, and "Wait," would then be
+    # a turn of its own now and then.
+    await client.speak(await server.speech("Please make it about a kind robot instead."))
     await client.speak(silence(1.0))
 
     interrupted = await client.wait_for(lambda e: kind(e) == "interrupted", after=barge_at)
@@ -224,7 +226,8 @@ async def test_speaking_over_the_reply_interrupts_it_and_stores_what_was_played(
     done = await client.wait_for(lambda e: kind(e) == "turn_complete" and e.turn == 2, timeout=40)
     await client.close()
     stored = await server.messages(caller, session.conversation)
-    assert [m.role for m in stored] == [conversation_pb2.MESSAGE_ROLE_USER, conversation_pb2.MESSAGE_ROLE_ASSISTANT] * 2
+    roles = [conversation_pb2.MESSAGE_ROLE_USER, conversation_pb2.MESSAGE_ROLE_ASSISTANT] * 2
+    assert [m.role for m in stored] == roles, [m.text for m in stored]
     assert stored[1].text == first.reply_audio.sentence and stored[1].state == conversation_pb2.MESSAGE_STATE_CUT
     assert stored[1].finish_reason == conversation_pb2.FINISH_REASON_CANCELLED
     assert "robot" in stored[2].text.lower() and stored[3] == done.turn_complete.assistant_message
@@ -689,8 +692,9 @@ async def test_a_synthesized_stream_saved_as_it_came_transcribes_back(server: Vo
     assert struct.unpack_from("<I", saved, 40)[0] > len(saved)
     heard = await server.stub.Transcribe(pb.TranscribeRequest(parent="users/me", audio_content=saved),
                                          metadata=caller.metadata)
-    # tiny.en mishears a word now and then (WER is measured in tests/engines); two of three must come back.
-    assert len({"whale", "song", "moon"} & set(words(heard.text))) >= 2
+    # tiny.en mishears a word now and then (WER is measured in tests/engines), and piper's voice differs from one
+    # synthesis to the next ("The happy whale's seen us onto the moon."): two of three must come back.
+    assert len({"whale", "song", "moon"} & {word.removesuffix("'s") for word in words(heard.text)}) >= 2, heard.text
     assert seconds(heard.audio_duration) == pytest.approx((len(saved) - 44) / 2 / 22050, abs=0.01)
 
 
