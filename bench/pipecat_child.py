@@ -17,6 +17,7 @@ Nothing downloads: every model is a local file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -166,6 +167,9 @@ async def main(job: dict, clips: list[bytes]) -> None:
                             settings=WhisperSTTService.Settings(model=job["whisper_model"]))
     tts = PiperTTSService(download_dir=voice.parent, settings=PiperTTSService.Settings(voice=voice.name.removesuffix(
         ".onnx")))
+    if job.get("greedy"):  # decoding like our final pass (greedy, no timestamps), to split settings from framework
+        stt._model.transcribe = functools.partial(stt._model.transcribe, beam_size=1, without_timestamps=True,
+                                                  condition_on_previous_text=False)
     # Warm-up, as our server's engines.warm_up(): the first transcription and synthesis build their caches.
     list(stt._model.transcribe(np.zeros(RATE, dtype=np.float32), language="en")[0])
     list(tts._voice.synthesize("Hello there."))
