@@ -18,6 +18,7 @@ the reply written up to its first spoken piece, and that piece synthesized; and 
 clip) was right. Then what an idle open Converse stream costs (process CPU with 20 idle streams open, against none),
 and the real-time factors of speech to text and text to speech. Targets (issue 16): first reply audio p50 <= 0.6 s,
 p95 <= 0.9 s, below the floor's p50. The load average is printed: on a shared machine it moves every figure.
+Pipecat on the same engines and the same PCM: bench/bench_voice_pipecat.py (needs a separate venv with pipecat-ai).
 """
 
 from __future__ import annotations
