@@ -413,7 +413,8 @@ class Conversations:
                 # kept by this stream after the writer let go of it).
                 live = self._chunks.live(message_id) or (seen_live if seen_live and seen_live.final else None)
                 if live is not None:
-                    seen_live = live
+                    # (Once its writer let go of it without the message it became, a CUT reply, the store says.)
+                    seen_live, known = live, False
                     for text in live.stored[seen_chunks:]:
                         seen_chunks += 1
                         yield ReplyEvent(seen_chunks + 1, reply, delta=text)
