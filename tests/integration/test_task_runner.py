@@ -22,6 +22,7 @@ import pytest_asyncio
 from google.protobuf import struct_pb2
 
 from storyloom.domain.errors import NotFound
+from storyloom.domain.task_types import NewTask
 from storyloom.domain.tasks import (
     Task,
     TaskContext,
@@ -34,7 +35,7 @@ from storyloom.domain.tasks import (
 )
 from storyloom.store.db import Database
 from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
-from storyloom.store.tasks import SqlTaskRepository
+from storyloom.store.tasks import SqlTaskRepository, task_rows
 from tests.support import task_kinds
 
 USER = "u1"
@@ -478,3 +479,49 @@ async def test_stopping_a_runner_waits_for_its_clean_up_to_stop(repo):
     # Nothing of the runner still uses the database once stop() returns (the app closes it next).
     assert spy.in_flight == 0
 
+
+
+# --- a new task stored already claimed ----------------------------------------------------------
+
+
+async def test_a_task_stored_claimed_runs_in_its_reserved_slot_with_a_gap_free_log(db, repo, gated, new_runner):
+    sqlite_only(db, "only the in-process dispatcher hands out a slot before the task is stored")
+    runner = await new_runner(concurrency=1)
+
+    async def store(new: NewTask) -> None:
+        async with db.write() as session:
+            task_row, *event_rows = task_rows(new)
+            session.add(task_row)
+            await session.flush()
+            session.add_all(event_rows)
+
+    first = runner.claim_new(runner.new_task(USER, GATED))
+    assert (first.task.state, first.task.attempt, first.task.owner) == (TaskState.RUNNING, 1, runner.worker_id)
+    # Its slot is taken while it is being stored: the next new task is left PENDING, for the dispatcher to claim.
+    second = runner.claim_new(runner.new_task(USER, GATED))
+    assert (second.task.state, second.claim_event) == (TaskState.PENDING, None)
+    runner.not_stored(second.task)
+    await store(first)
+    await runner.accepted(GATED, first.task)
+
+    await until(lambda: first.task.id in gated.seen_at_start, "the claimed task's handler started")
+    gated.gates[first.task.id].set()
+    done = await until_state(repo, first.task.id, TaskState.SUCCEEDED)
+    assert (done.attempt, done.interruptions) == (1, 0)
+    events = await log_of(repo, first.task.id)
+    assert [e.state for e in events] == [TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED]
+    assert_gap_free(events, done)
+
+
+async def test_a_slot_reserved_for_a_task_that_was_not_stored_is_free_again(db, repo, gated, new_runner):
+    sqlite_only(db, "only the in-process dispatcher hands out a slot before the task is stored")
+    runner = await new_runner(concurrency=1)
+    lost = runner.claim_new(runner.new_task(USER, GATED))
+    assert lost.task.state is TaskState.RUNNING
+    runner.not_stored(lost.task)  # its transaction failed
+
+    task = await runner.submit(USER, GATED)
+    await until(lambda: task.id in gated.seen_at_start, "the next task's handler started")
+    gated.gates[task.id].set()
+    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    assert await repo.get(lost.task.id) is None

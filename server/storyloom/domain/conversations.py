@@ -236,8 +236,9 @@ class Conversations:
         self._chunks = ChunkWriter(repository, self._wake)
         self._admission = ReplyAdmission(limits.admitted_replies)
         self._readers: dict[str, int] = {}  # message id -> streams of it open in this process
-        # Replies sent from this process whose writer has not started: reply id -> (conversation, reply) as stored.
-        self._just_sent: dict[str, tuple[Conversation, Message]] = {}
+        # Replies sent from this process whose writer has not started: reply id -> (conversation, user message, reply)
+        # as stored.
+        self._just_sent: dict[str, tuple[Conversation, Message, Message]] = {}
         self._abandon_checks: set[asyncio.Task[None]] = set()
         tasks.register(REPLY_KIND, self._write_reply, concurrency=limits.concurrent_replies, on_end=self._follow)
 
@@ -336,18 +337,22 @@ class Conversations:
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
         self._admission.admit(reply_id, place)  # before the task can run (and release it)
+        # Stored already claimed by this worker when its pool has room: it runs as soon as it is stored.
+        task = self._tasks.claim_new(task)
         try:
             user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text))
         except QuotaExceeded as exceeded:
+            self._tasks.not_stored(task.task)
             self._admission.release(reply_id)
             raise _rate_limited(limit, exceeded.oldest, now) from None
         except BaseException:
+            self._tasks.not_stored(task.task)
             self._admission.release(reply_id)
             raise
         # The reply's writer, if it runs in this process, starts from these instead of reading them back.
-        self._just_sent[reply.id] = (conversation, reply)
+        self._just_sent[reply.id] = (conversation, user_message, reply)
         if len(self._just_sent) > self._limits.admitted_replies:  # written elsewhere (another worker): forget
             del self._just_sent[next(iter(self._just_sent))]
         await self._tasks.accepted(REPLY_KIND, task.task)
@@ -408,7 +413,8 @@ class Conversations:
                 # kept by this stream after the writer let go of it).
                 live = self._chunks.live(message_id) or (seen_live if seen_live and seen_live.final else None)
                 if live is not None:
-                    seen_live = live
+                    # (Once its writer let go of it without the message it became, a CUT reply, the store says.)
+                    seen_live, known = live, False
                     for text in live.stored[seen_chunks:]:
                         seen_chunks += 1
                         yield ReplyEvent(seen_chunks + 1, reply, delta=text)
@@ -497,9 +503,12 @@ class Conversations:
     async def _write_admitted_reply(self, ctx: TaskContext) -> None:
         message_id = str(ctx.params["message_id"])
         sent = self._just_sent.pop(message_id, None)
+        history: builtins.list[Message] | None = None
         if sent is not None and ctx.attempt == 1:
             # Sent from this process a moment ago: the conversation and the empty reply as SendMessage stored them.
-            conversation, reply = sent
+            conversation, user_message, reply = sent
+            if reply.position == 2:  # the conversation's first exchange: its history is the message just sent
+                history = [user_message]
         else:
             # Its text so far matters only to a resumed attempt (a first one has none stored).
             found = await self._repo.get_message(message_id, with_text=ctx.attempt > 1)
@@ -517,7 +526,7 @@ class Conversations:
             if stored is None:
                 raise NotFound(f"conversations/{reply.conversation_id}")
             conversation = stored
-        request = await self._context(conversation, reply)
+        request = await self._context(conversation, reply, history)
         if ctx.params.get("memories"):
             request = dataclasses.replace(request, memories=tuple(str(m) for m in ctx.params["memories"]))
         if ctx.params.get("paced") is False:
@@ -627,11 +636,14 @@ class Conversations:
             yield TextDelta(word)
         yield ReplyEnd("STOP", request_tokens(self._engine, request), self._engine.count_tokens(text))
 
-    async def _context(self, conversation: Conversation, reply: Message) -> ChatRequest:
-        """The history up to the reply, within the token budget: older turns are summarized
-        (the summary is stored and reused), and the requirements are restated periodically."""
-        history = list(reversed(await self._repo.messages(conversation.id, limit=10_000,
-                                                           before_position=reply.position)))
+    async def _context(self, conversation: Conversation, reply: Message,
+                       history: builtins.list[Message] | None = None) -> ChatRequest:
+        """The history up to the reply (`history`, oldest first, when known without a read), within the token budget:
+        older turns are summarized (the summary is stored and reused), and the requirements are restated
+        periodically."""
+        if history is None:
+            history = list(reversed(await self._repo.messages(conversation.id, limit=10_000,
+                                                               before_position=reply.position)))
         turns = [m for m in history if m.role in ("user", "assistant") and m.text]
         summary, covered = conversation.summary, conversation.summary_covers
         recent = [m for m in turns if m.position > covered]

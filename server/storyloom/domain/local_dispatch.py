@@ -29,6 +29,8 @@ class LocalDispatcher:
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._running: collections.Counter[str] = collections.Counter()  # tasks handed out, per kind
         self._started: tuple[Pools, RunTask] | None = None
+        # Slots taken for tasks being stored already claimed (`reserve`), by task id: their kind.
+        self._reserved: dict[str, str] = {}
 
     async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
         self._started = (pools, run)
@@ -43,10 +45,36 @@ class LocalDispatcher:
 
     async def announce(self, kind: str = "", task: Task | None = None) -> None:
         """`task`: the one just stored, handed out at once if its pool has room and no task waits before it (no look
-        in the store, a round trip less before a chat reply's first text); else a look finds it."""
+        in the store, a round trip less before a chat reply's first text); else a look finds it. A task with a slot
+        `reserve`d was stored claimed: it runs in that slot."""
+        if task is not None and self._reserved.pop(task.id, None) is not None:
+            self._start_job(task)
+            return
         if task is not None and self._hand_out(task):
             return
         self._wake_for((kind,) if kind else None)
+
+    def reserve(self, task_id: str, kind: str) -> bool:
+        """Takes a slot of `kind`'s pool for a task about to be stored already claimed by this worker, if the pool
+        has room now and no task waits before it; `announce` runs it there, `release` gives the slot back."""
+        if self._started is None or task_id in self._jobs or task_id in self._reserved or kind in self._backlog:
+            return False
+        pools, _run = self._started
+        pool = next((pool for pool in pools() if kind in pool.kinds), None)
+        if pool is None or sum(self._running[k] for k in pool.kinds) >= pool.capacity:
+            return False
+        self._running[kind] += 1
+        self._reserved[task_id] = kind
+        return True
+
+    def release(self, task_id: str) -> None:
+        """The task a slot was reserved for was not stored: the slot is free again."""
+        kind = self._reserved.pop(task_id, None)
+        if kind is None:
+            return
+        self._running[kind] -= 1
+        if kind in self._backlog and self._started is not None:
+            self._wake_for(next((pool.kinds for pool in self._started[0]() if kind in pool.kinds), None))
 
     def _hand_out(self, task: Task) -> bool:
         if self._started is None or task.id in self._jobs or task.kind in self._backlog:
@@ -56,8 +84,14 @@ class LocalDispatcher:
         if pool is None or sum(self._running[k] for k in pool.kinds) >= pool.capacity:
             return False
         self._running[task.kind] += 1
-        self._jobs[task.id] = asyncio.create_task(self._run(task, run, self._running, pools), name=f"task-{task.id}")
+        self._start_job(task)
         return True
+
+    def _start_job(self, task: Task) -> None:
+        """Runs `task` in a slot already counted as taken."""
+        assert self._started is not None
+        pools, run = self._started
+        self._jobs[task.id] = asyncio.create_task(self._run(task, run, self._running, pools), name=f"task-{task.id}")
 
     def _wake_for(self, kinds: tuple[str, ...] | None) -> None:
         if kinds is None or self._due is None:

@@ -150,6 +150,9 @@ class NewTask:
 
     task: Task
     first_event: TaskEvent
+    # When the task is stored already claimed by the worker that creates it (`TaskRunner.claim_new`): its claim's
+    # event ("Started."), stored in the same transaction.
+    claim_event: TaskEvent | None = None
 
 
 class TaskRepository(Protocol):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -121,6 +122,8 @@ class TaskRunner:
         # Claims waiting to be stored, and the task storing them in batches (`_record_claim`).
         self._claims_due: list[tuple[Task, asyncio.Future[Task | None]]] = []
         self._claim_writer: asyncio.Task[None] | None = None
+        # New tasks being stored already claimed by this worker (`claim_new`), run once announced without a claim.
+        self._claimed_new: set[str] = set()
         # The tasks this worker runs, each with an event set once its end is recorded (`settled`).
         self._ran: dict[str, asyncio.Event] = {}
         self._stopping = False
@@ -196,9 +199,39 @@ class TaskRunner:
                     last_sequence=1, request_id=request_id)
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
+    def claim_new(self, new: NewTask) -> NewTask:
+        """`new` as claimed by this worker (RUNNING, attempt 1, with its claim's event) when the in-process dispatcher
+        has a slot for it now, which it keeps for it: stored so, the task needs no claim of its own before it runs
+        (two statements and a turn at the store's writer less before a chat reply's first text). Else `new` as it is.
+        Either way it is announced with `accepted` once stored, or given up with `not_stored`."""
+        dispatcher = self._dispatcher
+        task = new.task
+        if (not isinstance(dispatcher, LocalDispatcher) or not self.run_tasks or self._stopping
+                or task.state is not TaskState.PENDING or task.attempt != 0
+                or not dispatcher.reserve(task.id, task.kind)):
+            return new
+        now = self._clock.now()
+        claimed = dataclasses.replace(task, state=TaskState.RUNNING, attempt=1, owner=self.worker_id,
+                                      heartbeat_time=now, start_time=task.start_time or now, message="Started.",
+                                      last_sequence=task.last_sequence + 1, update_time=now)
+        self._claimed_new.add(task.id)
+        return NewTask(claimed, new.first_event, TaskEvent(
+            task_id=task.id, sequence=claimed.last_sequence, create_time=now, state=claimed.state,
+            stage=claimed.stage, percent=claimed.percent, message=claimed.message, eta=claimed.eta))
+
+    def not_stored(self, task: Task) -> None:
+        """The task from `claim_new` was not stored (its transaction failed): its slot is free again."""
+        if task.id in self._claimed_new:
+            self._claimed_new.discard(task.id)
+            if isinstance(self._dispatcher, LocalDispatcher):
+                self._dispatcher.release(task.id)
+
     async def accepted(self, kind: str = "", task: Task | None = None) -> None:
         """Says a new task (of `kind`, when given; `task`, the one stored, when the caller has it) was stored: a worker
-        looks for work at once (or takes `task` at once, if it has room)."""
+        looks for work at once (or takes `task` at once, if it has room; it runs at once if it was stored claimed)."""
+        if task is not None and task.id in self._claimed_new:
+            self._count(task)
+            self.telemetry.queue_wait(task.kind, 0.0)
         await self._dispatcher.announce(kind, task)
 
     async def submit(
@@ -361,12 +394,16 @@ class TaskRunner:
         """Claims the task and runs it here (the dispatcher's `RunTask`). A RUNNING task was left by a dead worker:
         it is resumed (one interruption more) or failed first. `read`: the task as the dispatcher just read it
         (PENDING); if it changed since, the claim's fence refuses it."""
-        task = read if read is not None and read.state is TaskState.PENDING else await self._repo.get(task_id)
-        if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
-            task = await self._recover(task)
-        if task is None or task.state is not TaskState.PENDING:
-            return  # ended (or deleted) meanwhile
-        claimed = await self._claim(task)
+        if read is not None and task_id in self._claimed_new:  # stored claimed by this worker (`claim_new`)
+            self._claimed_new.discard(task_id)
+            claimed: Task | None = read
+        else:
+            task = read if read is not None and read.state is TaskState.PENDING else await self._repo.get(task_id)
+            if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
+                task = await self._recover(task)
+            if task is None or task.state is not TaskState.PENDING:
+                return  # ended (or deleted) meanwhile
+            claimed = await self._claim(task)
         if claimed is None:
             return
         self._ran[task_id] = ran = asyncio.Event()

@@ -105,9 +105,11 @@ class SqlConversationRepository:
             session.add_all([user, reply])
             await session.flush()
             fault_point("message.create")
-            for row in task_rows(task):  # one by one, so the task is there before its event refers to it
-                session.add(row)
-                await session.flush()
+            task_row, *event_rows = task_rows(task)
+            session.add(task_row)
+            await session.flush()  # the task first, so it is there before its events refer to it
+            session.add_all(event_rows)  # (its claim's event too, when it is stored claimed: one statement)
+            await session.flush()
             return _message(user), _message(reply)
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:

@@ -226,7 +226,8 @@ def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
 
 def task_rows(new: NewTask) -> list[Any]:
     """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
-    return [_task_row(new.task), _event_row(new.first_event)]
+    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
+    return [_task_row(new.task), *(_event_row(event) for event in events)]
 
 
 def _error_json(error: TaskError) -> dict[str, Any]:
