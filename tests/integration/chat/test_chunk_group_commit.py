@@ -18,7 +18,9 @@ async def server(tmp_path, database_url):
         yield running
 
 
-async def test_a_reply_streams_every_chunk_in_fewer_transactions_than_chunks_and_stores_its_text_once(server):
+async def first_exchange_counted(server):
+    """A new caller's first message in a new conversation, sent to the end of its reply, with the statements it ran
+    counted: (caller, stub, conversation, events, counter)."""
     caller = await server.new_caller()
     stub = conversation_pb2_grpc.ConversationServiceStub(server.channel)
     conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"),
@@ -27,6 +29,11 @@ async def test_a_reply_streams_every_chunk_in_fewer_transactions_than_chunks_and
         events = [e async for e in stub.SendMessage(
             pb.SendMessageRequest(conversation=conversation.name, text="A story about a brave fox named Luna"),
             metadata=caller.metadata)]
+    return caller, stub, conversation, events, sql
+
+
+async def test_a_reply_streams_every_chunk_in_fewer_transactions_than_chunks_and_stores_its_text_once(server):
+    caller, stub, conversation, events, sql = await first_exchange_counted(server)
     deltas = [e.delta.text for e in events if e.WhichOneof("event") == "delta"]
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
     assert events[-1].WhichOneof("event") == "finished" and events[-1].finished.message.text == "".join(deltas)
@@ -43,14 +50,7 @@ async def test_a_reply_streams_every_chunk_in_fewer_transactions_than_chunks_and
 
 
 async def test_a_reply_from_send_to_its_last_event_costs_a_bounded_number_of_statements(server):
-    caller = await server.new_caller()
-    stub = conversation_pb2_grpc.ConversationServiceStub(server.channel)
-    conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"),
-                                                 metadata=caller.metadata)
-    with counting_statements(server.app.db.engine) as sql:
-        events = [e async for e in stub.SendMessage(
-            pb.SendMessageRequest(conversation=conversation.name, text="A story about a brave fox named Luna"),
-            metadata=caller.metadata)]
+    _caller, _stub, _conversation, events, sql = await first_exchange_counted(server)
     assert events[-1].WhichOneof("event") == "finished"
     # Besides the chunks (grouped: see above) and the announcements (pg_notify): the conversation read, the exchange
     # stored (5, the task's first two events in one INSERT: it is stored already claimed on SQLite), the reply's end
