@@ -42,7 +42,7 @@ from storyloom.domain.voice.events import (
     VoiceEvent,
 )
 from storyloom.domain.voice.formats import STREAM_RATE, AudioFormat, check_language, check_rate, pcm_seconds
-from storyloom.domain.voice.listening import Listener, sounds_finished
+from storyloom.domain.voice.listening import Listener, sounds_finished, sounds_unfinished
 from storyloom.domain.voice.sessions import LiveState, VoiceSession
 from storyloom.domain.voice.speech import Voice
 from storyloom.domain.voice.turns import (
@@ -92,6 +92,8 @@ class LiveConversation:
         self._turns: list[Turn] = []
         self._listener: Listener | None = None
         self._draft: Draft | None = None  # a reply drafted during the current pause
+        self._held_end: float | None = None  # where speech stopped, when its turn's end waits (it sounds unfinished)
+        self._held_voiced = 0.0  # the listener's voiced_until when the detector stopped: sound after it is new
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
@@ -301,6 +303,7 @@ class LiveConversation:
     def _speech_started(self, offset: float) -> None:
         state = self._live()
         self._drop_draft()  # the user goes on (or starts anew): a reply drafted in the pause is not wanted
+        self._held_end = None  # an utterance whose end was held goes on
         if state.utterance_start is not None:
             return
         latest = self._turns[-1] if self._turns else None
@@ -327,8 +330,36 @@ class LiveConversation:
         state = self._live()
         if state.utterance_start is None:
             return
-        self._emit(SpeechStoppedEvent(self._next_turn, offset - self._stream_base))
-        self._finalize(min(state.heard, offset + self._limits.post_roll_seconds), offset, mergeable=True)
+        if self._limits.unfinished_hangover_seconds > 0 and self._listener is not None:
+            self._held_end, self._held_voiced = offset, self._listener.voiced_until
+            self._end_held()
+            return
+        self._end_utterance(offset)
+
+    def _end_utterance(self, speech_end: float) -> None:
+        """The detector's pause ended the utterance at `speech_end`: its turn starts."""
+        state = self._live()
+        self._emit(SpeechStoppedEvent(self._next_turn, speech_end - self._stream_base))
+        self._finalize(min(state.heard, speech_end + self._limits.post_roll_seconds), speech_end, mergeable=True)
+
+    def _end_held(self) -> None:
+        """After the detector's pause: ends the utterance, unless its speculative final transcript sounds
+        unfinished ("...a dragon and") or is still being written, and the pause is shorter than the long hangover.
+        Called again with each chunk of audio (and when the final is done) until it ends or speech resumes."""
+        state, listener, speech_end = self._live(), self._listener, self._held_end
+        if speech_end is None or listener is None or state.utterance_start is None:
+            self._held_end = None
+            return
+        if state.heard - max(speech_end, listener.voiced_until) < self._limits.unfinished_hangover_seconds:
+            if listener.voiced_until > self._held_voiced:
+                return  # sound again: the user goes on (the detector says so once it has heard enough of it)
+            text = listener.finished_final(state)
+            if text is None and listener.final_running(state):
+                return  # judged when it is done (the turn would wait for that transcript anyway)
+            if text is not None and sounds_unfinished(text):
+                return
+        self._held_end = None
+        self._end_utterance(speech_end)
 
     def _finalize(self, end: float, speech_end: float, *, mergeable: bool = False) -> None:
         """Closes the utterance and starts its turn. A `mergeable` one (ended by a pause, not by the client or the
@@ -336,6 +367,7 @@ class LiveConversation:
         state = self._live()
         start = state.utterance_start
         assert start is not None
+        self._held_end = None
         turn = Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
                      mergeable=mergeable)
         if self._listener is not None:  # a transcription that heard the whole utterance is the final one
@@ -353,6 +385,10 @@ class LiveConversation:
         state, listener = self._state, self._listener
         if state is None or listener is None or state.vad is None or state.utterance_start is None:
             return
+        if self._held_end is not None:
+            self._end_held()
+            if state.utterance_start is None:
+                return
         if (text := listener.finished_final(state)) is None:
             return
         final = listener.final

@@ -29,6 +29,9 @@ with about into onto over under like as my your his her its our their this these
 we you he she they it um uh er erm very really just also too not can could would should will shall may might must
 do does did has have had going want wanted let me us say said""".split())
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
+# Words a turn almost never ends on (articles, conjunctions, possessives, fillers): a pause after them is the user
+# thinking, not done. Fewer than above ("I want to.", "I like her." end turns), as such a turn waits longer.
+_HANGING = frozenset("a an the and or but because if than of my your his our their um uh er erm".split())
 
 
 def sounds_finished(text: str) -> bool:
@@ -44,6 +47,19 @@ def sounds_finished(text: str) -> bool:
         return False
     last = _LAST_WORD.search(stripped)
     return last is not None and last.group(1).lower() not in _CONTINUING
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript reads as a turn broken off in the middle: it ends on a trailing comma, dash or ellipsis,
+    or on a word a sentence hardly ends on ("and", "the", "because", "um"...), whatever stop the recognizer put
+    after it; never a question. The turn then waits for a longer pause before it ends."""
+    stripped = text.rstrip().rstrip("\"'”’)")
+    if not stripped or stripped.endswith(("?", "!")):
+        return False
+    if stripped.endswith((",", "...", "…", "-", "–", "—")):
+        return True
+    last = _LAST_WORD.search(stripped)
+    return last is not None and last.group(1).lower() in _HANGING
 
 
 class Listener:
@@ -101,6 +117,12 @@ class Listener:
                 or final.task.exception() is not None):
             return None
         return final.task.result().text
+
+    def final_running(self, state: LiveState) -> bool:
+        """Whether a final of the utterance so far is still being transcribed."""
+        final = self.final
+        return (final is not None and final.start == state.utterance_start and final.end >= self.voiced_until
+                and not final.task.done())
 
     def take(self, start: float, speech_end: float) -> SttRun | None:
         """The utterance from `start` ended at `speech_end`: a transcription that heard all of it, if any (it

@@ -97,6 +97,9 @@ class VoiceLimits:
     # A turn whose speculative final transcript sounds finished ends after a pause this long (the detector's own
     # hangover, longer, ends the others); 0: only the detector ends turns.
     finished_hangover_seconds: float = 0.2
+    # A turn whose speculative final transcript sounds unfinished ("...a dragon and", "because um") goes on waiting
+    # after the detector's pause, up to a pause this long, for the user to go on; 0: the detector ends every turn.
+    unfinished_hangover_seconds: float = 1.0
     # The final transcription starts (speculatively) once a pause has lasted this long: shorter ones are the gaps
     # between words.
     final_after_pause_seconds: float = 0.06
