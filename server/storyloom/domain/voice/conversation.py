@@ -196,7 +196,8 @@ class LiveConversation:
         self._listener = Listener(
             self._engines.stt, self._clock, lambda: self._language, partial_gap=limits.partial_gap_seconds,
             partial_interval=limits.partial_interval_seconds, final_after=limits.final_after_pause_seconds,
-            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)))
+            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)),
+            context=self._recent_words)
         self._listener.on_final_done = self._on_pause
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
@@ -286,6 +287,16 @@ class LiveConversation:
             self._listener.close()
         if self._state is not None:
             self._voice.live.detach(self._state, self)
+
+    def _recent_words(self) -> str:
+        """The last words said on this stream, the user's and the replies' (as far as they were heard), for the
+        recognizer to hear names and the topic again."""
+        count = self._limits.recognizer_context_words
+        if count <= 0:
+            return ""
+        said = [text for turn in self._turns if turn.stage != DROPPED
+                for text in (turn.text, turn.stored_text or turn.reply_text) if text]
+        return " ".join(" ".join(said).split()[-count:])
 
     def _live(self) -> LiveState:
         if self._state is None:

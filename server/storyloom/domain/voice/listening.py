@@ -66,9 +66,11 @@ class Listener:
     """The transcriptions of one stream's speech. `on_partial` is called with new partial words (to be sent)."""
 
     def __init__(self, stt: SpeechToText, clock: Clock, language: Callable[[], str], *, partial_gap: float,
-                 partial_interval: float, final_after: float, on_partial: Callable[[str], None]):
+                 partial_interval: float, final_after: float, on_partial: Callable[[str], None],
+                 context: Callable[[], str] = lambda: ""):
         """`final_after`: the pause (seconds) after which a final starts; shorter ones are the gaps between words,
-        and a final started in one would hold the final slot for nothing."""
+        and a final started in one would hold the final slot for nothing. `context`: the conversation's recent
+        words, given to the recognizer with each transcription."""
         self._stt = stt
         self._clock = clock
         self._language = language
@@ -76,6 +78,7 @@ class Listener:
         self._partial_interval = partial_interval
         self._final_after = final_after
         self._on_partial = on_partial
+        self._context = context
         self._run: SttRun | None = None  # the latest partial transcription
         self.final: SttRun | None = None  # the latest speculative final transcription (from a pause on)
         self.voiced_until = 0.0  # stream seconds heard up to the last chunk that was not a pause
@@ -168,7 +171,8 @@ class Listener:
             return
         pcm = state.prefix + state.span(start, state.heard)
         self._run_started = self._clock.monotonic()
-        task = asyncio.create_task(self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language()))
+        task = asyncio.create_task(self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(),
+                                                                context=self._context()))
         self._run = SttRun(start, state.heard, task)
         task.add_done_callback(self._done)
 
@@ -190,7 +194,8 @@ class Listener:
         task.add_done_callback(self._done)
 
     async def _final_pass(self, pcm: bytes) -> Transcription:
-        return await self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(), final=True)
+        return await self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(), final=True,
+                                                  context=self._context())
 
     def _done(self, task: asyncio.Task[Transcription]) -> None:
         self._run_ended = self._clock.monotonic()

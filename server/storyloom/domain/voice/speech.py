@@ -106,6 +106,9 @@ class VoiceLimits:
     # Draft the reply (text and first audio, nothing stored or sent) from the speculative final transcript during
     # the pause; it is used if the pause ends the turn, dropped if the user goes on.
     draft_replies: bool = True
+    # The recognizer reads this many of the stream's last words (the user's and the replies') before each
+    # transcription, to hear names and the topic again; 0: none.
+    recognizer_context_words: int = 80
     # Audio kept from before the detector's speech start, and after its speech stop.
     pre_roll_seconds: float = 0.3
     post_roll_seconds: float = 0.2
