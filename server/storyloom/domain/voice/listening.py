@@ -1,5 +1,5 @@
 """What a live conversation hears while the user speaks: partial transcripts, the speculative final transcription
-that starts at the first silent frame, and whether what was said reads as a finished turn.
+that starts at the first silent frame, and whether what was said reads as a finished turn or a broken-off one.
 
 The recognizer has two kinds of slot (see the SpeechToText port): partials share one and are skipped when it is
 busy; finals have their own, so the end of speech never waits for a partial. A final starts at each pause (the
