@@ -92,6 +92,7 @@ class LiveConversation:
         self._turns: list[Turn] = []
         self._listener: Listener | None = None
         self._draft: Draft | None = None  # a reply drafted during the current pause
+        self._said_before = ""  # the last words of the turns no longer kept in _turns
         self._held_end: float | None = None  # where speech stopped, when its turn's end waits (it sounds unfinished)
         self._held_voiced = 0.0  # the listener's voiced_until when the detector stopped: sound after it is new
         self._closed = False
@@ -291,11 +292,15 @@ class LiveConversation:
     def _recent_words(self) -> str:
         """The last words said on this stream, the user's and the replies' (as far as they were heard), for the
         recognizer to hear names and the topic again."""
+        return self._words_of(self._turns)
+
+    def _words_of(self, turns: list[Turn]) -> str:
+        """The last words of what was said before `turns` (turns no longer kept) and in them."""
         count = self._limits.recognizer_context_words
         if count <= 0:
             return ""
-        said = [text for turn in self._turns if turn.stage != DROPPED
-                for text in (turn.text, turn.stored_text or turn.reply_text) if text]
+        said = [self._said_before, *(text for turn in turns if turn.stage != DROPPED
+                                     for text in (turn.text, turn.stored_text or turn.reply_text) if text)]
         return " ".join(" ".join(said).split()[-count:])
 
     def _live(self) -> LiveState:
@@ -458,7 +463,9 @@ class LiveConversation:
 
     def _start_turn(self, turn: Turn) -> None:
         now = self._clock.monotonic()
-        self._turns = [t for t in self._turns if t.stage != DROPPED and not t.finished(now)][-8:]
+        kept = [t for t in self._turns if t.stage != DROPPED and not t.finished(now)][-8:]
+        self._said_before = self._words_of([t for t in self._turns if t not in kept])  # (kept for the recognizer)
+        self._turns = kept
         earlier = list(self._turns)
         self._turns.append(turn)
         turn.task = asyncio.create_task(self._run_turn(turn, earlier), name=f"voice-turn-{turn.number}")
