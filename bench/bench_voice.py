@@ -12,8 +12,8 @@ recent words the recognizer reads before each transcription (VoiceLimits.recogni
 The spoken questions are synthesized without piper's random variation (noise_scale and noise_w_scale 0), so every
 run streams the same samples and "wrong transcripts" is no longer a draw of piper's noise. It can still move a
 little: where the detector's pauses fall against the 100 ms chunks (under load) changes the audio each speculative
-final hears (0 or 1 of 12 over seven runs at a load of 7-16 on 2 cores: "find a magic stone" heard as "find the
-magic stone" in three, while the direct engines, on the whole clip with the same context, heard it right).
+final hears (0 or 1 of 12 over eight runs at a load of 7-16 on 2 cores: "find a magic stone" heard as "find the
+magic stone" in five, while the direct engines, on the whole clip with the same context, heard it right).
 How the recognizer copes with a varied voice is measured apart, after the run: `--varied` renditions of each
 question with piper's own variation, transcribed by the final pass with the previous questions as context and
 without (wrong transcripts out of 12 x varied, each way; on 16 renditions, 14 of 192 with context against 23
