@@ -134,6 +134,9 @@ class Settings:
     # closing stop, no trailing "and..."); 0 turns that off.
     voice_hangover_seconds: float = 0.4
     voice_finished_hangover_seconds: float = 0.2
+    # The longer pause a turn that sounds unfinished (a trailing "and", "the", "um", a comma) waits for before it
+    # ends; 0: the detector's hangover ends it.
+    voice_unfinished_hangover_seconds: float = 1.0
     # The shortest audio window (seconds) the recognizer encodes for partial and final transcripts of a spoken
     # turn: the speech and a second of silence after it, at least this long. Whisper's own is 30 s; 10 s is ~4x
     # faster with the same words on our benchmark utterances (see engines/speech/stt.py).
@@ -213,6 +216,8 @@ class Settings:
             "voice_hangover_seconds": float(_env("VOICE_HANGOVER_SECONDS", str(cls.voice_hangover_seconds))),
             "voice_finished_hangover_seconds": float(_env("VOICE_FINISHED_HANGOVER_SECONDS",
                                                           str(cls.voice_finished_hangover_seconds))),
+            "voice_unfinished_hangover_seconds": float(_env("VOICE_UNFINISHED_HANGOVER_SECONDS",
+                                                            str(cls.voice_unfinished_hangover_seconds))),
             "voice_recognizer_window_seconds": float(_env("VOICE_RECOGNIZER_WINDOW_SECONDS",
                                                           str(cls.voice_recognizer_window_seconds))),
             "voice_warm_up": _env("VOICE_WARM_UP", "1") not in ("0", "false", "no"),

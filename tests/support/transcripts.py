@@ -27,6 +27,13 @@ def words(text: str) -> list[str]:
     return list(_NORMALISE(text)[0]) if text.strip() else []
 
 
+def same_words(expected: str, heard: str) -> bool:
+    """Whether a transcript has exactly the words expected, after the normalisation above; a compound written in
+    one word or two ("bedtime", "bed time") counts as the same words, any other difference does not."""
+    wanted, got = words(expected), words(heard)
+    return wanted == got or "".join(wanted) == "".join(got)
+
+
 def word_errors(references: list[str], hypotheses: list[str]) -> tuple[int, int]:
     """(substitutions + deletions + insertions, words in the references) over all pairs."""
     measured = jiwer.process_words(references, hypotheses, reference_transform=_NORMALISE,

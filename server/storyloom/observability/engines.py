@@ -61,11 +61,11 @@ class TimedSpeechToText:
             return await self.inner.transcribe(pcm16, sample_rate_hertz, language_code=language_code)
 
     async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int, *,
-                                 language_code: str = "", final: bool = False) -> Transcription:
+                                 language_code: str = "", final: bool = False, context: str = "") -> Transcription:
         seconds = len(pcm16) / 2 / max(1, sample_rate_hertz)
         with self._telemetry.engine_call("stt.final" if final else "stt.partial", {"audio_seconds": round(seconds, 3)}):
             return await self.inner.transcribe_partial(pcm16, sample_rate_hertz, language_code=language_code,
-                                                       final=final)
+                                                       final=final, context=context)
 
     async def warm_up(self) -> None:
         await self.inner.warm_up()

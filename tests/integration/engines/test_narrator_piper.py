@@ -141,6 +141,22 @@ async def test_text_with_nothing_to_say_is_an_empty_wav(narrator: PiperNarrator)
     assert read_wav(narration.wav)[3] == b""
 
 
+async def test_without_noise_every_synthesis_is_the_same_and_with_it_each_differs(narrator: PiperNarrator) -> None:
+    """Piper draws random noise for every synthesis (the voice varies a little); with noise_scale and noise_w_scale
+    0 a text gives the same samples every time, which reproducible test input needs."""
+    sentence = "Can the rabbit wear a tiny red hat?"
+
+    async def spoken(engine: PiperNarrator) -> bytes:
+        return b"".join([pcm async for _sentence, pcm in engine.synthesize_sentences(sentence)])
+
+    steady = PiperNarrator(noise_scale=0.0, noise_w_scale=0.0)
+    try:
+        assert await spoken(steady) == await spoken(steady)
+    finally:
+        await steady.aclose()
+    assert await spoken(narrator) != await spoken(narrator)
+
+
 async def test_an_unknown_voice_is_invalid(narrator: PiperNarrator) -> None:
     assert (await narrator.narrate("Hi.", voice="joe")).duration_seconds > 0
 

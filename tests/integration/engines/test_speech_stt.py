@@ -241,6 +241,25 @@ async def test_finals_in_the_short_window_hear_the_words_of_the_full_window(
     assert word_error_rate([" ".join(SENTENCES[:4])], [heard_long.text]) < 0.10, heard_long.text
 
 
+async def test_a_context_is_read_before_the_audio_and_never_heard_as_its_words(
+        stt: WhisperSpeechToText, spoken: dict[str, bytes]) -> None:
+    """The conversation's recent words go before the audio as Whisper's previous text: the transcript is the
+    audio's words alone, and quiet noise with a context is still nothing (the context is not made up as speech)."""
+    context = ("Tell me about the snowy mountains. The penguin Sparky lives on an island and loves pancakes. "
+               "Once upon a time a little dragon flew over the mountains.")  # (no word that sounds like theirs)
+    clips = [at_16k(spoken[sentence]) for sentence in SENTENCES[:4]]
+    with_context = [(await stt.transcribe_partial(pcm, final=True, context=context)).text for pcm in clips]
+    assert word_error_rate(list(SENTENCES[:4]), with_context) < 0.10, with_context
+    said_before = {"snowy", "penguin", "sparky", "island", "pancakes", "mountains"}
+    for heard_text in with_context:  # nothing of the context comes through
+        assert not said_before & set(words(heard_text)), heard_text
+
+    noise = np.random.default_rng(1).normal(0, 60, 16000).astype("<i2").tobytes()
+    assert (await stt.transcribe_partial(noise, final=True, context=context)).text == ""
+    partial = await stt.transcribe_partial(clips[0], context=context)
+    assert words(partial.text)[:3] == words(SENTENCES[0])[:3]
+
+
 @pytest.mark.parametrize(("text", "kept"), [
     ("Can you tell me a story about a brave little dragon? Can you tell",
      "Can you tell me a story about a brave little dragon?"),

