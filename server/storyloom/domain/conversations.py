@@ -199,7 +199,7 @@ class ConversationLimits:
     # Requirements are re-extracted and restated to the model every this many user messages.
     restate_every: int = 4
     # Replies written at once, in a task pool of their own: they mostly wait on the model.
-    concurrent_replies: int = 64
+    concurrent_replies: int = 512
     # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
     # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
     admitted_replies: int = 512
