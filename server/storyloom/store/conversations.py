@@ -22,7 +22,7 @@ from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.tasks import insert_task
 
-# The conversations table, for Core statements that return its rows.
+# The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
 MESSAGES = cast("Table", MessageRow.__table__)
 
