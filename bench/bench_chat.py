@@ -10,9 +10,10 @@ them, so a busy machine slows both alike); the data directory is on the disk the
 fsync costs what it costs.
 
 Each level sends one message from each of N users at once (N concurrent SendMessage streams) and reads each reply to
-its end. The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly
-that pace, by design; "server-added" first text is the first-text time minus what the engine alone takes to its
-first word (measured beside, in the same process). The statements are counted on the server's database engine.
+its end; level 1 sends `--one-stream-replies` messages one after another (one sample says little on a busy machine).
+The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly that pace,
+by design; "server-added" first text is the first-text time minus what the engine alone takes to its first word
+(measured beside, in the same process). The statements are counted on the server's database engine.
 The load client shares the server's process and CPU, as in the issue's figures; the machine's load average is
 printed, since other work on it slows everything alike.
 """
@@ -112,16 +113,16 @@ async def engine_first_word(app: Any) -> float:
 
 
 async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-               synchronous: str, postgres: str) -> None:
+               synchronous: str, postgres: str, one_stream_replies: int) -> None:
     if postgres:
         async with postgres_database(postgres) as url:
-            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url)
+            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url, one_stream_replies)
     else:
-        await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "")
+        await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "", one_stream_replies)
 
 
 async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-                  synchronous: str, database_url: str) -> None:
+                  synchronous: str, database_url: str, one_stream_replies: int) -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
@@ -150,7 +151,10 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         statements_before = len(statements)
                         REFUSAL_TIMES.clear()
                         started = time.perf_counter()
-                        results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
+                        if concurrency == 1:  # one stream: replies one after another (percentiles of several)
+                            results = [await one_reply(stub, keys[0], deadline) for _ in range(one_stream_replies)]
+                        else:
+                            results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
                         elapsed = time.perf_counter() - started
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
@@ -160,7 +164,7 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         words = statistics.median([r[3] for r in rows]) if rows else 0
                         print(f"{concurrency:4} concurrent streams: {len(rows)} replies ({words:.0f} chunks each) in "
                               f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
-                              f"{(len(statements) - statements_before) / max(1, concurrency):.0f} SQL statements "
+                              f"{(len(statements) - statements_before) / max(1, len(results)):.0f} SQL statements "
                               f"per reply (CreateConversation included)")
                         print("       accepted          " + percentiles([r[0] for r in rows]))
                         print("       first text        " + percentiles([r[1] for r in rows]))
@@ -184,10 +188,12 @@ if __name__ == "__main__":
     parser.add_argument("--sqlite-synchronous", default=Settings.sqlite_synchronous,
                         help="SQLite synchronous level(s), comma-separated: NORMAL, FULL")
     parser.add_argument("--rounds", type=int, default=1, help="times each synchronous level runs, interleaved")
+    parser.add_argument("--one-stream-replies", type=int, default=20,
+                        help="replies sent one after another at level 1 (its percentiles are over these)")
     parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres", default="",
                         help="run on a new database of this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
     for _round in range(args.rounds):
         for level in args.sqlite_synchronous.upper().split(","):
             asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
-                             args.concurrent_replies, level, args.postgres))
+                             args.concurrent_replies, level, args.postgres, args.one_stream_replies))

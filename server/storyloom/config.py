@@ -119,9 +119,10 @@ class Settings:
     messages_per_minute: int = 10
     # Chat replies this process writes at once, and takes on at once (writing or queued); past the second a new
     # message is refused with RESOURCE_EXHAUSTED and a RetryInfo at once. 512 taken on: on 2 cores a burst of 500
-    # messages is served (the last first text after ~20-30 s: the CPU, not the model, writes ~15-20 replies/s), and
-    # of 1,000 the rest is refused in milliseconds instead of waiting a minute (bench/bench_chat.py).
-    concurrent_replies: int = 64
+    # messages is served, and of 1,000 the rest is refused in milliseconds instead of waiting a minute. As many
+    # written at once: a reply waits on the model, not the CPU; with 64 writers 500 streams' first text waited for a
+    # writer (p95 1.4 s), with 512 p95 0.3 s at the same replies/s (bench/bench_chat.py --concurrent-replies).
+    concurrent_replies: int = 512
     admitted_replies: int = 512
     # A reply no one reads (its last stream gone) stops unless a stream re-attaches within this many seconds.
     abandoned_reply_seconds: float = 30.0

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import (
@@ -149,10 +149,12 @@ class ConversationRepository(Protocol):
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None, title: str = "",
-    ) -> tuple[Message, Message]:
+        quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
+    ) -> tuple[Conversation, Message, Message]:
         """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
-        writes it, in one transaction; raises QuotaExceeded (storing nothing) if the message would pass `quota`.
+        writes it, in one transaction; returns the conversation (with them added) and both messages. Stores nothing
+        and raises LookupError if there is no such conversation, QuotaExceeded if the message would pass `quota`, and
+        what `accept` raises when called with the conversation (in the transaction: a send needs no read before).
         A conversation without a title gets `title`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
@@ -197,7 +199,7 @@ class ConversationLimits:
     # Requirements are re-extracted and restated to the model every this many user messages.
     restate_every: int = 4
     # Replies written at once, in a task pool of their own: they mostly wait on the model.
-    concurrent_replies: int = 64
+    concurrent_replies: int = 512
     # Replies taken on at once (written or waiting for a writer); past it SendMessage is refused at once with
     # RESOURCE_EXHAUSTED and a RetryInfo (domain/reply_admission.py).
     admitted_replies: int = 512
@@ -306,24 +308,30 @@ class Conversations:
         had written it now.
         """
         check_text(text)
-        conversation = await self.get(user_id, conversation_id)
         if request_id:
+            await self.get(user_id, conversation_id)
             earlier = await self._repo.find_by_request(user_id, request_id)
             if earlier is not None:
                 return self.stream(user_id, earlier[1].id, 0)
-        if conversation.status == "ARCHIVED":
-            raise FailedPrecondition(f"{conversation.name} is archived; unarchive it to send messages",
-                                     reason="CONVERSATION_ARCHIVED", metadata={"resourceName": conversation.name})
         with self._admission.reserve() as place:
-            user_message, reply = await self._store_and_submit(user_id, conversation, text, request_id, memories,
+            user_message, reply = await self._store_and_submit(user_id, conversation_id, text, request_id, memories,
                                                                paced, prepared, place)
         return self.stream(user_id, reply.id, 0, just_sent=(user_message, reply))
 
-    async def _store_and_submit(self, user_id: str, conversation: Conversation, text: str, request_id: str,
+    async def _store_and_submit(self, user_id: str, conversation_id: str, text: str, request_id: str,
                                 memories: Sequence[str], paced: bool, prepared: str | None,
                                 place: Place | None = None) -> tuple[Message, Message]:
-        """Stores the user's message and the empty reply with its task, in one transaction; returns both."""
-        conversation_id = conversation.id
+        """Stores the user's message and the empty reply with its task, in one transaction that also checks the
+        conversation (the caller's, not archived); returns both."""
+        name = f"users/{user_id}/conversations/{conversation_id}"
+
+        def accept(conversation: Conversation) -> None:
+            if conversation.user_id != user_id:
+                raise NotFound(name)
+            if conversation.status == "ARCHIVED":
+                raise FailedPrecondition(f"{name} is archived; unarchive it to send messages",
+                                         reason="CONVERSATION_ARCHIVED", metadata={"resourceName": name})
+
         now = self._clock.now()
         reply_id = uuid.uuid4().hex
         params: dict[str, Any] = {"message_id": reply_id}
@@ -333,16 +341,20 @@ class Conversations:
             params["paced"] = False
         if prepared is not None:
             params["prepared"] = prepared
-        task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{conversation.name}/messages/{reply_id}",
+        task = self._tasks.new_task(user_id, REPLY_KIND, params, target=f"{name}/messages/{reply_id}",
                                     message="Writing the reply.")
         limit = self._limits.messages_per_minute
         self._admission.admit(reply_id, place)  # before the task can run (and release it)
         # Stored already claimed by this worker when its pool has room: it runs as soon as it is stored.
         task = self._tasks.claim_new(task)
         try:
-            user_message, reply = await self._repo.add_exchange(
+            conversation, user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
-                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text))
+                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text), accept=accept)
+        except LookupError:
+            self._tasks.not_stored(task.task)
+            self._admission.release(reply_id)
+            raise NotFound(name) from None
         except QuotaExceeded as exceeded:
             self._tasks.not_stored(task.task)
             self._admission.release(reply_id)

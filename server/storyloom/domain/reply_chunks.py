@@ -5,10 +5,11 @@ own: the reply task queues its chunk and goes on; the writer gathers what all re
 (and while its previous transaction runs), stores it in one append-only insert, and only then tells the streams.
 Streams in this process read the stored chunks from memory (`LiveReply.stored`); others read the database.
 
-A transaction is due when a reply's first chunk is queued (the first text is never held), when a queued chunk ends
-a sentence (what a listener or a voice waits for anyway), when a reply is flushed, or when chunks have waited
-`max_hold_seconds`: a 50-word reply costs a handful of inserts instead of one per word. (Clause ends, commas
-included, made a 50-word reply of the offline storyteller 10 inserts; sentence ends make it 5.)
+A transaction is due when a reply's first chunk is queued (the first text is never held; nor gathered with others
+when the writer was idle), when a queued chunk ends a sentence (what a listener or a voice waits for anyway), when
+a reply is flushed, or when chunks have waited `max_hold_seconds`: a 50-word reply costs a handful of inserts
+instead of one per word. (Clause ends, commas included, made a 50-word reply of the offline storyteller 10 inserts;
+sentence ends make it 5.)
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class ChunkWriter:
 
     async def _run(self) -> None:
         try:
+            idle = True  # the first transaction after a quiet spell is not held back: nothing is there to share it
             while self._pending:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._due.wait(), self._max_hold)
-                await asyncio.sleep(self._gather)
+                if not idle:
+                    await asyncio.sleep(self._gather)
+                idle = False
                 self._due.clear()
                 batch, self._pending = self._pending, []
                 stored = await self._store_batch(batch)

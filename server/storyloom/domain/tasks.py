@@ -15,6 +15,7 @@ resumed by another) can no longer change it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import dataclasses
@@ -69,6 +70,8 @@ TASK_LIMIT_RETRY_SECONDS = 30.0
 HANDED_BACK = "Handed back by a stopping worker; it resumes on the next one."
 # A watched task that waits in the queue reports its place and an estimated start at least this often.
 QUEUE_REPORT_SECONDS = 5.0
+# How many recently ended tasks a worker remembers as settled (`TaskRunner.settled`), about the replies written at once.
+ENDED_HERE_KEPT = 1024
 
 
 class TaskRunner:
@@ -126,6 +129,9 @@ class TaskRunner:
         self._claimed_new: set[str] = set()
         # The tasks this worker runs, each with an event set once its end is recorded (`settled`).
         self._ran: dict[str, asyncio.Event] = {}
+        # The last tasks whose end this process recorded, oldest first: `settled` needs no read for them (a chat
+        # reply's stream asks right after its task ended).
+        self._ended_here: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._stopping = False
         self._handing_back = False
 
@@ -332,6 +338,8 @@ class TaskRunner:
     async def settled(self, user_id: str, task_id: str) -> None:
         """Returns once the task's end is recorded. A task run by this worker is waited for in memory; another is
         read, and watched to its end."""
+        if task_id in self._ended_here:
+            return
         ran = self._ran.get(task_id)
         if ran is not None:
             await ran.wait()
@@ -599,6 +607,9 @@ class TaskRunner:
             task, event = await self._repo.append_event(task_id, update, self._clock.now(), fence)
         if task.state.terminal:
             self._locks.pop(task_id, None)
+            self._ended_here[task_id] = None
+            if len(self._ended_here) > ENDED_HERE_KEPT:
+                self._ended_here.popitem(last=False)
         self._count(task)
         await self._notifier.publish("task", task_id)
         return task, event

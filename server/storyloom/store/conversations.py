@@ -6,10 +6,11 @@ import builtins
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, Table, case, delete, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
@@ -19,7 +20,11 @@ from storyloom.store.db import Database, changed_rows, completes_when_cancelled
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
-from storyloom.store.tasks import task_rows
+from storyloom.store.tasks import insert_task
+
+# The conversations and messages tables, for Core statements that return their rows.
+CONVERSATIONS = cast("Table", ConversationRow.__table__)
+MESSAGES = cast("Table", MessageRow.__table__)
 
 
 @completes_when_cancelled
@@ -70,47 +75,47 @@ class SqlConversationRepository:
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None, title: str = "",
-    ) -> tuple[Message, Message]:
-        async with self._db.write() as session:
-            if quota is not None and not self._db.is_sqlite:
+        quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
+    ) -> tuple[Conversation, Message, Message]:
+        postgres = not self._db.is_sqlite
+
+        def store(connection: Connection) -> tuple[Conversation, Message, Message]:
+            if quota is not None and postgres:
                 # The user's sends take turns from here to the commit, on every replica, so each counts the ones
                 # before it. (SQLite has one writer at a time: the UPDATE below already orders them.)
-                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                                      {"key": f"storyloom.messages:{quota.user_id}"})
-            # Claim two positions before reading: the UPDATE takes the row lock on PostgreSQL and
-            # the write lock on SQLite, so concurrent sends to one conversation queue here.
-            claimed = (await session.execute(
-                update(ConversationRow).where(ConversationRow.id == conversation_id)
-                .values(message_count=ConversationRow.message_count + 2, update_time=now,
-                        title=case((ConversationRow.title == "", title), else_=ConversationRow.title))
-                .returning(ConversationRow.user_id, ConversationRow.message_count)
-                .execution_options(synchronize_session=False))).one_or_none()
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                                   {"key": f"storyloom.messages:{quota.user_id}"})
+            # Claim two positions before anything else: the UPDATE takes the row lock on PostgreSQL and the write
+            # lock on SQLite, so concurrent sends to one conversation queue here. It returns the conversation and the
+            # user's count of recent messages too: one statement where a read, a claim and a count were three.
+            returned: list[ColumnElement[Any]] = [*CONVERSATIONS.c]
+            if quota is not None:
+                sent, oldest = _user_messages_since(quota)
+                returned += [sent.label("sent"), oldest.label("oldest_sent")]
+            claimed = connection.execute(
+                update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
+                .values(message_count=CONVERSATIONS.c.message_count + 2, update_time=now,
+                        title=case((CONVERSATIONS.c.title == "", title), else_=CONVERSATIONS.c.title))
+                .returning(*returned)).one_or_none()
             if claimed is None:
                 raise LookupError(conversation_id)
-            owner, message_count = claimed
-            if quota is not None:
-                count, oldest = await _count_user_messages(session, quota.user_id, quota.since)
-                if count >= quota.limit:
-                    raise QuotaExceeded(oldest)  # leaving the transaction rolls the claim back
-            position = message_count - 2
-            user = MessageRow(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=owner,
-                              position=position + 1, role="user", text=user_text, state="COMPLETE",
-                              finish_reason="", input_tokens=0, output_tokens=0, task_id="", chunk_count=0,
-                              request_id=request_id or None, create_time=now)
-            reply = MessageRow(id=reply_id, conversation_id=conversation_id, user_id=owner,
-                               position=position + 2, role="assistant", text="", state="GENERATING",
-                               finish_reason="", input_tokens=0, output_tokens=0, task_id=task.task.id, chunk_count=0,
-                               request_id=None, create_time=now)
-            session.add_all([user, reply])
-            await session.flush()
+            conversation = _conversation(claimed)
+            if accept is not None:
+                accept(conversation)  # a refusal rolls the claim back
+            if quota is not None and claimed.sent >= quota.limit:
+                raise QuotaExceeded(_utc(claimed.oldest_sent))  # leaving the transaction rolls the claim back
+            position = conversation.message_count - 2
+            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
+                           position=position + 1, role="user", text=user_text, state="COMPLETE", create_time=now)
+            reply = Message(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
+                            position=position + 2, role="assistant", text="", state="GENERATING", create_time=now,
+                            task_id=task.task.id)
+            connection.execute(insert(MessageRow), [_message_values(user, request_id), _message_values(reply, "")])
             fault_point("message.create")
-            task_row, *event_rows = task_rows(task)
-            session.add(task_row)
-            await session.flush()  # the task first, so it is there before its events refer to it
-            session.add_all(event_rows)  # (its claim's event too, when it is stored claimed: one statement)
-            await session.flush()
-            return _message(user), _message(reply)
+            insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
+            return conversation, user, reply
+
+        return await self._db.transaction(store)
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
         async with self._db.begin() as session:
@@ -153,9 +158,8 @@ class SqlConversationRepository:
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
         if not chunks:
             return
-        async with self._db.write() as session:
-            await session.execute(insert(ReplyChunkRow), [
-                {"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks])
+        rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
+        await self._db.transaction(lambda connection: connection.execute(insert(ReplyChunkRow), rows))
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -166,18 +170,20 @@ class SqlConversationRepository:
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None,
                              stored: Sequence[str] | None = None) -> Message:
-        async with self._db.write() as session:
+        def finish(connection: Connection) -> Message:
             # The text is assembled once, here, from the chunks (append-only while the reply was written), unless
             # the writer knows them.
-            texts = list(stored) if stored is not None else list(await session.scalars(
+            texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
-            row = await session.scalar(update(MessageRow).where(MessageRow.id == message_id).values(
+            row = connection.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(
                 state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
                 error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts))
-                .returning(MessageRow))
+                .returning(*MESSAGES.c)).one_or_none()
             if row is None:
                 raise LookupError(message_id)
             return _message(row)
+
+        return await self._db.transaction(finish)
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         async with self._db.write() as session:
@@ -212,15 +218,27 @@ async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) 
             if m.state == "GENERATING" else m for m in messages]
 
 
-async def _count_user_messages(session: AsyncSession, user_id: str,
-                               since: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """How many messages the user sent since `since`, and when the oldest of them was sent."""
-    count, oldest = (await session.execute(
-        select(func.count(), func.min(MessageRow.create_time)).where(
-            MessageRow.user_id == user_id, MessageRow.role == "user", MessageRow.create_time > since))).one()
-    if oldest is not None and oldest.tzinfo is None:  # aggregates bypass the column type on SQLite
-        oldest = dt.datetime.fromisoformat(str(oldest)).replace(tzinfo=dt.UTC)
-    return int(count), oldest
+def _user_messages_since(quota: MessageQuota) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """How many messages the quota's user sent since its start, and when the oldest of them was sent: scalar
+    subqueries, for the statement that adds a message to return."""
+    recent = (MessageRow.user_id == quota.user_id, MessageRow.role == "user", MessageRow.create_time > quota.since)
+    return (select(func.count()).where(*recent).scalar_subquery(),
+            select(func.min(MessageRow.create_time)).where(*recent).scalar_subquery())
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A time read outside its column's type (an aggregate, on SQLite: text)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _message_values(message: Message, request_id: str) -> dict[str, Any]:
+    return dict(id=message.id, conversation_id=message.conversation_id, user_id=message.user_id,
+                position=message.position, role=message.role, text=message.text, state=message.state,
+                finish_reason=message.finish_reason, input_tokens=message.input_tokens,
+                output_tokens=message.output_tokens, task_id=message.task_id, chunk_count=message.chunk_count,
+                request_id=request_id or None, create_time=message.create_time)
 
 
 def _requirements_json(requirements: StoryRequirements | None) -> dict[str, Any] | None:
@@ -234,7 +252,7 @@ def requirements_from_json(data: dict[str, Any]) -> StoryRequirements:
     return StoryRequirements(**{k: v for k, v in values.items() if k in known})
 
 
-def _conversation(row: ConversationRow) -> Conversation:
+def _conversation(row: ConversationRow | Row[Any]) -> Conversation:
     return Conversation(
         id=row.id, user_id=row.user_id, title=row.title, status=row.status,
         message_count=row.message_count, create_time=row.create_time, update_time=row.update_time,
@@ -242,7 +260,7 @@ def _conversation(row: ConversationRow) -> Conversation:
         summary=row.summary, summary_covers=row.summary_covers)
 
 
-def _message(row: MessageRow) -> Message:
+def _message(row: MessageRow | Row[Any]) -> Message:
     return Message(
         id=row.id, conversation_id=row.conversation_id, user_id=row.user_id, position=row.position,
         role=row.role, text=row.text, state=row.state, create_time=row.create_time,

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection
 
 from storyloom.domain.task_types import (
     LIVE_STATES,
@@ -52,20 +52,23 @@ class SqlTaskRepository:
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
-        async with self._db.write() as session:
-            task, event = await _append(session, task_id, update, now, fence)
-            await session.execute(insert(TaskEventRow), [_event_values(event)])
-        return task, event
+        def append(connection: Connection) -> tuple[Task, TaskEvent]:
+            task, event = _append(connection, task_id, update, now, fence)
+            connection.execute(insert(TaskEventRow), [_event_values(event)])
+            return task, event
+
+        return await self._db.transaction(append)
 
     async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
             return []
         when = bindparam(None, now, type_=TASKS.c.start_time.type)
-        async with self._db.write() as session:
+
+        def claim(connection: Connection) -> builtins.list[tuple[Task, TaskEvent]]:
             # One statement for the lot: under load every statement waits its turn on the event loop, and the
             # store's writer waits with it.
-            rows = (await session.execute(
+            rows = (connection.execute(
                 sql_update(TASKS)
                 .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
                        TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
@@ -74,15 +77,17 @@ class SqlTaskRepository:
                         message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
                         last_sequence=TaskRow.last_sequence + 1, update_time=now)
                 .returning(*TASKS.c))).all()
-            claimed = []
+            claimed: builtins.list[tuple[Task, TaskEvent]] = []
             for row in rows:
                 task = _task(row)
                 claimed.append((task, TaskEvent(task_id=task.id, sequence=task.last_sequence, create_time=now,
                                                 state=task.state, stage=task.stage, percent=task.percent,
                                                 message=task.message, eta=task.eta)))
             if claimed:
-                await session.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
-        return claimed
+                connection.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
+            return claimed
+
+        return await self._db.transaction(claim)
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         async with self._db.begin() as session:
@@ -167,19 +172,19 @@ class SqlTaskRepository:
             return len(ids)
 
 
-async def _append(session: AsyncSession, task_id: str, update: TaskUpdate, now: dt.datetime,
-                  fence: TaskFence | None) -> tuple[Task, TaskEvent]:
+def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.datetime,
+            fence: TaskFence | None) -> tuple[Task, TaskEvent]:
     """Applies the update and takes the next sequence number in one UPDATE that returns the row (the event is for
     the caller to insert). The UPDATE comes first: it takes the row lock on PostgreSQL and the database write lock
     on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
     is checked in the same statement, so no write slips in between the check and the write."""
-    row = (await session.execute(
+    row = connection.execute(
         sql_update(TASKS)
         .where(TaskRow.id == task_id, *_fenced(fence))
         .values(last_sequence=TaskRow.last_sequence + 1, **_changes(update, now))
-        .returning(*TASKS.c))).one_or_none()
+        .returning(*TASKS.c)).one_or_none()
     if row is None:
-        if fence is not None and await session.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
+        if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
         raise LookupError(f"task {task_id} does not exist")
     task = _task(row)
@@ -230,6 +235,14 @@ def task_rows(new: NewTask) -> list[Any]:
     return [_task_row(new.task), *(_event_row(event) for event in events)]
 
 
+def insert_task(connection: Connection, new: NewTask) -> None:
+    """Inserts a new task and its first event(s) (two statements), in a transaction of the caller's that stores what
+    the task works on."""
+    connection.execute(insert(TASKS), [_task_values(new.task)])
+    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
+    connection.execute(insert(TaskEventRow), [_event_values(event) for event in events])
+
+
 def _error_json(error: TaskError) -> dict[str, Any]:
     return dataclasses.asdict(error)
 
@@ -239,7 +252,11 @@ def _error(data: dict[str, Any] | None) -> TaskError | None:
 
 
 def _task_row(task: Task) -> TaskRow:
-    return TaskRow(
+    return TaskRow(**_task_values(task))
+
+
+def _task_values(task: Task) -> dict[str, Any]:
+    return dict(
         id=task.id, user_id=task.user_id, kind=task.kind, state=task.state.value, stage=task.stage,
         percent=task.percent, message=task.message, eta=task.eta, target=task.target, params=task.params,
         checkpoint=task.checkpoint, result_type=None, result_payload=None, error=None,

@@ -41,7 +41,7 @@ async def a_reply(repo: SqlConversationRepository, db: Database) -> tuple[Conver
     task = NewTask(Task(uuid.uuid4().hex, "writer", "conversation.reply", TaskState.PENDING, now, now, last_sequence=1),
                    TaskEvent("", 1, now, TaskState.PENDING, "", 0, ""))
     task = NewTask(task.task, dataclasses.replace(task.first_event, task_id=task.task.id))
-    _, reply = await repo.add_exchange(conversation.id, "Tell me a story.", task, uuid.uuid4().hex, "", now)
+    _, _, reply = await repo.add_exchange(conversation.id, "Tell me a story.", task, uuid.uuid4().hex, "", now)
     return conversation, reply
 
 
