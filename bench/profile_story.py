@@ -34,6 +34,8 @@ from storyloom.engines.speech import piper_tts
 
 # step -> [calls, wall seconds, thread CPU seconds]
 TOTALS: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
+# step -> [(started, ended)] (perf_counter), for the packing figures
+SPANS: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
 _lock = threading.Lock()
 
 
@@ -45,6 +47,7 @@ def counted(step: str, function: Callable[..., Any]) -> Callable[..., Any]:
             return function(*args, **kwargs)
         finally:
             with _lock:
+                SPANS[step].append((wall, time.perf_counter()))
                 total = TOTALS[step]
                 total[0] += 1
                 total[1] += time.perf_counter() - wall
@@ -84,10 +87,25 @@ def cpu_by_thread() -> dict[int, float]:
     return found
 
 
+def packing(lanes: int) -> None:
+    """How well the sentences fill the lanes (lane-seconds with no sentence, from the first sentence to the last),
+    and what runs after the last sentence (to the end of the last normalize or rendition): figures of this
+    pipeline's scheduling that other processes' load changes less than wall times."""
+    sentences = sorted(SPANS["piper synthesis (calling thread)"])
+    if not sentences:
+        return
+    first, last = sentences[0][0], max(end for _, end in sentences)
+    busy = sum(end - start for start, end in sentences)
+    after = [end for step, spans in SPANS.items() for _, end in spans if not step.startswith("piper")]
+    print(f"  sentences from {0:.2f} to {last - first:.2f} s: lane-seconds idle {lanes * (last - first) - busy:.2f} "
+          f"of {lanes * (last - first):.2f}; work after the last sentence: {max(after, default=last) - last:.2f} s")
+
+
 async def main(scenes: int, concurrency: int) -> None:
     instrument()
     await bench_story.one_story(scenes, concurrency)  # warm: imports, first-call costs
     TOTALS.clear()
+    SPANS.clear()
     threads_before = cpu_by_thread()
     cpu = time.process_time()
     loop_cpu = time.thread_time()
@@ -103,6 +121,7 @@ async def main(scenes: int, concurrency: int) -> None:
         print(f"  {step:36} {int(calls):5d} {wall:7.2f} {thread_cpu:12.2f}")
     print(f"  {'event loop thread (all of it)':36} {'':5} {'':7} {loop_cpu:12.2f}")
     print(f"  {'elsewhere (ORT pool, DB, gRPC...)':36} {'':5} {'':7} {cpu - measured - loop_cpu:12.2f}")
+    packing(concurrency)
     names = {t.native_id: t.name for t in threading.enumerate()}
     spent = sorted(((after - threads_before.get(tid, 0.0), tid) for tid, after in cpu_by_thread().items()),
                    reverse=True)
