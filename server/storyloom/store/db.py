@@ -135,11 +135,12 @@ class Database:
             event.listen(self._inline, "before_cursor_execute", self._heard_inline)
         # PostgreSQL's hot reads take their own small pool in autocommit, unpinged: through the main pool each
         # fetch costs four round trips (the pre-ping in a transaction of its own, BEGIN, the query, ROLLBACK);
-        # here it costs one. A connection found dead is retried once on a new one (`fetch`).
+        # here it costs one, and nothing to reset on return (no transaction). A connection found dead is retried
+        # once on a new one (`fetch`).
         self._reads: AsyncEngine | None = None
         if not self.is_sqlite:
             self._reads = create_async_engine(self.url, pool_size=5, max_overflow=10, isolation_level="AUTOCOMMIT",
-                                              connect_args=options["connect_args"])
+                                              pool_reset_on_return=None, connect_args=options["connect_args"])
             event.listen(self._reads.sync_engine, "before_cursor_execute", self._heard_inline)
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
