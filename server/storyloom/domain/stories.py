@@ -354,14 +354,14 @@ class Stories:
                 for i, part in enumerate(parts):
                     await self._put_scene(story_id, _scene(i, part, story.options))
                 await self._update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
-                                        outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
+                                   outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
             story = await self._load(story_id)
 
         if not story.premise and not story.source_text:
             async with progress.step(story, "premise", "Thinking of the idea."):
                 premise = await self._timed("premise", writer.premise(requirements))
                 await self._update(story_id, premise=premise.premise,
-                                        title=story.title or requirements.title or premise.title)
+                                   title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
