@@ -5,7 +5,7 @@
 
 Two servers run in their own processes: Storyloom (SQLite in a temporary directory, or a new PostgreSQL database,
 with one finished, illustrated 5-scene story seeded through the real services, and one of another user put back to
-GENERATING, which is read whole on every call) and a bare grpc.aio server whose one
+GENERATING before the server starts, as one still being written) and a bare grpc.aio server whose one
 method returns its request bytes. The load comes from h2load (Debian's nghttp2-client: -c 8 -m 16 = 128 calls in flight,
 one thread) when it is installed, else from a grpc.aio client in this process (which caps both figures lower).
 Rounds interleave echo and each read, so a busy machine slows both sides alike; the ratio of each read to the echo
@@ -82,7 +82,7 @@ async def serve_storyloom(database_url: str) -> None:
         story = await app.stories.get(user.id, story_id)
         picture = next(s.picture_id for s in story.scenes if s.picture_id)
         # An unfinished story of another user: written like the first, then put back to GENERATING (its task to
-        # RUNNING) in the database, so that it is read whole on every call, as one still being written is.
+        # RUNNING) in the database before the server starts, so that it is read as one still being written is.
         other = await app.accounts.create_user("bench-reads-unfinished")
         other_key = await app.accounts.create_key(other.id)
         unfinished = await app.stories.create(other.id, requirements=requirements,

@@ -123,9 +123,10 @@ async def storyloom_side(count: int, seconds: float, database_url: str) -> Figur
                 metadata = (("x-api-key", await app.accounts.create_key(user.id)),)
                 task = await app.tasks.submit(user.id, "bench.idle")
                 await asyncio.sleep(1.0)  # claimed and running
-                before, started_at = len(statements), time.perf_counter()
+                before, started_at, cpu_at = len(statements), time.perf_counter(), time.process_time()
                 await asyncio.sleep(seconds)
                 unwatched = (len(statements) - before) / (time.perf_counter() - started_at)
+                unwatched_cpu = 100 * (time.process_time() - cpu_at) / (time.perf_counter() - started_at)
                 async with channels(running.port) as opened:
                     stubs = [task_pb2_grpc.TaskServiceStub(c) for c in opened]
                     started: asyncio.Queue[None] = asyncio.Queue()
@@ -147,7 +148,8 @@ async def storyloom_side(count: int, seconds: float, database_url: str) -> Figur
                     streams, cpu, sql, rss = await idle_window(open_streams, seconds, lambda: len(statements))
                     await close(streams)
                 release.set()
-                print(f"the running task alone, no stream open: {unwatched:.1f} SQL statements/s (its heartbeat)")
+                print(f"the running task alone, no stream open: CPU {unwatched_cpu:.1f} %, {unwatched:.1f} SQL "
+                      f"statements/s (its heartbeat)")
                 return Figures("Storyloom WatchTask" + (" (PG)" if database_url else ""), count, cpu, sql, rss)
         finally:
             await running.stop(0.5)

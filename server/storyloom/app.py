@@ -143,8 +143,7 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
         max_attempts=settings.task_max_attempts,
         # SQLite is one process's: it dispatches in-process. PostgreSQL means replicas: procrastinate's job queue.
         dispatcher=None if db.is_sqlite else ProcrastinateDispatcher(
-            db, worker_name=worker_id, lease_seconds=settings.task_lease_seconds,
-            heartbeat_seconds=settings.task_heartbeat_seconds),
+            db, worker_name=worker_id, lease_seconds=settings.task_lease_seconds),
         worker_id=worker_id,
         run_tasks=settings.run_tasks,
         notifier=notifier,

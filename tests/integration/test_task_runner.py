@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
+from procrastinate.manager import get_channel_for_queues
+from sqlalchemy import text
 
 from storyloom.domain.errors import NotFound
 from storyloom.domain.task_types import NewTask
@@ -101,11 +103,12 @@ async def new_runner(db: Database, repo: SqlTaskRepository, gated: Gated) -> Asy
     made: list[TaskRunner] = []
 
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
-                   more: dict[str, TaskHandler] | None = None, **options: Any) -> TaskRunner:
+                   more: dict[str, TaskHandler] | None = None, lease_seconds: float = 3,
+                   **options: Any) -> TaskRunner:
         if not db.is_sqlite:
             worker_id = new_worker_id()
             options.update(worker_id=worker_id, dispatcher=ProcrastinateDispatcher(
-                db, worker_name=worker_id, lease_seconds=3, heartbeat_seconds=0.5))
+                db, worker_name=worker_id, lease_seconds=lease_seconds))
         runner = TaskRunner(repo, **options)
         handlers = {task_kinds.STEPS: (task_kinds.run_steps, True),
                     task_kinds.ONE_SHOT: (task_kinds.run_one_shot, False), GATED: (gated, True)}
@@ -525,3 +528,27 @@ async def test_a_slot_reserved_for_a_task_that_was_not_stored_is_free_again(db, 
     gated.gates[task.id].set()
     await until_state(repo, task.id, TaskState.SUCCEEDED)
     assert await repo.get(lost.task.id) is None
+
+
+async def test_a_submitted_task_is_taken_at_once_through_notify_not_at_the_next_poll(db, repo, gated, new_runner):
+    """On PostgreSQL workers poll for jobs only a few times a lease: a stored task's job is announced (NOTIFY), and
+    a listening worker starts it at once. With a 600 s lease the poll comes every 200 s, so a start within the
+    deadline here is the notice's doing."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    runner = await new_runner(kinds=(GATED,), lease_seconds=600)
+    (channel,) = get_channel_for_queues([GATED])
+    listening = text("SELECT count(*) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND starts_with(query, :listen)")
+    deadline = asyncio.get_running_loop().time() + 60
+    # The worker's LISTEN is in place (its last statement on its connection): a notice sent before would be lost.
+    while True:
+        async with db.engine.connect() as connection:
+            if await connection.scalar(listening, {"listen": f'LISTEN "{channel}"'}):
+                break
+        assert asyncio.get_running_loop().time() < deadline, "the worker never listened"
+        await asyncio.sleep(0.05)
+    task = await runner.submit(USER, GATED)
+    await eventually(repo, task.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
+    gated.gates[task.id].set()
+    await eventually(repo, task.id, lambda t: t.state is TaskState.SUCCEEDED, "the task ended", timeout=60)

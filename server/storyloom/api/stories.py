@@ -95,8 +95,9 @@ def picture_spec_proto(spec: PictureSpec) -> story_pb2.PictureSpec:
 
 
 class StoryReader:
-    """Stories as GetStory answers them. A finished story's answer is built once and served from memory until an
-    announced change (api/cache.py); a story still being written is read each time."""
+    """Stories as GetStory answers them: built once and served from memory until an announced change (api/cache.py).
+    Every change of a story is announced, even of one still being written (`domain.story_changes`), and of the
+    media it shows."""
 
     def __init__(self, stories: domain.Stories, cache: ReadCache | None = None):
         self._stories = stories
@@ -115,14 +116,14 @@ class StoryReader:
         story = await self._stories.get(user_id, story_id)
         media = await self._stories.media(user_id, story)
         message = story_proto(story, media)
-        if story.state != "GENERATING":
-            self._cache.put(story.name, user_id, message, since=since,
-                            depends=[f"media/{i}" for s in story.scenes for i in (s.picture_id, s.narration_id) if i])
+        self._cache.put(story.name, user_id, message, since=since, depends=[
+            domain.story_changes(story.id),
+            *(f"media/{i}" for s in story.scenes for i in (s.picture_id, s.narration_id) if i)])
         return message
 
     async def scene(self, user_id: str, story_id: str, index: int) -> story_pb2.Scene | None:
         """One scene of the story with its media, as a SCENE_READY event carries it; None once the story is gone.
-        From the finished story's cached answer if there is one, else two short reads (the scene, its media)."""
+        From the story's cached answer if there is one, else two short reads (the scene, its media)."""
         cached = self.cached(user_id, story_id)
         if cached is not None:
             return next((s for s in cached.scenes if s.index == index), None)

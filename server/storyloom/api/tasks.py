@@ -144,7 +144,15 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
             fetch=lambda limit, after: self._runner.list(user, states=tuple(states), kind=request.kind, limit=limit,
                                                          after=after_time(after)),
             position=lambda task: time_position(task.create_time, task.id))
-        return task_pb2.ListTasksResponse(tasks=[await self.to_proto(t, since) for t in found], next_page_token=token)
+        return task_pb2.ListTasksResponse(tasks=[await self._listed(t, since) for t in found], next_page_token=token)
+
+    async def _listed(self, task: Task, since: int) -> task_pb2.Task:
+        """A listed task: a finished one's kept answer if there is one (a story task's holds the whole story, costly
+        to pack again), else built (and kept, if finished)."""
+        if task.state.terminal and (cached := self._cache.owned(f"tasks/{task.id}", task_pb2.Task,
+                                                                task.user_id)) is not None:
+            return cached
+        return await self.to_proto(task, since)
 
     async def CancelTask(self, request: task_pb2.CancelTaskRequest, context: Context) -> task_pb2.Task:
         return await self.to_proto(await self._runner.cancel(caller(), resource_id(request.name, "tasks", "name")))

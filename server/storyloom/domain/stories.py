@@ -114,6 +114,12 @@ _STORY_STATE_OF_TASK: dict[TaskState, StoryState] = {
     TaskState.SUCCEEDED: "READY", TaskState.FAILED: "FAILED", TaskState.CANCELLED: "CANCELLED"}
 
 
+def story_changes(story_id: str) -> str:
+    """The key under which every change of a story's content is announced on CHANGED (its fields, a scene): what
+    keeps a copy of the story, even one still being written, depends on it."""
+    return f"stories/{story_id}"
+
+
 class StoryRepository(Protocol):
     async def create(self, story: Story, request_id: str, task: NewTask) -> tuple[Story, bool]:
         """Stores a new story and its task in one transaction; on a (user, request_id) clash stores nothing and
@@ -182,8 +188,8 @@ class Stories:
         # What each stage costs, learned from the stories written (and stored, when given a repository).
         self.clock = StageClock(CREATE_KIND, STAGE_DEFAULTS, stage_timings)
         self._deletion_hooks: list[Callable[[str, str], Awaitable[None]]] = []
-        # A finished story changes only when its task's end is recorded on it, or when it is deleted: both are
-        # announced (CHANGED), so copies of it kept anywhere go.
+        # Every change of a story is announced (CHANGED): its fields and scenes (`story_changes`), its task's end
+        # recorded on it and its deletion (its name), so copies of it kept anywhere go.
         self._notifier: Notifier = notifier or LocalNotifier()
         tasks.register(CREATE_KIND, self._write, on_end=self._follow)
 
@@ -281,6 +287,22 @@ class Stories:
 
     # --- the task ----------------------------------------------------------------------------
 
+    async def _update(self, story_id: str, **fields: Any) -> None:
+        """Stores a change of the story being written, announced (`story_changes`): copies of the story kept
+        anywhere go, on every replica. Announced even when the caller is cancelled meanwhile (the change may be
+        stored); an announcement too many costs only a read."""
+        try:
+            await self._repo.update(story_id, **fields)
+        finally:
+            await self._notifier.publish(CHANGED, story_changes(story_id))
+
+    async def _put_scene(self, story_id: str, scene: Scene) -> None:
+        """Stores a scene of the story being written, announced like `_update`."""
+        try:
+            await self._repo.put_scene(story_id, scene)
+        finally:
+            await self._notifier.publish(CHANGED, story_changes(story_id))
+
     async def _write(self, ctx: TaskContext) -> None:
         await self._run_stages(ctx, str(ctx.params["story_id"]))
 
@@ -318,34 +340,34 @@ class Stories:
                 extracted = await self._timed("requirements", self._conversations.extract_requirements(
                     story.user_id, story.conversation_id))
                 require_something(extracted, "conversation")
-                await self._repo.update(story_id, requirements=extracted)
+                await self._update(story_id, requirements=extracted)
             story = await self._load(story_id)
 
         requirements = with_defaults(story.requirements)
         if story.requirements != requirements:
-            await self._repo.update(story_id, requirements=requirements)
+            await self._update(story_id, requirements=requirements)
         count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
             async with progress.step(story, "scenes", "Splitting the text into scenes."):
                 parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
                 for i, part in enumerate(parts):
-                    await self._repo.put_scene(story_id, _scene(i, part, story.options))
-                await self._repo.update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
-                                        outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
+                    await self._put_scene(story_id, _scene(i, part, story.options))
+                await self._update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
+                                   outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
             story = await self._load(story_id)
 
         if not story.premise and not story.source_text:
             async with progress.step(story, "premise", "Thinking of the idea."):
                 premise = await self._timed("premise", writer.premise(requirements))
-                await self._repo.update(story_id, premise=premise.premise,
-                                        title=story.title or requirements.title or premise.title)
+                await self._update(story_id, premise=premise.premise,
+                                   title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
             async with progress.step(story, "outline", "Planning the scenes."):
                 outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
-                await self._repo.update(story_id, outline=list(outline), planned_scene_count=len(outline))
+                await self._update(story_id, outline=list(outline), planned_scene_count=len(outline))
             story = await self._load(story_id)
 
         await self._scene_units(progress, story, requirements)
@@ -353,7 +375,7 @@ class Stories:
         await self.clock.save()
         # Reported first: the report is fenced, so a worker that lost the task stops here and marks nothing.
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
-        await self._repo.update(story_id, state="READY", update_time=self._clock.now())
+        await self._update(story_id, state="READY", update_time=self._clock.now())
 
     async def _scene_units(self, progress: _Progress, story: Story, requirements: StoryRequirements) -> None:
         """Each scene is a unit: its text, then its picture and its narration, stored step by step (the
@@ -387,7 +409,7 @@ class Stories:
                     written = [s.as_text() for s in current.scenes]
                     part = await self._timed("scenes", self._engines.writer.scene(
                         requirements, current.premise, current.outline, index, written))
-                    await self._repo.put_scene(story_id, _scene(index, part, current.options))
+                    await self._put_scene(story_id, _scene(index, part, current.options))
                 texts[index].set()
 
         async def unit(index: int) -> None:
@@ -459,7 +481,7 @@ class Stories:
         async with writes:
             story = await self._load(story_id)
             scene = next(s for s in story.scenes if s.index == index)
-            await self._repo.put_scene(story_id, dataclasses.replace(scene, **fields))
+            await self._put_scene(story_id, dataclasses.replace(scene, **fields))
 
     async def _scene_renditions(self, story: Story, index: int) -> None:
         """The renditions of the scene's picture and narration (made after the scene is announced: an app shows the

@@ -12,7 +12,7 @@ import functools
 import inspect
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import Table, create_engine, event, insert, select
 from sqlalchemy import inspect as orm_state
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
@@ -71,11 +71,22 @@ async def run_to_completion(work: Awaitable[T]) -> T:
 
 def completes_when_cancelled(cls: C) -> C:
     """Class decorator for repositories: each public coroutine method runs to completion when its caller is
-    cancelled (`run_to_completion`), so no transaction is ever cut short by a cancellation."""
+    cancelled (`run_to_completion`), so no transaction is ever cut short by a cancellation. Methods marked
+    `one_fetch` are left as they are: `Database.fetch` completes by itself."""
     for name, method in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.iscoroutinefunction(method):
+        if not name.startswith("_") and inspect.iscoroutinefunction(method) and not getattr(method, "_one_fetch", 0):
             setattr(cls, name, _completing(method))
     return cls
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def one_fetch(method: F) -> F:
+    """Marks a repository method whose only database work is one `Database.fetch`. The hot reads wear it: they
+    then cost no task of their own per call (`run_to_completion` makes one), and on SQLite none at all."""
+    method._one_fetch = True  # type: ignore[attr-defined]
+    return method
 
 
 def _completing(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -127,6 +138,15 @@ class Database:
             event.listen(self._inline, "connect", _inline_pragmas)
             # Statement listeners on the async engine (tests count statements there) hear these too.
             event.listen(self._inline, "before_cursor_execute", self._heard_inline)
+        # PostgreSQL's hot reads take their own small pool in autocommit, unpinged: through the main pool each
+        # fetch costs four round trips (the pre-ping in a transaction of its own, BEGIN, the query, ROLLBACK);
+        # here it costs one, and nothing to reset on return (no transaction). A connection found dead is retried
+        # once on a new one (`fetch`).
+        self._reads: AsyncEngine | None = None
+        if not self.is_sqlite:
+            self._reads = create_async_engine(self.url, pool_size=5, max_overflow=10, isolation_level="AUTOCOMMIT",
+                                              pool_reset_on_return=None, connect_args=options["connect_args"])
+            event.listen(self._reads.sync_engine, "before_cursor_execute", self._heard_inline)
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
         # SQLite's hot writes (`transaction`) run inline too, on a connection of their own, for the same reason: a
@@ -169,9 +189,12 @@ class Database:
             self._inline_writer.dispose()
         if self._inline is not None:
             self._inline.dispose()
+        if self._reads is not None:
+            await self._reads.dispose()
         await self.engine.dispose()
 
     def _heard_inline(self, *args: Any) -> None:
+        """Passes a statement of the inline (SQLite) or read (PostgreSQL) engine to the main engine's listeners."""
         self.engine.sync_engine.dispatch.before_cursor_execute(*args)
 
     def begin(self) -> AsyncSession:
@@ -231,18 +254,30 @@ class Database:
         finally:
             self._checkpointing = None
 
-    async def fetch(self, statement: Executable) -> list[Row[Any]]:
+    async def fetch(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
         """The rows of one read-only statement, on a pooled connection without an ORM session: the hot reads
-        (Get/List of stories, tasks, media) use this, one statement each."""
+        (Get/List of stories, tasks, media) use this, one statement each. Hot statements are built once, with
+        `bindparam`s filled from `params`: SQLAlchemy then reuses the compiled form and its result map as they
+        are, where a statement built per call costs more to build, key and map than SQLite takes to run it."""
         if self._inline is not None:
             try:
                 with self._inline.connect() as inline:
-                    return list(inline.execute(statement).all())
+                    return list(inline.execute(statement, params).all())
             except OperationalError as exc:  # busy: never wait on the event loop
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
-        async with self.engine.connect() as connection:
-            return list((await connection.execute(statement)).all())
+        return await run_to_completion(self._fetch(statement, params))
+
+    async def _fetch(self, statement: Executable, params: Mapping[str, Any] | None) -> list[Row[Any]]:
+        engine = self._reads or self.engine
+        try:
+            async with engine.connect() as connection:
+                return list((await connection.execute(statement, params)).all())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or engine is self.engine:
+                raise
+        async with engine.connect() as connection:  # the pool was emptied of the dead connections: a new one
+            return list((await connection.execute(statement, params)).all())
 
     async def insert_once(self, rows: Sequence[Any], request_id: str | None, fault: str = "") -> str | None:
         """Inserts `rows` in one transaction (in order, so foreign keys resolve), the first of

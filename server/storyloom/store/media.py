@@ -7,15 +7,21 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import Row, delete, func, or_, select, update
+from sqlalchemy import BindParameter, Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storyloom.domain.media import MediaItem
-from storyloom.store.db import Database, changed_rows, completes_when_cancelled
+from storyloom.store.db import Database, changed_rows, completes_when_cancelled, one_fetch
 from storyloom.store.models import BlobRefRow, MediaRow
 
 _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
            "duration_ms", "sample_rate_hertz", "channel_count", "parent_id", "purpose")
+
+
+# Items and their renditions by id, built once (see `Database.fetch`).
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_GET_MANY = (select(*(getattr(MediaRow, f) for f in _FIELDS))
+             .where(or_(MediaRow.id.in_(_IDS), MediaRow.parent_id.in_(_IDS))).order_by(MediaRow.purpose))
 
 
 @completes_when_cancelled
@@ -32,16 +38,16 @@ class SqlMediaRepository:
         assert found is not None
         return found, False
 
+    @one_fetch
     async def get(self, media_id: str) -> MediaItem | None:
         return (await self.get_many([media_id])).get(media_id)
 
+    @one_fetch
     async def get_many(self, media_ids: list[str]) -> dict[str, MediaItem]:
         """The items with their renditions, by id, in one statement however many there are."""
         if not media_ids:
             return {}
-        found = await self._db.fetch(
-            select(*(getattr(MediaRow, f) for f in _FIELDS))
-            .where(or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))).order_by(MediaRow.purpose))
+        found = await self._db.fetch(_GET_MANY, {"ids": media_ids})
         wanted = set(media_ids)
         renditions: dict[str, list[MediaItem]] = {}
         for row in found:
@@ -117,5 +123,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _item(row: MediaRow | Row[Any], renditions: tuple[MediaItem, ...] = ()) -> MediaItem:
-    return MediaItem(**{f: getattr(row, f) for f in _FIELDS}, renditions=renditions)
+def _item(row: Row[Any], renditions: tuple[MediaItem, ...] = ()) -> MediaItem:
+    """The item in a row of `_GET_MANY` (its columns are `_FIELDS`, in order)."""
+    return MediaItem(**dict(zip(_FIELDS, row, strict=True)), renditions=renditions)

@@ -2,20 +2,26 @@
 statement that stores the task, migration 0015), in the queue named after its kind, locked by the task id.
 
 procrastinate gives each job to one worker (its fetch locks the row), wakes workers with LISTEN/NOTIFY, keeps a
-heartbeat per worker, and aborts a job on request (the worker cancels it at once, told by NOTIFY). Two periodic jobs,
-each deferred once per tick in the whole cluster, run on a maintenance queue: one puts back the jobs of workers whose
-heartbeat stopped (another worker then resumes the task from its checkpoint), one runs the retention clean-up.
-A worker stopping gracefully aborts its jobs for a shutdown: the runner has handed the task back, and the job's retry
-puts it back in the queue at once.
+heartbeat per worker, and aborts a job on request (the worker cancels it at once, told by NOTIFY). Each replica
+looks for the jobs of workers whose heartbeat stopped and puts them back in the queue, announced (another worker
+then resumes the task from its checkpoint); a periodic job on a maintenance queue, deferred once per tick in the
+whole cluster, runs the retention clean-up. A worker stopping gracefully aborts its jobs for a shutdown: the runner
+has handed the task back, and the job's retry puts it back in the queue a second later.
+
+Idle, this costs a few statements every `lease / 3` seconds: the heartbeats, the polls (a fallback: a job stored
+or put back is announced) and the look for dead workers all run at that pace, so a dead worker's task resumes
+within about 1.3 leases, and a retried job within a poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 
 import procrastinate
+from procrastinate.manager import get_channel_for_queues
 from sqlalchemy import text
 
 from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
@@ -27,20 +33,21 @@ log = logging.getLogger(__name__)
 # Must match the trigger of migration 0015.
 RUN_TASK = "storyloom.run_task"
 MAINTENANCE_QUEUE = "storyloom.maintenance"
-# How often the jobs of dead workers are looked for; a dead worker's task resumes within the lease, this and the poll.
-STALLED_CHECK_CRON = "* * * * * *"
-# A job put back in the queue (a dead worker's, or one handed back) is not announced by procrastinate, only an
-# inserted one: workers also look for work this often.
-FETCH_POLL_SECONDS = 1.0
+# The beats, polls and looks for dead workers come this many times a lease.
+CHECKS_PER_LEASE = 3
 
 
 class ProcrastinateDispatcher:
-    def __init__(self, db: Database, *, worker_name: str, lease_seconds: float, heartbeat_seconds: float):
-        """`lease_seconds`: a worker whose heartbeat (every `heartbeat_seconds`) is older is presumed dead."""
+    def __init__(self, db: Database, *, worker_name: str, lease_seconds: float):
+        """`lease_seconds`: a worker whose heartbeat is older is presumed dead."""
         self._db = db
         self._name = worker_name
         self._lease = lease_seconds
-        self._heartbeat = heartbeat_seconds
+        # How often workers beat (a worker is presumed dead after three missed beats), look for jobs that were not
+        # announced (a retry's, or behind a lost notice) and for aborts not heard, and how often dead workers'
+        # jobs are looked for. Each costs a statement or two: once a second per worker, they were most of what an
+        # idle server spent.
+        self._check = lease_seconds / CHECKS_PER_LEASE
         conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1,
                                                                              max_size=4))
@@ -50,22 +57,11 @@ class ProcrastinateDispatcher:
         async def run_task(task_id: str) -> None:
             await run(task_id)
 
-        async def retry_stalled_jobs(timestamp: int) -> None:
-            for job in await self._app.job_manager.get_stalled_jobs(task_name=RUN_TASK,
-                                                                    seconds_since_heartbeat=self._lease):
-                log.info("a worker stopped beating: its task goes back to the queue", extra={"job": job.id})
-                try:
-                    await self._app.job_manager.retry_job(job)
-                except Exception:  # finished or put back meanwhile
-                    log.exception("could not put a stalled job back", extra={"job": job.id})
-
         async def retention(timestamp: int) -> None:
             await clean_up()
 
         # Any exception puts the job back (a shutdown's, above all); the task row says whether there is work left.
         self._app.task(name=RUN_TASK, retry=procrastinate.RetryStrategy(wait=1))(run_task)
-        self._app.periodic(cron=STALLED_CHECK_CRON)(self._app.task(
-            name="storyloom.retry_stalled_jobs", queue=MAINTENANCE_QUEUE)(retry_stalled_jobs))
         self._app.periodic(cron=_cron(clean_up_seconds))(self._app.task(
             name="storyloom.task_retention", queue=MAINTENANCE_QUEUE)(retention))
         await self._app.open_async()
@@ -73,9 +69,34 @@ class ProcrastinateDispatcher:
             self._workers.append(asyncio.create_task(self._app.run_worker_async(
                 queues=list(queues), concurrency=concurrency, name=self._name, install_signal_handlers=False,
                 shutdown_graceful_timeout=0, delete_jobs="always", listen_notify=True,
-                fetch_job_polling_interval=FETCH_POLL_SECONDS,
-                update_heartbeat_interval=self._heartbeat, stalled_worker_timeout=self._lease,
-                abort_job_polling_interval=self._heartbeat), name=f"worker {','.join(queues)}"))
+                fetch_job_polling_interval=self._check, update_heartbeat_interval=self._check,
+                stalled_worker_timeout=self._lease, abort_job_polling_interval=self._check),
+                name=f"worker {','.join(queues)}"))
+        self._workers.append(asyncio.create_task(self._retry_stalled_jobs(), name="stalled jobs"))
+
+    async def _retry_stalled_jobs(self) -> None:
+        """Puts the jobs of workers that stopped beating back in their queue, and announces them there, as
+        procrastinate announces only a job stored anew. Every replica looks (one statement); when two put the same
+        job back, the second finds it taken."""
+        manager = self._app.job_manager
+        while True:
+            await asyncio.sleep(self._check)
+            try:
+                stalled = await manager.get_stalled_jobs(task_name=RUN_TASK, seconds_since_heartbeat=self._lease)
+            except Exception:  # the database is away: look again next time
+                log.exception("could not look for stalled jobs")
+                continue
+            for job in stalled:
+                log.info("a worker stopped beating: its task goes back to the queue", extra={"job": job.id})
+                try:
+                    await manager.retry_job(job)
+                    for channel in get_channel_for_queues([job.queue]):
+                        await self._app.connector.execute_query_async(
+                            "SELECT pg_notify(%(channel)s, %(payload)s)", channel=channel,
+                            payload=json.dumps({"type": "job_inserted", "job_id": job.id}))
+                except Exception:  # finished or put back meanwhile
+                    log.info("a stalled job was not put back: taken meanwhile", exc_info=True,
+                             extra={"job": job.id})
 
     async def stop(self) -> None:
         for worker in self._workers:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import json
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, Text, bindparam, cast, delete, select
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.conversations import requirements_from_json
-from storyloom.store.db import Database, completes_when_cancelled
+from storyloom.store.db import Database, completes_when_cancelled, one_fetch
 from storyloom.store.models import SceneRow, StoryRow
 from storyloom.store.pages import newest_first
 from storyloom.store.tasks import task_rows
@@ -41,20 +43,16 @@ class SqlStoryRepository:
         assert found is not None
         return found, False
 
+    @one_fetch
     async def get(self, story_id: str) -> Story | None:
-        # One statement: the story's columns repeat on each of its scenes' rows (none: one row of NULL scenes).
-        rows = await self._db.fetch(
-            select(StoryRow.__table__, *_SCENE_COLUMNS)
-            .outerjoin(SceneRow, SceneRow.story_id == StoryRow.id)
-            .where(StoryRow.id == story_id).order_by(SceneRow.index))
+        rows = await self._db.fetch(_GET, {"story_id": story_id})
         if not rows:
             return None
-        return _story(rows[0], tuple(_scene_of(r) for r in rows if r.scene_index is not None))
+        return _story(rows[0], tuple(_scene_of(r) for r in rows if r.scene_index is not None), decode=json.loads)
 
+    @one_fetch
     async def scene(self, story_id: str, index: int) -> tuple[str, Scene] | None:
-        rows = await self._db.fetch(
-            select(StoryRow.user_id, *_SCENE_COLUMNS).join(SceneRow, SceneRow.story_id == StoryRow.id)
-            .where(StoryRow.id == story_id, SceneRow.index == index))
+        rows = await self._db.fetch(_SCENE, {"story_id": story_id, "index": index})
         return (rows[0].user_id, _scene_of(rows[0])) if rows else None
 
     async def list(self, user_id: str, *, states: tuple[StoryState, ...], limit: int,
@@ -108,17 +106,28 @@ class SqlStoryRepository:
         return media
 
 
-def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...]) -> Story:
+def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...], decode: Callable[[Any], Any] = lambda v: v) -> Story:
+    """The story of a row; `decode` turns its JSON columns into values (`_GET` reads them as text)."""
+    error = decode(row.error) if row.error is not None else None
     return Story(
         id=row.id, user_id=row.user_id, state=row.state, title=row.title,
-        requirements=requirements_from_json(row.requirements),
-        options=StoryOptions(**row.options), create_time=row.create_time, update_time=row.update_time,
-        premise=row.premise, outline=tuple(OutlineScene(**o) for o in row.outline), scenes=scenes,
+        requirements=requirements_from_json(decode(row.requirements)),
+        options=StoryOptions(**decode(row.options)), create_time=row.create_time, update_time=row.update_time,
+        premise=row.premise, outline=tuple(OutlineScene(**o) for o in decode(row.outline)), scenes=scenes,
         planned_scene_count=row.planned_scene_count, task_id=row.task_id, conversation_id=row.conversation_id,
-        source_text=row.source_text, fingerprint=row.fingerprint, error=TaskError(**row.error) if row.error else None)
+        source_text=row.source_text, fingerprint=row.fingerprint, error=TaskError(**error) if error else None)
 
 
 _SCENE_COLUMNS = tuple(getattr(SceneRow, f).label(f"scene_{f}") for f in (*_SCENE_FIELDS, "picture_spec"))
+# The hot reads, built once (see `Database.fetch`). `_GET` is one statement: the story's columns repeat on each of
+# its scenes' rows (none: one row of NULL scenes), its JSON as text, decoded once (`_story`) rather than per row.
+_STORY_JSON = ("requirements", "options", "outline", "error")
+_GET = (select(*(cast(c, Text).label(c.name) if c.name in _STORY_JSON else c for c in StoryRow.__table__.c),
+               *_SCENE_COLUMNS)
+        .outerjoin(SceneRow, SceneRow.story_id == StoryRow.id)
+        .where(StoryRow.id == bindparam("story_id")).order_by(SceneRow.index))
+_SCENE = (select(StoryRow.user_id, *_SCENE_COLUMNS).join(SceneRow, SceneRow.story_id == StoryRow.id)
+          .where(StoryRow.id == bindparam("story_id"), SceneRow.index == bindparam("index")))
 
 
 def _scene_of(row: Row[Any]) -> Scene:

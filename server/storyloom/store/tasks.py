@@ -5,10 +5,25 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, bindparam, case, delete, func, insert, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
 
@@ -25,12 +40,27 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, completes_when_cancelled
+from storyloom.store.db import Database, completes_when_cancelled, one_fetch
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
 
 # The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
 TASKS = cast("Table", TaskRow.__table__)
+
+# The hot reads, built once (see `Database.fetch`): a task, and a page of a user's tasks for each combination of
+# filters.
+_GET = select(TASKS).where(TaskRow.id == bindparam("task_id"))
+
+
+@functools.cache
+def _list_query(states: bool, kind: bool, after: bool) -> Select[Any]:
+    query = select(TASKS).where(TaskRow.user_id == bindparam("user_id"))
+    if states:
+        query = query.where(TaskRow.state.in_(bindparam("states", expanding=True)))
+    if kind:
+        query = query.where(TaskRow.kind == bindparam("kind"))
+    return newest_first(query, TaskRow.create_time, TaskRow.id,
+                        (bindparam("after_time"), bindparam("after_id")) if after else None, bindparam("limit"))
 
 
 @completes_when_cancelled
@@ -46,8 +76,9 @@ class SqlTaskRepository:
         assert found is not None
         return found, False
 
+    @one_fetch
     async def get(self, task_id: str) -> Task | None:
-        rows = await self._db.fetch(select(TaskRow.__table__).where(TaskRow.id == task_id))
+        rows = await self._db.fetch(_GET, {"task_id": task_id})
         return _task(rows[0]) if rows else None
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
@@ -99,6 +130,7 @@ class SqlTaskRepository:
             )
             return [_event(r) for r in rows]
 
+    @one_fetch
     async def list(
         self,
         user_id: str,
@@ -108,13 +140,12 @@ class SqlTaskRepository:
         limit: int,
         after: tuple[dt.datetime, str] | None,
     ) -> list[Task]:
-        query = select(TaskRow.__table__).where(TaskRow.user_id == user_id)
-        if states:
-            query = query.where(TaskRow.state.in_([s.value for s in states]))
-        if kind:
-            query = query.where(TaskRow.kind == kind)
-        query = newest_first(query, TaskRow.create_time, TaskRow.id, after, limit)
-        return [_task(r) for r in await self._db.fetch(query)]
+        params: dict[str, Any] = {"user_id": user_id, "states": [s.value for s in states], "kind": kind,
+                                  "limit": limit}
+        if after is not None:
+            params.update(after_time=after[0], after_id=after[1])
+        rows = await self._db.fetch(_list_query(bool(states), bool(kind), after is not None), params)
+        return [_task(r) for r in rows]
 
     async def live(self) -> builtins.list[Task]:
         async with self._db.begin() as session:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from storyloom.domain.ports.notifier import CHANGED
+from storyloom.domain.stories import story_changes
 from storyloom.v1 import media_pb2, media_pb2_grpc, story_pb2_grpc, task_pb2, task_pb2_grpc
 from storyloom.v1 import story_pb2 as pb
 from tests.conftest import serving, settings_for_tests
@@ -220,3 +221,64 @@ async def test_one_scene_is_read_in_one_statement_and_only_by_its_owner(server):
     assert scene == whole.scenes[1] and len(reads) == 1, reads.statements
     assert await server.app.stories.scene("someone-else", story_id, 1) is None
     assert await server.app.stories.scene(caller.user_id, story_id, 7) is None
+
+
+async def test_a_story_being_written_is_served_from_the_cache_and_never_behind_its_scenes(server):
+    """A story still being written is kept too: each write of it is announced. Every SCENE_READY event comes after
+    its scene's write, so the story read then (from the cache or not) already has that scene."""
+    caller = await server.new_caller()
+    stories = story_pb2_grpc.StoryServiceStub(server.channel)
+    tasks = task_pb2_grpc.TaskServiceStub(server.channel)
+    task = await stories.CreateStory(pb.CreateStoryRequest(parent="users/me", requirements=LUNA, scene_count=3,
+                                                           skip_narration=True), metadata=caller.metadata)
+    ready: list[int] = []
+    async for event in tasks.WatchTask(task_pb2.WatchTaskRequest(name=task.name), metadata=caller.metadata):
+        if event.type == task_pb2.TASK_EVENT_TYPE_SCENE_READY:
+            scene = pb.Scene()
+            assert event.part.Unpack(scene)
+            ready.append(scene.index)
+        story = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+        written = {s.index: s for s in story.scenes}
+        for index in ready:
+            assert written[index].text and written[index].picture.name, (index, story)
+    final = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+    assert final.state == pb.STORY_STATE_READY and sorted(ready) == [0, 1, 2]
+    assert [s.text for s in final.scenes] == [s.text for s in (await server.app.stories.get(
+        caller.user_id, task.target.rsplit("/", 1)[1])).scenes]
+
+
+async def test_an_unfinished_story_changed_through_another_replica_is_read_again_once_the_notice_is_heard(
+        tmp_path, postgres_url):
+    secret = "test-replicas"
+    async with serving(settings_for_tests(tmp_path / "a", database_url=postgres_url, secret=secret)) as a, \
+            serving(settings_for_tests(tmp_path / "b", database_url=postgres_url, secret=secret)) as b:
+        caller = await a.new_caller()
+        task = await finished_story(a, caller)
+        story_id = task.target.rsplit("/", 1)[1]
+        async with a.app.db.engine.begin() as conn:  # back to being written, as the bench does
+            await conn.execute(text("UPDATE stories SET state = 'GENERATING' WHERE id = :id"), {"id": story_id})
+        await a.app.notifier.publish(CHANGED, task.target)
+        stories = story_pb2_grpc.StoryServiceStub(a.channel)
+        first = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+        assert first.state == pb.STORY_STATE_GENERATING
+        # Kept once the database's echoes of the announcements so far (the story's writing, the publish above),
+        # which each drop the copy when they come, have all come.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            with counting_statements(a.app.db.engine) as reads:
+                again = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+            assert again == first
+            if len(reads) == 0:
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"never kept: {reads.statements}"
+            await asyncio.sleep(0.05)
+
+        heard = asyncio.Event()
+        a.app.notifier.listen(CHANGED, lambda key: heard.set() if key == story_changes(story_id) else None)
+        async with b.app.db.engine.begin() as conn:  # a write of B's writer, announced as its domain does
+            await conn.execute(text("UPDATE stories SET title = 'Retitled' WHERE id = :id"), {"id": story_id})
+        await b.app.notifier.publish(CHANGED, story_changes(story_id))
+        await asyncio.wait_for(heard.wait(), timeout=30)
+
+        changed = await stories.GetStory(pb.GetStoryRequest(name=task.target), metadata=caller.metadata)
+        assert changed.title == "Retitled"
