@@ -10,7 +10,9 @@ them, so a busy machine slows both alike); the data directory is on the disk the
 fsync costs what it costs.
 
 Each level sends one message from each of N users at once (N concurrent SendMessage streams) and reads each reply to
-its end; level 1 sends `--one-stream-replies` messages one after another (one sample says little on a busy machine).
+its end; the N conversations are created before the clock starts (created in the same gather, as before 2026-12-05,
+their writes spread the sends over seconds, so "500 at once" was about 80 at once and looked far better); level 1
+sends `--one-stream-replies` messages one after another (one sample says little on a busy machine).
 The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly that pace,
 by design; "server-added" first text is the first-text time minus what the engine alone takes to its first word
 (measured beside, in the same process). The statements are counted on the server's database engine.
@@ -50,15 +52,19 @@ from tests.support.sql_counter import counting_statements
 TEXT = "Hi! I want a story about a brave fox named Luna"
 
 
-async def one_reply(stub: conversation_pb2_grpc.ConversationServiceStub, metadata: Any,
+async def new_conversation(stub: conversation_pb2_grpc.ConversationServiceStub, metadata: Any) -> str:
+    conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"), metadata=metadata)
+    return conversation.name
+
+
+async def one_reply(stub: conversation_pb2_grpc.ConversationServiceStub, metadata: Any, conversation: str,
                     deadline: float) -> tuple[float, float, float, int] | str:
     """(accepted, first text, whole reply, words) in seconds, or the error's code name."""
-    conversation = await stub.CreateConversation(pb.CreateConversationRequest(parent="users/me"), metadata=metadata)
     started = time.perf_counter()
     accepted = first = 0.0
     deltas = 0
     try:
-        async for reply_event in stub.SendMessage(pb.SendMessageRequest(conversation=conversation.name, text=TEXT),
+        async for reply_event in stub.SendMessage(pb.SendMessageRequest(conversation=conversation, text=TEXT),
                                                   metadata=metadata, timeout=deadline):
             kind = reply_event.WhichOneof("event")
             if kind == "accepted":
@@ -149,12 +155,18 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         for key in keys:  # warm the key cache: the keys' first lookups are not what is measured
                             await app.accounts.authenticate(key[0][1])
                         statements_before = len(statements)
+                        # The conversations first, so that every stream's SendMessage goes out at once (created in
+                        # the same gather, their writes spread the sends over seconds).
+                        sends = ([keys[0]] * one_stream_replies if concurrency == 1 else keys)
+                        conversations = await asyncio.gather(*(new_conversation(stub, k) for k in sends))
                         REFUSAL_TIMES.clear()
                         started = time.perf_counter()
                         if concurrency == 1:  # one stream: replies one after another (percentiles of several)
-                            results = [await one_reply(stub, keys[0], deadline) for _ in range(one_stream_replies)]
+                            results = [await one_reply(stub, key, name, deadline)
+                                       for key, name in zip(sends, conversations, strict=True)]
                         else:
-                            results = await asyncio.gather(*(one_reply(stub, k, deadline) for k in keys))
+                            results = await asyncio.gather(*(one_reply(stub, key, name, deadline)
+                                                             for key, name in zip(sends, conversations, strict=True)))
                         elapsed = time.perf_counter() - started
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
