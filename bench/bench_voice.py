@@ -11,9 +11,12 @@ recent words the recognizer reads before each transcription (VoiceLimits.recogni
 
 The spoken questions are synthesized without piper's random variation (noise_scale and noise_w_scale 0), so every
 run streams the same samples and "wrong transcripts" is no longer a draw of piper's noise. It can still move a
-little: where the detector's pauses fall against the 100 ms chunks (under load) changes the audio each speculative
-final hears (0 or 1 of 12 over eight runs at a load of 7-16 on 2 cores: "find a magic stone" heard as "find the
-magic stone" in five, while the direct engines, on the whole clip with the same context, heard it right).
+little: an utterance starts the pre-roll before the detector's speech start, which falls on its 32 ms frames; the
+silence streamed between turns (100 ms chunks, as long as the reply takes) shifts those frames against the clip in
+4 ms steps, so the audio a final hears starts 0.28-0.31 s before the first word, a few ms apart from run to run.
+tiny.en hears "find a magic stone" as "find the magic stone" at 7 of 21 such starts (0.26-0.34 s, 4 ms apart;
+the 5 turns before it at none), so turn 6 is wrong in most runs; the direct engines' clip always starts 0.35 s
+before, where it is right. The final heard all the speech and the same context either way (traced).
 How the recognizer copes with a varied voice is measured apart, after the run: `--varied` renditions of each
 question with piper's own variation, transcribed by the final pass with the previous questions as context and
 without (wrong transcripts out of 12 x varied, each way; on 16 renditions, 14 of 192 with context against 23
