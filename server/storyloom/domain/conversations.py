@@ -253,10 +253,7 @@ class Conversations:
                                        request_id)
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
-        conversation = await self._repo.get(conversation_id)
-        if conversation is None or conversation.user_id != user_id:
-            raise NotFound(f"users/{user_id}/conversations/{conversation_id}")
-        return conversation
+        return _owned(user_id, conversation_id, await self._repo.get(conversation_id))
 
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         return await self._repo.list(user_id, limit, after)
@@ -326,8 +323,7 @@ class Conversations:
         name = f"users/{user_id}/conversations/{conversation_id}"
 
         def accept(conversation: Conversation) -> None:
-            if conversation.user_id != user_id:
-                raise NotFound(name)
+            _owned(user_id, conversation_id, conversation)
             if conversation.status == "ARCHIVED":
                 raise FailedPrecondition(f"{name} is archived; unarchive it to send messages",
                                          reason="CONVERSATION_ARCHIVED", metadata={"resourceName": name})
@@ -351,17 +347,13 @@ class Conversations:
             conversation, user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
                 quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text), accept=accept)
-        except LookupError:
+        except BaseException as failed:  # nothing was stored: the slot and the admission go back
             self._tasks.not_stored(task.task)
             self._admission.release(reply_id)
-            raise NotFound(name) from None
-        except QuotaExceeded as exceeded:
-            self._tasks.not_stored(task.task)
-            self._admission.release(reply_id)
-            raise _rate_limited(limit, exceeded.oldest, now) from None
-        except BaseException:
-            self._tasks.not_stored(task.task)
-            self._admission.release(reply_id)
+            if isinstance(failed, LookupError):
+                raise NotFound(name) from None
+            if isinstance(failed, QuotaExceeded):
+                raise _rate_limited(limit, failed.oldest, now) from None
             raise
         # The reply's writer, if it runs in this process, starts from these instead of reading them back.
         self._just_sent[reply.id] = (conversation, user_message, reply)
@@ -725,6 +717,13 @@ def _rate_limited(limit: int, oldest: dt.datetime | None, now: dt.datetime) -> R
         retry_after_seconds=max(0.001, retry),
         metadata={"limit": str(limit), "window": "60s"},
     )
+
+
+def _owned(user_id: str, conversation_id: str, conversation: Conversation | None) -> Conversation:
+    """`conversation` if it is the user's; NOT_FOUND otherwise (another's is not told apart from a missing one)."""
+    if conversation is None or conversation.user_id != user_id:
+        raise NotFound(f"users/{user_id}/conversations/{conversation_id}")
+    return conversation
 
 
 def _title_from(text: str) -> str:

@@ -103,6 +103,13 @@ class TaskEvent:
     error: TaskError | None = None
     part: TaskPart | None = None
 
+    @classmethod
+    def of(cls, task: Task, now: dt.datetime, error: TaskError | None = None,
+           part: TaskPart | None = None) -> TaskEvent:
+        """The event that logs `task` as it is now (its last sequence number)."""
+        return cls(task_id=task.id, sequence=task.last_sequence, create_time=now, state=task.state, stage=task.stage,
+                   percent=task.percent, message=task.message, eta=task.eta, error=error, part=part)
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskUpdate:

@@ -221,9 +221,7 @@ class TaskRunner:
                                       heartbeat_time=now, start_time=task.start_time or now, message="Started.",
                                       last_sequence=task.last_sequence + 1, update_time=now)
         self._claimed_new.add(task.id)
-        return NewTask(claimed, new.first_event, TaskEvent(
-            task_id=task.id, sequence=claimed.last_sequence, create_time=now, state=claimed.state,
-            stage=claimed.stage, percent=claimed.percent, message=claimed.message, eta=claimed.eta))
+        return NewTask(claimed, new.first_event, TaskEvent.of(claimed, now))
 
     def not_stored(self, task: Task) -> None:
         """The task from `claim_new` was not stored (its transaction failed): its slot is free again."""

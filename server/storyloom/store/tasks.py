@@ -108,12 +108,7 @@ class SqlTaskRepository:
                         message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
                         last_sequence=TaskRow.last_sequence + 1, update_time=now)
                 .returning(*TASKS.c))).all()
-            claimed: builtins.list[tuple[Task, TaskEvent]] = []
-            for row in rows:
-                task = _task(row)
-                claimed.append((task, TaskEvent(task_id=task.id, sequence=task.last_sequence, create_time=now,
-                                                state=task.state, stage=task.stage, percent=task.percent,
-                                                message=task.message, eta=task.eta)))
+            claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, rows)]
             if claimed:
                 connection.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
             return claimed
@@ -219,11 +214,7 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
         raise LookupError(f"task {task_id} does not exist")
     task = _task(row)
-    event = TaskEvent(
-        task_id=task_id, sequence=task.last_sequence, create_time=now, state=task.state, stage=task.stage,
-        percent=task.percent, message=task.message, eta=task.eta, error=update.error, part=update.part,
-    )
-    return task, event
+    return task, TaskEvent.of(task, now, update.error, update.part)
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
