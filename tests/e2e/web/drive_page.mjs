@@ -180,18 +180,20 @@ try {
   // --- the first scene's play button plays its narration --------------------------------------------------------
   if (result.story.scenes.length > 0) {
     await page.click("#scenes .scene:first-child button.play");
-    await page.waitForFunction(
+    // The audio plays (not paused, its clock moving) and its button says so, both read in one page turn: the "play"
+    // event that relabels the button is queued by play() and, on a busy machine, can run after the clock has moved
+    // and after a DevTools call (CI once read "Play" beside a narration that was playing, 24 s or more long).
+    const playing = await page.waitForFunction(
       () => {
-        const audio = document.querySelector("#scenes .scene:first-child audio");
-        return !audio.paused && audio.currentTime > 0;
+        const card = document.querySelector("#scenes .scene:first-child");
+        const audio = card.querySelector("audio");
+        const button = card.querySelector("button.play").textContent;
+        return !audio.paused && audio.currentTime > 0 && button !== "▶ Play" && { button, currentTime: audio.currentTime };
       },
       null,
       { timeout: 15_000 },
     );
-    result.playing = await page.evaluate(() => {
-      const card = document.querySelector("#scenes .scene:first-child");
-      return { button: card.querySelector("button.play").textContent, currentTime: card.querySelector("audio").currentTime };
-    });
+    result.playing = await playing.jsonValue();
     await page.click("#scenes .scene:first-child button.play"); // pause again
     await page.waitForFunction(() => document.querySelector("#scenes .scene:first-child audio").paused);
     step("played");
