@@ -16,19 +16,22 @@ sends `--one-stream-replies` messages one after another (one sample says little 
 The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly that pace,
 by design; "server-added" first text is the first-text time minus what the engine alone takes to its first word
 (measured beside, in the same process). The statements are counted on the server's database engine.
-The load client shares the server's process and CPU, as in the issue's figures; the machine's load average is
-printed, since other work on it slows everything alike.
+The load client shares the server's process and CPU, as in the issue's figures; with `--client-process` it runs in
+a process of its own (as callers do), so the server's event loop does only the server's work; both ways the machine's
+load average is printed, since other work on it slows everything alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +109,29 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:8.1f} ms  p95 {p95 * 1000:8.1f} ms"
 
 
+Results = list[tuple[float, float, float, int] | str]
+
+
+async def send_all(address: str, sends: list[Any], conversations: list[str], deadline: float,
+                   one_after_another: bool) -> tuple[Results, list[float]]:
+    """Each conversation's message, at once (or one after another), each reply read to its end; the refusal times."""
+    REFUSAL_TIMES.clear()
+    async with grpc.aio.insecure_channel(address) as channel:
+        await channel.channel_ready()  # connected before the clock starts
+        stub = conversation_pb2_grpc.ConversationServiceStub(channel)
+        pairs = zip(sends, conversations, strict=True)
+        if one_after_another:
+            results: Results = [await one_reply(stub, key, name, deadline) for key, name in pairs]
+        else:
+            results = list(await asyncio.gather(*(one_reply(stub, key, name, deadline) for key, name in pairs)))
+    return results, list(REFUSAL_TIMES)
+
+
+def send_all_in_this_process(*args: Any) -> tuple[Results, list[float]]:
+    """`send_all` in the load client's own process (its own event loop)."""
+    return asyncio.run(send_all(*args))
+
+
 async def engine_first_word(app: Any) -> float:
     """What the engine alone takes to its first word (median of 5), the part of first text the server does not add."""
     times = []
@@ -119,16 +145,25 @@ async def engine_first_word(app: Any) -> float:
 
 
 async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-               synchronous: str, postgres: str, one_stream_replies: int) -> None:
-    if postgres:
-        async with postgres_database(postgres) as url:
-            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url, one_stream_replies)
-    else:
-        await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "", one_stream_replies)
+               synchronous: str, postgres: str, one_stream_replies: int, client_process: bool) -> None:
+    client = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if client_process else None)
+    try:
+        if client is not None:  # the process started and its imports done before anything is measured
+            await asyncio.get_running_loop().run_in_executor(client, percentiles, [])
+        if postgres:
+            async with postgres_database(postgres) as url:
+                await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url, one_stream_replies,
+                              client)
+        else:
+            await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "", one_stream_replies,
+                          client)
+    finally:
+        if client is not None:
+            client.shutdown()
 
 
 async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-                  synchronous: str, database_url: str, one_stream_replies: int) -> None:
+                  synchronous: str, database_url: str, one_stream_replies: int, client: Executor | None) -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
@@ -142,10 +177,11 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                 engine_first = await engine_first_word(app)
                 database = "PostgreSQL" if database_url else f"SQLite synchronous={synchronous}"
                 print(f"chat replies, {database}, {concurrent_replies} written at once, offline "
-                      f"engine at {word_delay * 1000:g} ms "
-                      f"a word; engine alone to its first word "
+                      f"engine at {word_delay * 1000:g} ms a word; load client in "
+                      f"{'a process of its own' if client else 'the server process'}; engine alone to its first word "
                       f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-                async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                address = f"127.0.0.1:{running.port}"
+                async with grpc.aio.insecure_channel(address) as channel:
                     stub = conversation_pb2_grpc.ConversationServiceStub(channel)
                     for concurrency in levels:
                         keys = []
@@ -159,14 +195,14 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         # the same gather, their writes spread the sends over seconds).
                         sends = ([keys[0]] * one_stream_replies if concurrency == 1 else keys)
                         conversations = await asyncio.gather(*(new_conversation(stub, k) for k in sends))
-                        REFUSAL_TIMES.clear()
+                        # One stream: replies one after another (percentiles of several).
+                        load = (address, sends, conversations, deadline, concurrency == 1)
                         started = time.perf_counter()
-                        if concurrency == 1:  # one stream: replies one after another (percentiles of several)
-                            results = [await one_reply(stub, key, name, deadline)
-                                       for key, name in zip(sends, conversations, strict=True)]
+                        if client is None:
+                            results, refusal_times = await send_all(*load)
                         else:
-                            results = await asyncio.gather(*(one_reply(stub, key, name, deadline)
-                                                             for key, name in zip(sends, conversations, strict=True)))
+                            results, refusal_times = await asyncio.get_running_loop().run_in_executor(
+                                client, send_all_in_this_process, *load)
                         elapsed = time.perf_counter() - started
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
@@ -183,8 +219,8 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)
                                                                               for r in rows]))
                         print("       whole reply       " + percentiles([r[2] for r in rows]))
-                        if REFUSAL_TIMES:
-                            print("       refused after     " + percentiles(REFUSAL_TIMES))
+                        if refusal_times:
+                            print("       refused after     " + percentiles(refusal_times))
                 print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
             await running.stop(0.5)
@@ -204,8 +240,11 @@ if __name__ == "__main__":
                         help="replies sent one after another at level 1 (its percentiles are over these)")
     parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres", default="",
                         help="run on a new database of this PostgreSQL server instead of SQLite")
+    parser.add_argument("--client-process", action="store_true",
+                        help="run the load client in a process of its own instead of the server's event loop")
     args = parser.parse_args()
     for _round in range(args.rounds):
         for level in args.sqlite_synchronous.upper().split(","):
             asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
-                             args.concurrent_replies, level, args.postgres, args.one_stream_replies))
+                             args.concurrent_replies, level, args.postgres, args.one_stream_replies,
+                             args.client_process))
