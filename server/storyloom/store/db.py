@@ -221,7 +221,7 @@ class Database:
                     with inline.begin():
                         done = work(inline)
                 except OperationalError as exc:  # busy: never wait on the event loop (nothing was stored)
-                    if "locked" not in str(exc) and "busy" not in str(exc):
+                    if not _is_busy(exc):
                         raise
                 else:
                     self._checkpoint_if_due()
@@ -264,7 +264,7 @@ class Database:
                 with self._inline.connect() as inline:
                     return list(inline.execute(statement, params).all())
             except OperationalError as exc:  # busy: never wait on the event loop
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_busy(exc):
                     raise
         return await run_to_completion(self._fetch(statement, params))
 
@@ -327,6 +327,14 @@ class RollbackOnCloseConnection(sqlite3.Connection):
                 self.rollback()
         finally:
             super().close()
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock it needs: SQLITE_BUSY or SQLITE_LOCKED, in any
+    of their extended forms (SQLITE_BUSY_SNAPSHOT...), which keep the primary code in their low byte. The code, not
+    the message: the message of a wrapped error holds the statement's text too."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _insert_values(row: Any) -> tuple[Table, dict[str, Any]]:
