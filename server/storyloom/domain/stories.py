@@ -478,10 +478,12 @@ class Stories:
                                      narration_state="READY" if media_id else "FAILED")
 
     async def _update_scene(self, story_id: str, index: int, writes: asyncio.Lock, **fields: Any) -> None:
+        """Changes some fields of a stored scene: reads that scene alone, writes it back whole (`_put_scene`)."""
         async with writes:
-            story = await self._load(story_id)
-            scene = next(s for s in story.scenes if s.index == index)
-            await self._put_scene(story_id, dataclasses.replace(scene, **fields))
+            found = await self._repo.scene(story_id, index)
+            if found is None:
+                raise NotFound(f"stories/{story_id}")
+            await self._put_scene(story_id, dataclasses.replace(found[1], **fields))
 
     async def _scene_renditions(self, story: Story, index: int) -> None:
         """The renditions of the scene's picture and narration (made after the scene is announced: an app shows the

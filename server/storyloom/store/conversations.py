@@ -234,6 +234,9 @@ def _utc(value: Any) -> dt.datetime | None:
 
 
 def _message_values(message: Message, request_id: str) -> dict[str, Any]:
+    """A message's columns for a Core insert, mapped from the domain object as `tasks._task_values` maps a task. Not
+    `db._insert_values`, which reads the columns off an ORM row (what `insert_once` takes): a MessageRow made only to
+    be read back would need this same mapping for its arguments, and cost the send an ORM object per message."""
     return dict(id=message.id, conversation_id=message.conversation_id, user_id=message.user_id,
                 position=message.position, role=message.role, text=message.text, state=message.state,
                 finish_reason=message.finish_reason, input_tokens=message.input_tokens,

@@ -133,11 +133,7 @@ class Database:
         # for the writer; in the rare moment it would (busy), the read goes the threaded way instead.
         self._inline: Engine | None = None
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
-            self._inline = create_engine(self.url.set(drivername="sqlite+pysqlite"), poolclass=StaticPool,
-                                         connect_args={"check_same_thread": False})
-            event.listen(self._inline, "connect", _inline_pragmas)
-            # Statement listeners on the async engine (tests count statements there) hear these too.
-            event.listen(self._inline, "before_cursor_execute", self._heard_inline)
+            self._inline = self._inline_engine(_inline_pragmas)
         # PostgreSQL's hot reads take their own small pool in autocommit, unpinged: through the main pool each
         # fetch costs four round trips (the pre-ping in a transaction of its own, BEGIN, the query, ROLLBACK);
         # here it costs one, and nothing to reset on return (no transaction). A connection found dead is retried
@@ -159,10 +155,16 @@ class Database:
         self._inline_commits = 0
         self._writing: Connection | None = None
         if self._inline is not None and sqlite_synchronous == "NORMAL":
-            self._inline_writer = create_engine(self.url.set(drivername="sqlite+pysqlite"), poolclass=StaticPool,
-                                                connect_args={"check_same_thread": False})
-            event.listen(self._inline_writer, "connect", _inline_writer_pragmas)
-            event.listen(self._inline_writer, "before_cursor_execute", self._heard_inline)
+            self._inline_writer = self._inline_engine(_inline_writer_pragmas)
+
+    def _inline_engine(self, pragmas: Callable[[Any, Any], None]) -> Engine:
+        """An engine whose statements run on the event loop: pysqlite on one connection, set up by `pragmas`.
+        Statement listeners on the async engine (tests count statements there) hear its statements too."""
+        engine = create_engine(self.url.set(drivername="sqlite+pysqlite"), poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", pragmas)
+        event.listen(engine, "before_cursor_execute", self._heard_inline)
+        return engine
 
     def pool_status(self) -> dict[str, int]:
         """The connection pool now: its size, connections checked out, idle in it, and over its size."""
@@ -221,7 +223,7 @@ class Database:
                     with inline.begin():
                         done = work(inline)
                 except OperationalError as exc:  # busy: never wait on the event loop (nothing was stored)
-                    if "locked" not in str(exc) and "busy" not in str(exc):
+                    if not _is_busy(exc):
                         raise
                 else:
                     self._checkpoint_if_due()
@@ -264,7 +266,7 @@ class Database:
                 with self._inline.connect() as inline:
                     return list(inline.execute(statement, params).all())
             except OperationalError as exc:  # busy: never wait on the event loop
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_busy(exc):
                     raise
         return await run_to_completion(self._fetch(statement, params))
 
@@ -327,6 +329,14 @@ class RollbackOnCloseConnection(sqlite3.Connection):
                 self.rollback()
         finally:
             super().close()
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock it needs: SQLITE_BUSY or SQLITE_LOCKED, in any
+    of their extended forms (SQLITE_BUSY_SNAPSHOT...), which keep the primary code in their low byte. The code, not
+    the message: the message of a wrapped error holds the statement's text too."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _insert_values(row: Any) -> tuple[Table, dict[str, Any]]:

@@ -135,10 +135,3 @@ def _scene_of(row: Row[Any]) -> Scene:
     fields = {f: getattr(row, f"scene_{f}") for f in _SCENE_FIELDS}
     spec = row.scene_picture_spec
     return Scene(**fields, picture_spec=PictureSpec.from_dict(spec) if spec else None)
-
-
-def _scene(row: SceneRow) -> Scene:
-    return Scene(index=row.index, title=row.title, text=row.text, mood=row.mood,
-                 illustration_prompt=row.illustration_prompt, picture_id=row.picture_id,
-                 picture_state=row.picture_state, narration_id=row.narration_id, narration_state=row.narration_state,
-                 picture_spec=PictureSpec.from_dict(row.picture_spec) if row.picture_spec else None)
