@@ -68,6 +68,11 @@ class Metrics:
         self.tts_rtf = Histogram("storyloom_tts_real_time_factor",
                                  "Synthesis seconds per second of speech (below 1: faster than real time).",
                                  buckets=RATIOS, registry=registry)
+        # The per-call families' children by label values, found once: prometheus_client's labels() checks and
+        # converts its arguments and takes a lock each time, and every call would look up two or three.
+        self._calls: dict[tuple[str, str], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
+        self._streams: dict[str, Gauge] = {}
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -78,13 +83,25 @@ class Metrics:
 
     def rpc_started(self, method: str, streaming: bool) -> None:
         if streaming:
-            self.open_streams.labels(method).inc()
+            self._open_streams(method).inc()
 
     def rpc_finished(self, method: str, code: str, seconds: float, streaming: bool) -> None:
         if streaming:
-            self.open_streams.labels(method).dec()
-        self.rpcs.labels(method, code).inc()
-        self.rpc_seconds.labels(method).observe(seconds)
+            self._open_streams(method).dec()
+        calls = self._calls.get((method, code))
+        if calls is None:
+            calls = self._calls[method, code] = self.rpcs.labels(method, code)
+        calls.inc()
+        duration = self._durations.get(method)
+        if duration is None:
+            duration = self._durations[method] = self.rpc_seconds.labels(method)
+        duration.observe(seconds)
+
+    def _open_streams(self, method: str) -> Gauge:
+        streams = self._streams.get(method)
+        if streams is None:
+            streams = self._streams[method] = self.open_streams.labels(method)
+        return streams
 
     def task_state(self, kind: str, previous: str | None, state: str) -> None:
         if previous in LIVE_STATES:
