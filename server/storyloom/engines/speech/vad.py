@@ -13,11 +13,12 @@ once, lazily, and shared; every `stream()` has its own state, so streams are ind
 Events, with hysteresis on the frame probabilities:
 - `speech_started` once speech has lasted `min_speech_seconds` (frames at or above `threshold`, and frames above
   `neg_threshold` between them); its offset is where that speech began, so the event itself comes
-  `min_speech_seconds` (+ up to a frame) after the offset. The frames fall wherever the stream's audio puts them,
-  so the first speech frame starts 0-60 ms after the first sound, by a different amount each time; the offset is
-  therefore refined to the sample where the sound that frame hears began (`speech_onset`): the same point of the
-  speech whatever the frames' phase, so an utterance cut a fixed time before it is the same audio every time
-  (tiny.en flips "a"/"the" with 4 ms shifts of an utterance's start);
+  `min_speech_seconds` (+ up to a frame, + however long the sound went on before the first speech frame) after the
+  offset. The frames fall wherever the stream's audio puts them, so the first speech frame starts 0-100 ms after
+  the first sound, by a different amount each time; the offset is therefore refined to the sample where the sound
+  that frame hears began (`speech_onset`): the same point of the speech whatever the frames' phase, so an
+  utterance cut a fixed time before it is the same audio every time (tiny.en flips "a"/"the" with 4 ms shifts of
+  an utterance's start);
 - `speech_stopped` once `min_silence_seconds` of non-speech (from the first frame below `neg_threshold`, until a
   frame reaches `threshold` again) follow; its offset is where that silence began.
 Offsets are seconds from the start of the stream's audio. Audio at another rate than 16 kHz is resampled on the way
@@ -48,7 +49,7 @@ _STATE_SHAPE = (1, 1, 128)
 # The speech onset: the start of the sound the first speech frame hears, found by walking back from that frame's
 # loudest point while a 5 ms RMS envelope stays at or above ONSET_LEVEL (or NOISE_FACTOR x the recent non-speech
 # level, if higher), over gaps shorter than ONSET_GAP (the closure of a "k" or "t"), at most ONSET_LOOKBACK before
-# the frame (the detector's first speech frame comes 0-60 ms after the first sound).
+# the frame (the detector's first speech frame comes 0-100 ms after the first sound).
 ONSET_WINDOW = 80  # samples: 5 ms
 ONSET_LEVEL = 0.002  # about -54 dBFS
 NOISE_FACTOR = 3.0
