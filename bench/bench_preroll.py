@@ -1,6 +1,6 @@
 """Benchmark: how much audio before the speech onset the final transcription should hear (VoiceLimits.pre_roll_seconds).
 
-    .venv/bin/python bench/bench_preroll.py [--renditions 6] [--pre-rolls 0.1,0.2,0.3,0.35,0.4,0.5]
+    .venv/bin/python bench/bench_preroll.py [--renditions 6] [--pre-rolls 0.1,0.2,0.3,0.35,0.4,0.5] [--show]
 
 Each of bench_voice's 12 questions and the 8 test sentences is synthesized `--renditions` times with piper's own
 random variation, cycling through three voices (the default; faster and quieter; slower), and streamed as Converse
@@ -46,7 +46,12 @@ def detect(vad: SileroVad, stream: bytes) -> tuple[float, float, float] | None:
     frame_starts: list[float] = []
     detector = vad.stream(RATE)
     onset_of = detector.speech_onset
-    detector.speech_onset = lambda start: frame_starts.append(start) or onset_of(start)  # type: ignore[method-assign]
+
+    def noted(frame_start: float) -> float:
+        frame_starts.append(frame_start)
+        return onset_of(frame_start)
+
+    detector.speech_onset = noted  # type: ignore[method-assign]
     events = []
     for at in range(0, len(stream), CHUNK_BYTES):
         events += detector.feed(stream[at:at + CHUNK_BYTES])
@@ -63,7 +68,7 @@ def cut(stream: bytes, start: float, end: float) -> bytes:
     return stream[first:max(first, round(end * RATE) * 2)]
 
 
-async def main(renditions: int, pre_rolls: list[float], show: bool) -> None:
+async def main(renditions: int, pre_rolls: list[float], show: bool, seed: int) -> None:
     stt = WhisperSpeechToText(window_seconds=10.0)
     await stt.warm_up()
     vad = SileroVad(min_silence_seconds=0.4)
@@ -71,10 +76,10 @@ async def main(renditions: int, pre_rolls: list[float], show: bool) -> None:
     texts = [(text, " ".join(QUESTIONS[:i])) for i, text in enumerate(QUESTIONS)]
     texts += [(text, " ".join(SENTENCES[:i])) for i, text in enumerate(SENTENCES)]
     starts = [f"onset-{p:.2f}" for p in pre_rolls] + [f"frame-{FRAME_PRE_ROLL_SECONDS:.2f}"]
-    wrong = dict.fromkeys(starts, 0)
+    right: dict[str, list[bool]] = {name: [] for name in starts}  # per utterance, in order
     errors = dict.fromkeys(starts, 0)
     words = clips = undetected = 0
-    rng = random.Random(16)
+    rng = random.Random(seed)
     began = time.perf_counter()
     try:
         for rendition in range(renditions):
@@ -96,20 +101,24 @@ async def main(renditions: int, pre_rolls: list[float], show: bool) -> None:
                     audio = cut(stream, start, stop + POST_ROLL_SECONDS)
                     heard = (await stt.transcribe_partial(audio, RATE, final=True, context=context)).text
                     errors[name] += word_errors([text], [heard])[0]
-                    if not same_words(text, heard):
-                        wrong[name] += 1
-                        if show:
-                            print(f"  {name}: said {text!r}, heard {heard!r} (onset {onset - lead:.3f} s into "
-                                  f"the clip, frame {frame_start - lead:.3f} s)", flush=True)
+                    right[name].append(same_words(text, heard))
+                    if not right[name][-1] and show:
+                        print(f"  {name}: said {text!r}, heard {heard!r} (onset {onset - lead:.3f} s into "
+                              f"the clip, frame {frame_start - lead:.3f} s)", flush=True)
             print(f"rendition {rendition + 1} of {renditions} done ({time.perf_counter() - began:.0f} s)", flush=True)
     finally:
         for voice in voices:
             await voice.aclose()
         await stt.aclose()
-    print(f"\n{clips} utterances ({words} words; {undetected} the detector missed), final pass with context:")
+    print(f"\n{clips} utterances ({words} words; {undetected} the detector missed), final pass with context; "
+          f"against {starts[-1]}, the utterances only this start / only that one heard right:")
+    reference = right[starts[-1]]
     for name in starts:
-        print(f"  start {name:<11} wrong transcripts {wrong[name]:3d} of {clips}   word errors {errors[name]:3d} "
-              f"({errors[name] / max(words, 1) * 100:.2f} %)")
+        wrong = right[name].count(False)
+        gained = sum(this and not that for this, that in zip(right[name], reference, strict=True))
+        lost = sum(that and not this for this, that in zip(right[name], reference, strict=True))
+        print(f"  start {name:<11} wrong transcripts {wrong:3d} of {clips}   word errors {errors[name]:3d} "
+              f"({errors[name] / max(words, 1) * 100:.2f} %)   {gained:3d} / {lost:3d}")
 
 
 if __name__ == "__main__":
@@ -118,5 +127,6 @@ if __name__ == "__main__":
     parser.add_argument("--pre-rolls", default="0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.5",
                         help="seconds before the refined onset, comma-separated")
     parser.add_argument("--show", action="store_true", help="print every wrong transcript")
+    parser.add_argument("--seed", type=int, default=16, help="of the leading silences (piper's noise is not seeded)")
     args = parser.parse_args()
-    asyncio.run(main(args.renditions, [float(p) for p in args.pre_rolls.split(",")], args.show))
+    asyncio.run(main(args.renditions, [float(p) for p in args.pre_rolls.split(",")], args.show, args.seed))
