@@ -10,13 +10,14 @@ see engines/speech/stt.py), to compare the two under the same load. `--context-w
 recent words the recognizer reads before each transcription (VoiceLimits.recognizer_context_words).
 
 The spoken questions are synthesized without piper's random variation (noise_scale and noise_w_scale 0), so every
-run streams the same samples and "wrong transcripts" is no longer a draw of piper's noise. It can still move a
-little: an utterance starts the pre-roll before the detector's speech start, which falls on its 32 ms frames; the
-silence streamed between turns (100 ms chunks, as long as the reply takes) shifts those frames against the clip in
-4 ms steps, so the audio a final hears starts 0.28-0.31 s before the first word, a few ms apart from run to run.
-tiny.en hears "find a magic stone" as "find the magic stone" at 7 of 21 such starts (0.26-0.34 s, 4 ms apart;
-the 5 turns before it at none), so turn 6 is wrong in most runs; the direct engines' clip always starts 0.35 s
-before, where it is right. The final heard all the speech and the same context either way (traced).
+run streams the same samples and "wrong transcripts" is no longer a draw of piper's noise. Nor of where the
+detector's 32 ms frames fall: the silence streamed between turns (100 ms chunks, as long as the reply takes) shifts
+them against the clip in 4 ms steps, and tiny.en hears "find a magic stone" as "find the magic stone" at some
+starts of the audio a few ms apart; an utterance starts the pre-roll before the speech onset, which the detector
+refines to the sample (engines/speech/vad.py), so a final hears the same audio in every run. Which starts are heard
+right is not smooth (with the questions before as context, turn 6 is wrong 0.30 s before the onset and right
+0.31 s before, turn 3 wrong at 0.33 and 0.35 s): the pre-roll is chosen by word error over piper's varied voice
+(bench/bench_preroll.py), not by these 12.
 How the recognizer copes with a varied voice is measured apart, after the run: `--varied` renditions of each
 question with piper's own variation, transcribed by the final pass with the previous questions as context and
 without (wrong transcripts out of 12 x varied, each way; on 16 renditions, 14 of 192 with context against 23

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
 import pytest_asyncio
 from google.api import httpbody_pb2
@@ -827,3 +828,56 @@ async def test_a_reply_drafted_in_a_pause_is_dropped_when_the_user_goes_on(serve
     spoken = " ".join(e.reply_audio.sentence for e in client.events
                       if kind(e) == "reply_audio" and e.reply_audio.sentence)
     assert words(spoken) == words(sent_reply)  # and the audio is that reply's, sentence by sentence
+
+class HeardAudio:
+    """Delegates to the real recognizer and records the audio of every final transcription pass."""
+
+    def __init__(self, engine: Any):
+        self._engine = engine
+        self.finals: list[bytes] = []
+
+    async def transcribe_partial(self, pcm16: bytes, sample_rate_hertz: int, **options: Any) -> Any:
+        if options.get("final"):
+            self.finals.append(pcm16)
+        return await self._engine.transcribe_partial(pcm16, sample_rate_hertz, **options)
+
+    async def transcribe(self, pcm16: bytes, sample_rate_hertz: int, **options: Any) -> Any:
+        self.finals.append(pcm16)
+        return await self._engine.transcribe(pcm16, sample_rate_hertz, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+async def test_the_final_pass_hears_the_same_audio_wherever_the_detectors_frames_fall(server: VoiceServer,
+                                                                                    caller) -> None:
+    """The detector judges 32 ms frames, which fall on the speech wherever the stream's audio before it puts them
+    (between turns, 100 ms chunks of silence shift them 4 ms at a time), and tiny.en hears "a" or "the" depending
+    on 4 ms shifts of an utterance's start: the utterance starts the pre-roll before where the sound began, to the
+    sample, so the final pass hears the same audio whatever the frames' phase."""
+    voice = server.app.voice
+    engines = voice.engines
+    clip = await server.speech("What happens when they find a magic stone?")
+    speech_samples = np.nonzero(np.abs(np.frombuffer(clip, dtype="<i2")) > 500)[0]
+    speech_end = (int(speech_samples[-1]) + 1) * 2  # bytes into the clip
+    heard: list[bytes] = []
+    try:
+        for shift_ms in (0, 8, 16, 24):  # where the frames fall on the clip
+            recorder = HeardAudio(engines.stt)
+            voice.engines = dataclasses.replace(engines, stt=recorder)
+            client = server.converse(caller)
+            client.configure()
+            await client.wait_for(lambda e: kind(e) == "session_started")
+            await client.speak(silence(0.5 + shift_ms / 1000), speed=4)
+            await client.speak(clip + silence(1.0), speed=4)  # (100 ms chunks from the clip's start, as ever)
+            await client.wait_for(lambda e: kind(e) == "turn_complete", timeout=60)
+            await client.close()
+            assert recorder.finals
+            heard.append(recorder.finals[0])
+    finally:
+        voice.engines = engines
+    starts = {audio.find(clip[:2000]) for audio in heard}  # where the clip begins in what the final heard
+    assert len(starts) == 1 and starts != {-1}, starts
+    start = starts.pop()
+    assert 0 < start <= round(voice.limits.pre_roll_seconds * 16000) * 2  # (the onset is inside the clip)
+    assert {audio[:start + speech_end] for audio in heard} == {heard[0][:start + speech_end]}

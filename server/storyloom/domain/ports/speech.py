@@ -55,7 +55,9 @@ class SpeechToText(Protocol):
 @dataclasses.dataclass(frozen=True)
 class VadEvent:
     kind: Literal["speech_started", "speech_stopped"]
-    offset_seconds: float  # from the start of the stream's audio
+    # From the start of the stream's audio. A speech start is where the sound began, to the sample, not where the
+    # detector's frame did: the same point of the speech however the frames fall on it.
+    offset_seconds: float
 
 
 class VadStream(Protocol):

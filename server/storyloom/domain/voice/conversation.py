@@ -225,7 +225,8 @@ class LiveConversation:
             else:
                 self._speech_stopped(offset)
         if state.utterance_start is None:
-            state.trim(state.heard - self._limits.pre_roll_seconds - 0.2)
+            # Kept: the pre-roll before a speech start the detector may report up to ~0.4 s (and a chunk) late.
+            state.trim(state.heard - self._limits.pre_roll_seconds - 0.5)
         else:
             # A pause may be the end of speech: the final transcription starts now, so it is ready when the pause
             # is long enough to end the utterance (sooner if what was said sounds finished).
@@ -332,6 +333,8 @@ class LiveConversation:
             state.prefix = latest.audio or b""
             state.utterance_start = state.audio_start
         else:
+            # `offset` is the speech onset to the sample (not the detector's frame), so the utterance is the same
+            # audio whatever the frames' phase, and so is what the recognizer hears.
             state.utterance_start = max(state.audio_start, offset - self._limits.pre_roll_seconds)
         now, grace = self._clock.monotonic(), self._limits.playback_grace_seconds
         for turn in self._turns:

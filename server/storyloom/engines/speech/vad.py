@@ -13,7 +13,12 @@ once, lazily, and shared; every `stream()` has its own state, so streams are ind
 Events, with hysteresis on the frame probabilities:
 - `speech_started` once speech has lasted `min_speech_seconds` (frames at or above `threshold`, and frames above
   `neg_threshold` between them); its offset is where that speech began, so the event itself comes
-  `min_speech_seconds` (+ up to a frame) after the offset;
+  `min_speech_seconds` (+ up to a frame, + however long the sound went on before the first speech frame) after the
+  offset. The frames fall wherever the stream's audio puts them, so the first speech frame starts 0-100 ms after
+  the first sound, by a different amount each time; the offset is therefore refined to the sample where the sound
+  that frame hears began (`speech_onset`): the same point of the speech whatever the frames' phase, so an
+  utterance cut a fixed time before it is the same audio every time (tiny.en flips "a"/"the" with 4 ms shifts of
+  an utterance's start);
 - `speech_stopped` once `min_silence_seconds` of non-speech (from the first frame below `neg_threshold`, until a
   frame reaches `threshold` again) follow; its offset is where that silence began.
 Offsets are seconds from the start of the stream's audio. Audio at another rate than 16 kHz is resampled on the way
@@ -22,6 +27,7 @@ in (`audio.PcmResampler`); offsets stay in the stream's own time.
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import threading
 from pathlib import Path
@@ -40,6 +46,16 @@ FRAME_SAMPLES = 512  # at 16 kHz: 32 ms
 CONTEXT_SAMPLES = 64
 FRAME_SECONDS = FRAME_SAMPLES / TARGET_RATE
 _STATE_SHAPE = (1, 1, 128)
+# The speech onset: the start of the sound the first speech frame hears, found by walking back from that frame's
+# loudest point while a 5 ms RMS envelope stays at or above ONSET_LEVEL (or NOISE_FACTOR x the recent non-speech
+# level, if higher), over gaps shorter than ONSET_GAP (the closure of a "k" or "t"), at most ONSET_LOOKBACK before
+# the frame (the detector's first speech frame comes 0-100 ms after the first sound).
+ONSET_WINDOW = 80  # samples: 5 ms
+ONSET_LEVEL = 0.002  # about -54 dBFS
+NOISE_FACTOR = 3.0
+ONSET_GAP = 480  # samples: 30 ms
+ONSET_LOOKBACK = 3200  # samples: 0.2 s
+_NOISE_FRAMES = 32  # non-speech frames the noise level is the median of
 
 
 def packaged_model_path() -> Path:
@@ -137,6 +153,12 @@ class SileroVadStream:
         self._pending = np.zeros(0, dtype=np.float32)  # 16 kHz samples not yet in a whole frame
         self._odd_byte = b""
         self._frames = 0  # frames processed
+        # The last samples judged (whole frames), enough to find where the speech the detector starts on began.
+        self._history = np.zeros(0, dtype=np.float32)
+        self._history_end = 0  # stream sample index just past the history (frames are judged after a batch is in)
+        self._history_keep = ONSET_LOOKBACK + ONSET_WINDOW + round(vad.min_speech_seconds * TARGET_RATE) \
+            + 3 * FRAME_SAMPLES
+        self._noise_levels: collections.deque[float] = collections.deque(maxlen=_NOISE_FRAMES)  # RMS, non-speech
         self.in_speech = False
         self._candidate_start: float | None = None  # where possible speech began (not yet long enough)
         self._silence_start: float | None = None  # where the current pause began, while in speech
@@ -169,11 +191,17 @@ class SileroVadStream:
         batch = np.concatenate([contexts, frames], axis=1)
         probabilities, self._h, self._c = self._session.run(None, {"input": batch, "h": self._h, "c": self._c})
         self._context = frames[-1, -CONTEXT_SAMPLES:].copy()
+        self._history = np.concatenate([self._history, samples[:count * FRAME_SAMPLES]])  # trimmed after the steps
+        self._history_end += count * FRAME_SAMPLES
+        levels = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
         events: list[VadEvent] = []
-        for probability in np.asarray(probabilities, dtype=np.float32).reshape(-1):
+        for probability, level in zip(np.asarray(probabilities, dtype=np.float32).reshape(-1), levels, strict=True):
+            if not self.in_speech and probability < self._vad.neg_threshold:
+                self._noise_levels.append(float(level))
             event = self._step(float(probability))
             if event is not None:
                 events.append(event)
+        self._history = self._history[-self._history_keep:]
         return events
 
     def pause_heard(self) -> bool:
@@ -197,6 +225,30 @@ class SileroVadStream:
         self._silence_start = self._candidate_start = None
         return [VadEvent("speech_stopped", round(end, 3))]
 
+    def speech_onset(self, frame_start: float) -> float:
+        """Where the sound heard by the speech frame starting at `frame_start` (seconds) began, to the sample; the
+        frame's start when that cannot be told (the frame is quiet, or the sound goes back past the lookback)."""
+        first = round(frame_start / FRAME_SECONDS) * FRAME_SAMPLES  # stream sample indices
+        history_start = self._history_end - len(self._history)
+        low = max(first - ONSET_LOOKBACK, history_start + ONSET_WINDOW - 1)
+        high = min(first + FRAME_SAMPLES, self._history_end)
+        if high <= first or low >= first:
+            return frame_start
+        samples = self._history[low - ONSET_WINDOW + 1 - history_start:high - history_start].astype(np.float64)
+        energy = np.concatenate([[0.0], np.cumsum(np.square(samples))])
+        envelope = np.sqrt(np.maximum(energy[ONSET_WINDOW:] - energy[:-ONSET_WINDOW], 0.0) / ONSET_WINDOW)
+        noise = float(np.median(self._noise_levels)) if self._noise_levels else 0.0
+        level = max(ONSET_LEVEL, NOISE_FACTOR * noise)
+        loudest = first - low + int(np.argmax(envelope[first - low:]))
+        if envelope[loudest] < level:
+            return frame_start
+        sounding = np.flatnonzero(envelope[:loudest + 1] >= level)
+        breaks = np.flatnonzero(np.diff(sounding) > ONSET_GAP)
+        onset = int(sounding[breaks[-1] + 1]) if len(breaks) else int(sounding[0])
+        if not len(breaks) and onset <= ONSET_GAP:
+            return frame_start  # sound all the way back: no telling where it began
+        return (low + onset - ONSET_WINDOW + 1) / TARGET_RATE
+
     def _step(self, probability: float) -> VadEvent | None:
         vad = self._vad
         start = self._frames * FRAME_SECONDS
@@ -214,7 +266,7 @@ class SileroVadStream:
             if self._candidate_start is not None and end - self._candidate_start >= vad.min_speech_seconds - 1e-9:
                 self.in_speech = True
                 self._silence_start = None
-                return VadEvent("speech_started", round(self._candidate_start, 3))
+                return VadEvent("speech_started", self.speech_onset(self._candidate_start))
             return None
         if probability >= vad.threshold:
             self._silence_start = None
