@@ -16,19 +16,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from storyloom.v1 import conversation_pb2, conversation_pb2_grpc, story_pb2, story_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
+from tests.support.log_records import Records
 from tests.support.stories import LUNA
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 GATEWAY_SPAN = "00f067aa0ba902b7"
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @dataclasses.dataclass

@@ -11,18 +11,10 @@ import grpc
 import pytest
 
 from storyloom.v1 import task_pb2, task_pb2_grpc
+from tests.support.log_records import Records
 from tests.support.server import StoryloomServer
 
 GET_TASK = "/storyloom.v1.TaskService/GetTask"
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @pytest.fixture
