@@ -6,6 +6,7 @@ Every family lives in one `CollectorRegistry` per server (tests run several serv
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from threading import Thread
@@ -69,10 +70,11 @@ class Metrics:
                                  "Synthesis seconds per second of speech (below 1: faster than real time).",
                                  buckets=RATIOS, registry=registry)
         # The per-call families' children by label values, found once: prometheus_client's labels() checks and
-        # converts its arguments and takes a lock each time, and every call would look up two or three.
-        self._calls: dict[tuple[str, str], Counter] = {}
-        self._durations: dict[str, Histogram] = {}
-        self._streams: dict[str, Gauge] = {}
+        # converts its arguments and takes a lock each time, and every call would look up two or three. (Few keys:
+        # only registered methods reach the interceptor, and there are 17 codes.)
+        self._calls: Callable[[str, str], Counter] = functools.cache(self.rpcs.labels)
+        self._durations: Callable[[str], Histogram] = functools.cache(self.rpc_seconds.labels)
+        self._open_streams: Callable[[str], Gauge] = functools.cache(self.open_streams.labels)
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -88,20 +90,8 @@ class Metrics:
     def rpc_finished(self, method: str, code: str, seconds: float, streaming: bool) -> None:
         if streaming:
             self._open_streams(method).dec()
-        calls = self._calls.get((method, code))
-        if calls is None:
-            calls = self._calls[method, code] = self.rpcs.labels(method, code)
-        calls.inc()
-        duration = self._durations.get(method)
-        if duration is None:
-            duration = self._durations[method] = self.rpc_seconds.labels(method)
-        duration.observe(seconds)
-
-    def _open_streams(self, method: str) -> Gauge:
-        streams = self._streams.get(method)
-        if streams is None:
-            streams = self._streams[method] = self.open_streams.labels(method)
-        return streams
+        self._calls(method, code).inc()
+        self._durations(method).observe(seconds)
 
     def task_state(self, kind: str, previous: str | None, state: str) -> None:
         if previous in LIVE_STATES:
