@@ -14,6 +14,7 @@ from storyloom.api import auth
 from storyloom.domain.tasks import current_task
 from storyloom.observability.metrics import Metrics
 
+ACCESS_LOG = auth.log  # the logger the server writes its access lines to
 ACCESS = {"method": "/storyloom.v1.TaskService/GetTask", "code": "NOT_FOUND", "duration_ms": 1.5, "user": "u1",
           "request_id": "r1", "peer": "ipv4:127.0.0.1:5000", "bytes_in": 12, "bytes_out": 0}
 
@@ -69,10 +70,10 @@ def configured():  # type: ignore[no-untyped-def]
 
 def test_a_calls_access_line_as_the_server_writes_it_holds_every_field_and_no_others(configured, capsys):
     configured("json")
-    auth._access_line(logging.INFO, dict(ACCESS))
+    logs.write(ACCESS_LOG, logging.INFO, "rpc", dict(ACCESS))
     token = current_task.set(("t7", 3))
     try:
-        auth._access_line(logging.INFO, dict(ACCESS, code="OK"))
+        logs.write(ACCESS_LOG, logging.INFO, "rpc", dict(ACCESS, code="OK"))
     finally:
         current_task.reset(token)
     first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
