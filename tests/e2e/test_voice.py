@@ -733,7 +733,9 @@ async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: V
     finished: the finished question is answered, the unfinished one waits (and is answered at end_of_turn)."""
     engine = server.app.voice.engines.stt
     stt = getattr(engine, "inner", engine)  # the recognizer itself, inside the metrics' timing wrapper
-    for text, finished in ((QUESTION, True), ("I want a story about a dragon and", False)):
+    # (Not "and" for the unfinished one: tiny.en hears a trailing "and" as "then", "in" or "end" in many of piper's
+    # varied renderings, and those read as finished; it hears "because" in all.)
+    for text, finished in ((QUESTION, True), ("I want a story about a dragon because", False)):
         client = server.converse(caller)
         client.configure()
         await client.wait_for(lambda e: kind(e) == "session_started")
