@@ -389,6 +389,7 @@ class Conversations:
             self._readers[message_id] -= 1
             if not self._readers[message_id]:
                 del self._readers[message_id]
+                self._let_go(message_id, writer_done=False)
                 if not ended:
                     self._stop_if_abandoned(user_id, message_id)
 
@@ -568,8 +569,18 @@ class Conversations:
             raise
         finally:
             await events.aclose()
-            self._chunks.close(message_id)
+            self._let_go(message_id, writer_done=True)
             await self._wake(message_id)
+
+    def _let_go(self, message_id: str, writer_done: bool) -> None:
+        """Forgets a reply's chunks kept in memory once no stream here can still want them: a reply that ended as
+        written stays while streams of this process are attached (one whose notice has not come yet, on a busy
+        machine, ends with it instead of reading the reply back); one that did not (CUT, failed) goes when its
+        writer is done, to be read from the store."""
+        live = self._chunks.live(message_id)
+        if live is not None and (live.final is not None and message_id not in self._readers
+                                 or live.final is None and writer_done):
+            self._chunks.close(message_id)
 
     async def _stored_then_finish(self, message_id: str, state: MessageState, finish_reason: str,
                                   input_tokens: int, output_tokens: int, error: TaskError | None) -> None:
