@@ -35,6 +35,7 @@ from storyloom.v1 import voice_pb2 as pb
 from tests.support.errors import error_info
 from tests.support.server import Caller, settings_for_tests
 from tests.support.voice import ConverseClient, kind, seconds, silence, speech
+from tests.support.waiting import wait_until
 
 QUESTION = "Can you tell me a story about a brave little dragon?"
 
@@ -719,13 +720,6 @@ async def test_an_utterance_over_the_limit_is_cut_there_answered_and_reported(se
     heard = words(done.turn_complete.user_message.text)  # the words up to the cut (the last one may be clipped)
     assert done.turn == 1 and heard[:3] == ["can", "you", "tell"] and len(heard) < len(words(QUESTION))
     assert client.error is None
-
-
-async def wait_until(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_finished_sentence_ends_the_turn_after_the_short_pause(server: VoiceServer, caller) -> None:

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.conftest import Caller, StoryloomServer, serving, settings_for_tests
 from tests.support.gateway import Gateway, StartGateway, access_log_line, sse_events
+from tests.support.waiting import wait_until
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
@@ -78,7 +79,13 @@ async def test_the_access_logs_agree_on_the_grpc_status_for_rest_and_grpc(http: 
     finally:
         await channel.close()
 
-    access = [r for r in caplog.records if r.name == "storyloom.access"]
+    # A call's line is written as its handler ends, which can be just after the caller has its answer (an error's
+    # status goes out as the handler aborts).
+    def logged() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "storyloom.access" and r.method.startswith("/storyloom.v1.")]
+
+    await wait_until(lambda: len(logged()) >= 3, timeout=30, what="three access lines")
+    access = logged()
     gets = [r for r in access if r.method == "/storyloom.v1.TaskService/GetTask"]
     lists = [r for r in access if r.method == "/storyloom.v1.TaskService/ListTasks"]
     assert len(gets) == 2 and len(lists) == 1
