@@ -35,7 +35,7 @@ def announcer(announced: list[str]) -> Callable[[str], Awaitable[None]]:
     return announce
 
 
-async def test_chunks_of_several_replies_queued_together_are_stored_in_one_transaction_in_order():
+async def test_what_several_replies_queued_together_is_stored_in_one_transaction_a_chunk_each():
     store, announced = FakeChunkStore(), []
     writer = ChunkWriter(store, announcer(announced))
     for reply in ("a", "b"):
@@ -45,9 +45,8 @@ async def test_chunks_of_several_replies_queued_together_are_stored_in_one_trans
         writer.add("b", word.upper())
     await writer.flush("a")
     await writer.flush("b")
-    assert len(store.transactions) == 1
-    assert [(m, i) for m, i, _ in store.transactions[0] if m == "a"] == [("a", 1), ("a", 2), ("a", 3)]
-    assert writer.live("a").stored == ["once ", "upon ", "a time"]  # type: ignore[union-attr]
+    assert store.transactions == [[("a", 1, "once upon a time"), ("b", 1, "ONCE UPON A TIME")]]
+    assert writer.live("a").stored == ["once upon a time"]  # type: ignore[union-attr]
     assert sorted(announced) == ["a", "b"]
 
 
@@ -94,10 +93,11 @@ async def test_a_closed_reply_is_read_from_the_database_again():
     await writer.aclose()
 
 
-async def stored(writer: ChunkWriter, message_id: str, count: int) -> None:
+async def stored(writer: ChunkWriter, message_id: str, pieces: int) -> None:
+    """Waits until the first `pieces` pieces queued for the reply are stored."""
     live = writer.live(message_id)
     assert live is not None
-    while len(live.stored) < count:
+    while live.written < pieces:
         live.changed.clear()
         await live.changed.wait()
 
@@ -117,16 +117,33 @@ async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_
     writer.add("a", "there ")
     writer.add("a", "was. ")
     await stored(writer, "a", 6)
-    assert [[text for _, _, text in transaction] for transaction in store.transactions] == [
-        ["Once "], ["upon ", "a ", "time, ", "there ", "was. "]]
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time, there was. ")]]
+    assert writer.live("a").stored == ["Once ", "upon a time, there was. "]  # type: ignore[union-attr]
 
 
 async def test_chunks_without_a_sentence_end_are_stored_after_the_longest_hold():
     store = FakeChunkStore()
     writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=0.01)
     writer.open("a")
-    for word in ("Once ", "upon ", "a "):
-        writer.add("a", word)
-        await stored(writer, "a", 1)
-    await stored(writer, "a", 3)
+    for count, word in enumerate(("Once ", "upon ", "a "), start=1):
+        writer.add("a", word)  # (no word ends a sentence: only the hold stores the second and the third)
+        await stored(writer, "a", count)
     assert writer.live("a").stored == ["Once ", "upon ", "a "]  # type: ignore[union-attr]
+
+
+async def test_a_reply_mid_sentence_goes_on_holding_its_words_while_another_one_s_sentence_is_stored():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)
+    for reply in ("a", "b"):
+        writer.open(reply)
+        writer.add(reply, "Once ")
+        await stored(writer, reply, 1)
+    writer.add("a", "upon ")
+    writer.add("b", "upon ")
+    writer.add("b", "a time. ")  # b's sentence ends; a's does not
+    await stored(writer, "b", 3)
+    assert store.transactions[-1] == [("b", 2, "upon a time. ")]
+    writer.add("a", "a time. ")
+    await stored(writer, "a", 3)
+    assert store.transactions[-1] == [("a", 2, "upon a time. ")]
+    assert writer.live("a").stored == writer.live("b").stored == ["Once ", "upon a time. "]  # type: ignore[union-attr]

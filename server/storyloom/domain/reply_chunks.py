@@ -1,15 +1,19 @@
 """Group commit of reply chunks: one writer stores the new chunks of every live reply in one transaction.
 
-A reply's chunks are still stored before they are announced, but a streamed word is no longer a transaction of its
-own: the reply task queues its chunk and goes on; the writer gathers what all replies queued for a few milliseconds
-(and while its previous transaction runs), stores it in one append-only insert, and only then tells the streams.
+A reply's text is still stored before it is announced, but a streamed word is no longer a transaction of its own:
+the reply task queues its piece of text and goes on; the writer gathers what the replies queued for a few
+milliseconds (and while its previous transaction runs), stores it in one append-only insert, and only then tells the
+streams.
 Streams in this process read the stored chunks from memory (`LiveReply.stored`); others read the database.
 
-A transaction is due when a reply's first chunk is queued (the first text is never held; nor gathered with others
-when the writer was idle), when a queued chunk ends a sentence (what a listener or a voice waits for anyway), when
-a reply is flushed, or when chunks have waited `max_hold_seconds`: a 50-word reply costs a handful of inserts
-instead of one per word. (Clause ends, commas included, made a 50-word reply of the offline storyteller 10 inserts;
-sentence ends make it 5.)
+A reply's pieces are held until the reply is due: when its first piece is queued (the first text is never held; nor
+gathered with others when the writer was idle), when a queued piece ends a sentence (what a listener or a voice
+waits for anyway), when it is flushed, or when its pieces have waited `max_hold_seconds`. A transaction stores what
+every due reply holds, one chunk each (its pieces joined); the others go on holding theirs, so a 50-word reply is a
+handful of chunks, inserts and delta events however many replies are written at once. (Clause ends, commas
+included, made a 50-word reply of the offline storyteller 10 chunks; sentence ends make it 5.) A stream gets a
+sentence's words at the same moment either way: a chunk per word only multiplied the events, each a message through
+the interceptor and HTTP/2; and a replay streams exactly the chunks the live stream did.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-# How long the writer gathers chunks before a transaction: short next to a word's pace, long enough to share a
+# How long the writer gathers due replies before a transaction: short next to a word's pace, long enough to share a
 # transaction between the replies written at once.
 GATHER_SECONDS = 0.002
-# The longest a chunk waits for a sentence to end before it is stored (and announced) anyway.
+# The longest a piece of text waits for its sentence to end before it is stored (and announced) anyway.
 MAX_HOLD_SECONDS = 0.3
-# What ends a sentence: once a chunk ends with one of these, the reply's text so far is worth announcing.
+# What ends a sentence: once a piece ends with one of these, the reply's text so far is worth announcing.
 SENTENCE_ENDS = tuple(".!?\u2026\n")
 
 
@@ -37,12 +41,14 @@ class ChunkStore(Protocol):
         """Stores the chunks (message id, index from 1, text) in one transaction; they are only ever added."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # one per reply: kept by identity
 class LiveReply:
-    """A reply being written in this process: the chunks queued and those stored (announceable), in order."""
+    """A reply being written in this process: how many pieces of text were queued and stored, and the chunks
+    stored (announceable), in order."""
 
     message_id: str
     queued: int = 0
+    written: int = 0  # the queued pieces stored so far, joined into the chunks of `stored`
     stored: list[str] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
     changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
@@ -57,9 +63,9 @@ class ChunkWriter:
         self._on_stored = on_stored
         self._gather = gather_seconds
         self._max_hold = max_hold_seconds
-        self._due = asyncio.Event()  # a transaction should start (after the gather) rather than wait for more
+        self._due = asyncio.Event()  # a reply is due: a transaction should start (after the gather)
         self._live: dict[str, LiveReply] = {}
-        self._pending: list[tuple[LiveReply, int, str]] = []
+        self._held: dict[LiveReply, _Held] = {}  # the replies with pieces queued, not yet in a transaction
         self._task: asyncio.Task[None] | None = None
         self.transactions = 0  # how many the writer committed (for benchmarks)
 
@@ -72,23 +78,29 @@ class ChunkWriter:
         return self._live.get(message_id)
 
     def add(self, message_id: str, text: str) -> None:
-        """Queues the reply's next chunk; it is stored (and `on_stored` called) in the writer's next transaction."""
+        """Queues the reply's next piece of text; it is stored (and `on_stored` called) when the reply is due,
+        joined to the reply's other pieces queued meanwhile."""
         live = self._live[message_id]
         if live.error is not None:
             raise live.error
+        loop = asyncio.get_running_loop()
         live.queued += 1
-        self._pending.append((live, live.queued, text))
+        held = self._held.get(live)
+        if held is None:
+            held = self._held[live] = _Held(loop.time())
+        held.pieces.append(text)
         if live.queued == 1 or text.rstrip(" ").endswith(SENTENCE_ENDS):
-            self._due.set()
+            self._make_due(held)
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="reply-chunk-writer")
+            self._task = loop.create_task(self._run(), name="reply-chunk-writer")
 
     async def flush(self, message_id: str) -> None:
-        """Waits until every chunk queued for the reply is stored; raises what failed to store one."""
+        """Waits until everything queued for the reply is stored; raises what failed to store it."""
         live = self._live.get(message_id)
-        if live is not None and len(live.stored) < live.queued:
-            self._due.set()
-        while live is not None and len(live.stored) < live.queued:
+        held = self._held.get(live) if live is not None else None
+        if held is not None:
+            self._make_due(held)
+        while live is not None and live.written < live.queued:
             if live.error is not None:
                 raise live.error
             live.changed.clear()
@@ -104,22 +116,34 @@ class ChunkWriter:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._task)
 
+    def _make_due(self, held: _Held) -> None:
+        held.due = True
+        self._due.set()
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             idle = True  # the first transaction after a quiet spell is not held back: nothing is there to share it
-            while self._pending:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._due.wait(), self._max_hold)
+            while self._held:
+                longest_held = min(held.since for held in self._held.values()) + self._max_hold - loop.time()
+                if longest_held > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._due.wait(), longest_held)
                 if not idle:
                     await asyncio.sleep(self._gather)
                 idle = False
                 self._due.clear()
-                batch, self._pending = self._pending, []
-                stored = await self._store_batch(batch)
+                held_since = loop.time() - self._max_hold + _TIMER_SLACK
+                due = [(live, held) for live, held in self._held.items() if held.due or held.since <= held_since]
+                for live, _held in due:
+                    del self._held[live]
+                stored = await self._store_batch([
+                    _Chunk(live, len(live.stored) + 1, "".join(held.pieces), len(held.pieces)) for live, held in due])
                 touched: dict[str, LiveReply] = {}
-                for live, _index, text in stored:
-                    live.stored.append(text)
-                    touched[live.message_id] = live
+                for chunk in stored:
+                    chunk.live.stored.append(chunk.text)
+                    chunk.live.written += chunk.pieces
+                    touched[chunk.live.message_id] = chunk.live
                 # The announcements (a NOTIFY each on PostgreSQL) go out together; one that fails is only logged:
                 # the chunks are stored, and other replicas' streams re-read on their safety timeout.
                 for message_id, outcome in zip(touched, await asyncio.gather(
@@ -133,23 +157,44 @@ class ChunkWriter:
         finally:
             self._task = None
 
-    async def _store_batch(self, batch: list[tuple[LiveReply, int, str]]) -> list[tuple[LiveReply, int, str]]:
-        """Stores the batch in one transaction; if that fails, each reply's chunks on their own, so one reply that
+    async def _store_batch(self, batch: list[_Chunk]) -> list[_Chunk]:
+        """Stores the batch in one transaction; if that fails, each reply's chunk on its own, so one reply that
         cannot be stored (its conversation was deleted meanwhile...) does not fail the others. Returns what was
-        stored; the replies whose chunks were not get the error."""
+        stored; the replies whose chunk was not get the error."""
+        if not batch:
+            return []
         try:
-            await self._store.append_chunks([(live.message_id, index, text) for live, index, text in batch])
+            await self._store.append_chunks([(chunk.live.message_id, chunk.index, chunk.text) for chunk in batch])
             self.transactions += 1
             return batch
         except Exception as exc:
-            replies = {live.message_id for live, _index, _text in batch}
-            if len(replies) == 1:
-                log.warning("reply chunks not stored", exc_info=True, extra={"chunks": len(batch)})
-                for live, _index, _text in batch:
-                    live.error = exc
-                    live.changed.set()
+            if len(batch) == 1:
+                log.warning("reply chunk not stored", exc_info=True, extra={"message_id": batch[0].live.message_id})
+                batch[0].live.error = exc
+                batch[0].live.changed.set()
                 return []
-        stored: list[tuple[LiveReply, int, str]] = []
-        for message_id in replies:
-            stored += await self._store_batch([entry for entry in batch if entry[0].message_id == message_id])
+        stored: list[_Chunk] = []
+        for chunk in batch:
+            stored += await self._store_batch([chunk])
         return stored
+
+
+# (A timer may fire a hair before its time: a reply held that long is due.)
+_TIMER_SLACK = 0.001
+
+
+@dataclasses.dataclass
+class _Held:
+    """A reply's pieces queued since its last transaction, from when, and whether it is due."""
+
+    since: float
+    pieces: list[str] = dataclasses.field(default_factory=list)
+    due: bool = False
+
+
+@dataclasses.dataclass
+class _Chunk:
+    live: LiveReply
+    index: int  # from 1, in the reply
+    text: str
+    pieces: int  # how many queued pieces it joins
