@@ -332,6 +332,24 @@ async def test_a_word_delay_makes_streaming_visible() -> None:
     assert time.perf_counter() - start >= words * 0.01 * 0.9
 
 
+async def test_a_stream_woken_late_sends_the_words_due_meanwhile_together() -> None:
+    engine = OfflineStoryteller(word_delay=0.01)
+    request = ChatRequest(SYSTEM, [ChatTurn("user", "hi")])
+    words = engine.reply_text(request).split()
+    events = engine.chat(request)
+
+    first = await events.__anext__()
+    time.sleep(0.055)  # the event loop is busy elsewhere for 5.5 words' time
+    late = await events.__anext__()
+    rest = [event async for event in events]
+
+    assert isinstance(first, TextDelta) and first.text.split() == words[:1]
+    # The words due while the loop was busy (5 more, or more on a busy machine) come in one delta.
+    assert isinstance(late, TextDelta) and len(late.text.split()) >= 5
+    deltas = [e.text for e in rest if isinstance(e, TextDelta)]
+    assert "".join([first.text, late.text, *deltas]).split() == words
+
+
 async def test_max_output_tokens_cuts_the_reply(engine: OfflineStoryteller) -> None:
     request = ChatRequest(SYSTEM, [ChatTurn("user", "hi")], max_output_tokens=8)
 

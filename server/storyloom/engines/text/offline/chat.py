@@ -50,22 +50,38 @@ class OfflineStoryteller(OfflineStoryWriter):
         self.word_delay = word_delay
 
     async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
-        """Streams the reply word by word, then a ReplyEnd with token estimates."""
+        """Streams the reply word by word, then a ReplyEnd with token estimates.
+
+        Paced, the words keep to a schedule of `word_delay` each, as a model's stream does: when the event loop
+        wakes the stream late (a busy server), the words due meanwhile go out together, not each after another pause.
+        """
         # Reading a long conversation takes a few milliseconds per message: off the event loop.
         reply = await asyncio.to_thread(self.reply_text, request)
         input_tokens = self.count_tokens(" ".join(
             [request.system_instruction, request.summary, *request.memories, *(t.text for t in request.turns)]))
-        written = ""
+        pace = self.word_delay if request.paced else 0.0
+        loop = asyncio.get_running_loop()
+        next_word_at = loop.time()
+        words_written = 0
+        due = ""  # written, not yet streamed
         finish: FinishReason = "STOP"
         for word in re.findall(r"\S+\s*", reply):
-            if self.count_tokens(written + word) > request.max_output_tokens:
+            words = words_written + len(_WORDS_FOR_TOKENS.findall(word))
+            if _tokens(words) > request.max_output_tokens:
                 finish = "MAX_TOKENS"
                 break
-            written += word
-            yield TextDelta(word)
-            if self.word_delay and request.paced:
-                await asyncio.sleep(self.word_delay)
-        yield ReplyEnd(finish, input_tokens, self.count_tokens(written))
+            words_written, due = words, due + word
+            if pace:
+                next_word_at += pace
+                if next_word_at <= loop.time():
+                    continue  # already due: goes with the next
+            yield TextDelta(due)
+            due = ""
+            if pace:
+                await asyncio.sleep(next_word_at - loop.time())
+        if due:
+            yield TextDelta(due)
+        yield ReplyEnd(finish, input_tokens, _tokens(words_written))
 
     def reply_text(self, request: ChatRequest) -> str:
         """The whole reply `chat` streams for this request."""
@@ -85,7 +101,7 @@ class OfflineStoryteller(OfflineStoryWriter):
 
     def count_tokens(self, text: str) -> int:
         """About 4/3 of a token per word (each CJK character counts as a word)."""
-        return math.ceil(len(_WORDS_FOR_TOKENS.findall(text)) * 4 / 3)
+        return _tokens(len(_WORDS_FOR_TOKENS.findall(text)))
 
     async def aclose(self) -> None:
         return None
@@ -93,3 +109,7 @@ class OfflineStoryteller(OfflineStoryWriter):
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORDS_FOR_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+
+
+def _tokens(words: int) -> int:
+    return math.ceil(words * 4 / 3)
