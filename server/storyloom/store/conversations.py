@@ -5,18 +5,19 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, case, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, Table, Update, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
-from storyloom.store.db import Database, changed_rows, completes_when_cancelled
+from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
@@ -88,15 +89,10 @@ class SqlConversationRepository:
             # Claim two positions before anything else: the UPDATE takes the row lock on PostgreSQL and the write
             # lock on SQLite, so concurrent sends to one conversation queue here. It returns the conversation and the
             # user's count of recent messages too: one statement where a read, a claim and a count were three.
-            returned: list[ColumnElement[Any]] = [*CONVERSATIONS.c]
+            params: dict[str, Any] = {"conversation_id": conversation_id, "set_update_time": now, "set_title": title}
             if quota is not None:
-                sent, oldest = _user_messages_since(quota)
-                returned += [sent.label("sent"), oldest.label("oldest_sent")]
-            claimed = connection.execute(
-                update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
-                .values(message_count=CONVERSATIONS.c.message_count + 2, update_time=now,
-                        title=case((CONVERSATIONS.c.title == "", title), else_=CONVERSATIONS.c.title))
-                .returning(*returned)).one_or_none()
+                params.update(quota_user=quota.user_id, quota_since=quota.since)
+            claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
             if claimed is None:
                 raise LookupError(conversation_id)
             conversation = _conversation(claimed)
@@ -110,7 +106,7 @@ class SqlConversationRepository:
             reply = Message(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
                             position=position + 2, role="assistant", text="", state="GENERATING", create_time=now,
                             task_id=task.task.id)
-            connection.execute(insert(MessageRow), [_message_values(user, request_id), _message_values(reply, "")])
+            connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id), _message_values(reply, "")])
             fault_point("message.create")
             insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
             return conversation, user, reply
@@ -159,7 +155,7 @@ class SqlConversationRepository:
         if not chunks:
             return
         rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
-        await self._db.transaction(lambda connection: connection.execute(insert(ReplyChunkRow), rows))
+        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows))
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -175,10 +171,11 @@ class SqlConversationRepository:
             # the writer knows them.
             texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
-            row = connection.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(
-                state=state, finish_reason=finish_reason, input_tokens=input_tokens, output_tokens=output_tokens,
-                error=dataclasses.asdict(error) if error else None, text="".join(texts), chunk_count=len(texts))
-                .returning(*MESSAGES.c)).one_or_none()
+            row = connection.execute(_FINISH_MESSAGE, {
+                "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
+                "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
+                "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
+                "set_chunk_count": len(texts)}).one_or_none()
             if row is None:
                 raise LookupError(message_id)
             return _message(row)
@@ -218,12 +215,31 @@ async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) 
             if m.state == "GENERATING" else m for m in messages]
 
 
-def _user_messages_since(quota: MessageQuota) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """How many messages the quota's user sent since its start, and when the oldest of them was sent: scalar
-    subqueries, for the statement that adds a message to return."""
-    recent = (MessageRow.user_id == quota.user_id, MessageRow.role == "user", MessageRow.create_time > quota.since)
-    return (select(func.count()).where(*recent).scalar_subquery(),
-            select(func.min(MessageRow.create_time)).where(*recent).scalar_subquery())
+@functools.cache
+def _claim_statement(with_quota: bool) -> Update:
+    """add_exchange's claim of two positions, built once: it returns the conversation and, `with_quota`, how many
+    messages the quota's user sent since its start and when the oldest of them was sent (scalar subqueries)."""
+    returned: list[ColumnElement[Any]] = [*CONVERSATIONS.c]
+    if with_quota:
+        recent = (MESSAGES.c.user_id == bindparam("quota_user"), MESSAGES.c.role == "user",
+                  MESSAGES.c.create_time > bindparam("quota_since", type_=MESSAGES.c.create_time.type))
+        returned += [select(func.count()).where(*recent).scalar_subquery().label("sent"),
+                     select(func.min(MESSAGES.c.create_time)).where(*recent).scalar_subquery().label("oldest_sent")]
+    title = CONVERSATIONS.c.title
+    return (update(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+            .values(message_count=CONVERSATIONS.c.message_count + 2,
+                    **bound_values(CONVERSATIONS, "update_time"),
+                    title=case((title == "", bindparam("set_title", type_=title.type)), else_=title))
+            .returning(*returned))
+
+
+# The other writes of a chat reply, built once (see `bound_values`).
+_INSERT_MESSAGES = insert(MESSAGES)
+_INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
+_FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                   .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
+                                          "text", "chunk_count"))
+                   .returning(*MESSAGES.c))
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Row,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     case,
@@ -40,12 +40,16 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, completes_when_cancelled, one_fetch
+from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
 
 # The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
 TASKS = cast("Table", TaskRow.__table__)
+
+# The hot writes' inserts, built once (see `bound_values`).
+_INSERT_TASKS = insert(TASKS)
+_INSERT_EVENTS = insert(cast("Table", TaskEventRow.__table__))
 
 # The hot reads, built once (see `Database.fetch`): a task, and a page of a user's tasks for each combination of
 # filters.
@@ -85,7 +89,7 @@ class SqlTaskRepository:
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         def append(connection: Connection) -> tuple[Task, TaskEvent]:
             task, event = _append(connection, task_id, update, now, fence)
-            connection.execute(insert(TaskEventRow), [_event_values(event)])
+            connection.execute(_INSERT_EVENTS, [_event_values(event)])
             return task, event
 
         return await self._db.transaction(append)
@@ -110,7 +114,7 @@ class SqlTaskRepository:
                 .returning(*TASKS.c))).all()
             claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, rows)]
             if claimed:
-                connection.execute(insert(TaskEventRow), [_event_values(event) for _task, event in claimed])
+                connection.execute(_INSERT_EVENTS, [_event_values(event) for _task, event in claimed])
             return claimed
 
         return await self._db.transaction(claim)
@@ -204,17 +208,40 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
     the caller to insert). The UPDATE comes first: it takes the row lock on PostgreSQL and the database write lock
     on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
     is checked in the same statement, so no write slips in between the check and the write."""
-    row = connection.execute(
-        sql_update(TASKS)
-        .where(TaskRow.id == task_id, *_fenced(fence))
-        .values(last_sequence=TaskRow.last_sequence + 1, **_changes(update, now))
-        .returning(*TASKS.c)).one_or_none()
+    changes = _changes(update, now)
+    params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
+    params["task_id"] = task_id
+    shape = None
+    if fence is not None:
+        shape = (tuple(sorted(state.value for state in fence.states)), fence.attempt is not None,
+                 fence.owner is not None, fence.unowned)
+        params.update(fence_attempt=fence.attempt, fence_owner=fence.owner)
+    row = connection.execute(_append_statement(tuple(sorted(changes)), shape), params).one_or_none()
     if row is None:
         if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
         raise LookupError(f"task {task_id} does not exist")
     task = _task(row)
     return task, TaskEvent.of(task, now, update.error, update.part)
+
+
+@functools.cache
+def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Update:
+    """`_append`'s UPDATE that sets these columns under a fence of this shape (its states; whether it checks the
+    attempt, the owner, no owner), built once per shape (see `bound_values`): a few shapes cover every update."""
+    conditions = [TaskRow.id == bindparam("task_id")]
+    if fence is not None:
+        states, attempt, owner, unowned = fence
+        conditions.append(TaskRow.state.in_(states))
+        if attempt:
+            conditions.append(TaskRow.attempt == bindparam("fence_attempt"))
+        if owner:
+            conditions.append(TaskRow.owner == bindparam("fence_owner"))
+        if unowned:
+            conditions.append(TaskRow.owner.is_(None))
+    return (sql_update(TASKS).where(*conditions)
+            .values(last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, *columns))
+            .returning(*TASKS.c))
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
@@ -238,19 +265,6 @@ def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
     return values
 
 
-def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
-    if fence is None:
-        return []
-    conditions: list[ColumnElement[bool]] = [TaskRow.state.in_([s.value for s in fence.states])]
-    if fence.attempt is not None:
-        conditions.append(TaskRow.attempt == fence.attempt)
-    if fence.owner is not None:
-        conditions.append(TaskRow.owner == fence.owner)
-    if fence.unowned:
-        conditions.append(TaskRow.owner.is_(None))
-    return conditions
-
-
 def task_rows(new: NewTask) -> list[Any]:
     """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
     events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
@@ -260,9 +274,9 @@ def task_rows(new: NewTask) -> list[Any]:
 def insert_task(connection: Connection, new: NewTask) -> None:
     """Inserts a new task and its first event(s) (two statements), in a transaction of the caller's that stores what
     the task works on."""
-    connection.execute(insert(TASKS), [_task_values(new.task)])
+    connection.execute(_INSERT_TASKS, [_task_values(new.task)])
     events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
-    connection.execute(insert(TaskEventRow), [_event_values(event) for event in events])
+    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in events])
 
 
 def _error_json(error: TaskError) -> dict[str, Any]:
