@@ -37,6 +37,7 @@ from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
     Task,
+    TaskClaim,
     TaskContext,
     TaskEndHook,
     TaskError,
@@ -52,9 +53,9 @@ from storyloom.domain.task_types import (
     TaskUpdate,
 )
 
-__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent", "TaskFence",
-           "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult", "TaskRunner",
-           "TaskState", "TaskUpdate"]
+__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskClaim", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent",
+           "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult",
+           "TaskRunner", "TaskState", "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 
@@ -537,7 +538,7 @@ class TaskRunner:
             await self._record(task.id, update, fence)
 
         return TaskContext(task, record=record, cancel_requested=lambda: task.id in self._cancel_requested,
-                           clock=self._clock)
+                           clock=self._clock, claim=TaskClaim(task.id, fence))
 
     def _cancelled_update(self, task: Task) -> TaskUpdate:
         return TaskUpdate(state=TaskState.CANCELLED, end_time=self._clock.now(), clear_eta=True, message="Cancelled.",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -31,6 +32,7 @@ from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
     Task,
+    TaskClaim,
     TaskError,
     TaskEvent,
     TaskFence,
@@ -249,6 +251,15 @@ def _fenced(fence: TaskFence | None) -> list[ColumnElement[bool]]:
     if fence.unowned:
         conditions.append(TaskRow.owner.is_(None))
     return conditions
+
+
+def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
+    """True while the task still matches the claim's fence: the condition of a write of what the task works on (a
+    story), put in that write's own statement. On PostgreSQL it share-locks the task's row, so a change of the task
+    (another worker's claim) either waits for the write's transaction to end, or, committed first, refuses the write
+    (the locking read sees the newest row). SQLite has one writer at a time: the statement alone is enough."""
+    return exists(select(TaskRow.id).where(TaskRow.id == claim.task_id, *_fenced(claim.fence))
+                  .with_for_update(read=True))
 
 
 def task_rows(new: NewTask) -> list[Any]:
