@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from storyloom.domain.media import Inspection, MediaLibrary
+from storyloom.domain.ports.story import OutlineScene, SceneText
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Stories, Story, StoryEngines, StoryOptions
 from storyloom.domain.tasks import (
+    Task,
     TaskClaim,
     TaskContext,
     TaskFence,
@@ -54,7 +56,25 @@ class Worker:
     media: InMemoryMediaRepository
 
 
-def worker(db: Database, *, shared_dispatch: bool) -> Worker:
+class StuckWriter(ScriptedTextEngine):
+    """Writes scene `stuck_at` only once the test lets it, and then fails."""
+
+    def __init__(self, stuck_at: int) -> None:
+        super().__init__()
+        self.stuck_at = stuck_at
+        self.waiting = False
+        self.gate = asyncio.Event()
+
+    async def scene(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], index: int,
+                    story_so_far: Sequence[SceneText]) -> SceneText:
+        if index == self.stuck_at:
+            self.waiting = True
+            await self.gate.wait()
+            raise RuntimeError("the writer lost its thread")
+        return await super().scene(requirements, premise, outline, index, story_so_far)
+
+
+def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | None = None) -> Worker:
     worker_id = new_worker_id()
     dispatcher = (ProcrastinateDispatcher(db, worker_name=worker_id, lease_seconds=3)
                   if shared_dispatch and not db.is_sqlite else None)  # SQLite: the in-process one
@@ -62,7 +82,7 @@ def worker(db: Database, *, shared_dispatch: bool) -> Worker:
     narrator, media = FakeNarrator(), InMemoryMediaRepository()
     stories = Stories(SqlStoryRepository(db), runner, MediaLibrary(media, InMemoryBlobStore(), Inspector()),
                       None,  # type: ignore[arg-type]  # no story here comes from a conversation
-                      StoryEngines(ScriptedTextEngine(), FakeIllustrator(), narrator), scene_concurrency=1)
+                      StoryEngines(writer or ScriptedTextEngine(), FakeIllustrator(), narrator), scene_concurrency=1)
     return Worker(runner, stories, narrator, media)
 
 
@@ -75,6 +95,17 @@ async def story_when(repo: SqlStoryRepository, story_id: str, check: Callable[[S
             return story
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}; last seen: {story}"
         await asyncio.sleep(0.02)
+
+
+async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> tuple[Task, TaskFence]:
+    """The task's worker is presumed dead: another takes the task over at the next attempt (the end state of a
+    recovery and the new worker's claim, in one write so that no dispatcher hands the task out in between). Returns
+    the task as taken and the new worker's claim fence."""
+    fence = TaskFence(states=(TaskState.RUNNING,), owner=worker_id, attempt=running.attempt + 1)
+    taken, _ = await tasks.append_event(running.id, TaskUpdate(
+        attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
+        TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
+    return taken, fence
 
 
 async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_attempts_scenes_stand(
@@ -94,14 +125,10 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
         running = await tasks.get(task.id)
         assert running is not None and running.state is TaskState.RUNNING and running.owner == old.runner.worker_id
 
-        # Its worker is presumed dead: another takes the task over at the next attempt (the end state of a recovery
-        # and the new worker's claim, in one write so that no dispatcher hands the task out in between) and writes
-        # the story under its own claim, as its runner would run the handler.
+        # Its worker is presumed dead: another takes the task over, and writes the story under its own claim, as its
+        # runner would run the handler.
         new = worker(db, shared_dispatch=False)
-        fence = TaskFence(states=(TaskState.RUNNING,), owner=new.runner.worker_id, attempt=running.attempt + 1)
-        taken, _ = await tasks.append_event(task.id, TaskUpdate(
-            attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
-            TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
+        taken, fence = await take_over(tasks, running, new.runner.worker_id)
 
         async def record(update: TaskUpdate) -> None:
             await tasks.append_event(task.id, update, taken.update_time, fence)
@@ -125,3 +152,38 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
     finally:
         old.narrator.gate.set()
         await old.runner.stop()
+
+
+async def test_a_superseded_attempt_that_fails_does_not_end_the_story_the_new_attempt_writes(db: Database) -> None:
+    tasks, stories = SqlTaskRepository(db), SqlStoryRepository(db)
+    writer = StuckWriter(stuck_at=1)
+    old = worker(db, shared_dispatch=True, writer=writer)
+    await old.runner.start()
+    try:
+        task = await old.stories.create(USER, requirements=StoryRequirements(setting="the moon"), options=StoryOptions(
+            scene_count=2, skip_illustrations=True, skip_narration=True))
+        story_id = str(task.params["story_id"])
+        # Scene 1 stored and announced (its event stored), scene 2 being written: nothing else under way.
+        await story_when(stories, story_id, lambda s: len(s.scenes) == 1 and writer.waiting, "scene 2 is written")
+        running = await eventually_task(tasks, task.id, lambda t: t.checkpoint.get("scenes_ready") == [0])
+        taken, _fence = await take_over(tasks, running, new_worker_id())
+
+        writer.gate.set()  # the old attempt fails: its end (and the story's with it) is not its to record any more
+        await old.runner.settled(USER, task.id)
+        story = await stories.get(story_id)
+        assert story is not None and (story.state, story.error) == ("GENERATING", None)
+        stored = await tasks.get(task.id)
+        assert stored is not None and (stored.state, stored.attempt) == (TaskState.RUNNING, taken.attempt)
+    finally:
+        writer.gate.set()
+        await old.runner.stop()
+
+
+async def eventually_task(tasks: SqlTaskRepository, task_id: str, check: Callable[[Task], bool]) -> Task:
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        task = await tasks.get(task_id)
+        if task is not None and check(task):
+            return task
+        assert asyncio.get_running_loop().time() < deadline, f"timed out; last seen: {task}"
+        await asyncio.sleep(0.02)

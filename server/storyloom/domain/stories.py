@@ -309,11 +309,13 @@ class Stories:
     async def _write(self, ctx: TaskContext) -> None:
         await self._run_stages(ctx, str(ctx.params["story_id"]))
 
-    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
-        """The story's task is ending: the story ends with it, with its reason."""
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None,
+                      claim: TaskClaim | None = None) -> None:
+        """The story's task is ending: the story ends with it, with its reason (under the claim the end is recorded
+        with: a worker that lost the task does not end the story another attempt writes)."""
         story_id = str(task.params.get("story_id", ""))
         with contextlib.suppress(LookupError):  # the story was deleted
-            await self._repo.update(story_id, state=_STORY_STATE_OF_TASK[state], error=error,
+            await self._repo.update(story_id, claim=claim, state=_STORY_STATE_OF_TASK[state], error=error,
                                     update_time=self._clock.now())
             await self._notifier.publish(CHANGED, f"users/{task.user_id}/stories/{story_id}")
 

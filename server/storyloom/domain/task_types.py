@@ -289,8 +289,10 @@ class TaskContext:
 TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]
 # Told how a task of its kind is ending (the task as it was, its terminal state and error), before the end is
 # recorded, so what the task works on (a story, a reply) leaves its "being made" state with the task. Idempotent:
-# it may be told again, with the state the task really ended in, if another end won the race.
-TaskEndHook = Callable[[Task, TaskState, TaskError | None], Awaitable[None]]
+# it may be told again, with the state the task really ended in, if another end won the race. The claim is the one
+# the end is recorded under: writes made under it are refused (TaskFenced) where the end would be, so a worker that
+# lost the task ends nothing (None: told of an end already recorded).
+TaskEndHook = Callable[[Task, TaskState, TaskError | None, TaskClaim | None], Awaitable[None]]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -518,19 +518,20 @@ class TaskRunner:
             self._finishing.discard(task.id)
 
     async def _end(self, task: Task, update: TaskUpdate, fence: TaskFence) -> None:
-        """Ends the task: tells its kind's hook, then records the end. If another end won the race, the hook hears
-        of that one instead; raises TaskFenced then."""
+        """Ends the task: tells its kind's hook (whose writes the fence refuses as it refuses the end), then records
+        the end. If the fence refused it (another end won the race, or the task moved on), the hook hears of the end
+        recorded, if any; raises TaskFenced then."""
         state = update.state
         assert state is not None and state.terminal
         hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
-        if hook is not None:
-            await hook(task, state, update.error)
         try:
+            if hook is not None:
+                await hook(task, state, update.error, TaskClaim(task.id, fence))
             await self._record(task.id, update, fence)
         except TaskFenced:
             actual = await self._repo.get(task.id)
             if hook is not None and actual is not None and actual.state.terminal:
-                await hook(actual, actual.state, actual.error)
+                await hook(actual, actual.state, actual.error, None)
             raise
 
     def _context(self, task: Task, fence: TaskFence) -> TaskContext:
