@@ -22,7 +22,16 @@ from storyloom.domain.ports.story import Narration, OutlineScene, Picture, Premi
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Scene, Story, StoryState
-from storyloom.domain.tasks import LIVE_STATES, NewTask, Task, TaskError, TaskEvent, TaskState, TaskUpdate
+from storyloom.domain.tasks import (
+    LIVE_STATES,
+    NewTask,
+    Task,
+    TaskClaim,
+    TaskError,
+    TaskEvent,
+    TaskState,
+    TaskUpdate,
+)
 from tests.support.media import png_bytes, wav_bytes
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -273,6 +282,9 @@ class InMemoryConversationRepository:
 
 
 class InMemoryStoryRepository:
+    """Stories in memory. Writes under a task's claim are not fenced here (the fake task repository keeps no fences):
+    the real store's fencing is tested on it (tests/integration/store/test_story_fencing.py)."""
+
     def __init__(self, tasks: InMemoryTaskRepository | None = None) -> None:
         self.stories: dict[str, Story] = {}
         self.requests: dict[tuple[str, str], str] = {}
@@ -307,13 +319,13 @@ class InMemoryStoryRepository:
                  and s.create_time >= since and s.state in ("GENERATING", "READY")]
         return max(found, key=lambda s: s.create_time, default=None)
 
-    async def update(self, story_id: str, **fields: Any) -> None:
+    async def update(self, story_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
         self.updates.append((story_id, fields))
         if "outline" in fields:
             fields["outline"] = tuple(fields["outline"])
         self.stories[story_id] = dataclasses.replace(self.stories[story_id], **fields)
 
-    async def put_scene(self, story_id: str, scene: Scene) -> None:
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
         story = self.stories[story_id]
         scenes = {s.index: s for s in story.scenes} | {scene.index: scene}
         self.stories[story_id] = dataclasses.replace(story, scenes=tuple(scenes[i] for i in sorted(scenes)))

@@ -34,7 +34,7 @@ from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, Re
 from storyloom.domain.reply_admission import Place, ReplyAdmission
 from storyloom.domain.reply_chunks import ChunkWriter, LiveReply
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import NewTask, Task, TaskClaim, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -600,9 +600,11 @@ class Conversations:
         await asyncio.gather(*self._abandon_checks, return_exceptions=True)
         await self._chunks.aclose()
 
-    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None,
+                      claim: TaskClaim | None = None) -> None:
         """The reply's task is ending: a reply its handler did not finish (the task was cancelled elsewhere, or
-        failed before it ran) ends with it, keeping the text written so far."""
+        failed before it ran) ends with it, keeping the text written so far. (A reply's writes are not fenced by its
+        task's claim.)"""
         message_id = str(task.params.get("message_id", ""))
         self._admission.release(message_id)
         self._just_sent.pop(message_id, None)

@@ -32,7 +32,7 @@ from storyloom.domain.ports.story import Illustrator, Narrator, OutlineScene, Sc
 from storyloom.domain.ports.telemetry import Telemetry
 from storyloom.domain.progress import RunEstimate, StageClock, StageTimingRepository, StageWork
 from storyloom.domain.requirements import StoryRequirements, checked, with_defaults
-from storyloom.domain.tasks import NewTask, Task, TaskContext, TaskError, TaskPart, TaskRunner, TaskState
+from storyloom.domain.tasks import NewTask, Task, TaskClaim, TaskContext, TaskError, TaskPart, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +140,12 @@ class StoryRepository(Protocol):
     async def find_recent(self, user_id: str, fingerprint: str, since: dt.datetime) -> Story | None:
         """The newest story from an identical request since `since` that did not fail or get cancelled."""
 
-    async def update(self, story_id: str, **fields: Any) -> None: ...
+    async def update(self, story_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
+        """Changes the story's fields. With a `claim` (its task's writes), only while the task still holds it, checked
+        in the write itself: else raises TaskFenced and changes nothing. LookupError if there is no story."""
 
-    async def put_scene(self, story_id: str, scene: Scene) -> None:
-        """Inserts or replaces scene `scene.index`."""
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
+        """Inserts or replaces scene `scene.index`; with a `claim`, fenced as `update` is."""
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         """Deletes the story and its scenes; returns the media ids its scenes used."""
@@ -287,30 +289,33 @@ class Stories:
 
     # --- the task ----------------------------------------------------------------------------
 
-    async def _update(self, story_id: str, **fields: Any) -> None:
-        """Stores a change of the story being written, announced (`story_changes`): copies of the story kept
-        anywhere go, on every replica. Announced even when the caller is cancelled meanwhile (the change may be
-        stored); an announcement too many costs only a read."""
+    async def _update(self, claim: TaskClaim | None, story_id: str, **fields: Any) -> None:
+        """Stores a change of the story being written, under its task's claim (a worker that lost the task is refused:
+        TaskFenced), announced (`story_changes`): copies of the story kept anywhere go, on every replica. Announced
+        even when the caller is cancelled meanwhile (the change may be stored); an announcement too many costs only a
+        read."""
         try:
-            await self._repo.update(story_id, **fields)
+            await self._repo.update(story_id, claim=claim, **fields)
         finally:
             await self._notifier.publish(CHANGED, story_changes(story_id))
 
-    async def _put_scene(self, story_id: str, scene: Scene) -> None:
-        """Stores a scene of the story being written, announced like `_update`."""
+    async def _put_scene(self, claim: TaskClaim | None, story_id: str, scene: Scene) -> None:
+        """Stores a scene of the story being written, fenced and announced like `_update`."""
         try:
-            await self._repo.put_scene(story_id, scene)
+            await self._repo.put_scene(story_id, scene, claim=claim)
         finally:
             await self._notifier.publish(CHANGED, story_changes(story_id))
 
     async def _write(self, ctx: TaskContext) -> None:
         await self._run_stages(ctx, str(ctx.params["story_id"]))
 
-    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
-        """The story's task is ending: the story ends with it, with its reason."""
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None,
+                      claim: TaskClaim | None = None) -> None:
+        """The story's task is ending: the story ends with it, with its reason (under the claim the end is recorded
+        with: a worker that lost the task does not end the story another attempt writes)."""
         story_id = str(task.params.get("story_id", ""))
         with contextlib.suppress(LookupError):  # the story was deleted
-            await self._repo.update(story_id, state=_STORY_STATE_OF_TASK[state], error=error,
+            await self._repo.update(story_id, claim=claim, state=_STORY_STATE_OF_TASK[state], error=error,
                                     update_time=self._clock.now())
             await self._notifier.publish(CHANGED, f"users/{task.user_id}/stories/{story_id}")
 
@@ -329,6 +334,7 @@ class Stories:
                 await self._follow(task, task.state, task.error)
 
     async def _run_stages(self, ctx: TaskContext, story_id: str) -> None:
+        claim = ctx.claim  # every write of the story below is this attempt's: refused once the task moved on
         story = await self._load(story_id)
         writer = self._engines.writer
         await self.clock.load()
@@ -340,44 +346,46 @@ class Stories:
                 extracted = await self._timed("requirements", self._conversations.extract_requirements(
                     story.user_id, story.conversation_id))
                 require_something(extracted, "conversation")
-                await self._update(story_id, requirements=extracted)
+                await self._update(claim, story_id, requirements=extracted)
             story = await self._load(story_id)
 
         requirements = with_defaults(story.requirements)
         if story.requirements != requirements:
-            await self._update(story_id, requirements=requirements)
+            await self._update(claim, story_id, requirements=requirements)
         count = story.options.scene_count or requirements.scene_count or SCENES_FOR_LENGTH[requirements.length]
 
         if story.source_text and not story.scenes:
             async with progress.step(story, "scenes", "Splitting the text into scenes."):
                 parts = await self._timed("scenes", writer.split_story(requirements, story.source_text, count))
                 for i, part in enumerate(parts):
-                    await self._put_scene(story_id, _scene(i, part, story.options))
-                await self._update(story_id, title=story.title or parts[0].title, planned_scene_count=len(parts),
+                    await self._put_scene(claim, story_id, _scene(i, part, story.options))
+                await self._update(claim, story_id, title=story.title or parts[0].title,
+                                   planned_scene_count=len(parts),
                                    outline=[OutlineScene(p.title, p.text[:120]) for p in parts])
             story = await self._load(story_id)
 
         if not story.premise and not story.source_text:
             async with progress.step(story, "premise", "Thinking of the idea."):
                 premise = await self._timed("premise", writer.premise(requirements))
-                await self._update(story_id, premise=premise.premise,
+                await self._update(claim, story_id, premise=premise.premise,
                                    title=story.title or requirements.title or premise.title)
             story = await self._load(story_id)
 
         if not story.outline:
             async with progress.step(story, "outline", "Planning the scenes."):
                 outline = await self._timed("outline", writer.outline(requirements, story.premise, count))
-                await self._update(story_id, outline=list(outline), planned_scene_count=len(outline))
+                await self._update(claim, story_id, outline=list(outline), planned_scene_count=len(outline))
             story = await self._load(story_id)
 
-        await self._scene_units(progress, story, requirements)
+        await self._scene_units(progress, story, requirements, claim)
 
         await self.clock.save()
         # Reported first: the report is fenced, so a worker that lost the task stops here and marks nothing.
         await ctx.progress(stage="done", percent=100, message="The story is ready.")
-        await self._update(story_id, state="READY", update_time=self._clock.now())
+        await self._update(claim, story_id, state="READY", update_time=self._clock.now())
 
-    async def _scene_units(self, progress: _Progress, story: Story, requirements: StoryRequirements) -> None:
+    async def _scene_units(self, progress: _Progress, story: Story, requirements: StoryRequirements,
+                           claim: TaskClaim | None) -> None:
         """Each scene is a unit: its text, then its picture and its narration, stored step by step (the
         checkpoints: a resumed story redoes no finished step), announced (SCENE_READY) once complete, and then its
         renditions made. Texts are written in order, as each follows the ones before.
@@ -409,13 +417,14 @@ class Stories:
                     written = [s.as_text() for s in current.scenes]
                     part = await self._timed("scenes", self._engines.writer.scene(
                         requirements, current.premise, current.outline, index, written))
-                    await self._put_scene(story_id, _scene(index, part, current.options))
+                    await self._put_scene(claim, story_id, _scene(index, part, current.options))
                 texts[index].set()
 
         async def unit(index: int) -> None:
             await texts[index].wait()
-            picture = functools.partial(self._scene_picture, progress, story_id, index, requirements, writes)
-            narration = functools.partial(self._scene_narration, progress, story_id, index, requirements, writes)
+            picture = functools.partial(self._scene_picture, progress, story_id, index, requirements, writes, claim)
+            narration = functools.partial(self._scene_narration, progress, story_id, index, requirements, writes,
+                                          claim)
             if not overlap:
                 async with narrating:
                     await picture()
@@ -452,7 +461,7 @@ class Stories:
             await asyncio.gather(*jobs, return_exceptions=True)
 
     async def _scene_picture(self, progress: _Progress, story_id: str, index: int, requirements: StoryRequirements,
-                             writes: asyncio.Lock) -> None:
+                             writes: asyncio.Lock, claim: TaskClaim | None) -> None:
         """The scene's picture, unless it is stored already."""
         story = await self._load(story_id)
         scene = next(s for s in story.scenes if s.index == index)
@@ -461,11 +470,11 @@ class Stories:
         async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
             media_id = await self._asset("illustrations",
                                          functools.partial(self._picture, story.user_id, scene, requirements))
-            await self._update_scene(story_id, index, writes, picture_id=media_id,
+            await self._update_scene(claim, story_id, index, writes, picture_id=media_id,
                                      picture_state="READY" if media_id else "FAILED")
 
     async def _scene_narration(self, progress: _Progress, story_id: str, index: int,
-                               requirements: StoryRequirements, writes: asyncio.Lock) -> None:
+                               requirements: StoryRequirements, writes: asyncio.Lock, claim: TaskClaim | None) -> None:
         """The scene's narration, unless it is stored already."""
         story = await self._load(story_id)
         scene = next(s for s in story.scenes if s.index == index)
@@ -474,16 +483,17 @@ class Stories:
         async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.", units=_words(scene.text)):
             media_id = await self._asset(
                 "narration", functools.partial(self._narration, story.user_id, scene, requirements))
-            await self._update_scene(story_id, index, writes, narration_id=media_id,
+            await self._update_scene(claim, story_id, index, writes, narration_id=media_id,
                                      narration_state="READY" if media_id else "FAILED")
 
-    async def _update_scene(self, story_id: str, index: int, writes: asyncio.Lock, **fields: Any) -> None:
+    async def _update_scene(self, claim: TaskClaim | None, story_id: str, index: int, writes: asyncio.Lock,
+                            **fields: Any) -> None:
         """Changes some fields of a stored scene: reads that scene alone, writes it back whole (`_put_scene`)."""
         async with writes:
             found = await self._repo.scene(story_id, index)
             if found is None:
                 raise NotFound(f"stories/{story_id}")
-            await self._put_scene(story_id, dataclasses.replace(found[1], **fields))
+            await self._put_scene(claim, story_id, dataclasses.replace(found[1], **fields))
 
     async def _scene_renditions(self, story: Story, index: int) -> None:
         """The renditions of the scene's picture and narration (made after the scene is announced: an app shows the

@@ -147,6 +147,16 @@ class TaskFence:
     unowned: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskClaim:
+    """A running attempt's hold on its task: the task and the fence of the attempt's writes. What the task works on
+    (a story) is written under it too, the fence checked in the write's own statement, so a worker that lost the task
+    can no more change that than the task itself."""
+
+    task_id: str
+    fence: TaskFence
+
+
 class TaskFenced(Exception):
     """A write to a task was refused by its fence: the task ended or moved on to another attempt or worker."""
 
@@ -218,12 +228,15 @@ class TaskContext:
     """What a running task handler sees: its inputs and the way to report progress.
 
     `record` persists an update as the task's next event (fenced by this attempt: once the task is no longer this
-    worker's, it raises TaskFenced); `cancel_requested` says whether CancelTask asked the task to stop.
+    worker's, it raises TaskFenced); `cancel_requested` says whether CancelTask asked the task to stop; `claim` is
+    this attempt's hold on the task, for the handler's writes of what the task works on (None: unfenced, for a
+    handler run outside a runner).
     """
 
     def __init__(self, task: Task, *, record: Callable[[TaskUpdate], Awaitable[object]],
-                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK):
+                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK, claim: TaskClaim | None = None):
         self._record = record
+        self.claim = claim
         self._cancel_requested = cancel_requested
         self._clock = clock
         self.task_id = task.id
@@ -276,8 +289,10 @@ class TaskContext:
 TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]
 # Told how a task of its kind is ending (the task as it was, its terminal state and error), before the end is
 # recorded, so what the task works on (a story, a reply) leaves its "being made" state with the task. Idempotent:
-# it may be told again, with the state the task really ended in, if another end won the race.
-TaskEndHook = Callable[[Task, TaskState, TaskError | None], Awaitable[None]]
+# it may be told again, with the state the task really ended in, if another end won the race. The claim is the one
+# the end is recorded under: writes made under it are refused (TaskFenced) where the end would be, so a worker that
+# lost the task ends nothing (None: told of an end already recorded).
+TaskEndHook = Callable[[Task, TaskState, TaskError | None, TaskClaim | None], Awaitable[None]]
 
 
 @dataclasses.dataclass(frozen=True)

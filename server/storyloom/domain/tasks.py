@@ -37,6 +37,7 @@ from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
     Task,
+    TaskClaim,
     TaskContext,
     TaskEndHook,
     TaskError,
@@ -52,9 +53,9 @@ from storyloom.domain.task_types import (
     TaskUpdate,
 )
 
-__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent", "TaskFence",
-           "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult", "TaskRunner",
-           "TaskState", "TaskUpdate"]
+__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskClaim", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent",
+           "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult",
+           "TaskRunner", "TaskState", "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 
@@ -517,19 +518,20 @@ class TaskRunner:
             self._finishing.discard(task.id)
 
     async def _end(self, task: Task, update: TaskUpdate, fence: TaskFence) -> None:
-        """Ends the task: tells its kind's hook, then records the end. If another end won the race, the hook hears
-        of that one instead; raises TaskFenced then."""
+        """Ends the task: tells its kind's hook (whose writes the fence refuses as it refuses the end), then records
+        the end. If the fence refused it (another end won the race, or the task moved on), the hook hears of the end
+        recorded, if any; raises TaskFenced then."""
         state = update.state
         assert state is not None and state.terminal
         hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
-        if hook is not None:
-            await hook(task, state, update.error)
         try:
+            if hook is not None:
+                await hook(task, state, update.error, TaskClaim(task.id, fence))
             await self._record(task.id, update, fence)
         except TaskFenced:
             actual = await self._repo.get(task.id)
             if hook is not None and actual is not None and actual.state.terminal:
-                await hook(actual, actual.state, actual.error)
+                await hook(actual, actual.state, actual.error, None)
             raise
 
     def _context(self, task: Task, fence: TaskFence) -> TaskContext:
@@ -537,7 +539,7 @@ class TaskRunner:
             await self._record(task.id, update, fence)
 
         return TaskContext(task, record=record, cancel_requested=lambda: task.id in self._cancel_requested,
-                           clock=self._clock)
+                           clock=self._clock, claim=TaskClaim(task.id, fence))
 
     def _cancelled_update(self, task: Task) -> TaskUpdate:
         return TaskUpdate(state=TaskState.CANCELLED, end_time=self._clock.now(), clear_eta=True, message="Cancelled.",

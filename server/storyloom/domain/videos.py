@@ -27,7 +27,7 @@ from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.video import ClipSpec, Cue, NarrationAligner, VideoEncoder, VideoFormat
 from storyloom.domain.stories import Scene, Stories, Story
-from storyloom.domain.tasks import Task, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import Task, TaskClaim, TaskContext, TaskError, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +152,10 @@ class StoryVideos:
         tasks.register(VIDEO_KIND, self._render, concurrency=1, on_end=self._follow)
         stories.on_delete(self._story_deleted)
 
-    async def _follow(self, task: Task, state: TaskState, error: TaskError | None) -> None:
+    async def _follow(self, task: Task, state: TaskState, error: TaskError | None,
+                      claim: TaskClaim | None = None) -> None:
         """The video's task is ending: a video still RENDERING (cancelled while it waited, failed before it ran,
-        out of attempts) ends with it."""
+        out of attempts) ends with it. (A video's writes are not fenced by its task's claim.)"""
         video = await self._repo.get(str(task.params.get("video_id", "")))
         if video is None or video.state != "RENDERING" or state is TaskState.SUCCEEDED:
             return

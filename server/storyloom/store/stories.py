@@ -6,22 +6,29 @@ import builtins
 import dataclasses
 import datetime as dt
 import json
+import typing
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, cast, delete, select
+from sqlalchemy import ColumnElement, Row, Table, Text, bindparam, cast, delete, literal, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
-from storyloom.domain.tasks import NewTask, TaskError
+from storyloom.domain.tasks import NewTask, TaskClaim, TaskError, TaskFenced
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled, one_fetch
 from storyloom.store.models import SceneRow, StoryRow
 from storyloom.store.pages import newest_first
-from storyloom.store.tasks import task_rows
+from storyloom.store.tasks import claim_holds, task_rows
 
 _SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
+STORIES = typing.cast("Table", StoryRow.__table__)
+SCENES = typing.cast("Table", SceneRow.__table__)
 
 
 @completes_when_cancelled
@@ -78,24 +85,30 @@ class SqlStoryRepository:
             return [_story(r, ()) for r in await session.scalars(
                 select(StoryRow).where(StoryRow.state == "GENERATING").order_by(StoryRow.create_time))]
 
-    async def update(self, story_id: str, **fields: Any) -> None:
+    async def update(self, story_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
         if "error" in fields:
             fields["error"] = dataclasses.asdict(fields["error"]) if fields["error"] else None
         if "requirements" in fields:
             fields["requirements"] = dataclasses.asdict(fields["requirements"])
         if "outline" in fields:
             fields["outline"] = [dataclasses.asdict(o) for o in fields["outline"]]
-        async with self._db.write() as session:
-            row = await session.get(StoryRow, story_id)
-            if row is None:
-                raise LookupError(story_id)
-            for key, value in fields.items():
-                setattr(row, key, value)
+        statement = sql_update(STORIES).where(STORIES.c.id == story_id, *_held(claim)).values(**fields)
+        await self._db.transaction(lambda connection: _write(connection, statement, story_id, claim))
 
-    async def put_scene(self, story_id: str, scene: Scene) -> None:
-        async with self._db.write() as session:
-            await session.merge(SceneRow(story_id=story_id, **{f: getattr(scene, f) for f in _SCENE_FIELDS},
-                                         picture_spec=scene.picture_spec.as_dict() if scene.picture_spec else None))
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
+        values: dict[str, Any] = {"story_id": story_id, **{_SCENE_COLUMN_NAMES[f]: getattr(scene, f)
+                                                           for f in _SCENE_FIELDS},
+                                  "picture_spec": scene.picture_spec.as_dict() if scene.picture_spec else None}
+        insert = sqlite.insert if self._db.is_sqlite else postgresql.insert
+        if claim is None:
+            statement = insert(SCENES).values(values)
+        else:  # inserted (or, on a clash, updated) only from a row that exists while the claim holds
+            statement = insert(SCENES).from_select(list(values), select(
+                *(literal(value, SCENES.c[name].type) for name, value in values.items())).where(claim_holds(claim)))
+        statement = statement.on_conflict_do_update(
+            index_elements=[SCENES.c.story_id, SCENES.c.scene_index],
+            set_={name: statement.excluded[name] for name in values if name not in ("story_id", "scene_index")})
+        await self._db.transaction(lambda connection: _write(connection, statement, story_id, claim))
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         async with self._db.write() as session:
@@ -104,6 +117,20 @@ class SqlStoryRepository:
             await session.execute(delete(SceneRow).where(SceneRow.story_id == story_id))
             await session.execute(delete(StoryRow).where(StoryRow.id == story_id))
         return media
+
+
+def _held(claim: TaskClaim | None) -> list[ColumnElement[bool]]:
+    return [] if claim is None else [claim_holds(claim)]
+
+
+def _write(connection: Connection, statement: Executable, story_id: str, claim: TaskClaim | None) -> None:
+    """Runs a write of the story's (one statement, fenced by `claim` when given). A write that changed nothing was
+    refused by the fence (TaskFenced: the task moved on) or found no story (LookupError)."""
+    if connection.execute(statement).rowcount:
+        return
+    if claim is not None and connection.scalar(select(STORIES.c.id).where(STORIES.c.id == story_id)) is not None:
+        raise TaskFenced(f"story {story_id}: task {claim.task_id} no longer matches {claim.fence}")
+    raise LookupError(story_id)
 
 
 def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...], decode: Callable[[Any], Any] = lambda v: v) -> Story:
@@ -118,6 +145,8 @@ def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...], decode: Callable
         source_text=row.source_text, fingerprint=row.fingerprint, error=TaskError(**error) if error else None)
 
 
+# The column of each Scene field (the index's is `scene_index`).
+_SCENE_COLUMN_NAMES = {f: getattr(SceneRow, f).property.columns[0].name for f in _SCENE_FIELDS}
 _SCENE_COLUMNS = tuple(getattr(SceneRow, f).label(f"scene_{f}") for f in (*_SCENE_FIELDS, "picture_spec"))
 # The hot reads, built once (see `Database.fetch`). `_GET` is one statement: the story's columns repeat on each of
 # its scenes' rows (none: one row of NULL scenes), its JSON as text, decoded once (`_story`) rather than per row.

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Row,
     Select,
     Table,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -31,6 +33,7 @@ from storyloom.domain.task_types import (
     LIVE_STATES,
     NewTask,
     Task,
+    TaskClaim,
     TaskError,
     TaskEvent,
     TaskFence,
@@ -232,13 +235,8 @@ def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bo
     conditions = [TaskRow.id == bindparam("task_id")]
     if fence is not None:
         states, attempt, owner, unowned = fence
-        conditions.append(TaskRow.state.in_(states))
-        if attempt:
-            conditions.append(TaskRow.attempt == bindparam("fence_attempt"))
-        if owner:
-            conditions.append(TaskRow.owner == bindparam("fence_owner"))
-        if unowned:
-            conditions.append(TaskRow.owner.is_(None))
+        conditions += _fence_conditions(states, bindparam("fence_attempt") if attempt else None,
+                                        bindparam("fence_owner") if owner else None, unowned)
     return (sql_update(TASKS).where(*conditions)
             .values(last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, *columns))
             .returning(*TASKS.c))
@@ -263,6 +261,32 @@ def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
         values["owner"], values["heartbeat_time"] = None, None
     values["update_time"] = now
     return values
+
+
+def _fenced(fence: TaskFence) -> list[ColumnElement[bool]]:
+    return _fence_conditions(tuple(state.value for state in fence.states), fence.attempt, fence.owner, fence.unowned)
+
+
+def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned: bool) -> list[ColumnElement[bool]]:
+    """What a fence asks of the task's row: a state among `states`, and this attempt and owner (values, or bind
+    parameters in a statement built once) unless None, or no owner."""
+    conditions: list[ColumnElement[bool]] = [TaskRow.state.in_(states)]
+    if attempt is not None:
+        conditions.append(TaskRow.attempt == attempt)
+    if owner is not None:
+        conditions.append(TaskRow.owner == owner)
+    if unowned:
+        conditions.append(TaskRow.owner.is_(None))
+    return conditions
+
+
+def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
+    """True while the task still matches the claim's fence: the condition of a write of what the task works on (a
+    story), put in that write's own statement. On PostgreSQL it share-locks the task's row, so a change of the task
+    (another worker's claim) either waits for the write's transaction to end, or, committed first, refuses the write
+    (the locking read sees the newest row). SQLite has one writer at a time: the statement alone is enough."""
+    return exists(select(TaskRow.id).where(TaskRow.id == claim.task_id, *_fenced(claim.fence))
+                  .with_for_update(read=True))
 
 
 def task_rows(new: NewTask) -> list[Any]:

@@ -1,0 +1,189 @@
+"""A story task's worker that lost the task while it still ran (presumed dead, the task resumed by another worker)
+writes nothing more of the story: on the real task runner and story store (SQLite, and PostgreSQL with procrastinate's
+dispatcher), with fake engines and media. The store's own fencing is tested in tests/integration/store."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from storyloom.domain.media import Inspection, MediaLibrary
+from storyloom.domain.ports.story import OutlineScene, SceneText
+from storyloom.domain.requirements import StoryRequirements
+from storyloom.domain.stories import Stories, Story, StoryEngines, StoryOptions
+from storyloom.domain.tasks import (
+    Task,
+    TaskClaim,
+    TaskContext,
+    TaskFence,
+    TaskRunner,
+    TaskState,
+    TaskUpdate,
+    new_worker_id,
+)
+from storyloom.store.db import Database
+from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
+from storyloom.store.stories import SqlStoryRepository
+from storyloom.store.tasks import SqlTaskRepository
+from tests.support.fakes import (
+    FakeIllustrator,
+    FakeNarrator,
+    InMemoryBlobStore,
+    InMemoryMediaRepository,
+    ScriptedTextEngine,
+)
+
+USER = "u1"
+
+
+class Inspector:
+    def inspect(self, data: bytes, content_type: str) -> Inspection:
+        return Inspection(content_type)
+
+
+@dataclasses.dataclass
+class Worker:
+    """One worker's story service: its runner, its narrator, and media of its own (whose ids tell whose a scene's
+    narration is)."""
+
+    runner: TaskRunner
+    stories: Stories
+    narrator: FakeNarrator
+    media: InMemoryMediaRepository
+
+
+class StuckWriter(ScriptedTextEngine):
+    """Writes scene `stuck_at` only once the test lets it, and then fails."""
+
+    def __init__(self, stuck_at: int) -> None:
+        super().__init__()
+        self.stuck_at = stuck_at
+        self.waiting = False
+        self.gate = asyncio.Event()
+
+    async def scene(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], index: int,
+                    story_so_far: Sequence[SceneText]) -> SceneText:
+        if index == self.stuck_at:
+            self.waiting = True
+            await self.gate.wait()
+            raise RuntimeError("the writer lost its thread")
+        return await super().scene(requirements, premise, outline, index, story_so_far)
+
+
+def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | None = None) -> Worker:
+    worker_id = new_worker_id()
+    dispatcher = (ProcrastinateDispatcher(db, worker_name=worker_id, lease_seconds=3)
+                  if shared_dispatch and not db.is_sqlite else None)  # SQLite: the in-process one
+    runner = TaskRunner(SqlTaskRepository(db), worker_id=worker_id, dispatcher=dispatcher)
+    narrator, media = FakeNarrator(), InMemoryMediaRepository()
+    stories = Stories(SqlStoryRepository(db), runner, MediaLibrary(media, InMemoryBlobStore(), Inspector()),
+                      None,  # type: ignore[arg-type]  # no story here comes from a conversation
+                      StoryEngines(writer or ScriptedTextEngine(), FakeIllustrator(), narrator), scene_concurrency=1)
+    return Worker(runner, stories, narrator, media)
+
+
+async def story_when(repo: SqlStoryRepository, story_id: str, check: Callable[[Story], bool], what: str) -> Story:
+    """Reads the story until `check` holds (generous deadline: a busy machine)."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        story = await repo.get(story_id)
+        if story is not None and check(story):
+            return story
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}; last seen: {story}"
+        await asyncio.sleep(0.02)
+
+
+async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> tuple[Task, TaskFence]:
+    """The task's worker is presumed dead: another takes the task over at the next attempt (the end state of a
+    recovery and the new worker's claim, in one write so that no dispatcher hands the task out in between). Returns
+    the task as taken and the new worker's claim fence."""
+    fence = TaskFence(states=(TaskState.RUNNING,), owner=worker_id, attempt=running.attempt + 1)
+    taken, _ = await tasks.append_event(running.id, TaskUpdate(
+        attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
+        TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
+    return taken, fence
+
+
+async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_attempts_scenes_stand(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="storyloom.domain.tasks")
+    tasks, stories = SqlTaskRepository(db), SqlStoryRepository(db)
+    old = worker(db, shared_dispatch=True)
+    old.narrator.gate = asyncio.Event()  # its first narration runs until the test lets it end
+    await old.runner.start()
+    try:
+        task = await old.stories.create(USER, requirements=StoryRequirements(setting="the moon"),
+                                        options=StoryOptions(scene_count=2, skip_illustrations=True))
+        story_id = str(task.params["story_id"])
+        # Both texts stored and scene 1 narrating: the old attempt's next step is that narration's scene write.
+        await story_when(stories, story_id, lambda s: len(s.scenes) == 2 and old.narrator.running == 1,
+                         "the old worker narrates scene 1 with both texts stored")
+        running = await tasks.get(task.id)
+        assert running is not None and running.state is TaskState.RUNNING and running.owner == old.runner.worker_id
+
+        # Its worker is presumed dead: another takes the task over, and writes the story under its own claim, as its
+        # runner would run the handler.
+        new = worker(db, shared_dispatch=False)
+        taken, fence = await take_over(tasks, running, new.runner.worker_id)
+
+        async def record(update: TaskUpdate) -> None:
+            await tasks.append_event(task.id, update, taken.update_time, fence)
+
+        await new.stories._write(TaskContext(taken, record=record, cancel_requested=lambda: False,
+                                             claim=TaskClaim(task.id, fence)))
+        written = await story_when(stories, story_id, lambda s: s.state == "READY", "the new attempt finished")
+        narrations = [s.narration_id for s in written.scenes]
+        assert all(n in new.media.items for n in narrations), narrations
+
+        # The old worker was not dead: its narration ends, and storing it in the scene is refused.
+        old.narrator.gate.set()
+        await old.runner.settled(USER, task.id)
+        assert len(old.media.items) == 1  # it made its narration, and got as far as the scene's write
+        assert "task no longer held: its write was refused" in caplog.text
+        after = await stories.get(story_id)
+        assert after is not None
+        assert after.scenes == written.scenes and after.state == "READY"
+        stored = await tasks.get(task.id)
+        assert stored is not None and (stored.attempt, stored.owner) == (fence.attempt, fence.owner)
+    finally:
+        old.narrator.gate.set()
+        await old.runner.stop()
+
+
+async def test_a_superseded_attempt_that_fails_does_not_end_the_story_the_new_attempt_writes(db: Database) -> None:
+    tasks, stories = SqlTaskRepository(db), SqlStoryRepository(db)
+    writer = StuckWriter(stuck_at=1)
+    old = worker(db, shared_dispatch=True, writer=writer)
+    await old.runner.start()
+    try:
+        task = await old.stories.create(USER, requirements=StoryRequirements(setting="the moon"), options=StoryOptions(
+            scene_count=2, skip_illustrations=True, skip_narration=True))
+        story_id = str(task.params["story_id"])
+        # Scene 1 stored and announced (its event stored), scene 2 being written: nothing else under way.
+        await story_when(stories, story_id, lambda s: len(s.scenes) == 1 and writer.waiting, "scene 2 is written")
+        running = await eventually_task(tasks, task.id, lambda t: t.checkpoint.get("scenes_ready") == [0])
+        taken, _fence = await take_over(tasks, running, new_worker_id())
+
+        writer.gate.set()  # the old attempt fails: its end (and the story's with it) is not its to record any more
+        await old.runner.settled(USER, task.id)
+        story = await stories.get(story_id)
+        assert story is not None and (story.state, story.error) == ("GENERATING", None)
+        stored = await tasks.get(task.id)
+        assert stored is not None and (stored.state, stored.attempt) == (TaskState.RUNNING, taken.attempt)
+    finally:
+        writer.gate.set()
+        await old.runner.stop()
+
+
+async def eventually_task(tasks: SqlTaskRepository, task_id: str, check: Callable[[Task], bool]) -> Task:
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        task = await tasks.get(task_id)
+        if task is not None and check(task):
+            return task
+        assert asyncio.get_running_loop().time() < deadline, f"timed out; last seen: {task}"
+        await asyncio.sleep(0.02)
