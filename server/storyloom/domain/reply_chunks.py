@@ -83,16 +83,15 @@ class ChunkWriter:
         live = self._live[message_id]
         if live.error is not None:
             raise live.error
-        loop = asyncio.get_running_loop()
         live.queued += 1
         held = self._held.get(live)
         if held is None:
-            held = self._held[live] = _Held(loop.time())
+            held = self._held[live] = _Held(asyncio.get_running_loop().time())
         held.pieces.append(text)
         if live.queued == 1 or text.rstrip(" ").endswith(SENTENCE_ENDS):
             self._make_due(held)
         if self._task is None:
-            self._task = loop.create_task(self._run(), name="reply-chunk-writer")
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="reply-chunk-writer")
 
     async def flush(self, message_id: str) -> None:
         """Waits until everything queued for the reply is stored; raises what failed to store it."""
