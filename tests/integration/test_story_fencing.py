@@ -36,12 +36,13 @@ from tests.support.fakes import (
     InMemoryMediaRepository,
     ScriptedTextEngine,
 )
+from tests.support.waiting import read_until
 
 USER = "u1"
 
 
 class Inspector:
-    def inspect(self, data: bytes, content_type: str) -> Inspection:
+    def inspect(self, data: bytes, content_type: str, field: str = "") -> Inspection:
         return Inspection(content_type)
 
 
@@ -63,13 +64,13 @@ class StuckWriter(ScriptedTextEngine):
         super().__init__()
         self.stuck_at = stuck_at
         self.waiting = False
-        self.gate = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def scene(self, requirements: StoryRequirements, premise: str, outline: Sequence[OutlineScene], index: int,
                     story_so_far: Sequence[SceneText]) -> SceneText:
         if index == self.stuck_at:
             self.waiting = True
-            await self.gate.wait()
+            await self.release.wait()
             raise RuntimeError("the writer lost its thread")
         return await super().scene(requirements, premise, outline, index, story_so_far)
 
@@ -87,14 +88,7 @@ def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | 
 
 
 async def story_when(repo: SqlStoryRepository, story_id: str, check: Callable[[Story], bool], what: str) -> Story:
-    """Reads the story until `check` holds (generous deadline: a busy machine)."""
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
-        story = await repo.get(story_id)
-        if story is not None and check(story):
-            return story
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}; last seen: {story}"
-        await asyncio.sleep(0.02)
+    return await read_until(lambda: repo.get(story_id), check, what=what)
 
 
 async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> tuple[Task, TaskFence]:
@@ -168,22 +162,16 @@ async def test_a_superseded_attempt_that_fails_does_not_end_the_story_the_new_at
         running = await eventually_task(tasks, task.id, lambda t: t.checkpoint.get("scenes_ready") == [0])
         taken, _fence = await take_over(tasks, running, new_worker_id())
 
-        writer.gate.set()  # the old attempt fails: its end (and the story's with it) is not its to record any more
+        writer.release.set()  # the old attempt fails: its end (and the story's with it) is not its to record any more
         await old.runner.settled(USER, task.id)
         story = await stories.get(story_id)
         assert story is not None and (story.state, story.error) == ("GENERATING", None)
         stored = await tasks.get(task.id)
         assert stored is not None and (stored.state, stored.attempt) == (TaskState.RUNNING, taken.attempt)
     finally:
-        writer.gate.set()
+        writer.release.set()
         await old.runner.stop()
 
 
 async def eventually_task(tasks: SqlTaskRepository, task_id: str, check: Callable[[Task], bool]) -> Task:
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
-        task = await tasks.get(task_id)
-        if task is not None and check(task):
-            return task
-        assert asyncio.get_running_loop().time() < deadline, f"timed out; last seen: {task}"
-        await asyncio.sleep(0.02)
+    return await read_until(lambda: tasks.get(task_id), check, what=f"task {task_id} changes")
