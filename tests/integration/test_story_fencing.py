@@ -19,7 +19,6 @@ from storyloom.domain.tasks import (
     Task,
     TaskClaim,
     TaskContext,
-    TaskFence,
     TaskRunner,
     TaskState,
     TaskUpdate,
@@ -36,6 +35,7 @@ from tests.support.fakes import (
     InMemoryMediaRepository,
     ScriptedTextEngine,
 )
+from tests.support.task_rows import take_over
 from tests.support.waiting import read_until
 
 USER = "u1"
@@ -89,17 +89,6 @@ def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | 
 
 async def story_when(repo: SqlStoryRepository, story_id: str, check: Callable[[Story], bool], what: str) -> Story:
     return await read_until(lambda: repo.get(story_id), check, what=what)
-
-
-async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> tuple[Task, TaskFence]:
-    """The task's worker is presumed dead: another takes the task over at the next attempt (the end state of a
-    recovery and the new worker's claim, in one write so that no dispatcher hands the task out in between). Returns
-    the task as taken and the new worker's claim fence."""
-    fence = TaskFence(states=(TaskState.RUNNING,), owner=worker_id, attempt=running.attempt + 1)
-    taken, _ = await tasks.append_event(running.id, TaskUpdate(
-        attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
-        TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
-    return taken, fence
 
 
 async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_attempts_scenes_stand(

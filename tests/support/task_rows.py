@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from storyloom.domain.tasks import Task, TaskEvent, TaskState
+from storyloom.domain.tasks import Task, TaskEvent, TaskFence, TaskState, TaskUpdate
 from storyloom.store.db import Database
 from storyloom.store.tasks import SqlTaskRepository
 from tests.support import task_kinds
@@ -35,3 +35,14 @@ async def stored(url: str, task_id: str) -> Task:
         await db.close()
     assert task is not None, f"no task {task_id}"
     return task
+
+
+async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> tuple[Task, TaskFence]:
+    """The task's worker is presumed dead: another takes the task over at the next attempt (the end state of a
+    recovery and the new worker's claim, in one write so that no dispatcher hands the task out in between). Returns
+    the task as taken and the new worker's claim fence."""
+    fence = TaskFence(states=(TaskState.RUNNING,), owner=worker_id, attempt=running.attempt + 1)
+    taken, _ = await tasks.append_event(running.id, TaskUpdate(
+        attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
+        TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
+    return taken, fence

@@ -27,7 +27,7 @@ from storyloom.domain.media import MediaItem, MediaLibrary
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.video import ClipSpec, Cue, NarrationAligner, VideoEncoder, VideoFormat
 from storyloom.domain.stories import Scene, Stories, Story
-from storyloom.domain.tasks import Task, TaskClaim, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import Task, TaskClaim, TaskContext, TaskError, TaskFenced, TaskRunner, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ class VideoRepository(Protocol):
     async def list(self, story_id: str, *, limit: int, after: tuple[dt.datetime, str] | None) -> list[StoryVideo]:
         """The story's videos, newest first."""
 
-    async def update(self, video_id: str, **fields: Any) -> None: ...
+    async def update(self, video_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
+        """Changes the video's fields. With a `claim` (its task's writes), only while the task still holds it, checked
+        in the write itself: else raises TaskFenced and changes nothing. LookupError if there is no video."""
 
     async def delete_for_story(self, story_id: str) -> builtins.list[StoryVideo]:
         """Deletes the story's videos; returns them."""
@@ -155,12 +157,15 @@ class StoryVideos:
     async def _follow(self, task: Task, state: TaskState, error: TaskError | None,
                       claim: TaskClaim | None = None) -> None:
         """The video's task is ending: a video still RENDERING (cancelled while it waited, failed before it ran,
-        out of attempts) ends with it. (A video's writes are not fenced by its task's claim.)"""
+        out of attempts) ends with it, under the claim the end is recorded with: a worker that lost the task does not
+        end the video another attempt renders."""
         video = await self._repo.get(str(task.params.get("video_id", "")))
         if video is None or video.state != "RENDERING" or state is TaskState.SUCCEEDED:
             return
-        await self._repo.update(video.id, state="CANCELLED" if state is TaskState.CANCELLED else "FAILED",
-                                update_time=self._clock.now())
+        with contextlib.suppress(LookupError):  # deleted with its story meanwhile
+            await self._repo.update(video.id, claim=claim,
+                                    state="CANCELLED" if state is TaskState.CANCELLED else "FAILED",
+                                    update_time=self._clock.now())
 
     async def create(self, user_id: str, story_id: str, options: VideoOptions, *, request_id: str = "") -> Task:
         """Starts rendering a video of a finished story; returns its task."""
@@ -214,15 +219,22 @@ class StoryVideos:
     # --- the task ----------------------------------------------------------------------------------------------
 
     async def _render(self, ctx: TaskContext) -> None:
+        """Every write of the video here is under the attempt's claim (`ctx.claim`): a worker that lost the task is
+        refused it (TaskFenced), so it changes nothing another attempt renders."""
         video_id = str(ctx.params["video_id"])
         try:
             await self._film(ctx, video_id)
         except asyncio.CancelledError:
             if ctx.cancel_requested:
-                await asyncio.shield(self._repo.update(video_id, state="CANCELLED", update_time=self._clock.now()))
+                with contextlib.suppress(TaskFenced, LookupError):  # the task moved on, or the video went
+                    await asyncio.shield(self._repo.update(video_id, claim=ctx.claim, state="CANCELLED",
+                                                           update_time=self._clock.now()))
             raise
+        except TaskFenced:
+            raise  # the task is no longer this attempt's: nor is the video
         except Exception:
-            await self._repo.update(video_id, state="FAILED", update_time=self._clock.now())
+            with contextlib.suppress(LookupError):  # deleted with its story meanwhile: the failure stands
+                await self._repo.update(video_id, claim=ctx.claim, state="FAILED", update_time=self._clock.now())
             raise
 
     async def _film(self, ctx: TaskContext, video_id: str) -> None:
@@ -238,14 +250,14 @@ class StoryVideos:
             await self._report(ctx, video.options, planned, clips, f"Filming scene {scene.index + 1} of "
                                                                    f"{len(scenes)}.")
             clips.append(await self._clip(video, story, scene, fmt))
-            await self._repo.update(video_id, clips=clips, update_time=self._clock.now())
+            await self._repo.update(video_id, claim=ctx.claim, clips=clips, update_time=self._clock.now())
         if video.options.scenes_only:
-            await self._repo.update(video_id, state="READY", duration_ms=sum(c.duration_ms for c in clips),
-                                    update_time=self._clock.now())
+            await self._repo.update(video_id, claim=ctx.claim, state="READY",
+                                    duration_ms=sum(c.duration_ms for c in clips), update_time=self._clock.now())
             await ctx.progress(stage="done", percent=100, message="The scene clips are ready.")
             return
         await self._report(ctx, video.options, planned, clips, "Joining the scenes.")
-        await self._join(video, story, clips, fmt)
+        await self._join(ctx.claim, video, story, clips, fmt)
         await ctx.progress(stage="done", percent=100, message="The video is ready.")
 
     async def _report(self, ctx: TaskContext, options: VideoOptions, planned: builtins.list[int],
@@ -297,7 +309,8 @@ class StoryVideos:
             captions_id = captions.id
         return SceneClip(scene.index, item.id, rendered.duration_ms, poster.id, captions_id)
 
-    async def _join(self, video: StoryVideo, story: Story, clips: builtins.list[SceneClip], fmt: VideoFormat) -> None:
+    async def _join(self, claim: TaskClaim | None, video: StoryVideo, story: Story, clips: builtins.list[SceneClip],
+                    fmt: VideoFormat) -> None:
         title = ClipSpec(duration_ms=TITLE_MS, title=story.title or "A story",
                          subtitle=f"{len(clips)} scenes" if len(clips) != 1 else "", fade_ms=FADE_MS)
         parts = [(await self._encoder.render_clip(title, fmt)).mp4]
@@ -322,7 +335,7 @@ class StoryVideos:
             captions = await self._media.store_rendered(video.user_id, webvtt(cues), "text/vtt", parent_id=item.id,
                                                         purpose="captions")
             captions_id = captions.id
-        await self._repo.update(video.id, state="READY", media_id=item.id, poster_id=poster.id,
+        await self._repo.update(video.id, claim=claim, state="READY", media_id=item.id, poster_id=poster.id,
                                 captions_id=captions_id, duration_ms=joined.duration_ms,
                                 update_time=self._clock.now())
 

@@ -10,21 +10,19 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, Text, bindparam, cast, delete, literal, select
+from sqlalchemy import Row, Table, Text, bindparam, cast, delete, literal, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Executable
 
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.story import OutlineScene
 from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
-from storyloom.domain.tasks import NewTask, TaskClaim, TaskError, TaskFenced
+from storyloom.domain.tasks import NewTask, TaskClaim, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled, one_fetch
 from storyloom.store.models import SceneRow, StoryRow
 from storyloom.store.pages import newest_first
-from storyloom.store.tasks import claim_holds, task_rows
+from storyloom.store.tasks import claim_conditions, claim_holds, task_rows, write_under_claim
 
 _SCENE_FIELDS = tuple(f.name for f in dataclasses.fields(Scene) if f.name != "picture_spec")
 STORIES = typing.cast("Table", StoryRow.__table__)
@@ -92,8 +90,8 @@ class SqlStoryRepository:
             fields["requirements"] = dataclasses.asdict(fields["requirements"])
         if "outline" in fields:
             fields["outline"] = [dataclasses.asdict(o) for o in fields["outline"]]
-        statement = sql_update(STORIES).where(STORIES.c.id == story_id, *_held(claim)).values(**fields)
-        await self._db.transaction(lambda connection: _write(connection, statement, story_id, claim))
+        statement = sql_update(STORIES).where(STORIES.c.id == story_id, *claim_conditions(claim)).values(**fields)
+        await self._db.transaction(write_under_claim(statement, STORIES, story_id, claim))
 
     async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
         values: dict[str, Any] = {"story_id": story_id, **{_SCENE_COLUMN_NAMES[f]: getattr(scene, f)
@@ -108,7 +106,7 @@ class SqlStoryRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[SCENES.c.story_id, SCENES.c.scene_index],
             set_={name: statement.excluded[name] for name in values if name not in ("story_id", "scene_index")})
-        await self._db.transaction(lambda connection: _write(connection, statement, story_id, claim))
+        await self._db.transaction(write_under_claim(statement, STORIES, story_id, claim))
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         async with self._db.write() as session:
@@ -117,20 +115,6 @@ class SqlStoryRepository:
             await session.execute(delete(SceneRow).where(SceneRow.story_id == story_id))
             await session.execute(delete(StoryRow).where(StoryRow.id == story_id))
         return media
-
-
-def _held(claim: TaskClaim | None) -> list[ColumnElement[bool]]:
-    return [] if claim is None else [claim_holds(claim)]
-
-
-def _write(connection: Connection, statement: Executable, story_id: str, claim: TaskClaim | None) -> None:
-    """Runs a write of the story's (one statement, fenced by `claim` when given). A write that changed nothing was
-    refused by the fence (TaskFenced: the task moved on) or found no story (LookupError)."""
-    if connection.execute(statement).rowcount:
-        return
-    if claim is not None and connection.scalar(select(STORIES.c.id).where(STORIES.c.id == story_id)) is not None:
-        raise TaskFenced(f"story {story_id}: task {claim.task_id} no longer matches {claim.fence}")
-    raise LookupError(story_id)
 
 
 def _story(row: StoryRow | Row[Any], scenes: tuple[Scene, ...], decode: Callable[[Any], Any] = lambda v: v) -> Story:

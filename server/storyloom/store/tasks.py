@@ -6,7 +6,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
 from storyloom.domain.task_types import (
     LIVE_STATES,
@@ -287,6 +288,26 @@ def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
     (the locking read sees the newest row). SQLite has one writer at a time: the statement alone is enough."""
     return exists(select(TaskRow.id).where(TaskRow.id == claim.task_id, *_fenced(claim.fence))
                   .with_for_update(read=True))
+
+
+def claim_conditions(claim: TaskClaim | None) -> list[ColumnElement[bool]]:
+    """The conditions of a write made under `claim`: `claim_holds`, or none for a write from outside the task."""
+    return [] if claim is None else [claim_holds(claim)]
+
+
+def write_under_claim(statement: Executable, table: Table, row_id: str,
+                      claim: TaskClaim | None) -> Callable[[Connection], None]:
+    """A write of what a task works on, row `row_id` of `table` (a story, a video), for `Database.transaction`: one
+    statement, its conditions `claim_conditions(claim)`. A write that changed nothing was refused by the fence
+    (TaskFenced: the task moved on) or found no row (LookupError)."""
+    def write(connection: Connection) -> None:
+        if connection.execute(statement).rowcount:
+            return
+        if claim is not None and connection.scalar(select(table.c.id).where(table.c.id == row_id)) is not None:
+            raise TaskFenced(f"{table.name} {row_id}: task {claim.task_id} no longer matches {claim.fence}")
+        raise LookupError(row_id)
+
+    return write
 
 
 def task_rows(new: NewTask) -> list[Any]:

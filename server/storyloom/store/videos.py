@@ -5,14 +5,20 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import typing
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
+from sqlalchemy import update as sql_update
 
+from storyloom.domain.tasks import TaskClaim
 from storyloom.domain.videos import SceneClip, StoryVideo, VideoOptions
 from storyloom.store.db import Database, completes_when_cancelled
 from storyloom.store.models import StoryVideoRow
 from storyloom.store.pages import newest_first
+from storyloom.store.tasks import claim_conditions, write_under_claim
+
+VIDEOS = typing.cast("Table", StoryVideoRow.__table__)
 
 
 @completes_when_cancelled
@@ -44,15 +50,11 @@ class SqlVideoRepository:
         async with self._db.begin() as session:
             return [_video(r) for r in await session.scalars(query)]
 
-    async def update(self, video_id: str, **fields: Any) -> None:
+    async def update(self, video_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
         if "clips" in fields:
             fields["clips"] = [dataclasses.asdict(c) for c in fields["clips"]]
-        async with self._db.write() as session:
-            row = await session.get(StoryVideoRow, video_id)
-            if row is None:
-                return  # deleted with its story meanwhile
-            for key, value in fields.items():
-                setattr(row, key, value)
+        statement = sql_update(VIDEOS).where(VIDEOS.c.id == video_id, *claim_conditions(claim)).values(**fields)
+        await self._db.transaction(write_under_claim(statement, VIDEOS, video_id, claim))
 
     async def delete_for_story(self, story_id: str) -> builtins.list[StoryVideo]:
         async with self._db.write() as session:
