@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from storyloom.domain.media import Inspection, MediaLibrary
+from storyloom.domain.media import MediaLibrary
 from storyloom.domain.ports.story import OutlineScene, SceneText
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Stories, Story, StoryEngines, StoryOptions
@@ -34,16 +34,12 @@ from tests.support.fakes import (
     InMemoryBlobStore,
     InMemoryMediaRepository,
     ScriptedTextEngine,
+    TrustingInspector,
 )
 from tests.support.task_rows import take_over
 from tests.support.waiting import read_until
 
 USER = "u1"
-
-
-class Inspector:
-    def inspect(self, data: bytes, content_type: str, field: str = "") -> Inspection:
-        return Inspection(content_type)
 
 
 @dataclasses.dataclass
@@ -81,7 +77,7 @@ def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | 
                   if shared_dispatch and not db.is_sqlite else None)  # SQLite: the in-process one
     runner = TaskRunner(SqlTaskRepository(db), worker_id=worker_id, dispatcher=dispatcher)
     narrator, media = FakeNarrator(), InMemoryMediaRepository()
-    stories = Stories(SqlStoryRepository(db), runner, MediaLibrary(media, InMemoryBlobStore(), Inspector()),
+    stories = Stories(SqlStoryRepository(db), runner, MediaLibrary(media, InMemoryBlobStore(), TrustingInspector()),
                       None,  # type: ignore[arg-type]  # no story here comes from a conversation
                       StoryEngines(writer or ScriptedTextEngine(), FakeIllustrator(), narrator), scene_concurrency=1)
     return Worker(runner, stories, narrator, media)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from storyloom.domain.media import Inspection, MediaLibrary
+from storyloom.domain.media import MediaLibrary
 from storyloom.domain.ports.video import ClipSpec, Cue, RenderedVideo, VideoFormat
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Stories, StoryEngines, StoryOptions
@@ -39,16 +39,12 @@ from tests.support.fakes import (
     InMemoryBlobStore,
     InMemoryMediaRepository,
     ScriptedTextEngine,
+    TrustingInspector,
 )
 from tests.support.task_rows import take_over
 from tests.support.waiting import wait_until
 
 USER = "u1"
-
-
-class Inspector:
-    def inspect(self, data: bytes, content_type: str, field: str = "") -> Inspection:
-        return Inspection(content_type)
 
 
 class HeldEncoder:
@@ -97,7 +93,7 @@ def worker(db: Database, *, shared_dispatch: bool, encoder: HeldEncoder | None =
                   if shared_dispatch and not db.is_sqlite else None)  # SQLite: the in-process one
     runner = TaskRunner(SqlTaskRepository(db), worker_id=worker_id, dispatcher=dispatcher)
     media = InMemoryMediaRepository()
-    library = MediaLibrary(media, InMemoryBlobStore(), Inspector())
+    library = MediaLibrary(media, InMemoryBlobStore(), TrustingInspector())
     stories = Stories(SqlStoryRepository(db), runner, library,
                       None,  # type: ignore[arg-type]  # no story here comes from a conversation
                       StoryEngines(ScriptedTextEngine(), FakeIllustrator(), FakeNarrator()), scene_concurrency=1)

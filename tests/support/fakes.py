@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
-from storyloom.domain.media import MediaItem
+from storyloom.domain.media import Inspection, MediaItem
 from storyloom.domain.ports.story import Narration, OutlineScene, Picture, Premise, SceneText
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import StoryRequirements
@@ -416,6 +416,13 @@ class InMemoryBlobStore:
 
 
 # --- engines ------------------------------------------------------------------------------------------------------
+
+
+class TrustingInspector:
+    """A media inspector that takes the declared content type as it is (the fakes' media are what they say)."""
+
+    def inspect(self, data: bytes, content_type: str, field: str = "") -> Inspection:
+        return Inspection(content_type)
 
 
 class ScriptedTextEngine:

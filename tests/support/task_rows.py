@@ -46,3 +46,18 @@ async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> 
         attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
         TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
     return taken, fence
+
+
+async def claim_next(tasks: SqlTaskRepository, task_id: str, owner: str, now: dt.datetime) -> Task:
+    """Claims the PENDING task for `owner` (the next attempt), as a worker's claim does."""
+    task = await tasks.get(task_id)
+    assert task is not None
+    [(claimed, _event)] = await tasks.claim([(task.id, task.attempt)], owner, now, ("Started.", "Resumed."))
+    return claimed
+
+
+async def resume_elsewhere(tasks: SqlTaskRepository, task: Task, owner: str, now: dt.datetime) -> Task:
+    """The worker of `task` is presumed dead: the task is taken back (PENDING) and claimed by `owner`."""
+    await tasks.append_event(task.id, TaskUpdate(state=TaskState.PENDING, clear_owner=True, interruptions=1), now,
+                             TaskFence(states=(TaskState.RUNNING,), owner=task.owner, attempt=task.attempt))
+    return await claim_next(tasks, task.id, owner, now)

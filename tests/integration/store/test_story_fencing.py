@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -29,6 +30,7 @@ from storyloom.domain.tasks import (
 from storyloom.store.db import Database
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
+from tests.support.task_rows import claim_next, resume_elsewhere
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -39,7 +41,7 @@ def claim_of(task: Task) -> TaskClaim:
     return TaskClaim(task.id, TaskFence(states=(TaskState.RUNNING,), owner=task.owner, attempt=task.attempt))
 
 
-def scene(index: int, **fields: object) -> Scene:
+def scene(index: int, **fields: Any) -> Scene:
     return dataclasses.replace(Scene(index=index, title=f"Scene {index + 1}", text="Once upon a time.", mood="calm",
                                      illustration_prompt="a fox"), **fields)
 
@@ -52,17 +54,10 @@ class Stored:
     task_id: str
 
     async def claim(self, owner: str) -> Task:
-        """Claims the PENDING task for `owner` (the next attempt), as a worker's claim does."""
-        task = await self.tasks.get(self.task_id)
-        assert task is not None
-        [(claimed, _event)] = await self.tasks.claim([(task.id, task.attempt)], owner, NOW, ("Started.", "Resumed."))
-        return claimed
+        return await claim_next(self.tasks, self.task_id, owner, NOW)
 
     async def resume_elsewhere(self, task: Task, owner: str) -> Task:
-        """The worker of `task` is presumed dead: the task is taken back (PENDING) and claimed by `owner`."""
-        await self.tasks.append_event(task.id, TaskUpdate(state=TaskState.PENDING, clear_owner=True,
-                                                          interruptions=1), NOW, claim_of(task).fence)
-        return await self.claim(owner)
+        return await resume_elsewhere(self.tasks, task, owner, NOW)
 
     async def story(self) -> Story:
         found = await self.stories.get(self.story_id)

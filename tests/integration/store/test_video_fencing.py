@@ -20,6 +20,7 @@ from storyloom.store.db import Database
 from storyloom.store.stories import SqlStoryRepository
 from storyloom.store.tasks import SqlTaskRepository
 from storyloom.store.videos import SqlVideoRepository
+from tests.support.task_rows import claim_next, resume_elsewhere
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=1)
@@ -45,17 +46,10 @@ class Stored:
     task_id: str
 
     async def claim(self, owner: str) -> Task:
-        """Claims the PENDING task for `owner` (the next attempt), as a worker's claim does."""
-        task = await self.tasks.get(self.task_id)
-        assert task is not None
-        [(claimed, _event)] = await self.tasks.claim([(task.id, task.attempt)], owner, NOW, ("Started.", "Resumed."))
-        return claimed
+        return await claim_next(self.tasks, self.task_id, owner, NOW)
 
     async def resume_elsewhere(self, task: Task, owner: str) -> Task:
-        """The worker of `task` is presumed dead: the task is taken back (PENDING) and claimed by `owner`."""
-        await self.tasks.append_event(task.id, TaskUpdate(state=TaskState.PENDING, clear_owner=True,
-                                                          interruptions=1), NOW, claim_of(task).fence)
-        return await self.claim(owner)
+        return await resume_elsewhere(self.tasks, task, owner, NOW)
 
     async def video(self) -> StoryVideo:
         found = await self.videos.get(self.video_id)
