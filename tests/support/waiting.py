@@ -12,10 +12,10 @@ T = TypeVar("T")
 
 async def wait_until(condition: Callable[[], object], timeout: float = 60.0, what: str = "the condition") -> None:
     """Returns once `condition()` is true; fails the test after `timeout` seconds (room for a busy machine)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+    async def read() -> object:
+        return condition()
+
+    await read_until(read, bool, timeout, what)
 
 
 async def read_until(read: Callable[[], Awaitable[T | None]], check: Callable[[T], bool], timeout: float = 60.0,

@@ -283,9 +283,10 @@ def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned
 
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
     """True while the task still matches the claim's fence: the condition of a write of what the task works on (a
-    story), put in that write's own statement. On PostgreSQL it share-locks the task's row, so a change of the task
-    (another worker's claim) either waits for the write's transaction to end, or, committed first, refuses the write
-    (the locking read sees the newest row). SQLite has one writer at a time: the statement alone is enough."""
+    story, a video), put in that write's own statement. On PostgreSQL it share-locks the task's row, so a change of
+    the task (another worker's claim) either waits for the write's transaction to end, or, committed first, refuses
+    the write (the locking read sees the newest row). SQLite has one writer at a time: the statement alone is
+    enough."""
     return exists(select(TaskRow.id).where(TaskRow.id == claim.task_id, *_fenced(claim.fence))
                   .with_for_update(read=True))
 
