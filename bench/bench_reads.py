@@ -9,7 +9,8 @@ GENERATING before the server starts, as one still being written) and a bare grpc
 method returns its request bytes. The load comes from h2load (Debian's nghttp2-client: -c 8 -m 16 = 128 calls in flight,
 one thread) when it is installed, else from a grpc.aio client in this process (which caps both figures lower).
 Rounds interleave echo and each read, so a busy machine slows both sides alike; the ratio of each read to the echo
-of its own round is what to compare. p50/p99 come from h2load's per-request log.
+of its own round is what to compare. p50/p99 come from h2load's per-request log. Last, the garbage collections the
+server made during the runs, by generation, with the longest pause (each stops every call in flight).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -61,7 +64,7 @@ async def serve_storyloom(database_url: str) -> None:
     from storyloom.domain.requirements import Character, StoryRequirements
     from storyloom.domain.stories import StoryOptions
     from storyloom.logs import configure
-    from storyloom.server import start_server
+    from storyloom.server import freeze_startup_heap, start_server
 
     configure("INFO", "json")  # the access log on, as in production (to /dev/null: the parent does not read it)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,13 +98,37 @@ async def serve_storyloom(database_url: str) -> None:
             await conn.execute(text("UPDATE tasks SET state = 'RUNNING', end_time = NULL WHERE id = :id"),
                                {"id": unfinished.id})
         running = await start_server(app)
+        freeze_startup_heap()  # as `storyloom serve` does
+        collections = GcPauses()
         print(json.dumps({"port": running.port, "key": key, "story": story.name, "task": f"tasks/{task.id}",
                           "user": user.id, "media": f"media/{picture}", "state": story.state,
                           "other_key": other_key, "unfinished_story": unfinished.target,
                           "unfinished_task": f"tasks/{unfinished.id}"}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        print(json.dumps({"gc": collections.stop()}), flush=True)
         await running.stop(0)
         await app.close()
+
+
+class GcPauses:
+    """The collections made from now on: by generation, how many, their time in all and the longest (ms)."""
+
+    def __init__(self) -> None:
+        self._began = 0.0
+        self._seen = {generation: [0, 0.0, 0.0] for generation in range(3)}
+        gc.callbacks.append(self._timed)
+
+    def _timed(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._began) * 1000
+        seen = self._seen[info["generation"]]
+        seen[0], seen[1], seen[2] = seen[0] + 1, seen[1] + ms, max(seen[2], ms)
+
+    def stop(self) -> dict[int, list[float]]:
+        gc.callbacks.remove(self._timed)
+        return self._seen
 
 
 # --- the load ------------------------------------------------------------------------------------------------------
@@ -200,15 +227,20 @@ def child(mode: str, database_url: str, log: Path):  # type: ignore[no-untyped-d
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"),
                                env=env, text=True)
+    assert process.stdout is not None
+    started: dict[str, Any] = {}
     try:
-        assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
             raise RuntimeError(f"the {mode} server did not start")
-        yield json.loads(line)
+        started.update(json.loads(line))
+        yield started
     finally:
         assert process.stdin is not None
         process.stdin.close()
+        last = process.stdout.readline()  # what the server says as it stops (the storyloom server: its GC)
+        if last.strip():
+            started.update(json.loads(last))
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -299,6 +331,9 @@ async def measure(args: argparse.Namespace) -> None:
                   f"{_m(o.p99 for o in ours):8.1f} | {_m(b.rps for b in base):10.0f} {_m(b.p50 for b in base):7.1f} "
                   f"{_m(b.p99 for b in base):7.1f} | {ratio:6.3f}x {'':18} {sum(o.failed for o in ours)}")
         print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    collections = loom.get("gc", {}).items()
+    print("garbage collections in the server during the runs: " + ", ".join(
+        f"gen{g} {int(n)} ({total:.0f} ms, longest {longest:.1f} ms)" for g, (n, total, longest) in collections))
 
 
 def _m(values: object) -> float:

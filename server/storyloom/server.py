@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
 from pathlib import Path
@@ -179,6 +180,15 @@ async def start_server(app: App) -> RunningServer:
     return RunningServer(server, port, health_servicer, metrics_port, cache)
 
 
+def freeze_startup_heap() -> None:
+    """Puts what starting made (modules, the schema, protobuf descriptors, engines: about 150,000 objects) out of the
+    garbage collector's walks, once the process serves. A full collection walked all of it, stopping every call in
+    flight for 70-80 ms every 20-30 s of read load; now it walks what serving made (bench_reads' GC line). What
+    startup made and later drops is never freed: a bounded cost, the size of one startup's garbage at most."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve(settings: Settings) -> None:
     app = await build_app(settings)
     stop = asyncio.Event()
@@ -190,6 +200,7 @@ async def serve(settings: Settings) -> None:
         key = await bootstrap_dev_user(app)
         await start(app)
         running = await start_server(app)
+        freeze_startup_heap()
         host = settings.address.rsplit(":", 1)[0]
         log.info("serving", extra={"address": f"{host}:{running.port}", "database": app.db.url.get_backend_name(),
                                    "tls": "mtls" if settings.tls_client_ca_file else bool(settings.tls_cert_file)})
@@ -222,6 +233,7 @@ async def work(settings: Settings, ready_file: Path | None = None) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await start(app)
+        freeze_startup_heap()
         log.info("working", extra={"worker": app.tasks.worker_id, "database": app.db.url.get_backend_name()})
         if ready_file:
             await asyncio.to_thread(ready_file.write_text, app.tasks.worker_id)
