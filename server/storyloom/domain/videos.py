@@ -251,7 +251,7 @@ class StoryVideos:
                                                                    f"{len(scenes)}.")
             clip = await self._clip(video, story, scene, fmt)
             clips.append(clip)
-            async with self._media.attaching(video.user_id, [clip.media_id]):  # refused: the clip goes, and its poster
+            async with self._media.attaching(video.user_id, [clip.media_id]):  # refused: it goes (with its renditions)
                 await self._repo.update(video_id, claim=ctx.claim, clips=clips, update_time=self._clock.now())
         if video.options.scenes_only:
             await self._repo.update(video_id, claim=ctx.claim, state="READY",
@@ -337,7 +337,7 @@ class StoryVideos:
             captions = await self._media.store_rendered(video.user_id, webvtt(cues), "text/vtt", parent_id=item.id,
                                                         purpose="captions")
             captions_id = captions.id
-        async with self._media.attaching(video.user_id, [item.id]):  # refused: the video goes, and its poster
+        async with self._media.attaching(video.user_id, [item.id]):  # refused: it goes (with its renditions)
             await self._repo.update(video.id, claim=claim, state="READY", media_id=item.id, poster_id=poster.id,
                                     captions_id=captions_id, duration_ms=joined.duration_ms,
                                     update_time=self._clock.now())
