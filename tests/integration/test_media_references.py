@@ -120,6 +120,18 @@ async def test_identical_bytes_share_one_blob_that_outlives_all_but_the_last_del
     assert await ref_count(db, first.sha256) is None
 
 
+async def test_deleting_media_gives_back_its_renditions_references_and_removes_their_blobs(library, blobs, db):
+    item = await library.store("ada", pcm(10), PCM)
+    rendition = await library.store("ada", pcm(11), PCM, parent_id=item.id, purpose="preview")
+
+    await library.delete("ada", [item.id])
+
+    assert await library.get_many("ada", [item.id, rendition.id]) == {}
+    for sha256 in (item.sha256, rendition.sha256):
+        assert await ref_count(db, sha256) is None
+        assert not await exists(blobs, sha256)
+
+
 async def test_deleting_the_same_media_twice_at_once_gives_back_one_reference(library, db):
     data = pcm(2)
     doomed = await library.store("ada", data, PCM)

@@ -1,6 +1,7 @@
 """A story task's worker that lost the task while it still ran (presumed dead, the task resumed by another worker)
 writes nothing more of the story: on the real task runner and story store (SQLite, and PostgreSQL with procrastinate's
-dispatcher), with fake engines and media. The store's own fencing is tested in tests/integration/store."""
+dispatcher), with fake engines and media, and what it made but could not store in the story goes (there with the real
+media store). The store's own fencing is tested in tests/integration/store."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
 from storyloom.domain.media import MediaLibrary
-from storyloom.domain.ports.story import OutlineScene, SceneText
+from storyloom.domain.ports.story import Narration, OutlineScene, SceneText
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Stories, Story, StoryEngines, StoryOptions
 from storyloom.domain.tasks import (
@@ -36,6 +38,8 @@ from tests.support.fakes import (
     ScriptedTextEngine,
     TrustingInspector,
 )
+from tests.support.media import wav_bytes
+from tests.support.shared_media import SharedMedia, shared_media
 from tests.support.task_rows import take_over
 from tests.support.waiting import read_until
 
@@ -71,13 +75,29 @@ class StuckWriter(ScriptedTextEngine):
         return await super().scene(requirements, premise, outline, index, story_so_far)
 
 
-def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | None = None) -> Worker:
+# What the old worker's narrator reads (`OwnNarrator`): bytes no other narration has, so a blob of their own.
+OLD_WAV = wav_bytes(0.2)
+
+
+class OwnNarrator(FakeNarrator):
+    """Narrates as FakeNarrator does, in OLD_WAV."""
+
+    async def narrate(self, text: str, *, voice: str = "", words_per_minute: float = 0.0,
+                      priority: int = 0) -> Narration:
+        await super().narrate(text, voice=voice, words_per_minute=words_per_minute, priority=priority)
+        return Narration(OLD_WAV, 16000, 0.2)
+
+
+def worker(db: Database, *, shared_dispatch: bool, writer: ScriptedTextEngine | None = None,
+           library: MediaLibrary | None = None, narrator: FakeNarrator | None = None) -> Worker:
+    """A worker with media of its own in memory, or the `library` given (then its `media` stays empty)."""
     worker_id = new_worker_id()
     dispatcher = (ProcrastinateDispatcher(db, worker_name=worker_id, lease_seconds=3)
                   if shared_dispatch and not db.is_sqlite else None)  # SQLite: the in-process one
     runner = TaskRunner(SqlTaskRepository(db), worker_id=worker_id, dispatcher=dispatcher)
-    narrator, media = FakeNarrator(), InMemoryMediaRepository()
-    stories = Stories(SqlStoryRepository(db), runner, MediaLibrary(media, InMemoryBlobStore(), TrustingInspector()),
+    narrator, media = narrator or FakeNarrator(), InMemoryMediaRepository()
+    stories = Stories(SqlStoryRepository(db), runner,
+                      library or MediaLibrary(media, InMemoryBlobStore(), TrustingInspector()),
                       None,  # type: ignore[arg-type]  # no story here comes from a conversation
                       StoryEngines(writer or ScriptedTextEngine(), FakeIllustrator(), narrator), scene_concurrency=1)
     return Worker(runner, stories, narrator, media)
@@ -121,8 +141,9 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
         # The old worker was not dead: its narration ends, and storing it in the scene is refused.
         old.narrator.gate.set()
         await old.runner.settled(USER, task.id)
-        assert len(old.media.items) == 1  # it made its narration, and got as far as the scene's write
-        assert "task no longer held: its write was refused" in caplog.text
+        assert ("end", written.scenes[0].text) in old.narrator.log  # it made its narration
+        assert "task no longer held: its write was refused" in caplog.text  # and got as far as the scene's write
+        assert old.media.items == {}  # which, refused, took the narration with it
         after = await stories.get(story_id)
         assert after is not None
         assert after.scenes == written.scenes and after.state == "READY"
@@ -131,6 +152,84 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
     finally:
         old.narrator.gate.set()
         await old.runner.stop()
+
+
+async def narrating_held(db: Database, old: Worker) -> tuple[Task, Story]:
+    """A story of two unillustrated scenes, both texts stored, the old worker's task narrating scene 1 (held, its
+    `narrator.gate`): the task as it runs, and the story."""
+    stories = SqlStoryRepository(db)
+    task = await old.stories.create(USER, requirements=StoryRequirements(setting="the moon"),
+                                    options=StoryOptions(scene_count=2, skip_illustrations=True))
+    story = await story_when(stories, str(task.params["story_id"]),
+                             lambda s: len(s.scenes) == 2 and old.narrator.running == 1,
+                             "the old worker narrates scene 1 with both texts stored")
+    running = await SqlTaskRepository(db).get(task.id)
+    assert running is not None and running.state is TaskState.RUNNING and running.owner == old.runner.worker_id
+    return running, story
+
+
+async def test_the_narration_a_superseded_attempt_made_goes_when_its_scene_write_is_refused(
+        db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="storyloom.domain.tasks")
+    tasks, stories = SqlTaskRepository(db), SqlStoryRepository(db)
+    media = shared_media(db, tmp_path / "blobs")
+    old = worker(db, shared_dispatch=True, library=media.library, narrator=OwnNarrator())
+    old.narrator.gate = asyncio.Event()
+    await old.runner.start()
+    try:
+        running, story = await narrating_held(db, old)
+        new = worker(db, shared_dispatch=False, library=media.library)
+        taken, fence = await take_over(tasks, running, new.runner.worker_id)
+
+        async def record(update: TaskUpdate) -> None:
+            await tasks.append_event(running.id, update, taken.update_time, fence)
+
+        await new.stories._write(TaskContext(taken, record=record, cancel_requested=lambda: False,
+                                             claim=TaskClaim(running.id, fence)))
+        written = await story_when(stories, story.id, lambda s: s.state == "READY", "the new attempt finished")
+        narrations = {s.narration_id for s in written.scenes}
+
+        old.narrator.gate.set()  # its narration is stored, and its scene write refused
+        await old.runner.settled(USER, running.id)
+        assert "task no longer held: its write was refused" in caplog.text
+        assert ("end", story.scenes[0].text) in old.narrator.log
+        await assert_only_these_media(media, narrations, gone=OLD_WAV)
+        assert await stories.get(story.id) == written
+    finally:
+        old.narrator.gate.set()
+        await old.runner.stop()
+
+
+async def test_a_story_deleted_elsewhere_while_its_task_narrates_leaves_none_of_its_media(
+        db: Database, tmp_path: Path) -> None:
+    stories = SqlStoryRepository(db)
+    media = shared_media(db, tmp_path / "blobs")
+    # Not told of the deletion (no shared dispatcher to abort its job): it learns of it at its next write.
+    old = worker(db, shared_dispatch=False, library=media.library, narrator=OwnNarrator())
+    old.narrator.gate = asyncio.Event()
+    await old.runner.start()
+    try:
+        running, story = await narrating_held(db, old)
+        await worker(db, shared_dispatch=False, library=media.library).stories.delete(USER, story.id)  # elsewhere
+        assert await stories.get(story.id) is None
+
+        old.narrator.gate.set()  # its narration is stored, and the story it belongs to is gone
+        await old.runner.settled(USER, running.id)
+        assert ("end", story.scenes[0].text) in old.narrator.log
+        await assert_only_these_media(media, set(), gone=OLD_WAV)
+        assert media.blob_count() == 0
+    finally:
+        old.narrator.gate.set()
+        await old.runner.stop()
+
+
+async def assert_only_these_media(media: SharedMedia, ids: set[str | None], gone: bytes) -> None:
+    """The user's media are `ids` (each blob still there), and the blob of `gone` was removed."""
+    left = await media.ids(USER)
+    assert left == ids, left
+    for item in (await media.library.get_many(USER, list(left))).values():
+        assert media.blobs.path(item.sha256).exists(), item
+    assert not media.holds(gone)
 
 
 async def test_a_superseded_attempt_that_fails_does_not_end_the_story_the_new_attempt_writes(db: Database) -> None:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.ports import packaging
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
+from storyloom.domain.task_types import TaskFenced
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 # What the server makes itself (a story's video) may be larger than an upload.
@@ -223,6 +228,22 @@ class MediaLibrary:
             await self._notifier.publish(CHANGED, f"media/{media_id}")
         for sha256 in unreferenced:
             await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
+
+    @contextlib.asynccontextmanager
+    async def attaching(self, user_id: str, media_ids: Sequence[str | None]) -> AsyncIterator[None]:
+        """Around the write that attaches media just made to what will refer to them (a task's write of its story
+        or video). If that write is refused (TaskFenced: the task moved on) or finds what it writes gone
+        (LookupError, NotFound: deleted meanwhile), nothing will ever refer to the media: they are deleted, with
+        their renditions, and the error goes on. A deletion that fails is logged, never raised in its place."""
+        try:
+            yield
+        except (TaskFenced, LookupError, NotFound):
+            doomed = [i for i in media_ids if i]
+            try:
+                await asyncio.shield(self.delete(user_id, doomed))
+            except Exception:  # the write's error is the one to report; the blob goes at the next start
+                log.warning("media left unattached were not deleted", extra={"media": doomed}, exc_info=True)
+            raise
 
     async def start(self) -> None:
         """Readies the blob store and removes the blobs that nothing refers to any more (a crash between a

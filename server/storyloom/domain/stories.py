@@ -470,8 +470,9 @@ class Stories:
         async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
             media_id = await self._asset("illustrations",
                                          functools.partial(self._picture, story.user_id, scene, requirements))
-            await self._update_scene(claim, story_id, index, writes, picture_id=media_id,
-                                     picture_state="READY" if media_id else "FAILED")
+            async with self._media.attaching(story.user_id, [media_id]):  # refused: the picture goes
+                await self._update_scene(claim, story_id, index, writes, picture_id=media_id,
+                                         picture_state="READY" if media_id else "FAILED")
 
     async def _scene_narration(self, progress: _Progress, story_id: str, index: int,
                                requirements: StoryRequirements, writes: asyncio.Lock, claim: TaskClaim | None) -> None:
@@ -483,8 +484,9 @@ class Stories:
         async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.", units=_words(scene.text)):
             media_id = await self._asset(
                 "narration", functools.partial(self._narration, story.user_id, scene, requirements))
-            await self._update_scene(claim, story_id, index, writes, narration_id=media_id,
-                                     narration_state="READY" if media_id else "FAILED")
+            async with self._media.attaching(story.user_id, [media_id]):  # refused: the narration goes
+                await self._update_scene(claim, story_id, index, writes, narration_id=media_id,
+                                         narration_state="READY" if media_id else "FAILED")
 
     async def _update_scene(self, claim: TaskClaim | None, story_id: str, index: int, writes: asyncio.Lock,
                             **fields: Any) -> None:

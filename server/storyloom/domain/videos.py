@@ -249,8 +249,10 @@ class StoryVideos:
         for scene in scenes[len(clips):]:
             await self._report(ctx, video.options, planned, clips, f"Filming scene {scene.index + 1} of "
                                                                    f"{len(scenes)}.")
-            clips.append(await self._clip(video, story, scene, fmt))
-            await self._repo.update(video_id, claim=ctx.claim, clips=clips, update_time=self._clock.now())
+            clip = await self._clip(video, story, scene, fmt)
+            clips.append(clip)
+            async with self._media.attaching(video.user_id, [clip.media_id]):  # refused: it goes (with its renditions)
+                await self._repo.update(video_id, claim=ctx.claim, clips=clips, update_time=self._clock.now())
         if video.options.scenes_only:
             await self._repo.update(video_id, claim=ctx.claim, state="READY",
                                     duration_ms=sum(c.duration_ms for c in clips), update_time=self._clock.now())
@@ -335,9 +337,10 @@ class StoryVideos:
             captions = await self._media.store_rendered(video.user_id, webvtt(cues), "text/vtt", parent_id=item.id,
                                                         purpose="captions")
             captions_id = captions.id
-        await self._repo.update(video.id, claim=claim, state="READY", media_id=item.id, poster_id=poster.id,
-                                captions_id=captions_id, duration_ms=joined.duration_ms,
-                                update_time=self._clock.now())
+        async with self._media.attaching(video.user_id, [item.id]):  # refused: it goes (with its renditions)
+            await self._repo.update(video.id, claim=claim, state="READY", media_id=item.id, poster_id=poster.id,
+                                    captions_id=captions_id, duration_ms=joined.duration_ms,
+                                    update_time=self._clock.now())
 
     async def _sentences(self, scene: Scene, narration: bytes) -> builtins.list[Cue]:
         return await asyncio.to_thread(self._aligner.sentences, scene.text, narration)

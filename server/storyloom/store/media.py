@@ -60,11 +60,13 @@ class SqlMediaRepository:
             return []
         now = _now()
         async with self._db.write() as session:
-            doomed = (MediaRow.user_id == user_id) & or_(MediaRow.id.in_(media_ids), MediaRow.parent_id.in_(media_ids))
-            # Counted from the rows this statement deleted, so a concurrent delete of the same items gives back
-            # each reference once.
-            released = collections.Counter(
-                await session.scalars(delete(MediaRow).where(doomed).returning(MediaRow.sha256)))
+            # Counted from the rows these statements deleted, so a concurrent delete of the same items gives back
+            # each reference once. The renditions first: one that went with its item (the foreign key's cascade,
+            # at once on SQLite) would not be among the rows deleted, and its blob's reference never given back.
+            released: collections.Counter[str] = collections.Counter()
+            for doomed in (MediaRow.parent_id.in_(media_ids), MediaRow.id.in_(media_ids)):
+                released.update(await session.scalars(
+                    delete(MediaRow).where(MediaRow.user_id == user_id, doomed).returning(MediaRow.sha256)))
             for sha256, count in sorted(released.items()):  # in one order, so two deletes cannot deadlock
                 await session.execute(update(BlobRefRow).where(BlobRefRow.sha256 == sha256)
                                       .values(ref_count=BlobRefRow.ref_count - count, update_time=now)
