@@ -121,6 +121,18 @@ async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_
     assert writer.live("a").stored == ["Once ", "upon a time, there was. "]  # type: ignore[union-attr]
 
 
+async def test_a_sentence_that_ends_inside_a_piece_makes_the_reply_due_as_one_that_ends_with_it():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)
+    writer.open("a")
+    writer.add("a", "Once ")
+    await stored(writer, "a", 1)
+    writer.add("a", "upon a time. There ")  # a model's chunk: the sentence ends inside it
+    for _ in range(10):  # the writer gets every chance to run (the hold is an hour)
+        await asyncio.sleep(0)
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. There ")]]
+
+
 async def test_chunks_without_a_sentence_end_are_stored_after_the_longest_hold():
     store = FakeChunkStore()
     writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=0.01)

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.002
 # The longest a piece of text waits for its sentence to end before it is stored (and announced) anyway.
 MAX_HOLD_SECONDS = 0.3
-# What ends a sentence: once a piece ends with one of these, the reply's text so far is worth announcing.
-SENTENCE_ENDS = tuple(".!?\u2026\n")
+# What ends a sentence: once a piece holds one, the reply's text so far is worth announcing. Anywhere in the piece:
+# a model's chunk (and the offline storyteller's) is several words, and its sentence may end mid-chunk.
+SENTENCE_END = re.compile("[.!?\u2026\n]")
 
 
 class ChunkStore(Protocol):
@@ -88,7 +90,7 @@ class ChunkWriter:
         if held is None:
             held = self._held[live] = _Held(asyncio.get_running_loop().time())
         held.pieces.append(text)
-        if live.queued == 1 or text.rstrip(" ").endswith(SENTENCE_ENDS):
+        if live.queued == 1 or SENTENCE_END.search(text):
             self._make_due(held)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="reply-chunk-writer")
