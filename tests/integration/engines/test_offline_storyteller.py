@@ -11,6 +11,7 @@ import pytest
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text.offline import OfflineStoryteller
+from storyloom.engines.text.offline.chat import WORDS_PER_CHUNK
 
 SYSTEM = "You help a child plan a story."
 
@@ -330,6 +331,29 @@ async def test_a_word_delay_makes_streaming_visible() -> None:
     await stream(engine, request)
 
     assert time.perf_counter() - start >= words * 0.01 * 0.9
+
+
+async def test_a_paced_stream_sends_the_first_word_at_once_then_chunks_when_their_last_word_is_due() -> None:
+    engine = OfflineStoryteller(word_delay=0.01)
+    request = ChatRequest(SYSTEM, [ChatTurn("user", "hi")])
+    words = engine.reply_text(request).split()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    received: list[tuple[float, list[str]]] = []
+    async for event in engine.chat(request):
+        if isinstance(event, TextDelta):
+            received.append((loop.time() - start, event.text.split()))
+
+    assert [w for _, chunk in received for w in chunk] == words
+    assert received[0][1] == words[:1]
+    # A few words a chunk (more when the loop woke the stream late), not one a wake-up; the last holds the rest.
+    assert all(len(chunk) >= WORDS_PER_CHUNK for _, chunk in received[1:-1])
+    assert len(received) <= 2 + len(words) // WORDS_PER_CHUNK
+    # None before its last word is due (word i at i * 10 ms).
+    sent = 0
+    for at, chunk in received:
+        sent += len(chunk)
+        assert at >= (sent - 1) * 0.01 - 0.002
 
 
 async def test_a_stream_woken_late_sends_the_words_due_meanwhile_together() -> None:

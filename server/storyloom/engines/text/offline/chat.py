@@ -32,6 +32,10 @@ from storyloom.engines.text.offline.writer import OfflineStoryWriter
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
+# Paced, the words after the first go out this many at a time, each chunk when its last word is due, as a model's
+# stream sends a few tokens a chunk. A wake-up per word was most of what 500 replies at once cost the event loop, and
+# each of its passes delays the next call grpc accepts (it accepts one call of a method a pass).
+WORDS_PER_CHUNK = 4
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -50,38 +54,39 @@ class OfflineStoryteller(OfflineStoryWriter):
         self.word_delay = word_delay
 
     async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
-        """Streams the reply word by word, then a ReplyEnd with token estimates.
-
-        Paced, the words keep to a schedule of `word_delay` each, as a model's stream does: when the event loop
-        wakes the stream late (a busy server), the words due meanwhile go out together, not each after another pause.
-        """
+        """Streams the reply, then a ReplyEnd with token estimates. Unpaced, word by word. Paced, word i is due
+        `i * word_delay` after the start, as a model's stream keeps to its pace: the first word goes at once, then
+        `WORDS_PER_CHUNK` words at a time, when the last of them is due; a stream the event loop wakes late (a busy
+        server) sends every word due by then together."""
         # Reading a long conversation takes a few milliseconds per message: off the event loop.
         reply = await asyncio.to_thread(self.reply_text, request)
         input_tokens = self.count_tokens(" ".join(
             [request.system_instruction, request.summary, *request.memories, *(t.text for t in request.turns)]))
-        pace = self.word_delay if request.paced else 0.0
-        loop = asyncio.get_running_loop()
-        next_word_at = loop.time()
-        words_written = 0
-        due = ""  # written, not yet streamed
+        words: list[str] = []
+        counted = 0
         finish: FinishReason = "STOP"
         for word in re.findall(r"\S+\s*", reply):
-            words = words_written + len(_WORDS_FOR_TOKENS.findall(word))
-            if _tokens(words) > request.max_output_tokens:
+            counted_with = counted + len(_WORDS_FOR_TOKENS.findall(word))
+            if _tokens(counted_with) > request.max_output_tokens:
                 finish = "MAX_TOKENS"
                 break
-            words_written, due = words, due + word
-            if pace:
-                next_word_at += pace
-                if next_word_at <= loop.time():
-                    continue  # already due: goes with the next
-            yield TextDelta(due)
-            due = ""
-            if pace:
-                await asyncio.sleep(next_word_at - loop.time())
-        if due:
-            yield TextDelta(due)
-        yield ReplyEnd(finish, input_tokens, _tokens(words_written))
+            words.append(word)
+            counted = counted_with
+        if not request.paced or not self.word_delay:
+            for word in words:
+                yield TextDelta(word)
+        else:
+            pace, loop = self.word_delay, asyncio.get_running_loop()
+            start, sent = loop.time(), 0
+            while sent < len(words):
+                due = min(len(words), int((loop.time() - start) / pace + _EARLY_WAKE) + 1)
+                if due > sent:
+                    yield TextDelta("".join(words[sent:due]))
+                    sent = due
+                if sent < len(words):
+                    last_of_next_chunk = min(sent + WORDS_PER_CHUNK - 1, len(words) - 1)
+                    await asyncio.sleep(start + last_of_next_chunk * pace - loop.time())
+        yield ReplyEnd(finish, input_tokens, _tokens(counted))
 
     def reply_text(self, request: ChatRequest) -> str:
         """The whole reply `chat` streams for this request."""
@@ -107,6 +112,9 @@ class OfflineStoryteller(OfflineStoryWriter):
         return None
 
 
+# A timer may fire a little before its time (the loop's clock resolution): a word due within this share of a pace
+# counts as due.
+_EARLY_WAKE = 0.001
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORDS_FOR_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
