@@ -99,15 +99,30 @@ def nonsense(text: str) -> str:
 def famous(text: str) -> list[tuple[str, str, str, str]]:
     """(the name as written, an original name, its description, its pronoun) for every real person or trademarked
     character the message names."""
+    anyone, entries = _famous_patterns()
+    if anyone.search(text) is None:  # most messages: one search instead of one per name
+        return []
     found = []
-    for entry in load("people").FAMOUS:
-        names, original, description, pronoun = entry
+    for names, original, description, pronoun in entries:
         for name in names:
-            match = re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.IGNORECASE)
+            match = name.search(text)
             if match:
                 found.append((match.group(), original, description, pronoun))
                 break
     return found
+
+
+@functools.cache
+def _famous_patterns() -> tuple[re.Pattern[str], tuple[tuple[tuple[re.Pattern[str], ...], str, str, str], ...]]:
+    """Each famous name as a whole-word pattern, compiled once (made per message, they were a fifth of the time to
+    read one), and one pattern that finds any of them."""
+    def whole(name: str) -> str:
+        return rf"(?<!\w){re.escape(name)}(?!\w)"
+
+    entries = load("people").FAMOUS
+    anyone = re.compile("|".join(whole(name) for names, *_ in entries for name in names), re.IGNORECASE)
+    return anyone, tuple((tuple(re.compile(whole(name), re.IGNORECASE) for name in names), original, description,
+                          pronoun) for names, original, description, pronoun in entries)
 
 
 # --- counts, morals, confirmations --------------------------------------------------------------------------------
