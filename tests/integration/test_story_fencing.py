@@ -19,11 +19,8 @@ from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.stories import Stories, Story, StoryEngines, StoryOptions
 from storyloom.domain.tasks import (
     Task,
-    TaskClaim,
-    TaskContext,
     TaskRunner,
     TaskState,
-    TaskUpdate,
     new_worker_id,
 )
 from storyloom.store.db import Database
@@ -40,7 +37,7 @@ from tests.support.fakes import (
 )
 from tests.support.media import wav_bytes
 from tests.support.shared_media import SharedMedia, shared_media
-from tests.support.task_rows import take_over
+from tests.support.task_rows import take_over, taken_over
 from tests.support.waiting import read_until
 
 USER = "u1"
@@ -127,13 +124,8 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
         # Its worker is presumed dead: another takes the task over, and writes the story under its own claim, as its
         # runner would run the handler.
         new = worker(db, shared_dispatch=False)
-        taken, fence = await take_over(tasks, running, new.runner.worker_id)
-
-        async def record(update: TaskUpdate) -> None:
-            await tasks.append_event(task.id, update, taken.update_time, fence)
-
-        await new.stories._write(TaskContext(taken, record=record, cancel_requested=lambda: False,
-                                             claim=TaskClaim(task.id, fence)))
+        ctx = await taken_over(tasks, running, new.runner.worker_id)
+        await new.stories._write(ctx)
         written = await story_when(stories, story_id, lambda s: s.state == "READY", "the new attempt finished")
         narrations = [s.narration_id for s in written.scenes]
         assert all(n in new.media.items for n in narrations), narrations
@@ -148,7 +140,7 @@ async def test_a_superseded_attempt_is_refused_its_next_scene_write_and_the_new_
         assert after is not None
         assert after.scenes == written.scenes and after.state == "READY"
         stored = await tasks.get(task.id)
-        assert stored is not None and (stored.attempt, stored.owner) == (fence.attempt, fence.owner)
+        assert stored is not None and (stored.attempt, stored.owner) == (ctx.claim.fence.attempt, ctx.claim.fence.owner)
     finally:
         old.narrator.gate.set()
         await old.runner.stop()
@@ -179,13 +171,7 @@ async def test_the_narration_a_superseded_attempt_made_goes_when_its_scene_write
     try:
         running, story = await narrating_held(db, old)
         new = worker(db, shared_dispatch=False, library=media.library)
-        taken, fence = await take_over(tasks, running, new.runner.worker_id)
-
-        async def record(update: TaskUpdate) -> None:
-            await tasks.append_event(running.id, update, taken.update_time, fence)
-
-        await new.stories._write(TaskContext(taken, record=record, cancel_requested=lambda: False,
-                                             claim=TaskClaim(running.id, fence)))
+        await new.stories._write(await taken_over(tasks, running, new.runner.worker_id))
         written = await story_when(stories, story.id, lambda s: s.state == "READY", "the new attempt finished")
         narrations = {s.narration_id for s in written.scenes}
 

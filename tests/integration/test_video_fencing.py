@@ -21,12 +21,10 @@ from storyloom.domain.stories import Stories, StoryEngines, StoryOptions
 from storyloom.domain.tasks import (
     Task,
     TaskClaim,
-    TaskContext,
     TaskError,
     TaskFenced,
     TaskRunner,
     TaskState,
-    TaskUpdate,
     new_worker_id,
 )
 from storyloom.domain.videos import StoryVideo, StoryVideos, VideoOptions
@@ -44,7 +42,7 @@ from tests.support.fakes import (
     TrustingInspector,
 )
 from tests.support.shared_media import SharedMedia, shared_media
-from tests.support.task_rows import take_over
+from tests.support.task_rows import take_over, taken_over
 from tests.support.waiting import wait_until
 
 USER = "u1"
@@ -152,13 +150,8 @@ async def test_a_superseded_attempt_is_refused_its_next_clip_write_and_the_new_a
         # Its worker is presumed dead: another takes the task over, and films the video under its own claim, as its
         # runner would run the handler.
         new = worker(db, shared_dispatch=False)
-        taken, fence = await take_over(tasks, running, new.runner.worker_id)
-
-        async def record(update: TaskUpdate) -> None:
-            await tasks.append_event(running.id, update, taken.update_time, fence)
-
-        await new.videos._render(TaskContext(taken, record=record, cancel_requested=lambda: False,
-                                             claim=TaskClaim(running.id, fence)))
+        ctx = await taken_over(tasks, running, new.runner.worker_id)
+        await new.videos._render(ctx)
         filmed = await videos.get(video.id)
         assert filmed is not None and filmed.state == "READY" and len(filmed.clips) == 2
         assert all(i in new.media.items for i in (filmed.media_id, *(c.media_id for c in filmed.clips)))
@@ -170,7 +163,7 @@ async def test_a_superseded_attempt_is_refused_its_next_clip_write_and_the_new_a
         assert old.media.items == {}  # which, refused, took the clip and its poster with it
         assert await videos.get(video.id) == filmed
         stored = await tasks.get(running.id)
-        assert stored is not None and (stored.attempt, stored.owner) == (fence.attempt, fence.owner)
+        assert stored is not None and (stored.attempt, stored.owner) == (ctx.claim.fence.attempt, ctx.claim.fence.owner)
     finally:
         old.encoder.release.set()
         await old.runner.stop()
@@ -182,13 +175,7 @@ async def superseded_attempt_refused(db: Database, old: Worker, media: SharedMed
     the video as the new attempt filmed it."""
     tasks, videos = SqlTaskRepository(db), SqlVideoRepository(db)
     new = worker(db, shared_dispatch=False, library=media.library)
-    taken, fence = await take_over(tasks, running, new.runner.worker_id)
-
-    async def record(update: TaskUpdate) -> None:
-        await tasks.append_event(running.id, update, taken.update_time, fence)
-
-    await new.videos._render(TaskContext(taken, record=record, cancel_requested=lambda: False,
-                                         claim=TaskClaim(running.id, fence)))
+    await new.videos._render(await taken_over(tasks, running, new.runner.worker_id))
     filmed = await videos.get(video.id)
     assert filmed is not None and filmed.state == "READY" and len(filmed.clips) == 2
 

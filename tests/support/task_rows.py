@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from storyloom.domain.tasks import Task, TaskEvent, TaskFence, TaskState, TaskUpdate
+from storyloom.domain.tasks import Task, TaskClaim, TaskContext, TaskEvent, TaskFence, TaskState, TaskUpdate
 from storyloom.store.db import Database
 from storyloom.store.tasks import SqlTaskRepository
 from tests.support import task_kinds
@@ -46,6 +46,17 @@ async def take_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> 
         attempt=fence.attempt, owner=fence.owner, interruptions=1, message="Resumed."), running.update_time,
         TaskFence(states=(TaskState.RUNNING,), owner=running.owner, attempt=running.attempt))
     return taken, fence
+
+
+async def taken_over(tasks: SqlTaskRepository, running: Task, worker_id: str) -> TaskContext:
+    """`take_over`, then the context the new worker's runner would hand the task's handler: its reports and writes
+    under the new attempt's claim (`ctx.claim.fence`)."""
+    taken, fence = await take_over(tasks, running, worker_id)
+
+    async def record(update: TaskUpdate) -> None:
+        await tasks.append_event(running.id, update, taken.update_time, fence)
+
+    return TaskContext(taken, record=record, cancel_requested=lambda: False, claim=TaskClaim(running.id, fence))
 
 
 async def claim_next(tasks: SqlTaskRepository, task_id: str, owner: str, now: dt.datetime) -> Task:
