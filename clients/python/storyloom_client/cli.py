@@ -443,6 +443,11 @@ def fix_wav_sizes(path: Path) -> None:
             offset += 8 + chunk_size + (chunk_size & 1)
 
 
+# A recording may be up to 4 MiB: minutes of speech (many more in Ogg/Opus), recognized at about a seventh of real
+# time, after the recognizer loads if this is the server's first. The 10 s of other calls cut it short.
+TRANSCRIBE_TIMEOUT = 300.0
+
+
 @app.command()
 def transcribe(
     ctx: typer.Context,
@@ -463,7 +468,7 @@ def transcribe(
         err.print(f"language: {response.language_code} ({response.language_confidence:.2f}), "
                   f"{duration:.1f} s of audio", markup=False)
 
-    run(ctx, run_transcribe)
+    run(ctx, run_transcribe, timeout=TRANSCRIBE_TIMEOUT)
 
 
 # The commands for a story's files (export, bundle, illustrate) live in cli_files.py, which adds them to `app`.

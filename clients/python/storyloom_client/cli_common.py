@@ -47,7 +47,7 @@ class Settings:
     address: str
     api_key: str | None
     key_file: str
-    timeout: float
+    timeout: float | None  # None: the command's own default
     token: str | None = None
     ca_file: str | None = None
 
@@ -74,7 +74,9 @@ def settings(
     key_file: Annotated[str, typer.Option("--key-file", envvar="STORYLOOM_API_KEY_FILE",
                                           help="File holding the API key, read when no key is given.")] = (
         DEFAULT_KEY_FILE),
-    timeout: Annotated[float, typer.Option("--timeout", help="Deadline of single calls, seconds.")] = DEFAULT_TIMEOUT,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", show_default=False,
+        help=f"Deadline of single calls, seconds (default {DEFAULT_TIMEOUT:g}; transcribe: its own, longer).")] = None,
     token: Annotated[str | None, typer.Option("--token", envvar="STORYLOOM_TOKEN", show_default=False,
                                               help="Sign-in token (an identity provider's ID token, a JWT), sent "
                                                    "as authorization: Bearer instead of an API key.")] = None,
@@ -86,14 +88,16 @@ def settings(
 
 
 
-def run(ctx: typer.Context, work: Callable[[StoryloomClient], Awaitable[int | None]]) -> None:
-    """Runs `work` with a connected client; turns errors into a message on stderr and an exit code."""
+def run(ctx: typer.Context, work: Callable[[StoryloomClient], Awaitable[int | None]], *,
+        timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Runs `work` with a connected client; turns errors into a message on stderr and an exit code. `timeout`: the
+    deadline of single calls unless --timeout says otherwise."""
     settings: Settings = ctx.obj
     key = None if settings.token else settings.key()
 
     async def main() -> int | None:
         async with StoryloomClient(settings.address, key, token=settings.token, ca_file=settings.ca_file,
-                                   timeout=settings.timeout) as client:
+                                   timeout=timeout if settings.timeout is None else settings.timeout) as client:
             return await work(client)
 
     try:
