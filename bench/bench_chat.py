@@ -15,7 +15,9 @@ their writes spread the sends over seconds, so "500 at once" was about 80 at onc
 sends `--one-stream-replies` messages one after another (one sample says little on a busy machine).
 The offline engine streams at its production word pace (15 ms a word), so the whole-reply time is mostly that pace,
 by design; "server-added" first text is the first-text time minus what the engine alone takes to its first word
-(measured beside, in the same process). The statements are counted on the server's database engine.
+(measured beside, in the same process). The statements are counted on the server's database engine. With many
+streams, "handler began" says when each SendMessage handler started after the first one: the server's accepting
+the calls, before any of our work (grpc.aio accepts one call of a method per pass of the event loop).
 The load client shares the server's process and CPU, as in the issue's figures; with `--client-process` it runs in
 a process of its own (as callers do), so the server's event loop does only the server's work; both ways the machine's
 load average is printed, since other work on it slows everything alike.
@@ -25,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_reads import postgres_database
 
+from storyloom.api.conversations import ConversationServicer
 from storyloom.app import build_app, start
 from storyloom.config import Settings
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
@@ -132,6 +137,25 @@ def send_all_in_this_process(*args: Any) -> tuple[Results, list[float]]:
     return asyncio.run(send_all(*args))
 
 
+@contextlib.contextmanager
+def time_handlers() -> Iterator[list[float]]:
+    """When each SendMessage handler of a server started in the block begins (the server accepted the call and
+    signed its caller in): under a burst, what separates the first from the last is the server's accepting them."""
+    began: list[float] = []
+    send = ConversationServicer.SendMessage
+
+    async def timed(self: ConversationServicer, request: Any, context: Any) -> Any:
+        began.append(time.perf_counter())
+        async for event in send(self, request, context):
+            yield event
+
+    ConversationServicer.SendMessage = timed  # type: ignore[method-assign]
+    try:
+        yield began
+    finally:
+        ConversationServicer.SendMessage = send  # type: ignore[method-assign]
+
+
 async def engine_first_word(app: Any) -> float:
     """What the engine alone takes to its first word (median of 5), the part of first text the server does not add."""
     times = []
@@ -171,7 +195,8 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                             database_url=database_url, secret="bench-chat" if database_url else "")
         app = await build_app(settings)
         await start(app)
-        running = await start_server(app)
+        with time_handlers() as handlers_began:
+            running = await start_server(app)
         try:
             with counting_statements(app.db.engine) as statements:
                 engine_first = await engine_first_word(app)
@@ -197,6 +222,7 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         conversations = await asyncio.gather(*(new_conversation(stub, k) for k in sends))
                         # One stream: replies one after another (percentiles of several).
                         load = (address, sends, conversations, deadline, concurrency == 1)
+                        handlers_began.clear()
                         started = time.perf_counter()
                         if client is None:
                             results, refusal_times = await send_all(*load)
@@ -221,6 +247,10 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         print("       whole reply       " + percentiles([r[2] for r in rows]))
                         if refusal_times:
                             print("       refused after     " + percentiles(refusal_times))
+                        if concurrency > 1 and handlers_began:
+                            print("       handler began     " + percentiles(
+                                [t - min(handlers_began) for t in handlers_began]) + "  after the first: grpc.aio "
+                                "accepts one call of a method per pass of the event loop")
                 print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
             await running.stop(0.5)
