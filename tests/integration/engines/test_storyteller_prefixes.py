@@ -285,20 +285,19 @@ def test_requirements_with_a_list_of_characters_are_read_in_full() -> None:
 
 
 def test_the_remembered_readings_are_bounded_least_recently_used_first() -> None:
-    prefixes = _Prefixes(entries=2)
+    prefixes = CountingPrefixes(entries=2)
     known = StoryRequirements()
-    conversations = [[ChatTurn("user", text)] for text in ("a fox", "a cat", "an owl")]
-    _analyse(conversations[0], known, prefixes=prefixes)
-    _analyse(conversations[1], known, prefixes=prefixes)
-    _analyse(conversations[0], known, prefixes=prefixes)  # the fox: used again, so the cat is the oldest
-    _analyse(conversations[2], known, prefixes=prefixes)
+    fox, cat, owl = ([ChatTurn("user", text)] for text in ("a fox", "a cat", "an owl"))
+    _analyse(fox, known, prefixes=prefixes)
+    _analyse(cat, known, prefixes=prefixes)
+    _analyse(fox, known, prefixes=prefixes)  # the fox: used again, so the cat is the oldest
+    _analyse(owl, known, prefixes=prefixes)
+    assert len(prefixes) == 2 and prefixes.hits == 1
 
-    assert len(prefixes) == 2
-    counting = CountingPrefixes()
-    counting._saved, counting._bytes = prefixes._saved, prefixes._bytes
-    for turns in conversations:
-        _analyse(turns, known, prefixes=counting)
-    assert counting.hits == 2  # the fox and the owl; the cat was read again
+    for turns in (fox, owl, cat):
+        _analyse(turns, known, prefixes=prefixes)
+
+    assert prefixes.hits == 3  # the fox and the owl were remembered; the cat was read again
 
 
 def test_the_remembered_readings_are_bounded_in_bytes() -> None:
@@ -311,7 +310,6 @@ def test_the_remembered_readings_are_bounded_in_bytes() -> None:
         _analyse([ChatTurn("user", f"a fox named {name}")], known, prefixes=prefixes)
 
     assert len(prefixes) == 2 and prefixes._bytes <= prefixes.total_bytes
-    assert _Prefixes(total_bytes=size - 1).total_bytes < size  # an entry bigger than the bound is not kept
     too_small = _Prefixes(total_bytes=size - 1)
     _analyse([ChatTurn("user", "a fox named Luna")], known, prefixes=too_small)
-    assert len(too_small) == 0
+    assert len(too_small) == 0  # an entry bigger than the bound is not kept
