@@ -7,7 +7,10 @@ the assistant to choose.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
+import threading
+from collections import OrderedDict
 from typing import cast
 
 from storyloom.domain.ports.text import ChatTurn
@@ -39,21 +42,43 @@ from storyloom.engines.text.safety import unsafe as _unsafe
 
 # --- reading a conversation ---------------------------------------------------------------------
 
-def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "") -> _Analysis:
-    state = _State.known(known)
-    if summary.strip():
-        _read_user(summary, state, None, 0, summary_only=True)
-    analysis = _Analysis(state=state)
-    question: _Question | None = None
+def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "",
+             prefixes: _Prefixes | None = None) -> _Analysis:
+    """Reads the conversation turn by turn (the summary first, onto the known requirements).
+
+    What reading a conversation's turns left is remembered (in `prefixes`, the process's own unless given), so the
+    same conversation's next reply reads only the turns added since: the longest remembered start of these turns,
+    with the same `known` and `summary`, is taken up where it ended. The analysis is the same either way: each
+    turn's seed is still the digest of all the turns up to it."""
+    prefixes = _PREFIXES if prefixes is None else prefixes
+    if not _hashable(known):  # requirements built with a list of characters: read in full, as they always were
+        prefixes = _NOTHING
     running = hashlib.sha256()
+    ends = [running.copy()]  # the digest's state after each number of turns
     for turn in turns:
         running.update(f"{turn.role}:{turn.text}\x1f".encode("utf-8", "surrogatepass"))
+        ends.append(running.copy())
+    found = None
+    for start in range(len(turns), -1, -1):  # the longest remembered start first
+        found = prefixes.get((ends[start].digest(), known, summary))
+        if found is not None:
+            break
+    if found is None:
+        state = _State.known(known)
+        if summary.strip():
+            _read_user(summary, state, None, 0, summary_only=True)
+        analysis, question = _Analysis(state=state), None
+    else:
+        analysis, question = found
+        state = analysis.state
+    for index in range(start, len(turns)):
+        turn = turns[index]
         if turn.role == "assistant":
             question = _read_question(turn.text)
             analysis.assistant_turns += 1
             analysis.foreign_noted = analysis.foreign_noted or "stories in English" in turn.text
             continue
-        seed = int.from_bytes(running.copy().digest()[:8], "big")
+        seed = int.from_bytes(ends[index + 1].digest()[:8], "big")
         analysis.before = state.copy()
         analysis.question = question
         analysis.facts = _read_user(turn.text, state, question, seed)
@@ -61,8 +86,84 @@ def _analyse(turns: list[ChatTurn], known: StoryRequirements, summary: str = "")
         question = None
     if not turns or turns[-1].role != "user":
         analysis.facts = None
-        analysis.seed = int.from_bytes(running.digest()[:8], "big")
+        analysis.seed = int.from_bytes(ends[-1].digest()[:8], "big")
+    if start < len(turns) or found is None:
+        prefixes.put((ends[-1].digest(), known, summary), analysis, question)
     return analysis
+
+
+_PrefixKey = tuple[bytes, StoryRequirements, str]  # (the turns' digest, known, summary)
+
+
+class _Prefixes:
+    """What reading the first turns of conversations left, by what seeded the reading (the known requirements and
+    the summary) and a digest of those turns: a bounded LRU, safe to share between threads.
+
+    An entry is what the reading loop carries from one turn to the next (the `_Analysis` so far and the question
+    still unanswered), pickled: bytes no caller can change, and each `get` unpickles a copy of its own, with the
+    objects the reading shared still shared (a character in both the state and the last facts is one object, as in
+    a full reading). `entries=0` remembers nothing."""
+
+    def __init__(self, entries: int = 1024, total_bytes: int = 32 << 20) -> None:
+        self.entries, self.total_bytes = entries, total_bytes
+        self._lock = threading.Lock()
+        self._saved: OrderedDict[_PrefixKey, bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: _PrefixKey) -> tuple[_Analysis, _Question | None] | None:
+        if not self.entries:
+            return None
+        with self._lock:
+            saved = self._saved.get(key)
+            if saved is None:
+                return None
+            self._saved.move_to_end(key)
+        return cast("tuple[_Analysis, _Question | None]", pickle.loads(saved))
+
+    def put(self, key: _PrefixKey, analysis: _Analysis, question: _Question | None) -> None:
+        if not self.entries:
+            return
+        saved = pickle.dumps((analysis, question), protocol=pickle.HIGHEST_PROTOCOL)
+        if _size(key, saved) > self.total_bytes:
+            return
+        with self._lock:
+            old = self._saved.pop(key, None)
+            if old is not None:
+                self._bytes -= _size(key, old)
+            self._saved[key] = saved
+            self._bytes += _size(key, saved)
+            while len(self._saved) > self.entries or self._bytes > self.total_bytes:
+                self._bytes -= _size(*self._saved.popitem(last=False))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._saved.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._saved)
+
+
+# One entry per conversation being replied to is what its next reply needs (the turns of its last reply), and one
+# more for its periodic restatement (extract_requirements, over all its turns): 1,024 keep 500 conversations at once
+# going (the chat bench's top level) warm. An entry is about 2 KB after 20 short messages and grows with what the
+# user said (the state keeps every message); the byte bound keeps a flood of long ones to 32 MiB.
+_PREFIXES = _Prefixes()
+_NOTHING = _Prefixes(entries=0)
+
+
+def _hashable(known: StoryRequirements) -> bool:
+    try:
+        hash(known)
+    except TypeError:
+        return False
+    return True
+
+
+def _size(key: _PrefixKey, saved: bytes) -> int:
+    """An entry's bytes, counted: the pickled reading and the summary in its key (each request brings its own)."""
+    return len(saved) + len(key[2])
 
 
 def _classify_question(sentence: str) -> str:
