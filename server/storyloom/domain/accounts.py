@@ -126,6 +126,14 @@ class Accounts:
     async def has_users(self) -> bool:
         return await self._repo.count_users() > 0
 
+    def known(self, key: str | None) -> str | None:
+        """The user id of a key `authenticate` accepted lately (still in its cache), else None: then ask
+        `authenticate`. Synchronous, for the interceptor's path of every call."""
+        if not key:
+            return None
+        cached = self._cache.get(hash_key(key))
+        return cached[0] if cached and cached[1] > self._clock.monotonic() else None
+
     async def authenticate(self, key: str | None) -> str:
         """Returns the user id a key belongs to, or raises Unauthenticated."""
         if not key:
