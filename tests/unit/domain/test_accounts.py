@@ -59,6 +59,24 @@ async def test_a_key_is_looked_up_once_per_cache_period(accounts: Accounts, repo
     assert repo.lookups == 2
 
 
+async def test_known_answers_only_a_key_authenticate_accepted_within_the_cache_period(
+        accounts: Accounts, repo: InMemoryAccountRepository, clock: FakeClock) -> None:
+    user = await accounts.create_user("Mia")
+    key = await accounts.create_key(user.id)
+    assert accounts.known(key) is None and accounts.known(None) is None and accounts.known("") is None
+
+    await accounts.authenticate(key)
+    clock.advance(Accounts.CACHE_SECONDS - 1)
+    assert accounts.known(key) == user.id and accounts.known("sl_not-a-key") is None
+    assert repo.lookups == 1  # known never reads the repository
+    clock.advance(2)
+    assert accounts.known(key) is None  # expired: authenticate reads it again
+
+    await accounts.authenticate(key)
+    await accounts.revoke_key(key)
+    assert accounts.known(key) is None
+
+
 async def test_a_revoked_key_stops_working_here_at_once(accounts: Accounts) -> None:
     user = await accounts.create_user("Mia")
     key = await accounts.create_key(user.id)
