@@ -141,15 +141,14 @@ class Accounts:
                 "No API key: send it in the `x-api-key` metadata or as `authorization: Bearer <key>`.",
                 reason="API_KEY_MISSING",
             )
+        known = self.known(key)
+        if known is not None:
+            return known
         digest = hash_key(key)
-        cached = self._cache.get(digest)
-        now = self._clock.monotonic()
-        if cached and cached[1] > now:
-            return cached[0]
         user_id = await self._repo.user_for_key(digest)
         if user_id is None:
             raise Unauthenticated("The API key is not valid.", reason="API_KEY_INVALID")
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (user_id, now + self.CACHE_SECONDS)
+        self._cache[digest] = (user_id, self._clock.monotonic() + self.CACHE_SECONDS)
         return user_id
