@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storyloom.domain.media import MediaItem
 from storyloom.domain.task_types import LIVE_STATES
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled, one_fetch
+from storyloom.store.faults import fault_point
 from storyloom.store.models import BlobRefRow, MediaRow, TaskRow
 
 _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
@@ -54,6 +55,8 @@ class SqlMediaRepository:
             [MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None,
                       made_by_task=made_by_task or None)], request_id)
         if existing is None:
+            if made_by_task:
+                fault_point("media.stored_by_task")  # stored, not attached yet: what a kill here leaves is swept
             return item, True
         found = await self.get(existing)
         assert found is not None
