@@ -204,16 +204,18 @@ async def test_the_periodic_clean_up_sweeps_on_the_shared_dispatcher_too(db: Dat
 
 
 class HeldClips(SqlVideoRepository):
-    """The video store, whose first write that attaches a clip waits (`held`) until the test lets it (`release`)."""
+    """The video store, whose first write that attaches a clip (with `join`: the joined video) waits (`held`) until
+    the test lets it (`release`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, join: bool = False) -> None:
         super().__init__(db)
+        self.join = join
         self.held = asyncio.Event()
         self.release = asyncio.Event()
 
     async def update(self, video_id: str, *, claim: TaskClaim | None = None, attach: Sequence[str] = (),
                      **fields: Any) -> None:
-        if attach and not self.release.is_set():
+        if attach and ("media_id" in fields) == self.join and not self.release.is_set():
             self.held.set()
             await self.release.wait()
         await super().update(video_id, claim=claim, attach=attach, **fields)
@@ -245,4 +247,35 @@ async def test_a_clip_a_cancelled_video_task_stored_but_never_attached_goes_with
         assert not media.holds(b"first-mp4") and not media.holds(b"first-png")
     finally:
         clips.release.set()
+        await w.runner.stop()
+
+
+async def test_a_joined_video_a_cancelled_task_stored_but_never_attached_goes_its_clips_stay(
+        db: Database, tmp_path: Path) -> None:
+    media = shared_media(db, tmp_path / "blobs")
+    w = worker(db, media)
+    w.scenes.release.set()
+    joins = HeldClips(db, join=True)
+    videos = StoryVideos(joins, w.runner, w.stories, media.library, HeldEncoder(mark=b"first-"), NoAligner())
+    await w.runner.start()
+    try:
+        story_task = await w.stories.create(USER, requirements=StoryRequirements(setting="the moon"),
+                                            options=StoryOptions(scene_count=1, skip_illustrations=True))
+        await w.runner.settled(USER, story_task.id)
+        story_media = await media.ids(USER)
+        task = await videos.create(USER, str(story_task.params["story_id"]), VideoOptions(resolution="360p"))
+        await asyncio.wait_for(joins.held.wait(), 60)
+        video = await videos.find(str(task.params["video_id"]))
+        assert video is not None and len(video.clips) == 1
+        clip = {video.clips[0].media_id, video.clips[0].poster_id}
+        joined = await media.ids(USER) - story_media - clip
+        assert len(joined) == 2 and media.holds(b"first-joined")  # the joined video and its poster
+
+        await w.runner.cancel(USER, task.id)
+        assert await media.library.sweep_unattached() == 1
+        assert await media.ids(USER) == story_media | clip  # the attached clip stays
+        assert not media.holds(b"first-joined") and not media.holds(b"first-joined-png")
+        assert media.holds(b"first-mp4")
+    finally:
+        joins.release.set()
         await w.runner.stop()
