@@ -155,6 +155,8 @@ async def build_app(settings: Settings, *, text_engine: StoryTextEngine | None =
     media = MediaLibrary(SqlMediaRepository(db), blobs, MediaInspector(),
                          thumbnailer=lambda png, side: thumbnail(png, side).png, converter=renditions,
                          notifier=notifier)
+    # What a story or video task stored and was killed or cancelled before attaching goes once the task has ended.
+    tasks.on_clean_up(media.sweep_unattached)
     conversations = Conversations(SqlConversationRepository(db), tasks, text_engine,
                                   ConversationLimits(messages_per_minute=settings.messages_per_minute,
                                                      concurrent_replies=settings.concurrent_replies,

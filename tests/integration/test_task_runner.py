@@ -39,6 +39,7 @@ from storyloom.store.db import Database
 from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.tasks import SqlTaskRepository, task_rows
 from tests.support import task_kinds
+from tests.support.waiting import wait_until
 
 USER = "u1"
 GATED = "test.gated"
@@ -441,6 +442,24 @@ async def test_finished_tasks_are_deleted_after_the_retention_and_live_ones_stay
         live = await repo.get(task_id)
         assert live is not None and live.state is TaskState.RUNNING
         assert_gap_free(await log_of(repo, task_id), live)
+
+
+async def test_the_clean_up_runs_the_jobs_added_to_it_each_pass_one_failing_stopping_none(repo, new_runner, caplog):
+    runner = await new_runner(cleanup_interval=0.01)
+    passes = {"failing": 0, "sweeping": 0}
+
+    async def failing() -> None:
+        passes["failing"] += 1
+        raise OSError("the blob store went away")
+
+    async def sweeping() -> int:
+        passes["sweeping"] += 1
+        return 0
+
+    runner.on_clean_up(failing)
+    runner.on_clean_up(sweeping)
+    await wait_until(lambda: passes["sweeping"] >= 2 and passes["failing"] >= 2, what="two passes of both jobs")
+    assert "clean-up failed" in caplog.text
 
 
 async def eventually_gone(repo: SqlTaskRepository, task_id: str, timeout: float = 5.0) -> None:

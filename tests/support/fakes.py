@@ -325,7 +325,8 @@ class InMemoryStoryRepository:
             fields["outline"] = tuple(fields["outline"])
         self.stories[story_id] = dataclasses.replace(self.stories[story_id], **fields)
 
-    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None,
+                        attach: Sequence[str] = ()) -> None:
         story = self.stories[story_id]
         scenes = {s.index: s for s in story.scenes} | {scene.index: scene}
         self.stories[story_id] = dataclasses.replace(story, scenes=tuple(scenes[i] for i in sorted(scenes)))
@@ -344,14 +345,17 @@ class InMemoryMediaRepository:
         self.items: dict[str, MediaItem] = {}
         self.requests: dict[tuple[str, str], str] = {}
         self.pins: dict[str, int] = {}
+        self.made_by_task: dict[str, str] = {}  # media id: the task that stored it (not attached yet)
 
     def references(self, sha256: str) -> int:
         return self.pins.get(sha256, 0) + sum(1 for item in self.items.values() if item.sha256 == sha256)
 
-    async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
+    async def add(self, item: MediaItem, request_id: str, made_by_task: str = "") -> tuple[MediaItem, bool]:
         if request_id and (item.user_id, request_id) in self.requests:
             return self.items[self.requests[item.user_id, request_id]], False
         self.items[item.id] = item
+        if made_by_task:
+            self.made_by_task[item.id] = made_by_task
         self.pins[item.sha256] -= 1  # the row takes over the upload's pin
         if request_id:
             self.requests[item.user_id, request_id] = item.id
@@ -373,6 +377,7 @@ class InMemoryMediaRepository:
                   and (i.id in media_ids or i.parent_id in media_ids)]
         for item in doomed:
             del self.items[item.id]
+            self.made_by_task.pop(item.id, None)
         return sorted({i.sha256 for i in doomed if self.references(i.sha256) == 0})
 
     async def pin_blob(self, sha256: str, size_bytes: int) -> None:
@@ -392,6 +397,9 @@ class InMemoryMediaRepository:
 
     async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
         return [sha for sha in self.pins if self.references(sha) == 0]
+
+    async def unattached(self, limit: int) -> list[tuple[str, str]]:
+        return []  # no tasks here to have ended: the store's sweep is tested on it (tests/integration)
 
 
 class InMemoryBlobStore:

@@ -34,7 +34,9 @@ class ServerProcess:
         # No speech models loaded at start unless a test asks (STORYLOOM_VOICE_WARM_UP=1 in `env`): they would only
         # load the machine.
         env = {**os.environ, "STORYLOOM_PLUGINS": "tests.support.task_kinds", "STORYLOOM_DEV_BOOTSTRAP": "0",
-               "PYTHONPATH": str(ROOT), "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", "STORYLOOM_VOICE_WARM_UP": "0",
+               # This tree's server, not the one installed in the environment (another checkout's, in a worktree).
+               "PYTHONPATH": os.pathsep.join((str(ROOT / "server"), str(ROOT))),
+               "STORYLOOM_SHUTDOWN_GRACE_SECONDS": "2", "STORYLOOM_VOICE_WARM_UP": "0",
                **self.env}
         with self.log.open("ab") as log:
             args = (["serve", "--address", "127.0.0.1:0", "--port-file", str(port_file)] if self.command == "serve"

@@ -36,6 +36,8 @@ PICTURE_RENDITIONS = {"thumbnail": 256, "medium": 512}
 PREVIEW_SECONDS = 30.0
 # Types only the server makes (rendered videos and their captions): never accepted as uploads.
 RENDERED_TYPES = {"video/mp4", "text/vtt"}
+# Media a sweep of unattached media deletes at most (the next sweep takes the rest).
+SWEEP_BATCH = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +70,10 @@ class MediaRepository(Protocol):
     the bytes while it holds the blob's count, so an upload that pins then waits, and writes the bytes again after.
     """
 
-    async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
+    async def add(self, item: MediaItem, request_id: str, made_by_task: str = "") -> tuple[MediaItem, bool]:
         """Stores the item, which takes over its upload's pin; on a (user, request_id) clash returns the existing
-        one and False."""
+        one and False. With `made_by_task`, the item is marked as that task's until a write of the task attaches it
+        (the story or video repository's, in its own transaction)."""
 
     async def get(self, media_id: str) -> MediaItem | None:
         """The item with its renditions."""
@@ -92,6 +95,10 @@ class MediaRepository(Protocol):
     async def remove_blob_if_unreferenced(self, sha256: str, remove: Callable[[str], Awaitable[None]]) -> bool:
         """If nothing refers to the blob, calls `remove(sha256)` while holding its count (no upload can pin it
         meanwhile) and forgets the blob. True when removed."""
+
+    async def unattached(self, limit: int) -> list[tuple[str, str]]:
+        """At most `limit` items (user id, media id), oldest first, still marked as made by a task that has ended
+        or is gone: nothing will attach them any more."""
 
     async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
         """Blobs nothing refers to, after counting again the references of blobs untouched for `pins_older_than`
@@ -157,11 +164,15 @@ class MediaLibrary:
     async def store(
         self, user_id: str, data: bytes, content_type: str, *, request_id: str = "",
         parent_id: str | None = None, purpose: str = "", thumbnail_side: int = 0, known: Inspection | None = None,
+        made_by_task: str = "",
     ) -> MediaItem:
         """Validates and stores bytes; the blob is durable before the metadata row refers to it.
 
         With `thumbnail_side`, a picture also gets a `thumbnail` rendition at most that many
         pixels on its longer side. `known` gives what the caller made, instead of inspecting the bytes.
+        `made_by_task`: the task storing it, which attaches it later (`attaching`); until then it is that task's,
+        and deleted by `sweep_unattached` if the task ends first (killed or cancelled in between). A rendition
+        needs no mark: it goes with its item.
         """
         if not data:
             raise InvalidArgument(FieldViolation("content.data", "must not be empty"))
@@ -182,7 +193,7 @@ class MediaLibrary:
         await self._repo.pin_blob(sha256, len(data))
         try:
             await self._blobs.put(data)
-            stored, created = await self._repo.add(item, request_id)
+            stored, created = await self._repo.add(item, request_id, made_by_task)
         except BaseException:
             await self._release(sha256, item.id)
             raise
@@ -198,10 +209,10 @@ class MediaLibrary:
 
     async def store_rendered(
         self, user_id: str, data: bytes, content_type: str, *, width: int | None = None, height: int | None = None,
-        duration_ms: int | None = None, parent_id: str | None = None, purpose: str = "",
+        duration_ms: int | None = None, parent_id: str | None = None, purpose: str = "", made_by_task: str = "",
     ) -> MediaItem:
         """Stores media the server made itself (a video, its captions), described by its maker: no upload limit
-        below MAX_RENDERED_BYTES and no inspection of the bytes."""
+        below MAX_RENDERED_BYTES and no inspection of the bytes. `made_by_task` as for `store`."""
         if content_type not in RENDERED_TYPES:
             raise ValueError(f"not a rendered media type: {content_type!r}")
         if not data or len(data) > MAX_RENDERED_BYTES:
@@ -215,7 +226,7 @@ class MediaLibrary:
         await self._repo.pin_blob(sha256, len(data))
         try:
             await self._blobs.put(data)
-            stored, _ = await self._repo.add(item, "")
+            stored, _ = await self._repo.add(item, "", made_by_task)
         except BaseException:
             await self._release(sha256, item.id)
             raise
@@ -230,20 +241,39 @@ class MediaLibrary:
             await self._repo.remove_blob_if_unreferenced(sha256, self._blobs.delete)
 
     @contextlib.asynccontextmanager
-    async def attaching(self, user_id: str, media_ids: Sequence[str | None]) -> AsyncIterator[None]:
+    async def attaching(self, user_id: str, media_ids: Sequence[str | None]) -> AsyncIterator[list[str]]:
         """Around the write that attaches media just made to what will refer to them (a task's write of its story
-        or video). If that write is refused (TaskFenced: the task moved on) or finds what it writes gone
+        or video), which is given the ids yielded (the media, less the Nones) to unmark them as their task's in its
+        own transaction. If that write is refused (TaskFenced: the task moved on) or finds what it writes gone
         (LookupError, NotFound: deleted meanwhile), nothing will ever refer to the media: they are deleted, with
-        their renditions, and the error goes on. A deletion that fails is logged, never raised in its place."""
+        their renditions, and the error goes on. A deletion that fails is logged, never raised in its place (the
+        media stay marked: `sweep_unattached` takes them once their task has ended). A task killed or cancelled
+        before its write leaves them marked too."""
+        attached = [i for i in media_ids if i]
         try:
-            yield
+            yield attached
         except (TaskFenced, LookupError, NotFound):
-            doomed = [i for i in media_ids if i]
+            doomed = attached
             try:
                 await asyncio.shield(self.delete(user_id, doomed))
             except Exception:  # the write's error is the one to report; the blob goes at the next start
                 log.warning("media left unattached were not deleted", extra={"media": doomed}, exc_info=True)
             raise
+
+    async def sweep_unattached(self) -> int:
+        """Deletes (with their renditions and blobs) media a task stored and never attached, once that task has
+        ended or is gone: it was killed or cancelled between the two, or its write failed. A task that still runs
+        (its attempt resumed after a crash too) keeps them. Returns how many went. Run with the tasks' periodic
+        clean-up (`TaskRunner.on_clean_up`)."""
+        found = await self._repo.unattached(SWEEP_BATCH)
+        by_user: dict[str, list[str]] = {}
+        for user_id, media_id in found:
+            by_user.setdefault(user_id, []).append(media_id)
+        for user_id, media_ids in by_user.items():
+            await self.delete(user_id, media_ids)
+        if found:
+            log.info("deleted media their tasks left unattached", extra={"count": len(found)})
+        return len(found)
 
     async def start(self) -> None:
         """Readies the blob store and removes the blobs that nothing refers to any more (a crash between a

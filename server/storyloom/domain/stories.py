@@ -19,7 +19,7 @@ import html
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
@@ -144,8 +144,10 @@ class StoryRepository(Protocol):
         """Changes the story's fields. With a `claim` (its task's writes), only while the task still holds it, checked
         in the write itself: else raises TaskFenced and changes nothing. LookupError if there is no story."""
 
-    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
-        """Inserts or replaces scene `scene.index`; with a `claim`, fenced as `update` is."""
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None,
+                        attach: Sequence[str] = ()) -> None:
+        """Inserts or replaces scene `scene.index`; with a `claim`, fenced as `update` is. `attach`: media the scene
+        now refers to, unmarked as their task's in the same transaction (MediaRepository.add)."""
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         """Deletes the story and its scenes; returns the media ids its scenes used."""
@@ -299,10 +301,11 @@ class Stories:
         finally:
             await self._notifier.publish(CHANGED, story_changes(story_id))
 
-    async def _put_scene(self, claim: TaskClaim | None, story_id: str, scene: Scene) -> None:
-        """Stores a scene of the story being written, fenced and announced like `_update`."""
+    async def _put_scene(self, claim: TaskClaim | None, story_id: str, scene: Scene,
+                         attach: Sequence[str] = ()) -> None:
+        """Stores a scene of the story being written, fenced and announced like `_update`, attaching `attach`."""
         try:
-            await self._repo.put_scene(story_id, scene, claim=claim)
+            await self._repo.put_scene(story_id, scene, claim=claim, attach=attach)
         finally:
             await self._notifier.publish(CHANGED, story_changes(story_id))
 
@@ -468,10 +471,10 @@ class Stories:
         if scene.picture_state != "PENDING":
             return
         async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
-            media_id = await self._asset("illustrations",
-                                         functools.partial(self._picture, story.user_id, scene, requirements))
-            async with self._media.attaching(story.user_id, [media_id]):  # refused: the picture goes
-                await self._update_scene(claim, story_id, index, writes, picture_id=media_id,
+            media_id = await self._asset("illustrations", functools.partial(
+                self._picture, story.user_id, scene, requirements, _made_by(claim)))
+            async with self._media.attaching(story.user_id, [media_id]) as attach:  # refused: the picture goes
+                await self._update_scene(claim, story_id, index, writes, attach, picture_id=media_id,
                                          picture_state="READY" if media_id else "FAILED")
 
     async def _scene_narration(self, progress: _Progress, story_id: str, index: int,
@@ -482,20 +485,21 @@ class Stories:
         if scene.narration_state != "PENDING":
             return
         async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.", units=_words(scene.text)):
-            media_id = await self._asset(
-                "narration", functools.partial(self._narration, story.user_id, scene, requirements))
-            async with self._media.attaching(story.user_id, [media_id]):  # refused: the narration goes
-                await self._update_scene(claim, story_id, index, writes, narration_id=media_id,
+            media_id = await self._asset("narration", functools.partial(
+                self._narration, story.user_id, scene, requirements, _made_by(claim)))
+            async with self._media.attaching(story.user_id, [media_id]) as attach:  # refused: the narration goes
+                await self._update_scene(claim, story_id, index, writes, attach, narration_id=media_id,
                                          narration_state="READY" if media_id else "FAILED")
 
     async def _update_scene(self, claim: TaskClaim | None, story_id: str, index: int, writes: asyncio.Lock,
-                            **fields: Any) -> None:
-        """Changes some fields of a stored scene: reads that scene alone, writes it back whole (`_put_scene`)."""
+                            attach: Sequence[str], **fields: Any) -> None:
+        """Changes some fields of a stored scene: reads that scene alone, writes it back whole (`_put_scene`),
+        attaching the media `attach`."""
         async with writes:
             found = await self._repo.scene(story_id, index)
             if found is None:
                 raise NotFound(f"stories/{story_id}")
-            await self._put_scene(claim, story_id, dataclasses.replace(found[1], **fields))
+            await self._put_scene(claim, story_id, dataclasses.replace(found[1], **fields), attach)
 
     async def _scene_renditions(self, story: Story, index: int) -> None:
         """The renditions of the scene's picture and narration (made after the scene is announced: an app shows the
@@ -533,17 +537,18 @@ class Stories:
                     await asyncio.sleep(self._asset_retry_delay * 2 ** (attempt - 1))
         return None
 
-    async def _picture(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
+    async def _picture(self, user_id: str, scene: Scene, requirements: StoryRequirements, made_by: str) -> str:
         width, height = PICTURE_SIZE
         picture = await self._engines.illustrator.illustrate(scene.as_text(), requirements, width=width, height=height)
-        item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE)
+        item = await self._media.store(user_id, picture.png, "image/png", thumbnail_side=THUMBNAIL_SIDE,
+                                       made_by_task=made_by)
         return item.id  # its medium rendition, for apps that cache the story (bundles), once the scene is out
 
-    async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements) -> str:
+    async def _narration(self, user_id: str, scene: Scene, requirements: StoryRequirements, made_by: str) -> str:
         text, options = narration_request(scene.text, requirements)
         narration = await self._engines.narrator.narrate(text, words_per_minute=options["words_per_minute"],
                                                          priority=scene.index)
-        item = await self._media.store(user_id, narration.wav, "audio/wav")
+        item = await self._media.store(user_id, narration.wav, "audio/wav", made_by_task=made_by)
         return item.id  # its 30-second Ogg/Opus preview once the scene is out
 
     async def _renditions(self, item: MediaItem) -> None:
@@ -558,6 +563,11 @@ class Stories:
         if story is None:
             raise NotFound(f"stories/{story_id}")
         return story
+
+
+def _made_by(claim: TaskClaim | None) -> str:
+    """The mark of media a task stores before attaching them (MediaLibrary.store): its id."""
+    return claim.task_id if claim is not None else ""
 
 
 class _Progress:

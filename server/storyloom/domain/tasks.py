@@ -24,7 +24,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from storyloom.domain.errors import DomainError, FailedPrecondition, NotFound, ResourceExhausted
@@ -135,6 +135,8 @@ class TaskRunner:
         self._ended_here: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._stopping = False
         self._handing_back = False
+        # What else the periodic clean-up does (what ended tasks left behind), each after the retention's.
+        self._clean_ups: list[Callable[[], Awaitable[object]]] = []
 
     # --- registration and life cycle ---------------------------------------------------------
 
@@ -148,6 +150,11 @@ class TaskRunner:
         self._kinds[kind] = TaskKind(kind, handler, resumable, on_end)
         if concurrency is not None:
             self._own_pools[kind] = concurrency
+
+    def on_clean_up(self, job: Callable[[], Awaitable[object]]) -> None:
+        """Runs `job` with the periodic clean-up (once in the cluster, as the dispatcher runs it; at start on
+        SQLite): for what tasks that ended leave behind. A job that fails is logged, and tried again next time."""
+        self._clean_ups.append(job)
 
     def _pools(self) -> list[Pool]:
         shared = tuple(sorted(kind for kind in self._kinds if kind not in self._own_pools))
@@ -634,7 +641,8 @@ class TaskRunner:
         await self._notifier.publish(CHANGED, f"tasks/{task_id}")  # copies of the finished task go on every replica
 
     async def _clean_up(self) -> None:
-        """Deletes the tasks that ended more than the retention ago (the dispatcher runs it periodically)."""
+        """Deletes the tasks that ended more than the retention ago, then runs the other clean-ups (`on_clean_up`):
+        the dispatcher runs it periodically."""
         try:
             removed = await self._repo.delete_finished_before(self._clock.now() - self.retention)
             if removed:
@@ -642,6 +650,11 @@ class TaskRunner:
                 await self._notifier.publish(CHANGED, "tasks/")  # which ones is not said: copies of all go
         except Exception:  # keep cleaning on the next pass
             log.exception("task retention clean-up failed")
+        for job in self._clean_ups:
+            try:
+                await job()
+            except Exception:  # the others still run; this one again on the next pass
+                log.exception("clean-up failed", extra={"job": getattr(job, "__qualname__", repr(job))})
 
 
 def new_worker_id() -> str:

@@ -97,9 +97,11 @@ class VideoRepository(Protocol):
     async def list(self, story_id: str, *, limit: int, after: tuple[dt.datetime, str] | None) -> list[StoryVideo]:
         """The story's videos, newest first."""
 
-    async def update(self, video_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
+    async def update(self, video_id: str, *, claim: TaskClaim | None = None, attach: Sequence[str] = (),
+                     **fields: Any) -> None:
         """Changes the video's fields. With a `claim` (its task's writes), only while the task still holds it, checked
-        in the write itself: else raises TaskFenced and changes nothing. LookupError if there is no video."""
+        in the write itself: else raises TaskFenced and changes nothing. LookupError if there is no video. `attach`:
+        media the video now refers to, unmarked as their task's in the same transaction (MediaRepository.add)."""
 
     async def delete_for_story(self, story_id: str) -> builtins.list[StoryVideo]:
         """Deletes the story's videos; returns them."""
@@ -245,21 +247,25 @@ class StoryVideos:
         fmt = video.options.format
         scenes = list(story.scenes)
         clips = list(video.clips)
+        # The mark of the media this attempt stores until it attaches them (MediaLibrary.store).
+        made_by = ctx.claim.task_id if ctx.claim is not None else ""
         planned = await self._planned_ms(video.user_id, scenes)
         for scene in scenes[len(clips):]:
             await self._report(ctx, video.options, planned, clips, f"Filming scene {scene.index + 1} of "
                                                                    f"{len(scenes)}.")
-            clip = await self._clip(video, story, scene, fmt)
+            clip = await self._clip(video, story, scene, fmt, made_by)
             clips.append(clip)
-            async with self._media.attaching(video.user_id, [clip.media_id]):  # refused: it goes (with its renditions)
-                await self._repo.update(video_id, claim=ctx.claim, clips=clips, update_time=self._clock.now())
+            # Refused: the clip goes (with its renditions).
+            async with self._media.attaching(video.user_id, [clip.media_id]) as attach:
+                await self._repo.update(video_id, claim=ctx.claim, attach=attach, clips=clips,
+                                        update_time=self._clock.now())
         if video.options.scenes_only:
             await self._repo.update(video_id, claim=ctx.claim, state="READY",
                                     duration_ms=sum(c.duration_ms for c in clips), update_time=self._clock.now())
             await ctx.progress(stage="done", percent=100, message="The scene clips are ready.")
             return
         await self._report(ctx, video.options, planned, clips, "Joining the scenes.")
-        await self._join(ctx.claim, video, story, clips, fmt)
+        await self._join(ctx.claim, video, story, clips, fmt, made_by)
         await ctx.progress(stage="done", percent=100, message="The video is ready.")
 
     async def _report(self, ctx: TaskContext, options: VideoOptions, planned: builtins.list[int],
@@ -284,7 +290,8 @@ class StoryVideos:
             planned.append(LEAD_MS + item.duration_ms + TAIL_MS if item and item.duration_ms else SILENT_SCENE_MS)
         return planned
 
-    async def _clip(self, video: StoryVideo, story: Story, scene: Scene, fmt: VideoFormat) -> SceneClip:
+    async def _clip(self, video: StoryVideo, story: Story, scene: Scene, fmt: VideoFormat,
+                    made_by: str) -> SceneClip:
         picture = await self._bytes(video.user_id, scene.picture_id)
         narration = await self._bytes(video.user_id, scene.narration_id)
         cues = await self._sentences(scene, narration) if narration and video.options.captions else []
@@ -301,7 +308,7 @@ class StoryVideos:
         self.timer.record(self._clock.monotonic() - started, rendered.duration_ms)
         item = await self._media.store_rendered(video.user_id, rendered.mp4, "video/mp4", width=rendered.width,
                                                 height=rendered.height, duration_ms=rendered.duration_ms,
-                                                purpose="scene-clip")
+                                                purpose="scene-clip", made_by_task=made_by)
         poster = await self._media.store(video.user_id, rendered.poster_png, "image/png", parent_id=item.id,
                                          purpose="poster")
         captions_id = ""
@@ -312,7 +319,7 @@ class StoryVideos:
         return SceneClip(scene.index, item.id, rendered.duration_ms, poster.id, captions_id)
 
     async def _join(self, claim: TaskClaim | None, video: StoryVideo, story: Story, clips: builtins.list[SceneClip],
-                    fmt: VideoFormat) -> None:
+                    fmt: VideoFormat, made_by: str) -> None:
         title = ClipSpec(duration_ms=TITLE_MS, title=story.title or "A story",
                          subtitle=f"{len(clips)} scenes" if len(clips) != 1 else "", fade_ms=FADE_MS)
         parts = [(await self._encoder.render_clip(title, fmt)).mp4]
@@ -321,7 +328,7 @@ class StoryVideos:
         joined = await self._encoder.join(parts, FADE_MS, fmt)
         item = await self._media.store_rendered(video.user_id, joined.mp4, "video/mp4", width=joined.width,
                                                 height=joined.height, duration_ms=joined.duration_ms,
-                                                purpose="story-video")
+                                                purpose="story-video", made_by_task=made_by)
         poster = await self._media.store(video.user_id, joined.poster_png, "image/png", parent_id=item.id,
                                          purpose="poster")
         captions_id = ""
@@ -337,8 +344,9 @@ class StoryVideos:
             captions = await self._media.store_rendered(video.user_id, webvtt(cues), "text/vtt", parent_id=item.id,
                                                         purpose="captions")
             captions_id = captions.id
-        async with self._media.attaching(video.user_id, [item.id]):  # refused: it goes (with its renditions)
-            await self._repo.update(video.id, claim=claim, state="READY", media_id=item.id, poster_id=poster.id,
+        async with self._media.attaching(video.user_id, [item.id]) as attach:  # refused: it goes (with renditions)
+            await self._repo.update(video.id, claim=claim, attach=attach, state="READY", media_id=item.id,
+                                    poster_id=poster.id,
                                     captions_id=captions_id, duration_ms=joined.duration_ms,
                                     update_time=self._clock.now())
 

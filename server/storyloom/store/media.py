@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, bindparam, delete, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, Row, Table, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storyloom.domain.media import MediaItem
+from storyloom.domain.task_types import LIVE_STATES
 from storyloom.store.db import Database, changed_rows, completes_when_cancelled, one_fetch
-from storyloom.store.models import BlobRefRow, MediaRow
+from storyloom.store.faults import fault_point
+from storyloom.store.models import BlobRefRow, MediaRow, TaskRow
 
 _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time", "width", "height",
            "duration_ms", "sample_rate_hertz", "channel_count", "parent_id", "purpose")
@@ -22,6 +25,24 @@ _FIELDS = ("id", "user_id", "sha256", "content_type", "size_bytes", "create_time
 _IDS: BindParameter[str] = bindparam("ids", expanding=True)
 _GET_MANY = (select(*(getattr(MediaRow, f) for f in _FIELDS))
              .where(or_(MediaRow.id.in_(_IDS), MediaRow.parent_id.in_(_IDS))).order_by(MediaRow.purpose))
+MEDIA = typing.cast("Table", MediaRow.__table__)
+# Attached: no longer marked as its task's (built once, see `Database.fetch`).
+_ATTACHED: BindParameter[str] = bindparam("attached", expanding=True)
+_ATTACH = update(MEDIA).where(MEDIA.c.id.in_(_ATTACHED), MEDIA.c.made_by_task.is_not(None)).values(made_by_task=None)
+
+
+def attaching(write: Callable[[Connection], None], media_ids: Sequence[str]) -> Callable[[Connection], None]:
+    """`write` (a task's write of its story or video, for `Database.transaction`) that attaches `media_ids`: in its
+    transaction, once it succeeded, the media are no longer marked as their task's, so no sweep of unattached media
+    takes them (one statement more, none without media)."""
+    if not media_ids:
+        return write
+
+    def write_and_attach(connection: Connection) -> None:
+        write(connection)
+        connection.execute(_ATTACH, {"attached": list(media_ids)})
+
+    return write_and_attach
 
 
 @completes_when_cancelled
@@ -29,10 +50,13 @@ class SqlMediaRepository:
     def __init__(self, db: Database):
         self._db = db
 
-    async def add(self, item: MediaItem, request_id: str) -> tuple[MediaItem, bool]:
+    async def add(self, item: MediaItem, request_id: str, made_by_task: str = "") -> tuple[MediaItem, bool]:
         existing = await self._db.insert_once(
-            [MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None)], request_id)
+            [MediaRow(**{f: getattr(item, f) for f in _FIELDS}, request_id=request_id or None,
+                      made_by_task=made_by_task or None)], request_id)
         if existing is None:
+            if made_by_task:
+                fault_point("media.stored_by_task")  # stored, not attached yet: what a kill here leaves is swept
             return item, True
         found = await self.get(existing)
         assert found is not None
@@ -110,6 +134,16 @@ class SqlMediaRepository:
             await remove(sha256)
             await session.execute(delete(BlobRefRow).where(BlobRefRow.sha256 == sha256))
         return True
+
+    async def unattached(self, limit: int) -> list[tuple[str, str]]:
+        # Its task's row is locked by a write that attaches (`claim_holds`), so a task seen ended here attaches
+        # nothing any more: what it marked stays unattached.
+        live = select(TaskRow.id).where(TaskRow.id == MediaRow.made_by_task,
+                                        TaskRow.state.in_([state.value for state in LIVE_STATES]))
+        query = (select(MediaRow.user_id, MediaRow.id).where(MediaRow.made_by_task.is_not(None), ~exists(live))
+                 .order_by(MediaRow.create_time, MediaRow.id).limit(limit))
+        async with self._db.begin() as session:
+            return [(row.user_id, row.id) for row in await session.execute(query)]
 
     async def unreferenced_blobs(self, pins_older_than: dt.timedelta) -> list[str]:
         now = _now()

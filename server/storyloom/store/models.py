@@ -165,6 +165,10 @@ class MediaRow(Base):
     purpose: Mapped[str] = mapped_column(String(50), default="")
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     create_time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The task that stored the item, until the write that attaches it to its story or video (in that write's
+    # transaction): an item still marked once its task ended was left by a killed or cancelled attempt, and nothing
+    # will ever refer to it (MediaLibrary.sweep_unattached). Uploads and renditions are never marked.
+    made_by_task: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class BlobRefRow(Base):

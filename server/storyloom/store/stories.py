@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Table, Text, bindparam, cast, delete, literal, select
@@ -20,6 +20,7 @@ from storyloom.domain.stories import Scene, Story, StoryOptions, StoryState
 from storyloom.domain.tasks import NewTask, TaskClaim, TaskError
 from storyloom.store.conversations import requirements_from_json
 from storyloom.store.db import Database, completes_when_cancelled, one_fetch
+from storyloom.store.media import attaching
 from storyloom.store.models import SceneRow, StoryRow
 from storyloom.store.pages import newest_first
 from storyloom.store.tasks import claim_conditions, claim_holds, task_rows, write_under_claim
@@ -93,7 +94,8 @@ class SqlStoryRepository:
         statement = sql_update(STORIES).where(STORIES.c.id == story_id, *claim_conditions(claim)).values(**fields)
         await self._db.transaction(write_under_claim(statement, STORIES, story_id, claim))
 
-    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None) -> None:
+    async def put_scene(self, story_id: str, scene: Scene, *, claim: TaskClaim | None = None,
+                        attach: Sequence[str] = ()) -> None:
         values: dict[str, Any] = {"story_id": story_id, **{_SCENE_COLUMN_NAMES[f]: getattr(scene, f)
                                                            for f in _SCENE_FIELDS},
                                   "picture_spec": scene.picture_spec.as_dict() if scene.picture_spec else None}
@@ -106,7 +108,7 @@ class SqlStoryRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[SCENES.c.story_id, SCENES.c.scene_index],
             set_={name: statement.excluded[name] for name in values if name not in ("story_id", "scene_index")})
-        await self._db.transaction(write_under_claim(statement, STORIES, story_id, claim))
+        await self._db.transaction(attaching(write_under_claim(statement, STORIES, story_id, claim), attach))
 
     async def delete(self, story_id: str) -> builtins.list[str]:
         async with self._db.write() as session:

@@ -6,6 +6,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import typing
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, select
@@ -14,6 +15,7 @@ from sqlalchemy import update as sql_update
 from storyloom.domain.tasks import TaskClaim
 from storyloom.domain.videos import SceneClip, StoryVideo, VideoOptions
 from storyloom.store.db import Database, completes_when_cancelled
+from storyloom.store.media import attaching
 from storyloom.store.models import StoryVideoRow
 from storyloom.store.pages import newest_first
 from storyloom.store.tasks import claim_conditions, write_under_claim
@@ -50,11 +52,12 @@ class SqlVideoRepository:
         async with self._db.begin() as session:
             return [_video(r) for r in await session.scalars(query)]
 
-    async def update(self, video_id: str, *, claim: TaskClaim | None = None, **fields: Any) -> None:
+    async def update(self, video_id: str, *, claim: TaskClaim | None = None, attach: Sequence[str] = (),
+                     **fields: Any) -> None:
         if "clips" in fields:
             fields["clips"] = [dataclasses.asdict(c) for c in fields["clips"]]
         statement = sql_update(VIDEOS).where(VIDEOS.c.id == video_id, *claim_conditions(claim)).values(**fields)
-        await self._db.transaction(write_under_claim(statement, VIDEOS, video_id, claim))
+        await self._db.transaction(attaching(write_under_claim(statement, VIDEOS, video_id, claim), attach))
 
     async def delete_for_story(self, story_id: str) -> builtins.list[StoryVideo]:
         async with self._db.write() as session:

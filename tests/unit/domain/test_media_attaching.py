@@ -59,3 +59,36 @@ async def test_a_deletion_that_fails_is_logged_and_the_refusal_goes_on(caplog: p
             raise TaskFenced("moved on")
     [record] = [r for r in caplog.records if r.name == "storyloom.domain.media"]
     assert record.getMessage() == "media left unattached were not deleted" and record.exc_info is not None
+
+
+async def test_the_write_is_given_the_media_to_attach_less_the_nones() -> None:
+    library = MediaLibrary(InMemoryMediaRepository(), InMemoryBlobStore(), TrustingInspector())
+    async with library.attaching("u1", ["m1", None, "m2"]) as attach:
+        assert attach == ["m1", "m2"]
+
+
+class EndedTasks(InMemoryMediaRepository):
+    """Media whose marking task is in `ended` are unattached."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ended: set[str] = set()
+
+    async def unattached(self, limit: int) -> list[tuple[str, str]]:
+        return [(self.items[i].user_id, i) for i, task in self.made_by_task.items() if task in self.ended][:limit]
+
+
+async def test_a_sweep_deletes_each_users_unattached_media_of_ended_tasks_with_renditions_and_blobs() -> None:
+    repo, blobs = EndedTasks(), InMemoryBlobStore()
+    library = MediaLibrary(repo, blobs, TrustingInspector())
+    left = [await library.store(user, f"{user} picture".encode(), "image/png", made_by_task="t1")
+            for user in ("u1", "u2")]
+    await library.store("u1", b"poster", "image/png", parent_id=left[0].id, purpose="poster")
+    running = await library.store("u1", b"running", "image/png", made_by_task="t2")
+    upload = await library.store("u2", b"upload", "image/png")
+
+    assert await library.sweep_unattached() == 0
+    repo.ended.add("t1")
+    assert await library.sweep_unattached() == 2
+    assert set(repo.items) == {running.id, upload.id}
+    assert sorted(blobs.blobs.values()) == [b"running", b"upload"]

@@ -35,7 +35,7 @@ class RunTask(Protocol):
 # The pools of this worker, as they are now (the in-process dispatcher reads them at each look, so a kind registered
 # after the start is served too; procrastinate's workers take them once, at the start).
 Pools = Callable[[], list[Pool]]
-# The retention clean-up: deletes tasks that ended long enough ago.
+# The retention clean-up: deletes tasks that ended long enough ago, and what ended tasks left (`on_clean_up`).
 CleanUp = Callable[[], Awaitable[None]]
 
 
