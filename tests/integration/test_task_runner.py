@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
-from procrastinate.manager import get_channel_for_queues
+from procrastinate.manager import JobManager, get_channel_for_queues
 from sqlalchemy import text
 
 from storyloom.domain.errors import NotFound
@@ -552,3 +552,38 @@ async def test_a_submitted_task_is_taken_at_once_through_notify_not_at_the_next_
     await eventually(repo, task.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
     gated.gates[task.id].set()
     await eventually(repo, task.id, lambda t: t.state is TaskState.SUCCEEDED, "the task ended", timeout=60)
+
+
+async def test_a_worker_fetches_several_jobs_at_once(db, repo, gated, new_runner, monkeypatch):
+    """procrastinate's worker fetches a job per round trip and the next once it has the first: on a busy event loop
+    that took a turn of the loop per job, whatever the pool's free slots. Here each fetch of the pool's worker waits
+    (up to a bound) until another of its fetches is under way: one fetch loop never has two."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    fetching = 0
+    overlapped = asyncio.Event()
+    fetch_job = JobManager.fetch_job
+
+    async def fetch_beside_another(self: JobManager, queues: list[str], worker_id: int) -> Any:
+        nonlocal fetching
+        if GATED not in queues:  # the maintenance worker's
+            return await fetch_job(self, queues=queues, worker_id=worker_id)
+        fetching += 1
+        if fetching > 1:
+            overlapped.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(overlapped.wait(), timeout=5)
+            return await fetch_job(self, queues=queues, worker_id=worker_id)
+        finally:
+            fetching -= 1
+
+    monkeypatch.setattr(JobManager, "fetch_job", fetch_beside_another)
+    runner = await new_runner(kinds=(GATED,), concurrency=2)
+    tasks = [await runner.submit(USER, GATED) for _ in range(2)]
+    for task in tasks:
+        await until_state(repo, task.id, TaskState.RUNNING)
+    assert overlapped.is_set()
+    for task in tasks:
+        gated.gates[task.id].set()
+        await until_state(repo, task.id, TaskState.SUCCEEDED)
