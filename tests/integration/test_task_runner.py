@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
@@ -587,3 +588,22 @@ async def test_a_worker_fetches_several_jobs_at_once(db, repo, gated, new_runner
     for task in tasks:
         gated.gates[task.id].set()
         await until_state(repo, task.id, TaskState.SUCCEEDED)
+
+
+async def test_procrastinates_statements_are_sent_without_begin_and_commit(db, repo, new_runner, monkeypatch):
+    """Each of procrastinate's statements is one call of its functions, whole in itself: in a transaction of its own
+    it took a BEGIN and a COMMIT besides, two round trips of the four of a job's fetch or end."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    in_autocommit: list[bool] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def noting_autocommit(self: psycopg.AsyncCursor[Any], *args: Any, **kwargs: Any) -> Any:
+        in_autocommit.append(self.connection.autocommit)
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", noting_autocommit)
+    runner = await new_runner(kinds=(task_kinds.ONE_SHOT,))
+    task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
+    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    assert in_autocommit and all(in_autocommit)

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
 import procrastinate
 import procrastinate.worker
@@ -45,6 +46,13 @@ CHECKS_PER_LEASE = 3
 FETCHES_AT_ONCE = 4
 # Connections of procrastinate's pool: a worker's fetches, and each job's end.
 CONNECTOR_POOL_SIZE = 4 + FETCHES_AT_ONCE
+
+
+async def _autocommit(connection: Any) -> None:
+    """procrastinate's statements are each one call of its functions, whole in itself: in a transaction of its own
+    (psycopg's default) each took a BEGIN and a COMMIT besides, two round trips of the four a job's fetch or end
+    cost with the pool's check."""
+    await connection.set_autocommit(True)
 
 
 class _Worker(procrastinate.worker.Worker):
@@ -71,8 +79,8 @@ class ProcrastinateDispatcher:
         # idle server spent.
         self._check = lease_seconds / CHECKS_PER_LEASE
         conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1,
-                                                                             max_size=CONNECTOR_POOL_SIZE))
+        self._app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo, min_size=1, max_size=CONNECTOR_POOL_SIZE, configure=_autocommit))
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self, pools: Pools, run: RunTask, clean_up: CleanUp, clean_up_seconds: float) -> None:
