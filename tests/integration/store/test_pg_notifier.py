@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from storyloom.store.db import Database
 from storyloom.store.pg_notifier import PostgresNotifier
+from tests.support.sql_counter import counting_statements
 
 
 async def test_a_notice_reaches_another_replica_without_a_connection_of_the_main_pool(db: Database) -> None:
@@ -34,6 +35,27 @@ async def test_a_notice_reaches_another_replica_without_a_connection_of_the_main
         await here.publish("story", "s1")
         assert await asyncio.wait_for(heard.get(), timeout=10) == "s1"
         assert checkouts == 0
+    finally:
+        await here.aclose()
+        await there.aclose()
+
+
+async def test_notices_published_at_once_go_out_in_one_statement(db: Database) -> None:
+    """A chat reply publishes about nine notices, and under load many replies publish at once: those published
+    while a statement is being sent go out together in the next, every one heard."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's notifier is in-process")
+    here, there = PostgresNotifier(db), PostgresNotifier(db)
+    await here.start()
+    await there.start()
+    try:
+        heard: asyncio.Queue[str | None] = asyncio.Queue()
+        there.listen("story", heard.put_nowait)
+        keys = [f"s{i}" for i in range(5)]
+        with counting_statements(db.engine) as statements:
+            await asyncio.gather(*(here.publish("story", key) for key in keys))
+        assert len(statements) == 1, statements.statements
+        assert sorted([await asyncio.wait_for(heard.get(), timeout=10) for _ in keys]) == keys
     finally:
         await here.aclose()
         await there.aclose()
