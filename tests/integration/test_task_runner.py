@@ -17,10 +17,11 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 from google.protobuf import struct_pb2
-from procrastinate.manager import get_channel_for_queues
+from procrastinate.manager import JobManager, get_channel_for_queues
 from sqlalchemy import text
 
 from storyloom.domain.errors import NotFound
@@ -571,3 +572,57 @@ async def test_a_submitted_task_is_taken_at_once_through_notify_not_at_the_next_
     await eventually(repo, task.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
     gated.gates[task.id].set()
     await eventually(repo, task.id, lambda t: t.state is TaskState.SUCCEEDED, "the task ended", timeout=60)
+
+
+async def test_a_worker_fetches_several_jobs_at_once(db, repo, gated, new_runner, monkeypatch):
+    """procrastinate's worker fetches a job per round trip and the next once it has the first: on a busy event loop
+    that took a turn of the loop per job, whatever the pool's free slots. Here each fetch of the pool's worker waits
+    (up to a bound) until another of its fetches is under way: one fetch loop never has two."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    fetching = 0
+    overlapped = asyncio.Event()
+    fetch_job = JobManager.fetch_job
+
+    async def fetch_beside_another(self: JobManager, queues: list[str], worker_id: int) -> Any:
+        nonlocal fetching
+        if GATED not in queues:  # the maintenance worker's
+            return await fetch_job(self, queues=queues, worker_id=worker_id)
+        fetching += 1
+        if fetching > 1:
+            overlapped.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(overlapped.wait(), timeout=5)
+            return await fetch_job(self, queues=queues, worker_id=worker_id)
+        finally:
+            fetching -= 1
+
+    monkeypatch.setattr(JobManager, "fetch_job", fetch_beside_another)
+    runner = await new_runner(kinds=(GATED,), concurrency=2)
+    tasks = [await runner.submit(USER, GATED) for _ in range(2)]
+    for task in tasks:
+        await until_state(repo, task.id, TaskState.RUNNING)
+    assert overlapped.is_set()
+    for task in tasks:
+        gated.gates[task.id].set()
+        await until_state(repo, task.id, TaskState.SUCCEEDED)
+
+
+async def test_procrastinates_statements_are_sent_without_begin_and_commit(db, repo, new_runner, monkeypatch):
+    """Each of procrastinate's statements is one call of its functions, whole in itself: in a transaction of its own
+    it took a BEGIN and a COMMIT besides, two round trips of the four of a job's fetch or end."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    in_autocommit: list[bool] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def noting_autocommit(self: psycopg.AsyncCursor[Any], *args: Any, **kwargs: Any) -> Any:
+        in_autocommit.append(self.connection.autocommit)
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", noting_autocommit)
+    runner = await new_runner(kinds=(task_kinds.ONE_SHOT,))
+    task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
+    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    assert in_autocommit and all(in_autocommit)

@@ -41,6 +41,11 @@ POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 # How many inline commits (a few pages each) between two checkpoints of the write-ahead log: about the 1000 pages
 # after which SQLite would do one itself.
 CHECKPOINT_EVERY_COMMITS = 200
+# The most PostgreSQL connections of a process's pools: the main one and the hot reads'. Each keeps all it opens:
+# with connections over a smaller size (closed on their return whenever that many were idle), a busy server opened
+# and closed about a thousand for 500 chat replies, each a TCP connection, a login and a backend PostgreSQL starts.
+POSTGRES_POOL_SIZE = 20
+POSTGRES_READ_POOL_SIZE = 15
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
@@ -121,8 +126,9 @@ class Database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             options.update(connect_args={"factory": RollbackOnCloseConnection})
         else:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"server_settings": {
-                "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
+            options.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0, pool_pre_ping=True, connect_args={
+                "server_settings": {
+                    "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
@@ -140,7 +146,8 @@ class Database:
         # once on a new one (`fetch`).
         self._reads: AsyncEngine | None = None
         if not self.is_sqlite:
-            self._reads = create_async_engine(self.url, pool_size=5, max_overflow=10, isolation_level="AUTOCOMMIT",
+            self._reads = create_async_engine(self.url, pool_size=POSTGRES_READ_POOL_SIZE, max_overflow=0,
+                                              isolation_level="AUTOCOMMIT",
                                               pool_reset_on_return=None, connect_args=options["connect_args"])
             event.listen(self._reads.sync_engine, "before_cursor_execute", self._heard_inline)
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
