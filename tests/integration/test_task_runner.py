@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -40,6 +41,7 @@ from storyloom.store.db import Database
 from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.tasks import SqlTaskRepository, task_rows
 from tests.support import task_kinds
+from tests.support.databases import database_away
 from tests.support.waiting import wait_until
 
 USER = "u1"
@@ -572,6 +574,28 @@ async def test_a_submitted_task_is_taken_at_once_through_notify_not_at_the_next_
     await eventually(repo, task.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
     gated.gates[task.id].set()
     await eventually(repo, task.id, lambda t: t.state is TaskState.SUCCEEDED, "the task ended", timeout=60)
+
+
+async def test_a_worker_takes_tasks_again_once_its_database_is_back(db, repo, gated, new_runner, caplog):
+    """While PostgreSQL refuses connections (a restart, a failover), procrastinate's worker fails its heartbeat or
+    its fetch and stops for good: nothing ran again until the server restarted. The dispatcher starts a stopped
+    worker again, so once the database is back its tasks run."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    runner = await new_runner(kinds=(GATED,), lease_seconds=1.5)
+    first = await runner.submit(USER, GATED)
+    await until_state(repo, first.id, TaskState.RUNNING)
+    gated.gates[first.id].set()
+    await until_state(repo, first.id, TaskState.SUCCEEDED)
+
+    async with database_away(db.url.render_as_string(hide_password=False)):
+        await until(lambda: any(r.name.startswith("procrastinate") and r.levelno >= logging.ERROR
+                                for r in caplog.records), "the worker failed", timeout=60)
+
+    second = await runner.submit(USER, GATED)
+    await eventually(repo, second.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
+    gated.gates[second.id].set()
+    await until_state(repo, second.id, TaskState.SUCCEEDED)
 
 
 async def test_a_worker_fetches_several_jobs_at_once(db, repo, gated, new_runner, monkeypatch):

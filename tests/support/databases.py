@@ -1,11 +1,14 @@
 """Fresh databases for tests: a new PostgreSQL database per test on the machine's server (trust auth), and what
-tests look at in one (connections SQLAlchemy discarded, sessions left idle in a transaction)."""
+tests look at in one (connections SQLAlchemy discarded, sessions left idle in a transaction), and a database gone
+for a while."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -63,3 +66,21 @@ async def idle_in_transaction(database_url: str, *, held_for: float = 1.0) -> li
     finally:
         await admin.close()
     return [f"{row['pid']}: {row['query']}" for row in rows]
+
+
+@contextlib.asynccontextmanager
+async def database_away(database_url: str) -> AsyncIterator[None]:
+    """The database refuses connections and has ended every one it had, as while PostgreSQL restarts, until the
+    block ends (run from the admin database: a database cannot refuse connections from inside)."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        try:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+            yield
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+

@@ -9,7 +9,8 @@ whole cluster, runs the retention clean-up. A worker stopping gracefully aborts 
 has handed the task back, and the job's retry puts it back in the queue a second later.
 
 procrastinate's worker fetches one job per round trip and takes the next only once it has it; each of ours runs
-several such fetch loops at once, sharing its slots (`_Worker`).
+several such fetch loops at once, sharing its slots (`_Worker`). A worker stops for good when the database fails it
+(a restart, a failover): a new one replaces it (`_keep_working`).
 
 Idle, this costs a few statements every `lease / 3` seconds: the heartbeats, the polls (a fallback: a job stored
 or put back is announced) and the look for dead workers all run at that pace, so a dead worker's task resumes
@@ -46,6 +47,8 @@ CHECKS_PER_LEASE = 3
 FETCHES_AT_ONCE = 4
 # Connections of procrastinate's pool: a worker's fetches, and each job's end.
 CONNECTOR_POOL_SIZE = 4 + FETCHES_AT_ONCE
+# The longest wait before a stopped worker is replaced (each try costs a connection attempt or two).
+RESTART_SECONDS = 1.0
 
 
 async def _autocommit(connection: Any) -> None:
@@ -96,14 +99,27 @@ class ProcrastinateDispatcher:
             name="storyloom.task_retention", queue=MAINTENANCE_QUEUE)(retention))
         await self._app.open_async()
         for queues, concurrency in [*((p.kinds, p.capacity) for p in pools()), ((MAINTENANCE_QUEUE,), 1)]:
+            self._workers.append(asyncio.create_task(self._keep_working(list(queues), concurrency),
+                                                     name=f"worker {','.join(queues)}"))
+        self._workers.append(asyncio.create_task(self._retry_stalled_jobs(), name="stalled jobs"))
+
+    async def _keep_working(self, queues: list[str], concurrency: int) -> None:
+        """Runs a worker for `queues`, and a new one whenever it stops: procrastinate's worker stops for good when
+        its heartbeat, its listening or a fetch fails (PostgreSQL restarting, a failover, the network), and this
+        process would take no task of those queues again until it restarted. Its running jobs were handed back as
+        it stopped; the next worker starts once the database answers again."""
+        while True:
             worker = _Worker(
-                app=self._app, queues=list(queues), concurrency=concurrency, name=self._name,
+                app=self._app, queues=queues, concurrency=concurrency, name=self._name,
                 install_signal_handlers=False, shutdown_graceful_timeout=0, delete_jobs="always", listen_notify=True,
                 fetch_job_polling_interval=self._check, update_heartbeat_interval=self._check,
                 stalled_worker_timeout=self._lease, abort_job_polling_interval=self._check)
-            running = worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it untyped
-            self._workers.append(asyncio.create_task(running, name=f"worker {','.join(queues)}"))
-        self._workers.append(asyncio.create_task(self._retry_stalled_jobs(), name="stalled jobs"))
+            try:
+                await worker.run()  # type: ignore[no-untyped-call]  # procrastinate leaves it untyped
+                log.warning("a task worker stopped: starting another", extra={"queues": queues})
+            except Exception:
+                log.exception("a task worker failed: starting another", extra={"queues": queues})
+            await asyncio.sleep(min(self._check, RESTART_SECONDS))
 
     async def _retry_stalled_jobs(self) -> None:
         """Puts the jobs of workers that stopped beating back in their queue, and announces them there, as
