@@ -155,7 +155,7 @@ class SqlConversationRepository:
         if not chunks:
             return
         rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
-        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows))
+        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows), one_statement=True)
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
