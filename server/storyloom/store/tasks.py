@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     or_,
     select,
     tuple_,
@@ -53,7 +54,8 @@ TASKS = cast("Table", TaskRow.__table__)
 
 # The hot writes' inserts, built once (see `bound_values`).
 _INSERT_TASKS = insert(TASKS)
-_INSERT_EVENTS = insert(cast("Table", TaskEventRow.__table__))
+EVENTS = cast("Table", TaskEventRow.__table__)
+_INSERT_EVENTS = insert(EVENTS)
 
 # The hot reads, built once (see `Database.fetch`): a task, and a page of a user's tasks for each combination of
 # filters.
@@ -98,30 +100,27 @@ class SqlTaskRepository:
 
         return await self._db.transaction(append)
 
-    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+    async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
             return []
-        when = bindparam(None, now, type_=TASKS.c.start_time.type)
+        params = {"pairs": [(task_id, attempt) for task_id, attempt in claims if attempt is not None],
+                  "ids": [task_id for task_id, attempt in claims if attempt is None], "set_owner": owner,
+                  "now": now, "first_message": messages[0], "later_message": messages[1]}
+        postgres = not self._db.is_sqlite
 
         def claim(connection: Connection) -> builtins.list[tuple[Task, TaskEvent]]:
-            # One statement for the lot: under load every statement waits its turn on the event loop, and the
-            # store's writer waits with it.
-            rows = (connection.execute(
-                sql_update(TASKS)
-                .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
-                       TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
-                .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, owner=owner, heartbeat_time=now,
-                        start_time=func.coalesce(TaskRow.start_time, when),
-                        message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
-                        last_sequence=TaskRow.last_sequence + 1, update_time=now)
-                .returning(*TASKS.c))).all()
-            claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, rows)]
+            # One statement for the lot, events included on PostgreSQL (a round trip each, and its own transaction):
+            # under load every statement waits its turn on the event loop, and the store's writer waits with it.
+            if postgres:
+                return [(task, TaskEvent.of(task, now))
+                        for task in map(_task, connection.execute(_CLAIM_WITH_EVENTS, params))]
+            claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, connection.execute(_CLAIM, params))]
             if claimed:
                 connection.execute(_INSERT_EVENTS, [_event_values(event) for _task, event in claimed])
             return claimed
 
-        return await self._db.transaction(claim)
+        return await self._db.transaction(claim, one_statement=postgres)
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         async with self._db.begin() as session:
@@ -204,6 +203,38 @@ class SqlTaskRepository:
                 await session.execute(delete(TaskEventRow).where(TaskEventRow.task_id.in_(ids)))
                 await session.execute(delete(TaskRow).where(TaskRow.id.in_(ids)))
             return len(ids)
+
+
+def _claim_statement() -> Update:
+    """`claim`'s UPDATE, built once (see `bound_values`): the tasks `pairs` (id, attempt) and `ids` (any attempt)
+    that are PENDING and unowned become RUNNING under `set_owner`, returned as they are then."""
+    now = bindparam("now", type_=TASKS.c.start_time.type)
+    return (sql_update(TASKS)
+            .where(or_(tuple_(TaskRow.id, TaskRow.attempt).in_(bindparam("pairs", expanding=True)),
+                       TaskRow.id.in_(bindparam("ids", expanding=True))),
+                   TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
+            .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, heartbeat_time=now,
+                    start_time=func.coalesce(TaskRow.start_time, now), update_time=now,
+                    message=case((TaskRow.attempt == 0, bindparam("first_message")),
+                                 else_=bindparam("later_message")),
+                    last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, "owner"))
+            .returning(*TASKS.c))
+
+
+def _claim_with_events() -> Select[Any]:
+    """`_CLAIM` and the insert of each claimed task's event (`TaskEvent.of` the task, now) in one statement, for
+    PostgreSQL: a statement is a transaction of its own there, so the claim costs one round trip."""
+    claimed = _claim_statement().cte("claimed")
+    c = claimed.c
+    events = insert(EVENTS).from_select(
+        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
+        select(c.id, c.last_sequence, bindparam("now", type_=EVENTS.c.create_time.type), c.state, c.stage,
+               c.percent, c.message, c.eta, null(), null()))
+    return select(claimed).add_cte(events.cte("claim_events"))
+
+
+_CLAIM = _claim_statement()
+_CLAIM_WITH_EVENTS = _claim_with_events()
 
 
 def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.datetime,
