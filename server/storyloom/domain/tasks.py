@@ -471,10 +471,12 @@ class TaskRunner:
                 claimed = {task.id: task for task, _event in stored}
                 for task in claimed.values():
                     self._count(task)
-                await asyncio.gather(*(self._notifier.publish("task", task_id) for task_id in claimed),
-                                     return_exceptions=True)
                 for task_id, _attempt, done in batch:
                     done.set_result(claimed.get(task_id))
+                # Announced while the claimed tasks start: their watchers read the store, whatever the order of the
+                # notices (a NOTIFY on PostgreSQL is a round trip the first text of a reply need not wait for).
+                await asyncio.gather(*(self._notifier.publish("task", task_id) for task_id in claimed),
+                                     return_exceptions=True)
         finally:
             self._claim_writer = None
 
