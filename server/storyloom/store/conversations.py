@@ -10,7 +10,22 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, Update, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +36,7 @@ from storyloom.store.db import Database, bound_values, changed_rows, completes_w
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
-from storyloom.store.tasks import insert_task
+from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -92,7 +107,22 @@ class SqlConversationRepository:
             params: dict[str, Any] = {"conversation_id": conversation_id, "set_update_time": now, "set_title": title}
             if quota is not None:
                 params.update(quota_user=quota.user_id, quota_since=quota.since)
-            claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
+            # The messages as they will be stored, but for their user and positions, which the claim says.
+            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id="", position=0,
+                           role="user", text=user_text, state="COMPLETE", create_time=now)
+            reply = Message(id=reply_id, conversation_id=conversation_id, user_id="", position=0, role="assistant",
+                            text="", state="GENERATING", create_time=now, task_id=task.task.id)
+            if postgres:
+                # The messages, the task and its events are stored in the same statement (one round trip where
+                # there were four); a refusal below rolls them back with the claim.
+                events, task_values = task_params(task)
+                params.update(task_values)
+                for kind, message, message_request_id in (("user", user, request_id), ("reply", reply, "")):
+                    params.update({f"{kind}_message_{name}": value for name, value in
+                                   _message_values(message, message_request_id).items()})
+                claimed = connection.execute(_exchange_statement(quota is not None, events), params).one_or_none()
+            else:
+                claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
             if claimed is None:
                 raise LookupError(conversation_id)
             conversation = _conversation(claimed)
@@ -101,14 +131,14 @@ class SqlConversationRepository:
             if quota is not None and claimed.sent >= quota.limit:
                 raise QuotaExceeded(_utc(claimed.oldest_sent))  # leaving the transaction rolls the claim back
             position = conversation.message_count - 2
-            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
-                           position=position + 1, role="user", text=user_text, state="COMPLETE", create_time=now)
-            reply = Message(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
-                            position=position + 2, role="assistant", text="", state="GENERATING", create_time=now,
-                            task_id=task.task.id)
-            connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id), _message_values(reply, "")])
-            fault_point("message.create")
-            insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
+            user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
+            reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
+            if not postgres:
+                connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id),
+                                                      _message_values(reply, "")])
+            fault_point("message.create")  # (on PostgreSQL everything is stored by now, but not committed)
+            if not postgres:
+                insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
             return conversation, user, reply
 
         return await self._db.transaction(store)
@@ -233,6 +263,26 @@ def _claim_statement(with_quota: bool) -> Update:
             .returning(*returned))
 
 
+@functools.cache
+def _exchange_statement(with_quota: bool, events: int) -> Select[Any]:
+    """add_exchange's claim (`_claim_statement`) and its inserts in one statement, for PostgreSQL: the user's message
+    and the empty reply (`_message_values` but for the columns the claim gives: the conversation, its user and the two
+    positions claimed; none if there is no such conversation), and the reply's task with its `events` first events
+    (`task_inserts`). It returns the claim's row."""
+    claimed = _claim_statement(with_quota).cte("claimed")
+    columns = [column for column in MESSAGES.c if column.key in _MESSAGE_COLUMNS]
+
+    def message(kind: str, position: ColumnElement[Any]) -> Select[Any]:
+        from_claim = {"conversation_id": claimed.c.id, "user_id": claimed.c.user_id, "position": position}
+        return select(*(from_claim.get(column.key, bindparam(f"{kind}_message_{column.key}", type_=column.type))
+                        for column in columns))
+
+    messages = insert(MESSAGES).from_select([column.key for column in columns], union_all(
+        message("user", claimed.c.message_count - 1), message("reply", claimed.c.message_count)))
+    task, first_events = task_inserts(events)
+    return select(claimed).add_cte(messages.cte("messages"), task.cte("task"), first_events.cte("first_events"))
+
+
 # The other writes of a chat reply, built once (see `bound_values`).
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
@@ -247,6 +297,11 @@ def _utc(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+# The columns `_message_values` sets.
+_MESSAGE_COLUMNS = ("id", "conversation_id", "user_id", "position", "role", "text", "state", "finish_reason",
+                    "input_tokens", "output_tokens", "task_id", "chunk_count", "request_id", "create_time")
 
 
 def _message_values(message: Message, request_id: str) -> dict[str, Any]:

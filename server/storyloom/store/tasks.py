@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Row,
     Select,
     Table,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
@@ -344,16 +346,41 @@ def write_under_claim(statement: Executable, table: Table, row_id: str,
 
 def task_rows(new: NewTask) -> list[Any]:
     """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
-    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
-    return [_task_row(new.task), *(_event_row(event) for event in events)]
+    return [_task_row(new.task), *(_event_row(event) for event in _first_events(new))]
 
 
 def insert_task(connection: Connection, new: NewTask) -> None:
     """Inserts a new task and its first event(s) (two statements), in a transaction of the caller's that stores what
     the task works on."""
     connection.execute(_INSERT_TASKS, [_task_values(new.task)])
-    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
-    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in events])
+    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
+
+
+@functools.cache
+def task_inserts(events: int) -> tuple[Insert, Insert]:
+    """`insert_task`'s two inserts, for a task with `events` first events, built once with the bind parameters of
+    `task_params`: for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL)."""
+    # (`_task_values` and `_event_values` set every column.)
+    task = insert(TASKS).values({column.key: bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c})
+    rows = [[bindparam(f"event{index}_{column.key}", type_=column.type) for column in EVENTS.c]
+            for index in range(events)]
+    # (Not `.values()` of several rows: SQLAlchemy caches no statement that holds one, and compiling this one anew
+    # took milliseconds.)
+    first = insert(EVENTS).from_select([column.key for column in EVENTS.c], union_all(*(select(*row) for row in rows)))
+    return task, first
+
+
+def task_params(new: NewTask) -> tuple[int, dict[str, Any]]:
+    """How many first events the new task has, and the parameters of its `task_inserts`."""
+    events = _first_events(new)
+    params = {f"task_{name}": value for name, value in _task_values(new.task).items()}
+    for index, event in enumerate(events):
+        params.update({f"event{index}_{name}": value for name, value in _event_values(event).items()})
+    return len(events), params
+
+
+def _first_events(new: NewTask) -> list[TaskEvent]:
+    return [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
 
 
 def _error_json(error: TaskError) -> dict[str, Any]:
