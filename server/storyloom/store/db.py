@@ -226,8 +226,9 @@ class Database:
         loop where it can (see `__init__`): one call instead of a thread hop or more per statement; when the database
         is busy (another process writes), and elsewhere, on a connection of the async engine.
 
-        `one_statement`: `work` runs exactly one statement, which on PostgreSQL is then its own transaction
-        (autocommit): one round trip instead of three (BEGIN, it, COMMIT)."""
+        `one_statement`: `work` writes in one statement (an executemany counts as one: asyncpg makes it atomic),
+        and may only read after it; on PostgreSQL that statement is then its own transaction (autocommit): one round
+        trip instead of three (BEGIN, it, COMMIT)."""
         if one_statement and self._autocommit is not None:
             async with self._autocommit.connect() as connection:
                 return await connection.run_sync(work)

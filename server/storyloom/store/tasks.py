@@ -95,12 +95,16 @@ class SqlTaskRepository:
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
+        postgres = not self._db.is_sqlite
+
         def append(connection: Connection) -> tuple[Task, TaskEvent]:
-            task, event = _append(connection, task_id, update, now, fence)
-            connection.execute(_INSERT_EVENTS, [_event_values(event)])
+            task, event = _append(connection, task_id, update, now, fence, with_event=postgres)
+            if not postgres:
+                connection.execute(_INSERT_EVENTS, [_event_values(event)])
             return task, event
 
-        return await self._db.transaction(append)
+        # On PostgreSQL the update and its event are one statement: its own transaction, one round trip.
+        return await self._db.transaction(append, one_statement=postgres)
 
     async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
@@ -240,11 +244,12 @@ _CLAIM_WITH_EVENTS = _claim_with_events()
 
 
 def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.datetime,
-            fence: TaskFence | None) -> tuple[Task, TaskEvent]:
+            fence: TaskFence | None, with_event: bool = False) -> tuple[Task, TaskEvent]:
     """Applies the update and takes the next sequence number in one UPDATE that returns the row (the event is for
-    the caller to insert). The UPDATE comes first: it takes the row lock on PostgreSQL and the database write lock
-    on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
-    is checked in the same statement, so no write slips in between the check and the write."""
+    the caller to insert, unless `with_event`: then the statement inserts it too, PostgreSQL only). The UPDATE comes
+    first: it takes the row lock on PostgreSQL and the database write lock on SQLite, so concurrent writers queue
+    here and each sees the row as the one before it committed it. The fence is checked in the same statement, so no
+    write slips in between the check and the write."""
     changes = _changes(update, now)
     params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
     params["task_id"] = task_id
@@ -253,7 +258,14 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
         shape = (tuple(sorted(state.value for state in fence.states)), fence.attempt is not None,
                  fence.owner is not None, fence.unowned)
         params.update(fence_attempt=fence.attempt, fence_owner=fence.owner)
-    row = connection.execute(_append_statement(tuple(sorted(changes)), shape), params).one_or_none()
+    columns = tuple(sorted(changes))
+    if with_event:
+        params.update(event_create_time=now, event_error=_error_json(update.error) if update.error else None,
+                      event_part=_part_json(update.part) if update.part else None)
+        statement: Executable = _append_with_event_statement(columns, shape)
+    else:
+        statement = _append_statement(columns, shape)
+    row = connection.execute(statement, params).one_or_none()
     if row is None:
         if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
@@ -274,6 +286,21 @@ def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bo
     return (sql_update(TASKS).where(*conditions)
             .values(last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, *columns))
             .returning(*TASKS.c))
+
+
+@functools.cache
+def _append_with_event_statement(columns: tuple[str, ...],
+                                 fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Select[Any]:
+    """`_append_statement` and the insert of its event (`TaskEvent.of` the row, at `event_create_time`, with
+    `event_error` and `event_part`) in one statement, for PostgreSQL; it returns the row as updated."""
+    updated = _append_statement(columns, fence).cte("updated")
+    c = updated.c
+    event = insert(EVENTS).from_select(
+        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
+        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
+               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
+               bindparam("event_part", type_=EVENTS.c.part.type)))
+    return select(updated).add_cte(event.cte("appended_event"))
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
@@ -387,6 +414,10 @@ def _error_json(error: TaskError) -> dict[str, Any]:
     return dataclasses.asdict(error)
 
 
+def _part_json(part: TaskPart) -> dict[str, Any]:
+    return {"type": part.type, "ref": part.ref}
+
+
 def _error(data: dict[str, Any] | None) -> TaskError | None:
     return TaskError(**data) if data else None
 
@@ -429,7 +460,7 @@ def _event_values(event: TaskEvent) -> dict[str, Any]:
         task_id=event.task_id, sequence=event.sequence, create_time=event.create_time, state=event.state.value,
         stage=event.stage, percent=event.percent, message=event.message, eta=event.eta,
         error=_error_json(event.error) if event.error else None,
-        part={"type": event.part.type, "ref": event.part.ref} if event.part else None,
+        part=_part_json(event.part) if event.part else None,
     )
 
 
