@@ -42,6 +42,8 @@ async def test_writes_and_reads_go_on_after_the_server_ended_every_pooled_connec
         await db.transaction(lambda connection: connection.execute(text("CREATE TABLE scratch (n integer)")))
         await db.transaction(insert)  # a connection in each pool
         await db.transaction(insert, one_statement=True)
+        async with db.begin() as session:
+            await session.execute(COUNT)
 
         ended = await end_every_connection_but_this(
             str(url.database), url.set(drivername="postgresql").render_as_string(hide_password=False))
@@ -49,7 +51,9 @@ async def test_writes_and_reads_go_on_after_the_server_ended_every_pooled_connec
         assert ended >= 2
         await db.transaction(insert)
         await db.transaction(insert, one_statement=True)
-        assert (await db.fetch(COUNT))[0][0] == 4
+        async with db.write() as session:
+            await session.execute(text("INSERT INTO scratch VALUES (1)"))
+        assert (await db.fetch(COUNT))[0][0] == 5
     finally:
         await db.close()
 
