@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Table,
     Update,
+    and_,
     bindparam,
     case,
     delete,
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
-from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled
+from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled, one_fetch
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
@@ -60,10 +61,10 @@ class SqlConversationRepository:
         assert found is not None
         return found
 
+    @one_fetch
     async def get(self, conversation_id: str) -> Conversation | None:
-        async with self._db.begin() as session:
-            row = await session.get(ConversationRow, conversation_id)
-            return _conversation(row) if row else None
+        rows = await self._db.fetch(_GET_CONVERSATION, {"conversation_id": conversation_id})
+        return _conversation(rows[0]) if rows else None
 
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         query = select(ConversationRow).where(ConversationRow.user_id == user_id)
@@ -143,15 +144,10 @@ class SqlConversationRepository:
 
         return await self._db.transaction(store)
 
+    @one_fetch
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
-        async with self._db.begin() as session:
-            user = await session.scalar(
-                select(MessageRow).where(MessageRow.user_id == user_id, MessageRow.request_id == request_id))
-            if user is None:
-                return None
-            reply = await session.scalar(select(MessageRow).where(
-                MessageRow.conversation_id == user.conversation_id, MessageRow.position == user.position + 1))
-            return (_message(user), _message(reply)) if reply else None
+        rows = await self._db.fetch(_FIND_BY_REQUEST, {"user_id": user_id, "request_id": request_id})
+        return (_message(rows[0]), _message(rows[1])) if len(rows) == 2 else None
 
     async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
         async with self._db.begin() as session:
@@ -282,6 +278,18 @@ def _exchange_statement(with_quota: bool, events: int) -> Select[Any]:
         message("user", claimed.c.message_count - 1), message("reply", claimed.c.message_count)))
     task, first_events = task_inserts(events)
     return select(claimed).add_cte(messages.cte("messages"), task.cte("task"), first_events.cte("first_events"))
+
+
+# The reads of a send with a request id, built once (see `Database.fetch`): the conversation, and the message sent
+# with that request id with the reply after it (the two, in order, or fewer: then there is no such exchange).
+_GET_CONVERSATION = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+_SENT = (select(MESSAGES.c.conversation_id, MESSAGES.c.position)
+         .where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.request_id == bindparam("request_id"))
+         .subquery("sent"))
+_FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id == _SENT.c.conversation_id,
+                                                       MESSAGES.c.position.in_((_SENT.c.position,
+                                                                                _SENT.c.position + 1))))
+                    .order_by(MESSAGES.c.position))
 
 
 # The other writes of a chat reply, built once (see `bound_values`).
