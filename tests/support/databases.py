@@ -52,7 +52,7 @@ def discarded_connections(db: Database) -> list[BaseException | None]:
 async def idle_in_transaction(database_url: str, *, held_for: float = 1.0) -> list[str]:
     """The PostgreSQL sessions of this database that sit idle inside one transaction for `held_for` seconds, as
     `pid: query`. One look is not enough: a session between two statements of a live transaction (SQLAlchemy's
-    pre-ping `;` and the statement after it) is idle in a transaction for an instant; a leaked one stays so."""
+    BEGIN and the statement after it) is idle in a transaction for an instant; a leaked one stays so."""
     name = database_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
     query = ("SELECT pid, xact_start, query FROM pg_stat_activity WHERE datname = $1 "

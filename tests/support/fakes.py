@@ -127,16 +127,17 @@ class InMemoryTaskRepository:
         self.events[task_id].append(event)
         return task, event
 
-    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+    async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         claimed = []
         for task_id, attempt in claims:
             task = self.tasks.get(task_id)
-            if task is None or task.state is not TaskState.PENDING or task.owner or task.attempt != attempt:
+            if (task is None or task.state is not TaskState.PENDING or task.owner
+                    or attempt is not None and task.attempt != attempt):
                 continue
             claimed.append(await self.append_event(task_id, TaskUpdate(
-                state=TaskState.RUNNING, attempt=attempt + 1, start_time=task.start_time or now,
-                message=messages[0] if attempt == 0 else messages[1]), now))
+                state=TaskState.RUNNING, attempt=task.attempt + 1, start_time=task.start_time or now,
+                message=messages[0] if task.attempt == 0 else messages[1]), now))
             self.tasks[task_id] = dataclasses.replace(self.tasks[task_id], owner=owner, heartbeat_time=now)
         return claimed
 

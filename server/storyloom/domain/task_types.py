@@ -188,11 +188,12 @@ class TaskRepository(Protocol):
         """Applies `update` and appends the resulting snapshot as the next event, atomically. With a `fence`, does
         so only if the task still matches it, else raises TaskFenced; raises LookupError if there is no task."""
 
-    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+    async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
-        """Claims for `owner`, in one transaction, each (task id, attempt as read) still PENDING, unowned and at that
-        attempt: RUNNING, one attempt more, started now unless it had started before, with its next event, whose
-        message is messages[0] on a first attempt and messages[1] on a later one. Returns those it claimed."""
+        """Claims for `owner`, in one transaction, each (task id, attempt as read, or None for any) still PENDING,
+        unowned and at that attempt: RUNNING, one attempt more, started now unless it had started before, with its
+        next event, whose message is messages[0] on a first attempt and messages[1] on a later one. Returns those it
+        claimed."""
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]: ...
 

@@ -124,7 +124,7 @@ class TaskRunner:
         self._finishing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         # Claims waiting to be stored, and the task storing them in batches (`_record_claim`).
-        self._claims_due: list[tuple[Task, asyncio.Future[Task | None]]] = []
+        self._claims_due: list[tuple[str, int | None, asyncio.Future[Task | None]]] = []
         self._claim_writer: asyncio.Task[None] | None = None
         # New tasks being stored already claimed by this worker (`claim_new`), run once announced without a claim.
         self._claimed_new: set[str] = set()
@@ -408,16 +408,22 @@ class TaskRunner:
         """Claims the task and runs it here (the dispatcher's `RunTask`). A RUNNING task was left by a dead worker:
         it is resumed (one interruption more) or failed first. `read`: the task as the dispatcher just read it
         (PENDING); if it changed since, the claim's fence refuses it."""
+        claimed: Task | None = None
         if read is not None and task_id in self._claimed_new:  # stored claimed by this worker (`claim_new`)
             self._claimed_new.discard(task_id)
-            claimed: Task | None = read
+            claimed = read
+        elif read is not None and read.state is TaskState.PENDING:
+            claimed = await self._claim(task_id, read.attempt)
         else:
-            task = read if read is not None and read.state is TaskState.PENDING else await self._repo.get(task_id)
-            if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
-                task = await self._recover(task)
-            if task is None or task.state is not TaskState.PENDING:
-                return  # ended (or deleted) meanwhile
-            claimed = await self._claim(task)
+            if read is None:  # most often it waits, unowned: claimed without reading it first (a round trip less)
+                claimed = await self._claim(task_id, None)
+            if claimed is None:
+                task = await self._repo.get(task_id)
+                if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
+                    task = await self._recover(task)
+                if task is None or task.state is not TaskState.PENDING:
+                    return  # ended (or deleted) meanwhile
+                claimed = await self._claim(task.id, task.attempt)
         if claimed is None:
             return
         self._ran[task_id] = ran = asyncio.Event()
@@ -427,16 +433,16 @@ class TaskRunner:
             ran.set()
             del self._ran[task_id]
 
-    async def _claim(self, task: Task) -> Task | None:
-        """Claims the task as read (PENDING, unowned, at its attempt); None if it changed meanwhile (another worker
-        claimed it first, or it was cancelled or deleted)."""
+    async def _claim(self, task_id: str, attempt: int | None) -> Task | None:
+        """Claims the task if it is PENDING and unowned (at `attempt`, as read, unless None); None if not (another
+        worker claimed it first, or it was cancelled, deleted, or left RUNNING by a dead worker)."""
         now = self._clock.now()
-        claimed = await self._record_claim(task)
-        if claimed is not None and task.attempt == 0:
-            self.telemetry.queue_wait(task.kind, max(0.0, (now - task.create_time).total_seconds()))
+        claimed = await self._record_claim(task_id, attempt)
+        if claimed is not None and claimed.attempt == 1:  # its first claim: it waited in the queue since created
+            self.telemetry.queue_wait(claimed.kind, max(0.0, (now - claimed.create_time).total_seconds()))
         return claimed
 
-    async def _record_claim(self, task: Task) -> Task | None:
+    async def _record_claim(self, task_id: str, attempt: int | None) -> Task | None:
         """Records a claim together with the claims asked for meanwhile, in one statement (`_write_claims`).
 
         A burst of new tasks (many chat replies sent at once) then takes one or two turns at the store's writer
@@ -444,7 +450,7 @@ class TaskRunner:
         behind them (the first chunks of the replies already running) waited for all of them: that doubled the
         time to first text of 50 replies sent at once."""
         done: asyncio.Future[Task | None] = asyncio.get_running_loop().create_future()
-        self._claims_due.append((task, done))
+        self._claims_due.append((task_id, attempt, done))
         if self._claim_writer is None:
             self._claim_writer = asyncio.get_running_loop().create_task(self._write_claims(), name="task-claims")
         cancelled: asyncio.CancelledError | None = None
@@ -463,19 +469,21 @@ class TaskRunner:
             while self._claims_due:
                 batch, self._claims_due = self._claims_due, []
                 try:
-                    stored = await self._repo.claim([(task.id, task.attempt) for task, _done in batch],
+                    stored = await self._repo.claim([(task_id, attempt) for task_id, attempt, _done in batch],
                                                     self.worker_id, self._clock.now(), ("Started.", "Resumed."))
                 except Exception as exc:  # noqa: BLE001 - each claimer hears of it
-                    for _task, done in batch:
+                    for _task_id, _attempt, done in batch:
                         done.set_exception(exc)
                     continue
                 claimed = {task.id: task for task, _event in stored}
                 for task in claimed.values():
                     self._count(task)
+                for task_id, _attempt, done in batch:
+                    done.set_result(claimed.get(task_id))
+                # Announced while the claimed tasks start: their watchers read the store, whatever the order of the
+                # notices (a NOTIFY on PostgreSQL is a round trip the first text of a reply need not wait for).
                 await asyncio.gather(*(self._notifier.publish("task", task_id) for task_id in claimed),
                                      return_exceptions=True)
-                for task, done in batch:
-                    done.set_result(claimed.get(task.id))
         finally:
             self._claim_writer = None
 

@@ -10,18 +10,34 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, Update, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
-from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled
+from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled, one_fetch
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
-from storyloom.store.tasks import insert_task
+from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -45,10 +61,10 @@ class SqlConversationRepository:
         assert found is not None
         return found
 
+    @one_fetch
     async def get(self, conversation_id: str) -> Conversation | None:
-        async with self._db.begin() as session:
-            row = await session.get(ConversationRow, conversation_id)
-            return _conversation(row) if row else None
+        rows = await self._db.fetch(_GET_CONVERSATION, {"conversation_id": conversation_id})
+        return _conversation(rows[0]) if rows else None
 
     async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
         query = select(ConversationRow).where(ConversationRow.user_id == user_id)
@@ -92,7 +108,22 @@ class SqlConversationRepository:
             params: dict[str, Any] = {"conversation_id": conversation_id, "set_update_time": now, "set_title": title}
             if quota is not None:
                 params.update(quota_user=quota.user_id, quota_since=quota.since)
-            claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
+            # The messages as they will be stored, but for their user and positions, which the claim says.
+            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id="", position=0,
+                           role="user", text=user_text, state="COMPLETE", create_time=now)
+            reply = Message(id=reply_id, conversation_id=conversation_id, user_id="", position=0, role="assistant",
+                            text="", state="GENERATING", create_time=now, task_id=task.task.id)
+            if postgres:
+                # The messages, the task and its events are stored in the same statement (one round trip where
+                # there were four); a refusal below rolls them back with the claim.
+                events, task_values = task_params(task)
+                params.update(task_values)
+                for kind, message, message_request_id in (("user", user, request_id), ("reply", reply, "")):
+                    params.update({f"{kind}_message_{name}": value for name, value in
+                                   _message_values(message, message_request_id).items()})
+                claimed = connection.execute(_exchange_statement(quota is not None, events), params).one_or_none()
+            else:
+                claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
             if claimed is None:
                 raise LookupError(conversation_id)
             conversation = _conversation(claimed)
@@ -101,27 +132,22 @@ class SqlConversationRepository:
             if quota is not None and claimed.sent >= quota.limit:
                 raise QuotaExceeded(_utc(claimed.oldest_sent))  # leaving the transaction rolls the claim back
             position = conversation.message_count - 2
-            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id=conversation.user_id,
-                           position=position + 1, role="user", text=user_text, state="COMPLETE", create_time=now)
-            reply = Message(id=reply_id, conversation_id=conversation_id, user_id=conversation.user_id,
-                            position=position + 2, role="assistant", text="", state="GENERATING", create_time=now,
-                            task_id=task.task.id)
-            connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id), _message_values(reply, "")])
-            fault_point("message.create")
-            insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
+            user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
+            reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
+            if not postgres:
+                connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id),
+                                                      _message_values(reply, "")])
+            fault_point("message.create")  # (on PostgreSQL everything is stored by now, but not committed)
+            if not postgres:
+                insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
             return conversation, user, reply
 
         return await self._db.transaction(store)
 
+    @one_fetch
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
-        async with self._db.begin() as session:
-            user = await session.scalar(
-                select(MessageRow).where(MessageRow.user_id == user_id, MessageRow.request_id == request_id))
-            if user is None:
-                return None
-            reply = await session.scalar(select(MessageRow).where(
-                MessageRow.conversation_id == user.conversation_id, MessageRow.position == user.position + 1))
-            return (_message(user), _message(reply)) if reply else None
+        rows = await self._db.fetch(_FIND_BY_REQUEST, {"user_id": user_id, "request_id": request_id})
+        return (_message(rows[0]), _message(rows[1])) if len(rows) == 2 else None
 
     async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
         async with self._db.begin() as session:
@@ -155,7 +181,7 @@ class SqlConversationRepository:
         if not chunks:
             return
         rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
-        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows))
+        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows), one_statement=True)
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -180,7 +206,8 @@ class SqlConversationRepository:
                 raise LookupError(message_id)
             return _message(row)
 
-        return await self._db.transaction(finish)
+        # With the chunks known, the end is one statement: on PostgreSQL its own transaction, one round trip.
+        return await self._db.transaction(finish, one_statement=stored is not None)
 
     async def cut_message(self, message_id: str, text: str) -> Message:
         async with self._db.write() as session:
@@ -233,6 +260,38 @@ def _claim_statement(with_quota: bool) -> Update:
             .returning(*returned))
 
 
+@functools.cache
+def _exchange_statement(with_quota: bool, events: int) -> Select[Any]:
+    """add_exchange's claim (`_claim_statement`) and its inserts in one statement, for PostgreSQL: the user's message
+    and the empty reply (`_message_values` but for the columns the claim gives: the conversation, its user and the two
+    positions claimed; none if there is no such conversation), and the reply's task with its `events` first events
+    (`task_inserts`). It returns the claim's row."""
+    claimed = _claim_statement(with_quota).cte("claimed")
+    columns = [column for column in MESSAGES.c if column.key in _MESSAGE_COLUMNS]
+
+    def message(kind: str, position: ColumnElement[Any]) -> Select[Any]:
+        from_claim = {"conversation_id": claimed.c.id, "user_id": claimed.c.user_id, "position": position}
+        return select(*(from_claim.get(column.key, bindparam(f"{kind}_message_{column.key}", type_=column.type))
+                        for column in columns))
+
+    messages = insert(MESSAGES).from_select([column.key for column in columns], union_all(
+        message("user", claimed.c.message_count - 1), message("reply", claimed.c.message_count)))
+    task, first_events = task_inserts(events)
+    return select(claimed).add_cte(messages.cte("messages"), task.cte("task"), first_events.cte("first_events"))
+
+
+# The reads of a send with a request id, built once (see `Database.fetch`): the conversation, and the message sent
+# with that request id with the reply after it (the two, in order, or fewer: then there is no such exchange).
+_GET_CONVERSATION = select(CONVERSATIONS).where(CONVERSATIONS.c.id == bindparam("conversation_id"))
+_SENT = (select(MESSAGES.c.conversation_id, MESSAGES.c.position)
+         .where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.request_id == bindparam("request_id"))
+         .subquery("sent"))
+_FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id == _SENT.c.conversation_id,
+                                                       MESSAGES.c.position.in_((_SENT.c.position,
+                                                                                _SENT.c.position + 1))))
+                    .order_by(MESSAGES.c.position))
+
+
 # The other writes of a chat reply, built once (see `bound_values`).
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
@@ -247,6 +306,11 @@ def _utc(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+# The columns `_message_values` sets.
+_MESSAGE_COLUMNS = ("id", "conversation_id", "user_id", "position", "role", "text", "state", "finish_reason",
+                    "input_tokens", "output_tokens", "task_id", "chunk_count", "request_id", "create_time")
 
 
 def _message_values(message: Message, request_id: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import BindParameter, Table, bindparam, create_engine, event, insert, select
 from sqlalchemy import inspect as orm_state
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
@@ -41,11 +41,12 @@ POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 # How many inline commits (a few pages each) between two checkpoints of the write-ahead log: about the 1000 pages
 # after which SQLite would do one itself.
 CHECKPOINT_EVERY_COMMITS = 200
-# The most PostgreSQL connections of a process's pools: the main one and the hot reads'. Each keeps all it opens:
-# with connections over a smaller size (closed on their return whenever that many were idle), a busy server opened
-# and closed about a thousand for 500 chat replies, each a TCP connection, a login and a backend PostgreSQL starts.
+# The most PostgreSQL connections of a process's pools: the main one and the autocommit one (hot reads, one-statement
+# writes). Each keeps all it opens: with connections over a smaller size (closed on their return whenever that many
+# were idle), a busy server opened and closed about a thousand for 500 chat replies, each a TCP connection, a login
+# and a backend PostgreSQL starts.
 POSTGRES_POOL_SIZE = 20
-POSTGRES_READ_POOL_SIZE = 15
+POSTGRES_AUTOCOMMIT_POOL_SIZE = 15
 
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
@@ -126,12 +127,17 @@ class Database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             options.update(connect_args={"factory": RollbackOnCloseConnection})
         else:
-            options.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0, pool_pre_ping=True, connect_args={
-                "server_settings": {
-                    "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
+            # No pool_pre_ping: with asyncpg it costs three round trips a checkout (BEGIN, a ping, ROLLBACK), the
+            # most of a one-statement write. A connection the server closed (a restart, a terminated backend) is
+            # known closed without asking (`_closed_on_checkout`), and `transaction` takes a new one when its
+            # connection dies before the commit.
+            options.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0, connect_args={"server_settings": {
+                "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_MS)}})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, sqlite_synchronous))
+        else:
+            event.listen(self.engine.sync_engine, "checkout", _closed_on_checkout)
         self.session = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite's hot reads (`fetch`) run inline on the event loop, on one read-only connection: a short indexed
         # read takes microseconds there, where a statement through the async engine (pool checkout, aiosqlite's
@@ -140,16 +146,17 @@ class Database:
         self._inline: Engine | None = None
         if self.is_sqlite and self.url.database and self.url.database != ":memory:":
             self._inline = self._inline_engine(_inline_pragmas)
-        # PostgreSQL's hot reads take their own small pool in autocommit, unpinged: through the main pool each
-        # fetch costs four round trips (the pre-ping in a transaction of its own, BEGIN, the query, ROLLBACK);
-        # here it costs one, and nothing to reset on return (no transaction). A connection found dead is retried
-        # once on a new one (`fetch`).
-        self._reads: AsyncEngine | None = None
+        # PostgreSQL's hot reads, and the writes of one statement (`transaction(one_statement=True)`), take their
+        # own small pool in autocommit, unpinged: through the main pool a read cost BEGIN, the query and ROLLBACK,
+        # and a write BEGIN, the write and COMMIT; here each costs one round trip, and nothing to reset on return
+        # (no transaction). A read that finds its connection dead is retried once on a new one (`fetch`).
+        self._autocommit: AsyncEngine | None = None
         if not self.is_sqlite:
-            self._reads = create_async_engine(self.url, pool_size=POSTGRES_READ_POOL_SIZE, max_overflow=0,
-                                              isolation_level="AUTOCOMMIT",
-                                              pool_reset_on_return=None, connect_args=options["connect_args"])
-            event.listen(self._reads.sync_engine, "before_cursor_execute", self._heard_inline)
+            self._autocommit = create_async_engine(
+                self.url, pool_size=POSTGRES_AUTOCOMMIT_POOL_SIZE, max_overflow=0, isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None, connect_args=options["connect_args"])
+            event.listen(self._autocommit.sync_engine, "before_cursor_execute", self._heard_inline)
+            event.listen(self._autocommit.sync_engine, "checkout", _closed_on_checkout)
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
         # SQLite's hot writes (`transaction`) run inline too, on a connection of their own, for the same reason: a
@@ -198,12 +205,13 @@ class Database:
             self._inline_writer.dispose()
         if self._inline is not None:
             self._inline.dispose()
-        if self._reads is not None:
-            await self._reads.dispose()
+        if self._autocommit is not None:
+            await self._autocommit.dispose()
         await self.engine.dispose()
 
     def _heard_inline(self, *args: Any) -> None:
-        """Passes a statement of the inline (SQLite) or read (PostgreSQL) engine to the main engine's listeners."""
+        """Passes a statement of the inline (SQLite) or autocommit (PostgreSQL) engine to the main engine's
+        listeners."""
         self.engine.sync_engine.dispatch.before_cursor_execute(*args)
 
     def begin(self) -> AsyncSession:
@@ -218,11 +226,18 @@ class Database:
         async with self._writers, self.session() as session, session.begin():
             yield session
 
-    async def transaction(self, work: Callable[[Connection], T]) -> T:
+    async def transaction(self, work: Callable[[Connection], T], *, one_statement: bool = False) -> T:
         """Runs `work` (Core statements on a synchronous connection, nothing else: it may run twice) in one write
         transaction, committed when it returns and rolled back if it raises. On SQLite it runs inline on the event
         loop where it can (see `__init__`): one call instead of a thread hop or more per statement; when the database
-        is busy (another process writes), and elsewhere, on a connection of the async engine."""
+        is busy (another process writes), and elsewhere, on a connection of the async engine.
+
+        `one_statement`: `work` writes in one statement (an executemany counts as one: asyncpg makes it atomic),
+        and may only read after it; on PostgreSQL that statement is then its own transaction (autocommit): one round
+        trip instead of three (BEGIN, it, COMMIT)."""
+        if one_statement and self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                return await connection.run_sync(work)
         async with self._writers:
             if self._inline_writer is not None:
                 try:
@@ -235,8 +250,20 @@ class Database:
                 else:
                     self._checkpoint_if_due()
                     return done
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
+            for retry in (True, False):
+                async with self.engine.connect() as connection:
+                    await connection.begin()
+                    try:
+                        done = await connection.run_sync(work)
+                    except DBAPIError as exc:
+                        # The connection died before the commit (the server restarted, or ended it): nothing was
+                        # stored, and the pool was emptied of the connections it had then. Once more on a new one.
+                        if retry and exc.connection_invalidated:
+                            continue
+                        raise
+                    await connection.commit()
+                    return done
+            raise AssertionError("unreachable")  # (the last try returns or raises)
 
     def _inline_connection(self) -> Connection:
         """The inline writer's connection, kept open between transactions (a checkout and a reset each cost more
@@ -278,7 +305,7 @@ class Database:
         return await run_to_completion(self._fetch(statement, params))
 
     async def _fetch(self, statement: Executable, params: Mapping[str, Any] | None) -> list[Row[Any]]:
-        engine = self._reads or self.engine
+        engine = self._autocommit or self.engine
         try:
             async with engine.connect() as connection:
                 return list((await connection.execute(statement, params)).all())
@@ -343,6 +370,13 @@ def bound_values(table: Table, *columns: str) -> dict[str, BindParameter[Any]]:
     as its column's type. (A statement built anew per call costs SQLAlchemy its cache key, a walk of the whole
     statement, each time: 0.5 ms for the claim of a chat send, against 0.06 ms when built once.)"""
     return {name: bindparam(f"set_{name}", type_=table.c[name].type) for name in columns}
+
+
+def _closed_on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Refuses a pooled PostgreSQL connection the server has closed (a restart, a terminated backend: the socket's
+    end was heard), without a round trip; the pool then hands out a new one."""
+    if record.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
 
 
 def _is_busy(exc: OperationalError) -> bool:

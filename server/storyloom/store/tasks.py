@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Row,
     Select,
     Table,
@@ -22,9 +23,11 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     or_,
     select,
     tuple_,
+    union_all,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
@@ -53,7 +56,8 @@ TASKS = cast("Table", TaskRow.__table__)
 
 # The hot writes' inserts, built once (see `bound_values`).
 _INSERT_TASKS = insert(TASKS)
-_INSERT_EVENTS = insert(cast("Table", TaskEventRow.__table__))
+EVENTS = cast("Table", TaskEventRow.__table__)
+_INSERT_EVENTS = insert(EVENTS)
 
 # The hot reads, built once (see `Database.fetch`): a task, and a page of a user's tasks for each combination of
 # filters.
@@ -91,37 +95,38 @@ class SqlTaskRepository:
 
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
+        postgres = not self._db.is_sqlite
+
         def append(connection: Connection) -> tuple[Task, TaskEvent]:
-            task, event = _append(connection, task_id, update, now, fence)
-            connection.execute(_INSERT_EVENTS, [_event_values(event)])
+            task, event = _append(connection, task_id, update, now, fence, with_event=postgres)
+            if not postgres:
+                connection.execute(_INSERT_EVENTS, [_event_values(event)])
             return task, event
 
-        return await self._db.transaction(append)
+        # On PostgreSQL the update and its event are one statement: its own transaction, one round trip.
+        return await self._db.transaction(append, one_statement=postgres)
 
-    async def claim(self, claims: Sequence[tuple[str, int]], owner: str, now: dt.datetime,
+    async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
             return []
-        when = bindparam(None, now, type_=TASKS.c.start_time.type)
+        params = {"pairs": [(task_id, attempt) for task_id, attempt in claims if attempt is not None],
+                  "ids": [task_id for task_id, attempt in claims if attempt is None], "set_owner": owner,
+                  "now": now, "first_message": messages[0], "later_message": messages[1]}
+        postgres = not self._db.is_sqlite
 
         def claim(connection: Connection) -> builtins.list[tuple[Task, TaskEvent]]:
-            # One statement for the lot: under load every statement waits its turn on the event loop, and the
-            # store's writer waits with it.
-            rows = (connection.execute(
-                sql_update(TASKS)
-                .where(tuple_(TaskRow.id, TaskRow.attempt).in_(list(claims)),
-                       TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
-                .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, owner=owner, heartbeat_time=now,
-                        start_time=func.coalesce(TaskRow.start_time, when),
-                        message=case((TaskRow.attempt == 0, messages[0]), else_=messages[1]),
-                        last_sequence=TaskRow.last_sequence + 1, update_time=now)
-                .returning(*TASKS.c))).all()
-            claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, rows)]
+            # One statement for the lot, events included on PostgreSQL (a round trip each, and its own transaction):
+            # under load every statement waits its turn on the event loop, and the store's writer waits with it.
+            if postgres:
+                return [(task, TaskEvent.of(task, now))
+                        for task in map(_task, connection.execute(_CLAIM_WITH_EVENTS, params))]
+            claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, connection.execute(_CLAIM, params))]
             if claimed:
                 connection.execute(_INSERT_EVENTS, [_event_values(event) for _task, event in claimed])
             return claimed
 
-        return await self._db.transaction(claim)
+        return await self._db.transaction(claim, one_statement=postgres)
 
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
         async with self._db.begin() as session:
@@ -206,12 +211,45 @@ class SqlTaskRepository:
             return len(ids)
 
 
+def _claim_statement() -> Update:
+    """`claim`'s UPDATE, built once (see `bound_values`): the tasks `pairs` (id, attempt) and `ids` (any attempt)
+    that are PENDING and unowned become RUNNING under `set_owner`, returned as they are then."""
+    now = bindparam("now", type_=TASKS.c.start_time.type)
+    return (sql_update(TASKS)
+            .where(or_(tuple_(TaskRow.id, TaskRow.attempt).in_(bindparam("pairs", expanding=True)),
+                       TaskRow.id.in_(bindparam("ids", expanding=True))),
+                   TaskRow.state == TaskState.PENDING.value, TaskRow.owner.is_(None))
+            .values(state=TaskState.RUNNING.value, attempt=TaskRow.attempt + 1, heartbeat_time=now,
+                    start_time=func.coalesce(TaskRow.start_time, now), update_time=now,
+                    message=case((TaskRow.attempt == 0, bindparam("first_message")),
+                                 else_=bindparam("later_message")),
+                    last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, "owner"))
+            .returning(*TASKS.c))
+
+
+def _claim_with_events() -> Select[Any]:
+    """`_CLAIM` and the insert of each claimed task's event (`TaskEvent.of` the task, now) in one statement, for
+    PostgreSQL: a statement is a transaction of its own there, so the claim costs one round trip."""
+    claimed = _claim_statement().cte("claimed")
+    c = claimed.c
+    events = insert(EVENTS).from_select(
+        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
+        select(c.id, c.last_sequence, bindparam("now", type_=EVENTS.c.create_time.type), c.state, c.stage,
+               c.percent, c.message, c.eta, null(), null()))
+    return select(claimed).add_cte(events.cte("claim_events"))
+
+
+_CLAIM = _claim_statement()
+_CLAIM_WITH_EVENTS = _claim_with_events()
+
+
 def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.datetime,
-            fence: TaskFence | None) -> tuple[Task, TaskEvent]:
+            fence: TaskFence | None, with_event: bool = False) -> tuple[Task, TaskEvent]:
     """Applies the update and takes the next sequence number in one UPDATE that returns the row (the event is for
-    the caller to insert). The UPDATE comes first: it takes the row lock on PostgreSQL and the database write lock
-    on SQLite, so concurrent writers queue here and each sees the row as the one before it committed it. The fence
-    is checked in the same statement, so no write slips in between the check and the write."""
+    the caller to insert, unless `with_event`: then the statement inserts it too, PostgreSQL only). The UPDATE comes
+    first: it takes the row lock on PostgreSQL and the database write lock on SQLite, so concurrent writers queue
+    here and each sees the row as the one before it committed it. The fence is checked in the same statement, so no
+    write slips in between the check and the write."""
     changes = _changes(update, now)
     params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
     params["task_id"] = task_id
@@ -220,7 +258,14 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
         shape = (tuple(sorted(state.value for state in fence.states)), fence.attempt is not None,
                  fence.owner is not None, fence.unowned)
         params.update(fence_attempt=fence.attempt, fence_owner=fence.owner)
-    row = connection.execute(_append_statement(tuple(sorted(changes)), shape), params).one_or_none()
+    columns = tuple(sorted(changes))
+    if with_event:
+        params.update(event_create_time=now, event_error=_error_json(update.error) if update.error else None,
+                      event_part=_part_json(update.part) if update.part else None)
+        statement: Executable = _append_with_event_statement(columns, shape)
+    else:
+        statement = _append_statement(columns, shape)
+    row = connection.execute(statement, params).one_or_none()
     if row is None:
         if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")
@@ -241,6 +286,21 @@ def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bo
     return (sql_update(TASKS).where(*conditions)
             .values(last_sequence=TaskRow.last_sequence + 1, **bound_values(TASKS, *columns))
             .returning(*TASKS.c))
+
+
+@functools.cache
+def _append_with_event_statement(columns: tuple[str, ...],
+                                 fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Select[Any]:
+    """`_append_statement` and the insert of its event (`TaskEvent.of` the row, at `event_create_time`, with
+    `event_error` and `event_part`) in one statement, for PostgreSQL; it returns the row as updated."""
+    updated = _append_statement(columns, fence).cte("updated")
+    c = updated.c
+    event = insert(EVENTS).from_select(
+        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
+        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
+               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
+               bindparam("event_part", type_=EVENTS.c.part.type)))
+    return select(updated).add_cte(event.cte("appended_event"))
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
@@ -313,20 +373,49 @@ def write_under_claim(statement: Executable, table: Table, row_id: str,
 
 def task_rows(new: NewTask) -> list[Any]:
     """The rows of a new task and its first event, for a repository that stores them in its own transaction."""
-    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
-    return [_task_row(new.task), *(_event_row(event) for event in events)]
+    return [_task_row(new.task), *(_event_row(event) for event in _first_events(new))]
 
 
 def insert_task(connection: Connection, new: NewTask) -> None:
     """Inserts a new task and its first event(s) (two statements), in a transaction of the caller's that stores what
     the task works on."""
     connection.execute(_INSERT_TASKS, [_task_values(new.task)])
-    events = [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
-    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in events])
+    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
+
+
+@functools.cache
+def task_inserts(events: int) -> tuple[Insert, Insert]:
+    """`insert_task`'s two inserts, for a task with `events` first events, built once with the bind parameters of
+    `task_params`: for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL)."""
+    # (`_task_values` and `_event_values` set every column.)
+    task = insert(TASKS).values({column.key: bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c})
+    rows = [[bindparam(f"event{index}_{column.key}", type_=column.type) for column in EVENTS.c]
+            for index in range(events)]
+    # (Not `.values()` of several rows: SQLAlchemy caches no statement that holds one, and compiling this one anew
+    # took milliseconds.)
+    first = insert(EVENTS).from_select([column.key for column in EVENTS.c], union_all(*(select(*row) for row in rows)))
+    return task, first
+
+
+def task_params(new: NewTask) -> tuple[int, dict[str, Any]]:
+    """How many first events the new task has, and the parameters of its `task_inserts`."""
+    events = _first_events(new)
+    params = {f"task_{name}": value for name, value in _task_values(new.task).items()}
+    for index, event in enumerate(events):
+        params.update({f"event{index}_{name}": value for name, value in _event_values(event).items()})
+    return len(events), params
+
+
+def _first_events(new: NewTask) -> list[TaskEvent]:
+    return [new.first_event] if new.claim_event is None else [new.first_event, new.claim_event]
 
 
 def _error_json(error: TaskError) -> dict[str, Any]:
     return dataclasses.asdict(error)
+
+
+def _part_json(part: TaskPart) -> dict[str, Any]:
+    return {"type": part.type, "ref": part.ref}
 
 
 def _error(data: dict[str, Any] | None) -> TaskError | None:
@@ -371,7 +460,7 @@ def _event_values(event: TaskEvent) -> dict[str, Any]:
         task_id=event.task_id, sequence=event.sequence, create_time=event.create_time, state=event.state.value,
         stage=event.stage, percent=event.percent, message=event.message, eta=event.eta,
         error=_error_json(event.error) if event.error else None,
-        part={"type": event.part.type, "ref": event.part.ref} if event.part else None,
+        part=_part_json(event.part) if event.part else None,
     )
 
 

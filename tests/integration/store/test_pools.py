@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storyloom.store.db import POSTGRES_POOL_SIZE, POSTGRES_READ_POOL_SIZE, Database
+from storyloom.store.db import POSTGRES_AUTOCOMMIT_POOL_SIZE, POSTGRES_POOL_SIZE, Database
 
 
 async def hold_at_once(engine: AsyncEngine, connections: int) -> None:
@@ -21,11 +21,12 @@ async def hold_at_once(engine: AsyncEngine, connections: int) -> None:
             await connection.execute(text("SELECT 1"))
 
 
-@pytest.mark.parametrize("pool", ["main", "reads"])
+@pytest.mark.parametrize("pool", ["main", "autocommit"])
 async def test_a_second_burst_takes_the_connections_the_first_opened(db: Database, pool: str) -> None:
     if db.is_sqlite:
         pytest.skip("PostgreSQL's pools")
-    engine, size = (db.engine, POSTGRES_POOL_SIZE) if pool == "main" else (db._reads, POSTGRES_READ_POOL_SIZE)
+    engine, size = ((db.engine, POSTGRES_POOL_SIZE) if pool == "main"
+                    else (db._autocommit, POSTGRES_AUTOCOMMIT_POOL_SIZE))
     assert engine is not None
     opened = 0
 
