@@ -18,8 +18,10 @@ async def server(tmp_path, database_url):
         yield running
 
 
-# What the task runner runs now and then whatever the reply does: its look for work and its retention clean-up.
-PERIODIC_STATEMENTS = ("tasks.owner IS NULL AND tasks.kind IN", "WHERE tasks.end_time <")
+# What the task runner runs now and then whatever the reply does: its look for work and its clean-ups (the tasks'
+# retention, the sweep of media tasks left unattached).
+PERIODIC_STATEMENTS = ("tasks.owner IS NULL AND tasks.kind IN", "WHERE tasks.end_time <",
+                       "media.made_by_task IS NOT NULL")
 
 
 async def first_exchange_counted(server):
@@ -60,7 +62,7 @@ async def test_a_reply_from_send_to_its_last_event_costs_a_bounded_number_of_sta
     _caller, _stub, _conversation, events, sql = await first_exchange_counted(server)
     assert events[-1].WhichOneof("event") == "finished"
     # Besides the chunks (grouped: see above), the announcements (pg_notify) and the task runner's periodic work (a
-    # look for tasks, the retention clean-up: not the reply's, it may land here just after the start): the exchange
+    # look for tasks, the clean-ups: not the reply's, they may land here just after the start): the exchange
     # stored in 4 (the conversation claimed, read and the sender's recent messages counted in one UPDATE; the
     # messages; the task; its first two events, stored already claimed on SQLite), the reply's end and the task's (3):
     # 7 on SQLite. On PostgreSQL 5, each write with its inserts in one statement (CTEs): the sender's advisory lock,
