@@ -70,8 +70,8 @@ class PostgresNotifier:
 
     async def _send_due(self) -> None:
         """Sends the notices due, those published meanwhile next, each batch in one statement: a chat reply
-        publishes about nine, and under load many replies publish at once. On the hot reads' pool, in autocommit
-        (sent as the statement ends): one round trip, where the main pool's ping, BEGIN and COMMIT made four. Its
+        publishes about nine, and under load many replies publish at once. On the autocommit pool (`fetch`), sent
+        as the statement ends: one round trip, where the main pool's ping, BEGIN and COMMIT made four. Its
         retry on a connection found dead may announce twice: a notice only wakes readers."""
         due: list[tuple[str, asyncio.Future[None]]] = []
         try:
