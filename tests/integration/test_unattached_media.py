@@ -106,6 +106,12 @@ async def story_when(db: Database, story_id: str, state: str) -> Story:
                             what=f"the story is {state}")
 
 
+async def held_now(media: SharedMedia, data: bytes) -> tuple[set[str], bool]:
+    """The user's media ids, and whether the blob of `data` is on disk: what a sweep running beside changes (the row
+    first, the blob just after)."""
+    return await media.ids(USER), media.holds(data)
+
+
 async def test_media_a_cancelled_story_task_stored_but_never_attached_are_swept_rows_and_blobs(
         db: Database, tmp_path: Path) -> None:
     media = shared_media(db, tmp_path / "blobs")
@@ -155,8 +161,9 @@ async def test_a_killed_attempts_media_wait_while_its_task_resumes_and_go_once_i
         assert [s.narration_id for s in story.scenes] == list(own)  # made its own, used nothing of the dead one's
 
         # Its task ended: the clean-up (at start on SQLite, each second here) takes the dead attempt's narration.
-        await read_until(lambda: media.ids(USER), lambda ids: ids == own, what="the dead attempt's media went")
-        assert not media.holds(FIRST_WAV)
+        # (The sweep runs beside: the blob goes just after the row.)
+        await read_until(lambda: held_now(media, FIRST_WAV), lambda found: found == (own, False),
+                         what="the dead attempt's media and blob went")
         assert media.holds(wav_bytes(0.3))
         assert await media.library.sweep_unattached() == 0
     finally:
@@ -196,8 +203,8 @@ async def test_the_periodic_clean_up_sweeps_on_the_shared_dispatcher_too(db: Dat
     try:
         running, _narration = await narrated_story_held(db, w, media)
         await w.runner.cancel(USER, running.id)
-        await read_until(lambda: media.ids(USER), lambda ids: ids == set(), what="the clean-up swept the narration")
-        assert not media.holds(FIRST_WAV)
+        await read_until(lambda: held_now(media, FIRST_WAV), lambda found: found == (set(), False),
+                         what="the clean-up swept the narration and its blob")
     finally:
         w.scenes.release.set()
         await w.runner.stop()
