@@ -308,20 +308,17 @@ def _utc(value: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
 
 
-# The columns `_message_values` sets.
-_MESSAGE_COLUMNS = ("id", "conversation_id", "user_id", "position", "role", "text", "state", "finish_reason",
-                    "input_tokens", "output_tokens", "task_id", "chunk_count", "request_id", "create_time")
+# The fields of a Message stored in the column of the same name; with `request_id`, the columns `_message_values` sets.
+_MESSAGE_FIELDS = ("id", "conversation_id", "user_id", "position", "role", "text", "state", "finish_reason",
+                   "input_tokens", "output_tokens", "task_id", "chunk_count", "create_time")
+_MESSAGE_COLUMNS = (*_MESSAGE_FIELDS, "request_id")
 
 
 def _message_values(message: Message, request_id: str) -> dict[str, Any]:
     """A message's columns for a Core insert, mapped from the domain object as `tasks._task_values` maps a task. Not
     `db._insert_values`, which reads the columns off an ORM row (what `insert_once` takes): a MessageRow made only to
     be read back would need this same mapping for its arguments, and cost the send an ORM object per message."""
-    return dict(id=message.id, conversation_id=message.conversation_id, user_id=message.user_id,
-                position=message.position, role=message.role, text=message.text, state=message.state,
-                finish_reason=message.finish_reason, input_tokens=message.input_tokens,
-                output_tokens=message.output_tokens, task_id=message.task_id, chunk_count=message.chunk_count,
-                request_id=request_id or None, create_time=message.create_time)
+    return {**{name: getattr(message, name) for name in _MESSAGE_FIELDS}, "request_id": request_id or None}
 
 
 def _requirements_json(requirements: StoryRequirements | None) -> dict[str, Any] | None:
