@@ -16,7 +16,7 @@ from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
 from storyloom.domain.ports import packaging
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
-from storyloom.domain.task_types import TaskFenced
+from storyloom.domain.task_types import TaskClaim, TaskFenced
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ PREVIEW_SECONDS = 30.0
 RENDERED_TYPES = {"video/mp4", "text/vtt"}
 # Media a sweep of unattached media deletes at most (the next sweep takes the rest).
 SWEEP_BATCH = 500
+
+
+def made_by_task(claim: TaskClaim | None) -> str:
+    """The mark of the media a task's attempt stores before attaching them (`MediaLibrary.store`): its task's id;
+    none for work done outside a task."""
+    return claim.task_id if claim is not None else ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from storyloom.domain.conversations import Conversations
 from storyloom.domain.errors import FieldViolation, InvalidArgument, NotFound
-from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.media import MediaItem, MediaLibrary, made_by_task
 from storyloom.domain.picture_spec import PictureSpec
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import CHANGED, LocalNotifier, Notifier
@@ -472,7 +472,7 @@ class Stories:
             return
         async with progress.step(story, "illustrations", f"Painting scene {index + 1}."):
             media_id = await self._asset("illustrations", functools.partial(
-                self._picture, story.user_id, scene, requirements, _made_by(claim)))
+                self._picture, story.user_id, scene, requirements, made_by_task(claim)))
             async with self._media.attaching(story.user_id, [media_id]) as attach:  # refused: the picture goes
                 await self._update_scene(claim, story_id, index, writes, attach, picture_id=media_id,
                                          picture_state="READY" if media_id else "FAILED")
@@ -486,7 +486,7 @@ class Stories:
             return
         async with progress.step(story, "narration", f"Reading scene {index + 1} aloud.", units=_words(scene.text)):
             media_id = await self._asset("narration", functools.partial(
-                self._narration, story.user_id, scene, requirements, _made_by(claim)))
+                self._narration, story.user_id, scene, requirements, made_by_task(claim)))
             async with self._media.attaching(story.user_id, [media_id]) as attach:  # refused: the narration goes
                 await self._update_scene(claim, story_id, index, writes, attach, narration_id=media_id,
                                          narration_state="READY" if media_id else "FAILED")
@@ -563,11 +563,6 @@ class Stories:
         if story is None:
             raise NotFound(f"stories/{story_id}")
         return story
-
-
-def _made_by(claim: TaskClaim | None) -> str:
-    """The mark of media a task stores before attaching them (MediaLibrary.store): its id."""
-    return claim.task_id if claim is not None else ""
 
 
 class _Progress:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from storyloom.domain.media import MediaItem, MediaLibrary
+from storyloom.domain.media import MediaItem, MediaLibrary, made_by_task
 from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.video import ClipSpec, Cue, NarrationAligner, VideoEncoder, VideoFormat
 from storyloom.domain.stories import Scene, Stories, Story
@@ -247,8 +247,7 @@ class StoryVideos:
         fmt = video.options.format
         scenes = list(story.scenes)
         clips = list(video.clips)
-        # The mark of the media this attempt stores until it attaches them (MediaLibrary.store).
-        made_by = ctx.claim.task_id if ctx.claim is not None else ""
+        made_by = made_by_task(ctx.claim)  # the mark of the media this attempt stores until it attaches them
         planned = await self._planned_ms(video.user_id, scenes)
         for scene in scenes[len(clips):]:
             await self._report(ctx, video.options, planned, clips, f"Filming scene {scene.index + 1} of "
