@@ -7,8 +7,9 @@ leaves it, its task resumed by the next worker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -228,61 +229,69 @@ class HeldClips(SqlVideoRepository):
         await super().update(video_id, claim=claim, attach=attach, **fields)
 
 
-async def test_a_clip_a_cancelled_video_task_stored_but_never_attached_goes_with_its_poster(
-        db: Database, tmp_path: Path) -> None:
+@dataclasses.dataclass
+class HeldVideo:
+    """A story's video task held before the write attaching its first clip (with `join`: its joined video)."""
+
+    media: SharedMedia
+    worker: Worker
+    store: HeldClips
+    videos: StoryVideos
+    story_media: set[str]  # the story's own media, there before the video task
+    task: Task
+
+
+@contextlib.asynccontextmanager
+async def video_held(db: Database, tmp_path: Path, *, scene_count: int, join: bool = False
+                     ) -> AsyncIterator[HeldVideo]:
+    """A finished story of `scene_count` unillustrated scenes, then its video task, held (`HeldClips`) with the
+    held media stored; the worker stopped at the end."""
     media = shared_media(db, tmp_path / "blobs")
     w = worker(db, media)
     w.scenes.release.set()
-    clips = HeldClips(db)
-    videos = StoryVideos(clips, w.runner, w.stories, media.library, HeldEncoder(mark=b"first-"), NoAligner())
+    store = HeldClips(db, join=join)
+    videos = StoryVideos(store, w.runner, w.stories, media.library, HeldEncoder(mark=b"first-"), NoAligner())
     await w.runner.start()
     try:
         story_task = await w.stories.create(USER, requirements=StoryRequirements(setting="the moon"),
-                                            options=StoryOptions(scene_count=2, skip_illustrations=True))
+                                            options=StoryOptions(scene_count=scene_count, skip_illustrations=True))
         await w.runner.settled(USER, story_task.id)
         story_media = await media.ids(USER)
         task = await videos.create(USER, str(story_task.params["story_id"]), VideoOptions(resolution="360p"))
-        await asyncio.wait_for(clips.held.wait(), 60)
+        await asyncio.wait_for(store.held.wait(), 60)
+        yield HeldVideo(media, w, store, videos, story_media, task)
+    finally:
+        store.release.set()
+        await w.runner.stop()
+
+
+async def test_a_clip_a_cancelled_video_task_stored_but_never_attached_goes_with_its_poster(
+        db: Database, tmp_path: Path) -> None:
+    async with video_held(db, tmp_path, scene_count=2) as held:
+        media, story_media = held.media, held.story_media
         made = await media.ids(USER) - story_media
         assert len(made) == 2 and media.holds(b"first-mp4") and media.holds(b"first-png")  # the clip, its poster
         assert await media.library.sweep_unattached() == 0
 
-        await w.runner.cancel(USER, task.id)
+        await held.worker.runner.cancel(USER, held.task.id)
         assert await media.ids(USER) == story_media | made
         assert await media.library.sweep_unattached() == 1  # the clip, and its poster with it
         assert await media.ids(USER) == story_media
         assert not media.holds(b"first-mp4") and not media.holds(b"first-png")
-    finally:
-        clips.release.set()
-        await w.runner.stop()
 
 
 async def test_a_joined_video_a_cancelled_task_stored_but_never_attached_goes_its_clips_stay(
         db: Database, tmp_path: Path) -> None:
-    media = shared_media(db, tmp_path / "blobs")
-    w = worker(db, media)
-    w.scenes.release.set()
-    joins = HeldClips(db, join=True)
-    videos = StoryVideos(joins, w.runner, w.stories, media.library, HeldEncoder(mark=b"first-"), NoAligner())
-    await w.runner.start()
-    try:
-        story_task = await w.stories.create(USER, requirements=StoryRequirements(setting="the moon"),
-                                            options=StoryOptions(scene_count=1, skip_illustrations=True))
-        await w.runner.settled(USER, story_task.id)
-        story_media = await media.ids(USER)
-        task = await videos.create(USER, str(story_task.params["story_id"]), VideoOptions(resolution="360p"))
-        await asyncio.wait_for(joins.held.wait(), 60)
-        video = await videos.find(str(task.params["video_id"]))
+    async with video_held(db, tmp_path, scene_count=1, join=True) as held:
+        media, story_media = held.media, held.story_media
+        video = await held.videos.find(str(held.task.params["video_id"]))
         assert video is not None and len(video.clips) == 1
         clip = {video.clips[0].media_id, video.clips[0].poster_id}
         joined = await media.ids(USER) - story_media - clip
         assert len(joined) == 2 and media.holds(b"first-joined")  # the joined video and its poster
 
-        await w.runner.cancel(USER, task.id)
+        await held.worker.runner.cancel(USER, held.task.id)
         assert await media.library.sweep_unattached() == 1
         assert await media.ids(USER) == story_media | clip  # the attached clip stays
         assert not media.holds(b"first-joined") and not media.holds(b"first-joined-png")
         assert media.holds(b"first-mp4")
-    finally:
-        joins.release.set()
-        await w.runner.stop()
