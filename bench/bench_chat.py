@@ -21,6 +21,9 @@ the calls, before any of our work (grpc.aio accepts one call of a method per pas
 The load client shares the server's process and CPU, as in the issue's figures; with `--client-process` it runs in
 a process of its own (as callers do), so the server's event loop does only the server's work; both ways the machine's
 load average is printed, since other work on it slows everything alike.
+Each level then runs again, with the same client, on a bare grpc.aio server streaming the same engine's reply with
+nothing signed in, stored or announced (`BareChat`): what the machine does without Storyloom, and our p95 first text
+as a multiple of it (`--no-bare` skips it).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from storyloom.api.conversations import ConversationServicer
 from storyloom.app import build_app, start
 from storyloom.config import Settings
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, TextDelta
-from storyloom.server import start_server
+from storyloom.server import server_options, start_server
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
 from tests.support.sql_counter import counting_statements
@@ -107,11 +110,14 @@ def refusal(error: grpc.aio.AioRpcError, after: float) -> str:
 
 
 def percentiles(values: list[float]) -> str:
-    ordered = sorted(values)
-    if not ordered:
+    if not values:
         return "        -"
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"p50 {statistics.median(ordered) * 1000:8.1f} ms  p95 {p95 * 1000:8.1f} ms"
+    return f"p50 {statistics.median(values) * 1000:8.1f} ms  p95 {p95(values) * 1000:8.1f} ms"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
 
 
 Results = list[tuple[float, float, float, int] | str]
@@ -135,6 +141,18 @@ async def send_all(address: str, sends: list[Any], conversations: list[str], dea
 def send_all_in_this_process(*args: Any) -> tuple[Results, list[float]]:
     """`send_all` in the load client's own process (its own event loop)."""
     return asyncio.run(send_all(*args))
+
+
+async def run_load(address: str, sends: list[Any], conversations: list[str], deadline: float, one_after_another: bool,
+                   client: Executor | None) -> tuple[Results, list[float], float]:
+    """`send_all`, in the client process if there is one; its results, refusal times and seconds."""
+    started = time.perf_counter()
+    if client is None:
+        results, refusal_times = await send_all(address, sends, conversations, deadline, one_after_another)
+    else:
+        results, refusal_times = await asyncio.get_running_loop().run_in_executor(
+            client, send_all_in_this_process, address, sends, conversations, deadline, one_after_another)
+    return results, refusal_times, time.perf_counter() - started
 
 
 @contextlib.contextmanager
@@ -168,8 +186,43 @@ async def engine_first_word(app: Any) -> float:
     return statistics.median(times)
 
 
+class BareChat(conversation_pb2_grpc.ConversationServiceServicer):
+    """The baseline: SendMessage on a bare grpc.aio server streaming the same engine's reply, as our events do (the
+    accepted event, a delta per engine delta, the finished message), with nothing signed in, stored or announced."""
+
+    def __init__(self, engine: Any):
+        self._engine = engine
+
+    async def SendMessage(self, request: pb.SendMessageRequest, context: Any) -> Any:
+        reply = f"{request.conversation}/messages/reply"
+        sequence = 1
+        yield pb.ReplyEvent(sequence=sequence, reply=reply, accepted=pb.ReplyAccepted(
+            user_message=pb.Message(name=f"{request.conversation}/messages/user", text=request.text), task="tasks/t"))
+        text = []
+        async for item in self._engine.chat(ChatRequest(system_instruction="", turns=[ChatTurn("user", request.text)])):
+            if isinstance(item, TextDelta) and item.text:
+                sequence += 1
+                text.append(item.text)
+                yield pb.ReplyEvent(sequence=sequence, reply=reply, delta=pb.ReplyDelta(text=item.text))
+        yield pb.ReplyEvent(sequence=sequence + 1, reply=reply, finished=pb.ReplyFinished(
+            message=pb.Message(name=reply, text="".join(text))))
+
+
+@contextlib.asynccontextmanager
+async def bare_server(app: Any) -> Any:
+    """A bare grpc.aio server (the same options as ours, no interceptors) serving `BareChat`; its address."""
+    server = grpc.aio.server(options=server_options(app.settings))
+    conversation_pb2_grpc.add_ConversationServiceServicer_to_server(BareChat(app.text_engine), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(0.5)
+
+
 async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-               synchronous: str, postgres: str, one_stream_replies: int, client_process: bool) -> None:
+               synchronous: str, postgres: str, one_stream_replies: int, client_process: bool, bare: bool) -> None:
     client = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if client_process else None)
     try:
         if client is not None:  # the process started and its imports done before anything is measured
@@ -177,17 +230,18 @@ async def main(levels: list[int], word_delay: float, deadline: float, concurrent
         if postgres:
             async with postgres_database(postgres) as url:
                 await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url, one_stream_replies,
-                              client)
+                              client, bare)
         else:
             await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "", one_stream_replies,
-                          client)
+                          client, bare)
     finally:
         if client is not None:
             client.shutdown()
 
 
 async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-                  synchronous: str, database_url: str, one_stream_replies: int, client: Executor | None) -> None:
+                  synchronous: str, database_url: str, one_stream_replies: int, client: Executor | None,
+                  bare: bool) -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
@@ -221,15 +275,9 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         sends = ([keys[0]] * one_stream_replies if concurrency == 1 else keys)
                         conversations = await asyncio.gather(*(new_conversation(stub, k) for k in sends))
                         # One stream: replies one after another (percentiles of several).
-                        load = (address, sends, conversations, deadline, concurrency == 1)
+                        load = (sends, conversations, deadline, concurrency == 1)
                         handlers_began.clear()
-                        started = time.perf_counter()
-                        if client is None:
-                            results, refusal_times = await send_all(*load)
-                        else:
-                            results, refusal_times = await asyncio.get_running_loop().run_in_executor(
-                                client, send_all_in_this_process, *load)
-                        elapsed = time.perf_counter() - started
+                        results, refusal_times, elapsed = await run_load(address, *load, client=client)
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
                         for r in results:
@@ -251,6 +299,17 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                             print("       handler began     " + percentiles(
                                 [t - min(handlers_began) for t in handlers_began]) + "  after the first: grpc.aio "
                                 "accepts one call of a method per pass of the event loop")
+                        if bare:
+                            async with bare_server(app) as bare_address:
+                                base, _refused, base_elapsed = await run_load(bare_address, *load, client=client)
+                            base_rows = [r for r in base if not isinstance(r, str)]
+                            print(f"       bare grpc.aio, the same engine and client, nothing stored: "
+                                  f"{len(base_rows)} replies, {len(base) - len(base_rows)} errors, "
+                                  f"{len(base_rows) / base_elapsed:.1f} replies/s")
+                            first_texts, base_firsts = [r[1] for r in rows], [r[1] for r in base_rows]
+                            print("         first text      " + percentiles(base_firsts)
+                                  + f"  (ours at p95: {p95(first_texts) / max(1e-9, p95(base_firsts)):.2f}x)")
+                            print("         whole reply     " + percentiles([r[2] for r in base_rows]))
                 print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
             await running.stop(0.5)
@@ -272,9 +331,11 @@ if __name__ == "__main__":
                         help="run on a new database of this PostgreSQL server instead of SQLite")
     parser.add_argument("--client-process", action="store_true",
                         help="run the load client in a process of its own instead of the server's event loop")
+    parser.add_argument("--no-bare", action="store_true",
+                        help="skip the baseline: each level again on a bare grpc.aio server streaming the same engine")
     args = parser.parse_args()
     for _round in range(args.rounds):
         for level in args.sqlite_synchronous.upper().split(","):
             asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
                              args.concurrent_replies, level, args.postgres, args.one_stream_replies,
-                             args.client_process))
+                             args.client_process, not args.no_bare))
