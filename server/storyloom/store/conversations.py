@@ -33,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
-from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled, one_fetch
+from storyloom.store.db import (
+    Database,
+    bound_values,
+    changed_rows,
+    completes_when_cancelled,
+    one_fetch,
+    one_transaction,
+)
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
@@ -90,6 +97,7 @@ class SqlConversationRepository:
             await session.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
             await session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
+    @one_transaction
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
@@ -177,6 +185,7 @@ class SqlConversationRepository:
             session.add(ReplyChunkRow(message_id=message_id, seq=seq, text=text))
             return int(seq or 0)
 
+    @one_transaction
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
         if not chunks:
             return
@@ -189,6 +198,7 @@ class SqlConversationRepository:
                 ReplyChunkRow.message_id == message_id, ReplyChunkRow.seq > after_index).order_by(ReplyChunkRow.seq))
             return list(rows)
 
+    @one_transaction
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None,
                              stored: Sequence[str] | None = None) -> Message:

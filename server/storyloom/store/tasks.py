@@ -47,7 +47,7 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch
+from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch, one_transaction
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
 
@@ -93,6 +93,7 @@ class SqlTaskRepository:
         rows = await self._db.fetch(_GET, {"task_id": task_id})
         return _task(rows[0]) if rows else None
 
+    @one_transaction
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         postgres = not self._db.is_sqlite
@@ -106,6 +107,7 @@ class SqlTaskRepository:
         # On PostgreSQL the update and its event are one statement: its own transaction, one round trip.
         return await self._db.transaction(append, one_statement=postgres)
 
+    @one_transaction
     async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
