@@ -332,8 +332,10 @@ def _fenced(fence: TaskFence) -> list[ColumnElement[bool]]:
 
 def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned: bool) -> list[ColumnElement[bool]]:
     """What a fence asks of the task's row: a state among `states`, and this attempt and owner (values, or bind
-    parameters in a statement built once) unless None, or no owner."""
-    conditions: list[ColumnElement[bool]] = [TaskRow.state.in_(states)]
+    parameters in a statement built once) unless None, or no owner. The states are compared one by one, not with
+    `in_`: SQLAlchemy expands an IN's list into the SQL text at every execution, even of a statement built once
+    (about a fifth of the cost of a task's end on SQLite)."""
+    conditions: list[ColumnElement[bool]] = [or_(*(TaskRow.state == state for state in states))]
     if attempt is not None:
         conditions.append(TaskRow.attempt == attempt)
     if owner is not None:
