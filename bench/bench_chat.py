@@ -277,7 +277,11 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         # One stream: replies one after another (percentiles of several).
                         load = (sends, conversations, deadline, concurrency == 1)
                         handlers_began.clear()
+                        # This thread runs the server's event loop; the process, its other threads too (and the
+                        # load client, unless it has a process of its own).
+                        loop_cpu, process_cpu = time.thread_time(), time.process_time()
                         results, refusal_times, elapsed = await run_load(address, *load, client=client)
+                        loop_cpu, process_cpu = time.thread_time() - loop_cpu, time.process_time() - process_cpu
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
                         for r in results:
@@ -288,6 +292,9 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                               f"{elapsed:.1f} s = {len(rows) / elapsed:.1f} replies/s; errors {errors or 0}; "
                               f"{(len(statements) - statements_before) / max(1, len(results)):.0f} SQL statements "
                               f"per reply (CreateConversation included)")
+                        print(f"       CPU per reply     event loop {loop_cpu / max(1, len(rows)) * 1000:.2f} ms, "
+                              f"process {process_cpu / max(1, len(rows)) * 1000:.2f} ms"
+                              f"{'' if client else ' (the load client included)'}")
                         print("       accepted          " + percentiles([r[0] for r in rows]))
                         print("       first text        " + percentiles([r[1] for r in rows]))
                         print("       first text, server-added " + percentiles([max(0.0, r[1] - engine_first)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 
-from storyloom.domain.reply_chunks import ChunkWriter
+from storyloom.domain.reply_chunks import ChunkWriter, ReplyEnding
 
 
 class FakeChunkStore:
@@ -15,17 +16,22 @@ class FakeChunkStore:
 
     def __init__(self) -> None:
         self.transactions: list[list[tuple[str, int, str]]] = []
+        self.endings: list[list[ReplyEnding]] = []  # each transaction's
         self.gate = asyncio.Event()
         self.gate.set()
         self.entered = asyncio.Event()
         self.refuse: set[str] = set()
 
-    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]],
+                            endings: Sequence[ReplyEnding] = ()) -> list[Any]:
         self.entered.set()
         await self.gate.wait()
-        if any(message_id in self.refuse for message_id, _, _ in chunks):
+        if any(message_id in self.refuse for message_id, _, _ in chunks) or any(
+                ending.message_id in self.refuse for ending in endings):
             raise LookupError("conversation deleted")
         self.transactions.append(list(chunks))
+        self.endings.append(list(endings))
+        return [f"{ending.message_id} {ending.state}: {''.join(ending.chunks)}" for ending in endings]
 
 
 def announcer(announced: list[str]) -> Callable[[str], Awaitable[None]]:
@@ -159,3 +165,47 @@ async def test_a_reply_mid_sentence_goes_on_holding_its_words_while_another_one_
     await stored(writer, "a", 3)
     assert store.transactions[-1] == [("a", 2, "upon a time. ")]
     assert writer.live("a").stored == writer.live("b").stored == ["Once ", "upon a time. "]  # type: ignore[union-attr]
+
+
+async def test_a_reply_ends_in_the_transaction_of_its_last_chunk_and_its_streams_are_told_once():
+    store, announced = FakeChunkStore(), []
+    writer = ChunkWriter(store, announcer(announced), gather_seconds=0, max_hold_seconds=3600)
+    live = writer.open("a")
+    writer.add("a", "Once ")
+    await stored(writer, "a", 1)
+    writer.add("a", "upon a time")  # held: no sentence ends
+    final = await writer.finish("a", ReplyEnding("a", "COMPLETE", "STOP", 3, 4))
+    assert final == live.final == "a COMPLETE: Once upon a time"  # set before its streams were told
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time")]]
+    assert [[ending.chunks for ending in endings] for endings in store.endings] == [
+        [], [("Once ", "upon a time")]]
+    assert announced == ["a", "a"] and live.stored == ["Once ", "upon a time"]
+
+
+async def test_a_reply_with_nothing_queued_ends_in_a_transaction_without_a_chunk():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0)
+    writer.open("a")
+    writer.add("a", "Hello. ")
+    await writer.flush("a")
+    assert await writer.finish("a", ReplyEnding("a", "FAILED", "ERROR", 0, 0)) == "a FAILED: Hello. "
+    assert store.transactions == [[("a", 1, "Hello. ")], []]
+
+
+async def test_a_reply_whose_ending_cannot_be_stored_fails_alone_with_nothing_of_it_stored():
+    store, announced = FakeChunkStore(), []
+    writer = ChunkWriter(store, announcer(announced))
+    for reply in ("gone", "fine"):
+        writer.open(reply)
+        writer.add(reply, "Once ")
+        await writer.flush(reply)
+    announced.clear()
+    store.refuse.add("gone")
+    writer.add("gone", "upon")
+    writer.add("fine", "upon")
+    ending = asyncio.create_task(writer.finish("gone", ReplyEnding("gone", "COMPLETE", "STOP", 0, 0)))
+    assert await writer.finish("fine", ReplyEnding("fine", "COMPLETE", "STOP", 0, 0)) == "fine COMPLETE: Once upon"
+    with pytest.raises(LookupError):
+        await ending
+    assert writer.live("gone").stored == ["Once "] and writer.live("gone").final is None  # type: ignore[union-attr]
+    assert announced == ["fine"]

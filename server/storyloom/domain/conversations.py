@@ -32,7 +32,7 @@ from storyloom.domain.ports.clock import SYSTEM_CLOCK, Clock
 from storyloom.domain.ports.notifier import LocalNotifier, Notifier
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, ReplyEnd, TextDelta, TextEngine
 from storyloom.domain.reply_admission import Place, ReplyAdmission
-from storyloom.domain.reply_chunks import ChunkWriter, LiveReply
+from storyloom.domain.reply_chunks import ChunkWriter, LiveReply, ReplyEnding
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.domain.tasks import NewTask, Task, TaskClaim, TaskContext, TaskError, TaskRunner, TaskState
 from storyloom.domain.text import check_plain_text
@@ -170,9 +170,11 @@ class ConversationRepository(Protocol):
     async def append_chunk(self, message_id: str, text: str) -> int:
         """Appends reply text as the next chunk (and to the message's text); returns its index."""
 
-    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]],
+                            endings: Sequence[ReplyEnding] = ()) -> builtins.list[Message]:
         """Stores chunks (message id, index, text) of any replies in one transaction, append-only: a reply's text
-        is assembled from its chunks when it finishes (and when a GENERATING reply is read)."""
+        is assembled from its chunks when it finishes (and when a GENERATING reply is read). Finishes the replies of
+        `endings` in it too (`finish_message` with all their chunks stored), and returns them as they ended."""
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         """The chunks with index > after_index, in order (indexes start at 1)."""
@@ -584,7 +586,14 @@ class Conversations:
 
     async def _stored_then_finish(self, message_id: str, state: MessageState, finish_reason: str,
                                   input_tokens: int, output_tokens: int, error: TaskError | None) -> None:
-        """Ends the reply once the chunks queued for it are stored (its text is assembled from them)."""
+        """Ends the reply once the chunks queued for it are stored (its text is assembled from them): written here,
+        in the transaction that stores its last chunk."""
+        live = self._chunks.live(message_id)
+        if live is not None and state != "CUT":
+            with contextlib.suppress(Exception):  # (then it ends on its own, with the chunks that were stored)
+                await self._chunks.finish(message_id, ReplyEnding(message_id, state, finish_reason, input_tokens,
+                                                                  output_tokens, error))
+                return  # its streams were told by the writer
         with contextlib.suppress(Exception):  # a chunk that could not be stored was never announced
             await self._chunks.flush(message_id)
         live = self._chunks.live(message_id)

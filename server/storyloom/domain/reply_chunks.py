@@ -14,6 +14,8 @@ handful of chunks, inserts and delta events however many replies are written at 
 included, made a 50-word reply of the offline storyteller 10 chunks; sentence ends make it 5.) A stream gets a
 sentence's words at the same moment either way: a chunk per word only multiplied the events, each a message through
 the interceptor and HTTP/2; and a replay streams exactly the chunks the live stream did.
+
+A reply written here ends in the transaction that stores its last chunk (`finish`), not in one of its own after it.
 """
 
 from __future__ import annotations
@@ -38,9 +40,25 @@ MAX_HOLD_SECONDS = 0.3
 SENTENCE_END = re.compile("[.!?\u2026\n]")
 
 
+@dataclasses.dataclass(frozen=True)
+class ReplyEnding:
+    """How a reply ends (`ChunkWriter.finish`), stored in the transaction of its last chunk: its text is `chunks`,
+    all of its chunks, which the writer fills in."""
+
+    message_id: str
+    state: str
+    finish_reason: str
+    input_tokens: int
+    output_tokens: int
+    error: Any = None  # what failed, when it did (a TaskError)
+    chunks: tuple[str, ...] = ()
+
+
 class ChunkStore(Protocol):
-    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
-        """Stores the chunks (message id, index from 1, text) in one transaction; they are only ever added."""
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]],
+                            endings: Sequence[ReplyEnding] = ()) -> list[Any]:
+        """Stores the chunks (message id, index from 1, text) in one transaction; they are only ever added. Ends the
+        replies of `endings` in the same transaction, and returns what each became (the message), in order."""
 
 
 @dataclasses.dataclass(eq=False)  # one per reply: kept by identity
@@ -92,8 +110,32 @@ class ChunkWriter:
         held.pieces.append(text)
         if live.queued == 1 or SENTENCE_END.search(text):
             self._make_due(held)
+        self._start()
+
+    def _start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="reply-chunk-writer")
+
+    async def finish(self, message_id: str, ending: ReplyEnding) -> Any:
+        """Ends the reply in the transaction that stores what is queued for it (one transaction less than a flush and
+        an end of its own: on SQLite a commit costs the event loop more than the statements of a small one); returns
+        the message it became, also its `final` before its streams are told. Raises what failed to store it: then
+        nothing of the ending is stored."""
+        live = self._live[message_id]
+        if live.error is not None:
+            raise live.error
+        held = self._held.get(live)
+        if held is None:
+            held = self._held[live] = _Held(asyncio.get_running_loop().time())
+        held.ending = ending
+        self._make_due(held)
+        self._start()
+        while live.final is None:
+            if live.error is not None:
+                raise live.error
+            live.changed.clear()
+            await live.changed.wait()
+        return live.final
 
     async def flush(self, message_id: str) -> None:
         """Waits until everything queued for the reply is stored; raises what failed to store it."""
@@ -139,11 +181,15 @@ class ChunkWriter:
                 for live, _held in due:
                     del self._held[live]
                 stored = await self._store_batch([
-                    _Chunk(live, len(live.stored) + 1, "".join(held.pieces), len(held.pieces)) for live, held in due])
+                    _Chunk(live, len(live.stored) + 1, "".join(held.pieces), len(held.pieces), held.ending)
+                    for live, held in due])
                 touched: dict[str, LiveReply] = {}
                 for chunk in stored:
-                    chunk.live.stored.append(chunk.text)
-                    chunk.live.written += chunk.pieces
+                    if chunk.pieces:
+                        chunk.live.stored.append(chunk.text)
+                        chunk.live.written += chunk.pieces
+                    if chunk.final is not None:
+                        chunk.live.final = chunk.final
                     touched[chunk.live.message_id] = chunk.live
                 # The announcements (a NOTIFY each on PostgreSQL) go out together; one that fails is only logged:
                 # the chunks are stored, and other replicas' streams re-read on their safety timeout.
@@ -164,9 +210,15 @@ class ChunkWriter:
         stored; the replies whose chunk was not get the error."""
         if not batch:
             return []
+        ending = [chunk for chunk in batch if chunk.ending is not None]
         try:
-            await self._store.append_chunks([(chunk.live.message_id, chunk.index, chunk.text) for chunk in batch])
+            finals = await self._store.append_chunks(
+                [(chunk.live.message_id, chunk.index, chunk.text) for chunk in batch if chunk.pieces],
+                [dataclasses.replace(chunk.ending, chunks=(*chunk.live.stored, *([chunk.text] if chunk.pieces else ())))
+                 for chunk in ending if chunk.ending is not None])
             self.transactions += 1
+            for chunk, final in zip(ending, finals, strict=True):
+                chunk.final = final
             return batch
         except Exception as exc:
             if len(batch) == 1:
@@ -191,6 +243,7 @@ class _Held:
     since: float
     pieces: list[str] = dataclasses.field(default_factory=list)
     due: bool = False
+    ending: ReplyEnding | None = None  # the reply ends with them (`finish`)
 
 
 @dataclasses.dataclass
@@ -198,4 +251,6 @@ class _Chunk:
     live: LiveReply
     index: int  # from 1, in the reply
     text: str
-    pieces: int  # how many queued pieces it joins
+    pieces: int  # how many queued pieces it joins (none: only the reply's ending is stored)
+    ending: ReplyEnding | None = None
+    final: Any = None  # the message the reply became, once its ending is stored

@@ -75,6 +75,11 @@ class Metrics:
         self._calls: Callable[[str, str], Counter] = functools.cache(self.rpcs.labels)
         self._durations: Callable[[str], Histogram] = functools.cache(self.rpc_seconds.labels)
         self._open_streams: Callable[[str], Gauge] = functools.cache(self.open_streams.labels)
+        # The same for what every task (each chat reply) reports: few keys, the registered kinds and their states.
+        self._live_tasks: Callable[[str, str], Gauge] = functools.cache(self.tasks.labels)
+        self._ended_tasks: Callable[[str, str], Counter] = functools.cache(self.tasks_finished.labels)
+        self._queue_waits: Callable[[str], Histogram] = functools.cache(self.queue_wait.labels)
+        self._first_chunks: Callable[[str], Histogram] = functools.cache(self.first_chunk.labels)
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -95,11 +100,17 @@ class Metrics:
 
     def task_state(self, kind: str, previous: str | None, state: str) -> None:
         if previous in LIVE_STATES:
-            self.tasks.labels(kind, previous).dec()
+            self._live_tasks(kind, previous).dec()
         if state in LIVE_STATES:
-            self.tasks.labels(kind, state).inc()
+            self._live_tasks(kind, state).inc()
         else:
-            self.tasks_finished.labels(kind, state).inc()
+            self._ended_tasks(kind, state).inc()
+
+    def task_queue_wait(self, kind: str, seconds: float) -> None:
+        self._queue_waits(kind).observe(seconds)
+
+    def engine_first_chunk(self, engine: str, seconds: float) -> None:
+        self._first_chunks(engine).observe(seconds)
 
     # --- the endpoint ------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ class Observability:
             self.metrics.engine_seconds.labels(operation, outcome).observe(time.perf_counter() - started)
 
     def first_chunk(self, engine: str, seconds: float) -> None:
-        self.metrics.first_chunk.labels(engine).observe(seconds)
+        self.metrics.engine_first_chunk(engine, seconds)
 
     def tts_real_time_factor(self, seconds_spent: float, audio_seconds: float) -> None:
         if audio_seconds > 0:
@@ -60,7 +60,7 @@ class Observability:
         self.metrics.task_state(kind, previous, state)
 
     def queue_wait(self, kind: str, seconds: float) -> None:
-        self.metrics.queue_wait.labels(kind).observe(seconds)
+        self.metrics.task_queue_wait(kind, seconds)
 
     def stage_unit(self, kind: str, stage: str, seconds: float) -> None:
         self.metrics.stage_seconds.labels(kind, stage).observe(seconds)

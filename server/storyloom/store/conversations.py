@@ -31,9 +31,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
+from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
-from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled, one_fetch
+from storyloom.store.db import (
+    Database,
+    bound_values,
+    changed_rows,
+    completes_when_cancelled,
+    one_fetch,
+    one_transaction,
+)
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
@@ -90,6 +98,7 @@ class SqlConversationRepository:
             await session.execute(delete(MessageRow).where(MessageRow.conversation_id == conversation_id))
             await session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
 
+    @one_transaction
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
         quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
@@ -177,11 +186,21 @@ class SqlConversationRepository:
             session.add(ReplyChunkRow(message_id=message_id, seq=seq, text=text))
             return int(seq or 0)
 
-    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
-        if not chunks:
-            return
+    @one_transaction
+    async def append_chunks(self, chunks: Sequence[tuple[str, int, str]],
+                            endings: Sequence[ReplyEnding] = ()) -> builtins.list[Message]:
+        if not chunks and not endings:
+            return []
         rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
-        await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows), one_statement=True)
+
+        def append(connection: Connection) -> builtins.list[Message]:
+            if rows:
+                connection.execute(_INSERT_CHUNKS, rows)
+            return [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
+                            input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
+                            texts=ending.chunks) for ending in endings]
+
+        return await self._db.transaction(append, one_statement=not endings)
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -189,6 +208,7 @@ class SqlConversationRepository:
                 ReplyChunkRow.message_id == message_id, ReplyChunkRow.seq > after_index).order_by(ReplyChunkRow.seq))
             return list(rows)
 
+    @one_transaction
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None,
                              stored: Sequence[str] | None = None) -> Message:
@@ -197,14 +217,8 @@ class SqlConversationRepository:
             # the writer knows them.
             texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
-            row = connection.execute(_FINISH_MESSAGE, {
-                "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
-                "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
-                "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
-                "set_chunk_count": len(texts)}).one_or_none()
-            if row is None:
-                raise LookupError(message_id)
-            return _message(row)
+            return _finish(connection, message_id, state=state, finish_reason=finish_reason,
+                           input_tokens=input_tokens, output_tokens=output_tokens, error=error, texts=texts)
 
         # With the chunks known, the end is one statement: on PostgreSQL its own transaction, one round trip.
         return await self._db.transaction(finish, one_statement=stored is not None)
@@ -225,6 +239,19 @@ class SqlConversationRepository:
         async with self._db.begin() as session:
             rows = await session.scalars(select(MessageRow).where(MessageRow.state == "GENERATING"))
             return [_message(r) for r in rows]
+
+
+def _finish(connection: Connection, message_id: str, *, state: str, finish_reason: str, input_tokens: int,
+            output_tokens: int, error: TaskError | None, texts: Sequence[str]) -> Message:
+    """Ends the reply, its text and chunk count those of `texts` (all its chunks); LookupError if it is gone."""
+    row = connection.execute(_FINISH_MESSAGE, {
+        "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
+        "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
+        "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
+        "set_chunk_count": len(texts)}).one_or_none()
+    if row is None:
+        raise LookupError(message_id)
+    return _message(row)
 
 
 async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) -> builtins.list[Message]:

@@ -78,9 +78,11 @@ async def run_to_completion(work: Awaitable[T]) -> T:
 def completes_when_cancelled(cls: C) -> C:
     """Class decorator for repositories: each public coroutine method runs to completion when its caller is
     cancelled (`run_to_completion`), so no transaction is ever cut short by a cancellation. Methods marked
-    `one_fetch` are left as they are: `Database.fetch` completes by itself."""
+    `one_fetch` or `one_transaction` are left as they are: `Database.fetch` and `Database.transaction` complete by
+    themselves."""
     for name, method in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.iscoroutinefunction(method) and not getattr(method, "_one_fetch", 0):
+        if (not name.startswith("_") and inspect.iscoroutinefunction(method)
+                and not getattr(method, "_completes_by_itself", False)):
             setattr(cls, name, _completing(method))
     return cls
 
@@ -91,7 +93,15 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 def one_fetch(method: F) -> F:
     """Marks a repository method whose only database work is one `Database.fetch`. The hot reads wear it: they
     then cost no task of their own per call (`run_to_completion` makes one), and on SQLite none at all."""
-    method._one_fetch = True  # type: ignore[attr-defined]
+    method._completes_by_itself = True  # type: ignore[attr-defined]
+    return method
+
+
+def one_transaction(method: F) -> F:
+    """Marks a repository method whose only database work is one `Database.transaction`, awaited last. The hot writes
+    wear it: on SQLite they then run inline with no task of their own (`run_to_completion` made one per call, and
+    two more passes of the event loop before the caller went on)."""
+    method._completes_by_itself = True  # type: ignore[attr-defined]
     return method
 
 
@@ -234,10 +244,15 @@ class Database:
 
         `one_statement`: `work` writes in one statement (an executemany counts as one: asyncpg makes it atomic),
         and may only read after it; on PostgreSQL that statement is then its own transaction (autocommit): one round
-        trip instead of three (BEGIN, it, COMMIT)."""
+        trip instead of three (BEGIN, it, COMMIT).
+
+        It completes when its caller is cancelled (the caller hears of it after the commit or the rollback), so a
+        repository method whose only database work it is needs no `run_to_completion` of its own
+        (`one_transaction`)."""
         if one_statement and self._autocommit is not None:
-            async with self._autocommit.connect() as connection:
-                return await connection.run_sync(work)
+            return await run_to_completion(self._autocommitted(work))
+        # A caller cancelled while it waits for its turn has started nothing; the inline transaction awaits nothing
+        # (no cancellation can cut it short), and the threaded one runs to completion.
         async with self._writers:
             if self._inline_writer is not None:
                 try:
@@ -250,20 +265,28 @@ class Database:
                 else:
                     self._checkpoint_if_due()
                     return done
-            for retry in (True, False):
-                async with self.engine.connect() as connection:
-                    await connection.begin()
-                    try:
-                        done = await connection.run_sync(work)
-                    except DBAPIError as exc:
-                        # The connection died before the commit (the server restarted, or ended it): nothing was
-                        # stored, and the pool was emptied of the connections it had then. Once more on a new one.
-                        if retry and exc.connection_invalidated:
-                            continue
-                        raise
-                    await connection.commit()
-                    return done
-            raise AssertionError("unreachable")  # (the last try returns or raises)
+            return await run_to_completion(self._threaded(work))
+
+    async def _autocommitted(self, work: Callable[[Connection], T]) -> T:
+        assert self._autocommit is not None
+        async with self._autocommit.connect() as connection:
+            return await connection.run_sync(work)
+
+    async def _threaded(self, work: Callable[[Connection], T]) -> T:
+        for retry in (True, False):
+            async with self.engine.connect() as connection:
+                await connection.begin()
+                try:
+                    done = await connection.run_sync(work)
+                except DBAPIError as exc:
+                    # The connection died before the commit (the server restarted, or ended it): nothing was
+                    # stored, and the pool was emptied of the connections it had then. Once more on a new one.
+                    if retry and exc.connection_invalidated:
+                        continue
+                    raise
+                await connection.commit()
+                return done
+        raise AssertionError("unreachable")  # (the last try returns or raises)
 
     def _inline_connection(self) -> Connection:
         """The inline writer's connection, kept open between transactions (a checkout and a reset each cost more

@@ -47,7 +47,7 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch
+from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch, one_transaction
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
 
@@ -93,6 +93,7 @@ class SqlTaskRepository:
         rows = await self._db.fetch(_GET, {"task_id": task_id})
         return _task(rows[0]) if rows else None
 
+    @one_transaction
     async def append_event(self, task_id: str, update: TaskUpdate, now: dt.datetime,
                            fence: TaskFence | None = None) -> tuple[Task, TaskEvent]:
         postgres = not self._db.is_sqlite
@@ -106,6 +107,7 @@ class SqlTaskRepository:
         # On PostgreSQL the update and its event are one statement: its own transaction, one round trip.
         return await self._db.transaction(append, one_statement=postgres)
 
+    @one_transaction
     async def claim(self, claims: Sequence[tuple[str, int | None]], owner: str, now: dt.datetime,
                     messages: tuple[str, str]) -> builtins.list[tuple[Task, TaskEvent]]:
         if not claims:
@@ -330,8 +332,10 @@ def _fenced(fence: TaskFence) -> list[ColumnElement[bool]]:
 
 def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned: bool) -> list[ColumnElement[bool]]:
     """What a fence asks of the task's row: a state among `states`, and this attempt and owner (values, or bind
-    parameters in a statement built once) unless None, or no owner."""
-    conditions: list[ColumnElement[bool]] = [TaskRow.state.in_(states)]
+    parameters in a statement built once) unless None, or no owner. The states are compared one by one, not with
+    `in_`: SQLAlchemy expands an IN's list into the SQL text at every execution, even of a statement built once
+    (about a fifth of the cost of a task's end on SQLite)."""
+    conditions: list[ColumnElement[bool]] = [or_(*(TaskRow.state == state for state in states))]
     if attempt is not None:
         conditions.append(TaskRow.attempt == attempt)
     if owner is not None:

@@ -653,3 +653,22 @@ async def test_sample_conversations(engine: OfflineStoryteller, messages: list[s
         assert_plain(reply)
         assert reply.count("?") <= 1 or "joke" in reply
         assert len(reply.split()) < 120
+
+
+async def test_a_short_conversation_is_read_on_the_event_loop_and_a_long_one_in_a_thread(
+        engine: OfflineStoryteller, monkeypatch: pytest.MonkeyPatch) -> None:
+    hops: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(function, *args):  # type: ignore[no-untyped-def]
+        hops.append(function)
+        return await to_thread(function, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    short = ChatRequest(SYSTEM, [ChatTurn("user", "a fox named Luna in a magical forest")])
+    text, _ = await stream(engine, short)
+    assert hops == [] and text == engine.reply_text(short)  # a thread hop cost the loop more than the reading
+    turns = [ChatTurn("user" if i % 2 == 0 else "assistant", f"a fox named Luna, part {i}") for i in range(15)]
+    long = ChatRequest(SYSTEM, turns)
+    text, _ = await stream(engine, long)
+    assert len(hops) == 1 and text == engine.reply_text(long)

@@ -24,7 +24,17 @@ from sqlalchemy.exc import IntegrityError
 from storyloom.domain.accounts import Accounts, User
 from storyloom.domain.errors import Unauthenticated
 from storyloom.domain.media import MediaItem
-from storyloom.domain.tasks import Task, TaskError, TaskEvent, TaskPart, TaskResult, TaskState, TaskUpdate
+from storyloom.domain.tasks import (
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskFence,
+    TaskFenced,
+    TaskPart,
+    TaskResult,
+    TaskState,
+    TaskUpdate,
+)
 from storyloom.store.accounts import SqlAccountRepository
 from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.media import SqlMediaRepository
@@ -155,6 +165,29 @@ async def test_a_created_task_and_its_first_event_read_back_as_stored(tasks):
     assert got.checkpoint == {} and got.result is None and got.error is None and got.eta is None
     assert await tasks.events_after(task.id, 0, 10) == [first]
     assert await tasks.get("no-such-task") is None
+
+
+async def test_a_fenced_task_write_is_not_rewritten_at_each_execution(tasks, db):
+    """A task's writes under a fence (a claim, a chat reply's end) are statements built once: SQLAlchemy reuses
+    their SQL as compiled, with nothing to expand into it per call (an IN of the fence's states was)."""
+    task = await add_task(tasks)
+    expanded: list[frozenset[Any]] = []
+
+    def heard(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "WITH")):
+            expanded.append(frozenset(context.compiled.post_compile_params))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", heard)
+    try:
+        await tasks.append_event(task.id, TaskUpdate(state=TaskState.RUNNING, attempt=1, owner="w"), T0,
+                                 TaskFence(states=(TaskState.PENDING,)))
+        await tasks.append_event(task.id, TaskUpdate(state=TaskState.SUCCEEDED, end_time=T0), T0,
+                                 TaskFence(states=(TaskState.RUNNING,), attempt=1, owner="w"))
+        with pytest.raises(TaskFenced):
+            await tasks.append_event(task.id, TaskUpdate(message="late"), T0, TaskFence())  # (any live state)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", heard)
+    assert len(expanded) == 3 and not any(expanded)
 
 
 async def test_each_appended_event_takes_the_next_sequence_and_snapshots_the_task(tasks):

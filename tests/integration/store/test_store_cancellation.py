@@ -84,6 +84,63 @@ async def test_cancelled_writes_leave_no_lock_no_torn_write_and_no_discarded_con
         assert await idle_in_transaction(database_url) == []
 
 
+async def test_cancelled_hot_writes_are_whole_or_absent_and_leave_no_lock(db: Database, database_url: str) -> None:
+    """The hot writes (`one_transaction`: no task of their own) are cancelled while they wait for their turn and,
+    on PostgreSQL and SQLite's threaded way, inside their transaction: each is stored whole or not at all."""
+    repo = SqlConversationRepository(db)
+    conversation, reply = await a_reply(repo, db)
+    discarded = discarded_connections(db)
+    rng = random.Random(4321)
+    indexes = iter(range(1, 1_000_000))
+
+    async def write_chunks() -> None:
+        while True:
+            index = next(indexes)
+            await repo.append_chunks([(reply.id, index, f"{index} ")])
+            await asyncio.sleep(0)  # (inline on SQLite, a write need not give the loop a turn)
+
+    for round_number in range(ROUNDS // 3):
+        writers = [asyncio.create_task(write_chunks()) for _ in range(3)]
+        await asyncio.sleep(rng.uniform(0, 0.01))
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
+        started = time.monotonic()
+        await asyncio.wait_for(repo.update(conversation.id, title=f"round {round_number}"), PROMPT_WRITE_SECONDS * 3)
+        assert time.monotonic() - started < PROMPT_WRITE_SECONDS, f"round {round_number}: a write waited for a lock"
+        del writers
+
+    assert discarded == [], "a cancellation cut a statement short and its connection was thrown away"
+    assert [text for text in await repo.chunks(reply.id, 0)]  # some were stored
+    async with db.begin() as session:
+        texts = (await session.scalars(select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == reply.id))).all()
+    assert all(text.strip().isdigit() for text in texts)  # no torn write
+    if not db.is_sqlite:
+        assert await idle_in_transaction(database_url) == []
+
+
+async def test_a_hot_write_on_sqlite_runs_inline_without_a_task_of_its_own(tmp_path) -> None:
+    """On SQLite (synchronous=NORMAL) a chat send's writes run on the event loop: a task per call (and two passes of
+    the loop) cost more than the write itself."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await db.migrate()
+    try:
+        repo = SqlConversationRepository(db)
+        _, reply = await a_reply(repo, db)
+        created: list[object] = []
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda loop, coro: created.append(coro) or asyncio.Task(coro, loop=loop))
+        try:
+            await repo.append_chunks([(reply.id, 1, "Once ")])
+            await repo.finish_message(reply.id, state="COMPLETE", finish_reason="STOP", input_tokens=1,
+                                      output_tokens=1, error=None, stored=["Once "])
+        finally:
+            loop.set_task_factory(None)
+        assert created == []
+    finally:
+        await db.close()
+
+
 async def test_a_cancelled_caller_hears_of_it_only_after_the_work_is_done() -> None:
     finished = asyncio.Event()
     release = asyncio.Event()

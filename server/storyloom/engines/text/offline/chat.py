@@ -20,6 +20,7 @@ vocabulary they share.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 from collections.abc import AsyncGenerator, Sequence
@@ -58,20 +59,29 @@ class OfflineStoryteller(OfflineStoryWriter):
         `i * word_delay` after the start, as a model's stream keeps to its pace: the first word goes at once, then
         `WORDS_PER_CHUNK` words at a time, when the last of them is due; a stream the event loop wakes late (a busy
         server) sends every word due by then together."""
-        # Reading a long conversation takes a few milliseconds per message: off the event loop.
-        reply = await asyncio.to_thread(self.reply_text, request)
-        input_tokens = self.count_tokens(" ".join(
-            [request.system_instruction, request.summary, *request.memories, *(t.text for t in request.turns)]))
-        words: list[str] = []
-        counted = 0
+        # Reading a long conversation takes milliseconds: off the event loop. A short one takes a tenth of one, less
+        # than the thread hop cost the loop (and the thread held the interpreter's lock meanwhile anyway).
+        if len(request.turns) <= INLINE_TURNS:
+            reply = self.reply_text(request)
+        else:
+            reply = await asyncio.to_thread(self.reply_text, request)
+        input_tokens = _tokens(_word_count(request.system_instruction) + sum(
+            _word_count(text, cached=False) for text in (request.summary, *request.memories,
+                                                         *(t.text for t in request.turns))))
+        words: list[str] = re.findall(r"\S+\s*", reply)
+        counted = _word_count(reply, cached=False)
         finish: FinishReason = "STOP"
-        for word in re.findall(r"\S+\s*", reply):
-            counted_with = counted + len(_WORDS_FOR_TOKENS.findall(word))
-            if _tokens(counted_with) > request.max_output_tokens:
-                finish = "MAX_TOKENS"
-                break
-            words.append(word)
-            counted = counted_with
+        if _tokens(counted) > request.max_output_tokens:  # (rare: the words that fit, counted one by one)
+            fitting: list[str] = []
+            counted = 0
+            for word in words:
+                counted_with = counted + _word_count(word, cached=False)
+                if _tokens(counted_with) > request.max_output_tokens:
+                    finish = "MAX_TOKENS"
+                    break
+                fitting.append(word)
+                counted = counted_with
+            words = fitting
         if not request.paced or not self.word_delay:
             for word in words:
                 yield TextDelta(word)
@@ -110,6 +120,20 @@ class OfflineStoryteller(OfflineStoryWriter):
 
     async def aclose(self) -> None:
         return None
+
+
+# Conversations of at most this many turns are read on the event loop (about 0.1-0.2 ms), longer ones in a thread.
+INLINE_TURNS = 6
+
+
+def _word_count(text: str, *, cached: bool = True) -> int:
+    """The words `count_tokens` counts in `text`; `cached`: a text that recurs (the system instruction)."""
+    return _cached_word_count(text) if cached else len(_WORDS_FOR_TOKENS.findall(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_word_count(text: str) -> int:
+    return len(_WORDS_FOR_TOKENS.findall(text))
 
 
 # A timer may fire a little before its time (the loop's clock resolution): a word due within this share of a pace
