@@ -30,13 +30,21 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
+from storyloom.domain.conversations import (
+    REPLY,
+    Conversation,
+    Message,
+    MessageQuota,
+    MessageState,
+    QuotaExceeded,
+)
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
 from storyloom.store.db import Database, bound_values, changed_rows, completes_when_cancelled, one_fetch
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
+from storyloom.store.pg_notifier import CHANNEL, notice
 from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
@@ -48,6 +56,9 @@ MESSAGES = cast("Table", MessageRow.__table__)
 class SqlConversationRepository:
     def __init__(self, db: Database):
         self._db = db
+        # On PostgreSQL a reply's chunks and its end announce the reply to every replica in the statement that
+        # stores them (a NOTIFY, heard when it commits): a round trip and a statement fewer per chunk.
+        self.announces_replies = not db.is_sqlite
 
     async def create(self, conversation: Conversation, request_id: str) -> Conversation:
         existing = await self._db.insert_once([ConversationRow(
@@ -180,6 +191,11 @@ class SqlConversationRepository:
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]]) -> None:
         if not chunks:
             return
+        if self.announces_replies:
+            message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
+            await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS_ANNOUNCED, {
+                "message_ids": message_ids, "indexes": indexes, "texts": texts}), one_statement=True)
+            return
         rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
         await self._db.transaction(lambda connection: connection.execute(_INSERT_CHUNKS, rows), one_statement=True)
 
@@ -197,7 +213,7 @@ class SqlConversationRepository:
             # the writer knows them.
             texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
-            row = connection.execute(_FINISH_MESSAGE, {
+            row = connection.execute(_FINISH_MESSAGE_ANNOUNCED if self.announces_replies else _FINISH_MESSAGE, {
                 "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
                 "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
                 "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
@@ -299,6 +315,15 @@ _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id
                    .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
                                           "text", "chunk_count"))
                    .returning(*MESSAGES.c))
+# PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
+_INSERT_CHUNKS_ANNOUNCED = text(
+    "WITH stored AS (INSERT INTO reply_chunks (message_id, seq, text) "
+    "SELECT * FROM unnest(CAST(:message_ids AS varchar[]), CAST(:indexes AS integer[]), CAST(:texts AS text[])) "
+    "RETURNING message_id) "
+    "SELECT pg_notify(:channel, :prefix || message_id) FROM (SELECT DISTINCT message_id FROM stored) AS replies"
+).bindparams(channel=CHANNEL, prefix=f"{REPLY}\n")
+_FINISHED = _FINISH_MESSAGE.cte("finished")
+_FINISH_MESSAGE_ANNOUNCED = select(*_FINISHED.c, notice(REPLY, _FINISHED.c.id))
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, func, literal, text
 
 from storyloom.domain.ports.notifier import Listener, LocalNotifier, Subscription
 from storyloom.store.db import Database
@@ -24,6 +24,12 @@ RECONNECT_SECONDS = 1.0
 RECHECK_SECONDS = 300.0
 # Every notice due, in the order published: one statement.
 NOTIFY_ALL = text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload")
+
+
+def notice(channel: str, key: ColumnElement[str]) -> ColumnElement[Any]:
+    """A notice of (channel, key) sent from inside a write's own statement (a column of what it selects): heard by
+    every replica when the write commits, never before, and with no statement of its own."""
+    return func.pg_notify(CHANNEL, literal(f"{channel}\n") + key)
 
 
 class PostgresNotifier:
@@ -86,6 +92,11 @@ class PostgresNotifier:
             self._sender = None
             _sent(due + self._due)
             self._due = []
+
+    def tell_here(self, channel: str, key: str) -> None:
+        """The store announced the change in its own statement: this process's subscribers are woken now, not on
+        its echo (which comes too: a second wake only reads again)."""
+        self._local.deliver(channel, key)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:

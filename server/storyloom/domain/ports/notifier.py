@@ -53,6 +53,10 @@ class Notifier(Protocol):
     async def publish(self, channel: str, key: str) -> None:
         """Announces that something under (channel, key) changed; call it after the change is stored."""
 
+    def tell_here(self, channel: str, key: str) -> None:
+        """Wakes this process's subscribers and listeners of (channel, key) only: for a change the store announced
+        to every replica itself, in the statement that stored it (`ConversationRepository.announces_replies`)."""
+
     def subscribe(self, channel: str, key: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Subscribes for the block; subscribe before reading, so no change after the read is missed."""
 
@@ -74,6 +78,9 @@ class LocalNotifier:
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
     async def publish(self, channel: str, key: str) -> None:
+        self.deliver(channel, key)
+
+    def tell_here(self, channel: str, key: str) -> None:
         self.deliver(channel, key)
 
     def deliver(self, channel: str, key: str) -> None:
