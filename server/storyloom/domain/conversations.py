@@ -575,10 +575,12 @@ class Conversations:
             raise
         finally:
             await events.aclose()
+            live = self._chunks.live(message_id)
             self._let_go(message_id, writer_done=True)
-            # Its streams here may have been reading it from memory: they read the store now. (Nothing new was
-            # stored: other replicas heard of every write already.)
-            self._notifier.tell_here(REPLY, message_id)
+            if live is None or live.final is None:
+                # Its streams here may have been reading it from memory, which is let go: they read the store. (A
+                # reply that ended as written keeps its memory for them: its end's notice woke them.)
+                await self._wake(message_id)
 
     def _let_go(self, message_id: str, writer_done: bool) -> None:
         """Forgets a reply's chunks kept in memory once no stream here can still want them: a reply that ended as
@@ -725,7 +727,7 @@ class Conversations:
     async def _announce_stored(self, message_id: str) -> None:
         """The reply's chunks or its end were just stored: streams of it wake."""
         if self._repo.announces_replies:
-            self._notifier.tell_here(REPLY, message_id)
+            self._notifier.announced(REPLY, message_id)
         else:
             await self._wake(message_id)
 

@@ -632,7 +632,7 @@ class TaskRunner:
     async def _announce_stored(self, task_id: str) -> None:
         """The task's claim or its next event was just stored: its watchers wake."""
         if self._repo.announces_tasks:
-            self._notifier.tell_here("task", task_id)
+            self._notifier.announced("task", task_id, store_only=True)  # (`watch` reads the store)
         else:
             await self._notifier.publish("task", task_id)
 

@@ -93,10 +93,13 @@ class PostgresNotifier:
             _sent(due + self._due)
             self._due = []
 
-    def tell_here(self, channel: str, key: str) -> None:
-        """The store announced the change in its own statement: this process's subscribers are woken now, not on
-        its echo (which comes too: a second wake only reads again)."""
-        self._local.deliver(channel, key)
+    def announced(self, channel: str, key: str, *, store_only: bool = False) -> None:
+        """The store sent the notice in its own statement: this process's listeners hear it at once, as for
+        `publish`, and so do its subscribers unless they read only the store (then the echo wakes them)."""
+        if store_only:
+            self._local.tell_listeners(channel, key)
+        else:
+            self._local.deliver(channel, key)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
