@@ -95,6 +95,8 @@ class InMemoryAccountRepository:
 class InMemoryTaskRepository:
     """SqlTaskRepository's behaviour: a task and its events, the next event a snapshot after each update."""
 
+    announces_tasks = False  # one process: the runner tells its watchers itself
+
     def __init__(self) -> None:
         self.tasks: dict[str, Task] = {}
         self.events: dict[str, list[TaskEvent]] = {}

@@ -39,6 +39,8 @@ from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
 
+# The notifier's channel of a reply's changes, keyed by the reply's id: streams of it wait on it.
+REPLY = "reply"
 REPLY_KIND = "conversation.reply"
 MAX_MESSAGE_CHARS = 4000
 # The window of the per-user message limit (ConversationLimits.messages_per_minute).
@@ -137,6 +139,10 @@ class QuotaExceeded(Exception):
 
 
 class ConversationRepository(Protocol):
+    # Whether storing a reply's chunks (`append_chunks`) or its end (`finish_message`) announces the reply to every
+    # replica in the write itself (on REPLY, when it commits): then only this process's streams are told after it.
+    announces_replies: bool
+
     async def create(self, conversation: Conversation, request_id: str) -> Conversation: ...
 
     async def get(self, conversation_id: str) -> Conversation | None: ...
@@ -237,7 +243,7 @@ class Conversations:
         self._tasks = tasks
         self._engine = engine
         self._limits = limits
-        self._chunks = ChunkWriter(repository, self._wake)
+        self._chunks = ChunkWriter(repository, self._announce_stored)
         self._admission = ReplyAdmission(limits.admitted_replies)
         self._readers: dict[str, int] = {}  # message id -> streams of it open in this process
         # Replies sent from this process whose writer has not started: reply id -> (conversation, user message, reply)
@@ -399,7 +405,7 @@ class Conversations:
                             just_sent: tuple[Message, Message] | None) -> AsyncGenerator[ReplyEvent]:
         if just_sent is None:  # a re-attach: a reply whose stream went away elsewhere is read again
             await self._notifier.publish("reply.attached", message_id)
-        async with self._notifier.subscribe("reply", message_id) as changed:  # before reading: no notice is lost
+        async with self._notifier.subscribe(REPLY, message_id) as changed:  # before reading: no notice is lost
             user_message: Message | None
             if just_sent is not None:
                 user_message, reply = just_sent
@@ -571,8 +577,12 @@ class Conversations:
             raise
         finally:
             await events.aclose()
+            live = self._chunks.live(message_id)
             self._let_go(message_id, writer_done=True)
-            await self._wake(message_id)
+            if live is None or live.final is None:
+                # Its streams here may have been reading it from memory, which is let go: they read the store. (A
+                # reply that ended as written keeps its memory for them: its end's notice woke them.)
+                await self._wake(message_id)
 
     def _let_go(self, message_id: str, writer_done: bool) -> None:
         """Forgets a reply's chunks kept in memory once no stream here can still want them: a reply that ended as
@@ -706,7 +716,7 @@ class Conversations:
                                                 stored=stored)
         if live is not None:
             live.final = final
-        await self._wake(message_id)
+        await self._announce_stored(message_id)
 
     async def _task_settled(self, user_id: str, task_id: str) -> None:
         """Waits for the reply's task to record its end as well (it does so right after the reply's), so a
@@ -721,7 +731,14 @@ class Conversations:
         return before[0] if before and before[0].role == "user" else None
 
     async def _wake(self, message_id: str) -> None:
-        await self._notifier.publish("reply", message_id)
+        await self._notifier.publish(REPLY, message_id)
+
+    async def _announce_stored(self, message_id: str) -> None:
+        """The reply's chunks or its end were just stored: streams of it wake."""
+        if self._repo.announces_replies:
+            self._notifier.announced(REPLY, message_id)
+        else:
+            await self._wake(message_id)
 
 
 def request_tokens(engine: TextEngine, request: ChatRequest) -> int:

@@ -175,6 +175,10 @@ class NewTask:
 class TaskRepository(Protocol):
     """What the runner needs from storage. Implemented in storyloom.store."""
 
+    # Whether `append_event` and `claim` announce the task to every replica in the write itself (on the notifier's
+    # "task" channel, when it commits): then the runner only tells this process's watchers after it.
+    announces_tasks: bool
+
     async def count_live(self, user_id: str) -> int:
         """How many of the user's tasks are PENDING or RUNNING."""
 

@@ -482,7 +482,7 @@ class TaskRunner:
                     done.set_result(claimed.get(task_id))
                 # Announced while the claimed tasks start: their watchers read the store, whatever the order of the
                 # notices (a NOTIFY on PostgreSQL is a round trip the first text of a reply need not wait for).
-                await asyncio.gather(*(self._notifier.publish("task", task_id) for task_id in claimed),
+                await asyncio.gather(*(self._announce_stored(task_id) for task_id in claimed),
                                      return_exceptions=True)
         finally:
             self._claim_writer = None
@@ -626,8 +626,15 @@ class TaskRunner:
             if len(self._ended_here) > ENDED_HERE_KEPT:
                 self._ended_here.popitem(last=False)
         self._count(task)
-        await self._notifier.publish("task", task_id)
+        await self._announce_stored(task_id)
         return task, event
+
+    async def _announce_stored(self, task_id: str) -> None:
+        """The task's claim or its next event was just stored: its watchers wake."""
+        if self._repo.announces_tasks:
+            self._notifier.announced("task", task_id, store_only=True)  # (`watch` reads the store)
+        else:
+            await self._notifier.publish("task", task_id)
 
     def _count(self, task: Task) -> None:
         """Tells telemetry when a task's state changed (tasks by kind and state, as this process sees them)."""

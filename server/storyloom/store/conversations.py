@@ -30,7 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
+from storyloom.domain.conversations import (
+    REPLY,
+    Conversation,
+    Message,
+    MessageQuota,
+    MessageState,
+    QuotaExceeded,
+)
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, TaskError
@@ -45,6 +52,7 @@ from storyloom.store.db import (
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
+from storyloom.store.pg_notifier import CHANNEL, notice
 from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
@@ -56,6 +64,9 @@ MESSAGES = cast("Table", MessageRow.__table__)
 class SqlConversationRepository:
     def __init__(self, db: Database):
         self._db = db
+        # On PostgreSQL a reply's chunks and its end announce the reply to every replica in the statement that
+        # stores them (a NOTIFY, heard when it commits): a round trip and a statement fewer per chunk.
+        self.announces_replies = not db.is_sqlite
 
     async def create(self, conversation: Conversation, request_id: str) -> Conversation:
         existing = await self._db.insert_once([ConversationRow(
@@ -191,14 +202,19 @@ class SqlConversationRepository:
                             endings: Sequence[ReplyEnding] = ()) -> builtins.list[Message]:
         if not chunks and not endings:
             return []
-        rows = [{"message_id": message_id, "seq": index, "text": text} for message_id, index, text in chunks]
+        announced = self.announces_replies
 
         def append(connection: Connection) -> builtins.list[Message]:
-            if rows:
-                connection.execute(_INSERT_CHUNKS, rows)
+            if chunks and announced:  # one INSERT ... SELECT FROM unnest, with the notice of each reply
+                message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
+                connection.execute(_INSERT_CHUNKS_ANNOUNCED,
+                                   {"message_ids": message_ids, "indexes": indexes, "texts": texts})
+            elif chunks:
+                connection.execute(_INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
+                                                    for message_id, index, text in chunks])
             return [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
                             input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
-                            texts=ending.chunks) for ending in endings]
+                            texts=ending.chunks, announced=announced) for ending in endings]
 
         return await self._db.transaction(append, one_statement=not endings)
 
@@ -218,7 +234,8 @@ class SqlConversationRepository:
             texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
             return _finish(connection, message_id, state=state, finish_reason=finish_reason,
-                           input_tokens=input_tokens, output_tokens=output_tokens, error=error, texts=texts)
+                           input_tokens=input_tokens, output_tokens=output_tokens, error=error, texts=texts,
+                           announced=self.announces_replies)
 
         # With the chunks known, the end is one statement: on PostgreSQL its own transaction, one round trip.
         return await self._db.transaction(finish, one_statement=stored is not None)
@@ -242,9 +259,10 @@ class SqlConversationRepository:
 
 
 def _finish(connection: Connection, message_id: str, *, state: str, finish_reason: str, input_tokens: int,
-            output_tokens: int, error: TaskError | None, texts: Sequence[str]) -> Message:
-    """Ends the reply, its text and chunk count those of `texts` (all its chunks); LookupError if it is gone."""
-    row = connection.execute(_FINISH_MESSAGE, {
+            output_tokens: int, error: TaskError | None, texts: Sequence[str], announced: bool) -> Message:
+    """Ends the reply, its text and chunk count those of `texts` (all its chunks), with its notice when `announced`
+    (the repository's `announces_replies`); LookupError if it is gone."""
+    row = connection.execute(_FINISH_MESSAGE_ANNOUNCED if announced else _FINISH_MESSAGE, {
         "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
         "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
         "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
@@ -326,6 +344,15 @@ _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id
                    .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
                                           "text", "chunk_count"))
                    .returning(*MESSAGES.c))
+# PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
+_INSERT_CHUNKS_ANNOUNCED = text(
+    "WITH stored AS (INSERT INTO reply_chunks (message_id, seq, text) "
+    "SELECT * FROM unnest(CAST(:message_ids AS varchar[]), CAST(:indexes AS integer[]), CAST(:texts AS text[])) "
+    "RETURNING message_id) "
+    "SELECT pg_notify(:channel, :prefix || message_id) FROM (SELECT DISTINCT message_id FROM stored) AS replies"
+).bindparams(channel=CHANNEL, prefix=f"{REPLY}\n")
+_FINISHED = _FINISH_MESSAGE.cte("finished")
+_FINISH_MESSAGE_ANNOUNCED = select(*_FINISHED.c, notice(REPLY, _FINISHED.c.id))
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, func, literal, text
 
 from storyloom.domain.ports.notifier import Listener, LocalNotifier, Subscription
 from storyloom.store.db import Database
@@ -24,6 +24,12 @@ RECONNECT_SECONDS = 1.0
 RECHECK_SECONDS = 300.0
 # Every notice due, in the order published: one statement.
 NOTIFY_ALL = text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload")
+
+
+def notice(channel: str, key: ColumnElement[str]) -> ColumnElement[Any]:
+    """A notice of (channel, key) sent from inside a write's own statement (a column of what it selects): heard by
+    every replica when the write commits, never before, and with no statement of its own."""
+    return func.pg_notify(CHANNEL, literal(f"{channel}\n") + key)
 
 
 class PostgresNotifier:
@@ -86,6 +92,14 @@ class PostgresNotifier:
             self._sender = None
             _sent(due + self._due)
             self._due = []
+
+    def announced(self, channel: str, key: str, *, store_only: bool = False) -> None:
+        """The store sent the notice in its own statement: this process's listeners hear it at once, as for
+        `publish`, and so do its subscribers unless they read only the store (then the echo wakes them)."""
+        if store_only:
+            self._local.tell_listeners(channel, key)
+        else:
+            self._local.deliver(channel, key)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:

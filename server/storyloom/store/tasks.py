@@ -50,6 +50,7 @@ from storyloom.domain.task_types import (
 from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch, one_transaction
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
+from storyloom.store.pg_notifier import notice
 
 # The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
 TASKS = cast("Table", TaskRow.__table__)
@@ -79,6 +80,10 @@ def _list_query(states: bool, kind: bool, after: bool) -> Select[Any]:
 class SqlTaskRepository:
     def __init__(self, db: Database):
         self._db = db
+        # On PostgreSQL an event's write and a claim announce their tasks in their own statement (a NOTIFY, heard
+        # when it commits): a statement and a round trip fewer each. (SQLite serves one process: the runner tells
+        # it.)
+        self.announces_tasks = not db.is_sqlite
 
     async def create(self, task: Task, first_event: TaskEvent) -> tuple[Task, bool]:
         existing = await self._db.insert_once([_task_row(task), _event_row(first_event)], task.request_id)
@@ -230,15 +235,15 @@ def _claim_statement() -> Update:
 
 
 def _claim_with_events() -> Select[Any]:
-    """`_CLAIM` and the insert of each claimed task's event (`TaskEvent.of` the task, now) in one statement, for
-    PostgreSQL: a statement is a transaction of its own there, so the claim costs one round trip."""
+    """`_CLAIM`, the insert of each claimed task's event (`TaskEvent.of` the task, now) and its notice in one
+    statement, for PostgreSQL: a statement is a transaction of its own there, so the claim costs one round trip."""
     claimed = _claim_statement().cte("claimed")
     c = claimed.c
     events = insert(EVENTS).from_select(
         ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
         select(c.id, c.last_sequence, bindparam("now", type_=EVENTS.c.create_time.type), c.state, c.stage,
                c.percent, c.message, c.eta, null(), null()))
-    return select(claimed).add_cte(events.cte("claim_events"))
+    return select(claimed, notice("task", c.id)).add_cte(events.cte("claim_events"))
 
 
 _CLAIM = _claim_statement()
@@ -294,7 +299,8 @@ def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bo
 def _append_with_event_statement(columns: tuple[str, ...],
                                  fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Select[Any]:
     """`_append_statement` and the insert of its event (`TaskEvent.of` the row, at `event_create_time`, with
-    `event_error` and `event_part`) in one statement, for PostgreSQL; it returns the row as updated."""
+    `event_error` and `event_part`) and the task's notice in one statement, for PostgreSQL; it returns the row as
+    updated."""
     updated = _append_statement(columns, fence).cte("updated")
     c = updated.c
     event = insert(EVENTS).from_select(
@@ -302,7 +308,7 @@ def _append_with_event_statement(columns: tuple[str, ...],
         select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
                c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
                bindparam("event_part", type_=EVENTS.c.part.type)))
-    return select(updated).add_cte(event.cte("appended_event"))
+    return select(updated, notice("task", c.id)).add_cte(event.cte("appended_event"))
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:

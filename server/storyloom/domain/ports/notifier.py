@@ -53,6 +53,12 @@ class Notifier(Protocol):
     async def publish(self, channel: str, key: str) -> None:
         """Announces that something under (channel, key) changed; call it after the change is stored."""
 
+    def announced(self, channel: str, key: str, *, store_only: bool = False) -> None:
+        """What `publish` does but send the notice: the store sent it to every replica itself, in the statement that
+        stored the change (`ConversationRepository.announces_replies`, `TaskRepository.announces_tasks`). Its echo
+        may come before the writer's call returns, so this process's subscribers are woken now too (they may look
+        at what the writer keeps in memory), unless they read `store_only`, which the echo finds committed."""
+
     def subscribe(self, channel: str, key: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """Subscribes for the block; subscribe before reading, so no change after the read is missed."""
 
@@ -74,6 +80,9 @@ class LocalNotifier:
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
     async def publish(self, channel: str, key: str) -> None:
+        self.deliver(channel, key)
+
+    def announced(self, channel: str, key: str, *, store_only: bool = False) -> None:
         self.deliver(channel, key)
 
     def deliver(self, channel: str, key: str) -> None:
