@@ -42,7 +42,7 @@ from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
 from storyloom.store.tasks import SqlTaskRepository, task_rows
 from tests.support import task_kinds
 from tests.support.databases import database_away
-from tests.support.waiting import wait_until
+from tests.support.waiting import read_until, wait_until
 
 USER = "u1"
 GATED = "test.gated"
@@ -650,3 +650,24 @@ async def test_procrastinates_statements_are_sent_without_begin_and_commit(db, r
     task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
     await until_state(repo, task.id, TaskState.SUCCEEDED)
     assert in_autocommit and all(in_autocommit)
+
+
+async def test_the_job_of_a_task_cancelled_from_another_replica_is_deleted_by_the_clean_up(db, repo, gated,
+                                                                                            new_runner):
+    """A job aborted while it runs ends in procrastinate as failed or aborted (its handler is cancelled, and the
+    retry strategy is asked), never deleted by its end: the clean-up deletes such jobs, which would pile up."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    runner = await new_runner(kinds=(GATED,), cleanup_interval=0.01)
+    replica = await new_runner(kinds=(task_kinds.ONE_SHOT,))
+    doomed = await runner.submit(USER, GATED)
+    await until(lambda: doomed.id in gated.seen_at_start, "the task's handler started")
+
+    assert (await replica.cancel(USER, doomed.id)).state is TaskState.CANCELLED
+
+    async def jobs_of_task() -> list[str]:
+        async with db.engine.connect() as connection:
+            return list(await connection.scalars(text("SELECT status::text FROM procrastinate_jobs WHERE lock = :id"),
+                                                 {"id": doomed.id}))
+
+    await read_until(jobs_of_task, lambda statuses: statuses == [], timeout=30, what="the aborted job deleted")

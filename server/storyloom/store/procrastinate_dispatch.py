@@ -5,8 +5,9 @@ procrastinate gives each job to one worker (its fetch locks the row), wakes work
 heartbeat per worker, and aborts a job on request (the worker cancels it at once, told by NOTIFY). Each replica
 looks for the jobs of workers whose heartbeat stopped and puts them back in the queue, announced (another worker
 then resumes the task from its checkpoint); a periodic job on a maintenance queue, deferred once per tick in the
-whole cluster, runs the retention clean-up. A worker stopping gracefully aborts its jobs for a shutdown: the runner
-has handed the task back, and the job's retry puts it back in the queue a second later.
+whole cluster, runs the retention clean-up and deletes the jobs that ended otherwise than succeeded (those that
+succeeded are deleted as they end). A worker stopping gracefully aborts its jobs for a shutdown: the runner has
+handed the task back, and the job's retry puts it back in the queue a second later.
 
 procrastinate's worker fetches one job per round trip and takes the next only once it has it; each of ours runs
 several such fetch loops at once, sharing its slots (`_Worker`). A worker stops for good when the database fails it
@@ -91,7 +92,13 @@ class ProcrastinateDispatcher:
             await run(task_id)
 
         async def retention(timestamp: int) -> None:
-            await clean_up()
+            try:
+                await clean_up()
+            finally:
+                # A job aborted while it ran (its task cancelled by another replica) ends failed or aborted, and a
+                # job's end deletes only what succeeded: the task's row says all there is to know, so such jobs go.
+                await self._app.job_manager.delete_old_jobs(
+                    nb_hours=0, include_failed=True, include_cancelled=True, include_aborted=True)
 
         # Any exception puts the job back (a shutdown's, above all); the task row says whether there is work left.
         self._app.task(name=RUN_TASK, retry=procrastinate.RetryStrategy(wait=1))(run_task)
