@@ -23,16 +23,18 @@ from storyloom.store.db import Database
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc, task_pb2, task_pb2_grpc
 from tests.support.errors import in_band_reason
-from tests.support.server import Caller, caller_in_data_dir, settings_for_tests
+from tests.support.server import Caller, caller_in_data_dir, caller_in_database, settings_for_tests
 from tests.support.server_process import ServerProcess
 
 TEXT = "I want a story about a brave little fox named Luna"
 
 
-def server(tmp_path: Path, *, word_delay: float, grace: float = 2.0) -> ServerProcess:
+def server(tmp_path: Path, *, word_delay: float, grace: float = 2.0,
+           env: dict[str, str] | None = None) -> ServerProcess:
+    """`env`: more variables (a PostgreSQL database's, say)."""
     return ServerProcess(tmp_path / "data", tmp_path / "server.log", env={
         "STORYLOOM_TEXT_ENGINE": "offline", "STORYLOOM_OFFLINE_WORD_DELAY_SECONDS": str(word_delay),
-        "STORYLOOM_SHUTDOWN_GRACE_SECONDS": str(grace)})
+        "STORYLOOM_SHUTDOWN_GRACE_SECONDS": str(grace), **(env or {})})
 
 
 @pytest.fixture
@@ -43,9 +45,9 @@ def processes():
         process.kill()
 
 
-async def stored_message(data_dir: Path, name: str) -> Message:
-    """The message as it is on disk, read while no server runs."""
-    db = Database(settings_for_tests(data_dir).resolved_database_url)
+async def stored_message(database_url: str, name: str) -> Message:
+    """The message as it is stored, read while no server runs."""
+    db = Database(database_url)
     try:
         message = await SqlConversationRepository(db).get_message(name.rsplit("/", 1)[1])
     finally:
@@ -102,18 +104,30 @@ async def after_restart(process: ServerProcess, caller: Caller, conversation: st
     return list(messages), rest, replay, task
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's variables for its database: none (SQLite in its data directory), or a new PostgreSQL database's
+    (one replica, its task lease short)."""
+    return {} if request.param == "sqlite" else request.getfixturevalue("cluster_env")
+
+
 async def test_a_reply_killed_mid_stream_is_failed_as_interrupted_after_restart_keeping_its_text(
-        tmp_path, processes):
-    process = server(tmp_path, word_delay=0.1)
+        tmp_path, processes, database_env):
+    process = server(tmp_path, word_delay=0.1, env=database_env)
+    if "STORYLOOM_DATABASE_URL" in database_env:  # the restarted process resumes the dead one's task after its lease
+        database_url = database_env["STORYLOOM_DATABASE_URL"]
+        caller = await caller_in_database(database_url)
+    else:
+        database_url = settings_for_tests(process.data_dir).resolved_database_url
+        caller = await caller_in_data_dir(process.data_dir)
     processes.append(process)
-    caller = await caller_in_data_dir(process.data_dir)
     process.start()
     async with grpc.aio.insecure_channel(process.address) as channel:
         stub = conversation_pb2_grpc.ConversationServiceStub(channel)
         conversation, seen = await send_until(stub, caller, 4, process.kill)  # SIGKILL: no clean-up at all
     assert kinds(seen) == ["accepted", "delta", "delta", "delta"]
     reply = seen[0].reply
-    on_disk = await stored_message(process.data_dir, reply)  # what the killed server left
+    on_disk = await stored_message(database_url, reply)  # what the killed server left
     assert on_disk.state == "GENERATING"
     assert on_disk.text.startswith(text_of(seen))  # every chunk shown had been stored first
     assert full_reply().startswith(on_disk.text) and on_disk.text != full_reply()  # cut mid-reply
@@ -160,7 +174,7 @@ async def test_a_reply_in_progress_at_sigterm_is_finished_before_the_server_exit
     assert kinds(seen)[-1] == "finished"  # the draining server let the reply end
     assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].finished.message.text == text_of(seen) == full_reply()
-    on_disk = await stored_message(process.data_dir, seen[0].reply)
+    on_disk = await stored_message(settings_for_tests(process.data_dir).resolved_database_url, seen[0].reply)
     assert on_disk.state == "COMPLETE" and on_disk.text == full_reply()
 
     messages, _, replay, task = await after_restart(process, caller, conversation, seen[0].reply, 0)
@@ -174,7 +188,7 @@ async def test_a_reply_longer_than_the_sigterm_grace_is_failed_as_interrupted_af
     process, caller, conversation, seen = await sigterm_mid_reply(tmp_path, processes, word_delay=0.1, grace=0.5)
 
     assert "finished" not in kinds(seen) and "error" not in kinds(seen)  # cut off when the grace ran out
-    on_disk = await stored_message(process.data_dir, seen[0].reply)
+    on_disk = await stored_message(settings_for_tests(process.data_dir).resolved_database_url, seen[0].reply)
     assert on_disk.state == "GENERATING" and on_disk.text.startswith(text_of(seen))
     assert on_disk.text != full_reply()
 
