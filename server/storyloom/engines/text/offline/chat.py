@@ -65,17 +65,16 @@ class OfflineStoryteller(OfflineStoryWriter):
             reply = self.reply_text(request)
         else:
             reply = await asyncio.to_thread(self.reply_text, request)
-        input_tokens = _tokens(_word_count(request.system_instruction) + sum(
-            _word_count(text, cached=False) for text in (request.summary, *request.memories,
-                                                         *(t.text for t in request.turns))))
+        input_tokens = _tokens(_recurring_word_count(request.system_instruction) + sum(
+            _word_count(text) for text in (request.summary, *request.memories, *(t.text for t in request.turns))))
         words: list[str] = re.findall(r"\S+\s*", reply)
-        counted = _word_count(reply, cached=False)
+        counted = _word_count(reply)
         finish: FinishReason = "STOP"
         if _tokens(counted) > request.max_output_tokens:  # (rare: the words that fit, counted one by one)
             fitting: list[str] = []
             counted = 0
             for word in words:
-                counted_with = counted + _word_count(word, cached=False)
+                counted_with = counted + _word_count(word)
                 if _tokens(counted_with) > request.max_output_tokens:
                     finish = "MAX_TOKENS"
                     break
@@ -126,14 +125,13 @@ class OfflineStoryteller(OfflineStoryWriter):
 INLINE_TURNS = 6
 
 
-def _word_count(text: str, *, cached: bool = True) -> int:
-    """The words `count_tokens` counts in `text`; `cached`: a text that recurs (the system instruction)."""
-    return _cached_word_count(text) if cached else len(_WORDS_FOR_TOKENS.findall(text))
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_word_count(text: str) -> int:
+def _word_count(text: str) -> int:
+    """The words `count_tokens` counts in `text`."""
     return len(_WORDS_FOR_TOKENS.findall(text))
+
+
+# A text that recurs in every request (the system instruction) is counted once.
+_recurring_word_count = functools.lru_cache(maxsize=8)(_word_count)
 
 
 # A timer may fire a little before its time (the loop's clock resolution): a word due within this share of a pace
