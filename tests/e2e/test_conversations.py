@@ -45,7 +45,9 @@ async def test_a_reply_streams_accepted_deltas_and_finished_with_the_stored_mess
     assert events[0].WhichOneof("event") == "accepted"
     assert events[0].accepted.user_message.text == "I want a story about a brave fox named Luna"
     assert events[0].accepted.user_message.role == pb.MESSAGE_ROLE_USER
-    assert sum(1 for e in events if e.WhichOneof("event") == "delta") > 3  # word by word, not one blob
+    # Streamed, not one blob: the first words go out alone; how many chunks the rest make depends on the loop's pace
+    # (what is written while a chunk is being stored joins the next one: two on a machine running two suites).
+    assert sum(1 for e in events if e.WhichOneof("event") == "delta") > 1
     final = events[-1]
     assert final.WhichOneof("event") == "finished"
     stored = final.finished.message
