@@ -263,8 +263,13 @@ class InMemoryConversationRepository:
     async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
                              output_tokens: int, error: TaskError | None,
                              stored: Sequence[str] | None = None) -> Message:
+        if message_id not in self.messages_by_id:
+            raise LookupError(message_id)
+        # As the store: the text and chunk count are those of all the reply's chunks (`stored`, when given).
+        texts = list(stored) if stored is not None else self.chunk_texts.get(message_id, [])
         message = dataclasses.replace(self.messages_by_id[message_id], state=state, finish_reason=finish_reason,
-                                      input_tokens=input_tokens, output_tokens=output_tokens, error=error)
+                                      input_tokens=input_tokens, output_tokens=output_tokens, error=error,
+                                      text="".join(texts), chunk_count=len(texts))
         self.messages_by_id[message_id] = message
         return message
 

@@ -81,7 +81,8 @@ class Stream:
     ending it (the client sees a truncated body). `error`, if set, is sent as one more event first
     (`data: {"error": {...}}`), the way Google reports a failure after a stream has started.
     With `release`, the chunks after the first wait until the test sets it (so a test can show the first chunk
-    arrived while the rest were held back, without racing a clock).
+    arrived while the rest were held back, without racing a clock). With `hold_end`, the body stays open after the
+    last chunk until the test sets it (or the client disconnects).
     """
 
     chunks: Sequence[dict[str, Any]]
@@ -90,6 +91,7 @@ class Stream:
     end: Literal["complete", "drop"] = "complete"
     error: dict[str, Any] | None = None
     release: asyncio.Event | None = None
+    hold_end: asyncio.Event | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -608,6 +610,8 @@ class GeminiFake:
                 # A chunk the version cannot carry goes out as an error event (and is recorded as a script error).
                 _, conformed = self._conform(event, "GenerateContentResponse", request.version)
                 await self._send_event(writer, conformed, request)
+            if behavior.hold_end is not None and await self._held(behavior.hold_end, request):
+                return False
             if behavior.error is not None:
                 await self._send_event(writer, behavior.error, request)
             if behavior.end == "drop":
@@ -639,6 +643,17 @@ class GeminiFake:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(request.client_disconnected.wait(), seconds)
         return request.client_disconnected.is_set()
+
+    @staticmethod
+    async def _held(release: asyncio.Event, request: RecordedRequest) -> bool:
+        """Waits until `release` is set; returns True if the client disconnected first."""
+        waits = [asyncio.ensure_future(release.wait()), asyncio.ensure_future(request.client_disconnected.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        return not release.is_set()
 
     @staticmethod
     async def _send_stream_headers(writer: asyncio.StreamWriter) -> None:

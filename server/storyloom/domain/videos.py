@@ -345,8 +345,7 @@ class StoryVideos:
             captions_id = captions.id
         async with self._media.attaching(video.user_id, [item.id]) as attach:  # refused: it goes (with renditions)
             await self._repo.update(video.id, claim=claim, attach=attach, state="READY", media_id=item.id,
-                                    poster_id=poster.id,
-                                    captions_id=captions_id, duration_ms=joined.duration_ms,
+                                    poster_id=poster.id, captions_id=captions_id, duration_ms=joined.duration_ms,
                                     update_time=self._clock.now())
 
     async def _sentences(self, scene: Scene, narration: bytes) -> builtins.list[Cue]:

@@ -185,6 +185,7 @@ class GeminiConnection:
                 httpx_async_client=self._http,
             ),
         )
+        self._draining: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **options: Any) -> GeminiConnection:
@@ -196,6 +197,9 @@ class GeminiConnection:
                    api_version=api_version_from_env(environ), **options)
 
     async def aclose(self) -> None:
+        for drain in list(self._draining):
+            drain.cancel()
+        await asyncio.gather(*self._draining, return_exceptions=True)
         await self._client.aio.aclose()
         self._client.close()
         await self._http.aclose()
@@ -231,7 +235,9 @@ class GeminiConnection:
         Chunks without text are held back until one with text comes (or the reply ends), so that until then a
         failure can be retried without the caller seeing anything twice; after it, any failure ends the stream at
         once. `first_chunk` bounds the wait for each attempt's first chunk, `idle` the gaps between chunks, `total`
-        the whole call. A blocked prompt raises EngineRefused. Closing the iterator closes the HTTP stream.
+        the whole call. A blocked prompt raises EngineRefused. Closing the iterator closes the HTTP stream, except
+        right after a chunk with a finish reason: then the rest of the stream is read in the background, so its
+        connection can serve another call.
         """
         self.check_request(contents, config, purpose=purpose)
         loop = asyncio.get_running_loop()
@@ -243,6 +249,7 @@ class GeminiConnection:
             opened: list[Any] = []
             stream: AsyncIterator[types.GenerateContentResponse] | None = None
             held: list[types.GenerateContentResponse] = []
+            whole = False  # the last chunk yielded carried a finish reason
             try:
                 stream = await self._client.aio.models.generate_content_stream(
                     model=model, contents=contents, config=config)
@@ -257,12 +264,18 @@ class GeminiConnection:
                     if forwarded or has_text(chunk):
                         forwarded = True
                         while held:
+                            whole = finish_reason(held[0]) is not None
                             yield held.pop(0)
                 for chunk in held:
                     yield chunk
                 return
             except _AttemptFailed as attempt_failed:
                 failed = attempt_failed
+            except GeneratorExit:
+                if whole and stream is not None:  # the caller has the whole reply; its HTTP stream has not ended
+                    self._drain_later(stream, opened, timeouts)
+                    stream, opened = None, []
+                raise
             finally:
                 await _close_stream(stream, opened)
             delay = self._retry_or_raise(failed, attempt, model=model, purpose=purpose, forwarded=forwarded,
@@ -325,6 +338,15 @@ class GeminiConnection:
         return sorted(names)
 
     # --- internals -----------------------------------------------------------------------------------------------
+
+    def _drain_later(self, stream: AsyncIterator[types.GenerateContentResponse], opened: list[Any],
+                     timeouts: GeminiTimeouts) -> None:
+        """Reads what is left of a whole reply's stream (its end normally follows the finishing chunk at once) in
+        the background, then closes it: a response closed before its body ends also closes its connection, and a
+        new one costs the next call a TLS handshake."""
+        drain = asyncio.get_running_loop().create_task(_drain_then_close(stream, opened, timeouts.idle))
+        self._draining.add(drain)
+        drain.add_done_callback(self._draining.discard)
 
     async def _call(self, call: Callable[[], Awaitable[T]], *, model: str, timeouts: GeminiTimeouts,
                     purpose: str) -> T:
@@ -467,6 +489,18 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     return f"{type(exc).__name__}: {exc}"
+
+
+async def _drain_then_close(stream: AsyncIterator[Any], opened: list[Any], limit: float) -> None:
+    """Reads `stream` to its end within `limit` seconds (what it still carries is dropped), then closes it."""
+    try:
+        async with asyncio.timeout(limit):
+            async for _ in stream:
+                pass
+    except Exception:  # the reply was whole: only the connection's reuse is lost
+        logger.debug("the rest of a finished Gemini stream could not be read", exc_info=True)
+    finally:
+        await _close_stream(stream, opened)
 
 
 async def _close_stream(stream: AsyncIterator[Any] | None, opened: list[Any]) -> None:

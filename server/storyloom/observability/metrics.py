@@ -80,6 +80,9 @@ class Metrics:
         self._ended_tasks: Callable[[str, str], Counter] = functools.cache(self.tasks_finished.labels)
         self._queue_waits: Callable[[str], Histogram] = functools.cache(self.queue_wait.labels)
         self._first_chunks: Callable[[str], Histogram] = functools.cache(self.first_chunk.labels)
+        # And for engine calls and story stage units: the operations, outcomes and stages are the code's own names.
+        self._engine_calls: Callable[[str, str], Histogram] = functools.cache(self.engine_seconds.labels)
+        self._stage_units: Callable[[str, str], Histogram] = functools.cache(self.stage_seconds.labels)
         self._server: WSGIServer | None = None
         self._thread: Thread | None = None
 
@@ -111,6 +114,12 @@ class Metrics:
 
     def engine_first_chunk(self, engine: str, seconds: float) -> None:
         self._first_chunks(engine).observe(seconds)
+
+    def engine_call(self, operation: str, outcome: str, seconds: float) -> None:
+        self._engine_calls(operation, outcome).observe(seconds)
+
+    def stage_unit(self, kind: str, stage: str, seconds: float) -> None:
+        self._stage_units(kind, stage).observe(seconds)
 
     # --- the endpoint ------------------------------------------------------------------------
 

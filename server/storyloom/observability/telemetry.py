@@ -47,7 +47,7 @@ class Observability:
                 yield
             outcome = "ok"
         finally:
-            self.metrics.engine_seconds.labels(operation, outcome).observe(time.perf_counter() - started)
+            self.metrics.engine_call(operation, outcome, time.perf_counter() - started)
 
     def first_chunk(self, engine: str, seconds: float) -> None:
         self.metrics.engine_first_chunk(engine, seconds)
@@ -63,7 +63,7 @@ class Observability:
         self.metrics.task_queue_wait(kind, seconds)
 
     def stage_unit(self, kind: str, stage: str, seconds: float) -> None:
-        self.metrics.stage_seconds.labels(kind, stage).observe(seconds)
+        self.metrics.stage_unit(kind, stage, seconds)
 
     def close(self) -> None:
         self.metrics.close()

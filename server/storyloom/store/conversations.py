@@ -52,7 +52,7 @@ from storyloom.store.db import (
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
-from storyloom.store.pg_notifier import CHANNEL, notice
+from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
@@ -350,7 +350,7 @@ _INSERT_CHUNKS_ANNOUNCED = text(
     "SELECT * FROM unnest(CAST(:message_ids AS varchar[]), CAST(:indexes AS integer[]), CAST(:texts AS text[])) "
     "RETURNING message_id) "
     "SELECT pg_notify(:channel, :prefix || message_id) FROM (SELECT DISTINCT message_id FROM stored) AS replies"
-).bindparams(channel=CHANNEL, prefix=f"{REPLY}\n")
+).bindparams(channel=CHANNEL, prefix=payload_prefix(REPLY))
 _FINISHED = _FINISH_MESSAGE.cte("finished")
 _FINISH_MESSAGE_ANNOUNCED = select(*_FINISHED.c, notice(REPLY, _FINISHED.c.id))
 

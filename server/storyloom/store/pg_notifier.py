@@ -18,6 +18,8 @@ from storyloom.store.db import Database
 log = logging.getLogger(__name__)
 
 CHANNEL = "storyloom"
+# A notice's payload is its channel, this, then its key (a channel's name never holds it).
+PAYLOAD_SEPARATOR = "\n"
 RECONNECT_SECONDS = 1.0
 # Waiters read again this often in case a notice was lost: one whose NOTIFY failed (logged by `_send_due`) is
 # the only way; a lost listening connection wakes every waiter when it is back.
@@ -26,10 +28,16 @@ RECHECK_SECONDS = 300.0
 NOTIFY_ALL = text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload")
 
 
+def payload_prefix(channel: str) -> str:
+    """What the payload of every notice on `channel` starts with; the key follows. Statements that build payloads
+    in SQL use it too."""
+    return channel + PAYLOAD_SEPARATOR
+
+
 def notice(channel: str, key: ColumnElement[str]) -> ColumnElement[Any]:
     """A notice of (channel, key) sent from inside a write's own statement (a column of what it selects): heard by
     every replica when the write commits, never before, and with no statement of its own."""
-    return func.pg_notify(CHANNEL, literal(f"{channel}\n") + key)
+    return func.pg_notify(CHANNEL, literal(payload_prefix(channel)) + key)
 
 
 class PostgresNotifier:
@@ -68,7 +76,7 @@ class PostgresNotifier:
         copies, which must be gone when the writer's call returns); its echo from the database comes too."""
         self._local.tell_listeners(channel, key)
         sent = asyncio.get_running_loop().create_future()
-        self._due.append((f"{channel}\n{key}", sent))
+        self._due.append((payload_prefix(channel) + key, sent))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_due(), name="notices")
         # The sending runs to its end even if this caller is cancelled: a statement cut short costs the connection.
@@ -137,7 +145,7 @@ class PostgresNotifier:
             self._local.missed()
 
     def _heard(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        channel, _, key = payload.partition("\n")
+        channel, _, key = payload.partition(PAYLOAD_SEPARATOR)
         self._local.deliver(channel, key)
 
 

@@ -77,6 +77,28 @@ async def test_a_reply_streams_chunk_by_chunk_as_the_server_sends_them(gemini: G
     assert isinstance(events[-1], ReplyEnd)
 
 
+async def test_the_reply_ends_with_its_finishing_chunk_before_the_http_stream_closes(
+        gemini: GeminiFake, gemini_engine: GeminiTextEngine) -> None:
+    hold_end = asyncio.Event()
+    gemini.script(Stream([chunk("Once upon "), chunk("a time.", finish_reason="STOP", usage_metadata=usage(8, 4))],
+                         hold_end=hold_end))
+    events: list[ChatEvent] = []
+    body_open_at_end = None
+
+    async for event in gemini_engine.chat(HELLO):
+        events.append(event)
+        if isinstance(event, ReplyEnd):
+            body_open_at_end = not gemini.requests[0].finished.is_set()
+            hold_end.set()
+
+    assert events == [TextDelta("Once upon "), TextDelta("a time."), ReplyEnd("STOP", 8, 4)]
+    assert body_open_at_end is True  # the fake held the body open until the end was here
+    # The rest of the stream was still read (not cut off), so its connection stays open for the next call.
+    streamed = gemini.requests[0]
+    await asyncio.wait_for(streamed.finished.wait(), 5)
+    assert not streamed.client_disconnected.is_set() and not streamed.connection_closed.is_set()
+
+
 async def test_the_request_carries_the_composed_instruction_the_turns_in_order_and_child_safe_settings(
         gemini: GeminiFake, gemini_engine: GeminiTextEngine) -> None:
     gemini.script(Stream([chunk("Hooray!", finish_reason="STOP")]))

@@ -147,7 +147,8 @@ class GeminiTextEngine:
     # --- TextEngine ----------------------------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
-        """Streams one reply: TextDelta for each chunk's text as it arrives, then ReplyEnd.
+        """Streams one reply: TextDelta for each chunk's text as it arrives, then ReplyEnd: as soon as a chunk
+        carries a finish reason, except a safety stop, which ends it when the HTTP stream does.
 
         Raises EngineRefused if the prompt is blocked, EngineRateLimited when the quota is exhausted after the
         retries, and EngineUnavailable (reason ENGINE_TIMEOUT for deadlines) for everything else. Closing the
@@ -171,8 +172,12 @@ class GeminiTextEngine:
                 if text:
                     written.append(text)
                     yield TextDelta(text)
-        input_tokens, output_tokens = self._token_counts(usage, system_instruction, contents, written)
-        yield ReplyEnd(_finish_reason(finish), input_tokens, output_tokens)
+                if finish is not None and finish not in SAFETY_FINISH_REASONS:
+                    # The reply is whole: its end goes out at once, right after its last text, not once the HTTP
+                    # stream has closed (so the caller can store them together). Returning closes the stream.
+                    yield self._reply_end(finish, usage, system_instruction, contents, written)
+                    return
+        yield self._reply_end(finish, usage, system_instruction, contents, written)
 
     async def extract_requirements(self, turns: Sequence[ChatTurn], known: StoryRequirements) -> StoryRequirements:
         """Reads the conversation with JSON-schema structured output; returns `known` updated with what it states.
@@ -302,6 +307,11 @@ class GeminiTextEngine:
         response = await self._connection.generate(self.model, contents, config, timeouts=self.timeouts,
                                                    purpose=purpose)
         return candidate_text(response)
+
+    def _reply_end(self, finish: str | None, usage: types.GenerateContentResponseUsageMetadata | None,
+                   system_instruction: str, contents: list[types.Content], written: list[str]) -> ReplyEnd:
+        input_tokens, output_tokens = self._token_counts(usage, system_instruction, contents, written)
+        return ReplyEnd(_finish_reason(finish), input_tokens, output_tokens)
 
     def _token_counts(self, usage: types.GenerateContentResponseUsageMetadata | None, system_instruction: str,
                       contents: list[types.Content], written: list[str]) -> tuple[int, int]:
