@@ -12,11 +12,9 @@ import builtins
 import dataclasses
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from storyloom.domain.conversations import Conversation, Message, MessageQuota, MessageState, QuotaExceeded
 from storyloom.domain.media import Inspection, MediaItem
 from storyloom.domain.ports.story import Narration, OutlineScene, Picture, Premise, SceneText
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, ReplyEnd, TextDelta
@@ -27,7 +25,6 @@ from storyloom.domain.tasks import (
     NewTask,
     Task,
     TaskClaim,
-    TaskError,
     TaskEvent,
     TaskState,
     TaskUpdate,
@@ -164,126 +161,6 @@ class InMemoryTaskRepository:
         for task_id in old:
             await self.delete(task_id)
         return len(old)
-
-
-# --- conversations ------------------------------------------------------------------------------------------------
-
-
-class InMemoryConversationRepository:
-    """SqlConversationRepository's behaviour: positions 1, 2, 3... per conversation, chunks numbered from 1, the
-    message quota checked before anything is stored."""
-
-    def __init__(self) -> None:
-        self.conversations: dict[str, Conversation] = {}
-        self.requests: dict[tuple[str, str], str] = {}  # (user, request id) -> conversation id
-        self.messages_by_id: dict[str, Message] = {}
-        self.message_requests: dict[tuple[str, str], str] = {}  # (user, request id) -> user message id
-        self.chunk_texts: dict[str, list[str]] = {}
-
-    async def create(self, conversation: Conversation, request_id: str) -> Conversation:
-        if request_id and (conversation.user_id, request_id) in self.requests:
-            return self.conversations[self.requests[conversation.user_id, request_id]]
-        self.conversations[conversation.id] = conversation
-        if request_id:
-            self.requests[conversation.user_id, request_id] = conversation.id
-        return conversation
-
-    async def get(self, conversation_id: str) -> Conversation | None:
-        return self.conversations.get(conversation_id)
-
-    async def list(self, user_id: str, limit: int, after: tuple[dt.datetime, str] | None) -> list[Conversation]:
-        found = [c for c in self.conversations.values()
-                 if c.user_id == user_id and (after is None or (c.update_time, c.id) < after)]
-        return sorted(found, key=lambda c: (c.update_time, c.id), reverse=True)[:limit]
-
-    async def update(self, conversation_id: str, **fields: Any) -> Conversation:
-        if conversation_id not in self.conversations:
-            raise LookupError(conversation_id)
-        updated = dataclasses.replace(self.conversations[conversation_id], **fields)
-        self.conversations[conversation_id] = updated
-        return updated
-
-    async def delete(self, conversation_id: str) -> None:
-        self.conversations.pop(conversation_id, None)
-        for message in [m for m in self.messages_by_id.values() if m.conversation_id == conversation_id]:
-            del self.messages_by_id[message.id]
-            self.chunk_texts.pop(message.id, None)
-
-    async def add_exchange(self, conversation_id: str, user_text: str, task_id: str, request_id: str,
-                           now: dt.datetime, quota: MessageQuota | None = None) -> tuple[Message, Message]:
-        conversation = self.conversations.get(conversation_id)
-        if conversation is None:
-            raise LookupError(conversation_id)
-        if quota is not None:
-            sent = [m.create_time for m in self.messages_by_id.values()
-                    if m.user_id == quota.user_id and m.role == "user" and m.create_time > quota.since]
-            if len(sent) >= quota.limit:
-                raise QuotaExceeded(min(sent, default=None))
-        position = conversation.message_count
-        user = Message(uuid.uuid4().hex, conversation_id, conversation.user_id, position + 1, "user", user_text,
-                       "COMPLETE", now)
-        reply = Message(uuid.uuid4().hex, conversation_id, conversation.user_id, position + 2, "assistant", "",
-                        "GENERATING", now, task_id=task_id)
-        self.conversations[conversation_id] = dataclasses.replace(conversation, message_count=position + 2,
-                                                                  update_time=now)
-        self.messages_by_id[user.id], self.messages_by_id[reply.id] = user, reply
-        if request_id:
-            self.message_requests[conversation.user_id, request_id] = user.id
-        return user, reply
-
-    async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
-        user = self.messages_by_id.get(self.message_requests.get((user_id, request_id), ""))
-        if user is None:
-            return None
-        reply = next((m for m in self.messages_by_id.values()
-                      if m.conversation_id == user.conversation_id and m.position == user.position + 1), None)
-        return (user, reply) if reply else None
-
-    async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
-        return self.messages_by_id.get(message_id)  # (with its text either way: the caller does not rely on it)
-
-    async def messages(self, conversation_id: str, *, limit: int,
-                       before_position: int | None) -> builtins.list[Message]:
-        found = [m for m in self.messages_by_id.values() if m.conversation_id == conversation_id
-                 and (before_position is None or m.position < before_position)]
-        return sorted(found, key=lambda m: m.position, reverse=True)[:limit]
-
-    async def append_chunk(self, message_id: str, text: str) -> int:
-        message = self.messages_by_id.get(message_id)
-        if message is None:
-            raise LookupError(message_id)
-        self.chunk_texts.setdefault(message_id, []).append(text)
-        self.messages_by_id[message_id] = dataclasses.replace(message, text=message.text + text,
-                                                              chunk_count=message.chunk_count + 1)
-        return message.chunk_count + 1
-
-    async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
-        return self.chunk_texts.get(message_id, [])[after_index:]
-
-    async def finish_message(self, message_id: str, *, state: MessageState, finish_reason: str, input_tokens: int,
-                             output_tokens: int, error: TaskError | None,
-                             stored: Sequence[str] | None = None) -> Message:
-        if message_id not in self.messages_by_id:
-            raise LookupError(message_id)
-        # As the store: the text and chunk count are those of all the reply's chunks (`stored`, when given).
-        texts = list(stored) if stored is not None else self.chunk_texts.get(message_id, [])
-        message = dataclasses.replace(self.messages_by_id[message_id], state=state, finish_reason=finish_reason,
-                                      input_tokens=input_tokens, output_tokens=output_tokens, error=error,
-                                      text="".join(texts), chunk_count=len(texts))
-        self.messages_by_id[message_id] = message
-        return message
-
-    async def cut_message(self, message_id: str, text: str) -> Message:
-        if message_id not in self.messages_by_id:
-            raise LookupError(message_id)
-        self.chunk_texts[message_id] = [text] if text else []
-        message = dataclasses.replace(self.messages_by_id[message_id], text=text, chunk_count=1 if text else 0,
-                                      state="CUT", finish_reason="CANCELLED", error=None)
-        self.messages_by_id[message_id] = message
-        return message
-
-    async def generating(self) -> builtins.list[Message]:
-        return [m for m in self.messages_by_id.values() if m.state == "GENERATING"]
 
 
 # --- stories and media --------------------------------------------------------------------------------------------
