@@ -652,6 +652,26 @@ async def test_procrastinates_statements_are_sent_without_begin_and_commit(db, r
     assert in_autocommit and all(in_autocommit)
 
 
+async def test_procrastinates_pool_sends_no_check_before_a_jobs_statements(db, repo, new_runner, monkeypatch):
+    """psycopg's pool, as procrastinate makes it, checks each connection it hands out with an empty statement: a
+    round trip more for each of a job's fetch and end, one of them before a chat reply's first text."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    checks = 0
+    execute = psycopg.AsyncConnection.execute
+
+    async def counting_checks(self: psycopg.AsyncConnection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal checks
+        checks += query == ""
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", counting_checks)
+    runner = await new_runner(kinds=(task_kinds.ONE_SHOT,))
+    task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
+    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    assert checks == 0
+
+
 async def test_the_job_of_a_task_cancelled_from_another_replica_is_deleted_by_the_clean_up(db, repo, gated,
                                                                                             new_runner):
     """A job aborted while it runs ends in procrastinate as failed or aborted (its handler is cancelled, and the
