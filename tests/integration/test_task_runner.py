@@ -616,6 +616,30 @@ async def test_a_task_stored_claimed_is_resumed_by_another_worker_when_its_worke
     assert (done.attempt, done.interruptions) == (2, 1)
 
 
+async def test_a_task_stored_claimed_resumes_once_the_database_that_stopped_its_worker_is_back(db, repo, gated,
+                                                                                               new_runner, caplog):
+    """The database failing the worker whose job the task's is (a restart, a failover) stops its run here, as
+    procrastinate stops the worker's own jobs (left running, it would run beside its resumption), and once the
+    database is back the job comes back to this worker, which resumes the task although the task names it."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    runner = await new_runner(kinds=(GATED,), lease_seconds=1.5)
+    new = await claimed_new(runner)
+    await store_claimed(db, new)
+    await runner.accepted(GATED, new.task)
+    await until(lambda: gated.starts(new.task.id) == [1], "the claimed task's handler started")
+
+    async with database_away(db.url.render_as_string(hide_password=False)):
+        await until(lambda: any(r.name.startswith("procrastinate") and r.levelno >= logging.ERROR
+                                for r in caplog.records), "the worker failed", timeout=60)
+
+    await until(lambda: gated.starts(new.task.id) == [1, 2], "the task resumed", timeout=60)
+    assert ("end", new.task.id, 1) not in gated.log
+    gated.gates[new.task.id].set()
+    done = await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    assert (done.attempt, done.interruptions) == (2, 1)
+
+
 async def test_a_task_stored_claimed_stops_at_once_when_cancelled_from_another_replica(db, repo, gated,
                                                                                        new_runner):
     """Its job runs outside procrastinate's worker, which cancels only its own jobs on an abort: the dispatcher

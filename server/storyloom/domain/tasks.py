@@ -419,7 +419,10 @@ class TaskRunner:
                 claimed = await self._claim(task_id, None)
             if claimed is None:
                 task = await self._repo.get(task_id)
-                if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
+                # (Under this worker but not running here: its run was stopped, as when the database failed the
+                # dispatcher's worker, and its job came back.)
+                if task is not None and task.state is TaskState.RUNNING and (
+                        task.owner != self.worker_id or task_id not in self._running):
                     task = await self._recover(task)
                 if task is None or task.state is not TaskState.PENDING:
                     return  # ended (or deleted) meanwhile

@@ -9,6 +9,12 @@ whole cluster, runs the retention clean-up and deletes the jobs that ended other
 succeeded are deleted as they end). A worker stopping gracefully aborts its jobs for a shutdown: the runner has
 handed the task back, and the job's retry puts it back in the queue a second later.
 
+A task stored already claimed by this worker (a chat reply: `reserve`) has its job stored running under the
+procrastinate worker that reserved its slot, in the same statement (`claimed_job_insert`): it runs here at once,
+outside procrastinate's worker, which this dispatcher then stands in for: it ends the job (deleted, or put back in
+the queue when the run stopped early) and stops the run on an abort. Its worker's heartbeat covers it as any of its
+jobs: if it stops, the job goes back to the queue like the others.
+
 procrastinate's worker fetches one job per round trip and takes the next only once it has it; each of ours runs
 several such fetch loops at once, sharing its slots (`_Worker`). A worker stops for good when the database fails it
 (a restart, a failover): a new one replaces it (`_keep_working`).
@@ -200,7 +206,16 @@ class ProcrastinateDispatcher:
                 log.warning("a task worker stopped: starting another", extra={"queues": queues})
             except Exception:
                 log.exception("a task worker failed: starting another", extra={"queues": queues})
+            self._stop_runs_of(worker)
             await asyncio.sleep(min(self._check, RESTART_SECONDS))
+
+    def _stop_runs_of(self, worker: _Worker) -> None:
+        """The runs here of jobs stored under a worker that stopped stop too, as its own jobs did: their jobs are left
+        to every replica's look for dead workers' jobs, which puts them back in the queue (the task is then resumed,
+        here or elsewhere) while they would still run here."""
+        for owner, job in list(self._run_here.values()):
+            if owner is worker:
+                job.cancel()
 
     async def _retry_stalled_jobs(self) -> None:
         """Puts the jobs of workers that stopped beating back in their queue, and announces them there, as
@@ -267,6 +282,8 @@ class ProcrastinateDispatcher:
         job = asyncio.create_task(self._run_job_here(task), name=f"task-{task.id}")
         self._run_here[task.id] = (worker, job)
         job.add_done_callback(lambda _job: self._run_here.pop(task.id, None))
+        if worker.worker_id is None:  # it stopped since the slot was reserved
+            self._stop_runs_of(worker)
 
     async def _run_job_here(self, task: Task) -> None:
         """Runs a task stored claimed, then ends its job as procrastinate's worker ends its own: deleted once the
