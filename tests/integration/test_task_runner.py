@@ -616,6 +616,39 @@ async def test_a_task_stored_claimed_is_resumed_by_another_worker_when_its_worke
     assert (done.attempt, done.interruptions) == (2, 1)
 
 
+async def test_a_run_here_that_lost_its_task_leaves_the_job_another_worker_took(db, repo, gated, new_runner,
+                                                                                monkeypatch):
+    """A task stored claimed whose job was put back and taken by another worker (its worker presumed dead, the task
+    resumed there) is that worker's: the first run's end, refused by the fence, must not delete that job."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    ended: list[str] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def noting_job_ends(self: psycopg.AsyncCursor[Any], query: Any, params: Any = None, **kwargs: Any) -> Any:
+        try:
+            return await execute(self, query, params, **kwargs)
+        finally:
+            if isinstance(query, str) and query.startswith("DELETE FROM procrastinate_jobs"):
+                ended.append(params["task_id"])
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", noting_job_ends)
+    runner = await new_runner(kinds=(GATED,), lease_seconds=600)
+    new = await claimed_new(runner)
+    await store_claimed(db, new)
+    await runner.accepted(GATED, new.task)
+    await until(lambda: new.task.id in gated.seen_at_start, "the claimed task's handler started")
+    async with db.engine.begin() as connection:  # as if another worker had taken it: under another worker's id
+        await connection.execute(text(
+            "UPDATE procrastinate_jobs SET worker_id = (SELECT id FROM procrastinate_workers WHERE id <> :mine "
+            "ORDER BY id LIMIT 1) WHERE lock = :task_id"), {"mine": new.reservation, "task_id": new.task.id})
+
+    gated.gates[new.task.id].set()
+    await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    await until(lambda: new.task.id in ended, "the run's end tried to delete its job")
+    assert await job_statuses(db, new.task.id) == ["doing"]
+
+
 async def test_a_task_stored_claimed_resumes_once_the_database_that_stopped_its_worker_is_back(db, repo, gated,
                                                                                                new_runner, caplog):
     """The database failing the worker whose job the task's is (a restart, a failover) stops its run here, as

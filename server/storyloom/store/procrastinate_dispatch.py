@@ -65,12 +65,13 @@ _JOBS = table("procrastinate_jobs", column("queue_name"), column("task_name"), c
               column("status"), column("worker_id"))
 # A job that runs here outside procrastinate's worker (its task was stored claimed): its end, and its return to the
 # queue when it stopped early (a stop, a failure; aborted, procrastinate's function fails it instead, and the clean-up
-# deletes it), as procrastinate's worker ends and puts back its own.
-_DELETE_JOB_RUN_HERE = ("DELETE FROM procrastinate_jobs "
-                        "WHERE lock = %(task_id)s AND task_name = %(task_name)s AND status = 'doing'")
+# deletes it), as procrastinate's worker ends and puts back its own. Only while it is still the job stored with the
+# task, under this worker: once put back and taken by another worker (the task resumed there), it is that one's.
+_JOB_RUN_HERE = ("FROM procrastinate_jobs WHERE lock = %(task_id)s AND task_name = %(task_name)s "
+                 "AND status = 'doing' AND worker_id = %(worker_id)s")
+_DELETE_JOB_RUN_HERE = "DELETE " + _JOB_RUN_HERE
 _RETRY_JOB_RUN_HERE = ("SELECT procrastinate_retry_job_v2(id, now() + make_interval(secs => %(wait)s), NULL, NULL, "
-                       "NULL) FROM procrastinate_jobs "
-                       "WHERE lock = %(task_id)s AND task_name = %(task_name)s AND status = 'doing'")
+                       "NULL) " + _JOB_RUN_HERE)
 # Which of the jobs run here were asked to abort (by id, as the notice says; or any, as the poll looks).
 _ABORTED_BY_ID = ("SELECT lock FROM procrastinate_jobs "
                   "WHERE id = ANY(%(ids)s) AND task_name = %(task_name)s AND status = 'doing'")
@@ -159,7 +160,7 @@ class ProcrastinateDispatcher:
         # The worker serving each kind, once started; slots reserved on it for tasks being stored claimed, by task
         # id; the jobs of those tasks running here, by task id (with their worker).
         self._serving: dict[str, _Worker] = {}
-        self._reserved: dict[str, _Worker] = {}
+        self._reserved: dict[str, tuple[_Worker, int]] = {}  # (with the worker's id the job is stored under)
         self._run_here: dict[str, tuple[_Worker, asyncio.Task[None]]] = {}
         self._abort_looks: set[asyncio.Task[None]] = set()
 
@@ -263,11 +264,11 @@ class ProcrastinateDispatcher:
         if (worker is None or worker.worker_id is None or self._run is None or task_id in self._reserved
                 or task_id in self._run_here):
             return None
-        taken = worker.running + sum(1 for w in self._reserved.values() if w is worker) + sum(
+        taken = worker.running + sum(1 for w, _id in self._reserved.values() if w is worker) + sum(
             1 for w, _job in self._run_here.values() if w is worker)
         if taken >= worker.concurrency:
             return None
-        self._reserved[task_id] = worker
+        self._reserved[task_id] = (worker, worker.worker_id)
         return worker.worker_id
 
     def release(self, task_id: str) -> None:
@@ -276,21 +277,22 @@ class ProcrastinateDispatcher:
     async def announce(self, kind: str = "", task: Task | None = None) -> None:
         """Runs a task stored claimed in the slot reserved for it; for any other, nothing to do: its job was stored
         with it, and its insert notified the workers."""
-        worker = self._reserved.pop(task.id, None) if task is not None else None
-        if task is None or worker is None:
+        reserved = self._reserved.pop(task.id, None) if task is not None else None
+        if task is None or reserved is None:
             return
-        job = asyncio.create_task(self._run_job_here(task), name=f"task-{task.id}")
+        worker, worker_id = reserved
+        job = asyncio.create_task(self._run_job_here(task, worker_id), name=f"task-{task.id}")
         self._run_here[task.id] = (worker, job)
         job.add_done_callback(lambda _job: self._run_here.pop(task.id, None))
         if worker.worker_id is None:  # it stopped since the slot was reserved
             self._stop_runs_of(worker)
 
-    async def _run_job_here(self, task: Task) -> None:
+    async def _run_job_here(self, task: Task, worker_id: int) -> None:
         """Runs a task stored claimed, then ends its job as procrastinate's worker ends its own: deleted once the
         task is done with, put back in the queue when its run stopped early (a stop hands the task back, or leaves
         it to be resumed; an abort fails the job, left for the clean-up)."""
         assert self._run is not None
-        params = {"task_id": task.id, "task_name": RUN_TASK}
+        params = {"task_id": task.id, "task_name": RUN_TASK, "worker_id": worker_id}
         try:
             await self._run(task.id, task)
         except BaseException:
@@ -303,8 +305,9 @@ class ProcrastinateDispatcher:
 
     def _abort_requested(self, job_ids: Iterable[int]) -> None:
         """A worker heard aborts: those of jobs run here stop their task (found by id: the notice has no more)."""
-        if self._run_here:
-            look = asyncio.get_running_loop().create_task(self._abort_run_here(_ABORTED_BY_ID, ids=list(job_ids)))
+        ids = list(job_ids)  # (procrastinate's poll hands over every job to abort, none of them often)
+        if ids and self._run_here:
+            look = asyncio.get_running_loop().create_task(self._abort_run_here(_ABORTED_BY_ID, ids=ids))
             self._abort_looks.add(look)
             look.add_done_callback(self._abort_looks.discard)
 
