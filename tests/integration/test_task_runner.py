@@ -38,7 +38,11 @@ from storyloom.domain.tasks import (
     new_worker_id,
 )
 from storyloom.store.db import Database
-from storyloom.store.procrastinate_dispatch import ProcrastinateDispatcher
+from storyloom.store.procrastinate_dispatch import (
+    ProcrastinateDispatcher,
+    claimed_job_insert,
+    claimed_job_params,
+)
 from storyloom.store.tasks import SqlTaskRepository, task_rows
 from tests.support import task_kinds
 from tests.support.databases import database_away
@@ -509,24 +513,60 @@ async def test_stopping_a_runner_waits_for_its_clean_up_to_stop(repo):
 # --- a new task stored already claimed ----------------------------------------------------------
 
 
-async def test_a_task_stored_claimed_runs_in_its_reserved_slot_with_a_gap_free_log(db, repo, gated, new_runner):
-    sqlite_only(db, "only the in-process dispatcher hands out a slot before the task is stored")
+async def claimed_new(runner: TaskRunner, kind: str = GATED) -> NewTask:
+    """A new task claimed by `runner` (`claim_new`): on PostgreSQL once the worker of its kind is registered."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        new = runner.claim_new(runner.new_task(USER, kind))
+        if new.task.state is TaskState.RUNNING:
+            return new
+        assert asyncio.get_running_loop().time() < deadline, "no slot was ever reserved"
+        await asyncio.sleep(0.01)
+
+
+async def store_claimed(db: Database, new: NewTask) -> None:
+    """Stores a task claimed by `claim_new` as a repository does: on PostgreSQL with its job, in one transaction."""
+    async with db.write() as session:
+        task_row, *event_rows = task_rows(new)
+        session.add(task_row)
+        await session.flush()
+        session.add_all(event_rows)
+        if not db.is_sqlite:
+            assert new.reservation is not None
+            await session.execute(claimed_job_insert(), claimed_job_params(new.task, new.reservation))
+
+
+async def job_statuses(db: Database, task_id: str) -> list[str]:
+    async with db.engine.connect() as connection:
+        return list(await connection.scalars(text("SELECT status::text FROM procrastinate_jobs WHERE lock = :id"),
+                                             {"id": task_id}))
+
+
+async def test_a_task_stored_claimed_runs_in_its_reserved_slot_with_a_gap_free_log(db, repo, gated, new_runner,
+                                                                                    monkeypatch):
+    """On PostgreSQL too: its job is stored running under the worker that reserved the slot, no worker fetches it
+    (no notice, fetch and claim before it starts), and it is deleted once the task has ended."""
+    fetched: list[list[str]] = []
+    fetch_job = JobManager.fetch_job
+
+    async def noting_fetches(self: JobManager, queues: list[str], worker_id: int) -> Any:
+        job = await fetch_job(self, queues=queues, worker_id=worker_id)
+        if job is not None and GATED in queues:  # (not the maintenance worker's)
+            fetched.append(queues)
+        return job
+
+    monkeypatch.setattr(JobManager, "fetch_job", noting_fetches)
     runner = await new_runner(concurrency=1)
 
-    async def store(new: NewTask) -> None:
-        async with db.write() as session:
-            task_row, *event_rows = task_rows(new)
-            session.add(task_row)
-            await session.flush()
-            session.add_all(event_rows)
-
-    first = runner.claim_new(runner.new_task(USER, GATED))
+    first = await claimed_new(runner)
     assert (first.task.state, first.task.attempt, first.task.owner) == (TaskState.RUNNING, 1, runner.worker_id)
     # Its slot is taken while it is being stored: the next new task is left PENDING, for the dispatcher to claim.
     second = runner.claim_new(runner.new_task(USER, GATED))
     assert (second.task.state, second.claim_event) == (TaskState.PENDING, None)
     runner.not_stored(second.task)
-    await store(first)
+    await store_claimed(db, first)
+    if not db.is_sqlite:
+        assert await job_statuses(db, first.task.id) == ["doing"]
     await runner.accepted(GATED, first.task)
 
     await until(lambda: first.task.id in gated.seen_at_start, "the claimed task's handler started")
@@ -536,20 +576,121 @@ async def test_a_task_stored_claimed_runs_in_its_reserved_slot_with_a_gap_free_l
     events = await log_of(repo, first.task.id)
     assert [e.state for e in events] == [TaskState.PENDING, TaskState.RUNNING, TaskState.SUCCEEDED]
     assert_gap_free(events, done)
+    assert not fetched
+    if not db.is_sqlite:
+        await read_until(lambda: job_statuses(db, first.task.id), lambda statuses: statuses == [], timeout=30,
+                         what="the job deleted once its task ended")
 
 
 async def test_a_slot_reserved_for_a_task_that_was_not_stored_is_free_again(db, repo, gated, new_runner):
-    sqlite_only(db, "only the in-process dispatcher hands out a slot before the task is stored")
     runner = await new_runner(concurrency=1)
-    lost = runner.claim_new(runner.new_task(USER, GATED))
-    assert lost.task.state is TaskState.RUNNING
+    lost = await claimed_new(runner)
     runner.not_stored(lost.task)  # its transaction failed
 
-    task = await runner.submit(USER, GATED)
-    await until(lambda: task.id in gated.seen_at_start, "the next task's handler started")
-    gated.gates[task.id].set()
-    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    again = await claimed_new(runner)  # the slot was given back
+    await store_claimed(db, again)
+    await runner.accepted(GATED, again.task)
+    await until(lambda: again.task.id in gated.seen_at_start, "the next task's handler started")
+    gated.gates[again.task.id].set()
+    await until_state(repo, again.task.id, TaskState.SUCCEEDED)
     assert await repo.get(lost.task.id) is None
+
+
+async def test_a_task_stored_claimed_is_resumed_by_another_worker_when_its_worker_stops(db, repo, gated,
+                                                                                        new_runner):
+    """Its job is the queue's like any other: the worker that stored it claimed stops (here without handing it
+    back, as a crash leaves it), and another worker resumes the task from its job."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one worker: its restart recovers the task (the crash tests above)")
+    first = await new_runner(kinds=(GATED,), lease_seconds=1.5)
+    new = await claimed_new(first)
+    await store_claimed(db, new)
+    await first.accepted(GATED, new.task)
+    await until(lambda: gated.starts(new.task.id) == [1], "the claimed task's handler started")
+    await first.stop()
+
+    await new_runner(kinds=(GATED,), lease_seconds=1.5)
+    await until(lambda: gated.starts(new.task.id) == [1, 2], "another worker resumed it", timeout=60)
+    gated.gates[new.task.id].set()
+    done = await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    assert (done.attempt, done.interruptions) == (2, 1)
+
+
+async def test_a_run_here_that_lost_its_task_leaves_the_job_another_worker_took(db, repo, gated, new_runner,
+                                                                                monkeypatch):
+    """A task stored claimed whose job was put back and taken by another worker (its worker presumed dead, the task
+    resumed there) is that worker's: the first run's end, refused by the fence, must not delete that job."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    ended: list[str] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def noting_job_ends(self: psycopg.AsyncCursor[Any], query: Any, params: Any = None, **kwargs: Any) -> Any:
+        try:
+            return await execute(self, query, params, **kwargs)
+        finally:
+            if isinstance(query, str) and query.startswith("DELETE FROM procrastinate_jobs"):
+                ended.append(params["task_id"])
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", noting_job_ends)
+    runner = await new_runner(kinds=(GATED,), lease_seconds=600)
+    new = await claimed_new(runner)
+    await store_claimed(db, new)
+    await runner.accepted(GATED, new.task)
+    await until(lambda: new.task.id in gated.seen_at_start, "the claimed task's handler started")
+    async with db.engine.begin() as connection:  # as if another worker had taken it: under another worker's id
+        await connection.execute(text(
+            "UPDATE procrastinate_jobs SET worker_id = (SELECT id FROM procrastinate_workers WHERE id <> :mine "
+            "ORDER BY id LIMIT 1) WHERE lock = :task_id"), {"mine": new.reservation, "task_id": new.task.id})
+
+    gated.gates[new.task.id].set()
+    await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    await until(lambda: new.task.id in ended, "the run's end tried to delete its job")
+    assert await job_statuses(db, new.task.id) == ["doing"]
+
+
+async def test_a_task_stored_claimed_resumes_once_the_database_that_stopped_its_worker_is_back(db, repo, gated,
+                                                                                               new_runner, caplog):
+    """The database failing the worker whose job the task's is (a restart, a failover) stops its run here, as
+    procrastinate stops the worker's own jobs (left running, it would run beside its resumption), and once the
+    database is back the job comes back to this worker, which resumes the task although the task names it."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    runner = await new_runner(kinds=(GATED,), lease_seconds=1.5)
+    new = await claimed_new(runner)
+    await store_claimed(db, new)
+    await runner.accepted(GATED, new.task)
+    await until(lambda: gated.starts(new.task.id) == [1], "the claimed task's handler started")
+
+    async with database_away(db.url.render_as_string(hide_password=False)):
+        await until(lambda: any(r.name.startswith("procrastinate") and r.levelno >= logging.ERROR
+                                for r in caplog.records), "the worker failed", timeout=60)
+
+    await until(lambda: gated.starts(new.task.id) == [1, 2], "the task resumed", timeout=60)
+    assert ("end", new.task.id, 1) not in gated.log
+    gated.gates[new.task.id].set()
+    done = await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    assert (done.attempt, done.interruptions) == (2, 1)
+
+
+async def test_a_task_stored_claimed_stops_at_once_when_cancelled_from_another_replica(db, repo, gated,
+                                                                                       new_runner):
+    """Its job runs outside procrastinate's worker, which cancels only its own jobs on an abort: the dispatcher
+    stops this one itself (its handler would otherwise run on, here until its gate opened)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one worker: a cancel stops its task in this process")
+    runner = await new_runner(kinds=(GATED,), lease_seconds=600)  # polls every 200 s: the notice stops it
+    replica = await new_runner(kinds=(task_kinds.ONE_SHOT,), lease_seconds=600)
+    new = await claimed_new(runner)
+    await store_claimed(db, new)
+    await runner.accepted(GATED, new.task)
+    await until(lambda: new.task.id in gated.seen_at_start, "the claimed task's handler started")
+
+    assert (await replica.cancel(USER, new.task.id)).state is TaskState.CANCELLED
+    # Stopped, its job ends failed (aborted), for the clean-up to delete; still running, it would stay "doing".
+    await read_until(lambda: job_statuses(db, new.task.id), lambda statuses: statuses in ([], ["failed"]),
+                     timeout=30, what="the claimed task's run stopped")
+    assert ("end", new.task.id, 1) not in gated.log
 
 
 async def test_a_submitted_task_is_taken_at_once_through_notify_not_at_the_next_poll(db, repo, gated, new_runner):
@@ -650,6 +791,26 @@ async def test_procrastinates_statements_are_sent_without_begin_and_commit(db, r
     task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
     await until_state(repo, task.id, TaskState.SUCCEEDED)
     assert in_autocommit and all(in_autocommit)
+
+
+async def test_procrastinates_pool_sends_no_check_before_a_jobs_statements(db, repo, new_runner, monkeypatch):
+    """psycopg's pool, as procrastinate makes it, checks each connection it hands out with an empty statement: a
+    round trip more for each of a job's fetch and end, one of them before a chat reply's first text."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    checks = 0
+    execute = psycopg.AsyncConnection.execute
+
+    async def counting_checks(self: psycopg.AsyncConnection[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal checks
+        checks += query == ""
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "execute", counting_checks)
+    runner = await new_runner(kinds=(task_kinds.ONE_SHOT,))
+    task = await runner.submit(USER, task_kinds.ONE_SHOT, params={"delay": 0})
+    await until_state(repo, task.id, TaskState.SUCCEEDED)
+    assert checks == 0
 
 
 async def test_the_job_of_a_task_cancelled_from_another_replica_is_deleted_by_the_clean_up(db, repo, gated,

@@ -54,18 +54,19 @@ class LocalDispatcher:
             return
         self._wake_for((kind,) if kind else None)
 
-    def reserve(self, task_id: str, kind: str) -> bool:
+    def reserve(self, task_id: str, kind: str) -> int | None:
         """Takes a slot of `kind`'s pool for a task about to be stored already claimed by this worker, if the pool
-        has room now and no task waits before it; `announce` runs it there, `release` gives the slot back."""
+        has room now and no task waits before it (0: nothing to store with it); `announce` runs it there, `release`
+        gives the slot back."""
         if self._started is None or task_id in self._jobs or task_id in self._reserved or kind in self._backlog:
-            return False
+            return None
         pools, _run = self._started
         pool = next((pool for pool in pools() if kind in pool.kinds), None)
         if pool is None or sum(self._running[k] for k in pool.kinds) >= pool.capacity:
-            return False
+            return None
         self._running[kind] += 1
         self._reserved[task_id] = kind
-        return True
+        return 0
 
     def release(self, task_id: str) -> None:
         """The task a slot was reserved for was not stored: the slot is free again."""

@@ -170,6 +170,8 @@ class NewTask:
     # When the task is stored already claimed by the worker that creates it (`TaskRunner.claim_new`): its claim's
     # event ("Started."), stored in the same transaction.
     claim_event: TaskEvent | None = None
+    # Stored claimed: what the dispatcher that reserved its slot stores with it (`TaskDispatcher.reserve`).
+    reservation: int | None = None
 
 
 class TaskRepository(Protocol):

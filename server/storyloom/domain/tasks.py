@@ -214,29 +214,29 @@ class TaskRunner:
         return NewTask(task, TaskEvent(task.id, 1, now, TaskState.PENDING, "", 0, message))
 
     def claim_new(self, new: NewTask) -> NewTask:
-        """`new` as claimed by this worker (RUNNING, attempt 1, with its claim's event) when the in-process dispatcher
-        has a slot for it now, which it keeps for it: stored so, the task needs no claim of its own before it runs
-        (two statements and a turn at the store's writer less before a chat reply's first text). Else `new` as it is.
-        Either way it is announced with `accepted` once stored, or given up with `not_stored`."""
-        dispatcher = self._dispatcher
+        """`new` as claimed by this worker (RUNNING, attempt 1, with its claim's event) when its dispatcher has a slot
+        for it now, which it keeps for it: stored so, the task needs no claim of its own before it runs (two
+        statements and a turn at the store's writer less before a chat reply's first text; on PostgreSQL, the job
+        queue's fetch too). Else `new` as it is. Either way it is announced with `accepted` once stored, or given up
+        with `not_stored`."""
         task = new.task
-        if (not isinstance(dispatcher, LocalDispatcher) or not self.run_tasks or self._stopping
-                or task.state is not TaskState.PENDING or task.attempt != 0
-                or not dispatcher.reserve(task.id, task.kind)):
+        if not self.run_tasks or self._stopping or task.state is not TaskState.PENDING or task.attempt != 0:
+            return new
+        reservation = self._dispatcher.reserve(task.id, task.kind)
+        if reservation is None:
             return new
         now = self._clock.now()
         claimed = dataclasses.replace(task, state=TaskState.RUNNING, attempt=1, owner=self.worker_id,
                                       heartbeat_time=now, start_time=task.start_time or now, message="Started.",
                                       last_sequence=task.last_sequence + 1, update_time=now)
         self._claimed_new.add(task.id)
-        return NewTask(claimed, new.first_event, TaskEvent.of(claimed, now))
+        return NewTask(claimed, new.first_event, TaskEvent.of(claimed, now), reservation)
 
     def not_stored(self, task: Task) -> None:
         """The task from `claim_new` was not stored (its transaction failed): its slot is free again."""
         if task.id in self._claimed_new:
             self._claimed_new.discard(task.id)
-            if isinstance(self._dispatcher, LocalDispatcher):
-                self._dispatcher.release(task.id)
+            self._dispatcher.release(task.id)
 
     async def accepted(self, kind: str = "", task: Task | None = None) -> None:
         """Says a new task (of `kind`, when given; `task`, the one stored, when the caller has it) was stored: a worker
@@ -419,7 +419,10 @@ class TaskRunner:
                 claimed = await self._claim(task_id, None)
             if claimed is None:
                 task = await self._repo.get(task_id)
-                if task is not None and task.state is TaskState.RUNNING and task.owner != self.worker_id:
+                # (Under this worker but not running here: its run was stopped, as when the database failed the
+                # dispatcher's worker, and its job came back.)
+                if task is not None and task.state is TaskState.RUNNING and (
+                        task.owner != self.worker_id or task_id not in self._running):
                     task = await self._recover(task)
                 if task is None or task.state is not TaskState.PENDING:
                     return  # ended (or deleted) meanwhile

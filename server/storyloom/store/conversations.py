@@ -53,6 +53,7 @@ from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
+from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
 from storyloom.store.tasks import insert_task, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
@@ -138,10 +139,13 @@ class SqlConversationRepository:
                 # there were four); a refusal below rolls them back with the claim.
                 events, task_values = task_params(task)
                 params.update(task_values)
+                if task.reservation is not None:  # its job, running here (`ProcrastinateDispatcher.reserve`)
+                    params.update(claimed_job_params(task.task, task.reservation))
                 for kind, message, message_request_id in (("user", user, request_id), ("reply", reply, "")):
                     params.update({f"{kind}_message_{name}": value for name, value in
                                    _message_values(message, message_request_id).items()})
-                claimed = connection.execute(_exchange_statement(quota is not None, events), params).one_or_none()
+                claimed = connection.execute(_exchange_statement(quota is not None, events,
+                                                                 task.reservation is not None), params).one_or_none()
             else:
                 claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
             if claimed is None:
@@ -306,11 +310,12 @@ def _claim_statement(with_quota: bool) -> Update:
 
 
 @functools.cache
-def _exchange_statement(with_quota: bool, events: int) -> Select[Any]:
+def _exchange_statement(with_quota: bool, events: int, claimed_job: bool = False) -> Select[Any]:
     """add_exchange's claim (`_claim_statement`) and its inserts in one statement, for PostgreSQL: the user's message
     and the empty reply (`_message_values` but for the columns the claim gives: the conversation, its user and the two
     positions claimed; none if there is no such conversation), and the reply's task with its `events` first events
-    (`task_inserts`). It returns the claim's row."""
+    (`task_inserts`), and with `claimed_job` the job of a task stored claimed (`claimed_job_insert`). It returns the
+    claim's row."""
     claimed = _claim_statement(with_quota).cte("claimed")
     columns = [column for column in MESSAGES.c if column.key in _MESSAGE_COLUMNS]
 
@@ -322,7 +327,10 @@ def _exchange_statement(with_quota: bool, events: int) -> Select[Any]:
     messages = insert(MESSAGES).from_select([column.key for column in columns], union_all(
         message("user", claimed.c.message_count - 1), message("reply", claimed.c.message_count)))
     task, first_events = task_inserts(events)
-    return select(claimed).add_cte(messages.cte("messages"), task.cte("task"), first_events.cte("first_events"))
+    inserts = [messages.cte("messages"), task.cte("task"), first_events.cte("first_events")]
+    if claimed_job:
+        inserts.append(claimed_job_insert().cte("job"))
+    return select(claimed).add_cte(*inserts)
 
 
 # The reads of a send with a request id, built once (see `Database.fetch`): the conversation, and the message sent

@@ -53,3 +53,12 @@ class TaskDispatcher(Protocol):
 
     async def abort(self, task_id: str) -> None:
         """Stops the task's work wherever it runs (its row already says why), and drops it from the queue."""
+
+    def reserve(self, task_id: str, kind: str) -> int | None:
+        """Takes a slot of `kind`'s pool on this worker for a task about to be stored already claimed by it, if the
+        pool has room now; None if not. What it returns is stored with the task (`NewTask.reservation`: on
+        PostgreSQL, the job queue's worker whose running job the task is, so that another worker resumes it if this
+        one dies). `announce` runs the task in that slot once stored; `release` frees the slot if it was not."""
+
+    def release(self, task_id: str) -> None:
+        """The task a slot was reserved for was not stored: the slot is free again."""
