@@ -40,7 +40,7 @@ from storyloom.domain.conversations import (
 )
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, TaskError
+from storyloom.domain.tasks import NewTask, Task, TaskError, TaskEvent
 from storyloom.store.db import (
     Database,
     bound_values,
@@ -53,7 +53,7 @@ from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice
-from storyloom.store.tasks import insert_task, task_inserts, task_params
+from storyloom.store.tasks import insert_task, store_ending, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -204,7 +204,8 @@ class SqlConversationRepository:
             return []
         announced = self.announces_replies
 
-        def append(connection: Connection) -> builtins.list[Message]:
+        def append(connection: Connection) -> tuple[builtins.list[Message],
+                                                    builtins.list[tuple[Task, TaskEvent] | None]]:
             if chunks and announced:  # one INSERT ... SELECT FROM unnest, with the notice of each reply
                 message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
                 connection.execute(_INSERT_CHUNKS_ANNOUNCED,
@@ -212,11 +213,18 @@ class SqlConversationRepository:
             elif chunks:
                 connection.execute(_INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                     for message_id, index, text in chunks])
-            return [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
-                            input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
-                            texts=ending.chunks, announced=announced) for ending in endings]
+            finals = [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
+                              input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
+                              texts=ending.chunks, announced=announced) for ending in endings]
+            # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
+            task_ends = [store_ending(connection, ending.task, with_event=not self._db.is_sqlite)
+                         for ending in endings if ending.task is not None]
+            return finals, task_ends
 
-        return await self._db.transaction(append, one_statement=not endings)
+        finals, task_ends = await self._db.transaction(append, one_statement=not endings)
+        for task_end, outcome in zip([e.task for e in endings if e.task is not None], task_ends, strict=True):
+            task_end.settle(outcome)
+        return finals
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:

@@ -38,6 +38,7 @@ from storyloom.domain.task_types import (
     NewTask,
     Task,
     TaskClaim,
+    TaskEnding,
     TaskError,
     TaskEvent,
     TaskFence,
@@ -349,6 +350,21 @@ def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned
     if unowned:
         conditions.append(TaskRow.owner.is_(None))
     return conditions
+
+
+def store_ending(connection: Connection, ending: TaskEnding, with_event: bool) -> tuple[Task, TaskEvent] | None:
+    """Stores a handler's end of its task (`TaskContext.succeeding`) in the transaction of the handler's last write,
+    as `append_event` stores an update (with its event in the statement, and its notice, when `with_event`:
+    PostgreSQL); None, storing nothing, when the fence refuses it or the task is gone. (Such a refusal leaves the
+    rest of the transaction as it is: the UPDATE changed nothing.)"""
+    try:
+        task, event = _append(connection, ending.task_id, ending.update, ending.now, ending.fence,
+                              with_event=with_event)
+    except (TaskFenced, LookupError):
+        return None
+    if not with_event:
+        connection.execute(_INSERT_EVENTS, [_event_values(event)])
+    return task, event
 
 
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
