@@ -46,6 +46,7 @@ from storyloom.store.db import (
     bound_values,
     changed_rows,
     completes_when_cancelled,
+    insert_rows,
     one_fetch,
     one_transaction,
 )
@@ -155,8 +156,8 @@ class SqlConversationRepository:
             user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
             reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
             if not postgres:
-                connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id),
-                                                      _message_values(reply, "")])
+                insert_rows(connection, _INSERT_MESSAGES, [_message_values(user, request_id),
+                                                           _message_values(reply, "")])
             fault_point("message.create")  # (on PostgreSQL everything is stored by now, but not committed)
             if not postgres:
                 insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
@@ -211,8 +212,8 @@ class SqlConversationRepository:
                 connection.execute(_INSERT_CHUNKS_ANNOUNCED,
                                    {"message_ids": message_ids, "indexes": indexes, "texts": texts})
             elif chunks:
-                connection.execute(_INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
-                                                    for message_id, index, text in chunks])
+                insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
+                                                         for message_id, index, text in chunks])
             finals = [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
                               input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
                               texts=ending.chunks, announced=announced) for ending in endings]
@@ -345,7 +346,7 @@ _FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id
                     .order_by(MESSAGES.c.position))
 
 
-# The other writes of a chat reply, built once (see `bound_values`).
+# The other writes of a chat reply, built once (see `bound_values`; the inserts run by `insert_rows`).
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
