@@ -197,13 +197,15 @@ class ChunkWriter:
                     if chunk.final is not None:
                         chunk.live.final = chunk.final
                     touched[chunk.live.message_id] = chunk.live
-                # The announcements (a NOTIFY each on PostgreSQL) go out together; one that fails is only logged:
-                # the chunks are stored, and other replicas' streams re-read on their safety timeout.
-                for message_id, outcome in zip(touched, await asyncio.gather(
-                        *(self._on_stored(message_id) for message_id in touched), return_exceptions=True),
-                        strict=True):
-                    if isinstance(outcome, Exception):
-                        log.warning("reply chunks stored but not announced", exc_info=outcome,
+                # The announcements, in turn: each wakes this process's streams, and awaits nothing (on PostgreSQL
+                # the store's notice rode in the write); gathered, they cost a task each per transaction. One that
+                # fails is only logged: the chunks are stored, and other replicas' streams re-read on their safety
+                # timeout.
+                for message_id in touched:
+                    try:
+                        await self._on_stored(message_id)
+                    except Exception as exc:  # logged; the others are still told
+                        log.warning("reply chunks stored but not announced", exc_info=exc,
                                     extra={"message_id": message_id})
                 for live in touched.values():
                     live.changed.set()
