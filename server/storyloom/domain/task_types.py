@@ -312,7 +312,6 @@ class TaskContext:
         await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint,
                                       part=part))
 
-
     def succeeding(self, result: TaskResult | None = None) -> TaskEnding | None:
         """The task's end as SUCCEEDED with `result`, for the handler to store in its last write (which must end with
         it) and then return `result`: one transaction less than the runner's recording it after. None outside a

@@ -55,9 +55,8 @@ from storyloom.domain.task_types import (
 )
 
 __all__ = ["LIVE_STATES", "NewTask", "Task", "TaskClaim", "TaskContext", "TaskEndHook", "TaskEnding", "TaskError",
-           "TaskEvent",
-           "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult",
-           "TaskRunner", "TaskState", "TaskUpdate"]
+           "TaskEvent", "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository",
+           "TaskResult", "TaskRunner", "TaskState", "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 
