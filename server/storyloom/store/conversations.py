@@ -49,7 +49,6 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
-    returned_row,
 )
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
@@ -145,7 +144,7 @@ class SqlConversationRepository:
                                    _message_values(message, message_request_id).items()})
                 claimed = connection.execute(_exchange_statement(quota is not None, events), params).one_or_none()
             else:
-                claimed = returned_row(connection, _claim_statement(quota is not None), params)
+                claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
             if claimed is None:
                 raise LookupError(conversation_id)
             conversation = _conversation(claimed)
@@ -272,11 +271,11 @@ def _finish(connection: Connection, message_id: str, *, state: str, finish_reaso
             output_tokens: int, error: TaskError | None, texts: Sequence[str], announced: bool) -> Message:
     """Ends the reply, its text and chunk count those of `texts` (all its chunks), with its notice when `announced`
     (the repository's `announces_replies`); LookupError if it is gone."""
-    row = returned_row(connection, _FINISH_MESSAGE_ANNOUNCED if announced else _FINISH_MESSAGE, {
+    row = connection.execute(_FINISH_MESSAGE_ANNOUNCED if announced else _FINISH_MESSAGE, {
         "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
         "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
         "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
-        "set_chunk_count": len(texts)})
+        "set_chunk_count": len(texts)}).one_or_none()
     if row is None:
         raise LookupError(message_id)
     return _message(row)

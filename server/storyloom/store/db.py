@@ -7,12 +7,9 @@ Every transaction is short and awaits nothing but the database, and a cancelled 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import dataclasses
 import functools
 import inspect
-import keyword
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -24,12 +21,10 @@ from alembic.config import Config
 from sqlalchemy import BindParameter, Insert, Table, bindparam, create_engine, event, insert, select
 from sqlalchemy import inspect as orm_state
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, MultipleResultsFound, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 
 from storyloom.store.faults import fault_point
 
@@ -400,9 +395,6 @@ def bound_values(table: Table, *columns: str) -> dict[str, BindParameter[Any]]:
     return {name: bindparam(f"set_{name}", type_=table.c[name].type) for name in columns}
 
 
-Processing = tuple[Callable[[Any], Any] | None, ...]  # a value's processing each (None: as it is)
-
-
 def insert_rows(connection: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
     """Runs `statement`, an INSERT built once (`insert(table)`), for `rows` (each with the same columns) in the
     transaction of `connection`. On SQLite's inline writer (pysqlite) it goes straight to the DBAPI cursor, as the
@@ -438,89 +430,21 @@ def insert_rows(connection: Connection, statement: Insert, rows: Sequence[Mappin
 
 @functools.cache
 def _inline_insert(statement: Insert, columns: tuple[str, ...],
-                   dialect: Any) -> tuple[str, tuple[str, ...], Processing] | None:
-    """`insert_rows`' SQL for these columns, its parameters' names in order and each one's processing; None if the
-    statement has parameters of other columns (defaults, which SQLAlchemy fills in), or `_bind_processing` has none."""
+                   dialect: Any) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]] | None:
+    """`insert_rows`' SQL for these columns, its parameters' names in order and each one's processing (None: as it
+    is); None if the statement has parameters of other columns (defaults, which SQLAlchemy fills in), or where
+    SQLAlchemy's table of processing (not public) is not there or has a parameter's as more than one function."""
     compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     names = tuple(compiled.positiontup or ())
     if not set(names) <= set(columns):
         return None
-    processors = _bind_processing(compiled, names)
-    return None if processors is None else (compiled.string, names, processors)
-
-
-def _bind_processing(compiled: SQLCompiler, names: tuple[str, ...]) -> Processing | None:
-    """What SQLAlchemy's execution does to each of these parameters (SQLAlchemy's own table of it, not public: None
-    where it is not there, or a parameter's is not one function, and SQLAlchemy runs the statement)."""
-    processors = getattr(compiled, "_bind_processors", None)
+    processors = getattr(compiled, "_bind_processors", None)  # (what SQLAlchemy's execution applies to each one)
     if processors is None:
         return None
     applied = [processors.get(name) for name in names]
     if not all(process is None or callable(process) for process in applied):
         return None
-    return tuple(cast("Callable[[Any], Any] | None", process) for process in applied)
-
-
-def returned_row(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> Any | None:
-    """The row a built-once statement that returns at most one (an UPDATE ... RETURNING) returned, or None. On
-    SQLite's inline writer straight on the DBAPI cursor, as `insert_rows` runs an insert: the row is a named tuple of
-    the statement's columns, each processed as SQLAlchemy processes its type (SQLAlchemy's execution and result cost
-    the statement about twice what SQLite takes to run it); elsewhere through SQLAlchemy, a Row."""
-    inline = _inline_returning(statement, connection.dialect) if connection.dialect.driver == "pysqlite" else None
-    if inline is None:
-        return connection.execute(statement, params).one_or_none()
-    bound = inline.compiled.construct_params(params) or {}
-    positional = tuple(bound[name] if process is None else process(bound[name])
-                       for name, process in zip(inline.names, inline.bind_processors, strict=True))
-    cursor = connection.connection.cursor()
-    try:
-        connection.dispatch.before_cursor_execute(connection, cursor, inline.sql, positional, None, False)
-        cursor.execute(inline.sql, positional)
-        fetched = cursor.fetchall()
-    except sqlite3.Error as exc:  # as SQLAlchemy raises it
-        raise DBAPIError.instance(inline.sql, positional, exc, sqlite3.Error, dialect=connection.dialect) from exc
-    finally:
-        cursor.close()
-    if len(fetched) > 1:
-        raise MultipleResultsFound("Multiple rows were found when one or none was required")
-    if not fetched:
-        return None
-    return inline.row(*(value if process is None else process(value)
-                        for value, process in zip(fetched[0], inline.result_processors, strict=True)))
-
-
-@dataclasses.dataclass(frozen=True)
-class _InlineReturning:
-    compiled: SQLCompiler
-    sql: str
-    names: tuple[str, ...]  # the positional parameters'
-    bind_processors: Processing
-    row: Callable[..., Any]
-    result_processors: Processing
-
-
-@functools.cache
-def _inline_returning(statement: Executable, dialect: Any) -> _InlineReturning | None:
-    """`returned_row`'s compiled form of the statement; None for one it leaves to SQLAlchemy (parameters expanded
-    per call, columns that are not names, a SQLAlchemy without the internals read here)."""
-    compiled = cast("SQLCompiler", cast("ClauseElement", statement).compile(dialect=dialect))
-    columns = getattr(compiled, "_result_columns", None)  # (each column's key and type, as SQLAlchemy reads rows)
-    if not compiled.positional or getattr(compiled, "post_compile_params", None) or not columns:
-        return None
-    keys = [column.keyname for column in columns]
-    if len(set(keys)) < len(keys) or not all(key.isidentifier() and not key.startswith("_")
-                                             and not keyword.iskeyword(key) for key in keys):
-        return None
-    names = tuple(compiled.positiontup or ())
-    processors = _bind_processing(compiled, names)
-    try:
-        results = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
-    except AttributeError:
-        return None
-    if processors is None:
-        return None
-    return _InlineReturning(compiled, compiled.string, names, processors, collections.namedtuple("ReturnedRow", keys),
-                            results)
+    return compiled.string, names, tuple(cast("Callable[[Any], Any] | None", process) for process in applied)
 
 
 def _closed_on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

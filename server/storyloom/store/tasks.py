@@ -55,7 +55,6 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
-    returned_row,
 )
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
@@ -281,7 +280,7 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
         statement: Executable = _append_with_event_statement(columns, shape)
     else:
         statement = _append_statement(columns, shape)
-    row = returned_row(connection, statement, params)
+    row = connection.execute(statement, params).one_or_none()
     if row is None:
         if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
             raise TaskFenced(f"task {task_id} no longer matches {fence}")

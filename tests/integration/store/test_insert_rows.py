@@ -1,6 +1,5 @@
-"""`insert_rows` and `returned_row`, the hot writes' inserts and updates: on SQLite's inline writer straight to the
-DBAPI cursor, storing and returning what SQLAlchemy's execution stores and returns, raising what it raises, heard by
-the statement listeners."""
+"""`insert_rows`, the hot writes' inserts: on SQLite's inline writer straight to the DBAPI cursor, storing what
+SQLAlchemy's execution stores, raising what it raises, heard by the statement listeners."""
 
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from storyloom.domain.task_types import TaskState, TaskUpdate
-from storyloom.store.db import Database, insert_rows, returned_row
+from storyloom.store.db import Database, insert_rows
 from storyloom.store.models import TaskEventRow, TaskRow
-from storyloom.store.tasks import EVENTS, TASKS, _append_statement, _changes
+from storyloom.store.tasks import EVENTS, TASKS
 from tests.support.sql_counter import counting_statements
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -83,36 +81,3 @@ async def test_a_row_that_breaks_a_constraint_raises_as_sqlalchemy_raises_it_and
     with pytest.raises(IntegrityError):
         await db.transaction(twice)
     assert (await stored(db, "t1"))[1] == []
-
-
-async def test_a_row_returned_is_the_row_sqlalchemy_returns(db):
-    await db.transaction(lambda c: insert_rows(c, INSERT_TASK, [task_values("t1"), task_values("t2")]))
-    update = TaskUpdate(state=TaskState.SUCCEEDED, percent=100, end_time=T0, clear_eta=True, message="Done.")
-    changes = _changes(update, T0 + dt.timedelta(seconds=5))
-    statement = _append_statement(tuple(sorted(changes)), (("RUNNING",), True, True, False))
-    executed: list[str] = []
-
-    def ended(task_id: str, attempt: int, use_returned_row: bool):
-        def work(connection: Connection) -> Any:
-            event.listen(connection, "before_execute", lambda *args: executed.append(str(args[1])))
-            params = {**{f"set_{name}": value for name, value in changes.items()}, "task_id": task_id,
-                      "fence_attempt": attempt, "fence_owner": "w1"}
-            if use_returned_row:
-                return returned_row(connection, statement, params)
-            return connection.execute(statement, params).one_or_none()
-        return work
-
-    expected = await db.transaction(ended("t1", 1, False))
-    executed.clear()
-    with counting_statements(db.engine) as sql:
-        returned = await db.transaction(ended("t2", 1, True))
-        refused = await db.transaction(ended("t2", 1, True))  # (no longer RUNNING: nothing returned)
-
-    assert refused is None
-    assert len([s for s in sql.statements if s.startswith("UPDATE tasks")]) == 2
-    if db.is_sqlite:
-        assert executed == []
-    assert expected is not None and returned is not None and returned.id == "t2"
-    assert returned._asdict() == {**expected._asdict(), "id": "t2"}
-    assert (returned.state, returned.end_time, returned.params, returned.last_sequence) == (
-        "SUCCEEDED", T0, {"message_id": "r", "nested": [1, None]}, 3)

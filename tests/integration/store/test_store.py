@@ -169,16 +169,13 @@ async def test_a_created_task_and_its_first_event_read_back_as_stored(tasks):
 
 async def test_a_fenced_task_write_is_not_rewritten_at_each_execution(tasks, db):
     """A task's writes under a fence (a claim, a chat reply's end) are statements built once: SQLAlchemy reuses
-    their SQL as compiled, with nothing to expand into it per call (an IN of the fence's states was). (On SQLite's
-    inline writer they run on the cursor, without an execution context, as compiled once: a parameter to expand would
-    be left in the SQL as a placeholder.)"""
+    their SQL as compiled, with nothing to expand into it per call (an IN of the fence's states was)."""
     task = await add_task(tasks)
     expanded: list[frozenset[Any]] = []
 
     def heard(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         if statement.lstrip().upper().startswith(("UPDATE", "WITH")):
-            expanded.append(frozenset(context.compiled.post_compile_params) if context is not None
-                            else frozenset(re.findall(r"__\[POSTCOMPILE_(\w+)\]", statement)))
+            expanded.append(frozenset(context.compiled.post_compile_params))
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", heard)
     try:
