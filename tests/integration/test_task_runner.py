@@ -26,10 +26,14 @@ from procrastinate.manager import JobManager, get_channel_for_queues
 from sqlalchemy import text
 
 from storyloom.domain.errors import NotFound
-from storyloom.domain.task_types import NewTask
+from storyloom.domain.task_types import NewTask, TaskFence, TaskUpdate
 from storyloom.domain.tasks import (
     Task,
+    TaskClaim,
     TaskContext,
+    TaskEndHook,
+    TaskEnding,
+    TaskError,
     TaskEvent,
     TaskHandler,
     TaskResult,
@@ -43,7 +47,7 @@ from storyloom.store.procrastinate_dispatch import (
     claimed_job_insert,
     claimed_job_params,
 )
-from storyloom.store.tasks import SqlTaskRepository, task_rows
+from storyloom.store.tasks import SqlTaskRepository, store_ending, task_rows
 from tests.support import task_kinds
 from tests.support.databases import database_away
 from tests.support.waiting import read_until, wait_until
@@ -112,7 +116,7 @@ async def new_runner(db: Database, repo: SqlTaskRepository, gated: Gated) -> Asy
 
     async def make(*, kinds: tuple[str, ...] = (task_kinds.STEPS, task_kinds.ONE_SHOT, GATED),
                    more: dict[str, TaskHandler] | None = None, lease_seconds: float = 3,
-                   **options: Any) -> TaskRunner:
+                   on_end: TaskEndHook | None = None, **options: Any) -> TaskRunner:
         if not db.is_sqlite:
             worker_id = new_worker_id()
             options.update(worker_id=worker_id, dispatcher=ProcrastinateDispatcher(
@@ -124,7 +128,7 @@ async def new_runner(db: Database, repo: SqlTaskRepository, gated: Gated) -> Asy
             handler, resumable = handlers[kind]
             runner.register(kind, handler, resumable=resumable)
         for kind, handler in (more or {}).items():
-            runner.register(kind, handler)
+            runner.register(kind, handler, on_end=on_end)
         made.append(runner)
         await runner.start()
         return runner
@@ -290,6 +294,72 @@ async def test_cancelling_a_task_waiting_for_a_slot_ends_it_cancelled_without_ru
     gated.gates[later.id].set()
     assert (await until_finished(repo, later.id)).state is TaskState.SUCCEEDED
     assert gated.starts(waiting.id) == []
+
+
+# --- an end stored by the handler's last write ---------------------------------------------------
+
+
+class EndsInItsWrite:
+    """A kind whose handler stores its task's end in a write of its own (`TaskContext.succeeding`), as a chat reply
+    does in its last chunk's transaction: it asks for the end, waits for the test's gate, then stores it. The kind's
+    hook logs what it hears."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        self.gate = asyncio.Event()
+        self.asked = asyncio.Event()
+        self.ending: TaskEnding | None = None
+        self.heard: list[tuple[TaskState, bool]] = []  # (state, told with a claim)
+
+    async def __call__(self, ctx: TaskContext) -> TaskResult | None:
+        self.ending = ending = ctx.succeeding()
+        assert ending is not None
+        self.asked.set()
+        await self.gate.wait()
+        outcome = await self._db.transaction(lambda c: store_ending(c, ending, with_event=not self._db.is_sqlite))
+        ending.settle(outcome)
+        return None
+
+    async def on_end(self, _task: Task, state: TaskState, _error: TaskError | None, claim: TaskClaim | None) -> None:
+        self.heard.append((state, claim is not None))
+
+
+async def test_a_cancel_while_a_handler_stores_its_end_leaves_it_to_finish(db, repo, new_runner):
+    kind = EndsInItsWrite(db)
+    runner = await new_runner(kinds=(), more={"test.ends_itself": kind}, on_end=kind.on_end)
+    task = await runner.submit(USER, "test.ends_itself")
+    await asyncio.wait_for(kind.asked.wait(), 10)
+
+    # Its end is on its way (in a write the handler is making): cancelling the handler now would race it.
+    assert (await runner.cancel(USER, task.id)).state is TaskState.RUNNING
+    kind.gate.set()
+
+    ended = await until_finished(repo, task.id)
+    assert ended.state is TaskState.SUCCEEDED and (ended.percent, ended.message) == (100, "Done.")
+    assert [e.state for e in await log_of(repo, task.id)] == [TaskState.PENDING, TaskState.RUNNING,
+                                                               TaskState.SUCCEEDED]
+    await until(lambda: bool(kind.heard), "the kind's hook heard of the end")
+    assert kind.heard == [(TaskState.SUCCEEDED, False)]  # told of an end already recorded
+
+
+async def test_a_handler_s_end_refused_by_its_fence_leaves_the_end_recorded_before(db, repo, new_runner):
+    kind = EndsInItsWrite(db)
+    runner = await new_runner(kinds=(), more={"test.ends_itself": kind}, on_end=kind.on_end)
+    task = await runner.submit(USER, "test.ends_itself")
+    await asyncio.wait_for(kind.asked.wait(), 10)
+    running = await repo.get(task.id)
+    assert running is not None
+    # Ended elsewhere meanwhile (another replica's cancel, as `TaskRunner.cancel` records it there).
+    await repo.append_event(task.id, TaskUpdate(state=TaskState.CANCELLED, end_time=running.update_time),
+                            running.update_time, TaskFence(attempt=running.attempt))
+    kind.gate.set()
+
+    await until(lambda: bool(kind.heard), "the kind's hook heard of the end")
+    assert kind.ending is not None and kind.ending.stored and kind.ending.outcome is None
+    assert kind.heard == [(TaskState.CANCELLED, False)]
+    assert (await repo.get(task.id)).state is TaskState.CANCELLED
+    assert [e.state for e in await log_of(repo, task.id)] == [TaskState.PENDING, TaskState.RUNNING,
+                                                               TaskState.CANCELLED]
 
 
 # --- recovery after a crash --------------------------------------------------------------------

@@ -34,7 +34,16 @@ from storyloom.domain.ports.text import ChatRequest, ChatTurn, EngineRefused, Re
 from storyloom.domain.reply_admission import Place, ReplyAdmission
 from storyloom.domain.reply_chunks import ChunkWriter, LiveReply, ReplyEnding
 from storyloom.domain.requirements import StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskClaim, TaskContext, TaskError, TaskRunner, TaskState
+from storyloom.domain.tasks import (
+    NewTask,
+    Task,
+    TaskClaim,
+    TaskContext,
+    TaskEnding,
+    TaskError,
+    TaskRunner,
+    TaskState,
+)
 from storyloom.domain.text import check_plain_text
 
 log = logging.getLogger(__name__)
@@ -559,8 +568,9 @@ class Conversations:
                         self._chunks.add(message_id, event.text)  # stored, then announced, by the chunk writer
                 else:
                     end = event
+            # The task ends in the reply's last write too (the handler then returns nothing, its result).
             await self._stored_then_finish(message_id, "COMPLETE", end.finish_reason, end.input_tokens,
-                                           end.output_tokens, None)
+                                           end.output_tokens, None, task_end=ctx.succeeding())
         except asyncio.CancelledError:
             if ctx.cancel_requested:
                 used = request_tokens(self._engine, request)
@@ -595,14 +605,15 @@ class Conversations:
             self._chunks.close(message_id)
 
     async def _stored_then_finish(self, message_id: str, state: MessageState, finish_reason: str,
-                                  input_tokens: int, output_tokens: int, error: TaskError | None) -> None:
+                                  input_tokens: int, output_tokens: int, error: TaskError | None,
+                                  task_end: TaskEnding | None = None) -> None:
         """Ends the reply once the chunks queued for it are stored (its text is assembled from them): written here,
-        in the transaction that stores its last chunk."""
+        in the transaction that stores its last chunk, with `task_end` (else the runner records its task's end)."""
         live = self._chunks.live(message_id)
         if live is not None and state != "CUT":
             with contextlib.suppress(Exception):  # (then it ends on its own, with the chunks that were stored)
                 await self._chunks.finish(message_id, ReplyEnding(message_id, state, finish_reason, input_tokens,
-                                                                  output_tokens, error))
+                                                                  output_tokens, error, task=task_end))
                 return  # its streams were told by the writer
         with contextlib.suppress(Exception):  # a chunk that could not be stored was never announced
             await self._chunks.flush(message_id)

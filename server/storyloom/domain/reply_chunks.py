@@ -15,7 +15,8 @@ included, made a 50-word reply of the offline storyteller 10 chunks; sentence en
 sentence's words at the same moment either way: a chunk per word only multiplied the events, each a message through
 the interceptor and HTTP/2; and a replay streams exactly the chunks the live stream did.
 
-A reply written here ends in the transaction that stores its last chunk (`finish`), not in one of its own after it.
+A reply written here ends in the transaction that stores its last chunk (`finish`), not in one of its own after it,
+and its task's end with it (`TaskContext.succeeding`): under a burst those ends share the writer's transactions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
+
+from storyloom.domain.task_types import TaskEnding
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ SENTENCE_END = re.compile("[.!?\u2026\n]")
 @dataclasses.dataclass(frozen=True)
 class ReplyEnding:
     """How a reply ends (`ChunkWriter.finish`), stored in the transaction of its last chunk: its text is `chunks`,
-    all of its chunks, which the writer fills in."""
+    all of its chunks, which the writer fills in. `task`: the end of the reply's task, stored there too (and settled
+    once committed)."""
 
     message_id: str
     state: str
@@ -52,13 +56,15 @@ class ReplyEnding:
     output_tokens: int
     error: Any = None  # what failed, when it did (a TaskError)
     chunks: tuple[str, ...] = ()
+    task: TaskEnding | None = None
 
 
 class ChunkStore(Protocol):
     async def append_chunks(self, chunks: Sequence[tuple[str, int, str]],
                             endings: Sequence[ReplyEnding] = ()) -> list[Any]:
         """Stores the chunks (message id, index from 1, text) in one transaction; they are only ever added. Ends the
-        replies of `endings` in the same transaction, and returns what each became (the message), in order."""
+        replies of `endings` in the same transaction (and their tasks, settled after the commit), and returns what
+        each became (the message), in order."""
 
 
 @dataclasses.dataclass(eq=False)  # one per reply: kept by identity
@@ -191,13 +197,15 @@ class ChunkWriter:
                     if chunk.final is not None:
                         chunk.live.final = chunk.final
                     touched[chunk.live.message_id] = chunk.live
-                # The announcements (a NOTIFY each on PostgreSQL) go out together; one that fails is only logged:
-                # the chunks are stored, and other replicas' streams re-read on their safety timeout.
-                for message_id, outcome in zip(touched, await asyncio.gather(
-                        *(self._on_stored(message_id) for message_id in touched), return_exceptions=True),
-                        strict=True):
-                    if isinstance(outcome, Exception):
-                        log.warning("reply chunks stored but not announced", exc_info=outcome,
+                # The announcements, in turn: each wakes this process's streams, and awaits nothing (on PostgreSQL
+                # the store's notice rode in the write); gathered, they cost a task each per transaction. One that
+                # fails is only logged: the chunks are stored, and other replicas' streams re-read on their safety
+                # timeout.
+                for message_id in touched:
+                    try:
+                        await self._on_stored(message_id)
+                    except Exception as exc:  # logged; the others are still told
+                        log.warning("reply chunks stored but not announced", exc_info=exc,
                                     extra={"message_id": message_id})
                 for live in touched.values():
                     live.changed.set()

@@ -174,6 +174,25 @@ class NewTask:
     reservation: int | None = None
 
 
+@dataclasses.dataclass(eq=False)  # one per task end: kept by identity
+class TaskEnding:
+    """A task's successful end that its handler stores in its own last write (`TaskContext.succeeding`), not in a
+    transaction of its own after it: the store applies `update` under `fence` as `append_event` does, in that write's
+    transaction, and says how it went (`settle`) once that committed. A fence that refuses it (the task was
+    cancelled or moved on meanwhile) refuses only the task's end, not the rest of the write."""
+
+    task_id: str
+    update: TaskUpdate
+    fence: TaskFence
+    now: dt.datetime
+    stored: bool = False  # the write that carried it committed
+    outcome: tuple[Task, TaskEvent] | None = None  # the task and its event as ended; None if the fence refused it
+
+    def settle(self, outcome: tuple[Task, TaskEvent] | None) -> None:
+        """The write carrying this end committed: `outcome` as the store recorded it (None: refused)."""
+        self.stored, self.outcome = True, outcome
+
+
 class TaskRepository(Protocol):
     """What the runner needs from storage. Implemented in storyloom.store."""
 
@@ -241,8 +260,11 @@ class TaskContext:
     """
 
     def __init__(self, task: Task, *, record: Callable[[TaskUpdate], Awaitable[object]],
-                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK, claim: TaskClaim | None = None):
+                 cancel_requested: Callable[[], bool], clock: Clock = SYSTEM_CLOCK, claim: TaskClaim | None = None,
+                 ending: Callable[[TaskResult | None], TaskEnding] | None = None):
         self._record = record
+        self._ending = ending
+        self.ending: TaskEnding | None = None  # the end handed out by `succeeding`, if any
         self.claim = claim
         self._cancel_requested = cancel_requested
         self._clock = clock
@@ -291,6 +313,16 @@ class TaskContext:
             self.checkpoint = dict(checkpoint)
         await self._record(TaskUpdate(stage=stage, percent=percent, message=message, eta=eta, checkpoint=checkpoint,
                                       part=part))
+
+    def succeeding(self, result: TaskResult | None = None) -> TaskEnding | None:
+        """The task's end as SUCCEEDED with `result`, for the handler to store in its last write (which must end with
+        it) and then return `result`: one transaction less than the runner's recording it after. None outside a
+        runner. Once it is asked for, CancelTask leaves the handler to finish, as it does a task whose end the runner
+        records; if the write does not store it, the runner records the end itself."""
+        if self._ending is None:
+            return None
+        self.ending = self._ending(result)
+        return self.ending
 
 
 TaskHandler = Callable[[TaskContext], Awaitable[TaskResult | None]]

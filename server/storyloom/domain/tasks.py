@@ -40,6 +40,7 @@ from storyloom.domain.task_types import (
     TaskClaim,
     TaskContext,
     TaskEndHook,
+    TaskEnding,
     TaskError,
     TaskEvent,
     TaskFence,
@@ -53,9 +54,9 @@ from storyloom.domain.task_types import (
     TaskUpdate,
 )
 
-__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskClaim", "TaskContext", "TaskEndHook", "TaskError", "TaskEvent",
-           "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository", "TaskResult",
-           "TaskRunner", "TaskState", "TaskUpdate"]
+__all__ = ["LIVE_STATES", "NewTask", "Task", "TaskClaim", "TaskContext", "TaskEndHook", "TaskEnding", "TaskError",
+           "TaskEvent", "TaskFence", "TaskFenced", "TaskHandler", "TaskKind", "TaskPart", "TaskRepository",
+           "TaskResult", "TaskRunner", "TaskState", "TaskUpdate"]
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +502,8 @@ class TaskRunner:
             with self.telemetry.span(f"task {task.kind}", {"storyloom.task": task.id,
                                                           "storyloom.attempt": task.attempt},
                                      parent=task.params.get(TRACE_PARAM)):
-                result = await self._kinds[task.kind].handler(self._context(task, fence))
+                context = self._context(task, fence)
+                result = await self._kinds[task.kind].handler(context)
         except asyncio.CancelledError:
             if task.id in self._cancel_requested:
                 with contextlib.suppress(TaskFenced, LookupError):
@@ -525,13 +527,15 @@ class TaskRunner:
             self._running.pop(task.id, None)
             self._claims.pop(task.id, None)
             self._cancel_requested.discard(task.id)
+            self._finishing.discard(task.id)  # (asked for its end, then failed: `TaskContext.succeeding`)
         self._finishing.add(task.id)
         try:
+            ending = context.ending
+            if ending is not None and ending.stored:  # its last write stored its end (or was refused it)
+                await self._ended_by_handler(task, ending)
+                return
             with contextlib.suppress(TaskFenced, LookupError):
-                await self._end(task, TaskUpdate(
-                    state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(),
-                    clear_eta=True, message="Done.",
-                ), fence)
+                await self._end(task, self._succeeded_update(result), fence)
         finally:
             self._finishing.discard(task.id)
 
@@ -552,12 +556,36 @@ class TaskRunner:
                 await hook(actual, actual.state, actual.error, None)
             raise
 
+    async def _ended_by_handler(self, task: Task, ending: TaskEnding) -> None:
+        """The handler's last write stored its end (`TaskContext.succeeding`): told as `_record` tells an end, and
+        the kind's hook hears of it as recorded. Refused by the fence, as in `_end`: the hook hears of the end
+        recorded, if any."""
+        hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
+        if ending.outcome is not None:
+            ended, _event = ending.outcome
+            await self._recorded(ended)
+            if hook is not None:
+                await hook(ended, TaskState.SUCCEEDED, None, None)
+            return
+        log.info("task no longer held: its end was refused", extra={"task": task.id, "attempt": task.attempt})
+        actual = await self._repo.get(task.id)
+        if hook is not None and actual is not None and actual.state.terminal:
+            await hook(actual, actual.state, actual.error, None)
+
     def _context(self, task: Task, fence: TaskFence) -> TaskContext:
         async def record(update: TaskUpdate) -> None:
             await self._record(task.id, update, fence)
 
+        def ending(result: TaskResult | None) -> TaskEnding:
+            self._finishing.add(task.id)  # a cancel now would race the end on its way: it leaves it be
+            return TaskEnding(task.id, self._succeeded_update(result), fence, self._clock.now())
+
         return TaskContext(task, record=record, cancel_requested=lambda: task.id in self._cancel_requested,
-                           clock=self._clock, claim=TaskClaim(task.id, fence))
+                           clock=self._clock, claim=TaskClaim(task.id, fence), ending=ending)
+
+    def _succeeded_update(self, result: TaskResult | None) -> TaskUpdate:
+        return TaskUpdate(state=TaskState.SUCCEEDED, percent=100, result=result, end_time=self._clock.now(),
+                          clear_eta=True, message="Done.")
 
     def _cancelled_update(self, task: Task) -> TaskUpdate:
         return TaskUpdate(state=TaskState.CANCELLED, end_time=self._clock.now(), clear_eta=True, message="Cancelled.",
@@ -623,14 +651,18 @@ class TaskRunner:
         """Persists the update as the next event (if the fence lets it), then wakes the watchers."""
         async with self._lock(task_id):
             task, event = await self._repo.append_event(task_id, update, self._clock.now(), fence)
+        await self._recorded(task)
+        return task, event
+
+    async def _recorded(self, task: Task) -> None:
+        """The task's next event was just stored (`task`, as it is now): its watchers wake."""
         if task.state.terminal:
-            self._locks.pop(task_id, None)
-            self._ended_here[task_id] = None
+            self._locks.pop(task.id, None)
+            self._ended_here[task.id] = None
             if len(self._ended_here) > ENDED_HERE_KEPT:
                 self._ended_here.popitem(last=False)
         self._count(task)
-        await self._announce_stored(task_id)
-        return task, event
+        await self._announce_stored(task.id)
 
     async def _announce_stored(self, task_id: str) -> None:
         """The task's claim or its next event was just stored: its watchers wake."""

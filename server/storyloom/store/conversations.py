@@ -40,12 +40,13 @@ from storyloom.domain.conversations import (
 )
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, TaskError
+from storyloom.domain.tasks import NewTask, Task, TaskError, TaskEvent
 from storyloom.store.db import (
     Database,
     bound_values,
     changed_rows,
     completes_when_cancelled,
+    insert_rows,
     one_fetch,
     one_transaction,
 )
@@ -54,7 +55,7 @@ from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
-from storyloom.store.tasks import insert_task, task_inserts, task_params
+from storyloom.store.tasks import insert_task, store_ending, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -159,8 +160,8 @@ class SqlConversationRepository:
             user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
             reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
             if not postgres:
-                connection.execute(_INSERT_MESSAGES, [_message_values(user, request_id),
-                                                      _message_values(reply, "")])
+                insert_rows(connection, _INSERT_MESSAGES, [_message_values(user, request_id),
+                                                           _message_values(reply, "")])
             fault_point("message.create")  # (on PostgreSQL everything is stored by now, but not committed)
             if not postgres:
                 insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
@@ -208,19 +209,27 @@ class SqlConversationRepository:
             return []
         announced = self.announces_replies
 
-        def append(connection: Connection) -> builtins.list[Message]:
+        def append(connection: Connection) -> tuple[builtins.list[Message],
+                                                    builtins.list[tuple[Task, TaskEvent] | None]]:
             if chunks and announced:  # one INSERT ... SELECT FROM unnest, with the notice of each reply
                 message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
                 connection.execute(_INSERT_CHUNKS_ANNOUNCED,
                                    {"message_ids": message_ids, "indexes": indexes, "texts": texts})
             elif chunks:
-                connection.execute(_INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
-                                                    for message_id, index, text in chunks])
-            return [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
-                            input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
-                            texts=ending.chunks, announced=announced) for ending in endings]
+                insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
+                                                         for message_id, index, text in chunks])
+            finals = [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
+                              input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
+                              texts=ending.chunks, announced=announced) for ending in endings]
+            # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
+            task_ends = [store_ending(connection, ending.task, with_event=not self._db.is_sqlite)
+                         for ending in endings if ending.task is not None]
+            return finals, task_ends
 
-        return await self._db.transaction(append, one_statement=not endings)
+        finals, task_ends = await self._db.transaction(append, one_statement=not endings)
+        for task_end, outcome in zip([e.task for e in endings if e.task is not None], task_ends, strict=True):
+            task_end.settle(outcome)
+        return finals
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -345,7 +354,7 @@ _FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id
                     .order_by(MESSAGES.c.position))
 
 
-# The other writes of a chat reply, built once (see `bound_values`).
+# The other writes of a chat reply, built once (see `bound_values`; the inserts run by `insert_rows`).
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))

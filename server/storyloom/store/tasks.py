@@ -38,6 +38,7 @@ from storyloom.domain.task_types import (
     NewTask,
     Task,
     TaskClaim,
+    TaskEnding,
     TaskError,
     TaskEvent,
     TaskFence,
@@ -47,7 +48,14 @@ from storyloom.domain.task_types import (
     TaskState,
     TaskUpdate,
 )
-from storyloom.store.db import Database, bound_values, completes_when_cancelled, one_fetch, one_transaction
+from storyloom.store.db import (
+    Database,
+    bound_values,
+    completes_when_cancelled,
+    insert_rows,
+    one_fetch,
+    one_transaction,
+)
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import notice
@@ -55,7 +63,7 @@ from storyloom.store.pg_notifier import notice
 # The tasks table, for Core statements that return its rows (the ORM's UPDATE would track them in a session).
 TASKS = cast("Table", TaskRow.__table__)
 
-# The hot writes' inserts, built once (see `bound_values`).
+# The hot writes' inserts, built once (see `bound_values`; run by `insert_rows`).
 _INSERT_TASKS = insert(TASKS)
 EVENTS = cast("Table", TaskEventRow.__table__)
 _INSERT_EVENTS = insert(EVENTS)
@@ -106,7 +114,7 @@ class SqlTaskRepository:
         def append(connection: Connection) -> tuple[Task, TaskEvent]:
             task, event = _append(connection, task_id, update, now, fence, with_event=postgres)
             if not postgres:
-                connection.execute(_INSERT_EVENTS, [_event_values(event)])
+                insert_rows(connection, _INSERT_EVENTS, [_event_values(event)])
             return task, event
 
         # On PostgreSQL the update and its event are one statement: its own transaction, one round trip.
@@ -130,7 +138,7 @@ class SqlTaskRepository:
                         for task in map(_task, connection.execute(_CLAIM_WITH_EVENTS, params))]
             claimed = [(task, TaskEvent.of(task, now)) for task in map(_task, connection.execute(_CLAIM, params))]
             if claimed:
-                connection.execute(_INSERT_EVENTS, [_event_values(event) for _task, event in claimed])
+                insert_rows(connection, _INSERT_EVENTS, [_event_values(event) for _task, event in claimed])
             return claimed
 
         return await self._db.transaction(claim, one_statement=postgres)
@@ -351,6 +359,21 @@ def _fence_conditions(states: tuple[str, ...], attempt: Any, owner: Any, unowned
     return conditions
 
 
+def store_ending(connection: Connection, ending: TaskEnding, with_event: bool) -> tuple[Task, TaskEvent] | None:
+    """Stores a handler's end of its task (`TaskContext.succeeding`) in the transaction of the handler's last write,
+    as `append_event` stores an update (with its event in the statement, and its notice, when `with_event`:
+    PostgreSQL); None, storing nothing, when the fence refuses it or the task is gone. (Such a refusal leaves the
+    rest of the transaction as it is: the UPDATE changed nothing.)"""
+    try:
+        task, event = _append(connection, ending.task_id, ending.update, ending.now, ending.fence,
+                              with_event=with_event)
+    except (TaskFenced, LookupError):
+        return None
+    if not with_event:
+        insert_rows(connection, _INSERT_EVENTS, [_event_values(event)])
+    return task, event
+
+
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
     """True while the task still matches the claim's fence: the condition of a write of what the task works on (a
     story, a video), put in that write's own statement. On PostgreSQL it share-locks the task's row, so a change of
@@ -389,8 +412,8 @@ def task_rows(new: NewTask) -> list[Any]:
 def insert_task(connection: Connection, new: NewTask) -> None:
     """Inserts a new task and its first event(s) (two statements), in a transaction of the caller's that stores what
     the task works on."""
-    connection.execute(_INSERT_TASKS, [_task_values(new.task)])
-    connection.execute(_INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
+    insert_rows(connection, _INSERT_TASKS, [_task_values(new.task)])
+    insert_rows(connection, _INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
 
 
 @functools.cache

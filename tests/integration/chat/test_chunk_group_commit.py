@@ -79,3 +79,32 @@ async def test_a_reply_from_send_to_its_last_event_costs_a_bounded_number_of_sta
     # exchange, and 7 / 11 before the statements were combined on PostgreSQL.
     assert len(others) <= (7 if server.app.db.is_sqlite else 5), "\n".join(s.split("\n")[0][:100] for s in others)
     assert not [s for s in others if "pg_notify" in s and not s.lstrip().upper().startswith("WITH")], others
+
+
+async def test_a_reply_s_task_ends_in_the_transaction_of_its_last_chunk(server, monkeypatch):
+    # The reply's end rides in its last chunk's transaction, and its task's end with it: one transaction a reply
+    # less, and under a burst the tasks' ends share the chunk writer's transactions.
+    db = server.app.db
+    windows: list[tuple[int, int]] = []  # each transaction's statements, as indexes into the count
+    transaction = db.transaction
+
+    async def counted(work, **options):
+        start = len(sql.statements)
+        try:
+            return await transaction(work, **options)
+        finally:
+            windows.append((start, len(sql.statements)))
+
+    monkeypatch.setattr(db, "transaction", counted)
+    with counting_statements(db.engine) as sql:
+        _caller, _stub, _conversation, events, _sql = await first_exchange_counted(server)
+    assert events[-1].WhichOneof("event") == "finished"
+
+    def writes(window: tuple[int, int], table: str) -> bool:
+        return any(s.lstrip().upper().startswith(f"UPDATE {table}") or f"UPDATE {table} SET" in s.upper()
+                   for s in sql.statements[window[0]:window[1]])
+
+    [reply_end] = [w for w in windows if writes(w, "MESSAGES")]
+    assert writes(reply_end, "TASKS")
+    task = await server.app.tasks.find(events[0].accepted.task.removeprefix("tasks/"))
+    assert task is not None and task.state.value == "SUCCEEDED"

@@ -1,5 +1,6 @@
 """A chat send in SQL, on every backend: what a retried send (same request id) finds, and what a refused one leaves
-(nothing: on PostgreSQL its messages and task are written in the claim's statement, and rolled back with it)."""
+(nothing: on PostgreSQL its messages and task are written in the claim's statement, and rolled back with it); a
+reply's end with its task's, refused alone by the task's fence."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import datetime as dt
 import pytest
 
 from storyloom.domain.conversations import Conversation, MessageQuota, QuotaExceeded
-from storyloom.domain.tasks import NewTask, TaskRunner
+from storyloom.domain.reply_chunks import ReplyEnding
+from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskFence, TaskRunner, TaskState, TaskUpdate
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
 from storyloom.store.models import UserRow
@@ -61,3 +63,54 @@ async def test_a_send_over_the_quota_stores_nothing(db):
     stored = await repo.get("carol-chat")
     assert stored is not None and stored.message_count == 2
     assert await SqlTaskRepository(db).count_live("carol") == 1  # the refused send's task went with it
+
+
+async def sent_and_claimed(db: Database, user_id: str) -> tuple[SqlConversationRepository, SqlTaskRepository, str,
+                                                                 Task]:
+    """A send whose reply task is claimed by worker `w1`: the repositories, the reply's id and the claimed task."""
+    repo, tasks = await conversation_of(db, user_id), SqlTaskRepository(db)
+    new = reply_task(db, user_id)
+    _conversation, _user, reply = await repo.add_exchange(f"{user_id}-chat", "hello", new, f"{user_id}-reply", "",
+                                                          T0)
+    [(claimed, _event)] = await tasks.claim([(new.task.id, None)], "w1", T0, ("Started.", "Resumed."))
+    return repo, tasks, reply.id, claimed
+
+
+def succeeded_under_claim(task: Task) -> TaskEnding:
+    fence = TaskFence(states=(TaskState.RUNNING,), owner="w1", attempt=task.attempt)
+    return TaskEnding(task.id, TaskUpdate(state=TaskState.SUCCEEDED, percent=100, end_time=T0, clear_eta=True,
+                                          message="Done."), fence, T0)
+
+
+async def test_a_reply_s_last_chunk_stores_its_end_and_its_task_s_end_together(db):
+    repo, tasks, reply_id, claimed = await sent_and_claimed(db, "dora")
+    task_end = succeeded_under_claim(claimed)
+
+    [final] = await repo.append_chunks([(reply_id, 1, "Once upon a time.")], [ReplyEnding(
+        reply_id, "COMPLETE", "STOP", 3, 4, chunks=("Once upon a time.",), task=task_end)])
+
+    assert (final.state, final.text) == ("COMPLETE", "Once upon a time.")
+    assert task_end.stored and task_end.outcome is not None
+    ended, event = task_end.outcome
+    stored = await tasks.get(claimed.id)
+    assert stored == ended and stored.state is TaskState.SUCCEEDED
+    assert stored.last_sequence == claimed.last_sequence + 1
+    assert await tasks.events_after(claimed.id, claimed.last_sequence, 10) == [event]
+    assert event.state is TaskState.SUCCEEDED and event.sequence == stored.last_sequence
+
+
+async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
+    # The task was cancelled elsewhere while its reply was written: the reply's text and end are kept, the task
+    # stays as the cancel left it, and the writer hears that its end was refused.
+    repo, tasks, reply_id, claimed = await sent_and_claimed(db, "erin")
+    cancelled, _event = await tasks.append_event(claimed.id, TaskUpdate(state=TaskState.CANCELLED, end_time=T0),
+                                                 T0, TaskFence(attempt=claimed.attempt))
+    task_end = succeeded_under_claim(claimed)
+
+    [final] = await repo.append_chunks([(reply_id, 1, "The end.")], [ReplyEnding(
+        reply_id, "COMPLETE", "STOP", 3, 2, chunks=("The end.",), task=task_end)])
+
+    assert (final.state, final.text) == ("COMPLETE", "The end.")
+    assert task_end.stored and task_end.outcome is None
+    assert await tasks.get(claimed.id) == cancelled
+    assert await tasks.events_after(claimed.id, cancelled.last_sequence, 10) == []
