@@ -545,30 +545,36 @@ class TaskRunner:
         recorded, if any; raises TaskFenced then."""
         state = update.state
         assert state is not None and state.terminal
-        hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
+        hook = self._end_hook(task)
         try:
             if hook is not None:
                 await hook(task, state, update.error, TaskClaim(task.id, fence))
             await self._record(task.id, update, fence)
         except TaskFenced:
-            actual = await self._repo.get(task.id)
-            if hook is not None and actual is not None and actual.state.terminal:
-                await hook(actual, actual.state, actual.error, None)
+            await self._tell_end_recorded(task)
             raise
 
     async def _ended_by_handler(self, task: Task, ending: TaskEnding) -> None:
         """The handler's last write stored its end (`TaskContext.succeeding`): told as `_record` tells an end, and
         the kind's hook hears of it as recorded. Refused by the fence, as in `_end`: the hook hears of the end
         recorded, if any."""
-        hook = self._kinds[task.kind].on_end if task.kind in self._kinds else None
-        if ending.outcome is not None:
-            ended, _event = ending.outcome
-            await self._recorded(ended)
-            if hook is not None:
-                await hook(ended, TaskState.SUCCEEDED, None, None)
+        if ending.outcome is None:
+            log.info("task no longer held: its end was refused", extra={"task": task.id, "attempt": task.attempt})
+            await self._tell_end_recorded(task)
             return
-        log.info("task no longer held: its end was refused", extra={"task": task.id, "attempt": task.attempt})
-        actual = await self._repo.get(task.id)
+        ended, _event = ending.outcome
+        await self._recorded(ended)
+        hook = self._end_hook(task)
+        if hook is not None:
+            await hook(ended, TaskState.SUCCEEDED, None, None)
+
+    def _end_hook(self, task: Task) -> TaskEndHook | None:
+        return self._kinds[task.kind].on_end if task.kind in self._kinds else None
+
+    async def _tell_end_recorded(self, task: Task) -> None:
+        """The task's end was refused by its fence: its kind's hook hears of the end recorded instead, if any."""
+        hook = self._end_hook(task)
+        actual = await self._repo.get(task.id) if hook is not None else None
         if hook is not None and actual is not None and actual.state.terminal:
             await hook(actual, actual.state, actual.error, None)
 

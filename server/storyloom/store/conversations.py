@@ -208,6 +208,7 @@ class SqlConversationRepository:
         if not chunks and not endings:
             return []
         announced = self.announces_replies
+        task_ends = [ending.task for ending in endings if ending.task is not None]
 
         def append(connection: Connection) -> tuple[builtins.list[Message],
                                                     builtins.list[tuple[Task, TaskEvent] | None]]:
@@ -222,12 +223,11 @@ class SqlConversationRepository:
                               input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
                               texts=ending.chunks, announced=announced) for ending in endings]
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
-            task_ends = [store_ending(connection, ending.task, with_event=not self._db.is_sqlite)
-                         for ending in endings if ending.task is not None]
-            return finals, task_ends
+            return finals, [store_ending(connection, task_end, with_event=not self._db.is_sqlite)
+                            for task_end in task_ends]
 
-        finals, task_ends = await self._db.transaction(append, one_statement=not endings)
-        for task_end, outcome in zip([e.task for e in endings if e.task is not None], task_ends, strict=True):
+        finals, outcomes = await self._db.transaction(append, one_statement=not endings)
+        for task_end, outcome in zip(task_ends, outcomes, strict=True):
             task_end.settle(outcome)
         return finals
 
