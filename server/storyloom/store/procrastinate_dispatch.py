@@ -37,7 +37,21 @@ import procrastinate
 import procrastinate.worker
 import psycopg_pool
 from procrastinate.manager import get_channel_for_queues
-from sqlalchemy import BigInteger, Insert, String, bindparam, column, func, insert, literal, literal_column, table, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    String,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from storyloom.domain.ports.dispatch import CleanUp, Pools, RunTask
@@ -84,16 +98,19 @@ _ABORTED_RUN_HERE = ("SELECT lock FROM procrastinate_jobs WHERE lock = ANY(%(tas
 RETRY_SECONDS = 1
 
 
-def claimed_job_insert() -> Insert:
+def claimed_job_insert(only_if: ColumnElement[bool] | None = None) -> Insert:
     """The job of a task stored claimed by this worker (`ProcrastinateDispatcher.reserve`), for the statement that
     stores the task (with `claimed_job_params`): running ('doing') under the procrastinate worker that reserved its
     slot, so that no worker fetches it, and every replica's look for dead workers' jobs puts it back in the queue if
-    that worker stops beating. (procrastinate's triggers announce and log only jobs stored to do.)"""
+    that worker stops beating. (procrastinate's triggers announce and log only jobs stored to do.) With `only_if`,
+    none unless it holds (the task was stored: see `task_inserts`)."""
     lock = bindparam("job_lock", type_=String)
-    return insert(_JOBS).values(
-        queue_name=bindparam("job_queue", type_=String), task_name=literal(RUN_TASK, String), lock=lock,
-        args=func.jsonb_build_object(literal_column("'task_id'"), lock), status=literal_column("'doing'"),
-        worker_id=bindparam("job_worker", type_=BigInteger))
+    values = {"queue_name": bindparam("job_queue", type_=String), "task_name": literal(RUN_TASK, String),
+              "lock": lock, "args": func.jsonb_build_object(literal_column("'task_id'"), lock),
+              "status": literal_column("'doing'"), "worker_id": bindparam("job_worker", type_=BigInteger)}
+    if only_if is None:
+        return insert(_JOBS).values(values)
+    return insert(_JOBS).from_select(list(values), select(*values.values()).where(only_if))
 
 
 def claimed_job_params(task: Task, worker: int) -> dict[str, Any]:

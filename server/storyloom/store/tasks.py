@@ -416,17 +416,20 @@ def insert_task(connection: Connection, new: NewTask) -> None:
     insert_rows(connection, _INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
 
 
-@functools.cache
-def task_inserts(events: int) -> tuple[Insert, Insert]:
-    """`insert_task`'s two inserts, for a task with `events` first events, built once with the bind parameters of
-    `task_params`: for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL)."""
+def task_inserts(events: int, only_if: ColumnElement[bool]) -> tuple[Insert, Insert]:
+    """`insert_task`'s two inserts, for a task with `events` first events, with the bind parameters of `task_params`:
+    for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL) and builds that once.
+    They insert nothing unless `only_if` holds (a condition on the statement's other parts: what the task works on
+    was stored)."""
     # (`_task_values` and `_event_values` set every column.)
-    task = insert(TASKS).values({column.key: bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c})
+    task = insert(TASKS).from_select([column.key for column in TASKS.c], select(
+        *(bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c)).where(only_if))
     rows = [[bindparam(f"event{index}_{column.key}", type_=column.type) for column in EVENTS.c]
             for index in range(events)]
     # (Not `.values()` of several rows: SQLAlchemy caches no statement that holds one, and compiling this one anew
     # took milliseconds.)
-    first = insert(EVENTS).from_select([column.key for column in EVENTS.c], union_all(*(select(*row) for row in rows)))
+    first = insert(EVENTS).from_select([column.key for column in EVENTS.c],
+                                       union_all(*(select(*row).where(only_if) for row in rows)))
     return task, first
 
 
