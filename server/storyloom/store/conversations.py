@@ -32,7 +32,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storyloom.domain.conversations import (
     REPLY,
@@ -65,6 +64,7 @@ from storyloom.store.tasks import insert_task, store_ending, task_inserts, task_
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
 MESSAGES = cast("Table", MessageRow.__table__)
+REPLY_CHUNKS = cast("Table", ReplyChunkRow.__table__)
 
 
 @completes_when_cancelled
@@ -206,20 +206,29 @@ class SqlConversationRepository:
         return (_message(rows[0]), _message(rows[1])) if len(rows) == 2 else None
 
     async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
-        async with self._db.begin() as session:
-            row = await session.get(MessageRow, message_id)
-            if row is None:
-                return None
-            return (await _with_chunks(session, [_message(row)]))[0] if with_text else _message(row)
+        rows = await self._db.fetch(_GET_MESSAGE, {"message_id": message_id})
+        if not rows:
+            return None
+        return (await self._with_chunks([_message(rows[0])]))[0] if with_text else _message(rows[0])
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:
-        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        if before_position is not None:
-            query = query.where(MessageRow.position < before_position)
-        query = query.order_by(MessageRow.position.desc()).limit(limit)
-        async with self._db.begin() as session:
-            return await _with_chunks(session, [_message(r) for r in await session.scalars(query)])
+        # (Each read on its own, as `fetch` does it: one round trip on PostgreSQL, where a session's took three.)
+        rows = await self._db.fetch(_MESSAGES if before_position is None else _MESSAGES_BEFORE, {
+            "conversation_id": conversation_id, "limit": limit, "before_position": before_position})
+        return await self._with_chunks([_message(row) for row in rows])
+
+    async def _with_chunks(self, messages: builtins.list[Message]) -> builtins.list[Message]:
+        """The messages, each reply still GENERATING with its text and chunk count so far from its stored chunks
+        (its row's text is only written when it finishes), in one more read if there is any."""
+        generating = [m.id for m in messages if m.state == "GENERATING"]
+        if not generating:
+            return messages
+        texts: dict[str, builtins.list[str]] = {}
+        for row in await self._db.fetch(_CHUNKS_OF, {"message_ids": generating}):
+            texts.setdefault(row.message_id, []).append(row.text)
+        return [dataclasses.replace(m, text="".join(texts.get(m.id, ())), chunk_count=len(texts.get(m.id, ())))
+                if m.state == "GENERATING" else m for m in messages]
 
     async def append_chunk(self, message_id: str, text: str) -> int:
         async with self._db.write() as session:
@@ -316,21 +325,6 @@ def _finish(connection: Connection, message_id: str, *, state: str, finish_reaso
     return _message(row)
 
 
-async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) -> builtins.list[Message]:
-    """The messages, each reply still GENERATING with its text and chunk count so far from its stored chunks
-    (its row's text is only written when it finishes), in one more statement if there is any."""
-    generating = [m.id for m in messages if m.state == "GENERATING"]
-    if not generating:
-        return messages
-    texts: dict[str, builtins.list[str]] = {}
-    for message_id, chunk in await session.execute(
-            select(ReplyChunkRow.message_id, ReplyChunkRow.text).where(ReplyChunkRow.message_id.in_(generating))
-            .order_by(ReplyChunkRow.message_id, ReplyChunkRow.seq)):
-        texts.setdefault(message_id, []).append(chunk)
-    return [dataclasses.replace(m, text="".join(texts.get(m.id, ())), chunk_count=len(texts.get(m.id, ())))
-            if m.state == "GENERATING" else m for m in messages]
-
-
 @functools.cache
 def _claim_statement(with_quota: bool) -> Update:
     """add_exchange's claim of two positions on SQLite, built once: it returns the conversation and, `with_quota`, how
@@ -415,9 +409,19 @@ _FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id
                     .order_by(MESSAGES.c.position))
 
 
+# The reads of messages, built once: one, a conversation's newest (before a position), and the chunks of replies.
+_GET_MESSAGE = select(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+_MESSAGES = (select(MESSAGES).where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
+             .order_by(MESSAGES.c.position.desc()).limit(bindparam("limit", type_=Integer)))
+_MESSAGES_BEFORE = _MESSAGES.where(MESSAGES.c.position < bindparam("before_position", type_=MESSAGES.c.position.type))
+_CHUNKS_OF = (select(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.text)
+              .where(REPLY_CHUNKS.c.message_id.in_(bindparam("message_ids", expanding=True)))
+              .order_by(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.seq))
+
+
 # The other writes of a chat reply, built once (see `bound_values`; the inserts run by `insert_rows`).
 _INSERT_MESSAGES = insert(MESSAGES)
-_INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
+_INSERT_CHUNKS = insert(REPLY_CHUNKS)
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
                    .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
                                           "text", "chunk_count"))

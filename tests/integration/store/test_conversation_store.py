@@ -159,6 +159,32 @@ async def test_a_send_on_postgresql_is_one_statement_outside_a_transaction(db):
     assert await repo.find_by_request("grace", "req-1") is not None
 
 
+async def test_a_conversation_s_messages_are_read_without_a_transaction(db):
+    """A reply's history (and ListMessages) is one read, and the chunks of a reply still being written one more: on
+    PostgreSQL each a round trip, where a session's BEGIN, read and ROLLBACK were three before a reply's first text."""
+    repo = await conversation_of(db, "ivan")
+    await repo.add_exchange("ivan-chat", "one", reply_task(db, "ivan"), "reply-1", "", T0)
+    await repo.append_chunks([("reply-1", 1, "Hello"), ("reply-1", 2, " there")])
+    begun: list[object] = []
+
+    def began(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(db.engine.sync_engine, "begin", began)
+    try:
+        with counting_statements(db.engine) as sql:
+            newest = await repo.messages("ivan-chat", limit=10, before_position=None)
+            before = await repo.messages("ivan-chat", limit=10, before_position=2)
+            reply = await repo.get_message("reply-1")
+    finally:
+        event.remove(db.engine.sync_engine, "begin", began)
+
+    assert [(m.position, m.text, m.chunk_count) for m in newest] == [(2, "Hello there", 2), (1, "one", 0)]
+    assert [m.text for m in before] == ["one"]
+    assert reply is not None and (reply.text, reply.state) == ("Hello there", "GENERATING")
+    assert (begun, len(sql.statements)) == ([], 5)
+
+
 async def test_0018_downgrades_to_0017_and_upgrades_again(db):
     async def functions() -> list[str]:
         if db.is_sqlite:
