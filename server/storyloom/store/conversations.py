@@ -6,6 +6,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import functools
+import types
 import uuid
 from collections.abc import Sequence
 from typing import Any, cast
@@ -32,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import CTE
 
 from storyloom.domain.conversations import (
     REPLY,
@@ -44,7 +46,7 @@ from storyloom.domain.conversations import (
 )
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskError, TaskEvent
+from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskError, TaskEvent
 from storyloom.store.db import (
     Database,
     bound_values,
@@ -59,7 +61,7 @@ from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
-from storyloom.store.tasks import insert_task, store_ending, task_inserts, task_params
+from storyloom.store.tasks import ended_task, ending_parts, insert_task, store_ending, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -259,12 +261,21 @@ class SqlConversationRepository:
             elif chunks:
                 insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                          for message_id, index, text in chunks])
-            finals = [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
-                              input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
-                              texts=ending.chunks, announced=announced) for ending in endings]
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
-            return finals, [store_ending(connection, task_end, with_event=not self._db.is_sqlite)
-                            for task_end in task_ends]
+            finals, outcomes = [], []
+            for ending in endings:
+                if ending.task is not None and announced:  # the reply's end and its task's in one statement
+                    final, outcome = _finish_with_task(connection, ending, ending.task)
+                    finals.append(final)
+                    outcomes.append(outcome)
+                    continue
+                finals.append(_finish(connection, ending.message_id, state=ending.state,
+                                      finish_reason=ending.finish_reason, input_tokens=ending.input_tokens,
+                                      output_tokens=ending.output_tokens, error=ending.error, texts=ending.chunks,
+                                      announced=announced))
+                if ending.task is not None:
+                    outcomes.append(store_ending(connection, ending.task, with_event=not self._db.is_sqlite))
+            return finals, outcomes
 
         finals, outcomes = await self._db.transaction(append, one_statement=not endings)
         for task_end, outcome in zip(task_ends, outcomes, strict=True):
@@ -323,6 +334,41 @@ def _finish(connection: Connection, message_id: str, *, state: str, finish_reaso
     if row is None:
         raise LookupError(message_id)
     return _message(row)
+
+
+def _finish_with_task(connection: Connection, ending: ReplyEnding,
+                      task_end: TaskEnding) -> tuple[Message, tuple[Task, TaskEvent] | None]:
+    """`_finish` (announced) and `store_ending` of its task's end (with its event and notice) in one statement, for
+    PostgreSQL: one round trip a reply less. The task's end is refused alone (its fence, or no such task: then the
+    outcome is None); LookupError if the reply is gone."""
+    updated, event, params = ending_parts(task_end)
+    params.update({"message_id": ending.message_id, "reply_state": ending.state,
+                   "reply_finish_reason": ending.finish_reason, "reply_input_tokens": ending.input_tokens,
+                   "reply_output_tokens": ending.output_tokens,
+                   "reply_error": dataclasses.asdict(ending.error) if ending.error else None,
+                   "reply_text": "".join(ending.chunks), "reply_chunk_count": len(ending.chunks)})
+    row = connection.execute(_finish_with_task_statement(updated, event), params).one_or_none()
+    if row is None:
+        raise LookupError(ending.message_id)
+    fields = row._mapping
+    ended = (None if fields["ended_id"] is None else
+             types.SimpleNamespace(**{key.removeprefix("ended_"): value for key, value in fields.items()
+                                      if key.startswith("ended_")}))
+    return _message(row), ended_task(task_end, ended)
+
+
+@functools.cache
+def _finish_with_task_statement(updated: CTE, event: CTE) -> Select[Any]:
+    """`_finish_with_task`'s statement, built once per shape of the task's end (`ending_parts`): the reply's row as
+    finished, its notice, and the task's row as ended (its columns named `ended_...`, null if refused) with its
+    notice if it ended."""
+    finished = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type) for name in _FINISHED_COLUMNS})
+                .returning(*MESSAGES.c).cte("finished"))
+    task_notice = select(notice("task", updated.c.id)).scalar_subquery()
+    return (select(*finished.c, notice(REPLY, finished.c.id).label("reply_notice"),
+                   *(column.label(f"ended_{column.key}") for column in updated.c), task_notice.label("task_notice"))
+            .select_from(finished.outerjoin(updated, true())).add_cte(event))
 
 
 @functools.cache
@@ -422,9 +468,9 @@ _CHUNKS_OF = (select(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.text)
 # The other writes of a chat reply, built once (see `bound_values`; the inserts run by `insert_rows`).
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(REPLY_CHUNKS)
+_FINISHED_COLUMNS = ("state", "finish_reason", "input_tokens", "output_tokens", "error", "text", "chunk_count")
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
-                                          "text", "chunk_count"))
+                   .values(**bound_values(MESSAGES, *_FINISHED_COLUMNS))
                    .returning(*MESSAGES.c))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(

@@ -8,20 +8,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event, make_url, text
 
-from storyloom.domain.conversations import Conversation, MessageQuota, QuotaExceeded, Sendable
+from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskFence, TaskRunner, TaskState, TaskUpdate
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
+from storyloom.store.pg_notifier import CHANNEL, payload_prefix
 from storyloom.store.tasks import SqlTaskRepository
 from tests.support.sql_counter import counting_statements
+from tests.support.waiting import read_until
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -236,6 +239,28 @@ async def test_a_reply_s_last_chunk_stores_its_end_and_its_task_s_end_together(d
     assert stored.last_sequence == claimed.last_sequence + 1
     assert await tasks.events_after(claimed.id, claimed.last_sequence, 10) == [event]
     assert event.state is TaskState.SUCCEEDED and event.sequence == stored.last_sequence
+
+
+async def test_on_postgresql_a_reply_s_end_and_its_task_s_end_are_one_statement_announcing_both(db, database_url):
+    if db.is_sqlite:
+        pytest.skip("SQLite announces in-process, after the commit")
+    repo, tasks, reply_id, claimed = await sent_and_claimed(db, "judy")
+    heard: list[str] = []
+    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    task_end = succeeded_under_claim(claimed)
+    try:
+        with counting_statements(db.engine) as sql:
+            await repo.append_chunks([], [ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 4, chunks=("Hi.",),
+                                                      task=task_end)])
+        await read_until(lambda: asyncio.sleep(0, heard), lambda notices: len(notices) >= 2, timeout=10,
+                         what="both notices")
+    finally:
+        await listener.close()
+
+    assert len(sql.statements) == 1, sql.statements
+    assert sorted(heard) == sorted([payload_prefix(REPLY) + reply_id, payload_prefix("task") + claimed.id])
+    assert task_end.outcome is not None and (await tasks.get(claimed.id)) == task_end.outcome[0]
 
 
 async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
