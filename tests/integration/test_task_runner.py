@@ -700,7 +700,7 @@ async def test_a_run_here_that_lost_its_task_leaves_the_job_another_worker_took(
             return await execute(self, query, params, **kwargs)
         finally:
             if isinstance(query, str) and query.startswith("DELETE FROM procrastinate_jobs"):
-                ended.append(params["task_id"])
+                ended.extend(params["task_ids"])
 
     monkeypatch.setattr(psycopg.AsyncCursor, "execute", noting_job_ends)
     runner = await new_runner(kinds=(GATED,), lease_seconds=600)
@@ -717,6 +717,48 @@ async def test_a_run_here_that_lost_its_task_leaves_the_job_another_worker_took(
     await until_state(repo, new.task.id, TaskState.SUCCEEDED)
     await until(lambda: new.task.id in ended, "the run's end tried to delete its job")
     assert await job_statuses(db, new.task.id) == ["doing"]
+
+
+async def test_the_jobs_of_tasks_run_here_that_end_together_are_deleted_together(db, repo, gated, new_runner,
+                                                                                   monkeypatch):
+    """Each job run here was deleted by a statement of its own once its task ended: under a burst of chat replies,
+    a psycopg call of the event loop per reply. Those that end while one delete runs go in the next, together."""
+    if db.is_sqlite:
+        pytest.skip("SQLite dispatches in-process: no job queue")
+    deletes: list[list[str]] = []
+    first_delete_may_go = asyncio.Event()
+    execute = psycopg.AsyncCursor.execute
+
+    async def holding_the_first_delete(self: psycopg.AsyncCursor[Any], query: Any, params: Any = None,
+                                       **kwargs: Any) -> Any:
+        if isinstance(query, str) and query.startswith("DELETE FROM procrastinate_jobs"):
+            deletes.append(list(params["task_ids"]))
+            if len(deletes) == 1:
+                await first_delete_may_go.wait()
+        return await execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", holding_the_first_delete)
+    runner = await new_runner(kinds=(GATED,), concurrency=4)
+    news = [await claimed_new(runner) for _ in range(4)]
+    for new in news:
+        await store_claimed(db, new)
+        await runner.accepted(GATED, new.task)
+    await until(lambda: all(new.task.id in gated.seen_at_start for new in news), "the handlers started")
+    gated.gates[news[0].task.id].set()
+    await until_state(repo, news[0].task.id, TaskState.SUCCEEDED)
+    await until(lambda: len(deletes) == 1, "the first task's job is being deleted")
+    for new in news[1:]:
+        gated.gates[new.task.id].set()
+        await until_state(repo, new.task.id, TaskState.SUCCEEDED)
+    dispatcher = runner._dispatcher
+    assert isinstance(dispatcher, ProcrastinateDispatcher)
+    await until(lambda: not dispatcher._run_here, "the runs here ended")
+    first_delete_may_go.set()
+
+    for new in news:
+        await read_until(lambda new=new: job_statuses(db, new.task.id), lambda statuses: statuses == [],
+                         timeout=30, what="the job deleted once its task ended")
+    assert deletes == [[news[0].task.id], [new.task.id for new in news[1:]]]
 
 
 async def test_a_task_stored_claimed_resumes_once_the_database_that_stopped_its_worker_is_back(db, repo, gated,

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Literal, Protocol
 
 from storyloom.domain.errors import (
@@ -139,6 +139,23 @@ class MessageQuota:
     since: dt.datetime
 
 
+@dataclasses.dataclass(frozen=True)
+class Sendable:
+    """Which conversations take a new message: `user_id`'s own, unless ARCHIVED. Called with a conversation, it
+    raises why that one does not (NOT_FOUND for another's, not told apart from a missing one). Data as well, so that
+    a repository can check it in the statement that stores the message (`ConversationRepository.add_exchange`)."""
+
+    user_id: str
+    closed: Status = "ARCHIVED"
+
+    def __call__(self, conversation: Conversation) -> None:
+        name = f"users/{self.user_id}/conversations/{conversation.id}"
+        _owned(self.user_id, conversation.id, conversation)
+        if conversation.status == self.closed:
+            raise FailedPrecondition(f"{name} is archived; unarchive it to send messages",
+                                     reason="CONVERSATION_ARCHIVED", metadata={"resourceName": name})
+
+
 class QuotaExceeded(Exception):
     """The quota is used up; `oldest` is when the oldest message it counted was sent."""
 
@@ -164,13 +181,13 @@ class ConversationRepository(Protocol):
 
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
+        quota: MessageQuota | None = None, title: str = "", accept: Sendable | None = None,
     ) -> tuple[Conversation, Message, Message]:
         """Stores the user's message, an empty GENERATING assistant message `reply_id` after it and the task that
         writes it, in one transaction; returns the conversation (with them added) and both messages. Stores nothing
-        and raises LookupError if there is no such conversation, QuotaExceeded if the message would pass `quota`, and
-        what `accept` raises when called with the conversation (in the transaction: a send needs no read before).
-        A conversation without a title gets `title`."""
+        and raises LookupError if there is no such conversation, what `accept` raises when called with the
+        conversation if it does not take the message (checked in the transaction: a send needs no read before), and
+        QuotaExceeded if the message would pass `quota`. A conversation without a title gets `title`."""
 
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None: ...
 
@@ -336,15 +353,8 @@ class Conversations:
                                 memories: Sequence[str], paced: bool, prepared: str | None,
                                 place: Place | None = None) -> tuple[Message, Message]:
         """Stores the user's message and the empty reply with its task, in one transaction that also checks the
-        conversation (the caller's, not archived); returns both."""
+        conversation (the caller's, not archived: `Sendable`); returns both."""
         name = f"users/{user_id}/conversations/{conversation_id}"
-
-        def accept(conversation: Conversation) -> None:
-            _owned(user_id, conversation_id, conversation)
-            if conversation.status == "ARCHIVED":
-                raise FailedPrecondition(f"{name} is archived; unarchive it to send messages",
-                                         reason="CONVERSATION_ARCHIVED", metadata={"resourceName": name})
-
         now = self._clock.now()
         reply_id = uuid.uuid4().hex
         params: dict[str, Any] = {"message_id": reply_id}
@@ -363,7 +373,8 @@ class Conversations:
         try:
             conversation, user_message, reply = await self._repo.add_exchange(
                 conversation_id, text, task, reply_id, request_id, now,
-                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text), accept=accept)
+                quota=MessageQuota(user_id, limit, now - RATE_WINDOW), title=_title_from(text),
+                accept=Sendable(user_id))
         except BaseException as failed:  # nothing was stored: the slot and the admission go back
             self._tasks.not_stored(task.task)
             self._admission.release(reply_id)

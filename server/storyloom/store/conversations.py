@@ -6,12 +6,15 @@ import builtins
 import dataclasses
 import datetime as dt
 import functools
+import types
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
+    Integer,
     Row,
     Select,
     Table,
@@ -20,15 +23,17 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    false,
     func,
     insert,
     select,
     text,
+    true,
     union_all,
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import CTE
 
 from storyloom.domain.conversations import (
     REPLY,
@@ -37,10 +42,11 @@ from storyloom.domain.conversations import (
     MessageQuota,
     MessageState,
     QuotaExceeded,
+    Sendable,
 )
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskError, TaskEvent
+from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskError, TaskEvent
 from storyloom.store.db import (
     Database,
     bound_values,
@@ -55,11 +61,12 @@ from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
-from storyloom.store.tasks import insert_task, store_ending, task_inserts, task_params
+from storyloom.store.tasks import ended_task, ending_parts, insert_task, store_ending, task_inserts, task_params
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
 MESSAGES = cast("Table", MessageRow.__table__)
+REPLY_CHUNKS = cast("Table", ReplyChunkRow.__table__)
 
 
 @completes_when_cancelled
@@ -114,60 +121,86 @@ class SqlConversationRepository:
     @one_transaction
     async def add_exchange(
         self, conversation_id: str, user_text: str, task: NewTask, reply_id: str, request_id: str, now: dt.datetime,
-        quota: MessageQuota | None = None, title: str = "", accept: Callable[[Conversation], None] | None = None,
+        quota: MessageQuota | None = None, title: str = "", accept: Sendable | None = None,
     ) -> tuple[Conversation, Message, Message]:
-        postgres = not self._db.is_sqlite
-
-        def store(connection: Connection) -> tuple[Conversation, Message, Message]:
-            if quota is not None and postgres:
-                # The user's sends take turns from here to the commit, on every replica, so each counts the ones
-                # before it. (SQLite has one writer at a time: the UPDATE below already orders them.)
-                connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                                   {"key": f"storyloom.messages:{quota.user_id}"})
-            # Claim two positions before anything else: the UPDATE takes the row lock on PostgreSQL and the write
-            # lock on SQLite, so concurrent sends to one conversation queue here. It returns the conversation and the
-            # user's count of recent messages too: one statement where a read, a claim and a count were three.
-            params: dict[str, Any] = {"conversation_id": conversation_id, "set_update_time": now, "set_title": title}
-            if quota is not None:
-                params.update(quota_user=quota.user_id, quota_since=quota.since)
-            # The messages as they will be stored, but for their user and positions, which the claim says.
-            user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id="", position=0,
-                           role="user", text=user_text, state="COMPLETE", create_time=now)
-            reply = Message(id=reply_id, conversation_id=conversation_id, user_id="", position=0, role="assistant",
-                            text="", state="GENERATING", create_time=now, task_id=task.task.id)
-            if postgres:
-                # The messages, the task and its events are stored in the same statement (one round trip where
-                # there were four); a refusal below rolls them back with the claim.
-                events, task_values = task_params(task)
-                params.update(task_values)
-                if task.reservation is not None:  # its job, running here (`ProcrastinateDispatcher.reserve`)
-                    params.update(claimed_job_params(task.task, task.reservation))
-                for kind, message, message_request_id in (("user", user, request_id), ("reply", reply, "")):
-                    params.update({f"{kind}_message_{name}": value for name, value in
-                                   _message_values(message, message_request_id).items()})
-                claimed = connection.execute(_exchange_statement(quota is not None, events,
-                                                                 task.reservation is not None), params).one_or_none()
-            else:
+        # The messages as they will be stored, but for their user and positions, which the claim says.
+        user = Message(id=uuid.uuid4().hex, conversation_id=conversation_id, user_id="", position=0,
+                       role="user", text=user_text, state="COMPLETE", create_time=now)
+        reply = Message(id=reply_id, conversation_id=conversation_id, user_id="", position=0, role="assistant",
+                        text="", state="GENERATING", create_time=now, task_id=task.task.id)
+        params: dict[str, Any] = {"conversation_id": conversation_id, "set_update_time": now, "set_title": title}
+        if quota is not None:
+            params.update(quota_user=quota.user_id, quota_since=quota.since)
+        if not self._db.is_sqlite:
+            conversation = await self._send(params, user, reply, request_id, task, quota, accept)
+        else:
+            def store(connection: Connection) -> Conversation:
+                # Claim two positions before anything else: the UPDATE takes the write lock, so concurrent sends
+                # queue here, each counting the ones before it. It returns the conversation and the user's count of
+                # recent messages too: one statement where a read, a claim and a count were three.
                 claimed = connection.execute(_claim_statement(quota is not None), params).one_or_none()
-            if claimed is None:
-                raise LookupError(conversation_id)
-            conversation = _conversation(claimed)
-            if accept is not None:
-                accept(conversation)  # a refusal rolls the claim back
-            if quota is not None and claimed.sent >= quota.limit:
-                raise QuotaExceeded(_utc(claimed.oldest_sent))  # leaving the transaction rolls the claim back
-            position = conversation.message_count - 2
-            user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
-            reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
-            if not postgres:
-                insert_rows(connection, _INSERT_MESSAGES, [_message_values(user, request_id),
-                                                           _message_values(reply, "")])
-            fault_point("message.create")  # (on PostgreSQL everything is stored by now, but not committed)
-            if not postgres:
+                if claimed is None:
+                    raise LookupError(conversation_id)
+                conversation = _conversation(claimed)
+                if accept is not None:
+                    accept(conversation)  # a refusal rolls the claim back
+                if quota is not None and claimed.sent >= quota.limit:
+                    raise QuotaExceeded(_utc(claimed.oldest_sent))  # leaving the transaction rolls the claim back
+                position = conversation.message_count - 2
+                insert_rows(connection, _INSERT_MESSAGES, [
+                    _message_values(dataclasses.replace(user, user_id=conversation.user_id, position=position + 1),
+                                    request_id),
+                    _message_values(dataclasses.replace(reply, user_id=conversation.user_id,
+                                                        position=position + 2), "")])
+                fault_point("message.create")
                 insert_task(connection, task)  # (its claim's event too, when it is stored claimed: one statement)
-            return conversation, user, reply
+                return conversation
 
-        return await self._db.transaction(store)
+            conversation = await self._db.transaction(store)
+        position = conversation.message_count - 2
+        user = dataclasses.replace(user, user_id=conversation.user_id, position=position + 1)
+        reply = dataclasses.replace(reply, user_id=conversation.user_id, position=position + 2)
+        return conversation, user, reply
+
+    async def _send(self, params: dict[str, Any], user: Message, reply: Message, request_id: str, task: NewTask,
+                    quota: MessageQuota | None, accept: Sendable | None) -> Conversation:
+        """add_exchange on PostgreSQL: one statement in autocommit (`_send_statement`), one round trip where BEGIN,
+        the sender's lock, the exchange and COMMIT were four. It stores nothing unless the conversation takes the
+        message (`accept`, checked in SQL) within `quota`, and then says why from what it returns."""
+        events, task_values = task_params(task)
+        params.update(task_values)
+        if quota is not None:
+            params["quota_limit"] = quota.limit
+        if accept is not None:
+            params.update(sendable_user=accept.user_id, sendable_closed=accept.closed)
+        if task.reservation is not None:  # its job, running here (`ProcrastinateDispatcher.reserve`)
+            params.update(claimed_job_params(task.task, task.reservation))
+        for kind, message, message_request_id in (("user", user, request_id), ("reply", reply, "")):
+            params.update({f"{kind}_message_{name}": value for name, value in
+                           _message_values(message, message_request_id).items()})
+        statement = _send_statement(quota is not None, accept is not None, events, task.reservation is not None)
+
+        def send(connection: Connection) -> builtins.list[Row[Any]]:
+            fault_point("message.create")  # (before the one statement that stores all of it, or nothing)
+            return list(connection.execute(statement, params).all())
+
+        for last_try in (False, True):
+            rows = await self._db.transaction(send, one_statement=True)
+            stored = [row for row in rows if row.stored]
+            if stored:
+                return _conversation(stored[0])
+            if not rows:
+                break
+            # Refused: why, as the conversation was when the statement began.
+            found = rows[0]
+            if accept is not None:
+                accept(_conversation(found))
+            if quota is not None and found.sent >= quota.limit:
+                raise QuotaExceeded(_utc(found.oldest_sent))
+            # The conversation changed meanwhile (archived, deleted, ...): once more, to see it as it is now.
+            if last_try:
+                break
+        raise LookupError(params["conversation_id"])
 
     @one_fetch
     async def find_by_request(self, user_id: str, request_id: str) -> tuple[Message, Message] | None:
@@ -175,20 +208,29 @@ class SqlConversationRepository:
         return (_message(rows[0]), _message(rows[1])) if len(rows) == 2 else None
 
     async def get_message(self, message_id: str, *, with_text: bool = True) -> Message | None:
-        async with self._db.begin() as session:
-            row = await session.get(MessageRow, message_id)
-            if row is None:
-                return None
-            return (await _with_chunks(session, [_message(row)]))[0] if with_text else _message(row)
+        rows = await self._db.fetch(_GET_MESSAGE, {"message_id": message_id})
+        if not rows:
+            return None
+        return (await self._with_chunks([_message(rows[0])]))[0] if with_text else _message(rows[0])
 
     async def messages(self, conversation_id: str, *, limit: int,
                        before_position: int | None) -> builtins.list[Message]:
-        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-        if before_position is not None:
-            query = query.where(MessageRow.position < before_position)
-        query = query.order_by(MessageRow.position.desc()).limit(limit)
-        async with self._db.begin() as session:
-            return await _with_chunks(session, [_message(r) for r in await session.scalars(query)])
+        # (Each read on its own, as `fetch` does it: one round trip on PostgreSQL, where a session's took three.)
+        rows = await self._db.fetch(_MESSAGES if before_position is None else _MESSAGES_BEFORE, {
+            "conversation_id": conversation_id, "limit": limit, "before_position": before_position})
+        return await self._with_chunks([_message(row) for row in rows])
+
+    async def _with_chunks(self, messages: builtins.list[Message]) -> builtins.list[Message]:
+        """The messages, each reply still GENERATING with its text and chunk count so far from its stored chunks
+        (its row's text is only written when it finishes), in one more read if there is any."""
+        generating = [m.id for m in messages if m.state == "GENERATING"]
+        if not generating:
+            return messages
+        texts: dict[str, builtins.list[str]] = {}
+        for row in await self._db.fetch(_CHUNKS_OF, {"message_ids": generating}):
+            texts.setdefault(row.message_id, []).append(row.text)
+        return [dataclasses.replace(m, text="".join(texts.get(m.id, ())), chunk_count=len(texts.get(m.id, ())))
+                if m.state == "GENERATING" else m for m in messages]
 
     async def append_chunk(self, message_id: str, text: str) -> int:
         async with self._db.write() as session:
@@ -219,12 +261,21 @@ class SqlConversationRepository:
             elif chunks:
                 insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                          for message_id, index, text in chunks])
-            finals = [_finish(connection, ending.message_id, state=ending.state, finish_reason=ending.finish_reason,
-                              input_tokens=ending.input_tokens, output_tokens=ending.output_tokens, error=ending.error,
-                              texts=ending.chunks, announced=announced) for ending in endings]
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
-            return finals, [store_ending(connection, task_end, with_event=not self._db.is_sqlite)
-                            for task_end in task_ends]
+            finals, outcomes = [], []
+            for ending in endings:
+                if ending.task is not None and announced:  # the reply's end and its task's in one statement
+                    final, outcome = _finish_with_task(connection, ending, ending.task)
+                    finals.append(final)
+                    outcomes.append(outcome)
+                    continue
+                finals.append(_finish(connection, ending.message_id, state=ending.state,
+                                      finish_reason=ending.finish_reason, input_tokens=ending.input_tokens,
+                                      output_tokens=ending.output_tokens, error=ending.error, texts=ending.chunks,
+                                      announced=announced))
+                if ending.task is not None:
+                    outcomes.append(store_ending(connection, ending.task, with_event=not self._db.is_sqlite))
+            return finals, outcomes
 
         finals, outcomes = await self._db.transaction(append, one_statement=not endings)
         for task_end, outcome in zip(task_ends, outcomes, strict=True):
@@ -285,25 +336,47 @@ def _finish(connection: Connection, message_id: str, *, state: str, finish_reaso
     return _message(row)
 
 
-async def _with_chunks(session: AsyncSession, messages: builtins.list[Message]) -> builtins.list[Message]:
-    """The messages, each reply still GENERATING with its text and chunk count so far from its stored chunks
-    (its row's text is only written when it finishes), in one more statement if there is any."""
-    generating = [m.id for m in messages if m.state == "GENERATING"]
-    if not generating:
-        return messages
-    texts: dict[str, builtins.list[str]] = {}
-    for message_id, chunk in await session.execute(
-            select(ReplyChunkRow.message_id, ReplyChunkRow.text).where(ReplyChunkRow.message_id.in_(generating))
-            .order_by(ReplyChunkRow.message_id, ReplyChunkRow.seq)):
-        texts.setdefault(message_id, []).append(chunk)
-    return [dataclasses.replace(m, text="".join(texts.get(m.id, ())), chunk_count=len(texts.get(m.id, ())))
-            if m.state == "GENERATING" else m for m in messages]
+def _finish_with_task(connection: Connection, ending: ReplyEnding,
+                      task_end: TaskEnding) -> tuple[Message, tuple[Task, TaskEvent] | None]:
+    """`_finish` (announced) and `store_ending` of its task's end (with its event and notice) in one statement, for
+    PostgreSQL: one round trip a reply less. The task's end is refused alone (its fence, or no such task: then the
+    outcome is None); LookupError if the reply is gone."""
+    updated, event, params = ending_parts(task_end)
+    params.update({"message_id": ending.message_id, "reply_state": ending.state,
+                   "reply_finish_reason": ending.finish_reason, "reply_input_tokens": ending.input_tokens,
+                   "reply_output_tokens": ending.output_tokens,
+                   "reply_error": dataclasses.asdict(ending.error) if ending.error else None,
+                   "reply_text": "".join(ending.chunks), "reply_chunk_count": len(ending.chunks)})
+    row = connection.execute(_finish_with_task_statement(updated, event), params).one_or_none()
+    if row is None:
+        raise LookupError(ending.message_id)
+    fields = row._mapping
+    ended = (None if fields["ended_id"] is None else
+             types.SimpleNamespace(**{key.removeprefix("ended_"): value for key, value in fields.items()
+                                      if key.startswith("ended_")}))
+    return _message(row), ended_task(task_end, ended)
+
+
+@functools.cache
+def _finish_with_task_statement(updated: CTE, event: CTE) -> Select[Any]:
+    """`_finish_with_task`'s statement, built once per shape of the task's end (`ending_parts`): the reply's row as
+    finished, its notice, and the task's row as ended (its columns named `ended_...`, null if refused) with its
+    notice if it ended."""
+    finished = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type) for name in _FINISHED_COLUMNS})
+                .returning(*MESSAGES.c).cte("finished"))
+    task_notice = select(notice("task", updated.c.id)).scalar_subquery()
+    return (select(*finished.c, notice(REPLY, finished.c.id).label("reply_notice"),
+                   *(column.label(f"ended_{column.key}") for column in updated.c), task_notice.label("task_notice"))
+            .select_from(finished.outerjoin(updated, true())).add_cte(event))
 
 
 @functools.cache
 def _claim_statement(with_quota: bool) -> Update:
-    """add_exchange's claim of two positions, built once: it returns the conversation and, `with_quota`, how many
-    messages the quota's user sent since its start and when the oldest of them was sent (scalar subqueries)."""
+    """add_exchange's claim of two positions on SQLite, built once: it returns the conversation and, `with_quota`, how
+    many messages the quota's user sent since its start and when the oldest of them was sent (scalar subqueries).
+    (On PostgreSQL a statement's subqueries count what its snapshot holds, taken before it waited for the claim:
+    `_send_statement`.)"""
     returned: list[ColumnElement[Any]] = [*CONVERSATIONS.c]
     if with_quota:
         recent = (MESSAGES.c.user_id == bindparam("quota_user"), MESSAGES.c.role == "user",
@@ -319,13 +392,34 @@ def _claim_statement(with_quota: bool) -> Update:
 
 
 @functools.cache
-def _exchange_statement(with_quota: bool, events: int, claimed_job: bool = False) -> Select[Any]:
-    """add_exchange's claim (`_claim_statement`) and its inserts in one statement, for PostgreSQL: the user's message
-    and the empty reply (`_message_values` but for the columns the claim gives: the conversation, its user and the two
-    positions claimed; none if there is no such conversation), and the reply's task with its `events` first events
-    (`task_inserts`), and with `claimed_job` the job of a task stored claimed (`claimed_job_insert`). It returns the
-    claim's row."""
-    claimed = _claim_statement(with_quota).cte("claimed")
+def _send_statement(with_quota: bool, with_sendable: bool, events: int,
+                    claimed_job: bool) -> CompoundSelect[Any]:
+    """add_exchange in one statement, for PostgreSQL in autocommit: the claim of two positions (as
+    `_claim_statement`) and the inserts, all of them only if the conversation takes the message (its user's and not
+    closed: `sendable_user`, `sendable_closed`, `with_sendable`) and, `with_quota`, the quota's user sent fewer than
+    `quota_limit` messages since `quota_since`, counted after the sends before it of that user, whichever replica
+    took them (`storyloom_messages_sent`, migration 0018: it waits for them). The inserts: the user's message and the
+    empty reply (`_message_values` but for the columns the claim gives: the conversation, its user and the two
+    positions claimed), the reply's task with its `events` first events (`task_inserts`), and with `claimed_job` the
+    job of a task stored claimed (`claimed_job_insert`).
+
+    It returns the claimed conversation (`stored` true) if stored, and the conversation as it was when the statement
+    began (`stored` false), each with the quota's count (`sent`, `oldest_sent`) `with_quota`: no row if there is no
+    such conversation."""
+    conditions: list[ColumnElement[bool]] = []
+    counts: list[ColumnElement[Any]] = []
+    quota = None
+    if with_quota:
+        counted = func.storyloom_messages_sent(
+            bindparam("quota_user", type_=MESSAGES.c.user_id.type),
+            bindparam("quota_since", type_=MESSAGES.c.create_time.type)).table_valued("sent", "oldest_sent")
+        quota = select(counted.c.sent, counted.c.oldest_sent).cte("quota")
+        conditions.append(select(quota.c.sent).scalar_subquery() < bindparam("quota_limit", type_=Integer))
+        counts = [quota.c.sent, quota.c.oldest_sent]
+    if with_sendable:
+        conditions += [CONVERSATIONS.c.user_id == bindparam("sendable_user", type_=CONVERSATIONS.c.user_id.type),
+                       CONVERSATIONS.c.status != bindparam("sendable_closed", type_=CONVERSATIONS.c.status.type)]
+    claimed = _claim_statement(False).where(*conditions).cte("claimed")
     columns = [column for column in MESSAGES.c if column.key in _MESSAGE_COLUMNS]
 
     def message(kind: str, position: ColumnElement[Any]) -> Select[Any]:
@@ -335,11 +429,18 @@ def _exchange_statement(with_quota: bool, events: int, claimed_job: bool = False
 
     messages = insert(MESSAGES).from_select([column.key for column in columns], union_all(
         message("user", claimed.c.message_count - 1), message("reply", claimed.c.message_count)))
-    task, first_events = task_inserts(events)
+    was_claimed = select(claimed.c.id).exists()
+    task, first_events = task_inserts(events, was_claimed)
     inserts = [messages.cte("messages"), task.cte("task"), first_events.cte("first_events")]
     if claimed_job:
-        inserts.append(claimed_job_insert().cte("job"))
-    return select(claimed).add_cte(*inserts)
+        inserts.append(claimed_job_insert(was_claimed).cte("job"))
+    stored = select(true().label("stored"), *claimed.c, *counts)
+    found = select(false().label("stored"), *CONVERSATIONS.c, *counts).where(
+        CONVERSATIONS.c.id == bindparam("conversation_id"))
+    if quota is not None:
+        stored = stored.select_from(claimed.join(quota, true()))
+        found = found.select_from(CONVERSATIONS.join(quota, true()))
+    return union_all(stored, found).add_cte(*inserts)
 
 
 # The reads of a send with a request id, built once (see `Database.fetch`): the conversation, and the message sent
@@ -354,12 +455,22 @@ _FIND_BY_REQUEST = (select(MESSAGES).join(_SENT, and_(MESSAGES.c.conversation_id
                     .order_by(MESSAGES.c.position))
 
 
+# The reads of messages, built once: one, a conversation's newest (before a position), and the chunks of replies.
+_GET_MESSAGE = select(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+_MESSAGES = (select(MESSAGES).where(MESSAGES.c.conversation_id == bindparam("conversation_id"))
+             .order_by(MESSAGES.c.position.desc()).limit(bindparam("limit", type_=Integer)))
+_MESSAGES_BEFORE = _MESSAGES.where(MESSAGES.c.position < bindparam("before_position", type_=MESSAGES.c.position.type))
+_CHUNKS_OF = (select(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.text)
+              .where(REPLY_CHUNKS.c.message_id.in_(bindparam("message_ids", expanding=True)))
+              .order_by(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.seq))
+
+
 # The other writes of a chat reply, built once (see `bound_values`; the inserts run by `insert_rows`).
 _INSERT_MESSAGES = insert(MESSAGES)
-_INSERT_CHUNKS = insert(cast("Table", ReplyChunkRow.__table__))
+_INSERT_CHUNKS = insert(REPLY_CHUNKS)
+_FINISHED_COLUMNS = ("state", "finish_reason", "input_tokens", "output_tokens", "error", "text", "chunk_count")
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values(**bound_values(MESSAGES, "state", "finish_reason", "input_tokens", "output_tokens", "error",
-                                          "text", "chunk_count"))
+                   .values(**bound_values(MESSAGES, *_FINISHED_COLUMNS))
                    .returning(*MESSAGES.c))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import CTE
 
 from storyloom.domain.task_types import (
     LIVE_STATES,
@@ -265,21 +266,9 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
     first: it takes the row lock on PostgreSQL and the database write lock on SQLite, so concurrent writers queue
     here and each sees the row as the one before it committed it. The fence is checked in the same statement, so no
     write slips in between the check and the write."""
-    changes = _changes(update, now)
-    params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
-    params["task_id"] = task_id
-    shape = None
-    if fence is not None:
-        shape = (tuple(sorted(state.value for state in fence.states)), fence.attempt is not None,
-                 fence.owner is not None, fence.unowned)
-        params.update(fence_attempt=fence.attempt, fence_owner=fence.owner)
-    columns = tuple(sorted(changes))
-    if with_event:
-        params.update(event_create_time=now, event_error=_error_json(update.error) if update.error else None,
-                      event_part=_part_json(update.part) if update.part else None)
-        statement: Executable = _append_with_event_statement(columns, shape)
-    else:
-        statement = _append_statement(columns, shape)
+    params, columns, shape = _append_params(task_id, update, now, fence, with_event)
+    statement: Executable = (_append_with_event_statement(columns, shape) if with_event
+                             else _append_statement(columns, shape))
     row = connection.execute(statement, params).one_or_none()
     if row is None:
         if fence is not None and connection.scalar(select(TaskRow.id).where(TaskRow.id == task_id)):
@@ -289,11 +278,71 @@ def _append(connection: Connection, task_id: str, update: TaskUpdate, now: dt.da
     return task, TaskEvent.of(task, now, update.error, update.part)
 
 
+Shape = tuple[tuple[str, ...], bool, bool, bool]  # a fence's, as `_append_statement` takes it
+
+
+def _append_params(task_id: str, update: TaskUpdate, now: dt.datetime, fence: TaskFence | None,
+                   with_event: bool) -> tuple[dict[str, Any], tuple[str, ...], Shape | None]:
+    """`_append`'s parameters, the columns it sets and the shape of its fence."""
+    changes = _changes(update, now)
+    params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
+    params["task_id"] = task_id
+    shape = None
+    if fence is not None:
+        shape = (tuple(sorted(state.value for state in fence.states)), fence.attempt is not None,
+                 fence.owner is not None, fence.unowned)
+        params.update(fence_attempt=fence.attempt, fence_owner=fence.owner)
+    if with_event:
+        params.update(event_create_time=now, event_error=_error_json(update.error) if update.error else None,
+                      event_part=_part_json(update.part) if update.part else None)
+    return params, tuple(sorted(changes)), shape
+
+
+def ending_parts(ending: TaskEnding) -> tuple[CTE, CTE, dict[str, Any]]:
+    """A handler's end of its task (`store_ending` with its event: PostgreSQL) as parts of a caller's own statement:
+    the task's update under its fence, a CTE of the row as updated (none if refused or gone), the insert of its
+    event, a CTE for the statement's WITH (both built once per shape), and their parameters. The caller's statement
+    selects from the first, with the task's notice (`notice("task", ...)`)."""
+    params, columns, shape = _append_params(ending.task_id, ending.update, ending.now, ending.fence, True)
+    # (Its id by another name: SQLAlchemy makes a parameter named after a column of another UPDATE of the statement
+    # a value of that UPDATE, and a reply's row has a task_id.)
+    params["ended_task_id"] = params.pop("task_id")
+    updated, event = _ending_ctes(columns, shape)
+    return updated, event, params
+
+
+def ended_task(ending: TaskEnding, row: Any) -> tuple[Task, TaskEvent] | None:
+    """`store_ending`'s outcome from the task's row as `ending_parts` updated it (attributes of its columns), None
+    if there is none."""
+    if row is None:
+        return None
+    task = _task(row)
+    return task, TaskEvent.of(task, ending.now, ending.update.error, ending.update.part)
+
+
 @functools.cache
-def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Update:
+def _ending_ctes(columns: tuple[str, ...], fence: Shape | None) -> tuple[CTE, CTE]:
+    updated = _append_statement(columns, fence, "ended_task_id").cte("task_ended")
+    return updated, _event_insert(updated).cte("task_end_event")
+
+
+def _event_insert(updated: CTE) -> Insert:
+    """The insert of the event of a task's row as `updated` (`TaskEvent.of` it, at `event_create_time`, with
+    `event_error` and `event_part`)."""
+    c = updated.c
+    return insert(EVENTS).from_select(
+        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
+        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
+               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
+               bindparam("event_part", type_=EVENTS.c.part.type)))
+
+
+@functools.cache
+def _append_statement(columns: tuple[str, ...], fence: Shape | None, task_id: str = "task_id") -> Update:
     """`_append`'s UPDATE that sets these columns under a fence of this shape (its states; whether it checks the
-    attempt, the owner, no owner), built once per shape (see `bound_values`): a few shapes cover every update."""
-    conditions = [TaskRow.id == bindparam("task_id")]
+    attempt, the owner, no owner), built once per shape (see `bound_values`): a few shapes cover every update.
+    `task_id`: the name of the parameter of the task's id."""
+    conditions = [TaskRow.id == bindparam(task_id)]
     if fence is not None:
         states, attempt, owner, unowned = fence
         conditions += _fence_conditions(states, bindparam("fence_attempt") if attempt else None,
@@ -305,18 +354,12 @@ def _append_statement(columns: tuple[str, ...], fence: tuple[tuple[str, ...], bo
 
 @functools.cache
 def _append_with_event_statement(columns: tuple[str, ...],
-                                 fence: tuple[tuple[str, ...], bool, bool, bool] | None) -> Select[Any]:
+                                 fence: Shape | None) -> Select[Any]:
     """`_append_statement` and the insert of its event (`TaskEvent.of` the row, at `event_create_time`, with
     `event_error` and `event_part`) and the task's notice in one statement, for PostgreSQL; it returns the row as
     updated."""
     updated = _append_statement(columns, fence).cte("updated")
-    c = updated.c
-    event = insert(EVENTS).from_select(
-        ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
-        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
-               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
-               bindparam("event_part", type_=EVENTS.c.part.type)))
-    return select(updated, notice("task", c.id)).add_cte(event.cte("appended_event"))
+    return select(updated, notice("task", updated.c.id)).add_cte(_event_insert(updated).cte("appended_event"))
 
 
 def _changes(update: TaskUpdate, now: dt.datetime) -> dict[str, Any]:
@@ -416,17 +459,20 @@ def insert_task(connection: Connection, new: NewTask) -> None:
     insert_rows(connection, _INSERT_EVENTS, [_event_values(event) for event in _first_events(new)])
 
 
-@functools.cache
-def task_inserts(events: int) -> tuple[Insert, Insert]:
-    """`insert_task`'s two inserts, for a task with `events` first events, built once with the bind parameters of
-    `task_params`: for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL)."""
+def task_inserts(events: int, only_if: ColumnElement[bool]) -> tuple[Insert, Insert]:
+    """`insert_task`'s two inserts, for a task with `events` first events, with the bind parameters of `task_params`:
+    for a caller that makes them part of a statement of its own (a CTE each, on PostgreSQL) and builds that once.
+    They insert nothing unless `only_if` holds (a condition on the statement's other parts: what the task works on
+    was stored)."""
     # (`_task_values` and `_event_values` set every column.)
-    task = insert(TASKS).values({column.key: bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c})
+    task = insert(TASKS).from_select([column.key for column in TASKS.c], select(
+        *(bindparam(f"task_{column.key}", type_=column.type) for column in TASKS.c)).where(only_if))
     rows = [[bindparam(f"event{index}_{column.key}", type_=column.type) for column in EVENTS.c]
             for index in range(events)]
     # (Not `.values()` of several rows: SQLAlchemy caches no statement that holds one, and compiling this one anew
     # took milliseconds.)
-    first = insert(EVENTS).from_select([column.key for column in EVENTS.c], union_all(*(select(*row) for row in rows)))
+    first = insert(EVENTS).from_select([column.key for column in EVENTS.c],
+                                       union_all(*(select(*row).where(only_if) for row in rows)))
     return task, first
 
 

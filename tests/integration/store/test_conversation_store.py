@@ -1,20 +1,30 @@
 """A chat send in SQL, on every backend: what a retried send (same request id) finds, and what a refused one leaves
-(nothing: on PostgreSQL its messages and task are written in the claim's statement, and rolled back with it); a
-reply's end with its task's, refused alone by the task's fence."""
+(nothing: on PostgreSQL its messages and task are written in the claim's statement, only if the claim is made); the
+quota held by sends at once from two replicas; a reply's end with its task's, refused alone by the task's fence; and
+migration 0018 (the quota's count on PostgreSQL) down and up."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
+import asyncpg
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, make_url, text
 
-from storyloom.domain.conversations import Conversation, MessageQuota, QuotaExceeded
+from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
+from storyloom.domain.errors import FailedPrecondition, NotFound
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskFence, TaskRunner, TaskState, TaskUpdate
 from storyloom.store.conversations import SqlConversationRepository
-from storyloom.store.db import Database
+from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
+from storyloom.store.pg_notifier import CHANNEL, payload_prefix
 from storyloom.store.tasks import SqlTaskRepository
+from tests.support.sql_counter import counting_statements
+from tests.support.waiting import read_until
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -25,6 +35,13 @@ async def conversation_of(db: Database, user_id: str) -> SqlConversationReposito
     await repo.create(Conversation(id=f"{user_id}-chat", user_id=user_id, title="", status="ACTIVE",
                                    message_count=0, create_time=T0, update_time=T0), "")
     return repo
+
+
+def alembic(connection: Connection, verb: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    getattr(command, verb)(config, revision)
 
 
 def reply_task(db: Database, user_id: str) -> NewTask:
@@ -65,6 +82,131 @@ async def test_a_send_over_the_quota_stores_nothing(db):
     assert await SqlTaskRepository(db).count_live("carol") == 1  # the refused send's task went with it
 
 
+async def test_a_send_to_a_conversation_that_does_not_take_it_stores_nothing_and_says_why(db):
+    repo = await conversation_of(db, "erin")
+    await repo.update("erin-chat", status="ARCHIVED")
+    quota = MessageQuota("erin", 10, T0 - dt.timedelta(minutes=1))
+
+    with pytest.raises(FailedPrecondition):
+        await repo.add_exchange("erin-chat", "one", reply_task(db, "erin"), "reply-1", "req-1", T0, quota=quota,
+                                accept=Sendable("erin"))
+    with pytest.raises(NotFound):  # another's conversation is not told apart from a missing one
+        await repo.add_exchange("erin-chat", "two", reply_task(db, "mallory"), "reply-2", "req-2", T0,
+                                accept=Sendable("mallory"))
+    with pytest.raises(LookupError):
+        await repo.add_exchange("no-such-chat", "three", reply_task(db, "erin"), "reply-3", "req-3", T0, quota=quota,
+                                accept=Sendable("erin"))
+
+    stored = await repo.get("erin-chat")
+    assert stored is not None and stored.message_count == 0
+    assert await repo.messages("erin-chat", limit=10, before_position=None) == []
+    assert await SqlTaskRepository(db).count_live("erin") == 0
+    assert await SqlTaskRepository(db).count_live("mallory") == 0
+
+
+async def test_sends_at_once_from_two_replicas_never_pass_the_quota(db, database_url):
+    """On PostgreSQL each send counts the user's recent messages after the sends before it committed, whichever
+    replica stored them (on SQLite, one writer at a time)."""
+    await conversation_of(db, "frank")
+    for index in range(1, 4):
+        await SqlConversationRepository(db).create(Conversation(
+            id=f"frank-chat-{index}", user_id="frank", title="", status="ACTIVE", message_count=0, create_time=T0,
+            update_time=T0), "")
+    other = Database(database_url)  # another replica of the same database
+    try:
+        replicas = [SqlConversationRepository(db), SqlConversationRepository(other)]
+        quota = MessageQuota("frank", 10, T0 - dt.timedelta(minutes=1))
+        chats = ["frank-chat", "frank-chat-1", "frank-chat-2", "frank-chat-3"]
+
+        async def send(index: int) -> str:
+            try:
+                await replicas[index % 2].add_exchange(chats[index % 4], f"message {index}", reply_task(db, "frank"),
+                                                       f"reply-{index}", f"req-{index}", T0, quota=quota,
+                                                       accept=Sendable("frank"))
+            except QuotaExceeded:
+                return "refused"
+            return "stored"
+
+        answers = await asyncio.gather(*(send(index) for index in range(20)))
+    finally:
+        await other.close()
+
+    assert sorted(answers) == ["refused"] * 10 + ["stored"] * 10
+    stored = [m for chat in chats for m in await replicas[0].messages(chat, limit=100, before_position=None)]
+    assert sum(1 for m in stored if m.role == "user") == 10
+    assert await SqlTaskRepository(db).count_live("frank") == 10
+
+
+async def test_a_send_on_postgresql_is_one_statement_outside_a_transaction(db):
+    """The sender's turn, the quota's count, the claim, the messages and the task in one statement in autocommit:
+    one round trip where BEGIN, the sender's advisory lock, the exchange and COMMIT were four."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's send is a transaction of its own statements, inline")
+    repo = await conversation_of(db, "grace")
+    quota = MessageQuota("grace", 10, T0 - dt.timedelta(minutes=1))
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        with counting_statements(db.engine) as sql:
+            await repo.add_exchange("grace-chat", "one", reply_task(db, "grace"), "reply-1", "req-1", T0, quota=quota,
+                                    accept=Sendable("grace"))
+    finally:
+        event.remove(db.engine.sync_engine, "commit", committed)
+
+    assert len(sql.statements) == 1, sql.statements
+    assert commits == []
+    assert await repo.find_by_request("grace", "req-1") is not None
+
+
+async def test_a_conversation_s_messages_are_read_without_a_transaction(db):
+    """A reply's history (and ListMessages) is one read, and the chunks of a reply still being written one more: on
+    PostgreSQL each a round trip, where a session's BEGIN, read and ROLLBACK were three before a reply's first text."""
+    repo = await conversation_of(db, "ivan")
+    await repo.add_exchange("ivan-chat", "one", reply_task(db, "ivan"), "reply-1", "", T0)
+    await repo.append_chunks([("reply-1", 1, "Hello"), ("reply-1", 2, " there")])
+    begun: list[object] = []
+
+    def began(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(db.engine.sync_engine, "begin", began)
+    try:
+        with counting_statements(db.engine) as sql:
+            newest = await repo.messages("ivan-chat", limit=10, before_position=None)
+            before = await repo.messages("ivan-chat", limit=10, before_position=2)
+            reply = await repo.get_message("reply-1")
+    finally:
+        event.remove(db.engine.sync_engine, "begin", began)
+
+    assert [(m.position, m.text, m.chunk_count) for m in newest] == [(2, "Hello there", 2), (1, "one", 0)]
+    assert [m.text for m in before] == ["one"]
+    assert reply is not None and (reply.text, reply.state) == ("Hello there", "GENERATING")
+    assert (begun, len(sql.statements)) == ([], 5)
+
+
+async def test_0018_downgrades_to_0017_and_upgrades_again(db):
+    async def functions() -> list[str]:
+        if db.is_sqlite:
+            return []
+        async with db.engine.connect() as connection:
+            return list(await connection.scalars(text(
+                "SELECT proname FROM pg_proc WHERE proname = 'storyloom_messages_sent'")))
+
+    assert await functions() == ([] if db.is_sqlite else ["storyloom_messages_sent"])
+    async with db.engine.begin() as connection:
+        await connection.run_sync(alembic, "downgrade", "0017_unattached_media")
+    assert await functions() == []
+    await db.migrate()
+    assert await functions() == ([] if db.is_sqlite else ["storyloom_messages_sent"])
+    repo = await conversation_of(db, "heidi")
+    await repo.add_exchange("heidi-chat", "one", reply_task(db, "heidi"), "reply-1", "req-1", T0,
+                            quota=MessageQuota("heidi", 1, T0 - dt.timedelta(minutes=1)), accept=Sendable("heidi"))
+
+
 async def sent_and_claimed(db: Database, user_id: str) -> tuple[SqlConversationRepository, SqlTaskRepository, str,
                                                                  Task]:
     """A send whose reply task is claimed by worker `w1`: the repositories, the reply's id and the claimed task."""
@@ -97,6 +239,28 @@ async def test_a_reply_s_last_chunk_stores_its_end_and_its_task_s_end_together(d
     assert stored.last_sequence == claimed.last_sequence + 1
     assert await tasks.events_after(claimed.id, claimed.last_sequence, 10) == [event]
     assert event.state is TaskState.SUCCEEDED and event.sequence == stored.last_sequence
+
+
+async def test_on_postgresql_a_reply_s_end_and_its_task_s_end_are_one_statement_announcing_both(db, database_url):
+    if db.is_sqlite:
+        pytest.skip("SQLite announces in-process, after the commit")
+    repo, tasks, reply_id, claimed = await sent_and_claimed(db, "judy")
+    heard: list[str] = []
+    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    task_end = succeeded_under_claim(claimed)
+    try:
+        with counting_statements(db.engine) as sql:
+            await repo.append_chunks([], [ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 4, chunks=("Hi.",),
+                                                      task=task_end)])
+        await read_until(lambda: asyncio.sleep(0, heard), lambda notices: len(notices) >= 2, timeout=10,
+                         what="both notices")
+    finally:
+        await listener.close()
+
+    assert len(sql.statements) == 1, sql.statements
+    assert sorted(heard) == sorted([payload_prefix(REPLY) + reply_id, payload_prefix("task") + claimed.id])
+    assert task_end.outcome is not None and (await tasks.get(claimed.id)) == task_end.outcome[0]
 
 
 async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
