@@ -7,12 +7,15 @@ import re
 import pytest
 
 from storyloom.domain.ports.text import ChatRequest, ChatTurn
-from storyloom.engines.text.offline import OfflineStoryteller
+from storyloom.engines.text.offline import OfflineStoryteller, dialogue
 from tests.conftest import serving, settings_for_tests
 
 
 async def test_the_offline_storyteller_is_warmed_up_on_start(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    re.purge()  # the patterns Python compiled so far are forgotten, as in a new process
+    # As in a new process: the patterns Python compiled so far are forgotten, and so are the readings the storyteller
+    # keeps (an earlier test's server may have read its warm-up message, which would then compile nothing).
+    re.purge()
+    dialogue._PREFIXES.clear()
     async with serving(settings_for_tests(tmp_path / "data", text_engine="offline")) as server:
         engine = server.app.text_engine
         assert isinstance(engine, OfflineStoryteller)
