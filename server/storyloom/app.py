@@ -225,7 +225,16 @@ async def start(app: App) -> None:
     await app.voice.start()
     if app.settings.voice_warm_up:
         app.warm_up_in_background()
+    if isinstance(app.text_engine, _WarmsUp):  # (the offline storyteller: milliseconds, before the first reply)
+        await app.text_engine.warm_up()
     await check_models(app)
+
+
+@runtime_checkable
+class _WarmsUp(Protocol):
+    """An engine that does once, on start, what its first call would pay for otherwise."""
+
+    async def warm_up(self) -> None: ...
 
 
 @runtime_checkable

@@ -209,3 +209,32 @@ async def test_a_reply_whose_ending_cannot_be_stored_fails_alone_with_nothing_of
         await ending
     assert writer.live("gone").stored == ["Once "] and writer.live("gone").final is None  # type: ignore[union-attr]
     assert announced == ["fine"]
+
+
+async def test_a_busy_writer_holds_a_reply_s_words_past_a_sentence_end_until_the_longest_hold():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=0.05, busy_replies=2)
+    for reply in ("a", "b"):  # two replies written at once: busy
+        writer.open(reply)
+    writer.add("a", "Once ")  # the first text is never held, busy or not
+    await stored(writer, "a", 1)
+    writer.add("a", "upon a time. ")
+    writer.add("a", "There ")
+    for _ in range(10):  # the writer gets every chance to run: the sentence's end does not make the reply due
+        await asyncio.sleep(0)
+    assert store.transactions == [[("a", 1, "Once ")]]
+    await stored(writer, "a", 3)  # the hold did
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. There ")]]
+
+
+async def test_a_busy_writer_still_stores_a_reply_s_words_with_its_end_at_once():
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600, busy_replies=2)
+    for reply in ("a", "b"):
+        writer.open(reply)
+    writer.add("a", "Once ")
+    await stored(writer, "a", 1)
+    writer.add("a", "upon a time. ")
+    final = await writer.finish("a", ReplyEnding("a", "COMPLETE", "STOP", 3, 4))  # (the hold is an hour)
+    assert final == "a COMPLETE: Once upon a time. "
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. ")]]

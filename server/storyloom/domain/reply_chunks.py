@@ -8,7 +8,8 @@ Streams in this process read the stored chunks from memory (`LiveReply.stored`);
 
 A reply's pieces are held until the reply is due: when its first piece is queued (the first text is never held; nor
 gathered with others when the writer was idle), when a queued piece ends a sentence (what a listener or a voice
-waits for anyway), when it is flushed, or when its pieces have waited `max_hold_seconds`. A transaction stores what
+waits for anyway; not while the writer is busy, `BUSY_REPLIES`), when it is flushed, or when its pieces have waited
+`max_hold_seconds`. A transaction stores what
 every due reply holds, one chunk each (its pieces joined); the others go on holding theirs, so a 50-word reply is a
 handful of chunks, inserts and delta events however many replies are written at once. (Clause ends, commas
 included, made a 50-word reply of the offline storyteller 10 chunks; sentence ends make it 5.) A stream gets a
@@ -41,6 +42,12 @@ MAX_HOLD_SECONDS = 0.3
 # What ends a sentence: once a piece holds one, the reply's text so far is worth announcing. Anywhere in the piece:
 # a model's chunk (and the offline storyteller's) is several words, and its sentence may end mid-chunk.
 SENTENCE_END = re.compile("[.!?\u2026\n]")
+# From this many replies written at once, the writer is busy: a sentence's end no longer makes a reply due, its
+# pieces wait out `max_hold_seconds` (or its end). Each chunk is a delta event to every stream of the reply, and
+# under a burst the event loop is what every caller waits for: 500 replies of 50 words at once took 7 chunks each
+# per sentence, 4 per hold, and each chunk cost the loop about 0.1 ms (a stream's wake-up, its message through the
+# interceptor and grpc). Below it, the loop has time to spare and a listener gets each sentence as it ends.
+BUSY_REPLIES = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +91,13 @@ class LiveReply:
 
 class ChunkWriter:
     def __init__(self, store: ChunkStore, on_stored: Callable[[str], Awaitable[None]],
-                 gather_seconds: float = GATHER_SECONDS, max_hold_seconds: float = MAX_HOLD_SECONDS):
+                 gather_seconds: float = GATHER_SECONDS, max_hold_seconds: float = MAX_HOLD_SECONDS,
+                 busy_replies: int = BUSY_REPLIES):
         self._store = store
         self._on_stored = on_stored
         self._gather = gather_seconds
         self._max_hold = max_hold_seconds
+        self._busy_replies = busy_replies
         self._due = asyncio.Event()  # a reply is due: a transaction should start (after the gather)
         self._live: dict[str, LiveReply] = {}
         self._held: dict[LiveReply, _Held] = {}  # the replies with pieces queued, not yet in a transaction
@@ -114,7 +123,7 @@ class ChunkWriter:
         if held is None:
             held = self._held[live] = _Held(asyncio.get_running_loop().time())
         held.pieces.append(text)
-        if live.queued == 1 or SENTENCE_END.search(text):
+        if live.queued == 1 or (len(self._live) < self._busy_replies and SENTENCE_END.search(text)):
             self._make_due(held)
         self._start()
 

@@ -10,8 +10,8 @@ import pytest
 
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.engines.text.offline import OfflineStoryteller
-from storyloom.engines.text.offline.chat import WORDS_PER_CHUNK
+from storyloom.engines.text.offline import OfflineStoryteller, chat
+from storyloom.engines.text.offline.chat import BUSY_WORDS_PER_CHUNK, WORDS_PER_CHUNK
 
 SYSTEM = "You help a child plan a story."
 
@@ -354,6 +354,24 @@ async def test_a_paced_stream_sends_the_first_word_at_once_then_chunks_when_thei
     for at, chunk in received:
         sent += len(chunk)
         assert at >= (sent - 1) * 0.01 - 0.002
+
+
+async def test_paced_streams_send_bigger_chunks_while_many_stream_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chat, "BUSY_STREAMS", 2)  # (64 in production)
+    engine = OfflineStoryteller(word_delay=0.01)
+    request = ChatRequest(SYSTEM, [ChatTurn("user", "hi")])
+    words = engine.reply_text(request).split()
+
+    async def chunks() -> list[list[str]]:
+        return [event.text.split() async for event in engine.chat(request) if isinstance(event, TextDelta)]
+
+    streams = await asyncio.gather(*(chunks() for _ in range(3)))  # three at once: busy from the third's start
+    for received in streams:
+        assert [w for chunk in received for w in chunk] == words
+        assert received[0] == words[:1]  # the first word still goes at once
+        # (The first two sized their second chunk before the third began.)
+        assert all(len(chunk) >= BUSY_WORDS_PER_CHUNK for chunk in received[2:-1])
+    assert len(streams[2]) <= 2 + len(words) // BUSY_WORDS_PER_CHUNK < 2 + len(words) // WORDS_PER_CHUNK
 
 
 async def test_a_stream_woken_late_sends_the_words_due_meanwhile_together() -> None:

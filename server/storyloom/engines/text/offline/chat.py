@@ -37,6 +37,12 @@ DEFAULT_WORD_DELAY = 0.015
 # stream sends a few tokens a chunk. A wake-up per word was most of what 500 replies at once cost the event loop, and
 # each of its passes delays the next call grpc accepts (it accepts one call of a method a pass).
 WORDS_PER_CHUNK = 4
+# With more than `BUSY_STREAMS` paced replies streaming at once, `BUSY_WORDS_PER_CHUNK` words a chunk (about a
+# quarter of a second at the production pace): the chat's chunk writer, as busy, holds a reply's words that long
+# anyway (domain/reply_chunks.py), and each wake-up cost the event loop about 16 us here and as much again in the
+# reply's task (500 replies of 50 words at once: 14 wake-ups each, 5 so).
+BUSY_STREAMS = 64
+BUSY_WORDS_PER_CHUNK = 16
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -53,12 +59,13 @@ class OfflineStoryteller(OfflineStoryWriter):
         if word_delay < 0:
             raise ValueError("word_delay must be >= 0")
         self.word_delay = word_delay
+        self._paced_streams = 0  # paced replies streaming now
 
     async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
         """Streams the reply, then a ReplyEnd with token estimates. Unpaced, word by word. Paced, word i is due
         `i * word_delay` after the start, as a model's stream keeps to its pace: the first word goes at once, then
-        `WORDS_PER_CHUNK` words at a time, when the last of them is due; a stream the event loop wakes late (a busy
-        server) sends every word due by then together."""
+        `WORDS_PER_CHUNK` words at a time (`BUSY_WORDS_PER_CHUNK` while many stream at once), when the last of them
+        is due; a stream the event loop wakes late (a busy server) sends every word due by then together."""
         # Reading a long conversation takes milliseconds: off the event loop. A short one takes a tenth of one, less
         # than the thread hop cost the loop (and the thread held the interpreter's lock meanwhile anyway).
         if len(request.turns) <= INLINE_TURNS:
@@ -87,14 +94,19 @@ class OfflineStoryteller(OfflineStoryWriter):
         else:
             pace, loop = self.word_delay, asyncio.get_running_loop()
             start, sent = loop.time(), 0
-            while sent < len(words):
-                due = min(len(words), int((loop.time() - start) / pace + _EARLY_WAKE) + 1)
-                if due > sent:
-                    yield TextDelta("".join(words[sent:due]))
-                    sent = due
-                if sent < len(words):
-                    last_of_next_chunk = min(sent + WORDS_PER_CHUNK - 1, len(words) - 1)
-                    await asyncio.sleep(start + last_of_next_chunk * pace - loop.time())
+            self._paced_streams += 1
+            try:
+                while sent < len(words):
+                    due = min(len(words), int((loop.time() - start) / pace + _EARLY_WAKE) + 1)
+                    if due > sent:
+                        yield TextDelta("".join(words[sent:due]))
+                        sent = due
+                    if sent < len(words):
+                        chunk = BUSY_WORDS_PER_CHUNK if self._paced_streams > BUSY_STREAMS else WORDS_PER_CHUNK
+                        last_of_next_chunk = min(sent + chunk - 1, len(words) - 1)
+                        await asyncio.sleep(start + last_of_next_chunk * pace - loop.time())
+            finally:
+                self._paced_streams -= 1
         yield ReplyEnd(finish, input_tokens, _tokens(counted))
 
     def reply_text(self, request: ChatRequest) -> str:
@@ -102,6 +114,11 @@ class OfflineStoryteller(OfflineStoryWriter):
         turns = list(request.turns)
         analysis = _analyse(turns, request.requirements, summary=request.summary)
         return _compose(analysis, turns, _memory_name(request.memories))
+
+    async def warm_up(self) -> None:
+        """Answers a first message once, on start: reading one compiles about 150 regular expressions on first use
+        (Python caches them), about 20 ms the first reply of a process paid before its first word."""
+        self.reply_text(ChatRequest(system_instruction="", turns=[ChatTurn("user", WARM_UP_MESSAGE)]))
 
     async def extract_requirements(self, turns: Sequence[ChatTurn], known: StoryRequirements) -> StoryRequirements:
         """The requirements the conversation states, merged onto `known` (later statements win)."""
@@ -120,6 +137,9 @@ class OfflineStoryteller(OfflineStoryWriter):
     async def aclose(self) -> None:
         return None
 
+
+# A first message such as a user sends (who, what, a name, an age, a place, a mood): `warm_up` reads and answers it.
+WARM_UP_MESSAGE = "Hello! Can we make a funny story about a little otter named Pip who is 5, by the sea?"
 
 # Conversations of at most this many turns are read on the event loop (about 0.1-0.2 ms), longer ones in a thread.
 INLINE_TURNS = 6
