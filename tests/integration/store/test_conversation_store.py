@@ -17,6 +17,7 @@ from sqlalchemy import Connection, event, make_url, text
 from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
 from storyloom.domain.reply_chunks import ReplyEnding
+from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskFence, TaskRunner, TaskState, TaskUpdate
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import MIGRATIONS, Database
@@ -160,6 +161,36 @@ async def test_a_send_on_postgresql_is_one_statement_outside_a_transaction(db):
     assert len(sql.statements) == 1, sql.statements
     assert commits == []
     assert await repo.find_by_request("grace", "req-1") is not None
+
+
+async def test_a_conversation_s_update_is_one_statement_that_returns_it(db):
+    """What a reply restates (its requirements, its summary) is written in one statement before that turn's first
+    text: on PostgreSQL its own transaction, one round trip, where a session's BEGIN, read, UPDATE and COMMIT were
+    four."""
+    repo = await conversation_of(db, "heidi")
+    wanted = StoryRequirements(title="The Otter", characters=(Character(name="Pip", description="an otter"),))
+    later = T0 + dt.timedelta(minutes=5)
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        with counting_statements(db.engine) as sql:
+            updated = await repo.update("heidi-chat", requirements=wanted, summary="Pip swims.", summary_covers=2,
+                                        update_time=later)
+    finally:
+        event.remove(db.engine.sync_engine, "commit", committed)
+
+    assert len(sql.statements) == 1, sql.statements
+    if not db.is_sqlite:
+        assert commits == []
+    assert (updated.requirements, updated.summary, updated.summary_covers, updated.update_time) == (
+        wanted, "Pip swims.", 2, later)
+    assert await repo.get("heidi-chat") == updated
+    with pytest.raises(LookupError):
+        await repo.update("nobody-chat", summary="none")
 
 
 async def test_a_conversation_s_messages_are_read_without_a_transaction(db):
