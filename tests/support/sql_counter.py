@@ -31,3 +31,18 @@ def counting_statements(engine: AsyncEngine) -> Iterator[StatementCount]:
         yield count
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
+@contextlib.contextmanager
+def hearing(engine: AsyncEngine, name: str) -> Iterator[list[Any]]:
+    """The connections on which `engine` fires the event `name` ("begin", "commit", ...) while the block runs."""
+    heard: list[Any] = []
+
+    def hear(connection: Any) -> None:
+        heard.append(connection)
+
+    event.listen(engine.sync_engine, name, hear)
+    try:
+        yield heard
+    finally:
+        event.remove(engine.sync_engine, name, hear)

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, make_url, text
 
 from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
@@ -24,7 +24,7 @@ from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
 from storyloom.store.pg_notifier import CHANNEL, payload_prefix
 from storyloom.store.tasks import SqlTaskRepository
-from tests.support.sql_counter import counting_statements
+from tests.support.sql_counter import counting_statements, hearing
 from tests.support.waiting import read_until
 
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -145,18 +145,9 @@ async def test_a_send_on_postgresql_is_one_statement_outside_a_transaction(db):
         pytest.skip("SQLite's send is a transaction of its own statements, inline")
     repo = await conversation_of(db, "grace")
     quota = MessageQuota("grace", 10, T0 - dt.timedelta(minutes=1))
-    commits: list[object] = []
-
-    def committed(connection: object) -> None:
-        commits.append(connection)
-
-    event.listen(db.engine.sync_engine, "commit", committed)
-    try:
-        with counting_statements(db.engine) as sql:
-            await repo.add_exchange("grace-chat", "one", reply_task(db, "grace"), "reply-1", "req-1", T0, quota=quota,
-                                    accept=Sendable("grace"))
-    finally:
-        event.remove(db.engine.sync_engine, "commit", committed)
+    with hearing(db.engine, "commit") as commits, counting_statements(db.engine) as sql:
+        await repo.add_exchange("grace-chat", "one", reply_task(db, "grace"), "reply-1", "req-1", T0, quota=quota,
+                                accept=Sendable("grace"))
 
     assert len(sql.statements) == 1, sql.statements
     assert commits == []
@@ -170,18 +161,9 @@ async def test_a_conversation_s_update_is_one_statement_that_returns_it(db):
     repo = await conversation_of(db, "heidi")
     wanted = StoryRequirements(title="The Otter", characters=(Character(name="Pip", description="an otter"),))
     later = T0 + dt.timedelta(minutes=5)
-    commits: list[object] = []
-
-    def committed(connection: object) -> None:
-        commits.append(connection)
-
-    event.listen(db.engine.sync_engine, "commit", committed)
-    try:
-        with counting_statements(db.engine) as sql:
-            updated = await repo.update("heidi-chat", requirements=wanted, summary="Pip swims.", summary_covers=2,
-                                        update_time=later)
-    finally:
-        event.remove(db.engine.sync_engine, "commit", committed)
+    with hearing(db.engine, "commit") as commits, counting_statements(db.engine) as sql:
+        updated = await repo.update("heidi-chat", requirements=wanted, summary="Pip swims.", summary_covers=2,
+                                    update_time=later)
 
     assert len(sql.statements) == 1, sql.statements
     if not db.is_sqlite:
@@ -199,19 +181,10 @@ async def test_a_conversation_s_messages_are_read_without_a_transaction(db):
     repo = await conversation_of(db, "ivan")
     await repo.add_exchange("ivan-chat", "one", reply_task(db, "ivan"), "reply-1", "", T0)
     await repo.append_chunks([("reply-1", 1, "Hello"), ("reply-1", 2, " there")])
-    begun: list[object] = []
-
-    def began(connection: object) -> None:
-        begun.append(connection)
-
-    event.listen(db.engine.sync_engine, "begin", began)
-    try:
-        with counting_statements(db.engine) as sql:
-            newest = await repo.messages("ivan-chat", limit=10, before_position=None)
-            before = await repo.messages("ivan-chat", limit=10, before_position=2)
-            reply = await repo.get_message("reply-1")
-    finally:
-        event.remove(db.engine.sync_engine, "begin", began)
+    with hearing(db.engine, "begin") as begun, counting_statements(db.engine) as sql:
+        newest = await repo.messages("ivan-chat", limit=10, before_position=None)
+        before = await repo.messages("ivan-chat", limit=10, before_position=2)
+        reply = await repo.get_message("reply-1")
 
     assert [(m.position, m.text, m.chunk_count) for m in newest] == [(2, "Hello there", 2), (1, "one", 0)]
     assert [m.text for m in before] == ["one"]
