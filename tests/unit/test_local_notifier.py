@@ -3,6 +3,8 @@ for another key does not, and an unsubscribed key costs nothing."""
 
 from __future__ import annotations
 
+import asyncio
+
 from storyloom.domain.ports.notifier import LocalNotifier
 
 
@@ -16,3 +18,17 @@ async def test_a_notice_wakes_the_subscriber_of_its_key_and_no_other() -> None:
         assert await b.wait(0.01) is False
     await notifier.publish("task", "a")  # nobody listens any more
     assert notifier._subscribers == {}
+
+
+async def test_a_waiter_with_a_timeout_holds_no_task_of_its_own() -> None:
+    """A server keeps thousands of idle watchers waiting (on PostgreSQL with a safety timeout): each holds a future
+    and a timer, not a task of its own."""
+    notifier = LocalNotifier()
+    async with notifier.subscribe("task", "a") as a:
+        waiting = asyncio.create_task(a.wait(300.0))
+        await asyncio.sleep(0)  # it waits now
+
+        assert len(asyncio.all_tasks()) == 2  # the test's and the waiter's
+
+        await notifier.publish("task", "a")
+        assert await waiting is True

@@ -73,13 +73,14 @@ class CallObserver(Protocol):
     def rpc_finished(self, method: str, code: str, seconds: float, streaming: bool) -> None: ...
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Call:
-    """What the access log says of one call, gathered while it runs."""
+    """What the access log says of one call, gathered while it runs (a stream's for as long as it is open: small)."""
 
     start: float
     peer: str = ""
-    metadata: CallMetadata = None
+    metadata: CallMetadata = None  # until the caller is signed in
+    request_id: str = ""
     user: str = ""
     code: str = ""
     bytes_in: int = 0
@@ -147,9 +148,11 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
                                                         self._streams)
 
         async def enter(context: Context, call: _Call) -> str:
+            # A stream may stay open for hours, thousands at once: its call keeps no copy of the metadata.
+            metadata, call.metadata = call.metadata, None
             if public:
                 return ""
-            key = api_key(call.metadata)
+            key = api_key(metadata)
             if key and identities is not None and looks_like_jwt(key):
                 user = await identities.authenticate(key)
             else:
@@ -191,7 +194,9 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             if observer is not None:
                 observer.rpc_started(method, streaming_call)
             # The peer is read now: after a cancelled stream has ended, grpc's context.peer() can crash the process.
-            return _Call(time.perf_counter(), peer=context.peer(), metadata=context.invocation_metadata())
+            metadata = context.invocation_metadata()
+            return _Call(time.perf_counter(), peer=context.peer(), metadata=metadata,
+                         request_id=_metadata_value(metadata, "x-request-id"))
 
         def finish(call: _Call, context: Context) -> None:
             seconds = time.perf_counter() - call.start
@@ -203,7 +208,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             if log.isEnabledFor(level):
                 logs.write(log, level, "rpc", {
                     "method": method, "code": code, "duration_ms": round(seconds * 1000, 1), "user": call.user,
-                    "request_id": _metadata_value(call.metadata, "x-request-id"),
+                    "request_id": call.request_id,
                     "peer": call.peer, "bytes_in": call.bytes_in, "bytes_out": call.bytes_out})
 
         def unary(behavior: Callable[..., Any], streamed_request: bool) -> Callable[..., Any]:

@@ -379,6 +379,8 @@ class TaskRunner:
                     if not await changed.wait(self._queue_report_due(task)):
                         await self._report_queue(task)
                 else:
+                    # An idle watcher may sleep for hours, thousands at once: it keeps no task row meanwhile.
+                    del task
                     await changed.wait(self._notifier.recheck_seconds)
 
     def _queue_report_due(self, task: Task) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -109,10 +109,8 @@ class PostgresNotifier:
         else:
             self._local.deliver(channel, key)
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
-        async with self._local.subscribe(channel, key) as subscription:
-            yield subscription
+    def subscribe(self, channel: str, key: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        return self._local.subscribe(channel, key)
 
     def listen(self, channel: str, listener: Listener) -> Callable[[], None]:
         return self._local.listen(channel, listener)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Protocol
 
 # The channel that announces a change to a resource that was finished (a finished story, task or media item changes
@@ -25,21 +25,64 @@ Listener = Callable[[str | None], None]
 
 class Subscription:
     """Notices of one (channel, key) since the subscription began. `wait` returns when one came since the last
-    `wait` (at once if one already did), or after `timeout` seconds; True when woken by a notice."""
+    `wait` (at once if one already did), or after `timeout` seconds; True when woken by a notice. One waiter at a
+    time. A server keeps thousands waiting (idle watchers): one waiting holds a future, and a timer if it has a
+    timeout, not a task nor an event of its own."""
+
+    __slots__ = ("_notified", "_waiter")
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._notified = False  # a notice came while nobody waited: the next wait returns at once
+        self._waiter: asyncio.Future[bool] | None = None
 
     def notify(self) -> None:
-        self._event.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+        elif waiter is None or waiter.cancelled() or not waiter.result():  # (woken already: one wake is enough)
+            self._notified = True
 
     async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - a bounded wait is the point
+        if self._notified:
+            self._notified = False
+            return True
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _time_out, waiter)
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
-        self._event.clear()
-        return True
+            return await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _time_out(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+class _LocalSubscription(Subscription):
+    """A subscription that is its own context manager (no generator per waiter): listed on entry, gone on exit."""
+
+    __slots__ = ("_subscribers", "_key")
+
+    def __init__(self, subscribers: defaultdict[tuple[str, str], set[Subscription]], key: tuple[str, str]) -> None:
+        super().__init__()
+        self._subscribers = subscribers
+        self._key = key
+
+    async def __aenter__(self) -> Subscription:
+        self._subscribers[self._key].add(self)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        subscribers = self._subscribers.get(self._key)
+        if subscribers is not None:
+            subscribers.discard(self)
+            if not subscribers:
+                del self._subscribers[self._key]
 
 
 class Notifier(Protocol):
@@ -76,7 +119,7 @@ class LocalNotifier:
     live = True
 
     def __init__(self) -> None:
-        self._subscribers: dict[tuple[str, str], set[Subscription]] = defaultdict(set)
+        self._subscribers: defaultdict[tuple[str, str], set[Subscription]] = defaultdict(set)
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
 
     async def publish(self, channel: str, key: str) -> None:
@@ -117,17 +160,8 @@ class LocalNotifier:
 
         return stop
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str, key: str) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
-        subscribers = self._subscribers[(channel, key)]
-        subscribers.add(subscription)
-        try:
-            yield subscription
-        finally:
-            subscribers.discard(subscription)
-            if not subscribers:
-                self._subscribers.pop((channel, key), None)
+    def subscribe(self, channel: str, key: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        return _LocalSubscription(self._subscribers, (channel, key))
 
     async def start(self) -> None:
         return None
