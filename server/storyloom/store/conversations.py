@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     CompoundSelect,
     Integer,
@@ -257,6 +258,8 @@ class SqlConversationRepository:
         if not chunks and not endings:
             return []
         announced = self.announces_replies
+        if announced and len(endings) == 1:
+            return [await self._end_with_chunks(chunks, endings[0])]
         task_ends = [ending.task for ending in endings if ending.task is not None]
 
         def append(connection: Connection) -> tuple[builtins.list[Message],
@@ -288,6 +291,32 @@ class SqlConversationRepository:
         for task_end, outcome in zip(task_ends, outcomes, strict=True):
             task_end.settle(outcome)
         return finals
+
+    async def _end_with_chunks(self, chunks: Sequence[tuple[str, int, str]], ending: ReplyEnding) -> Message:
+        """append_chunks of one ending on PostgreSQL: the chunks, the reply's end and its task's, their events and
+        notices in one statement (`_end_with_chunks_statement`) in autocommit, one round trip where BEGIN, the
+        chunks, the ends and COMMIT were four. All of it or nothing, as in a transaction: nothing is stored if the
+        reply is gone (LookupError); the task's end is refused alone (its fence: settled None)."""
+        task_parts = None
+        params: dict[str, Any] = {}
+        if ending.task is not None:
+            updated, event, params = ending_parts(ending.task, only_if=_REPLY_FOUND)
+            task_parts = (updated, event)
+        params.update(_reply_finished_params(ending))
+        if chunks:
+            message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
+            params.update(chunk_message_ids=message_ids, chunk_indexes=indexes, chunk_texts=texts)
+        statement = _end_with_chunks_statement(task_parts, bool(chunks))
+
+        def end(connection: Connection) -> Row[Any] | None:
+            return connection.execute(statement, params).one_or_none()
+
+        row = await self._db.transaction(end, one_statement=True)
+        if row is None:
+            raise LookupError(ending.message_id)
+        if ending.task is not None:
+            ending.task.settle(ended_task(ending.task, _ended_row(row)))
+        return _message(row)
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -349,33 +378,71 @@ def _finish_with_task(connection: Connection, ending: ReplyEnding,
     PostgreSQL: one round trip a reply less. The task's end is refused alone (its fence, or no such task: then the
     outcome is None); LookupError if the reply is gone."""
     updated, event, params = ending_parts(task_end)
-    params.update({"message_id": ending.message_id, "reply_state": ending.state,
-                   "reply_finish_reason": ending.finish_reason, "reply_input_tokens": ending.input_tokens,
-                   "reply_output_tokens": ending.output_tokens,
-                   "reply_error": dataclasses.asdict(ending.error) if ending.error else None,
-                   "reply_text": "".join(ending.chunks), "reply_chunk_count": len(ending.chunks)})
+    params.update(_reply_finished_params(ending))
     row = connection.execute(_finish_with_task_statement(updated, event), params).one_or_none()
     if row is None:
         raise LookupError(ending.message_id)
+    return _message(row), ended_task(task_end, _ended_row(row))
+
+
+def _reply_finished_params(ending: ReplyEnding) -> dict[str, Any]:
+    """The parameters of `_REPLY_FINISHED`."""
+    return {"message_id": ending.message_id, "reply_state": ending.state,
+            "reply_finish_reason": ending.finish_reason, "reply_input_tokens": ending.input_tokens,
+            "reply_output_tokens": ending.output_tokens,
+            "reply_error": dataclasses.asdict(ending.error) if ending.error else None,
+            "reply_text": "".join(ending.chunks), "reply_chunk_count": len(ending.chunks)}
+
+
+def _ended_row(row: Row[Any]) -> Any:
+    """The task's row as a statement of `_ended_columns` returned it (attributes of its columns), None if its end
+    was refused."""
     fields = row._mapping
-    ended = (None if fields["ended_id"] is None else
-             types.SimpleNamespace(**{key.removeprefix("ended_"): value for key, value in fields.items()
-                                      if key.startswith("ended_")}))
-    return _message(row), ended_task(task_end, ended)
+    return (None if fields["ended_id"] is None else
+            types.SimpleNamespace(**{key.removeprefix("ended_"): value for key, value in fields.items()
+                                     if key.startswith("ended_")}))
+
+
+def _ended_columns(updated: CTE) -> list[ColumnElement[Any]]:
+    """The columns of a task's row as `ending_parts` ended it (`ended_...`, null if refused), and its notice if it
+    ended."""
+    task_notice = select(notice("task", updated.c.id)).scalar_subquery()
+    return [*(column.label(f"ended_{column.key}") for column in updated.c), task_notice.label("task_notice")]
 
 
 @functools.cache
 def _finish_with_task_statement(updated: CTE, event: CTE) -> Select[Any]:
     """`_finish_with_task`'s statement, built once per shape of the task's end (`ending_parts`): the reply's row as
-    finished, its notice, and the task's row as ended (its columns named `ended_...`, null if refused) with its
-    notice if it ended."""
-    finished = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type) for name in _FINISHED_COLUMNS})
-                .returning(*MESSAGES.c).cte("finished"))
-    task_notice = select(notice("task", updated.c.id)).scalar_subquery()
-    return (select(*finished.c, notice(REPLY, finished.c.id).label("reply_notice"),
-                   *(column.label(f"ended_{column.key}") for column in updated.c), task_notice.label("task_notice"))
-            .select_from(finished.outerjoin(updated, true())).add_cte(event))
+    finished, its notice, and the task's row as ended (`_ended_columns`)."""
+    return (select(*_REPLY_FINISHED.c, notice(REPLY, _REPLY_FINISHED.c.id).label("reply_notice"),
+                   *_ended_columns(updated))
+            .select_from(_REPLY_FINISHED.outerjoin(updated, true())).add_cte(event))
+
+
+@functools.cache
+def _end_with_chunks_statement(task_end: tuple[CTE, CTE] | None, with_chunks: bool) -> Select[Any]:
+    """`_end_with_chunks`'s statement, built once per shape of the task's end (`ending_parts` under `_REPLY_FOUND`,
+    or none) and whether there are chunks: the chunks (`chunk_message_ids`, `chunk_indexes`, `chunk_texts`: any
+    replies') and the task's end stored only if the reply's row is there to end (`_REPLY_FINISHED`). It returns the
+    reply's row as finished, and the task's (`_ended_columns`), and the notices in the order a transaction sent
+    them: the chunks' replies (a column first), the reply's, the task's."""
+    columns: list[ColumnElement[Any]] = []
+    if with_chunks:
+        chunk = func.unnest(
+            bindparam("chunk_message_ids", type_=ARRAY(REPLY_CHUNKS.c.message_id.type)),
+            bindparam("chunk_indexes", type_=ARRAY(REPLY_CHUNKS.c.seq.type)),
+            bindparam("chunk_texts", type_=ARRAY(REPLY_CHUNKS.c.text.type)),
+        ).table_valued("message_id", "seq", "text").render_derived("chunk")
+        # (A notice per chunk: a batch holds one chunk a reply, and a transaction sends a notice once anyway.)
+        stored = (insert(REPLY_CHUNKS).from_select(["message_id", "seq", "text"], select(chunk).where(_REPLY_FOUND))
+                  .returning(notice(REPLY, REPLY_CHUNKS.c.message_id)).cte("stored_chunks"))
+        columns.append(select(func.count()).select_from(stored).scalar_subquery().label("chunk_notices"))
+    columns += [*_REPLY_FINISHED.c, notice(REPLY, _REPLY_FINISHED.c.id).label("reply_notice")]
+    if task_end is None:
+        return select(*columns)
+    updated, event = task_end
+    return (select(*columns, *_ended_columns(updated))
+            .select_from(_REPLY_FINISHED.outerjoin(updated, true())).add_cte(event))
 
 
 @functools.cache
@@ -495,6 +562,13 @@ _INSERT_CHUNKS_ANNOUNCED = text(
 ).bindparams(channel=CHANNEL, prefix=payload_prefix(REPLY))
 _FINISHED = _FINISH_MESSAGE.cte("finished")
 _FINISH_MESSAGE_ANNOUNCED = select(*_FINISHED.c, notice(REPLY, _FINISHED.c.id))
+# The reply's row as finished, for statements that end more with it (its values from `reply_<column>`: a task's end
+# in the same statement sets columns of the same names), and whether there is one.
+_REPLY_FINISHED = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                   .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
+                            for name in _FINISHED_COLUMNS})
+                   .returning(*MESSAGES.c).cte("finished"))
+_REPLY_FOUND = select(_REPLY_FINISHED.c.id).exists()
 
 
 def _utc(value: Any) -> dt.datetime | None:

@@ -298,16 +298,18 @@ def _append_params(task_id: str, update: TaskUpdate, now: dt.datetime, fence: Ta
     return params, tuple(sorted(changes)), shape
 
 
-def ending_parts(ending: TaskEnding) -> tuple[CTE, CTE, dict[str, Any]]:
+def ending_parts(ending: TaskEnding,
+                 only_if: ColumnElement[bool] | None = None) -> tuple[CTE, CTE, dict[str, Any]]:
     """A handler's end of its task (`store_ending` with its event: PostgreSQL) as parts of a caller's own statement:
     the task's update under its fence, a CTE of the row as updated (none if refused or gone), the insert of its
     event, a CTE for the statement's WITH (both built once per shape), and their parameters. The caller's statement
-    selects from the first, with the task's notice (`notice("task", ...)`)."""
+    selects from the first, with the task's notice (`notice("task", ...)`). `only_if`: a condition on the
+    statement's other parts (one object, built once), without which the task's end is not stored either."""
     params, columns, shape = _append_params(ending.task_id, ending.update, ending.now, ending.fence, True)
     # (Its id by another name: SQLAlchemy makes a parameter named after a column of another UPDATE of the statement
     # a value of that UPDATE, and a reply's row has a task_id.)
     params["ended_task_id"] = params.pop("task_id")
-    updated, event = _ending_ctes(columns, shape)
+    updated, event = _ending_ctes(columns, shape, only_if)
     return updated, event, params
 
 
@@ -321,8 +323,10 @@ def ended_task(ending: TaskEnding, row: Any) -> tuple[Task, TaskEvent] | None:
 
 
 @functools.cache
-def _ending_ctes(columns: tuple[str, ...], fence: Shape | None) -> tuple[CTE, CTE]:
-    updated = _append_statement(columns, fence, "ended_task_id").cte("task_ended")
+def _ending_ctes(columns: tuple[str, ...], fence: Shape | None,
+                 only_if: ColumnElement[bool] | None) -> tuple[CTE, CTE]:
+    update = _append_statement(columns, fence, "ended_task_id")
+    updated = (update if only_if is None else update.where(only_if)).cte("task_ended")
     return updated, _event_insert(updated).cte("task_end_event")
 
 

@@ -7,7 +7,7 @@ import pytest
 from storyloom.v1 import conversation_pb2 as pb
 from storyloom.v1 import conversation_pb2_grpc
 from tests.conftest import serving, settings_for_tests
-from tests.support.sql_counter import counting_statements
+from tests.support.sql_counter import counting_statements, hearing
 
 
 @pytest.fixture
@@ -84,20 +84,23 @@ async def test_a_reply_from_send_to_its_last_event_costs_a_bounded_number_of_sta
 
 async def test_a_reply_s_task_ends_in_the_transaction_of_its_last_chunk(server, monkeypatch):
     # The reply's end rides in its last chunk's transaction, and its task's end with it: one transaction a reply
-    # less, and under a burst the tasks' ends share the chunk writer's transactions.
+    # less, and under a burst the tasks' ends share the chunk writer's transactions. On PostgreSQL that transaction
+    # is one statement in autocommit (no BEGIN, no COMMIT): the last chunk's insert is part of the end's statement.
     db = server.app.db
     windows: list[tuple[int, int]] = []  # each transaction's statements, as indexes into the count
+    begun_in: dict[tuple[int, int], int] = {}  # the BEGINs on the main pool during each
     transaction = db.transaction
 
     async def counted(work, **options):
-        start = len(sql.statements)
+        start, began = len(sql.statements), len(begun)
         try:
             return await transaction(work, **options)
         finally:
             windows.append((start, len(sql.statements)))
+            begun_in[windows[-1]] = len(begun) - began
 
     monkeypatch.setattr(db, "transaction", counted)
-    with counting_statements(db.engine) as sql:
+    with counting_statements(db.engine) as sql, hearing(db.engine, "begin") as begun:
         _caller, _stub, _conversation, events, _sql = await first_exchange_counted(server)
     assert events[-1].WhichOneof("event") == "finished"
 
@@ -107,5 +110,9 @@ async def test_a_reply_s_task_ends_in_the_transaction_of_its_last_chunk(server, 
 
     [reply_end] = [w for w in windows if writes(w, "MESSAGES")]
     assert writes(reply_end, "TASKS")
+    if not db.is_sqlite:
+        [statement] = [s for s in sql.statements[reply_end[0]:reply_end[1]] if "UPDATE messages" in s]
+        assert "INSERT INTO reply_chunks" in statement and "UPDATE tasks" in statement, statement
+        assert begun_in[reply_end] == 0
     task = await server.app.tasks.find(events[0].accepted.task.removeprefix("tasks/"))
     assert task is not None and task.state.value == "SUCCEEDED"

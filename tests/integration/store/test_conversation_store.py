@@ -267,6 +267,44 @@ async def test_on_postgresql_a_reply_s_end_and_its_task_s_end_are_one_statement_
     assert task_end.outcome is not None and (await tasks.get(claimed.id)) == task_end.outcome[0]
 
 
+async def test_on_postgresql_a_reply_s_end_with_the_chunks_due_is_one_statement_all_or_nothing(db, database_url):
+    """The chunk writer's batch that ends a reply (its last chunk, other replies' chunks, its end and its task's)
+    is one statement in autocommit: one round trip where BEGIN, the chunks, the ends and COMMIT were four. As in a
+    transaction, a reply gone meanwhile stores nothing of it; and the notices come in a transaction's order."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's batch is a transaction of its own statements, inline")
+    repo, tasks, reply_id, claimed = await sent_and_claimed(db, "kim")
+    _repo, _tasks, other_id, other_claimed = await sent_and_claimed(db, "lou")
+    heard: list[str] = []
+    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    task_end = succeeded_under_claim(claimed)
+    try:
+        with hearing(db.engine, "commit") as commits, counting_statements(db.engine) as sql:
+            [final] = await repo.append_chunks([(other_id, 1, "Far away,"), (reply_id, 1, "The end.")], [ReplyEnding(
+                reply_id, "COMPLETE", "STOP", 3, 2, chunks=("The end.",), task=task_end)])
+        await read_until(lambda: asyncio.sleep(0, heard), lambda notices: len(notices) >= 3, timeout=10,
+                         what="the notices")
+
+        assert (len(sql.statements), commits) == (1, []), sql.statements
+        assert heard == [payload_prefix(REPLY) + other_id, payload_prefix(REPLY) + reply_id,
+                         payload_prefix("task") + claimed.id]
+        assert (final.state, final.text, final.chunk_count) == ("COMPLETE", "The end.", 1)
+        assert task_end.outcome is not None and (await tasks.get(claimed.id)) == task_end.outcome[0]
+        assert await repo.chunks(other_id, 0) == ["Far away,"]
+
+        # A reply gone: neither the chunks due with its end nor its task's end are stored.
+        other_end = succeeded_under_claim(other_claimed)
+        with pytest.raises(LookupError), counting_statements(db.engine) as sql:
+            await repo.append_chunks([(other_id, 2, " a fox.")], [ReplyEnding(
+                "no-such-reply", "COMPLETE", "STOP", 3, 2, chunks=("Gone.",), task=other_end)])
+        assert len(sql.statements) == 1, sql.statements
+        assert await repo.chunks(other_id, 0) == ["Far away,"]
+        assert not other_end.stored and await tasks.get(other_claimed.id) == other_claimed
+    finally:
+        await listener.close()
+
+
 async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
     # The task was cancelled elsewhere while its reply was written: the reply's text and end are kept, the task
     # stays as the cancel left it, and the writer hears that its end was refused.
