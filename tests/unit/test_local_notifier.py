@@ -32,3 +32,16 @@ async def test_a_waiter_with_a_timeout_holds_no_task_of_its_own() -> None:
 
         await notifier.publish("task", "a")
         assert await waiting is True
+
+
+async def test_a_notice_wakes_its_waiter_in_the_next_pass_of_the_event_loop() -> None:
+    # Under a burst a pass of the loop runs hundreds of callbacks: a stream woken passes later gets its text later.
+    notifier, woke = LocalNotifier(), []
+    async with notifier.subscribe("reply", "a") as a:
+        waiter = asyncio.create_task(a.wait(300.0))
+        waiter.add_done_callback(lambda done: woke.append(done.result()))
+        await asyncio.sleep(0)  # the waiter waits
+        await notifier.publish("reply", "a")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # (its done callback: the pass after)
+        assert woke == [True]
