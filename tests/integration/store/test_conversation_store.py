@@ -6,7 +6,9 @@ migration 0018 (the quota's count on PostgreSQL) down and up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -245,22 +247,29 @@ async def test_a_reply_s_last_chunk_stores_its_end_and_its_task_s_end_together(d
     assert event.state is TaskState.SUCCEEDED and event.sequence == stored.last_sequence
 
 
+@contextlib.asynccontextmanager
+async def listening(database_url: str) -> AsyncIterator[list[str]]:
+    """The payloads of the notices on CHANNEL, as another replica hears them, while the block runs."""
+    heard: list[str] = []
+    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+    try:
+        yield heard
+    finally:
+        await listener.close()
+
+
 async def test_on_postgresql_a_reply_s_end_and_its_task_s_end_are_one_statement_announcing_both(db, database_url):
     if db.is_sqlite:
         pytest.skip("SQLite announces in-process, after the commit")
     repo, tasks, reply_id, claimed = await sent_and_claimed(db, "judy")
-    heard: list[str] = []
-    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
-    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
     task_end = succeeded_under_claim(claimed)
-    try:
+    async with listening(database_url) as heard:
         with counting_statements(db.engine) as sql:
             await repo.append_chunks([], [ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 4, chunks=("Hi.",),
                                                       task=task_end)])
         await read_until(lambda: asyncio.sleep(0, heard), lambda notices: len(notices) >= 2, timeout=10,
                          what="both notices")
-    finally:
-        await listener.close()
 
     assert len(sql.statements) == 1, sql.statements
     assert sorted(heard) == sorted([payload_prefix(REPLY) + reply_id, payload_prefix("task") + claimed.id])
@@ -275,11 +284,8 @@ async def test_on_postgresql_a_reply_s_end_with_the_chunks_due_is_one_statement_
         pytest.skip("SQLite's batch is a transaction of its own statements, inline")
     repo, tasks, reply_id, claimed = await sent_and_claimed(db, "kim")
     _repo, _tasks, other_id, other_claimed = await sent_and_claimed(db, "lou")
-    heard: list[str] = []
-    listener = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
-    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
     task_end = succeeded_under_claim(claimed)
-    try:
+    async with listening(database_url) as heard:
         with hearing(db.engine, "commit") as commits, counting_statements(db.engine) as sql:
             [final] = await repo.append_chunks([(other_id, 1, "Far away,"), (reply_id, 1, "The end.")], [ReplyEnding(
                 reply_id, "COMPLETE", "STOP", 3, 2, chunks=("The end.",), task=task_end)])
@@ -301,8 +307,6 @@ async def test_on_postgresql_a_reply_s_end_with_the_chunks_due_is_one_statement_
         assert len(sql.statements) == 1, sql.statements
         assert await repo.chunks(other_id, 0) == ["Far away,"]
         assert not other_end.stored and await tasks.get(other_claimed.id) == other_claimed
-    finally:
-        await listener.close()
 
 
 async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
