@@ -17,7 +17,6 @@ Create Date: 2026-12-06
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy.util import await_only
 
 revision = '0018_messages_sent'
 down_revision = '0017_unattached_media'
@@ -37,20 +36,13 @@ $$;
 """
 
 
-def _run_script(sql: str) -> None:
-    """Runs `sql` on the migration's own asyncpg connection (in its transaction), as 0015 does."""
-    driver = op.get_bind().connection.driver_connection
-    assert driver is not None
-    await_only(driver.execute(sql))
-
-
 def upgrade() -> None:
     if op.get_bind().dialect.name != 'postgresql':
         return
-    _run_script(MESSAGES_SENT)
+    op.execute(MESSAGES_SENT)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != 'postgresql':
         return
-    _run_script("DROP FUNCTION IF EXISTS storyloom_messages_sent(varchar, timestamptz);")
+    op.execute("DROP FUNCTION IF EXISTS storyloom_messages_sent(varchar, timestamptz)")
