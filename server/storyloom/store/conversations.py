@@ -47,7 +47,7 @@ from storyloom.domain.conversations import (
 )
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskError, TaskEvent
+from storyloom.domain.tasks import NewTask, Task, TaskError, TaskEvent
 from storyloom.store.db import (
     Database,
     bound_values,
@@ -275,14 +275,11 @@ class SqlConversationRepository:
             finals, outcomes = [], []
             for ending in endings:
                 if ending.task is not None and announced:  # the reply's end and its task's in one statement
-                    final, outcome = _finish_with_task(connection, ending, ending.task)
+                    final, outcome = _end_reply(connection, ending)
                     finals.append(final)
                     outcomes.append(outcome)
                     continue
-                finals.append(_finish(connection, ending.message_id, state=ending.state,
-                                      finish_reason=ending.finish_reason, input_tokens=ending.input_tokens,
-                                      output_tokens=ending.output_tokens, error=ending.error, texts=ending.chunks,
-                                      announced=announced))
+                finals.append(_finish(connection, ending, announced=announced))
                 if ending.task is not None:
                     outcomes.append(store_ending(connection, ending.task, with_event=not self._db.is_sqlite))
             return finals, outcomes
@@ -294,29 +291,14 @@ class SqlConversationRepository:
 
     async def _end_with_chunks(self, chunks: Sequence[tuple[str, int, str]], ending: ReplyEnding) -> Message:
         """append_chunks of one ending on PostgreSQL: the chunks, the reply's end and its task's, their events and
-        notices in one statement (`_end_with_chunks_statement`) in autocommit, one round trip where BEGIN, the
-        chunks, the ends and COMMIT were four. All of it or nothing, as in a transaction: nothing is stored if the
-        reply is gone (LookupError); the task's end is refused alone (its fence: settled None)."""
-        task_parts = None
-        params: dict[str, Any] = {}
+        notices in one statement (`_end_reply`) in autocommit, one round trip where BEGIN, the chunks, the ends and
+        COMMIT were four. All of it or nothing, as in a transaction: nothing is stored if the reply is gone
+        (LookupError); the task's end is refused alone (its fence: settled None)."""
+        final, outcome = await self._db.transaction(lambda connection: _end_reply(connection, ending, chunks),
+                                                    one_statement=True)
         if ending.task is not None:
-            updated, event, params = ending_parts(ending.task, only_if=_REPLY_FOUND)
-            task_parts = (updated, event)
-        params.update(_reply_finished_params(ending))
-        if chunks:
-            message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
-            params.update(chunk_message_ids=message_ids, chunk_indexes=indexes, chunk_texts=texts)
-        statement = _end_with_chunks_statement(task_parts, bool(chunks))
-
-        def end(connection: Connection) -> Row[Any] | None:
-            return connection.execute(statement, params).one_or_none()
-
-        row = await self._db.transaction(end, one_statement=True)
-        if row is None:
-            raise LookupError(ending.message_id)
-        if ending.task is not None:
-            ending.task.settle(ended_task(ending.task, _ended_row(row)))
-        return _message(row)
+            ending.task.settle(outcome)
+        return final
 
     async def chunks(self, message_id: str, after_index: int) -> builtins.list[str]:
         async with self._db.begin() as session:
@@ -333,9 +315,8 @@ class SqlConversationRepository:
             # the writer knows them.
             texts = list(stored) if stored is not None else list(connection.scalars(
                 select(ReplyChunkRow.text).where(ReplyChunkRow.message_id == message_id).order_by(ReplyChunkRow.seq)))
-            return _finish(connection, message_id, state=state, finish_reason=finish_reason,
-                           input_tokens=input_tokens, output_tokens=output_tokens, error=error, texts=texts,
-                           announced=self.announces_replies)
+            return _finish(connection, ReplyEnding(message_id, state, finish_reason, input_tokens, output_tokens,
+                                                   error, chunks=tuple(texts)), announced=self.announces_replies)
 
         # With the chunks known, the end is one statement: on PostgreSQL its own transaction, one round trip.
         return await self._db.transaction(finish, one_statement=stored is not None)
@@ -358,35 +339,39 @@ class SqlConversationRepository:
             return [_message(r) for r in rows]
 
 
-def _finish(connection: Connection, message_id: str, *, state: str, finish_reason: str, input_tokens: int,
-            output_tokens: int, error: TaskError | None, texts: Sequence[str], announced: bool) -> Message:
-    """Ends the reply, its text and chunk count those of `texts` (all its chunks), with its notice when `announced`
-    (the repository's `announces_replies`); LookupError if it is gone."""
-    row = connection.execute(_FINISH_MESSAGE_ANNOUNCED if announced else _FINISH_MESSAGE, {
-        "message_id": message_id, "set_state": state, "set_finish_reason": finish_reason,
-        "set_input_tokens": input_tokens, "set_output_tokens": output_tokens,
-        "set_error": dataclasses.asdict(error) if error else None, "set_text": "".join(texts),
-        "set_chunk_count": len(texts)}).one_or_none()
+def _finish(connection: Connection, ending: ReplyEnding, *, announced: bool) -> Message:
+    """Ends the reply (but not its task), its text and chunk count those of `ending.chunks` (all its chunks), with
+    its notice when `announced` (the repository's `announces_replies`); LookupError if it is gone."""
+    statement = _ending_statement(None, False) if announced else _FINISH_MESSAGE
+    row = connection.execute(statement, _finished_params(ending)).one_or_none()
     if row is None:
-        raise LookupError(message_id)
+        raise LookupError(ending.message_id)
     return _message(row)
 
 
-def _finish_with_task(connection: Connection, ending: ReplyEnding,
-                      task_end: TaskEnding) -> tuple[Message, tuple[Task, TaskEvent] | None]:
-    """`_finish` (announced) and `store_ending` of its task's end (with its event and notice) in one statement, for
-    PostgreSQL: one round trip a reply less. The task's end is refused alone (its fence, or no such task: then the
-    outcome is None); LookupError if the reply is gone."""
-    updated, event, params = ending_parts(task_end)
-    params.update(_reply_finished_params(ending))
-    row = connection.execute(_finish_with_task_statement(updated, event), params).one_or_none()
+def _end_reply(connection: Connection, ending: ReplyEnding, chunks: Sequence[tuple[str, int, str]] = (),
+               ) -> tuple[Message, tuple[Task, TaskEvent] | None]:
+    """On PostgreSQL, one statement (`_ending_statement`) with its notices: the reply's end, its task's end with its
+    event, and the chunks due (any replies'), all of it only if the reply is there (else LookupError, nothing
+    stored). The task's end is refused alone (its fence, or no such task: then the outcome is None)."""
+    task_parts = None
+    params: dict[str, Any] = {}
+    if ending.task is not None:
+        updated, event, params = ending_parts(ending.task, only_if=_REPLY_FOUND)
+        task_parts = (updated, event)
+    params.update(_finished_params(ending))
+    if chunks:
+        message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
+        params.update(chunk_message_ids=message_ids, chunk_indexes=indexes, chunk_texts=texts)
+    row = connection.execute(_ending_statement(task_parts, bool(chunks)), params).one_or_none()
     if row is None:
         raise LookupError(ending.message_id)
-    return _message(row), ended_task(task_end, _ended_row(row))
+    outcome = ended_task(ending.task, _ended_row(row)) if ending.task is not None else None
+    return _message(row), outcome
 
 
-def _reply_finished_params(ending: ReplyEnding) -> dict[str, Any]:
-    """The parameters of `_REPLY_FINISHED`."""
+def _finished_params(ending: ReplyEnding) -> dict[str, Any]:
+    """The parameters of `_FINISH_MESSAGE` (and `_FINISHED`)."""
     return {"message_id": ending.message_id, "reply_state": ending.state,
             "reply_finish_reason": ending.finish_reason, "reply_input_tokens": ending.input_tokens,
             "reply_output_tokens": ending.output_tokens,
@@ -411,19 +396,10 @@ def _ended_columns(updated: CTE) -> list[ColumnElement[Any]]:
 
 
 @functools.cache
-def _finish_with_task_statement(updated: CTE, event: CTE) -> Select[Any]:
-    """`_finish_with_task`'s statement, built once per shape of the task's end (`ending_parts`): the reply's row as
-    finished, its notice, and the task's row as ended (`_ended_columns`)."""
-    return (select(*_REPLY_FINISHED.c, notice(REPLY, _REPLY_FINISHED.c.id).label("reply_notice"),
-                   *_ended_columns(updated))
-            .select_from(_REPLY_FINISHED.outerjoin(updated, true())).add_cte(event))
-
-
-@functools.cache
-def _end_with_chunks_statement(task_end: tuple[CTE, CTE] | None, with_chunks: bool) -> Select[Any]:
-    """`_end_with_chunks`'s statement, built once per shape of the task's end (`ending_parts` under `_REPLY_FOUND`,
-    or none) and whether there are chunks: the chunks (`chunk_message_ids`, `chunk_indexes`, `chunk_texts`: any
-    replies') and the task's end stored only if the reply's row is there to end (`_REPLY_FINISHED`). It returns the
+def _ending_statement(task_end: tuple[CTE, CTE] | None, with_chunks: bool) -> Select[Any]:
+    """`_end_reply`'s statement, built once per shape of the task's end (`ending_parts` under `_REPLY_FOUND`, or
+    none) and whether there are chunks: the chunks (`chunk_message_ids`, `chunk_indexes`, `chunk_texts`: any
+    replies') and the task's end stored only if the reply's row is there to end (`_FINISHED`). It returns the
     reply's row as finished, and the task's (`_ended_columns`), and the notices in the order a transaction sent
     them: the chunks' replies (a column first), the reply's, the task's."""
     columns: list[ColumnElement[Any]] = []
@@ -437,12 +413,12 @@ def _end_with_chunks_statement(task_end: tuple[CTE, CTE] | None, with_chunks: bo
         stored = (insert(REPLY_CHUNKS).from_select(["message_id", "seq", "text"], select(chunk).where(_REPLY_FOUND))
                   .returning(notice(REPLY, REPLY_CHUNKS.c.message_id)).cte("stored_chunks"))
         columns.append(select(func.count()).select_from(stored).scalar_subquery().label("chunk_notices"))
-    columns += [*_REPLY_FINISHED.c, notice(REPLY, _REPLY_FINISHED.c.id).label("reply_notice")]
+    columns += [*_FINISHED.c, notice(REPLY, _FINISHED.c.id).label("reply_notice")]
     if task_end is None:
         return select(*columns)
     updated, event = task_end
     return (select(*columns, *_ended_columns(updated))
-            .select_from(_REPLY_FINISHED.outerjoin(updated, true())).add_cte(event))
+            .select_from(_FINISHED.outerjoin(updated, true())).add_cte(event))
 
 
 @functools.cache
@@ -550,8 +526,11 @@ _CHUNKS_OF = (select(REPLY_CHUNKS.c.message_id, REPLY_CHUNKS.c.text)
 _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(REPLY_CHUNKS)
 _FINISHED_COLUMNS = ("state", "finish_reason", "input_tokens", "output_tokens", "error", "text", "chunk_count")
+# A reply's end (`_finished_params`: its values from `reply_<column>`, for a task's end in the same statement sets
+# columns of the same names), and as a CTE for statements that end more with it, with whether there is one.
 _FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values(**bound_values(MESSAGES, *_FINISHED_COLUMNS))
+                   .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
+                            for name in _FINISHED_COLUMNS})
                    .returning(*MESSAGES.c))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(
@@ -561,14 +540,7 @@ _INSERT_CHUNKS_ANNOUNCED = text(
     "SELECT pg_notify(:channel, :prefix || message_id) FROM (SELECT DISTINCT message_id FROM stored) AS replies"
 ).bindparams(channel=CHANNEL, prefix=payload_prefix(REPLY))
 _FINISHED = _FINISH_MESSAGE.cte("finished")
-_FINISH_MESSAGE_ANNOUNCED = select(*_FINISHED.c, notice(REPLY, _FINISHED.c.id))
-# The reply's row as finished, for statements that end more with it (its values from `reply_<column>`: a task's end
-# in the same statement sets columns of the same names), and whether there is one.
-_REPLY_FINISHED = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
-                            for name in _FINISHED_COLUMNS})
-                   .returning(*MESSAGES.c).cte("finished"))
-_REPLY_FOUND = select(_REPLY_FINISHED.c.id).exists()
+_REPLY_FOUND = select(_FINISHED.c.id).exists()
 
 
 def _utc(value: Any) -> dt.datetime | None:
