@@ -127,6 +127,34 @@ async def test_a_reply_s_first_chunk_goes_at_once_and_the_rest_wait_for_the_end_
     assert writer.live("a").stored == ["Once ", "upon a time, there was. "]  # type: ignore[union-attr]
 
 
+async def test_the_writer_waits_for_a_reply_s_sentence_without_a_task_of_its_wait():
+    # A paced reply makes the writer wait so for each of its sentences; a task a wait (asyncio.wait_for's) was two
+    # more passes of the event loop a chunk, and one even when the reply was due already.
+    loop = asyncio.get_running_loop()
+    made: list[str] = []
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)
+    writer.open("a")
+    loop.set_task_factory(counting)
+    try:
+        writer.add("a", "Once ")  # due at once
+        await stored(writer, "a", 1)
+        writer.add("a", "upon ")  # held: the writer waits for the sentence's end
+        for _ in range(10):
+            await asyncio.sleep(0)
+        writer.add("a", "a time. ")
+        await stored(writer, "a", 3)
+    finally:
+        loop.set_task_factory(None)
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. ")]]
+    assert set(made) == {"ChunkWriter._run"}
+
+
 async def test_a_sentence_that_ends_inside_a_piece_makes_the_reply_due_as_one_that_ends_with_it():
     store = FakeChunkStore()
     writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600)

@@ -184,9 +184,11 @@ class ChunkWriter:
             idle = True  # the first transaction after a quiet spell is not held back: nothing is there to share it
             while self._held:
                 longest_held = min(held.since for held in self._held.values()) + self._max_hold - loop.time()
-                if longest_held > 0:
+                if longest_held > 0 and not self._due.is_set():
+                    # (asyncio.timeout: wait_for makes a task of the wait, and a reply waits so per sentence.)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._due.wait(), longest_held)
+                        async with asyncio.timeout(longest_held):
+                            await self._due.wait()
                 if not idle:
                     await asyncio.sleep(self._gather)
                 idle = False

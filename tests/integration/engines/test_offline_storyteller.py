@@ -11,7 +11,7 @@ import pytest
 from storyloom.domain.ports.text import ChatRequest, ChatTurn, ReplyEnd, TextDelta
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.engines.text.offline import OfflineStoryteller, chat
-from storyloom.engines.text.offline.chat import BUSY_WORDS_PER_CHUNK, WORDS_PER_CHUNK
+from storyloom.engines.text.offline.chat import MAX_WORDS_PER_CHUNK
 
 SYSTEM = "You help a child plan a story."
 
@@ -346,14 +346,37 @@ async def test_a_paced_stream_sends_the_first_word_at_once_then_chunks_when_thei
 
     assert [w for _, chunk in received for w in chunk] == words
     assert received[0][1] == words[:1]
-    # A few words a chunk (more when the loop woke the stream late), not one a wake-up; the last holds the rest.
-    assert all(len(chunk) >= WORDS_PER_CHUNK for _, chunk in received[1:-1])
-    assert len(received) <= 2 + len(words) // WORDS_PER_CHUNK
+    # A sentence a chunk (more when the loop woke the stream late), not a word a wake-up.
+    assert all(any(map(ends_a_sentence, chunk)) or len(chunk) >= MAX_WORDS_PER_CHUNK for _, chunk in received[1:])
     # None before its last word is due (word i at i * 10 ms).
     sent = 0
     for at, chunk in received:
         sent += len(chunk)
         assert at >= (sent - 1) * 0.01 - 0.002
+
+
+async def test_a_paced_stream_sends_a_chunk_a_sentence_after_the_first_word() -> None:
+    # The chat's chunk writer stores and announces a reply's text as its sentences end: a chunk of a few words woke
+    # the reply's task (and the event loop) for nothing it could announce.
+    engine = OfflineStoryteller(word_delay=0.005)
+    request = ChatRequest(SYSTEM, [ChatTurn("user", "hi")])
+    words = engine.reply_text(request).split(" ")
+    assert all(len(sentence.split()) < MAX_WORDS_PER_CHUNK for sentence in re.split(r"(?<=[.!?])\s", " ".join(words)))
+
+    received = [event.text async for event in engine.chat(request) if isinstance(event, TextDelta)]
+
+    assert "".join(received) == " ".join(words)
+    # (A stream the loop wakes late sends the words due by then: its chunk holds a sentence's end and more.)
+    assert all(any(map(ends_a_sentence, chunk.split())) for chunk in received[1:])
+    assert len(received) <= 1 + sentences(words) < 1 + len(words) // 4
+
+
+def ends_a_sentence(text: str) -> bool:
+    return text.rstrip()[-1:] in (".", "!", "?")
+
+
+def sentences(words: list[str]) -> int:
+    return sum(ends_a_sentence(word) for word in words)
 
 
 async def test_paced_streams_send_bigger_chunks_while_many_stream_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -370,8 +393,8 @@ async def test_paced_streams_send_bigger_chunks_while_many_stream_at_once(monkey
         assert [w for chunk in received for w in chunk] == words
         assert received[0] == words[:1]  # the first word still goes at once
         # (The first two sized their second chunk before the third began.)
-        assert all(len(chunk) >= BUSY_WORDS_PER_CHUNK for chunk in received[2:-1])
-    assert len(streams[2]) <= 2 + len(words) // BUSY_WORDS_PER_CHUNK < 2 + len(words) // WORDS_PER_CHUNK
+        assert all(len(chunk) >= MAX_WORDS_PER_CHUNK for chunk in received[2:-1])
+    assert len(streams[2]) <= 2 + len(words) // MAX_WORDS_PER_CHUNK < 1 + sentences(words)
 
 
 async def test_a_stream_woken_late_sends_the_words_due_meanwhile_together() -> None:

@@ -33,16 +33,19 @@ from storyloom.engines.text.offline.writer import OfflineStoryWriter
 
 # A pause after each streamed word in production, so that streaming is visible; tests pass 0.
 DEFAULT_WORD_DELAY = 0.015
-# Paced, the words after the first go out this many at a time, each chunk when its last word is due, as a model's
-# stream sends a few tokens a chunk. A wake-up per word was most of what 500 replies at once cost the event loop, and
-# each of its passes delays the next call grpc accepts (it accepts one call of a method a pass).
-WORDS_PER_CHUNK = 4
-# With more than `BUSY_STREAMS` paced replies streaming at once, `BUSY_WORDS_PER_CHUNK` words a chunk (about a
-# quarter of a second at the production pace): the chat's chunk writer, as busy, holds a reply's words that long
-# anyway (domain/reply_chunks.py), and each wake-up cost the event loop about 16 us here and as much again in the
-# reply's task (500 replies of 50 words at once: 14 wake-ups each, 5 so).
+# Paced, the words after the first go out a sentence at a time, each chunk when its last word is due, as a model's
+# stream sends a few tokens a chunk. The chat's chunk writer stores and announces a reply's text as its sentences end
+# (domain/reply_chunks.py), so a listener gets each sentence at the same moment as with smaller chunks, and the
+# reply's task wakes once a sentence: with 4 words a chunk, 12 wake-ups a 50-word reply where 7 do, and on a 2-core VM
+# a wake-up after a sleep costs the event loop 0.1-0.2 ms. (A wake-up per word was most of what 500 replies at once
+# cost the loop, and each of its passes delays the next call grpc accepts: it accepts one call of a method a pass.)
+# At most `MAX_WORDS_PER_CHUNK` words a chunk: about a quarter of a second at the production pace, less than the
+# writer holds a reply's words before it stores them anyway.
+MAX_WORDS_PER_CHUNK = 16
+# With more than `BUSY_STREAMS` paced replies streaming at once, `MAX_WORDS_PER_CHUNK` words a chunk, sentences or
+# not: the chat's chunk writer, as busy, holds a reply's words that long anyway, and each wake-up cost the event loop
+# about 16 us here and as much again in the reply's task (500 replies of 50 words at once: 14 wake-ups each, 5 so).
 BUSY_STREAMS = 64
-BUSY_WORDS_PER_CHUNK = 16
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -63,9 +66,10 @@ class OfflineStoryteller(OfflineStoryWriter):
 
     async def chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent]:
         """Streams the reply, then a ReplyEnd with token estimates. Unpaced, word by word. Paced, word i is due
-        `i * word_delay` after the start, as a model's stream keeps to its pace: the first word goes at once, then
-        `WORDS_PER_CHUNK` words at a time (`BUSY_WORDS_PER_CHUNK` while many stream at once), when the last of them
-        is due; a stream the event loop wakes late (a busy server) sends every word due by then together."""
+        `i * word_delay` after the start, as a model's stream keeps to its pace: the first word goes at once, then a
+        sentence at a time (at most `MAX_WORDS_PER_CHUNK` words; that many, sentences or not, while many stream at
+        once), when its last word is due; a stream the event loop wakes late (a busy server) sends every word due by
+        then together."""
         # Reading a long conversation takes milliseconds: off the event loop. A short one takes a tenth of one, less
         # than the thread hop cost the loop (and the thread held the interpreter's lock meanwhile anyway).
         if len(request.turns) <= INLINE_TURNS:
@@ -102,8 +106,10 @@ class OfflineStoryteller(OfflineStoryWriter):
                         yield TextDelta("".join(words[sent:due]))
                         sent = due
                     if sent < len(words):
-                        chunk = BUSY_WORDS_PER_CHUNK if self._paced_streams > BUSY_STREAMS else WORDS_PER_CHUNK
-                        last_of_next_chunk = min(sent + chunk - 1, len(words) - 1)
+                        last_of_next_chunk = min(sent + MAX_WORDS_PER_CHUNK, len(words)) - 1
+                        if self._paced_streams <= BUSY_STREAMS:  # up to the sentence's end
+                            last_of_next_chunk = next((i for i in range(sent, last_of_next_chunk)
+                                                       if _SENTENCE_END.search(words[i])), last_of_next_chunk)
                         await asyncio.sleep(start + last_of_next_chunk * pace - loop.time())
             finally:
                 self._paced_streams -= 1
@@ -157,6 +163,8 @@ _recurring_word_count = functools.lru_cache(maxsize=8)(_word_count)
 # A timer may fire a little before its time (the loop's clock resolution): a word due within this share of a pace
 # counts as due.
 _EARLY_WAKE = 0.001
+# A word that ends a sentence (the chat's chunk writer stores a reply's text as its sentences end).
+_SENTENCE_END = re.compile("[.!?\u2026\n]")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORDS_FOR_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
