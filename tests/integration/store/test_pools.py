@@ -77,3 +77,23 @@ async def test_a_one_statement_write_or_a_read_takes_one_greenlet_on_postgresql(
 
     assert (written, started[0]) == (2, 1)
     assert ([tuple(row) for row in rows], read[0]) == ([(3,)], 1)
+
+
+async def test_after_a_burst_statements_one_at_a_time_keep_to_the_connection_just_used(db: Database) -> None:
+    """The autocommit pool hands out the connection returned last: a burst opens the whole pool, and the sends of a
+    quieter moment then keep to one warm session (its prepared statements and PostgreSQL's plans for them), where
+    first in, first out spread them over every connection, each paying its first executions again."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's autocommit pool")
+    assert db._autocommit is not None
+    await hold_at_once(db._autocommit, POSTGRES_AUTOCOMMIT_POOL_SIZE)
+    used: list[int] = []
+
+    def checked_out(dbapi_connection: Any, *_args: Any) -> None:
+        used.append(id(dbapi_connection))
+
+    event.listen(db._autocommit.sync_engine, "checkout", checked_out)
+    for _ in range(6):
+        await db.fetch(text("SELECT 1"))
+
+    assert len(used) == 6 and len(set(used)) == 1, used
