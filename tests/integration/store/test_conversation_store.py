@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -154,6 +155,24 @@ async def test_a_send_on_postgresql_is_one_statement_outside_a_transaction(db):
     assert len(sql.statements) == 1, sql.statements
     assert commits == []
     assert await repo.find_by_request("grace", "req-1") is not None
+
+
+async def test_on_postgresql_a_new_conversation_is_one_statement_in_autocommit(db):
+    """CreateConversation's insert is one statement, its own transaction: one round trip where BEGIN, the INSERT
+    and COMMIT were three; a retry with its request id still finds the first one."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's inserts run inline, in a transaction of their own connection")
+    await db.insert_once([UserRow(id="nina", display_name="nina", create_time=T0)], None)
+    repo = SqlConversationRepository(db)
+    conversation = Conversation(id="nina-chat", user_id="nina", title="", status="ACTIVE", message_count=0,
+                                create_time=T0, update_time=T0)
+
+    with hearing(db.engine, "begin") as begun, counting_statements(db.engine) as sql:
+        created = await repo.create(conversation, "req-1")
+
+    assert (created, len(sql.statements), begun) == (conversation, 1, [])
+    assert await repo.create(dataclasses.replace(conversation, id="nina-chat-2"), "req-1") == conversation
+    assert await repo.get("nina-chat-2") is None
 
 
 async def test_a_conversation_s_update_is_one_statement_that_returns_it(db):

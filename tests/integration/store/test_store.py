@@ -40,6 +40,7 @@ from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.media import SqlMediaRepository
 from storyloom.store.models import Base, TaskEventRow
 from storyloom.store.tasks import SqlTaskRepository
+from tests.support.sql_counter import counting_statements, hearing
 
 UTC = dt.UTC
 # A fixed, microsecond-precise moment, so round-trips can be compared exactly.
@@ -459,6 +460,19 @@ async def test_a_key_finds_its_user_until_it_is_revoked(db):
     assert await accounts.user_for_key("b" * 64) == "u1"  # the user's other key still works
     assert await accounts.revoke_key("a" * 64, T0) is False  # already revoked
     assert await accounts.revoke_key("c" * 64, T0) is False  # no such key
+
+
+async def test_a_key_s_user_is_one_read_outside_a_transaction(db):
+    """A new key's first call waits for its user: one read (on PostgreSQL one round trip in autocommit, where a
+    session's BEGIN, the read and its ROLLBACK were three; on SQLite inline), not a session's transaction."""
+    accounts = SqlAccountRepository(db)
+    await accounts.add_user(User("u1", "Ada", T0))
+    await accounts.add_key("k1", "u1", "a" * 64, T0)
+
+    with hearing(db.engine, "begin") as begun, counting_statements(db.engine) as sql:
+        found = await accounts.user_for_key("a" * 64)
+
+    assert (found, len(sql.statements), begun) == ("u1", 1, [])
 
 
 async def test_a_key_hash_is_unique_and_a_key_needs_an_existing_user(db):
