@@ -650,6 +650,8 @@ async def test_a_task_stored_claimed_runs_in_its_reserved_slot_with_a_gap_free_l
     if not db.is_sqlite:
         await read_until(lambda: job_statuses(db, first.task.id), lambda statuses: statuses == [], timeout=30,
                          what="the job deleted once its task ended")
+    # Its run here ended: its slot is free for the next new task.
+    runner.not_stored((await claimed_new(runner)).task)
 
 
 async def test_a_slot_reserved_for_a_task_that_was_not_stored_is_free_again(db, repo, gated, new_runner):

@@ -27,6 +27,7 @@ within about 1.3 leases, and a retried job within a poll.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -182,6 +183,9 @@ class ProcrastinateDispatcher:
         self._serving: dict[str, _Worker] = {}
         self._reserved: dict[str, tuple[_Worker, int]] = {}  # (with the worker's id the job is stored under)
         self._run_here: dict[str, tuple[_Worker, asyncio.Task[None]]] = {}
+        # Of each worker, its slots reserved or running here (the two above), kept as they change: counting them in
+        # each `reserve` made a burst of N sends cost N * N steps.
+        self._taken_here: collections.Counter[_Worker] = collections.Counter()
         self._abort_looks: set[asyncio.Task[None]] = set()
         # The jobs run here whose task is done with, to delete (task id, worker id), and the deleting of those
         # before them while it runs (`_end_jobs_run_here`).
@@ -290,15 +294,16 @@ class ProcrastinateDispatcher:
         if (worker is None or worker.worker_id is None or self._run is None or task_id in self._reserved
                 or task_id in self._run_here):
             return None
-        taken = worker.running + sum(1 for w, _id in self._reserved.values() if w is worker) + sum(
-            1 for w, _job in self._run_here.values() if w is worker)
-        if taken >= worker.concurrency:
+        if worker.running + self._taken_here[worker] >= worker.concurrency:
             return None
         self._reserved[task_id] = (worker, worker.worker_id)
+        self._taken_here[worker] += 1
         return worker.worker_id
 
     def release(self, task_id: str) -> None:
-        self._reserved.pop(task_id, None)
+        reserved = self._reserved.pop(task_id, None)
+        if reserved is not None:
+            self._taken_here[reserved[0]] -= 1
 
     async def announce(self, kind: str = "", task: Task | None = None) -> None:
         """Runs a task stored claimed in the slot reserved for it; for any other, nothing to do: its job was stored
@@ -309,9 +314,14 @@ class ProcrastinateDispatcher:
         worker, worker_id = reserved
         job = asyncio.create_task(self._run_job_here(task, worker_id), name=f"task-{task.id}")
         self._run_here[task.id] = (worker, job)
-        job.add_done_callback(lambda _job: self._run_here.pop(task.id, None))
+        job.add_done_callback(lambda _job: self._ran_here(task.id))
         if worker.worker_id is None:  # it stopped since the slot was reserved
             self._stop_runs_of(worker)
+
+    def _ran_here(self, task_id: str) -> None:
+        ran = self._run_here.pop(task_id, None)
+        if ran is not None:
+            self._taken_here[ran[0]] -= 1
 
     async def _run_job_here(self, task: Task, worker_id: int) -> None:
         """Runs a task stored claimed, then ends its job as procrastinate's worker ends its own: deleted once the
