@@ -62,7 +62,15 @@ from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
-from storyloom.store.tasks import ended_task, ending_parts, insert_task, store_ending, task_inserts, task_params
+from storyloom.store.tasks import (
+    ended_task,
+    ending_parts,
+    insert_task,
+    store_ending,
+    store_endings,
+    task_inserts,
+    task_params,
+)
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -271,6 +279,8 @@ class SqlConversationRepository:
             elif chunks:
                 insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                          for message_id, index, text in chunks])
+            if not announced and len(endings) > 1:  # SQLite, a burst: the replies' ends in one statement
+                return _finish_all(connection, endings), store_endings(connection, task_ends)
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
             finals, outcomes = [], []
             for ending in endings:
@@ -347,6 +357,18 @@ def _finish(connection: Connection, ending: ReplyEnding, *, announced: bool) -> 
     if row is None:
         raise LookupError(ending.message_id)
     return _message(row)
+
+
+def _finish_all(connection: Connection, endings: Sequence[ReplyEnding]) -> builtins.list[Message]:
+    """`_finish` of several replies (SQLite): one UPDATE run for all of them (an executemany) and one read of what
+    they became, where each was an UPDATE ... RETURNING of its own, each statement about 0.1 ms of SQLAlchemy's
+    execution on the event loop; under a burst a transaction of the chunk writer ends tens of replies. LookupError
+    if any is gone (the caller's transaction then stores nothing, as with `_finish`)."""
+    if connection.execute(_FINISH_MESSAGES, [_finished_params(ending) for ending in endings]).rowcount != len(endings):
+        raise LookupError(", ".join(ending.message_id for ending in endings))
+    rows = {row.id: row for row in connection.execute(_MESSAGES_BY_ID,
+                                                       {"message_ids": [ending.message_id for ending in endings]})}
+    return [_message(rows[ending.message_id]) for ending in endings]
 
 
 def _end_reply(connection: Connection, ending: ReplyEnding, chunks: Sequence[tuple[str, int, str]] = (),
@@ -527,11 +549,13 @@ _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(REPLY_CHUNKS)
 _FINISHED_COLUMNS = ("state", "finish_reason", "input_tokens", "output_tokens", "error", "text", "chunk_count")
 # A reply's end (`_finished_params`: its values from `reply_<column>`, for a task's end in the same statement sets
-# columns of the same names), and as a CTE for statements that end more with it, with whether there is one.
-_FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
-                            for name in _FINISHED_COLUMNS})
-                   .returning(*MESSAGES.c))
+# columns of the same names), and as a CTE for statements that end more with it, with whether there is one. Several
+# replies' ends (`_finish_all`): the UPDATE without RETURNING (run for many at once), and the read back.
+_FINISH_MESSAGES = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                    .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
+                             for name in _FINISHED_COLUMNS}))
+_FINISH_MESSAGE = _FINISH_MESSAGES.returning(*MESSAGES.c)
+_MESSAGES_BY_ID = select(MESSAGES).where(MESSAGES.c.id.in_(bindparam("message_ids", expanding=True)))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(
     "WITH stored AS (INSERT INTO reply_chunks (message_id, seq, text) "

@@ -411,14 +411,25 @@ def store_ending(connection: Connection, ending: TaskEnding, with_event: bool) -
     as `append_event` stores an update (with its event in the statement, and its notice, when `with_event`:
     PostgreSQL); None, storing nothing, when the fence refuses it or the task is gone. (Such a refusal leaves the
     rest of the transaction as it is: the UPDATE changed nothing.)"""
+    if not with_event:
+        return store_endings(connection, [ending])[0]
     try:
-        task, event = _append(connection, ending.task_id, ending.update, ending.now, ending.fence,
-                              with_event=with_event)
+        return _append(connection, ending.task_id, ending.update, ending.now, ending.fence, with_event=True)
     except (TaskFenced, LookupError):
         return None
-    if not with_event:
-        insert_rows(connection, _INSERT_EVENTS, [_event_values(event)])
-    return task, event
+
+
+def store_endings(connection: Connection, endings: Sequence[TaskEnding]) -> builtins.list[tuple[Task, TaskEvent] | None]:
+    """`store_ending` of several tasks, without the event in the statement (SQLite): each task's end under its own
+    fence (one refused refuses only itself), their events in one insert."""
+    outcomes: builtins.list[tuple[Task, TaskEvent] | None] = []
+    for ending in endings:
+        try:
+            outcomes.append(_append(connection, ending.task_id, ending.update, ending.now, ending.fence))
+        except (TaskFenced, LookupError):
+            outcomes.append(None)
+    insert_rows(connection, _INSERT_EVENTS, [_event_values(outcome[1]) for outcome in outcomes if outcome is not None])
+    return outcomes
 
 
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:

@@ -324,3 +324,48 @@ async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
     assert task_end.stored and task_end.outcome is None
     assert await tasks.get(claimed.id) == cancelled
     assert await tasks.events_after(claimed.id, cancelled.last_sequence, 10) == []
+
+
+async def test_a_batch_ending_several_replies_ends_their_messages_in_one_update_their_events_in_one_insert(db):
+    """Under a burst one transaction of the chunk writer ends tens of replies: their messages are ended by one
+    UPDATE (not one each), their tasks' events inserted by one INSERT; a task end its claim no longer allows is
+    still refused alone, and the messages come back in the order of the endings."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL ends each reply with its task in a statement of its own")
+    sent = [await sent_and_claimed(db, user) for user in ("fay", "gus", "hal")]
+    repo, tasks = sent[0][0], sent[0][1]
+    cancelled, _event = await tasks.append_event(sent[1][3].id, TaskUpdate(state=TaskState.CANCELLED, end_time=T0),
+                                                 T0, TaskFence(attempt=sent[1][3].attempt))
+    task_ends = [succeeded_under_claim(claimed) for _repo, _tasks, _reply, claimed in sent]
+
+    with counting_statements(db.engine) as sql:
+        finals = await repo.append_chunks([(reply_id, 1, f"{reply_id} ends.") for _r, _t, reply_id, _c in sent], [
+            ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 2, chunks=(f"{reply_id} ends.",), task=task_end)
+            for (_r, _t, reply_id, _c), task_end in zip(sent, task_ends, strict=True)])
+
+    updates_of_messages = [s for s in sql.statements if s.lstrip().upper().startswith("UPDATE MESSAGES")]
+    inserts_of_events = [s for s in sql.statements if s.lstrip().upper().startswith("INSERT INTO TASK_EVENTS")]
+    assert (len(updates_of_messages), len(inserts_of_events)) == (1, 1), sql.statements
+    assert [(f.id, f.state, f.text) for f in finals] == [(reply_id, "COMPLETE", f"{reply_id} ends.")
+                                                         for _r, _t, reply_id, _c in sent]
+    assert [end.stored for end in task_ends] == [True, True, True]
+    assert task_ends[1].outcome is None and await tasks.get(sent[1][3].id) == cancelled
+    for task_end, (_r, _t, _reply, claimed) in zip(task_ends[::2], sent[::2], strict=True):
+        assert task_end.outcome is not None
+        ended, event = task_end.outcome
+        assert await tasks.get(claimed.id) == ended and ended.state is TaskState.SUCCEEDED
+        assert await tasks.events_after(claimed.id, claimed.last_sequence, 10) == [event]
+
+    # A reply gone meanwhile fails the batch whole, as with one ending (the chunk writer then stores each reply
+    # on its own): the others' chunks, ends and tasks stay as they were.
+    later = [await sent_and_claimed(db, user) for user in ("ike", "jan")]
+    later_ends = [succeeded_under_claim(claimed) for _repo, _tasks, _reply, claimed in later]
+    with pytest.raises(LookupError):
+        await repo.append_chunks([(later[0][2], 1, "Kept?")], [
+            ReplyEnding(later[0][2], "COMPLETE", "STOP", 3, 2, chunks=("Kept?",), task=later_ends[0]),
+            ReplyEnding("no-such-reply", "COMPLETE", "STOP", 3, 2, chunks=("Gone.",), task=later_ends[1])])
+    assert await repo.chunks(later[0][2], 0) == []
+    message = await repo.get_message(later[0][2])
+    assert message is not None and message.state == "GENERATING"
+    assert not any(end.stored for end in later_ends)
+    assert [await tasks.get(claimed.id) for *_, claimed in later] == [claimed for *_, claimed in later]
