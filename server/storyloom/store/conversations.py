@@ -56,6 +56,8 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
+    rows_as_arrays,
+    unnested,
 )
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
@@ -279,8 +281,8 @@ class SqlConversationRepository:
             elif chunks:
                 insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                          for message_id, index, text in chunks])
-            if not announced and len(endings) > 1:  # SQLite, a burst: the replies' ends in one statement
-                return _finish_all(connection, endings), store_endings(connection, task_ends)
+            if len(endings) > 1:  # a burst: the replies' ends in one statement, their tasks' in one a shape
+                return _finish_all(connection, endings, announced), store_endings(connection, task_ends, announced)
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
             finals, outcomes = [], []
             for ending in endings:
@@ -359,15 +361,23 @@ def _finish(connection: Connection, ending: ReplyEnding, *, announced: bool) -> 
     return _message(row)
 
 
-def _finish_all(connection: Connection, endings: Sequence[ReplyEnding]) -> builtins.list[Message]:
-    """`_finish` of several replies (SQLite): one UPDATE run for all of them (an executemany) and one read of what
-    they became, where each was an UPDATE ... RETURNING of its own, each statement about 0.1 ms of SQLAlchemy's
-    execution on the event loop; under a burst a transaction of the chunk writer ends tens of replies. LookupError
-    if any is gone (the caller's transaction then stores nothing, as with `_finish`)."""
-    if connection.execute(_FINISH_MESSAGES, [_finished_params(ending) for ending in endings]).rowcount != len(endings):
-        raise LookupError(", ".join(ending.message_id for ending in endings))
-    rows = {row.id: row for row in connection.execute(_MESSAGES_BY_ID,
-                                                       {"message_ids": [ending.message_id for ending in endings]})}
+def _finish_all(connection: Connection, endings: Sequence[ReplyEnding], announced: bool) -> builtins.list[Message]:
+    """`_finish` of several replies, in order, where each was an UPDATE ... RETURNING of its own (about 0.1 ms of
+    SQLAlchemy's execution on the event loop each, and on PostgreSQL a round trip): under a burst a transaction of
+    the chunk writer ends tens of replies. `announced` (PostgreSQL): one UPDATE of them all, from arrays, returning
+    them with their notices; else (SQLite) one UPDATE run for each (an executemany) and one read back. LookupError if
+    any is gone (the caller's transaction then stores nothing, as with `_finish`)."""
+    params = [_finished_params(ending) for ending in endings]
+    if announced:
+        rows = {row.id: row for row in connection.execute(
+            _FINISH_ALL_ANNOUNCED, rows_as_arrays("ended", params, ("message_id", *_FINISHED_PARAMS)))}
+    elif connection.execute(_FINISH_MESSAGES, params).rowcount == len(endings):
+        rows = {row.id: row for row in connection.execute(
+            _MESSAGES_BY_ID, {"message_ids": [ending.message_id for ending in endings]})}
+    else:
+        rows = {}
+    if len(rows) != len(endings):
+        raise LookupError(", ".join(ending.message_id for ending in endings if ending.message_id not in rows))
     return [_message(rows[ending.message_id]) for ending in endings]
 
 
@@ -556,6 +566,13 @@ _FINISH_MESSAGES = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_i
                              for name in _FINISHED_COLUMNS}))
 _FINISH_MESSAGE = _FINISH_MESSAGES.returning(*MESSAGES.c)
 _MESSAGES_BY_ID = select(MESSAGES).where(MESSAGES.c.id.in_(bindparam("message_ids", expanding=True)))
+# PostgreSQL: several replies' ends from arrays (`unnested`), with their notices.
+_FINISHED_PARAMS = tuple(f"reply_{name}" for name in _FINISHED_COLUMNS)
+_ENDED = unnested("ended", [("message_id", MESSAGES.c.id.type),
+                            *((f"reply_{name}", MESSAGES.c[name].type) for name in _FINISHED_COLUMNS)])
+_FINISH_ALL_ANNOUNCED = (update(MESSAGES).where(MESSAGES.c.id == _ENDED.c.message_id)
+                         .values({name: _ENDED.c[f"reply_{name}"] for name in _FINISHED_COLUMNS})
+                         .returning(*MESSAGES.c, notice(REPLY, MESSAGES.c.id)))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(
     "WITH stored AS (INSERT INTO reply_chunks (message_id, seq, text) "

@@ -56,6 +56,8 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
+    rows_as_arrays,
+    unnested,
 )
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
@@ -330,15 +332,17 @@ def _ending_ctes(columns: tuple[str, ...], fence: Shape | None,
     return updated, _event_insert(updated).cte("task_end_event")
 
 
-def _event_insert(updated: CTE) -> Insert:
-    """The insert of the event of a task's row as `updated` (`TaskEvent.of` it, at `event_create_time`, with
-    `event_error` and `event_part`)."""
+def _event_insert(updated: CTE, create_time: Any = None, error: Any = None, part: Any = None) -> Insert:
+    """The insert of the event of a task's row as `updated` (`TaskEvent.of` it, at `create_time`, with `error` and
+    `part`: by default the parameters `event_create_time`, `event_error` and `event_part`)."""
     c = updated.c
     return insert(EVENTS).from_select(
         ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
-        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
-               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
-               bindparam("event_part", type_=EVENTS.c.part.type)))
+        select(c.id, c.last_sequence,
+               bindparam("event_create_time", type_=EVENTS.c.create_time.type) if create_time is None else create_time,
+               c.state, c.stage, c.percent, c.message, c.eta,
+               bindparam("event_error", type_=EVENTS.c.error.type) if error is None else error,
+               bindparam("event_part", type_=EVENTS.c.part.type) if part is None else part))
 
 
 @functools.cache
@@ -419,9 +423,13 @@ def store_ending(connection: Connection, ending: TaskEnding, with_event: bool) -
         return None
 
 
-def store_endings(connection: Connection, endings: Sequence[TaskEnding]) -> builtins.list[tuple[Task, TaskEvent] | None]:
-    """`store_ending` of several tasks, without the event in the statement (SQLite): each task's end under its own
-    fence (one refused refuses only itself), their events in one insert."""
+def store_endings(connection: Connection, endings: Sequence[TaskEnding],
+                  with_event: bool = False) -> builtins.list[tuple[Task, TaskEvent] | None]:
+    """`store_ending` of several tasks, each under its own fence (one refused refuses only itself), in order. With
+    their events in the statement (PostgreSQL): one statement for all the ends of a shape (`_endings_statement`),
+    where each was one of its own. Else (SQLite) a statement each, their events in one insert."""
+    if with_event:
+        return _store_endings_announced(connection, endings)
     outcomes: builtins.list[tuple[Task, TaskEvent] | None] = []
     for ending in endings:
         try:
@@ -430,6 +438,53 @@ def store_endings(connection: Connection, endings: Sequence[TaskEnding]) -> buil
             outcomes.append(None)
     insert_rows(connection, _INSERT_EVENTS, [_event_values(outcome[1]) for outcome in outcomes if outcome is not None])
     return outcomes
+
+
+def _store_endings_announced(connection: Connection,
+                             endings: Sequence[TaskEnding]) -> builtins.list[tuple[Task, TaskEvent] | None]:
+    """`store_endings` with their events and notices in the statement (PostgreSQL): the ends of a shape (the columns
+    they set, their fence's) in one statement, their values as arrays; a refused one returns no row."""
+    shapes: dict[tuple[tuple[str, ...], Shape | None], builtins.list[tuple[TaskEnding, dict[str, Any]]]] = {}
+    for ending in endings:
+        params, columns, shape = _append_params(ending.task_id, ending.update, ending.now, ending.fence, True)
+        shapes.setdefault((columns, shape), []).append((ending, params))
+    rows: dict[str, Any] = {}
+    for (columns, shape), group in shapes.items():
+        keys = _ending_keys(columns, shape)
+        statement = _endings_statement(columns, shape)
+        params = rows_as_arrays("ending", [params for _ending, params in group], keys)
+        rows.update((row.id, row) for row in connection.execute(statement, params))
+    return [ended_task(ending, rows.get(ending.task_id)) for ending in endings]
+
+
+def _ending_keys(columns: tuple[str, ...], fence: Shape | None) -> tuple[str, ...]:
+    """The parameters of `_append_params` (with its event) for these columns and fence, in `_endings_statement`."""
+    fenced = () if fence is None else (("fence_attempt",) if fence[1] else ()) + (("fence_owner",) if fence[2] else ())
+    return ("task_id", *(f"set_{name}" for name in columns), *fenced, "event_create_time", "event_error",
+            "event_part")
+
+
+@functools.cache
+def _endings_statement(columns: tuple[str, ...], fence: Shape | None) -> Select[Any]:
+    """`_append_with_event_statement` of any number of tasks whose updates set these columns under a fence of this
+    shape, built once per shape: each task's parameters are its row of `unnested("ending", ...)`. It returns each
+    task's row as updated (none if refused or gone), with its notice."""
+    types = {"task_id": TASKS.c.id.type, "fence_attempt": TASKS.c.attempt.type, "fence_owner": TASKS.c.owner.type,
+             "event_create_time": EVENTS.c.create_time.type, "event_error": EVENTS.c.error.type,
+             "event_part": EVENTS.c.part.type, **{f"set_{name}": TASKS.c[name].type for name in columns}}
+    ending = unnested("ending", [(key, types[key]) for key in _ending_keys(columns, fence)])
+    conditions = [TaskRow.id == ending.c.task_id]
+    if fence is not None:
+        states, attempt, owner, unowned = fence
+        conditions += _fence_conditions(states, ending.c.fence_attempt if attempt else None,
+                                        ending.c.fence_owner if owner else None, unowned)
+    updated = (sql_update(TASKS).where(*conditions)
+               .values(last_sequence=TaskRow.last_sequence + 1, **{name: ending.c[f"set_{name}"] for name in columns})
+               .returning(*TASKS.c, ending.c.event_create_time, ending.c.event_error, ending.c.event_part)
+               .cte("tasks_ended"))
+    events = _event_insert(updated, updated.c.event_create_time, updated.c.event_error, updated.c.event_part)
+    return (select(*(updated.c[column.key] for column in TASKS.c), notice("task", updated.c.id))
+            .add_cte(events.cte("tasks_ended_events")))
 
 
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:
