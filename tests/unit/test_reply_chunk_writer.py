@@ -266,3 +266,25 @@ async def test_a_busy_writer_still_stores_a_reply_s_words_with_its_end_at_once()
     final = await writer.finish("a", ReplyEnding("a", "COMPLETE", "STOP", 3, 4))  # (the hold is an hour)
     assert final == "a COMPLETE: Once upon a time. "
     assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. ")]]
+
+
+async def test_a_busy_writer_gathers_longer_so_a_burst_s_replies_share_its_transactions():
+    """Under a burst each transaction costs the event loop the same whatever it carries: a busy writer gathers
+    longer, and what became due meanwhile (another reply's first text, a reply's end) shares one transaction."""
+    store = FakeChunkStore()
+    writer = ChunkWriter(store, announcer([]), gather_seconds=0, max_hold_seconds=3600, busy_replies=2,
+                         busy_gather_seconds=0.5)
+    for reply in ("a", "b"):  # two replies written at once: busy
+        writer.open(reply)
+    store.gate.clear()
+    writer.add("a", "Once ")  # an idle writer stores at once
+    await store.entered.wait()
+    writer.add("a", "upon a time. ")  # held (busy): the writer goes on after this transaction, waiting
+    store.gate.set()
+    await stored(writer, "a", 1)
+    writer.add("b", "Hello ")  # a first text: due
+    for _ in range(10):  # the writer gets every chance to run: it is gathering
+        await asyncio.sleep(0)
+    final = await writer.finish("a", ReplyEnding("a", "COMPLETE", "STOP", 3, 4))
+    assert final == "a COMPLETE: Once upon a time. "
+    assert store.transactions == [[("a", 1, "Once ")], [("a", 2, "upon a time. "), ("b", 1, "Hello ")]]

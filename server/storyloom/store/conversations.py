@@ -56,13 +56,23 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
+    rows_as_arrays,
+    unnested,
 )
 from storyloom.store.faults import fault_point
 from storyloom.store.models import ConversationRow, MessageRow, ReplyChunkRow
 from storyloom.store.pages import newest_first
 from storyloom.store.pg_notifier import CHANNEL, notice, payload_prefix
 from storyloom.store.procrastinate_dispatch import claimed_job_insert, claimed_job_params
-from storyloom.store.tasks import ended_task, ending_parts, insert_task, store_ending, task_inserts, task_params
+from storyloom.store.tasks import (
+    ended_task,
+    ending_parts,
+    insert_task,
+    store_ending,
+    store_endings,
+    task_inserts,
+    task_params,
+)
 
 # The conversations and messages tables, for Core statements that return their rows.
 CONVERSATIONS = cast("Table", ConversationRow.__table__)
@@ -271,6 +281,8 @@ class SqlConversationRepository:
             elif chunks:
                 insert_rows(connection, _INSERT_CHUNKS, [{"message_id": message_id, "seq": index, "text": text}
                                                          for message_id, index, text in chunks])
+            if len(endings) > 1:  # a burst: the replies' ends in one statement, their tasks' in one a shape
+                return _finish_all(connection, endings, announced), store_endings(connection, task_ends, announced)
             # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
             finals, outcomes = [], []
             for ending in endings:
@@ -347,6 +359,26 @@ def _finish(connection: Connection, ending: ReplyEnding, *, announced: bool) -> 
     if row is None:
         raise LookupError(ending.message_id)
     return _message(row)
+
+
+def _finish_all(connection: Connection, endings: Sequence[ReplyEnding], announced: bool) -> builtins.list[Message]:
+    """`_finish` of several replies, in order, where each was an UPDATE ... RETURNING of its own (about 0.1 ms of
+    SQLAlchemy's execution on the event loop each, and on PostgreSQL a round trip): under a burst a transaction of
+    the chunk writer ends tens of replies. `announced` (PostgreSQL): one UPDATE of them all, from arrays, returning
+    them with their notices; else (SQLite) one UPDATE run for each (an executemany) and one read back. LookupError if
+    any is gone (the caller's transaction then stores nothing, as with `_finish`)."""
+    params = [_finished_params(ending) for ending in endings]
+    if announced:
+        rows = {row.id: row for row in connection.execute(
+            _FINISH_ALL_ANNOUNCED, rows_as_arrays("ended", params, ("message_id", *_FINISHED_PARAMS)))}
+    elif connection.execute(_FINISH_MESSAGES, params).rowcount == len(endings):
+        rows = {row.id: row for row in connection.execute(
+            _MESSAGES_BY_ID, {"message_ids": [ending.message_id for ending in endings]})}
+    else:
+        rows = {}
+    if len(rows) != len(endings):
+        raise LookupError(", ".join(ending.message_id for ending in endings if ending.message_id not in rows))
+    return [_message(rows[ending.message_id]) for ending in endings]
 
 
 def _end_reply(connection: Connection, ending: ReplyEnding, chunks: Sequence[tuple[str, int, str]] = (),
@@ -527,11 +559,20 @@ _INSERT_MESSAGES = insert(MESSAGES)
 _INSERT_CHUNKS = insert(REPLY_CHUNKS)
 _FINISHED_COLUMNS = ("state", "finish_reason", "input_tokens", "output_tokens", "error", "text", "chunk_count")
 # A reply's end (`_finished_params`: its values from `reply_<column>`, for a task's end in the same statement sets
-# columns of the same names), and as a CTE for statements that end more with it, with whether there is one.
-_FINISH_MESSAGE = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
-                   .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
-                            for name in _FINISHED_COLUMNS})
-                   .returning(*MESSAGES.c))
+# columns of the same names), and as a CTE for statements that end more with it, with whether there is one. Several
+# replies' ends (`_finish_all`): the UPDATE without RETURNING (run for many at once), and the read back.
+_FINISH_MESSAGES = (update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id"))
+                    .values({name: bindparam(f"reply_{name}", type_=MESSAGES.c[name].type)
+                             for name in _FINISHED_COLUMNS}))
+_FINISH_MESSAGE = _FINISH_MESSAGES.returning(*MESSAGES.c)
+_MESSAGES_BY_ID = select(MESSAGES).where(MESSAGES.c.id.in_(bindparam("message_ids", expanding=True)))
+# PostgreSQL: several replies' ends from arrays (`unnested`), with their notices.
+_FINISHED_PARAMS = tuple(f"reply_{name}" for name in _FINISHED_COLUMNS)
+_ENDED = unnested("ended", [("message_id", MESSAGES.c.id.type),
+                            *((f"reply_{name}", MESSAGES.c[name].type) for name in _FINISHED_COLUMNS)])
+_FINISH_ALL_ANNOUNCED = (update(MESSAGES).where(MESSAGES.c.id == _ENDED.c.message_id)
+                         .values({name: _ENDED.c[f"reply_{name}"] for name in _FINISHED_COLUMNS})
+                         .returning(*MESSAGES.c, notice(REPLY, MESSAGES.c.id)))
 # PostgreSQL: the chunks of every reply due, and a notice of each reply, in one statement.
 _INSERT_CHUNKS_ANNOUNCED = text(
     "WITH stored AS (INSERT INTO reply_chunks (message_id, seq, text) "

@@ -18,13 +18,27 @@ from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BindParameter, Insert, Table, bindparam, create_engine, event, insert, select
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    Insert,
+    Table,
+    bindparam,
+    column,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import inspect as orm_state
 from sqlalchemy.engine import Connection, CursorResult, Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.expression import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import greenlet_spawn
 
 from storyloom.store.faults import fault_point
@@ -402,6 +416,19 @@ def bound_values(table: Table, *columns: str) -> dict[str, BindParameter[Any]]:
     as its column's type. (A statement built anew per call costs SQLAlchemy its cache key, a walk of the whole
     statement, each time: 0.5 ms for the claim of a chat send, against 0.06 ms when built once.)"""
     return {name: bindparam(f"set_{name}", type_=table.c[name].type) for name in columns}
+
+
+def unnested(name: str, columns: Sequence[tuple[str, TypeEngine[Any]]]) -> TableValuedAlias:
+    """PostgreSQL: rows given as one array parameter a column (`<name>_<column>`, a list of the column's values, one
+    a row), as a derived table `name` with those columns and types: a statement built once then writes or joins
+    any number of rows (`rows_as_arrays` makes the parameters)."""
+    return (func.unnest(*(bindparam(f"{name}_{key}", type_=ARRAY(type_)) for key, type_ in columns))
+            .table_valued(*(column(key, type_) for key, type_ in columns)).render_derived(name))
+
+
+def rows_as_arrays(name: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> dict[str, list[Any]]:
+    """The parameters of `unnested(name, ...)` for `rows` (each with a value of every key)."""
+    return {f"{name}_{key}": [row[key] for row in rows] for key in keys}
 
 
 def insert_rows(connection: Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:

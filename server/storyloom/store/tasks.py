@@ -6,6 +6,7 @@ import builtins
 import dataclasses
 import datetime as dt
 import functools
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     null,
     or_,
     select,
@@ -56,6 +58,8 @@ from storyloom.store.db import (
     insert_rows,
     one_fetch,
     one_transaction,
+    rows_as_arrays,
+    unnested,
 )
 from storyloom.store.models import TaskEventRow, TaskRow
 from storyloom.store.pages import newest_first
@@ -330,15 +334,17 @@ def _ending_ctes(columns: tuple[str, ...], fence: Shape | None,
     return updated, _event_insert(updated).cte("task_end_event")
 
 
-def _event_insert(updated: CTE) -> Insert:
-    """The insert of the event of a task's row as `updated` (`TaskEvent.of` it, at `event_create_time`, with
-    `event_error` and `event_part`)."""
+def _event_insert(updated: CTE, create_time: Any = None, error: Any = None, part: Any = None) -> Insert:
+    """The insert of the event of a task's row as `updated` (`TaskEvent.of` it, at `create_time`, with `error` and
+    `part`: by default the parameters `event_create_time`, `event_error` and `event_part`)."""
     c = updated.c
     return insert(EVENTS).from_select(
         ["task_id", "sequence", "create_time", "state", "stage", "percent", "message", "eta", "error", "part"],
-        select(c.id, c.last_sequence, bindparam("event_create_time", type_=EVENTS.c.create_time.type), c.state,
-               c.stage, c.percent, c.message, c.eta, bindparam("event_error", type_=EVENTS.c.error.type),
-               bindparam("event_part", type_=EVENTS.c.part.type)))
+        select(c.id, c.last_sequence,
+               bindparam("event_create_time", type_=EVENTS.c.create_time.type) if create_time is None else create_time,
+               c.state, c.stage, c.percent, c.message, c.eta,
+               bindparam("event_error", type_=EVENTS.c.error.type) if error is None else error,
+               bindparam("event_part", type_=EVENTS.c.part.type) if part is None else part))
 
 
 @functools.cache
@@ -411,14 +417,131 @@ def store_ending(connection: Connection, ending: TaskEnding, with_event: bool) -
     as `append_event` stores an update (with its event in the statement, and its notice, when `with_event`:
     PostgreSQL); None, storing nothing, when the fence refuses it or the task is gone. (Such a refusal leaves the
     rest of the transaction as it is: the UPDATE changed nothing.)"""
+    if not with_event:
+        return store_endings(connection, [ending])[0]
     try:
-        task, event = _append(connection, ending.task_id, ending.update, ending.now, ending.fence,
-                              with_event=with_event)
+        return _append(connection, ending.task_id, ending.update, ending.now, ending.fence, with_event=True)
     except (TaskFenced, LookupError):
         return None
-    if not with_event:
-        insert_rows(connection, _INSERT_EVENTS, [_event_values(event)])
-    return task, event
+
+
+def store_endings(connection: Connection, endings: Sequence[TaskEnding],
+                  with_event: bool = False) -> builtins.list[tuple[Task, TaskEvent] | None]:
+    """`store_ending` of several tasks, each under its own fence (one refused refuses only itself), in order. With
+    their events in the statement (PostgreSQL): one statement for all the ends of a shape (`_endings_statement`),
+    where each was one of its own. Else (SQLite) a statement each, their events in one insert."""
+    if with_event:
+        return _store_endings_announced(connection, endings)
+    outcomes: dict[int, tuple[Task, TaskEvent] | None] = {}
+    for (columns, shape), group in _by_shape(endings).items():
+        rows = _inline_endings(connection, columns, shape, group) if len(group) > 1 else None
+        for index, ending, _params in group:
+            if rows is not None:
+                outcomes[index] = ended_task(ending, rows.get(ending.task_id))
+                continue
+            try:
+                outcomes[index] = _append(connection, ending.task_id, ending.update, ending.now, ending.fence)
+            except (TaskFenced, LookupError):
+                outcomes[index] = None
+    ordered = [outcomes[index] for index in range(len(endings))]
+    insert_rows(connection, _INSERT_EVENTS, [_event_values(outcome[1]) for outcome in ordered if outcome is not None])
+    return ordered
+
+
+_Group = builtins.list[tuple[int, TaskEnding, dict[str, Any]]]
+
+
+def _by_shape(endings: Sequence[TaskEnding]) -> dict[tuple[tuple[str, ...], Shape | None], _Group]:
+    """The endings (their index, with their `_append_params` with the event's) by the shape of their update: the
+    columns it sets, its fence's."""
+    shapes: dict[tuple[tuple[str, ...], Shape | None], _Group] = {}
+    for index, ending in enumerate(endings):
+        params, columns, shape = _append_params(ending.task_id, ending.update, ending.now, ending.fence, True)
+        shapes.setdefault((columns, shape), []).append((index, ending, params))
+    return shapes
+
+
+def _inline_endings(connection: Connection, columns: tuple[str, ...], shape: Shape | None,
+                    group: _Group) -> dict[str, Any] | None:
+    """SQLite: the ends of a shape in one UPDATE ... FROM json_each(...) RETURNING (`_inline_endings_statement`), the
+    rows of the tasks it ended by id (a refused one has none); None if a value has no JSON form (bytes: then each
+    end is a statement of its own). Each value goes in as its column's type would bind it on SQLite, so what is
+    stored is what an UPDATE of its own stores."""
+    keys = _ending_keys(columns, shape)[:-3]  # (the event is inserted apart)
+    dialect = connection.dialect
+    processors = [_ENDING_TYPES.get(key, TASKS.c[key.removeprefix("set_")].type if key.startswith("set_") else None)
+                  for key in keys]
+    binds = [None if type_ is None else type_.dialect_impl(dialect).bind_processor(dialect) for type_ in processors]
+    try:
+        rows = json.dumps([[value if bind is None or value is None else bind(value)
+                            for value, bind in zip((params[key] for key in keys), binds, strict=True)]
+                           for _index, _ending, params in group])
+    except (TypeError, ValueError):
+        return None
+    return {row.id: row for row in connection.execute(_inline_endings_statement(columns, shape), {"endings": rows})}
+
+
+@functools.cache
+def _inline_endings_statement(columns: tuple[str, ...], fence: Shape | None) -> Update:
+    """`_append_statement` of any number of tasks whose updates set these columns under a fence of this shape, for
+    SQLite (`_inline_endings`): each task's values are an array of `endings`, a JSON array, in the order of
+    `_ending_keys` (without the event's). It returns the rows of the tasks it ended."""
+    ending = func.json_each(bindparam("endings")).table_valued("value").alias("ending")
+    value = {key: ending.c.value.op("->>")(literal_column(str(index)))
+             for index, key in enumerate(_ending_keys(columns, fence)[:-3])}
+    conditions = [TaskRow.id == value["task_id"]]
+    if fence is not None:
+        states, attempt, owner, unowned = fence
+        conditions += _fence_conditions(states, value["fence_attempt"] if attempt else None,
+                                        value["fence_owner"] if owner else None, unowned)
+    return (sql_update(TASKS).where(*conditions)
+            .values(last_sequence=TaskRow.last_sequence + 1, **{name: value[f"set_{name}"] for name in columns})
+            .returning(*TASKS.c))
+
+
+def _store_endings_announced(connection: Connection,
+                             endings: Sequence[TaskEnding]) -> builtins.list[tuple[Task, TaskEvent] | None]:
+    """`store_endings` with their events and notices in the statement (PostgreSQL): the ends of a shape (the columns
+    they set, their fence's) in one statement, their values as arrays; a refused one returns no row."""
+    rows: dict[str, Any] = {}
+    for (columns, shape), group in _by_shape(endings).items():
+        params = rows_as_arrays("ending", [params for _index, _ending, params in group], _ending_keys(columns, shape))
+        rows.update((row.id, row) for row in connection.execute(_endings_statement(columns, shape), params))
+    return [ended_task(ending, rows.get(ending.task_id)) for ending in endings]
+
+
+# The types of `_append_params`' parameters that are not a column's value (`set_<column>`).
+_ENDING_TYPES = {"task_id": TASKS.c.id.type, "fence_attempt": TASKS.c.attempt.type,
+                 "fence_owner": TASKS.c.owner.type, "event_create_time": EVENTS.c.create_time.type,
+                 "event_error": EVENTS.c.error.type, "event_part": EVENTS.c.part.type}
+
+
+def _ending_keys(columns: tuple[str, ...], fence: Shape | None) -> tuple[str, ...]:
+    """The parameters of `_append_params` (with its event) for these columns and fence, in `_endings_statement`."""
+    fenced = () if fence is None else (("fence_attempt",) if fence[1] else ()) + (("fence_owner",) if fence[2] else ())
+    return ("task_id", *(f"set_{name}" for name in columns), *fenced, "event_create_time", "event_error",
+            "event_part")
+
+
+@functools.cache
+def _endings_statement(columns: tuple[str, ...], fence: Shape | None) -> Select[Any]:
+    """`_append_with_event_statement` of any number of tasks whose updates set these columns under a fence of this
+    shape, built once per shape: each task's parameters are its row of `unnested("ending", ...)`. It returns each
+    task's row as updated (none if refused or gone), with its notice."""
+    types = {**_ENDING_TYPES, **{f"set_{name}": TASKS.c[name].type for name in columns}}
+    ending = unnested("ending", [(key, types[key]) for key in _ending_keys(columns, fence)])
+    conditions = [TaskRow.id == ending.c.task_id]
+    if fence is not None:
+        states, attempt, owner, unowned = fence
+        conditions += _fence_conditions(states, ending.c.fence_attempt if attempt else None,
+                                        ending.c.fence_owner if owner else None, unowned)
+    updated = (sql_update(TASKS).where(*conditions)
+               .values(last_sequence=TaskRow.last_sequence + 1, **{name: ending.c[f"set_{name}"] for name in columns})
+               .returning(*TASKS.c, ending.c.event_create_time, ending.c.event_error, ending.c.event_part)
+               .cte("tasks_ended"))
+    events = _event_insert(updated, updated.c.event_create_time, updated.c.event_error, updated.c.event_part)
+    return (select(*(updated.c[column.key] for column in TASKS.c), notice("task", updated.c.id))
+            .add_cte(events.cte("tasks_ended_events")))
 
 
 def claim_holds(claim: TaskClaim) -> ColumnElement[bool]:

@@ -21,7 +21,16 @@ from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, Qu
 from storyloom.domain.errors import FailedPrecondition, NotFound
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
-from storyloom.domain.tasks import NewTask, Task, TaskEnding, TaskFence, TaskRunner, TaskState, TaskUpdate
+from storyloom.domain.tasks import (
+    NewTask,
+    Task,
+    TaskEnding,
+    TaskError,
+    TaskFence,
+    TaskRunner,
+    TaskState,
+    TaskUpdate,
+)
 from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
@@ -343,3 +352,67 @@ async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
     assert task_end.stored and task_end.outcome is None
     assert await tasks.get(claimed.id) == cancelled
     assert await tasks.events_after(claimed.id, cancelled.last_sequence, 10) == []
+
+
+async def test_a_batch_ending_several_replies_ends_them_in_a_statement_not_one_each(db):
+    """Under a burst one transaction of the chunk writer ends tens of replies: their messages are ended by one
+    UPDATE (not one each); on SQLite their tasks' events are inserted by one INSERT, on PostgreSQL the tasks' ends
+    with their events are one statement too; a task end its claim no longer allows is still refused alone, and the
+    messages come back in the order of the endings."""
+    sent = [await sent_and_claimed(db, user) for user in ("fay", "gus", "hal")]
+    repo, tasks = sent[0][0], sent[0][1]
+    cancelled, _event = await tasks.append_event(sent[1][3].id, TaskUpdate(state=TaskState.CANCELLED, end_time=T0),
+                                                 T0, TaskFence(attempt=sent[1][3].attempt))
+    task_ends = [succeeded_under_claim(claimed) for _repo, _tasks, _reply, claimed in sent]
+
+    failed = TaskError("UNAVAILABLE", "REPLY_FAILED", "The reply could not be written.", {"why": "test"})
+    states = [("COMPLETE", None), ("FAILED", failed), ("COMPLETE", None)]
+
+    with counting_statements(db.engine) as sql:
+        finals = await repo.append_chunks([(reply_id, 1, f"{reply_id} ends.") for _r, _t, reply_id, _c in sent], [
+            ReplyEnding(reply_id, state, "STOP", 3, 2, error=error, chunks=(f"{reply_id} ends.",), task=task_end)
+            for (_r, _t, reply_id, _c), task_end, (state, error) in zip(sent, task_ends, states, strict=True)])
+
+    def starting(prefix: str) -> list[str]:
+        return [s for s in sql.statements if s.lstrip().upper().startswith(prefix)]
+
+    if db.is_sqlite:  # the chunks, the replies' ends and their read back, the tasks' ends, their events
+        assert [len(starting(p)) for p in ("UPDATE MESSAGES", "UPDATE TASKS", "INSERT INTO TASK_EVENTS")] == [1, 1, 1]
+        assert len(sql.statements) == 5, sql.statements
+    else:  # the chunks, the replies' ends, the tasks' ends with their events
+        assert (len(sql.statements), len(starting("UPDATE MESSAGES"))) == (3, 1), sql.statements
+    assert [(f.id, f.state, f.error, f.text) for f in finals] == [
+        (reply_id, state, error, f"{reply_id} ends.") for (_r, _t, reply_id, _c), (state, error)
+        in zip(sent, states, strict=True)]
+    assert [await repo.get_message(reply_id) for _r, _t, reply_id, _c in sent] == finals
+    assert [end.stored for end in task_ends] == [True, True, True]
+    assert task_ends[1].outcome is None and await tasks.get(sent[1][3].id) == cancelled
+    for task_end, (_r, _t, _reply, claimed) in zip(task_ends[::2], sent[::2], strict=True):
+        assert task_end.outcome is not None
+        ended, event = task_end.outcome
+        assert await tasks.get(claimed.id) == ended and ended.state is TaskState.SUCCEEDED
+        assert await tasks.events_after(claimed.id, claimed.last_sequence, 10) == [event]
+
+    # What the batch stored is what an end of its own stores (SQLite: the values go in through JSON).
+    alone_repo, _tasks, alone_reply, alone_claimed = await sent_and_claimed(db, "kit")
+    await alone_repo.append_chunks([], [ReplyEnding(alone_reply, "COMPLETE", "STOP", 3, 2, chunks=("k.",),
+                                                    task=succeeded_under_claim(alone_claimed))])
+    async with db.engine.connect() as connection:
+        stored = {row[0]: row[1:] for row in await connection.execute(text(
+            "SELECT id, state, percent, message, eta, end_time, update_time, last_sequence, owner, attempt"
+            " FROM tasks WHERE id IN (:a, :b)"), {"a": sent[0][3].id, "b": alone_claimed.id})}
+    assert stored[sent[0][3].id] == stored[alone_claimed.id]
+
+    # A reply gone meanwhile fails the batch whole, as with one ending (the chunk writer then stores each reply
+    # on its own): the others' chunks, ends and tasks stay as they were.
+    later = [await sent_and_claimed(db, user) for user in ("ike", "jan")]
+    later_ends = [succeeded_under_claim(claimed) for _repo, _tasks, _reply, claimed in later]
+    with pytest.raises(LookupError):
+        await repo.append_chunks([(later[0][2], 1, "Kept?")], [
+            ReplyEnding(later[0][2], "COMPLETE", "STOP", 3, 2, chunks=("Kept?",), task=later_ends[0]),
+            ReplyEnding("no-such-reply", "COMPLETE", "STOP", 3, 2, chunks=("Gone.",), task=later_ends[1])])
+    assert await repo.chunks(later[0][2], 0) == []
+    message = await repo.get_message(later[0][2])
+    assert message is not None and message.state == "GENERATING"
+    assert not any(end.stored for end in later_ends)
+    assert [await tasks.get(claimed.id) for *_, claimed in later] == [claimed for *_, claimed in later]
