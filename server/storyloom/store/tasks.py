@@ -24,7 +24,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    literal_column,
     null,
     or_,
     select,
@@ -487,7 +486,8 @@ def _inline_endings_statement(columns: tuple[str, ...], fence: Shape | None) -> 
     SQLite (`_inline_endings`): each task's values are an array of `endings`, a JSON array, in the order of
     `_ending_keys` (without the event's). It returns the rows of the tasks it ended."""
     ending = func.json_each(bindparam("endings")).table_valued("value").alias("ending")
-    value = {key: ending.c.value.op("->>")(literal_column(str(index)))
+    # (json_extract, not `->>`: that needs SQLite 3.38, Ubuntu 22.04's is 3.37; for a scalar they are the same.)
+    value = {key: func.json_extract(ending.c.value, f"$[{index}]")
              for index, key in enumerate(_ending_keys(columns, fence)[:-3])}
     conditions = [TaskRow.id == value["task_id"]]
     if fence is not None:
