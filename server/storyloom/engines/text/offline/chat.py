@@ -26,6 +26,7 @@ import re
 from collections.abc import AsyncGenerator, Sequence
 
 from storyloom.domain.ports.text import ChatEvent, ChatRequest, ChatTurn, FinishReason, ReplyEnd, TextDelta
+from storyloom.domain.reply_chunks import SENTENCE_END  # (a chunk a sentence: as the chat's writer announces)
 from storyloom.domain.requirements import StoryRequirements
 from storyloom.engines.text.offline.dialogue import _analyse
 from storyloom.engines.text.offline.replies import _compose, _memory_name, _summary
@@ -109,7 +110,7 @@ class OfflineStoryteller(OfflineStoryWriter):
                         last_of_next_chunk = min(sent + MAX_WORDS_PER_CHUNK, len(words)) - 1
                         if self._paced_streams <= BUSY_STREAMS:  # up to the sentence's end
                             last_of_next_chunk = next((i for i in range(sent, last_of_next_chunk)
-                                                       if _SENTENCE_END.search(words[i])), last_of_next_chunk)
+                                                       if SENTENCE_END.search(words[i])), last_of_next_chunk)
                         await asyncio.sleep(start + last_of_next_chunk * pace - loop.time())
             finally:
                 self._paced_streams -= 1
@@ -163,8 +164,6 @@ _recurring_word_count = functools.lru_cache(maxsize=8)(_word_count)
 # A timer may fire a little before its time (the loop's clock resolution): a word due within this share of a pace
 # counts as due.
 _EARLY_WAKE = 0.001
-# A word that ends a sentence (the chat's chunk writer stores a reply's text as its sentences end).
-_SENTENCE_END = re.compile("[.!?\u2026\n]")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _WORDS_FOR_TOKENS = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
 
