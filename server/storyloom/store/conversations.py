@@ -283,18 +283,11 @@ class SqlConversationRepository:
                                                          for message_id, index, text in chunks])
             if len(endings) > 1:  # a burst: the replies' ends in one statement, their tasks' in one a shape
                 return _finish_all(connection, endings, announced), store_endings(connection, task_ends, announced)
-            # Their tasks' ends (fenced each by its claim: one refused refuses nothing else), told after the commit.
-            finals, outcomes = [], []
-            for ending in endings:
-                if ending.task is not None and announced:  # the reply's end and its task's in one statement
-                    final, outcome = _end_reply(connection, ending)
-                    finals.append(final)
-                    outcomes.append(outcome)
-                    continue
-                finals.append(_finish(connection, ending, announced=announced))
-                if ending.task is not None:
-                    outcomes.append(store_ending(connection, ending.task, with_event=not self._db.is_sqlite))
-            return finals, outcomes
+            # At most one reply's end is left, and only on SQLite (PostgreSQL's lone end is `_end_with_chunks`). Its
+            # task's end is fenced by its claim (refused, it refuses nothing else), told after the commit.
+            finals = [_finish(connection, ending, announced=announced) for ending in endings]
+            return finals, [store_ending(connection, ending.task, with_event=announced)
+                            for ending in endings if ending.task is not None]
 
         finals, outcomes = await self._db.transaction(append, one_statement=not endings)
         for task_end, outcome in zip(task_ends, outcomes, strict=True):
