@@ -129,9 +129,18 @@ def after_time(position: Position | None) -> tuple[dt.datetime, str] | None:
     return (dt.datetime.fromisoformat(position["t"]), str(position["id"])) if position else None
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """`value` as a Timestamp (naive: UTC), as `Timestamp.FromDatetime` makes it. A UTC or naive time, what the stores
+    give, is counted from the epoch here: FromDatetime goes through a struct_time and calendar.timegm (3 us a call,
+    and every reply, story and task answer has a few)."""
     if value is None:
         return None
+    if value.tzinfo is None or value.tzinfo is dt.UTC:
+        since = value.replace(tzinfo=None) - _EPOCH
+        return timestamp_pb2.Timestamp(seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000)
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(value)
     return stamp

@@ -18,6 +18,8 @@ def check_plain_text(text: str, field: str, *, max_chars: int, required: bool = 
         raise InvalidArgument(FieldViolation(field, "must not be empty"))
     if len(text) > max_chars:
         raise InvalidArgument(FieldViolation(field, f"must be at most {max_chars} characters"), reason=too_long_reason)
+    if text.isprintable():  # (no character of those categories; most texts, checked without a lookup a character)
+        return text
     for char in text:
         if char not in "\n\t" and unicodedata.category(char) in _CONTROL_CATEGORIES:
             raise InvalidArgument(FieldViolation(field, f"must not contain control character U+{ord(char):04X}"),

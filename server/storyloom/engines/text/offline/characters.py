@@ -31,6 +31,12 @@ from storyloom.engines.text.offline.words import (
 )
 from storyloom.engines.text.safety import unsafe as _unsafe
 
+# Patterns about a named character (understand.NamedPattern: compiled for a name only where they could match).
+_GOING = U.NamedPattern(rf"\b{U.NAME}\s+((?:crossing|searching|looking|trying|going|travelling|flying|sailing)\b"
+                        r"[^.!?]*)")
+_WHO_DID_HIS = U.NamedPattern(rf"\b{U.NAME}\b\s+(?:who\s+)?(?:\w+ed|lost|loves|likes|has|had|wants|shares|"
+                              r"learns to share|finds|found)\s+(his|her)\b")
+
 
 def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
     """What the whole conversation says about its characters: apposition ("her friend is an owl called Pip"),
@@ -113,8 +119,7 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
     for char in state.chars:
         if not char.name:
             continue
-        going = re.search(rf"\b{re.escape(_first(char.name))}\s+((?:crossing|searching|looking|trying|going|travelling|"
-                          rf"flying|sailing)\b[^.!?]*)", said)
+        going = _GOING.search(re.escape(_first(char.name)), said)
         if going and not any(going.group(1)[:20] in x for x in state.plots):
             state.plots.append(_cap(f"{char.name} is {_clean(going.group(1))}."))
     for role, kind_phrase, name in U.apposition(said):
@@ -177,17 +182,15 @@ def _enrich(state: _State, scan: _Scan, facts: _Facts) -> None:
             char.kind = {"she": "girl", "he": "boy"}.get(char.pronoun, "child")
         if char.name and not char.pronoun:  # "Percy who lost his scarf": the only one named in that sentence
             for sentence in re.split(r"(?<=[.!?])\s+", said):
-                named_here = [c for c in state.chars if c.name and re.search(rf"\b{re.escape(_first(c.name))}\b",
-                                                                              sentence)]
+                named_here = [c for c in state.chars if c.name and U.has_word(_first(c.name), sentence)]
                 if char in named_here and len(named_here) == 1:
-                    match = re.search(rf"\b{re.escape(_first(char.name))}\b\s+(?:who\s+)?(?:\w+ed|lost|loves|likes|has|"
-                                      rf"had|wants|shares|learns to share|finds|found)\s+(his|her)\b", sentence)
+                    match = _WHO_DID_HIS.search(re.escape(_first(char.name)), sentence)
                     if match:
                         char.pronoun = "he" if match.group(1) == "his" else "she"
                         break
     for char in state.chars:  # "a green dinosaur ... His name is Stompy": the pronoun of a named-later character
         if char.name and not char.pronoun:
-            match = re.search(rf"\b(his|her|their)\s+name\s+is\s+{re.escape(_first(char.name))}\b", said, re.I)
+            match = U.NAME_IS.search(re.escape(_first(char.name)), said)
             if match:
                 char.pronoun = {"his": "he", "her": "she", "their": "they"}[match.group(1).lower()]
     if not state.values.get("audience_age_group") and state.chars:

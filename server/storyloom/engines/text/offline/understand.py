@@ -179,18 +179,72 @@ def not_babyish(text: str) -> bool:
 
 # --- what a message says about a named character -------------------------------------------------------------------
 
+# A name in a pattern (`NamedPattern`), where the name goes, escaped.
+NAME = "<name>"
+# The gap after a name in a pattern: any characters of a sentence, up to a number of them.
+_GAP = re.compile(r"^(?:\\b)?\[\^\.!\?\]\{0,\d+\}\?")
+
+
+class NamedPattern:
+    """A pattern about a named one ("<name> is 7"): `search` is `re.search` of the pattern with the name in it, but
+    compiles that pattern only where it could match. Each name makes a pattern of its own, and compiling one costs
+    0.05-0.3 ms; a new name in each message also filled re's cache of 512 compiled patterns, which then dropped and
+    compiled again the chat's fixed ones: reading a new user's first message took about 3.5 ms, mostly compiling.
+    The parts of the pattern before and after the name are compiled once (with the same flags): any match of the
+    whole contains a match of each, so where one of them finds nothing the whole cannot match. (A part after the name
+    that begins with a gap, "[^.!?]{0,40}?", is searched from what follows the gap: the gap, tried from every word,
+    cost more than the rest.)"""
+
+    __slots__ = ("_template", "_flags", "_parts")
+
+    def __init__(self, template: str, flags: int = 0) -> None:
+        head, tail = template.split(NAME)
+        tail = _GAP.sub("", tail, count=1)
+        self._template, self._flags = template, flags
+        self._parts = tuple(re.compile(part, flags) for part in (head, tail) if part not in ("", r"\b"))
+
+    def search(self, name: str, text: str) -> re.Match[str] | None:
+        """`re.search` of the pattern with `name` (escaped already) where NAME is."""
+        for part in self._parts:
+            if part.search(text) is None:
+                return None
+        return re.search(self._template.replace(NAME, name), text, self._flags)
+
+
+def has_word(word: str, text: str) -> bool:
+    r"""Whether `re.search(rf"\b{re.escape(word)}\b", text)` finds it, without compiling a pattern for each word."""
+    if not word or not (_is_word_char(word[0]) and _is_word_char(word[-1])):
+        return re.search(rf"\b{re.escape(word)}\b", text) is not None
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if (start == 0 or not _is_word_char(text[start - 1])) and (end == len(text) or not _is_word_char(text[end])):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _is_word_char(char: str) -> bool:
+    r"""What `\w` matches in a str pattern."""
+    return char.isalnum() or char == "_"
+
+
+_AGE_OF = tuple(NamedPattern(template, re.IGNORECASE) for template in (
+    rf"\b{NAME}\s*\(\s*{_NUM}\s*\)", rf"\b{NAME},\s*{_NUM}\b(?!\s*(?:scenes?|parts?|minutes?))",
+    rf"\b{NAME}\s+(?:is|was|turns|turned|just turned)\s+{_NUM}\b(?!\s*(?:scenes?|parts?))",
+    rf"\b{NAME}\b[^.!?]{{0,40}}?\b(?:he|she|they)(?:'s| is| are|'re)\s+{_NUM}\b",
+    rf"\b{NAME}\b[^.!?]{{0,30}}?\b(?:who is|aged?)\s+{_NUM}\b",
+    rf"\b{NAME}\b[^.!?]{{0,30}}?\b{_NUM}[- ]years?[- ]old\b",
+    rf"\b{_NUM}[- ]years?[- ]old\s+(?:\w+\s+){{0,2}}(?:named|called)\s+{NAME}\b",
+    rf"\b{_NUM}[- ]years?[- ]old\s+(?:son|daughter|grandson|granddaughter|boy|girl|kid|child|"
+    rf"niece|nephew)\s+{NAME}\b"))
+
+
 def age_of(name: str, text: str) -> int:
     """ "Mia, 4,", "Lily (7)", "Rosie is 7", "Zack, he's 10", "Marina, 9": the named one's age, or 0."""
     first = re.escape(name) if " " in name else re.escape(name.split()[0])
-    for pattern in (rf"\b{first}\s*\(\s*{_NUM}\s*\)", rf"\b{first},\s*{_NUM}\b(?!\s*(?:scenes?|parts?|minutes?))",
-                    rf"\b{first}\s+(?:is|was|turns|turned|just turned)\s+{_NUM}\b(?!\s*(?:scenes?|parts?))",
-                    rf"\b{first}\b[^.!?]{{0,40}}?\b(?:he|she|they)(?:'s| is| are|'re)\s+{_NUM}\b",
-                    rf"\b{first}\b[^.!?]{{0,30}}?\b(?:who is|aged?)\s+{_NUM}\b",
-                    rf"\b{first}\b[^.!?]{{0,30}}?\b{_NUM}[- ]years?[- ]old\b",
-                    rf"\b{_NUM}[- ]years?[- ]old\s+(?:\w+\s+){{0,2}}(?:named|called)\s+{first}\b",
-                    rf"\b{_NUM}[- ]years?[- ]old\s+(?:son|daughter|grandson|granddaughter|boy|girl|kid|child|"
-                    rf"niece|nephew)\s+{first}\b"):
-        match = re.search(pattern, text, re.IGNORECASE)
+    for pattern in _AGE_OF:
+        match = pattern.search(first, text)
         if match:
             value = number(match.group(1))
             if 0 < value < 100:
@@ -198,23 +252,30 @@ def age_of(name: str, text: str) -> int:
     return 0
 
 
+_USES = NamedPattern(rf"\b{NAME}\b[^.!?]{{0,20}}?\buses\s+(she|he|they)\s*/", re.IGNORECASE)
+_IS_A = NamedPattern(rf"\b{NAME}\s+is\s+(?:a|an)\s+(?:\w+\s+)?(girl|boy|she|he)\b", re.IGNORECASE)
+NAME_IS = NamedPattern(rf"\b(his|her|their)\s+name\s+is\s+{NAME}\b", re.IGNORECASE)
+_COMMA_IS = NamedPattern(rf"\b{NAME},?\s+(he|she)(?:'s| is)\b", re.IGNORECASE)
+_NEAR_BOY_GIRL = NamedPattern(rf"\b{NAME}\b[^.!?]{{0,25}}?\b(?:a|an)\s+(\w+\s+)?(boy|girl)\b", re.IGNORECASE)
+
+
 def pronoun_of(name: str, text: str) -> str:
     """What a message says of the named one's pronouns: "Robin uses they/them", "Zork is a girl", "His name is
     Stompy", "Zack, he's 10"."""
     first = re.escape(name.split()[0])
-    match = re.search(rf"\b{first}\b[^.!?]{{0,20}}?\buses\s+(she|he|they)\s*/", text, re.IGNORECASE)
+    match = _USES.search(first, text)
     if match:
         return match.group(1).lower()
-    match = re.search(rf"\b{first}\s+is\s+(?:a|an)\s+(?:\w+\s+)?(girl|boy|she|he)\b", text, re.IGNORECASE)
+    match = _IS_A.search(first, text)
     if match:
         return "she" if match.group(1).lower() in ("girl", "she") else "he"
-    match = re.search(rf"\b(his|her|their)\s+name\s+is\s+{first}\b", text, re.IGNORECASE)
+    match = NAME_IS.search(first, text)
     if match:
         return {"his": "he", "her": "she", "their": "they"}[match.group(1).lower()]
-    match = re.search(rf"\b{first},?\s+(he|she)(?:'s| is)\b", text, re.IGNORECASE)
+    match = _COMMA_IS.search(first, text)
     if match:
         return match.group(1).lower()
-    match = re.search(rf"\b{first}\b[^.!?]{{0,25}}?\b(?:a|an)\s+(\w+\s+)?(boy|girl)\b", text, re.IGNORECASE)
+    match = _NEAR_BOY_GIRL.search(first, text)
     if match:
         return "she" if match.group(2).lower() == "girl" else "he"
     return ""
