@@ -302,7 +302,11 @@ class Database:
         processing, the adapted cursor, the result's set-up) cost a chat send and its first chunk ~0.3-0.5 ms of the
         event loop each on the way to the first text. Errors are SQLAlchemy's (mapped, a dead connection
         invalidated, with the pool's connections of then); a statement SQLAlchemy must expand per call goes
-        through it. It completes when its caller is cancelled."""
+        through it. It completes when its caller is cancelled.
+
+        A statement whose connection turns out dead runs once more on a new one: only for statements that cannot
+        store anything twice (each row they write has a key the caller gave; if the connection died after the
+        commit, which is rare but possible, the second run fails on those keys instead)."""
         assert self._autocommit is not None
         engine = self._autocommit.sync_engine
         known = self._direct.get(id(statement))
@@ -312,7 +316,15 @@ class Database:
         if not compiled.sql:  # (not one the driver can take as it is)
             return await self.transaction(lambda connection: list(connection.execute(statement, params).all()),
                                           one_statement=True)
-        return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, compiled.arguments(params)))
+        arguments = compiled.arguments(params)
+        try:
+            return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # Its connection was dead (the server ended it, and the pool had not heard yet): the pool was emptied of the
+        # connections it had then. Once more on a new one, as `_fetch` does.
+        return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
 
     async def _threaded(self, work: Callable[[Connection], T]) -> T:
         for retry in (True, False):
@@ -529,7 +541,7 @@ class _Direct:
 
     @classmethod
     def of(cls, statement: Executable, dialect: Any) -> _Direct:
-        compiled: Any = statement.compile(dialect=dialect)
+        compiled: Any = cast(Any, statement).compile(dialect=dialect)
         processors = getattr(compiled, "_bind_processors", None)  # (what SQLAlchemy's execution applies to each)
         columns = getattr(compiled, "_result_columns", None)
         if (processors is None or columns is None or compiled.positiontup is None or compiled.post_compile_params
@@ -540,8 +552,7 @@ class _Direct:
                             processors.get(name)) for name in compiled.positiontup)
         results = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
         # (A textual statement's columns are not known before it runs: its rows read the driver's by name.)
-        row = (collections.namedtuple("DirectRow", [column.keyname for column in columns])  # type: ignore[misc]
-               if columns else _ByName)
+        row = collections.namedtuple("DirectRow", [column.keyname for column in columns]) if columns else _ByName
         return cls(compiled.string, parameters, row, results if any(results) else None)
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -590,14 +601,15 @@ def _direct_on(engine: Engine, compiled: _Direct, arguments: list[Any]) -> list[
     statement and return in one greenlet, as `_on_a_connection`)."""
     with engine.connect() as connection:
         pooled = connection.connection
+        driver: Any = pooled.driver_connection  # (asyncpg's connection)
         if engine.dispatch.before_cursor_execute:
             engine.dispatch.before_cursor_execute(connection, None, compiled.sql, arguments, None, False)
         try:
             try:
-                records = await_(pooled.driver_connection.fetch(compiled.sql, *arguments))
-            except Exception as exc:  # as the driver's adapter raises it (its DB-API's classes)
+                records = await_(driver.fetch(compiled.sql, *arguments))
+            except Exception as exc:  # noqa: BLE001 -- raised again as the driver's adapter raises it (DB-API classes)
                 pooled.dbapi_connection._handle_exception(exc)  # type: ignore[union-attr]
-        except Exception as exc:  # as SQLAlchemy raises it: mapped, a dead connection invalidated
+        except Exception as exc:  # noqa: BLE001 -- raised again as SQLAlchemy does: mapped, a dead connection invalidated
             connection._handle_dbapi_exception(exc, compiled.sql, arguments, None, None)
         row = compiled.row
         if compiled.results is None:
