@@ -545,14 +545,17 @@ class _Direct:
         processors = getattr(compiled, "_bind_processors", None)  # (what SQLAlchemy's execution applies to each)
         columns = getattr(compiled, "_result_columns", None)
         if (processors is None or columns is None or compiled.positiontup is None or compiled.post_compile_params
-                or compiled.literal_execute_params or not all(
+                or compiled.literal_execute_params or not set(compiled.positiontup) <= set(compiled.binds) or not all(
                     process is None or callable(process) for process in processors.values())):
             return cls("", (), tuple, None)
         parameters = tuple((name, compiled.binds[name].value if not compiled.binds[name].required else _REQUIRED,
                             processors.get(name)) for name in compiled.positiontup)
         results = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
         # (A textual statement's columns are not known before it runs: its rows read the driver's by name.)
-        row = collections.namedtuple("DirectRow", [column.keyname for column in columns]) if columns else _ByName
+        try:
+            row = collections.namedtuple("DirectRow", [column.keyname for column in columns]) if columns else _ByName
+        except ValueError:  # a column whose name is no attribute's (or twice)
+            return cls("", (), tuple, None)
         return cls(compiled.string, parameters, row, results if any(results) else None)
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, text
+from sqlalchemy import Integer, String, bindparam, column, event, select, text, values
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Executable
 
@@ -167,3 +167,13 @@ async def test_a_statement_whose_connection_the_server_ended_runs_once_more_on_a
         await db.direct(text("SELECT pg_terminate_backend(pg_backend_pid())"), {})
     assert failed.value.connection_invalidated
     assert (await db.direct(text("SELECT 1 AS one"), {}))[0].one == 1  # and the pool goes on
+
+
+async def test_a_statement_sqlalchemy_must_expand_per_call_goes_through_it(db):
+    numbers = values(column("n", Integer), column("name", String), name="numbers").data(
+        [(1, "one"), (2, "two"), (3, "x")])
+    expanding = select(numbers.c.name).where(numbers.c.n.in_(bindparam("wanted", expanding=True)))
+    unnamed = select(numbers.c.n.label("_n"), numbers.c.n.label("n2")).where(numbers.c.n == bindparam("wanted"))
+
+    assert [row.name for row in await db.direct(expanding, {"wanted": [1, 3]})] == ["one", "x"]
+    assert [tuple(row) for row in await db.direct(unnamed, {"wanted": 2})] == [(2, 2)]
