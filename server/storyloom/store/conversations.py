@@ -198,12 +198,9 @@ class SqlConversationRepository:
                            _message_values(message, message_request_id).items()})
         statement = _send_statement(quota is not None, accept is not None, events, task.reservation is not None)
 
-        def send(connection: Connection) -> builtins.list[Row[Any]]:
-            fault_point("message.create")  # (before the one statement that stores all of it, or nothing)
-            return list(connection.execute(statement, params).all())
-
         for last_try in (False, True):
-            rows = await self._db.transaction(send, one_statement=True)
+            fault_point("message.create")  # (before the one statement that stores all of it, or nothing)
+            rows = await self._db.direct(statement, params)
             stored = [row for row in rows if row.stored]
             if stored:
                 return _conversation(stored[0])
@@ -270,6 +267,11 @@ class SqlConversationRepository:
         announced = self.announces_replies
         if announced and len(endings) == 1:
             return [await self._end_with_chunks(chunks, endings[0])]
+        if announced and not endings:  # one INSERT ... SELECT FROM unnest, with the notice of each reply
+            message_ids, indexes, texts = (list(column) for column in zip(*chunks, strict=True))
+            await self._db.direct(_INSERT_CHUNKS_ANNOUNCED,
+                                  {"message_ids": message_ids, "indexes": indexes, "texts": texts})
+            return []
         task_ends = [ending.task for ending in endings if ending.task is not None]
 
         def append(connection: Connection) -> tuple[builtins.list[Message],

@@ -7,12 +7,14 @@ Every transaction is short and awaits nothing but the database, and a cancelled 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import functools
 import inspect
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -39,7 +41,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.expression import TableValuedAlias
 from sqlalchemy.types import TypeEngine
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_, greenlet_spawn
 
 from storyloom.store.faults import fault_point
 
@@ -186,6 +188,8 @@ class Database:
                 pool_reset_on_return=None, pool_use_lifo=True, connect_args=options["connect_args"])
             event.listen(self._autocommit.sync_engine, "before_cursor_execute", self._heard_inline)
             event.listen(self._autocommit.sync_engine, "checkout", _closed_on_checkout)
+        # PostgreSQL's hot one-statement writes (`direct`): each statement compiled once for the driver.
+        self._direct: dict[int, tuple[Executable, _Direct]] = {}
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
         # SQLite's hot writes (`transaction`) run inline too, on a connection of their own, for the same reason: a
@@ -289,6 +293,38 @@ class Database:
     async def _autocommitted(self, work: Callable[[Connection], T]) -> T:
         assert self._autocommit is not None
         return await greenlet_spawn(_on_a_connection, self._autocommit.sync_engine, work)
+
+    async def direct(self, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
+        """PostgreSQL: one statement (built once) in autocommit, its own transaction, as `transaction(...,
+        one_statement=True)` runs it, and its rows (attributes of its columns, no `_mapping`). It goes straight to
+        the pooled connection's asyncpg connection, as the positional SQL and the parameters' and columns' processing
+        SQLAlchemy compiled once: SQLAlchemy's execution around a statement (an execution context, the parameters'
+        processing, the adapted cursor, the result's set-up) cost a chat send and its first chunk ~0.3-0.5 ms of the
+        event loop each on the way to the first text. Errors are SQLAlchemy's (mapped, a dead connection
+        invalidated, with the pool's connections of then); a statement SQLAlchemy must expand per call goes
+        through it. It completes when its caller is cancelled.
+
+        A statement whose connection turns out dead runs once more on a new one: only for statements that cannot
+        store anything twice (each row they write has a key the caller gave; if the connection died after the
+        commit, which is rare but possible, the second run fails on those keys instead)."""
+        assert self._autocommit is not None
+        engine = self._autocommit.sync_engine
+        known = self._direct.get(id(statement))
+        if known is None:
+            known = self._direct[id(statement)] = (statement, _Direct.of(statement, engine.dialect))
+        compiled = known[1]
+        if not compiled.sql:  # (not one the driver can take as it is)
+            return await self.transaction(lambda connection: list(connection.execute(statement, params).all()),
+                                          one_statement=True)
+        arguments = compiled.arguments(params)
+        try:
+            return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # Its connection was dead (the server ended it, and the pool had not heard yet): the pool was emptied of the
+        # connections it had then. Once more on a new one, as `_fetch` does.
+        return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
 
     async def _threaded(self, work: Callable[[Connection], T]) -> T:
         for retry in (True, False):
@@ -490,6 +526,99 @@ def _on_a_connection(engine: Engine, work: Callable[[Connection], T]) -> T:
     statement, on the way to every chat reply's first text)."""
     with engine.connect() as connection:
         return work(connection)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Direct:
+    """A statement as `Database.direct` runs it: its positional SQL (empty: SQLAlchemy must run it), its
+    parameters in order (name, value if bound in the statement, processing), and its rows' class and each column's
+    processing (None: none has any)."""
+
+    sql: str
+    parameters: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
+    row: type
+    results: tuple[Callable[[Any], Any] | None, ...] | None
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Any) -> _Direct:
+        compiled: Any = cast(Any, statement).compile(dialect=dialect)
+        processors = getattr(compiled, "_bind_processors", None)  # (what SQLAlchemy's execution applies to each)
+        columns = getattr(compiled, "_result_columns", None)
+        if (processors is None or columns is None or compiled.positiontup is None or compiled.post_compile_params
+                or compiled.literal_execute_params or not set(compiled.positiontup) <= set(compiled.binds) or not all(
+                    process is None or callable(process) for process in processors.values())):
+            return cls("", (), tuple, None)
+        parameters = tuple((name, compiled.binds[name].value if not compiled.binds[name].required else _REQUIRED,
+                            processors.get(name)) for name in compiled.positiontup)
+        results = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
+        # (A textual statement's columns are not known before it runs: its rows read the driver's by name.)
+        try:
+            row = collections.namedtuple("DirectRow", [column.keyname for column in columns]) if columns else _ByName
+        except ValueError:  # a column whose name is no attribute's (or twice)
+            return cls("", (), tuple, None)
+        return cls(compiled.string, parameters, row, results if any(results) else None)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The statement's positional arguments from `params` (by name), processed."""
+        values = []
+        for name, bound, process in self.parameters:
+            value = params[name] if bound is _REQUIRED else params.get(name, bound)
+            values.append(value if process is None else process(value))
+        return values
+
+
+_REQUIRED = object()
+
+
+class _ByName:
+    """A row of a textual statement's (`Database.direct`), whose columns are known only once it ran: the driver's
+    record, its values by position and each as an attribute of its column's name."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any):
+        self._record = record
+
+    @classmethod
+    def _make(cls, record: Any) -> _ByName:
+        return cls(record)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, index: int) -> Any:
+        return self._record[index]
+
+    def __len__(self) -> int:
+        return len(self._record)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._record)
+
+
+def _direct_on(engine: Engine, compiled: _Direct, arguments: list[Any]) -> list[Any]:
+    """`Database.direct`'s statement on a connection of `engine`'s pool, run by `greenlet_spawn` (checkout,
+    statement and return in one greenlet, as `_on_a_connection`)."""
+    with engine.connect() as connection:
+        pooled = connection.connection
+        driver: Any = pooled.driver_connection  # (asyncpg's connection)
+        if engine.dispatch.before_cursor_execute:
+            engine.dispatch.before_cursor_execute(connection, None, compiled.sql, arguments, None, False)
+        try:
+            try:
+                records = await_(driver.fetch(compiled.sql, *arguments))
+            except Exception as exc:  # noqa: BLE001 -- raised again as the driver's adapter raises it (DB-API classes)
+                pooled.dbapi_connection._handle_exception(exc)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 -- raised again as SQLAlchemy does: mapped, a dead connection invalidated
+            connection._handle_dbapi_exception(exc, compiled.sql, arguments, None, None)
+        row = compiled.row
+        if compiled.results is None:
+            return [row._make(record) for record in records]  # type: ignore[attr-defined]
+        return [row._make(value if process is None else process(value)  # type: ignore[attr-defined]
+                          for value, process in zip(record, compiled.results, strict=True)) for record in records]
 
 
 def _closed_on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
