@@ -36,18 +36,9 @@ from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
 from storyloom.store.pg_notifier import CHANNEL, payload_prefix
 from storyloom.store.tasks import SqlTaskRepository
+from tests.support.conversations import T0, conversation_of
 from tests.support.sql_counter import counting_statements, hearing
 from tests.support.waiting import read_until
-
-T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
-
-
-async def conversation_of(db: Database, user_id: str) -> SqlConversationRepository:
-    await db.insert_once([UserRow(id=user_id, display_name=user_id, create_time=T0)], None)
-    repo = SqlConversationRepository(db)
-    await repo.create(Conversation(id=f"{user_id}-chat", user_id=user_id, title="", status="ACTIVE",
-                                   message_count=0, create_time=T0, update_time=T0), "")
-    return repo
 
 
 def alembic(connection: Connection, verb: str, revision: str) -> None:

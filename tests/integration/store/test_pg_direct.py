@@ -16,18 +16,15 @@ from sqlalchemy import Integer, String, bindparam, column, event, select, text, 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Executable
 
-from storyloom.domain.conversations import Conversation, MessageQuota, QuotaExceeded, Sendable
+from storyloom.domain.conversations import MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition
 from storyloom.domain.tasks import NewTask, TaskRunner
-from storyloom.store.conversations import SqlConversationRepository
 from storyloom.store.db import Database
-from storyloom.store.models import UserRow
 from storyloom.store.tasks import SqlTaskRepository
+from tests.support.conversations import T0, conversation_of
 from tests.support.sql_counter import counting_statements
 
 pytestmark = pytest.mark.postgres
-
-T0 = dt.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 @dataclasses.dataclass
@@ -76,14 +73,6 @@ def comparing(db: Database) -> list[Compared]:
 
     db.direct = both  # type: ignore[method-assign]
     return seen
-
-
-async def conversation_of(db: Database, user_id: str) -> SqlConversationRepository:
-    await db.insert_once([UserRow(id=user_id, display_name=user_id, create_time=T0)], None)
-    repo = SqlConversationRepository(db)
-    await repo.create(Conversation(id=f"{user_id}-chat", user_id=user_id, title="", status="ACTIVE",
-                                   message_count=0, create_time=T0, update_time=T0), "")
-    return repo
 
 
 def reply_task(db: Database, user_id: str) -> NewTask:
