@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 
 from storyloom.domain.media import BlobStore, MediaLibrary
@@ -67,14 +66,6 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> PausingBlobStore:
     if request.param == "file":
         return PausingBlobStore(FileBlobStore(tmp_path / "blobs"))
     return PausingBlobStore(s3_store(request.getfixturevalue("seaweedfs"), f"refs-{uuid.uuid4().hex}"))
-
-
-@pytest_asyncio.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import Integer, String, bindparam, column, event, select, text, values
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Executable
@@ -36,14 +35,10 @@ class Compared:
     direct: list[tuple[Any, ...]] | BaseException | None = None
 
 
-@pytest_asyncio.fixture
-async def db(postgres_url: str) -> AsyncIterator[Database]:
-    database = Database(postgres_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.close()
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    """`db` (the integration tests' fresh database) on PostgreSQL only: `direct` is PostgreSQL's."""
+    return postgres_url
 
 
 def comparing(db: Database) -> list[Compared]:
