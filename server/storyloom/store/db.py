@@ -188,8 +188,10 @@ class Database:
                 pool_reset_on_return=None, pool_use_lifo=True, connect_args=options["connect_args"])
             event.listen(self._autocommit.sync_engine, "before_cursor_execute", self._heard_inline)
             event.listen(self._autocommit.sync_engine, "checkout", _closed_on_checkout)
-        # PostgreSQL's hot one-statement writes (`direct`): each statement compiled once for the driver.
+        # PostgreSQL's hot one-statement writes (`direct`): each statement compiled once for the driver, run on the
+        # connection kept for them when it is free (`_run_direct`).
         self._direct: dict[int, tuple[Executable, _Direct]] = {}
+        self._direct_connection: Connection | None = None
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
         # SQLite's hot writes (`transaction`) run inline too, on a connection of their own, for the same reason: a
@@ -238,6 +240,9 @@ class Database:
             self._inline_writer.dispose()
         if self._inline is not None:
             self._inline.dispose()
+        if self._direct_connection is not None:
+            kept, self._direct_connection = self._direct_connection, None
+            await greenlet_spawn(kept.close)
         if self._autocommit is not None:
             await self._autocommit.dispose()
         await self.engine.dispose()
@@ -318,13 +323,35 @@ class Database:
                                           one_statement=True)
         arguments = compiled.arguments(params)
         try:
-            return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
+            return await run_to_completion(greenlet_spawn(self._run_direct, engine, compiled, arguments))
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
         # Its connection was dead (the server ended it, and the pool had not heard yet): the pool was emptied of the
         # connections it had then. Once more on a new one, as `_fetch` does.
-        return await run_to_completion(greenlet_spawn(_direct_on, engine, compiled, arguments))
+        return await run_to_completion(greenlet_spawn(self._run_direct, engine, compiled, arguments))
+
+    def _run_direct(self, engine: Engine, compiled: _Direct, arguments: list[Any]) -> list[Any]:
+        """`_direct_on` on the connection kept checked out for direct statements, when no other one runs on it; else
+        on one of the pool's, kept in its place if there is none (a checkout and a return through the pool cost a
+        chat's send and its first chunk ~0.1 ms of the event loop each). One the server closed is let go unused,
+        as a checkout refuses it (`_closed_on_checkout`); one that failed as dead is invalidated by `_direct_on`."""
+        connection, self._direct_connection = self._direct_connection, None
+        if connection is not None:
+            driver: Any = None if connection.invalidated else connection.connection.driver_connection
+            if driver is None or driver.is_closed():
+                connection.invalidate()
+                connection.close()
+                connection = None
+        if connection is None:
+            connection = engine.connect()
+        try:
+            return _direct_on(connection, compiled, arguments)
+        finally:
+            if self._direct_connection is None and not connection.invalidated and not connection.closed:
+                self._direct_connection = connection
+            else:
+                connection.close()
 
     async def _threaded(self, work: Callable[[Connection], T]) -> T:
         for retry in (True, False):
@@ -599,26 +626,26 @@ class _ByName:
         return iter(self._record)
 
 
-def _direct_on(engine: Engine, compiled: _Direct, arguments: list[Any]) -> list[Any]:
-    """`Database.direct`'s statement on a connection of `engine`'s pool, run by `greenlet_spawn` (checkout,
-    statement and return in one greenlet, as `_on_a_connection`)."""
-    with engine.connect() as connection:
-        pooled = connection.connection
-        driver: Any = pooled.driver_connection  # (asyncpg's connection)
-        if engine.dispatch.before_cursor_execute:
-            engine.dispatch.before_cursor_execute(connection, None, compiled.sql, arguments, None, False)
+def _direct_on(connection: Connection, compiled: _Direct, arguments: list[Any]) -> list[Any]:
+    """`Database.direct`'s statement on `connection` (of the autocommit engine's pool), run by `greenlet_spawn`
+    (`Database._run_direct`: its connection, statement and return in one greenlet, as `_on_a_connection`)."""
+    pooled = connection.connection
+    driver: Any = pooled.driver_connection  # (asyncpg's connection)
+    dispatch = connection.engine.dispatch
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(connection, None, compiled.sql, arguments, None, False)
+    try:
         try:
-            try:
-                records = await_(driver.fetch(compiled.sql, *arguments))
-            except Exception as exc:  # noqa: BLE001 -- raised again as the driver's adapter raises it (DB-API classes)
-                pooled.dbapi_connection._handle_exception(exc)  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 -- raised again as SQLAlchemy does: mapped, a dead connection invalidated
-            connection._handle_dbapi_exception(exc, compiled.sql, arguments, None, None)
-        row = compiled.row
-        if compiled.results is None:
-            return [row._make(record) for record in records]  # type: ignore[attr-defined]
-        return [row._make(value if process is None else process(value)  # type: ignore[attr-defined]
-                          for value, process in zip(record, compiled.results, strict=True)) for record in records]
+            records = await_(driver.fetch(compiled.sql, *arguments))
+        except Exception as exc:  # noqa: BLE001 -- raised again as the driver's adapter raises it (DB-API classes)
+            pooled.dbapi_connection._handle_exception(exc)  # type: ignore[union-attr]
+    except Exception as exc:  # noqa: BLE001 -- raised again as SQLAlchemy does: mapped, a dead connection invalidated
+        connection._handle_dbapi_exception(exc, compiled.sql, arguments, None, None)
+    row = compiled.row
+    if compiled.results is None:
+        return [row._make(record) for record in records]  # type: ignore[attr-defined]
+    return [row._make(value if process is None else process(value)  # type: ignore[attr-defined]
+                      for value, process in zip(record, compiled.results, strict=True)) for record in records]
 
 
 def _closed_on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

@@ -1,10 +1,12 @@
 """PostgreSQL's hot one-statement writes straight to the driver (`Database.direct`): a chat send and the chunk writer's
 chunks. Each returns the rows SQLAlchemy's execution of the same statement and parameters returns (stored, refused,
 failed alike), runs no SQLAlchemy execution (still heard by the statement listeners), and a statement whose
-connection the server ended runs once more on a new one."""
+connection the server ended runs once more on a new one. One at a time, they keep to a connection of their own
+without a pool checkout each; one that comes while it is busy takes one of the pool's."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
@@ -161,3 +163,47 @@ async def test_a_statement_sqlalchemy_must_expand_per_call_goes_through_it(db):
 
     assert [row.name for row in await db.direct(expanding, {"wanted": [1, 3]})] == ["one", "x"]
     assert [tuple(row) for row in await db.direct(unnamed, {"wanted": 2})] == [(2, 2)]
+
+
+async def test_statements_keep_one_connection_and_one_that_comes_while_it_is_busy_takes_another(db):
+    """One after another, statements take no connection from the pool (a checkout and a return each cost the event
+    loop more than the statement's own work); one that comes while the kept connection runs a statement does, as
+    the driver runs one statement a connection at a time. One whose connection the server ended meanwhile runs."""
+    assert db._autocommit is not None
+    pid = text("SELECT pg_backend_pid() AS pid")
+    kept = (await db.direct(pid, {}))[0].pid
+    checkouts: list[object] = []
+    sent = asyncio.Event()
+
+    def checked_out(*_args: Any) -> None:
+        checkouts.append(None)
+
+    def heard(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "pg_advisory_lock" in statement:
+            sent.set()
+
+    event.listen(db._autocommit.sync_engine, "checkout", checked_out)
+    event.listen(db._autocommit.sync_engine, "before_cursor_execute", heard)
+    try:
+        assert [(await db.direct(pid, {}))[0].pid for _ in range(3)] == [kept] * 3
+        assert checkouts == []
+
+        async with db.engine.connect() as holder:  # holds the lock the first statement waits for
+            await holder.execute(text("SELECT pg_advisory_lock(15)"))
+            waiting = asyncio.ensure_future(db.direct(text(
+                "SELECT pg_advisory_lock(15) IS NULL AS locked, pg_backend_pid() AS pid"), {}))
+            await sent.wait()
+            meanwhile = (await db.direct(pid, {}))[0].pid
+            await holder.execute(text("SELECT pg_advisory_unlock(15)"))
+            blocked = (await waiting)[0]
+        assert blocked.pid == kept and meanwhile != kept
+        assert len(checkouts) == 1
+
+        kept = (await db.direct(pid, {}))[0].pid  # (the one that ran meanwhile, free first, is kept now)
+        async with db.engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept})
+            await other.commit()
+        assert (await db.direct(text("SELECT 1 AS one"), {}))[0].one == 1
+    finally:
+        event.remove(db._autocommit.sync_engine, "checkout", checked_out)
+        event.remove(db._autocommit.sync_engine, "before_cursor_execute", heard)
