@@ -345,6 +345,27 @@ async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
     assert await tasks.events_after(claimed.id, cancelled.last_sequence, 10) == []
 
 
+async def test_a_batch_ending_several_replies_finds_each_task_by_its_id_not_among_all_in_its_state(db):
+    """On SQLite the batch's one UPDATE of tasks joins its endings' rows: read by the state's index, it compared
+    every task in the fence's state (under a burst, hundreds RUNNING) with every ending."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's plan of the tasks' ends from JSON")
+    sent = [await sent_and_claimed(db, user) for user in ("lea", "max")]
+    repo = sent[0][0]
+    with counting_statements(db.engine) as sql:
+        await repo.append_chunks([], [
+            ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 2, chunks=(), task=succeeded_under_claim(claimed))
+            for _repo, _tasks, reply_id, claimed in sent])
+    [ends] = [s for s in sql.statements if s.lstrip().upper().startswith("UPDATE TASKS")]
+
+    async with db.engine.connect() as connection:
+        plan = [row[-1] for row in await connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + ends, (None,) * ends.count("?"))]
+
+    tasks_read = [step for step in plan if "tasks" in step]
+    assert tasks_read and all("(id=?)" in step for step in tasks_read), plan
+
+
 async def test_a_batch_ending_several_replies_ends_them_in_a_statement_not_one_each(db):
     """Under a burst one transaction of the chunk writer ends tens of replies: their messages are ended by one
     UPDATE (not one each); on SQLite their tasks' events are inserted by one INSERT, on PostgreSQL the tasks' ends
