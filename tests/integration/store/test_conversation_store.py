@@ -10,12 +10,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, make_url, text
+from sqlalchemy import Connection, event, make_url, text
 
 from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
@@ -346,24 +347,28 @@ async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
 
 
 async def test_a_batch_ending_several_replies_finds_each_task_by_its_id_not_among_all_in_its_state(db):
-    """On SQLite the batch's one UPDATE of tasks joins its endings' rows: read by the state's index, it compared
-    every task in the fence's state (under a burst, hundreds RUNNING) with every ending."""
-    if not db.is_sqlite:
-        pytest.skip("SQLite's plan of the tasks' ends from JSON")
+    """The batch's tasks' ends join its endings' rows to their tasks: read by the index of their state, both
+    databases compared every task in the fence's state (under a burst, hundreds RUNNING) with every ending."""
     sent = [await sent_and_claimed(db, user) for user in ("lea", "max")]
-    repo = sent[0][0]
-    with counting_statements(db.engine) as sql:
-        await repo.append_chunks([], [
+    ran: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        ran.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await sent[0][0].append_chunks([], [
             ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 2, chunks=(), task=succeeded_under_claim(claimed))
             for _repo, _tasks, reply_id, claimed in sent])
-    [ends] = [s for s in sql.statements if s.lstrip().upper().startswith("UPDATE TASKS")]
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    [(ends, parameters)] = [(s, p) for s, p in ran if "UPDATE TASKS" in s.upper()]
 
     async with db.engine.connect() as connection:
-        plan = [row[-1] for row in await connection.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + ends, (None,) * ends.count("?"))]
+        plan = "\n".join(str(row[-1]) for row in await connection.exec_driver_sql(
+            f"EXPLAIN {'QUERY PLAN ' if db.is_sqlite else ''}{ends}", tuple(parameters)))
 
-    tasks_read = [step for step in plan if "tasks" in step]
-    assert tasks_read and all("(id=?)" in step for step in tasks_read), plan
+    assert "tasks" in plan and "ix_tasks_state" not in plan, plan
 
 
 async def test_a_batch_ending_several_replies_ends_them_in_a_statement_not_one_each(db):
