@@ -10,12 +10,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, make_url, text
+from sqlalchemy import Connection, event, make_url, text
 
 from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
@@ -343,6 +344,31 @@ async def test_a_task_end_its_claim_no_longer_allows_is_refused_alone(db):
     assert task_end.stored and task_end.outcome is None
     assert await tasks.get(claimed.id) == cancelled
     assert await tasks.events_after(claimed.id, cancelled.last_sequence, 10) == []
+
+
+async def test_a_batch_ending_several_replies_finds_each_task_by_its_id_not_among_all_in_its_state(db):
+    """The batch's tasks' ends join its endings' rows to their tasks: read by the index of their state, both
+    databases compared every task in the fence's state (under a burst, hundreds RUNNING) with every ending."""
+    sent = [await sent_and_claimed(db, user) for user in ("lea", "max")]
+    ran: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        ran.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await sent[0][0].append_chunks([], [
+            ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 2, chunks=(), task=succeeded_under_claim(claimed))
+            for _repo, _tasks, reply_id, claimed in sent])
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    [(ends, parameters)] = [(s, p) for s, p in ran if "UPDATE TASKS" in s.upper()]
+
+    async with db.engine.connect() as connection:
+        plan = "\n".join(str(row[-1]) for row in await connection.exec_driver_sql(
+            f"EXPLAIN {'QUERY PLAN ' if db.is_sqlite else ''}{ends}", tuple(parameters)))
+
+    assert "tasks" in plan and "ix_tasks_state" not in plan, plan
 
 
 async def test_a_batch_ending_several_replies_ends_them_in_a_statement_not_one_each(db):
