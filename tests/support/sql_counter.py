@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 class StatementCount:
     def __init__(self) -> None:
         self.statements: list[str] = []
+        self.parameters: list[Any] = []  # each statement's, as the driver was given them
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -23,8 +24,9 @@ def counting_statements(engine: AsyncEngine) -> Iterator[StatementCount]:
     """Every statement `engine` sends while the block runs (ROLLBACK/COMMIT of the pool are not statements)."""
     count = StatementCount()
 
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
         count.statements.append(statement)
+        count.parameters.append(parameters)
 
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:

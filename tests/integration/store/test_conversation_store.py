@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy import Connection, make_url, text
 
 from storyloom.domain.conversations import REPLY, Conversation, MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition, NotFound
@@ -267,6 +267,37 @@ async def test_a_reply_s_last_chunk_stores_its_end_and_its_task_s_end_together(d
     assert event.state is TaskState.SUCCEEDED and event.sequence == stored.last_sequence
 
 
+async def test_on_postgresql_chunks_alone_commit_without_waiting_for_the_flush_and_an_end_waits(db):
+    """A reply's chunks stored alone (a statement in autocommit) commit without waiting for the WAL's flush: their
+    statement turns `synchronous_commit` off for its own transaction. Its end, with the last chunks, waits for it, as
+    every other write does. Each statement as it ran is run again in a transaction of ours (the reply's chunks
+    removed first, all of it rolled back), which then says what its commit would wait for."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's commits are as `synchronous` says, for every write alike")
+    repo, _tasks, reply_id, claimed = await sent_and_claimed(db, "ines")
+    with counting_statements(db.engine) as alone:
+        await repo.append_chunks([(reply_id, 1, "Once upon a time.")])
+    # (its own transaction only: the next statement on its connection, a send say, waits for the flush)
+    assert (await db.direct(text("SELECT current_setting('synchronous_commit') AS waits"), {}))[0].waits == "on"
+    with counting_statements(db.engine) as ended:
+        await repo.append_chunks([(reply_id, 2, "The end.")], [ReplyEnding(
+            reply_id, "COMPLETE", "STOP", 3, 4, chunks=("Once upon a time.", "The end."),
+            task=succeeded_under_claim(claimed))])
+
+    async def commit_waits(statement: str, parameters: Any) -> str:
+        async with db.engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(text("DELETE FROM reply_chunks WHERE message_id = :id"), {"id": reply_id})
+            await connection.exec_driver_sql(statement, tuple(parameters))
+            setting = await connection.scalar(text("SELECT current_setting('synchronous_commit')"))
+            await transaction.rollback()
+            return str(setting)
+
+    assert [await commit_waits(*ran) for ran in zip(alone.statements, alone.parameters, strict=True)] == ["off"]
+    assert [await commit_waits(*ran) for ran in zip(ended.statements, ended.parameters, strict=True)] == ["on"]
+    assert (await repo.get_message(reply_id)).text == "Once upon a time.The end."
+
+
 @contextlib.asynccontextmanager
 async def listening(database_url: str) -> AsyncIterator[list[str]]:
     """The payloads of the notices on CHANNEL, as another replica hears them, while the block runs."""
@@ -350,19 +381,13 @@ async def test_a_batch_ending_several_replies_finds_each_task_by_its_id_not_amon
     """The batch's tasks' ends join its endings' rows to their tasks: read by the index of their state, both
     databases compared every task in the fence's state (under a burst, hundreds RUNNING) with every ending."""
     sent = [await sent_and_claimed(db, user) for user in ("lea", "max")]
-    ran: list[tuple[str, Any]] = []
 
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        ran.append((statement, parameters))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with counting_statements(db.engine) as sql:
         await sent[0][0].append_chunks([], [
             ReplyEnding(reply_id, "COMPLETE", "STOP", 3, 2, chunks=(), task=succeeded_under_claim(claimed))
             for _repo, _tasks, reply_id, claimed in sent])
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
-    [(ends, parameters)] = [(s, p) for s, p in ran if "UPDATE TASKS" in s.upper()]
+    [(ends, parameters)] = [(s, p) for s, p in zip(sql.statements, sql.parameters, strict=True)
+                            if "UPDATE TASKS" in s.upper()]
 
     async with db.engine.connect() as connection:
         plan = "\n".join(str(row[-1]) for row in await connection.exec_driver_sql(
