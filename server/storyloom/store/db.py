@@ -188,9 +188,8 @@ class Database:
                 pool_reset_on_return=None, pool_use_lifo=True, connect_args=options["connect_args"])
             event.listen(self._autocommit.sync_engine, "before_cursor_execute", self._heard_inline)
             event.listen(self._autocommit.sync_engine, "checkout", _closed_on_checkout)
-        # PostgreSQL's hot one-statement writes (`direct`): each statement compiled once for the driver, run on the
-        # connection kept for them when it is free (`_run_direct`).
-        self._direct: dict[int, tuple[Executable, _Direct]] = {}
+        # PostgreSQL's hot one-statement writes (`direct`, each statement compiled once for the driver: `_direct_of`)
+        # run on the connection kept for them when it is free (`_run_direct`).
         self._direct_connection: Connection | None = None
         self._writers: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if self.is_sqlite else contextlib.nullcontext())
@@ -314,10 +313,7 @@ class Database:
         commit, which is rare but possible, the second run fails on those keys instead)."""
         assert self._autocommit is not None
         engine = self._autocommit.sync_engine
-        known = self._direct.get(id(statement))
-        if known is None:
-            known = self._direct[id(statement)] = (statement, _Direct.of(statement, engine.dialect))
-        compiled = known[1]
+        compiled = _direct_of(statement, engine.dialect)
         if not compiled.sql:  # (not one the driver can take as it is)
             return await self.transaction(lambda connection: list(connection.execute(statement, params).all()),
                                           one_statement=True)
@@ -595,6 +591,12 @@ class _Direct:
 
 
 _REQUIRED = object()
+
+
+@functools.cache
+def _direct_of(statement: Executable, dialect: Any) -> _Direct:
+    """`_Direct.of`, once a statement built once (as `_inline_insert` compiles `insert_rows`' statements)."""
+    return _Direct.of(statement, dialect)
 
 
 class _ByName:
