@@ -23,12 +23,10 @@ from storyloom.domain.errors import FailedPrecondition, NotFound
 from storyloom.domain.reply_chunks import ReplyEnding
 from storyloom.domain.requirements import Character, StoryRequirements
 from storyloom.domain.tasks import (
-    NewTask,
     Task,
     TaskEnding,
     TaskError,
     TaskFence,
-    TaskRunner,
     TaskState,
     TaskUpdate,
 )
@@ -37,7 +35,7 @@ from storyloom.store.db import MIGRATIONS, Database
 from storyloom.store.models import UserRow
 from storyloom.store.pg_notifier import CHANNEL, payload_prefix
 from storyloom.store.tasks import SqlTaskRepository
-from tests.support.conversations import T0, conversation_of
+from tests.support.conversations import T0, conversation_of, reply_task
 from tests.support.sql_counter import counting_statements, hearing
 from tests.support.waiting import read_until
 
@@ -47,12 +45,6 @@ def alembic(connection: Connection, verb: str, revision: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     getattr(command, verb)(config, revision)
-
-
-def reply_task(db: Database, user_id: str) -> NewTask:
-    runner = TaskRunner(SqlTaskRepository(db), run_tasks=False)
-    runner.register("chat.reply", lambda ctx: None)
-    return runner.new_task(user_id, "chat.reply", {"message_id": "m"})
 
 
 async def test_a_send_is_found_by_its_request_id_with_its_reply_and_no_other(db):

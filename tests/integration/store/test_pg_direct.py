@@ -19,10 +19,8 @@ from sqlalchemy.sql import Executable
 
 from storyloom.domain.conversations import MessageQuota, QuotaExceeded, Sendable
 from storyloom.domain.errors import FailedPrecondition
-from storyloom.domain.tasks import NewTask, TaskRunner
 from storyloom.store.db import Database
-from storyloom.store.tasks import SqlTaskRepository
-from tests.support.conversations import T0, conversation_of
+from tests.support.conversations import T0, conversation_of, reply_task
 from tests.support.sql_counter import counting_statements
 
 pytestmark = pytest.mark.postgres
@@ -70,12 +68,6 @@ def comparing(db: Database) -> list[Compared]:
 
     db.direct = both  # type: ignore[method-assign]
     return seen
-
-
-def reply_task(db: Database, user_id: str) -> NewTask:
-    runner = TaskRunner(SqlTaskRepository(db), run_tasks=False)
-    runner.register("chat.reply", lambda ctx: None)
-    return runner.new_task(user_id, "chat.reply", {"message_id": "m"})
 
 
 def same(compared: Compared) -> None:
