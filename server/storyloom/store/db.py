@@ -318,14 +318,8 @@ class Database:
             return await self.transaction(lambda connection: list(connection.execute(statement, params).all()),
                                           one_statement=True)
         arguments = compiled.arguments(params)
-        try:
-            return await run_to_completion(greenlet_spawn(self._run_direct, engine, compiled, arguments))
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        # Its connection was dead (the server ended it, and the pool had not heard yet): the pool was emptied of the
-        # connections it had then. Once more on a new one, as `_fetch` does.
-        return await run_to_completion(greenlet_spawn(self._run_direct, engine, compiled, arguments))
+        return await _once_more_if_dead(
+            lambda: run_to_completion(greenlet_spawn(self._run_direct, engine, compiled, arguments)))
 
     def _run_direct(self, engine: Engine, compiled: _Direct, arguments: list[Any]) -> list[Any]:
         """`_direct_on` on the connection kept checked out for direct statements, when no other one runs on it; else
@@ -410,13 +404,7 @@ class Database:
         def read(connection: Connection) -> list[Row[Any]]:
             return list(connection.execute(statement, params).all())
 
-        try:
-            return await greenlet_spawn(_on_a_connection, engine, read)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated or self._autocommit is None:
-                raise
-        # The pool was emptied of the dead connections: a new one.
-        return await greenlet_spawn(_on_a_connection, engine, read)
+        return await _once_more_if_dead(lambda: greenlet_spawn(_on_a_connection, engine, read))
 
     async def insert_once(self, rows: Sequence[Any], request_id: str | None, fault: str = "") -> str | None:
         """Inserts `rows` in one transaction (in order, so foreign keys resolve), the first of
@@ -626,6 +614,18 @@ class _ByName:
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._record)
+
+
+async def _once_more_if_dead(run: Callable[[], Awaitable[T]]) -> T:
+    """`run()`, and once more if its connection turned out dead (the server ended it, and the pool had not heard
+    yet): the pool was emptied of the connections it had then, so the second run takes a new one. Only for work that
+    cannot store anything twice: a read, or a statement whose rows have keys the caller gave."""
+    try:
+        return await run()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await run()
 
 
 def _direct_on(connection: Connection, compiled: _Direct, arguments: list[Any]) -> list[Any]:
