@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from sqlalchemy import event as sql_event
 
 from storyloom.v1 import task_pb2, task_pb2_grpc
 from tests.support import task_kinds
@@ -73,6 +74,34 @@ async def test_a_watcher_that_reconnects_mid_task_misses_nothing(storyloom_serve
     seen += await watch_all(stub, caller, name, after=seen[-1].sequence)
     assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
     assert seen[-1].state == task_pb2.TASK_STATE_SUCCEEDED
+
+
+async def test_watchers_opened_at_once_open_no_database_connection(storyloom_server, caller, stub):
+    """Every watcher reads the task's events as it opens; on SQLite that read runs inline, like the other hot reads.
+    Through the pool, a crowd of watchers arriving at once made it open its overflow (a thread and a SQLite
+    connection each): ~4.5 KiB of server memory per stream in bench_watchers, 1,000 streams at once."""
+    name = await submit(storyloom_server, caller, steps=2, hold_at=1)  # runs, then waits for ever
+    running = stub.WatchTask(task_pb2.WatchTaskRequest(name=name), metadata=caller.metadata)
+    async for seen in running:
+        if seen.stage == "step-1":
+            running.cancel()
+            break
+    connected: list[object] = []
+
+    def connect(dbapi_connection: object, _record: object) -> None:
+        connected.append(dbapi_connection)
+
+    engine = storyloom_server.app.db.engine.sync_engine
+    sql_event.listen(engine, "connect", connect)
+    calls = [stub.WatchTask(task_pb2.WatchTaskRequest(name=name), metadata=caller.metadata) for _ in range(30)]
+    try:
+        firsts = await asyncio.gather(*(call.read() for call in calls))
+    finally:
+        sql_event.remove(engine, "connect", connect)
+        for call in calls:
+            call.cancel()
+    assert all(first.sequence == 1 for first in firsts)
+    assert len(connected) == 0
 
 
 async def test_cancelling_a_running_task_stops_it_at_once(storyloom_server, caller, stub):

@@ -76,6 +76,10 @@ _INSERT_EVENTS = insert(EVENTS)
 # The hot reads, built once (see `Database.fetch`): a task, and a page of a user's tasks for each combination of
 # filters.
 _GET = select(TASKS).where(TaskRow.id == bindparam("task_id"))
+# A task's events after a sequence: what every watcher reads when it opens and each time it wakes.
+_EVENTS_AFTER = (select(EVENTS)
+                 .where(TaskEventRow.task_id == bindparam("task_id"), TaskEventRow.sequence > bindparam("after"))
+                 .order_by(TaskEventRow.sequence).limit(bindparam("limit")))
 
 
 @functools.cache
@@ -148,15 +152,10 @@ class SqlTaskRepository:
 
         return await self._db.transaction(claim, one_statement=postgres)
 
+    @one_fetch
     async def events_after(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEvent]:
-        async with self._db.begin() as session:
-            rows = await session.scalars(
-                select(TaskEventRow)
-                .where(TaskEventRow.task_id == task_id, TaskEventRow.sequence > after_sequence)
-                .order_by(TaskEventRow.sequence)
-                .limit(limit)
-            )
-            return [_event(r) for r in rows]
+        rows = await self._db.fetch(_EVENTS_AFTER, {"task_id": task_id, "after": after_sequence, "limit": limit})
+        return [_event(r) for r in rows]
 
     @one_fetch
     async def list(
@@ -682,7 +681,8 @@ def _event_values(event: TaskEvent) -> dict[str, Any]:
     )
 
 
-def _event(row: TaskEventRow) -> TaskEvent:
+def _event(row: TaskEventRow | Row[Any]) -> TaskEvent:
+    """The event of an ORM row or of a Core row of the events table, which have the same attributes."""
     return TaskEvent(
         task_id=row.task_id, sequence=row.sequence, create_time=row.create_time, state=TaskState(row.state),
         stage=row.stage, percent=row.percent, message=row.message, eta=row.eta, error=_error(row.error),
