@@ -24,6 +24,10 @@ load average is printed, since other work on it slows everything alike.
 Each level then runs again, with the same client, on a bare grpc.aio server streaming the same engine's reply with
 nothing signed in, stored or announced (`BareChat`): what the machine does without Storyloom, and our p95 first text
 as a multiple of it (`--no-bare` skips it).
+With `--postgres --replicas N`, N-1 more server processes serve the same database beside the measured one (each warms
+its engine first), and the load client spreads the streams over the N addresses in turn, as a balancer in front of
+them would (the conversations are created through the replica that gets their send): what a 2-core machine gives
+when it runs a replica a core. Statements, CPU and handler times are then this process's, one replica of N.
 """
 
 from __future__ import annotations
@@ -139,19 +143,24 @@ def p95(values: list[float]) -> float:
 Results = list[tuple[float, float, float, int] | str]
 
 
-async def send_all(address: str, sends: list[Any], conversations: list[str], texts: list[str], deadline: float,
-                   one_after_another: bool) -> tuple[Results, list[float]]:
-    """Each conversation's message, at once (or one after another), each reply read to its end; the refusal times."""
+async def send_all(addresses: list[str], sends: list[Any], conversations: list[str], texts: list[str],
+                   deadline: float, one_after_another: bool) -> tuple[Results, list[float]]:
+    """Each conversation's message, at once (or one after another), the i-th to the i-th address in turn, each reply
+    read to its end; the refusal times."""
     REFUSAL_TIMES.clear()
-    async with grpc.aio.insecure_channel(address) as channel:
-        await channel.channel_ready()  # connected before the clock starts
-        stub = conversation_pb2_grpc.ConversationServiceStub(channel)
-        pairs = list(zip(sends, conversations, texts, strict=True))
+    async with contextlib.AsyncExitStack() as channels:
+        stubs = []
+        for address in addresses:
+            channel = await channels.enter_async_context(grpc.aio.insecure_channel(address))
+            await channel.channel_ready()  # connected before the clock starts
+            stubs.append(conversation_pb2_grpc.ConversationServiceStub(channel))
+        calls = [(stubs[i % len(stubs)], key, name, text)
+                 for i, (key, name, text) in enumerate(zip(sends, conversations, texts, strict=True))]
         if one_after_another:
-            results: Results = [await one_reply(stub, key, name, text, deadline) for key, name, text in pairs]
+            results: Results = [await one_reply(stub, key, name, text, deadline) for stub, key, name, text in calls]
         else:
             results = list(await asyncio.gather(*(one_reply(stub, key, name, text, deadline)
-                                                  for key, name, text in pairs)))
+                                                  for stub, key, name, text in calls)))
     return results, list(REFUSAL_TIMES)
 
 
@@ -160,17 +169,17 @@ def send_all_in_this_process(*args: Any) -> tuple[Results, list[float]]:
     return asyncio.run(send_all(*args))
 
 
-async def run_load(address: str, sends: list[Any], conversations: list[str], deadline: float, one_after_another: bool,
-                   client: Executor | None) -> tuple[Results, list[float], float]:
+async def run_load(addresses: list[str], sends: list[Any], conversations: list[str], deadline: float,
+                   one_after_another: bool, client: Executor | None) -> tuple[Results, list[float], float]:
     """`send_all`, in the client process if there is one; its results, refusal times and seconds."""
     # Each server its own names: the bare server shares our engine, and its memory, and gets the same conversations.
-    texts = [first_message(f"{address} {name}") for name in conversations]
+    texts = [first_message(f"{addresses[0]} {name}") for name in conversations]
     started = time.perf_counter()
     if client is None:
-        results, refusal_times = await send_all(address, sends, conversations, texts, deadline, one_after_another)
+        results, refusal_times = await send_all(addresses, sends, conversations, texts, deadline, one_after_another)
     else:
         results, refusal_times = await asyncio.get_running_loop().run_in_executor(
-            client, send_all_in_this_process, address, sends, conversations, texts, deadline, one_after_another)
+            client, send_all_in_this_process, addresses, sends, conversations, texts, deadline, one_after_another)
     return results, refusal_times, time.perf_counter() - started
 
 
@@ -241,8 +250,51 @@ async def bare_server(app: Any) -> Any:
         await server.stop(0.5)
 
 
+class Replicas:
+    """More server processes on the measured server's database (`--replicas`), each serving until stopped."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._ports, self._stop = context.Queue(), context.Event()
+        self._context = context
+        self._processes: list[Any] = []
+
+    async def start(self, settings: Settings, count: int) -> list[str]:
+        """Starts `count` of them; their addresses once each serves."""
+        self._processes = [self._context.Process(target=serve_replica, args=(settings, self._ports, self._stop))
+                           for _ in range(count)]
+        for process in self._processes:
+            process.start()
+        loop = asyncio.get_running_loop()
+        return [f"127.0.0.1:{await loop.run_in_executor(None, self._ports.get, True, 300)}" for _ in self._processes]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for process in self._processes:
+            await asyncio.get_running_loop().run_in_executor(None, process.join, 60)
+
+
+def serve_replica(settings: Settings, ports: Any, stop: Any) -> None:
+    """A replica's process: the app on `settings` (the same database), its engine warmed as the measured server's
+    is, its port put in `ports`, served until `stop` is set."""
+    async def serve() -> None:
+        app = await build_app(settings)
+        await start(app)
+        await engine_first_word(app)
+        running = await start_server(app)
+        ports.put(running.port)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        finally:
+            await running.stop(0.5)
+            await app.close()
+
+    asyncio.run(serve())
+
+
 async def main(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
-               synchronous: str, postgres: str, one_stream_replies: int, client_process: bool, bare: bool) -> None:
+               synchronous: str, postgres: str, one_stream_replies: int, client_process: bool, bare: bool,
+               replicas: int) -> None:
     client = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if client_process else None)
     try:
         if client is not None:  # the process started and its imports done before anything is measured
@@ -250,10 +302,10 @@ async def main(levels: list[int], word_delay: float, deadline: float, concurrent
         if postgres:
             async with postgres_database(postgres) as url:
                 await measure(levels, word_delay, deadline, concurrent_replies, synchronous, url, one_stream_replies,
-                              client, bare)
+                              client, bare, replicas)
         else:
             await measure(levels, word_delay, deadline, concurrent_replies, synchronous, "", one_stream_replies,
-                          client, bare)
+                          client, bare, replicas)
     finally:
         if client is not None:
             client.shutdown()
@@ -261,7 +313,7 @@ async def main(levels: list[int], word_delay: float, deadline: float, concurrent
 
 async def measure(levels: list[int], word_delay: float, deadline: float, concurrent_replies: int,
                   synchronous: str, database_url: str, one_stream_replies: int, client: Executor | None,
-                  bare: bool) -> None:
+                  bare: bool, replicas: int) -> None:
     with tempfile.TemporaryDirectory(dir=Path(__file__).parent) as tmp:
         settings = Settings(address="127.0.0.1:0", data_dir=Path(tmp), dev_bootstrap=False, log_level="WARNING",
                             text_engine="offline", messages_per_minute=100_000, offline_word_delay_seconds=word_delay,
@@ -271,7 +323,9 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
         await start(app)
         with time_handlers() as handlers_began:
             running = await start_server(app)
+        more = Replicas()
         try:
+            addresses = [f"127.0.0.1:{running.port}", *await more.start(settings, replicas - 1)]
             with counting_statements(app.db.engine) as statements:
                 engine_first = await engine_first_word(app)
                 database = "PostgreSQL" if database_url else f"SQLite synchronous={synchronous}"
@@ -279,9 +333,13 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                       f"engine at {word_delay * 1000:g} ms a word; load client in "
                       f"{'a process of its own' if client else 'the server process'}; engine alone to its first word "
                       f"{engine_first * 1000:.1f} ms; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-                address = f"127.0.0.1:{running.port}"
-                async with grpc.aio.insecure_channel(address) as channel:
-                    stub = conversation_pb2_grpc.ConversationServiceStub(channel)
+                if replicas > 1:
+                    print(f"   {replicas} replicas, the streams spread over them in turn: statements, CPU and handler "
+                          "times below are this process's, one replica's")
+                async with contextlib.AsyncExitStack() as channels:
+                    stubs = [conversation_pb2_grpc.ConversationServiceStub(
+                        await channels.enter_async_context(grpc.aio.insecure_channel(address)))
+                        for address in addresses]
                     for concurrency in levels:
                         keys = []
                         for i in range(concurrency):
@@ -293,14 +351,15 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                         # The conversations first, so that every stream's SendMessage goes out at once (created in
                         # the same gather, their writes spread the sends over seconds).
                         sends = ([keys[0]] * one_stream_replies if concurrency == 1 else keys)
-                        conversations = await asyncio.gather(*(new_conversation(stub, k) for k in sends))
+                        conversations = await asyncio.gather(*(new_conversation(stubs[i % len(stubs)], key)
+                                                               for i, key in enumerate(sends)))
                         # One stream: replies one after another (percentiles of several).
                         load = (sends, conversations, deadline, concurrency == 1)
                         handlers_began.clear()
                         # This thread runs the server's event loop; the process, its other threads too (and the
                         # load client, unless it has a process of its own).
                         loop_cpu, process_cpu = time.thread_time(), time.process_time()
-                        results, refusal_times, elapsed = await run_load(address, *load, client=client)
+                        results, refusal_times, elapsed = await run_load(addresses, *load, client=client)
                         loop_cpu, process_cpu = time.thread_time() - loop_cpu, time.process_time() - process_cpu
                         rows = [r for r in results if not isinstance(r, str)]
                         errors: dict[str, int] = {}
@@ -328,7 +387,7 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                                 "accepts one call of a method per pass of the event loop")
                         if bare:
                             async with bare_server(app) as bare_address:
-                                base, _refused, base_elapsed = await run_load(bare_address, *load, client=client)
+                                base, _refused, base_elapsed = await run_load([bare_address], *load, client=client)
                             base_rows = [r for r in base if not isinstance(r, str)]
                             print(f"       bare grpc.aio, the same engine and client, nothing stored: "
                                   f"{len(base_rows)} replies, {len(base) - len(base_rows)} errors, "
@@ -339,6 +398,7 @@ async def measure(levels: list[int], word_delay: float, deadline: float, concurr
                             print("         whole reply     " + percentiles([r[2] for r in base_rows]))
                 print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         finally:
+            await more.stop()
             await running.stop(0.5)
             await app.close()
 
@@ -360,12 +420,16 @@ if __name__ == "__main__":
                         help="run the load client in a process of its own instead of the server's event loop")
     parser.add_argument("--no-bare", action="store_true",
                         help="skip the baseline: each level again on a bare grpc.aio server streaming the same engine")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="with --postgres: this many server processes on the database, streams spread over them")
     parser.add_argument("--same-text", action="store_true",
                         help="every user sends the same message (the engine reads it once), as before 2026-12-06")
     args = parser.parse_args()
+    if args.replicas > 1 and not args.postgres:
+        parser.error("--replicas needs --postgres: SQLite is one process's")
     SAME_TEXT = args.same_text
     for _round in range(args.rounds):
         for level in args.sqlite_synchronous.upper().split(","):
             asyncio.run(main([int(x) for x in args.levels.split(",")], args.word_delay, args.deadline,
                              args.concurrent_replies, level, args.postgres, args.one_stream_replies,
-                             args.client_process, not args.no_bare))
+                             args.client_process, not args.no_bare, args.replicas))
