@@ -681,8 +681,7 @@ def _event_values(event: TaskEvent) -> dict[str, Any]:
     )
 
 
-def _event(row: TaskEventRow | Row[Any]) -> TaskEvent:
-    """The event of an ORM row or of a Core row of the events table, which have the same attributes."""
+def _event(row: Row[Any]) -> TaskEvent:
     return TaskEvent(
         task_id=row.task_id, sequence=row.sequence, create_time=row.create_time, state=TaskState(row.state),
         stage=row.stage, percent=row.percent, message=row.message, eta=row.eta, error=_error(row.error),
