@@ -104,12 +104,12 @@ def gated(repo: SqlTaskRepository) -> Gated:
     return Gated(repo)
 
 
-def stopped_workers(caplog: pytest.LogCaptureFixture, queue: str) -> int:
-    """How many of the workers serving `queue` stopped (the dispatcher logs each as it starts another). A database
-    away stops every worker whose connection it ended, but not at once: the first to fail may be another queue's,
-    and one that only tries again once the database is back goes on as if nothing happened."""
-    return sum(1 for r in caplog.records
-               if r.name == "storyloom.store.procrastinate_dispatch" and queue in getattr(r, "queues", ()))
+def worker_stopped(caplog: pytest.LogCaptureFixture, queue: str) -> bool:
+    """Whether a worker serving `queue` stopped (the dispatcher logs each as it starts another). A database away
+    stops every worker whose connection it ended, but not at once: the first to fail may be another queue's, and one
+    that only tries again once the database is back goes on as if nothing happened."""
+    return any(r.name == "storyloom.store.procrastinate_dispatch" and queue in getattr(r, "queues", ())
+               for r in caplog.records)
 
 
 RunnerFactory = Callable[..., Awaitable[TaskRunner]]
@@ -784,7 +784,7 @@ async def test_a_task_stored_claimed_resumes_once_the_database_that_stopped_its_
     await until(lambda: gated.starts(new.task.id) == [1], "the claimed task's handler started")
 
     async with database_away(db.url.render_as_string(hide_password=False)):
-        await until(lambda: stopped_workers(caplog, GATED), "the worker of its tasks stopped", timeout=60)
+        await until(lambda: worker_stopped(caplog, GATED), "the worker of its tasks stopped", timeout=60)
 
     await until(lambda: gated.starts(new.task.id) == [1, 2], "the task resumed", timeout=60)
     assert ("end", new.task.id, 1) not in gated.log
@@ -850,7 +850,7 @@ async def test_a_worker_takes_tasks_again_once_its_database_is_back(db, repo, ga
     await until_state(repo, first.id, TaskState.SUCCEEDED)
 
     async with database_away(db.url.render_as_string(hide_password=False)):
-        await until(lambda: stopped_workers(caplog, GATED), "the worker of its tasks stopped", timeout=60)
+        await until(lambda: worker_stopped(caplog, GATED), "the worker of its tasks stopped", timeout=60)
 
     second = await runner.submit(USER, GATED)
     await eventually(repo, second.id, lambda t: t.state is TaskState.RUNNING, "the task started", timeout=60)
